@@ -1,0 +1,44 @@
+/**
+ * Version matching. Policies use npm semver ranges. Installed versions that are not strict
+ * semver (Cursor's `2026.01.15-abc123`, Homebrew's `1.2.3,456`, Python's `0.86.1.post1`) are
+ * coerced to the nearest semver. A version that is missing or cannot be coerced follows one
+ * rule, chosen so that an unreadable version never weakens a policy: it is treated as inside a
+ * range on rules that restrict (warn, block) and outside a range on anything that grants
+ * (allow rules, exceptions).
+ */
+import semver from 'semver';
+
+const SEMVER_OPTIONS = { includePrerelease: true, loose: true } as const;
+
+export type ParsedRange = { ok: true; range: semver.Range } | { ok: false; error: string };
+
+export function parseRange(text: string): ParsedRange {
+  try {
+    const range = new semver.Range(text, SEMVER_OPTIONS);
+    return { ok: true, range };
+  } catch {
+    return { ok: false, error: `"${text}" is not an npm semver range (examples: ">=2.1.91", "<0.160.0", "1.x || >=2.5.0")` };
+  }
+}
+
+/** The semver a found version string stands for, or null if it cannot be read as one. */
+export function coerceVersion(version: string | null | undefined): semver.SemVer | null {
+  if (!version) return null;
+  const strict = semver.parse(version, SEMVER_OPTIONS);
+  if (strict) return strict;
+  // Keep a prerelease tag when the rest is a plain x.y.z ("1.2.3-beta.1+build" parses above);
+  // otherwise take the leading numeric part ("2026.01.15-abc" -> 2026.1.15, "1.2,456" -> 1.2.0).
+  return semver.coerce(version, { loose: true });
+}
+
+export type RangeIntent = 'restrict' | 'grant';
+
+/**
+ * Does `version` fall in `range`? For versions that cannot be parsed the answer depends on
+ * whether the caller restricts or grants (see the module comment).
+ */
+export function versionInRange(range: semver.Range, version: string | null | undefined, intent: RangeIntent): boolean {
+  const parsed = coerceVersion(version);
+  if (!parsed) return intent === 'restrict';
+  return range.test(parsed);
+}
