@@ -124,3 +124,25 @@ export function parseDuration(text: string): ParsedDuration {
 export function toIso(epochMs: number): string {
   return new Date(epochMs).toISOString();
 }
+
+/** `2026-07-10 00:00:00 Asia/Shanghai`: an instant as the wall clock in a zone shows it. */
+export function formatInZone(epochMs: number, timeZone: string): string {
+  const parts = formatterFor(timeZone).formatToParts(new Date(epochMs));
+  const field = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '??';
+  return `${field('year')}-${field('month')}-${field('day')} ${field('hour')}:${field('minute')}:${field('second')} ${timeZone}`;
+}
+
+/** A rough, readable span for notices: "13 days", "5 hours 20 minutes", "40 seconds". */
+export function formatSpan(ms: number): string {
+  const abs = Math.abs(ms);
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  const days = Math.floor(abs / DAY_MS);
+  const hours = Math.floor((abs % DAY_MS) / HOUR_MS);
+  const minutes = Math.floor((abs % HOUR_MS) / MINUTE_MS);
+  const seconds = Math.floor((abs % MINUTE_MS) / 1000);
+  if (days >= 2) return plural(days, 'day');
+  if (days === 1) return hours > 0 ? `${plural(1, 'day')} ${plural(hours, 'hour')}` : plural(1, 'day');
+  if (hours > 0) return minutes > 0 ? `${plural(hours, 'hour')} ${plural(minutes, 'minute')}` : plural(hours, 'hour');
+  if (minutes > 0) return plural(minutes, 'minute');
+  return plural(seconds, 'second');
+}

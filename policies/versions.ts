@@ -8,7 +8,7 @@
  */
 import semver from 'semver';
 
-const SEMVER_OPTIONS = { includePrerelease: true, loose: true } as const;
+const SEMVER_OPTIONS = { includePrerelease: true } as const;
 
 export type ParsedRange = { ok: true; range: semver.Range } | { ok: false; error: string };
 
@@ -24,12 +24,19 @@ export function parseRange(text: string): ParsedRange {
 /** The semver a found version string stands for, or null if it cannot be read as one. */
 export function coerceVersion(version: string | null | undefined): semver.SemVer | null {
   if (!version) return null;
+  // Strict semver keeps its prerelease tag ("1.2.3-beta.1"). Anything else is read by its
+  // leading numbers: "2026.01.15-abc123" (a date and a build id, not a prerelease) -> 2026.1.15,
+  // "1.2,456" -> 1.2.0, "0.86.1.post1" -> 0.86.1.
   const strict = semver.parse(version, SEMVER_OPTIONS);
   if (strict) return strict;
-  // Keep a prerelease tag when the rest is a plain x.y.z ("1.2.3-beta.1+build" parses above);
-  // otherwise take the leading numeric part ("2026.01.15-abc" -> 2026.1.15, "1.2,456" -> 1.2.0).
-  return semver.coerce(version, { loose: true });
+  const numbers = LEADING_NUMBERS.exec(version);
+  if (!numbers) return null;
+  const [major, minor = '0', patch = '0'] = numbers.slice(1).map((n) => (n === undefined ? undefined : String(Number(n))));
+  return semver.parse(`${major}.${minor}.${patch}`);
 }
+
+/** The first run of up to three dot-separated numbers; leading zeros are dropped by Number(). */
+const LEADING_NUMBERS = /(\d{1,15})(?:\.(\d{1,15}))?(?:\.(\d{1,15}))?/;
 
 export type RangeIntent = 'restrict' | 'grant';
 
