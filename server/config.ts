@@ -1,0 +1,90 @@
+/** Server options, with the defaults a production start uses. */
+import type { DestinationStream, LevelWithSilent } from 'pino';
+
+export interface RateLimits {
+  /** Requests per minute one device may make (all device routes together). */
+  devicePerMinute: number;
+  /** Requests per minute per admin/auditor token. */
+  tokenPerMinute: number;
+  /** Enrollment attempts per minute per client address. */
+  enrollPerMinutePerIp: number;
+}
+
+export interface BodyLimits {
+  /** Default for routes not listed below. */
+  default: number;
+  enroll: number;
+  checkin: number;
+  events: number;
+  policy: number;
+}
+
+export interface ServerOptions {
+  /** Directory for the database and the signing key; created (mode 0700) if missing. */
+  dataDir: string;
+  /** Log level; 'silent' for none. */
+  logLevel?: LevelWithSilent;
+  /** Where logs go (default stdout). */
+  logStream?: DestinationStream;
+  /** TLS key and certificate (PEM); without them the server speaks plain HTTP. */
+  tls?: { key: Buffer | string; cert: Buffer | string };
+  /** The clock; tests pass their own. Milliseconds since the epoch. */
+  now?: () => number;
+  rateLimits?: Partial<RateLimits>;
+  bodyLimits?: Partial<BodyLimits>;
+  /** How long a client may take to send a whole request. */
+  requestTimeoutMs?: number;
+  /** Longest `Prefer: wait=N` honoured, in seconds. */
+  maxWaitSeconds?: number;
+  /** Trust X-Forwarded-For from a reverse proxy (only behind one). */
+  trustProxy?: boolean;
+  /** How often buffered last-seen times of polling devices are written. */
+  lastSeenFlushMs?: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  devicePerMinute: 120,
+  tokenPerMinute: 600,
+  enrollPerMinutePerIp: 30,
+};
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  default: 64 * KiB,
+  enroll: 64 * KiB,
+  checkin: 4 * MiB,
+  events: 1 * MiB,
+  policy: 2 * MiB,
+};
+
+export interface ResolvedOptions {
+  dataDir: string;
+  logLevel: LevelWithSilent;
+  logStream: DestinationStream | undefined;
+  tls: { key: Buffer | string; cert: Buffer | string } | undefined;
+  now: () => number;
+  rateLimits: RateLimits;
+  bodyLimits: BodyLimits;
+  requestTimeoutMs: number;
+  maxWaitSeconds: number;
+  trustProxy: boolean;
+  lastSeenFlushMs: number;
+}
+
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  return {
+    dataDir: options.dataDir,
+    logLevel: options.logLevel ?? 'info',
+    logStream: options.logStream,
+    tls: options.tls,
+    now: options.now ?? Date.now,
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
+    bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxWaitSeconds: Math.min(options.maxWaitSeconds ?? 60, 60),
+    trustProxy: options.trustProxy ?? false,
+    lastSeenFlushMs: options.lastSeenFlushMs ?? 5_000,
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * Numbered schema migrations, applied in order on start inside one transaction each. A migration
+ * is never edited once released: later changes are new entries. `PRAGMA user_version` records
+ * the last one applied, so a database written by a newer server is refused instead of misread.
+ *
+ * Times are integers (milliseconds since the epoch, UTC). Index choices serve the reports issue:
+ * inventory by tool, group, user and verdict; history and events by time.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE admin_tokens (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'auditor')),
+  token_hash   TEXT NOT NULL UNIQUE,
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT,
+  last_used_at INTEGER,
+  revoked_at   INTEGER
+) STRICT;
+
+CREATE TABLE enroll_secrets (
+  id          TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL UNIQUE,
+  group_name  TEXT NOT NULL,
+  note        TEXT,
+  expires_at  INTEGER,
+  max_uses    INTEGER,
+  uses        INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT,
+  revoked_at  INTEGER
+) STRICT;
+
+CREATE TABLE devices (
+  id                TEXT PRIMARY KEY,
+  key_thumbprint    TEXT NOT NULL UNIQUE,
+  public_jwk        TEXT NOT NULL,
+  hostname          TEXT NOT NULL,
+  os                TEXT NOT NULL,
+  os_version        TEXT,
+  arch              TEXT,
+  users             TEXT NOT NULL DEFAULT '[]',
+  agent_version     TEXT NOT NULL,
+  group_name        TEXT NOT NULL,
+  enroll_secret_id  TEXT REFERENCES enroll_secrets(id),
+  enrolled_at       INTEGER NOT NULL,
+  last_seen_at      INTEGER,
+  last_checkin_at   INTEGER,
+  policy_revision   INTEGER,
+  revoked_at        INTEGER
+) STRICT;
+CREATE INDEX devices_by_group ON devices (group_name);
+CREATE INDEX devices_by_last_checkin ON devices (last_checkin_at);
+CREATE INDEX devices_by_hostname ON devices (hostname);
+
+CREATE TABLE policies (
+  revision            INTEGER PRIMARY KEY,
+  name                TEXT NOT NULL,
+  source              TEXT NOT NULL,
+  source_format       TEXT NOT NULL CHECK (source_format IN ('yaml', 'json')),
+  document            TEXT NOT NULL,
+  sha256              TEXT NOT NULL,
+  bundle              TEXT NOT NULL,
+  etag                TEXT NOT NULL,
+  published_at        INTEGER NOT NULL,
+  published_by        TEXT,
+  comment             TEXT,
+  rollback_of         INTEGER REFERENCES policies(revision),
+  exception_request   TEXT
+) STRICT;
+
+-- Current state: one row per tool instance ever seen on a device.
+CREATE TABLE instances (
+  device_id        TEXT NOT NULL REFERENCES devices(id),
+  instance_key     TEXT NOT NULL,
+  group_name       TEXT NOT NULL,
+  tool_id          TEXT NOT NULL,
+  name             TEXT,
+  version          TEXT,
+  channel          TEXT NOT NULL,
+  install_path     TEXT NOT NULL,
+  owner            TEXT,
+  host             TEXT,
+  running          INTEGER,
+  detail           TEXT NOT NULL,
+  action           TEXT CHECK (action IN ('allow', 'warn', 'block')),
+  phase            TEXT,
+  enforce          INTEGER,
+  decided_by       TEXT,
+  effective_at     TEXT,
+  verdict          TEXT,
+  digest           TEXT NOT NULL,
+  present          INTEGER NOT NULL DEFAULT 1,
+  first_seen_at    INTEGER NOT NULL,
+  last_seen_at     INTEGER NOT NULL,
+  disappeared_at   INTEGER,
+  violation_since  INTEGER,
+  policy_revision  INTEGER,
+  PRIMARY KEY (device_id, instance_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX instances_by_tool ON instances (tool_id, present, action);
+CREATE INDEX instances_by_group ON instances (group_name, tool_id);
+CREATE INDEX instances_by_owner ON instances (owner, tool_id);
+CREATE INDEX instances_by_action ON instances (action, present, violation_since);
+
+-- Changes to instances over time.
+CREATE TABLE instance_history (
+  id               INTEGER PRIMARY KEY,
+  at               INTEGER NOT NULL,
+  device_id        TEXT NOT NULL,
+  instance_key     TEXT NOT NULL,
+  tool_id          TEXT NOT NULL,
+  change           TEXT NOT NULL CHECK (change IN ('appeared', 'version-changed', 'disappeared', 'verdict-changed')),
+  old_version      TEXT,
+  new_version      TEXT,
+  old_action       TEXT,
+  new_action       TEXT,
+  policy_revision  INTEGER
+) STRICT;
+CREATE INDEX instance_history_by_time ON instance_history (at);
+CREATE INDEX instance_history_by_device ON instance_history (device_id, at);
+CREATE INDEX instance_history_by_tool ON instance_history (tool_id, at);
+
+CREATE TABLE events (
+  device_id        TEXT NOT NULL REFERENCES devices(id),
+  id               TEXT NOT NULL,
+  type             TEXT NOT NULL,
+  at               INTEGER NOT NULL,
+  received_at      INTEGER NOT NULL,
+  tool_id          TEXT,
+  install_path     TEXT,
+  version          TEXT,
+  user_name        TEXT,
+  policy_revision  INTEGER,
+  message          TEXT,
+  details          TEXT,
+  PRIMARY KEY (device_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX events_by_time ON events (at);
+CREATE INDEX events_by_type ON events (type, at);
+CREATE INDEX events_by_received ON events (received_at);
+
+CREATE TABLE exception_requests (
+  id               TEXT PRIMARY KEY,
+  device_id        TEXT NOT NULL REFERENCES devices(id),
+  client_id        TEXT,
+  tool_id          TEXT NOT NULL,
+  install_path     TEXT,
+  version          TEXT,
+  user_name        TEXT,
+  reason           TEXT NOT NULL,
+  requested_until  TEXT,
+  requested_at     INTEGER NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+  decided_at       INTEGER,
+  decided_by       TEXT,
+  decision_reason  TEXT,
+  policy_revision  INTEGER,
+  UNIQUE (device_id, client_id)
+) STRICT;
+CREATE INDEX exception_requests_by_status ON exception_requests (status, requested_at);
+
+-- Append-only, hash-chained log of admin actions. The triggers stop accidental or careless
+-- edits through SQL; the chain makes edits through the raw file detectable.
+CREATE TABLE audit_log (
+  seq         INTEGER PRIMARY KEY,
+  at          INTEGER NOT NULL,
+  actor_id    TEXT,
+  actor_name  TEXT NOT NULL,
+  actor_role  TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  target      TEXT,
+  details     TEXT NOT NULL,
+  remote_ip   TEXT,
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_by_time ON audit_log (at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+`,
+  },
+];
+
+export class MigrationError extends Error {}
+
+/** Apply every migration newer than the database, in order. Returns the versions applied. */
+export function runMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  sorted.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new MigrationError(`migrations must be numbered 1, 2, 3, ... without gaps; found ${migration.version} at position ${index + 1}`);
+    }
+  });
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = sorted.length;
+  if (current > latest) {
+    throw new MigrationError(
+      `the database is at schema version ${current}, but this server only knows up to ${latest}; it was written by a newer aigate-server`,
+    );
+  }
+  const applied: number[] = [];
+  for (const migration of sorted) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+    applied.push(migration.version);
+  }
+  return applied;
+}

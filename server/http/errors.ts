@@ -1,0 +1,106 @@
+/**
+ * Every error leaves the server as JSON `{ "error": code, "message": text }`. Handlers throw
+ * `ApiError` for anything the client got wrong; the error handler below maps Fastify's own
+ * errors (validation, body parsing, size limits, rate limits) onto the same shape and turns
+ * anything else into a 500 that is logged in full but never echoed to the client.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'a stable, machine-readable code such as invalid_request' }),
+    message: Type.String({ description: 'what went wrong, for people' }),
+    problems: Type.Optional(
+      Type.Array(
+        Type.Object({
+          path: Type.String(),
+          message: Type.String(),
+          line: Type.Optional(Type.Integer()),
+          column: Type.Optional(Type.Integer()),
+        }),
+        { description: 'for invalid policies: every problem found, with field path and position' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    /** Extra response headers, e.g. WWW-Authenticate or Retry-After. */
+    readonly headers: Record<string, string> = {},
+    /** Itemised problems (an invalid policy), sent as `problems`. */
+    readonly problems?: ErrorBody['problems'],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (message: string, code = 'invalid_request') => new ApiError(400, code, message);
+export const unauthorized = (message: string, code = 'unauthorized') =>
+  new ApiError(401, code, message, { 'www-authenticate': 'Bearer' });
+export const forbidden = (message: string, code = 'forbidden') => new ApiError(403, code, message);
+export const notFound = (message: string, code = 'not_found') => new ApiError(404, code, message);
+export const conflict = (message: string, code = 'conflict') => new ApiError(409, code, message);
+
+/** Fastify error codes we map to our own codes; the status comes from Fastify. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_VALIDATION: 'invalid_request',
+  FST_ERR_BAD_URL: 'bad_url',
+  FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
+};
+
+function send(reply: FastifyReply, status: number, code: string, message: string, problems?: ErrorBody['problems']): FastifyReply {
+  const body: ErrorBody = problems ? { error: code, message, problems } : { error: code, message };
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+export function errorHandler(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof ApiError) {
+    for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+    if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return send(reply, error.statusCode, error.code, error.message, error.problems);
+  }
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
+
+  if (status === 429) {
+    // @fastify/rate-limit builds its own error; keep its message (it says when to retry).
+    return send(reply, 429, 'rate_limited', fastifyError.message || 'too many requests');
+  }
+  if (error instanceof SyntaxError && status === 400) {
+    return send(reply, 400, 'invalid_json', `the request body is not valid JSON: ${error.message}`);
+  }
+  if (status >= 400 && status < 500) {
+    const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? 'invalid_request';
+    let message = fastifyError.message;
+    if (code === 'invalid_json') message = `the request body is not valid JSON: ${message}`;
+    return send(reply, status, code, message);
+  }
+  // A real bug: log everything, tell the client nothing it could use.
+  request.log.error({ err: error }, 'unhandled error');
+  return send(reply, 500, 'internal_error', `internal server error (request id ${request.id})`);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return send(reply, 404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`);
+}
+
+/** Install the JSON error shape on an instance (and, through encapsulation, its children). */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+}

@@ -1,0 +1,22 @@
+/** Small schema helpers shared by the route groups. */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { ErrorBody } from './errors.js';
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** An instant in responses: RFC 3339, UTC. */
+export const Instant = Type.String({ description: 'RFC 3339 instant (UTC)' });
+
+export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/** A UUID in a path parameter. */
+export const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'a UUID' }) }, { additionalProperties: false });
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, ErrorBody]));
+
+/** Error responses every authenticated route can give. */
+export const deviceErrors = errors(400, 401, 403, 404, 409, 413, 415, 429, 503);
+export const adminErrors = errors(400, 401, 403, 404, 409, 413, 415, 429);
+
+/** `limit` and cursor query parameters for listings. */
+export const pageLimit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `at most ${max}` });
