@@ -67,7 +67,6 @@ CREATE TABLE devices (
   revoked_at        INTEGER
 ) STRICT;
 CREATE INDEX devices_by_group ON devices (group_name);
-CREATE INDEX devices_by_last_checkin ON devices (last_checkin_at);
 CREATE INDEX devices_by_hostname ON devices (hostname);
 
 CREATE TABLE policies (
@@ -86,7 +85,10 @@ CREATE TABLE policies (
   exception_request   TEXT
 ) STRICT;
 
--- Current state: one row per tool instance ever seen on a device.
+-- Current state: one row per tool instance ever seen on a device. A check-in that changes
+-- nothing writes no instance rows (only the device's last_checkin_at), so "last seen" of a
+-- present instance is its device's last check-in; seen_until keeps it for absent ones. Read
+-- through the inventory view below, which resolves last_seen_at.
 CREATE TABLE instances (
   device_id        TEXT NOT NULL REFERENCES devices(id),
   instance_key     TEXT NOT NULL,
@@ -109,7 +111,8 @@ CREATE TABLE instances (
   digest           TEXT NOT NULL,
   present          INTEGER NOT NULL DEFAULT 1,
   first_seen_at    INTEGER NOT NULL,
-  last_seen_at     INTEGER NOT NULL,
+  changed_at       INTEGER NOT NULL,
+  seen_until       INTEGER,
   disappeared_at   INTEGER,
   violation_since  INTEGER,
   policy_revision  INTEGER,
@@ -119,6 +122,14 @@ CREATE INDEX instances_by_tool ON instances (tool_id, present, action);
 CREATE INDEX instances_by_group ON instances (group_name, tool_id);
 CREATE INDEX instances_by_owner ON instances (owner, tool_id);
 CREATE INDEX instances_by_action ON instances (action, present, violation_since);
+
+CREATE VIEW inventory AS
+SELECT i.device_id, i.instance_key, i.group_name, i.tool_id, i.name, i.version, i.channel, i.install_path, i.owner, i.host,
+       i.running, i.detail, i.action, i.phase, i.enforce, i.decided_by, i.effective_at, i.verdict, i.present,
+       i.first_seen_at, coalesce(i.seen_until, d.last_checkin_at, i.changed_at) AS last_seen_at, i.changed_at,
+       i.disappeared_at, i.violation_since, i.policy_revision,
+       d.hostname, d.os, d.revoked_at AS device_revoked_at
+  FROM instances i JOIN devices d ON d.id = i.device_id;
 
 -- Changes to instances over time.
 CREATE TABLE instance_history (

@@ -77,6 +77,9 @@ export function errorHandler(error: FastifyError | ApiError | Error, request: Fa
   const fastifyError = error as FastifyError & { validationContext?: string };
   const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
 
+  if (fastifyError.code === 'FST_ERR_HANDLER_TIMEOUT') {
+    return send(reply, 503, 'timeout', 'the server took too long to answer; retry shortly');
+  }
   if (status === 429) {
     // @fastify/rate-limit builds its own error; keep its message (it says when to retry).
     return send(reply, 429, 'rate_limited', fastifyError.message || 'too many requests');
@@ -88,6 +91,9 @@ export function errorHandler(error: FastifyError | ApiError | Error, request: Fa
     const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? 'invalid_request';
     let message = fastifyError.message;
     if (code === 'invalid_json') message = `the request body is not valid JSON: ${message}`;
+    if (code === 'unsupported_media_type') {
+      message = `the request body must be JSON (Content-Type: application/json), not ${request.headers['content-type'] ?? 'a body without a Content-Type'}`;
+    }
     return send(reply, status, code, message);
   }
   // A real bug: log everything, tell the client nothing it could use.

@@ -62,15 +62,23 @@ function describeValue(value: unknown): string {
 
 function expected(schema: TSchema): string {
   const s = schema as Record<string, unknown>;
-  if (typeof s.description === 'string' && s.description.length <= 80 && !('anyOf' in s)) return s.description;
-  if ('const' in s) return JSON.stringify(s.const);
+  if ('const' in s) return typeof s.const === 'string' ? s.const : JSON.stringify(s.const);
   if (Array.isArray(s.anyOf)) {
-    const parts = (s.anyOf as TSchema[]).map(expected);
-    return parts.length <= 6 ? `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts[parts.length - 1]}` : 'one of the allowed values';
+    const options = s.anyOf as Record<string, unknown>[];
+    // A choice of words reads best as `linux | darwin | windows`.
+    if (options.every((o) => typeof o.const === 'string')) {
+      return options.length <= 12 ? options.map((o) => o.const as string).join(' | ') : 'one of the allowed values';
+    }
+    const parts = options.map((o) => expected(o as TSchema));
+    return parts.length <= 4 ? `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts[parts.length - 1]}` : 'one of the allowed values';
   }
   switch (s.type) {
     case 'string':
-      return s.format === 'uuid' ? 'a UUID' : s.format === 'date-time' ? 'an RFC 3339 date-time' : 'a string';
+      if (s.format === 'uuid') return 'a UUID';
+      if (s.format === 'date-time') return 'an RFC 3339 date-time';
+      // A pattern is unreadable in a message; the schema's description says it in words.
+      if (typeof s.pattern === 'string' && typeof s.description === 'string') return s.description;
+      return 'a string';
     case 'integer':
       return 'an integer';
     case 'number':

@@ -1,8 +1,9 @@
 /**
  * Current inventory per device and tool instance, and the history of changes to it. A check-in
  * replaces the device's set of present instances: new ones "appear", missing ones "disappear",
- * and version or verdict changes are recorded. Unchanged instances (the usual case) cost one
- * shared UPDATE for their `last_seen_at`, found by comparing a digest of what was reported.
+ * and version or verdict changes are recorded. Unchanged instances (the usual case, found by
+ * comparing a digest of what was reported) cost no write at all: a present instance was last
+ * seen at its device's last check-in, which the `inventory` view resolves.
  *
  * A violation is an instance whose verdict is not `allow` (warn or block, enforced or in monitor
  * mode); `violation_since` is when it last became one and stays while it remains one.
@@ -35,6 +36,8 @@ export interface StoredInstance {
   present: boolean;
   firstSeenAt: number;
   lastSeenAt: number;
+  /** When what the agent reported about it last changed. */
+  changedAt: number;
   disappearedAt: number | null;
   violationSince: number | null;
   policyRevision: number | null;
@@ -49,6 +52,7 @@ interface CurrentRow {
   violation_since: number | null;
 }
 
+/** A row of the `instances` table. */
 interface InstanceRow {
   device_id: string;
   instance_key: string;
@@ -71,10 +75,18 @@ interface InstanceRow {
   digest: string;
   present: number;
   first_seen_at: number;
-  last_seen_at: number;
+  changed_at: number;
+  seen_until: number | null;
   disappeared_at: number | null;
   violation_since: number | null;
   policy_revision: number | null;
+}
+
+/** A row of the `inventory` view. */
+interface InventoryRow extends Omit<InstanceRow, 'digest' | 'seen_until'> {
+  last_seen_at: number;
+  hostname: string;
+  os: string;
 }
 
 interface Detail {
@@ -90,7 +102,7 @@ function digestOf(reported: ReportedInstance): string {
   return createHash('sha1').update(JSON.stringify(reported)).digest('base64');
 }
 
-function rowToInstance(row: InstanceRow): ToolInstance {
+function rowToInstance(row: InventoryRow): ToolInstance {
   const detail = JSON.parse(row.detail) as Detail;
   const instance: ToolInstance = {
     toolId: row.tool_id,
@@ -113,7 +125,7 @@ export class InventoryStore {
   private readonly current;
   private readonly insert;
   private readonly update;
-  private readonly touchPresent;
+  private readonly lastCheckin;
   private readonly markGone;
   private readonly history;
   private readonly byDevice;
@@ -124,7 +136,7 @@ export class InventoryStore {
       'SELECT instance_key, digest, version, action, present, violation_since FROM instances WHERE device_id = ?',
     );
     const columns = `device_id, instance_key, group_name, tool_id, name, version, channel, install_path, owner, host, running, detail,
-       action, phase, enforce, decided_by, effective_at, verdict, digest, present, first_seen_at, last_seen_at, disappeared_at,
+       action, phase, enforce, decided_by, effective_at, verdict, digest, present, first_seen_at, changed_at, seen_until, disappeared_at,
        violation_since, policy_revision`;
     const values = columns
       .split(',')
@@ -135,28 +147,23 @@ export class InventoryStore {
       `UPDATE instances SET group_name = @group_name, tool_id = @tool_id, name = @name, version = @version, channel = @channel,
               install_path = @install_path, owner = @owner, host = @host, running = @running, detail = @detail, action = @action,
               phase = @phase, enforce = @enforce, decided_by = @decided_by, effective_at = @effective_at, verdict = @verdict,
-              digest = @digest, present = 1, last_seen_at = @last_seen_at, disappeared_at = NULL,
+              digest = @digest, present = 1, changed_at = @changed_at, seen_until = NULL, disappeared_at = NULL,
               violation_since = @violation_since, policy_revision = @policy_revision
         WHERE device_id = @device_id AND instance_key = @instance_key`,
     );
-    this.touchPresent = db.prepare<[number, number | null, string]>(
-      'UPDATE instances SET last_seen_at = ?, policy_revision = ? WHERE device_id = ? AND present = 1',
-    );
-    this.markGone = db.prepare<[number, string, string]>(
-      'UPDATE instances SET present = 0, disappeared_at = ?, violation_since = NULL WHERE device_id = ? AND instance_key = ?',
+    this.lastCheckin = db.prepare<[string], { last_checkin_at: number | null }>('SELECT last_checkin_at FROM devices WHERE id = ?');
+    this.markGone = db.prepare<[number, number, string, string]>(
+      'UPDATE instances SET present = 0, disappeared_at = ?, seen_until = ?, violation_since = NULL WHERE device_id = ? AND instance_key = ?',
     );
     this.history = db.prepare(
       `INSERT INTO instance_history (at, device_id, instance_key, tool_id, change, old_version, new_version, old_action, new_action, policy_revision)
        VALUES (@at, @device_id, @instance_key, @tool_id, @change, @old_version, @new_version, @old_action, @new_action, @policy_revision)`,
     );
-    this.byDevice = db.prepare<[string], InstanceRow>('SELECT * FROM instances WHERE device_id = ? ORDER BY tool_id, install_path');
-    this.presentAll = db.prepare<[], InstanceRow & { os: string; hostname: string }>(
-      `SELECT i.*, d.os AS os, d.hostname AS hostname FROM instances i JOIN devices d ON d.id = i.device_id
-        WHERE i.present = 1 AND d.revoked_at IS NULL ORDER BY i.device_id`,
-    );
+    this.byDevice = db.prepare<[string], InventoryRow>('SELECT * FROM inventory WHERE device_id = ? ORDER BY tool_id, install_path');
+    this.presentAll = db.prepare<[], InventoryRow>('SELECT * FROM inventory WHERE present = 1 AND device_revoked_at IS NULL ORDER BY device_id');
   }
 
-  /** Apply one check-in. Call inside the check-in's transaction. */
+  /** Apply one check-in. Call inside the check-in's transaction, before the device's own row is updated. */
   applyCheckin(deviceId: string, group: string, at: number, policyRevision: number | null, reported: readonly ReportedInstance[]): CheckinSummary {
     const summary: CheckinSummary = { appeared: 0, changed: 0, disappeared: 0, unchanged: 0 };
     const existing = new Map<string, CurrentRow>();
@@ -207,9 +214,12 @@ export class InventoryStore {
       }
     }
 
+    let previousCheckin: number | undefined;
     for (const [key, before] of existing) {
       if (before.present === 0 || seen.has(key)) continue;
-      this.markGone.run(at, deviceId, key);
+      // Last seen by the previous check-in, the last one that still reported it.
+      previousCheckin ??= this.lastCheckin.get(deviceId)?.last_checkin_at ?? at;
+      this.markGone.run(at, previousCheckin, deviceId, key);
       this.history.run({
         at,
         device_id: deviceId,
@@ -224,7 +234,6 @@ export class InventoryStore {
       });
       summary.disappeared++;
     }
-    this.touchPresent.run(at, policyRevision, deviceId);
     return summary;
   }
 
@@ -263,14 +272,15 @@ export class InventoryStore {
       digest,
       present: 1,
       first_seen_at: at,
-      last_seen_at: at,
+      changed_at: at,
+      seen_until: null,
       disappeared_at: null,
       violation_since: extra.violationSince,
       policy_revision: policyRevision,
     };
   }
 
-  private toStored(row: InstanceRow): StoredInstance {
+  private toStored(row: InventoryRow): StoredInstance {
     return {
       deviceId: row.device_id,
       group: row.group_name,
@@ -279,6 +289,7 @@ export class InventoryStore {
       present: row.present === 1,
       firstSeenAt: row.first_seen_at,
       lastSeenAt: row.last_seen_at,
+      changedAt: row.changed_at,
       disappearedAt: row.disappeared_at,
       violationSince: row.violation_since,
       policyRevision: row.policy_revision,

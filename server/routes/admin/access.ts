@@ -1,0 +1,10 @@
+/** Shared guards for admin routes. */
+import type { FastifyInstance } from 'fastify';
+import { adminGuard, type Access } from '../../http/auth.js';
+
+/** onRequest hooks for an admin route: authenticate (and authorise), then rate-limit per token. */
+export function adminAccess(app: FastifyInstance, access: Access) {
+  return [adminGuard(app.aigate.stores.tokens, access), app.limiters.admin];
+}
+
+export const adminSecurity = [{ adminToken: [] }];

@@ -1,0 +1,33 @@
+/** The admin API under /v1/admin. `read` routes take admin or auditor tokens; `write` routes admin only. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { adminErrors } from '../../http/schemas.js';
+import { adminAccess, adminSecurity } from './access.js';
+import { auditRoutes } from './audit.js';
+import { deviceAdminRoutes } from './devices.js';
+import { enrollSecretRoutes } from './enroll-secrets.js';
+import { exceptionAdminRoutes } from './exceptions.js';
+import { policyAdminRoutes } from './policies.js';
+import { tokenRoutes } from './tokens.js';
+
+export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/whoami',
+    {
+      onRequest: adminAccess(app, 'read'),
+      schema: {
+        tags: ['admin'],
+        summary: 'The token in use: its id, name and role',
+        security: adminSecurity,
+        response: { 200: Type.Object({ id: Type.String(), name: Type.String(), role: Type.String(), serverId: Type.String() }), ...adminErrors },
+      },
+    },
+    async (request) => ({ id: request.admin!.id, name: request.admin!.name, role: request.admin!.role, serverId: app.aigate.serverId }),
+  );
+  await app.register(policyAdminRoutes, { prefix: '/policies' });
+  await app.register(deviceAdminRoutes);
+  await app.register(enrollSecretRoutes, { prefix: '/enroll-secrets' });
+  await app.register(exceptionAdminRoutes, { prefix: '/exception-requests' });
+  await app.register(tokenRoutes, { prefix: '/tokens' });
+  await app.register(auditRoutes, { prefix: '/audit' });
+};

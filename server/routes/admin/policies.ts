@@ -1,0 +1,261 @@
+/** Policy administration: validate, preview impact, publish, history, show, roll back. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { builtinCatalog } from '../../../policies/catalog/index.js';
+import { loadPolicy, MAX_POLICY_BYTES } from '../../../policies/load.js';
+import { parseDateOrInstant } from '../../../policies/time.js';
+import { actorOf } from '../../http/auth.js';
+import { badRequest, notFound } from '../../http/errors.js';
+import { adminErrors, Instant, iso, Nullable } from '../../http/schemas.js';
+import { guessFormat, invalidPolicy } from '../../services/policy-service.js';
+import { previewPolicy } from '../../services/preview.js';
+import type { PolicyRevisionSummary } from '../../store/policies.js';
+import { adminAccess, adminSecurity } from './access.js';
+
+const Format = Type.Union([Type.Literal('yaml'), Type.Literal('json')], { description: 'yaml | json (default: guessed from the text)' });
+const Source = Type.String({ minLength: 1, maxLength: MAX_POLICY_BYTES, description: 'the policy file text (YAML or JSON)' });
+
+const Problem = Type.Object({
+  path: Type.String(),
+  message: Type.String(),
+  line: Type.Optional(Type.Integer()),
+  column: Type.Optional(Type.Integer()),
+});
+
+export const ValidateBody = Type.Object({ source: Source, format: Type.Optional(Format) }, { additionalProperties: false });
+export const PublishBody = Type.Object(
+  { source: Source, format: Type.Optional(Format), comment: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+export const PreviewBody = Type.Object(
+  {
+    source: Source,
+    format: Type.Optional(Format),
+    at: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'evaluate at this date or instant (default now)' })),
+  },
+  { additionalProperties: false },
+);
+const RollbackBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const RevisionParams = Type.Object({ revision: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+
+const RevisionSummary = Type.Object({
+  revision: Type.Integer(),
+  name: Type.String(),
+  sha256: Type.String(),
+  etag: Type.String(),
+  publishedAt: Instant,
+  publishedBy: Nullable(Type.String()),
+  comment: Nullable(Type.String()),
+  rollbackOf: Nullable(Type.Integer()),
+  exceptionRequest: Nullable(Type.String()),
+  current: Type.Boolean(),
+});
+const RevisionDetail = Type.Composite([
+  RevisionSummary,
+  Type.Object({
+    source: Type.String(),
+    sourceFormat: Format,
+    document: Type.Unknown({ description: 'the validated policy as JSON' }),
+    bundle: Type.String(),
+  }),
+]);
+const PublishReply = Type.Object({
+  revision: Type.Integer(),
+  etag: Type.String(),
+  name: Type.String(),
+  sha256: Type.String(),
+  warnings: Type.Array(Problem),
+});
+const CountSet = Type.Object({ devices: Type.Integer(), users: Type.Integer(), instances: Type.Integer() });
+const Action = Type.Union([Type.Literal('allow'), Type.Literal('warn'), Type.Literal('block')]);
+export const PreviewReply = Type.Object({
+  at: Instant,
+  policy: Type.Object({ name: Type.String(), mode: Type.String() }),
+  devices: Type.Integer({ description: 'active devices evaluated' }),
+  instances: Type.Integer(),
+  totals: Type.Object({ block: CountSet, warn: CountSet, allow: CountSet }),
+  rows: Type.Array(
+    Type.Object({
+      toolId: Type.String(),
+      name: Nullable(Type.String()),
+      action: Action,
+      phase: Type.String(),
+      effectiveAt: Nullable(Type.String()),
+      upcomingAction: Nullable(Action),
+      devices: Type.Integer(),
+      users: Type.Integer(),
+      instances: Type.Integer(),
+      changed: Type.Integer({ description: 'instances whose verdict differs from what their agent last reported' }),
+    }),
+  ),
+  warnings: Type.Array(Problem),
+});
+
+export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { stores, policies, channel, now, options } = app.aigate;
+  const bodyLimit = options.bodyLimits.policy;
+  const summary = (revision: PolicyRevisionSummary) => ({
+    revision: revision.revision,
+    name: revision.name,
+    sha256: revision.sha256,
+    etag: revision.etag,
+    publishedAt: iso(revision.publishedAt)!,
+    publishedBy: revision.publishedBy,
+    comment: revision.comment,
+    rollbackOf: revision.rollbackOf,
+    exceptionRequest: revision.exceptionRequest,
+    current: channel.current?.revision === revision.revision,
+  });
+
+  app.post(
+    '/validate',
+    {
+      onRequest: adminAccess(app, 'read'),
+      bodyLimit,
+      schema: {
+        tags: ['admin'],
+        summary: 'Validate a policy without publishing it',
+        security: adminSecurity,
+        body: ValidateBody,
+        response: {
+          200: Type.Object({ valid: Type.Boolean(), errors: Type.Array(Problem), warnings: Type.Array(Problem) }),
+          ...adminErrors,
+        },
+      },
+    },
+    async (request) => {
+      const { source, format } = request.body;
+      const result = loadPolicy(source, { format: format ?? guessFormat(source), nowMs: now() });
+      return result.ok ? { valid: true, errors: [], warnings: result.warnings } : { valid: false, errors: result.errors, warnings: result.warnings };
+    },
+  );
+
+  app.post(
+    '/preview',
+    {
+      onRequest: adminAccess(app, 'read'),
+      bodyLimit,
+      schema: {
+        tags: ['admin'],
+        summary: 'Preview the impact of a draft policy on the current inventory',
+        security: adminSecurity,
+        body: PreviewBody,
+        response: { 200: PreviewReply, ...adminErrors },
+      },
+    },
+    async (request) => {
+      const { source, format, at } = request.body;
+      const result = loadPolicy(source, { format: format ?? guessFormat(source), nowMs: now() });
+      if (!result.ok) throw invalidPolicy(result.errors);
+      let atMs = now();
+      if (at !== undefined) {
+        const parsed = parseDateOrInstant(at, result.policy.spec.timezone ?? 'UTC');
+        if (!parsed.ok) throw badRequest(`body.at: ${parsed.error}`);
+        atMs = parsed.epochMs;
+      }
+      return { ...previewPolicy(result.policy, builtinCatalog, stores.inventory, atMs), warnings: result.warnings };
+    },
+  );
+
+  app.post(
+    '/',
+    {
+      onRequest: adminAccess(app, 'write'),
+      bodyLimit,
+      schema: {
+        tags: ['admin'],
+        summary: 'Publish a policy as the next revision',
+        security: adminSecurity,
+        body: PublishBody,
+        response: { 201: PublishReply, ...adminErrors },
+      },
+    },
+    async (request, reply) => {
+      const { source, format, comment } = request.body;
+      const result = await policies.publish({ source, format: format ?? guessFormat(source), comment: comment ?? null, actor: actorOf(request), remoteIp: request.ip });
+      request.log.info({ revision: result.revision, by: request.admin!.name }, 'policy published');
+      return reply.code(201).send(result);
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      onRequest: adminAccess(app, 'read'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Policy history, newest first',
+        security: adminSecurity,
+        querystring: Type.Object(
+          {
+            before: Type.Optional(Type.Integer({ minimum: 1, description: 'only revisions older than this' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 100' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ revisions: Type.Array(RevisionSummary) }), ...adminErrors },
+      },
+    },
+    async (request) => {
+      const before = request.query.before ?? Number.MAX_SAFE_INTEGER;
+      return { revisions: stores.policies.list(before, request.query.limit ?? 100).map(summary) };
+    },
+  );
+
+  const detail = (revision: number) => {
+    const found = stores.policies.get(revision);
+    if (!found) throw notFound(`there is no policy revision ${revision}`);
+    return { ...summary(found), source: found.source, sourceFormat: found.sourceFormat, document: found.document, bundle: found.bundle };
+  };
+
+  app.get(
+    '/current',
+    {
+      onRequest: adminAccess(app, 'read'),
+      schema: { tags: ['admin'], summary: 'The current revision', security: adminSecurity, response: { 200: RevisionDetail, ...adminErrors } },
+    },
+    async () => {
+      const current = channel.current;
+      if (!current) throw notFound('no policy has been published yet', 'no_policy');
+      return detail(current.revision);
+    },
+  );
+
+  app.get(
+    '/:revision',
+    {
+      onRequest: adminAccess(app, 'read'),
+      schema: {
+        tags: ['admin'],
+        summary: 'One revision with its source and signed bundle',
+        security: adminSecurity,
+        params: RevisionParams,
+        response: { 200: RevisionDetail, ...adminErrors },
+      },
+    },
+    async (request) => detail(request.params.revision),
+  );
+
+  app.post(
+    '/:revision/rollback',
+    {
+      onRequest: adminAccess(app, 'write'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Publish the content of an earlier revision as a new revision',
+        security: adminSecurity,
+        params: RevisionParams,
+        body: Nullable(RollbackBody),
+        response: { 201: PublishReply, ...adminErrors },
+      },
+    },
+    async (request, reply) => {
+      const result = await policies.rollback(request.params.revision, {
+        actor: actorOf(request),
+        comment: request.body?.comment ?? null,
+        remoteIp: request.ip,
+      });
+      return reply.code(201).send(result);
+    },
+  );
+};

@@ -1,0 +1,109 @@
+/**
+ * POST /v1/checkin: the agent reports what it found and what it decided. The device is the one
+ * the token was signed by; the body cannot name another. The reply carries a server time signed
+ * for this device (the agent's trusted-time floor) and the current policy ETag.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { instanceKey, ToolInstance } from '../../policies/inventory.js';
+import { signServerTime } from '../../policies/signed-time.js';
+import { Verdict } from '../../policies/verdict.js';
+import { deviceGuard } from '../http/auth.js';
+import { badRequest } from '../http/errors.js';
+import { deviceErrors, Instant, Nullable } from '../http/schemas.js';
+import type { ReportedInstance } from '../store/inventory.js';
+
+export const MAX_INSTANCES = 2000;
+
+export const CheckinBody = Type.Object(
+  {
+    policyRevision: Nullable(Type.Integer({ minimum: 1, description: 'the revision the agent applies; null before its first policy' })),
+    agentVersion: Type.String({ minLength: 1, maxLength: 50 }),
+    inventory: Type.Array(ToolInstance, { maxItems: MAX_INSTANCES }),
+    verdicts: Type.Array(Verdict, { maxItems: MAX_INSTANCES }),
+    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
+    scannedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckinReply = Type.Object({
+  receivedAt: Instant,
+  serverTime: Type.String({ description: 'compact JWS (typ aigate-time+jws) of the server time, bound to this device' }),
+  policy: Nullable(Type.Object({ revision: Type.Integer(), etag: Type.String() })),
+  changes: Type.Object({
+    appeared: Type.Integer(),
+    changed: Type.Integer(),
+    disappeared: Type.Integer(),
+    unchanged: Type.Integer(),
+  }),
+});
+
+function describeInstance(item: { toolId: string; installPath: string }): string {
+  return `${item.toolId} at ${JSON.stringify(item.installPath)}`;
+}
+
+/** Pair each instance with its verdict; refuse duplicates and verdicts for unreported instances. */
+export function pairVerdicts(inventory: readonly ToolInstance[], verdicts: readonly Verdict[]): ReportedInstance[] {
+  const byKey = new Map<string, ReportedInstance>();
+  inventory.forEach((instance, index) => {
+    const key = instanceKey(instance);
+    if (byKey.has(key)) throw badRequest(`body.inventory[${index}] repeats ${describeInstance(instance)}; report each instance once`);
+    byKey.set(key, { instance, verdict: null });
+  });
+  verdicts.forEach((verdict, index) => {
+    const entry = byKey.get(instanceKey(verdict));
+    if (!entry) throw badRequest(`body.verdicts[${index}] is for ${describeInstance(verdict)}, which is not in body.inventory`);
+    if (entry.verdict) throw badRequest(`body.verdicts[${index}] repeats the verdict for ${describeInstance(verdict)}`);
+    entry.verdict = verdict;
+  });
+  return [...byKey.values()];
+}
+
+export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db, stores, channel, deviceAuth, signingKey, now, options } = app.aigate;
+  app.post(
+    '/v1/checkin',
+    {
+      onRequest: [deviceGuard(deviceAuth), app.limiters.device],
+      bodyLimit: options.bodyLimits.checkin,
+      schema: {
+        tags: ['device'],
+        summary: 'Report inventory and verdicts',
+        security: [{ deviceToken: [] }],
+        body: CheckinBody,
+        response: { 200: CheckinReply, ...deviceErrors },
+      },
+    },
+    async (request) => {
+      const device = request.device!;
+      const body = request.body;
+      const latest = channel.current?.revision ?? 0;
+      if (body.policyRevision !== null && body.policyRevision > latest) {
+        throw badRequest(`body.policyRevision ${body.policyRevision} has never been published (latest is ${latest || 'none'})`);
+      }
+      const reported = pairVerdicts(body.inventory, body.verdicts);
+      const at = now();
+      const changes = db.transaction(() => {
+        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported);
+        const update: { policyRevision: number | null; agentVersion: string; hostname?: string; users?: string[] } = {
+          policyRevision: body.policyRevision,
+          agentVersion: body.agentVersion,
+        };
+        if (body.hostname !== undefined) update.hostname = body.hostname;
+        if (body.users !== undefined) update.users = body.users;
+        stores.devices.recordCheckin(device.id, at, update);
+        return summary;
+      })();
+      const serverTime = await signServerTime({ deviceId: device.id, nowMs: at }, signingKey);
+      const current = channel.current;
+      return {
+        receivedAt: new Date(at).toISOString(),
+        serverTime,
+        policy: current ? { revision: current.revision, etag: current.etag } : null,
+        changes,
+      };
+    },
+  );
+};

@@ -1,0 +1,145 @@
+/**
+ * Publishing: validate with the shared loader, assign the next revision, sign the bundle, store
+ * it with its audit entry in one transaction, then wake long-polling agents. Publishes run one
+ * at a time so revisions are dense and every bundle is signed with the revision it is stored as.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { signBundle } from '../../policies/bundle.js';
+import type { SigningKey } from '../../policies/keys.js';
+import { formatProblem, loadPolicy, type Problem } from '../../policies/load.js';
+import { ApiError } from '../http/errors.js';
+import type { CurrentPolicy, PolicyChannel } from '../policy-channel.js';
+import type { Actor, AuditLog } from '../store/audit.js';
+import type { PolicyRevision, PolicyStore } from '../store/policies.js';
+import { Serial } from './serial.js';
+
+export type SourceFormat = 'yaml' | 'json';
+
+export interface PublishInput {
+  source: string;
+  format?: SourceFormat;
+  comment?: string | null;
+  actor: Actor;
+  remoteIp?: string | null;
+  rollbackOf?: number | null;
+  exceptionRequest?: string | null;
+  /** Extra writes that must commit together with the revision (e.g. an approval). */
+  alsoInTransaction?: (revision: number) => void;
+  /** The audit action name; default policy.publish. */
+  auditAction?: string;
+  auditDetails?: Record<string, unknown>;
+}
+
+export interface PublishResult {
+  revision: number;
+  etag: string;
+  name: string;
+  sha256: string;
+  warnings: Problem[];
+}
+
+export function guessFormat(source: string): SourceFormat {
+  return source.trimStart().startsWith('{') ? 'json' : 'yaml';
+}
+
+export function invalidPolicy(errors: Problem[]): ApiError {
+  const head = errors.slice(0, 3).map((p) => formatProblem(p)).join('; ');
+  const more = errors.length > 3 ? `; and ${errors.length - 3} more` : '';
+  return new ApiError(400, 'invalid_policy', `the policy is invalid: ${head}${more}`, {}, errors);
+}
+
+export function etagFor(revision: number, bundle: string): string {
+  return `"r${revision}-${createHash('sha256').update(bundle).digest('base64url').slice(0, 16)}"`;
+}
+
+export function currentFromRevision(revision: Pick<PolicyRevision, 'revision' | 'etag' | 'bundle' | 'publishedAt'>): CurrentPolicy {
+  return { revision: revision.revision, etag: revision.etag, bundle: revision.bundle, publishedAt: revision.publishedAt };
+}
+
+export class PolicyService {
+  private readonly serial = new Serial();
+
+  constructor(
+    private readonly deps: {
+      db: Database.Database;
+      store: PolicyStore;
+      audit: AuditLog;
+      channel: PolicyChannel;
+      key: SigningKey;
+      issuer: string;
+      now: () => number;
+    },
+  ) {}
+
+  publish(input: PublishInput): Promise<PublishResult> {
+    return this.serial.run(() => this.publishNow(input));
+  }
+
+  /**
+   * Publish a revision derived from the current one (e.g. with an exception added). `derive`
+   * runs in the publish queue, so no other publish can land between reading and writing.
+   */
+  publishFromCurrent(derive: (current: PolicyRevision | undefined) => PublishInput): Promise<PublishResult> {
+    return this.serial.run(() => this.publishNow(derive(this.deps.store.current())));
+  }
+
+  private async publishNow(input: PublishInput): Promise<PublishResult> {
+    const { db, store, audit, channel, key, issuer, now } = this.deps;
+    const format = input.format ?? guessFormat(input.source);
+    const loaded = loadPolicy(input.source, { format, nowMs: now() });
+    if (!loaded.ok) throw invalidPolicy(loaded.errors);
+
+    const policy = loaded.policy;
+    const revision = store.latestRevision() + 1;
+    const publishedAt = now();
+    const bundle = await signBundle({ iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy }, key);
+    const etag = etagFor(revision, bundle);
+    const sha256 = createHash('sha256').update(JSON.stringify(policy)).digest('hex');
+
+    db.transaction(() => {
+      store.add({
+        revision,
+        name: policy.metadata.name,
+        source: input.source,
+        sourceFormat: format,
+        document: policy,
+        sha256,
+        bundle,
+        etag,
+        publishedAt,
+        publishedBy: input.actor.name,
+        comment: input.comment ?? null,
+        rollbackOf: input.rollbackOf ?? null,
+        exceptionRequest: input.exceptionRequest ?? null,
+      });
+      input.alsoInTransaction?.(revision);
+      audit.append({
+        actor: input.actor,
+        action: input.auditAction ?? 'policy.publish',
+        target: `policy:${revision}`,
+        details: { name: policy.metadata.name, sha256, comment: input.comment ?? null, warnings: loaded.warnings.length, ...input.auditDetails },
+        remoteIp: input.remoteIp ?? null,
+      });
+    })();
+
+    channel.publish({ revision, etag, bundle, publishedAt });
+    return { revision, etag, name: policy.metadata.name, sha256, warnings: loaded.warnings };
+  }
+
+  /** Publish the content of an earlier revision as a new one. */
+  async rollback(toRevision: number, input: { actor: Actor; comment?: string | null; remoteIp?: string | null }): Promise<PublishResult> {
+    const target = this.deps.store.get(toRevision);
+    if (!target) throw new ApiError(404, 'not_found', `there is no policy revision ${toRevision}`);
+    return this.publish({
+      source: target.source,
+      format: target.sourceFormat,
+      comment: input.comment ?? `rollback to revision ${toRevision}`,
+      actor: input.actor,
+      remoteIp: input.remoteIp ?? null,
+      rollbackOf: toRevision,
+      auditAction: 'policy.rollback',
+      auditDetails: { rollbackOf: toRevision },
+    });
+  }
+}
