@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * `aigate-server start`: open (or create) the data directory, listen, and shut down cleanly on
+ * SIGINT/SIGTERM. On the first start it prints the bootstrap admin token, once, with the next
+ * steps; logs (JSON, tokens redacted) go to stdout too, so the token is printed outside them.
+ */
+import { readFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { buildServer, type AigateServer } from '../app.js';
+import type { ServerOptions } from '../config.js';
+import type { Output } from './policy-file.js';
+
+export interface StartOptions {
+  data: string;
+  host: string;
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: NonNullable<ServerOptions['logLevel']>;
+  trustProxy?: boolean;
+  rateDevice?: number;
+  rateToken?: number;
+  rateEnroll?: number;
+}
+
+export const DEFAULT_PORT = 8080;
+
+const perMinute = (name: string) => (value: string) => {
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError(`${name} must be a positive whole number of requests per minute`);
+  return Number(value);
+};
+
+const port = (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('--port must be a number from 0 to 65535');
+  return Number(value);
+};
+
+export function firstStartMessage(url: string, token: string, fingerprint: string, dataDir: string): string {
+  return [
+    '',
+    `aigate-server: first start; created the database and the policy signing key in ${dataDir}`,
+    `policy key fingerprint (agents pin it at enrollment): ${fingerprint}`,
+    '',
+    'Bootstrap admin token. It is shown only now; store it somewhere safe:',
+    '',
+    `    ${token}`,
+    '',
+    'Next steps:',
+    `  1. log in:                 aigate login --server ${url} --token ${token}`,
+    '  2. create an admin token for each person (then revoke the bootstrap one):',
+    '                             aigate tokens create --name alice --role admin',
+    '  3. create an enroll secret: aigate enroll-secret create --group engineering --expires 7d',
+    '  4. publish a policy:       aigate policy validate policies/examples/ban-claude-code.yaml',
+    '                             aigate policy publish policies/examples/ban-claude-code.yaml',
+    `  5. on each machine:        aigate-agent enroll --server ${url} --secret <the enroll secret>`,
+    '',
+  ].join('\n');
+}
+
+async function start(options: StartOptions, io: Output): Promise<number> {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    io.err('aigate-server: --tls-cert and --tls-key go together');
+    return 2;
+  }
+  const serverOptions: ServerOptions = { dataDir: resolve(options.data), logLevel: options.logLevel, trustProxy: options.trustProxy ?? false };
+  const rateLimits: NonNullable<ServerOptions['rateLimits']> = {};
+  if (options.rateDevice !== undefined) rateLimits.devicePerMinute = options.rateDevice;
+  if (options.rateToken !== undefined) rateLimits.tokenPerMinute = options.rateToken;
+  if (options.rateEnroll !== undefined) rateLimits.enrollPerMinutePerIp = options.rateEnroll;
+  serverOptions.rateLimits = rateLimits;
+  if (options.tlsCert && options.tlsKey) {
+    try {
+      serverOptions.tls = { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) };
+    } catch (error) {
+      io.err(`aigate-server: cannot read the TLS certificate or key: ${(error as Error).message}`);
+      return 2;
+    }
+  }
+
+  let app: AigateServer;
+  try {
+    app = await buildServer(serverOptions);
+  } catch (error) {
+    io.err(`aigate-server: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    io.err(`aigate-server: cannot listen on ${options.host}:${options.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (error as Error).message}`);
+    await app.close();
+    return 1;
+  }
+  const address = app.server.address();
+  const boundPort = address && typeof address === 'object' ? address.port : options.port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `${serverOptions.tls ? 'https' : 'http'}://${shownHost}:${boundPort}`;
+
+  const token = app.aigate.takeBootstrapToken();
+  if (token) io.out(firstStartMessage(url, token, app.aigate.policyKeyFingerprint, serverOptions.dataDir));
+  if (!serverOptions.tls && options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1') {
+    io.err('aigate-server: warning: serving plain HTTP on a network address; tokens and secrets travel unencrypted. Use --tls-cert/--tls-key or a TLS proxy.');
+  }
+  io.out(`aigate-server listening on ${url} (data ${serverOptions.dataDir}, docs ${url}/docs)`);
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        io.err(`aigate-server: ${signal} again, exiting now`);
+        resolveExit(1);
+        return;
+      }
+      stopping = true;
+      app.log.info({ signal }, 'shutting down');
+      app.close().then(
+        () => resolveExit(0),
+        (error: unknown) => {
+          io.err(`aigate-server: error while shutting down: ${(error as Error).message}`);
+          resolveExit(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export async function runAigateServer(argv: string[], io: Output): Promise<number> {
+  let exit = 0;
+  const program = new Command('aigate-server')
+    .description('The aigate policy server.')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
+  program
+    .command('start')
+    .description('start the server')
+    .option('--data <dir>', 'data directory (database and signing key)', './data')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .option('--trust-proxy', 'trust X-Forwarded-For (only behind a reverse proxy)')
+    .option('--rate-device <n>', 'requests per minute per device (default 120)', perMinute('--rate-device'))
+    .option('--rate-token <n>', 'requests per minute per admin/auditor token (default 600)', perMinute('--rate-token'))
+    .option('--rate-enroll <n>', 'enrollments per minute per client address (default 30)', perMinute('--rate-enroll'))
+    .action(async (options: StartOptions) => {
+      exit = await start(options, io);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
+  return exit;
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const io: Output = { out: (text) => process.stdout.write(text + '\n'), err: (text) => process.stderr.write(text + '\n') };
+  process.exitCode = await runAigateServer(process.argv.slice(2), io);
+  // A stray timer or socket must not keep a stopped server alive; unref'd, so a clean exit is not delayed.
+  setTimeout(() => process.exit(), 3000).unref();
+}
