@@ -166,8 +166,10 @@ describe('enroll secrets', () => {
 });
 
 describe('inventory check-ins', () => {
-  function setup() {
-    const devices = new DeviceStore(db, now);
+  let devices: DeviceStore;
+  let inventory: InventoryStore;
+  beforeEach(() => {
+    devices = new DeviceStore(db, now);
     devices.create({
       id: 'dev-1',
       keyThumbprint: 'tp',
@@ -176,41 +178,53 @@ describe('inventory check-ins', () => {
       enrollSecretId: null,
       facts: { hostname: 'h', os: 'linux', osVersion: null, arch: null, users: ['alice'], agentVersion: '1.0.0' },
     });
-    return new InventoryStore(db);
-  }
+    inventory = new InventoryStore(db);
+  });
+  /** What the check-in route does: apply, then stamp the device, in one transaction. */
+  const checkin = (revision: number | null, items: ReportedInstance[]) =>
+    db.transaction(() => {
+      const summary = inventory.applyCheckin('dev-1', 'eng', clock, revision, items);
+      devices.recordCheckin('dev-1', clock, { policyRevision: revision });
+      return summary;
+    })();
   const claude = npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91');
   const codex = npmInstance('openai-codex-cli', '@openai/codex', '0.155.0');
-  const report = (...items: ReportedInstance[]) => items;
   const history = () => db.prepare('SELECT change, tool_id, old_version, new_version, old_action, new_action FROM instance_history ORDER BY id').all();
+  const writes = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
 
   it('records appear, unchanged, version change, verdict change, disappear and reappear', () => {
-    const inventory = setup();
     const t0 = clock;
-    expect(inventory.applyCheckin('dev-1', 'eng', clock, 1, report({ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }))).toEqual({
+    expect(checkin(1, [{ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
       appeared: 2,
       changed: 0,
       disappeared: 0,
       unchanged: 0,
     });
     clock += 60_000;
-    expect(inventory.applyCheckin('dev-1', 'eng', clock, 1, report({ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }))).toEqual({
+    const tUnchanged = clock;
+    const before = writes();
+    expect(checkin(1, [{ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
       appeared: 0,
       changed: 0,
       disappeared: 0,
       unchanged: 2,
     });
+    // Nothing changed: only the device row was written.
+    expect(writes() - before).toBe(1);
+    expect(inventory.forDevice('dev-1').map((s) => s.lastSeenAt)).toEqual([tUnchanged, tUnchanged]);
+
     const claudeNew = { ...claude, version: '2.1.95' };
     clock += 60_000;
     const tBlock = clock;
-    expect(inventory.applyCheckin('dev-1', 'eng', clock, 2, report({ instance: claudeNew, verdict: verdictFor(claudeNew, 'block') }, { instance: codex, verdict: verdictFor(codex, 'allow') }))).toEqual({
+    expect(checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'block') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
       appeared: 0,
       changed: 1,
       disappeared: 0,
       unchanged: 1,
     });
     clock += 60_000;
-    // Still blocked, now with a different message: violation_since stays at the first block.
-    expect(inventory.applyCheckin('dev-1', 'eng', clock, 2, report({ instance: claudeNew, verdict: verdictFor(claudeNew, 'block', { message: 'changed' }) }))).toEqual({
+    // Still blocked, with a different message: violation_since stays at the first block.
+    expect(checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'block', { message: 'changed' }) }])).toEqual({
       appeared: 0,
       changed: 1,
       disappeared: 1,
@@ -218,15 +232,16 @@ describe('inventory check-ins', () => {
     });
     let stored = inventory.forDevice('dev-1');
     const claudeRow = stored.find((s) => s.instance.toolId === 'claude-code')!;
-    expect(claudeRow).toMatchObject({ present: true, firstSeenAt: t0, lastSeenAt: clock, violationSince: tBlock, policyRevision: 2 });
+    expect(claudeRow).toMatchObject({ present: true, firstSeenAt: t0, lastSeenAt: clock, changedAt: clock, violationSince: tBlock, policyRevision: 2 });
     expect(claudeRow.instance).toEqual(claudeNew);
-    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: false, disappearedAt: clock });
+    // Last seen by the check-in before the one that no longer reported it.
+    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: false, disappearedAt: clock, lastSeenAt: tBlock });
 
     clock += 60_000;
-    inventory.applyCheckin('dev-1', 'eng', clock, 2, report({ instance: claudeNew, verdict: verdictFor(claudeNew, 'allow') }, { instance: codex, verdict: null }));
+    checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'allow') }, { instance: codex, verdict: null }]);
     stored = inventory.forDevice('dev-1');
     expect(stored.find((s) => s.instance.toolId === 'claude-code')!.violationSince).toBeNull();
-    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: true, disappearedAt: null, verdict: null });
+    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: true, disappearedAt: null, verdict: null, lastSeenAt: clock, firstSeenAt: t0 });
 
     expect(history()).toEqual([
       { change: 'appeared', tool_id: 'claude-code', old_version: null, new_version: '2.1.91', old_action: null, new_action: 'allow' },
@@ -239,13 +254,14 @@ describe('inventory check-ins', () => {
     ]);
   });
 
-  it('keeps instances apart by install path and lists present ones per device', () => {
-    const inventory = setup();
+  it('keeps instances apart by install path and lists present ones per active device', () => {
     const second = { ...claude, installPath: '/opt/claude', owner: 'bob' };
-    inventory.applyCheckin('dev-1', 'eng', clock, null, report({ instance: claude, verdict: null }, { instance: second, verdict: null }));
-    const devices = [...inventory.presentByDevice()];
-    expect(devices).toHaveLength(1);
-    expect(devices[0]!.instances.map((s) => s.instance.installPath).sort()).toEqual(['/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code', '/opt/claude']);
+    checkin(null, [{ instance: claude, verdict: null }, { instance: second, verdict: null }]);
+    const present = [...inventory.presentByDevice()];
+    expect(present).toHaveLength(1);
+    expect(present[0]!.instances.map((s) => s.instance.installPath).sort()).toEqual(['/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code', '/opt/claude']);
+    devices.revoke('dev-1');
+    expect([...inventory.presentByDevice()]).toEqual([]);
   });
 });
 
