@@ -6,11 +6,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { buildServer, type AigateServer } from '../app.js';
 import type { ServerOptions } from '../config.js';
+import { DATABASE_FILE } from '../context.js';
+import { lockDataDir } from '../data-lock.js';
+import { openDatabase } from '../db/open.js';
+import { AuditLog } from '../store/audit.js';
+import { TokenStore, type Role } from '../store/tokens.js';
 import type { Output } from './policy-file.js';
 
 export interface StartOptions {
@@ -130,6 +135,48 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   });
 }
 
+/**
+ * Recovery when every admin token is lost: with the server stopped, write a new token straight
+ * into the database (audited as the server itself). Needs access to the data directory, which
+ * is the same trust as running the server.
+ */
+async function createAdminToken(options: { data: string; name: string; role: string }, io: Output): Promise<number> {
+  if (options.role !== 'admin' && options.role !== 'auditor') {
+    io.err(`aigate-server: --role must be admin or auditor, not "${options.role}"`);
+    return 2;
+  }
+  const dataDir = resolve(options.data);
+  let lock;
+  try {
+    lock = lockDataDir(dataDir);
+  } catch (error) {
+    io.err(`aigate-server: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    const { db } = openDatabase(join(dataDir, DATABASE_FILE));
+    try {
+      const tokens = new TokenStore(db, Date.now);
+      const audit = new AuditLog(db, Date.now);
+      const token = db.transaction(() => {
+        const created = tokens.create(options.name, options.role as Role, 'aigate-server create-admin-token');
+        audit.append({ actor: { id: null, name: 'aigate-server', role: 'system' }, action: 'token.create', target: `token:${created.record.id}`, details: { name: options.name, role: options.role, recovery: true } });
+        return created.token;
+      })();
+      io.out(`${options.role} token "${options.name}" (shown only now):`);
+      io.out(`    ${token}`);
+      return 0;
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    io.err(`aigate-server: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    lock.release();
+  }
+}
+
 export async function runAigateServer(argv: string[], io: Output): Promise<number> {
   let exit = 0;
   const program = new Command('aigate-server')
@@ -151,6 +198,15 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
     .option('--rate-enroll <n>', 'enrollments per minute per client address (default 30)', perMinute('--rate-enroll'))
     .action(async (options: StartOptions) => {
       exit = await start(options, io);
+    });
+  program
+    .command('create-admin-token')
+    .description('recovery: add a token directly to the database (the server must be stopped)')
+    .option('--data <dir>', 'data directory', './data')
+    .requiredOption('--name <name>', 'who it is for')
+    .option('--role <role>', 'admin | auditor', 'admin')
+    .action(async (options: { data: string; name: string; role: string }) => {
+      exit = await createAdminToken(options, io);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -45,18 +45,26 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
 
   program
     .command('login')
-    .description('check a server URL and token, and save them for later commands')
-    .requiredOption('--server <url>', 'server URL')
-    .requiredOption('--token <token>', 'admin or auditor token')
-    .action(async (options: { server: string; token: string }) => {
+    .description('check --server and --token, and save them for later commands')
+    .action(async () => {
+      // --server and --token are the program's own options (they also work before `login`).
+      const flags = program.opts<{ server?: string; token?: string }>();
+      if (!flags.server || !flags.token) {
+        io.err('aigate: login needs --server URL and --token TOKEN');
+        setExit(admin.EXIT_USAGE);
+        return;
+      }
       try {
-        const connection = await resolveConnection(options, {});
+        const connection = await resolveConnection(flags, {});
         const who = await new AdminClient(connection.server, connection.token).get<{ name: string; role: string }>('/whoami');
         const file = await writeConfig(env, connection);
         io.out(`logged in to ${connection.server} as "${who.name}" (${who.role}); saved to ${file}`);
         setExit(admin.EXIT_OK);
       } catch (error) {
-        setExit(error instanceof ConfigError ? (io.err(`aigate: ${error.message}`), admin.EXIT_USAGE) : admin.reportError(error, io));
+        if (error instanceof ConfigError) {
+          io.err(`aigate: ${error.message}`);
+          setExit(admin.EXIT_USAGE);
+        } else setExit(admin.reportError(error, io));
       }
     });
   program

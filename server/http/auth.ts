@@ -43,7 +43,7 @@ export function adminGuard(tokens: TokenStore, access: Access) {
         : unauthorized('unknown token', 'invalid_token');
     }
     if (access === 'write' && result.record.role !== 'admin') {
-      throw forbidden(`a ${result.record.role} token can read and export only; this needs an admin token`);
+      throw forbidden(`an ${result.record.role} token can read and export only; this needs an admin token`);
     }
     request.admin = result.record;
   };

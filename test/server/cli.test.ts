@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -172,7 +173,7 @@ describe('aigate admin CLI', () => {
     expect(aigate(['policy', 'history'], asAuditor).code).toBe(0);
     const denied = aigate(['tokens', 'create', '--name', 'x', '--role', 'admin'], asAuditor);
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/auditor token can read and export only \(HTTP 403/);
+    expect(denied.stderr).toMatch(/an auditor token can read and export only; this needs an admin token \(HTTP 403, forbidden\)/);
     expect(aigate(['tokens', 'list']).stdout).toMatch(/auditor-1\s+auditor/);
     expect(aigate(['tokens', 'revoke', auditor.id]).code).toBe(0);
     expect(aigate(['policy', 'history'], asAuditor).stderr).toMatch(/revoked/);
@@ -187,17 +188,26 @@ describe('aigate admin CLI', () => {
     expect(aigate(['audit', '--verify']).stdout).toMatch(/audit log intact: \d+ entries/);
   });
 
-  it('reports an unreachable server clearly', () => {
-    const result = aigate(['devices', '--server', 'http://127.0.0.1:9', '--token', token]);
+  it('reports an unreachable server clearly', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const result = aigate(['devices', '--server', `http://127.0.0.1:${port}`, '--token', token]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
+    expect(result.stderr).toMatch(new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
   });
 });
 
-describe('shutdown and restart', () => {
-  it('stops cleanly on SIGTERM and keeps everything on restart', async () => {
+describe('shutdown, recovery and restart', () => {
+  it('stops cleanly on SIGTERM, recovers a lost admin token offline, and keeps everything on restart', async () => {
     expect(await stop(server.child)).toBe(0);
+    const recovery = spawnSync(process.execPath, [SERVER_BIN, 'create-admin-token', '--data', join(dir.path, 'data'), '--name', 'recovered'], { cwd: ROOT, encoding: 'utf8' });
+    expect(recovery.status).toBe(0);
+    const recovered = /aigt_[A-Za-z0-9_-]{43}/.exec(recovery.stdout)![0];
     server = await startServer(join(dir.path, 'data'));
+    expect(aigate(['whoami', '--server', server.url, '--token', recovered]).stdout).toMatch(/"recovered" \(admin/);
     expect(server.output.join('\n')).not.toContain('Bootstrap admin token');
     const relogin = aigate(['login', '--server', server.url, '--token', token]);
     expect(relogin.code).toBe(0);
