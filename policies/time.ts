@@ -51,9 +51,8 @@ export function knownTimeZones(): string[] {
 
 /** The zone's offset from UTC at an instant, in milliseconds (east positive). */
 export function zoneOffsetMs(timeZone: string, epochMs: number): number {
-  const parts = formatterFor(timeZone).formatToParts(new Date(epochMs));
-  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  const wallAsUtc = Date.UTC(field('year'), field('month') - 1, field('day'), field('hour'), field('minute'), field('second'));
+  const wall = wallFields(epochMs, timeZone);
+  const wallAsUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
   const wholeSeconds = Math.floor(epochMs / 1000) * 1000;
   return wallAsUtc - wholeSeconds;
 }
@@ -119,6 +118,27 @@ export function parseDuration(text: string): ParsedDuration {
   if (ms <= 0) return { ok: false, error: `"${text}" must be longer than zero` };
   if (ms > 3660 * DAY_MS) return { ok: false, error: `"${text}" is longer than ten years` };
   return { ok: true, ms };
+}
+
+/**
+ * The instant `duration` before `epochMs`, counting weeks and days on the wall clock of
+ * `timeZone` (so "14d" before midnight is midnight, also across a DST change) and hours and
+ * minutes as elapsed time. Returns null when the duration does not parse.
+ */
+export function subtractDuration(epochMs: number, duration: string, timeZone: string): number | null {
+  const match = DURATION.exec(duration);
+  if (!match || !parseDuration(duration).ok) return null;
+  const [weeks = 0, days = 0, hours = 0, minutes = 0] = match.slice(1).map((s) => (s === undefined ? 0 : Number(s)));
+  const wall = wallFields(epochMs, timeZone);
+  const dayShifted = localToInstant(timeZone, { ...wall, day: wall.day - weeks * 7 - days });
+  // Keep sub-second precision of the original instant.
+  return dayShifted + (epochMs - Math.floor(epochMs / 1000) * 1000) - hours * HOUR_MS - minutes * MINUTE_MS;
+}
+
+function wallFields(epochMs: number, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+  const parts = formatterFor(timeZone).formatToParts(new Date(epochMs));
+  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
+  return { year: field('year'), month: field('month'), day: field('day'), hour: field('hour'), minute: field('minute'), second: field('second') };
 }
 
 export function toIso(epochMs: number): string {

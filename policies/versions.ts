@@ -27,7 +27,7 @@ export function coerceVersion(version: string | null | undefined): semver.SemVer
   // Strict semver keeps its prerelease tag ("1.2.3-beta.1"). Anything else is read by its
   // leading numbers: "2026.01.15-abc123" (a date and a build id, not a prerelease) -> 2026.1.15,
   // "1.2,456" -> 1.2.0, "0.86.1.post1" -> 0.86.1.
-  const strict = semver.parse(version, SEMVER_OPTIONS);
+  const strict = semver.parse(version);
   if (strict) return strict;
   const numbers = LEADING_NUMBERS.exec(version);
   if (!numbers) return null;

@@ -1,0 +1,160 @@
+/**
+ * The evaluator: (compiled policy, inventory, device facts, trusted time) -> one verdict per tool
+ * instance. Pure and synchronous; the agent runs it to act and the server to report and preview.
+ *
+ * Semantics (design "The policy (v1)"):
+ * - tools not in the catalog are decided by `spec.unknownTools` alone;
+ * - otherwise exceptions are checked first, then rules in order, and the first entry that
+ *   applies decides; if none does, `spec.default` decides;
+ * - an entry applies when its selectors, version range and every scope it gives match, and the
+ *   instant lies in its active span: a dated restricting rule warns from `effective - warnFor`
+ *   until `effective`, then yields its action; `until` ends any entry;
+ * - `nextChangeAt` is the first later instant at which the deciding entry or its phase changes:
+ *   the decider moves from warning to its action or ends, or an entry of higher priority that
+ *   matches this instance starts to apply.
+ */
+import type semver from 'semver';
+import type { CompiledEntry, CompiledPolicy } from './compile.js';
+import type { DeviceFacts, ToolInstance } from './inventory.js';
+import type { Action } from './schema.js';
+import { formatInZone, toIso } from './time.js';
+import type { DecidedBy, Verdict } from './verdict.js';
+import { coerceVersion } from './versions.js';
+
+export function evaluate(policy: CompiledPolicy, inventory: readonly ToolInstance[], device: DeviceFacts, nowMs: number): Verdict[] {
+  const verdicts = new Array<Verdict>(inventory.length);
+  for (let i = 0; i < inventory.length; i++) verdicts[i] = evaluateInstance(policy, inventory[i]!, device, nowMs);
+  return verdicts;
+}
+
+export function evaluateInstance(policy: CompiledPolicy, instance: ToolInstance, device: DeviceFacts, nowMs: number): Verdict {
+  const tool = policy.index.tool(instance.toolId);
+  if (!tool) return unknownToolVerdict(policy, instance);
+
+  const toolName = tool.name;
+  const entries = policy.candidates.get(instance.toolId);
+  let version: semver.SemVer | null | undefined; // coerced on first need
+  let nextStart = Infinity;
+
+  if (entries) {
+    for (const entry of entries) {
+      if (!scopeMatches(entry, instance, device)) continue;
+      if (entry.range !== null) {
+        if (version === undefined) version = coerceVersion(instance.version);
+        const inRange = version === null ? entry.intent === 'restrict' : entry.range.test(version);
+        if (!inRange) continue;
+      }
+      if (nowMs < entry.startsAt) {
+        // Not yet: when it starts, it takes over from whatever decides now.
+        if (entry.startsAt < nextStart) nextStart = entry.startsAt;
+        continue;
+      }
+      if (nowMs >= entry.endsAt) continue;
+      return entryVerdict(policy, instance, toolName, entry, nowMs, nextStart);
+    }
+  }
+  return defaultVerdict(policy, instance, toolName, nextStart);
+}
+
+function scopeMatches(entry: CompiledEntry, instance: ToolInstance, device: DeviceFacts): boolean {
+  if (entry.os !== null && !entry.os.has(device.os)) return false;
+  if (entry.groups !== null && (device.group === undefined || !entry.groups.has(device.group))) return false;
+  if (entry.devices !== null && !((device.deviceId !== undefined && entry.devices.has(device.deviceId)) || (device.hostname !== undefined && entry.devices.has(device.hostname)))) {
+    return false;
+  }
+  if (entry.users !== null && (instance.owner === null || !entry.users.has(instance.owner))) return false;
+  return true;
+}
+
+function entryVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName: string, entry: CompiledEntry, nowMs: number, nextStart: number): Verdict {
+  const warning = entry.effectiveAt !== null && nowMs < entry.effectiveAt;
+  const ownChange = warning ? entry.effectiveAt! : entry.endsAt;
+  const next = Math.min(ownChange, nextStart);
+  const action: Action = warning ? 'warn' : entry.action;
+  return {
+    toolId: instance.toolId,
+    installPath: instance.installPath,
+    version: instance.version,
+    action,
+    enforce: policy.enforce,
+    phase: warning ? 'warn-window' : 'in-effect',
+    decidedBy: { kind: entry.kind, index: entry.index, name: entry.name },
+    effectiveAt: entry.effectiveAtIso,
+    upcomingAction: warning ? entry.action : null,
+    until: entry.endsAtIso,
+    message: entryMessage(policy, toolName, entry, warning),
+    contact: policy.contact,
+    alternatives: action === 'allow' ? [] : [...(entry.alternatives ?? policy.alternatives)],
+    nextChangeAt: Number.isFinite(next) ? toIso(next) : null,
+  };
+}
+
+const DEFAULT_DECIDER: DecidedBy = Object.freeze({ kind: 'default', index: null, name: 'default' });
+const UNKNOWN_DECIDER: DecidedBy = Object.freeze({ kind: 'unknown-tools', index: null, name: 'unknownTools' });
+
+function defaultVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName: string, nextStart: number): Verdict {
+  const action = policy.defaultAction;
+  return {
+    toolId: instance.toolId,
+    installPath: instance.installPath,
+    version: instance.version,
+    action,
+    enforce: policy.enforce,
+    phase: 'in-effect',
+    decidedBy: { ...DEFAULT_DECIDER },
+    effectiveAt: null,
+    upcomingAction: null,
+    until: null,
+    message:
+      action === 'allow'
+        ? `${toolName} is allowed: no rule of the policy "${policy.name}" restricts it.`
+        : (policy.noticeMessage ?? `${toolName} is not on the list of approved AI tools of the policy "${policy.name}".`),
+    contact: policy.contact,
+    alternatives: action === 'allow' ? [] : [...policy.alternatives],
+    nextChangeAt: Number.isFinite(nextStart) ? toIso(nextStart) : null,
+  };
+}
+
+function unknownToolVerdict(policy: CompiledPolicy, instance: ToolInstance): Verdict {
+  const action: Action = policy.unknownTools === 'report' ? 'allow' : policy.unknownTools;
+  const name = instance.name ?? instance.toolId;
+  const message =
+    action === 'allow'
+      ? `${name} looks like an AI tool that is not in the catalog; it is reported to IT and allowed.`
+      : action === 'warn'
+        ? `${name} looks like an AI tool that IT has not reviewed yet; please ask before using it.`
+        : `${name} looks like an AI tool that IT has not reviewed; unreviewed AI tools may not run under the policy "${policy.name}".`;
+  return {
+    toolId: instance.toolId,
+    installPath: instance.installPath,
+    version: instance.version,
+    action,
+    enforce: policy.enforce,
+    phase: 'in-effect',
+    decidedBy: { ...UNKNOWN_DECIDER },
+    effectiveAt: null,
+    upcomingAction: null,
+    until: null,
+    message,
+    contact: policy.contact,
+    alternatives: action === 'allow' ? [] : [...policy.alternatives],
+    nextChangeAt: null,
+  };
+}
+
+function entryMessage(policy: CompiledPolicy, toolName: string, entry: CompiledEntry, warning: boolean): string {
+  if (entry.kind === 'exception') return `${toolName} is allowed by the exception "${entry.name}": ${entry.reason}`;
+  if (entry.message !== null) return entry.message;
+  if (warning) {
+    const when = formatInZone(entry.effectiveAt!, policy.timeZone);
+    return `${toolName} will be ${entry.action === 'block' ? 'blocked' : 'discouraged'} from ${when} under the policy "${policy.name}".`;
+  }
+  switch (entry.action) {
+    case 'allow':
+      return `${toolName} is approved by the policy "${policy.name}".`;
+    case 'warn':
+      return policy.noticeMessage ?? `${toolName} is discouraged by the policy "${policy.name}"; please move to an approved tool.`;
+    case 'block':
+      return policy.noticeMessage ?? `${toolName} may not run under the policy "${policy.name}".`;
+  }
+}
