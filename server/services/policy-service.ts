@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { signBundle } from '../../policies/bundle.js';
+import { hashPolicy, signBundle } from '../../policies/bundle.js';
 import type { SigningKey } from '../../policies/keys.js';
 import { formatProblem, loadPolicy, type Problem } from '../../policies/load.js';
 import { ApiError } from '../http/errors.js';
@@ -93,9 +93,9 @@ export class PolicyService {
     const policy = loaded.policy;
     const revision = store.latestRevision() + 1;
     const publishedAt = now();
-    const bundle = await signBundle({ iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy }, key);
+    const sha256 = hashPolicy(policy);
+    const bundle = await signBundle({ iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy, policyHash: sha256 }, key);
     const etag = etagFor(revision, bundle);
-    const sha256 = createHash('sha256').update(JSON.stringify(policy)).digest('hex');
 
     db.transaction(() => {
       store.add({
