@@ -1,0 +1,44 @@
+/**
+ * The inventory's public contract: what a scan is asked to look at and what it returns. The
+ * scanners (one module per install channel) and the agent's cycle both build on these types.
+ */
+import type { Catalog } from '../../policies/catalog/schema.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import type { OsName } from '../../policies/schema.js';
+
+export interface ScanOptions {
+  /**
+   * Home directories to scan. When given, they replace the discovery of users (password
+   * database, /home, /Users, C:\Users) and system-wide locations are skipped unless
+   * `systemRoots` is true.
+   */
+  homes?: readonly string[];
+  /** npm global prefixes (the folder holding lib/node_modules and bin); replace the automatic ones. */
+  npmPrefixes?: readonly string[];
+  /** Directories to treat as PATH; replace the process's PATH. */
+  paths?: readonly string[];
+  /** Scan system-wide locations (Homebrew prefixes, /usr/local, /opt, /Applications, Program Files). Default: true unless `homes` is given. */
+  systemRoots?: boolean;
+  /** The catalog to match against; default the built-in one (a signed bundle may carry a newer one). */
+  catalog?: Catalog;
+  /** Whose layouts to expect; default the running OS. Windows layouts can be scanned on any OS as data. */
+  platform?: OsName;
+  /** Look for live processes of found instances (Linux /proc, ps, tasklist). Default true. */
+  detectRunning?: boolean;
+}
+
+/** A place the scan could not read, and why (permission denied, symlink loop, too large, ...). */
+export interface Skipped {
+  path: string;
+  reason: string;
+}
+
+export interface ScanResult {
+  /** Every instance found, deduplicated (one per tool id and real install path). */
+  instances: ToolInstance[];
+  skipped: Skipped[];
+  /** The users whose homes were scanned. */
+  users: string[];
+  startedAt: string;
+  durationMs: number;
+}
