@@ -23,6 +23,7 @@ export const Signatures = Type.Object(
      */
     ambiguousBinaries: Names('binary names that need a second signal'),
     nativeVersionDirs: Names('home-relative folders whose entries are named by version, e.g. .local/share/claude/versions'),
+    localNpmDirs: Names('home-relative folders holding a private node_modules with the tool\'s npm package, e.g. .claude/local'),
     pypi: Names('Python distribution names (pip, pipx, uv), normalised lower-case with -'),
     brewFormulae: Names('Homebrew formula names (tap prefix allowed)'),
     brewCasks: Names('Homebrew cask tokens'),
@@ -32,6 +33,7 @@ export const Signatures = Type.Object(
     macAppNames: Names('macOS .app bundle names, e.g. Cursor.app'),
     windowsPaths: Names('Windows install folders with %ENV% placeholders'),
     linuxPaths: Names('Linux install folders of desktop apps and system packages'),
+    linuxPackages: Names('Linux distribution package names (dpkg, apk), e.g. claude-code from the vendor apt repository'),
   },
   { additionalProperties: false },
 );
