@@ -210,6 +210,93 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'reports: daily rollups, running observations, dashboard sessions',
+    sql: `
+-- Per-day figures built by the rollup job (server/jobs). Days are UTC dates (YYYY-MM-DD);
+-- groups are the device's group when the day was computed. Each table is rewritten per day,
+-- so recomputing a day is idempotent.
+CREATE TABLE rollup_inventory_day (
+  day             TEXT NOT NULL,
+  group_name      TEXT NOT NULL,
+  tool_id         TEXT NOT NULL,
+  installs        INTEGER NOT NULL,
+  devices         INTEGER NOT NULL,
+  warn_instances  INTEGER NOT NULL,
+  block_instances INTEGER NOT NULL,
+  PRIMARY KEY (day, group_name, tool_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE rollup_compliance_day (
+  day         TEXT NOT NULL,
+  group_name  TEXT NOT NULL,
+  devices     INTEGER NOT NULL,
+  compliant   INTEGER NOT NULL,
+  with_warn   INTEGER NOT NULL,
+  with_block  INTEGER NOT NULL,
+  PRIMARY KEY (day, group_name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE rollup_event_day (
+  day         TEXT NOT NULL,
+  group_name  TEXT NOT NULL,
+  tool_id     TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  events      INTEGER NOT NULL,
+  devices     INTEGER NOT NULL,
+  PRIMARY KEY (day, group_name, tool_id, type)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE rollup_running_day (
+  day         TEXT NOT NULL,
+  group_name  TEXT NOT NULL,
+  tool_id     TEXT NOT NULL,
+  devices     INTEGER NOT NULL,
+  PRIMARY KEY (day, group_name, tool_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE rollup_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+-- Running state is not part of the instance history; check-ins that report a running
+-- instance are noted here: when each instance was last reported running, and which devices
+-- ran which tool on which day (raw, folded into rollup_running_day and pruned).
+CREATE TABLE instance_running (
+  device_id        TEXT NOT NULL,
+  instance_key     TEXT NOT NULL,
+  last_running_at  INTEGER NOT NULL,
+  PRIMARY KEY (device_id, instance_key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE running_day (
+  day        TEXT NOT NULL,
+  tool_id    TEXT NOT NULL,
+  device_id  TEXT NOT NULL,
+  PRIMARY KEY (day, tool_id, device_id)
+) STRICT, WITHOUT ROWID;
+
+-- The rollup's pass over the history reads each instance's changes in order, from the index alone.
+CREATE INDEX instance_history_by_instance ON instance_history (device_id, instance_key, at, id, change, new_action);
+-- What the agent did about one instance (violations report).
+CREATE INDEX events_by_device_tool ON events (device_id, tool_id, type, at);
+
+-- Dashboard sessions: the cookie holds a random id; only its SHA-256 is stored, mapped to the
+-- admin or auditor token that signed in (revoking the token ends its sessions).
+CREATE TABLE ui_sessions (
+  id_hash       TEXT PRIMARY KEY,
+  token_id      TEXT NOT NULL REFERENCES admin_tokens(id),
+  csrf_token    TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  last_seen_at  INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  remote_ip     TEXT
+) STRICT;
+CREATE INDEX ui_sessions_by_token ON ui_sessions (token_id);
+`,
+  },
 ];
 
 export class MigrationError extends Error {}
