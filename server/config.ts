@@ -40,7 +40,19 @@ export interface ServerOptions {
   trustProxy?: boolean;
   /** How often buffered last-seen times of polling devices are written. */
   lastSeenFlushMs?: number;
+  /** A device without a check-in for this long is stale (reports, dashboard). Default 7 days. */
+  staleAfterMs?: number;
+  /** Raw agent events older than this are pruned by the daily job; the rollups keep their counts. Default 400 days. */
+  eventRetentionMs?: number;
+  /** node-cron expression of the rollup job. Default every 15 minutes. */
+  rollupSchedule?: string;
+  /** Build the rollups once at startup (in the background). Default true. */
+  rollupOnStart?: boolean;
 }
+
+export const DEFAULT_STALE_AFTER_MS = 7 * 86_400_000;
+export const DEFAULT_EVENT_RETENTION_MS = 400 * 86_400_000;
+export const DEFAULT_ROLLUP_SCHEDULE = '*/15 * * * *';
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   devicePerMinute: 120,
@@ -71,6 +83,10 @@ export interface ResolvedOptions {
   maxWaitSeconds: number;
   trustProxy: boolean;
   lastSeenFlushMs: number;
+  staleAfterMs: number;
+  eventRetentionMs: number;
+  rollupSchedule: string;
+  rollupOnStart: boolean;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -86,5 +102,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     maxWaitSeconds: Math.min(options.maxWaitSeconds ?? 60, 60),
     trustProxy: options.trustProxy ?? false,
     lastSeenFlushMs: options.lastSeenFlushMs ?? 5_000,
+    staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+    eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
+    rollupSchedule: options.rollupSchedule ?? DEFAULT_ROLLUP_SCHEDULE,
+    rollupOnStart: options.rollupOnStart ?? true,
   };
 }
