@@ -6,9 +6,9 @@
  * Device tokens are compact JWS signed with node:crypto directly, so `token()` is synchronous
  * and cheap enough to mint one per request in a load generator.
  */
-import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
-import { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S } from '../security/device-auth.js';
+import { mintDeviceToken, type DeviceTokenOverrides } from '../../policies/device-token.js';
 
 export interface DeviceFactsForEnroll {
   hostname: string;
@@ -36,19 +36,7 @@ export interface HttpResult<T = unknown> {
   text: string;
 }
 
-export interface TokenOverrides {
-  sub?: string;
-  aud?: string;
-  iat?: number;
-  exp?: number;
-  jti?: string;
-  typ?: string;
-  alg?: string;
-  /** Sign with this key instead of the device's own (to forge). */
-  key?: KeyObject;
-}
-
-const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
+export type TokenOverrides = DeviceTokenOverrides;
 
 export class DeviceClient {
   deviceId: string | null = null;
@@ -83,18 +71,7 @@ export class DeviceClient {
   /** A fresh device token: new jti, iat now, 2-minute expiry, unless overridden. */
   token(overrides: TokenOverrides = {}): string {
     if (!this.deviceId || !this.audience) throw new Error('enroll (or adopt an enrollment) before signing device tokens');
-    const iat = overrides.iat ?? Math.floor(Date.now() / 1000);
-    const header = { alg: overrides.alg ?? 'EdDSA', typ: overrides.typ ?? DEVICE_TOKEN_TYP };
-    const payload = {
-      sub: overrides.sub ?? this.deviceId,
-      aud: overrides.aud ?? this.audience,
-      iat,
-      exp: overrides.exp ?? iat + Math.min(120, MAX_DEVICE_TOKEN_LIFETIME_S),
-      jti: overrides.jti ?? randomUUID(),
-    };
-    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-    const signature = sign(null, Buffer.from(input), overrides.key ?? this.privateKey);
-    return `${input}.${b64url(signature)}`;
+    return mintDeviceToken({ deviceId: this.deviceId, audience: this.audience, privateKey: this.privateKey, nowSeconds: Date.now() / 1000 }, overrides);
   }
 
   /**
