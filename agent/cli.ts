@@ -3,12 +3,30 @@
  * `aigate-agent`: the endpoint daemon and the employee's CLI. Each command lives in its own
  * module under commands/ and registers itself on the program.
  */
-import { Command } from 'commander';
-import { registerAgentCommands } from './commands/agent.js';
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT_FAILED, EXIT_USAGE } from './commands/common.js';
+import { registerEnroll } from './commands/enroll.js';
 import { registerScan } from './commands/scan.js';
+import { AGENT_VERSION } from './version.js';
 
-const program = new Command('aigate-agent').description('find developer AI tools on this machine and apply the company policy to them');
+const program = new Command('aigate-agent')
+  .description('find developer AI tools on this machine and apply the company policy to them')
+  .version(AGENT_VERSION)
+  .exitOverride();
 registerScan(program);
-registerAgentCommands(program);
+registerEnroll(program);
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with exit code 0; commander already printed any usage error.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (error instanceof CliError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`aigate-agent: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT_FAILED;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Enrollment: make (or reuse) the device key, register it with an enroll secret, and pin the
+ * policy signing key the server names, refusing it if the admin gave a different fingerprint.
+ * Nothing is written unless everything checked out; the key is written before the config, and
+ * the config is what marks the machine enrolled.
+ */
+import { rm } from 'node:fs/promises';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { publicKeyFingerprint, validatePublicJwk } from '../policies/keys.js';
+import type { MachineFacts } from './facts.js';
+import { errorMessage, httpJson, ServerUnreachable } from './net/device-http.js';
+import { checkServerUrl, isFingerprint } from './net/server-url.js';
+import { AgentConfig, saveConfig } from './state/config.js';
+import { readJsonFile } from './state/json-file.js';
+import { generateDeviceKey, loadDeviceKey, saveDeviceKey } from './state/device-key.js';
+import { ensureStateLayout } from './state/layout.js';
+import { statePaths } from './state/paths.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface EnrollInput {
+  server: string;
+  secret: string;
+  stateDir: string;
+  expectedFingerprint?: string;
+  insecureHttp: boolean;
+  /** Enroll again even if this state directory is enrolled with another server. */
+  force: boolean;
+  facts: MachineFacts;
+}
+
+export interface EnrollOutcome {
+  deviceId: string;
+  group: string;
+  created: boolean;
+  serverUrl: string;
+  fingerprint: string;
+  /** True when the admin gave the fingerprint and it matched; false means trust on first use. */
+  fingerprintVerified: boolean;
+  keyReused: boolean;
+}
+
+export class EnrollError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnrollError';
+  }
+}
+
+const EnrollReply = Type.Object({
+  deviceId: Type.String({ minLength: 1, maxLength: 200 }),
+  group: Type.String({ maxLength: 200 }),
+  created: Type.Boolean(),
+  enrolledAt: Type.String(),
+  audience: Type.String({ minLength: 1, maxLength: 500 }),
+  policyKey: Type.Object({ kid: Type.String(), jwk: Type.Unknown(), fingerprint: Type.String() }),
+});
+
+export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
+  const url = checkServerUrl(input.server, { insecureHttp: input.insecureHttp });
+  if (!url.ok) throw new EnrollError(url.message);
+  if (input.expectedFingerprint !== undefined && !isFingerprint(input.expectedFingerprint)) {
+    throw new EnrollError('--policy-key-fingerprint must be the 43-character fingerprint printed by aigate-server (base64url)');
+  }
+  if (input.secret.length === 0 || input.secret.length > 200) throw new EnrollError('--secret must be the enroll secret from `aigate enroll-secret create`');
+
+  const paths = statePaths(input.stateDir);
+  const existing = await readJsonFile(paths.config, AgentConfig);
+  const sameServer = existing.ok && existing.value.serverUrl === url.url;
+  if (existing.ok && !sameServer && !input.force) {
+    throw new EnrollError(`this machine is already enrolled with ${existing.value.serverUrl}; pass --force to enroll it with ${url.url} instead`);
+  }
+  // Keep the key when enrolling again with the same server: the server recognises it and
+  // answers with the same device id.
+  const oldKey = sameServer || !existing.ok ? await loadDeviceKey(paths.deviceKey).catch(() => null) : null;
+  const key = oldKey ?? generateDeviceKey();
+
+  let reply;
+  try {
+    reply = await httpJson(`${url.url}/v1/enroll`, 'POST', {
+      body: { secret: input.secret, publicKey: key.publicJwk, agentVersion: AGENT_VERSION, ...input.facts },
+      timeoutMs: 30_000,
+    });
+  } catch (error) {
+    if (error instanceof ServerUnreachable) throw new EnrollError(`${error.message}. Check the URL and that the server is running.`);
+    throw error;
+  }
+  if (reply.status !== 200 && reply.status !== 201) {
+    throw new EnrollError(`the server refused the enrollment (HTTP ${reply.status}): ${errorMessage(reply)}`);
+  }
+  if (!Value.Check(EnrollReply, reply.body)) throw new EnrollError('the server answered the enrollment with an unexpected body; is this an aigate server?');
+  const body = reply.body;
+  const jwk = validatePublicJwk(body.policyKey.jwk);
+  if (!jwk.ok) throw new EnrollError(`the server's policy key is not usable: ${jwk.message}`);
+  const fingerprint = await publicKeyFingerprint(jwk.jwk);
+  if (fingerprint !== body.policyKey.fingerprint) {
+    throw new EnrollError(`the server's policy key does not match the fingerprint it states (${body.policyKey.fingerprint} vs ${fingerprint}); refusing to pin it`);
+  }
+  if (input.expectedFingerprint !== undefined && input.expectedFingerprint !== fingerprint) {
+    throw new EnrollError(
+      `the server's policy key fingerprint is ${fingerprint}, but --policy-key-fingerprint says ${input.expectedFingerprint}. ` +
+        'Refusing to enroll: this may not be your company server. Nothing was written.',
+    );
+  }
+
+  await ensureStateLayout(paths);
+  if (!oldKey) await saveDeviceKey(paths.deviceKey, key);
+  if (existing.ok && !sameServer) {
+    // Another server's revisions and signed times mean nothing here.
+    await Promise.all([paths.bundle, paths.policyState, paths.time].map((file) => rm(file, { force: true })));
+  }
+  await saveConfig(paths.config, {
+    version: 1,
+    serverUrl: url.url,
+    insecureHttp: input.insecureHttp,
+    deviceId: body.deviceId,
+    group: body.group,
+    audience: body.audience,
+    hostname: input.facts.hostname,
+    policyKeys: [jwk.jwk],
+    policyKeyFingerprints: [fingerprint],
+    enrolledAt: body.enrolledAt,
+  });
+  return {
+    deviceId: body.deviceId,
+    group: body.group,
+    created: body.created,
+    serverUrl: url.url,
+    fingerprint,
+    fingerprintVerified: input.expectedFingerprint !== undefined,
+    keyReused: oldKey !== null,
+  };
+}

@@ -1,0 +1,20 @@
+/** The agent's version: the package's, found by walking up from this file (works from src and dist). */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'aigate' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; keep walking up
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export const AGENT_VERSION = findVersion();
