@@ -9,6 +9,12 @@ export const EVENT_TYPES = [
   'tamper',
   'policy-applied',
   'policy-refused',
+  // Agent enforcement details: warn stubs placed, processes of a blocked tool stopped, a step
+  // that could not be done (and was undone), and events the agent's full spool had to drop.
+  'warning-installed',
+  'processes-stopped',
+  'enforcement-failed',
+  'events-dropped',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
