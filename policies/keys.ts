@@ -7,16 +7,15 @@
  * a precise code, and nothing an attacker controls (alg, crit, b64, embedded jwk/jku, unknown
  * kids) can steer which key or algorithm is used.
  */
+import { createPrivateKey, sign as signBytes, type KeyObject } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import {
-  CompactSign,
   calculateJwkThumbprint,
   compactVerify,
   errors as joseErrors,
   exportJWK,
   generateKeyPair,
   importJWK,
-  type CryptoKey,
   type JWK,
 } from 'jose';
 
@@ -111,7 +110,7 @@ function requirePublicJwk(jwk: unknown, name: string): PublicJwk {
 // Signing
 
 /** Imported private keys, checked once per SigningKey object (the server signs on every check-in). */
-const importedSigningKeys = new WeakMap<SigningKey, Promise<CryptoKey>>();
+const importedSigningKeys = new WeakMap<SigningKey, Promise<KeyObject>>();
 
 /**
  * Signs `payload` (serialised as JSON) as a compact JWS with header { alg: 'EdDSA', kid, typ }.
@@ -120,12 +119,15 @@ const importedSigningKeys = new WeakMap<SigningKey, Promise<CryptoKey>>();
  */
 export async function signCompactJws(payload: object, typ: string, key: SigningKey): Promise<string> {
   const privateKey = await signingCryptoKey(key);
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ })
-    .sign(privateKey);
+  // node:crypto signs synchronously, several times faster than WebCrypto for this hot path;
+  // the output is the same compact JWS jose produces (and the key self-test proves jose verifies it).
+  const header = Buffer.from(JSON.stringify({ alg: SIGNING_ALGORITHM, kid: key.kid, typ })).toString('base64url');
+  const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+  const signingInput = `${header}.${body}`;
+  return `${signingInput}.${signBytes(null, Buffer.from(signingInput, 'latin1'), privateKey).toString('base64url')}`;
 }
 
-function signingCryptoKey(key: SigningKey): Promise<CryptoKey> {
+function signingCryptoKey(key: SigningKey): Promise<KeyObject> {
   let imported = importedSigningKeys.get(key);
   if (!imported) {
     imported = importCheckedSigningKey(key);
@@ -136,7 +138,7 @@ function signingCryptoKey(key: SigningKey): Promise<CryptoKey> {
   return imported;
 }
 
-async function importCheckedSigningKey(key: SigningKey): Promise<CryptoKey> {
+async function importCheckedSigningKey(key: SigningKey): Promise<KeyObject> {
   const publicJwk = requirePublicJwk(key.publicJwk, 'signing key publicJwk');
   const { privateJwk } = key;
   if (privateJwk.kty !== 'OKP' || privateJwk.crv !== 'Ed25519' || typeof privateJwk.d !== 'string' || !isCanonicalBase64url(privateJwk.d, 32)) {
@@ -146,12 +148,12 @@ async function importCheckedSigningKey(key: SigningKey): Promise<CryptoKey> {
   const thumbprint = await calculateJwkThumbprint(publicJwk, 'sha256');
   if (key.kid !== thumbprint) throw new TypeError(`signing key kid ${key.kid} is not the thumbprint of its public key (${thumbprint})`);
 
-  const privateKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: publicJwk.x, d: privateJwk.d }, SIGNING_ALGORITHM);
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicJwk.x, d: privateJwk.d }, format: 'jwk' });
   const publicKey = await importJWK(publicJwk, SIGNING_ALGORITHM);
-  // `d` alone determines the key; prove that it really belongs to `x` before signing with it.
-  const probe = await new CompactSign(new TextEncoder().encode('aigate signing key self-test'))
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM })
-    .sign(privateKey);
+  // `d` alone determines the key; prove that it really belongs to `x`, and that what we sign
+  // verifies with jose, before signing anything with it.
+  const probeInput = `${Buffer.from(JSON.stringify({ alg: SIGNING_ALGORITHM })).toString('base64url')}.${Buffer.from('aigate signing key self-test').toString('base64url')}`;
+  const probe = `${probeInput}.${signBytes(null, Buffer.from(probeInput, 'latin1'), privateKey).toString('base64url')}`;
   try {
     await compactVerify(probe, publicKey, { algorithms: [SIGNING_ALGORITHM] });
   } catch {

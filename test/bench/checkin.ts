@@ -11,8 +11,10 @@
  *
  *   npm run bench:checkin                  (builds first)
  *   BENCH_DEVICES=2000 BENCH_CHECKINS=30000 BENCH_POLLS=60000 BENCH_CONNECTIONS=64 tsx test/bench/checkin.ts
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench:checkin     (also profiles the server)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -116,9 +118,11 @@ function waitForLine(child: ChildProcess, pattern: RegExp, collect: string[]): P
 }
 
 async function startAigate(dataDir: string) {
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server to DIR (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(
     process.execPath,
-    ['dist/server/cli/aigate-server.js', 'start', '--data', dataDir, '--port', '0', '--log-level', 'warn', '--rate-device', '1000000', '--rate-token', '1000000', '--rate-enroll', '1000000'],
+    [...profile, 'dist/server/cli/aigate-server.js', 'start', '--data', dataDir, '--port', '0', '--log-level', 'warn', '--rate-device', '1000000', '--rate-token', '1000000', '--rate-enroll', '1000000'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const output: string[] = [];
@@ -142,14 +146,31 @@ interface Measured {
   result: AutocannonResult;
   /** Requests per second over the whole run (autocannon's own average is per whole second sampled). */
   rate: number;
+  /** Server CPU time (user + system) per request, in microseconds; null where /proc is missing. */
+  cpuMicros: number | null;
 }
+
+/** CPU time a process has used so far, in microseconds (Linux /proc), or null elsewhere. */
+function cpuTimeMicros(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks; the command name may contain spaces, so split after ')'.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks / CLOCK_TICKS) * 1e6;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100;
 interface Row extends Measured {
   name: string;
   expected: number;
 }
 
-async function drive(url: string, method: string, path: string, amount: number, next: (i: number) => { headers: Record<string, string>; body?: string }): Promise<Measured> {
+async function drive(server: ChildProcess, url: string, method: string, path: string, amount: number, next: (i: number) => { headers: Record<string, string>; body?: string }): Promise<Measured> {
   let i = 0;
+  const cpuBefore = cpuTimeMicros(server.pid);
   const started = performance.now();
   const result = await autocannon({
     url,
@@ -167,7 +188,9 @@ async function drive(url: string, method: string, path: string, amount: number, 
       },
     ],
   });
-  return { result, rate: amount / ((performance.now() - started) / 1000) };
+  const rate = amount / ((performance.now() - started) / 1000);
+  const cpuAfter = cpuTimeMicros(server.pid);
+  return { result, rate, cpuMicros: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / amount };
 }
 
 async function main(): Promise<void> {
@@ -228,39 +251,44 @@ async function main(): Promise<void> {
     rows.push({
       name: 'bare POST (parse the same JSON)',
       expected: 200,
-      ...(await drive(bare.url, 'POST', '/bare/checkin', CHECKINS, (i) => ({ headers: { authorization: bareCheckinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
+      ...(await drive(bare.child, bare.url, 'POST', '/bare/checkin', CHECKINS, (i) => ({ headers: { authorization: bareCheckinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
     });
     rows.push({
       name: 'aigate POST /v1/checkin',
       expected: 200,
-      ...(await drive(aigate.url, 'POST', '/v1/checkin', CHECKINS, (i) => ({ headers: { authorization: checkinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
+      ...(await drive(aigate.child, aigate.url, 'POST', '/v1/checkin', CHECKINS, (i) => ({ headers: { authorization: checkinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
     });
     rows.push({
       name: 'bare GET (304)',
       expected: 304,
-      ...(await drive(bare.url, 'GET', '/bare/poll', POLLS, (i) => ({ headers: { authorization: barePollTokens[i]!, 'if-none-match': '"r1-bare"' } }))),
+      ...(await drive(bare.child, bare.url, 'GET', '/bare/poll', POLLS, (i) => ({ headers: { authorization: barePollTokens[i]!, 'if-none-match': '"r1-bare"' } }))),
     });
     rows.push({
       name: 'aigate GET /v1/policy (304)',
       expected: 304,
-      ...(await drive(aigate.url, 'GET', '/v1/policy', POLLS, (i) => ({ headers: { authorization: pollTokens[i]!, 'if-none-match': published.etag } }))),
+      ...(await drive(aigate.child, aigate.url, 'GET', '/v1/policy', POLLS, (i) => ({ headers: { authorization: pollTokens[i]!, 'if-none-match': published.etag } }))),
     });
 
     const [bareCheckin, checkin, barePoll, poll] = rows as [Row, Row, Row, Row];
     process.stdout.write(`\n${DEVICES} devices, 8 tool instances each (${bodyBytes} byte check-in body), ${CONNECTIONS} connections, node ${process.version}\n\n`);
-    process.stdout.write(`${'route'.padEnd(34)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}  status codes\n`);
+    process.stdout.write(`${'route'.padEnd(34)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'cpu µs/req'.padStart(12)}  status codes\n`);
     for (const row of rows) {
       const codes = Object.entries(row.result.statusCodeStats)
         .map(([code, { count }]) => `${code}x${count}`)
         .join(' ');
       const wrong = row.result.requests.total - (row.result.statusCodeStats[String(row.expected)]?.count ?? 0) + row.result.errors + row.result.timeouts;
       process.stdout.write(
-        `${row.name.padEnd(34)}${row.rate.toFixed(0).padStart(9)}${row.result.latency.p50.toFixed(1).padStart(9)}${row.result.latency.p99.toFixed(1).padStart(9)}  ${codes}${wrong ? `  (${wrong} unexpected!)` : ''}\n`,
+        `${row.name.padEnd(34)}${row.rate.toFixed(0).padStart(9)}${row.result.latency.p50.toFixed(1).padStart(9)}${row.result.latency.p99.toFixed(1).padStart(9)}${(row.cpuMicros === null ? 'n/a' : row.cpuMicros.toFixed(0)).padStart(12)}  ${codes}${wrong ? `  (${wrong} unexpected!)` : ''}\n`,
       );
     }
     const ratio = (a: Row, b: Row) => (a.rate / b.rate).toFixed(2);
     const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
     process.stdout.write(`\ncheck-ins per second:  ${checkin.rate.toFixed(0)}  (target >= 3000: ${verdict(checkin.rate >= 3000)})  ratio to the bare JSON route ${ratio(checkin, bareCheckin)}\n`);
+    const cpuRatio = (a: Row, b: Row) => (a.cpuMicros === null || b.cpuMicros === null ? 'n/a' : (b.cpuMicros / a.cpuMicros).toFixed(2));
+    process.stdout.write(
+      `server CPU per request (robust to a busy machine): a check-in costs ${checkin.cpuMicros?.toFixed(0) ?? 'n/a'} µs, i.e. ${checkin.cpuMicros ? Math.round(1e6 / checkin.cpuMicros) : 'n/a'} check-ins per CPU-second; ` +
+        `ratio to the bare JSON route ${cpuRatio(checkin, bareCheckin)}; a 304 poll ${poll.cpuMicros?.toFixed(0) ?? 'n/a'} µs, ratio to the bare JSON route ${cpuRatio(poll, bareCheckin)}\n`,
+    );
     process.stdout.write(
       `304 polls per second:  ${poll.rate.toFixed(0)}  ratio to the bare JSON route ${ratio(poll, bareCheckin)} (target >= 0.60: ${verdict(poll.rate >= 0.6 * bareCheckin.rate)}), to a bare GET ${ratio(poll, barePoll)}\n`,
     );
