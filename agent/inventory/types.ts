@@ -25,6 +25,35 @@ export interface ScanOptions {
   platform?: OsName;
   /** Look for live processes of found instances (Linux /proc, ps, tasklist). Default true. */
   detectRunning?: boolean;
+  /**
+   * The folder standing for the file-system root when system locations and users are looked up
+   * (`<root>/etc/passwd`, `<root>/usr/local`, `<root>/Applications`, `<root>/Program Files`).
+   * Default `/` (the system drive on Windows). Lets tests and demos scan a whole prepared machine.
+   */
+  root?: string;
+  /** Homebrew prefixes (the folder holding Cellar and Caskroom); replace the automatic ones. */
+  brewPrefixes?: readonly string[];
+  /**
+   * Environment variables that relocate layouts (PNPM_HOME, PIPX_HOME, XDG_DATA_HOME, NVM_DIR, ...),
+   * applied to the running user's home only. Default: the process's environment when homes are
+   * discovered, none when `homes` is given.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Stop walking after this many milliseconds and report the rest as skipped. Default 30000. */
+  budgetMs?: number;
+  /** Bounds on what one scan reads; defaults in `DEFAULT_LIMITS`. */
+  limits?: Partial<ScanLimits>;
+}
+
+export interface ScanLimits {
+  /** Entries read from one directory before the rest is skipped. */
+  maxEntriesPerDir: number;
+  /** Largest manifest read (package.json, METADATA, Info.plist, extensions.json, ...). */
+  maxManifestBytes: number;
+  /** Largest package database read (dpkg status, apk installed, RECORD). */
+  maxDatabaseBytes: number;
+  /** Jars opened per JetBrains plugin while looking for META-INF/plugin.xml. */
+  maxJarsPerPlugin: number;
 }
 
 /** A place the scan could not read, and why (permission denied, symlink loop, too large, ...). */
@@ -41,4 +70,8 @@ export interface ScanResult {
   users: string[];
   startedAt: string;
   durationMs: number;
+  /** Whose layouts were expected (the `platform` option or the running OS). */
+  platform?: OsName;
+  /** True when the time budget ran out before every location was read. */
+  budgetExhausted?: boolean;
 }

@@ -1,0 +1,85 @@
+/**
+ * The inventory: finds every developer AI tool on the machine, for every user, with its exact
+ * version, by reading files only. `scanMachine` runs one scanner per install channel, then the
+ * PATH pass (launchers, bare binaries), merges what two routes found, marks running instances,
+ * and returns everything sorted. Nothing found on disk makes it throw: what it could not read is
+ * listed in `skipped` with the reason.
+ */
+import { realpathSync } from 'node:fs';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { createContext, type ScanContext, type Scanner } from './context.js';
+import { compareInstances, finalizeInstance, mergeInstances } from './instances.js';
+import { listProcesses, markRunning } from './running.js';
+import { scanHomebrew } from './scanners/homebrew.js';
+import { scanLegacyLocal } from './scanners/legacy-local.js';
+import { scanNative } from './scanners/native.js';
+import { scanNpm } from './scanners/npm.js';
+import { scanPathBinaries } from './scanners/path-binaries.js';
+import type { ScanOptions, ScanResult } from './types.js';
+
+export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
+export { DEFAULT_LIMITS, DEFAULT_BUDGET_MS } from './context.js';
+
+/** The channel scanners, in the order they run. */
+export const SCANNERS: readonly (readonly [string, Scanner])[] = [
+  ['npm', scanNpm],
+  ['legacy-local', scanLegacyLocal],
+  ['native', scanNative],
+  ['homebrew', scanHomebrew],
+];
+
+export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const { ctx, skips, budgetExhausted } = createContext(options);
+  const found: ToolInstance[] = [];
+  for (const [name, scanner] of SCANNERS) {
+    await guarded(ctx, name, async () => {
+      found.push(...(await scanner(ctx)));
+    });
+  }
+  await guarded(ctx, 'path', async () => {
+    found.push(...scanPathBinaries(ctx, found));
+  });
+  const merged = mergeInstances(found);
+  if (options.detectRunning !== false) {
+    await guarded(ctx, 'running', async () => {
+      const processes = await listProcesses(ctx);
+      markRunning(merged, processes, quietRealpath);
+    });
+  }
+  const instances: ToolInstance[] = [];
+  for (const instance of merged) {
+    const checked = finalizeInstance(instance);
+    if (checked.ok) instances.push(checked.instance);
+    else ctx.skip(instance.installPath, checked.error);
+  }
+  instances.sort(compareInstances);
+  return {
+    instances,
+    skipped: skips.all(),
+    users: [...new Set(ctx.homes.map((h) => h.user))].sort(),
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round((performance.now() - t0) * 10) / 10,
+    platform: ctx.platform,
+    budgetExhausted: budgetExhausted(),
+  };
+}
+
+/** Process paths point anywhere (other users' files, deleted files): failures are expected. */
+function quietRealpath(p: string): string | null {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return null;
+  }
+}
+
+/** A scanner's own bug must not lose what the others found. */
+async function guarded(ctx: ScanContext, name: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    ctx.skip(`scanner:${name}`, `scanner failed (${error instanceof Error ? error.message : String(error)})`);
+  }
+}

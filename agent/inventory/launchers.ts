@@ -1,0 +1,81 @@
+/**
+ * Finding the files that start an install: bin links, shims and wrappers in the prefix's bin dir,
+ * the home's launcher dirs and PATH. A file counts when its real path lies inside the install, or
+ * (for script shims, which cannot be symlinks on Windows) when its text names the package.
+ */
+import * as path from 'node:path';
+import { isInside, type ScanContext } from './context.js';
+import type { Home } from './users.js';
+import { shimRunsPackage } from './parse/layouts.js';
+
+const WINDOWS_SUFFIXES = ['', '.exe', '.cmd', '.bat', '.ps1', '.bunx'];
+const SHIM_HEAD_BYTES = 16 * 1024;
+
+const listings = new WeakMap<ScanContext, Map<string, Map<string, string> | null>>();
+
+/** A directory's file names (lower-cased keys on Windows, which ignores case), cached per scan. */
+export function dirNames(ctx: ScanContext, dir: string): Map<string, string> | null {
+  let cache = listings.get(ctx);
+  if (!cache) listings.set(ctx, (cache = new Map()));
+  if (cache.has(dir)) return cache.get(dir)!;
+  const entries = ctx.fs.list(dir);
+  const names = entries === null ? null : new Map(entries.map((e) => [ctx.platform === 'windows' ? e.name.toLowerCase() : e.name, e.name] as const));
+  cache.set(dir, names);
+  return names;
+}
+
+/** Existing files in `dir` that a command `name` would run (with Windows' extensions there). */
+export function commandFiles(ctx: ScanContext, dir: string, name: string): string[] {
+  const names = dirNames(ctx, dir);
+  if (!names) return [];
+  const out: string[] = [];
+  const suffixes = ctx.platform === 'windows' ? WINDOWS_SUFFIXES : [''];
+  for (const suffix of suffixes) {
+    const key = ctx.platform === 'windows' ? (name + suffix).toLowerCase() : name + suffix;
+    const actual = names.get(key);
+    if (actual !== undefined) out.push(path.join(dir, actual));
+  }
+  return out;
+}
+
+/** Where users' own launchers live, whether or not they are on the scanning process's PATH. */
+export function homeBinDirs(home: Home): string[] {
+  return [path.join(home.dir, '.local', 'bin'), path.join(home.dir, 'bin')];
+}
+
+export interface LauncherQuery {
+  dirs: readonly string[];
+  names: Iterable<string>;
+  /** The install's real path. */
+  installReal: string;
+  /** npm package name whose shims (cmd-shim, pnpm, bun) count even though they are not links. */
+  packageName?: string;
+  /** Directories whose files count by name alone (Volta and asdf shims dispatch by name). */
+  byNameDirs?: readonly string[];
+}
+
+export function findLaunchers(ctx: ScanContext, query: LauncherQuery): string[] {
+  const found = new Set<string>();
+  const names = [...new Set(query.names)];
+  const byName = new Set(query.byNameDirs ?? []);
+  for (const dir of new Set([...query.dirs, ...byName])) {
+    for (const name of names) {
+      for (const file of commandFiles(ctx, dir, name)) {
+        if (byName.has(dir)) {
+          found.add(file);
+          continue;
+        }
+        const real = ctx.fs.realpath(file);
+        if (real !== null && isInside(real, query.installReal)) {
+          found.add(file);
+          continue;
+        }
+        if (query.packageName && real !== null && real === file) {
+          const head = ctx.fs.readHead(file, SHIM_HEAD_BYTES);
+          if (head && shimRunsPackage(head.toString('latin1'), query.packageName)) found.add(file);
+        }
+      }
+    }
+  }
+  return [...found].sort();
+}

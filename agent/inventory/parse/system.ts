@@ -1,0 +1,79 @@
+/** Small system files: /etc/passwd, .npmrc, dpkg's status database and apk's installed database. */
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  home: string;
+  shell: string;
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(':');
+    if (fields.length < 7) continue;
+    const uid = Number(fields[2]);
+    if (!fields[0] || !Number.isInteger(uid) || uid < 0 || !fields[5]) continue;
+    out.push({ name: fields[0], uid, home: fields[5], shell: fields[6] ?? '' });
+  }
+  return out;
+}
+
+/** Accounts that belong to people (or root): a login shell and a uid outside the system range. */
+export function isPersonAccount(entry: PasswdEntry): boolean {
+  if (/(nologin|false|sync|shutdown|halt)$/.test(entry.shell)) return false;
+  return entry.uid === 0 || (entry.uid >= 1000 && entry.uid !== 65534);
+}
+
+/**
+ * The `prefix` an .npmrc sets, with `~` and `${HOME}` expanded; null when absent or when it
+ * refers to other environment variables we cannot know for that user.
+ */
+export function parseNpmrcPrefix(text: string, home: string): string | null {
+  let prefix: string | null = null;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith(';') || line.startsWith('#')) continue;
+    const m = /^prefix\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[1]!.trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) value = value.slice(1, -1);
+    prefix = value;
+  }
+  if (!prefix) return null;
+  prefix = prefix.replace(/\$\{HOME\}|\$HOME\b|\$\{USERPROFILE\}|%USERPROFILE%/g, home);
+  if (prefix === '~' || prefix.startsWith('~/') || prefix.startsWith('~\\')) prefix = home + prefix.slice(1);
+  if (/\$\{|%[A-Za-z_]+%/.test(prefix)) return null;
+  return prefix;
+}
+
+export interface InstalledPackage {
+  name: string;
+  version: string | null;
+}
+
+/** dpkg's /var/lib/dpkg/status: stanzas with Package, Status and Version; only installed ones. */
+export function parseDpkgStatus(text: string, wanted?: ReadonlySet<string>): InstalledPackage[] {
+  const out: InstalledPackage[] = [];
+  for (const stanza of text.split(/\r?\n\r?\n/)) {
+    const name = /^Package:\s*(\S+)/m.exec(stanza)?.[1];
+    if (!name || (wanted && !wanted.has(name.toLowerCase()))) continue;
+    const status = /^Status:\s*(.+)$/m.exec(stanza)?.[1]?.trim();
+    if (status && !/\binstalled$/.test(status)) continue;
+    if (status && /\bnot-installed$|\bconfig-files$/.test(status)) continue;
+    out.push({ name, version: /^Version:\s*(\S+)/m.exec(stanza)?.[1] ?? null });
+  }
+  return out;
+}
+
+/** apk's /lib/apk/db/installed: stanzas of `X:value` lines; P is the name, V the version. */
+export function parseApkInstalled(text: string, wanted?: ReadonlySet<string>): InstalledPackage[] {
+  const out: InstalledPackage[] = [];
+  for (const stanza of text.split(/\r?\n\r?\n/)) {
+    const name = /^P:(\S+)/m.exec(stanza)?.[1];
+    if (!name || (wanted && !wanted.has(name.toLowerCase()))) continue;
+    out.push({ name, version: /^V:(\S+)/m.exec(stanza)?.[1] ?? null });
+  }
+  return out;
+}

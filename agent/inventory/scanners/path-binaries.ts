@@ -1,0 +1,164 @@
+/**
+ * The last pass: every command on PATH (and in each home's launcher dirs and the Homebrew bin
+ * dirs) named like a catalogued binary. A command resolving into an instance already found
+ * becomes one of its launchers; one resolving into a known layout the channel scanners did not
+ * reach (an npm package, a native versions folder, a Cellar keg) becomes that instance; any
+ * other command with an unambiguous name is a bare binary, reported without a version.
+ * Ambiguous names (goose, amp, q, agent, ...) need such a second signal and are never reported
+ * on their own.
+ */
+import * as path from 'node:path';
+import type { CatalogTool } from '../../../policies/catalog/schema.js';
+import type { ToolInstance } from '../../../policies/inventory.js';
+import { isInside, type ScanContext } from '../context.js';
+import { commandFiles, homeBinDirs } from '../launchers.js';
+import { npmPackageOf, parseNativeVersionEntry, segments } from '../parse/layouts.js';
+import type { Home } from '../users.js';
+import { brewPrefixes } from './homebrew.js';
+import { readPackage } from './npm.js';
+
+const BARE_VERSION_ERROR = 'bare binary without a version file (aigate never runs a binary to learn its version)';
+const SCRIPT_HEAD_BYTES = 16 * 1024;
+
+interface LauncherDir {
+  dir: string;
+  home: Home | null;
+}
+
+export function launcherDirs(ctx: ScanContext): LauncherDir[] {
+  const dirs = new Map<string, LauncherDir>();
+  const add = (dir: string, home: Home | null) => {
+    if (!dirs.has(dir)) dirs.set(dir, { dir, home });
+  };
+  for (const home of ctx.homes) {
+    for (const dir of homeBinDirs(home)) add(dir, home);
+    for (const parts of [['.opencode', 'bin'], ['.cargo', 'bin'], ['go', 'bin']]) add(path.join(home.dir, ...parts), home);
+  }
+  for (const dir of ctx.pathDirs) add(dir, ctx.homes.find((h) => isInside(dir, h.dir)) ?? null);
+  for (const prefix of brewPrefixes(ctx)) add(path.join(prefix, 'bin'), null);
+  if (ctx.systemRoots && ctx.platform !== 'windows') for (const parts of [['usr', 'local', 'bin'], ['usr', 'bin'], ['opt', 'homebrew', 'bin']]) add(ctx.sys(...parts), null);
+  return [...dirs.values()];
+}
+
+export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolInstance[] {
+  const byPath = new Map<string, ToolInstance[]>();
+  const index = (instance: ToolInstance) => {
+    const list = byPath.get(instance.installPath);
+    if (list) list.push(instance);
+    else byPath.set(instance.installPath, [instance]);
+  };
+  found.forEach(index);
+  const owning = (real: string, toolId: string): ToolInstance[] => {
+    for (let dir = real; ; dir = path.dirname(dir)) {
+      const hits = byPath.get(dir)?.filter((i) => i.toolId === toolId);
+      if (hits?.length) return hits;
+      if (path.dirname(dir) === dir) return [];
+    }
+  };
+
+  const names = new Map<string, { tool: CatalogTool; ambiguous: boolean }>();
+  for (const tool of ctx.catalog.catalog.tools) {
+    for (const name of tool.detect.binaries ?? []) names.set(name, { tool, ambiguous: false });
+    for (const name of tool.detect.ambiguousBinaries ?? []) names.set(name, { tool, ambiguous: true });
+  }
+
+  // Launchers a channel scanner already tied to its instance (copies, shims) are settled.
+  const claimed = new Set(found.flatMap((i) => i.launchers));
+  const added: ToolInstance[] = [];
+  for (const { dir, home } of launcherDirs(ctx)) {
+    if (ctx.expired(dir)) break;
+    for (const [name, { tool, ambiguous }] of names) {
+      for (const file of commandFiles(ctx, dir, name)) {
+        if (claimed.has(file)) continue;
+        const real = ctx.fs.realpath(file);
+        if (real === null) {
+          if (ctx.fs.lstat(file)?.isSymbolicLink()) ctx.skip(file, 'broken symlink');
+          continue;
+        }
+        if (!ctx.fs.isFile(real)) continue;
+        const owners = owning(real, tool.id);
+        if (owners.length) {
+          for (const owner of owners) if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
+          continue;
+        }
+        const fromLayout = knownLayout(ctx, tool, file, real, home);
+        if (fromLayout.length) {
+          fromLayout.forEach(index);
+          added.push(...fromLayout);
+          continue;
+        }
+        if (ambiguous) continue;
+        const bare: ToolInstance = {
+          toolId: tool.id,
+          version: null,
+          versionError: BARE_VERSION_ERROR,
+          channel: 'binary',
+          installPath: real,
+          launchers: [file],
+          owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
+          evidence: [file],
+        };
+        index(bare);
+        added.push(bare);
+      }
+    }
+  }
+  return added;
+}
+
+/** An install the command leads into that no channel scanner visited. */
+function knownLayout(ctx: ScanContext, tool: CatalogTool, file: string, real: string, home: Home | null): ToolInstance[] {
+  // A link into node_modules/<pkg>, or a cmd-shim/sh shim that names node_modules/<pkg>/.
+  const packages: { dir: string; name: string }[] = [];
+  const linked = npmPackageOf(real);
+  if (linked) packages.push(linked);
+  if (real === file) {
+    const head = ctx.fs.readHead(file, SCRIPT_HEAD_BYTES)?.toString('latin1') ?? '';
+    for (const m of head.matchAll(/node_modules[\\/]((?:@[^\\/"'\s]+[\\/])?[^\\/"'\s]+)[\\/]/g)) {
+      const name = m[1]!.replace(/\\/g, '/');
+      const base = path.dirname(file);
+      for (const dir of [path.join(base, 'node_modules', ...name.split('/')), path.join(base, '..', 'lib', 'node_modules', ...name.split('/'))]) packages.push({ dir, name });
+    }
+  }
+  for (const pkg of packages) {
+    if (!(tool.detect.npm ?? []).includes(pkg.name) || !ctx.fs.isDirectory(pkg.dir)) continue;
+    const out: ToolInstance[] = [];
+    readPackage(ctx, { modules: path.dirname(pkg.dir), binDirs: [path.dirname(file)], home }, pkg.name, pkg.dir, out);
+    for (const instance of out) if (!instance.launchers.includes(file)) instance.launchers = [...instance.launchers, file].sort();
+    if (out.length) return out;
+  }
+  // A link into <anything>/<native versions dir>/<version>.
+  const realParts = segments(real);
+  for (const relative of tool.detect.nativeVersionDirs ?? []) {
+    const rel = segments(relative);
+    for (let i = 0; i + rel.length < realParts.length; i++) {
+      if (!rel.every((part, j) => realParts[i + j] === part)) continue;
+      const entry = realParts[i + rel.length]!;
+      const version = parseNativeVersionEntry(entry);
+      if (version === null) continue;
+      const installReal = path.join(path.parse(real).root, ...realParts.slice(0, i + rel.length + 1));
+      return [{ toolId: tool.id, version, channel: 'native', installPath: installReal, launchers: [file], owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(installReal)), evidence: [file] }];
+    }
+  }
+  // A link into <prefix>/Cellar/<formula>/<version> or <prefix>/Caskroom/<cask>/<version>.
+  for (let i = 0; i + 2 < realParts.length; i++) {
+    const kind = realParts[i];
+    if (kind !== 'Cellar' && kind !== 'Caskroom') continue;
+    const name = realParts[i + 1]!;
+    const signatures = kind === 'Cellar' ? (tool.detect.brewFormulae ?? []).map((f) => f.split('/').pop()) : tool.detect.brewCasks ?? [];
+    if (!signatures.includes(name)) continue;
+    const installReal = path.join(path.parse(real).root, ...realParts.slice(0, i + 3));
+    return [
+      {
+        toolId: tool.id,
+        version: realParts[i + 2]!,
+        channel: kind === 'Cellar' ? 'homebrew-formula' : 'homebrew-cask',
+        installPath: installReal,
+        launchers: [file],
+        owner: ctx.users.ownerOf(ctx.fs.stat(installReal)),
+        evidence: [file],
+      },
+    ];
+  }
+  return [];
+}
