@@ -10,6 +10,7 @@ import { publicKeyFingerprint, type SigningKey } from '../policies/keys.js';
 import type { ResolvedOptions } from './config.js';
 import { lockDataDir } from './data-lock.js';
 import { openDatabase } from './db/open.js';
+import { WriteBatcher } from './db/write-batcher.js';
 import { LastSeenTracker } from './last-seen.js';
 import { PolicyChannel } from './policy-channel.js';
 import { DeviceAuthenticator } from './security/device-auth.js';
@@ -42,6 +43,8 @@ export interface Stores {
 export interface ServerContext {
   options: ResolvedOptions;
   db: Database.Database;
+  /** Group commit for high-rate writes (check-ins). */
+  writes: WriteBatcher;
   now: () => number;
   /** Stable id of this server installation, created on first start. */
   serverId: string;
@@ -118,12 +121,14 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
     const lastSeen = new LastSeenTracker((seen) => stores.devices.markSeen(seen, 60_000), options.lastSeenFlushMs);
     const policies = new PolicyService({ db, store: stores.policies, audit: stores.audit, channel, key: signingKey, issuer: audience, now });
     const exceptions = new ExceptionService({ db, requests: stores.exceptionRequests, policies, audit: stores.audit });
+    const writes = new WriteBatcher(db);
     lastSeen.start();
 
     let closed = false;
     return {
       options,
       db,
+      writes,
       now,
       serverId,
       audience,
@@ -146,6 +151,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
         closed = true;
         channel.releaseAll();
         lastSeen.stop();
+        writes.flushNow();
         db.close();
         releaseLock();
       },

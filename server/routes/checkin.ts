@@ -11,7 +11,7 @@ import { Verdict } from '../../policies/verdict.js';
 import { deviceGuard } from '../http/auth.js';
 import { badRequest } from '../http/errors.js';
 import { deviceErrors, Instant, Nullable } from '../http/schemas.js';
-import type { ReportedInstance } from '../store/inventory.js';
+import { InventoryStore, type ReportedInstance } from '../store/inventory.js';
 
 export const MAX_INSTANCES = 2000;
 
@@ -62,7 +62,7 @@ export function pairVerdicts(inventory: readonly ToolInstance[], verdicts: reado
 }
 
 export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, stores, channel, deviceAuth, signingKey, now, options } = app.aigate;
+  const { writes, stores, channel, deviceAuth, signingKey, now, options } = app.aigate;
   app.post(
     '/v1/checkin',
     {
@@ -84,9 +84,11 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw badRequest(`body.policyRevision ${body.policyRevision} has never been published (latest is ${latest || 'none'})`);
       }
       const reported = pairVerdicts(body.inventory, body.verdicts);
+      const digest = InventoryStore.checkinDigest(body.inventory, body.verdicts);
       const at = now();
-      const changes = db.transaction(() => {
-        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported);
+      // Group commit: concurrent check-ins share one transaction; this resolves after it commits.
+      const changes = await writes.submit(() => {
+        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported, digest);
         const update: { policyRevision: number | null; agentVersion: string; hostname?: string; users?: string[] } = {
           policyRevision: body.policyRevision,
           agentVersion: body.agentVersion,
@@ -95,7 +97,8 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (body.users !== undefined) update.users = body.users;
         stores.devices.recordCheckin(device.id, at, update);
         return summary;
-      })();
+      });
+      stores.inventory.rememberApplied(device.id, digest);
       const serverTime = await signServerTime({ deviceId: device.id, nowMs: at }, signingKey);
       const current = channel.current;
       return {

@@ -96,6 +96,9 @@ interface Detail {
   pids?: number[];
 }
 
+/** Bounds the memory of rememberApplied (about 100 bytes a device). */
+const MAX_REMEMBERED_DEVICES = 500_000;
+
 const isViolation = (action: Action | null | undefined): boolean => action === 'warn' || action === 'block';
 
 function digestOf(reported: ReportedInstance): string {
@@ -131,6 +134,13 @@ export class InventoryStore {
   private readonly byDevice;
   private readonly presentAll;
 
+  /**
+   * Per device, the digest of the check-in last applied (see applyCheckin): an agent usually
+   * reports exactly what it reported last time, and then there is nothing to compare or write.
+   * Filled after commit by rememberApplied; lost on restart, which only costs one full pass.
+   */
+  private readonly appliedDigests = new Map<string, string>();
+
   constructor(private readonly db: Database.Database) {
     this.current = db.prepare<[string], CurrentRow>(
       'SELECT instance_key, digest, version, action, present, violation_since FROM instances WHERE device_id = ?',
@@ -163,9 +173,17 @@ export class InventoryStore {
     this.presentAll = db.prepare<[], InventoryRow>('SELECT * FROM inventory WHERE present = 1 AND device_revoked_at IS NULL ORDER BY device_id');
   }
 
-  /** Apply one check-in. Call inside the check-in's transaction, before the device's own row is updated. */
-  applyCheckin(deviceId: string, group: string, at: number, policyRevision: number | null, reported: readonly ReportedInstance[]): CheckinSummary {
+  /**
+   * Apply one check-in. Call inside the check-in's transaction, before the device's own row is
+   * updated. With `checkinDigest` (a digest of everything reported), a check-in identical to the
+   * last one applied for this device is recognised without reading a row.
+   */
+  applyCheckin(deviceId: string, group: string, at: number, policyRevision: number | null, reported: readonly ReportedInstance[], checkinDigest?: string): CheckinSummary {
     const summary: CheckinSummary = { appeared: 0, changed: 0, disappeared: 0, unchanged: 0 };
+    if (checkinDigest !== undefined && this.appliedDigests.get(deviceId) === checkinDigest) {
+      summary.unchanged = reported.length;
+      return summary;
+    }
     const existing = new Map<string, CurrentRow>();
     for (const row of this.current.all(deviceId)) existing.set(row.instance_key, row);
     const seen = new Set<string>();
@@ -235,6 +253,26 @@ export class InventoryStore {
       summary.disappeared++;
     }
     return summary;
+  }
+
+  /** Record that the check-in with this digest is committed as the device's current state. */
+  rememberApplied(deviceId: string, checkinDigest: string): void {
+    if (this.appliedDigests.size >= MAX_REMEMBERED_DEVICES && !this.appliedDigests.has(deviceId)) {
+      const oldest = this.appliedDigests.keys().next().value;
+      if (oldest !== undefined) this.appliedDigests.delete(oldest);
+    }
+    this.appliedDigests.delete(deviceId);
+    this.appliedDigests.set(deviceId, checkinDigest);
+  }
+
+  /** Forget the remembered check-in of a device, so its next check-in is compared row by row. */
+  forgetApplied(deviceId: string): void {
+    this.appliedDigests.delete(deviceId);
+  }
+
+  /** A digest of a whole check-in's instances and verdicts, for applyCheckin. */
+  static checkinDigest(inventory: readonly ToolInstance[], verdicts: readonly Verdict[]): string {
+    return createHash('sha1').update(JSON.stringify(inventory)).update('\u0000').update(JSON.stringify(verdicts)).digest('base64');
   }
 
   private toRow(
