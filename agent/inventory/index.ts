@@ -15,6 +15,7 @@ import { scanLegacyLocal } from './scanners/legacy-local.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
+import { scanPython } from './scanners/python.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
@@ -25,6 +26,7 @@ export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['npm', scanNpm],
   ['legacy-local', scanLegacyLocal],
   ['native', scanNative],
+  ['python', scanPython],
   ['homebrew', scanHomebrew],
 ];
 

@@ -1,0 +1,260 @@
+/**
+ * Python tools: pipx venvs (pipx_metadata.json), uv tools (uv-receipt.toml + dist-info), and
+ * distributions in user and system site-packages (`*.dist-info/METADATA`). pipx and uv tools that
+ * are not catalogued but require an AI SDK are reported as `unknown:pipx:<dist>` /
+ * `unknown:uv:<dist>`.
+ */
+import * as path from 'node:path';
+import type { CatalogTool } from '../../../policies/catalog/schema.js';
+import type { ToolInstance } from '../../../policies/inventory.js';
+import { normalizePyName, pypiAiSdks } from '../ai-sdks.js';
+import { isInside, type ScanContext } from '../context.js';
+import { versionFields } from '../instances.js';
+import { commandFiles, findLaunchers, homeBinDirs } from '../launchers.js';
+import { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseRecord, parseUvReceipt, recordScripts, type DistMetadata } from '../parse/python.js';
+import { checkVersion } from '../parse/version.js';
+import type { Home } from '../users.js';
+
+const METADATA_HEAD_BYTES = 256 * 1024;
+
+export async function scanPython(ctx: ScanContext): Promise<ToolInstance[]> {
+  const out: ToolInstance[] = [];
+  for (const home of ctx.homes) {
+    if (ctx.expired(home.dir)) return out;
+    for (const venvs of pipxHomes(ctx, home)) scanPipx(ctx, path.join(venvs, 'venvs'), home, out);
+    for (const tools of uvToolDirs(ctx, home)) scanUvTools(ctx, tools, home, out);
+    for (const sp of userSitePackages(ctx, home)) scanSitePackages(ctx, sp, home, out);
+    await ctx.breathe();
+  }
+  if (ctx.systemRoots) {
+    scanPipx(ctx, ctx.sys('opt', 'pipx', 'venvs'), null, out);
+    for (const sp of systemSitePackages(ctx)) scanSitePackages(ctx, sp, null, out);
+  }
+  return out;
+}
+
+function pipxHomes(ctx: ScanContext, home: Home): string[] {
+  const h = (...p: string[]) => path.join(home.dir, ...p);
+  const configured = ctx.envFor(home, 'PIPX_HOME');
+  const defaults =
+    ctx.platform === 'windows'
+      ? [h('pipx'), h('AppData', 'Local', 'pipx'), h('.local', 'pipx')]
+      : ctx.platform === 'darwin'
+        ? [h('.local', 'pipx'), h('Library', 'Application Support', 'pipx'), h('.local', 'share', 'pipx')]
+        : [h('.local', 'share', 'pipx'), h('.local', 'pipx')];
+  return unique(configured ? [configured, ...defaults] : defaults);
+}
+
+function uvToolDirs(ctx: ScanContext, home: Home): string[] {
+  const h = (...p: string[]) => path.join(home.dir, ...p);
+  if (ctx.platform === 'windows') return [h('AppData', 'Roaming', 'uv', 'data', 'tools'), h('AppData', 'Roaming', 'uv', 'tools')];
+  const dirs = [h('.local', 'share', 'uv', 'tools')];
+  const xdg = ctx.envFor(home, 'XDG_DATA_HOME');
+  if (xdg) dirs.unshift(path.join(xdg, 'uv', 'tools'));
+  const configured = ctx.envFor(home, 'UV_TOOL_DIR');
+  if (configured) dirs.unshift(configured);
+  return unique(dirs);
+}
+
+/** python3.x folders under `dir` (lib/python3.12, Python312, ...), by a pattern on their names. */
+function subdirs(ctx: ScanContext, dir: string, pattern: RegExp): string[] {
+  return (ctx.fs.list(dir) ?? []).filter((e) => (e.isDirectory || e.isSymbolicLink) && pattern.test(e.name)).map((e) => path.join(dir, e.name));
+}
+
+const PY_LIB = /^python3(\.\d+)?t?$/i;
+
+function userSitePackages(ctx: ScanContext, home: Home): string[] {
+  const h = (...p: string[]) => path.join(home.dir, ...p);
+  const out: string[] = [];
+  if (ctx.platform === 'windows') {
+    for (const dir of subdirs(ctx, h('AppData', 'Roaming', 'Python'), /^Python3\d+$/i)) out.push(path.join(dir, 'site-packages'));
+    for (const dir of subdirs(ctx, h('AppData', 'Local', 'Programs', 'Python'), /^Python3\d+$/i)) out.push(path.join(dir, 'Lib', 'site-packages'));
+    return out;
+  }
+  for (const lib of subdirs(ctx, h('.local', 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
+  if (ctx.platform === 'darwin') for (const dir of subdirs(ctx, h('Library', 'Python'), /^3\.\d+$/)) out.push(path.join(dir, 'lib', 'python', 'site-packages'));
+  for (const conda of ['miniconda3', 'anaconda3', 'miniforge3']) {
+    const envs = [h(conda), ...subdirs(ctx, h(conda, 'envs'), /^[^.]/)];
+    for (const env of envs) for (const lib of subdirs(ctx, path.join(env, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
+  }
+  return out;
+}
+
+function systemSitePackages(ctx: ScanContext): string[] {
+  const out: string[] = [];
+  if (ctx.platform === 'windows') {
+    for (const dir of subdirs(ctx, ctx.sys('Program Files'), /^Python3\d+$/i)) out.push(path.join(dir, 'Lib', 'site-packages'));
+    return out;
+  }
+  for (const prefix of [['usr'], ['usr', 'local'], ['opt', 'homebrew']]) {
+    for (const lib of subdirs(ctx, ctx.sys(...prefix, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'), path.join(lib, 'dist-packages'));
+  }
+  out.push(ctx.sys('usr', 'lib', 'python3', 'dist-packages'));
+  if (ctx.platform === 'darwin') {
+    for (const version of subdirs(ctx, ctx.sys('Library', 'Frameworks', 'Python.framework', 'Versions'), /^3\.\d+$/)) {
+      for (const lib of subdirs(ctx, path.join(version, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
+    }
+  }
+  return out;
+}
+
+/** The site-packages folders of a virtual environment (POSIX lib/python3.x or Windows Lib). */
+function venvSitePackages(ctx: ScanContext, venv: string): string[] {
+  return [...subdirs(ctx, path.join(venv, 'lib'), PY_LIB).map((lib) => path.join(lib, 'site-packages')), path.join(venv, 'Lib', 'site-packages')];
+}
+
+/** The dist-info folder of one distribution in a venv, with its METADATA. */
+function findDist(ctx: ScanContext, sitePackages: readonly string[], dist: string): { dir: string; metadata: DistMetadata | null; version: string } | null {
+  for (const sp of sitePackages) {
+    for (const entry of ctx.fs.list(sp) ?? []) {
+      const parsed = parseDistInfoDirName(entry.name);
+      if (!parsed || parsed.name !== dist) continue;
+      const dir = path.join(sp, entry.name);
+      const head = ctx.fs.readHead(path.join(dir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO'), METADATA_HEAD_BYTES);
+      return { dir, metadata: head ? parseMetadata(head.toString('utf8')) : null, version: parsed.version };
+    }
+  }
+  return null;
+}
+
+function binaryNames(tool: CatalogTool | undefined): string[] {
+  return tool ? [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])] : [];
+}
+
+function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: ToolInstance[]): void {
+  const venvs = ctx.fs.list(venvsDir);
+  if (!venvs) return;
+  const binDirs = home ? homeBinDirs(home) : [ctx.sys('usr', 'local', 'bin')];
+  if (home) {
+    const configured = ctx.envFor(home, 'PIPX_BIN_DIR');
+    if (configured) binDirs.unshift(configured);
+  }
+  for (const entry of venvs) {
+    if (entry.name.startsWith('.') || entry.isFile) continue;
+    const venv = path.join(venvsDir, entry.name);
+    const real = ctx.fs.realpath(venv);
+    if (!real) continue;
+    const metadataPath = path.join(venv, 'pipx_metadata.json');
+    const text = ctx.fs.readText(metadataPath, ctx.limits.maxManifestBytes);
+    const parsed = text === null ? null : parsePipxMetadata(text);
+    if (parsed && !parsed.ok) ctx.skip(metadataPath, parsed.error);
+    const meta = parsed?.ok ? parsed.value : null;
+    const dist = meta?.package ?? normalizePyName(entry.name);
+    const tool = ctx.catalog.bySignature('pypi', dist);
+    const sitePackages = venvSitePackages(ctx, venv);
+    // The dist-info is read only when needed: for an unknown tool's requirements, or a version.
+    const found = !tool || !meta || meta.version.version === null ? findDist(ctx, sitePackages, dist) : null;
+    let toolId: string;
+    const evidence = [text === null ? venv : metadataPath];
+    if (tool) toolId = tool.id;
+    else {
+      const sdks = pypiAiSdks(found?.metadata?.requires ?? []);
+      if (sdks.length === 0) continue;
+      toolId = `unknown:pipx:${dist}`;
+      evidence.push(path.join(found!.dir, 'METADATA'), ...sdks.map((sdk) => `requires ${sdk}`));
+    }
+    const version = meta && meta.version.version !== null ? meta.version : found?.metadata?.version.version ? found.metadata.version : found ? checkVersion(found.version, 'dist-info folder') : { version: null, error: 'no pipx_metadata.json version and no dist-info' };
+    const names = [...(meta?.apps ?? []), ...(meta?.appPaths ?? []).map((p) => p.split(/[\\/]/).pop()!), ...binaryNames(tool)];
+    const instance: ToolInstance = {
+      toolId,
+      ...versionFields(version),
+      channel: 'pipx',
+      installPath: real,
+      // pipx links apps on Unix and copies them on Windows, where the name is all there is.
+      launchers: findLaunchers(ctx, { dirs: [...binDirs, ...ctx.pathDirs], names, installReal: real, ...(ctx.platform === 'windows' ? { byNameDirs: binDirs } : {}) }),
+      owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
+      evidence,
+    };
+    if (!tool) instance.name = dist;
+    out.push(instance);
+  }
+}
+
+function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolInstance[]): void {
+  for (const entry of ctx.fs.list(toolsDir) ?? []) {
+    if (entry.name.startsWith('.') || entry.isFile) continue;
+    const dir = path.join(toolsDir, entry.name);
+    const receiptPath = path.join(dir, 'uv-receipt.toml');
+    const text = ctx.fs.readText(receiptPath, ctx.limits.maxManifestBytes);
+    if (text === null) continue;
+    const receipt = parseUvReceipt(text);
+    if (!receipt.ok) {
+      ctx.skip(receiptPath, receipt.error);
+      continue;
+    }
+    const dist = receipt.value.requirements[0] ?? normalizePyName(entry.name);
+    const tool = ctx.catalog.bySignature('pypi', dist) ?? ctx.catalog.bySignature('pypi', normalizePyName(entry.name));
+    const found = findDist(ctx, venvSitePackages(ctx, dir), dist);
+    const evidence = [receiptPath];
+    let toolId: string;
+    if (tool) toolId = tool.id;
+    else {
+      const sdks = pypiAiSdks(found?.metadata?.requires ?? []);
+      if (sdks.length === 0) continue;
+      toolId = `unknown:uv:${dist}`;
+      evidence.push(path.join(found!.dir, 'METADATA'), ...sdks.map((sdk) => `requires ${sdk}`));
+    }
+    const real = ctx.fs.realpath(dir);
+    if (!real) continue;
+    const version = found?.metadata?.version.version ? found.metadata.version : found ? checkVersion(found.version, 'dist-info folder') : { version: null as null, error: 'no dist-info for the tool in its environment' };
+    if (found) evidence.push(found.dir);
+    // The receipt records where uv put each entry point; trust it only if it leads back here.
+    const recorded = receipt.value.entrypoints.map((e) => e.installPath).filter((p): p is string => !!p && path.isAbsolute(p));
+    const launchers = new Set(findLaunchers(ctx, { dirs: [...homeBinDirs(home), ...ctx.pathDirs], names: [...receipt.value.entrypoints.map((e) => e.name), ...binaryNames(tool)], installReal: real }));
+    for (const file of recorded) {
+      const target = ctx.fs.realpath(file);
+      if (target && (isInside(target, real) || ctx.platform === 'windows')) launchers.add(file);
+    }
+    const instance: ToolInstance = { toolId, ...versionFields(version), channel: 'uv', installPath: real, launchers: [...launchers].sort(), owner: home.user, evidence };
+    if (!tool) instance.name = dist;
+    out.push(instance);
+  }
+}
+
+function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | null, out: ToolInstance[]): void {
+  const entries = ctx.fs.list(sitePackages);
+  if (!entries) return;
+  for (const entry of entries) {
+    const parsed = parseDistInfoDirName(entry.name);
+    if (!parsed) continue;
+    const tool = ctx.catalog.bySignature('pypi', parsed.name);
+    if (!tool) continue;
+    const distDir = path.join(sitePackages, entry.name);
+    const metadataPath = path.join(distDir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO');
+    const head = ctx.fs.readHead(metadataPath, METADATA_HEAD_BYTES);
+    const metadata = head ? parseMetadata(head.toString('utf8')) : null;
+    const version = metadata?.version.version ? metadata.version : checkVersion(parsed.version, 'dist-info folder');
+    // The package's own folder (top_level.txt) is what runs; fall back to the dist-info.
+    const topLevel = ctx.fs.readText(path.join(distDir, 'top_level.txt'), 64 * 1024)?.split(/\r?\n/).find((l) => /^[A-Za-z_][\w]*$/.test(l.trim()))?.trim();
+    const packageDir = topLevel && ctx.fs.isDirectory(path.join(sitePackages, topLevel)) ? path.join(sitePackages, topLevel) : distDir;
+    const real = ctx.fs.realpath(packageDir);
+    if (!real) continue;
+    out.push({
+      toolId: tool.id,
+      ...versionFields(version),
+      channel: 'pip',
+      installPath: real,
+      launchers: recordLaunchers(ctx, sitePackages, distDir),
+      owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
+      evidence: head ? [metadataPath] : [distDir],
+    });
+  }
+}
+
+/** pip's RECORD lists the console scripts it wrote (../../../bin/aider); those are the launchers. */
+function recordLaunchers(ctx: ScanContext, sitePackages: string, distDir: string): string[] {
+  const text = ctx.fs.readText(path.join(distDir, 'RECORD'), ctx.limits.maxDatabaseBytes);
+  if (text === null) return [];
+  const out: string[] = [];
+  for (const rel of recordScripts(parseRecord(text))) {
+    const file = path.resolve(sitePackages, ...rel.split(/[\\/]/));
+    const dir = path.dirname(file);
+    const name = path.basename(file);
+    if (commandFiles(ctx, dir, name).length) out.push(file);
+  }
+  return out.sort();
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
