@@ -16,6 +16,7 @@ import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPython } from './scanners/python.js';
+import { scanVscode } from './scanners/vscode.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
@@ -28,6 +29,7 @@ export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['native', scanNative],
   ['python', scanPython],
   ['homebrew', scanHomebrew],
+  ['vscode', scanVscode],
 ];
 
 export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult> {
