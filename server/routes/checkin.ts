@@ -67,6 +67,8 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/checkin',
     {
       onRequest: [deviceGuard(deviceAuth), app.limiters.device],
+      // Read by agents, not browsers, at a high rate: skip helmet's per-reply work (nosniff is set below).
+      helmet: false,
       bodyLimit: options.bodyLimits.checkin,
       schema: {
         tags: ['device'],
@@ -76,7 +78,8 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: CheckinReply, ...deviceErrors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
       const device = request.device!;
       const body = request.body;
       const latest = channel.current?.revision ?? 0;

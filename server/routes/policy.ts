@@ -47,6 +47,8 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/policy',
     {
       onRequest: [deviceGuard(deviceAuth), app.limiters.device],
+      // Read by agents, not browsers, at a high rate: skip helmet's per-reply work (nosniff is set below).
+      helmet: false,
       handlerTimeout: (options.maxWaitSeconds + 15) * 1000,
       schema: {
         tags: ['device'],
@@ -68,7 +70,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if ((policy === null || matches(known, policy)) && wait !== null && wait > 0) {
         policy = await channel.waitForChange(policy?.etag ?? null, wait * 1000, request.signal);
       }
-      reply.header('cache-control', 'no-cache, private');
+      reply.header('cache-control', 'no-cache, private').header('x-content-type-options', 'nosniff');
       if (policy === null) throw notFound('no policy has been published yet', 'no_policy');
       reply.header('etag', policy.etag);
       if (matches(known, policy)) return reply.code(304).send(undefined);
