@@ -11,6 +11,7 @@ import { createContext, type ScanContext, type Scanner } from './context.js';
 import { compareInstances, finalizeInstance, mergeInstances } from './instances.js';
 import { listProcesses, markRunning } from './running.js';
 import { scanHomebrew } from './scanners/homebrew.js';
+import { scanJetbrains } from './scanners/jetbrains.js';
 import { scanLegacyLocal } from './scanners/legacy-local.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
@@ -30,6 +31,7 @@ export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['python', scanPython],
   ['homebrew', scanHomebrew],
   ['vscode', scanVscode],
+  ['jetbrains', scanJetbrains],
 ];
 
 export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult> {

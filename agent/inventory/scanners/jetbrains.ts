@@ -1,0 +1,157 @@
+/**
+ * JetBrains IDE plugins: <config>/JetBrains/<Product><version>/plugins/<plugin>/lib/*.jar (on
+ * Linux the plugins sit directly in ~/.local/share/JetBrains/<Product><version>/), plus Android
+ * Studio under Google/. The plugin's id and version come from META-INF/plugin.xml inside one of
+ * its jars, read straight out of the archive (central directory + one entry, nothing else).
+ */
+import * as path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import type { CatalogTool } from '../../../policies/catalog/schema.js';
+import type { ToolInstance } from '../../../policies/inventory.js';
+import type { ScanContext } from '../context.js';
+import { parsePluginXml, type PluginDescriptor } from '../parse/jetbrains.js';
+import { decodeText } from '../parse/text.js';
+import { findCentralDirectory, localDataOffset, parseCentralDirectory } from '../parse/zip.js';
+import { checkVersion } from '../parse/version.js';
+import type { Home } from '../users.js';
+import { versionFields } from '../instances.js';
+
+const PRODUCT_DIR = /^[A-Za-z][A-Za-z-]*\d{4}\.\d+$/;
+const MAX_CENTRAL_DIRECTORY = 8 * 1024 * 1024;
+const MAX_DESCRIPTOR = 1024 * 1024;
+const EOCD_SEARCH = 65_557;
+
+export async function scanJetbrains(ctx: ScanContext): Promise<ToolInstance[]> {
+  const out: ToolInstance[] = [];
+  for (const home of ctx.homes) {
+    if (ctx.expired(home.dir)) break;
+    for (const { product, pluginsDir } of pluginDirs(ctx, home)) scanPlugins(ctx, home, product, pluginsDir, out);
+    await ctx.breathe();
+  }
+  return out;
+}
+
+function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir: string }[] {
+  const h = (...p: string[]) => path.join(home.dir, ...p);
+  const bases =
+    ctx.platform === 'windows'
+      ? [h('AppData', 'Roaming', 'JetBrains'), h('AppData', 'Roaming', 'Google')]
+      : ctx.platform === 'darwin'
+        ? [h('Library', 'Application Support', 'JetBrains'), h('Library', 'Application Support', 'Google')]
+        : [h('.local', 'share', 'JetBrains'), h('.local', 'share', 'Google')];
+  const out: { product: string; pluginsDir: string }[] = [];
+  for (const base of bases) {
+    for (const entry of ctx.fs.list(base) ?? []) {
+      if (!(entry.isDirectory || entry.isSymbolicLink) || !PRODUCT_DIR.test(entry.name)) continue;
+      const productDir = path.join(base, entry.name);
+      const nested = path.join(productDir, 'plugins');
+      out.push({ product: entry.name, pluginsDir: ctx.fs.isDirectory(nested) ? nested : productDir });
+    }
+  }
+  return out;
+}
+
+function scanPlugins(ctx: ScanContext, home: Home, product: string, pluginsDir: string, out: ToolInstance[]): void {
+  for (const entry of ctx.fs.list(pluginsDir) ?? []) {
+    if (entry.name.startsWith('.')) continue;
+    const pluginPath = path.join(pluginsDir, entry.name);
+    const isJar = entry.name.toLowerCase().endsWith('.jar') && !entry.isDirectory;
+    if (!isJar && !(entry.isDirectory || (entry.isSymbolicLink && ctx.fs.isDirectory(pluginPath)))) continue;
+    const byFolder = ctx.catalog.bySignature('jetbrainsPlugins', entry.name.replace(/\.jar$/i, ''));
+    const jars = isJar ? [pluginPath] : pluginJars(ctx, pluginPath, entry.name);
+    let descriptor: PluginDescriptor | null = null;
+    let descriptorJar: string | null = null;
+    for (const jar of jars) {
+      descriptor = readDescriptor(ctx, jar);
+      if (descriptor) {
+        descriptorJar = jar;
+        break;
+      }
+    }
+    const tool: CatalogTool | undefined = (descriptor?.id ? ctx.catalog.bySignature('jetbrainsPlugins', descriptor.id) : undefined) ?? byFolder;
+    if (!tool) continue;
+    const real = ctx.fs.realpath(pluginPath);
+    if (!real) continue;
+    const version = descriptor ? checkVersion(descriptor.version ?? undefined, 'plugin.xml') : { version: null, error: 'no META-INF/plugin.xml found in the plugin\'s jars' };
+    out.push({
+      toolId: tool.id,
+      ...versionFields(version),
+      channel: 'jetbrains-plugin',
+      installPath: real,
+      launchers: [],
+      owner: home.user,
+      evidence: [descriptorJar ?? pluginPath],
+      host: product,
+    });
+  }
+}
+
+/** lib/*.jar, the one named after the plugin first (it usually holds plugin.xml). */
+function pluginJars(ctx: ScanContext, pluginDir: string, folder: string): string[] {
+  const lib = path.join(pluginDir, 'lib');
+  const jars = (ctx.fs.list(lib) ?? []).filter((e) => e.name.toLowerCase().endsWith('.jar') && !e.isDirectory).map((e) => e.name);
+  const key = folder.toLowerCase();
+  jars.sort((a, b) => Number(!a.toLowerCase().startsWith(key)) - Number(!b.toLowerCase().startsWith(key)) || (a < b ? -1 : a > b ? 1 : 0));
+  if (jars.length > ctx.limits.maxJarsPerPlugin) ctx.skip(lib, `more than ${ctx.limits.maxJarsPerPlugin} jars; searched the first ${ctx.limits.maxJarsPerPlugin} for plugin.xml`);
+  return jars.slice(0, ctx.limits.maxJarsPerPlugin).map((j) => path.join(lib, j));
+}
+
+/** META-INF/plugin.xml of one jar, or null (not there, or unreadable: then recorded as skipped). */
+export function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor | null {
+  const text = readZipEntry(ctx, jar, 'META-INF/plugin.xml');
+  if (text === null) return null;
+  const descriptor = parsePluginXml(text);
+  if (!descriptor) ctx.skip(`${jar}!/META-INF/plugin.xml`, 'not an <idea-plugin> descriptor');
+  return descriptor;
+}
+
+function readZipEntry(ctx: ScanContext, file: string, name: string): string | null {
+  const stats = ctx.fs.stat(file);
+  if (!stats?.isFile()) return null;
+  const size = stats.size;
+  const tailLength = Math.min(size, EOCD_SEARCH);
+  const tail = ctx.fs.readAt(file, size - tailLength, tailLength);
+  if (!tail) return null;
+  const location = findCentralDirectory(tail, size - tailLength, size);
+  if (typeof location === 'string') {
+    ctx.skip(file, location);
+    return null;
+  }
+  if (location.size > MAX_CENTRAL_DIRECTORY) {
+    ctx.skip(file, `central directory too large (${location.size} bytes)`);
+    return null;
+  }
+  const cd = ctx.fs.readAt(file, location.offset, location.size);
+  if (!cd) return null;
+  const entries = parseCentralDirectory(cd);
+  if (typeof entries === 'string') {
+    ctx.skip(file, entries);
+    return null;
+  }
+  const entry = entries.find((e) => e.name === name);
+  if (!entry) return null;
+  if (entry.uncompressedSize > MAX_DESCRIPTOR || entry.compressedSize > MAX_DESCRIPTOR * 4) {
+    ctx.skip(`${file}!/${name}`, `too large (${entry.uncompressedSize} bytes)`);
+    return null;
+  }
+  const header = ctx.fs.readAt(file, entry.localHeaderOffset, 30);
+  if (!header) return null;
+  const start = localDataOffset(header, entry);
+  if (typeof start === 'string') {
+    ctx.skip(file, start);
+    return null;
+  }
+  const data = ctx.fs.readAt(file, start, entry.compressedSize);
+  if (!data || data.length < entry.compressedSize) {
+    ctx.skip(`${file}!/${name}`, 'truncated archive');
+    return null;
+  }
+  try {
+    if (entry.method === 0) return decodeText(data);
+    if (entry.method === 8) return decodeText(inflateRawSync(data, { maxOutputLength: MAX_DESCRIPTOR }));
+    ctx.skip(`${file}!/${name}`, `unsupported compression method ${entry.method}`);
+  } catch (error) {
+    ctx.skip(`${file}!/${name}`, `cannot inflate (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return null;
+}
