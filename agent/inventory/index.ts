@@ -13,11 +13,14 @@ import { listProcesses, markRunning } from './running.js';
 import { scanHomebrew } from './scanners/homebrew.js';
 import { scanJetbrains } from './scanners/jetbrains.js';
 import { scanLegacyLocal } from './scanners/legacy-local.js';
+import { scanLinuxPackages } from './scanners/linux-packages.js';
+import { scanMacApps } from './scanners/macos-apps.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPython } from './scanners/python.js';
 import { scanVscode } from './scanners/vscode.js';
+import { scanWindowsPrograms } from './scanners/windows-programs.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
@@ -32,6 +35,9 @@ export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['homebrew', scanHomebrew],
   ['vscode', scanVscode],
   ['jetbrains', scanJetbrains],
+  ['macos-apps', scanMacApps],
+  ['windows-programs', scanWindowsPrograms],
+  ['linux-packages', scanLinuxPackages],
 ];
 
 export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult> {
