@@ -196,6 +196,21 @@ export class ScanFs {
     return real;
   }
 
+  /** A symlink whose target does not exist (loops are reported by realpath as such). */
+  isBrokenLink(path: string): boolean {
+    try {
+      if (!fs.lstatSync(path).isSymbolicLink()) return false;
+    } catch {
+      return false;
+    }
+    try {
+      fs.statSync(path);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+
   readlink(path: string): string | null {
     try {
       return fs.readlinkSync(path);

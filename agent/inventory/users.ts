@@ -39,7 +39,7 @@ export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserD
   for (const parent of parents) {
     const dir = path.join(root, parent);
     for (const entry of fs.list(dir) ?? []) {
-      if (!entry.isDirectory || entry.name.startsWith('.')) continue;
+      if (!entry.isDirectory || entry.name.startsWith('.') || entry.name === 'lost+found') continue;
       const lower = entry.name.toLowerCase();
       if (platform === 'windows' && NOT_PEOPLE_WINDOWS.has(lower)) continue;
       if (platform === 'darwin' && NOT_PEOPLE_MAC.has(lower)) continue;

@@ -148,7 +148,7 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
     if (byFolder && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.realpath(dir);
       if (real) out.push(instanceFor(ctx, root, byFolder.id, folderName, real, manifestPath, { version: null, versionError: 'package.json is missing or unreadable' }, {}, channel));
-    } else if (ctx.fs.lstat(dir)?.isSymbolicLink() && ctx.fs.realpath(dir) === null) {
+    } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
     }
     return;

@@ -72,7 +72,7 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
         if (claimed.has(file)) continue;
         const real = ctx.fs.realpath(file);
         if (real === null) {
-          if (ctx.fs.lstat(file)?.isSymbolicLink()) ctx.skip(file, 'broken symlink');
+          if (ctx.fs.isBrokenLink(file)) ctx.skip(file, 'broken symlink');
           continue;
         }
         if (!ctx.fs.isFile(real)) continue;
