@@ -1,0 +1,182 @@
+/**
+ * The fleet at a glance: what the dashboard's overview page shows and GET /v1/reports/overview
+ * returns. Device counts and launches are read live (indexed, cheap); compliance, charts and the
+ * next scheduled change come from the rollups, so the answer stays fast on a fleet of any size.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type Database from 'better-sqlite3';
+import type { CatalogIndex } from '../../policies/catalog/index.js';
+import { DAY_MS } from '../../policies/time.js';
+import { Instant, Nullable } from '../http/schemas.js';
+import type { CurrentFigures, UpcomingChange } from '../jobs/current-pass.js';
+import { dayNumber, dayText } from '../jobs/days.js';
+import type { PolicyRevision } from '../store/policies.js';
+
+const Action = Type.Union([Type.Literal('allow'), Type.Literal('warn'), Type.Literal('block')]);
+const Upcoming = Type.Object({
+  at: Instant,
+  toolId: Type.String(),
+  toolName: Type.String(),
+  from: Action,
+  to: Action,
+  devices: Type.Integer({ description: 'devices where this change will happen' }),
+  instances: Type.Integer(),
+});
+
+export const OverviewSchema = Type.Object({
+  generatedAt: Instant,
+  asOf: Nullable(Type.String({ description: 'when the rollups behind compliance, charts and upcoming changes were last built' })),
+  staleAfterDays: Type.Number(),
+  policy: Nullable(Type.Object({ revision: Type.Integer(), name: Type.String(), publishedAt: Instant, publishedBy: Nullable(Type.String()), mode: Type.String() })),
+  devices: Type.Object({
+    enrolled: Type.Integer({ description: 'not revoked' }),
+    active: Type.Integer({ description: 'checked in within the stale period' }),
+    stale: Type.Integer({ description: 'checked in before, but not within the stale period' }),
+    neverSeen: Type.Integer({ description: 'enrolled, never checked in' }),
+    revoked: Type.Integer(),
+  }),
+  compliance: Type.Object({
+    day: Nullable(Type.String({ description: 'the UTC day of these figures (from the rollups)' })),
+    devices: Type.Integer({ description: 'devices that have reported an inventory' }),
+    compliant: Type.Integer({ description: 'of those, with no installed tool warned or blocked' }),
+    share: Nullable(Type.Number({ description: 'compliant / devices, 0..1' })),
+    withBlockedTool: Type.Integer({ description: 'devices with at least one installed tool whose verdict is block' }),
+    withWarnedTool: Type.Integer({ description: 'devices with at least one installed tool whose verdict is warn' }),
+  }),
+  launches: Type.Object({ since: Instant, blocked: Type.Integer(), warned: Type.Integer() }, { description: 'launches warned or blocked in the last 7 days' }),
+  nextChange: Nullable(Upcoming),
+  upcoming: Type.Array(Upcoming),
+  upcomingPolicyRevision: Nullable(Type.Integer({ description: 'the policy revision the upcoming changes were worked out for' })),
+  charts: Type.Object({
+    days: Type.Array(Type.String()),
+    installs: Type.Array(Type.Object({ toolId: Type.String(), name: Type.String(), values: Type.Array(Type.Integer()) })),
+    compliance: Type.Array(Nullable(Type.Number())),
+    blockedLaunches: Type.Array(Type.Integer()),
+    warnedLaunches: Type.Array(Type.Integer()),
+  }),
+});
+export type Overview = Static<typeof OverviewSchema>;
+export type { UpcomingChange };
+
+export interface OverviewInput {
+  db: Database.Database;
+  now: number;
+  staleAfterMs: number;
+  policy: PolicyRevision | undefined;
+  current: CurrentFigures | null;
+  lastRunAt: string | null;
+  catalog: CatalogIndex;
+  days: number;
+}
+
+/** The tools drawn separately in the installs chart; the rest are summed as "Other tools". */
+const CHART_TOOLS = 6;
+export const OTHER_TOOLS = '(other)';
+
+/** The headline change: the first that blocks something, else the first of any kind. */
+export function headlineChange(upcoming: readonly UpcomingChange[]): UpcomingChange | null {
+  return upcoming.find((change) => change.to === 'block') ?? upcoming[0] ?? null;
+}
+
+export function buildOverview(input: OverviewInput): Overview {
+  const { db, now, staleAfterMs, catalog } = input;
+  const devices = db
+    .prepare<[{ stale: number }], { revoked: number; never_seen: number; stale: number; active: number }>(
+      `SELECT coalesce(sum(revoked_at IS NOT NULL), 0) AS revoked,
+              coalesce(sum(revoked_at IS NULL AND last_checkin_at IS NULL), 0) AS never_seen,
+              coalesce(sum(revoked_at IS NULL AND last_checkin_at < @stale), 0) AS stale,
+              coalesce(sum(revoked_at IS NULL AND last_checkin_at >= @stale), 0) AS active
+         FROM devices`,
+    )
+    .get({ stale: now - staleAfterMs })!;
+
+  const today = dayNumber(now);
+  const compliance = db
+    .prepare<[string], { day: string | null; devices: number | null; compliant: number | null; with_warn: number | null; with_block: number | null }>(
+      `SELECT day, sum(devices) AS devices, sum(compliant) AS compliant, sum(with_warn) AS with_warn, sum(with_block) AS with_block
+         FROM rollup_compliance_day WHERE day = (SELECT max(day) FROM rollup_compliance_day WHERE day <= ?)`,
+    )
+    .get(dayText(today))!;
+
+  const since = now - 7 * DAY_MS;
+  const launches = { blocked: 0, warned: 0 };
+  for (const row of db
+    .prepare<[number], { type: string; n: number }>("SELECT type, count(*) AS n FROM events WHERE type IN ('blocked-launch', 'warned-launch') AND at >= ? GROUP BY type")
+    .all(since)) {
+    if (row.type === 'blocked-launch') launches.blocked = row.n;
+    else launches.warned = row.n;
+  }
+
+  // Charts over the last `days` days, from the rollups.
+  const days = Array.from({ length: input.days }, (_, i) => dayText(today - input.days + 1 + i));
+  const index = new Map(days.map((day, i) => [day, i]));
+  const first = days[0]!;
+  const installsByTool = new Map<string, number[]>();
+  for (const row of db
+    .prepare<[string, string], { day: string; tool_id: string; n: number }>(
+      'SELECT day, tool_id, sum(installs) AS n FROM rollup_inventory_day WHERE day >= ? AND day <= ? GROUP BY day, tool_id',
+    )
+    .all(first, dayText(today))) {
+    let values = installsByTool.get(row.tool_id);
+    if (!values) installsByTool.set(row.tool_id, (values = new Array<number>(days.length).fill(0)));
+    values[index.get(row.day)!] = row.n;
+  }
+  const lastValue = (values: number[]) => {
+    for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return values[i]!;
+    return 0;
+  };
+  const ranked = [...installsByTool.entries()].sort((a, b) => lastValue(b[1]) - lastValue(a[1]) || a[0].localeCompare(b[0]));
+  const installs = ranked.slice(0, CHART_TOOLS).map(([toolId, values]) => ({ toolId, name: catalog.tool(toolId)?.name ?? toolId, values }));
+  if (ranked.length > CHART_TOOLS) {
+    const other = new Array<number>(days.length).fill(0);
+    for (const [, values] of ranked.slice(CHART_TOOLS)) values.forEach((v, i) => (other[i]! += v));
+    installs.push({ toolId: OTHER_TOOLS, name: 'Other tools', values: other });
+  }
+  const complianceSeries = new Array<number | null>(days.length).fill(null);
+  for (const row of db
+    .prepare<[string], { day: string; devices: number; compliant: number }>(
+      'SELECT day, sum(devices) AS devices, sum(compliant) AS compliant FROM rollup_compliance_day WHERE day >= ? GROUP BY day',
+    )
+    .all(first)) {
+    const i = index.get(row.day);
+    if (i !== undefined && row.devices > 0) complianceSeries[i] = row.compliant / row.devices;
+  }
+  const blockedLaunches = new Array<number>(days.length).fill(0);
+  const warnedLaunches = new Array<number>(days.length).fill(0);
+  for (const row of db
+    .prepare<[string], { day: string; type: string; n: number }>(
+      "SELECT day, type, sum(events) AS n FROM rollup_event_day WHERE day >= ? AND type IN ('blocked-launch', 'warned-launch') GROUP BY day, type",
+    )
+    .all(first)) {
+    const i = index.get(row.day);
+    if (i === undefined) continue;
+    if (row.type === 'blocked-launch') blockedLaunches[i] = row.n;
+    else warnedLaunches[i] = row.n;
+  }
+
+  const upcoming = (input.current?.upcoming ?? []).filter((change) => Date.parse(change.at) > now);
+  const policy = input.policy;
+  const reporting = compliance.devices ?? 0;
+  return {
+    generatedAt: new Date(now).toISOString(),
+    asOf: input.lastRunAt,
+    staleAfterDays: staleAfterMs / DAY_MS,
+    policy: policy
+      ? { revision: policy.revision, name: policy.name, publishedAt: new Date(policy.publishedAt).toISOString(), publishedBy: policy.publishedBy, mode: policy.document.spec.mode ?? 'enforce' }
+      : null,
+    devices: { enrolled: devices.never_seen + devices.stale + devices.active, active: devices.active, stale: devices.stale, neverSeen: devices.never_seen, revoked: devices.revoked },
+    compliance: {
+      day: compliance.day,
+      devices: reporting,
+      compliant: compliance.compliant ?? 0,
+      share: reporting > 0 ? (compliance.compliant ?? 0) / reporting : null,
+      withBlockedTool: compliance.with_block ?? 0,
+      withWarnedTool: compliance.with_warn ?? 0,
+    },
+    launches: { since: new Date(since).toISOString(), ...launches },
+    nextChange: headlineChange(upcoming),
+    upcoming,
+    upcomingPolicyRevision: input.current?.policyRevision ?? null,
+    charts: { days, installs, compliance: complianceSeries, blockedLaunches, warnedLaunches },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Running a report: check the filters, open a read connection (its own snapshot), and return a
+ * stream that writes the chosen format as the client reads it. Used by the /v1/reports routes
+ * and by the dashboard's export buttons.
+ */
+import type { Readable } from 'node:stream';
+import { builtinCatalog, catalogIndex, type CatalogIndex } from '../../policies/catalog/index.js';
+import { ApiError } from '../http/errors.js';
+import { openReadConnection } from './database.js';
+import type { ReportDefinition } from './definition.js';
+import { resolveFilters, type RawQuery } from './filters.js';
+import { ReportStream } from './stream.js';
+import { createWriter } from './writers.js';
+
+export interface ReportServiceOptions {
+  databaseFile: string;
+  now: () => number;
+  staleAfterMs: number;
+  currentRevision: () => number | null;
+  catalog?: CatalogIndex;
+  /** Exports streaming at once; more are refused with 429 (each holds a connection and a snapshot). */
+  maxConcurrent?: number;
+  /** Called before a report reads (to write buffered observations first). */
+  beforeRun?: () => void;
+}
+
+export interface RunningReport {
+  stream: Readable;
+  contentType: string;
+  /** A download name such as aigate-inventory-20260601-120000Z.csv. */
+  filename: string;
+  headers: Record<string, string>;
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\.\d+Z$/, 'Z');
+}
+
+export class ReportService {
+  private active = 0;
+  private readonly streams = new Set<ReportStream>();
+  private readonly catalog: CatalogIndex;
+  private readonly maxConcurrent: number;
+
+  constructor(private readonly options: ReportServiceOptions) {
+    this.catalog = options.catalog ?? catalogIndex(builtinCatalog);
+    this.maxConcurrent = options.maxConcurrent ?? 4;
+  }
+
+  get running(): number {
+    return this.active;
+  }
+
+  /** End every export in progress (shutdown must not wait for a client that stopped reading). */
+  abortAll(reason: string): void {
+    for (const stream of this.streams) stream.destroy(new Error(reason));
+  }
+
+  run(report: ReportDefinition, query: RawQuery): RunningReport {
+    const filters = resolveFilters(query, this.catalog, { staleAfterMs: this.options.staleAfterMs });
+    if (this.active >= this.maxConcurrent) {
+      throw new ApiError(429, 'too_many_reports', `${this.active} reports are being exported right now; try again when one has finished`, { 'retry-after': '5' });
+    }
+    this.options.beforeRun?.();
+    const now = this.options.now();
+    const connection = openReadConnection(this.options.databaseFile);
+    this.active++;
+    let counted = true;
+    const release = () => {
+      connection.release();
+      if (counted) {
+        counted = false;
+        this.active--;
+      }
+    };
+    try {
+      const opened = report.open({ db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() }, filters);
+      const writer = createWriter(filters.format, report.columns, {
+        report: report.kind,
+        generatedAt: new Date(now).toISOString(),
+        filters: filters.echo,
+        meta: opened.meta ?? {},
+      });
+      const stream: ReportStream = new ReportStream(opened.rows, writer, () => {
+        this.streams.delete(stream);
+        release();
+      });
+      this.streams.add(stream);
+      return {
+        stream,
+        contentType: writer.contentType,
+        filename: `aigate-${report.kind}-${stamp(now)}.${writer.extension}`,
+        headers: opened.headers ?? {},
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+}
