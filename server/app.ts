@@ -22,6 +22,7 @@ import { eventRoutes } from './routes/events.js';
 import { exceptionRequestRoutes } from './routes/exception-requests.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
+import { reportsPlugin } from './reports/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -141,6 +142,7 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
     await app.register(eventRoutes);
     await app.register(exceptionRequestRoutes);
     await app.register(adminRoutes, { prefix: '/v1/admin' });
+    await app.register(reportsPlugin);
     return app;
   } catch (error) {
     context.close();
