@@ -52,7 +52,7 @@ function listProc(ctx: Pick<ScanContext, 'skip'>): ProcessInfo[] {
     }
     if (paths.length) out.push({ pid: Number(pid), paths: [...new Set(paths)] });
   }
-  if (denied > 0) ctx.skip('/proc', `executables of ${denied} processes of other users not readable (permission denied); matched by command line`);
+  if (denied > 0) ctx.skip('/proc', `permission denied (the executables of ${denied} processes; matched by command line instead)`);
   return out;
 }
 
