@@ -86,6 +86,7 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin!.on('error', () => undefined); // the program may exit without reading stdin
     child.stdin!.end(options.input ?? '');
   });
 }

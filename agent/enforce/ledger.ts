@@ -1,0 +1,153 @@
+/**
+ * The write-ahead ledger: one file holding what enforcement has applied (per instance) and the
+ * operation in flight. Every step of an operation is written here, with what is needed to undo
+ * it, before it happens, and marked done after; the file is replaced atomically each time. After
+ * a crash the next start finds the operation and completes it, or undoes it (see engine.ts).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { ToolInstance } from '../../policies/inventory.js';
+import { Verdict } from '../../policies/verdict.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
+import { PRIVATE_FILE_MODE } from '../state/paths.js';
+import { FileFacts } from './fs-facts.js';
+
+export const LauncherEntry = Type.Object(
+  {
+    /** Where the launcher is (and our stub now stands). */
+    path: Type.String(),
+    /** Where the original was moved, beside it. */
+    sibling: Type.String(),
+    original: FileFacts,
+    /** The stub standing at `path`; null while it is missing and must be written again. */
+    stubSha256: Type.Union([Type.String(), Type.Null()]),
+    stubContent: Type.Union([Type.String(), Type.Null()]),
+    /** Under a block, a regular-file original is made unreadable too (owner root, mode 000). */
+    locked: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type LauncherEntry = Static<typeof LauncherEntry>;
+
+export const QuarantineEntry = Type.Object(
+  {
+    from: Type.String(),
+    to: Type.String(),
+    original: FileFacts,
+    locked: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type QuarantineEntry = Static<typeof QuarantineEntry>;
+
+/** An earlier copy set aside after a tamper (a reinstall over a quarantine, say): kept, never deleted. */
+export const OrphanEntry = Type.Object({ path: Type.String(), original: FileFacts, locked: Type.Boolean() }, { additionalProperties: false });
+export type OrphanEntry = Static<typeof OrphanEntry>;
+
+export const AppliedInstance = Type.Object(
+  {
+    key: Type.String(),
+    instance: ToolInstance,
+    level: Type.Union([Type.Literal('warn'), Type.Literal('block')]),
+    verdict: Verdict,
+    launchers: Type.Array(LauncherEntry),
+    quarantine: Type.Array(QuarantineEntry),
+    orphans: Type.Array(OrphanEntry),
+    appliedAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type AppliedInstance = Static<typeof AppliedInstance>;
+
+export const Step = Type.Union([
+  Type.Object({ op: Type.Literal('move-aside'), launcher: Type.String(), sibling: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object(
+    {
+      op: Type.Literal('write-stub'),
+      launcher: Type.String(),
+      content: Type.String(),
+      sha256: Type.String(),
+      /** The stub it replaces, put back if the operation is undone. */
+      previous: Type.Union([Type.String(), Type.Null()]),
+      /** A launcher put back by hand that is identical to the kept original may be replaced. */
+      replaceIfSameAs: Type.Optional(FileFacts),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ op: Type.Literal('restore-launcher'), launcher: Type.String(), sibling: Type.String(), original: FileFacts, stubContent: Type.String() }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('lock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('unlock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('rename'), from: Type.String(), to: Type.String() }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('stop-processes'), roots: Type.Array(Type.String()), graceMs: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+]);
+export type Step = Static<typeof Step>;
+
+export const StepState = Type.Union([Type.Literal('pending'), Type.Literal('started'), Type.Literal('done'), Type.Literal('undone'), Type.Literal('undo-failed')]);
+
+export const Operation = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('apply'), Type.Literal('restore'), Type.Literal('repair')]),
+    key: Type.String(),
+    startedAt: Type.String(),
+    direction: Type.Union([Type.Literal('forward'), Type.Literal('backward')]),
+    steps: Type.Array(Type.Object({ step: Step, state: StepState, note: Type.Optional(Type.String()) }, { additionalProperties: false })),
+    /** The instance's record once the operation commits; null removes it. */
+    result: Type.Union([AppliedInstance, Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type Operation = Static<typeof Operation>;
+
+export const Problem = Type.Object({ at: Type.String(), key: Type.String(), message: Type.String() }, { additionalProperties: false });
+export type Problem = Static<typeof Problem>;
+
+export const Ledger = Type.Object(
+  {
+    version: Type.Literal(1),
+    applied: Type.Record(Type.String(), AppliedInstance),
+    journal: Type.Union([Operation, Type.Null()]),
+    /** Recent things that could not be done or undone (kept for status and reports). */
+    problems: Type.Array(Problem),
+  },
+  { additionalProperties: false },
+);
+export type Ledger = Static<typeof Ledger>;
+
+export const MAX_PROBLEMS = 50;
+
+export function emptyLedger(): Ledger {
+  return { version: 1, applied: {}, journal: null, problems: [] };
+}
+
+export class LedgerStore {
+  ledger: Ledger = emptyLedger();
+
+  constructor(readonly file: string) {}
+
+  /**
+   * Reads the ledger. A damaged ledger is not silently replaced (it may be all that says where
+   * originals are kept): the caller gets the message and must not enforce until it is repaired.
+   */
+  async load(): Promise<string | null> {
+    const read = await readJsonFile(this.file, Ledger);
+    if (read.ok) {
+      this.ledger = read.value;
+      return null;
+    }
+    if (read.missing) {
+      this.ledger = emptyLedger();
+      return null;
+    }
+    return read.message;
+  }
+
+  async save(): Promise<void> {
+    await writeJsonFile(this.file, this.ledger, PRIVATE_FILE_MODE);
+  }
+
+  addProblem(at: number, key: string, message: string): void {
+    this.ledger.problems = [...this.ledger.problems, { at: new Date(at).toISOString(), key, message }].slice(-MAX_PROBLEMS);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Checking what enforcement applied against the disk, before each reconciliation. Anything
+ * undone by hand (a stub removed, the original put back, a quarantine renamed back or unlocked,
+ * a reinstall over a quarantine) is reported as a finding, and the record is normalised to what
+ * is really there, so planning re-applies exactly what is missing. Earlier copies that a
+ * reinstall pushed out of their slot become orphans: kept, never deleted.
+ */
+import { lstat } from 'node:fs/promises';
+import { captureFacts, lexists, sameContent } from './fs-facts.js';
+import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
+import { isOurStub } from './steps.js';
+
+export type FindingKind =
+  | 'stub-removed'
+  | 'stub-changed'
+  | 'original-restored'
+  | 'launcher-replaced'
+  | 'launcher-gone'
+  | 'original-unlocked'
+  | 'quarantine-undone'
+  | 'quarantine-reinstalled'
+  | 'quarantine-unlocked'
+  | 'quarantine-gone';
+
+export interface Finding {
+  kind: FindingKind;
+  path: string;
+  message: string;
+}
+
+export interface Observation {
+  record: AppliedInstance;
+  findings: Finding[];
+  /** Launchers whose current file is an identical copy of the kept original: safe to replace. */
+  replaceable: Set<string>;
+  /**
+   * Entries undone by hand by moving the original (or the quarantined folder) back: what is in
+   * place is the original, perhaps still locked; its recorded facts are what it must return to.
+   */
+  movedBack: { launchers: LauncherEntry[]; quarantine: QuarantineEntry[] };
+}
+
+async function isLocked(path: string, isRoot: boolean): Promise<boolean> {
+  try {
+    const info = await lstat(path);
+    return (info.mode & 0o7777) === 0 && (!isRoot || (info.uid === 0 && info.gid === 0));
+  } catch {
+    return false;
+  }
+}
+
+export async function observe(applied: AppliedInstance, isRoot: boolean): Promise<Observation> {
+  const findings: Finding[] = [];
+  const replaceable = new Set<string>();
+  const launchers: LauncherEntry[] = [];
+  const quarantine: QuarantineEntry[] = [];
+  const orphans: OrphanEntry[] = [...applied.orphans];
+  const movedBack: Observation['movedBack'] = { launchers: [], quarantine: [] };
+  const found = (kind: FindingKind, path: string, message: string) => findings.push({ kind, path, message });
+
+  for (const entry of applied.launchers) {
+    const now = await captureFacts(entry.path);
+    const hasSibling = await lexists(entry.sibling);
+    const stub = now !== null && (await isOurStub(entry.path));
+    if (stub && hasSibling) {
+      const next = { ...entry };
+      if (entry.stubSha256 !== null && now.sha256 !== entry.stubSha256) {
+        found('stub-changed', entry.path, `the aigate stub at ${entry.path} was edited`);
+        next.stubSha256 = null;
+      }
+      if (entry.locked && !(await isLocked(entry.sibling, isRoot))) {
+        found('original-unlocked', entry.sibling, `the kept original ${entry.sibling} was made usable again`);
+        next.locked = false;
+      }
+      launchers.push(next);
+    } else if (stub) {
+      found('launcher-gone', entry.sibling, `the kept original ${entry.sibling} was removed; the stub at ${entry.path} stays`);
+      launchers.push(entry);
+    } else if (now === null && hasSibling) {
+      found('stub-removed', entry.path, `the aigate stub at ${entry.path} was removed`);
+      launchers.push({ ...entry, stubSha256: null });
+    } else if (now !== null && hasSibling) {
+      if (sameContent(now, entry.original)) {
+        found('launcher-replaced', entry.path, `${entry.path} was put back by hand (an identical copy of the kept original)`);
+        replaceable.add(entry.path);
+        launchers.push({ ...entry, stubSha256: null });
+      } else {
+        found('launcher-replaced', entry.path, `${entry.path} was replaced (a reinstall?); the earlier original stays at ${entry.sibling}`);
+        orphans.push({ path: entry.sibling, original: entry.original, locked: entry.locked });
+      }
+    } else if (now !== null) {
+      found('original-restored', entry.path, `the original ${entry.path} was moved back by hand`);
+      movedBack.launchers.push(entry);
+    } else {
+      found('launcher-gone', entry.path, `both the stub at ${entry.path} and the kept original ${entry.sibling} were removed`);
+    }
+  }
+
+  for (const entry of applied.quarantine) {
+    const inQuarantine = await lexists(entry.to);
+    const backInPlace = await lexists(entry.from);
+    if (inQuarantine && !backInPlace) {
+      if (entry.locked && !(await isLocked(entry.to, isRoot))) {
+        found('quarantine-unlocked', entry.to, `the quarantined folder ${entry.to} was unlocked`);
+        quarantine.push({ ...entry, locked: false });
+      } else quarantine.push(entry);
+    } else if (!inQuarantine && backInPlace) {
+      found('quarantine-undone', entry.from, `the quarantined folder was moved back to ${entry.from}`);
+      movedBack.quarantine.push(entry);
+    } else if (inQuarantine && backInPlace) {
+      found('quarantine-reinstalled', entry.from, `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`);
+      orphans.push({ path: entry.to, original: entry.original, locked: entry.locked });
+    } else {
+      found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);
+    }
+  }
+
+  return { record: { ...applied, launchers, quarantine, orphans }, findings, replaceable, movedBack };
+}

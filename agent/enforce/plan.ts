@@ -1,0 +1,201 @@
+/**
+ * Planning one instance's change: from what is applied (already checked against the disk) to
+ * what the verdict wants, as an ordered list of ledger steps plus the record to keep once they
+ * are done. Removals come first (un-quarantine, unlock, put launchers back), then additions
+ * (set launchers aside, write stubs, lock, quarantine), then stopping processes. Reads file
+ * facts through `facts`, changes nothing.
+ */
+import type { ToolInstance } from '../../policies/inventory.js';
+import type { Verdict } from '../../policies/verdict.js';
+import type { FileFacts } from './fs-facts.js';
+import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry, Step } from './ledger.js';
+import { sha256Text } from './steps.js';
+import { quarantineFor, siblingFor } from './stubs.js';
+
+export interface Desired {
+  key: string;
+  level: 'warn' | 'block';
+  instance: ToolInstance;
+  verdict: Verdict;
+  /** Launchers to replace with stubs. */
+  launchers: readonly string[];
+  /** The stub text for a launcher whose original is kept at `sibling`. */
+  stubText: (launcher: string, sibling: string) => string;
+  /** The install folder to quarantine (block only), or null. */
+  quarantine: string | null;
+}
+
+export interface PlanInput {
+  current: AppliedInstance | null;
+  desired: Desired | null;
+  /** Launchers currently holding an identical copy of their kept original (see observe.ts). */
+  replaceable: ReadonlySet<string>;
+  /** Entries whose original was moved back by hand (see observe.ts). */
+  movedBack: { launchers: readonly LauncherEntry[]; quarantine: readonly QuarantineEntry[] };
+  /** Processes of the instance are running (a block then stops them). */
+  running: boolean;
+  graceMs: number;
+  nowIso: string;
+  platform: NodeJS.Platform;
+  facts: (path: string) => Promise<FileFacts | null>;
+  exists: (path: string) => Promise<boolean>;
+  isOurStub: (path: string) => Promise<boolean>;
+}
+
+export interface Plan {
+  kind: 'apply' | 'restore' | 'repair';
+  steps: Step[];
+  result: AppliedInstance | null;
+  /** Parts that could not be planned (a launcher gone meanwhile, a symlinked install...). */
+  notes: string[];
+}
+
+async function freeName(make: (generation: number) => string, exists: (path: string) => Promise<boolean>): Promise<string> {
+  for (let generation = 1; generation < 100; generation++) {
+    const candidate = make(generation);
+    if (!(await exists(candidate))) return candidate;
+  }
+  throw new Error(`no free name beside ${make(1)}`);
+}
+
+export async function planChange(input: PlanInput): Promise<Plan | null> {
+  const { current, desired } = input;
+  if (!current && !desired) return null;
+  const steps: Step[] = [];
+  const notes: string[] = [];
+  const block = desired?.level === 'block';
+  const launchers: LauncherEntry[] = [];
+  const quarantine: QuarantineEntry[] = [];
+  const orphans: OrphanEntry[] = [...(current?.orphans ?? [])];
+  let added = false;
+
+  const wanted = new Set(desired?.launchers ?? []);
+
+  // Originals moved back by hand: back to their recorded owner and mode, then set aside again if still wanted.
+  for (const entry of input.movedBack.quarantine) {
+    const again = block && desired.quarantine === entry.from;
+    if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original });
+    if (again) {
+      steps.push({ op: 'rename', from: entry.from, to: entry.to }, { op: 'lock', path: entry.to, original: entry.original });
+      quarantine.push({ ...entry, locked: true });
+      added = true;
+    }
+  }
+  for (const entry of input.movedBack.launchers) {
+    if (entry.locked) steps.push({ op: 'unlock', path: entry.path, original: entry.original });
+    if (!desired || !wanted.has(entry.path)) continue;
+    const content = desired.stubText(entry.path, entry.sibling);
+    const sha256 = sha256Text(content);
+    const lockIt = block && entry.original.kind === 'file';
+    steps.push({ op: 'move-aside', launcher: entry.path, sibling: entry.sibling, original: entry.original }, { op: 'write-stub', launcher: entry.path, content, sha256, previous: null });
+    if (lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
+    launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
+    added = true;
+  }
+
+  // Removals.
+  for (const entry of current?.quarantine ?? []) {
+    if (block && desired.quarantine === entry.from) {
+      if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original });
+      quarantine.push({ ...entry, locked: true });
+      continue;
+    }
+    if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original });
+    steps.push({ op: 'rename', from: entry.to, to: entry.from });
+  }
+  for (const entry of current?.launchers ?? []) {
+    if (wanted.has(entry.path)) continue;
+    if (entry.locked) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
+    steps.push({ op: 'restore-launcher', launcher: entry.path, sibling: entry.sibling, original: entry.original, stubContent: entry.stubContent ?? '' });
+  }
+  if (!desired) {
+    // Earlier copies set aside after a tamper keep their place but get their owner and mode back.
+    for (const orphan of orphans) if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
+  }
+
+  // Launchers already replaced: rewrite stubs whose text changed, adjust locks.
+  for (const entry of current?.launchers ?? []) {
+    if (!desired || !wanted.has(entry.path)) continue;
+    const lockIt = block && entry.original.kind === 'file';
+    if (entry.locked && !lockIt) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
+    const content = desired.stubText(entry.path, entry.sibling);
+    const sha256 = sha256Text(content);
+    if (entry.stubSha256 !== sha256) {
+      const step: Step = { op: 'write-stub', launcher: entry.path, content, sha256, previous: entry.stubContent };
+      if (input.replaceable.has(entry.path)) step.replaceIfSameAs = entry.original;
+      steps.push(step);
+    }
+    if (!entry.locked && lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
+    launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
+  }
+
+  // New launchers.
+  const known = new Set([...(current?.launchers ?? []), ...input.movedBack.launchers].map((entry) => entry.path));
+  for (const path of desired?.launchers ?? []) {
+    if (known.has(path)) continue;
+    const original = await input.facts(path);
+    if (original === null) {
+      notes.push(`${path} is gone; nothing to replace`);
+      continue;
+    }
+    if (original.kind === 'dir') {
+      notes.push(`${path} is a folder, not a launcher; left alone`);
+      continue;
+    }
+    if (await input.isOurStub(path)) {
+      notes.push(`${path} already holds an aigate stub the ledger does not know; left alone`);
+      continue;
+    }
+    const sibling = await freeName((generation) => siblingFor(path, generation, input.platform), input.exists);
+    const content = desired!.stubText(path, sibling);
+    const sha256 = sha256Text(content);
+    const lockIt = block && original.kind === 'file';
+    steps.push({ op: 'move-aside', launcher: path, sibling, original }, { op: 'write-stub', launcher: path, content, sha256, previous: null });
+    if (lockIt) steps.push({ op: 'lock', path: sibling, original });
+    launchers.push({ path, sibling, original, stubSha256: sha256, stubContent: content, locked: lockIt });
+    added = true;
+  }
+
+  // Quarantine.
+  if (block && desired.quarantine !== null && !quarantine.some((entry) => entry.from === desired.quarantine) && !input.movedBack.quarantine.some((entry) => entry.from === desired.quarantine)) {
+    const from = desired.quarantine;
+    const original = await input.facts(from);
+    if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
+    else if (original.kind === 'symlink') notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
+    else {
+      const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);
+      steps.push({ op: 'rename', from, to }, { op: 'lock', path: to, original });
+      quarantine.push({ from, to, original, locked: true });
+      added = true;
+    }
+  }
+
+  if (block && (added || input.running)) {
+    const roots = [desired.instance.installPath, ...quarantine.map((entry) => entry.to), ...launchers.map((entry) => entry.sibling)];
+    steps.push({ op: 'stop-processes', roots: [...new Set(roots)], graceMs: input.graceMs });
+  }
+
+  const result: AppliedInstance | null = desired
+    ? {
+        key: desired.key,
+        instance: desired.instance,
+        level: desired.level,
+        verdict: desired.verdict,
+        launchers,
+        quarantine,
+        orphans,
+        appliedAt: current && current.level === desired.level ? current.appliedAt : input.nowIso,
+        updatedAt: input.nowIso,
+      }
+    : null;
+
+  const kind: Plan['kind'] = !desired ? 'restore' : !current || (current.level === 'warn' && desired.level === 'block') ? 'apply' : current.level === 'block' && desired.level === 'warn' ? 'restore' : 'apply';
+  if (steps.length === 0 && current && result && sameRecord(current, result)) return null;
+  return { kind, steps, result, notes };
+}
+
+/** Records equal apart from timestamps: nothing to commit. */
+function sameRecord(a: AppliedInstance, b: AppliedInstance): boolean {
+  const strip = (r: AppliedInstance) => JSON.stringify({ ...r, updatedAt: '', appliedAt: '' });
+  return strip(a) === strip(b);
+}

@@ -1,0 +1,90 @@
+/** Building an Enforcer on a temp state dir and real verdicts from real policies, for the in-process tests. */
+import { join } from 'node:path';
+import { builtinCatalog } from '../../policies/catalog/index.js';
+import { compilePolicy, type CompiledPolicy } from '../../policies/compile.js';
+import { evaluateInstance } from '../../policies/evaluate.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { loadPolicy } from '../../policies/load.js';
+import { policyFacts } from '../../agent/enforce/desired.js';
+import { Enforcer } from '../../agent/enforce/engine.js';
+import { NO_FAULTS } from '../../agent/enforce/fault.js';
+import type { AgentEvent } from '../../agent/events/event.js';
+import { silentLogger } from '../../agent/log.js';
+import { ensureStateLayout } from '../../agent/state/layout.js';
+import { statePaths } from '../../agent/state/paths.js';
+import { isRoot } from './trees.js';
+
+export const DAY = 86_400_000;
+
+export function compile(yaml: string): CompiledPolicy {
+  const loaded = loadPolicy(yaml);
+  if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('; '));
+  return compilePolicy(loaded.policy, builtinCatalog);
+}
+
+export function banPolicy(options: { effective: string; warnFor?: string; mode?: 'enforce' | 'monitor'; tools?: string[]; message?: string }): CompiledPolicy {
+  return compile(`apiVersion: aigate/v1
+kind: Policy
+metadata:
+  name: ban-ai-clis
+spec:
+  mode: ${options.mode ?? 'enforce'}
+  timezone: Asia/Shanghai
+  default: allow
+  notice:
+    contact: https://it.example.com/ai-tools
+    alternatives: [qwen-code, tongyi-lingma]
+  rules:
+    - name: ban
+      tools: [${(options.tools ?? ['claude-code']).join(', ')}]
+      action: block
+      effective: ${options.effective}
+${options.warnFor ? `      warnFor: ${options.warnFor}\n` : ''}${options.message ? `      message: ${JSON.stringify(options.message)}\n` : ''}`);
+}
+
+export const ALLOW_ALL = compile('apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: allow-all\nspec:\n  default: allow\n');
+
+export const DEVICE = { os: 'linux' as const, hostname: 'dev-laptop-1', deviceId: 'device-1' };
+
+export async function makeEnforcer(stateDir: string, options: { graceMs?: number; homes?: string[] } = {}) {
+  const paths = statePaths(stateDir);
+  await ensureStateLayout(paths);
+  const events: AgentEvent[] = [];
+  const notices: string[] = [];
+  const enforcer = new Enforcer({
+    ledgerFile: paths.enforcement,
+    launchesDir: paths.launchesDir,
+    guard: { platform: process.platform, homes: options.homes ?? [], stateDir },
+    isRoot,
+    graceMs: options.graceMs ?? 2000,
+    fault: NO_FAULTS,
+    log: silentLogger(),
+    emit: async (event) => void events.push(event),
+    clock: Date.now,
+    notify: (notice) => notices.push(notice.title),
+  });
+  await enforcer.load();
+  return { enforcer, events, notices, paths };
+}
+
+export async function enforce(enforcer: Enforcer, compiled: CompiledPolicy, instances: ToolInstance[], nowMs = Date.now(), revision = 1) {
+  const items = instances.map((instance) => ({ instance, verdict: evaluateInstance(compiled, instance, DEVICE, nowMs) }));
+  return enforcer.reconcile(items, policyFacts(compiled), revision);
+}
+
+export function npmInstanceOf(install: { installPath: string; launcher: string }, version = '2.1.91'): ToolInstance {
+  return {
+    toolId: 'claude-code',
+    name: '@anthropic-ai/claude-code',
+    version,
+    channel: 'npm',
+    installPath: install.installPath,
+    launchers: [install.launcher],
+    owner: 'alice',
+    evidence: [join(install.installPath, 'package.json')],
+  };
+}
+
+export function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
