@@ -11,6 +11,8 @@ import { AdminApiError, AdminClient } from '../client/admin-client.js';
 import * as admin from './admin-commands.js';
 import { ConfigError, removeConfig, resolveConnection, writeConfig, type Env } from './config-file.js';
 import { explainPolicyFile, validatePolicyFile, type Output } from './policy-file.js';
+import { reportExport, reportRollup, type ExportOptions } from '../reports/cli.js';
+import { REPORT_KINDS } from '../reports/kinds/index.js';
 
 const positiveInt = (name: string) => (value: string) => {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`${name} must be a positive whole number`);
@@ -23,7 +25,7 @@ const nonNegativeInt = (name: string) => (value: string) => {
 
 export function buildProgram(io: Output, env: Env, setExit: (code: number) => void): Command {
   const program = new Command('aigate')
-    .description('Administer an aigate server: policies, devices, enrollment, exceptions, tokens, audit.')
+    .description('Administer an aigate server: policies, devices, enrollment, exceptions, tokens, audit, reports.')
     .option('--server <url>', 'server URL (default: AIGATE_SERVER, else the saved login)')
     .option('--token <token>', 'admin or auditor token (default: AIGATE_TOKEN, else the saved login)')
     .showHelpAfterError()
@@ -220,6 +222,42 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
     .command('revoke <id>')
     .description('revoke a token')
     .action((id: string) => withClient((client) => admin.tokenRevoke(client, id, io))());
+
+  /** Run a command that talks to /v1/reports with the resolved server and token. */
+  const withConnection = (run: (server: string, token: string) => Promise<number>) => async () => {
+    let connection;
+    try {
+      connection = await resolveConnection(program.opts<{ server?: string; token?: string }>(), env);
+    } catch (error) {
+      io.err(`aigate: ${(error as Error).message}`);
+      setExit(admin.EXIT_USAGE);
+      return;
+    }
+    setExit(await run(connection.server, connection.token));
+  };
+  const report = program.command('report').description('compliance reports (admin or auditor token)');
+  report
+    .command('export <kind>')
+    .description(`stream a report: ${REPORT_KINDS.join(', ')}`)
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json', 'ndjson']).makeOptionMandatory())
+    .option('-o, --output <file>', 'write to this file (default: standard output)')
+    .option('--from <when>', 'from this date or instant on (UTC)')
+    .option('--to <when>', 'before this instant; a bare date includes that day')
+    .option('--tool <id>', 'one tool (catalog id)')
+    .option('--group <group>', 'one device group')
+    .option('--user <user>', 'one user')
+    .option('--device <id-or-hostname>', 'one device')
+    .option('--verdict <verdict>', 'allow | warn | block | none (inventory); warn | block (violations)')
+    .option('--type <type>', 'event type (events)')
+    .option('--status <status>', 'active | stale | never-seen | revoked (coverage)')
+    .option('--stale-after <duration>', 'stale period such as 7d (coverage)')
+    .option('--present <bool>', 'true | false: installed now, or removed (inventory)')
+    .action((kind: string, options: ExportOptions) => withConnection((server, token) => reportExport(server, token, kind, options, io))());
+  report
+    .command('rollup')
+    .description('rebuild the daily rollups now (admin token)')
+    .option('--json', 'machine-readable result')
+    .action((options: { json?: boolean }) => withConnection((server, token) => reportRollup(server, token, options, io))());
 
   program
     .command('audit')
