@@ -9,6 +9,8 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cron from 'node-cron';
+import { parseDuration } from '../../policies/time.js';
 import { buildServer, type AigateServer } from '../app.js';
 import type { ServerOptions } from '../config.js';
 import { DATABASE_FILE } from '../context.js';
@@ -29,6 +31,9 @@ export interface StartOptions {
   rateDevice?: number;
   rateToken?: number;
   rateEnroll?: number;
+  staleAfter?: number;
+  eventRetention?: number;
+  rollupSchedule?: string;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -36,6 +41,17 @@ export const DEFAULT_PORT = 8080;
 const perMinute = (name: string) => (value: string) => {
   if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError(`${name} must be a positive whole number of requests per minute`);
   return Number(value);
+};
+
+const duration = (name: string) => (value: string) => {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) throw new InvalidArgumentError(`${name}: ${parsed.error}`);
+  return parsed.ms;
+};
+
+const cronExpression = (value: string) => {
+  if (!cron.validate(value)) throw new InvalidArgumentError(`"${value}" is not a cron expression (minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`);
+  return value;
 };
 
 const port = (value: string) => {
@@ -76,6 +92,9 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   if (options.rateToken !== undefined) rateLimits.tokenPerMinute = options.rateToken;
   if (options.rateEnroll !== undefined) rateLimits.enrollPerMinutePerIp = options.rateEnroll;
   serverOptions.rateLimits = rateLimits;
+  if (options.staleAfter !== undefined) serverOptions.staleAfterMs = options.staleAfter;
+  if (options.eventRetention !== undefined) serverOptions.eventRetentionMs = options.eventRetention;
+  if (options.rollupSchedule !== undefined) serverOptions.rollupSchedule = options.rollupSchedule;
   if (options.tlsCert && options.tlsKey) {
     try {
       serverOptions.tls = { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) };
@@ -196,6 +215,9 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
     .option('--rate-device <n>', 'requests per minute per device (default 120)', perMinute('--rate-device'))
     .option('--rate-token <n>', 'requests per minute per admin/auditor token (default 600)', perMinute('--rate-token'))
     .option('--rate-enroll <n>', 'enrollments per minute per client address (default 30)', perMinute('--rate-enroll'))
+    .option('--stale-after <duration>', 'a device without a check-in for this long is stale in reports (default 7d)', duration('--stale-after'))
+    .option('--event-retention <duration>', 'prune raw agent events older than this; daily counts stay (default 400d)', duration('--event-retention'))
+    .option('--rollup-schedule <cron>', 'when the daily rollups are rebuilt (default "*/15 * * * *")', cronExpression)
     .action(async (options: StartOptions) => {
       exit = await start(options, io);
     });
