@@ -1,4 +1,7 @@
-/** The agent's version: the package's, found by walking up from this file (works from src and dist). */
+/**
+ * The agent's version. The one-file bundle (installer/package.mjs) has it built in; from src
+ * and dist it is the package's, found by walking up from this file.
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,4 +20,7 @@ function findVersion(): string {
   return '0.0.0';
 }
 
-export const AGENT_VERSION = findVersion();
+/** Replaced by the bundler (esbuild `define`); undeclared everywhere else. */
+declare const __AIGATE_AGENT_VERSION__: string | undefined;
+
+export const AGENT_VERSION = typeof __AIGATE_AGENT_VERSION__ === 'string' ? __AIGATE_AGENT_VERSION__ : findVersion();
