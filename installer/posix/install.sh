@@ -25,6 +25,7 @@ usage: install.sh --server URL [--secret S | --secret-file F] [options]
   --root DIR                    install into DIR as if it were / (packaging, tests); no service calls
   --os linux|darwin             the layout to install (default: this machine's; useful with --root)
   --no-start                    install and enroll, but do not enable or start the service
+  --no-enroll                   install only (enroll later with: aigate-agent enroll ...); for packaging
   -h, --help                    this text
 USAGE
 }
@@ -32,7 +33,7 @@ USAGE
 die() { echo "install.sh: $*" >&2; exit 1; }
 usage_error() { echo "install.sh: $*" >&2; echo "run install.sh --help for the options" >&2; exit 2; }
 
-server='' secret='' secret_file='' fingerprint='' insecure='' prefix=/opt/aigate state_dir='' node='' root='' start=yes os=''
+server='' secret='' secret_file='' fingerprint='' insecure='' prefix=/opt/aigate state_dir='' node='' root='' start=yes os='' enroll=yes
 while [ $# -gt 0 ]; do
   case $1 in
     --server) [ $# -ge 2 ] || usage_error "--server needs a URL"; server=$2; shift 2 ;;
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --node) [ $# -ge 2 ] || usage_error "--node needs a path"; node=$2; shift 2 ;;
     --root) [ $# -ge 2 ] || usage_error "--root needs a directory"; root=$2; shift 2 ;;
     --no-start) start=no; shift ;;
+    --no-enroll) enroll=no; shift ;;
     --os) [ $# -ge 2 ] || usage_error "--os needs linux or darwin"; os=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown option $1" ;;
@@ -145,7 +147,9 @@ chmod 0644 "$root/etc/aigate/install.conf"
 
 # --- Enrollment ------------------------------------------------------------------------------------
 agent=$dest/bin/aigate-agent
-if [ -n "$secret" ]; then
+if [ "$enroll" = no ]; then
+  echo "Not enrolled (--no-enroll): enroll with $prefix/current/bin/aigate-agent enroll --server $server --secret-file F --state-dir '$state_dir'"
+elif [ -n "$secret" ]; then
   secret_tmp=$(mktemp)
   trap 'rm -f "$secret_tmp"' EXIT
   chmod 0600 "$secret_tmp"
