@@ -31,6 +31,17 @@ const NPM_EXACT = new Set([
 
 const NPM_SCOPES = ['@ai-sdk/', '@langchain/', '@openrouter/'];
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const NPM_KEY = new RegExp(`"(?:${[...[...NPM_EXACT].map(escape), ...NPM_SCOPES.map((scope) => `${escape(scope)}[^"]*`)].join('|')})"\\s*:`);
+
+/**
+ * Whether a package.json's text could name an AI SDK as a key at all. Most global packages do
+ * not, and this one regular-expression pass spares parsing them (scans read thousands).
+ */
+export function mayNameNpmAiSdk(packageJsonText: string): boolean {
+  return NPM_KEY.test(packageJsonText);
+}
+
 /** The AI SDKs among npm dependency names, sorted. */
 export function npmAiSdks(dependencies: Iterable<string>): string[] {
   const found: string[] = [];

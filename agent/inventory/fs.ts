@@ -10,6 +10,17 @@
 import * as fs from 'node:fs';
 import { decodeText } from './parse/text.js';
 
+/**
+ * `dir` + separator + `name`, for names read from a directory listing (never containing a
+ * separator). path.join would normalise the whole path again; in a scan that is tens of
+ * thousands of calls and most of the garbage.
+ */
+export function child(dir: string, name: string): string {
+  return dir.endsWith(SEP) ? dir + name : dir + SEP + name;
+}
+
+const SEP = process.platform === 'win32' ? '\\' : '/';
+
 export interface SkipLog {
   add(path: string, reason: string): void;
 }
@@ -69,6 +80,15 @@ export class ScanFs {
 
   /** A regular file's bytes, at most maxBytes (else skipped as too large); null if unreadable. */
   readBytes(path: string, maxBytes: number): Buffer | null {
+    const view = this.readView(path, maxBytes);
+    return view === null ? null : Buffer.from(view);
+  }
+
+  /**
+   * The file's bytes as a view that is only valid until the next read (the scan's shared buffer
+   * for small files): no copy, and in the common case three system calls (open, read, close).
+   */
+  private readView(path: string, maxBytes: number): Buffer | null {
     let fd: number;
     try {
       fd = fs.openSync(path, OPEN_FLAGS);
@@ -77,25 +97,36 @@ export class ScanFs {
       return null;
     }
     try {
+      const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
+      // A short read is the whole of a regular file; only a full buffer needs a closer look
+      // (a big file, or a device that never ends).
+      if (n === 0 && !fs.fstatSync(fd).isFile()) {
+        // An empty read from a FIFO or device, not from an empty file.
+        this.skips.add(path, 'not a regular file');
+        return null;
+      }
+      if (n < CHUNK) {
+        if (n > maxBytes) {
+          this.skips.add(path, `too large (${n} bytes; limit ${maxBytes})`);
+          return null;
+        }
+        return this.buffer.subarray(0, n);
+      }
       const stats = fs.fstatSync(fd);
       if (!stats.isFile()) {
-        this.skips.add(path, stats.isDirectory() ? 'a directory where a file was expected' : 'not a regular file');
+        this.skips.add(path, 'not a regular file');
         return null;
       }
       if (stats.size > maxBytes) {
         this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
         return null;
       }
-      if (stats.size <= CHUNK) {
-        const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
-        return Buffer.from(this.buffer.subarray(0, n));
-      }
       const out = Buffer.allocUnsafe(stats.size);
       let total = 0;
       while (total < out.length) {
-        const n = fs.readSync(fd, out, total, out.length - total, total);
-        if (n === 0) break;
-        total += n;
+        const read = fs.readSync(fd, out, total, out.length - total, total);
+        if (read === 0) break;
+        total += read;
       }
       return out.subarray(0, total);
     } catch (error) {
@@ -130,7 +161,7 @@ export class ScanFs {
   }
 
   readText(path: string, maxBytes: number): string | null {
-    const bytes = this.readBytes(path, maxBytes);
+    const bytes = this.readView(path, maxBytes);
     return bytes === null ? null : decodeText(bytes);
   }
 
@@ -239,6 +270,11 @@ export function reasonFor(code: string | undefined, error: unknown): string {
       return 'path too long';
     case 'EISDIR':
       return 'a directory where a file was expected';
+    case 'ESPIPE':
+    case 'EAGAIN':
+    case 'ENXIO':
+      // Pipes, sockets and devices: what a FIFO or socket named like a manifest gives.
+      return 'not a regular file';
     case 'EIO':
       return 'I/O error';
     case 'EMFILE':

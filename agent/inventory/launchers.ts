@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { isInside, type ScanContext } from './context.js';
+import { child } from './fs.js';
 import type { Home } from './users.js';
 import { shimRunsPackage } from './parse/layouts.js';
 
@@ -33,7 +34,7 @@ export function commandFiles(ctx: ScanContext, dir: string, name: string): strin
   for (const suffix of suffixes) {
     const key = ctx.platform === 'windows' ? (name + suffix).toLowerCase() : name + suffix;
     const actual = names.get(key);
-    if (actual !== undefined) out.push(path.join(dir, actual));
+    if (actual !== undefined) out.push(child(dir, actual));
   }
   return out;
 }

@@ -7,8 +7,9 @@
  */
 import * as path from 'node:path';
 import type { ToolInstance } from '../../../policies/inventory.js';
-import { npmAiSdks } from '../ai-sdks.js';
+import { mayNameNpmAiSdk, npmAiSdks } from '../ai-sdks.js';
 import type { ScanContext } from '../context.js';
+import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
 import { isPackageName, parsePackageJson } from '../parse/package-json.js';
@@ -124,13 +125,13 @@ async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[])
   for (const entry of entries) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
     if (entry.name.startsWith('@')) {
-      const scopeDir = path.join(root.modules, entry.name);
+      const scopeDir = child(root.modules, entry.name);
       for (const sub of ctx.fs.list(scopeDir) ?? []) {
         if (sub.name.startsWith('.') || sub.isFile) continue;
-        readPackage(ctx, root, `${entry.name}/${sub.name}`, path.join(scopeDir, sub.name), out);
+        readPackage(ctx, root, `${entry.name}/${sub.name}`, child(scopeDir, sub.name), out);
       }
     } else {
-      readPackage(ctx, root, entry.name, path.join(root.modules, entry.name), out);
+      readPackage(ctx, root, entry.name, child(root.modules, entry.name), out);
     }
     if (ctx.expired(root.modules)) return;
     await ctx.breathe();
@@ -140,7 +141,7 @@ async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[])
 /** Reads one global package and, if it is an AI tool, records it. */
 export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string, dir: string, out: ToolInstance[], channel: 'npm' | 'legacy-local' = 'npm'): void {
   if (!isPackageName(folderName)) return;
-  const manifestPath = path.join(dir, 'package.json');
+  const manifestPath = child(dir, 'package.json');
   const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
   const byFolder = ctx.catalog.bySignature('npm', folderName);
   if (text === null) {
@@ -153,6 +154,8 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
     }
     return;
   }
+  // Neither catalogued nor naming an AI SDK anywhere: nothing to learn from parsing it.
+  if (!byFolder && !mayNameNpmAiSdk(text) && !mayBeCatalogued(ctx, text)) return;
   const parsed = parsePackageJson(text);
   if (!parsed.ok) {
     if (byFolder) {
@@ -183,6 +186,22 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   if (!tool) instance.name = folderName;
   out.push(instance);
 }
+
+/**
+ * An aliased install (`npm i -g foo@npm:@openai/codex`) sits in a folder named otherwise but
+ * keeps the real name in its manifest; a quick look for a catalogued name catches it.
+ */
+function mayBeCatalogued(ctx: ScanContext, text: string): boolean {
+  let pattern = catalogNamePatterns.get(ctx.catalog);
+  if (!pattern) {
+    const names = [...ctx.catalog.signatureValues('npm')].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    pattern = names.length ? new RegExp(`"name"\\s*:\\s*"(?:${names.join('|')})"`, 'i') : /$^/;
+    catalogNamePatterns.set(ctx.catalog, pattern);
+  }
+  return pattern.test(text);
+}
+
+const catalogNamePatterns = new WeakMap<object, RegExp>();
 
 function instanceFor(
   ctx: ScanContext,

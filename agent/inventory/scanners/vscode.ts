@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
+import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { parsePackageJson } from '../parse/package-json.js';
 import { checkVersion } from '../parse/version.js';
@@ -44,10 +45,14 @@ export async function scanVscode(ctx: ScanContext): Promise<ToolInstance[]> {
 function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: string, out: ToolInstance[]): void {
   const entries = ctx.fs.list(dir);
   if (!entries) return;
+  // Only folders that start like a catalogued extension are parsed, and the editor's records
+  // are read only when there is one (most extensions are not AI tools).
+  const catalogued = cataloguedFolderPattern(ctx);
+  const candidates = entries.filter((e) => !e.isFile && catalogued.test(e.name));
+  if (candidates.length === 0) return;
   const obsolete = readObsolete(ctx, dir);
   const installed = readInstalled(ctx, dir);
-  for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.isFile) continue;
+  for (const entry of candidates) {
     const folder = parseExtensionFolderName(entry.name);
     if (!folder) continue;
     const tool = ctx.catalog.bySignature('vscodeExtensions', folder.id);
@@ -55,10 +60,10 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
     const lower = entry.name.toLowerCase();
     if (obsolete.has(lower)) continue;
     if (installed && !installed.folders.has(lower) && !installed.ids.has(`${folder.id}@${folder.version}`)) continue;
-    const extDir = path.join(dir, entry.name);
+    const extDir = child(dir, entry.name);
     const real = ctx.fs.realpath(extDir);
     if (!real || !ctx.fs.isDirectory(real)) continue;
-    const manifestPath = path.join(extDir, 'package.json');
+    const manifestPath = child(extDir, 'package.json');
     const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
     const manifest = text === null ? null : parsePackageJson(text);
     if (manifest && !manifest.ok) ctx.skip(manifestPath, manifest.error);
@@ -75,6 +80,19 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
       host,
     });
   }
+}
+
+const folderPatterns = new WeakMap<object, RegExp>();
+
+/** `^(?:anthropic\.claude-code|github\.copilot|...)-\d`, case-insensitive, per catalog. */
+function cataloguedFolderPattern(ctx: ScanContext): RegExp {
+  let pattern = folderPatterns.get(ctx.catalog);
+  if (!pattern) {
+    const ids = [...ctx.catalog.signatureValues('vscodeExtensions')].map((id) => id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    pattern = ids.length ? new RegExp(`^(?:${ids.join('|')})-\\d`, 'i') : /$^/;
+    folderPatterns.set(ctx.catalog, pattern);
+  }
+  return pattern;
 }
 
 function readObsolete(ctx: ScanContext, dir: string): Set<string> {

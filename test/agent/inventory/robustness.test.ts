@@ -72,7 +72,10 @@ describe('manifests', () => {
   npmPackage(t, nm, '@google/gemini-cli', { raw: '{"name": "@google/gemini-cli", "version": "0.9' });
   npmPackage(t, nm, '@github/copilot', { raw: `{"name":"@github/copilot","version":"1.0.0","description":"${'x'.repeat(2 * 1024 * 1024)}"}` });
   npmPackage(t, nm, 'opencode-ai', { raw: Buffer.from('{"name":"opencode-ai","version":"1.0.0","description":"caf\xe9"}', 'latin1') });
-  npmPackage(t, nm, 'broken-thing', { raw: 'not json' });
+  // Unparseable and naming an AI SDK: worth saying it could not be read.
+  npmPackage(t, nm, 'broken-thing', { raw: '{"name":"broken-thing","dependencies":{"openai": ' });
+  // Unparseable but irrelevant (names no SDK): never parsed, so nothing to report.
+  npmPackage(t, nm, 'left-pad', { raw: 'not json' });
   npmPackage(t, nm, 'cline', { raw: '{"name":"cline","version":["1"]}' });
   t.dir(`${nm}/weird\nname`);
 
