@@ -6,7 +6,11 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILED, EXIT_USAGE } from './commands/common.js';
 import { registerEnroll } from './commands/enroll.js';
+import { registerOnce } from './commands/once.js';
+import { registerRequestException } from './commands/request-exception.js';
+import { registerRun } from './commands/run.js';
 import { registerScan } from './commands/scan.js';
+import { registerStatus } from './commands/status.js';
 import { AGENT_VERSION } from './version.js';
 
 const program = new Command('aigate-agent')
@@ -15,6 +19,10 @@ const program = new Command('aigate-agent')
   .exitOverride();
 registerScan(program);
 registerEnroll(program);
+registerRun(program);
+registerOnce(program);
+registerStatus(program);
+registerRequestException(program);
 
 try {
   await program.parseAsync();

@@ -1,5 +1,6 @@
 /** Options and errors shared by the agent's commands. */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
 import { defaultStateDir } from '../state/paths.js';
 
 /** An error meant for the person at the terminal; `exitCode` 2 means the command itself was wrong. */
@@ -18,7 +19,10 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export function addStateDirOption(command: Command): Command {
-  return command.addOption(new Option('--state-dir <dir>', 'the agent state directory (or AIGATE_STATE_DIR)').default(defaultStateDir(), defaultStateDir()));
+  // Absolute, so paths written into stubs (the launch-record folder) work from anywhere.
+  return command.addOption(
+    new Option('--state-dir <dir>', 'the agent state directory (or AIGATE_STATE_DIR)').default(resolve(defaultStateDir()), defaultStateDir()).argParser((value) => resolve(value)),
+  );
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -41,6 +41,8 @@ export interface EnforcerOptions {
 export interface EnforcementItem {
   instance: ToolInstance;
   verdict: Verdict;
+  /** The instance is no longer installed (and not quarantined by us): put back what was changed. */
+  gone?: boolean;
 }
 
 export interface ReconcileSummary {
@@ -186,7 +188,7 @@ export class Enforcer {
 
     for (const [key, item] of byKey) {
       const current = this.store.ledger.applied[key] ?? null;
-      const { desired, notes } = desire({
+      const { desired, notes } = item.gone ? { desired: null, notes: [] } : desire({
         key,
         instance: item.instance,
         verdict: item.verdict,

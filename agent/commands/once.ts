@@ -1,0 +1,44 @@
+/** `aigate-agent once`: one full cycle, then exit (scripts, tests, the demo). */
+import type { Command } from 'commander';
+import type { CycleReport } from '../agent.js';
+import { EXIT_FAILED, EXIT_OK } from './common.js';
+import { addAgentOptions, openAgent, type AgentFlags } from './open-agent.js';
+
+function summary(report: CycleReport): string[] {
+  const lines: string[] = [];
+  lines.push(
+    report.policy
+      ? `Policy "${report.policy.name}" revision ${report.policy.revision} (${report.policy.mode})${report.policyOutcome === 'updated' ? ', just received' : ''}${report.policyOutcome === 'refused' ? '; a newer bundle was refused (see the logs and status)' : ''}.`
+      : 'No policy received yet: nothing is enforced.',
+  );
+  lines.push(
+    report.online
+      ? 'Server reachable.'
+      : `Server unreachable${report.contactError ? ` (${report.contactError})` : ''}: the cached policy is enforced and events wait in the spool.`,
+  );
+  const { allow, warn, block } = report.verdicts;
+  lines.push(`${report.instances} AI tool instance(s): ${block} blocked, ${warn} warned, ${allow} allowed.`);
+  if (report.enforcement) {
+    const e = report.enforcement;
+    lines.push(`Enforcement: ${e.applied} applied, ${e.restored} restored, ${e.repaired} repaired after tampering, ${e.failed} failed.`);
+  }
+  if (report.launchRecords) lines.push(`${report.launchRecords} launch record(s) collected.`);
+  lines.push(report.upload ? `Events: ${report.upload.sent} sent, ${report.spooled} waiting.` : `Events: ${report.spooled} waiting in the spool.`);
+  if (report.nextChangeAt) lines.push(`Next verdict change: ${report.nextChangeAt}.`);
+  return lines;
+}
+
+export function registerOnce(program: Command): void {
+  const command = program.command('once').description('run one full cycle (sync, scan, enforce, report) and exit').option('--json', 'print the cycle report as JSON');
+  addAgentOptions(command).action(async (flags: AgentFlags & { json?: boolean }) => {
+    const { agent, lock, log } = await openAgent(flags, null);
+    try {
+      const report = await agent.cycle();
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${summary(report).join('\n')}\n`);
+      process.exitCode = (report.enforcement?.failed ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
+    } finally {
+      await lock.release();
+      log.flush();
+    }
+  });
+}

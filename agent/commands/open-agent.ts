@@ -1,0 +1,77 @@
+/** Opening the agent for `once` and `run`: the lock, the logger, the options shared by both. */
+import { Option, type Command } from 'commander';
+import { Agent } from '../agent.js';
+import { faultInjector } from '../enforce/fault.js';
+import { createLogger, type AgentLogger } from '../log.js';
+import { localClockFromEnv } from '../policy/trusted-clock.js';
+import { NotEnrolledError } from '../state/config.js';
+import { acquireLock, LockHeldError, type AgentLock } from '../state/lock.js';
+import { statePaths } from '../state/paths.js';
+import { addScanRootOptions, addStateDirOption, CliError, EXIT_USAGE, positiveSeconds, type ScanRootFlags } from './common.js';
+
+export interface AgentFlags extends ScanRootFlags {
+  stateDir: string;
+  stopGrace: number;
+  logLevel: string;
+  logFile?: string;
+  desktopNotify: boolean;
+}
+
+export function addAgentOptions(command: Command): Command {
+  addStateDirOption(command);
+  addScanRootOptions(command);
+  return command
+    .option('--stop-grace <seconds>', 'time a blocked tool\'s processes get between SIGTERM and SIGKILL', positiveSeconds('--stop-grace', 600), 5)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .option('--log-file <file>', 'append logs (JSON lines) to this file instead of stderr')
+    .option('--no-desktop-notify', 'do not show desktop notifications when a tool becomes warned or blocked');
+}
+
+export interface OpenedAgent {
+  agent: Agent;
+  lock: AgentLock;
+  log: AgentLogger;
+}
+
+export async function openAgent(flags: AgentFlags, cycleMinutes: number | null): Promise<OpenedAgent> {
+  const log = createLogger({ level: flags.logLevel, ...(flags.logFile ? { file: flags.logFile } : {}) });
+  let fault;
+  let localClock;
+  try {
+    fault = faultInjector(process.env.AIGATE_AGENT_FAULT);
+    localClock = localClockFromEnv(process.env);
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT_USAGE);
+  }
+  const paths = statePaths(flags.stateDir);
+  let lock: AgentLock;
+  try {
+    lock = await acquireLock(paths.lock);
+  } catch (error) {
+    if (error instanceof LockHeldError) throw new CliError(`aigate-agent: ${error.message}`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`aigate-agent: ${new NotEnrolledError(flags.stateDir).message}`, EXIT_USAGE);
+    if ((error as NodeJS.ErrnoException).code === 'EACCES') throw new CliError(`aigate-agent: cannot write to ${flags.stateDir}; the agent runs as root (or the service account)`);
+    throw error;
+  }
+  try {
+    const agent = await Agent.open({
+      stateDir: flags.stateDir,
+      scanRoots: {
+        ...(flags.home ? { homes: flags.home } : {}),
+        ...(flags.npmPrefix ? { npmPrefixes: flags.npmPrefix } : {}),
+        ...(flags.path ? { paths: flags.path } : {}),
+      },
+      graceMs: Math.round(flags.stopGrace * 1000),
+      log,
+      localClock,
+      fault,
+      desktopNotifications: flags.desktopNotify,
+      cycleMinutes,
+    });
+    return { agent, lock, log };
+  } catch (error) {
+    await lock.release();
+    if (error instanceof NotEnrolledError) throw new CliError(`aigate-agent: ${error.message}`, EXIT_USAGE);
+    throw error;
+  }
+}

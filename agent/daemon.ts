@@ -1,0 +1,153 @@
+/**
+ * `aigate-agent run`: the daemon. node-cron runs a full cycle (scan, enforce, check-in, events)
+ * every N minutes with a random delay, and a cheap re-evaluation every minute (which also
+ * catches a laptop waking from sleep). A timer fires at the earliest verdict change, so a ban
+ * takes effect at its minute with no server contact. While the server is reachable a long-poll
+ * brings new policies within moments; when it is not, polls back off with jitter. Launch records
+ * and exception requests are picked up as soon as they are dropped.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Agent } from './agent.js';
+import type { AgentLogger } from './log.js';
+
+export interface DaemonOptions {
+  cycleMinutes: number;
+  /** Longest random delay added to each scheduled cycle. */
+  jitterSeconds: number;
+  /** Long-poll wait per policy request (the server caps it at 60). */
+  pollWaitSeconds: number;
+}
+
+/** The longest a single setTimeout can wait. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Full-jitter exponential backoff: random in [1 s, min(5 min, 2 s * 2^failures)]. */
+export function backoffMs(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(MAX_BACKOFF_MS, 2000 * 2 ** Math.min(failures, 20));
+  return Math.max(1000, Math.floor(random() * ceiling));
+}
+
+export function cronExpression(minutes: number): string {
+  return minutes >= 60 ? '0 * * * *' : `*/${minutes} * * * *`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function runDaemon(agent: Agent, options: DaemonOptions, log: AgentLogger): Promise<void> {
+  const stop = new AbortController();
+  let timer: NodeJS.Timeout | null = null;
+  const guarded = (what: string, job: () => Promise<unknown>) => async () => {
+    try {
+      await job();
+    } catch (error) {
+      log.error({ err: error as Error, what }, 'agent job failed');
+    }
+  };
+
+  const armTimer = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (stop.signal.aborted) return;
+    const next = agent.nextChangeAt();
+    if (next === null) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - agent.clock.now()) + 100);
+    timer = setTimeout(guarded('verdict change', async () => {
+      log.info({ at: new Date(next).toISOString() }, 'a verdict changes now');
+      await agent.reevaluate();
+      armTimer();
+    }), delay);
+  };
+
+  agent.daemonRunning = true;
+  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, pid: process.pid }, 'aigate agent started');
+  await guarded('first cycle', () => agent.cycle())();
+  armTimer();
+
+  const tasks: ScheduledTask[] = [
+    cron.schedule(cronExpression(options.cycleMinutes), guarded('cycle', async () => {
+      const report = await agent.cycle();
+      log.info({ online: report.online, instances: report.instances, verdicts: report.verdicts, spooled: report.spooled }, 'cycle done');
+      armTimer();
+    }), { name: 'aigate-cycle', noOverlap: true, maxRandomDelay: options.jitterSeconds * 1000 }),
+    cron.schedule('* * * * *', guarded('minute check', async () => {
+      await agent.reevaluate();
+      armTimer();
+    }), { name: 'aigate-minute', noOverlap: true }),
+  ];
+
+  // Drop folders: stubs' launch records and employees' exception requests.
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flushSoon = () => {
+    if (flushTimer || stop.signal.aborted) return;
+    flushTimer = setTimeout(() => {
+      flushTimer = null;
+      void guarded('drops', () => agent.flushDrops())();
+    }, 500);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const dir of [agent.paths.launchesDir, agent.paths.requestsDir]) {
+    try {
+      watchers.push(watch(dir, flushSoon));
+    } catch (error) {
+      log.warn({ dir, error: (error as Error).message }, 'cannot watch a drop folder; it is read at each cycle instead');
+    }
+  }
+
+  // Policy long-poll while online, backing off with jitter while not.
+  const polling = (async () => {
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      const started = Date.now();
+      const outcome = await agent.pollPolicy(options.pollWaitSeconds, stop.signal);
+      if (stop.signal.aborted) break;
+      if (outcome === 'offline') {
+        failures++;
+        const wait = backoffMs(failures);
+        log.info({ failures, retryInMs: wait }, 'policy server unreachable; backing off');
+        await sleep(wait, stop.signal);
+        continue;
+      }
+      failures = 0;
+      if (outcome.kind === 'updated') {
+        await guarded('new policy', () => agent.applyNewPolicy())();
+        armTimer();
+      }
+      // A server that answers at once (no long-poll support) is not asked in a tight loop.
+      if (Date.now() - started < 5000 && outcome.kind !== 'updated') await sleep(5000, stop.signal);
+    }
+  })();
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'stopping');
+      stop.abort();
+      resolve();
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+
+  for (const task of tasks) await task.destroy();
+  for (const watcher of watchers) watcher.close();
+  if (timer) clearTimeout(timer);
+  if (flushTimer) clearTimeout(flushTimer);
+  await polling;
+  await agent.exclusive(async () => {
+    agent.daemonRunning = false;
+    await agent.writeStatus();
+  });
+  log.info('aigate agent stopped');
+}

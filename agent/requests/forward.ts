@@ -1,0 +1,126 @@
+/**
+ * Filing dropped exception requests on the server and following their decisions. What the
+ * employee needs to see (tool, who, status, when) goes into the public status file; the reasons
+ * stay in the agent's private exceptions.json.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import type { CatalogIndex } from '../../policies/catalog/index.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import type { AgentLogger } from '../log.js';
+import { errorMessage, ServerUnreachable, type DeviceHttp } from '../net/device-http.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
+import { PRIVATE_FILE_MODE } from '../state/paths.js';
+import { userNameOf } from '../users.js';
+import { readRequest, REQUEST_NAME } from './request-file.js';
+
+export const TrackedRequest = Type.Object(
+  {
+    /** The id the employee was given (the client UUID of the drop file). */
+    id: Type.String(),
+    /** The server's id, once filed. */
+    serverId: Type.Union([Type.String(), Type.Null()]),
+    toolId: Type.String(),
+    user: Type.String(),
+    reason: Type.String(),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied'), Type.Literal('refused')]),
+    requestedAt: Type.String(),
+    decidedAt: Type.Union([Type.String(), Type.Null()]),
+    /** The admin's reason for a decision, or why the agent or server refused the request. */
+    note: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type TrackedRequest = Static<typeof TrackedRequest>;
+
+const Tracked = Type.Object({ requests: Type.Array(TrackedRequest) }, { additionalProperties: false });
+const MAX_TRACKED = 100;
+
+export interface ForwardContext {
+  http: DeviceHttp;
+  requestsDir: string;
+  trackedFile: string;
+  index: CatalogIndex;
+  instances: readonly Pick<ToolInstance, 'toolId' | 'owner' | 'installPath' | 'version'>[];
+  log: AgentLogger;
+}
+
+export async function loadTracked(file: string): Promise<TrackedRequest[]> {
+  const read = await readJsonFile(file, Tracked);
+  return read.ok ? read.value.requests : [];
+}
+
+/** Files every dropped request; refreshes the status of those still pending. Offline: keeps them for later. */
+export async function forwardRequests(ctx: ForwardContext): Promise<TrackedRequest[]> {
+  const tracked = await loadTracked(ctx.trackedFile);
+  const byId = new Map(tracked.map((request) => [request.id, request] as const));
+  let names: string[] = [];
+  try {
+    names = (await readdir(ctx.requestsDir)).sort();
+  } catch {
+    // no folder yet: nothing dropped
+  }
+  let offline = false;
+  for (const name of names.slice(0, 100)) {
+    const path = join(ctx.requestsDir, name);
+    const match = REQUEST_NAME.exec(name);
+    let read: Awaited<ReturnType<typeof readRequest>>;
+    try {
+      read = match ? await readRequest(path) : 'unexpected file name';
+    } catch (error) {
+      read = (error as Error).message;
+    }
+    if (typeof read === 'string') {
+      ctx.log.warn({ file: name, reason: read }, 'ignoring an invalid exception request file');
+      await rm(path, { force: true }).catch(() => undefined);
+      continue;
+    }
+    const { request, uid } = read;
+    const user = userNameOf(uid) ?? `uid ${uid}`;
+    const entry: TrackedRequest = byId.get(request.id) ?? { id: request.id, serverId: null, toolId: request.toolId, user, reason: request.reason, status: 'pending', requestedAt: request.createdAt, decidedAt: null, note: null };
+    byId.set(request.id, entry);
+    const instance = ctx.instances.find((i) => i.toolId === request.toolId && i.owner === user) ?? ctx.instances.find((i) => i.toolId === request.toolId);
+    if (!ctx.index.tool(request.toolId) && !instance) {
+      Object.assign(entry, { status: 'refused', note: `${request.toolId} is not a tool aigate knows or found on this machine` });
+      await rm(path, { force: true });
+      continue;
+    }
+    if (offline) continue;
+    try {
+      const body: Record<string, unknown> = { id: request.id, toolId: request.toolId, user, reason: request.reason };
+      if (instance) Object.assign(body, { installPath: instance.installPath, version: instance.version });
+      if (request.until) body.until = request.until;
+      const reply = await ctx.http.request('POST', '/v1/exception-requests', { body });
+      if (reply.status === 200 || reply.status === 201) {
+        const view = reply.body as { id: string; status: TrackedRequest['status']; decidedAt: string | null; decisionReason: string | null };
+        Object.assign(entry, { serverId: view.id, status: view.status, decidedAt: view.decidedAt, note: view.decisionReason });
+        await rm(path, { force: true });
+      } else if (reply.status >= 400 && reply.status < 500 && reply.status !== 401 && reply.status !== 429) {
+        Object.assign(entry, { status: 'refused', note: `the server refused it: ${errorMessage(reply)}` });
+        await rm(path, { force: true });
+      }
+    } catch (error) {
+      if (!(error instanceof ServerUnreachable)) throw error;
+      offline = true;
+    }
+  }
+
+  if (!offline) {
+    for (const entry of byId.values()) {
+      if (entry.status !== 'pending' || entry.serverId === null) continue;
+      try {
+        const reply = await ctx.http.request('GET', `/v1/exception-requests/${entry.serverId}`);
+        if (reply.status !== 200) continue;
+        const view = reply.body as { status: TrackedRequest['status']; decidedAt: string | null; decisionReason: string | null };
+        Object.assign(entry, { status: view.status, decidedAt: view.decidedAt, note: view.decisionReason });
+      } catch (error) {
+        if (error instanceof ServerUnreachable) break;
+        throw error;
+      }
+    }
+  }
+  const requests = [...byId.values()].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt)).slice(-MAX_TRACKED);
+  await writeJsonFile(ctx.trackedFile, { requests }, PRIVATE_FILE_MODE);
+  return requests;
+}
