@@ -25,6 +25,16 @@ import type { ScanOptions, ScanResult } from './types.js';
 
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
 export { DEFAULT_LIMITS, DEFAULT_BUDGET_MS } from './context.js';
+export { formatTable, summarizeSkipped, summaryLine } from './format.js';
+export { markRunning } from './running.js';
+// Pure parsers (text or bytes in, data out), for callers and tests.
+export { parsePackageJson } from './parse/package-json.js';
+export { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseUvReceipt } from './parse/python.js';
+export { bundleInfo, parsePlist } from './parse/plist.js';
+export { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from './parse/vscode.js';
+export { parsePluginXml } from './parse/jetbrains.js';
+export { parseNativeVersionEntry } from './parse/layouts.js';
+export { npmAiSdks, pypiAiSdks } from './ai-sdks.js';
 
 /** The channel scanners, in the order they run. */
 export const SCANNERS: readonly (readonly [string, Scanner])[] = [

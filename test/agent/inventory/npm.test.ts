@@ -179,3 +179,25 @@ describe('Windows layouts, scanned as data', () => {
     expect(result.instances.flatMap((i) => i.launchers).filter((l) => l.includes('left-pad'))).toEqual([]);
   });
 });
+
+describe('one instance reached by two routes', () => {
+  const t = scratch();
+  const home = t.dir('home/lin');
+  // `npm link`-style: two prefixes whose node_modules entries point at one real package folder.
+  const real = npmPackage(t, 'home/lin/src', '@openai/codex', { version: '0.150.0', bin: { codex: 'bin/codex.js' } });
+  t.link('home/lin/.npm-global/lib/node_modules/@openai/codex', 'home/lin/src/@openai/codex');
+  t.link('home/lin/.npm-global/bin/codex', 'home/lin/src/@openai/codex/bin/codex.js');
+  t.link('home/lin/.nvm/versions/node/v22.3.0/lib/node_modules/@openai/codex', 'home/lin/src/@openai/codex');
+  t.link('home/lin/.nvm/versions/node/v22.3.0/bin/codex', 'home/lin/src/@openai/codex/bin/codex.js');
+
+  it('is merged into one, with the launchers and evidence of both', async () => {
+    const result = await scanMachine({ homes: [home], ...quiet });
+    expect(result.instances).toHaveLength(1);
+    expect(result.instances[0]).toMatchObject({
+      toolId: 'openai-codex-cli',
+      installPath: realpathSync(real),
+      launchers: [t.path('home/lin/.npm-global/bin/codex'), t.path('home/lin/.nvm/versions/node/v22.3.0/bin/codex')],
+      evidence: [t.path('home/lin/.npm-global/lib/node_modules/@openai/codex/package.json'), t.path('home/lin/.nvm/versions/node/v22.3.0/lib/node_modules/@openai/codex/package.json')],
+    });
+  });
+});
