@@ -49,7 +49,7 @@ export const OverviewSchema = Type.Object({
   upcomingPolicyRevision: Nullable(Type.Integer({ description: 'the policy revision the upcoming changes were worked out for' })),
   charts: Type.Object({
     days: Type.Array(Type.String()),
-    installs: Type.Array(Type.Object({ toolId: Type.String(), name: Type.String(), values: Type.Array(Type.Integer()) })),
+    installs: Type.Array(Type.Object({ toolId: Type.String(), name: Type.String(), values: Type.Array(Nullable(Type.Integer()), { description: 'null before the first day with figures' }) })),
     compliance: Type.Array(Nullable(Type.Number())),
     blockedLaunches: Type.Array(Type.Integer()),
     warnedLaunches: Type.Array(Type.Integer()),
@@ -125,12 +125,15 @@ export function buildOverview(input: OverviewInput): Overview {
     for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return values[i]!;
     return 0;
   };
+  // Days before the first rolled-up day have no figures, which is not the same as none installed.
+  const firstDay = db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
+  const known = (values: number[]) => values.map((v, i) => (firstDay === null || days[i]! < firstDay ? null : v));
   const ranked = [...installsByTool.entries()].sort((a, b) => lastValue(b[1]) - lastValue(a[1]) || a[0].localeCompare(b[0]));
-  const installs = ranked.slice(0, CHART_TOOLS).map(([toolId, values]) => ({ toolId, name: catalog.tool(toolId)?.name ?? toolId, values }));
+  const installs = ranked.slice(0, CHART_TOOLS).map(([toolId, values]) => ({ toolId, name: catalog.tool(toolId)?.name ?? toolId, values: known(values) }));
   if (ranked.length > CHART_TOOLS) {
     const other = new Array<number>(days.length).fill(0);
     for (const [, values] of ranked.slice(CHART_TOOLS)) values.forEach((v, i) => (other[i]! += v));
-    installs.push({ toolId: OTHER_TOOLS, name: 'Other tools', values: other });
+    installs.push({ toolId: OTHER_TOOLS, name: 'Other tools', values: known(other) });
   }
   const complianceSeries = new Array<number | null>(days.length).fill(null);
   for (const row of db

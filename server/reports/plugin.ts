@@ -9,6 +9,7 @@ import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { RollupJob } from '../jobs/rollup-job.js';
 import { RunningObserver, type CheckinInventory } from '../jobs/running-observer.js';
 import { reportRoutes } from '../routes/reports.js';
+import { dashboardRoutes } from '../ui/plugin.js';
 import { buildOverview, type Overview } from './overview.js';
 import { ReportService } from './service.js';
 
@@ -85,6 +86,7 @@ async function reportsPlugin(app: FastifyInstance): Promise<void> {
   });
 
   await app.register(reportRoutes, { prefix: '/v1/reports' });
+  await app.register(dashboardRoutes, { prefix: '/ui' });
 }
 
 /** Load into the parent context instead of an encapsulated child (what fastify-plugin marks). */

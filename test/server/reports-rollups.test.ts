@@ -107,7 +107,7 @@ describe('daily figures', () => {
     expect(['2026-06-01', '2026-06-02', '2026-06-03', '2026-06-04', '2026-06-05'].map((day) => cell(rows, day, 'openai-codex-cli')?.installs ?? '0')).toEqual(['1', '1', '1', '1', '0']);
     const overview = await fleet.json<Overview>('/overview?days=7');
     expect(overview.charts.days).toEqual(['2026-05-30', '2026-05-31', '2026-06-01', '2026-06-02', '2026-06-03', '2026-06-04', '2026-06-05']);
-    expect(overview.charts.installs.find((s) => s.toolId === 'openai-codex-cli')!.values).toEqual([0, 0, 1, 1, 1, 1, 0]);
+    expect(overview.charts.installs.find((s) => s.toolId === 'openai-codex-cli')!.values).toEqual([null, null, 1, 1, 1, 1, 0]);
     // Compliant only once Codex (warned) is gone; Claude Code is still blocked.
     expect(overview.charts.compliance).toEqual([null, null, 0, 0, 0, 0, 0]);
   });

@@ -1,0 +1,59 @@
+/** How numbers, shares and times read on the dashboard (times in UTC, said so). */
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../policies/time.js';
+
+const numbers = new Intl.NumberFormat('en-US');
+
+export const count = (n: number): string => numbers.format(n);
+
+export function percent(share: number | null, digits = 1): string {
+  if (share === null || !Number.isFinite(share)) return '–';
+  return `${(share * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
+}
+
+export const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
+
+/** `2026-06-20 00:00 UTC` */
+export function utc(value: number | string | null | undefined): string {
+  if (value === null || value === undefined) return '–';
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) return String(value);
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** `20 June 2026` */
+export function longDate(value: number | string): string {
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  return new Date(ms).toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+/** `in 9 days`, `3 hours ago`, `just now`, relative to `now`. */
+export function relative(value: number | string | null | undefined, now: number): string {
+  if (value === null || value === undefined) return 'never';
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  const delta = ms - now;
+  const abs = Math.abs(delta);
+  let text: string;
+  if (abs < MINUTE_MS) return 'just now';
+  if (abs < HOUR_MS) text = plural(Math.round(abs / MINUTE_MS), 'minute');
+  else if (abs < DAY_MS) text = plural(Math.round(abs / HOUR_MS), 'hour');
+  else text = plural(Math.round(abs / DAY_MS), 'day');
+  return delta > 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Whole days from now until an instant, rounded up (a change tomorrow at 00:00 is "in 1 day"). */
+export const daysUntil = (value: string, now: number): number => Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
+
+const ACTION_WORDS: Record<string, string> = { allow: 'allowed', warn: 'warned', block: 'blocked' };
+
+/** "Claude Code becomes blocked in 9 days on 1,204 devices" */
+export function describeChange(change: { toolName: string; from: string; to: string; at: string; devices: number }, now: number): string {
+  const days = daysUntil(change.at, now);
+  const when = days === 0 ? 'today' : days === 1 ? 'tomorrow' : `in ${count(days)} days`;
+  const what =
+    change.to === 'allow'
+      ? `becomes allowed again`
+      : change.from === 'allow' && change.to === 'warn'
+        ? 'starts to be warned about'
+        : `becomes ${ACTION_WORDS[change.to] ?? change.to}`;
+  return `${change.toolName} ${what} ${when} on ${plural(change.devices, 'device')}`;
+}

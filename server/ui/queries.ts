@@ -1,0 +1,134 @@
+/** Reads behind the dashboard's tables that the stores do not already offer (all indexed and paged). */
+import type Database from 'better-sqlite3';
+import { dayNumber, dayText } from '../jobs/days.js';
+import { DEVICE_STATUS_SQL } from '../reports/kinds/coverage.js';
+import type { DeviceStatus } from '../reports/filters.js';
+
+export interface DeviceListRow {
+  id: string;
+  hostname: string;
+  group_name: string;
+  os: string;
+  users: string;
+  agent_version: string;
+  last_checkin_at: number | null;
+  policy_revision: number | null;
+  status: DeviceStatus;
+  tools: number;
+  violations: number;
+}
+
+export interface DeviceSearch {
+  q?: string;
+  status?: DeviceStatus;
+  group?: string;
+  page: number;
+  pageSize: number;
+}
+
+/** Escape LIKE wildcards so a search for "dev_1" means that text. */
+const likeText = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+
+export function searchDevices(db: Database.Database, search: DeviceSearch, staleBefore: number): { rows: DeviceListRow[]; total: number } {
+  const where: string[] = [];
+  const params: Record<string, string | number> = { stale_before: staleBefore };
+  if (search.q) {
+    where.push(`(d.hostname LIKE @q ESCAPE '\\' OR d.id = @q_exact OR d.group_name = @q_exact OR EXISTS (SELECT 1 FROM json_each(d.users) WHERE value LIKE @q ESCAPE '\\'))`);
+    params.q = likeText(search.q);
+    params.q_exact = search.q.toLowerCase();
+  }
+  if (search.status) {
+    where.push(`(${DEVICE_STATUS_SQL}) = @status`);
+    params.status = search.status;
+  }
+  if (search.group) {
+    where.push('d.group_name = @group');
+    params.group = search.group;
+  }
+  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = db.prepare<[Record<string, string | number>], { n: number }>(`SELECT count(*) AS n FROM devices d ${clause}`).get(params)?.n ?? 0;
+  const rows = db
+    .prepare<[Record<string, string | number>], DeviceListRow>(
+      `SELECT d.id, d.hostname, d.group_name, d.os, d.users, d.agent_version, d.last_checkin_at, d.policy_revision, ${DEVICE_STATUS_SQL} AS status,
+              (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1) AS tools,
+              (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action IN ('warn', 'block')) AS violations
+         FROM devices d ${clause}
+        ORDER BY d.hostname, d.id LIMIT @limit OFFSET @offset`,
+    )
+    .all({ ...params, limit: search.pageSize, offset: (search.page - 1) * search.pageSize });
+  return { rows, total };
+}
+
+export function deviceGroups(db: Database.Database): string[] {
+  return db.prepare<[], { group_name: string }>('SELECT DISTINCT group_name FROM devices ORDER BY group_name').all().map((r) => r.group_name);
+}
+
+export interface ToolSummary {
+  toolId: string;
+  installs: number;
+  devices: number;
+  warn: number;
+  block: number;
+}
+
+/** Per tool, the latest day of the rollups (summed over groups). */
+export function toolSummaries(db: Database.Database, now: number): { day: string | null; tools: ToolSummary[] } {
+  const day = db.prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_inventory_day WHERE day <= ?').get(dayText(dayNumber(now)))?.day ?? null;
+  if (!day) return { day: null, tools: [] };
+  const tools = db
+    .prepare<[string], ToolSummary>(
+      `SELECT tool_id AS toolId, sum(installs) AS installs, sum(devices) AS devices, sum(warn_instances) AS warn, sum(block_instances) AS block
+         FROM rollup_inventory_day WHERE day = ? GROUP BY tool_id ORDER BY installs DESC, tool_id`,
+    )
+    .all(day);
+  return { day, tools };
+}
+
+/** Installs per day of each tool over the last `days` days (zeros where nothing was installed). */
+export function installTrends(db: Database.Database, now: number, days: number, toolId?: string): { days: string[]; byTool: Map<string, number[]> } {
+  const today = dayNumber(now);
+  const list = Array.from({ length: days }, (_, i) => dayText(today - days + 1 + i));
+  const index = new Map(list.map((d, i) => [d, i]));
+  const byTool = new Map<string, number[]>();
+  const rows = db
+    .prepare<[string, string, string | null, string | null], { day: string; tool_id: string; n: number }>(
+      `SELECT day, tool_id, sum(installs) AS n FROM rollup_inventory_day WHERE day >= ? AND day <= ? AND (? IS NULL OR tool_id = ?) GROUP BY day, tool_id`,
+    )
+    .all(list[0]!, list[list.length - 1]!, toolId ?? null, toolId ?? null);
+  for (const row of rows) {
+    let values = byTool.get(row.tool_id);
+    if (!values) byTool.set(row.tool_id, (values = new Array<number>(days).fill(0)));
+    values[index.get(row.day)!] = row.n;
+  }
+  return { days: list, byTool };
+}
+
+export interface ToolInstallRow {
+  device_id: string;
+  hostname: string;
+  group_name: string;
+  owner: string | null;
+  version: string | null;
+  channel: string;
+  install_path: string;
+  action: string | null;
+  enforce: number | null;
+  violation_since: number | null;
+  last_seen_at: number;
+}
+
+/** Installed instances of one tool, by hostname (a page of them). */
+export function toolInstalls(db: Database.Database, toolId: string, limit: number): { rows: ToolInstallRow[]; total: number } {
+  const total = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM instances WHERE tool_id = ? AND present = 1').get(toolId)?.n ?? 0;
+  const rows = db
+    .prepare<[string, number], ToolInstallRow>(
+      `SELECT device_id, hostname, group_name, owner, version, channel, install_path, action, enforce, violation_since, last_seen_at
+         FROM inventory WHERE tool_id = ? AND present = 1 AND device_revoked_at IS NULL ORDER BY hostname, install_path LIMIT ?`,
+    )
+    .all(toolId, limit);
+  return { rows, total };
+}
+
+export function pendingExceptionCount(db: Database.Database): number {
+  return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM exception_requests WHERE status = 'pending'").get()?.n ?? 0;
+}
