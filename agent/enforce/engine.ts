@@ -5,11 +5,11 @@
  * happens and marked done after. A failed step undoes the operation's earlier steps; a crash is
  * finished (or undone) by recover() on the next start.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { instanceKey } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
-import { newEvent, type AgentEvent } from '../events/event.js';
+import { newEvent, stableEventId, type AgentEvent, type EventFields, type EventType } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
 import type { Notice } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
@@ -20,7 +20,7 @@ import { isWithin } from './guard.js';
 import { LedgerStore, type AppliedInstance, type Operation } from './ledger.js';
 import { observe } from './observe.js';
 import { planChange, type Plan } from './plan.js';
-import { belongsTo, listProcesses, type ProcessInfo, type StopResult } from './processes.js';
+import { belongsTo, listProcesses, type ProcessInfo } from './processes.js';
 import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
 import { buildNotice } from '../notices/notice.js';
 
@@ -96,35 +96,33 @@ export class Enforcer {
     return files.has(instance.installPath) || folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform));
   }
 
-  private env(onStopped?: (result: StopResult) => void): StepEnv {
-    return { isRoot: this.options.isRoot, ...(onStopped ? { onStopped } : {}) };
-  }
-
   /** Finishes (or undoes) an operation a crash interrupted. */
   async recover(): Promise<void> {
     const op = this.store.ledger.journal;
     if (!op) return;
     this.options.log.warn({ operation: op.id, kind: op.kind, key: op.key, direction: op.direction }, 'finishing an enforcement operation interrupted by a stop');
-    const before = this.store.ledger.applied[op.key] ?? null;
-    const stopped: StopResult[] = [];
-    const ok = op.direction === 'forward' ? await this.forward(op, (r) => stopped.push(r)) : (await this.backward(op), false);
-    if (ok) await this.reportCommitted(op, before, stopped, []);
+    if (op.direction === 'forward') await this.forward(op);
+    else await this.backward(op);
   }
 
   /** Runs an operation: journal first, then each step. Returns true when it committed. */
-  async execute(op: Operation, onStopped: (result: StopResult) => void): Promise<boolean> {
+  async execute(op: Operation): Promise<boolean> {
     this.store.ledger.journal = op;
     await this.store.save();
-    return this.forward(op, onStopped);
+    return this.forward(op);
   }
 
-  private async forward(op: Operation, onStopped: (result: StopResult) => void): Promise<boolean> {
-    const env = this.env(onStopped);
+  private async forward(op: Operation): Promise<boolean> {
     for (const entry of op.steps) {
       if (entry.state === 'done') continue;
       entry.state = 'started';
       await this.store.save();
       this.options.fault(`${op.kind}:${entry.step.op}:before`);
+      const env: StepEnv = {
+        isRoot: this.options.isRoot,
+        // What was stopped goes into the ledger, so a crash right after cannot lose the report.
+        onStopped: (result) => (entry.note = JSON.stringify({ terminated: result.terminated, killed: result.killed })),
+      };
       try {
         await doStep(entry.step, env);
       } catch (error) {
@@ -138,6 +136,9 @@ export class Enforcer {
       entry.state = 'done';
       await this.store.save();
     }
+    // Events first, with ids derived from the operation: if a crash comes before the commit,
+    // finishing the operation spools them again under the same ids and the server keeps one.
+    await this.reportOperation(op, this.store.ledger.applied[op.key] ?? null);
     this.options.fault(`${op.kind}:commit:before`);
     if (op.result) this.store.ledger.applied[op.key] = op.result;
     else delete this.store.ledger.applied[op.key];
@@ -147,7 +148,7 @@ export class Enforcer {
   }
 
   private async backward(op: Operation): Promise<void> {
-    const env = this.env();
+    const env: StepEnv = { isRoot: this.options.isRoot };
     const failures: string[] = [];
     for (const entry of [...op.steps].reverse()) {
       if (entry.state !== 'done' && entry.state !== 'started') continue;
@@ -163,13 +164,14 @@ export class Enforcer {
       await this.store.save();
     }
     const now = this.options.clock();
+    const [toolId, installPath] = splitKey(op.key);
     const message = `could not ${op.kind} enforcement for ${describeKey(op.key)}: ${op.error ?? 'interrupted'}; ${failures.length ? `and could not undo: ${failures.join('; ')}` : 'the steps already done were undone'}`;
+    // Reported before the journal is cleared, under an id a repeat after a crash shares.
+    await this.options.emit(newEvent('enforcement-failed', now, { toolId, installPath, message, details: { operation: op.kind, undone: failures.length === 0 } }, operationEventId(op, 'enforcement-failed')));
     this.store.addProblem(now, op.key, message);
     this.store.ledger.journal = null;
     await this.store.save();
     this.options.log.error({ operation: op.id, key: op.key, error: op.error, undoFailures: failures }, 'enforcement operation failed');
-    const [toolId, installPath] = splitKey(op.key);
-    await this.options.emit(newEvent('enforcement-failed', now, { toolId, installPath, message, details: { operation: op.kind, undone: failures.length === 0 } }));
   }
 
   /**
@@ -243,9 +245,10 @@ export class Enforcer {
         steps: plan.steps.map((step) => ({ step, state: 'pending' as const })),
         result: plan.result,
         error: null,
+        policyRevision,
+        notes: plan.notes,
       };
-      const stopped: StopResult[] = [];
-      const committed = await this.execute(op, (result) => stopped.push(result));
+      const committed = await this.execute(op);
       if (!committed) {
         summary.failed++;
         continue;
@@ -253,31 +256,40 @@ export class Enforcer {
       if (tampered) summary.repaired++;
       else if (plan.result === null || (current?.level === 'block' && plan.result.level === 'warn')) summary.restored++;
       else if (plan.steps.length > 0) summary.applied++;
-      await this.reportCommitted(op, current, stopped, plan.notes, policy, policyRevision);
+      const level = plan.result?.level ?? null;
+      if (!tampered && level !== null && level !== (current?.level ?? null) && this.options.notify) {
+        const tool = policy.index.tool(item.instance.toolId);
+        if (tool) {
+          this.options.notify(
+            buildNotice({ kind: level, toolId: tool.id, toolName: tool.name, version: item.instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: item.verdict }),
+          );
+        }
+      }
     }
     return summary;
   }
 
-  /** Events (and a desktop notification) for an operation that committed. */
-  private async reportCommitted(op: Operation, before: AppliedInstance | null, stopped: StopResult[], notes: string[], policy?: PolicyFacts, policyRevision: number | null = null): Promise<void> {
+  /** The events an operation produces, spooled under ids derived from the operation. */
+  private async reportOperation(op: Operation, before: AppliedInstance | null): Promise<void> {
     const now = this.options.clock();
     const after = op.result;
-    const record = after ?? before;
-    const instance = record?.instance;
+    const instance = (after ?? before)?.instance;
     const [toolId, installPath] = splitKey(op.key);
     const base = {
       toolId,
       installPath,
       version: instance?.version ?? null,
       ...(instance?.owner ? { user: instance.owner } : {}),
-      policyRevision,
+      policyRevision: op.policyRevision ?? null,
     };
-    const pids = stopped.flatMap((result) => [...result.terminated]);
+    const emit = (type: EventType, fields: EventFields) => this.options.emit(newEvent(type, now, { ...base, ...fields }, operationEventId(op, type)));
+    const notes = op.notes ?? [];
+
+    const stopped = op.steps.flatMap((entry) => (entry.step.op === 'stop-processes' && entry.note ? [JSON.parse(entry.note) as { terminated: number[]; killed: number[] }] : []));
+    const pids = stopped.flatMap((result) => result.terminated);
     if (pids.length > 0) {
       const killed = stopped.flatMap((result) => result.killed);
-      await this.options.emit(
-        newEvent('processes-stopped', now, { ...base, message: `stopped ${pids.length} running process(es) of ${toolId}`, details: { pids: pids.join(','), killed: killed.join(','), count: pids.length } }),
-      );
+      await emit('processes-stopped', { message: `stopped ${pids.length} running process(es) of ${toolId}`, details: { pids: pids.join(','), killed: killed.join(','), count: pids.length } });
     }
     if (op.kind === 'repair') return;
     const wasLevel = before?.level ?? null;
@@ -288,36 +300,26 @@ export class Enforcer {
       const quarantined = after!.quarantine.map((entry) => entry.to);
       const details: Record<string, string | number | boolean | null> = { launchers: after!.launchers.length, quarantine: quarantined.join(',') || null, notes: notes.join('; ') || null };
       if (!this.options.isRoot) details.ownerKept = true;
-      await this.options.emit(
-        newEvent('quarantined', now, {
-          ...base,
-          message: `${toolId} blocked: ${after!.launchers.length} launcher(s) replaced by the block notice${quarantined.length ? `, install folder quarantined at ${quarantined.join(', ')}` : ''}${this.options.isRoot ? '' : ' (the agent is not running as root, so the owner was kept)'}`,
-          details,
-        }),
-      );
+      await emit('quarantined', {
+        message: `${toolId} blocked: ${after!.launchers.length} launcher(s) replaced by the block notice${quarantined.length ? `, install folder quarantined at ${quarantined.join(', ')}` : ''}${this.options.isRoot ? '' : ' (the agent is not running as root, so the owner was kept)'}`,
+        details,
+      });
     }
     if (wasLevel !== null && (nowLevel === null || (wasLevel === 'block' && nowLevel === 'warn'))) {
       const check = await verifyRestored(before!, after);
-      await this.options.emit(
-        newEvent('restored', now, {
-          ...base,
-          message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}${before!.orphans.length ? `; earlier copies kept at ${before!.orphans.map((o) => o.path).join(', ')}` : ''}`,
-          details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: before!.orphans.length },
-        }),
-      );
+      await emit('restored', {
+        message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}${before!.orphans.length ? `; earlier copies kept at ${before!.orphans.map((o) => o.path).join(', ')}` : ''}`,
+        details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: before!.orphans.length },
+      });
     }
     if (nowLevel === 'warn') {
-      await this.options.emit(newEvent('warning-installed', now, { ...base, message: `${toolId}: ${after!.launchers.length} launcher(s) now show the warning before starting`, details: { launchers: after!.launchers.length } }));
-    }
-    if (nowLevel !== null && policy && this.options.notify && record) {
-      const tool = policy.index.tool(toolId);
-      if (tool) {
-        this.options.notify(
-          buildNotice({ kind: nowLevel, toolId, toolName: tool.name, version: record.instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: record.verdict }),
-        );
-      }
+      await emit('warning-installed', { message: `${toolId}: ${after!.launchers.length} launcher(s) now show the warning before starting`, details: { launchers: after!.launchers.length } });
     }
   }
+}
+
+function operationEventId(op: Operation, type: EventType): string {
+  return stableEventId(`operation:${op.id}:${type}`, (text) => createHash('sha256').update(text).digest('hex'));
 }
 
 function splitKey(key: string): [string, string] {

@@ -95,6 +95,9 @@ export const Operation = Type.Object(
     /** The instance's record once the operation commits; null removes it. */
     result: Type.Union([AppliedInstance, Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()]),
+    /** For the events reported when it commits. */
+    policyRevision: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    notes: Type.Optional(Type.Array(Type.String())),
   },
   { additionalProperties: false },
 );

@@ -241,7 +241,7 @@ describe('a step that cannot be done', () => {
     const plan = (await planChange({ current: null, desired, replaceable: new Set(), movedBack: { launchers: [], quarantine: [] }, running: false, graceMs: 100, nowIso: new Date().toISOString(), platform: process.platform, facts: captureFacts, exists: lexists, isOurStub }))!;
     await rm(second);
     await symlink('/somewhere/else', second);
-    const committed = await enforcer.execute({ id: 'op-1', kind: 'apply', key: 'k', startedAt: new Date().toISOString(), direction: 'forward', steps: plan.steps.map((step) => ({ step, state: 'pending' })), result: plan.result, error: null }, () => undefined);
+    const committed = await enforcer.execute({ id: 'op-1', kind: 'apply', key: 'k', startedAt: new Date().toISOString(), direction: 'forward', steps: plan.steps.map((step) => ({ step, state: 'pending' })), result: plan.result, error: null });
     expect(committed).toBe(false);
     expect(events.map((e) => e.type)).toEqual(['enforcement-failed']);
     expect(events[0]!.message).toMatch(/changed since the agent looked at it.*the steps already done were undone/);
