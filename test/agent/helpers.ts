@@ -21,6 +21,7 @@ export interface TestServer {
   url: string;
   port: number;
   admin: AdminClient;
+  adminToken: string;
   close: () => Promise<void>;
 }
 
@@ -33,7 +34,7 @@ export async function startTestServer(dataDir: string, options: { port?: number;
   const url = `http://127.0.0.1:${address.port}`;
   const token = options.adminToken ?? app.aigate.takeBootstrapToken();
   if (!token) throw new Error('no admin token: pass the one from the first start');
-  return { app, url, port: address.port, admin: new AdminClient(url, token), close: () => app.close() };
+  return { app, url, port: address.port, admin: new AdminClient(url, token), adminToken: token, close: () => app.close() };
 }
 
 export async function createEnrollSecret(admin: AdminClient, group = 'engineering'): Promise<string> {
