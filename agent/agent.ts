@@ -424,7 +424,7 @@ export class Agent {
       clockBehind: this.clock.clockBehind(),
       nextChangeAt: next === null ? null : new Date(next).toISOString(),
       tools,
-      requests: this.requests.map(({ id, toolId, user, status, requestedAt, decidedAt, note }) => ({ id, toolId, user, status, requestedAt, decidedAt, note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null })),
+      requests: this.requests.map(({ id, serverId, toolId, user, status, requestedAt, decidedAt, note }) => ({ id, serverId, toolId, user, status, requestedAt, decidedAt, note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null })),
       spool: { pending: await this.spool.count(), dropped: await this.spool.droppedTotal() },
       problems: this.enforcer.store.ledger.problems.slice(-10).map(({ at, message }) => ({ at, message })),
     };

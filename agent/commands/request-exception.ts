@@ -123,7 +123,7 @@ export function registerRequestException(program: Command): void {
 
     const out = (line = '') => process.stdout.write(`${line}\n`);
     const daemonUp = status?.daemon.running === true && isAlive(status.daemon.pid);
-    let outcome: { status: string; note: string | null } | null = null;
+    let outcome: { status: string; note: string | null; serverId: string | null } | null = null;
     if (daemonUp && flags.wait) outcome = await waitForAgent(paths, id, 20_000);
     else if (!daemonUp) outcome = await fileDirectly(paths, status, id).catch(() => null);
 
@@ -131,9 +131,9 @@ export function registerRequestException(program: Command): void {
       throw new CliError(`aigate-agent request-exception: the request was not accepted: ${outcome.note ?? 'no reason given'}`);
     }
     if (outcome) {
-      out(`Your request for an exception for ${tool.name} was sent to IT (request ${id}).`);
+      out(`Your request for an exception for ${tool.name} was sent to IT (request ${outcome.serverId ?? id}).`);
     } else {
-      out(`Your request for an exception for ${tool.name} is saved (request ${id}).`);
+      out(`Your request for an exception for ${tool.name} is saved (reference ${id}).`);
       out('The aigate agent sends it to IT as soon as this computer can reach the aigate server (it checks every few minutes).');
     }
     out('');

@@ -43,7 +43,10 @@ export type ToolStatus = Static<typeof ToolStatus>;
 
 export const RequestStatus = Type.Object(
   {
+    /** The reference the employee was given when the request was dropped. */
     id: Type.String(),
+    /** The server's id for it, once filed (what IT sees in `aigate exceptions list`). */
+    serverId: Nullable(Type.String()),
     toolId: Type.String(),
     user: Type.String(),
     status: Type.String(),

@@ -61,7 +61,7 @@ describe('status for employees', () => {
         tool({ toolId: 'qwen-code', name: 'Qwen Code', version: '0.4.1' }),
         tool({ action: 'warn', phase: 'warn-window', effectiveAt: '2026-07-09T16:00:00.000Z', upcomingAction: 'block', enforced: 'warn', message: 'Claude Code may not be used from 10 July.', alternatives: ['Qwen Code'] }),
         tool({ toolId: 'openai-codex-cli', name: 'OpenAI Codex CLI', version: '0.155.0', action: 'block', effectiveAt: '2026-01-01T00:00:00.000Z', enforced: 'block', appliedAt: new Date(NOW - 2 * 86_400_000).toISOString(), message: 'Old Codex versions are blocked.' }),
-      ], { requests: [{ id: 'r1', toolId: 'claude-code', user: 'alice', status: 'pending', requestedAt: '2026-06-25T09:00:00.000Z', decidedAt: null, note: null }] }),
+      ], { requests: [{ id: 'r1', serverId: 's1', toolId: 'claude-code', user: 'alice', status: 'pending', requestedAt: '2026-06-25T09:00:00.000Z', decidedAt: null, note: null }] }),
       NOW,
     );
     expect(text).toBe(

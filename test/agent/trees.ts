@@ -11,11 +11,16 @@ export const OWNER_UID = 1000;
 export const OWNER_GID = 1000;
 export const isRoot = process.getuid?.() === 0;
 
-/** A node program: prints {tool, args, input} as JSON; `serve` keeps it running; exits with FAKE_EXIT. */
+/**
+ * A node program: `--version` prints a version line; `serve` keeps it running; anything else
+ * prints {tool, args, input} as JSON and exits with FAKE_EXIT.
+ */
 export const FAKE_CLI = `#!/usr/bin/env node
-// Fake AI CLI used by aigate's tests: echoes what it got.
+// Fake AI CLI used by aigate's tests and demo: echoes what it got.
 const args = process.argv.slice(2);
-if (args[0] === 'serve') {
+if (args[0] === '--version') {
+  process.stdout.write(VERSION_LINE + '\\n');
+} else if (args[0] === 'serve') {
   process.stdout.write('serving\\n');
   setInterval(() => {}, 1000);
 } else {
@@ -28,6 +33,22 @@ if (args[0] === 'serve') {
   });
 }
 `;
+
+export function fakeCli(tool: string, versionLine: string): string {
+  return FAKE_CLI.replace('TOOL', JSON.stringify(tool)).replace('VERSION_LINE', JSON.stringify(versionLine));
+}
+
+/** A global npm install of any package with one bin (`<prefix>/bin/<bin>` linking to its cli.js). */
+export async function npmTool(prefix: string, pkg: string, version: string, bin: string, toolId: string, versionLine: string): Promise<{ installPath: string; launcher: string }> {
+  const installPath = join(prefix, 'lib', 'node_modules', ...pkg.split('/'));
+  const launcher = join(prefix, 'bin', bin);
+  await file(join(installPath, 'package.json'), JSON.stringify({ name: pkg, version, bin: { [bin]: 'cli.js' } }, null, 2));
+  await file(join(installPath, 'cli.js'), fakeCli(toolId, versionLine), 0o755);
+  await mkdir(join(prefix, 'bin'), { recursive: true });
+  await symlink(`../lib/node_modules/${pkg}/cli.js`, launcher);
+  await chownAll([installPath, join(installPath, 'package.json'), join(installPath, 'cli.js'), launcher]);
+  return { installPath, launcher };
+}
 
 async function file(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -63,7 +84,7 @@ export async function claudeCodeNpm(prefix: string, version = '2.1.91'): Promise
     join(installPath, 'package.json'),
     JSON.stringify({ name: '@anthropic-ai/claude-code', version, bin: { claude: 'cli.js' }, type: 'module', engines: { node: '>=18.0.0' }, license: 'SEE LICENSE IN README.md' }, null, 2),
   );
-  await add(join(installPath, 'cli.js'), FAKE_CLI.replace('TOOL', JSON.stringify('claude-code')), 0o755);
+  await add(join(installPath, 'cli.js'), fakeCli('claude-code', `${version} (Claude Code)`), 0o755);
   await add(join(installPath, 'README.md'), '# Claude Code\n\nAgentic coding tool.\n');
   await add(join(installPath, 'LICENSE.md'), '© Anthropic PBC. All rights reserved.\n');
   await add(join(installPath, 'vendor', 'ripgrep', 'x64-linux', 'rg'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, ...Array.from({ length: 200 }, (_, i) => i % 256)]), 0o755);
@@ -92,7 +113,7 @@ export async function aiderPipx(home: string): Promise<ScriptInstall> {
   const launcher = join(home, '.local', 'bin', 'aider');
   await file(join(installPath, 'lib', 'python3.12', 'site-packages', 'aider_chat-0.86.1.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: aider-chat\nVersion: 0.86.1\n');
   await file(join(installPath, 'pipx_metadata.json'), JSON.stringify({ main_package: { package: 'aider-chat', package_version: '0.86.1' } }));
-  await file(launcher, FAKE_CLI.replace('TOOL', JSON.stringify('aider')), 0o750);
+  await file(launcher, fakeCli('aider', 'aider 0.86.1'), 0o750);
   await chownAll([installPath, launcher]);
   return { launcher, installPath };
 }
@@ -100,7 +121,7 @@ export async function aiderPipx(home: string): Promise<ScriptInstall> {
 /** A bare binary on PATH (channel `binary`): the launcher is the install. */
 export async function bareBinary(dir: string, name: string, mode = 0o755): Promise<string> {
   const path = join(dir, name);
-  await file(path, FAKE_CLI.replace('TOOL', JSON.stringify(name)), mode);
+  await file(path, fakeCli(name, `${name} 1.0.0`), mode);
   await chownAll([path]);
   return path;
 }
