@@ -7,13 +7,13 @@
  * the end; nothing on this machine outside it is touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { claudeCodeNpm, npmTool } from '../test/agent/trees.js';
-import { hashTree } from '../test/agent/helpers.js';
+import { hashTree, openUp } from '../test/agent/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BIN = {
@@ -179,18 +179,8 @@ async function main(): Promise<void> {
       server.kill('SIGTERM');
       await stopped;
     }
-    await unlockAll(work);
+    await openUp(work); // a failed run may leave a quarantined (mode 000) folder
     await rm(work, { recursive: true, force: true });
-  }
-}
-
-/** A failed run may leave a quarantined (mode 000) folder; open it so the temp folder can go. */
-async function unlockAll(dir: string): Promise<void> {
-  try {
-    await chmod(dir, 0o700);
-    for (const entry of await readdir(dir, { withFileTypes: true })) if (entry.isDirectory()) await unlockAll(join(dir, entry.name));
-  } catch {
-    // best effort
   }
 }
 

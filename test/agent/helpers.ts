@@ -1,7 +1,7 @@
 /** Shared fixtures for the agent tests: temp dirs, a real server, tree hashing, the built bin. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,25 @@ export const AGENT_BIN = join(ROOT, 'dist/agent/cli.js');
 
 export async function tempDir(prefix = 'aigate-agent-'): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  return {
+    path,
+    remove: async () => {
+      await openUp(path);
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Gives back search and write permission on every folder below `dir` (a quarantine left locked), so it can be removed without root. */
+export async function openUp(dir: string): Promise<void> {
+  try {
+    const info = await lstat(dir);
+    if (!info.isDirectory()) return;
+    if ((info.mode & 0o700) !== 0o700) await chmod(dir, (info.mode & 0o7777) | 0o700);
+    for (const name of await readdir(dir)) await openUp(join(dir, name));
+  } catch {
+    // best effort: rm reports what is still in the way
+  }
 }
 
 export interface TestServer {
