@@ -19,9 +19,11 @@ import { decodeJwsPayload, parseCompactJws } from '../../policies/keys.js';
 import { ApiError, forbidden, unauthorized } from '../http/errors.js';
 import type { DeviceStore } from '../store/devices.js';
 import type { ReplayCache } from './replay-cache.js';
+import { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S } from '../../policies/device-token.js';
 
-export const DEVICE_TOKEN_TYP = 'aigate-device+jwt';
-export const MAX_DEVICE_TOKEN_LIFETIME_S = 300;
+// One definition, shared with the agent that mints the tokens.
+export { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S };
+
 /** Allowed difference between the device's clock and ours. */
 export const CLOCK_TOLERANCE_S = 60;
 
