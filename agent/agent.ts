@@ -16,7 +16,7 @@ import { lexists } from './enforce/fs-facts.js';
 import { recordKey } from './enforce/stubs.js';
 import { collectLaunchRecords, removeRecords, type LaunchTarget } from './events/launch-records.js';
 import { EventSpool } from './events/spool.js';
-import { uploadEvents, type UploadResult } from './events/upload.js';
+import { EventUploadError, uploadEvents, type UploadResult } from './events/upload.js';
 import { osName } from './facts.js';
 import { machineHomes } from './homes.js';
 import { scanMachine } from './inventory/index.js';
@@ -158,7 +158,7 @@ export class Agent {
       this.lastContactError = null;
       return;
     }
-    if (error instanceof ServerUnreachable || error instanceof ServerError || error instanceof DeviceRejected) {
+    if (error instanceof ServerUnreachable || error instanceof ServerError || error instanceof DeviceRejected || error instanceof EventUploadError) {
       this.lastContactError = error.message;
       this.options.log.warn({ error: error.message }, 'server contact failed');
       return;
@@ -313,7 +313,7 @@ export class Agent {
           report.upload = await uploadEvents(this.http, this.spool, this.clock.now());
           this.noteContact(null);
         } catch (error) {
-          this.noteContact(error instanceof Error && error.name === 'EventUploadError' ? new ServerError(error.message) : error);
+          this.noteContact(error);
         }
       }
       this.lastCycleAt = new Date(this.clock.now()).toISOString();
@@ -349,7 +349,7 @@ export class Agent {
         await uploadEvents(this.http, this.spool, this.clock.now());
         this.noteContact(null);
       } catch (error) {
-        this.noteContact(error instanceof Error && error.name === 'EventUploadError' ? new ServerError(error.message) : error);
+        this.noteContact(error);
       }
       await this.writeStatus();
     });
@@ -364,7 +364,7 @@ export class Agent {
         await uploadEvents(this.http, this.spool, this.clock.now());
         this.noteContact(null);
       } catch (error) {
-        this.noteContact(error instanceof Error && error.name === 'EventUploadError' ? new ServerError(error.message) : error);
+        this.noteContact(error);
       }
       await this.writeStatus();
     });

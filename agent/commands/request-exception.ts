@@ -9,6 +9,7 @@ import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { parseDateOrInstant } from '../../policies/time.js';
 import { DeviceHttp } from '../net/device-http.js';
 import { silentLogger } from '../log.js';
+import { isAlive } from '../pid.js';
 import { dropRequest, MAX_REASON_CHARS } from '../requests/request-file.js';
 import { forwardRequests, type TrackedRequest } from '../requests/forward.js';
 import { AgentConfig, loadConfig } from '../state/config.js';
@@ -23,15 +24,6 @@ interface Flags {
   reason?: string;
   until?: string;
   wait: boolean;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function resolveTool(input: string, status: StatusFile | null): { toolId: string; name: string } {

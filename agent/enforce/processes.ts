@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { isAlive } from '../pid.js';
 import { isWithin } from './guard.js';
 
 const run = promisify(execFile);
@@ -79,15 +80,6 @@ function protectedPids(): Set<number> {
   return new Set([0, 1, process.pid, process.ppid]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface StopResult {
@@ -111,8 +103,8 @@ export async function stopProcesses(roots: readonly string[], graceMs: number): 
     }
   }
   const deadline = Date.now() + graceMs;
-  while (result.terminated.some(alive) && Date.now() < deadline) await sleep(Math.min(100, graceMs));
-  for (const pid of result.terminated.filter(alive)) {
+  while (result.terminated.some(isAlive) && Date.now() < deadline) await sleep(Math.min(100, graceMs));
+  for (const pid of result.terminated.filter(isAlive)) {
     try {
       process.kill(pid, 'SIGKILL');
       result.killed.push(pid);

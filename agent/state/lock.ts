@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isAlive } from '../pid.js';
 
 export class LockHeldError extends Error {
   constructor(
@@ -19,16 +20,6 @@ export class LockHeldError extends Error {
 export interface AgentLock {
   readonly path: string;
   release(): Promise<void>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readOwner(path: string): Promise<number | null> {
