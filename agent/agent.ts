@@ -201,18 +201,18 @@ export class Agent {
     const now = this.clock.now();
     const instances = new Map<string, ToolInstance>();
     for (const instance of this.lastScan?.instances ?? []) instances.set(instanceKey(instance), instance);
-    const gone = new Set<string>();
+    const uninstalled = new Set<string>();
     for (const record of this.enforcer.applied) {
       if (instances.has(record.key)) continue;
       instances.set(record.key, record.instance);
       // A warned tool uninstalled meanwhile: nothing left to warn about, so put its launchers back.
-      if (record.quarantine.length === 0 && !(await lexists(record.instance.installPath))) gone.add(record.key);
+      if (record.quarantine.length === 0 && !(await lexists(record.instance.installPath))) uninstalled.add(record.key);
     }
     this.verdicts = new Map();
     if (!policy) return null;
     for (const [key, instance] of instances) this.verdicts.set(key, { instance, verdict: evaluateInstance(policy.compiled, instance, this.device, now) });
     if (this.ledgerProblem) return null;
-    const items = [...this.verdicts].map(([key, item]) => (gone.has(key) ? { ...item, gone: true } : item));
+    const items = [...this.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
     const summary = await this.enforcer.reconcile(items, policyFacts(policy.compiled), policy.payload.revision);
     for (const note of summary.notes) this.options.log.info({ note }, 'enforcement note');
     return summary;

@@ -8,6 +8,7 @@ import { CliError, EXIT_FAILED, EXIT_USAGE } from './commands/common.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerOnce } from './commands/once.js';
 import { registerRequestException } from './commands/request-exception.js';
+import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerScan } from './commands/scan.js';
 import { registerStatus } from './commands/status.js';
@@ -23,6 +24,7 @@ registerRun(program);
 registerOnce(program);
 registerStatus(program);
 registerRequestException(program);
+registerRestore(program);
 
 try {
   await program.parseAsync();

@@ -6,6 +6,7 @@
  * finished (or undone) by recover() on the next start.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { instanceKey } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
@@ -41,8 +42,11 @@ export interface EnforcerOptions {
 export interface EnforcementItem {
   instance: ToolInstance;
   verdict: Verdict;
-  /** The instance is no longer installed (and not quarantined by us): put back what was changed. */
-  gone?: boolean;
+  /**
+   * Put back whatever was changed, whatever the verdict: the tool was uninstalled meanwhile, or
+   * the agent itself is being removed.
+   */
+  release?: boolean;
 }
 
 export interface ReconcileSummary {
@@ -191,7 +195,7 @@ export class Enforcer {
 
     for (const [key, item] of byKey) {
       const current = this.store.ledger.applied[key] ?? null;
-      const { desired, notes } = item.gone ? { desired: null, notes: [] } : desire({
+      const { desired, notes } = item.release ? { desired: null, notes: [] } : desire({
         key,
         instance: item.instance,
         verdict: item.verdict,
@@ -268,6 +272,13 @@ export class Enforcer {
       }
     }
     return summary;
+  }
+
+  /** Puts back everything enforcement changed on this machine (before the agent is removed). */
+  restoreAll(): Promise<ReconcileSummary> {
+    const items = this.applied.map((record) => ({ instance: record.instance, verdict: record.verdict, release: true }));
+    const facts: PolicyFacts = { name: 'restore', timeZone: 'UTC', index: catalogIndex(builtinCatalog), ruleMessage: () => null };
+    return this.reconcile(items, facts, null);
   }
 
   /** The events an operation produces, spooled under ids derived from the operation. */
