@@ -119,5 +119,9 @@ export function checkLauncherPath(launcher: string, ctx: GuardContext): GuardRes
   if (api.basename(launcher).startsWith('.') && api.basename(launcher).includes('.aigate-')) return { ok: false, reason: `${launcher} is one of aigate's own files` };
   const why = protectedFolder(launcher, ctx);
   if (why && why !== 'a folder shared by many tools') return { ok: false, reason: `${launcher} is ${why}; aigate never replaces it` };
+  if (ctx.platform === 'win32' && /\.(exe|com)$/i.test(launcher)) {
+    // A script cannot stand in for an executable: such a tool is blocked by its quarantine alone.
+    return { ok: false, reason: `${launcher} is a Windows executable; aigate replaces only .cmd, .ps1 and script launchers` };
+  }
   return { ok: true };
 }

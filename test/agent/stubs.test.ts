@@ -178,6 +178,9 @@ describe('the guard', () => {
     expect(checkLauncherPath('/home/alice/.local/bin/.claude.aigate-orig', ctx).ok).toBe(false);
     expect(checkLauncherPath('/home/alice', ctx).ok).toBe(false);
     expect(checkInstallPath('C:\\Users', { platform: 'win32', homes: [], stateDir: 'C:\\ProgramData\\aigate' }).ok).toBe(false);
+    const win = { platform: 'win32' as const, homes: ['C:\\Users\\alice'], stateDir: 'C:\\ProgramData\\aigate' };
+    expect(checkLauncherPath('C:\\Users\\alice\\AppData\\Roaming\\npm\\claude.cmd', win).ok).toBe(true);
+    expect(checkLauncherPath('C:\\Users\\alice\\.local\\bin\\claude.exe', win)).toMatchObject({ ok: false, reason: expect.stringContaining('Windows executable') });
     expect(checkInstallPath('C:\\Users\\alice\\AppData\\Local\\Programs\\cursor', { platform: 'win32', homes: ['C:\\Users\\alice'], stateDir: 'C:\\ProgramData\\aigate' }).ok).toBe(true);
   });
 });
