@@ -17,7 +17,7 @@ export function openReadConnection(file: string): ReadConnection {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
-    // Sorts spill to temporary files rather than growing memory.
+    // Sorts and temporary tables spill to temporary files rather than growing memory.
     db.pragma('temp_store = FILE');
     db.pragma('cache_size = -8000');
     db.exec('BEGIN');

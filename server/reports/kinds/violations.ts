@@ -3,7 +3,7 @@
  * rule that decided, and what the agent did about it (from the events it reported).
  */
 import { column, isoOrNull } from '../columns.js';
-import { mapRows, toolInfo, type ReportDefinition } from '../definition.js';
+import { mapRows, reportedInstant, toolInfoCache, type ReportDefinition } from '../definition.js';
 import { ViolationVerdict } from '../filters.js';
 import { instanceWhere } from './inventory.js';
 
@@ -108,9 +108,10 @@ export const violationsReport: ReportDefinition = {
         ${where}
         ORDER BY i.device_id, i.instance_key`,
     );
+    const tools = toolInfoCache(catalog);
     return {
       rows: mapRows(statement.iterate(where.params), (row) => {
-        const tool = toolInfo(catalog, row.tool_id, row.name);
+        const tool = tools(row.tool_id, row.name);
         return [
           row.device_id,
           row.hostname,
@@ -126,7 +127,7 @@ export const violationsReport: ReportDefinition = {
           row.enforce === null ? null : row.enforce === 1,
           row.phase,
           row.decided_by,
-          row.effective_at,
+          reportedInstant(row.effective_at),
           isoOrNull(row.violation_since),
           isoOrNull(row.last_seen_at),
           row.policy_revision,
