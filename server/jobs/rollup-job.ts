@@ -96,7 +96,17 @@ export class RollupJob {
       () => {
         void this.enqueue('schedule').catch(() => undefined);
       },
-      { name: 'aigate-rollups', noOverlap: true },
+      {
+        name: 'aigate-rollups',
+        noOverlap: true,
+        // node-cron's own messages (a missed tick while a long run was busy) go to the server log, not stdout.
+        logger: {
+          info: (message: string) => this.options.log.debug({ cron: message }, 'rollup schedule'),
+          warn: (message: string) => this.options.log.info({ cron: message }, 'rollup schedule'),
+          error: (message: string | Error) => this.options.log.warn({ cron: String(message) }, 'rollup schedule'),
+          debug: (message: string | Error) => this.options.log.debug({ cron: String(message) }, 'rollup schedule'),
+        },
+      },
     );
     if (runNow) void this.enqueue('startup').catch(() => undefined);
   }
