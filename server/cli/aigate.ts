@@ -82,8 +82,9 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
     .action(
       withClient(async (client) => {
         try {
-          const who = await client.get<{ id: string; name: string; role: string }>('/whoami');
+          const who = await client.get<{ id: string; name: string; role: string; policyKeyFingerprint: string }>('/whoami');
           io.out(`"${who.name}" (${who.role}, token id ${who.id}) at ${client.baseUrl}`);
+          io.out(`policy key fingerprint (for aigate-agent enroll --policy-key-fingerprint): ${who.policyKeyFingerprint}`);
           return admin.EXIT_OK;
         } catch (error) {
           return admin.reportError(error, io);

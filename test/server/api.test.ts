@@ -47,7 +47,7 @@ describe('first start', () => {
   it('creates a bootstrap admin token, once, that works', async () => {
     expect(adminToken).toMatch(/^aigt_/);
     expect(server.app.aigate.takeBootstrapToken()).toBeNull();
-    await expect(admin.get('/whoami')).resolves.toMatchObject({ name: 'bootstrap', role: 'admin' });
+    await expect(admin.get('/whoami')).resolves.toMatchObject({ name: 'bootstrap', role: 'admin', policyKeyFingerprint: server.app.aigate.policyKeyFingerprint });
   });
 
   it('serves the OpenAPI document at /docs', async () => {

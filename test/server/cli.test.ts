@@ -104,6 +104,7 @@ describe('aigate admin CLI', () => {
     expect(login.stdout).toMatch(/logged in to .* as "bootstrap" \(admin\)/);
     expect((await stat(cliEnv.AIGATE_CONFIG!)).mode & 0o777).toBe(0o600);
     expect(aigate(['whoami']).stdout).toMatch(/"bootstrap" \(admin/);
+    expect(aigate(['whoami']).stdout).toMatch(/policy key fingerprint \(for aigate-agent enroll --policy-key-fingerprint\): [A-Za-z0-9_-]{43}/);
     const wrong = aigate(['login', '--server', server.url, '--token', 'aigt_wrong']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/unknown token \(HTTP 401/);

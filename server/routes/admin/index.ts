@@ -17,12 +17,27 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: adminAccess(app, 'read'),
       schema: {
         tags: ['admin'],
-        summary: 'The token in use: its id, name and role',
+        summary: 'The token in use (id, name, role), and the policy key fingerprint agents pin at enrollment',
         security: adminSecurity,
-        response: { 200: Type.Object({ id: Type.String(), name: Type.String(), role: Type.String(), serverId: Type.String() }), ...adminErrors },
+        response: {
+          200: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            role: Type.String(),
+            serverId: Type.String(),
+            policyKeyFingerprint: Type.String({ description: 'pass to aigate-agent enroll --policy-key-fingerprint' }),
+          }),
+          ...adminErrors,
+        },
       },
     },
-    async (request) => ({ id: request.admin!.id, name: request.admin!.name, role: request.admin!.role, serverId: app.aigate.serverId }),
+    async (request) => ({
+      id: request.admin!.id,
+      name: request.admin!.name,
+      role: request.admin!.role,
+      serverId: app.aigate.serverId,
+      policyKeyFingerprint: app.aigate.policyKeyFingerprint,
+    }),
   );
   await app.register(policyAdminRoutes, { prefix: '/policies' });
   await app.register(deviceAdminRoutes);
