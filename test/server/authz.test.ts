@@ -61,6 +61,10 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/admin/tokens', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/audit', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/audit/verify', kind: 'read', ok: 200 },
+  { method: 'GET', path: '/v1/reports', kind: 'read', ok: 200 },
+  { method: 'GET', path: '/v1/reports/overview', kind: 'read', ok: 200 },
+  { method: 'GET', path: '/v1/reports/rollups', kind: 'read', ok: 200 },
+  ...['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit'].map((kind) => ({ method: 'GET' as const, path: `/v1/reports/${kind}`, kind: 'read' as const, ok: 200 })),
 
   { method: 'POST', path: '/v1/admin/policies', kind: 'write', body: { source: BAN_POLICY }, ok: 201 },
   { method: 'POST', path: '/v1/admin/policies/1/rollback', kind: 'write', body: {}, ok: 201 },
@@ -88,6 +92,7 @@ const ROUTES: Route[] = [
     ok: 200,
   },
   { method: 'POST', path: '/v1/admin/tokens', kind: 'write', body: { name: 'ci', role: 'auditor' }, ok: 201 },
+  { method: 'POST', path: '/v1/reports/rollups/run', kind: 'write', ok: 200 },
   {
     method: 'POST',
     path: '/v1/admin/tokens/:id/revoke',
