@@ -15,23 +15,20 @@ const HEIGHT = 240;
 const PAD = { top: 16, right: 16, bottom: 28, left: 48 };
 
 /**
- * A round axis maximum at or above `max`, four equal steps of 1, 2 or 5 times a power of ten
- * (2.5 too when fractions are fine), so every tick is a round number.
+ * A round axis maximum at or above `max`: four equal steps of 1, 2, 2.5, 3, 4 or 5 times a power
+ * of ten, whole numbers when the data are counts, so every tick is a round number.
  */
 export function niceMax(max: number, integers = true): number {
   if (!(max > 0)) return integers ? 4 : 1;
   const raw = max / 4;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const steps = integers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
-  let step = 10 * power;
-  for (const s of steps) {
-    if (s * power >= raw) {
-      step = s * power;
-      break;
-    }
+  for (const factor of [1, 2, 2.5, 3, 4, 5, 10]) {
+    const step = factor * power;
+    if (step < raw) continue;
+    if (integers && !Number.isInteger(step)) continue;
+    return step * 4;
   }
-  if (integers) step = Math.max(1, Math.round(step));
-  return step * 4;
+  return Math.ceil(raw) * 4;
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

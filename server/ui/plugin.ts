@@ -237,7 +237,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary,
         versions: app.reports.rollups.current()?.versions[toolId] ?? [],
         days: trend.days,
-        trend: trend.byTool.get(toolId) ?? new Array<number>(trend.days.length).fill(0),
+        trend: (trend.byTool.get(toolId) ?? new Array<number>(trend.days.length).fill(0)).map((n, i) => (trend.firstDay === null || trend.days[i]! < trend.firstDay ? null : n)),
         installs: toolInstalls(db, toolId, 200),
         now: now(),
       }),

@@ -85,7 +85,7 @@ export function toolSummaries(db: Database.Database, now: number): { day: string
 }
 
 /** Installs per day of each tool over the last `days` days (zeros where nothing was installed). */
-export function installTrends(db: Database.Database, now: number, days: number, toolId?: string): { days: string[]; byTool: Map<string, number[]> } {
+export function installTrends(db: Database.Database, now: number, days: number, toolId?: string): { days: string[]; byTool: Map<string, number[]>; firstDay: string | null } {
   const today = dayNumber(now);
   const list = Array.from({ length: days }, (_, i) => dayText(today - days + 1 + i));
   const index = new Map(list.map((d, i) => [d, i]));
@@ -100,7 +100,8 @@ export function installTrends(db: Database.Database, now: number, days: number, 
     if (!values) byTool.set(row.tool_id, (values = new Array<number>(days).fill(0)));
     values[index.get(row.day)!] = row.n;
   }
-  return { days: list, byTool };
+  const firstDay = db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
+  return { days: list, byTool, firstDay };
 }
 
 export interface ToolInstallRow {

@@ -70,7 +70,8 @@ export function toolPage(input: {
   summary: ToolSummary | null;
   versions: VersionCount[];
   days: string[];
-  trend: number[];
+  /** Null before the first day with figures. */
+  trend: (number | null)[];
   installs: { rows: ToolInstallRow[]; total: number };
   now: number;
 }): PageInput {
