@@ -68,24 +68,48 @@ function scopeMatches(entry: CompiledEntry, instance: ToolInstance, device: Devi
 
 function entryVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName: string, entry: CompiledEntry, nowMs: number, nextStart: number): Verdict {
   const warning = entry.effectiveAt !== null && nowMs < entry.effectiveAt;
-  const ownChange = warning ? entry.effectiveAt! : entry.endsAt;
-  const next = Math.min(ownChange, nextStart);
-  const action: Action = warning ? 'warn' : entry.action;
-  return {
-    toolId: instance.toolId,
-    installPath: instance.installPath,
-    version: instance.version,
-    action,
-    enforce: policy.enforce,
+  const next = Math.min(warning ? entry.effectiveAt! : entry.endsAt, nextStart);
+  return verdict(policy, instance, warning ? 'warn' : entry.action, {
     phase: warning ? 'warn-window' : 'in-effect',
     decidedBy: { kind: entry.kind, index: entry.index, name: entry.name },
     effectiveAt: entry.effectiveAtIso,
     upcomingAction: warning ? entry.action : null,
     until: entry.endsAtIso,
     message: entryMessage(policy, toolName, entry, warning),
+    alternatives: entry.alternatives ?? policy.alternatives,
+    nextChangeAt: next,
+  });
+}
+
+/** The parts of a verdict that differ by how it was decided; the rest comes from the instance and policy. */
+interface Decision {
+  phase?: Verdict['phase'];
+  decidedBy: DecidedBy;
+  effectiveAt?: string | null;
+  upcomingAction?: Action | null;
+  until?: string | null;
+  message: string;
+  alternatives: readonly string[];
+  nextChangeAt: number;
+}
+
+function verdict(policy: CompiledPolicy, instance: ToolInstance, action: Action, decision: Decision): Verdict {
+  return {
+    toolId: instance.toolId,
+    installPath: instance.installPath,
+    version: instance.version,
+    action,
+    enforce: policy.enforce,
+    phase: decision.phase ?? 'in-effect',
+    decidedBy: decision.decidedBy,
+    effectiveAt: decision.effectiveAt ?? null,
+    upcomingAction: decision.upcomingAction ?? null,
+    until: decision.until ?? null,
+    message: decision.message,
     contact: policy.contact,
-    alternatives: action === 'allow' ? [] : [...(entry.alternatives ?? policy.alternatives)],
-    nextChangeAt: Number.isFinite(next) ? toIso(next) : null,
+    // Nothing to offer instead of a tool that is allowed.
+    alternatives: action === 'allow' ? [] : [...decision.alternatives],
+    nextChangeAt: Number.isFinite(decision.nextChangeAt) ? toIso(decision.nextChangeAt) : null,
   };
 }
 
@@ -94,25 +118,15 @@ const UNKNOWN_DECIDER: DecidedBy = Object.freeze({ kind: 'unknown-tools', index:
 
 function defaultVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName: string, nextStart: number): Verdict {
   const action = policy.defaultAction;
-  return {
-    toolId: instance.toolId,
-    installPath: instance.installPath,
-    version: instance.version,
-    action,
-    enforce: policy.enforce,
-    phase: 'in-effect',
+  return verdict(policy, instance, action, {
     decidedBy: { ...DEFAULT_DECIDER },
-    effectiveAt: null,
-    upcomingAction: null,
-    until: null,
     message:
       action === 'allow'
         ? `${toolName} is allowed: no rule of the policy "${policy.name}" restricts it.`
         : (policy.noticeMessage ?? `${toolName} is not on the list of approved AI tools of the policy "${policy.name}".`),
-    contact: policy.contact,
-    alternatives: action === 'allow' ? [] : [...policy.alternatives],
-    nextChangeAt: Number.isFinite(nextStart) ? toIso(nextStart) : null,
-  };
+    alternatives: policy.alternatives,
+    nextChangeAt: nextStart,
+  });
 }
 
 function unknownToolVerdict(policy: CompiledPolicy, instance: ToolInstance): Verdict {
@@ -124,22 +138,7 @@ function unknownToolVerdict(policy: CompiledPolicy, instance: ToolInstance): Ver
       : action === 'warn'
         ? `${name} looks like an AI tool that IT has not reviewed yet; please ask before using it.`
         : `${name} looks like an AI tool that IT has not reviewed; unreviewed AI tools may not run under the policy "${policy.name}".`;
-  return {
-    toolId: instance.toolId,
-    installPath: instance.installPath,
-    version: instance.version,
-    action,
-    enforce: policy.enforce,
-    phase: 'in-effect',
-    decidedBy: { ...UNKNOWN_DECIDER },
-    effectiveAt: null,
-    upcomingAction: null,
-    until: null,
-    message,
-    contact: policy.contact,
-    alternatives: action === 'allow' ? [] : [...policy.alternatives],
-    nextChangeAt: null,
-  };
+  return verdict(policy, instance, action, { decidedBy: { ...UNKNOWN_DECIDER }, message, alternatives: policy.alternatives, nextChangeAt: Infinity });
 }
 
 function entryMessage(policy: CompiledPolicy, toolName: string, entry: CompiledEntry, warning: boolean): string {

@@ -4,21 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
+import { EVENT_TYPES, type EventType } from '../../policies/events.js';
 
-export const EVENT_TYPES = [
-  'warned-launch',
-  'blocked-launch',
-  'quarantined',
-  'restored',
-  'tamper',
-  'policy-applied',
-  'policy-refused',
-  'warning-installed',
-  'processes-stopped',
-  'enforcement-failed',
-  'events-dropped',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType };
 
 export const AgentEvent = Type.Object(
   {

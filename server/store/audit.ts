@@ -47,7 +47,8 @@ export interface AuditVerification {
   problem?: string;
 }
 
-interface AuditRow {
+/** A row of the audit table as SQLite returns it. */
+export interface AuditRow {
   seq: number;
   at: number;
   actor_id: string | null;

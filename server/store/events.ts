@@ -1,22 +1,8 @@
 /** Events reported by agents. Ids are client UUIDs, unique per device: a resent batch is a no-op. */
 import type Database from 'better-sqlite3';
+import { EVENT_TYPES, type EventType } from '../../policies/events.js';
 
-export const EVENT_TYPES = [
-  'warned-launch',
-  'blocked-launch',
-  'quarantined',
-  'restored',
-  'tamper',
-  'policy-applied',
-  'policy-refused',
-  // Agent enforcement details: warn stubs placed, processes of a blocked tool stopped, a step
-  // that could not be done (and was undone), and events the agent's full spool had to drop.
-  'warning-installed',
-  'processes-stopped',
-  'enforcement-failed',
-  'events-dropped',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType };
 
 export interface DeviceEvent {
   id: string;

@@ -4,23 +4,9 @@
  * every row carries its own check: does it follow its predecessor, and does its hash still
  * match its content?
  */
-import { AuditLog, entryHash, GENESIS_HASH } from '../../store/audit.js';
+import { AuditLog, entryHash, GENESIS_HASH, type AuditRow } from '../../store/audit.js';
 import { column, isoOrNull, type Row } from '../columns.js';
 import type { ReportDefinition } from '../definition.js';
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor_id: string | null;
-  actor_name: string;
-  actor_role: string;
-  action: string;
-  target: string | null;
-  details: string;
-  remote_ip: string | null;
-  prev_hash: string;
-  hash: string;
-}
 
 export const CHAIN_STATUSES = ['ok', 'gap', 'unlinked', 'changed'] as const;
 export type ChainStatus = (typeof CHAIN_STATUSES)[number];
