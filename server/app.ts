@@ -28,7 +28,17 @@ declare module 'fastify' {
   interface FastifyInstance {
     aigate: ServerContext;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route is on the devices' hot path and cannot hang (its waits are bounded), so it skips
+     * the per-request handler timeout, whose timer and AbortController cost measurable time.
+     */
+    hotPath?: boolean;
+  }
 }
+
+/** A handler still running after this long gets a 503 (routes may set their own). */
+export const HANDLER_TIMEOUT_MS = 15_000;
 
 export type AigateServer = FastifyInstance;
 
@@ -66,7 +76,6 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
       logger: { ...loggerOptions(resolved.logLevel), ...(resolved.logStream ? { stream: resolved.logStream } : {}) },
       bodyLimit: resolved.bodyLimits.default,
       requestTimeout: resolved.requestTimeoutMs,
-      handlerTimeout: 15_000,
       // Long polls hold connections for up to a minute; keep-alive must outlast them.
       keepAliveTimeout: 75_000,
       forceCloseConnections: 'idle',
@@ -77,6 +86,10 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
       ...(resolved.tls ? { https: { key: resolved.tls.key, cert: resolved.tls.cert } } : {}),
     });
 
+    // Every route gets a handler timeout unless it sets its own or is on the devices' hot path.
+    app.addHook('onRoute', (route) => {
+      if (route.handlerTimeout === undefined && route.config?.hotPath !== true) route.handlerTimeout = HANDLER_TIMEOUT_MS;
+    });
     app.decorate('aigate', context);
     app.decorateRequest('device', null);
     app.decorateRequest('admin', null);

@@ -69,6 +69,7 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: [deviceGuard(deviceAuth), app.limiters.device],
       // Read by agents, not browsers, at a high rate: skip helmet's per-reply work (nosniff is set below).
       helmet: false,
+      config: { hotPath: true },
       bodyLimit: options.bodyLimits.checkin,
       schema: {
         tags: ['device'],

@@ -49,7 +49,8 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: [deviceGuard(deviceAuth), app.limiters.device],
       // Read by agents, not browsers, at a high rate: skip helmet's per-reply work (nosniff is set below).
       helmet: false,
-      handlerTimeout: (options.maxWaitSeconds + 15) * 1000,
+      // Bounded by itself: a long poll ends after at most maxWaitSeconds.
+      config: { hotPath: true },
       schema: {
         tags: ['device'],
         summary: 'The current signed policy bundle (ETag, 304, long-poll with Prefer: wait=N)',
