@@ -89,14 +89,7 @@ export class ScanFs {
    * for small files): no copy, and in the common case three system calls (open, read, close).
    */
   private readView(path: string, maxBytes: number): Buffer | null {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, OPEN_FLAGS);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    }
-    try {
+    return this.withFile(path, (fd) => {
       const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
       // A short read is the whole of a regular file; only a full buffer needs a closer look
       // (a big file, or a device that never ends).
@@ -129,16 +122,22 @@ export class ScanFs {
         total += read;
       }
       return out.subarray(0, total);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    } finally {
-      fs.closeSync(fd);
-    }
+    });
   }
 
   /** The first bytes of a file (for headers: METADATA, shims), never more than maxBytes. */
   readHead(path: string, maxBytes: number): Buffer | null {
+    return this.withFile(path, (fd) => {
+      const stats = fs.fstatSync(fd);
+      if (!stats.isFile()) return null;
+      const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
+      const n = fs.readSync(fd, out, 0, out.length, 0);
+      return out.subarray(0, n);
+    });
+  }
+
+  /** Opens `path`, runs `read` on it and closes it; any failure is recorded as a skip and gives null. */
+  private withFile<T>(path: string, read: (fd: number) => T | null): T | null {
     let fd: number;
     try {
       fd = fs.openSync(path, OPEN_FLAGS);
@@ -147,11 +146,7 @@ export class ScanFs {
       return null;
     }
     try {
-      const stats = fs.fstatSync(fd);
-      if (!stats.isFile()) return null;
-      const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
-      const n = fs.readSync(fd, out, 0, out.length, 0);
-      return out.subarray(0, n);
+      return read(fd);
     } catch (error) {
       this.fail(path, error);
       return null;
@@ -167,23 +162,11 @@ export class ScanFs {
 
   /** Reads `length` bytes at `position` of an open-able file (for zip archives). */
   readAt(path: string, position: number, length: number): Buffer | null {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, OPEN_FLAGS);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    }
-    try {
+    return this.withFile(path, (fd) => {
       const out = Buffer.allocUnsafe(length);
       const n = fs.readSync(fd, out, 0, length, position);
       return out.subarray(0, n);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    } finally {
-      fs.closeSync(fd);
-    }
+    });
   }
 
   lstat(path: string): fs.Stats | null {
