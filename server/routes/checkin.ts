@@ -6,6 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { instanceKey, ToolInstance } from '../../policies/inventory.js';
+import { AgentHealth } from '../../policies/protocol.js';
 import { signServerTime } from '../../policies/signed-time.js';
 import { Verdict } from '../../policies/verdict.js';
 import { deviceGuard } from '../http/auth.js';
@@ -24,6 +25,8 @@ export const CheckinBody = Type.Object(
     hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
     scannedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    /** The agent's own health: `degraded` with reasons when enforcement cannot be trusted. */
+    health: Type.Optional(AgentHealth),
   },
   { additionalProperties: false },
 );
