@@ -13,14 +13,9 @@ import { PolicyDocument, type Exception, type Rule } from './schema.js';
 import { closest } from './suggest.js';
 import { isValidTimeZone, knownTimeZones, parseDateOrInstant, parseDuration } from './time.js';
 import { parseRange } from './versions.js';
+import { formatPath, type Problem } from './problem.js';
 
-export interface Problem {
-  /** Field path such as `spec.rules[0].action`; empty for the document itself. */
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+export { formatPath, formatProblem, type Problem } from './problem.js';
 
 export type LoadResult =
   | { ok: true; policy: PolicyDocument; warnings: Problem[] }
@@ -41,15 +36,6 @@ export const MAX_POLICY_BYTES = 1024 * 1024;
 
 type Segment = string | number;
 
-export function formatPath(segments: readonly Segment[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out ? `.${segment}` : segment;
-  }
-  return out;
-}
-
 function pointerToSegments(pointer: string): Segment[] {
   if (!pointer) return [];
   return pointer
@@ -57,12 +43,6 @@ function pointerToSegments(pointer: string): Segment[] {
     .slice(1)
     .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-export function formatProblem(problem: Problem, filename?: string): string {
-  const where = [filename, problem.line, problem.line !== undefined ? problem.column : undefined].filter((p) => p !== undefined).join(':');
-  const path = problem.path ? `${problem.path}: ` : '';
-  return `${where ? `${where}: ` : ''}${path}${problem.message}`;
 }
 
 /** Load policy text (YAML or JSON). Never throws on bad input. */
@@ -85,7 +65,8 @@ export function loadPolicy(text: string, options: LoadOptions = {}): LoadResult 
   if (doc.errors.length > 0) {
     return fail(
       doc.errors.map((error) => {
-        const position = error.linePos?.[0];
+        // Without prettyErrors the error carries offsets only; the line counter turns them into positions.
+        const position = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
         const problem: Problem = { path: '', message: `${format === 'json' ? 'JSON' : 'YAML'} syntax: ${firstLine(error.message)}` };
         if (position) Object.assign(problem, { line: position.line, column: position.col });
         return problem;
@@ -107,11 +88,11 @@ export function validatePolicyValue(value: unknown, options: LoadOptions = {}): 
     return fail([{ path: '', message: 'a policy must be an object with apiVersion, kind, metadata and spec' }]);
   }
   const structural = structuralProblems(value);
-  if (structural.length > 0) return fail(structural);
-
   const policy = value as PolicyDocument;
   const catalog = options.catalog ?? builtinCatalog;
-  const errors = semanticProblems(policy, catalog);
+  // Every error in one run: the meaning of each part whose structure is sound is checked too,
+  // so a wrong field and a misspelt tool id are reported together, not one fix at a time.
+  const errors = [...structural, ...semanticProblems(policy, catalog, structurallyBroken(structural))];
   if (errors.length > 0) return fail(errors);
   return { ok: true, policy, warnings: lintPolicy(policy, catalog, options.nowMs) };
 }
@@ -238,33 +219,60 @@ function structuralProblems(value: object): Problem[] {
 // ---------------------------------------------------------------------------------------------
 // Meaning
 
-function semanticProblems(policy: PolicyDocument, catalog: Catalog): Problem[] {
+/**
+ * Whether the part at `path` (say `spec.rules[2]`) lies on or under a structural problem, or
+ * holds one: only parts for which this is false have the shape the meaning checks rely on.
+ */
+function structurallyBroken(structural: readonly Problem[]): Broken {
+  const paths = structural.map((problem) => problem.path);
+  const under = (inner: string, outer: string) => outer === '' || inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return {
+    part: (path) => paths.some((at) => under(path, at)),
+    field: (path) => paths.some((at) => under(path, at) || under(at, path)),
+  };
+}
+
+/** Which parts of a document failed the structural checks. */
+interface Broken {
+  /** A problem at `path` itself or above it: the part may not even be an object. */
+  part: (path: string) => boolean;
+  /** A problem at, above or anywhere below `path`: the field cannot be read as typed. */
+  field: (path: string) => boolean;
+}
+
+function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Broken): Problem[] {
   const problems: Problem[] = [];
-  const spec = policy.spec;
-  const timeZone = spec.timezone ?? 'UTC';
-  if (spec.timezone !== undefined && !isValidTimeZone(spec.timezone)) {
-    const hint = closest(spec.timezone, knownTimeZones());
+  const spec = policy.spec as PolicyDocument['spec'] | undefined;
+  // With spec itself malformed, nothing below it can be read safely.
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return problems;
+  const timeZoneSound = typeof spec.timezone === 'string' && !broken.field('spec.timezone');
+  const timeZone = timeZoneSound ? spec.timezone! : 'UTC';
+  if (timeZoneSound && !isValidTimeZone(timeZone)) {
+    const hint = closest(timeZone, knownTimeZones());
     problems.push({
       path: 'spec.timezone',
-      message: `unknown timezone "${spec.timezone}"${hint ? ` (did you mean "${hint}"?)` : ''}; use an IANA name such as Asia/Shanghai or UTC`,
+      message: `unknown timezone "${timeZone}"${hint ? ` (did you mean "${hint}"?)` : ''}; use an IANA name such as Asia/Shanghai or UTC`,
     });
   }
   const zoneForDates = isValidTimeZone(timeZone) ? timeZone : 'UTC';
   const names = new Map<string, string>();
 
-  (spec.rules ?? []).forEach((rule, index) => {
+  const list = <T>(items: unknown): T[] => (Array.isArray(items) ? (items as T[]) : []);
+  list<Rule>(spec.rules).forEach((rule, index) => {
     const at = `spec.rules[${index}]`;
-    checkName(rule.name, at, names, problems);
-    checkSelectors(rule.tools, `${at}.tools`, catalog, problems);
-    checkVersions(rule.versions, `${at}.versions`, problems);
-    checkRuleTimes(rule, at, zoneForDates, problems);
+    if (broken.part(at)) return;
+    if (!broken.field(`${at}.name`)) checkName(rule.name, at, names, problems);
+    if (!broken.field(`${at}.tools`)) checkSelectors(rule.tools, `${at}.tools`, catalog, problems);
+    if (!broken.field(`${at}.versions`)) checkVersions(rule.versions, `${at}.versions`, problems);
+    if (!['effective', 'until', 'warnFor'].some((field) => broken.field(`${at}.${field}`))) checkRuleTimes(rule, at, zoneForDates, problems);
   });
-  (spec.exceptions ?? []).forEach((exception, index) => {
+  list<Exception>(spec.exceptions).forEach((exception, index) => {
     const at = `spec.exceptions[${index}]`;
-    checkName(exception.name, at, names, problems);
-    checkSelectors(exception.tools, `${at}.tools`, catalog, problems);
-    checkVersions(exception.versions, `${at}.versions`, problems);
-    checkExceptionTimes(exception, at, zoneForDates, problems);
+    if (broken.part(at)) return;
+    if (!broken.field(`${at}.name`)) checkName(exception.name, at, names, problems);
+    if (!broken.field(`${at}.tools`)) checkSelectors(exception.tools, `${at}.tools`, catalog, problems);
+    if (!broken.field(`${at}.versions`)) checkVersions(exception.versions, `${at}.versions`, problems);
+    if (!['from', 'until'].some((field) => broken.field(`${at}.${field}`))) checkExceptionTimes(exception, at, zoneForDates, problems);
   });
   return problems;
 }
