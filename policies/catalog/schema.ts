@@ -16,6 +16,19 @@ const Names = (description: string) => Type.Optional(Type.Array(Type.String({ mi
 export const Signatures = Type.Object(
   {
     npm: Names('npm package names (global installs, version managers, pnpm, bun, Volta)'),
+    /**
+     * Base names of the per-platform packages that carry the tool's native binary:
+     * `<base>-<os>-<arch>[-<variant>...]` (e.g. `@anthropic-ai/claude-code` for
+     * `@anthropic-ai/claude-code-linux-x64-musl`, `opencode` for `opencode-linux-x64-baseline`).
+     * Such a package is part of the tool's instance, never a tool of its own.
+     */
+    npmPlatformFamilies: Names('base names of per-platform packages: <base>-<os>-<arch>[-<variant>]'),
+    /**
+     * Where the tool's npm manifest points (`repository` or `homepage`), as host/path lower-case
+     * without scheme, `.git` or fragment: `github.com/anthropics/claude-code`, `ampcode.com`.
+     * With one of the tool's bin names, it identifies a copy whose `name` was edited.
+     */
+    repositories: Names('repository/homepage of the npm manifest, host/path lower-case'),
     binaries: Names('launcher names on PATH, without a Windows extension'),
     /**
      * Binary names so generic (`goose`, `amp`, `q`, `agent`) that a bare file on PATH is not
