@@ -36,6 +36,12 @@ export const ToolInstance = Type.Object(
     channel: Channel,
     installPath: Type.String({ minLength: 1, maxLength: 4096 }),
     launchers: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100 }),
+    /**
+     * Folders outside `installPath` holding this instance's code: a per-platform package with the
+     * native binary that yarn, bun or pnpm hoisted beside the tool, or that was installed at top
+     * level under an alias. Never an instance of its own; quarantined with the instance.
+     */
+    parts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 50 })),
     /** User name owning the install (the home it was found in, or the file owner). */
     owner: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
     evidence: Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 50 }),

@@ -20,11 +20,12 @@ export function mergeInstances(instances: readonly ToolInstance[]): ToolInstance
     const key = instanceKey(instance);
     const existing = merged.get(key);
     if (!existing) {
-      merged.set(key, { ...instance, launchers: [...instance.launchers], evidence: [...instance.evidence] });
+      merged.set(key, { ...instance, launchers: [...instance.launchers], evidence: [...instance.evidence], ...(instance.parts ? { parts: [...instance.parts] } : {}) });
       continue;
     }
     existing.launchers = union(existing.launchers, instance.launchers);
     existing.evidence = union(existing.evidence, instance.evidence);
+    if (instance.parts) existing.parts = union(existing.parts ?? [], instance.parts);
     if (existing.version === null && instance.version !== null) {
       existing.version = instance.version;
       delete existing.versionError;
@@ -46,7 +47,9 @@ export function finalizeInstance(instance: ToolInstance): { ok: true; instance: 
     ...instance,
     launchers: [...new Set(instance.launchers)].sort().slice(0, 100),
     evidence: [...new Set(instance.evidence)].sort().slice(0, 50),
+    ...(instance.parts?.length ? { parts: [...new Set(instance.parts)].sort().slice(0, 50) } : {}),
   };
+  if (!out.parts?.length) delete out.parts;
   if (out.version !== null) delete out.versionError;
   if (check.Check(out)) return { ok: true, instance: out };
   const first = check.Errors(out).First();

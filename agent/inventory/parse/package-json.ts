@@ -1,4 +1,7 @@
-/** package.json as the npm scanner needs it: name, version, bin names and runtime dependencies. */
+/**
+ * package.json as the npm scanner needs it: name, version, bin names, runtime dependencies and
+ * where it says it comes from (repository, homepage).
+ */
 import { isRecord, parseJson, type Parsed } from './text.js';
 import { checkVersion, type VersionRead } from './version.js';
 
@@ -9,6 +12,8 @@ export interface PackageManifest {
   bin: Record<string, string>;
   /** dependencies and optionalDependencies: name -> range. */
   dependencies: Record<string, string>;
+  /** `repository` (a string or its `url`) and `homepage`, as written (at most 2). */
+  urls: string[];
 }
 
 export function parsePackageJson(text: string): Parsed<PackageManifest> {
@@ -19,7 +24,7 @@ export function parsePackageJson(text: string): Parsed<PackageManifest> {
   const name = typeof data.name === 'string' && data.name.trim() !== '' ? data.name.trim() : null;
   return {
     ok: true,
-    value: { name, version: checkVersion(data.version, 'package.json'), bin: binEntries(data.bin, name), dependencies: dependencyEntries(data) },
+    value: { name, version: checkVersion(data.version, 'package.json'), bin: binEntries(data.bin, name), dependencies: dependencyEntries(data), urls: sourceUrls(data) },
   };
 }
 
@@ -37,6 +42,11 @@ function binEntries(bin: unknown, name: string | null): Record<string, string> {
 /** npm refuses bin names with path separators; so do we, since they become file names. */
 function isSafeBinName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[\\/:\0]/.test(name) && name.length <= 200;
+}
+
+function sourceUrls(data: Record<string, unknown>): string[] {
+  const repository = isRecord(data.repository) ? data.repository.url : data.repository;
+  return [repository, data.homepage].filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048);
 }
 
 function dependencyEntries(data: Record<string, unknown>): Record<string, string> {

@@ -12,19 +12,12 @@ import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
+import { identifyNpmPackage, npmManifestNeedles } from '../../../policies/catalog/npm.js';
 import { isPackageName, parsePackageJson } from '../parse/package-json.js';
-import { parseNpmrcPrefix } from '../parse/system.js';
 import type { Home } from '../users.js';
+import { npmRoots, voltaHomes, type NpmRoot } from '../npm-roots.js';
 
-export interface NpmRoot {
-  /** The node_modules folder holding global packages. */
-  modules: string;
-  /** Where this install method puts launchers (checked by real path or shim text). */
-  binDirs: string[];
-  /** Launcher dirs whose files dispatch by name (Volta, asdf shims). */
-  byNameDirs?: string[];
-  home: Home | null;
-}
+export type { NpmRoot } from '../npm-roots.js';
 
 export async function scanNpm(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
@@ -41,114 +34,87 @@ export async function scanNpm(ctx: ScanContext): Promise<ToolInstance[]> {
   return out;
 }
 
-/** The global node_modules folders to read, most specific first. */
-export function npmRoots(ctx: ScanContext): NpmRoot[] {
-  const roots: NpmRoot[] = [];
-  const win = ctx.platform === 'windows';
-  const prefix = (dir: string, home: Home | null, layout: 'unix' | 'windows' | 'auto' = win ? 'windows' : 'unix') => {
-    const useWindows = layout === 'windows' || (layout === 'auto' && !ctx.fs.isDirectory(path.join(dir, 'lib', 'node_modules')) && ctx.fs.isDirectory(path.join(dir, 'node_modules')));
-    roots.push(useWindows ? { modules: path.join(dir, 'node_modules'), binDirs: [dir], home } : { modules: path.join(dir, 'lib', 'node_modules'), binDirs: [path.join(dir, 'bin')], home });
-  };
-  const eachVersion = (dir: string, fn: (versionDir: string) => void) => {
-    for (const entry of ctx.fs.list(dir) ?? []) if (!entry.name.startsWith('.') && (entry.isDirectory || entry.isSymbolicLink)) fn(path.join(dir, entry.name));
-  };
-
-  if (ctx.npmPrefixes) {
-    for (const dir of ctx.npmPrefixes) prefix(dir, homeContaining(ctx, dir), 'auto');
-    return roots;
-  }
-
-  for (const home of ctx.homes) {
-    const h = (...parts: string[]) => path.join(home.dir, ...parts);
-    const npmrc = ctx.fs.readText(h('.npmrc'), ctx.limits.maxManifestBytes);
-    const configured = [npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir), ctx.envFor(home, 'NPM_CONFIG_PREFIX') ?? ctx.envFor(home, 'npm_config_prefix')];
-    for (const dir of configured) if (dir && path.isAbsolute(dir)) prefix(dir, home);
-    prefix(h('.npm-global'), home);
-    if (win) {
-      prefix(h('AppData', 'Roaming', 'npm'), home, 'windows');
-      eachVersion(h('AppData', 'Roaming', 'nvm'), (v) => prefix(v, home, 'windows'));
-      eachVersion(h('AppData', 'Roaming', 'fnm', 'node-versions'), (v) => prefix(path.join(v, 'installation'), home, 'windows'));
-      pnpm(ctx.envFor(home, 'PNPM_HOME') ?? h('AppData', 'Local', 'pnpm'), home);
-      roots.push({ modules: h('AppData', 'Local', 'Yarn', 'Data', 'global', 'node_modules'), binDirs: [h('AppData', 'Local', 'Yarn', 'bin')], home });
-    } else {
-      eachVersion(path.join(ctx.envFor(home, 'NVM_DIR') ?? h('.nvm'), 'versions', 'node'), (v) => prefix(v, home));
-      const fnmDirs = [h('.local', 'share', 'fnm'), h('.fnm'), h('Library', 'Application Support', 'fnm')];
-      const fnmEnv = ctx.envFor(home, 'FNM_DIR');
-      if (fnmEnv) fnmDirs.unshift(fnmEnv);
-      for (const fnm of fnmDirs) eachVersion(path.join(fnm, 'node-versions'), (v) => prefix(path.join(v, 'installation'), home));
-      eachVersion(h('.asdf', 'installs', 'nodejs'), (v) => {
-        roots.push({ modules: path.join(v, '.npm', 'lib', 'node_modules'), binDirs: [path.join(v, '.npm', 'bin')], byNameDirs: [h('.asdf', 'shims')], home });
-        roots.push({ modules: path.join(v, 'lib', 'node_modules'), binDirs: [path.join(v, 'bin')], byNameDirs: [h('.asdf', 'shims')], home });
-      });
-      eachVersion(h('.local', 'share', 'mise', 'installs', 'node'), (v) => prefix(v, home));
-      pnpm(ctx.envFor(home, 'PNPM_HOME') ?? (ctx.platform === 'darwin' ? h('Library', 'pnpm') : h('.local', 'share', 'pnpm')), home);
-      roots.push({ modules: h('.config', 'yarn', 'global', 'node_modules'), binDirs: [h('.yarn', 'bin')], home });
-    }
-    const bun = ctx.envFor(home, 'BUN_INSTALL') ?? h('.bun');
-    roots.push({ modules: path.join(bun, 'install', 'global', 'node_modules'), binDirs: [path.join(bun, 'bin')], ...(win ? { byNameDirs: [path.join(bun, 'bin')] } : {}), home });
-  }
-
-  if (ctx.systemRoots) {
-    if (win) {
-      prefix(ctx.sys('Program Files', 'nodejs'), null, 'windows');
-    } else {
-      const npmrc = ctx.fs.readText(ctx.sys('etc', 'npmrc'), ctx.limits.maxManifestBytes);
-      const configured = npmrc === null ? null : parseNpmrcPrefix(npmrc, '');
-      if (configured && path.isAbsolute(configured)) prefix(ctx.sys(configured), null);
-      for (const dir of [['usr', 'local'], ['usr'], ['opt', 'homebrew'], ['home', 'linuxbrew', '.linuxbrew']]) prefix(ctx.sys(...dir), null);
-      // The Node running the agent has its own global prefix (when scanning this machine).
-      if (ctx.root === path.parse(ctx.root).root) prefix(path.dirname(path.dirname(process.execPath)), null);
-    }
-  }
-  return roots;
-
-  function pnpm(pnpmHome: string, home: Home) {
-    const binDirs = [pnpmHome, path.join(pnpmHome, 'bin')];
-    for (const entry of ctx.fs.list(path.join(pnpmHome, 'global')) ?? []) {
-      if (entry.isDirectory) roots.push({ modules: path.join(pnpmHome, 'global', entry.name, 'node_modules'), binDirs, home });
-    }
-  }
-}
-
-function homeContaining(ctx: ScanContext, dir: string): Home | null {
-  const real = ctx.fs.realpath(dir) ?? dir;
-  for (const home of ctx.homes) {
-    const homeReal = ctx.fs.realpath(home.dir) ?? home.dir;
-    if (real === homeReal || real.startsWith(homeReal + path.sep)) return home;
-  }
-  return null;
-}
-
 async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[]): Promise<void> {
   const entries = ctx.fs.list(root.modules);
   if (!entries) return;
+  const found: ToolInstance[] = [];
   for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.isFile) continue;
+    if (entry.isFile || !mayHoldPackage(entry.name)) continue;
     if (entry.name.startsWith('@')) {
       const scopeDir = child(root.modules, entry.name);
       for (const sub of ctx.fs.list(scopeDir) ?? []) {
-        if (sub.name.startsWith('.') || sub.isFile) continue;
-        readPackage(ctx, root, `${entry.name}/${sub.name}`, child(scopeDir, sub.name), out);
+        if (sub.isFile || !mayHoldPackage(sub.name)) continue;
+        readPackage(ctx, root, `${entry.name}/${sub.name}`, child(scopeDir, sub.name), found);
       }
     } else {
-      readPackage(ctx, root, entry.name, child(root.modules, entry.name), out);
+      readPackage(ctx, root, entry.name, child(root.modules, entry.name), found);
     }
-    if (ctx.expired(root.modules)) return;
+    if (ctx.expired(root.modules)) break;
     await ctx.breathe();
   }
+  out.push(...attachPlatformParts(found));
 }
 
-/** Reads one global package and, if it is an AI tool, records it. */
+/**
+ * Folder names that may hold a package: names npm accepts, and hidden folders such as npm's
+ * `.claude-code-XXXXXXXX` left behind by a failed update (anthropics/claude-code#12026), which
+ * stay runnable. npm's and pnpm's own bookkeeping (`.bin`, `.pnpm`, `.package-lock.json`, ...)
+ * is not.
+ */
+function mayHoldPackage(name: string): boolean {
+  if (!name.startsWith('.')) return true;
+  return !NPM_BOOKKEEPING.has(name) && /^\.[a-z0-9@][a-z0-9._~-]*$/i.test(name);
+}
+
+const NPM_BOOKKEEPING = new Set(['.bin', '.pnpm', '.cache', '.staging', '.modules.yaml', '.package-lock.json', '.yarn-integrity', '.yarn-state.yml', '.ignored', '.vite', '.store']);
+
+/** Instances that are a per-platform package (reported as part of their tool's instance). */
+const platformParts = new WeakSet<ToolInstance>();
+
+/**
+ * A per-platform package beside its tool in the same node_modules (hoisted by yarn or bun, or
+ * installed at top level as npm's "Missing optional dependency" workaround) becomes a part of that
+ * tool's instance. One with no tool beside it is still the tool's code, so it stays an instance of
+ * the tool, at the tool's version.
+ */
+export function attachPlatformParts(found: readonly ToolInstance[]): ToolInstance[] {
+  const tools = found.filter((i) => !platformParts.has(i));
+  const out = [...tools];
+  for (const part of found) {
+    if (!platformParts.has(part)) continue;
+    const owners = tools.filter((t) => t.toolId === part.toolId && t.owner === part.owner);
+    const owner = owners.find((t) => t.version === part.version) ?? owners[0];
+    if (owner) {
+      owner.parts = [...new Set([...(owner.parts ?? []), part.installPath])].sort();
+      owner.evidence = [...new Set([...owner.evidence, ...part.evidence])];
+      owner.launchers = [...new Set([...owner.launchers, ...part.launchers])].sort();
+    } else {
+      out.push(part);
+    }
+  }
+  return out;
+}
+
+/** Whether an instance stands for a per-platform package (see attachPlatformParts). */
+export function isPlatformPart(instance: ToolInstance): boolean {
+  return platformParts.has(instance);
+}
+
+/**
+ * Reads one package folder and, if it is (part of) an AI tool, records it. The folder's name
+ * counts only when it is a package name; a hidden or renamed folder is known by its manifest
+ * (name, platform family, or bin names with repository/homepage).
+ */
 export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string, dir: string, out: ToolInstance[], channel: 'npm' | 'legacy-local' = 'npm'): void {
-  if (!isPackageName(folderName)) return;
+  const named = isPackageName(folderName) ? folderName : null;
   const manifestPath = child(dir, 'package.json');
   const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
-  const byFolder = ctx.catalog.bySignature('npm', folderName);
+  const byFolder = named ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] }) : null;
   if (text === null) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
-    if (byFolder && ctx.fs.isDirectory(dir)) {
+    if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.realpath(dir);
-      if (real) out.push(instanceFor(ctx, root, byFolder.id, folderName, real, manifestPath, { version: null, versionError: 'package.json is missing or unreadable' }, {}, channel));
+      if (real) out.push(instanceFor(ctx, root, byFolder.tool.id, folderName, real, manifestPath, { version: null, versionError: 'package.json is missing or unreadable' }, {}, channel));
     } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
     }
@@ -158,20 +124,29 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   if (!byFolder && !mayNameNpmAiSdk(text) && !mayBeCatalogued(ctx, text)) return;
   const parsed = parsePackageJson(text);
   if (!parsed.ok) {
-    if (byFolder) {
+    if (byFolder?.role === 'tool') {
       const real = ctx.fs.realpath(dir);
-      if (real) out.push(instanceFor(ctx, root, byFolder.id, folderName, real, manifestPath, { version: null, versionError: `package.json: ${parsed.error}` }, {}, channel));
+      if (real) out.push(instanceFor(ctx, root, byFolder.tool.id, folderName, real, manifestPath, { version: null, versionError: `package.json: ${parsed.error}` }, {}, channel));
     } else {
       ctx.skip(manifestPath, parsed.error);
     }
     return;
   }
   const manifest = parsed.value;
-  const tool = byFolder ?? (manifest.name ? ctx.catalog.bySignature('npm', manifest.name) : undefined);
+  const identity = identifyNpmPackage(ctx.catalog, {
+    folderName: named,
+    name: manifest.name,
+    version: manifest.version.version,
+    bins: Object.keys(manifest.bin),
+    urls: manifest.urls,
+  });
+  const tool = identity?.tool;
   let toolId: string;
   let evidence: string[] = [];
   if (tool) {
     toolId = tool.id;
+    // Say why when the folder's own name is not the tool's package (alias, hidden, renamed, platform).
+    if (identity.role === 'platform' || named === null || ctx.catalog.bySignature('npm', named)?.id !== tool.id) evidence = [identity.why];
   } else {
     const sdks = npmAiSdks(Object.keys(manifest.dependencies));
     if (sdks.length === 0) return;
@@ -181,27 +156,27 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   const real = ctx.fs.realpath(dir);
   if (!real) return;
   const bins = new Set(Object.keys(manifest.bin));
-  if (tool) for (const name of [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])]) bins.add(name);
-  const instance = instanceFor(ctx, root, toolId, folderName, real, manifestPath, versionFields(manifest.version), { bins, evidence }, channel);
+  if (tool && identity.role === 'tool') for (const name of [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])]) bins.add(name);
+  const version = identity ? versionFields(identity.version === null ? manifest.version : { version: identity.version }) : versionFields(manifest.version);
+  const instance = instanceFor(ctx, root, toolId, named ?? manifest.name ?? folderName, real, manifestPath, version, { bins, evidence }, channel);
   if (!tool) instance.name = folderName;
+  if (identity?.role === 'platform') platformParts.add(instance);
   out.push(instance);
 }
 
 /**
- * An aliased install (`npm i -g foo@npm:@openai/codex`) sits in a folder named otherwise but
- * keeps the real name in its manifest; a quick look for a catalogued name catches it.
+ * A quick look for anything `identifyNpmPackage` could match (a catalogued name, a platform
+ * family, a repository), so unrelated manifests are not parsed. Catches aliased installs
+ * (`npm i -g foo@npm:@openai/codex`) and copies whose `name` was edited.
  */
 function mayBeCatalogued(ctx: ScanContext, text: string): boolean {
-  let pattern = catalogNamePatterns.get(ctx.catalog);
-  if (!pattern) {
-    const names = [...ctx.catalog.signatureValues('npm')].map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-    pattern = names.length ? new RegExp(`"name"\\s*:\\s*"(?:${names.join('|')})"`, 'i') : /$^/;
-    catalogNamePatterns.set(ctx.catalog, pattern);
-  }
-  return pattern.test(text);
+  let needles = catalogNeedles.get(ctx.catalog);
+  if (!needles) catalogNeedles.set(ctx.catalog, (needles = npmManifestNeedles(ctx.catalog)));
+  const lower = text.toLowerCase();
+  return needles.some((n) => lower.includes(n));
 }
 
-const catalogNamePatterns = new WeakMap<object, RegExp>();
+const catalogNeedles = new WeakMap<object, readonly string[]>();
 
 function instanceFor(
   ctx: ScanContext,
@@ -234,8 +209,10 @@ function instanceFor(
  * <pkg>) and launches it through name-dispatching shims in ~/.volta/bin.
  */
 async function scanVolta(ctx: ScanContext, home: Home, out: ToolInstance[]): Promise<void> {
-  const win = ctx.platform === 'windows';
-  const voltaHome = ctx.envFor(home, 'VOLTA_HOME') ?? (win ? path.join(home.dir, 'AppData', 'Local', 'Volta') : path.join(home.dir, '.volta'));
+  for (const voltaHome of voltaHomes(ctx, home)) await scanVoltaHome(ctx, home, voltaHome, out);
+}
+
+async function scanVoltaHome(ctx: ScanContext, home: Home, voltaHome: string, out: ToolInstance[]): Promise<void> {
   const packagesDir = path.join(voltaHome, 'tools', 'image', 'packages');
   const entries = ctx.fs.list(packagesDir);
   if (!entries) return;

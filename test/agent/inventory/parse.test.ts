@@ -42,8 +42,8 @@ describe('checkVersion', () => {
 });
 
 describe('parsePackageJson', () => {
-  it('reads name, version, bins and runtime dependencies', () => {
-    const parsed = parsePackageJson('\uFEFF{"name":"@openai/codex","version":"0.149.1","bin":{"codex":"bin/codex.js","../evil":"x"},"dependencies":{"openai":"^4"},"optionalDependencies":{"@openai/codex-linux-x64":"npm:@openai/codex@0.149.1-linux-x64"},"devDependencies":{"vitest":"1"}}');
+  it('reads name, version, bins, runtime dependencies and source URLs', () => {
+    const parsed = parsePackageJson('\uFEFF{"name":"@openai/codex","version":"0.149.1","repository":{"type":"git","url":"git+https://github.com/openai/codex.git"},"homepage":7,"bin":{"codex":"bin/codex.js","../evil":"x"},"dependencies":{"openai":"^4"},"optionalDependencies":{"@openai/codex-linux-x64":"npm:@openai/codex@0.149.1-linux-x64"},"devDependencies":{"vitest":"1"}}');
     expect(parsed).toEqual({
       ok: true,
       value: {
@@ -51,6 +51,7 @@ describe('parsePackageJson', () => {
         version: { version: '0.149.1' },
         bin: { codex: 'bin/codex.js' },
         dependencies: { openai: '^4', '@openai/codex-linux-x64': 'npm:@openai/codex@0.149.1-linux-x64' },
+        urls: ['git+https://github.com/openai/codex.git'],
       },
     });
   });
