@@ -16,6 +16,7 @@ import { npmPackageOf, parseNativeVersionEntry, segments } from '../parse/layout
 import type { Home } from '../users.js';
 import { brewPrefixes } from './homebrew.js';
 import { readPackage } from './npm.js';
+import { shimManagerOf } from '../shims.js';
 
 const BARE_VERSION_ERROR = 'bare binary without a version file (aigate never runs a binary to learn its version)';
 const SCRIPT_HEAD_BYTES = 16 * 1024;
@@ -76,6 +77,8 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
           continue;
         }
         if (!ctx.fs.isFile(real)) continue;
+        // A shim manager (mise, asdf, Volta, proto) is never the tool it stands in for.
+        if (shimManagerOf(real, real === file ? ctx.fs.readHead(file, 4096)?.toString('latin1') : null)) continue;
         const owners = owning(real, tool.id);
         if (owners.length) {
           for (const owner of owners) if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
