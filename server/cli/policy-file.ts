@@ -1,7 +1,8 @@
 /**
  * `aigate policy validate FILE` and `aigate policy explain FILE ...`: work on a policy file on
  * disk, with no server. Each command returns its exit code and writes through the given
- * streams, so tests can run it in-process as well as through the real bin.
+ * streams, so tests can run it in-process as well as through the real bin. Loaded only when one
+ * of them runs (it brings the policy engine).
  */
 import { readFile } from 'node:fs/promises';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
@@ -12,15 +13,8 @@ import { formatProblem, loadPolicy, selectorProblem, type LoadResult } from '../
 import { OS_NAMES, type OsName, type PolicyDocument } from '../../policies/schema.js';
 import { formatInZone, formatSpan, parseDateOrInstant } from '../../policies/time.js';
 import type { Verdict } from '../../policies/verdict.js';
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Output } from './output.js';
 
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-export const EXIT_OK = 0;
-export const EXIT_INVALID = 1;
-export const EXIT_USAGE = 2;
 
 async function loadFile(file: string, io: Output): Promise<LoadResult | null> {
   let text: string;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceClient } from '../../server/client/device-client.js';
+import { DeviceClient } from '../support/device-client.js';
 import { tempDir } from './helpers.js';
 import { BAN_POLICY } from './harness.js';
 
@@ -160,7 +160,7 @@ describe('aigate admin CLI', () => {
     expect(pending.stdout).toContain(asked.body.id);
     const approved = aigate(['exceptions', 'approve', asked.body.id, '--scope', 'user', '--until', '2031-01-01']);
     expect(approved.stderr).toBe('');
-    expect(approved.stdout).toMatch(/approved: claude-code for user carol; published as policy revision 4/);
+    expect(approved.stdout).toMatch(/approved: claude-code for user carol until 2031-01-01; published as policy revision 4/);
     expect(aigate(['exceptions', 'deny', asked.body.id, '--reason', 'x']).code).toBe(1);
 
     expect(aigate(['device', 'revoke', device.deviceId!]).stdout).toMatch(/revoked device/);

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { adminErrors, Instant, Nullable } from '../../http/schemas.js';
 import { adminAccess, adminSecurity } from './access.js';
 
-const Entry = Type.Object({
+export const AuditEntry = Type.Object({
   seq: Type.Integer(),
   at: Instant,
   actorId: Nullable(Type.String()),
@@ -36,7 +36,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ entries: Type.Array(Entry), next: Nullable(Type.Integer()) }), ...adminErrors },
+        response: { 200: Type.Object({ entries: Type.Array(AuditEntry), next: Nullable(Type.Integer()) }), ...adminErrors },
       },
     },
     async (request) => {

@@ -9,7 +9,7 @@ import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schema
 import type { DeviceRecord } from '../../store/devices.js';
 import { adminAccess, adminSecurity } from './access.js';
 
-const DeviceView = Type.Object({
+export const DeviceView = Type.Object({
   id: Type.String(),
   hostname: Type.String(),
   group: Type.String(),
@@ -26,7 +26,7 @@ const DeviceView = Type.Object({
   revokedAt: Nullable(Instant),
 });
 
-const InstanceView = Type.Object({
+export const InstanceView = Type.Object({
   instance: ToolInstance,
   verdict: Nullable(Verdict),
   present: Type.Boolean(),

@@ -28,7 +28,7 @@ const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 
-const SecretView = Type.Object({
+export const SecretView = Type.Object({
   id: Type.String(),
   group: Type.String(),
   note: Nullable(Type.String()),

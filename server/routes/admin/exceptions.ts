@@ -12,7 +12,7 @@ const Status = Type.Union(
   { description: REQUEST_STATUSES.join(' | ') },
 );
 
-const RequestView = Type.Object({
+export const RequestView = Type.Object({
   id: Type.String(),
   deviceId: Type.String(),
   hostname: Nullable(Type.String()),

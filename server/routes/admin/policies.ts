@@ -38,7 +38,7 @@ export const PreviewBody = Type.Object(
 const RollbackBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
 const RevisionParams = Type.Object({ revision: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 
-const RevisionSummary = Type.Object({
+export const RevisionSummary = Type.Object({
   revision: Type.Integer(),
   name: Type.String(),
   sha256: Type.String(),
@@ -50,7 +50,7 @@ const RevisionSummary = Type.Object({
   exceptionRequest: Nullable(Type.String()),
   current: Type.Boolean(),
 });
-const RevisionDetail = Type.Composite([
+export const RevisionDetail = Type.Composite([
   RevisionSummary,
   Type.Object({
     source: Type.String(),
@@ -59,7 +59,7 @@ const RevisionDetail = Type.Composite([
     bundle: Type.String(),
   }),
 ]);
-const PublishReply = Type.Object({
+export const PublishReply = Type.Object({
   revision: Type.Integer(),
   etag: Type.String(),
   name: Type.String(),

@@ -12,7 +12,7 @@ const Role = Type.Union(
   { description: 'admin (everything) | auditor (read and export only)' },
 );
 
-const TokenView = Type.Object({
+export const TokenView = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: Role,

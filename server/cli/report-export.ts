@@ -1,8 +1,9 @@
 /**
  * `aigate report export KIND --format csv|json|ndjson [filters] [-o FILE]`: stream a report from
  * the server to a file (written beside it, then renamed, so a failed export never leaves half a
- * file under the real name) or to standard output. Filters are checked against the report
- * before asking the server; the server checks their values.
+ * file under the real name) or to standard output (through `io.data`, which escapes control
+ * characters when that is a terminal). Filters are checked against the report before asking
+ * the server; the server checks their values. Loaded only when a report command runs.
  */
 import { rename, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -10,9 +11,11 @@ import { dirname, join, basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Output } from '../cli/policy-file.js';
-import type { FilterName } from './filters.js';
-import { REPORTS, REPORT_KINDS } from './kinds/index.js';
+import type { AdminClient } from '../client/admin-client.js';
+import type { RollupStatus } from '../jobs/rollup-job.js';
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, line, type Output } from './output.js';
+import type { FilterName } from '../reports/filters.js';
+import { REPORTS, REPORT_KINDS } from '../reports/kinds/index.js';
 
 export interface ExportOptions {
   format: string;
@@ -46,25 +49,26 @@ const FLAG_OF: Record<Exclude<FilterName, 'format'>, keyof ExportOptions> = {
 };
 const flagName = (option: string) => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** Emits whole lines through `io.out` (which adds the newline), so the output is the exact text. */
+/** Emits whole lines through `emit` (which adds the newline), so the output is the exact text. */
 class LineWriter {
   private rest = '';
-  constructor(private readonly io: Output) {}
+  constructor(private readonly emit: (text: string) => void) {}
   write(text: string): void {
     const parts = (this.rest + text).split('\n');
     this.rest = parts.pop() ?? '';
-    for (const line of parts) this.io.out(line);
+    for (const part of parts) this.emit(part);
   }
   end(): void {
-    if (this.rest !== '') this.io.out(this.rest);
+    if (this.rest !== '') this.emit(this.rest);
     this.rest = '';
   }
 }
 
-export async function reportExport(server: string, token: string, kind: string, options: ExportOptions, io: Output): Promise<number> {
+/** Stream one report; returns the exit code (1 also when an audit export finds the chain broken). */
+export async function reportExport(client: AdminClient, kind: string, options: ExportOptions, io: Output): Promise<number> {
   const report = REPORTS.find((r) => r.kind === kind);
   if (!report) {
-    io.err(`aigate: there is no report "${kind}"; choose one of ${REPORT_KINDS.join(', ')}`);
+    io.err(line`aigate: there is no report "${kind}"; choose one of ${REPORT_KINDS.join(', ')}`);
     return EXIT_USAGE;
   }
   const query = new URLSearchParams({ format: options.format });
@@ -79,29 +83,12 @@ export async function reportExport(server: string, token: string, kind: string, 
     query.set(filter, value);
   }
 
-  let response: Response;
-  try {
-    response = await fetch(`${server.replace(/\/+$/, '')}/v1/reports/${kind}?${query}`, { headers: { authorization: `Bearer ${token}` } });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    io.err(`aigate: cannot reach ${server}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  // Errors (unreachable, HTTP status) are thrown as AdminApiError and reported by the caller.
+  const response = await client.report(kind, query);
+  if (!response.body) {
+    io.err('aigate: the server sent no report body');
     return EXIT_INVALID;
   }
-  if (!response.ok || !response.body) {
-    const text = await response.text();
-    let message = `HTTP ${response.status}`;
-    let code = 'http_error';
-    try {
-      const body = JSON.parse(text) as { error?: string; message?: string };
-      message = body.message ?? message;
-      code = body.error ?? code;
-    } catch {
-      // not JSON: keep the status
-    }
-    io.err(`aigate: ${message} (HTTP ${response.status}, ${code})`);
-    return EXIT_INVALID;
-  }
-
   const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   if (options.output) {
     const target = options.output;
@@ -111,41 +98,27 @@ export async function reportExport(server: string, token: string, kind: string, 
       await rename(partial, target);
     } catch (error) {
       await rm(partial, { force: true });
-      io.err(`aigate: the export to ${target} failed: ${(error as Error).message}`);
+      io.err(line`aigate: the export to ${target} failed: ${(error as Error).message}`);
       return EXIT_INVALID;
     }
-    io.err(`exported the ${kind} report as ${options.format.toUpperCase()} to ${target}`);
+    io.err(line`exported the ${kind} report as ${options.format.toUpperCase()} to ${target}`);
   } else {
-    const lines = new LineWriter(io);
+    const lines = new LineWriter(io.data ?? io.out);
     body.setEncoding('utf8');
     for await (const chunk of body) lines.write(chunk as string);
     lines.end();
   }
 
   if (kind === 'audit' && response.headers.get('x-aigate-audit-verified') === 'broken') {
-    io.err(`aigate: warning: the audit log's hash chain is BROKEN at entry ${response.headers.get('x-aigate-audit-broken-at') ?? '?'}; see the chain column`);
+    io.err(line`aigate: the audit log's hash chain is BROKEN at entry ${response.headers.get('x-aigate-audit-broken-at') ?? '?'}; see the chain column`);
     return EXIT_INVALID;
   }
   return EXIT_OK;
 }
 
 /** `aigate report rollup`: rebuild the daily rollups now (admin) and say what changed. */
-export async function reportRollup(server: string, token: string, options: { json?: boolean }, io: Output): Promise<number> {
-  let response: Response;
-  try {
-    response = await fetch(`${server.replace(/\/+$/, '')}/v1/reports/rollups/run`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    io.err(`aigate: cannot reach ${server}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-    return EXIT_INVALID;
-  }
-  const body = (await response.json().catch(() => null)) as
-    | { error?: string; message?: string; lastRun?: { durationMs: number; inventory: { days: number; daysChanged: number; rebuilt: boolean }; eventDays: number; pruned: { events: number }; error?: string } | null }
-    | null;
-  if (!response.ok || !body) {
-    io.err(`aigate: ${body?.message ?? `HTTP ${response.status}`} (HTTP ${response.status}, ${body?.error ?? 'http_error'})`);
-    return EXIT_INVALID;
-  }
+export async function reportRollup(client: AdminClient, options: { json?: boolean }, io: Output): Promise<number> {
+  const body = await client.runRollups<RollupStatus>();
   if (options.json) {
     io.out(JSON.stringify(body, null, 2));
     return EXIT_OK;

@@ -1,0 +1,79 @@
+/** `aigate enroll-secret create|list|revoke`. */
+import type { Static } from '@sinclair/typebox';
+import type { AdminClient } from '../../client/admin-client.js';
+import type { SecretView } from '../../routes/admin/enroll-secrets.js';
+import { EXIT_OK, line, type Output } from '../output.js';
+import { shortTime, table } from '../table.js';
+import { positiveInt, printJson, uuidArgument, withClient, type CliContext } from './common.js';
+
+type Secret = Static<typeof SecretView>;
+
+interface CreateOptions {
+  group: string;
+  expires?: string;
+  maxUses?: number;
+  note?: string;
+  json?: boolean;
+}
+
+async function create(client: AdminClient, options: CreateOptions, io: Output): Promise<number> {
+  const body: Record<string, unknown> = { group: options.group };
+  // A date or instant is an absolute expiry; anything else is a duration such as 7d.
+  if (options.expires) body[/^\d{4}-/.test(options.expires) ? 'expiresAt' : 'expiresIn'] = options.expires;
+  if (options.maxUses !== undefined) body.maxUses = options.maxUses;
+  if (options.note) body.note = options.note;
+  const result = await client.post<Secret & { secret: string }>('/enroll-secrets', body);
+  if (options.json) {
+    printJson(io, result);
+    return EXIT_OK;
+  }
+  io.out(line`enroll secret for group "${result.group}" (id ${result.id}), expires ${shortTime(result.expiresAt)}` + (result.maxUses ? `, at most ${result.maxUses} devices` : ''));
+  io.out('it is shown only now; give it to the machines to enroll:');
+  io.out(line`  ${result.secret}`);
+  io.out(line`on each machine: aigate-agent enroll --server ${client.baseUrl} --secret ${result.secret}`);
+  return EXIT_OK;
+}
+
+async function list(client: AdminClient, options: { json?: boolean }, io: Output): Promise<number> {
+  const result = await client.get<{ secrets: Secret[] }>('/enroll-secrets');
+  if (options.json) printJson(io, result.secrets);
+  else if (result.secrets.length === 0) io.out('no enroll secrets');
+  else
+    io.out(
+      table(
+        ['ID', 'GROUP', 'USES', 'EXPIRES', 'STATE', 'NOTE'],
+        result.secrets.map((s) => [s.id, s.group, `${s.uses}${s.maxUses ? `/${s.maxUses}` : ''}`, shortTime(s.expiresAt), s.revokedAt ? 'revoked' : 'active', s.note]),
+      ),
+    );
+  return EXIT_OK;
+}
+
+async function revoke(client: AdminClient, id: string, io: Output): Promise<number> {
+  const secret = await client.post<Secret>(`/enroll-secrets/${id}/revoke`);
+  io.out(line`revoked enroll secret ${secret.id} (group ${secret.group})`);
+  return EXIT_OK;
+}
+
+export function registerEnrollSecrets(context: CliContext): void {
+  const { io } = context;
+  const secrets = context.program.command('enroll-secret').description('secrets that let machines enroll');
+  secrets
+    .command('create')
+    .description('create an enroll secret (shown once)')
+    .requiredOption('--group <group>', 'group the enrolled devices join')
+    .option('--expires <when>', 'a duration (7d, 12h) or a date/instant; default 7d')
+    .option('--max-uses <n>', 'at most this many devices', positiveInt('--max-uses'))
+    .option('--note <text>', 'what it is for')
+    .option('--json', 'machine-readable result')
+    .action(withClient(context, (client, options: CreateOptions) => create(client, options, io)));
+  secrets
+    .command('list')
+    .description('enroll secrets (without the secrets)')
+    .option('--json', 'machine-readable result')
+    .action(withClient(context, (client, options: { json?: boolean }) => list(client, options, io)));
+  secrets
+    .command('revoke')
+    .argument('<id>', 'enroll secret id (a UUID; see aigate enroll-secret list)', uuidArgument('enroll secret id', 'aigate enroll-secret list'))
+    .description('revoke an enroll secret')
+    .action(withClient(context, (client, id: string) => revoke(client, id, io)));
+}

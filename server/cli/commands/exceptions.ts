@@ -1,0 +1,111 @@
+/** `aigate exceptions list|approve|deny`: employees' exception requests. */
+import type { Static } from '@sinclair/typebox';
+import type { PolicyDocument } from '../../../policies/schema.js';
+import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
+import type { RequestView } from '../../routes/admin/exceptions.js';
+import type { RevisionDetail } from '../../routes/admin/policies.js';
+import { EXIT_OK, line, type Output } from '../output.js';
+import { shortTime, table } from '../table.js';
+import { oneOf, printJson, uuidArgument, withClient, type CliContext } from './common.js';
+
+type Request = Static<typeof RequestView>;
+
+/**
+ * When each approved request's exception ends, read from the policy in force: approval writes
+ * an exception named `exception-request-<id>` into a new revision (server/services/
+ * exception-service.ts), and the request record keeps only what the employee asked for.
+ * `null`: in force with no end; `undefined`: not in the current policy (rolled back or edited).
+ */
+async function approvedUntil(client: AdminClient, requests: Request[]): Promise<Map<string, string | null | undefined>> {
+  const ends = new Map<string, string | null | undefined>();
+  if (!requests.some((r) => r.status === 'approved')) return ends;
+  let exceptions: PolicyDocument['spec']['exceptions'] = [];
+  try {
+    const current = await client.get<Static<typeof RevisionDetail>>('/policies/current');
+    exceptions = (current.document as PolicyDocument).spec.exceptions ?? [];
+  } catch (error) {
+    if (!(error instanceof AdminApiError && error.status === 404)) throw error;
+  }
+  const byName = new Map(exceptions.map((exception) => [exception.name, exception.until ?? null]));
+  for (const request of requests) if (request.status === 'approved') ends.set(request.id, byName.get(`exception-request-${request.id}`));
+  return ends;
+}
+
+function untilCell(request: Request, approved: Map<string, string | null | undefined>): string {
+  if (request.status === 'pending') return request.requestedUntil ? `asked ${request.requestedUntil}` : '-';
+  if (request.status !== 'approved') return '-';
+  const until = approved.get(request.id);
+  if (until === undefined) return 'not in policy';
+  return until ?? 'no end';
+}
+
+async function list(client: AdminClient, options: { status: string; json?: boolean }, io: Output): Promise<number> {
+  const status = options.status;
+  const result = await client.get<{ requests: Request[] }>(`/exception-requests${status === 'all' ? '' : `?status=${status}`}`);
+  if (options.json) {
+    printJson(io, result.requests);
+    return EXIT_OK;
+  }
+  if (result.requests.length === 0) {
+    io.out(`no ${status === 'all' ? '' : `${status} `}exception requests`);
+    return EXIT_OK;
+  }
+  const approved = await approvedUntil(client, result.requests);
+  io.out(
+    table(
+      ['ID', 'STATUS', 'TOOL', 'DEVICE', 'USER', 'REQUESTED', 'UNTIL', 'REASON'],
+      result.requests.map((r) => [r.id, r.status, r.toolId, r.hostname ?? r.deviceId, r.user, shortTime(r.requestedAt), untilCell(r, approved), r.reason]),
+    ),
+  );
+  return EXIT_OK;
+}
+
+async function approve(client: AdminClient, id: string, options: { until?: string; scope?: string; reason?: string; json?: boolean }, io: Output): Promise<number> {
+  const body: Record<string, string> = {};
+  if (options.until) body.until = options.until;
+  if (options.scope) body.scope = options.scope;
+  if (options.reason) body.reason = options.reason;
+  const result = await client.post<{ request: Request; revision: number }>(`/exception-requests/${id}/approve`, body);
+  if (options.json) printJson(io, result);
+  else {
+    const who = options.scope === 'user' ? line`user ${result.request.user}` : line`device ${result.request.hostname ?? result.request.deviceId}`;
+    const until = options.until ?? result.request.requestedUntil;
+    io.out(line`approved: ${result.request.toolId} for ` + who + (until ? line` until ${until}` : ', with no end') + `; published as policy revision ${result.revision}`);
+  }
+  return EXIT_OK;
+}
+
+async function deny(client: AdminClient, id: string, options: { reason: string; json?: boolean }, io: Output): Promise<number> {
+  const result = await client.post<Request>(`/exception-requests/${id}/deny`, { reason: options.reason });
+  if (options.json) printJson(io, result);
+  else io.out(line`denied exception request ${result.id} (${result.toolId})`);
+  return EXIT_OK;
+}
+
+export function registerExceptions(context: CliContext): void {
+  const { io } = context;
+  const requestId = uuidArgument('exception request id', 'aigate exceptions list --status all');
+  const exceptions = context.program.command('exceptions').description('exception requests from employees');
+  exceptions
+    .command('list')
+    .description('exception requests (default: pending); UNTIL is when an approved exception ends in the policy in force')
+    .option('--status <status>', 'pending | approved | denied | all', oneOf('--status', ['pending', 'approved', 'denied', 'all']), 'pending')
+    .option('--json', 'machine-readable result')
+    .action(withClient(context, (client, options: { status: string; json?: boolean }) => list(client, options, io)));
+  exceptions
+    .command('approve')
+    .argument('<id>', 'exception request id (a UUID; see aigate exceptions list)', requestId)
+    .description('approve: adds an exception to a new policy revision')
+    .option('--until <when>', 'end of the exception (default: as requested)')
+    .option('--scope <scope>', 'device (default) | user', oneOf('--scope', ['device', 'user']))
+    .option('--reason <text>', 'note kept with the exception')
+    .option('--json', 'machine-readable result')
+    .action(withClient(context, (client, id: string, options: { until?: string; scope?: string; reason?: string; json?: boolean }) => approve(client, id, options, io)));
+  exceptions
+    .command('deny')
+    .argument('<id>', 'exception request id (a UUID; see aigate exceptions list)', requestId)
+    .description('deny, with a reason')
+    .requiredOption('--reason <text>', 'why')
+    .option('--json', 'machine-readable result')
+    .action(withClient(context, (client, id: string, options: { reason: string; json?: boolean }) => deny(client, id, options, io)));
+}
