@@ -1,9 +1,63 @@
 /**
  * The device wire contract: bodies and replies exchanged between `aigate-agent` and
- * `aigate-server`. One definition for both sides (fleet's `server/fleet/orbit.go` pattern). Pure:
- * schemas and the types derived from them, no I/O.
+ * `aigate-server` on every device route (enroll, policy, check-in, events, exception requests).
+ * One definition for both sides (fleet's `server/fleet/orbit.go` pattern): the server's routes
+ * validate requests and serialise replies with these schemas, and the agent checks every reply
+ * against them at run time. Limits (how many instances, events, users) are defined here once
+ * and exported, so neither side repeats the numbers. Pure: schemas and the types derived from
+ * them, no I/O.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { EVENT_TYPES } from './events.js';
+import { ToolInstance } from './inventory.js';
+import { OsName } from './schema.js';
+import { Verdict } from './verdict.js';
+
+// --- limits ----------------------------------------------------------------------------------
+
+/** Tool instances (and verdicts) in one check-in. */
+export const MAX_INSTANCES = 2000;
+/** Events in one POST /v1/events batch; the agent splits longer spools into batches. */
+export const MAX_EVENTS_PER_BATCH = 500;
+/** Local users a device may report (enroll and check-in). */
+export const MAX_USERS = 500;
+/** Reasons in one health report. */
+export const MAX_HEALTH_REASONS = 20;
+/** The longest `Prefer: wait=N` the server honours for GET /v1/policy, in seconds. */
+export const MAX_POLICY_WAIT_SECONDS = 60;
+
+// --- building blocks -------------------------------------------------------------------------
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** An instant in replies: RFC 3339, UTC. */
+export const Instant = Type.String({ description: 'RFC 3339 instant (UTC)' });
+
+/**
+ * C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F) control characters. A device's short texts
+ * (hostname, user names, an exception reason) end up on admins' terminals and in CSV cells; an
+ * escape sequence in them could repaint a terminal or set its title, so they are refused.
+ */
+export const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+
+/** True when `text` has no control character (see NO_CONTROL_CHARACTERS_PATTERN). */
+export function hasNoControlCharacters(text: string): boolean {
+  return new RegExp(NO_CONTROL_CHARACTERS_PATTERN, 'u').test(text);
+}
+
+/**
+ * A short text a device sends that people will read: no control characters, bounded length.
+ * The description is what a validation error says is expected.
+ */
+export const DeviceText = (options: { minLength?: number; maxLength: number }) =>
+  Type.String({ minLength: options.minLength ?? 1, maxLength: options.maxLength, pattern: NO_CONTROL_CHARACTERS_PATTERN, description: 'text without control characters' });
+
+/** A local user name as the device reports it. */
+export const UserName = DeviceText({ maxLength: 200 });
+export const Hostname = DeviceText({ maxLength: 255 });
+export const AgentVersion = DeviceText({ maxLength: 50 });
+
+// --- health ----------------------------------------------------------------------------------
 
 /** Why an agent says enforcement on its device cannot be trusted right now. */
 export const HEALTH_REASON_CODES = [
@@ -39,8 +93,169 @@ export type HealthReason = Static<typeof HealthReason>;
 export const AgentHealth = Type.Object(
   {
     state: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-    reasons: Type.Array(HealthReason, { maxItems: 20 }),
+    reasons: Type.Array(HealthReason, { maxItems: MAX_HEALTH_REASONS }),
   },
   { additionalProperties: false },
 );
 export type AgentHealth = Static<typeof AgentHealth>;
+
+// --- POST /v1/enroll -------------------------------------------------------------------------
+
+export const PublicKeyJwk = Type.Object(
+  {
+    kty: Type.Literal('OKP'),
+    crv: Type.Literal('Ed25519'),
+    x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'the 32-byte public key, base64url' }),
+    kid: Type.Optional(Type.String({ maxLength: 200 })),
+    alg: Type.Optional(Type.Union([Type.Literal('EdDSA'), Type.Literal('Ed25519')])),
+    use: Type.Optional(Type.Literal('sig')),
+  },
+  { additionalProperties: false, description: 'an Ed25519 public JWK (no private part)' },
+);
+export type PublicKeyJwk = Static<typeof PublicKeyJwk>;
+
+/** A device registers its Ed25519 public key with an enroll secret (no device token yet). */
+export const EnrollBody = Type.Object(
+  {
+    secret: Type.String({ minLength: 1, maxLength: 200, description: 'an enroll secret from `aigate enroll-secret create`' }),
+    publicKey: PublicKeyJwk,
+    hostname: Hostname,
+    os: OsName,
+    osVersion: Type.Optional(DeviceText({ minLength: 0, maxLength: 100 })),
+    arch: Type.Optional(DeviceText({ minLength: 0, maxLength: 50 })),
+    users: Type.Array(UserName, { maxItems: MAX_USERS }),
+    agentVersion: AgentVersion,
+  },
+  { additionalProperties: false },
+);
+export type EnrollBody = Static<typeof EnrollBody>;
+
+export const EnrollReply = Type.Object({
+  deviceId: Type.String(),
+  group: Type.String(),
+  created: Type.Boolean({ description: 'false when this key was already enrolled' }),
+  enrolledAt: Instant,
+  audience: Type.String({ description: 'the `aud` every device token must carry' }),
+  policyKey: Type.Object({
+    kid: Type.String(),
+    jwk: Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String() }, { additionalProperties: true }),
+    fingerprint: Type.String({ description: 'RFC 7638 SHA-256 thumbprint of the policy signing key; pin it' }),
+  }),
+});
+export type EnrollReply = Static<typeof EnrollReply>;
+
+// --- GET /v1/policy --------------------------------------------------------------------------
+
+export const PolicyReply = Type.Object({
+  revision: Type.Integer({ minimum: 1 }),
+  etag: Type.String(),
+  publishedAt: Instant,
+  bundle: Type.String({ description: 'compact JWS (EdDSA, typ aigate-policy+jws) signed by the policy key' }),
+});
+export type PolicyReply = Static<typeof PolicyReply>;
+
+// --- POST /v1/checkin ------------------------------------------------------------------------
+
+/** The agent reports what it found and what it decided, and how healthy it is. */
+export const CheckinBody = Type.Object(
+  {
+    policyRevision: Nullable(Type.Integer({ minimum: 1, description: 'the revision the agent applies; null before its first policy' })),
+    agentVersion: AgentVersion,
+    inventory: Type.Array(ToolInstance, { maxItems: MAX_INSTANCES }),
+    verdicts: Type.Array(Verdict, { maxItems: MAX_INSTANCES }),
+    hostname: Type.Optional(Hostname),
+    users: Type.Optional(Type.Array(UserName, { maxItems: MAX_USERS })),
+    scannedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    /** The agent's own health: `degraded` with reasons when enforcement cannot be trusted. */
+    health: Type.Optional(AgentHealth),
+  },
+  { additionalProperties: false },
+);
+export type CheckinBody = Static<typeof CheckinBody>;
+
+export const CheckinReply = Type.Object({
+  receivedAt: Instant,
+  serverTime: Type.String({ description: 'compact JWS (typ aigate-time+jws) of the server time, bound to this device' }),
+  policy: Nullable(Type.Object({ revision: Type.Integer(), etag: Type.String() })),
+  changes: Type.Object({
+    appeared: Type.Integer(),
+    changed: Type.Integer(),
+    disappeared: Type.Integer(),
+    unchanged: Type.Integer(),
+  }),
+});
+export type CheckinReply = Static<typeof CheckinReply>;
+
+// --- POST /v1/events -------------------------------------------------------------------------
+
+export const DeviceEvent = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'client-generated UUID; resending it is harmless' }),
+    type: Type.Union(
+      EVENT_TYPES.map((t) => Type.Literal(t)),
+      { description: EVENT_TYPES.join(' | ') },
+    ),
+    at: Type.String({ format: 'date-time', description: 'when it happened on the device' }),
+    toolId: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+    installPath: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+    user: Type.Optional(Type.String({ maxLength: 200 })),
+    policyRevision: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    message: Type.Optional(Type.String({ maxLength: 4000 })),
+    details: Type.Optional(
+      Type.Record(Type.String({ maxLength: 100 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+        maxProperties: 50,
+        description: 'flat key/value facts (strings, numbers, booleans, null)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DeviceEvent = Static<typeof DeviceEvent>;
+
+export const EventsBody = Type.Object(
+  { events: Type.Array(DeviceEvent, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) },
+  { additionalProperties: false },
+);
+export type EventsBody = Static<typeof EventsBody>;
+
+export const EventsReply = Type.Object({
+  accepted: Type.Integer({ description: 'events stored now' }),
+  duplicates: Type.Integer({ description: 'events this device had sent before (ignored)' }),
+});
+export type EventsReply = Static<typeof EventsReply>;
+
+// --- /v1/exception-requests ------------------------------------------------------------------
+
+/**
+ * An employee asks (through the agent) for an exception. `toolId` is a catalogued tool id, or an
+ * `unknown:` id this device reported; `user` is a user this device reported. The server refuses
+ * anything else (no `*`, no vendor:/category: selectors, no made-up users).
+ */
+export const ExceptionRequestBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ format: 'uuid', description: 'client UUID; sending the same one again returns the first request' })),
+    toolId: DeviceText({ maxLength: 300 }),
+    installPath: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    version: Type.Optional(Nullable(DeviceText({ minLength: 0, maxLength: 100 }))),
+    user: Type.Optional(UserName),
+    reason: DeviceText({ maxLength: 2000 }),
+    until: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'requested end: YYYY-MM-DD or an RFC 3339 instant' })),
+  },
+  { additionalProperties: false },
+);
+export type ExceptionRequestBody = Static<typeof ExceptionRequestBody>;
+
+export const EXCEPTION_REQUEST_STATUSES = ['pending', 'approved', 'denied'] as const;
+export type ExceptionRequestStatus = (typeof EXCEPTION_REQUEST_STATUSES)[number];
+
+export const DeviceExceptionRequestView = Type.Object({
+  id: Type.String({ description: 'the request id: the one reference for the employee, IT and the audit log' }),
+  toolId: Type.String(),
+  status: Type.Union(EXCEPTION_REQUEST_STATUSES.map((s) => Type.Literal(s))),
+  requestedAt: Instant,
+  decidedAt: Nullable(Instant),
+  decisionReason: Nullable(Type.String()),
+  policyRevision: Nullable(Type.Integer()),
+});
+export type DeviceExceptionRequestView = Static<typeof DeviceExceptionRequestView>;

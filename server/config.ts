@@ -1,5 +1,6 @@
 /** Server options, with the defaults a production start uses. */
 import type { DestinationStream, LevelWithSilent } from 'pino';
+import { MAX_POLICY_WAIT_SECONDS } from '../policies/protocol.js';
 
 export interface RateLimits {
   /** Requests per minute one device may make (all device routes together). */
@@ -99,7 +100,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
     bodyLimits: { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits },
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-    maxWaitSeconds: Math.min(options.maxWaitSeconds ?? 60, 60),
+    maxWaitSeconds: Math.min(options.maxWaitSeconds ?? MAX_POLICY_WAIT_SECONDS, MAX_POLICY_WAIT_SECONDS),
     trustProxy: options.trustProxy ?? false,
     lastSeenFlushMs: options.lastSeenFlushMs ?? 5_000,
     staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { builtinCatalog, catalogIndex } from '../policies/catalog/index.js';
 import { publicKeyFingerprint, type SigningKey } from '../policies/keys.js';
 import type { ResolvedOptions } from './config.js';
 import { lockDataDir } from './data-lock.js';
@@ -120,7 +121,15 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
     const deviceAuth = new DeviceAuthenticator(stores.devices, new ReplayCache(now), audience, now);
     const lastSeen = new LastSeenTracker((seen) => stores.devices.markSeen(seen, 60_000), options.lastSeenFlushMs);
     const policies = new PolicyService({ db, store: stores.policies, audit: stores.audit, channel, key: signingKey, issuer: audience, now });
-    const exceptions = new ExceptionService({ db, requests: stores.exceptionRequests, policies, audit: stores.audit });
+    const exceptions = new ExceptionService({
+      db,
+      requests: stores.exceptionRequests,
+      devices: stores.devices,
+      inventory: stores.inventory,
+      catalog: catalogIndex(builtinCatalog),
+      policies,
+      audit: stores.audit,
+    });
     const writes = new WriteBatcher(db);
     lastSeen.start();
 

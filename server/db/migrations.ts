@@ -308,6 +308,19 @@ CREATE INDEX instances_report ON instances (device_id, instance_key, group_name,
   seen_until, changed_at, present, disappeared_at, running, action, enforce, phase, decided_by, effective_at, violation_since, policy_revision);
 `,
   },
+  {
+    version: 4,
+    name: "devices: the agent's own health (ok | degraded with reasons)",
+    sql: `
+-- NULL until the agent reports its health (agents before the health report never do).
+ALTER TABLE devices ADD COLUMN health TEXT CHECK (health IN ('ok', 'degraded'));
+-- JSON array of { code, message, since? } as the agent sent them; '[]' when ok.
+ALTER TABLE devices ADD COLUMN health_reasons TEXT NOT NULL DEFAULT '[]';
+-- The check-in that first said degraded (kept while it stays degraded); NULL when ok.
+ALTER TABLE devices ADD COLUMN degraded_since INTEGER;
+CREATE INDEX devices_by_health ON devices (health) WHERE health = 'degraded';
+`,
+  },
 ];
 
 export class MigrationError extends Error {}

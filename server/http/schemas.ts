@@ -1,11 +1,8 @@
 /** Small schema helpers shared by the route groups. */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { ErrorBody } from './errors.js';
 
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-/** An instant in responses: RFC 3339, UTC. */
-export const Instant = Type.String({ description: 'RFC 3339 instant (UTC)' });
+export { Instant, Nullable } from '../../policies/protocol.js';
 
 export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 

@@ -34,6 +34,7 @@ export const OverviewSchema = Type.Object({
     stale: Type.Integer({ description: 'checked in before, but not within the stale period' }),
     neverSeen: Type.Integer({ description: 'enrolled, never checked in' }),
     revoked: Type.Integer(),
+    degraded: Type.Integer({ description: 'not revoked, and its agent says enforcement cannot be trusted (its last health report)' }),
   }),
   compliance: Type.Object({
     day: Nullable(Type.String({ description: 'the UTC day of these figures (from the rollups)' })),
@@ -81,11 +82,12 @@ export function headlineChange(upcoming: readonly UpcomingChange[]): UpcomingCha
 export function buildOverview(input: OverviewInput): Overview {
   const { db, now, staleAfterMs, catalog } = input;
   const devices = db
-    .prepare<[{ stale: number }], { revoked: number; never_seen: number; stale: number; active: number }>(
+    .prepare<[{ stale: number }], { revoked: number; never_seen: number; stale: number; active: number; degraded: number }>(
       `SELECT coalesce(sum(revoked_at IS NOT NULL), 0) AS revoked,
               coalesce(sum(revoked_at IS NULL AND last_checkin_at IS NULL), 0) AS never_seen,
               coalesce(sum(revoked_at IS NULL AND last_checkin_at < @stale), 0) AS stale,
-              coalesce(sum(revoked_at IS NULL AND last_checkin_at >= @stale), 0) AS active
+              coalesce(sum(revoked_at IS NULL AND last_checkin_at >= @stale), 0) AS active,
+              coalesce(sum(revoked_at IS NULL AND health = 'degraded'), 0) AS degraded
          FROM devices`,
     )
     .get({ stale: now - staleAfterMs })!;
@@ -167,7 +169,7 @@ export function buildOverview(input: OverviewInput): Overview {
     policy: policy
       ? { revision: policy.revision, name: policy.name, publishedAt: new Date(policy.publishedAt).toISOString(), publishedBy: policy.publishedBy, mode: policy.document.spec.mode ?? 'enforce' }
       : null,
-    devices: { enrolled: devices.never_seen + devices.stale + devices.active, active: devices.active, stale: devices.stale, neverSeen: devices.never_seen, revoked: devices.revoked },
+    devices: { enrolled: devices.never_seen + devices.stale + devices.active, active: devices.active, stale: devices.stale, neverSeen: devices.never_seen, revoked: devices.revoked, degraded: devices.degraded },
     compliance: {
       day: compliance.day,
       devices: reporting,

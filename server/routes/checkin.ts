@@ -3,45 +3,15 @@
  * the token was signed by; the body cannot name another. The reply carries a server time signed
  * for this device (the agent's trusted-time floor) and the current policy ETag.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { instanceKey, ToolInstance } from '../../policies/inventory.js';
-import { AgentHealth } from '../../policies/protocol.js';
+import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
+import { CheckinBody, CheckinReply } from '../../policies/protocol.js';
 import { signServerTime } from '../../policies/signed-time.js';
-import { Verdict } from '../../policies/verdict.js';
+import type { Verdict } from '../../policies/verdict.js';
 import { deviceGuard } from '../http/auth.js';
 import { badRequest } from '../http/errors.js';
-import { deviceErrors, Instant, Nullable } from '../http/schemas.js';
+import { deviceErrors } from '../http/schemas.js';
 import { InventoryStore, type ReportedInstance } from '../store/inventory.js';
-
-export const MAX_INSTANCES = 2000;
-
-export const CheckinBody = Type.Object(
-  {
-    policyRevision: Nullable(Type.Integer({ minimum: 1, description: 'the revision the agent applies; null before its first policy' })),
-    agentVersion: Type.String({ minLength: 1, maxLength: 50 }),
-    inventory: Type.Array(ToolInstance, { maxItems: MAX_INSTANCES }),
-    verdicts: Type.Array(Verdict, { maxItems: MAX_INSTANCES }),
-    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
-    scannedAt: Type.Optional(Type.String({ format: 'date-time' })),
-    /** The agent's own health: `degraded` with reasons when enforcement cannot be trusted. */
-    health: Type.Optional(AgentHealth),
-  },
-  { additionalProperties: false },
-);
-
-export const CheckinReply = Type.Object({
-  receivedAt: Instant,
-  serverTime: Type.String({ description: 'compact JWS (typ aigate-time+jws) of the server time, bound to this device' }),
-  policy: Nullable(Type.Object({ revision: Type.Integer(), etag: Type.String() })),
-  changes: Type.Object({
-    appeared: Type.Integer(),
-    changed: Type.Integer(),
-    disappeared: Type.Integer(),
-    unchanged: Type.Integer(),
-  }),
-});
 
 function describeInstance(item: { toolId: string; installPath: string }): string {
   return `${item.toolId} at ${JSON.stringify(item.installPath)}`;
@@ -96,12 +66,13 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Group commit: concurrent check-ins share one transaction; this resolves after it commits.
       const changes = await writes.submit(() => {
         const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported, digest);
-        const update: { policyRevision: number | null; agentVersion: string; hostname?: string; users?: string[] } = {
+        const update: Parameters<typeof stores.devices.recordCheckin>[2] = {
           policyRevision: body.policyRevision,
           agentVersion: body.agentVersion,
         };
         if (body.hostname !== undefined) update.hostname = body.hostname;
         if (body.users !== undefined) update.users = body.users;
+        if (body.health !== undefined) update.health = body.health;
         stores.devices.recordCheckin(device.id, at, update);
         return summary;
       });

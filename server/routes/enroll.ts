@@ -3,53 +3,13 @@
  * key enrolling again gets the same device id back (facts refreshed, no extra use counted), so
  * an agent may safely retry after a lost response.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { calculateJwkThumbprint } from 'jose';
 import { validatePublicJwk } from '../../policies/keys.js';
-import { OsName } from '../../policies/schema.js';
+import { EnrollBody, EnrollReply } from '../../policies/protocol.js';
 import { ApiError, badRequest, forbidden, unauthorized } from '../http/errors.js';
 import { Instant, iso, deviceErrors } from '../http/schemas.js';
 import { newId } from '../security/secrets.js';
-
-export const PublicKeyJwk = Type.Object(
-  {
-    kty: Type.Literal('OKP'),
-    crv: Type.Literal('Ed25519'),
-    x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'the 32-byte public key, base64url' }),
-    kid: Type.Optional(Type.String({ maxLength: 200 })),
-    alg: Type.Optional(Type.Union([Type.Literal('EdDSA'), Type.Literal('Ed25519')])),
-    use: Type.Optional(Type.Literal('sig')),
-  },
-  { additionalProperties: false, description: 'an Ed25519 public JWK (no private part)' },
-);
-
-export const EnrollBody = Type.Object(
-  {
-    secret: Type.String({ minLength: 1, maxLength: 200, description: 'an enroll secret from `aigate enroll-secret create`' }),
-    publicKey: PublicKeyJwk,
-    hostname: Type.String({ minLength: 1, maxLength: 255 }),
-    os: OsName,
-    osVersion: Type.Optional(Type.String({ maxLength: 100 })),
-    arch: Type.Optional(Type.String({ maxLength: 50 })),
-    users: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 }),
-    agentVersion: Type.String({ minLength: 1, maxLength: 50 }),
-  },
-  { additionalProperties: false },
-);
-
-const EnrollReply = Type.Object({
-  deviceId: Type.String(),
-  group: Type.String(),
-  created: Type.Boolean({ description: 'false when this key was already enrolled' }),
-  enrolledAt: Instant,
-  audience: Type.String({ description: 'the `aud` every device token must carry' }),
-  policyKey: Type.Object({
-    kid: Type.String(),
-    jwk: Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String() }, { additionalProperties: true }),
-    fingerprint: Type.String({ description: 'RFC 7638 SHA-256 thumbprint of the policy signing key; pin it' }),
-  }),
-});
 
 const SECRET_REFUSALS = {
   unknown: 'the enroll secret is not valid',

@@ -7,15 +7,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { badRequest, notFound } from '../http/errors.js';
 import { deviceGuard } from '../http/auth.js';
-import { deviceErrors, Instant } from '../http/schemas.js';
+import { PolicyReply } from '../../policies/protocol.js';
+import { deviceErrors } from '../http/schemas.js';
 import type { CurrentPolicy } from '../policy-channel.js';
-
-export const PolicyReply = Type.Object({
-  revision: Type.Integer({ minimum: 1 }),
-  etag: Type.String(),
-  publishedAt: Instant,
-  bundle: Type.String({ description: 'compact JWS (EdDSA, typ aigate-policy+jws) signed by the policy key' }),
-});
 
 /** The `wait` preference of a Prefer header (RFC 7240), clamped to `max`; null when absent. */
 export function parseWait(prefer: string | undefined, max: number): number | null {

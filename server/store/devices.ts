@@ -1,5 +1,6 @@
 /** Enrolled devices: their public keys, facts, group and the latest state they reported. */
 import type Database from 'better-sqlite3';
+import type { AgentHealth, HealthReason } from '../../policies/protocol.js';
 import type { OsName } from '../../policies/schema.js';
 
 export interface DeviceFactsInput {
@@ -22,6 +23,12 @@ export interface DeviceRecord extends DeviceFactsInput {
   lastCheckinAt: number | null;
   policyRevision: number | null;
   revokedAt: number | null;
+  /** The agent's last health report: `null` until it sends one (older agents never do). */
+  health: AgentHealth['state'] | null;
+  /** Why it is degraded, as the agent said; empty when ok. */
+  healthReasons: HealthReason[];
+  /** The check-in that first reported the current degraded spell (ms since the epoch); null when ok. */
+  degradedSince: number | null;
 }
 
 interface DeviceRow {
@@ -41,12 +48,25 @@ interface DeviceRow {
   last_checkin_at: number | null;
   policy_revision: number | null;
   revoked_at: number | null;
+  health: AgentHealth['state'] | null;
+  health_reasons: string;
+  degraded_since: number | null;
 }
 
 function parseUsers(text: string): string[] {
   try {
     const value: unknown = JSON.parse(text);
     return Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The stored reasons; rows written by this store only, so a shape check is enough. */
+export function parseHealthReasons(text: string): HealthReason[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((r): r is HealthReason => typeof r === 'object' && r !== null && typeof (r as HealthReason).code === 'string') : [];
   } catch {
     return [];
   }
@@ -69,6 +89,9 @@ const toRecord = (row: DeviceRow): DeviceRecord => ({
   lastCheckinAt: row.last_checkin_at,
   policyRevision: row.policy_revision,
   revokedAt: row.revoked_at,
+  health: row.health,
+  healthReasons: parseHealthReasons(row.health_reasons),
+  degradedSince: row.degraded_since,
 });
 
 export interface DeviceFilter {
@@ -91,11 +114,12 @@ export class DeviceStore {
     private readonly db: Database.Database,
     private readonly now: () => number,
   ) {
-    this.insert = db.prepare<[DeviceRow]>(
+    this.insert = db.prepare<[Omit<DeviceRow, 'health' | 'health_reasons' | 'degraded_since'>]>(
       `INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, os_version, arch, users, agent_version, group_name,
                             enroll_secret_id, enrolled_at, last_seen_at, last_checkin_at, policy_revision, revoked_at)
        VALUES (@id, @key_thumbprint, @public_jwk, @hostname, @os, @os_version, @arch, @users, @agent_version, @group_name,
                @enroll_secret_id, @enrolled_at, @last_seen_at, @last_checkin_at, @policy_revision, @revoked_at)`,
+      // health columns keep their defaults (not reported yet)
     );
     this.byId = db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?');
     this.byThumbprint = db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE key_thumbprint = ?');
@@ -108,7 +132,13 @@ export class DeviceStore {
     this.checkinStmt = db.prepare(
       `UPDATE devices SET last_checkin_at = @now, last_seen_at = @now, policy_revision = @policy_revision,
               agent_version = coalesce(@agent_version, agent_version), hostname = coalesce(@hostname, hostname),
-              users = coalesce(@users, users)
+              users = coalesce(@users, users),
+              -- A check-in without a health report (an older agent) leaves the last one in place.
+              degraded_since = CASE WHEN @health IS NULL THEN degraded_since
+                                    WHEN @health = 'degraded' THEN CASE WHEN health = 'degraded' THEN degraded_since ELSE @now END
+                                    ELSE NULL END,
+              health = coalesce(@health, health),
+              health_reasons = coalesce(@health_reasons, health_reasons)
         WHERE id = @id`,
     );
     this.seenStmt = db.prepare<[number, string, number]>('UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)');
@@ -120,7 +150,7 @@ export class DeviceStore {
 
   create(input: { id: string; keyThumbprint: string; publicJwk: string; group: string; enrollSecretId: string | null; facts: DeviceFactsInput }): DeviceRecord {
     const now = this.now();
-    const row: DeviceRow = {
+    const row = {
       id: input.id,
       key_thumbprint: input.keyThumbprint,
       public_jwk: input.publicJwk,
@@ -139,7 +169,7 @@ export class DeviceStore {
       revoked_at: null,
     };
     this.insert.run(row);
-    return toRecord(row);
+    return toRecord({ ...row, health: null, health_reasons: '[]', degraded_since: null });
   }
 
   get(id: string): DeviceRecord | undefined {
@@ -170,7 +200,15 @@ export class DeviceStore {
     })();
   }
 
-  recordCheckin(id: string, at: number, input: { policyRevision: number | null; agentVersion?: string; hostname?: string; users?: string[] }): void {
+  /**
+   * Record a check-in at `at` (ms). Fields left out keep their stored value; a `health` report
+   * replaces the last one, and the first `degraded` after `ok` (or none) starts `degradedSince`.
+   */
+  recordCheckin(
+    id: string,
+    at: number,
+    input: { policyRevision: number | null; agentVersion?: string; hostname?: string; users?: string[]; health?: AgentHealth },
+  ): void {
     this.checkinStmt.run({
       id,
       now: at,
@@ -178,6 +216,8 @@ export class DeviceStore {
       agent_version: input.agentVersion ?? null,
       hostname: input.hostname ?? null,
       users: input.users ? JSON.stringify(input.users) : null,
+      health: input.health?.state ?? null,
+      health_reasons: input.health ? JSON.stringify(input.health.state === 'ok' ? [] : input.health.reasons) : null,
     });
   }
 

@@ -334,6 +334,17 @@ export class InventoryStore {
     };
   }
 
+  /**
+   * What a device has ever reported in its inventory: tool ids and instance owners (present or
+   * gone). Exception requests may only name these (see ExceptionService.request).
+   */
+  reportedBy(deviceId: string): { toolIds: Set<string>; owners: Set<string> } {
+    const rows = this.db
+      .prepare<[string], { tool_id: string; owner: string | null }>('SELECT DISTINCT tool_id, owner FROM instances WHERE device_id = ?')
+      .all(deviceId);
+    return { toolIds: new Set(rows.map((r) => r.tool_id)), owners: new Set(rows.flatMap((r) => (r.owner === null ? [] : [r.owner]))) };
+  }
+
   forDevice(deviceId: string): StoredInstance[] {
     return this.byDevice.all(deviceId).map((row) => this.toStored(row));
   }

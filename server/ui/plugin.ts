@@ -20,6 +20,7 @@ import { DEVICE_STATUSES, querySchema, type DeviceStatus, type RawQuery } from '
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
 import { REPORT_TIMEOUT_MS, sendReport } from '../routes/reports.js';
 import { TOKEN_PREFIX } from '../security/secrets.js';
+import { defaultScope } from '../services/exception-service.js';
 import { guessFormat } from '../services/policy-service.js';
 import { previewPolicy } from '../services/preview.js';
 import { REQUEST_STATUSES } from '../store/exception-requests.js';
@@ -250,6 +251,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       q: Type.Optional(Type.String({ maxLength: 200 })),
       status: Type.Optional(Type.Union([Type.Literal(''), ...DEVICE_STATUSES.map((s) => Type.Literal(s))], { description: DEVICE_STATUSES.join(' | ') })),
       group: Type.Optional(Type.String({ maxLength: 200 })),
+      health: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('degraded')], { description: 'degraded: only devices whose agent says so' })),
       page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
     },
     { additionalProperties: false },
@@ -262,6 +264,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(q ? { q } : {}),
       ...(request.query.status ? { status: request.query.status as DeviceStatus } : {}),
       ...(request.query.group ? { group: request.query.group } : {}),
+      ...(request.query.health ? { health: request.query.health } : {}),
     };
     const { rows, total } = searchDevices(db, search, now() - options.staleAfterMs);
     return render(reply, request.ui, devicesPage({ search, rows, total, groups: deviceGroups(db), now: now() }));
@@ -331,7 +334,11 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/exceptions', { onRequest: signedIn, schema: { hide: true, querystring: StatusQuery } }, async (request, reply) => {
     const status: StatusFilter = request.query.status ?? 'pending';
     const records = stores.exceptionRequests.list(status === 'all' ? {} : { status }, 500);
-    const requests = records.map((r) => ({ ...r, hostname: stores.devices.get(r.deviceId)?.hostname ?? null }));
+    const requests = records.map((r) => ({
+      ...r,
+      hostname: stores.devices.get(r.deviceId)?.hostname ?? null,
+      defaultScope: r.status === 'pending' ? defaultScope(r, context.exceptions.reports(r.deviceId)).scope : ('device' as const),
+    }));
     const page = exceptionsPage({ status, requests, canDecide: request.ui!.token.role === 'admin', csrf: request.ui!.csrf, catalog, now: now() });
     if (request.query.approved && request.query.revision) {
       page.notice = { kind: 'success', text: html`Approved. The exception was added to the policy as <a href="/ui/policy/revisions/${request.query.revision}">revision <span data-approved-revision>${request.query.revision}</span></a>; agents pick it up at their next poll.` };

@@ -16,12 +16,18 @@ export interface DeviceListRow {
   status: DeviceStatus;
   tools: number;
   violations: number;
+  /** The agent's health report: null until it sends one. */
+  health: 'ok' | 'degraded' | null;
+  /** JSON array of the agent's reasons (see policies/protocol.ts HealthReason). */
+  health_reasons: string;
 }
 
 export interface DeviceSearch {
   q?: string;
   status?: DeviceStatus;
   group?: string;
+  /** Only devices whose agent says it is degraded. */
+  health?: 'degraded';
   page: number;
   pageSize: number;
 }
@@ -45,11 +51,16 @@ export function searchDevices(db: Database.Database, search: DeviceSearch, stale
     where.push('d.group_name = @group');
     params.group = search.group;
   }
+  if (search.health) {
+    where.push('d.health = @health');
+    params.health = search.health;
+  }
   const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = db.prepare<[Record<string, string | number>], { n: number }>(`SELECT count(*) AS n FROM devices d ${clause}`).get(params)?.n ?? 0;
   const rows = db
     .prepare<[Record<string, string | number>], DeviceListRow>(
-      `SELECT d.id, d.hostname, d.group_name, d.os, d.users, d.agent_version, d.last_checkin_at, d.policy_revision, ${DEVICE_STATUS_SQL} AS status,
+      `SELECT d.id, d.hostname, d.group_name, d.os, d.users, d.agent_version, d.last_checkin_at, d.policy_revision, d.health, d.health_reasons,
+              ${DEVICE_STATUS_SQL} AS status,
               (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1) AS tools,
               (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action IN ('warn', 'block')) AS violations
          FROM devices d ${clause}

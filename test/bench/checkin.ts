@@ -27,7 +27,7 @@ import { compilePolicy } from '../../policies/compile.js';
 import { evaluate } from '../../policies/evaluate.js';
 import { loadPolicy } from '../../policies/load.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient } from '../../server/client/device-client.js';
+import { DeviceClient } from '../support/device-client.js';
 import { eightInstances } from '../server/helpers.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { evaluate } from '../../policies/evaluate.js';
 import { loadPolicy } from '../../policies/load.js';
 import { verifyServerTime } from '../../policies/signed-time.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient, type EnrollResult } from '../../server/client/device-client.js';
+import { DeviceClient, type EnrollResult } from '../support/device-client.js';
 import { eightInstances, tempDir } from './helpers.js';
 import { ALLOW_ALL_POLICY, BAN_POLICY, FACTS, startServer, type RunningServer } from './harness.js';
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../server/client/admin-client.js';
-import type { DeviceClient } from '../../server/client/device-client.js';
+import type { DeviceClient } from '../support/device-client.js';
 import { tempDir } from './helpers.js';
 import { BAN_POLICY, serverWithSecret } from './harness.js';
 

@@ -6,7 +6,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceClient } from '../../server/client/device-client.js';
+import type { DeviceClient } from '../support/device-client.js';
 import { eightInstances, tempDir, verdictFor } from './helpers.js';
 import { BAN_POLICY, serverWithSecret } from './harness.js';
 

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { buildServer, type AigateServer } from '../../server/app.js';
 import type { ServerOptions } from '../../server/config.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient } from '../../server/client/device-client.js';
+import { DeviceClient } from '../support/device-client.js';
 
 export interface RunningServer {
   app: AigateServer;

@@ -384,6 +384,10 @@ describe('coverage', () => {
       tools: '5',
       violations: '3',
       revoked_at: '',
+      health: 'unknown',
+      health_reasons: '',
+      health_detail: '',
+      degraded_since: '',
     });
     expect(rows.find((r) => r.hostname === 'dev-d')).toMatchObject({ days_since_checkin: '9', last_checkin: iso(T0), violations: '3' });
     expect(rows.find((r) => r.hostname === 'dev-c')).toMatchObject({ last_checkin: '', days_since_checkin: '', policy_revision: '', tools: '0' });

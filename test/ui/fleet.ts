@@ -13,7 +13,7 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
 import type { ServerOptions } from '../../server/config.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient, type HttpResult } from '../../server/client/device-client.js';
+import { DeviceClient, type HttpResult } from '../support/device-client.js';
 import { npmInstance } from '../server/helpers.js';
 import { startServer, type RunningServer } from '../server/harness.js';
 

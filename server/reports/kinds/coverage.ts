@@ -4,6 +4,7 @@
  * never-seen (enrolled but never checked in) or revoked.
  */
 import { DAY_MS } from '../../../policies/time.js';
+import { parseHealthReasons } from '../../store/devices.js';
 import { column, isoOrNull } from '../columns.js';
 import { mapRows, Where, type ReportDefinition } from '../definition.js';
 
@@ -24,6 +25,9 @@ interface CoverageRow {
   status: string;
   tools: number;
   violations: number;
+  health: string | null;
+  health_reasons: string;
+  degraded_since: number | null;
 }
 
 function parseUsers(text: string): string[] {
@@ -68,6 +72,10 @@ export const coverageReport: ReportDefinition = {
     column('tools', 'integer', 'AI tool instances installed'),
     column('violations', 'integer', 'of those, warned or blocked'),
     column('revoked_at', 'instant', 'when the device was revoked'),
+    column('health', 'string', "the agent's own health report: ok | degraded | unknown (never reported)"),
+    column('health_reasons', 'list', 'why it is degraded: ledger-damaged, enforcement-failing, spool-trouble, cycle-errors, suspicious-layout'),
+    column('health_detail', 'string', "the agent's messages, one `code: message` per reason, separated by `; `"),
+    column('degraded_since', 'instant', 'the check-in that first said degraded (empty when ok)'),
   ],
   filters: ['group', 'user', 'status', 'staleAfter'],
   open({ db, now, currentRevision }, filters) {
@@ -78,7 +86,7 @@ export const coverageReport: ReportDefinition = {
     if (filters.status !== undefined) where.add(`(${DEVICE_STATUS_SQL}) = @status`, { status: filters.status });
     const statement = db.prepare<[Record<string, string | number>], CoverageRow>(
       `SELECT d.id, d.hostname, d.group_name, d.os, d.os_version, d.arch, d.users, d.agent_version, d.enrolled_at, d.last_checkin_at,
-              d.last_seen_at, d.policy_revision, d.revoked_at, ${DEVICE_STATUS_SQL} AS status,
+              d.last_seen_at, d.policy_revision, d.revoked_at, d.health, d.health_reasons, d.degraded_since, ${DEVICE_STATUS_SQL} AS status,
               (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1) AS tools,
               (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action IN ('warn', 'block')) AS violations
          FROM devices d
@@ -86,7 +94,9 @@ export const coverageReport: ReportDefinition = {
         ORDER BY d.group_name, d.hostname, d.id`,
     );
     return {
-      rows: mapRows(statement.iterate({ ...where.params, stale_before: staleBefore }), (row) => [
+      rows: mapRows(statement.iterate({ ...where.params, stale_before: staleBefore }), (row) => {
+        const reasons = parseHealthReasons(row.health_reasons);
+        return [
         row.id,
         row.hostname,
         row.group_name,
@@ -107,7 +117,12 @@ export const coverageReport: ReportDefinition = {
         row.tools,
         row.violations,
         isoOrNull(row.revoked_at),
-      ]),
+        row.health ?? 'unknown',
+        reasons.map((r) => r.code),
+        reasons.length ? reasons.map((r) => `${r.code}: ${r.message}`).join('; ') : null,
+        isoOrNull(row.degraded_since),
+        ];
+      }),
       meta: { staleAfterMs: filters.staleAfterMs ?? null },
     };
   },

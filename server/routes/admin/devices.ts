@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ToolInstance } from '../../../policies/inventory.js';
+import { HealthReason } from '../../../policies/protocol.js';
 import { Verdict } from '../../../policies/verdict.js';
 import { actorOf } from '../../http/auth.js';
 import { notFound } from '../../http/errors.js';
@@ -24,6 +25,11 @@ export const DeviceView = Type.Object({
   lastCheckinAt: Nullable(Instant),
   policyRevision: Nullable(Type.Integer()),
   revokedAt: Nullable(Instant),
+  health: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unknown')], {
+    description: "the agent's own health report; unknown until it sends one",
+  }),
+  healthReasons: Type.Array(HealthReason, { description: 'why the agent says enforcement cannot be trusted; empty unless degraded' }),
+  degradedSince: Nullable(Instant),
 });
 
 export const InstanceView = Type.Object({
@@ -64,6 +70,9 @@ export function deviceView(device: DeviceRecord) {
     lastCheckinAt: iso(device.lastCheckinAt),
     policyRevision: device.policyRevision,
     revokedAt: iso(device.revokedAt),
+    health: device.health ?? ('unknown' as const),
+    healthReasons: device.healthReasons,
+    degradedSince: iso(device.degradedSince),
   };
 }
 

@@ -1,12 +1,13 @@
 /** Devices: a searchable table, and one device with its tools, verdicts, changes and events. */
 import type { CatalogIndex } from '../../../policies/catalog/index.js';
 import { DEVICE_STATUSES, type DeviceStatus } from '../../reports/filters.js';
-import type { DeviceRecord } from '../../store/devices.js';
+import { parseHealthReasons, type DeviceRecord } from '../../store/devices.js';
+import type { HealthReason } from '../../../policies/protocol.js';
 import type { StoredEvent } from '../../store/events.js';
 import type { ExceptionRequestRecord } from '../../store/exception-requests.js';
 import type { StoredInstance } from '../../store/inventory.js';
 import { count, plural, relative, utc } from '../format.js';
-import { href, html } from '../html.js';
+import { href, html, type Html } from '../html.js';
 import { exportButtons, statusBadge, verdictBadge, type PageInput } from '../layout.js';
 import type { DeviceListRow, DeviceSearch } from '../queries.js';
 import { toolName } from './tools.js';
@@ -20,19 +21,27 @@ function users(text: string): string {
   }
 }
 
+/** "degraded" badge with the agent's reasons as its title; nothing for ok or unreported health. */
+export function healthBadge(health: string | null, reasons: readonly HealthReason[]): Html | string {
+  if (health !== 'degraded') return '';
+  const title = reasons.map((r) => `${r.code}: ${r.message}`).join('\n') || 'the agent gave no reason';
+  return html`<span class="badge health-degraded" title="${title}">degraded</span>`;
+}
+
 export function devicesPage(input: { search: DeviceSearch; rows: DeviceListRow[]; total: number; groups: string[]; now: number }): PageInput {
   const { search, rows, total } = input;
   const pages = Math.max(1, Math.ceil(total / search.pageSize));
-  const query = { q: search.q, status: search.status, group: search.group };
+  const query = { q: search.q, status: search.status, group: search.group, health: search.health };
   const body = html`
   <form class="card filters" method="get" action="/ui/devices" role="search">
     <div class="field"><label for="q">Search</label><input id="q" name="q" type="search" value="${search.q ?? ''}" placeholder="Hostname, user, group or device id" maxlength="200"></div>
     <div class="field"><label for="status">Status</label><select id="status" name="status" data-autosubmit><option value="">Any</option>${DEVICE_STATUSES.map((s) => html`<option value="${s}"${search.status === s ? html` selected` : ''}>${s.replace('-', ' ')}</option>`)}</select></div>
     <div class="field"><label for="group">Group</label><select id="group" name="group" data-autosubmit><option value="">Any</option>${input.groups.map((g) => html`<option value="${g}"${search.group === g ? html` selected` : ''}>${g}</option>`)}</select></div>
+    <div class="field"><label for="health">Agent health</label><select id="health" name="health" data-autosubmit><option value="">Any</option><option value="degraded"${search.health === 'degraded' ? html` selected` : ''}>degraded</option></select></div>
     <div class="field submit"><button type="submit" class="button">Search</button></div>
   </form>
   <section class="card">
-    <p class="muted" role="status">${plural(total, 'device')}${search.q || search.status || search.group ? ' match' : ''}.</p>
+    <p class="muted" role="status">${plural(total, 'device')}${search.q || search.status || search.group || search.health ? ' match' : ''}.</p>
     ${rows.length
       ? html`<div class="table-wrap"><table class="data"><caption class="visually-hidden">Devices</caption>
         <thead><tr><th scope="col">Hostname</th><th scope="col">Group</th><th scope="col">Users</th><th scope="col">OS</th><th scope="col">Agent</th><th scope="col">Last check-in</th><th scope="col">Status</th><th scope="col" class="num">AI tools</th><th scope="col" class="num">Violations</th></tr></thead>
@@ -40,7 +49,7 @@ export function devicesPage(input: { search: DeviceSearch; rows: DeviceListRow[]
           (row) => html`<tr>
             <th scope="row"><a href="/ui/devices/${row.id}">${row.hostname}</a></th><td>${row.group_name}</td><td>${users(row.users)}</td><td>${row.os}</td><td>${row.agent_version}</td>
             <td>${row.last_checkin_at ? html`${relative(row.last_checkin_at, input.now)}<br><span class="muted">${utc(row.last_checkin_at)}</span>` : 'never'}</td>
-            <td>${statusBadge(row.status)}</td><td class="num">${count(row.tools)}</td><td class="num">${row.violations ? html`<strong class="text-block">${count(row.violations)}</strong>` : '0'}</td></tr>`,
+            <td>${statusBadge(row.status)} ${healthBadge(row.health, parseHealthReasons(row.health_reasons))}</td><td class="num">${count(row.tools)}</td><td class="num">${row.violations ? html`<strong class="text-block">${count(row.violations)}</strong>` : '0'}</td></tr>`,
         )}</tbody></table></div>`
       : html`<p class="empty">No device matches.</p>`}
     ${pages > 1
@@ -79,6 +88,11 @@ export function devicePage(input: {
         <dt>Users</dt><dd>${device.users.join(', ') || '–'}</dd>
         <dt>System</dt><dd>${device.os}${device.osVersion ? ` ${device.osVersion}` : ''}${device.arch ? ` (${device.arch})` : ''}</dd>
         <dt>Agent</dt><dd>${device.agentVersion}</dd>
+        <dt>Agent health</dt><dd>${device.health === null
+          ? html`<span class="muted">not reported</span>`
+          : device.health === 'ok'
+            ? 'ok'
+            : html`${healthBadge(device.health, device.healthReasons)} since ${utc(device.degradedSince)}<ul class="plain health-reasons">${device.healthReasons.map((r) => html`<li><code>${r.code}</code>: ${r.message}</li>`)}</ul>`}</dd>
         <dt>Device id</dt><dd><code>${device.id}</code></dd>
       </dl>
     </section>

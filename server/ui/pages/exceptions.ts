@@ -8,14 +8,17 @@ import { toolName } from './tools.js';
 
 export type StatusFilter = RequestStatus | 'all';
 
-function decisionForms(request: ExceptionRequestRecord, csrf: string, tool: string): Html {
+/** A request as the page lists it: with its device's hostname and the approval scope proposed. */
+export type ListedRequest = ExceptionRequestRecord & { hostname: string | null; defaultScope: 'device' | 'user' };
+
+function decisionForms(request: ListedRequest, csrf: string, tool: string): Html {
   const id = request.id;
   const who = request.user ?? 'this device';
   return html`<div class="decide">
     <form method="post" action="/ui/exceptions/${id}/approve" class="inline-form" data-confirm="Approve this exception? A new policy revision will be published.">
       <input type="hidden" name="csrf" value="${csrf}">
       <div class="field"><label for="until-${id}">Until</label><input id="until-${id}" name="until" value="${request.requestedUntil ?? ''}" placeholder="no end" maxlength="40"></div>
-      <div class="field"><label for="scope-${id}">For</label><select id="scope-${id}" name="scope"><option value="device">this device</option>${request.user ? html`<option value="user">user ${request.user}</option>` : ''}</select></div>
+      <div class="field"><label for="scope-${id}">For</label><select id="scope-${id}" name="scope"><option value="device"${request.defaultScope === 'device' ? html` selected` : ''}>this device (every user)</option>${request.user ? html`<option value="user"${request.defaultScope === 'user' ? html` selected` : ''}>user ${request.user} on this device</option>` : ''}</select></div>
       <button type="submit" class="button approve" aria-label="Approve the request for ${tool} from ${who}">Approve</button>
     </form>
     <form method="post" action="/ui/exceptions/${id}/deny" class="inline-form">
@@ -28,7 +31,7 @@ function decisionForms(request: ExceptionRequestRecord, csrf: string, tool: stri
 
 export function exceptionsPage(input: {
   status: StatusFilter;
-  requests: (ExceptionRequestRecord & { hostname: string | null })[];
+  requests: ListedRequest[];
   canDecide: boolean;
   csrf: string;
   catalog: CatalogIndex;

@@ -38,7 +38,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
 
   const body = html`
   <div class="kpis">
-    ${kpi('devices-enrolled', 'Devices', count(devices.enrolled), html`<span data-kpi="devices-active">${count(devices.active)}</span> active · <a href="/ui/devices?status=stale"><span data-kpi="devices-stale">${count(devices.stale)}</span> stale</a> · <a href="/ui/devices?status=never-seen"><span data-kpi="devices-never-seen">${count(devices.neverSeen)}</span> never seen</a>`)}
+    ${kpi('devices-enrolled', 'Devices', count(devices.enrolled), html`<span data-kpi="devices-active">${count(devices.active)}</span> active · <a href="/ui/devices?status=stale"><span data-kpi="devices-stale">${count(devices.stale)}</span> stale</a> · <a href="/ui/devices?status=never-seen"><span data-kpi="devices-never-seen">${count(devices.neverSeen)}</span> never seen</a> · <a href="/ui/devices?health=degraded"${devices.degraded ? html` class="text-block"` : ''}><span data-kpi="devices-degraded">${count(devices.degraded)}</span> degraded</a>`)}
     ${kpi('compliant-share', 'Compliant', percent(compliance.share), html`<span data-kpi="compliant">${count(compliance.compliant)}</span> of <span data-kpi="reporting">${count(compliance.devices)}</span> reporting devices have no warned or blocked tool`)}
     ${kpi('devices-with-blocked-tool', 'Devices with a banned tool', count(compliance.withBlockedTool), html`and ${plural(compliance.withWarnedTool, 'device')} with a warned tool`, href('/ui/export/violations', { format: 'csv', verdict: 'block' }))}
     ${kpi('blocked-launches-week', 'Blocked launches, last 7 days', count(launches.blocked), html`<span data-kpi="warned-launches-week">${count(launches.warned)}</span> warned launches`)}

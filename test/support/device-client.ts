@@ -1,7 +1,7 @@
 /**
- * A minimal device side of the wire protocol, with a real Ed25519 key: enough for tests, the
- * benchmark and scripts to act as an enrolled agent. (The full agent is built elsewhere; this
- * is the reference for how it must sign its requests.)
+ * Test support, not product code: a minimal device side of the wire protocol with a real
+ * Ed25519 key, enough for the tests and the benchmark to act as an enrolled agent. Bodies are
+ * left untyped on purpose (tests send malformed ones); the contract is policies/protocol.ts.
  *
  * Device tokens are compact JWS signed with node:crypto directly, so `token()` is synchronous
  * and cheap enough to mint one per request in a load generator.
