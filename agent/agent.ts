@@ -2,18 +2,23 @@
  * One agent on one machine: the policy in force, the trusted clock, the last scan, enforcement,
  * the event spool, exception requests and the status file, and the cycle that ties them
  * together. The daemon (daemon.ts) schedules cycles; `once` runs one. Network trouble never stops
- * a cycle: the cached policy is enforced offline and events wait in the spool.
+ * a cycle: the cached policy is enforced offline and events wait in the spool. Nor does any other
+ * failure: each part of the cycle (policy, scan, launch records, enforcement, requests, check-in,
+ * upload, status) runs on its own, its errors are logged and reported in the health sent with the
+ * check-in, and the parts after it still run. An event that cannot be spooled is counted, not thrown.
  */
 import { hostname as osHostname } from 'node:os';
 import { builtinCatalog, catalogIndex, type CatalogIndex } from '../policies/catalog/index.js';
 import { evaluateInstance } from '../policies/evaluate.js';
 import { instanceKey, type DeviceFacts, type ToolInstance } from '../policies/inventory.js';
+import type { AgentHealth, HealthReasonCode } from '../policies/protocol.js';
 import type { Verdict } from '../policies/verdict.js';
 import { policyFacts } from './enforce/desired.js';
 import { Enforcer, LedgerDamaged, type ReconcileSummary } from './enforce/engine.js';
 import type { FaultPoint } from './enforce/fault.js';
 import { lexists } from './enforce/fs-facts.js';
 import { recordKey } from './enforce/stubs.js';
+import { newEvent, type AgentEvent } from './events/event.js';
 import { collectLaunchRecords, removeRecords, type LaunchTarget } from './events/launch-records.js';
 import { EventSpool } from './events/spool.js';
 import { EventUploadError, uploadEvents, type UploadResult } from './events/upload.js';
@@ -32,7 +37,8 @@ import { loadConfig, type AgentConfig } from './state/config.js';
 import { loadDeviceKey } from './state/device-key.js';
 import { ensureStateLayout } from './state/layout.js';
 import { statePaths, type StatePaths } from './state/paths.js';
-import { writeStatusFile, type StatusFile, type ToolStatus } from './status/status-file.js';
+import { HealthTracker } from './status/health.js';
+import { readStatusFile, writeStatusFile, type StatusFile, type ToolStatus } from './status/status-file.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface ScanRoots {
@@ -68,9 +74,16 @@ export interface CycleReport {
   upload: UploadResult | null;
   spooled: number;
   nextChangeAt: string | null;
+  /** Parts of the cycle that failed (each logged; the others still ran). */
+  errors: { phase: string; message: string }[];
+  health: AgentHealth;
 }
 
 const emptyVerdictCounts = () => ({ allow: 0, warn: 0, block: 0 });
+/** Launch records of a tool just put back are still matched for this long (a stub run during the restore). */
+const RELEASED_TARGET_MS = 60 * 60_000;
+
+const describeError = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class Agent {
   readonly paths: StatePaths;
@@ -78,6 +91,8 @@ export class Agent {
   readonly sync: PolicySync;
   readonly clock: TrustedClock;
   readonly enforcer: Enforcer;
+  /** The agent's own health, sent with every check-in and written to the status file. */
+  readonly health = new HealthTracker();
   private readonly http: DeviceHttp;
   private readonly serial = new Serial();
   private lastScan: ScanResult | null = null;
@@ -88,6 +103,14 @@ export class Agent {
   private policyProblem: string | null = null;
   private ledgerProblem: string | null = null;
   private requests: TrackedRequest[] = [];
+  /** Instances put back recently: their stubs' last launch records still count. */
+  private released = new Map<string, LaunchTarget & { until: number }>();
+  /** Launch records collected since the last cycle report. */
+  private launchesCollected = 0;
+  /** Part of the cycle failures of the cycle in progress (for its report). */
+  private cycleErrors: { phase: string; message: string }[] = [];
+  /** Events wait in the spool because the last delivery failed or was not possible (offline). */
+  deliveryPending = false;
   daemonRunning = false;
 
   private constructor(
@@ -97,18 +120,31 @@ export class Agent {
   ) {
     this.http = http;
     this.paths = statePaths(options.stateDir);
-    this.spool = new EventSpool(this.paths.spoolDir);
+    this.spool = new EventSpool(this.paths.spoolDir, {
+      dropFile: this.paths.spoolLosses,
+      onTrouble: (trouble) => {
+        options.log.error({ problem: trouble.message, kind: trouble.kind }, 'event spool trouble');
+        this.health.set('spool', 'spool-trouble', trouble.message, this.clock.now());
+      },
+    });
     this.clock = new TrustedClock(this.paths.time, config.policyKeys, config.deviceId, options.localClock);
-    this.sync = new PolicySync({ http, paths: this.paths, keys: config.policyKeys, emit: (event) => this.spool.append(event), log: options.log, clock: () => this.clock.now() });
+    const emit = (event: AgentEvent) => this.emit(event);
+    this.sync = new PolicySync({ http, paths: this.paths, keys: config.policyKeys, emit, log: options.log, clock: () => this.clock.now() });
     this.enforcer = new Enforcer({
       ledgerFile: this.paths.enforcement,
       launchesDir: this.paths.launchesDir,
-      guard: { platform: process.platform, homes: machineHomes(options.scanRoots.homes), stateDir: options.stateDir },
+      guard: {
+        platform: process.platform,
+        homes: machineHomes(options.scanRoots.homes),
+        stateDir: options.stateDir,
+        // Prefixes and PATH folders the administrator named are trusted roots too (each still passes the ownership walk).
+        roots: [...(options.scanRoots.npmPrefixes ?? []), ...(options.scanRoots.paths ?? [])].map((path) => ({ path, kind: 'prefix' as const })),
+      },
       isRoot: process.getuid?.() === 0,
       graceMs: options.graceMs,
       fault: options.fault,
       log: options.log,
-      emit: (event) => this.spool.append(event),
+      emit,
       clock: () => this.clock.now(),
       ...(options.desktopNotifications ? { notify: desktopNotifier(options.log) } : {}),
     });
@@ -123,17 +159,27 @@ export class Agent {
     await ensureStateLayout(paths);
     const http = new DeviceHttp({ serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey }, options.localClock);
     const agent = new Agent(config, http, options);
+    // What the last run knew about the server and its cycles: status describes the machine, not this process.
+    const previous = await readStatusFile(paths.status);
+    if (previous.ok && previous.status.deviceId === config.deviceId) {
+      agent.lastContactAt = previous.status.lastContactAt;
+      agent.lastCycleAt = previous.status.lastCycleAt;
+    }
     const timeProblem = await agent.clock.load();
     if (timeProblem) options.log.warn({ problem: timeProblem }, 'trusted time floor not loaded');
     agent.policyProblem = await agent.sync.loadCache();
     if (agent.policyProblem) options.log.warn({ problem: agent.policyProblem }, 'cached policy not usable');
     try {
       await agent.enforcer.load();
-      await agent.enforcer.recover();
     } catch (error) {
       if (!(error instanceof LedgerDamaged)) throw error;
       agent.ledgerProblem = error.message;
+      agent.health.set('ledger', 'ledger-damaged', error.message, agent.clock.now());
       options.log.error({ problem: error.message }, 'enforcement ledger damaged');
+    }
+    if (!agent.ledgerProblem) {
+      // An operation a crash (or a full disk) interrupted: finish it; if that fails now, the next cycle tries again.
+      await agent.phase('recover', () => agent.enforcer.recover(), 'enforcement-failing');
     }
     agent.requests = await loadTracked(agent.paths.exceptions);
     return agent;
@@ -152,31 +198,69 @@ export class Agent {
     return this.serial.run(job);
   }
 
+  /** Spools an event; one that cannot be written is counted and reported later, never thrown. */
+  private async emit(event: AgentEvent): Promise<void> {
+    await this.spool.record(event);
+  }
+
+  /**
+   * Runs one part of the cycle so that its failure stops nothing else: the error is logged,
+   * kept for the cycle report, and reported in the health until the part succeeds again.
+   */
+  private async phase<T>(name: string, job: () => Promise<T>, code: HealthReasonCode = 'cycle-errors'): Promise<T | undefined> {
+    try {
+      const value = await job();
+      this.health.clear(`phase:${name}`);
+      return value;
+    } catch (error) {
+      const message = describeError(error);
+      this.cycleErrors.push({ phase: name, message });
+      this.health.set(`phase:${name}`, error instanceof LedgerDamaged ? 'ledger-damaged' : code, `${name}: ${message}`, this.clock.now());
+      this.options.log.error({ err: error as Error, phase: name }, 'a part of the cycle failed; the rest goes on');
+      return undefined;
+    }
+  }
+
+  private static isContactError(error: unknown): boolean {
+    return error instanceof ServerUnreachable || error instanceof ServerError || error instanceof DeviceRejected || error instanceof EventUploadError;
+  }
+
+  /** Records the outcome of talking to the server. Anything other than a contact error is thrown on. */
   private noteContact(error: unknown): void {
     if (error === null) {
       this.lastContactAt = new Date(this.clock.now()).toISOString();
       this.lastContactError = null;
       return;
     }
-    if (error instanceof ServerUnreachable || error instanceof ServerError || error instanceof DeviceRejected || error instanceof EventUploadError) {
-      this.lastContactError = error.message;
-      this.options.log.warn({ error: error.message }, 'server contact failed');
+    if (Agent.isContactError(error)) {
+      this.lastContactError = (error as Error).message;
+      this.options.log.warn({ error: (error as Error).message }, 'server contact failed');
       return;
     }
     throw error;
   }
 
-  /** Asks the server for a newer policy (long-polling for `waitSeconds`). Offline is not an error. */
+  /**
+   * Asks the server for a newer policy (long-polling for `waitSeconds`). Offline is not an
+   * error; nor is anything else: a failure (storing the bundle on a full disk, say) is logged and
+   * reported in the health, and the agent carries on with the policy in force.
+   */
   async pollPolicy(waitSeconds = 0, signal?: AbortSignal): Promise<PollOutcome | 'offline'> {
     try {
       const outcome = await this.sync.poll({ waitSeconds, ...(signal ? { signal } : {}) });
       this.noteContact(null);
+      this.health.clear('phase:policy');
       if (outcome.kind === 'updated') this.policyProblem = null;
       if (outcome.kind === 'refused') this.policyProblem = outcome.message;
       return outcome;
     } catch (error) {
       if (signal?.aborted) return 'offline';
-      this.noteContact(error);
+      if (Agent.isContactError(error)) {
+        this.noteContact(error);
+        return 'offline';
+      }
+      this.health.set('phase:policy', 'cycle-errors', `policy: ${describeError(error)}`, this.clock.now());
+      this.options.log.error({ err: error as Error }, 'the policy check failed; the policy in force stays');
       return 'offline';
     }
   }
@@ -195,8 +279,14 @@ export class Agent {
     return result;
   }
 
-  /** Evaluates the last scan plus every enforced instance at trusted time, and enforces. */
+  /**
+   * Evaluates the last scan plus every enforced instance at trusted time, and enforces. Launch
+   * records are collected first: a change that puts a tool back removes its stubs, and the
+   * records they left must still be matched to it. One instance that cannot be enforced (a
+   * FIFO where its launcher was, say) does not hold back the others.
+   */
   async enforce(): Promise<ReconcileSummary | null> {
+    await this.phase('launch records', () => this.collectLaunches());
     const policy = this.sync.current;
     const now = this.clock.now();
     const instances = new Map<string, ToolInstance>();
@@ -211,11 +301,68 @@ export class Agent {
     this.verdicts = new Map();
     if (!policy) return null;
     for (const [key, instance] of instances) this.verdicts.set(key, { instance, verdict: evaluateInstance(policy.compiled, instance, this.device, now) });
-    if (this.ledgerProblem) return null;
+    if (this.ledgerProblem) {
+      this.health.set('ledger', 'ledger-damaged', this.ledgerProblem, now);
+      return null;
+    }
+    const before = new Map(this.enforcer.applied.map((record) => [record.key, record] as const));
     const items = [...this.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
-    const summary = await this.enforcer.reconcile(items, policyFacts(policy.compiled), policy.payload.revision);
+    const facts = policyFacts(policy.compiled);
+    const revision = policy.payload.revision;
+    let summary: ReconcileSummary;
+    try {
+      summary = await this.enforcer.reconcile(items, facts, revision);
+      this.health.clearPrefix('enforce:item:');
+    } catch (error) {
+      if (error instanceof LedgerDamaged) throw error;
+      // Find the instance(s) at fault: each alone, so the others are still enforced.
+      summary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
+      for (const item of items) {
+        const key = instanceKey(item.instance);
+        try {
+          const one = await this.enforcer.reconcile([item], facts, revision);
+          for (const field of ['applied', 'restored', 'repaired', 'failed', 'tampered'] as const) summary[field] += one[field];
+          summary.notes.push(...one.notes);
+          this.health.clear(`enforce:item:${key}`);
+        } catch (itemError) {
+          if (itemError instanceof LedgerDamaged) throw itemError;
+          summary.failed++;
+          await this.reportEnforcementError(item.instance, itemError, revision);
+        }
+      }
+    }
     for (const note of summary.notes) this.options.log.info({ note }, 'enforcement note');
+    const problem = this.enforcer.store.ledger.problems.at(-1);
+    if (summary.failed > 0) this.health.set('enforce:failed', 'enforcement-failing', `${summary.failed} enforcement change(s) failed${problem ? `; last: ${problem.message}` : ''}`, now);
+    else this.health.clear('enforce:failed');
+    // Put back just now: their stubs' records dropped meanwhile still belong to them.
+    for (const [key, record] of before) {
+      if (this.enforcer.store.ledger.applied[key]) continue;
+      this.released.set(recordKey(key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version, until: now + RELEASED_TARGET_MS });
+    }
     return summary;
+  }
+
+  /** An instance enforcement threw on: logged, in the health, and reported once (not every minute). */
+  private async reportEnforcementError(instance: ToolInstance, error: unknown, policyRevision: number): Promise<void> {
+    const key = instanceKey(instance);
+    const slot = `enforce:item:${key}`;
+    const message = `could not enforce the policy on ${instance.toolId} at ${instance.installPath}: ${describeError(error)}`;
+    this.options.log.error({ err: error as Error, toolId: instance.toolId, installPath: instance.installPath }, 'enforcement failed for one instance; the others go on');
+    const known = this.health.has(slot);
+    this.health.set(slot, 'enforcement-failing', message, this.clock.now());
+    if (known) return;
+    await this.emit(
+      newEvent('enforcement-failed', this.clock.now(), {
+        toolId: instance.toolId,
+        installPath: instance.installPath,
+        version: instance.version,
+        ...(instance.owner ? { user: instance.owner } : {}),
+        policyRevision,
+        message,
+        details: { operation: 'reconcile', undone: true },
+      }),
+    );
   }
 
   /** The earliest instant any verdict changes (for the daemon's precise timer). */
@@ -229,16 +376,26 @@ export class Agent {
     return next;
   }
 
+  /** Turns the stubs' launch records into events (for enforced instances and those put back lately). */
   async collectLaunches(): Promise<number> {
+    const now = this.clock.now();
     const targets = new Map<string, LaunchTarget>();
+    for (const [key, target] of this.released) {
+      if (target.until < now) this.released.delete(key);
+      else targets.set(key, target);
+    }
     for (const record of this.enforcer.applied) {
       targets.set(recordKey(record.key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version });
     }
     const collected = await collectLaunchRecords(this.paths.launchesDir, targets, this.sync.current?.payload.revision ?? null);
-    for (const event of collected.events) await this.spool.append(event);
-    await removeRecords(collected.consumed);
+    const kept: string[] = [];
+    for (const [index, event] of collected.events.entries()) if (await this.spool.record(event)) kept.push(collected.eventFiles[index]!);
+    // A record whose event could not be spooled stays for the next collection (same event id).
+    const lost = new Set(collected.eventFiles.filter((file) => !kept.includes(file)));
+    await removeRecords(collected.consumed.filter((file) => !lost.has(file)));
     for (const rejected of collected.rejected) this.options.log.warn(rejected, 'ignored a launch record');
-    return collected.events.length;
+    this.launchesCollected += kept.length;
+    return kept.length;
   }
 
   async forwardRequests(): Promise<void> {
@@ -252,7 +409,7 @@ export class Agent {
     });
   }
 
-  /** Reports inventory and verdicts; the reply's signed time raises the trusted-time floor. */
+  /** Reports inventory, verdicts and health; the reply's signed time raises the trusted-time floor. */
   async checkin(): Promise<{ etag: string | null } | null> {
     const items = [...this.verdicts.values()];
     const inventory = items.length > 0 ? items.map((item) => item.instance) : (this.lastScan?.instances ?? []);
@@ -263,6 +420,7 @@ export class Agent {
       verdicts: items.map((item) => item.verdict).slice(0, 2000),
       hostname: osHostname().slice(0, 255) || this.config.hostname,
       ...(this.lastScan ? { users: this.lastScan.users.slice(0, 500), scannedAt: this.lastScan.startedAt } : {}),
+      health: this.health.report(),
     };
     const reply = await this.http.request('POST', '/v1/checkin', { body, timeoutMs: 60_000 });
     if (reply.status === 401 || reply.status === 403) throw new DeviceRejected(reply.status, null, `the server does not accept this device: ${errorMessage(reply)}`);
@@ -275,9 +433,32 @@ export class Agent {
     return { etag: typeof answer.policy?.etag === 'string' ? answer.policy.etag : null };
   }
 
-  /** A full cycle: policy, scan, enforce, launch records, exception requests, check-in, events, status. */
+  /** Sends the spool. Contact errors are noted (the events wait); the spool's health follows. */
+  private async upload(): Promise<UploadResult | null> {
+    try {
+      const result = await uploadEvents(this.http, this.spool, this.clock.now());
+      this.noteContact(null);
+      this.deliveryPending = result.remaining > 0 || result.unreportedLosses > 0;
+      if (result.unreportedLosses === 0) this.health.clear('spool');
+      else this.health.set('spool', 'spool-trouble', `${result.unreportedLosses} lost event(s) not yet reported${result.reportError ? `: ${result.reportError}` : ''}`, this.clock.now());
+      return result;
+    } catch (error) {
+      this.deliveryPending = true;
+      if (Agent.isContactError(error)) {
+        this.noteContact(error);
+        return null;
+      }
+      // Writing the events-dropped report on a full spool, say: the count is kept for later.
+      this.health.set('spool', 'spool-trouble', `the events could not be sent: ${describeError(error)}`, this.clock.now());
+      throw error;
+    }
+  }
+
+  /** A full cycle: policy, scan, launch records, enforce, exception requests, check-in, events, status. */
   cycle(options: { scan?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
+      this.cycleErrors = [];
+      this.launchesCollected = 0;
       const report: CycleReport = {
         at: new Date(this.clock.now()).toISOString(),
         online: false,
@@ -291,42 +472,45 @@ export class Agent {
         upload: null,
         spooled: 0,
         nextChangeAt: null,
+        errors: [],
+        health: { state: 'ok', reasons: [] },
       };
       const outcome = await this.pollPolicy(0);
       report.policyOutcome = outcome === 'offline' ? 'offline' : outcome.kind;
       const online = outcome !== 'offline';
-      if (options.scan !== false || !this.lastScan) await this.scan();
-      report.enforcement = await this.enforce();
-      report.launchRecords = await this.collectLaunches();
+      if (options.scan !== false || !this.lastScan) await this.phase('scan', () => this.scan());
+      report.enforcement = (await this.phase('enforce', () => this.enforce(), 'enforcement-failing')) ?? null;
       if (online) {
-        await this.forwardRequests().catch((error: unknown) => this.noteContact(error));
-        try {
-          const answer = await this.checkin();
-          this.noteContact(null);
-          // Time moved on (the floor rose past a change) or a newer policy exists: act on it now.
-          if (answer?.etag && answer.etag !== this.sync.state.etag && (await this.pollPolicy(0)) !== 'offline') await this.enforce();
-          else if ((this.nextChangeAt() ?? Infinity) <= this.clock.now()) await this.enforce();
-        } catch (error) {
-          this.noteContact(error);
-        }
-        try {
-          report.upload = await uploadEvents(this.http, this.spool, this.clock.now());
-          this.noteContact(null);
-        } catch (error) {
-          this.noteContact(error);
-        }
+        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+        await this.phase('check-in', async () => {
+          try {
+            const answer = await this.checkin();
+            this.noteContact(null);
+            // Time moved on (the floor rose past a change) or a newer policy exists: act on it now.
+            if (answer?.etag && answer.etag !== this.sync.state.etag && (await this.pollPolicy(0)) !== 'offline') report.enforcement = (await this.enforce()) ?? report.enforcement;
+            else if ((this.nextChangeAt() ?? Infinity) <= this.clock.now()) report.enforcement = (await this.enforce()) ?? report.enforcement;
+          } catch (error) {
+            this.noteContact(error);
+          }
+        });
+        report.upload = (await this.phase('event upload', () => this.upload())) ?? null;
+      } else {
+        this.deliveryPending = true;
       }
       this.lastCycleAt = new Date(this.clock.now()).toISOString();
-      await this.writeStatus();
+      await this.phase('status', () => this.writeStatus());
       const policy = this.sync.current;
       report.online = online && this.lastContactError === null;
       report.contactError = this.lastContactError;
       report.policy = policy ? { revision: policy.payload.revision, name: policy.compiled.name, mode: policy.compiled.enforce ? 'enforce' : 'monitor' } : null;
       report.instances = this.verdicts.size || (this.lastScan?.instances.length ?? 0);
       for (const { verdict } of this.verdicts.values()) report.verdicts[verdict.action]++;
-      report.spooled = await this.spool.count();
+      report.launchRecords = this.launchesCollected;
+      report.spooled = await this.spool.count().catch(() => 0);
       const next = this.nextChangeAt();
       report.nextChangeAt = next === null ? null : new Date(next).toISOString();
+      report.errors = this.cycleErrors;
+      report.health = this.health.report();
       return report;
     });
   }
@@ -334,40 +518,55 @@ export class Agent {
   /** Re-evaluates without scanning (the daemon's timers): a ban starts at its minute, offline too. */
   reevaluate(): Promise<void> {
     return this.exclusive(async () => {
-      await this.enforce();
-      await this.writeStatus();
+      await this.phase('enforce', () => this.enforce(), 'enforcement-failing');
+      await this.phase('status', () => this.writeStatus());
     });
   }
 
   /** After a new policy arrives: enforce it, report, and upload. */
   applyNewPolicy(): Promise<void> {
     return this.exclusive(async () => {
-      if (!this.lastScan) await this.scan();
-      await this.enforce();
-      try {
-        await this.checkin();
-        await uploadEvents(this.http, this.spool, this.clock.now());
-        this.noteContact(null);
-      } catch (error) {
-        this.noteContact(error);
-      }
-      await this.writeStatus();
+      if (!this.lastScan) await this.phase('scan', () => this.scan());
+      await this.phase('enforce', () => this.enforce(), 'enforcement-failing');
+      await this.phase('check-in', async () => {
+        try {
+          await this.checkin();
+          this.noteContact(null);
+        } catch (error) {
+          this.noteContact(error);
+        }
+      });
+      await this.phase('event upload', () => this.upload());
+      await this.phase('status', () => this.writeStatus());
     });
   }
 
   /** Collects launch records and requests and sends them (when the drop folders change). */
   flushDrops(): Promise<void> {
     return this.exclusive(async () => {
-      await this.collectLaunches();
-      try {
-        await this.forwardRequests();
-        await uploadEvents(this.http, this.spool, this.clock.now());
-        this.noteContact(null);
-      } catch (error) {
-        this.noteContact(error);
-      }
-      await this.writeStatus();
+      await this.phase('launch records', () => this.collectLaunches());
+      await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+      await this.phase('event upload', () => this.upload());
+      await this.phase('status', () => this.writeStatus());
     });
+  }
+
+  /** Sends what waits in the spool (the daemon calls it as soon as the server answers again). */
+  deliverSpool(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.phase('event upload', () => this.upload());
+      await this.phase('status', () => this.writeStatus());
+    });
+  }
+
+  /** What the status shows for each tool: this cycle's verdicts, or, with no usable policy, what the ledger says is applied. */
+  private statusSources(): { instance: ToolInstance; verdict: Verdict | null; lastApplied: boolean }[] {
+    if (this.verdicts.size > 0) return [...this.verdicts.values()].map((item) => ({ ...item, lastApplied: false }));
+    const out = new Map<string, { instance: ToolInstance; verdict: Verdict | null; lastApplied: boolean }>();
+    for (const instance of this.lastScan?.instances ?? []) out.set(instanceKey(instance), { instance, verdict: null, lastApplied: false });
+    // No policy in force (a damaged cache, the server out of reach): what was applied stays applied.
+    for (const record of this.enforcer.applied) out.set(record.key, { instance: record.instance, verdict: record.verdict, lastApplied: true });
+    return [...out.values()];
   }
 
   async writeStatus(): Promise<void> {
@@ -375,10 +574,10 @@ export class Agent {
     const index = this.catalogIndex;
     const applied = new Map(this.enforcer.applied.map((record) => [record.key, record] as const));
     const tools: ToolStatus[] = [];
-    const source = this.verdicts.size > 0 ? [...this.verdicts.values()] : (this.lastScan?.instances ?? []).map((instance) => ({ instance, verdict: null }));
-    for (const { instance, verdict } of source) {
+    for (const { instance, verdict, lastApplied } of this.statusSources()) {
       const record = applied.get(instanceKey(instance));
       const tool = index.tool(instance.toolId);
+      const decidedBy = verdict ? `${verdict.decidedBy.kind} ${verdict.decidedBy.name}` : 'no policy yet';
       tools.push({
         toolId: instance.toolId,
         name: tool?.name ?? instance.name ?? instance.toolId,
@@ -387,8 +586,8 @@ export class Agent {
         owner: instance.owner,
         installPath: instance.installPath,
         launchers: record ? record.launchers.map((entry) => entry.path) : instance.launchers,
-        action: verdict?.action ?? 'allow',
-        enforce: verdict?.enforce ?? false,
+        action: lastApplied && record ? record.level : (verdict?.action ?? 'allow'),
+        enforce: lastApplied ? record !== undefined : (verdict?.enforce ?? false),
         phase: verdict?.phase ?? 'in-effect',
         enforced: record?.level ?? 'none',
         effectiveAt: verdict?.effectiveAt ?? null,
@@ -396,7 +595,7 @@ export class Agent {
         appliedAt: record?.appliedAt ?? null,
         until: verdict?.until ?? null,
         nextChangeAt: verdict?.nextChangeAt ?? null,
-        decidedBy: verdict ? `${verdict.decidedBy.kind} ${verdict.decidedBy.name}` : 'no policy yet',
+        decidedBy: lastApplied ? `${decidedBy} (as last applied; no usable policy now)` : decidedBy,
         message: verdict?.message ?? 'no policy has been received yet',
         contact: verdict?.contact ?? null,
         alternatives: verdict?.alternatives ?? [],
@@ -425,8 +624,9 @@ export class Agent {
       nextChangeAt: next === null ? null : new Date(next).toISOString(),
       tools,
       requests: this.requests.map(({ id, serverId, toolId, user, status, requestedAt, decidedAt, note }) => ({ id, serverId, toolId, user, status, requestedAt, decidedAt, note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null })),
-      spool: { pending: await this.spool.count(), dropped: await this.spool.droppedTotal() },
+      spool: { pending: await this.spool.count().catch(() => 0), dropped: await this.spool.droppedTotal() },
       problems: this.enforcer.store.ledger.problems.slice(-10).map(({ at, message }) => ({ at, message })),
+      health: this.health.report(),
     };
     await writeStatusFile(this.paths.status, status);
   }

@@ -3,8 +3,9 @@
  * every N minutes with a random delay, and a cheap re-evaluation every minute (which also
  * catches a laptop waking from sleep). A timer fires at the earliest verdict change, so a ban
  * takes effect at its minute with no server contact. While the server is reachable a long-poll
- * brings new policies within moments; when it is not, polls back off with jitter. Launch records
- * and exception requests are picked up as soon as they are dropped.
+ * brings new policies within moments; when it is not, polls back off with jitter, and the first
+ * answer after that delivers the spooled events at once. Launch records and exception requests
+ * are picked up as soon as they are dropped. No job's failure stops the daemon: each is logged.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -111,7 +112,13 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     let failures = 0;
     while (!stop.signal.aborted) {
       const started = Date.now();
-      const outcome = await agent.pollPolicy(options.pollWaitSeconds, stop.signal);
+      // While events wait (the server was away), ask without waiting: the answer is the cue to send them.
+      const waiting = failures > 0 || agent.deliveryPending;
+      const outcome = await agent.pollPolicy(waiting ? 0 : options.pollWaitSeconds, stop.signal).catch((error: unknown) => {
+        // pollPolicy reports its own failures; this only keeps an unforeseen one from ending the daemon.
+        log.error({ err: error as Error }, 'policy poll failed');
+        return 'offline' as const;
+      });
       if (stop.signal.aborted) break;
       if (outcome === 'offline') {
         failures++;
@@ -124,6 +131,9 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
       if (outcome.kind === 'updated') {
         await guarded('new policy', () => agent.applyNewPolicy())();
         armTimer();
+      } else if (agent.deliveryPending) {
+        // The server answers again: deliver the spool now, not at the next full cycle.
+        await guarded('spool delivery', () => agent.deliverSpool())();
       }
       // A server that answers at once (no long-poll support) is not asked in a tight loop.
       if (Date.now() - started < 5000 && outcome.kind !== 'updated') await sleep(5000, stop.signal);

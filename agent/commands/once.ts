@@ -25,6 +25,8 @@ function summary(report: CycleReport): string[] {
   if (report.launchRecords) lines.push(`${report.launchRecords} launch record(s) collected.`);
   lines.push(report.upload ? `Events: ${report.upload.sent} sent, ${report.spooled} waiting.` : `Events: ${report.spooled} waiting in the spool.`);
   if (report.nextChangeAt) lines.push(`Next verdict change: ${report.nextChangeAt}.`);
+  for (const error of report.errors) lines.push(`Failed: ${error.phase}: ${error.message} (the rest of the cycle went on).`);
+  if (report.health.state === 'degraded') lines.push(`Health: degraded (${report.health.reasons.map((reason) => reason.code).join(', ')}); reported to the server.`);
   return lines;
 }
 
@@ -35,7 +37,7 @@ export function registerOnce(program: Command): void {
     try {
       const report = await agent.cycle();
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${summary(report).join('\n')}\n`);
-      process.exitCode = (report.enforcement?.failed ?? 0) > 0 ? EXIT_FAILED : EXIT_OK;
+      process.exitCode = (report.enforcement?.failed ?? 0) > 0 || report.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
     } finally {
       await lock.release();
       log.flush();

@@ -45,7 +45,8 @@ export function registerRestore(program: Command): void {
     }
     const log = createLogger({ level: flags.logLevel });
     try {
-      const spool = new EventSpool(paths.spoolDir);
+      // An event that cannot be spooled (a full disk) is counted for later, never stops the restore.
+      const spool = new EventSpool(paths.spoolDir, { dropFile: paths.spoolLosses, onTrouble: (trouble) => log.error({ problem: trouble.message }, 'event spool trouble') });
       const events: AgentEvent[] = [];
       const enforcer = new Enforcer({
         ledgerFile: paths.enforcement,
@@ -57,7 +58,7 @@ export function registerRestore(program: Command): void {
         log,
         emit: async (event) => {
           events.push(event);
-          await spool.append(event);
+          await spool.record(event);
         },
         clock: Date.now,
       });

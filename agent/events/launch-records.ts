@@ -27,6 +27,8 @@ export interface LaunchTarget {
 
 export interface CollectResult {
   events: AgentEvent[];
+  /** The record file each event came from (same order as `events`). */
+  eventFiles: string[];
   /** Files read (accepted or not): remove them once the events are safely spooled. */
   consumed: string[];
   rejected: { file: string; reason: string }[];
@@ -87,7 +89,7 @@ async function readRecord(path: string): Promise<{ text: string; uid: number; mt
 }
 
 export async function collectLaunchRecords(dir: string, targets: ReadonlyMap<string, LaunchTarget>, policyRevision: number | null): Promise<CollectResult> {
-  const result: CollectResult = { events: [], consumed: [], rejected: [], deferred: 0 };
+  const result: CollectResult = { events: [], eventFiles: [], consumed: [], rejected: [], deferred: 0 };
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -144,6 +146,7 @@ export async function collectLaunchRecords(dir: string, targets: ReadonlyMap<str
           details: { uid: process.platform === 'win32' ? null : read.uid, userVerified: known !== null },
         }, stableEventId(`launch:${name}:${read.ino}:${read.mtimeMs}`, (text) => createHash('sha256').update(text).digest('hex'))),
       );
+      result.eventFiles.push(path);
     } catch (error) {
       reject((error as Error).message);
     } finally {

@@ -2,19 +2,32 @@
  * Sending the spool to the server: batches of up to 500, removed from disk only after the
  * server answered 200. A batch the server refuses as invalid (400) is retried one event at a
  * time, so one event an older server does not understand cannot hold back the others; those
- * refused alone are set aside, kept on disk, and counted.
+ * refused alone are set aside, kept on disk, and counted. A batch refused as too large (413) is
+ * halved and sent again, down to single events; a single event still too large is sent once more
+ * with its long texts cut short, and set aside if even that is refused: nothing is retried forever.
  */
 import type { DeviceHttp } from '../net/device-http.js';
 import { errorMessage } from '../net/device-http.js';
+import type { AgentEvent } from './event.js';
 import type { EventSpool, SpooledEvent } from './spool.js';
 
 export const MAX_EVENTS_PER_BATCH = 500;
+/** What a too-large event is cut down to: the message, and each detail string. */
+const SHRUNK_MESSAGE_CHARS = 500;
+const SHRUNK_DETAIL_CHARS = 200;
 
 export interface UploadResult {
   sent: number;
   duplicates: number;
+  /** Events the server refused for good (set aside as `.rejected`). */
   rejected: number;
+  /** Events sent with their texts cut short because the server found them too large. */
+  truncated: number;
   remaining: number;
+  /** Lost events not yet reported to the server (their report could not be spooled). */
+  unreportedLosses: number;
+  /** Why the loss report could not be spooled, if it could not. */
+  reportError: string | null;
 }
 
 export class EventUploadError extends Error {
@@ -24,41 +37,96 @@ export class EventUploadError extends Error {
   }
 }
 
-async function send(http: DeviceHttp, batch: readonly SpooledEvent[]) {
-  return http.request('POST', '/v1/events', { body: { events: batch.map((item) => item.event) }, timeoutMs: 60_000 });
+async function send(http: DeviceHttp, events: readonly AgentEvent[]) {
+  return http.request('POST', '/v1/events', { body: { events }, timeoutMs: 60_000 });
+}
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** The event with its long texts cut short, marked as such (same id: the server keeps one). */
+export function shrinkEvent(event: AgentEvent): AgentEvent {
+  const details: NonNullable<AgentEvent['details']> = {};
+  for (const [key, value] of Object.entries(event.details ?? {})) details[key] = typeof value === 'string' ? clip(value, SHRUNK_DETAIL_CHARS) : value;
+  details.truncated = true;
+  const shrunk: AgentEvent = { ...event, details };
+  if (shrunk.message !== undefined) shrunk.message = clip(shrunk.message, SHRUNK_MESSAGE_CHARS);
+  if (shrunk.installPath !== undefined) shrunk.installPath = clip(shrunk.installPath, 1024);
+  return shrunk;
 }
 
 /** Sends everything spooled. Throws ServerUnreachable / EventUploadError; what was sent stays sent. */
 export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: number): Promise<UploadResult> {
-  await spool.reportDrops(nowMs);
-  const result: UploadResult = { sent: 0, duplicates: 0, rejected: 0, remaining: 0 };
+  const result: UploadResult = { sent: 0, duplicates: 0, rejected: 0, truncated: 0, remaining: 0, unreportedLosses: 0, reportError: null };
+  // Losses are reported first; if even that report cannot be spooled (a full disk), the events
+  // already spooled are still sent (freeing space), and the report is tried again at the end.
+  const report = async () => {
+    try {
+      await spool.reportDrops(nowMs);
+      result.reportError = null;
+    } catch (error) {
+      result.reportError = `the events-dropped report could not be spooled: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    }
+  };
+  await report();
+  const fail = (status: number, reply: Parameters<typeof errorMessage>[0]) =>
+    new EventUploadError(`the server did not take the events (HTTP ${status}): ${errorMessage(reply)}`);
+
+  const stored = async (batch: readonly SpooledEvent[], body: unknown) => {
+    const counts = body as { accepted?: number; duplicates?: number } | null;
+    result.sent += counts?.accepted ?? 0;
+    result.duplicates += counts?.duplicates ?? 0;
+    await spool.acknowledge(batch.map((item) => item.file));
+  };
+
+  /** One event on its own: sent, cut short and sent, or set aside. */
+  const sendAlone = async (item: SpooledEvent): Promise<void> => {
+    const reply = await send(http, [item.event]);
+    if (reply.status === 200) return stored([item], reply.body);
+    if (reply.status === 400) {
+      result.rejected++;
+      return spool.setAside([item.file], 'rejected');
+    }
+    if (reply.status !== 413) throw fail(reply.status, reply);
+    const shrunk = await send(http, [shrinkEvent(item.event)]);
+    if (shrunk.status === 200) {
+      result.truncated++;
+      return stored([item], shrunk.body);
+    }
+    if (shrunk.status === 400 || shrunk.status === 413) {
+      result.rejected++;
+      return spool.setAside([item.file], 'rejected');
+    }
+    throw fail(shrunk.status, shrunk);
+  };
+
+  /** A batch: sent whole, or split when too large, or event by event when refused as invalid. */
+  const sendBatch = async (batch: readonly SpooledEvent[]): Promise<void> => {
+    if (batch.length === 1) return sendAlone(batch[0]!);
+    const reply = await send(http, batch.map((item) => item.event));
+    if (reply.status === 200) return stored(batch, reply.body);
+    if (reply.status === 413) {
+      const half = Math.ceil(batch.length / 2);
+      await sendBatch(batch.slice(0, half));
+      return sendBatch(batch.slice(half));
+    }
+    if (reply.status !== 400) throw fail(reply.status, reply);
+    for (const item of batch) await sendAlone(item);
+  };
+
+  let reportedAgain = false;
   for (;;) {
     const batch = await spool.pending(MAX_EVENTS_PER_BATCH);
-    if (batch.length === 0) break;
-    const reply = await send(http, batch);
-    if (reply.status === 200) {
-      const body = reply.body as { accepted?: number; duplicates?: number };
-      result.sent += body.accepted ?? 0;
-      result.duplicates += body.duplicates ?? 0;
-      await spool.acknowledge(batch.map((item) => item.file));
+    if (batch.length === 0) {
+      // Files set aside during this upload are reported in it too (once: an events-dropped the
+      // server refuses is not re-reported in a loop).
+      if (reportedAgain || (await spool.unreportedLosses()) === 0) break;
+      reportedAgain = true;
+      await report();
       continue;
     }
-    if (reply.status !== 400) throw new EventUploadError(`the server did not take the events (HTTP ${reply.status}): ${errorMessage(reply)}`);
-    for (const item of batch) {
-      const single = await send(http, [item]);
-      if (single.status === 200) {
-        const body = single.body as { accepted?: number; duplicates?: number };
-        result.sent += body.accepted ?? 0;
-        result.duplicates += body.duplicates ?? 0;
-        await spool.acknowledge([item.file]);
-      } else if (single.status === 400) {
-        result.rejected++;
-        await spool.setAside([item.file], 'rejected');
-      } else {
-        throw new EventUploadError(`the server did not take the events (HTTP ${single.status}): ${errorMessage(single)}`);
-      }
-    }
+    await sendBatch(batch);
   }
   result.remaining = await spool.count();
+  result.unreportedLosses = await spool.unreportedLosses();
   return result;
 }

@@ -10,6 +10,8 @@
  *   time.json          0600  trusted-time floor and the signed statement it came from
  *   enforcement.json   0600  write-ahead ledger: what is applied, and the operation in flight
  *   spool/             0700  one file per event not yet acknowledged by the server
+ *   spool-losses.json  0600  events lost (spool full, unwritable, set aside) not yet reported; kept
+ *                            outside spool/ so a full spool file system can still count its losses
  *   launches/          1733  stubs (running as the employee) drop launch records here
  *   requests/          1733  `request-exception` drops requests here for the agent to send
  *   status.json        0644  what `aigate-agent status` shows; no secrets
@@ -38,6 +40,8 @@ export interface StatePaths {
   time: string;
   enforcement: string;
   spoolDir: string;
+  /** The spool's loss counter (outside the spool folder). */
+  spoolLosses: string;
   launchesDir: string;
   requestsDir: string;
   status: string;
@@ -57,6 +61,7 @@ export function statePaths(root: string): StatePaths {
     time: join(root, 'time.json'),
     enforcement: join(root, 'enforcement.json'),
     spoolDir: join(root, 'spool'),
+    spoolLosses: join(root, 'spool-losses.json'),
     launchesDir: join(root, 'launches'),
     requestsDir: join(root, 'requests'),
     status: join(root, 'status.json'),

@@ -41,19 +41,32 @@ function toolLines(tool: ToolStatus, timeZone: string, nowMs: number): string[] 
   return lines;
 }
 
+/**
+ * The policy line. With no usable policy (none received yet, or a damaged cache while the server
+ * is out of reach) what the ledger says is applied still stands, and the line says so.
+ */
+function policyLine(status: StatusFile): string {
+  if (status.policy) return `Policy: "${status.policy.name}" revision ${status.policy.revision}${status.policy.mode === 'monitor' ? ', monitor mode (nothing is blocked, only reported)' : ''}`;
+  const blocked = status.tools.filter((tool) => tool.enforced === 'block').length;
+  const warned = status.tools.filter((tool) => tool.enforced === 'warn').length;
+  if (blocked + warned === 0) return status.policyProblem ? 'Policy: none usable on this machine now (nothing is enforced)' : 'Policy: none received yet (nothing is enforced)';
+  const what = [blocked ? `${blocked} tool(s) blocked` : '', warned ? `${warned} tool(s) warned` : ''].filter(Boolean).join(', ');
+  return `Policy: none usable on this machine now; what was last applied stays in force (${what})`;
+}
+
 export function renderStatus(status: StatusFile, nowMs: number): string {
   const out: string[] = [];
   const zone = status.policy?.timeZone ?? 'UTC';
   out.push(`aigate agent on ${status.hostname} (device ${status.deviceId}, group ${status.group})`);
-  out.push(
-    status.policy
-      ? `Policy: "${status.policy.name}" revision ${status.policy.revision}${status.policy.mode === 'monitor' ? ', monitor mode (nothing is blocked, only reported)' : ''}`
-      : 'Policy: none received yet (nothing is enforced)',
-  );
+  out.push(policyLine(status));
   out.push(`Server: ${status.serverUrl}, last contact ${ago(status.lastContactAt, nowMs)}${status.lastContactError ? ` (now unreachable: ${status.lastContactError})` : ''}`);
   out.push(`Agent: ${status.daemon.running ? `running (pid ${status.daemon.pid})` : 'not running'}, last check ${ago(status.lastCycleAt, nowMs)}${status.nextChangeAt ? `, next change ${when(status.nextChangeAt, zone)}` : ''}`);
   if (status.clockBehind) out.push("Note: this computer's clock is behind the server's; aigate uses the server's time.");
   if (status.policyProblem) out.push(`Note: ${status.policyProblem}`);
+  if (status.health?.state === 'degraded') {
+    out.push('Health: degraded (reported to IT)');
+    for (const reason of status.health.reasons.slice(0, 5)) out.push(`  ${reason.code}: ${reason.message}`);
+  }
   out.push('');
   if (status.tools.length === 0) out.push('No AI tools found on this machine.');
   const order = { block: 0, warn: 1, allow: 2 } as const;

@@ -4,6 +4,7 @@
  * tokens, no exception reasons.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AgentHealth } from '../../policies/protocol.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PUBLIC_FILE_MODE } from '../state/paths.js';
 
@@ -84,6 +85,8 @@ export const StatusFile = Type.Object(
     requests: Type.Array(RequestStatus),
     spool: Type.Object({ pending: Type.Integer(), dropped: Type.Integer() }),
     problems: Type.Array(Type.Object({ at: Type.String(), message: Type.String() })),
+    /** The agent's own health, as in its last check-in (absent in files written by older agents). */
+    health: Type.Optional(AgentHealth),
   },
   { additionalProperties: false },
 );

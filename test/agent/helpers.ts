@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, type AigateServer } from '../../server/app.js';
 import { AdminClient } from '../../server/client/admin-client.js';
+import type { ServerOptions } from '../../server/config.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const AGENT_BIN = join(ROOT, 'dist/agent/cli.js');
@@ -44,8 +45,8 @@ export interface TestServer {
 }
 
 /** A real server on 127.0.0.1; `port` 0 picks a free one, a given port restarts on it. */
-export async function startTestServer(dataDir: string, options: { port?: number; adminToken?: string } = {}): Promise<TestServer> {
-  const app = await buildServer({ dataDir, logLevel: 'silent' });
+export async function startTestServer(dataDir: string, options: { port?: number; adminToken?: string; bodyLimits?: ServerOptions['bodyLimits'] } = {}): Promise<TestServer> {
+  const app = await buildServer({ dataDir, logLevel: 'silent', ...(options.bodyLimits ? { bodyLimits: options.bodyLimits } : {}) });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('server has no address');

@@ -204,12 +204,18 @@ describe('event spool', () => {
     // A damaged file is set aside, not sent and not fatal.
     await writeFile(join(spoolDir, '000000000999-00000000-0000-0000-0000-000000000000.json'), '{not json');
 
-    const first = await uploadEvents(agent.http, new EventSpool(spoolDir, 5), Date.now());
-    expect(first).toMatchObject({ sent: 6, duplicates: 0, remaining: 0 });
+    const troubles: string[] = [];
+    const first = await uploadEvents(agent.http, new EventSpool(spoolDir, { maxEvents: 5, onTrouble: (trouble) => troubles.push(trouble.message) }), Date.now());
+    // Five events, the report of the three dropped, and the report of the damaged file set aside (in the same upload).
+    expect(first).toMatchObject({ sent: 7, duplicates: 0, remaining: 0, unreportedLosses: 0 });
+    expect(troubles).toEqual([expect.stringMatching(/^damaged spool file 000000000999-.*\.json set aside as .*\.bad: not JSON$/)]);
+    await expect(readFile(join(spoolDir, '000000000999-00000000-0000-0000-0000-000000000000.json.bad'), 'utf8')).resolves.toBe('{not json');
     const stored = server.app.aigate.stores.events.recentForDevice(agent.config.deviceId, 100);
-    const dropped = stored.filter((e) => e.type === 'events-dropped');
-    expect(dropped).toHaveLength(1);
-    expect(dropped[0]!.details).toMatchObject({ dropped: 3, totalDropped: 3 });
+    const dropped = stored.filter((e) => e.type === 'events-dropped').sort((a, b) => Number(a.details?.totalDropped) - Number(b.details?.totalDropped));
+    expect(dropped).toHaveLength(2);
+    expect(dropped[0]!.details).toMatchObject({ dropped: 3, totalDropped: 3, spoolFull: 3 });
+    expect(dropped[1]!.details).toMatchObject({ dropped: 1, totalDropped: 4, setAside: 1 });
+    expect(dropped[1]!.message).toMatch(/1 spooled event\(s\) were set aside unsent, damaged/);
     expect(stored.filter((e) => e.type === 'blocked-launch').map((e) => e.id).sort()).toEqual(ids.slice(3).sort());
   });
 });
