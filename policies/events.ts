@@ -16,5 +16,8 @@ export const EVENT_TYPES = [
   'processes-stopped',
   'enforcement-failed',
   'events-dropped',
+  // Something a local user arranged that looked like an attack on the agent (a symlinked
+  // folder, a FIFO launcher, a swapped file) and was left alone.
+  'suspicious-layout',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

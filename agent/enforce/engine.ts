@@ -3,7 +3,15 @@
  * instance it checks what was applied against the disk (reporting tampering), plans the change
  * the verdict asks for, and runs it step by step: each step is written to the ledger before it
  * happens and marked done after. A failed step undoes the operation's earlier steps; a crash is
- * finished (or undone) by recover() on the next start.
+ * finished (or undone) by recover() on the next start, and an operation left in flight by an I/O
+ * error (ENOSPC while saving the ledger or spooling its events) is finished or undone at the
+ * start of the next reconcile — no other operation starts while one is in flight.
+ *
+ * Safety (issue 10): paths are only candidates when they pass the allowlist guard (guard.ts) and
+ * the on-disk walk (safe-fs.ts); every change goes through safe-fs.ts. One instance's failure
+ * never leaves reconcile: it is recorded (health().failing, ledger problems, an
+ * `enforcement-failed` event) and the other instances are enforced. Layouts that look arranged
+ * against the agent are left alone and reported once as `suspicious-layout` events.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
@@ -15,15 +23,17 @@ import type { AgentLogger } from '../log.js';
 import type { Notice } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, sameContent } from './fs-facts.js';
-import type { GuardContext } from './guard.js';
-import { isWithin } from './guard.js';
-import { LedgerStore, type AppliedInstance, type Operation } from './ledger.js';
+import { captureFacts, identityOf, lexists, sameContent } from './fs-facts.js';
+import type { GuardContext, TrustedRoot } from './guard.js';
+import { isWithin, rootOf } from './guard.js';
+import { LedgerStore, rememberRoots, type AppliedInstance, type Operation } from './ledger.js';
 import { observe } from './observe.js';
-import { planChange, type Plan } from './plan.js';
-import { belongsTo, listProcesses, type ProcessInfo } from './processes.js';
-import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
+import { planChange, type Desired } from './plan.js';
+import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
+import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
+import { doStep, isOurStub, sha256Text, stepTarget, undoStep, type StepEnv } from './steps.js';
 import { buildNotice } from '../notices/notice.js';
+import { quarantineFor } from './stubs.js';
 
 export interface EnforcerOptions {
   ledgerFile: string;
@@ -58,6 +68,21 @@ export interface ReconcileSummary {
   notes: string[];
 }
 
+/**
+ * Enforcement's own health, for the cycle's check-in (mapped to policies/protocol.ts AgentHealth
+ * reasons `ledger-damaged`, `enforcement-failing`, `suspicious-layout`). `since` is when the
+ * condition was first seen (RFC 3339); an entry disappears once the instance reconciles cleanly
+ * (failing) or the layout is gone (suspicious).
+ */
+export interface EnforcementHealth {
+  /** The ledger could not be read: nothing is enforced until it is repaired. */
+  ledgerDamaged: string | null;
+  /** Instances whose last enforcement failed (or an operation still in flight, key `journal`). */
+  failing: { key: string; message: string; since: string }[];
+  /** Paths left alone because they looked arranged against the agent. */
+  suspicious: { key: string; path: string; reason: string; since: string }[];
+}
+
 export class LedgerDamaged extends Error {
   constructor(message: string) {
     super(`${message}. Enforcement is paused until it is repaired (nothing is changed meanwhile); restore it from a backup or contact IT.`);
@@ -68,6 +93,8 @@ export class LedgerDamaged extends Error {
 export class Enforcer {
   readonly store: LedgerStore;
   private damaged: string | null = null;
+  private failing = new Map<string, { message: string; since: string }>();
+  private suspicious = new Map<string, { key: string; path: string; reason: string; since: string }>();
 
   constructor(private readonly options: EnforcerOptions) {
     this.store = new LedgerStore(options.ledgerFile);
@@ -76,6 +103,30 @@ export class Enforcer {
   async load(): Promise<void> {
     this.damaged = await this.store.load();
     if (this.damaged) throw new LedgerDamaged(this.damaged);
+  }
+
+  /** See EnforcementHealth. */
+  health(): EnforcementHealth {
+    return {
+      ledgerDamaged: this.damaged,
+      failing: [...this.failing].map(([key, value]) => ({ key, ...value })),
+      suspicious: [...this.suspicious.values()],
+    };
+  }
+
+  /** The guard with the roots remembered in the ledger added (restore --all runs without flags). */
+  private get guard(): GuardContext {
+    const remembered = this.store.ledger.roots ?? [];
+    return remembered.length === 0 ? this.options.guard : { ...this.options.guard, roots: [...(this.options.guard.roots ?? []), ...remembered] };
+  }
+
+  private stepEnv(kind: string, onStopped?: StepEnv['onStopped']): StepEnv {
+    return { isRoot: this.options.isRoot, guard: this.guard, fault: this.options.fault, kind, ...(onStopped ? { onStopped } : {}) };
+  }
+
+  private fail(key: string, message: string): void {
+    const known = this.failing.get(key);
+    this.failing.set(key, { message, since: known?.since ?? new Date(this.options.clock()).toISOString() });
   }
 
   get applied(): AppliedInstance[] {
@@ -122,14 +173,12 @@ export class Enforcer {
       entry.state = 'started';
       await this.store.save();
       this.options.fault(`${op.kind}:${entry.step.op}:before`);
-      const env: StepEnv = {
-        isRoot: this.options.isRoot,
-        // What was stopped goes into the ledger, so a crash right after cannot lose the report.
-        onStopped: (result) => (entry.note = JSON.stringify({ terminated: result.terminated, killed: result.killed })),
-      };
+      // What was stopped goes into the ledger, so a crash right after cannot lose the report.
+      const env = this.stepEnv(op.kind, (result) => (entry.note = JSON.stringify({ terminated: result.terminated, killed: result.killed, skipped: result.skipped.slice(0, 20) })));
       try {
         await doStep(entry.step, env);
       } catch (error) {
+        if (error instanceof UnsafeLayout) await this.suspect(op.key, error.path, error.message, op.policyRevision ?? null);
         op.direction = 'backward';
         op.error = `${entry.step.op} ${stepTarget(entry.step)}: ${(error as Error).message}`;
         await this.store.save();
@@ -143,17 +192,37 @@ export class Enforcer {
     }
     // Events first, with ids derived from the operation: if a crash comes before the commit,
     // finishing the operation spools them again under the same ids and the server keeps one.
+    if (op.result) await this.recordStubIds(op.result);
     await this.reportOperation(op, this.store.ledger.applied[op.key] ?? null);
     this.options.fault(`${op.kind}:commit:before`);
-    if (op.result) this.store.ledger.applied[op.key] = op.result;
-    else delete this.store.ledger.applied[op.key];
-    this.store.ledger.journal = null;
+    const ledger = this.store.ledger;
+    if (op.result) ledger.applied[op.key] = op.result;
+    else delete ledger.applied[op.key];
+    if (op.result || !op.kept?.length) {
+      if (ledger.kept) delete ledger.kept[op.key];
+    } else ledger.kept = { ...(ledger.kept ?? {}), [op.key]: op.kept };
+    if (op.roots) rememberRoots(ledger, op.roots);
+    ledger.journal = null;
     await this.store.save();
+    this.failing.delete(op.key);
     return true;
   }
 
+  /** Records the device+inode of the stubs now in place (for reports and later checks). */
+  private async recordStubIds(result: AppliedInstance): Promise<void> {
+    for (const entry of result.launchers) {
+      if (entry.stubSha256 === null) continue;
+      try {
+        const facts = await captureFacts(entry.path);
+        if (facts?.kind === 'file' && facts.sha256 === entry.stubSha256 && facts.dev !== undefined && facts.ino !== undefined) entry.stubId = { dev: facts.dev, ino: facts.ino };
+      } catch {
+        // Only informative: a stub that cannot be read now is checked again by observe().
+      }
+    }
+  }
+
   private async backward(op: Operation): Promise<void> {
-    const env: StepEnv = { isRoot: this.options.isRoot };
+    const env = this.stepEnv('undo');
     const failures: string[] = [];
     for (const entry of [...op.steps].reverse()) {
       if (entry.state !== 'done' && entry.state !== 'started') continue;
@@ -174,6 +243,7 @@ export class Enforcer {
     // Reported before the journal is cleared, under an id a repeat after a crash shares.
     await this.options.emit(newEvent('enforcement-failed', now, { toolId, installPath, message, details: { operation: op.kind, undone: failures.length === 0 } }, operationEventId(op, 'enforcement-failed')));
     this.store.addProblem(now, op.key, message);
+    this.fail(op.key, message);
     this.store.ledger.journal = null;
     await this.store.save();
     this.options.log.error({ operation: op.id, key: op.key, error: op.error, undoFailures: failures }, 'enforcement operation failed');
@@ -182,96 +252,228 @@ export class Enforcer {
   /**
    * Brings the disk in line with the verdicts. `items` must include an item for every instance
    * in the ledger (the cycle evaluates recorded instances even when a scan no longer sees them).
+   * Throws only LedgerDamaged; every other failure is per instance (see the module comment).
    */
   async reconcile(items: readonly EnforcementItem[], policy: PolicyFacts, policyRevision: number | null): Promise<ReconcileSummary> {
     if (this.damaged) throw new LedgerDamaged(this.damaged);
     const summary: ReconcileSummary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
+    // An operation left in flight by an I/O error (or a crash) is finished or undone first;
+    // nothing else starts while it is pending, so no record is planned on top of half-done steps.
+    if (this.store.ledger.journal) {
+      try {
+        await this.recover();
+        this.failing.delete('journal');
+      } catch (error) {
+        const message = `an enforcement operation could not be finished yet: ${(error as Error).message}`;
+        this.fail('journal', message);
+        this.options.log.error({ error: (error as Error).message }, 'enforcement operation still in flight; nothing else is changed this cycle');
+        summary.failed++;
+        summary.notes.push(message);
+        return summary;
+      }
+    }
     const byKey = new Map(items.map((item) => [instanceKey(item.instance), item] as const));
     let processes: ProcessInfo[] | null = null;
-    const runningOf = async (roots: string[]) => {
-      processes ??= await listProcesses();
-      return processes.some((info) => info.pid !== process.pid && belongsTo(info, roots));
-    };
+    const listed = async () => (processes ??= await listProcesses().catch(() => []));
+    const seenSuspicious = new Set<string>();
+    const previousSuspicious = this.suspicious;
+    this.suspicious = new Map();
 
     for (const [key, item] of byKey) {
-      const current = this.store.ledger.applied[key] ?? null;
-      const { desired, notes } = item.release ? { desired: null, notes: [] } : desire({
-        key,
-        instance: item.instance,
-        verdict: item.verdict,
-        record: current,
-        policy,
-        guard: this.options.guard,
-        launchesDir: this.options.launchesDir,
-      });
-      summary.notes.push(...notes);
-      if (!current && !desired) continue;
-
-      const observation = current ? await observe(current, this.options.isRoot) : null;
-      const tampered = desired !== null && observation !== null && observation.findings.length > 0;
-      const now = this.options.clock();
-      if (tampered) {
-        summary.tampered++;
-        this.options.log.warn({ key, findings: observation.findings }, 'enforcement was undone by hand; applying it again');
-        await this.options.emit(
-          newEvent('tamper', now, {
-            toolId: item.instance.toolId,
-            installPath: item.instance.installPath,
-            version: item.instance.version,
-            ...(item.instance.owner ? { user: item.instance.owner } : {}),
-            policyRevision,
-            message: observation.findings.map((finding) => finding.message).join('; '),
-            details: { findings: observation.findings.map((finding) => finding.kind).join(','), count: observation.findings.length },
-          }),
-        );
-      }
-      const roots = desired?.level === 'block' ? [item.instance.installPath, ...(observation?.record.quarantine.map((entry) => entry.to) ?? [])] : [];
-      const plan = await planChange({
-        current: observation?.record ?? null,
-        desired,
-        replaceable: observation?.replaceable ?? new Set(),
-        movedBack: observation?.movedBack ?? { launchers: [], quarantine: [] },
-        running: desired?.level === 'block' ? await runningOf(roots) : false,
-        graceMs: this.options.graceMs,
-        nowIso: new Date(now).toISOString(),
-        platform: this.options.guard.platform,
-        facts: captureFacts,
-        exists: lexists,
-        isOurStub,
-      });
-      if (!plan) continue;
-      summary.notes.push(...plan.notes);
-      const op: Operation = {
-        id: randomUUID(),
-        kind: tampered ? 'repair' : plan.kind,
-        key,
-        startedAt: new Date(now).toISOString(),
-        direction: 'forward',
-        steps: plan.steps.map((step) => ({ step, state: 'pending' as const })),
-        result: plan.result,
-        error: null,
-        policyRevision,
-        notes: plan.notes,
-      };
-      const committed = await this.execute(op);
-      if (!committed) {
+      try {
+        await this.reconcileOne(key, item, policy, policyRevision, summary, listed, seenSuspicious, previousSuspicious);
+      } catch (error) {
         summary.failed++;
-        continue;
-      }
-      if (tampered) summary.repaired++;
-      else if (plan.result === null || (current?.level === 'block' && plan.result.level === 'warn')) summary.restored++;
-      else if (plan.steps.length > 0) summary.applied++;
-      const level = plan.result?.level ?? null;
-      if (!tampered && level !== null && level !== (current?.level ?? null) && this.options.notify) {
-        const tool = policy.index.tool(item.instance.toolId);
-        if (tool) {
-          this.options.notify(
-            buildNotice({ kind: level, toolId: tool.id, toolName: tool.name, version: item.instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: item.verdict }),
-          );
+        const message = `could not enforce ${describeKey(key)}: ${(error as Error).message}`;
+        summary.notes.push(message);
+        this.fail(key, message);
+        this.store.addProblem(this.options.clock(), key, message);
+        this.options.log.error({ key, error: (error as Error).message }, 'enforcement of one instance failed; continuing with the others');
+        await this.options
+          .emit(newEvent('enforcement-failed', this.options.clock(), { toolId: item.instance.toolId, installPath: item.instance.installPath, policyRevision, message }))
+          .catch(() => undefined);
+        if (this.store.ledger.journal) {
+          // Still in flight (the ledger or the spool could not be written): the next reconcile
+          // finishes or undoes it before anything else.
+          summary.notes.push('an operation is still in flight; it is finished or undone on the next cycle');
+          break;
         }
       }
     }
+    // Forget failures of instances that are no longer evaluated at all.
+    for (const key of [...this.failing.keys()]) if (key !== 'journal' && !byKey.has(key)) this.failing.delete(key);
     return summary;
+  }
+
+  /** Reports a suspicious path once (an event the first time it is seen; health while it lasts). */
+  private async suspect(key: string, path: string, reason: string, policyRevision: number | null, previous?: Map<string, { since: string }>): Promise<void> {
+    const id = `${key}\u0000${path}\u0000${reason}`;
+    const known = this.suspicious.get(id) ?? previous?.get(id);
+    const since = known?.since ?? new Date(this.options.clock()).toISOString();
+    this.suspicious.set(id, { key, path, reason, since });
+    if (known) return;
+    const [toolId, installPath] = splitKey(key);
+    this.options.log.warn({ key, path, reason }, 'left a suspicious layout alone');
+    await this.options.emit(
+      newEvent('suspicious-layout', this.options.clock(), {
+        toolId,
+        installPath,
+        policyRevision,
+        message: `left alone: ${path}: ${reason}`,
+        details: { path, reason },
+      }),
+    );
+  }
+
+  /**
+   * Keeps from `desired` only paths that pass the on-disk walk (safe-fs.ts), and works out whose
+   * processes a block may stop: the home's owner, or root and the install folder's owner in a
+   * system prefix.
+   */
+  private async vet(key: string, desired: Desired, policyRevision: number | null, previous: Map<string, { since: string }>): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
+    const owners = new Set<number>();
+    const roots = new Map<string, TrustedRoot>();
+    const check = async (target: string): Promise<boolean> => {
+      try {
+        const dir = await pinParent(target, this.guard);
+        try {
+          roots.set(dir.root.path, dir.root);
+          owners.add(dir.rootOwner);
+          const info = await lstatEntry(dir, target.slice(target.lastIndexOf('/') + 1));
+          if (info && !dir.rootOnly && !dir.allowedOwners.has(Number(info.uid))) throw new UnsafeLayout(target, `it is owned by uid ${info.uid} in a folder others can change`);
+          if (info && dir.rootOwner === 0 && target === desired.quarantine) owners.add(Number(info.uid));
+        } finally {
+          await dir.close();
+        }
+        return true;
+      } catch (error) {
+        if (error instanceof UnsafeLayout) {
+          await this.suspect(key, error.path, error.message, policyRevision, previous);
+          return false;
+        }
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true; // planning notes it as gone
+        throw error;
+      }
+    };
+    const launchers: string[] = [];
+    for (const launcher of desired.launchers) if (await check(launcher)) launchers.push(launcher);
+    const quarantine = desired.quarantine !== null && (await check(desired.quarantine)) ? desired.quarantine : null;
+    if (this.options.guard.platform !== 'win32' && !this.options.isRoot) owners.add(process.getuid?.() ?? 0);
+    return { desired: { ...desired, launchers, quarantine }, owners: [...owners], roots: [...roots.values()] };
+  }
+
+  private async reconcileOne(
+    key: string,
+    item: EnforcementItem,
+    policy: PolicyFacts,
+    policyRevision: number | null,
+    summary: ReconcileSummary,
+    listed: () => Promise<ProcessInfo[]>,
+    _seen: Set<string>,
+    previous: Map<string, { since: string }>,
+  ): Promise<void> {
+    const current = this.store.ledger.applied[key] ?? null;
+    const { desired: wanted, notes } = item.release
+      ? { desired: null, notes: [] }
+      : desire({ key, instance: item.instance, verdict: item.verdict, record: current, policy, guard: this.guard, launchesDir: this.options.launchesDir });
+    summary.notes.push(...notes);
+    const kept = this.store.ledger.kept?.[key] ?? [];
+    if (!current && !wanted && kept.length === 0) return;
+
+    const vetted = wanted ? await this.vet(key, wanted, policyRevision, previous) : null;
+    const desired = vetted?.desired ?? null;
+    const observation = current ? await observe(current, this.options.isRoot) : null;
+    const tampered = desired !== null && observation !== null && observation.findings.length > 0;
+    const now = this.options.clock();
+    if (tampered) {
+      summary.tampered++;
+      this.options.log.warn({ key, findings: observation.findings }, 'enforcement was undone by hand; applying it again');
+      await this.options.emit(
+        newEvent('tamper', now, {
+          toolId: item.instance.toolId,
+          installPath: item.instance.installPath,
+          version: item.instance.version,
+          ...(item.instance.owner ? { user: item.instance.owner } : {}),
+          policyRevision,
+          message: observation.findings.map((finding) => finding.message).join('; '),
+          details: { findings: observation.findings.map((finding) => finding.kind).join(','), count: observation.findings.length },
+        }),
+      );
+    }
+    let running = false;
+    if (desired?.level === 'block') {
+      const install = await captureFacts(item.instance.installPath).catch(() => null);
+      const folders = [
+        ...(install?.kind === 'dir' && desired.quarantine ? [{ path: item.instance.installPath, dev: install.dev, ino: install.ino }] : []),
+        ...(observation?.record.quarantine.map((entry) => ({ path: entry.to, from: entry.from, dev: entry.original.dev, ino: entry.original.ino })) ?? []),
+      ];
+      const files = (observation?.record.launchers ?? []).map((entry) => ({ path: entry.sibling, dev: entry.original.dev, ino: entry.original.ino }));
+      const found = await findInstanceProcesses({ roots: [], graceMs: 0, owners: vetted!.owners, folders, files }, await listed());
+      running = found.stop.length > 0;
+    }
+    const plan = await planChange({
+      current: observation?.record ?? null,
+      desired,
+      replaceable: observation?.replaceable ?? new Set(),
+      movedBack: observation?.movedBack ?? { launchers: [], quarantine: [] },
+      running,
+      owners: vetted?.owners ?? [],
+      kept,
+      graceMs: this.options.graceMs,
+      nowIso: new Date(now).toISOString(),
+      platform: this.options.guard.platform,
+      facts: captureFacts,
+      exists: lexists,
+      isOurStub,
+    });
+    if (!plan) {
+      this.failing.delete(key);
+      return;
+    }
+    summary.notes.push(...plan.notes);
+    for (const entry of plan.suspicious) await this.suspect(key, entry.path, entry.reason, policyRevision, previous);
+    if (plan.steps.length === 0 && plan.result === current) {
+      this.failing.delete(key);
+      return;
+    }
+    if (desired?.level === 'block' && plan.result && plan.result.launchers.length === 0 && plan.result.quarantine.length === 0 && !current) {
+      // Nothing could be applied: no record claims a block that is not on disk.
+      summary.notes.push(`${describeKey(key)}: nothing could be blocked (see the notes above); not recorded as blocked`);
+      const message = `${describeKey(key)} could not be blocked: no launcher or install folder could be changed safely`;
+      this.fail(key, message);
+      return;
+    }
+    const op: Operation = {
+      id: randomUUID(),
+      kind: tampered ? 'repair' : plan.kind,
+      key,
+      startedAt: new Date(now).toISOString(),
+      direction: 'forward',
+      steps: plan.steps.map((step) => ({ step, state: 'pending' as const })),
+      result: plan.result,
+      error: null,
+      policyRevision,
+      notes: plan.notes,
+      ...(plan.kept.length > 0 ? { kept: plan.kept } : {}),
+      ...(vetted && vetted.roots.length > 0 ? { roots: vetted.roots } : {}),
+    };
+    const committed = await this.execute(op);
+    if (!committed) {
+      summary.failed++;
+      return;
+    }
+    if (tampered) summary.repaired++;
+    else if (plan.result === null || (current?.level === 'block' && plan.result.level === 'warn')) summary.restored++;
+    else if (plan.steps.length > 0) summary.applied++;
+    const level = plan.result?.level ?? null;
+    if (!tampered && level !== null && level !== (current?.level ?? null) && this.options.notify) {
+      const tool = policy.index.tool(item.instance.toolId);
+      if (tool) {
+        this.options.notify(
+          buildNotice({ kind: level, toolId: tool.id, toolName: tool.name, version: item.instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: item.verdict }),
+        );
+      }
+    }
   }
 
   /** Puts back everything enforcement changed on this machine (before the agent is removed). */
@@ -318,7 +520,7 @@ export class Enforcer {
       });
     }
     if (wasLevel !== null && (nowLevel === null || (wasLevel === 'block' && nowLevel === 'warn'))) {
-      const check = await verifyRestored(before!, after);
+      const check = await verifyRestored(before!, after, this.options.guard.platform);
       await emit('restored', {
         message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}${before!.orphans.length ? `; earlier copies kept at ${before!.orphans.map((o) => o.path).join(', ')}` : ''}`,
         details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: before!.orphans.length },
@@ -344,24 +546,59 @@ function describeKey(key: string): string {
   return `${toolId} at ${installPath}`;
 }
 
-/** Compares what is back in place with the facts recorded before the change. */
-async function verifyRestored(before: AppliedInstance, after: AppliedInstance | null): Promise<{ mismatches: string[]; launchers: number; folders: number }> {
+/**
+ * Compares what is back in place with the facts recorded before the change, on disk: each
+ * launcher put back must match its original (content, kind, owner, mode) and no longer be an
+ * aigate stub; each folder must be back, the same object, with its owner and mode, and nothing
+ * left at its quarantine name. The instance's launchers and install folder are checked too, so a
+ * record that missed part of a block (an older ledger, an interrupted save) is not reported as
+ * restored while a stub or a quarantine is still there.
+ */
+async function verifyRestored(before: AppliedInstance, after: AppliedInstance | null, platform: NodeJS.Platform): Promise<{ mismatches: string[]; launchers: number; folders: number }> {
   const mismatches: string[] = [];
   const keptLaunchers = new Set(after?.launchers.map((entry) => entry.path) ?? []);
   const keptFolders = new Set(after?.quarantine.map((entry) => entry.from) ?? []);
   let launchers = 0;
   let folders = 0;
+  const check = async (what: () => Promise<void>, path: string) => {
+    try {
+      await what();
+    } catch (error) {
+      mismatches.push(`${path} could not be checked (${(error as Error).message})`);
+    }
+  };
   for (const entry of before.launchers) {
     if (keptLaunchers.has(entry.path)) continue;
     launchers++;
-    const now = await captureFacts(entry.path);
-    if (!now || !sameContent(now, entry.original)) mismatches.push(`${entry.path} differs from its original`);
+    await check(async () => {
+      const now = await captureFacts(entry.path);
+      if (!now || !sameContent(now, entry.original)) mismatches.push(`${entry.path} differs from its original`);
+      if (await lexists(entry.sibling)) mismatches.push(`the kept original ${entry.sibling} is still there`);
+    }, entry.path);
   }
   for (const entry of before.quarantine) {
     if (keptFolders.has(entry.from)) continue;
     folders++;
-    const now = await captureFacts(entry.from);
-    if (!now || now.mode !== entry.original.mode || now.uid !== entry.original.uid || now.gid !== entry.original.gid) mismatches.push(`${entry.from} is not back as it was`);
+    await check(async () => {
+      const now = await captureFacts(entry.from);
+      if (!now || now.mode !== entry.original.mode || now.uid !== entry.original.uid || now.gid !== entry.original.gid) mismatches.push(`${entry.from} is not back as it was`);
+      else if (entry.original.dev !== undefined && (now.dev !== entry.original.dev || now.ino !== entry.original.ino)) mismatches.push(`${entry.from} is not the folder that was quarantined`);
+      if (await lexists(entry.to)) mismatches.push(`${entry.to} is still there`);
+    }, entry.from);
+  }
+  if (!after) {
+    for (const launcher of before.instance.launchers) {
+      if (keptLaunchers.has(launcher)) continue;
+      await check(async () => {
+        if (await isOurStub(launcher)) mismatches.push(`${launcher} still holds an aigate stub`);
+      }, launcher);
+    }
+    const install = before.instance.installPath;
+    if (!before.quarantine.some((entry) => entry.from === install)) {
+      await check(async () => {
+        if (!(await lexists(install)) && (await lexists(quarantineFor(install, 1, platform)))) mismatches.push(`${install} is still quarantined`);
+      }, install);
+    }
   }
   return { mismatches, launchers, folders };
 }

@@ -1,15 +1,24 @@
 /**
- * What a file looked like before the agent changed it: kind, mode, owner, times, and its
- * content hash or link target. Recorded in the ledger before every change, so a restore can be
- * checked byte for byte and an undo knows exactly what to put back.
+ * What a file looked like before the agent changed it: kind, mode, owner, identity (device and
+ * inode), times, and its content hash or link target. Recorded in the ledger before every
+ * change, so a restore can be checked byte for byte, an undo knows exactly what to put back, and
+ * a later owner or mode change can prove it acts on the very same object (see safe-fs.ts).
+ *
+ * Nothing here blocks on a special file: a FIFO, socket or device is reported as kind `other`
+ * and never opened; regular files are opened with O_NOFOLLOW|O_NONBLOCK and checked with fstat.
  */
 import { createHash } from 'node:crypto';
+import { constants, type BigIntStats, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 
+/** Device or inode number as a decimal string (inode numbers may exceed 2^53). */
+const Id = Type.String({ pattern: '^[0-9]{1,20}$' });
+
 export const FileFacts = Type.Object(
   {
-    kind: Type.Union([Type.Literal('file'), Type.Literal('symlink'), Type.Literal('dir')]),
+    /** `other`: a FIFO, socket or device node, which enforcement never touches. */
+    kind: Type.Union([Type.Literal('file'), Type.Literal('symlink'), Type.Literal('dir'), Type.Literal('other')]),
     mode: Type.Integer({ minimum: 0, maximum: 0o7777 }),
     uid: Type.Integer({ minimum: 0 }),
     gid: Type.Integer({ minimum: 0 }),
@@ -18,46 +27,84 @@ export const FileFacts = Type.Object(
     atimeMs: Type.Number(),
     target: Type.Optional(Type.String()),
     sha256: Type.Optional(Type.String()),
+    /**
+     * Identity (st_dev, st_ino) and link count. Optional: ledgers written before they were
+     * recorded lack them, and such entries are handled conservatively (see safe-fs.ts).
+     */
+    dev: Type.Optional(Id),
+    ino: Type.Optional(Id),
+    nlink: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
 export type FileFacts = Static<typeof FileFacts>;
+
+/** Opening flags for reading a file the agent does not trust: never follow, never block. */
+export const READ_UNTRUSTED = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
 
 export async function lexists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    if (missing(error)) return false;
     throw error;
   }
 }
 
-export async function sha256File(path: string): Promise<string> {
+/** The identity of a stat result, as recorded in FileFacts. */
+export function identityOf(info: BigIntStats | Stats): { dev: string; ino: string } {
+  return { dev: String(info.dev), ino: String(info.ino) };
+}
+
+/** Whether two stat results or facts name the same object (false when either lacks identity). */
+export function sameIdentity(a: { dev?: string; ino?: string }, b: { dev?: string; ino?: string }): boolean {
+  return a.dev !== undefined && a.ino !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * SHA-256 of the regular file at `path`, read through a handle that was checked with fstat to be
+ * a regular file (and, when `expect` is given, the same dev+ino as a preceding lstat).
+ */
+export async function sha256File(path: string, expect?: { dev: string; ino: string }): Promise<string> {
   const hash = createHash('sha256');
-  const handle = await open(path, 'r');
+  const handle = await open(path, READ_UNTRUSTED);
   try {
-    for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
+    const info = await handle.stat({ bigint: true });
+    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
+    if (expect && !sameIdentity(identityOf(info), expect)) throw new Error(`${path} was replaced while it was read`);
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
   } finally {
     await handle.close().catch(() => undefined);
   }
   return hash.digest('hex');
 }
 
-/** Facts about `path` (not following a symlink), or null if nothing is there. */
+/** Facts about `path` (not following a symlink), or null if nothing is there. Never throws for a special file. */
 export async function captureFacts(path: string): Promise<FileFacts | null> {
   let info;
   try {
-    info = await lstat(path);
+    info = await lstat(path, { bigint: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    if (missing(error)) return null;
     throw error;
   }
-  const base = { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, size: info.size, mtimeMs: info.mtimeMs, atimeMs: info.atimeMs };
+  const base = {
+    mode: Number(info.mode & 0o7777n),
+    uid: Number(info.uid),
+    gid: Number(info.gid),
+    size: Number(info.size),
+    mtimeMs: Number(info.mtimeNs) / 1e6,
+    atimeMs: Number(info.atimeNs) / 1e6,
+    ...identityOf(info),
+    nlink: Number(info.nlink),
+  };
   if (info.isSymbolicLink()) return { kind: 'symlink', ...base, target: await readlink(path) };
   if (info.isDirectory()) return { kind: 'dir', ...base };
-  if (info.isFile()) return { kind: 'file', ...base, sha256: await sha256File(path) };
-  throw new Error(`${path} is neither a file, a folder nor a symbolic link`);
+  if (info.isFile()) return { kind: 'file', ...base, sha256: await sha256File(path, base) };
+  return { kind: 'other', ...base };
 }
 
 /** Same content (hash or link target), kind, mode and owner: what "byte-identical" means here. */

@@ -1,55 +1,29 @@
 /**
- * What enforcement may touch. The agent only ever changes the launchers and the install folder
- * of a detected instance of a catalogued tool; this module refuses anything else (relative or
- * odd paths, system folders, homes, the agent's own state) before a single byte moves. Pure.
+ * What enforcement may touch, by name (pure; the on-disk half is safe-fs.ts). An allowlist: a
+ * launcher or install folder is a candidate only when it lies strictly inside a trusted root —
+ * a user's home, a system prefix such as /usr/local or /opt, or a folder the administrator named
+ * with --home, --npm-prefix or --path — and is not a root itself, a home, a folder shared by
+ * many tools, or the agent's own state. Passing here is necessary, never sufficient: before any
+ * change, safe-fs.ts walks every component from `/` down without following symlinks and checks
+ * owners and modes.
  */
 import * as path from 'node:path';
 
-/** Folders that are never an install of one tool, whatever a scan says. */
-const POSIX_NEVER = [
-  '/',
-  '/bin',
-  '/sbin',
-  '/boot',
-  '/dev',
-  '/etc',
-  '/home',
-  '/lib',
-  '/lib64',
-  '/opt',
-  '/proc',
-  '/root',
-  '/run',
-  '/srv',
-  '/sys',
-  '/tmp',
-  '/usr',
-  '/usr/bin',
-  '/usr/sbin',
-  '/usr/lib',
-  '/usr/lib64',
-  '/usr/libexec',
-  '/usr/local',
-  '/usr/local/bin',
-  '/usr/local/lib',
-  '/usr/local/lib/node_modules',
-  '/usr/lib/node_modules',
-  '/usr/share',
-  '/var',
-  '/var/lib',
-  '/Applications',
-  '/Library',
-  '/System',
-  '/Users',
-  '/Volumes',
-  '/private',
-  '/opt/homebrew',
-  '/opt/homebrew/bin',
-  '/opt/homebrew/Cellar',
-  '/opt/homebrew/Caskroom',
-  '/usr/local/Cellar',
-  '/usr/local/Caskroom',
-];
+/**
+ * A folder under which enforcement may act. `home`: a user's home (its owner is the owner of
+ * what is inside). `prefix`: an install prefix; trusted only while every component from `/` is
+ * owned by root (or by the prefix's owner) and not writable by others.
+ */
+export interface TrustedRoot {
+  path: string;
+  kind: 'home' | 'prefix';
+}
+
+/**
+ * System install prefixes trusted by default (each still passes the on-disk ownership walk).
+ * /usr/local and /opt/homebrew hold npm/Homebrew globals, /opt and /Applications vendor apps.
+ */
+export const SYSTEM_PREFIXES_POSIX = ['/usr', '/usr/local', '/opt', '/opt/homebrew', '/Applications', '/Library', '/snap'];
 
 /** Last path components that name a shared folder, not one install. */
 const SHARED_NAMES = new Set(['bin', 'lib', 'node_modules', 'site-packages', 'dist-packages', 'extensions', 'plugins', 'versions', 'Cellar', 'Caskroom', 'Applications', 'Programs', 'Program Files', 'Program Files (x86)', 'AppData', 'Local', 'Roaming']);
@@ -58,10 +32,17 @@ export type GuardResult = { ok: true } | { ok: false; reason: string };
 
 export interface GuardContext {
   platform: NodeJS.Platform;
-  /** Home folders found on the machine (never an install themselves). */
+  /** Home folders found on the machine (never an install themselves; trusted roots). */
   homes: readonly string[];
   /** The agent's state directory (never touched by enforcement). */
   stateDir: string;
+  /**
+   * Extra trusted roots (prefixes and bin folders named by flags, roots recorded in the ledger).
+   * The homes and, unless `systemPrefixes` is false, SYSTEM_PREFIXES_POSIX (or Program Files on
+   * Windows) are roots too.
+   */
+  roots?: readonly TrustedRoot[];
+  systemPrefixes?: boolean;
 }
 
 function pathApi(platform: NodeJS.Platform): typeof path.posix {
@@ -72,6 +53,30 @@ export function isWithin(child: string, parent: string, platform: NodeJS.Platfor
   const api = pathApi(platform);
   const rel = api.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !api.isAbsolute(rel));
+}
+
+/** Every trusted root of the context (homes, system prefixes, extra roots), deduplicated. */
+export function trustedRoots(ctx: GuardContext): TrustedRoot[] {
+  const system =
+    ctx.systemPrefixes === false
+      ? []
+      : ctx.platform === 'win32'
+        ? ['C:\\Program Files', 'C:\\Program Files (x86)']
+        : SYSTEM_PREFIXES_POSIX;
+  const all: TrustedRoot[] = [...ctx.homes.map((home) => ({ path: home, kind: 'home' as const })), ...system.map((p) => ({ path: p, kind: 'prefix' as const })), ...(ctx.roots ?? [])];
+  const seen = new Map<string, TrustedRoot>();
+  for (const root of all) if (wellFormed(root.path, ctx.platform).ok && !seen.has(root.path)) seen.set(root.path, root);
+  return [...seen.values()];
+}
+
+/** The deepest trusted root strictly containing `p`, or null. */
+export function rootOf(p: string, ctx: GuardContext): TrustedRoot | null {
+  let best: TrustedRoot | null = null;
+  for (const root of trustedRoots(ctx)) {
+    if (root.path === p || !isWithin(p, root.path, ctx.platform)) continue;
+    if (!best || root.path.length > best.path.length) best = root;
+  }
+  return best;
 }
 
 function wellFormed(p: string, platform: NodeJS.Platform): GuardResult {
@@ -87,17 +92,14 @@ function protectedFolder(p: string, ctx: GuardContext): string | null {
   const api = pathApi(ctx.platform);
   const compare = (a: string) => (ctx.platform === 'win32' ? a.toLowerCase() : a);
   if (api.dirname(p) === p) return 'a file-system root';
-  if (ctx.platform !== 'win32' && POSIX_NEVER.includes(p)) return 'a system folder';
-  if (ctx.platform === 'win32') {
-    const depth = p.split(/[\\/]+/).filter(Boolean).length;
-    if (depth < 3) return 'a top-level Windows folder';
-  }
-  if (SHARED_NAMES.has(api.basename(p))) return 'a folder shared by many tools';
   for (const home of ctx.homes) {
     if (compare(p) === compare(home)) return 'a home folder';
     if (isWithin(home, p, ctx.platform)) return 'a folder holding home folders';
   }
+  if (trustedRoots(ctx).some((root) => compare(root.path) === compare(p))) return 'a trusted root folder';
+  if (SHARED_NAMES.has(api.basename(p))) return 'a folder shared by many tools';
   if (isWithin(p, ctx.stateDir, ctx.platform) || isWithin(ctx.stateDir, p, ctx.platform)) return "the agent's own state";
+  if (!rootOf(p, ctx)) return 'outside every home and trusted install prefix';
   return null;
 }
 

@@ -10,6 +10,9 @@ import { Verdict } from '../../policies/verdict.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_FILE_MODE } from '../state/paths.js';
 import { FileFacts } from './fs-facts.js';
+import type { TrustedRoot } from './guard.js';
+
+const TrustedRootSchema = Type.Object({ path: Type.String(), kind: Type.Union([Type.Literal('home'), Type.Literal('prefix')]) }, { additionalProperties: false });
 
 export const LauncherEntry = Type.Object(
   {
@@ -23,6 +26,8 @@ export const LauncherEntry = Type.Object(
     stubContent: Type.Union([Type.String(), Type.Null()]),
     /** Under a block, a regular-file original is made unreadable too (owner root, mode 000). */
     locked: Type.Boolean(),
+    /** Identity of the stub the agent wrote (absent in older ledgers). */
+    stubId: Type.Optional(Type.Object({ dev: Type.String(), ino: Type.String() }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -59,6 +64,12 @@ export const AppliedInstance = Type.Object(
 );
 export type AppliedInstance = Static<typeof AppliedInstance>;
 
+/** A path with the device+inode it must still have (see processes.ts). */
+const Identified = Type.Object(
+  { path: Type.String(), dev: Type.Optional(Type.String()), ino: Type.Optional(Type.String()), from: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
 export const Step = Type.Union([
   Type.Object({ op: Type.Literal('move-aside'), launcher: Type.String(), sibling: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object(
@@ -77,8 +88,28 @@ export const Step = Type.Union([
   Type.Object({ op: Type.Literal('restore-launcher'), launcher: Type.String(), sibling: Type.String(), original: FileFacts, stubContent: Type.String() }, { additionalProperties: false }),
   Type.Object({ op: Type.Literal('lock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object({ op: Type.Literal('unlock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('rename'), from: Type.String(), to: Type.String() }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('stop-processes'), roots: Type.Array(Type.String()), graceMs: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      op: Type.Literal('rename'),
+      from: Type.String(),
+      to: Type.String(),
+      /** The folder being moved, as recorded (identity checked before each rename; absent in older ledgers). */
+      original: Type.Optional(FileFacts),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      op: Type.Literal('stop-processes'),
+      roots: Type.Array(Type.String()),
+      graceMs: Type.Integer({ minimum: 0 }),
+      /** uids whose processes may be stopped (see processes.ts); absent in older ledgers: none. */
+      owners: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
+      folders: Type.Optional(Type.Array(Identified)),
+      files: Type.Optional(Type.Array(Identified)),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type Step = Static<typeof Step>;
 
@@ -98,6 +129,13 @@ export const Operation = Type.Object(
     /** For the events reported when it commits. */
     policyRevision: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
     notes: Type.Optional(Type.Array(Type.String())),
+    /**
+     * Earlier copies to remember once the operation commits with no record left (a lift): they
+     * are locked again when the tool is blocked again (see Ledger.kept).
+     */
+    kept: Type.Optional(Type.Array(OrphanEntry)),
+    /** The trusted roots the operation's paths lie in, remembered for restore --all. */
+    roots: Type.Optional(Type.Array(TrustedRootSchema)),
   },
   { additionalProperties: false },
 );
@@ -113,12 +151,26 @@ export const Ledger = Type.Object(
     journal: Type.Union([Operation, Type.Null()]),
     /** Recent things that could not be done or undone (kept for status and reports). */
     problems: Type.Array(Problem),
+    /** Earlier copies of instances no longer enforced, by instance key: locked again on the next block. */
+    kept: Type.Optional(Type.Record(Type.String(), Type.Array(OrphanEntry))),
+    /**
+     * Trusted roots (homes, prefixes) of everything applied: `restore --all`, run without the
+     * daemon's flags, still finds and verifies every path it must put back.
+     */
+    roots: Type.Optional(Type.Array(TrustedRootSchema)),
   },
   { additionalProperties: false },
 );
 export type Ledger = Static<typeof Ledger>;
 
 export const MAX_PROBLEMS = 50;
+
+/** Remembers trusted roots used by applied records (deduplicated). */
+export function rememberRoots(ledger: Ledger, roots: readonly TrustedRoot[]): void {
+  const known = new Map((ledger.roots ?? []).map((root) => [root.path, root] as const));
+  for (const root of roots) if (!known.has(root.path)) known.set(root.path, { path: root.path, kind: root.kind });
+  if (known.size > 0) ledger.roots = [...known.values()];
+}
 
 export function emptyLedger(): Ledger {
   return { version: 1, applied: {}, journal: null, problems: [] };

@@ -20,7 +20,8 @@ export type FindingKind =
   | 'quarantine-undone'
   | 'quarantine-reinstalled'
   | 'quarantine-unlocked'
-  | 'quarantine-gone';
+  | 'quarantine-gone'
+  | 'copy-unlocked';
 
 export interface Finding {
   kind: FindingKind;
@@ -51,12 +52,18 @@ async function isLocked(path: string, isRoot: boolean): Promise<boolean> {
 
 export async function observe(applied: AppliedInstance, isRoot: boolean): Promise<Observation> {
   const findings: Finding[] = [];
+  const found = (kind: FindingKind, path: string, message: string) => findings.push({ kind, path, message });
   const replaceable = new Set<string>();
   const launchers: LauncherEntry[] = [];
   const quarantine: QuarantineEntry[] = [];
-  const orphans: OrphanEntry[] = [...applied.orphans];
+  const orphans: OrphanEntry[] = [];
+  for (const orphan of applied.orphans) {
+    if (orphan.locked && (await lexists(orphan.path)) && !(await isLocked(orphan.path, isRoot))) {
+      found('copy-unlocked', orphan.path, `the earlier copy ${orphan.path} was made usable again`);
+      orphans.push({ ...orphan, locked: false });
+    } else orphans.push(orphan);
+  }
   const movedBack: Observation['movedBack'] = { launchers: [], quarantine: [] };
-  const found = (kind: FindingKind, path: string, message: string) => findings.push({ kind, path, message });
 
   for (const entry of applied.launchers) {
     const now = await captureFacts(entry.path);

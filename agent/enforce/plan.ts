@@ -34,6 +34,10 @@ export interface PlanInput {
   movedBack: { launchers: readonly LauncherEntry[]; quarantine: readonly QuarantineEntry[] };
   /** Processes of the instance are running (a block then stops them). */
   running: boolean;
+  /** uids whose processes a block may stop (the instance's owners, see processes.ts). */
+  owners?: readonly number[];
+  /** Earlier copies remembered from a previous block of this instance (Ledger.kept). */
+  kept?: readonly OrphanEntry[];
   graceMs: number;
   nowIso: string;
   platform: NodeJS.Platform;
@@ -48,6 +52,10 @@ export interface Plan {
   result: AppliedInstance | null;
   /** Parts that could not be planned (a launcher gone meanwhile, a symlinked install...). */
   notes: string[];
+  /** Paths left alone because they look arranged against the agent (reported as suspicious-layout). */
+  suspicious: { path: string; reason: string }[];
+  /** Earlier copies to remember when the record goes away (see Operation.kept). */
+  kept: OrphanEntry[];
 }
 
 async function freeName(make: (generation: number) => string, exists: (path: string) => Promise<boolean>): Promise<string> {
@@ -66,7 +74,9 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   const block = desired?.level === 'block';
   const launchers: LauncherEntry[] = [];
   const quarantine: QuarantineEntry[] = [];
-  const orphans: OrphanEntry[] = [...(current?.orphans ?? [])];
+  const suspicious: Plan['suspicious'] = [];
+  const known = new Set((current?.orphans ?? []).map((orphan) => orphan.path));
+  const orphans: OrphanEntry[] = [...(current?.orphans ?? []), ...(input.kept ?? []).filter((orphan) => !known.has(orphan.path))];
   let added = false;
 
   const wanted = new Set(desired?.launchers ?? []);
@@ -76,7 +86,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const again = block && desired.quarantine === entry.from;
     if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original });
     if (again) {
-      steps.push({ op: 'rename', from: entry.from, to: entry.to }, { op: 'lock', path: entry.to, original: entry.original });
+      steps.push({ op: 'rename', from: entry.from, to: entry.to, original: entry.original }, { op: 'lock', path: entry.to, original: entry.original });
       quarantine.push({ ...entry, locked: true });
       added = true;
     }
@@ -86,7 +96,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     if (!desired || !wanted.has(entry.path)) continue;
     const content = desired.stubText(entry.path, entry.sibling);
     const sha256 = sha256Text(content);
-    const lockIt = block && entry.original.kind === 'file';
+    const lockIt = block && entry.original.kind === 'file' && (entry.original.nlink ?? 1) <= 1;
     steps.push({ op: 'move-aside', launcher: entry.path, sibling: entry.sibling, original: entry.original }, { op: 'write-stub', launcher: entry.path, content, sha256, previous: null });
     if (lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
     launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
@@ -101,22 +111,41 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       continue;
     }
     if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original });
-    steps.push({ op: 'rename', from: entry.to, to: entry.from });
+    steps.push({ op: 'rename', from: entry.to, to: entry.from, original: entry.original });
   }
   for (const entry of current?.launchers ?? []) {
     if (wanted.has(entry.path)) continue;
     if (entry.locked) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
     steps.push({ op: 'restore-launcher', launcher: entry.path, sibling: entry.sibling, original: entry.original, stubContent: entry.stubContent ?? '' });
   }
+  const kept: OrphanEntry[] = [];
   if (!desired) {
-    // Earlier copies set aside after a tamper keep their place but get their owner and mode back.
-    for (const orphan of orphans) if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
+    // Earlier copies set aside after a tamper keep their place but get their owner and mode
+    // back; they are remembered (Ledger.kept) so a later block locks them again.
+    for (const orphan of orphans) {
+      if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
+      if (await input.exists(orphan.path)) kept.push({ ...orphan, locked: false });
+    }
+  } else if (block) {
+    // Under a block no earlier copy stays usable: each is locked (again) while it is still the
+    // recorded object; one that is gone is forgotten.
+    for (let i = 0; i < orphans.length; i++) {
+      const orphan = orphans[i]!;
+      if (orphan.locked || (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')) continue;
+      if (!(await input.exists(orphan.path))) {
+        orphans.splice(i--, 1);
+        continue;
+      }
+      steps.push({ op: 'lock', path: orphan.path, original: orphan.original });
+      orphans[i] = { ...orphan, locked: true };
+      added = true;
+    }
   }
 
   // Launchers already replaced: rewrite stubs whose text changed, adjust locks.
   for (const entry of current?.launchers ?? []) {
     if (!desired || !wanted.has(entry.path)) continue;
-    const lockIt = block && entry.original.kind === 'file';
+    const lockIt = block && entry.original.kind === 'file' && (entry.original.nlink ?? 1) <= 1;
     if (entry.locked && !lockIt) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
     const content = desired.stubText(entry.path, entry.sibling);
     const sha256 = sha256Text(content);
@@ -130,9 +159,9 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   }
 
   // New launchers.
-  const known = new Set([...(current?.launchers ?? []), ...input.movedBack.launchers].map((entry) => entry.path));
+  const replaced = new Set([...(current?.launchers ?? []), ...input.movedBack.launchers].map((entry) => entry.path));
   for (const path of desired?.launchers ?? []) {
-    if (known.has(path)) continue;
+    if (replaced.has(path)) continue;
     const original = await input.facts(path);
     if (original === null) {
       notes.push(`${path} is gone; nothing to replace`);
@@ -142,6 +171,11 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       notes.push(`${path} is a folder, not a launcher; left alone`);
       continue;
     }
+    if (original.kind === 'other') {
+      notes.push(`${path} is a FIFO, socket or device, not a launcher; left alone`);
+      suspicious.push({ path, reason: 'a launcher that is a special file (FIFO, socket or device)' });
+      continue;
+    }
     if (await input.isOurStub(path)) {
       notes.push(`${path} already holds an aigate stub the ledger does not know; left alone`);
       continue;
@@ -149,7 +183,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const sibling = await freeName((generation) => siblingFor(path, generation, input.platform), input.exists);
     const content = desired!.stubText(path, sibling);
     const sha256 = sha256Text(content);
-    const lockIt = block && original.kind === 'file';
+    // A file with several names cannot be locked without changing the others (a hard link to a
+    // system file, say): it is set aside and stubbed, not locked.
+    const lockIt = block && original.kind === 'file' && (original.nlink ?? 1) <= 1;
+    if (block && original.kind === 'file' && !lockIt) notes.push(`${path} has several hard links; set aside but not locked`);
     steps.push({ op: 'move-aside', launcher: path, sibling, original }, { op: 'write-stub', launcher: path, content, sha256, previous: null });
     if (lockIt) steps.push({ op: 'lock', path: sibling, original });
     launchers.push({ path, sibling, original, stubSha256: sha256, stubContent: content, locked: lockIt });
@@ -161,10 +198,15 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const from = desired.quarantine;
     const original = await input.facts(from);
     if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
-    else if (original.kind === 'symlink') notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
-    else {
+    else if (original.kind === 'symlink') {
+      notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
+      suspicious.push({ path: from, reason: `an install folder that is a symbolic link (to ${original.target ?? '?'})` });
+    } else if (original.kind === 'other') {
+      notes.push(`${from} is a special file; left alone`);
+      suspicious.push({ path: from, reason: 'an install path that is a FIFO, socket or device' });
+    } else {
       const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);
-      steps.push({ op: 'rename', from, to }, { op: 'lock', path: to, original });
+      steps.push({ op: 'rename', from, to, original }, { op: 'lock', path: to, original });
       quarantine.push({ from, to, original, locked: true });
       added = true;
     }
@@ -172,7 +214,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
 
   if (block && (added || input.running)) {
     const roots = [desired.instance.installPath, ...quarantine.map((entry) => entry.to), ...launchers.map((entry) => entry.sibling)];
-    steps.push({ op: 'stop-processes', roots: [...new Set(roots)], graceMs: input.graceMs });
+    const folders = quarantine.map((entry) => ({ path: entry.to, from: entry.from, ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}) }));
+    const files = launchers.flatMap((entry) => [
+      { path: entry.sibling, ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}) },
+      { path: entry.path },
+    ]);
+    steps.push({ op: 'stop-processes', roots: [...new Set(roots)], graceMs: input.graceMs, owners: [...new Set(input.owners ?? [])], folders, files });
   }
 
   const result: AppliedInstance | null = desired
@@ -190,8 +237,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     : null;
 
   const kind: Plan['kind'] = !desired ? 'restore' : !current || (current.level === 'warn' && desired.level === 'block') ? 'apply' : current.level === 'block' && desired.level === 'warn' ? 'restore' : 'apply';
-  if (steps.length === 0 && current && result && sameRecord(current, result)) return null;
-  return { kind, steps, result, notes };
+  if (steps.length === 0 && current && result && sameRecord(current, result)) return suspicious.length > 0 ? { kind, steps, result: current, notes, suspicious, kept } : null;
+  return { kind, steps, result, notes, suspicious, kept };
 }
 
 /** Records equal apart from timestamps: nothing to commit. */

@@ -1,5 +1,5 @@
 /** Building an Enforcer on a temp state dir and real verdicts from real policies, for the in-process tests. */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy, type CompiledPolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
@@ -7,7 +7,8 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
 import { policyFacts } from '../../agent/enforce/desired.js';
 import { Enforcer } from '../../agent/enforce/engine.js';
-import { NO_FAULTS } from '../../agent/enforce/fault.js';
+import { NO_FAULTS, type FaultPoint } from '../../agent/enforce/fault.js';
+import type { TrustedRoot } from '../../agent/enforce/guard.js';
 import type { AgentEvent } from '../../agent/events/event.js';
 import { silentLogger } from '../../agent/log.js';
 import { ensureStateLayout } from '../../agent/state/layout.js';
@@ -46,7 +47,15 @@ export const ALLOW_ALL = compile('apiVersion: aigate/v1\nkind: Policy\nmetadata:
 
 export const DEVICE = { os: 'linux' as const, hostname: 'dev-laptop-1', deviceId: 'device-1' };
 
-export async function makeEnforcer(stateDir: string, options: { graceMs?: number; homes?: string[] } = {}) {
+/**
+ * An Enforcer on `stateDir`. Trusted roots: `homes`, `roots`, and by default the folder holding
+ * the state dir (the tests' sandbox, which holds the trees). `fault` replaces the no-op fault
+ * points (race tests act there instead of killing the process).
+ */
+export async function makeEnforcer(
+  stateDir: string,
+  options: { graceMs?: number; homes?: string[]; roots?: TrustedRoot[]; fault?: FaultPoint; isRoot?: boolean } = {},
+) {
   const paths = statePaths(stateDir);
   await ensureStateLayout(paths);
   const events: AgentEvent[] = [];
@@ -54,10 +63,10 @@ export async function makeEnforcer(stateDir: string, options: { graceMs?: number
   const enforcer = new Enforcer({
     ledgerFile: paths.enforcement,
     launchesDir: paths.launchesDir,
-    guard: { platform: process.platform, homes: options.homes ?? [], stateDir },
-    isRoot,
+    guard: { platform: process.platform, homes: options.homes ?? [], stateDir, roots: options.roots ?? [{ path: dirname(stateDir), kind: 'prefix' }] },
+    isRoot: options.isRoot ?? isRoot,
     graceMs: options.graceMs ?? 2000,
-    fault: NO_FAULTS,
+    fault: options.fault ?? NO_FAULTS,
     log: silentLogger(),
     emit: async (event) => void events.push(event),
     clock: Date.now,

@@ -237,7 +237,7 @@ describe('a step that cannot be done', () => {
     const { evaluateInstance } = await import('../../policies/evaluate.js');
     const policy = banPolicy({ effective: '2020-01-01' });
     const verdict = evaluateInstance(policy, instance, { os: 'linux' }, Date.now());
-    const { desired } = desire({ key: 'k', instance, verdict, record: null, policy: policyFacts(policy), guard: { platform: process.platform, homes: [], stateDir: state }, launchesDir: join(state, 'launches') });
+    const { desired } = desire({ key: 'k', instance, verdict, record: null, policy: policyFacts(policy), guard: { platform: process.platform, homes: [], stateDir: state, roots: [{ path: root, kind: 'prefix' }] }, launchesDir: join(state, 'launches') });
     const plan = (await planChange({ current: null, desired, replaceable: new Set(), movedBack: { launchers: [], quarantine: [] }, running: false, graceMs: 100, nowIso: new Date().toISOString(), platform: process.platform, facts: captureFacts, exists: lexists, isOurStub }))!;
     await rm(second);
     await symlink('/somewhere/else', second);

@@ -1,0 +1,266 @@
+/**
+ * Changing files as root in folders a hostile user may control, without being turned against
+ * the machine. Decisions (issue 10):
+ *
+ * - **Every component is checked, none followed.** `pinParent` opens `/` and then each component
+ *   of the target's folder with O_DIRECTORY|O_NOFOLLOW relative to the previous handle (on Linux
+ *   through `/proc/self/fd/<fd>/<name>`, which resolves exactly like openat(2)), and fstat()s it:
+ *   it must be a real folder owned by root or by the owner of the trusted root it lies in (the
+ *   home's user), and not writable by group or others unless it is sticky and the next component
+ *   is owned by root or that owner (/tmp). A symlink anywhere, a foreign owner, a world-writable
+ *   folder: UnsafeLayout, nothing is changed and the caller reports `suspicious-layout`.
+ * - **No check-then-act by path.** Every later operation names its object relative to the pinned
+ *   folder handle (`entry()`), so swapping a parent for a symlink after the check changes nothing:
+ *   the operation still lands in the folder that was checked. Renames therefore run as root but
+ *   only move entries of that one verified folder (whose contents its owner could move anyway);
+ *   no user-credential child process is needed on Linux.
+ * - **Owner and mode only through handles.** `setOwnerMode` lstat()s the entry, refuses anything
+ *   but a regular file or a folder, opens it with O_NOFOLLOW|O_NONBLOCK (a FIFO never blocks),
+ *   fstat()s the handle and compares device+inode with the lstat and with what the ledger
+ *   recorded, refuses regular files with several hard links, and only then calls
+ *   handle.chown/chmod/utimes. An entry recorded without identity (older ledgers) is changed only
+ *   when its kind matches and its owner is the recorded one or root.
+ * - **Stubs are written into place, never patched after.** `writeStubEntry` creates a temporary
+ *   file with O_CREAT|O_EXCL|O_NOFOLLOW, writes it, fchown()s/fchmod()s the handle, fsyncs, and
+ *   only then renames it over the launcher.
+ *
+ * Outside Linux (no /proc/self/fd) entries are named by path and the chain is walked again right
+ * before each operation; a race that swaps a component between that walk and the operation is
+ * still possible there. The agent's tests and CI run on Linux.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync, type BigIntStats } from 'node:fs';
+import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { identityOf, READ_UNTRUSTED, sameIdentity, type FileFacts } from './fs-facts.js';
+import { rootOf, type GuardContext, type TrustedRoot } from './guard.js';
+
+/** A layout a local user could have arranged to turn the agent against the machine. */
+export class UnsafeLayout extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path}: ${reason}; aigate leaves it alone`);
+    this.name = 'UnsafeLayout';
+  }
+}
+
+const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
+const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
+const OPEN_DIR = constants.O_RDONLY | O_DIRECTORY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+const GROUP_OTHER_WRITE = 0o022n;
+const STICKY = 0o1000n;
+
+/** A verified folder, held open; the only place operations on its entries are allowed. */
+export interface PinnedDir {
+  /** Its path as named (for messages and non-Linux fallback). */
+  readonly path: string;
+  readonly handle: FileHandle;
+  readonly stats: BigIntStats;
+  /** The trusted root it lies in and that root's owner (the instance's owner in a home). */
+  readonly root: TrustedRoot;
+  readonly rootOwner: number;
+  /** Owners an entry may have when this folder is not writable by root alone. */
+  readonly allowedOwners: ReadonlySet<number>;
+  /** Only root can add, remove or rename its entries. */
+  readonly rootOnly: boolean;
+  /** The name to use for an operation on its entry `name`. */
+  entry(name: string): string;
+  close(): Promise<void>;
+}
+
+function mode(info: BigIntStats): bigint {
+  return info.mode & 0o7777n;
+}
+
+async function openDirAt(parent: FileHandle | null, parentPath: string, name: string): Promise<FileHandle> {
+  const target = parent && PROC_FD ? `/proc/self/fd/${parent.fd}/${name}` : path.posix.join(parentPath, name);
+  return open(target, OPEN_DIR);
+}
+
+/**
+ * Opens and verifies the folder holding `target` (see the module comment). Throws UnsafeLayout
+ * for a refused layout, a plain ENOENT error when a component is missing.
+ */
+export async function pinParent(target: string, guard: GuardContext): Promise<PinnedDir> {
+  if (guard.platform === 'win32' || process.platform === 'win32') throw new UnsafeLayout(target, 'verified changes are not supported on Windows yet');
+  const root = rootOf(target, guard);
+  if (!root) throw new UnsafeLayout(target, 'not inside a home or a trusted install prefix');
+  // The root's owner, read once: the root path comes from the administrator (or the machine's
+  // home list), and the walk below verifies every component including the root itself.
+  const rootInfo = await lstat(root.path, { bigint: true });
+  if (!rootInfo.isDirectory()) throw new UnsafeLayout(root.path, 'the trusted root is not a real folder');
+  const rootOwner = Number(rootInfo.uid);
+  const allowed = new Set([0, rootOwner]);
+  const dir = path.posix.dirname(target);
+  const components = dir.split('/').filter(Boolean);
+
+  let handle = await open('/', constants.O_RDONLY | O_DIRECTORY);
+  let here = '/';
+  try {
+    let info = await handle.stat({ bigint: true });
+    const check = (at: string, stats: BigIntStats, parentStats: BigIntStats | null) => {
+      if (!stats.isDirectory()) throw new UnsafeLayout(at, 'a component is not a real folder');
+      if (!allowed.has(Number(stats.uid))) throw new UnsafeLayout(at, `a component is owned by uid ${stats.uid}, neither root nor the owner of ${root.path}`);
+      if (parentStats && (parentStats.mode & GROUP_OTHER_WRITE) !== 0n && (parentStats.mode & STICKY) === 0n) {
+        throw new UnsafeLayout(at, `its parent is writable by others (mode ${mode(parentStats).toString(8)}) and not sticky`);
+      }
+    };
+    check('/', info, null);
+    for (const name of components) {
+      const next = path.posix.join(here, name);
+      let opened: FileHandle;
+      try {
+        opened = await openDirAt(handle, here, name);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP' || code === 'ENOTDIR') throw new UnsafeLayout(next, 'a component is a symbolic link or not a folder');
+        throw error;
+      }
+      const nextInfo = await opened.stat({ bigint: true });
+      await handle.close();
+      handle = opened;
+      check(next, nextInfo, info);
+      info = nextInfo;
+      here = next;
+    }
+    const pinned = handle;
+    const rootOnly = info.uid === 0n && (info.mode & GROUP_OTHER_WRITE) === 0n;
+    if ((info.mode & GROUP_OTHER_WRITE) !== 0n && (info.mode & STICKY) === 0n) throw new UnsafeLayout(here, `the folder is writable by others (mode ${mode(info).toString(8)})`);
+    return {
+      path: here,
+      handle: pinned,
+      stats: info,
+      root,
+      rootOwner,
+      allowedOwners: allowed,
+      rootOnly,
+      entry: (name) => {
+        if (name.includes('/') || name === '.' || name === '..' || name === '') throw new Error(`bad entry name ${JSON.stringify(name)}`);
+        return PROC_FD ? `/proc/self/fd/${pinned.fd}/${name}` : path.posix.join(here, name);
+      },
+      close: () => pinned.close().catch(() => undefined),
+    };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Runs `work` with the verified folder holding `target`, closing it afterwards. */
+export async function withParent<T>(target: string, guard: GuardContext, work: (dir: PinnedDir, name: string) => Promise<T>): Promise<T> {
+  const dir = await pinParent(target, guard);
+  try {
+    return await work(dir, path.posix.basename(target));
+  } finally {
+    await dir.close();
+  }
+}
+
+/** lstat of an entry of a pinned folder, or null when it is not there. */
+export async function lstatEntry(dir: PinnedDir, name: string): Promise<BigIntStats | null> {
+  try {
+    return await lstat(dir.entry(name), { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/**
+ * Checks that an entry about to be changed may be: its owner is allowed in this folder, and it is
+ * the object the ledger recorded (device+inode when recorded; kind and owner otherwise).
+ */
+function checkEntry(dir: PinnedDir, name: string, info: BigIntStats, expect: FileFacts, lockedOk: boolean): void {
+  const where = path.posix.join(dir.path, name);
+  const kind = info.isDirectory() ? 'dir' : info.isFile() ? 'file' : info.isSymbolicLink() ? 'symlink' : 'other';
+  if (kind !== 'file' && kind !== 'dir') throw new UnsafeLayout(where, `it is a ${kind === 'other' ? 'special file' : 'symbolic link'}, not a regular file or folder`);
+  if (kind !== expect.kind) throw new UnsafeLayout(where, `it is a ${kind} but a ${expect.kind} was recorded`);
+  if (expect.dev !== undefined && expect.ino !== undefined) {
+    if (!sameIdentity(identityOf(info), expect)) throw new UnsafeLayout(where, 'it is not the object the agent recorded (device/inode differ)');
+  } else {
+    // An entry from an older ledger: only the recorded owner, or the agent's own lock.
+    const uid = Number(info.uid);
+    if (uid !== expect.uid && !(lockedOk && uid === 0 && mode(info) === 0n)) throw new UnsafeLayout(where, `it is owned by uid ${uid}, not the recorded ${expect.uid}`);
+  }
+  if (!dir.rootOnly && !dir.allowedOwners.has(Number(info.uid))) throw new UnsafeLayout(where, `it is owned by uid ${info.uid} in a folder others can change`);
+  if (kind === 'file' && info.nlink > 1n) throw new UnsafeLayout(where, `it has ${info.nlink} hard links; changing its owner or mode would change the other names too`);
+}
+
+export interface OwnerMode {
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Times to put back (ms since the epoch), after owner and mode. */
+  times?: { atimeMs: number; mtimeMs: number };
+}
+
+/**
+ * Sets owner, mode (and times) of the entry `name` of a pinned folder, through a handle checked
+ * to be the recorded object (see the module comment). `isRoot` false: owners are left alone.
+ * `between` runs after the checks and before the change (fault injection for race tests).
+ */
+export async function setOwnerMode(dir: PinnedDir, name: string, expect: FileFacts, want: OwnerMode, isRoot: boolean, between?: () => void | Promise<void>): Promise<void> {
+  const where = path.posix.join(dir.path, name);
+  const before = await lstatEntry(dir, name);
+  if (!before) throw Object.assign(new Error(`${where} is gone`), { code: 'ENOENT' });
+  checkEntry(dir, name, before, expect, true);
+  await between?.();
+  const handle = await open(dir.entry(name), READ_UNTRUSTED | (before.isDirectory() ? O_DIRECTORY : 0));
+  try {
+    const info = await handle.stat({ bigint: true });
+    if (!sameIdentity(identityOf(info), identityOf(before))) throw new UnsafeLayout(where, 'it was replaced while the agent was changing it');
+    checkEntry(dir, name, info, expect, true);
+    // chown first: it may clear set-id bits, which chmod then sets as recorded.
+    if (isRoot && (Number(info.uid) !== want.uid || Number(info.gid) !== want.gid)) await handle.chown(want.uid, want.gid);
+    if (Number(mode(info)) !== want.mode || isRoot) await handle.chmod(want.mode);
+    if (want.times) await handle.utimes(want.times.atimeMs / 1000, want.times.mtimeMs / 1000).catch(() => undefined);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** Renames an entry of a pinned folder to another name in the same folder. */
+export async function renameEntry(dir: PinnedDir, from: string, to: string): Promise<void> {
+  await rename(dir.entry(from), dir.entry(to));
+  await dir.handle.sync().catch(() => undefined);
+}
+
+/** Removes an entry (a stub the agent wrote) of a pinned folder. */
+export async function removeEntry(dir: PinnedDir, name: string): Promise<void> {
+  await unlink(dir.entry(name));
+  await dir.handle.sync().catch(() => undefined);
+}
+
+/**
+ * Writes `content` as the entry `name` (replacing what is there) with owner root (when `isRoot`)
+ * and mode 0755: a fresh temporary file (O_CREAT|O_EXCL|O_NOFOLLOW) is filled, fchown/fchmod'd
+ * and fsynced, then renamed into place. `staged` runs between the two (race tests).
+ * Returns the identity of the stub written.
+ */
+export async function writeStubEntry(dir: PinnedDir, name: string, content: string, isRoot: boolean, staged?: () => void | Promise<void>): Promise<{ dev: string; ino: string }> {
+  const temp = `.${name}.aigate-tmp-${randomBytes(6).toString('hex')}`;
+  const handle = await open(dir.entry(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  let identity: { dev: string; ino: string };
+  try {
+    await handle.writeFile(content, 'utf8');
+    if (isRoot) await handle.chown(0, 0);
+    await handle.chmod(0o755);
+    await handle.sync();
+    identity = identityOf(await handle.stat({ bigint: true }));
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(dir.entry(temp)).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await staged?.();
+    await renameEntry(dir, temp, name);
+  } catch (error) {
+    await unlink(dir.entry(temp)).catch(() => undefined);
+    throw error;
+  }
+  return identity;
+}
