@@ -8,6 +8,7 @@ import type { OsName } from '../../policies/schema.js';
 import { ScanFs, type SkipLog } from './fs.js';
 import type { ScanLimits, ScanOptions, Skipped } from './types.js';
 import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
+import { mergeEnv, readProcessEnvs, readStartupEnv, type UserEnv } from './user-env.js';
 
 export const DEFAULT_LIMITS: ScanLimits = {
   maxEntriesPerDir: 20_000,
@@ -44,8 +45,21 @@ export interface ScanContext {
   breathe(): Promise<void>;
   /** A system location under the root: sys('usr', 'local') -> <root>/usr/local. */
   sys(...parts: string[]): string;
-  /** Environment variable for this home (only the running user's home gets the environment). */
+  /** The first of envValues(home, name), if any. */
   envFor(home: Home, name: string): string | undefined;
+  /**
+   * Every value the user of `home` gives `name` (see user-env.ts): the scanning process's own
+   * environment for its own home, then the user's startup files, then the user's running
+   * processes. Values from files and processes count only as absolute paths whose real path lies
+   * inside the home (others are recorded as skipped): a user cannot point the root agent at a
+   * system folder.
+   */
+  envValues(home: Home, name: string): string[];
+  /**
+   * `envValues(home, name)` as folders, plus `fallbacks` (the tool's defaults), without repeats.
+   * `suffix` is appended to every env value (e.g. XDG_DATA_HOME + 'pnpm').
+   */
+  envDirs(home: Home, name: string, fallbacks: readonly string[], ...suffix: string[]): string[];
 }
 
 export function hostPlatform(): OsName {
@@ -114,9 +128,66 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
       sliceStart = now();
     },
     sys: (...parts) => path.join(root, ...parts),
-    envFor: (home, name) => (home.current ? nonEmpty(env[name]) : undefined),
+    envFor: (home, name) => userEnv.values(home, name)[0],
+    envValues: (home, name) => userEnv.values(home, name),
+    envDirs: (home, name, fallbacks, ...suffix) => [...new Set([...userEnv.values(home, name).map((v) => path.join(v, ...suffix)), ...fallbacks])],
   };
+  const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
   return { ctx, skips, budgetExhausted: () => exhausted };
+}
+
+/**
+ * Per-home environments, read on first use: the startup files of every home, and (scanning this
+ * Linux machine) the environment of the homes' owners' processes, in one pass over /proc.
+ */
+function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string | undefined>>, enabled: boolean) {
+  const cache = new Map<Home, { env: UserEnv; homeReal: string }>();
+  let processEnvs: Map<number, UserEnv> | null = null;
+  const uidOf = (home: Home) => ctx.fs.stat(home.dir)?.uid ?? null;
+  const readProcesses = enabled && ctx.platform === 'linux' && process.platform === 'linux' && ctx.root === path.parse(ctx.root).root;
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  const load = (home: Home) => {
+    let entry = cache.get(home);
+    if (entry) return entry;
+    const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
+    const found: UserEnv = new Map();
+    if (enabled) {
+      mergeEnv(found, readStartupEnv({ fs: ctx.fs, homeDir: home.dir, homeReal, etcEnvironment: ctx.sys('etc', 'environment'), skip: ctx.skip }));
+      if (readProcesses) {
+        if (processEnvs === null) {
+          // root's own processes are daemons and admin shells, not a person's tools: left out.
+          const uids = new Set(ctx.homes.map(uidOf).filter((u): u is number => u !== null && u !== 0));
+          processEnvs = readProcessEnvs(ctx.fs, ctx.sys('proc'), uids, (uid) => euid === 0 || uid === euid);
+        }
+        const uid = uidOf(home);
+        if (uid !== null) mergeEnv(found, processEnvs.get(uid));
+      }
+    }
+    entry = { env: found, homeReal };
+    cache.set(home, entry);
+    return entry;
+  };
+  const checked = new Map<string, boolean>();
+  return {
+    values(home: Home, name: string): string[] {
+      const own = home.current ? nonEmpty(env[name]) : undefined;
+      const { env: found, homeReal } = load(home);
+      const out: string[] = own !== undefined ? [own] : [];
+      for (const value of found.get(name) ?? []) {
+        if (out.includes(value) || !path.isAbsolute(value)) continue;
+        const key = `${homeReal}\u0000${value}`;
+        let ok = checked.get(key);
+        if (ok === undefined) {
+          const real = ctx.fs.realpath(value);
+          ok = real !== null && isInside(real, homeReal);
+          if (real !== null && !ok) ctx.skip(value, `${name} of ${home.user} leads outside the user's home; not scanned`);
+          checked.set(key, ok);
+        }
+        if (ok) out.push(value);
+      }
+      return out;
+    },
+  };
 }
 
 function defaultRoot(): string {

@@ -90,25 +90,21 @@ export class ScanFs {
    */
   private readView(path: string, maxBytes: number): Buffer | null {
     return this.withFile(path, (fd) => {
-      const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
-      // A short read is the whole of a regular file; only a full buffer needs a closer look
-      // (a big file, or a device that never ends).
-      if (n === 0 && !fs.fstatSync(fd).isFile()) {
-        // An empty read from a FIFO or device, not from an empty file.
+      // Checked on the open handle before any read: a FIFO with a writer, a socket or a device
+      // would otherwise hand over whatever it produces (or block).
+      const stats = fs.fstatSync(fd);
+      if (!stats.isFile()) {
         this.skips.add(path, 'not a regular file');
         return null;
       }
+      const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
+      // A short read is the whole of a regular file; only a full buffer needs a closer look.
       if (n < CHUNK) {
         if (n > maxBytes) {
           this.skips.add(path, `too large (${n} bytes; limit ${maxBytes})`);
           return null;
         }
         return this.buffer.subarray(0, n);
-      }
-      const stats = fs.fstatSync(fd);
-      if (!stats.isFile()) {
-        this.skips.add(path, 'not a regular file');
-        return null;
       }
       if (stats.size > maxBytes) {
         this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
@@ -129,7 +125,10 @@ export class ScanFs {
   readHead(path: string, maxBytes: number): Buffer | null {
     return this.withFile(path, (fd) => {
       const stats = fs.fstatSync(fd);
-      if (!stats.isFile()) return null;
+      if (!stats.isFile()) {
+        this.skips.add(path, 'not a regular file');
+        return null;
+      }
       const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
       const n = fs.readSync(fd, out, 0, out.length, 0);
       return out.subarray(0, n);
@@ -163,6 +162,10 @@ export class ScanFs {
   /** Reads `length` bytes at `position` of an open-able file (for zip archives). */
   readAt(path: string, position: number, length: number): Buffer | null {
     return this.withFile(path, (fd) => {
+      if (!fs.fstatSync(fd).isFile()) {
+        this.skips.add(path, 'not a regular file');
+        return null;
+      }
       const out = Buffer.allocUnsafe(length);
       const n = fs.readSync(fd, out, 0, length, position);
       return out.subarray(0, n);

@@ -8,6 +8,7 @@
 import { realpathSync } from 'node:fs';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { createContext, type ScanContext, type Scanner } from './context.js';
+import { foldSameFiles, isAigateKept } from './identity.js';
 import { compareInstances, finalizeInstance, mergeInstances } from './instances.js';
 import { listProcesses, markRunning } from './running.js';
 import { scanHomebrew } from './scanners/homebrew.js';
@@ -63,7 +64,13 @@ export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult
   await guarded(ctx, 'path', async () => {
     found.push(...scanPathBinaries(ctx, found));
   });
-  const merged = mergeInstances(found);
+  // aigate's own quarantines and kept originals are never an instance or a launcher.
+  const own = found.filter((i) => !isAigateKept(i.installPath)).map((i) => (i.launchers.some(isAigateKept) ? { ...i, launchers: i.launchers.filter((l) => !isAigateKept(l)) } : i));
+  const identity = (follow: boolean) => (file: string) => {
+    const stats = follow ? ctx.fs.stat(file) : ctx.fs.lstat(file);
+    return stats ? `${stats.dev}:${stats.ino}` : null;
+  };
+  const merged = foldSameFiles(mergeInstances(own), identity(true), identity(true));
   if (options.detectRunning !== false) {
     await guarded(ctx, 'running', async () => {
       const processes = await listProcesses(ctx);

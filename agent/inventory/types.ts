@@ -39,6 +39,11 @@ export interface ScanOptions {
    * discovered, none when `homes` is given.
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Read each user's own environment (startup files, and on Linux the environment of the user's
+   * running processes) for variables that move roots (see user-env.ts). Default true.
+   */
+  userEnvironment?: boolean;
   /** Stop walking after this many milliseconds and report the rest as skipped. Default 30000. */
   budgetMs?: number;
   /** Bounds on what one scan reads; defaults in `DEFAULT_LIMITS`. */

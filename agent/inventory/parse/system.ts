@@ -48,6 +48,24 @@ export function parseNpmrcPrefix(text: string, home: string): string | null {
   return prefix;
 }
 
+/**
+ * Yarn 1's `.yarnrc` (lines `key "value"` or `key value`): the `global-folder` and `prefix` it
+ * sets, `~`/`$HOME` expanded; values naming other variables are dropped (yarnpkg.com "yarnrc").
+ */
+export function parseYarnrc(text: string, home: string): { globalFolder: string | null; prefix: string | null } {
+  const out: { globalFolder: string | null; prefix: string | null } = { globalFolder: null, prefix: null };
+  for (const raw of text.split(/\r?\n/)) {
+    const m = /^\s*(?:--)?(global-folder|prefix)\s+(?:"([^"]*)"|(\S+))\s*$/.exec(raw);
+    if (!m) continue;
+    let value = (m[2] ?? m[3] ?? '').replace(/\$\{HOME\}|\$HOME\b/g, home);
+    if (value === '~' || value.startsWith('~/')) value = home + value.slice(1);
+    if (value === '' || value.includes('$')) continue;
+    if (m[1] === 'prefix') out.prefix = value;
+    else out.globalFolder = value;
+  }
+  return out;
+}
+
 export interface InstalledPackage {
   name: string;
   version: string | null;

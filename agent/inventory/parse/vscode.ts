@@ -56,6 +56,8 @@ export interface InstalledExtension {
   version: string | null;
   /** The folder name the entry points at, lower-cased, when it can be told. */
   folder: string | null;
+  /** The entry's absolute location (`location.fsPath`/`path`, or a string location), when given. */
+  location: string | null;
 }
 
 /** `extensions.json`: an array of { identifier: { id }, version, relativeLocation?, location? }. */
@@ -66,7 +68,7 @@ export function parseExtensionsJson(text: string): Parsed<InstalledExtension[]> 
   const out: InstalledExtension[] = [];
   for (const entry of json.value) {
     if (!isRecord(entry) || !isRecord(entry.identifier) || typeof entry.identifier.id !== 'string') continue;
-    out.push({ id: entry.identifier.id.toLowerCase(), version: typeof entry.version === 'string' ? entry.version : null, folder: entryFolder(entry) });
+    out.push({ id: entry.identifier.id.toLowerCase(), version: typeof entry.version === 'string' ? entry.version : null, folder: entryFolder(entry), location: entryLocation(entry) });
   }
   return { ok: true, value: out };
 }
@@ -80,6 +82,17 @@ function entryFolder(entry: Record<string, unknown>): string | null {
       const value = location[key];
       if (typeof value === 'string' && value !== '') return lastSegment(decodeURIComponentSafe(value));
     }
+  }
+  return null;
+}
+
+function entryLocation(entry: Record<string, unknown>): string | null {
+  const location = entry.location;
+  if (typeof location === 'string') return location.startsWith('/') || /^[A-Za-z]:[\\/]/.test(location) ? location : null;
+  if (!isRecord(location) || (location.scheme !== undefined && location.scheme !== 'file')) return null;
+  for (const key of ['fsPath', 'path']) {
+    const value = location[key];
+    if (typeof value === 'string' && value !== '') return value.replace(/^\/([A-Za-z]:)/, '$1');
   }
   return null;
 }

@@ -1,7 +1,7 @@
 /**
  * JetBrains IDE plugins: <config>/JetBrains/<Product><version>/plugins/<plugin>/lib/*.jar (on
  * Linux the plugins sit directly in ~/.local/share/JetBrains/<Product><version>/), plus Android
- * Studio under Google/. The plugin's id and version come from META-INF/plugin.xml inside one of
+ * Studio under Google/, pre-2020 `~/.<Product><version>/config/plugins` and Toolbox 1.x channels. The plugin's id and version come from META-INF/plugin.xml inside one of
  * its jars, read straight out of the archive (central directory + one entry, nothing else).
  */
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { findCentralDirectory, localDataOffset, parseCentralDirectory } from '..
 import { checkVersion } from '../parse/version.js';
 import type { Home } from '../users.js';
 import { versionFields } from '../instances.js';
+import { xdgDataDirs } from '../npm-roots.js';
 
 const PRODUCT_DIR = /^[A-Za-z][A-Za-z-]*\d{4}\.\d+$/;
 const MAX_CENTRAL_DIRECTORY = 8 * 1024 * 1024;
@@ -31,14 +32,20 @@ export async function scanJetbrains(ctx: ScanContext): Promise<ToolInstance[]> {
   return out;
 }
 
+/**
+ * Every plugins folder of every JetBrains IDE of one home (JetBrains "Directories used by the IDE
+ * to store settings, caches, plugins and logs"):
+ * - 2020.1+: `<data>/JetBrains/<Product><version>` (Linux, `$XDG_DATA_HOME` or ~/.local/share, plugins
+ *   directly inside), `~/Library/Application Support/JetBrains/<Product><version>/plugins` (macOS),
+ *   `%APPDATA%\JetBrains\<Product><version>\plugins` (Windows); Android Studio under `Google/`;
+ * - up to 2019.3: `~/.<Product><version>/config/plugins` (Linux, Windows) and
+ *   `~/Library/Application Support/<Product><version>` (macOS);
+ * - Toolbox App 1.x channels: `<Toolbox>/apps/<product>/ch-<n>/<build>.plugins`.
+ */
 function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir: string }[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
-  const bases =
-    ctx.platform === 'windows'
-      ? [h('AppData', 'Roaming', 'JetBrains'), h('AppData', 'Roaming', 'Google')]
-      : ctx.platform === 'darwin'
-        ? [h('Library', 'Application Support', 'JetBrains'), h('Library', 'Application Support', 'Google')]
-        : [h('.local', 'share', 'JetBrains'), h('.local', 'share', 'Google')];
+  const appData = ctx.platform === 'windows' ? [h('AppData', 'Roaming')] : ctx.platform === 'darwin' ? [h('Library', 'Application Support')] : xdgDataDirs(ctx, home);
+  const bases = appData.flatMap((d) => [path.join(d, 'JetBrains'), path.join(d, 'Google')]);
   const out: { product: string; pluginsDir: string }[] = [];
   for (const base of bases) {
     for (const entry of ctx.fs.list(base) ?? []) {
@@ -46,6 +53,31 @@ function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir
       const productDir = path.join(base, entry.name);
       const nested = path.join(productDir, 'plugins');
       out.push({ product: entry.name, pluginsDir: ctx.fs.isDirectory(nested) ? nested : productDir });
+    }
+  }
+  // Pre-2020.1 IDEs.
+  if (ctx.platform === 'darwin') {
+    for (const entry of ctx.fs.list(h('Library', 'Application Support')) ?? []) {
+      if ((entry.isDirectory || entry.isSymbolicLink) && PRODUCT_DIR.test(entry.name)) out.push({ product: entry.name, pluginsDir: h('Library', 'Application Support', entry.name) });
+    }
+  } else {
+    for (const entry of ctx.fs.list(home.dir) ?? []) {
+      if (!(entry.isDirectory || entry.isSymbolicLink) || !entry.name.startsWith('.') || !PRODUCT_DIR.test(entry.name.slice(1))) continue;
+      out.push({ product: entry.name.slice(1), pluginsDir: h(entry.name, 'config', 'plugins') });
+    }
+  }
+  // Toolbox App 1.x kept each channel's plugins beside the build.
+  const toolboxes = ctx.platform === 'windows' ? [h('AppData', 'Local', 'JetBrains', 'Toolbox')] : appData.map((d) => path.join(d, 'JetBrains', 'Toolbox'));
+  for (const toolbox of toolboxes) {
+    for (const app of ctx.fs.list(path.join(toolbox, 'apps')) ?? []) {
+      if (!app.isDirectory) continue;
+      for (const channel of ctx.fs.list(path.join(toolbox, 'apps', app.name)) ?? []) {
+        if (!channel.isDirectory || !/^ch-\d+$/.test(channel.name)) continue;
+        const channelDir = path.join(toolbox, 'apps', app.name, channel.name);
+        for (const build of ctx.fs.list(channelDir) ?? []) {
+          if (build.isDirectory && build.name.endsWith('.plugins')) out.push({ product: `${app.name}-${build.name.slice(0, -'.plugins'.length)}`, pluginsDir: path.join(channelDir, build.name) });
+        }
+      }
     }
   }
   return out;

@@ -10,7 +10,9 @@
 import * as path from 'node:path';
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
+import { isStubText } from '../../enforce/stubs.js';
 import { isInside, type ScanContext } from '../context.js';
+import { isAigateKept } from '../identity.js';
 import { commandFiles, homeBinDirs } from '../launchers.js';
 import { npmPackageOf, parseNativeVersionEntry, segments } from '../parse/layouts.js';
 import type { Home } from '../users.js';
@@ -20,6 +22,8 @@ import { shimManagerOf } from '../shims.js';
 
 const BARE_VERSION_ERROR = 'bare binary without a version file (aigate never runs a binary to learn its version)';
 const SCRIPT_HEAD_BYTES = 16 * 1024;
+/** The stub marker sits in the first lines (enforce/stubs.ts). */
+const STUB_HEAD_BYTES = 1024;
 
 interface LauncherDir {
   dir: string;
@@ -76,7 +80,13 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
           if (ctx.fs.isBrokenLink(file)) ctx.skip(file, 'broken symlink');
           continue;
         }
-        if (!ctx.fs.isFile(real)) continue;
+        if (isAigateKept(file)) continue;
+        const stats = ctx.fs.stat(real);
+        if (!stats?.isFile()) {
+          // A FIFO, socket or device named like a tool: never opened, said why.
+          if (stats && !stats.isDirectory()) ctx.skip(file, 'not a regular file');
+          continue;
+        }
         // A shim manager (mise, asdf, Volta, proto) is never the tool it stands in for.
         if (shimManagerOf(real, real === file ? ctx.fs.readHead(file, 4096)?.toString('latin1') : null)) continue;
         const owners = owning(real, tool.id);
@@ -84,6 +94,8 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
           for (const owner of owners) if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
           continue;
         }
+        // aigate's own stub standing in for a blocked tool's launcher is not a tool.
+        if (real === file && isStubText(ctx.fs.readHead(real, STUB_HEAD_BYTES)?.toString('latin1') ?? '')) continue;
         const fromLayout = knownLayout(ctx, tool, file, real, home);
         if (fromLayout.length) {
           fromLayout.forEach(index);

@@ -14,6 +14,7 @@ import { commandFiles, findLaunchers, homeBinDirs } from '../launchers.js';
 import { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseRecord, parseUvReceipt, recordScripts, type DistMetadata } from '../parse/python.js';
 import { checkVersion } from '../parse/version.js';
 import type { Home } from '../users.js';
+import { miseBackendInstalls, xdgDataDirs } from '../npm-roots.js';
 
 const METADATA_HEAD_BYTES = 256 * 1024;
 
@@ -21,39 +22,47 @@ export async function scanPython(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   for (const home of ctx.homes) {
     if (ctx.expired(home.dir)) return out;
-    for (const venvs of pipxHomes(ctx, home)) scanPipx(ctx, path.join(venvs, 'venvs'), home, out);
-    for (const tools of uvToolDirs(ctx, home)) scanUvTools(ctx, tools, home, out);
+    for (const { dir, binDirs } of pipxHomes(ctx, home)) scanPipx(ctx, path.join(dir, 'venvs'), home, out, binDirs);
+    for (const { dir, binDirs } of uvToolDirs(ctx, home)) scanUvTools(ctx, dir, home, out, binDirs);
     for (const sp of userSitePackages(ctx, home)) scanSitePackages(ctx, sp, home, out);
     await ctx.breathe();
   }
   if (ctx.systemRoots) {
-    scanPipx(ctx, ctx.sys('opt', 'pipx', 'venvs'), null, out);
+    scanPipx(ctx, ctx.sys('opt', 'pipx', 'venvs'), null, out, [ctx.sys('usr', 'local', 'bin')]);
     for (const sp of systemSitePackages(ctx)) scanSitePackages(ctx, sp, null, out);
   }
   return out;
 }
 
-function pipxHomes(ctx: ScanContext, home: Home): string[] {
+/**
+ * pipx homes: $PIPX_HOME, pipx >= 1.3's platform data dir ($XDG_DATA_HOME/pipx), the older
+ * ~/.local/pipx, and mise's pipx backend (each `installs/pipx-<name>/<v>` is used as PIPX_HOME,
+ * jdx/mise src/backend/pipx.rs). Returned with the launcher dirs each one fills.
+ */
+function pipxHomes(ctx: ScanContext, home: Home): { dir: string; binDirs: string[] }[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
-  const configured = ctx.envFor(home, 'PIPX_HOME');
   const defaults =
     ctx.platform === 'windows'
       ? [h('pipx'), h('AppData', 'Local', 'pipx'), h('.local', 'pipx')]
       : ctx.platform === 'darwin'
         ? [h('.local', 'pipx'), h('Library', 'Application Support', 'pipx'), h('.local', 'share', 'pipx')]
-        : [h('.local', 'share', 'pipx'), h('.local', 'pipx')];
-  return unique(configured ? [configured, ...defaults] : defaults);
+        : [...xdgDataDirs(ctx, home).map((d) => path.join(d, 'pipx')), h('.local', 'pipx')];
+  const binDirs = [...ctx.envValues(home, 'PIPX_BIN_DIR'), ...homeBinDirs(home)];
+  return [
+    ...ctx.envDirs(home, 'PIPX_HOME', defaults).map((dir) => ({ dir, binDirs })),
+    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({ dir: install, binDirs: [path.join(install, 'bin'), shims] })),
+  ];
 }
 
-function uvToolDirs(ctx: ScanContext, home: Home): string[] {
+/** uv tool dirs: $UV_TOOL_DIR, $XDG_DATA_HOME/uv/tools, the default, and mise's pipx backend run with uv. */
+function uvToolDirs(ctx: ScanContext, home: Home): { dir: string; binDirs: string[] }[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
-  if (ctx.platform === 'windows') return [h('AppData', 'Roaming', 'uv', 'data', 'tools'), h('AppData', 'Roaming', 'uv', 'tools')];
-  const dirs = [h('.local', 'share', 'uv', 'tools')];
-  const xdg = ctx.envFor(home, 'XDG_DATA_HOME');
-  if (xdg) dirs.unshift(path.join(xdg, 'uv', 'tools'));
-  const configured = ctx.envFor(home, 'UV_TOOL_DIR');
-  if (configured) dirs.unshift(configured);
-  return unique(dirs);
+  const binDirs = [...ctx.envValues(home, 'UV_TOOL_BIN_DIR'), ...homeBinDirs(home)];
+  const defaults = ctx.platform === 'windows' ? [h('AppData', 'Roaming', 'uv', 'data', 'tools'), h('AppData', 'Roaming', 'uv', 'tools')] : xdgDataDirs(ctx, home).map((d) => path.join(d, 'uv', 'tools'));
+  return [
+    ...ctx.envDirs(home, 'UV_TOOL_DIR', defaults).map((dir) => ({ dir, binDirs })),
+    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({ dir: install, binDirs: [path.join(install, 'bin'), shims] })),
+  ];
 }
 
 /** python3.x folders under `dir` (lib/python3.12, Python312, ...), by a pattern on their names. */
@@ -121,14 +130,9 @@ function binaryNames(tool: CatalogTool | undefined): string[] {
   return tool ? [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])] : [];
 }
 
-function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: ToolInstance[]): void {
+function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: ToolInstance[], binDirs: string[]): void {
   const venvs = ctx.fs.list(venvsDir);
   if (!venvs) return;
-  const binDirs = home ? homeBinDirs(home) : [ctx.sys('usr', 'local', 'bin')];
-  if (home) {
-    const configured = ctx.envFor(home, 'PIPX_BIN_DIR');
-    if (configured) binDirs.unshift(configured);
-  }
   for (const entry of venvs) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
     const venv = path.join(venvsDir, entry.name);
@@ -170,7 +174,7 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
   }
 }
 
-function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolInstance[]): void {
+function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolInstance[], binDirs: string[]): void {
   for (const entry of ctx.fs.list(toolsDir) ?? []) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
     const dir = path.join(toolsDir, entry.name);
@@ -200,7 +204,7 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
     if (found) evidence.push(found.dir);
     // The receipt records where uv put each entry point; trust it only if it leads back here.
     const recorded = receipt.value.entrypoints.map((e) => e.installPath).filter((p): p is string => !!p && path.isAbsolute(p));
-    const launchers = new Set(findLaunchers(ctx, { dirs: [...homeBinDirs(home), ...ctx.pathDirs], names: [...receipt.value.entrypoints.map((e) => e.name), ...binaryNames(tool)], installReal: real }));
+    const launchers = new Set(findLaunchers(ctx, { dirs: [...binDirs, ...ctx.pathDirs], names: [...receipt.value.entrypoints.map((e) => e.name), ...binaryNames(tool)], installReal: real }));
     for (const file of recorded) {
       const target = ctx.fs.realpath(file);
       if (target && (isInside(target, real) || ctx.platform === 'windows')) launchers.add(file);
@@ -255,6 +259,3 @@ function recordLaunchers(ctx: ScanContext, sitePackages: string, distDir: string
   return out.sort();
 }
 
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
-}

@@ -1,14 +1,22 @@
 /**
- * VS Code-family extensions in each home: VS Code (and Insiders, Server, code-server), VSCodium,
- * Cursor, Windsurf, Kiro and Trae. A folder counts only while the editor still lists it: folders
- * in `.obsolete`, or missing from an existing `extensions.json`, are uninstalled or superseded
- * versions waiting for cleanup and are not reported.
+ * VS Code-family extensions in each home: VS Code (and Insiders, Server, code-server,
+ * openvscode-server), VSCodium, Cursor, Windsurf, Kiro, Trae, Void and their remote servers. A
+ * folder counts only while the editor still lists it: folders in `.obsolete`, or missing from
+ * every existing `extensions.json`, are uninstalled or superseded versions waiting for cleanup and
+ * are not reported.
+ *
+ * Profiles: all profiles share the extensions folder, but an extension installed only in a named
+ * profile is listed in `<user data>/User/profiles/<id>/extensions.json`, not in the folder's own
+ * `extensions.json` (VS Code userDataProfile.ts: a named profile's extensionsResource is
+ * `<profile>/extensions.json`; osquery/osquery#9055). What any profile lists counts as installed,
+ * and a profile entry whose location lies in another folder of the home is read there.
  */
 import * as path from 'node:path';
 import type { ToolInstance } from '../../../policies/inventory.js';
-import type { ScanContext } from '../context.js';
+import { isInside, type ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
+import { xdgConfigDirs, xdgDataDirs } from '../npm-roots.js';
 import { parsePackageJson } from '../parse/package-json.js';
 import { checkVersion } from '../parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../parse/vscode.js';
@@ -20,7 +28,9 @@ export const EDITOR_EXTENSION_DIRS: readonly (readonly [string, string])[] = [
   ['vscode-insiders', '.vscode-insiders/extensions'],
   ['vscode-server', '.vscode-server/extensions'],
   ['vscode-server-insiders', '.vscode-server-insiders/extensions'],
+  ['vscode-remote-containers', '.vscode-remote/extensions'],
   ['code-server', '.local/share/code-server/extensions'],
+  ['openvscode-server', '.openvscode-server/extensions'],
   ['vscodium', '.vscode-oss/extensions'],
   ['vscodium-server', '.vscodium-server/extensions'],
   ['cursor', '.cursor/extensions'],
@@ -28,41 +38,101 @@ export const EDITOR_EXTENSION_DIRS: readonly (readonly [string, string])[] = [
   ['windsurf', '.windsurf/extensions'],
   ['windsurf-server', '.windsurf-server/extensions'],
   ['kiro', '.kiro/extensions'],
+  ['kiro-server', '.kiro-server/extensions'],
   ['trae', '.trae/extensions'],
   ['trae-cn', '.trae-cn/extensions'],
+  ['trae-server', '.trae-server/extensions'],
+  ['void', '.void-editor/extensions'],
 ];
+
+/**
+ * Editor -> its user data folder name (under ~/.config, ~/Library/Application Support or
+ * %APPDATA%), or for servers the folder relative to the home, whose `User/profiles` hold the
+ * per-profile lists (VS Code product.json `nameLong`/`dataFolderName`; servers keep `data/`).
+ */
+const USER_DATA: Record<string, { app?: string; home?: string }> = {
+  vscode: { app: 'Code' },
+  'vscode-insiders': { app: 'Code - Insiders' },
+  vscodium: { app: 'VSCodium' },
+  cursor: { app: 'Cursor' },
+  windsurf: { app: 'Windsurf' },
+  kiro: { app: 'Kiro' },
+  trae: { app: 'Trae' },
+  'trae-cn': { app: 'Trae CN' },
+  void: { app: 'Void' },
+  'vscode-server': { home: '.vscode-server/data' },
+  'vscode-server-insiders': { home: '.vscode-server-insiders/data' },
+  'vscodium-server': { home: '.vscodium-server/data' },
+  'cursor-server': { home: '.cursor-server/data' },
+  'windsurf-server': { home: '.windsurf-server/data' },
+  'kiro-server': { home: '.kiro-server/data' },
+  'trae-server': { home: '.trae-server/data' },
+  'openvscode-server': { home: '.openvscode-server/data' },
+};
 
 export async function scanVscode(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   for (const home of ctx.homes) {
     if (ctx.expired(home.dir)) break;
-    for (const [host, relative] of EDITOR_EXTENSION_DIRS) scanExtensionsDir(ctx, home, host, path.join(home.dir, ...relative.split('/')), out);
+    for (const [host, dir] of extensionDirs(ctx, home)) scanExtensionsDir(ctx, home, host, dir, out);
     await ctx.breathe();
   }
   return out;
 }
 
+/** [host, extensions folder] pairs of one home, including moved ones (VSCODE_EXTENSIONS, XDG). */
+function extensionDirs(ctx: ScanContext, home: Home): [string, string][] {
+  const out = new Map<string, string>();
+  for (const [host, relative] of EDITOR_EXTENSION_DIRS) out.set(path.join(home.dir, ...relative.split('/')), host);
+  // code-server keeps its data under $XDG_DATA_HOME; VS Code honours VSCODE_EXTENSIONS.
+  for (const data of xdgDataDirs(ctx, home)) if (!out.has(path.join(data, 'code-server', 'extensions'))) out.set(path.join(data, 'code-server', 'extensions'), 'code-server');
+  for (const dir of ctx.envValues(home, 'VSCODE_EXTENSIONS')) if (!out.has(dir)) out.set(dir, 'vscode');
+  return [...out].map(([dir, host]) => [host, dir]);
+}
+
+/** The `User/profiles` folders of an editor in one home. */
+function profileRoots(ctx: ScanContext, home: Home, host: string): string[] {
+  const data = USER_DATA[host];
+  if (host === 'code-server') return xdgDataDirs(ctx, home).map((d) => path.join(d, 'code-server', 'User', 'profiles'));
+  if (!data) return [];
+  if (data.home) return [path.join(home.dir, ...data.home.split('/'), 'User', 'profiles')];
+  const bases = ctx.platform === 'windows' ? [path.join(home.dir, 'AppData', 'Roaming')] : ctx.platform === 'darwin' ? [path.join(home.dir, 'Library', 'Application Support')] : xdgConfigDirs(ctx, home);
+  return bases.map((base) => path.join(base, data.app!, 'User', 'profiles'));
+}
+
 function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: string, out: ToolInstance[]): void {
   const entries = ctx.fs.list(dir);
-  if (!entries) return;
+  const profiles = readProfiles(ctx, home, host);
+  if (!entries && profiles.elsewhere.length === 0) return;
   // Only folders that start like a catalogued extension are parsed, and the editor's records
   // are read only when there is one (most extensions are not AI tools).
   const catalogued = cataloguedFolderPattern(ctx);
-  const candidates = entries.filter((e) => !e.isFile && catalogued.test(e.name));
+  const candidates: [string, string][] = (entries ?? []).filter((e) => !e.isFile && catalogued.test(e.name)).map((e) => [e.name, child(dir, e.name)]);
+  // Profile entries in another folder of the home (an extension installed from a folder, say).
+  for (const location of profiles.elsewhere) {
+    const name = path.basename(location);
+    if (catalogued.test(name) && path.dirname(location) !== dir && isInside(location, home.dir)) candidates.push([name, location]);
+  }
   if (candidates.length === 0) return;
   const obsolete = readObsolete(ctx, dir);
-  const installed = readInstalled(ctx, dir);
-  for (const entry of candidates) {
-    const folder = parseExtensionFolderName(entry.name);
+  const own = readInstalled(ctx, path.join(dir, 'extensions.json'));
+  // A list that cannot be read may hold anything: then every folder counts, as with no list at all.
+  const installed = profiles.broken || (own === null && profiles.lists === 0) ? null : mergeInstalled(own, profiles.installed);
+  const homeReal = ctx.fs.realpath(home.dir) ?? home.dir;
+  for (const [name, extDir] of candidates) {
+    const folder = parseExtensionFolderName(name);
     if (!folder) continue;
     const tool = ctx.catalog.bySignature('vscodeExtensions', folder.id);
     if (!tool) continue;
-    const lower = entry.name.toLowerCase();
+    const lower = name.toLowerCase();
     if (obsolete.has(lower)) continue;
     if (installed && !installed.folders.has(lower) && !installed.ids.has(`${folder.id}@${folder.version}`)) continue;
-    const extDir = child(dir, entry.name);
     const real = ctx.fs.realpath(extDir);
     if (!real || !ctx.fs.isDirectory(real)) continue;
+    if (path.dirname(extDir) !== dir && !isInside(real, homeReal)) {
+      ctx.skip(extDir, "a profile's extension outside the user's home; not read");
+      continue;
+    }
     const manifestPath = child(extDir, 'package.json');
     const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
     const manifest = text === null ? null : parsePackageJson(text);
@@ -80,6 +150,38 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
       host,
     });
   }
+}
+
+interface Installed {
+  folders: Set<string>;
+  ids: Set<string>;
+}
+
+function mergeInstalled(a: Installed | null, b: Installed): Installed {
+  return a === null ? b : { folders: new Set([...a.folders, ...b.folders]), ids: new Set([...a.ids, ...b.ids]) };
+}
+
+/** What the editor's named profiles list, and profile entries located outside the extensions folder. */
+function readProfiles(ctx: ScanContext, home: Home, host: string): { installed: Installed; lists: number; broken: boolean; elsewhere: string[] } {
+  const installed: Installed = { folders: new Set(), ids: new Set() };
+  const elsewhere = new Set<string>();
+  let lists = 0;
+  let broken = false;
+  for (const root of profileRoots(ctx, home, host)) {
+    for (const entry of ctx.fs.list(root) ?? []) {
+      if (entry.isFile) continue;
+      const file = path.join(root, entry.name, 'extensions.json');
+      const parsed = readInstalled(ctx, file, elsewhere);
+      if (!parsed) {
+        if (ctx.fs.lstat(file)) broken = true;
+        continue;
+      }
+      lists++;
+      for (const f of parsed.folders) installed.folders.add(f);
+      for (const id of parsed.ids) installed.ids.add(id);
+    }
+  }
+  return { installed, lists, broken, elsewhere: [...elsewhere] };
 }
 
 const folderPatterns = new WeakMap<object, RegExp>();
@@ -105,9 +207,8 @@ function readObsolete(ctx: ScanContext, dir: string): Set<string> {
   return new Set();
 }
 
-/** What extensions.json lists, or null when there is no usable extensions.json (older editors). */
-function readInstalled(ctx: ScanContext, dir: string): { folders: Set<string>; ids: Set<string> } | null {
-  const file = path.join(dir, 'extensions.json');
+/** What one extensions.json lists, or null when there is none usable (older editors). */
+function readInstalled(ctx: ScanContext, file: string, locations?: Set<string>): Installed | null {
   const text = ctx.fs.readText(file, ctx.limits.maxDatabaseBytes);
   if (text === null) return null;
   const parsed = parseExtensionsJson(text);
@@ -115,6 +216,7 @@ function readInstalled(ctx: ScanContext, dir: string): { folders: Set<string>; i
     ctx.skip(file, `${parsed.error}; every extension folder counted as installed`);
     return null;
   }
+  if (locations) for (const e of parsed.value) if (e.location && path.isAbsolute(e.location)) locations.add(path.normalize(e.location));
   return {
     folders: new Set(parsed.value.map((e) => e.folder).filter((f): f is string => f !== null)),
     ids: new Set(parsed.value.filter((e) => e.version !== null).map((e) => `${e.id}@${e.version}`)),

@@ -180,10 +180,10 @@ describe('VS Code extension records', () => {
     expect(installed).toEqual({
       ok: true,
       value: [
-        { id: 'anthropic.claude-code', version: '2.1.50', folder: 'anthropic.claude-code-2.1.50' },
-        { id: 'a.b', version: '1.0.0', folder: 'a.b-1.0.0' },
-        { id: 'c.d', version: '2.0.0', folder: 'c.d-2.0.0' },
-        { id: 'e.f', version: '3.0.0', folder: 'e.f-3.0.0 copy' },
+        { id: 'anthropic.claude-code', version: '2.1.50', folder: 'anthropic.claude-code-2.1.50', location: null },
+        { id: 'a.b', version: '1.0.0', folder: 'a.b-1.0.0', location: '/home/u/.vscode/extensions/a.b-1.0.0' },
+        { id: 'c.d', version: '2.0.0', folder: 'c.d-2.0.0', location: 'C:\\Users\\u\\.vscode\\extensions\\c.d-2.0.0' },
+        { id: 'e.f', version: '3.0.0', folder: 'e.f-3.0.0 copy', location: null },
       ],
     });
   });

@@ -1,0 +1,401 @@
+/**
+ * Environment assignments in shell startup files, read as text (no shell is ever run). Pure.
+ *
+ * Dialects:
+ * - `sh`: bash, zsh, ~/.profile, systemd `environment.d/*.conf` and `/etc/environment` lines:
+ *   `export A=B`, `A=B`, `declare -x A=B`, `typeset -x A=B`, `readonly A=B`, also after `then`,
+ *   `&&`, `;` or `{` (`[ -d ~/pnpm ] && export PNPM_HOME=~/pnpm`); `source F` / `. F` are listed.
+ * - `fish`: `set -gx A B`, `set -Ux A B`, `set --export --global A B`, `set -x A B` (only exported
+ *   variables: tools read the environment).
+ * - `fish-universal`: fish's `fish_variables` file (`SETUVAR --export A:B`, written by `set -Ux`).
+ *
+ * Expansion: `$VAR`, `${VAR}`, `${VAR:-default}` / `${VAR-default}` (sh), `{$VAR}` (fish), `~` and
+ * `~/` at the start of a word or after `=`/`:`, against `scope` (HOME plus earlier assignments).
+ * A value that needs anything else (command substitution, an unknown variable, arithmetic) is
+ * unresolved: it is reported as such and never guessed.
+ */
+
+export type StartupDialect = 'sh' | 'fish' | 'fish-universal';
+
+export interface EnvAssignment {
+  name: string;
+  value: string;
+}
+
+export interface ParsedStartup {
+  /** Assignments whose value could be worked out, in file order. */
+  assignments: EnvAssignment[];
+  /** Names assigned values that cannot be known without running the shell. */
+  unresolved: string[];
+  /** Files the text sources (`source F`, `. F`), expanded; relative ones as written. */
+  sourced: string[];
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DECLARE_WORDS = new Set(['export', 'declare', 'typeset', 'readonly', 'local']);
+const LEAD_KEYWORDS = new Set(['then', 'else', 'do', '{', '(', 'if', 'elif', '!', 'command']);
+
+/**
+ * Parses one startup file. `scope` holds what is known before it (at least HOME) and is updated
+ * with every assignment, so later lines (and later files sharing the scope) can refer to them.
+ */
+export function parseStartupFile(text: string, dialect: StartupDialect, scope: Map<string, string>): ParsedStartup {
+  const out: ParsedStartup = { assignments: [], unresolved: [], sourced: [] };
+  if (dialect === 'fish-universal') {
+    parseFishUniversal(text, scope, out);
+    return out;
+  }
+  for (const line of logicalLines(text, dialect)) {
+    for (const command of splitCommands(line)) {
+      const words = splitWords(command);
+      if (words === null || words.length === 0) continue;
+      if (dialect === 'sh') shCommand(words, scope, out);
+      else fishCommand(words, scope, out);
+    }
+  }
+  return out;
+}
+
+/** `/proc/<pid>/environ`: NUL-separated NAME=VALUE pairs; malformed entries are dropped. */
+export function parseEnviron(bytes: Uint8Array): Map<string, string> {
+  const out = new Map<string, string>();
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  for (const entry of text.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (NAME.test(name) && !out.has(name)) out.set(name, entry.slice(eq + 1));
+  }
+  return out;
+}
+
+function record(name: string, value: string | null, scope: Map<string, string>, out: ParsedStartup): void {
+  if (value === null) {
+    // Later references must not expand to a stale or empty value.
+    scope.set(name, UNKNOWN);
+    out.unresolved.push(name);
+    return;
+  }
+  scope.set(name, value);
+  out.assignments.push({ name, value });
+}
+
+/** Stands in `scope` for a variable set to something only a running shell could know. */
+const UNKNOWN = '\u0000unknown';
+
+function shCommand(words: Word[], scope: Map<string, string>, out: ParsedStartup): void {
+  let i = 0;
+  while (i < words.length && words[i]!.plain && LEAD_KEYWORDS.has(words[i]!.raw)) i++;
+  if (i >= words.length) return;
+  const first = words[i]!;
+  if (first.plain && (first.raw === 'source' || first.raw === '.')) {
+    const target = words[i + 1];
+    const value = target ? expandWord(target, scope, 'sh') : null;
+    if (value) out.sourced.push(value);
+    return;
+  }
+  let declared = false;
+  if (first.plain && DECLARE_WORDS.has(first.raw)) {
+    declared = true;
+    i++;
+    while (i < words.length && words[i]!.raw.startsWith('-')) i++;
+  }
+  const assignments: [string, Word][] = [];
+  for (; i < words.length; i++) {
+    const word = words[i]!;
+    const eq = word.raw.indexOf('=');
+    const name = eq > 0 ? word.raw.slice(0, eq) : '';
+    if (eq <= 0 || !NAME.test(name) || word.quotedBefore(eq)) {
+      // `A=B cmd` sets A for cmd only; `export A` (no value) changes nothing we can read.
+      if (!declared) return;
+      continue;
+    }
+    assignments.push([name, word.slice(eq + 1)]);
+  }
+  for (const [name, value] of assignments) record(name, expandWord(value, scope, 'sh'), scope, out);
+}
+
+function fishCommand(words: Word[], scope: Map<string, string>, out: ParsedStartup): void {
+  let i = 0;
+  while (i < words.length && words[i]!.plain && LEAD_KEYWORDS.has(words[i]!.raw)) i++;
+  const first = words[i];
+  if (!first || !first.plain) return;
+  if (first.raw === 'source' || first.raw === '.') {
+    const target = words[i + 1];
+    const value = target ? expandWord(target, scope, 'fish') : null;
+    if (value) out.sourced.push(value);
+    return;
+  }
+  if (first.raw !== 'set') return;
+  i++;
+  let exported = false;
+  let erase = false;
+  for (; i < words.length && words[i]!.raw.startsWith('-'); i++) {
+    const flag = words[i]!.raw;
+    if (flag === '--export' || (!flag.startsWith('--') && flag.includes('x'))) exported = true;
+    if (flag === '--erase' || (!flag.startsWith('--') && flag.includes('e'))) erase = true;
+  }
+  const nameWord = words[i];
+  if (!nameWord || !NAME.test(nameWord.raw) || erase) return;
+  const valueWord = words[i + 1];
+  // Only exported variables reach the tools; a plain `set` still feeds later expansions.
+  const value = valueWord ? expandWord(valueWord, scope, 'fish') : '';
+  if (!exported) {
+    if (value !== null) scope.set(nameWord.raw, value);
+    return;
+  }
+  record(nameWord.raw, value, scope, out);
+}
+
+/** `SETUVAR --export NAME:VALUE`; `\xNN` escapes; list elements separated by \x1e (the first is kept). */
+function parseFishUniversal(text: string, scope: Map<string, string>, out: ParsedStartup): void {
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^SETUVAR\s+(--export\s+)?([A-Za-z_][A-Za-z0-9_]*):(.*)$/.exec(line);
+    if (!m || !m[1]) continue;
+    const value = m[3]!.replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).split('\x1e')[0]!;
+    record(m[2]!, value, scope, out);
+  }
+}
+
+/** Lines with backslash-newline continuations joined and comments dropped. */
+function logicalLines(text: string, dialect: 'sh' | 'fish'): string[] {
+  const out: string[] = [];
+  let pending = '';
+  for (const raw of text.split(/\r?\n/)) {
+    const line = pending + raw;
+    if (line.endsWith('\\') && !line.endsWith('\\\\')) {
+      pending = line.slice(0, -1);
+      continue;
+    }
+    pending = '';
+    out.push(stripComment(line, dialect));
+  }
+  if (pending) out.push(stripComment(pending, dialect));
+  return out;
+}
+
+function stripComment(line: string, _dialect: 'sh' | 'fish'): string {
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '\\') i++;
+    else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s|;/.test(line[i - 1]!))) return line.slice(0, i);
+  }
+  return line;
+}
+
+/** Splits on unquoted `;`, `&&`, `||`, `|` and `&`. */
+function splitCommands(line: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quote: string | null = null;
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '(' && line[i - 1] === '$') depth++;
+    else if (c === ')' && depth > 0) depth--;
+    else if (depth === 0 && (c === ';' || c === '|' || c === '&')) {
+      out.push(line.slice(start, i));
+      if (line[i + 1] === c) i++;
+      start = i + 1;
+    }
+  }
+  out.push(line.slice(start));
+  return out.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * One shell word as a list of parts, each with its quoting: single-quoted parts are literal,
+ * double-quoted ones expand variables, unquoted ones also expand `~`.
+ */
+interface Part {
+  text: string;
+  quote: '' | "'" | '"';
+}
+
+class Word {
+  constructor(readonly parts: Part[]) {}
+  get raw(): string {
+    return this.parts.map((p) => p.text).join('');
+  }
+  /** A word without any quoting (keywords, flags). */
+  get plain(): boolean {
+    return this.parts.every((p) => p.quote === '');
+  }
+  /** Whether the character at raw offset `at` sits inside quotes. */
+  quotedBefore(at: number): boolean {
+    let offset = 0;
+    for (const part of this.parts) {
+      if (at < offset + part.text.length) return part.quote !== '';
+      offset += part.text.length;
+    }
+    return false;
+  }
+  /** The word from raw offset `at` on. */
+  slice(at: number): Word {
+    const parts: Part[] = [];
+    let offset = 0;
+    for (const part of this.parts) {
+      const end = offset + part.text.length;
+      if (end > at) parts.push({ text: part.text.slice(Math.max(0, at - offset)), quote: part.quote });
+      offset = end;
+    }
+    return new Word(parts);
+  }
+}
+
+function splitWords(command: string): Word[] | null {
+  const words: Word[] = [];
+  let parts: Part[] = [];
+  let current = '';
+  let inWord = false;
+  const flush = () => {
+    if (current !== '') parts.push({ text: current, quote: '' });
+    current = '';
+  };
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === ' ' || c === '\t') {
+      if (inWord) {
+        flush();
+        words.push(new Word(parts));
+        parts = [];
+        inWord = false;
+      }
+      continue;
+    }
+    inWord = true;
+    if (c === "'" || c === '"') {
+      flush();
+      const end = findClosing(command, i + 1, c);
+      if (end < 0) return null;
+      const body = command.slice(i + 1, end);
+      parts.push({ text: c === '"' ? body.replace(/\\(["\\$`])/g, '$1') : body, quote: c });
+      i = end;
+      continue;
+    }
+    if (c === '\\' && i + 1 < command.length) {
+      flush();
+      parts.push({ text: command[i + 1]!, quote: "'" });
+      i++;
+      continue;
+    }
+    current += c;
+  }
+  if (inWord) {
+    flush();
+    words.push(new Word(parts));
+  }
+  return words;
+}
+
+function findClosing(text: string, from: number, quote: string): number {
+  for (let i = from; i < text.length; i++) {
+    if (quote === '"' && text[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (text[i] === quote) return i;
+  }
+  return -1;
+}
+
+/** The word's value, or null when it cannot be known without running the shell. */
+function expandWord(word: Word, scope: Map<string, string>, dialect: 'sh' | 'fish'): string | null {
+  let out = '';
+  for (let p = 0; p < word.parts.length; p++) {
+    const part = word.parts[p]!;
+    if (part.quote === "'") {
+      out += part.text;
+      continue;
+    }
+    let text = part.text;
+    if (part.quote === '' && p === 0) text = expandTilde(text, scope);
+    const expanded = expandVariables(text, scope, dialect);
+    if (expanded === null) return null;
+    out += expanded;
+  }
+  return out;
+}
+
+function expandTilde(text: string, scope: Map<string, string>): string {
+  const home = scope.get('HOME');
+  if (home === undefined) return text;
+  // `~` at the start and after `:` (PATH-like values), as sh does in assignments.
+  return text.replace(/(^|:)~(?=\/|$|:)/g, (_, lead: string) => lead + home);
+}
+
+function expandVariables(text: string, scope: Map<string, string>, dialect: 'sh' | 'fish'): string | null {
+  if (text.includes('`') || text.includes('$(') || (dialect === 'fish' && /(^|[^\\])\(/.test(text))) return null;
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (dialect === 'fish' && c === '{' && text[i + 1] === '$') {
+      const end = text.indexOf('}', i);
+      if (end < 0) return null;
+      const value = lookup(text.slice(i + 2, end), scope);
+      if (value === null) return null;
+      out += value;
+      i = end;
+      continue;
+    }
+    if (c !== '$') {
+      out += c;
+      continue;
+    }
+    if (dialect === 'sh' && text[i + 1] === '{') {
+      const end = text.indexOf('}', i);
+      if (end < 0) return null;
+      const body = text.slice(i + 2, end);
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-(.*))?$/.exec(body);
+      if (!m) return null;
+      const value = lookup(m[1]!, scope);
+      if (m[3] !== undefined) {
+        // ${VAR:-default} / ${VAR-default}: the default when unset (or empty, with the colon).
+        const useDefault = value === null ? scope.get(m[1]!) !== UNKNOWN : m[2] === ':' && value === '';
+        if (value === null && !useDefault) return null;
+        if (useDefault) {
+          const fallback = expandVariables(expandTilde(m[3], scope), scope, dialect);
+          if (fallback === null) return null;
+          out += fallback;
+        } else out += value;
+      } else {
+        if (value === null) return null;
+        out += value;
+      }
+      i = end;
+      continue;
+    }
+    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1));
+    if (!m) {
+      out += c;
+      continue;
+    }
+    const value = lookup(m[0], scope);
+    if (value === null) return null;
+    out += value;
+    i += m[0].length;
+  }
+  return out;
+}
+
+function lookup(name: string, scope: Map<string, string>): string | null {
+  const value = scope.get(name);
+  return value === undefined || value === UNKNOWN ? null : value;
+}

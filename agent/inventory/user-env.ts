@@ -1,0 +1,177 @@
+/**
+ * Each user's own environment, for the variables that move install roots (PNPM_HOME, NVM_DIR,
+ * XDG_DATA_HOME, ...). A daemon runs with none of them, so they are read without running any shell:
+ *
+ * - statically from the user's startup files: `/etc/environment`, `~/.config/environment.d/*.conf`,
+ *   `~/.profile`, `~/.bash_profile`, `~/.bash_login`, `~/.bashrc`, `~/.zshenv`, then `$ZDOTDIR` (or
+ *   `~`)`/.zprofile`, `.zshrc`, `.zlogin`, fish's `config.fish`, `conf.d/*.fish` and
+ *   `fish_variables`, and the files these `source` (two levels deep at most);
+ * - from the environment of the user's running processes (`/proc/<pid>/environ` of processes
+ *   whose owner is the user; Linux, scanning this machine; as root, or one's own processes).
+ *
+ * Every value is a candidate: a variable set differently in bash and in fish gives both roots.
+ * Nothing is trusted: a file is read only when its real path lies inside the user's home, at most
+ * MAX_FILE_BYTES of it, never a FIFO or device (ScanFs); a root taken from these values counts
+ * only when its real path lies inside the user's home (see ScanContext.envValues).
+ */
+import * as path from 'node:path';
+import { isInside } from './context.js';
+import type { ScanFs } from './fs.js';
+import { parseEnviron, parseStartupFile, type StartupDialect } from './parse/shell-env.js';
+
+/** The variables that move a root the scanners read. */
+export const ROOT_VARIABLES = [
+  'PNPM_HOME',
+  'NVM_DIR',
+  'FNM_DIR',
+  'BUN_INSTALL',
+  'BUN_INSTALL_GLOBAL_DIR',
+  'BUN_INSTALL_BIN',
+  'VOLTA_HOME',
+  'PIPX_HOME',
+  'PIPX_BIN_DIR',
+  'UV_TOOL_DIR',
+  'UV_TOOL_BIN_DIR',
+  'NPM_CONFIG_PREFIX',
+  'npm_config_prefix',
+  'MISE_DATA_DIR',
+  'ASDF_DATA_DIR',
+  'XDG_DATA_HOME',
+  'XDG_CONFIG_HOME',
+  'COREPACK_HOME',
+  'VSCODE_EXTENSIONS',
+  'YARN_GLOBAL_FOLDER',
+  'YARN_PREFIX',
+  'HOMEBREW_PREFIX',
+] as const;
+export type RootVariable = (typeof ROOT_VARIABLES)[number];
+
+const WANTED = new Set<string>(ROOT_VARIABLES);
+const MAX_FILE_BYTES = 256 * 1024;
+const MAX_FILES = 40;
+const MAX_SOURCE_DEPTH = 2;
+const MAX_PROCESSES = 4096;
+const MAX_ENVIRON_BYTES = 256 * 1024;
+
+/** Variable name -> the distinct values found for it, in the order found. */
+export type UserEnv = Map<string, string[]>;
+
+function add(env: UserEnv, name: string, value: string): void {
+  if (!WANTED.has(name) || value === '') return;
+  const list = env.get(name);
+  if (!list) env.set(name, [value]);
+  else if (!list.includes(value)) list.push(value);
+}
+
+/** What reading one user's startup files needs. */
+export interface StartupSource {
+  fs: ScanFs;
+  /** The home as given, and its real path (files must resolve inside it). */
+  homeDir: string;
+  homeReal: string;
+  /** `/etc/environment` under the scan's root, or null not to read it. */
+  etcEnvironment: string | null;
+  skip(path: string, reason: string): void;
+}
+
+/** The root variables set by one user's startup files. */
+export function readStartupEnv(source: StartupSource): UserEnv {
+  const env: UserEnv = new Map();
+  let budget = MAX_FILES;
+  const h = (...parts: string[]) => path.join(source.homeDir, ...parts);
+
+  // The login environment every shell starts from.
+  const base = new Map<string, string>([['HOME', source.homeDir]]);
+  const read = (file: string, dialect: StartupDialect, scope: Map<string, string>, depth: number, insideHome = true): void => {
+    if (budget <= 0) return;
+    const text = readBounded(source, file, insideHome);
+    if (text === null) return;
+    budget--;
+    const parsed = parseStartupFile(text, dialect, scope);
+    for (const { name, value } of parsed.assignments) add(env, name, value);
+    if (depth >= MAX_SOURCE_DEPTH) return;
+    for (const target of parsed.sourced) {
+      const resolved = path.isAbsolute(target) ? target : path.join(source.homeDir, target);
+      read(resolved, dialect === 'fish-universal' ? 'fish' : dialect, scope, depth + 1);
+    }
+  };
+  if (source.etcEnvironment) read(source.etcEnvironment, 'sh', base, MAX_SOURCE_DEPTH, false);
+  for (const file of sortedFiles(source, h('.config', 'environment.d'), '.conf')) read(file, 'sh', base, MAX_SOURCE_DEPTH);
+
+  const posix = new Map(base);
+  for (const name of ['.profile', '.bash_profile', '.bash_login', '.bashrc']) read(h(name), 'sh', posix, 0);
+
+  const zsh = new Map(base);
+  read(h('.zshenv'), 'sh', zsh, 0);
+  // zsh reads the rest from $ZDOTDIR when .zshenv sets it (a common way to tidy the home).
+  const zdot = zsh.get('ZDOTDIR');
+  const zdir = zdot && path.isAbsolute(zdot) ? zdot : source.homeDir;
+  if (zdir !== source.homeDir) read(path.join(zdir, '.zshenv'), 'sh', zsh, 0);
+  for (const name of ['.zprofile', '.zshrc', '.zlogin']) read(path.join(zdir, name), 'sh', zsh, 0);
+
+  const fish = new Map(base);
+  const fishDir = h('.config', 'fish');
+  read(path.join(fishDir, 'fish_variables'), 'fish-universal', fish, MAX_SOURCE_DEPTH);
+  for (const file of sortedFiles(source, path.join(fishDir, 'conf.d'), '.fish')) read(file, 'fish', fish, 0);
+  read(path.join(fishDir, 'config.fish'), 'fish', fish, 0);
+  return env;
+}
+
+/** `*.conf` (or `*.fish`) files of a folder, sorted by name as systemd and fish read them. */
+function sortedFiles(source: StartupSource, dir: string, suffix: string): string[] {
+  const entries = source.fs.list(dir);
+  if (!entries) return [];
+  return entries
+    .filter((e) => e.name.endsWith(suffix) && !e.name.startsWith('.') && !e.isDirectory)
+    .map((e) => e.name)
+    .sort()
+    .map((name) => path.join(dir, name));
+}
+
+/** The text of a file whose real path lies inside the home (or any file for system ones). */
+function readBounded(source: StartupSource, file: string, insideHome: boolean): string | null {
+  if (!source.fs.lstat(file)) return null;
+  const real = source.fs.realpath(file);
+  if (real === null) return null;
+  if (insideHome && !isInside(real, source.homeReal)) {
+    source.skip(file, "leads outside the user's home; not read");
+    return null;
+  }
+  return source.fs.readText(real, MAX_FILE_BYTES);
+}
+
+/**
+ * The root variables in the environments of running processes, per owner uid (Linux `/proc`).
+ * Only processes of `uids` are read; unreadable ones (another user's, when not root) are passed
+ * over silently, as are processes that end while being read.
+ */
+export function readProcessEnvs(fs: ScanFs, procDir: string, uids: ReadonlySet<number>, canRead: (uid: number) => boolean): Map<number, UserEnv> {
+  const out = new Map<number, UserEnv>();
+  if (uids.size === 0) return out;
+  const entries = fs.list(procDir);
+  if (!entries) return out;
+  let seen = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    if (++seen > MAX_PROCESSES) break;
+    const dir = path.join(procDir, entry.name);
+    const uid = quietUid(fs, dir);
+    if (uid === null || !uids.has(uid) || !canRead(uid)) continue;
+    const bytes = fs.readBytes(path.join(dir, 'environ'), MAX_ENVIRON_BYTES);
+    if (!bytes || bytes.length === 0) continue;
+    let env = out.get(uid);
+    if (!env) out.set(uid, (env = new Map()));
+    for (const [name, value] of parseEnviron(bytes)) add(env, name, value);
+  }
+  return out;
+}
+
+function quietUid(fs: ScanFs, dir: string): number | null {
+  return fs.stat(dir)?.uid ?? null;
+}
+
+/** Merges `from` into `into` (values appended, duplicates dropped). */
+export function mergeEnv(into: UserEnv, from: UserEnv | undefined): UserEnv {
+  if (from) for (const [name, values] of from) for (const value of values) add(into, name, value);
+  return into;
+}
