@@ -18,6 +18,8 @@ import { scanLinuxPackages } from './scanners/linux-packages.js';
 import { scanMacApps } from './scanners/macos-apps.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
+import { scanCaches } from './scanners/caches.js';
+import { scanPnpm } from './scanners/pnpm.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPython } from './scanners/python.js';
 import { scanVscode } from './scanners/vscode.js';
@@ -40,6 +42,8 @@ export { npmAiSdks, pypiAiSdks } from './ai-sdks.js';
 /** The channel scanners, in the order they run. */
 export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['npm', scanNpm],
+  ['npm-caches', scanCaches],
+  ['pnpm', scanPnpm],
   ['legacy-local', scanLegacyLocal],
   ['native', scanNative],
   ['python', scanPython],

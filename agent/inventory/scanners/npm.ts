@@ -34,7 +34,11 @@ export async function scanNpm(ctx: ScanContext): Promise<ToolInstance[]> {
   return out;
 }
 
-async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[]): Promise<void> {
+/**
+ * Reads every package folder of one node_modules (scoped ones too, and hidden leftovers), and
+ * records the AI tools among them with their per-platform packages attached.
+ */
+export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[]): Promise<void> {
   const entries = ctx.fs.list(root.modules);
   if (!entries) return;
   const found: ToolInstance[] = [];
@@ -52,8 +56,34 @@ async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInstance[])
     if (ctx.expired(root.modules)) break;
     await ctx.breathe();
   }
-  out.push(...attachPlatformParts(found));
+  const modulesReal = ctx.fs.realpath(root.modules);
+  const instances = attachPlatformParts(found);
+  // pnpm links the package in from elsewhere (.pnpm/<name>@<ver>/node_modules, store/v11/links).
+  for (const instance of instances) if (path.dirname(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
+  out.push(...instances);
 }
+
+/**
+ * A per-platform package that pnpm links beside the tool's real folder (in the store or in
+ * `.pnpm/<name>@<ver>/node_modules`) is a part of the instance.
+ */
+function addLinkedParts(ctx: ScanContext, instance: ToolInstance, home: Home | null): void {
+  const siblings = path.dirname(instance.installPath);
+  const modules = path.basename(siblings).startsWith('@') ? path.dirname(siblings) : siblings;
+  if (path.basename(modules) !== 'node_modules') return;
+  const found: ToolInstance[] = [];
+  const root: NpmRoot = { modules, binDirs: [], home };
+  for (const entry of ctx.fs.list(modules) ?? []) {
+    if (entry.name.startsWith('@')) {
+      for (const sub of ctx.fs.list(child(modules, entry.name)) ?? []) if (sub.isDirectory || sub.isSymbolicLink) readPackage(ctx, root, `${entry.name}/${sub.name}`, child(child(modules, entry.name), sub.name), found);
+    } else if ((entry.isDirectory || entry.isSymbolicLink) && !entry.name.startsWith('.')) {
+      readPackage(ctx, root, entry.name, child(modules, entry.name), found);
+    }
+  }
+  const parts = found.filter((i) => i.toolId === instance.toolId && i.installPath !== instance.installPath).map((i) => i.installPath);
+  if (parts.length) instance.parts = [...new Set([...(instance.parts ?? []), ...parts])].sort();
+}
+
 
 /**
  * Folder names that may hold a package: names npm accepts, and hidden folders such as npm's

@@ -4,7 +4,7 @@
  * test/.cache/npm (gitignored; CI caches the folder) so reruns do not download again.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** npm's cache folder shared by every real-package test. */
@@ -25,4 +25,46 @@ export function npmInstallGlobal(prefix: string, specs: readonly string[], optio
     timeout: INSTALL_TIMEOUT_MS,
     env: { ...process.env, npm_config_cache: NPM_TEST_CACHE, npm_config_update_notifier: 'false' },
   });
+}
+
+/**
+ * A user's home after `npx -y pnpm@<version> add -g --ignore-scripts <specs>` (PNPM_HOME =
+ * ~/.local/share/pnpm, the default store inside it), made once in test/.cache/pnpm and copied
+ * (`cp -a`, symlinks kept as the relative links pnpm made) to `homeDir`.
+ */
+export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: readonly string[]): void {
+  const key = `${pnpmVersion}-${specs.join('+').replace(/[^A-Za-z0-9.+-]/g, '_')}`;
+  const cached = fileURLToPath(new URL(`../../.cache/pnpm/${key}/home`, import.meta.url));
+  if (!existsSync(`${cached}/.local/share/pnpm/global`)) {
+    // Built aside and renamed into place, so test runs sharing the cache never see half a home.
+    const building = `${cached}.${process.pid}-${Date.now()}`;
+    mkdirSync(building, { recursive: true });
+    const pnpmHome = `${building}/.local/share/pnpm`;
+    execFileSync('npx', ['-y', `pnpm@${pnpmVersion}`, 'add', '-g', '--ignore-scripts', ...specs], {
+      cwd: building,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+      env: { ...process.env, HOME: building, XDG_DATA_HOME: `${building}/.local/share`, PNPM_HOME: pnpmHome, PATH: `${pnpmHome}/bin:${pnpmHome}:${process.env.PATH}`, npm_config_cache: NPM_TEST_CACHE, npm_config_update_notifier: 'false' },
+    });
+    try {
+      renameSync(building, cached);
+    } catch {
+      rmSync(building, { recursive: true, force: true }); // another run got there first
+    }
+  }
+  mkdirSync(homeDir, { recursive: true });
+  execFileSync('cp', ['-a', `${cached}/.`, homeDir]);
+}
+
+/**
+ * What `npx -y -p <spec> <bin> --version` leaves in npm's cache (`_npx/<hash>/node_modules`), made
+ * with the shared test cache and copied into `<homeDir>/.npm/_npx`. Returns the bin's output.
+ */
+export function npxRun(homeDir: string, spec: string, bin: string): string {
+  mkdirSync(NPM_TEST_CACHE, { recursive: true });
+  const env = { ...process.env, npm_config_cache: NPM_TEST_CACHE, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
+  const output = execFileSync('npx', ['-y', '-p', spec, bin, '--version'], { cwd: homeDir, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS, env });
+  mkdirSync(`${homeDir}/.npm`, { recursive: true });
+  execFileSync('cp', ['-a', `${NPM_TEST_CACHE}/_npx`, `${homeDir}/.npm/`]);
+  return output;
 }

@@ -1,0 +1,103 @@
+/**
+ * Package-runner caches and package stores that hold complete, runnable copies of a tool (issue 12
+ * item 1): what `npx <pkg>` runs, and what yarn and bun unpack before linking. A copy found here is
+ * an instance of its tool like any other (identified by content, see policies/catalog/npm.ts), in
+ * the channel `npm`, owned by the home it is in.
+ *
+ * Layouts (read from real installs, npm 11.19 / yarn 1.22 / bun 1.x, and their sources):
+ * - npx: `<npm cache>/_npx/<16 hex>/node_modules/<pkg>`, bins in `node_modules/.bin` (npm
+ *   libnpmexec: the `_npx` folder beside `_cacache`, one sub-folder per hash of the requested
+ *   specs). The npm cache is `cache=` in ~/.npmrc, npm_config_cache, else
+ *   `~/.npm/_cacache` (Unix) / `%LocalAppData%\npm-cache\_cacache` (Windows) — so `_npx` sits
+ *   beside `_cacache` under `~/.npm` or `%LocalAppData%\npm-cache` (docs.npmjs.com "config: cache").
+ * - yarn 1: `<cache>/v6/npm-<name>-<version>-<hash>-integrity/node_modules/<name>`, cache =
+ *   `$YARN_CACHE_FOLDER`, `$XDG_CACHE_HOME/yarn`, `~/.cache/yarn` (Linux), `~/Library/Caches/Yarn`
+ *   (macOS), `%LocalAppData%\Yarn\Cache` (yarn src/util/user-dirs.js, constants.js CACHE_VERSION 6).
+ * - bun: `<cache>/<name>@<version>@@@1/` (scoped: `<cache>/@scope/<name>@<version>@@@1/`), cache =
+ *   `$BUN_INSTALL_CACHE_DIR`, else `$BUN_INSTALL/install/cache`, default ~/.bun/install/cache
+ *   (bun docs "Global cache").
+ */
+import * as path from 'node:path';
+import type { ToolInstance } from '../../../policies/inventory.js';
+import type { ScanContext } from '../context.js';
+import { child } from '../fs.js';
+import type { NpmRoot } from '../npm-roots.js';
+import type { Home } from '../users.js';
+import { attachPlatformParts, readPackage, scanModules } from './npm.js';
+
+export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
+  const out: ToolInstance[] = [];
+  if (ctx.npmPrefixes) return out;
+  for (const home of ctx.homes) {
+    for (const cache of npmCacheDirs(ctx, home)) {
+      const npx = path.join(cache, '_npx');
+      for (const entry of ctx.fs.list(npx) ?? []) {
+        if (!entry.isDirectory) continue;
+        const modules = path.join(npx, entry.name, 'node_modules');
+        await scanModules(ctx, { modules, binDirs: [path.join(modules, '.bin')], home }, out);
+        if (ctx.expired(npx)) return out;
+      }
+    }
+    for (const cache of yarnCacheDirs(ctx, home)) {
+      for (const entry of ctx.fs.list(cache) ?? []) {
+        if (!entry.isDirectory || !entry.name.startsWith('npm-')) continue;
+        await scanModules(ctx, { modules: path.join(cache, entry.name, 'node_modules'), binDirs: [], home }, out);
+        if (ctx.expired(cache)) return out;
+      }
+    }
+    for (const cache of bunCacheDirs(ctx, home)) await scanBunCache(ctx, cache, home, out);
+  }
+  return out;
+}
+
+/** The npm cache folders of a home (the parent of `_cacache`, where `_npx` lives). */
+export function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
+  const dirs: string[] = [];
+  // (`cache=` in ~/.npmrc is not read yet; the default and the environment cover most machines.)
+  for (const dir of [ctx.envFor(home, 'npm_config_cache') ?? ctx.envFor(home, 'NPM_CONFIG_CACHE')]) if (dir && path.isAbsolute(dir)) dirs.push(dir);
+  dirs.push(ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'npm-cache') : path.join(home.dir, '.npm'));
+  return [...new Set(dirs)];
+}
+
+function yarnCacheDirs(ctx: ScanContext, home: Home): string[] {
+  const bases = [ctx.envFor(home, 'YARN_CACHE_FOLDER'), ctx.envFor(home, 'XDG_CACHE_HOME') && path.join(ctx.envFor(home, 'XDG_CACHE_HOME')!, 'yarn')];
+  if (ctx.platform === 'windows') bases.push(path.join(home.dir, 'AppData', 'Local', 'Yarn', 'Cache'));
+  else if (ctx.platform === 'darwin') bases.push(path.join(home.dir, 'Library', 'Caches', 'Yarn'));
+  bases.push(path.join(home.dir, '.cache', 'yarn'));
+  return [...new Set(bases.filter((b): b is string => !!b && path.isAbsolute(b)).map((b) => path.join(b, 'v6')))];
+}
+
+function bunCacheDirs(ctx: ScanContext, home: Home): string[] {
+  const install = ctx.envFor(home, 'BUN_INSTALL') ?? path.join(home.dir, '.bun');
+  const dirs = [ctx.envFor(home, 'BUN_INSTALL_CACHE_DIR'), path.join(install, 'install', 'cache')];
+  return [...new Set(dirs.filter((d): d is string => !!d && path.isAbsolute(d)))];
+}
+
+/** `claude-code@2.1.50@@@1` -> `claude-code` (bun's cache folder name: name@version@@@<n>). */
+export function bunCacheEntryName(entry: string): string | null {
+  const m = /^(.+?)@[^@/]+@@@\d+$/.exec(entry);
+  return m ? m[1]! : null;
+}
+
+async function scanBunCache(ctx: ScanContext, cache: string, home: Home, out: ToolInstance[]): Promise<void> {
+  const root: NpmRoot = { modules: cache, binDirs: [], home };
+  const found: ToolInstance[] = [];
+  const read = (scope: string | null, name: string, dir: string) => {
+    const pkg = bunCacheEntryName(name);
+    if (pkg === null) return;
+    readPackage(ctx, root, scope ? `${scope}/${pkg}` : pkg, dir, found);
+  };
+  for (const entry of ctx.fs.list(cache) ?? []) {
+    if (!entry.isDirectory) continue;
+    if (entry.name.startsWith('@') && !entry.name.includes('@', 1)) {
+      const scopeDir = child(cache, entry.name);
+      for (const sub of ctx.fs.list(scopeDir) ?? []) if (sub.isDirectory) read(entry.name, sub.name, child(scopeDir, sub.name));
+    } else {
+      read(null, entry.name, child(cache, entry.name));
+    }
+    if (ctx.expired(cache)) break;
+    await ctx.breathe();
+  }
+  // Platform packages sit beside their tool in the cache, as in a hoisted node_modules.
+  out.push(...attachPlatformParts(found));
+}
