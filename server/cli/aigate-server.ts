@@ -9,16 +9,15 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cron from 'node-cron';
 import { parseDuration } from '../../policies/time.js';
-import { buildServer, type AigateServer } from '../app.js';
+import type { AigateServer } from '../app.js';
 import type { ServerOptions } from '../config.js';
-import { DATABASE_FILE } from '../context.js';
-import { lockDataDir } from '../data-lock.js';
-import { openDatabase } from '../db/open.js';
-import { AuditLog } from '../store/audit.js';
-import { TokenStore, type Role } from '../store/tokens.js';
-import type { Output } from './policy-file.js';
+import type { Role } from '../store/tokens.js';
+import { processOutput, type Output } from './output.js';
+import { SERVER_VERSION } from './version.js';
+
+// The server itself (fastify, SQLite, the stores, node-cron) is imported when a command runs,
+// so --help and --version answer at once.
 
 export interface StartOptions {
   data: string;
@@ -49,34 +48,44 @@ const duration = (name: string) => (value: string) => {
   return parsed.ms;
 };
 
-const cronExpression = (value: string) => {
-  if (!cron.validate(value)) throw new InvalidArgumentError(`"${value}" is not a cron expression (minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`);
-  return value;
-};
 
 const port = (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('--port must be a number from 0 to 65535');
   return Number(value);
 };
 
+/**
+ * What the first start prints once: the bootstrap token and the steps that follow, written to
+ * be pasted as they are from a checkout (`npx`), with the enroll secret kept in a file (out of
+ * shell history and the process list) and the policy key fingerprint agents pin.
+ */
 export function firstStartMessage(url: string, token: string, fingerprint: string, dataDir: string): string {
   return [
     '',
     `aigate-server: first start; created the database and the policy signing key in ${dataDir}`,
-    `policy key fingerprint (agents pin it at enrollment): ${fingerprint}`,
     '',
     'Bootstrap admin token. It is shown only now; store it somewhere safe:',
     '',
     `    ${token}`,
     '',
-    'Next steps:',
-    `  1. log in:                 aigate login --server ${url} --token ${token}`,
-    '  2. create an admin token for each person (then revoke the bootstrap one):',
-    '                             aigate tokens create --name alice --role admin',
-    '  3. create an enroll secret: aigate enroll-secret create --group engineering --expires 7d',
-    '  4. publish a policy:       aigate policy validate policies/examples/ban-claude-code.yaml',
-    '                             aigate policy publish policies/examples/ban-claude-code.yaml',
-    `  5. on each machine:        aigate-agent enroll --server ${url} --secret <the enroll secret>`,
+    `Dashboard: ${url}/ui (sign in with the token)   API documentation: ${url}/docs`,
+    `Policy key fingerprint (agents pin it at enrollment): ${fingerprint}`,
+    '',
+    'Next steps (from this checkout; once installed, drop the "npx "):',
+    `  1. log in:                  npx aigate login --server ${url} --token ${token}`,
+    '  2. an admin token for each person (then revoke the bootstrap one with npx aigate tokens revoke <id>):',
+    '                              npx aigate tokens create --name alice --role admin',
+    '  3. check and publish a policy:',
+    '                              npx aigate policy validate policies/examples/ban-claude-code.yaml',
+    '                              npx aigate policy publish policies/examples/ban-claude-code.yaml',
+    '  4. an enroll secret, kept in a file (mode 0600) rather than on command lines:',
+    '                              npx aigate enroll-secret create --group engineering --expires 7d --secret-file enroll-secret',
+    '  5. on each machine (as root), with the secret file copied there:',
+    `                              aigate-agent enroll --server ${url} --secret-file enroll-secret \\`,
+    `                                --policy-key-fingerprint ${fingerprint}`,
+    '',
+    'Another port or address: aigate-server start --port 9090 --host 0.0.0.0 (npm start -- --port 9090);',
+    'serve HTTPS with --tls-cert/--tls-key, or behind a TLS proxy, before enrolling other machines.',
     '',
   ].join('\n');
 }
@@ -94,7 +103,14 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   serverOptions.rateLimits = rateLimits;
   if (options.staleAfter !== undefined) serverOptions.staleAfterMs = options.staleAfter;
   if (options.eventRetention !== undefined) serverOptions.eventRetentionMs = options.eventRetention;
-  if (options.rollupSchedule !== undefined) serverOptions.rollupSchedule = options.rollupSchedule;
+  if (options.rollupSchedule !== undefined) {
+    const { default: cron } = await import('node-cron');
+    if (!cron.validate(options.rollupSchedule)) {
+      io.err(`aigate-server: --rollup-schedule: "${options.rollupSchedule}" is not a cron expression (minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`);
+      return 2;
+    }
+    serverOptions.rollupSchedule = options.rollupSchedule;
+  }
   if (options.tlsCert && options.tlsKey) {
     try {
       serverOptions.tls = { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) };
@@ -106,6 +122,7 @@ async function start(options: StartOptions, io: Output): Promise<number> {
 
   let app: AigateServer;
   try {
+    const { buildServer } = await import('../app.js');
     app = await buildServer(serverOptions);
   } catch (error) {
     io.err(`aigate-server: ${(error as Error).message}`);
@@ -165,6 +182,13 @@ async function createAdminToken(options: { data: string; name: string; role: str
     return 2;
   }
   const dataDir = resolve(options.data);
+  const [{ lockDataDir }, { openDatabase }, { DATABASE_FILE }, { AuditLog }, { TokenStore }] = await Promise.all([
+    import('../data-lock.js'),
+    import('../db/open.js'),
+    import('../context.js'),
+    import('../store/audit.js'),
+    import('../store/tokens.js'),
+  ]);
   let lock;
   try {
     lock = lockDataDir(dataDir);
@@ -200,6 +224,7 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
   let exit = 0;
   const program = new Command('aigate-server')
     .description('The aigate policy server.')
+    .version(SERVER_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
   program
@@ -217,7 +242,7 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
     .option('--rate-enroll <n>', 'enrollments per minute per client address (default 30)', perMinute('--rate-enroll'))
     .option('--stale-after <duration>', 'a device without a check-in for this long is stale in reports (default 7d)', duration('--stale-after'))
     .option('--event-retention <duration>', 'prune raw agent events older than this; daily counts stay (default 400d)', duration('--event-retention'))
-    .option('--rollup-schedule <cron>', 'when the daily rollups are rebuilt (default "*/15 * * * *")', cronExpression)
+    .option('--rollup-schedule <cron>', 'when the daily rollups are rebuilt (default "*/15 * * * *")')
     .action(async (options: StartOptions) => {
       exit = await start(options, io);
     });
@@ -248,8 +273,7 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const io: Output = { out: (text) => process.stdout.write(text + '\n'), err: (text) => process.stderr.write(text + '\n') };
-  process.exitCode = await runAigateServer(process.argv.slice(2), io);
+  process.exitCode = await runAigateServer(process.argv.slice(2), processOutput);
   // A stray timer or socket must not keep a stopped server alive; unref'd, so a clean exit is not delayed.
   setTimeout(() => process.exit(), 3000).unref();
 }

@@ -1,8 +1,9 @@
 /** `aigate enroll-secret create|list|revoke`. */
+import { writeFile } from 'node:fs/promises';
 import type { Static } from '@sinclair/typebox';
 import type { AdminClient } from '../../client/admin-client.js';
 import type { SecretView } from '../../routes/admin/enroll-secrets.js';
-import { EXIT_OK, line, type Output } from '../output.js';
+import { EXIT_INVALID, EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
 import { positiveInt, printJson, uuidArgument, withClient, type CliContext } from './common.js';
 
@@ -10,6 +11,7 @@ type Secret = Static<typeof SecretView>;
 
 interface CreateOptions {
   group: string;
+  secretFile?: string;
   expires?: string;
   maxUses?: number;
   note?: string;
@@ -23,11 +25,27 @@ async function create(client: AdminClient, options: CreateOptions, io: Output): 
   if (options.maxUses !== undefined) body.maxUses = options.maxUses;
   if (options.note) body.note = options.note;
   const result = await client.post<Secret & { secret: string }>('/enroll-secrets', body);
+  if (options.secretFile !== undefined) {
+    try {
+      // A new file only ('wx': never through a symlink, never over another file), owner-only.
+      await writeFile(options.secretFile, `${result.secret}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      io.err(line`aigate: cannot write ${options.secretFile}: ${code === 'EEXIST' ? 'it exists already (choose a new file)' : (error as Error).message}`);
+      io.err(line`aigate: the secret (id ${result.id}) was created; revoke it with: aigate enroll-secret revoke ${result.id}`);
+      return EXIT_INVALID;
+    }
+  }
   if (options.json) {
-    printJson(io, result);
+    printJson(io, options.secretFile === undefined ? result : { ...result, secret: undefined, secretFile: options.secretFile });
     return EXIT_OK;
   }
   io.out(line`enroll secret for group "${result.group}" (id ${result.id}), expires ${shortTime(result.expiresAt)}` + (result.maxUses ? `, at most ${result.maxUses} devices` : ''));
+  if (options.secretFile !== undefined) {
+    io.out(line`written to ${options.secretFile} (mode 0600); copy it to the machines to enroll:`);
+    io.out(line`  aigate-agent enroll --server ${client.baseUrl} --secret-file ${options.secretFile}`);
+    return EXIT_OK;
+  }
   io.out('it is shown only now; give it to the machines to enroll:');
   io.out(line`  ${result.secret}`);
   io.out(line`on each machine: aigate-agent enroll --server ${client.baseUrl} --secret ${result.secret}`);
@@ -64,6 +82,7 @@ export function registerEnrollSecrets(context: CliContext): void {
     .option('--expires <when>', 'a duration (7d, 12h) or a date/instant; default 7d')
     .option('--max-uses <n>', 'at most this many devices', positiveInt('--max-uses'))
     .option('--note <text>', 'what it is for')
+    .option('--secret-file <file>', 'write the secret to this new file (mode 0600) instead of printing it')
     .option('--json', 'machine-readable result')
     .action(withClient(context, (client, options: CreateOptions) => create(client, options, io)));
   secrets
