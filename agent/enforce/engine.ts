@@ -142,6 +142,7 @@ export class Enforcer {
       for (const entry of record.quarantine) folders.push(entry.to);
       for (const orphan of record.orphans) folders.push(orphan.path);
     }
+    for (const copies of Object.values(this.store.ledger.kept ?? {})) for (const copy of copies) folders.push(copy.path);
     return { files, folders };
   }
 

@@ -1,0 +1,362 @@
+/**
+ * Enforcement against a hostile local user (issue 10), with a real unprivileged account
+ * (`aigt-e1`) whose actions run under its own uid/gid: a bin folder swapped for a symlink after a
+ * block, an install path symlinked to a root folder with a root process running from it, a FIFO
+ * launcher, folders swapped in the middle of a stub write or a lock (at the enforcer's fault
+ * points), earlier copies left runnable after block -> reinstall -> lift -> block, and a full
+ * disk under the ledger. Each asserts that root-owned canaries keep owner, mode, name and
+ * content, that nothing outside the instance is signalled, and that reconcile completes.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isOurStub } from '../../agent/enforce/steps.js';
+import { LedgerStore } from '../../agent/enforce/ledger.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from './enforce-helpers.js';
+import { hashTree, tempDir } from './helpers.js';
+import { fakeCli, isRoot } from './trees.js';
+
+const USER = 'aigt-e1';
+let uid = -1;
+let gid = -1;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+const children: ChildProcess[] = [];
+const mounts: string[] = [];
+
+function ensureUser(): void {
+  if (spawnSync('id', ['-u', USER]).status !== 0) {
+    const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
+    // 9: the user exists already (another suite created it meanwhile).
+    if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${USER}: ${made.stderr}`);
+  }
+  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
+  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
+}
+
+/** Runs a shell script as the unprivileged user; throws with its stderr when it fails. */
+function asUser(home: string, script: string): string {
+  const result = spawnSync('/bin/sh', ['-ec', script], { uid, gid, cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 10_000 });
+  if (result.status !== 0) throw new Error(`as ${USER}: ${script}\n${result.stderr}`);
+  return result.stdout;
+}
+
+/** The user's exit code for a command (for "can it still run?"). */
+function userExit(home: string, script: string): number | null {
+  return spawnSync('/bin/sh', ['-c', script], { uid, gid, cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 10_000 }).status;
+}
+
+beforeAll(async () => {
+  if (!isRoot) return;
+  ensureUser();
+  dir = await tempDir('aigate-hostile-');
+  // The user must be able to reach its home below the sandbox.
+  await chmod(dir.path, 0o755);
+});
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const mount of mounts) spawnSync('umount', ['-l', mount]);
+  await dir?.remove();
+});
+
+interface Setup {
+  base: string;
+  home: string;
+  prefix: string;
+  install: string;
+  bin: string;
+  canary: string;
+  state: string;
+}
+
+/** A sandbox: the user's home with a global npm prefix, a root-owned canary folder, a state dir. */
+async function setup(name: string): Promise<Setup> {
+  const base = join(dir.path, name);
+  const home = join(base, 'home', USER);
+  const prefix = join(home, '.npm-global');
+  const install = join(prefix, 'lib', 'node_modules', '@anthropic-ai', 'claude-code');
+  const canary = join(base, 'canary');
+  await mkdir(join(base, 'home'), { recursive: true, mode: 0o755 });
+  await chmod(base, 0o755);
+  await mkdir(home, { mode: 0o755 });
+  spawnSync('chown', [`${uid}:${gid}`, home]);
+  await mkdir(canary, { mode: 0o755 });
+  await writeFile(join(canary, 'shadow'), 'root secret\n', { mode: 0o600 });
+  await writeFile(join(canary, 'claude'), 'root config\n', { mode: 0o640 });
+  await chmod(join(canary, 'shadow'), 0o600);
+  await chmod(join(canary, 'claude'), 0o640);
+  return { base, home, prefix, install, bin: join(prefix, 'bin'), canary, state: join(base, 'state') };
+}
+
+/** The user installs Claude Code into its npm prefix (launcher: a symlink, or a script file). */
+function userInstall(s: Setup, options: { launcher?: string; fileLauncher?: boolean } = {}): string {
+  const launcher = join(s.bin, options.launcher ?? 'claude');
+  const cli = fakeCli('claude-code', '2.1.91 (Claude Code)');
+  asUser(
+    s.home,
+    `mkdir -p '${s.install}' '${s.bin}'
+printf '%s' '{"name":"@anthropic-ai/claude-code","version":"2.1.91","bin":{"claude":"cli.js"}}' > '${s.install}/package.json'
+cat > '${s.install}/cli.js' <<'EOF_CLI'
+${cli}EOF_CLI
+chmod 755 '${s.install}/cli.js'
+${options.fileLauncher ? `cp '${s.install}/cli.js' '${launcher}'; chmod 755 '${launcher}'` : `ln -s ../lib/node_modules/@anthropic-ai/claude-code/cli.js '${launcher}'`}`,
+  );
+  return launcher;
+}
+
+function instanceOf(s: Setup, launchers: string[]): ToolInstance {
+  return { toolId: 'claude-code', name: '@anthropic-ai/claude-code', version: '2.1.91', channel: 'npm', installPath: s.install, launchers, owner: USER, evidence: [join(s.install, 'package.json')] };
+}
+
+/** Owner, mode, names and content of the canary folder. */
+async function canaryState(canary: string): Promise<string[]> {
+  const out = [`. ${(await lstat(canary)).uid} ${((await lstat(canary)).mode & 0o7777).toString(8)}`];
+  for (const name of (await readdir(canary)).sort()) {
+    const info = await lstat(join(canary, name));
+    out.push(`${name} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)} ${info.isFile() ? await readFile(join(canary, name), 'utf8') : 'not a file'}`);
+  }
+  return out;
+}
+
+const BLOCK = banPolicy({ effective: '2020-01-01' });
+const MONITOR = banPolicy({ effective: '2020-01-01', mode: 'monitor' });
+const live = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe.runIf(isRoot)('a hostile local user against enforcement', () => {
+  it('a bin folder swapped for a symlink to a root folder after a block: the root-only file keeps owner, mode and content through block, lift, monitor and restore --all', async () => {
+    const s = await setup('symlinked-bin');
+    // A launcher named like the root-only file, a regular file so its kept original gets locked.
+    const launcher = userInstall(s, { launcher: 'shadow', fileLauncher: true });
+    const instance = instanceOf(s, [launcher]);
+    const canaryBefore = await canaryState(s.canary);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    expect(await isOurStub(launcher)).toBe(true);
+    const kept = await lstat(join(s.bin, '.shadow.aigate-orig'));
+    expect([kept.uid, kept.mode & 0o7777]).toEqual([0, 0]);
+
+    // The user moves the quarantine and its bin folder away and points bin at the root folder.
+    asUser(s.home, `cd '${s.prefix}' && mv lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine lib/node_modules/@anthropic-ai/moved && mv bin bin.away && ln -s '${s.canary}' bin`);
+
+    for (const policy of [BLOCK, ALLOW_ALL, MONITOR]) {
+      const summary = await enforce(enforcer, policy, [instance]);
+      expect(summary).toBeDefined();
+      expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    }
+    await enforcer.restoreAll();
+    expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    expect(events.some((e) => e.type === 'suspicious-layout' && /symbolic link/.test(e.message ?? ''))).toBe(true);
+    expect(enforcer.health().suspicious.length + enforcer.health().failing.length).toBeGreaterThan(0);
+  });
+
+  it('an install path symlinked to a root folder is not renamed, and neither a root process running from it nor one running the instance is signalled', async () => {
+    const s = await setup('symlinked-install');
+    const sshd = join(s.base, 'etc-ssh');
+    await mkdir(sshd, { mode: 0o755 });
+    await writeFile(join(sshd, 'cli.js'), fakeCli('sshd', 'sshd'), { mode: 0o755 });
+    const launcher = userInstall(s);
+    // The user replaces the install with a symlink to the root folder.
+    asUser(s.home, `rm -r '${s.install}' && ln -s '${sshd}' '${s.install}'`);
+    const rootProcess = spawn(process.execPath, [join(sshd, 'cli.js'), 'serve'], { stdio: 'ignore' });
+    // A root process running the user's instance path: not the owner's, so never signalled.
+    const rootViaLink = spawn(process.execPath, [join(s.install, 'cli.js'), 'serve'], { stdio: 'ignore' });
+    children.push(rootProcess, rootViaLink);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sshdBefore = await hashTree(sshd);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], graceMs: 200 });
+
+    const summary = await enforce(enforcer, BLOCK, [{ ...instanceOf(s, [launcher]), running: true, pids: [rootProcess.pid!] }]);
+    expect(summary.failed).toBe(0);
+    expect(await isOurStub(launcher)).toBe(true);
+    expect((await lstat(s.install)).isSymbolicLink()).toBe(true);
+    expect(await hashTree(sshd)).toEqual(sshdBefore);
+    expect(live(rootProcess.pid!)).toBe(true);
+    expect(live(rootViaLink.pid!)).toBe(true);
+    expect(events.map((e) => e.type)).not.toContain('processes-stopped');
+    expect(events.find((e) => e.type === 'suspicious-layout')?.message).toMatch(/symbolic link/);
+    expect(enforcer.applied[0]!.quarantine).toEqual([]);
+  });
+
+  it("stops the owner's process running the instance, but not root's", async () => {
+    const s = await setup('owners');
+    const launcher = userInstall(s);
+    const cli = join(s.install, 'cli.js');
+    const userProcess = spawn(process.execPath, [cli, 'serve'], { stdio: 'ignore', uid, gid, cwd: s.home });
+    const rootProcess = spawn(process.execPath, [cli, 'serve'], { stdio: 'ignore' });
+    children.push(userProcess, rootProcess);
+    const userExited = new Promise((resolve) => userProcess.once('exit', (_code, signal) => resolve(signal)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], graceMs: 500 });
+    expect(await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])])).toMatchObject({ applied: 1, failed: 0 });
+    expect(await userExited).toBe('SIGTERM');
+    expect(live(rootProcess.pid!)).toBe(true);
+    const stopped = events.find((e) => e.type === 'processes-stopped');
+    expect(stopped?.details?.pids).toBe(String(userProcess.pid));
+  });
+
+  it('a FIFO launcher never blocks the cycle; the other instances are still enforced', async () => {
+    const s = await setup('fifo');
+    const launcher = userInstall(s);
+    const aider = join(s.home, '.local', 'bin', 'aider');
+    const venv = join(s.home, '.local', 'pipx', 'venvs', 'aider-chat');
+    asUser(s.home, `mkdir -p '${venv}' '${join(s.home, '.local', 'bin')}' && printf '#!/bin/sh\\necho aider\\n' > '${aider}' && chmod 755 '${aider}'`);
+    const aiderInstance: ToolInstance = { toolId: 'aider', version: '0.86.1', channel: 'pipx', installPath: venv, launchers: [aider], owner: USER, evidence: [] };
+    const policy = banPolicy({ effective: '2020-01-01', tools: ['claude-code', 'aider'] });
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+
+    // A FIFO in place of the launcher before the first block, and in place of the stub after it.
+    asUser(s.home, `rm '${launcher}' && mkfifo '${launcher}'`);
+    const first = await enforce(enforcer, policy, [instanceOf(s, [launcher]), aiderInstance]);
+    expect(first.failed).toBe(0);
+    expect(await isOurStub(aider)).toBe(true);
+    expect(first.notes.join(' ')).toMatch(/FIFO/);
+    expect(events.some((e) => e.type === 'suspicious-layout')).toBe(true);
+
+    asUser(s.home, `rm '${launcher}' && ln -s ../lib/node_modules/@anthropic-ai/claude-code/cli.js '${launcher}'`);
+    await enforce(enforcer, policy, [instanceOf(s, [launcher]), aiderInstance]);
+    expect(await isOurStub(launcher)).toBe(true);
+    asUser(s.home, `rm '${launcher}' && mkfifo '${launcher}' && rm '${aider}'`);
+    const again = await enforce(enforcer, policy, [instanceOf(s, [launcher]), aiderInstance]);
+    expect(again.tampered).toBe(2);
+    // The aider stub was put back in the same cycle.
+    expect(await isOurStub(aider)).toBe(true);
+    expect((await lstat(launcher)).isFIFO()).toBe(true);
+  });
+
+  it('a bin folder swapped for a symlink between writing the stub and moving it into place changes nothing outside the checked folder', async () => {
+    const s = await setup('race-stub');
+    const launcher = userInstall(s);
+    const canaryBefore = await canaryState(s.canary);
+    let swapped = false;
+    const fault = (point: string) => {
+      if (point !== 'apply:write-stub:staged' || swapped) return;
+      swapped = true;
+      asUser(s.home, `cd '${s.prefix}' && mv bin bin.real && ln -s '${s.canary}' bin`);
+    };
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [], fault });
+    await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
+    expect(swapped).toBe(true);
+    expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    // The stub landed in the folder that was checked, now at bin.real.
+    expect(await isOurStub(join(s.prefix, 'bin.real', 'claude'))).toBe(true);
+    // Later cycles see the symlinked bin and leave it alone.
+    await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
+    await enforce(enforcer, ALLOW_ALL, [instanceOf(s, [launcher])]);
+    expect(await canaryState(s.canary)).toEqual(canaryBefore);
+  });
+
+  it('a kept original swapped for a symlink between the check and the lock is not locked through the link', async () => {
+    const s = await setup('race-lock');
+    const launcher = userInstall(s, { fileLauncher: true });
+    const canaryBefore = await canaryState(s.canary);
+    let swapped = false;
+    const fault = (point: string) => {
+      if (point !== 'apply:lock:staged' || swapped) return;
+      swapped = true;
+      asUser(s.home, `cd '${s.bin}' && mv .claude.aigate-orig kept-away && ln -s '${join(s.canary, 'claude')}' .claude.aigate-orig`);
+    };
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], fault });
+    const summary = await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
+    expect(swapped).toBe(true);
+    expect(summary.failed).toBe(1);
+    expect(events.map((e) => e.type)).toContain('enforcement-failed');
+    expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    // The next cycle still cannot be turned against the canary.
+    await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
+    await enforce(enforcer, ALLOW_ALL, [instanceOf(s, [launcher])]);
+    expect(await canaryState(s.canary)).toEqual(canaryBefore);
+  });
+
+  it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
+    const s = await setup('copies');
+    const launcher = userInstall(s);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    const parent = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    await enforce(enforcer, BLOCK, [instance]);
+    // The user reinstalls over the quarantine (a new folder and a new bin link).
+    asUser(s.home, `rm -f '${launcher}'`);
+    userInstall(s);
+    await enforce(enforcer, BLOCK, [instance]);
+    await enforce(enforcer, ALLOW_ALL, [instance]);
+    expect(userExit(s.home, `node '${launcher}' --version`)).toBe(0);
+    await enforce(enforcer, BLOCK, [instance]);
+
+    const copies = (await readdir(parent)).filter((name) => name.includes('aigate-quarantine'));
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    for (const name of copies) {
+      const info = await lstat(join(parent, name));
+      expect([name, info.uid, info.mode & 0o7777]).toEqual([name, 0, 0]);
+      expect(userExit(s.home, `node '${join(parent, name, 'cli.js')}' --version`)).not.toBe(0);
+    }
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+  });
+
+  it('a full disk under the ledger mid-operation: the next reconcile finishes it, the record matches the disk, and the lift is verified on disk', async () => {
+    const s = await setup('enospc');
+    const launcher = userInstall(s);
+    const fs = join(s.base, 'state-fs');
+    await mkdir(fs);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', fs]).status).toBe(0);
+    mounts.push(fs);
+    const state = join(fs, 'state');
+    const filler = join(fs, 'filler');
+    const fill = () => {
+      const chunk = Buffer.alloc(4096, 1);
+      const fd = openSync(filler, 'a');
+      try {
+        for (;;) writeSync(fd, chunk);
+      } catch {
+        // ENOSPC: full
+      } finally {
+        closeSync(fd);
+      }
+    };
+    let filled = false;
+    const fault = (point: string) => {
+      if (point === 'apply:write-stub:after' && !filled) {
+        filled = true;
+        fill();
+      }
+    };
+    const before = await hashTree(s.home);
+    const { enforcer, events } = await makeEnforcer(state, { homes: [s.home], roots: [], fault });
+    const instance = instanceOf(s, [launcher]);
+
+    const first = await enforce(enforcer, BLOCK, [instance]);
+    expect(filled).toBe(true);
+    expect(first.failed).toBe(1);
+    expect(enforcer.store.ledger.journal).not.toBeNull();
+    const still = await enforce(enforcer, BLOCK, [instance]);
+    expect(still.failed).toBe(1);
+    expect(enforcer.health().failing.map((f) => f.key)).toContain('journal');
+
+    await rm(filler);
+    await enforce(enforcer, BLOCK, [instance]);
+    expect(enforcer.store.ledger.journal).toBeNull();
+    expect(enforcer.health().failing).toEqual([]);
+    const onDisk = new LedgerStore(enforcer.store.file);
+    await onDisk.load();
+    const record = Object.values(onDisk.ledger.applied)[0]!;
+    expect(record.level).toBe('block');
+    expect(record.launchers).toHaveLength(1);
+    expect(record.quarantine).toHaveLength(1);
+    expect(await isOurStub(launcher)).toBe(true);
+
+    await enforce(enforcer, ALLOW_ALL, [instance]);
+    const restored = events.filter((e) => e.type === 'restored');
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.details?.verified).toBe(true);
+    expect(await hashTree(s.home)).toEqual(before);
+  });
+});
