@@ -1,36 +1,17 @@
 /**
- * Every error leaves the server as JSON `{ "error": code, "message": text }`. Handlers throw
+ * Every error leaves the server as JSON `{ "error": code, "code": code, "message": text }` with a
+ * code from policies/errors.ts (the one list shared with the agent and the CLI). Handlers throw
  * `ApiError` for anything the client got wrong; the error handler below maps Fastify's own
  * errors (validation, body parsing, size limits, rate limits) onto the same shape and turns
  * anything else into a 500 that is logged in full but never echoed to the client.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
-
-export const ErrorBody = Type.Object(
-  {
-    error: Type.String({ description: 'a stable, machine-readable code such as invalid_request' }),
-    message: Type.String({ description: 'what went wrong, for people' }),
-    problems: Type.Optional(
-      Type.Array(
-        Type.Object({
-          path: Type.String(),
-          message: Type.String(),
-          line: Type.Optional(Type.Integer()),
-          column: Type.Optional(Type.Integer()),
-        }),
-        { description: 'for invalid policies: every problem found, with field path and position' },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type ErrorBody = Static<typeof ErrorBody>;
+import type { ErrorBody, ErrorCode } from '../../policies/errors.js';
 
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     /** Extra response headers, e.g. WWW-Authenticate or Retry-After. */
     readonly headers: Record<string, string> = {},
@@ -42,15 +23,15 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, code = 'invalid_request') => new ApiError(400, code, message);
-export const unauthorized = (message: string, code = 'unauthorized') =>
+export const badRequest = (message: string, code: ErrorCode = 'invalid_request') => new ApiError(400, code, message);
+export const unauthorized = (message: string, code: ErrorCode = 'unauthorized') =>
   new ApiError(401, code, message, { 'www-authenticate': 'Bearer' });
-export const forbidden = (message: string, code = 'forbidden') => new ApiError(403, code, message);
-export const notFound = (message: string, code = 'not_found') => new ApiError(404, code, message);
-export const conflict = (message: string, code = 'conflict') => new ApiError(409, code, message);
+export const forbidden = (message: string, code: ErrorCode = 'forbidden') => new ApiError(403, code, message);
+export const notFound = (message: string, code: ErrorCode = 'not_found') => new ApiError(404, code, message);
+export const conflict = (message: string, code: ErrorCode = 'conflict') => new ApiError(409, code, message);
 
 /** Fastify error codes we map to our own codes; the status comes from Fastify. */
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
@@ -63,8 +44,8 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
 };
 
-function send(reply: FastifyReply, status: number, code: string, message: string, problems?: ErrorBody['problems']): FastifyReply {
-  const body: ErrorBody = problems ? { error: code, message, problems } : { error: code, message };
+function send(reply: FastifyReply, status: number, code: ErrorCode, message: string, problems?: ErrorBody['problems']): FastifyReply {
+  const body: ErrorBody = problems ? { error: code, code, message, problems } : { error: code, code, message };
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
@@ -88,7 +69,7 @@ export function errorHandler(error: FastifyError | ApiError | Error, request: Fa
     return send(reply, 400, 'invalid_json', `the request body is not valid JSON: ${error.message}`);
   }
   if (status >= 400 && status < 500) {
-    const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? 'invalid_request';
+    const code: ErrorCode = (fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined) ?? 'invalid_request';
     let message = fastifyError.message;
     if (code === 'invalid_json') message = `the request body is not valid JSON: ${message}`;
     if (code === 'unsupported_media_type') {

@@ -1,6 +1,6 @@
 /** Small schema helpers shared by the route groups. */
 import { Type } from '@sinclair/typebox';
-import { ErrorBody } from './errors.js';
+import { ErrorBody } from '../../policies/errors.js';
 
 export { Instant, Nullable } from '../../policies/protocol.js';
 

@@ -130,7 +130,8 @@ describe('bad input', () => {
     expect(response.status, JSON.stringify(response.body)).toBe(status);
     expect(response.body).toMatchObject({ error });
     expect((response.body as { message: string }).message).toMatch(message);
-    expect(Object.keys(response.body as object).sort()).toEqual(error === 'invalid_policy' ? ['error', 'message', 'problems'] : ['error', 'message']);
+    expect(Object.keys(response.body as object).sort()).toEqual(error === 'invalid_policy' ? ['code', 'error', 'message', 'problems'] : ['code', 'error', 'message']);
+    expect((response.body as { code: string }).code).toBe(error);
     expect(snapshot()).toBe(before);
   });
 
