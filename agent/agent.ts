@@ -109,6 +109,8 @@ export class Agent {
   private launchesCollected = 0;
   /** Part of the cycle failures of the cycle in progress (for its report). */
   private cycleErrors: { phase: string; message: string }[] = [];
+  /** The health reason codes the server last heard (null before the first check-in of this run). */
+  private healthSent: string | null = null;
   /** Events wait in the spool because the last delivery failed or was not possible (offline). */
   deliveryPending = false;
   daemonRunning = false;
@@ -388,14 +390,23 @@ export class Agent {
       targets.set(recordKey(record.key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version });
     }
     const collected = await collectLaunchRecords(this.paths.launchesDir, targets, this.sync.current?.payload.revision ?? null);
-    const kept: string[] = [];
-    for (const [index, event] of collected.events.entries()) if (await this.spool.record(event)) kept.push(collected.eventFiles[index]!);
-    // A record whose event could not be spooled stays for the next collection (same event id).
-    const lost = new Set(collected.eventFiles.filter((file) => !kept.includes(file)));
-    await removeRecords(collected.consumed.filter((file) => !lost.has(file)));
+    const kept = new Set<string>();
+    for (const [index, event] of collected.events.entries()) {
+      try {
+        await this.spool.append(event);
+        kept.add(collected.eventFiles[index]!);
+      } catch (error) {
+        // The record stays for the next collection (its event id is derived from it): nothing is lost yet.
+        const message = `a launch record could not be spooled and waits in ${this.paths.launchesDir}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`;
+        this.options.log.error({ problem: message }, 'event spool trouble');
+        this.health.set('spool', 'spool-trouble', message, now);
+      }
+    }
+    const waiting = new Set(collected.eventFiles.filter((file) => !kept.has(file)));
+    await removeRecords(collected.consumed.filter((file) => !waiting.has(file)));
     for (const rejected of collected.rejected) this.options.log.warn(rejected, 'ignored a launch record');
-    this.launchesCollected += kept.length;
-    return kept.length;
+    this.launchesCollected += kept.size;
+    return kept.size;
   }
 
   async forwardRequests(): Promise<void> {
@@ -423,6 +434,7 @@ export class Agent {
       health: this.health.report(),
     };
     const reply = await this.http.request('POST', '/v1/checkin', { body, timeoutMs: 60_000 });
+    if (reply.status === 200) this.healthSent = JSON.stringify(body.health.reasons.map((reason) => reason.code).sort());
     if (reply.status === 401 || reply.status === 403) throw new DeviceRejected(reply.status, null, `the server does not accept this device: ${errorMessage(reply)}`);
     if (reply.status !== 200) throw new ServerError(`POST /v1/checkin answered HTTP ${reply.status}: ${errorMessage(reply)}`);
     const answer = reply.body as { serverTime?: unknown; policy?: { etag?: unknown } | null };
@@ -547,6 +559,7 @@ export class Agent {
       await this.phase('launch records', () => this.collectLaunches());
       await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
       await this.phase('event upload', () => this.upload());
+      await this.reportHealthChange();
       await this.phase('status', () => this.writeStatus());
     });
   }
@@ -554,8 +567,25 @@ export class Agent {
   /** Sends what waits in the spool (the daemon calls it as soon as the server answers again). */
   deliverSpool(): Promise<void> {
     return this.exclusive(async () => {
+      // Launch records that could not be spooled before (a full disk) wait in their folder.
+      await this.phase('launch records', () => this.collectLaunches());
       await this.phase('event upload', () => this.upload());
+      await this.reportHealthChange();
       await this.phase('status', () => this.writeStatus());
+    });
+  }
+
+  /** Checks in between full cycles when the health changed since the server last heard it (degraded, or well again). */
+  private async reportHealthChange(): Promise<void> {
+    const now = JSON.stringify(this.health.report().reasons.map((reason) => reason.code).sort());
+    if (this.healthSent === null || this.healthSent === now) return;
+    await this.phase('check-in', async () => {
+      try {
+        await this.checkin();
+        this.noteContact(null);
+      } catch (error) {
+        this.noteContact(error);
+      }
     });
   }
 
