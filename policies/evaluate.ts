@@ -13,13 +13,12 @@
  *   the decider moves from warning to its action or ends, or an entry of higher priority that
  *   matches this instance starts to apply.
  */
-import type semver from 'semver';
 import type { CompiledEntry, CompiledPolicy } from './compile.js';
 import type { DeviceFacts, ToolInstance } from './inventory.js';
 import type { Action } from './schema.js';
 import { formatInZone, toIso } from './time.js';
 import type { DecidedBy, Verdict } from './verdict.js';
-import { coerceVersion } from './versions.js';
+import { rangeIncludes, readVersion, type ReadVersion } from './versions.js';
 
 export function evaluate(policy: CompiledPolicy, inventory: readonly ToolInstance[], device: DeviceFacts, nowMs: number): Verdict[] {
   const verdicts = new Array<Verdict>(inventory.length);
@@ -33,15 +32,15 @@ export function evaluateInstance(policy: CompiledPolicy, instance: ToolInstance,
 
   const toolName = tool.name;
   const entries = policy.candidates.get(instance.toolId);
-  let version: semver.SemVer | null | undefined; // coerced on first need
+  let version: ReadVersion | null | undefined; // read on first need, in the order of the instance's channel
   let nextStart = Infinity;
 
   if (entries) {
     for (const entry of entries) {
       if (!scopeMatches(entry, instance, device)) continue;
       if (entry.range !== null) {
-        if (version === undefined) version = coerceVersion(instance.version);
-        const inRange = version === null ? entry.intent === 'restrict' : entry.range.test(version);
+        if (version === undefined) version = readVersion(instance.version, instance.channel);
+        const inRange = version === null ? entry.intent === 'restrict' : rangeIncludes(entry.range, version);
         if (!inRange) continue;
       }
       if (nowMs < entry.startsAt) {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { formatInZone, formatSpan, isValidTimeZone, parseDateOrInstant, parseDuration, zoneOffsetMs } from '../../policies/time.js';
-import { coerceVersion, parseRange, versionInRange } from '../../policies/versions.js';
+import { builtinCatalog } from '../../policies/catalog/index.js';
+import { compilePolicy } from '../../policies/compile.js';
+import { evaluateInstance } from '../../policies/evaluate.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { loadPolicy } from '../../policies/load.js';
+import { coerceVersion, compareVersions, parseRange, versionInRange, versionScheme } from '../../policies/versions.js';
 
 const iso = (text: string, zone: string) => {
   const parsed = parseDateOrInstant(text, zone);
@@ -140,5 +145,169 @@ describe('versions', () => {
 
   it.each(['>>2', 'banana', '1.2.3.4', '^^1'])('parseRange refuses %j', (range) => {
     expect(parseRange(range).ok).toBe(false);
+  });
+});
+
+/** `range` contains `version` read in the order of `channel`, for a restricting rule. */
+function contains(range: string, version: string, channel?: string): boolean {
+  const parsed = parseRange(range);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return versionInRange(parsed.range, version, 'restrict', channel);
+}
+
+/** Every pair in `ascending` compares in list order (and equal to itself). */
+function expectAscending(ascending: readonly string[], scheme: Parameters<typeof compareVersions>[2]): void {
+  for (let i = 0; i < ascending.length; i++) {
+    expect(compareVersions(ascending[i]!, ascending[i]!, scheme), `${ascending[i]} == itself`).toBe(0);
+    for (let j = i + 1; j < ascending.length; j++) {
+      expect(Math.sign(compareVersions(ascending[i]!, ascending[j]!, scheme) ?? NaN), `${ascending[i]} < ${ascending[j]}`).toBe(-1);
+      expect(Math.sign(compareVersions(ascending[j]!, ascending[i]!, scheme) ?? NaN), `${ascending[j]} > ${ascending[i]}`).toBe(1);
+    }
+  }
+}
+
+describe('version order per ecosystem', () => {
+  it('chooses the order by channel', () => {
+    expect(['npm', 'native', 'uv', 'pipx', 'pip', 'homebrew-formula', 'homebrew-cask', 'vscode-extension', 'app-bundle'].map(versionScheme)).toEqual([
+      'semver',
+      'semver',
+      'pep440',
+      'pep440',
+      'pep440',
+      'homebrew',
+      'homebrew',
+      'vscode',
+      'loose',
+    ]);
+  });
+
+  // PEP 440, "Summary of permitted suffixes and relative ordering": the specification's example
+  // list, in ascending order (https://peps.python.org/pep-0440/#summary-of-permitted-suffixes-and-relative-ordering).
+  it('PEP 440: the specification\'s ordering example', () => {
+    expectAscending(
+      [
+        '1.dev0',
+        '1.0.dev456',
+        '1.0a1',
+        '1.0a2.dev456',
+        '1.0a12.dev456',
+        '1.0a12',
+        '1.0b1.dev456',
+        '1.0b2',
+        '1.0b2.post345.dev456',
+        '1.0b2.post345',
+        '1.0rc1.dev456',
+        '1.0rc1',
+        '1.0',
+        '1.0+abc.5',
+        '1.0+abc.7',
+        '1.0+5',
+        '1.0.post456.dev34',
+        '1.0.post456',
+        '1.0.15',
+        '1.1.dev1',
+      ],
+      'pep440',
+    );
+  });
+
+  // PEP 440 "Version epochs" and "Normalization" examples.
+  it.each([
+    ['2013.10', '1!1.0', -1],
+    ['1!1.0', '1!2.0', -1],
+    ['1.0', '1.0.0', 0],
+    ['1.1RC1', '1.1rc1', 0],
+    ['1.0-alpha.1', '1.0a1', 0],
+    ['1.0c1', '1.0rc1', 0],
+    ['1.0.preview2', '1.0rc2', 0],
+    ['1.0-1', '1.0.post1', 0],
+    ['1.0-r4', '1.0.post4', 0],
+    ['1.0.dev', '1.0.dev0', 0],
+    ['1.0a', '1.0a0', 0],
+    ['v1.0', '1.0', 0],
+    ['1.0+ubuntu-1', '1.0+ubuntu.1', 0],
+  ] as const)('PEP 440: %s vs %s -> %d', (a, b, order) => {
+    expect(Math.sign(compareVersions(a, b, 'pep440')!)).toBe(order);
+  });
+
+  // The field case (aider from the main branch, Aider-AI/aider#3901): a dev build of 0.86.2 is
+  // before 0.86.2, with the uv channel and also when the channel is not known (policy explain).
+  it.each([
+    ['<0.86.2', '0.86.2.dev12+g1a2b3c4', 'uv', true],
+    ['<0.86.2', '0.86.2.dev12+g1a2b3c4', undefined, true],
+    ['<0.86.2', '0.86.2rc1', 'pipx', true],
+    ['<0.86.2', '0.86.2', 'uv', false],
+    ['<0.86.2', '0.86.2.post1', 'pip', false],
+    ['<0.86.2', '0.86.2+local.1', 'uv', false],
+    ['>=0.86.2', '0.86.2.dev12+g1a2b3c4', 'uv', false],
+    ['>=0.86.2', '0.86.2+local.1', 'uv', true],
+    ['^0.86.0', '0.86.5.post1', 'uv', true],
+    ['^0.86.0', '0.87.0.dev1', 'uv', false],
+    ['^0.86.0', '0.87.0rc1', 'uv', false],
+    ['0.86.x', '0.86.0.dev3', 'uv', true],
+    ['<1.0.0-rc.1', '1.0.0b5', 'pip', true],
+    ['<1.0.0-rc.1', '1.0.0rc1', 'pip', false],
+    ['>=2.0.0', '1!0.1', 'pip', true],
+  ] as const)('PEP 440: %s contains %s (%s): %s', (range, version, channel, expected) => {
+    expect(contains(range, version, channel)).toBe(expected);
+  });
+
+  // Homebrew: Library/Homebrew/test/version_spec.rb ("comparing", alpha/beta/rc/patch), formula
+  // revisions (pkg_version `1.2.3_1`, Formula Cookbook "revision") and cask `version,build`.
+  it('Homebrew: version_spec.rb orderings, revisions, cask builds', () => {
+    expectAscending(['1.2.3alpha4', '1.2.3beta2', '1.2.3rc3', '1.2.3', '1.2.3_1', '1.2.3_2', '1.2.3-p33', '1.2.3-p34', '1.2.4', '1.2.4.1'], 'homebrew');
+    expectAscending(['0.1', '0.2', '1.2.2', '1.2.3'], 'homebrew');
+    expectAscending(['1.0beta6', '1.0b7'], 'homebrew');
+    expectAscending(['1.2.3', '1.2.3a'], 'homebrew');
+    expectAscending(['1.2.3alpha', '1.2.3'], 'homebrew');
+    expectAscending(['3.2.0b4', '3.2.0'], 'homebrew');
+    expectAscending(['1.2.3,455', '1.2.3,456', '1.2.3,1000', '1.2.4,1'], 'homebrew');
+    expect(compareVersions('0.1', '0.1.0', 'homebrew')).toBe(0);
+    expect(compareVersions('1.2.3alpha4', '1.2.3a4', 'homebrew')).toBe(0);
+    expect(compareVersions('1.2.3-p34', '1.2.3-P34', 'homebrew')).toBe(0);
+  });
+
+  it.each([
+    ['<1.2.3', '1.2.3rc3', 'homebrew-formula', true],
+    ['<1.2.4', '1.2.3_1', 'homebrew-formula', true],
+    ['>1.2.3', '1.2.3_1', 'homebrew-formula', true],
+    ['>=1.2.3', '1.2.3-p34', 'homebrew-formula', true],
+    ['<1.2.3', '1.2.3,4567', 'homebrew-cask', false],
+    ['<1.2.4', '1.2.3,4567', 'homebrew-cask', true],
+    ['^1.2.0', '1.3.0beta1', 'homebrew-formula', true],
+    ['^1.2.0', '2.0.0rc1', 'homebrew-formula', false],
+  ] as const)('Homebrew: %s contains %s (%s): %s', (range, version, channel, expected) => {
+    expect(contains(range, version, channel)).toBe(expected);
+  });
+
+  // VS Code: a target-platform suffix is not a prerelease (vscode TargetPlatform; folder
+  // anthropic.claude-code-2.0.50-linux-x64); pre-release extensions use plain semver numbers.
+  it.each([
+    ['<2.0.50', '2.0.50-linux-x64', 'vscode-extension', false],
+    ['>=2.0.50', '2.0.50-darwin-arm64', 'vscode-extension', true],
+    ['>=2.0.50', '2.0.50-universal', 'vscode-extension', true],
+    ['<2.0.50', '2.0.49', 'vscode-extension', true],
+    // npm semver keeps prereleases before the release, and build metadata does not count.
+    ['<1.0.0', '1.0.0-rc.1', 'npm', true],
+    ['>=1.0.0', '1.0.0+build.5', 'npm', true],
+    ['<1.0.0', '1.0.0+build.5', 'npm', false],
+  ] as const)('%s contains %s (%s): %s', (range, version, channel, expected) => {
+    expect(contains(range, version, channel)).toBe(expected);
+  });
+
+  it('npm semver: the semver.org precedence example', () => {
+    expectAscending(['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0'], 'semver');
+  });
+
+  it('the evaluator compares in the instance\'s ecosystem: versions "<0.86.2" blocks aider 0.86.2.dev12+g1a2b3c4', () => {
+    const loaded = loadPolicy('apiVersion: aigate/v1\nkind: Policy\nmetadata: { name: aider-minimum }\nspec:\n  default: allow\n  rules:\n    - tools: [aider]\n      versions: "<0.86.2"\n      action: block\n');
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    const policy = compilePolicy(loaded.policy, builtinCatalog);
+    const aider = (version: string, channel: ToolInstance['channel']): ToolInstance => ({ toolId: 'aider', version, channel, installPath: '/x', launchers: [], owner: 'alice', evidence: [] });
+    const now = Date.parse('2026-11-29T00:00:00Z');
+    expect(evaluateInstance(policy, aider('0.86.2.dev12+g1a2b3c4', 'uv'), { os: 'linux' }, now).action).toBe('block');
+    expect(evaluateInstance(policy, aider('0.86.2.post1', 'pipx'), { os: 'linux' }, now).action).toBe('allow');
+    expect(evaluateInstance(policy, aider('0.86.2', 'homebrew-formula'), { os: 'linux' }, now).action).toBe('allow');
+    expect(evaluateInstance(policy, aider('0.86.1_2', 'homebrew-formula'), { os: 'linux' }, now).action).toBe('block');
   });
 });
