@@ -383,7 +383,9 @@ export class Enforcer {
 
     const vetted = wanted ? await this.vet(key, wanted, policyRevision, previous) : null;
     const desired = vetted?.desired ?? null;
-    const observation = current ? await observe(current, this.options.isRoot) : null;
+    const observation = current ? await observe(current, this.options.isRoot, this.guard) : null;
+    for (const entry of observation?.unsafe ?? []) await this.suspect(key, entry.path, entry.reason, policyRevision, previous);
+    const frozen = new Set(observation?.unsafe.map((entry) => entry.key) ?? []);
     const tampered = desired !== null && observation !== null && observation.findings.length > 0;
     const now = this.options.clock();
     if (tampered) {
@@ -420,6 +422,7 @@ export class Enforcer {
       running,
       owners: vetted?.owners ?? [],
       kept,
+      frozen,
       graceMs: this.options.graceMs,
       nowIso: new Date(now).toISOString(),
       platform: this.options.guard.platform,

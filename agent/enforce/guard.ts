@@ -26,7 +26,11 @@ export interface TrustedRoot {
 export const SYSTEM_PREFIXES_POSIX = ['/usr', '/usr/local', '/opt', '/opt/homebrew', '/Applications', '/Library', '/snap'];
 
 /** Last path components that name a shared folder, not one install. */
-const SHARED_NAMES = new Set(['bin', 'lib', 'node_modules', 'site-packages', 'dist-packages', 'extensions', 'plugins', 'versions', 'Cellar', 'Caskroom', 'Applications', 'Programs', 'Program Files', 'Program Files (x86)', 'AppData', 'Local', 'Roaming']);
+const SHARED_NAMES = new Set([
+  'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libexec', 'share', 'include', 'etc', 'var', 'opt', 'src', 'node_modules', 'site-packages', 'dist-packages',
+  'extensions', 'plugins', 'versions', 'Cellar', 'Caskroom', 'Applications', 'Frameworks', 'Application Support', 'Programs', 'Program Files',
+  'Program Files (x86)', 'AppData', 'Local', 'Roaming', 'home', 'Users',
+]);
 
 export type GuardResult = { ok: true } | { ok: false; reason: string };
 

@@ -8,6 +8,8 @@
 import { lstat } from 'node:fs/promises';
 import { captureFacts, lexists, sameContent } from './fs-facts.js';
 import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
+import type { GuardContext } from './guard.js';
+import { pinParent, UnsafeLayout } from './safe-fs.js';
 import { isOurStub } from './steps.js';
 
 export type FindingKind =
@@ -32,6 +34,11 @@ export interface Finding {
 export interface Observation {
   record: AppliedInstance;
   findings: Finding[];
+  /**
+   * Entries whose folder no longer passes the safety walk (a bin folder swapped for a symlink,
+   * say): left exactly as recorded, reported as suspicious-layout, never touched (plan `frozen`).
+   */
+  unsafe: { path: string; key: string; reason: string }[];
   /** Launchers whose current file is an identical copy of the kept original: safe to replace. */
   replaceable: Set<string>;
   /**
@@ -50,7 +57,20 @@ async function isLocked(path: string, isRoot: boolean): Promise<boolean> {
   }
 }
 
-export async function observe(applied: AppliedInstance, isRoot: boolean): Promise<Observation> {
+/** The reason `target`'s folder fails the safety walk, or null when it passes (or is simply missing). */
+async function unsafeReason(target: string, guard: GuardContext | undefined): Promise<string | null> {
+  if (!guard) return null;
+  try {
+    const dir = await pinParent(target, guard);
+    await dir.close();
+    return null;
+  } catch (error) {
+    return error instanceof UnsafeLayout ? error.message : null;
+  }
+}
+
+export async function observe(applied: AppliedInstance, isRoot: boolean, guard?: GuardContext): Promise<Observation> {
+  const unsafe: Observation['unsafe'] = [];
   const findings: Finding[] = [];
   const found = (kind: FindingKind, path: string, message: string) => findings.push({ kind, path, message });
   const replaceable = new Set<string>();
@@ -66,6 +86,12 @@ export async function observe(applied: AppliedInstance, isRoot: boolean): Promis
   const movedBack: Observation['movedBack'] = { launchers: [], quarantine: [] };
 
   for (const entry of applied.launchers) {
+    const reason = await unsafeReason(entry.path, guard);
+    if (reason) {
+      unsafe.push({ path: entry.path, key: entry.path, reason });
+      launchers.push(entry);
+      continue;
+    }
     const now = await captureFacts(entry.path);
     const hasSibling = await lexists(entry.sibling);
     const stub = now !== null && (await isOurStub(entry.path));
@@ -104,6 +130,12 @@ export async function observe(applied: AppliedInstance, isRoot: boolean): Promis
   }
 
   for (const entry of applied.quarantine) {
+    const reason = await unsafeReason(entry.to, guard);
+    if (reason) {
+      unsafe.push({ path: entry.to, key: entry.from, reason });
+      quarantine.push(entry);
+      continue;
+    }
     const inQuarantine = await lexists(entry.to);
     const backInPlace = await lexists(entry.from);
     if (inQuarantine && !backInPlace) {
@@ -122,5 +154,5 @@ export async function observe(applied: AppliedInstance, isRoot: boolean): Promis
     }
   }
 
-  return { record: { ...applied, launchers, quarantine, orphans }, findings, replaceable, movedBack };
+  return { record: { ...applied, launchers, quarantine, orphans }, findings, unsafe, replaceable, movedBack };
 }

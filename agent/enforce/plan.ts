@@ -38,6 +38,11 @@ export interface PlanInput {
   owners?: readonly number[];
   /** Earlier copies remembered from a previous block of this instance (Ledger.kept). */
   kept?: readonly OrphanEntry[];
+  /**
+   * Launcher paths and quarantined folders (by `from`) whose folder no longer passes the safety
+   * walk (observe.ts): kept in the record exactly as they are, no step touches them.
+   */
+  frozen?: ReadonlySet<string>;
   graceMs: number;
   nowIso: string;
   platform: NodeJS.Platform;
@@ -103,8 +108,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     added = true;
   }
 
+  const frozen = input.frozen ?? new Set<string>();
   // Removals.
   for (const entry of current?.quarantine ?? []) {
+    if (frozen.has(entry.from)) {
+      quarantine.push(entry);
+      continue;
+    }
     if (block && desired.quarantine === entry.from) {
       if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original });
       quarantine.push({ ...entry, locked: true });
@@ -114,6 +124,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     steps.push({ op: 'rename', from: entry.to, to: entry.from, original: entry.original });
   }
   for (const entry of current?.launchers ?? []) {
+    if (frozen.has(entry.path)) {
+      launchers.push(entry);
+      continue;
+    }
     if (wanted.has(entry.path)) continue;
     if (entry.locked) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
     steps.push({ op: 'restore-launcher', launcher: entry.path, sibling: entry.sibling, original: entry.original, stubContent: entry.stubContent ?? '' });
@@ -144,7 +158,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
 
   // Launchers already replaced: rewrite stubs whose text changed, adjust locks.
   for (const entry of current?.launchers ?? []) {
-    if (!desired || !wanted.has(entry.path)) continue;
+    if (!desired || !wanted.has(entry.path) || frozen.has(entry.path)) continue;
     const lockIt = block && entry.original.kind === 'file' && (entry.original.nlink ?? 1) <= 1;
     if (entry.locked && !lockIt) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
     const content = desired.stubText(entry.path, entry.sibling);
@@ -222,7 +236,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     steps.push({ op: 'stop-processes', roots: [...new Set(roots)], graceMs: input.graceMs, owners: [...new Set(input.owners ?? [])], folders, files });
   }
 
-  const result: AppliedInstance | null = desired
+  // A lift that cannot put back frozen entries keeps them recorded: nothing claims a restore
+  // that did not happen.
+  const stuck = !desired && current && (launchers.length > 0 || quarantine.length > 0);
+  const result: AppliedInstance | null = stuck
+    ? { ...current, launchers, quarantine, orphans: kept.splice(0), updatedAt: input.nowIso }
+    : desired
     ? {
         key: desired.key,
         instance: desired.instance,

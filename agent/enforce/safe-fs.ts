@@ -26,7 +26,8 @@
  *
  * Outside Linux (no /proc/self/fd) entries are named by path and the chain is walked again right
  * before each operation; a race that swaps a component between that walk and the operation is
- * still possible there. The agent's tests and CI run on Linux.
+ * still possible there. On Windows only the allowlist applies (no owner/mode walk yet). The
+ * agent's tests and CI run on Linux.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, type BigIntStats } from 'node:fs';
@@ -56,7 +57,8 @@ const STICKY = 0o1000n;
 export interface PinnedDir {
   /** Its path as named (for messages and non-Linux fallback). */
   readonly path: string;
-  readonly handle: FileHandle;
+  /** Held open (null on Windows, see windowsDir). */
+  readonly handle: FileHandle | null;
   readonly stats: BigIntStats;
   /** The trusted root it lies in and that root's owner (the instance's owner in a home). */
   readonly root: TrustedRoot;
@@ -84,9 +86,9 @@ async function openDirAt(parent: FileHandle | null, parentPath: string, name: st
  * for a refused layout, a plain ENOENT error when a component is missing.
  */
 export async function pinParent(target: string, guard: GuardContext): Promise<PinnedDir> {
-  if (guard.platform === 'win32' || process.platform === 'win32') throw new UnsafeLayout(target, 'verified changes are not supported on Windows yet');
   const root = rootOf(target, guard);
   if (!root) throw new UnsafeLayout(target, 'not inside a home or a trusted install prefix');
+  if (process.platform === 'win32') return windowsDir(target, root);
   // The root's owner, read once: the root path comes from the administrator (or the machine's
   // home list), and the walk below verifies every component including the root itself.
   const rootInfo = await lstat(root.path, { bigint: true });
@@ -148,11 +150,33 @@ export async function pinParent(target: string, guard: GuardContext): Promise<Pi
   }
 }
 
+/**
+ * Windows: no POSIX owners or modes to walk (ACLs decide) and no handle-relative names; entries
+ * are named by path. The guard's allowlist still applies. Documented as weaker in the module
+ * comment; the Windows hardening (ACL checks) is not done yet.
+ */
+async function windowsDir(target: string, root: TrustedRoot): Promise<PinnedDir> {
+  const here = path.win32.dirname(target);
+  const stats = await lstat(here, { bigint: true });
+  if (!stats.isDirectory()) throw new UnsafeLayout(here, 'not a real folder');
+  return {
+    path: here,
+    handle: null,
+    stats,
+    root,
+    rootOwner: 0,
+    allowedOwners: new Set([Number(stats.uid)]),
+    rootOnly: true,
+    entry: (name) => path.win32.join(here, name),
+    close: async () => undefined,
+  };
+}
+
 /** Runs `work` with the verified folder holding `target`, closing it afterwards. */
 export async function withParent<T>(target: string, guard: GuardContext, work: (dir: PinnedDir, name: string) => Promise<T>): Promise<T> {
   const dir = await pinParent(target, guard);
   try {
-    return await work(dir, path.posix.basename(target));
+    return await work(dir, process.platform === 'win32' ? path.win32.basename(target) : path.posix.basename(target));
   } finally {
     await dir.close();
   }
@@ -224,13 +248,13 @@ export async function setOwnerMode(dir: PinnedDir, name: string, expect: FileFac
 /** Renames an entry of a pinned folder to another name in the same folder. */
 export async function renameEntry(dir: PinnedDir, from: string, to: string): Promise<void> {
   await rename(dir.entry(from), dir.entry(to));
-  await dir.handle.sync().catch(() => undefined);
+  await dir.handle?.sync().catch(() => undefined);
 }
 
 /** Removes an entry (a stub the agent wrote) of a pinned folder. */
 export async function removeEntry(dir: PinnedDir, name: string): Promise<void> {
   await unlink(dir.entry(name));
-  await dir.handle.sync().catch(() => undefined);
+  await dir.handle?.sync().catch(() => undefined);
 }
 
 /**

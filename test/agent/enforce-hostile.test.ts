@@ -155,6 +155,9 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     }
     await enforcer.restoreAll();
     expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    // What could not be put back stays recorded; nothing claims it was restored.
+    expect(enforcer.applied).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'restored')).toEqual([]);
     expect(events.some((e) => e.type === 'suspicious-layout' && /symbolic link/.test(e.message ?? ''))).toBe(true);
     expect(enforcer.health().suspicious.length + enforcer.health().failing.length).toBeGreaterThan(0);
   });
