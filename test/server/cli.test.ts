@@ -1,17 +1,29 @@
 /**
  * The real bins: `aigate-server start` (first start banner, key file mode, restart, SIGTERM)
  * and `aigate` commands against it, through the built dist/ files. Run `npm run build` first.
+ * Also: what reaches the admin's terminal never carries a raw control character.
  */
+import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceClient } from '../support/device-client.js';
+import { AdminClient } from '../../server/client/admin-client.js';
+import { escapeControl, safeJson, terminalSafe } from '../../server/cli/output.js';
+import { table } from '../../server/cli/table.js';
+import { DATABASE_FILE } from '../../server/context.js';
 import { tempDir } from './helpers.js';
 import { BAN_POLICY } from './harness.js';
+
+/** Any character a terminal could act on, except the line breaks and tabs of multi-line text. */
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVER_BIN = join(ROOT, 'dist/server/cli/aigate-server.js');
@@ -64,9 +76,16 @@ describe('aigate-server start', () => {
   it('prints the bootstrap token once, with the next steps', () => {
     const text = server.output.join('\n');
     expect(text).toContain('Bootstrap admin token');
-    expect(text).toContain(`aigate login --server ${server.url} --token ${token}`);
-    expect(text).toContain('aigate enroll-secret create');
-    expect(text).toContain('aigate policy publish');
+    // Commands that work as printed from a checkout, the dashboard, the key to pin, the secret in a file, the port.
+    expect(text).toContain(`npx aigate login --server ${server.url} --token ${token}`);
+    expect(text).toContain('npx aigate enroll-secret create --group engineering --expires 7d --secret-file enroll-secret');
+    expect(text).toContain('npx aigate policy publish policies/examples/ban-claude-code.yaml');
+    expect(text).toContain(`Dashboard: ${server.url}/ui`);
+    const fingerprint = /Policy key fingerprint \(agents pin it at enrollment\): ([A-Za-z0-9_-]{43})/.exec(text)?.[1];
+    expect(fingerprint).toBeDefined();
+    expect(text).toContain(`aigate-agent enroll --server ${server.url} --secret-file enroll-secret`);
+    expect(text).toContain(`--policy-key-fingerprint ${fingerprint}`);
+    expect(text).toMatch(/aigate-server start --port \d+/);
     // Log lines are JSON and never carry the token.
     for (const line of server.output.filter((l) => l.startsWith('{'))) expect(line).not.toContain(token);
   });
@@ -197,12 +216,188 @@ describe('aigate admin CLI', () => {
     await new Promise((resolve) => probe.close(resolve));
     const result = aigate(['devices', '--server', `http://127.0.0.1:${port}`, '--token', token]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    expect(result.stderr).toMatch(new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED; nothing is listening there; is the server running at http://127\\.0\\.0\\.1:${port}\\?`));
+  });
+
+  it.each([
+    ['a dashboard URL', ['devices', '--server', 'SERVER/ui'], 2, /"SERVER\/ui" ends in \/ui, the dashboard page; use the server URL: SERVER$/m],
+    ['a docs URL', ['whoami', '--server', 'SERVER/docs/'], 2, /ends in \/docs, the API documentation page; use the server URL: SERVER$/m],
+    ['a hostname for a device id', ['device', 'show', 'cli-box'], 2, /"cli-box" is not a device id: device ids are UUIDs .*\(see aigate devices\)/],
+    ['a revoke without an id', ['device', 'revoke', '12'], 2, /"12" is not a device id/],
+    ['a word for an exception request id', ['exceptions', 'approve', 'latest'], 2, /"latest" is not an exception request id: .*\(see aigate exceptions list --status all\)/],
+    ['a token name for a token id', ['tokens', 'revoke', 'alice'], 2, /"alice" is not a token id/],
+    ['an unknown --status', ['exceptions', 'list', '--status', 'open'], 2, /--status must be pending \| approved \| denied \| all, not "open"/],
+    ['a revision that is not a number', ['policy', 'show', 'latest'], 2, /"latest" is not a revision number/],
+  ])('refuses %s with the next step (exit %#)', (_name, args, code, message) => {
+    const result = aigate(args.map((arg) => arg.replace('SERVER', server.url)));
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(new RegExp(message.source.replaceAll('SERVER', server.url.replace(/[.:/]/g, (c) => `\\${c}`)), message.flags));
+  });
+
+  it('lists approved exceptions with the end the policy in force gives them', async () => {
+    const created = JSON.parse(aigate(['enroll-secret', 'create', '--group', 'until', '--json']).stdout) as { secret: string };
+    const device = DeviceClient.generate(server.url);
+    expect((await device.enroll(created.secret, { hostname: 'until-box', os: 'linux', users: ['dora'], agentVersion: '0.1.0' })).status).toBe(201);
+    const dated = await device.requestException({ toolId: 'claude-code', user: 'dora', reason: 'migration week' });
+    const open = await device.requestException({ toolId: 'openai-codex-cli', user: 'dora', reason: 'evaluation', until: '2031-02-01' });
+    expect(aigate(['exceptions', 'list']).stdout).toMatch(new RegExp(`${open.body.id}\\s+pending.*asked 2031-02-01`));
+    expect(aigate(['exceptions', 'approve', dated.body.id, '--until', '2030-12-31']).code).toBe(0);
+    expect(aigate(['exceptions', 'approve', open.body.id]).code).toBe(0);
+    const listed = aigate(['exceptions', 'list', '--status', 'approved']);
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout).toMatch(/^ID\s+STATUS\s+TOOL\s+DEVICE\s+USER\s+REQUESTED\s+UNTIL\s+REASON$/m);
+    expect(listed.stdout).toMatch(new RegExp(`^${dated.body.id}\\s+approved\\s+claude-code\\s+until-box\\s+dora\\s+\\S+ \\S+\\s+2030-12-31\\s+migration week$`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^${open.body.id}\\s+approved\\s+openai-codex-cli.*\\s2031-02-01\\s+evaluation$`, 'm'));
+  });
+
+  it('writes an enroll secret to a new owner-only file, never over an existing one', async () => {
+    const file = join(dir.path, 'enroll-secret');
+    const created = aigate(['enroll-secret', 'create', '--group', 'files', '--secret-file', file]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain(`aigate-agent enroll --server ${server.url} --secret-file ${file}`);
+    expect(created.stdout).not.toMatch(/aiges_/);
+    expect((await readFile(file, 'utf8')).trim()).toMatch(/^aiges_[A-Za-z0-9_-]{43}$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const again = aigate(['enroll-secret', 'create', '--group', 'files', '--secret-file', file]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/it exists already.*\n.*aigate enroll-secret revoke [0-9a-f-]{36}/);
+  });
+});
+
+describe('--version on every bin', () => {
+  it.each([
+    ['aigate', [CLI_BIN, '--version']],
+    ['aigate -V', [CLI_BIN, '-V']],
+    ['aigate-server', [SERVER_BIN, '--version']],
+    ['aigate-agent', [join(ROOT, 'dist/agent/cli.js'), '--version']],
+  ])('%s prints the package version', (_name, args) => {
+    const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('keeps `policy explain --version` the tool version, and the help complete', () => {
+    expect(aigate(['policy', 'explain', 'policies/examples/ban-claude-code.yaml', '--tool', 'claude-code', '--version', '2.1.90', '--at', '2026-07-01']).stdout).toMatch(/version 2\.1\.90/);
+    const help = aigate(['--help']).stdout;
+    for (const command of ['login', 'whoami', 'policy', 'devices', 'device', 'enroll-secret', 'exceptions', 'tokens', 'report', 'audit']) expect(help).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    expect(help).toContain('aigate --version');
+  });
+});
+
+/** Strings a hostile or careless source could put in front of an admin, and how they must look. */
+const HOSTILE: [name: string, text: string, shown: string][] = [
+  ['clear screen', 'a\u001b[2Jb', 'a\\x1b[2Jb'],
+  ['colours', '\u001b[31mred\u001b[0m', '\\x1b[31mred\\x1b[0m'],
+  ['OSC title ended by BEL', '\u001b]0;pwned\u0007x', '\\x1b]0;pwned\\x07x'],
+  ['OSC link ended by ST', '\u001b]8;;https://evil\u001b\\click\u001b]8;;\u001b\\', '\\x1b]8;;https://evil\\x1b\\click\\x1b]8;;\\x1b\\'],
+  ['carriage return', 'approved\rdenied', 'approved\\x0ddenied'],
+  ['backspace', 'good\b\b\b\bevil', 'good\\x08\\x08\\x08\\x08evil'],
+  ['C1 CSI', 'x\u009b2Jy', 'x\\x9b2Jy'],
+  ['DEL', 'x\u007fy', 'x\\x7fy'],
+  ['bidi override', 'invoice\u202egpj.exe', 'invoice\\u202egpj.exe'],
+  ['bidi isolate', 'a\u2066b\u2069c', 'a\\u2066b\\u2069c'],
+  ['newline in a cell', 'line1\nline2', 'line1\\x0aline2'],
+];
+
+describe('terminal safety (escapeControl, tables, JSON)', () => {
+  it.each(HOSTILE)('escapes %s in a value', (_name, text, shown) => {
+    expect(escapeControl(text)).toBe(shown);
+    expect(escapeControl(text)).not.toMatch(RAW_CONTROL);
+    expect(table(['VALUE'], [[text]]).split('\n')).toEqual(['VALUE', shown]);
+  });
+
+  it.each(HOSTILE)('keeps %s in --json output readable as the same value, with no raw control character', (_name, text) => {
+    const out = safeJson({ reason: text });
+    expect(out).not.toMatch(RAW_CONTROL);
+    expect(JSON.parse(out)).toEqual({ reason: text });
+  });
+
+  it('escapes every line of output but keeps line breaks; data is raw unless it goes to a terminal', () => {
+    const seen: string[] = [];
+    const sink = { out: (t: string) => seen.push(`out:${t}`), err: (t: string) => seen.push(`err:${t}`) };
+    const toPipe = terminalSafe(sink, false);
+    toPipe.out('a\u001b[2J\nb\tc');
+    toPipe.err('\u009b');
+    toPipe.data!('x,\u001b[31m');
+    terminalSafe(sink, true).data!('x,\u001b[31m\r');
+    expect(seen).toEqual(['out:a\\x1b[2J\nb\tc', 'err:\\x9b', 'out:x,\u001b[31m', 'out:x,\\x1b[31m\\x0d']);
+  });
+});
+
+describe('hostile text reaches the admin escaped (real server, built bin)', () => {
+  it('in token names (tokens list)', async () => {
+    const admin = new AdminClient(server.url, token);
+    for (const [name, text] of HOSTILE) await admin.post('/tokens', { name: `${name}:${text}`, role: 'auditor' });
+    const result = aigate(['tokens', 'list']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toMatch(RAW_CONTROL);
+    for (const [name, , shown] of HOSTILE) expect(result.stdout).toContain(`${name}:${shown}`);
+    const json = aigate(['tokens', 'list', '--json']);
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
+    const names = (JSON.parse(json.stdout) as { name: string }[]).map((t) => t.name);
+    for (const [name, text] of HOSTILE) expect(names).toContain(`${name}:${text}`);
+  });
+
+  it('in hostnames stored before devices were checked (devices, device show)', async () => {
+    const created = JSON.parse(aigate(['enroll-secret', 'create', '--group', 'hostile', '--json']).stdout) as { secret: string };
+    const device = DeviceClient.generate(server.url);
+    expect((await device.enroll(created.secret, { hostname: 'plain', os: 'linux', users: ['eve'], agentVersion: '0.1.0' })).status).toBe(201);
+    const hostname = HOSTILE.map(([, text]) => text).join('|');
+    const db = new Database(join(dir.path, 'data', DATABASE_FILE));
+    try {
+      db.prepare('UPDATE devices SET hostname = ? WHERE id = ?').run(hostname, device.deviceId);
+    } finally {
+      db.close();
+    }
+    const expected = HOSTILE.map(([, , shown]) => shown).join('|');
+    const list = aigate(['devices', '--group', 'hostile']);
+    expect(list.stdout).not.toMatch(RAW_CONTROL);
+    expect(list.stdout).toContain(expected);
+    const show = aigate(['device', 'show', device.deviceId!]);
+    expect(show.stdout).not.toMatch(RAW_CONTROL);
+    expect(show.stdout).toContain(expected);
+  });
+
+  it('in exception reasons a device sends (exceptions list)', async () => {
+    const created = JSON.parse(aigate(['enroll-secret', 'create', '--group', 'reasons', '--json']).stdout) as { secret: string };
+    const device = DeviceClient.generate(server.url);
+    expect((await device.enroll(created.secret, { hostname: 'reasons-box', os: 'linux', users: ['eve'], agentVersion: '0.1.0' })).status).toBe(201);
+    // The server refuses C0/C1 controls from devices; what it lets through (bidi) must still be shown escaped.
+    const asked = await device.requestException({ toolId: 'claude-code', user: 'eve', reason: 'see invoice\u202egpj.exe' });
+    expect(asked.status).toBeLessThan(300);
+    const listed = aigate(['exceptions', 'list']);
+    expect(listed.stdout).not.toMatch(RAW_CONTROL);
+    expect(listed.stdout).toContain('see invoice\\u202egpj.exe');
+  });
+
+  it.each(HOSTILE)('in an error message from the server (%s)', async (_name, text, shown) => {
+    const hostile = createHttpServer((_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: `bad${text}`, message: `refused: ${text}`, problems: [{ path: `spec${text}`, message: text }] }));
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI_BIN, 'devices', '--server', url, '--token', 'aigt_x'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...cliEnv } });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).not.toMatch(RAW_CONTROL);
+      expect(result.stderr).toContain(`refused: ${shown} (HTTP 400, bad${shown})`);
+      expect(result.stderr).toContain(`error: spec${shown}: ${shown}`);
+    } finally {
+      await new Promise((resolve) => hostile.close(resolve));
+    }
   });
 });
 
 describe('shutdown, recovery and restart', () => {
   it('stops cleanly on SIGTERM, recovers a lost admin token offline, and keeps everything on restart', async () => {
+    const revisions = (JSON.parse(aigate(['policy', 'history', '--json']).stdout) as unknown[]).length;
+    expect(revisions).toBeGreaterThanOrEqual(4);
     expect(await stop(server.child)).toBe(0);
     const recovery = spawnSync(process.execPath, [SERVER_BIN, 'create-admin-token', '--data', join(dir.path, 'data'), '--name', 'recovered'], { cwd: ROOT, encoding: 'utf8' });
     expect(recovery.status).toBe(0);
@@ -212,7 +407,24 @@ describe('shutdown, recovery and restart', () => {
     expect(server.output.join('\n')).not.toContain('Bootstrap admin token');
     const relogin = aigate(['login', '--server', server.url, '--token', token]);
     expect(relogin.code).toBe(0);
-    expect(JSON.parse(aigate(['policy', 'history', '--json']).stdout)).toHaveLength(4);
+    expect(JSON.parse(aigate(['policy', 'history', '--json']).stdout)).toHaveLength(revisions);
     expect(aigate(['audit', '--verify']).code).toBe(0);
+  });
+
+  it('aigate audit exits 1 and says so when the hash chain is broken', () => {
+    const db = new Database(join(dir.path, 'data', DATABASE_FILE));
+    try {
+      db.exec('DROP TRIGGER audit_log_no_update');
+      db.prepare("UPDATE audit_log SET actor_name = 'someone else' WHERE seq = 2").run();
+    } finally {
+      db.close();
+    }
+    const listed = aigate(['audit']);
+    expect(listed.code).toBe(1);
+    expect(listed.stdout).toMatch(/policy\.publish/);
+    expect(listed.stderr).toMatch(/the audit log is BROKEN at entry 2: .*entries from there on cannot be trusted/);
+    const verified = aigate(['audit', '--verify']);
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toMatch(/BROKEN at entry 2/);
   });
 });

@@ -59,7 +59,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export const uuidArgument = (what: string, list: string) => (value: string) => {
   if (!UUID.test(value)) {
-    throw new InvalidArgumentError(line`"${value}" is not a ${what}: ${what}s are UUIDs such as 0f8c5a52-1f4e-4d43-9d1a-6c1a5e1f2b3c (see ${list})`);
+    const article = /^[aeiou]/.test(what) ? 'an' : 'a';
+    throw new InvalidArgumentError(line`"${value}" is not ${article} ${what}: ${what}s are UUIDs such as 0f8c5a52-1f4e-4d43-9d1a-6c1a5e1f2b3c (see ${list})`);
   }
   return value.toLowerCase();
 };
