@@ -9,7 +9,7 @@ import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
 import type { DeviceFacts, ToolInstance } from '../../policies/inventory.js';
-import { formatProblem, loadPolicy, selectorProblem, type LoadResult } from '../../policies/load.js';
+import { formatProblem, loadPolicy, selectorProblem, type LoadResult, type Problem } from '../../policies/load.js';
 import { OS_NAMES, type OsName, type PolicyDocument } from '../../policies/schema.js';
 import { formatInZone, formatSpan, parseDateOrInstant } from '../../policies/time.js';
 import type { Verdict } from '../../policies/verdict.js';
@@ -28,9 +28,12 @@ async function loadFile(file: string, io: Output): Promise<LoadResult | null> {
   return loadPolicy(text, { filename: file, nowMs: Date.now() });
 }
 
+/** In the order they appear in the file (those without a position first), as an editor lists them. */
+const byPosition = (problems: readonly Problem[]) => [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+
 function printProblems(result: LoadResult, file: string, io: Output): void {
-  if (!result.ok) for (const problem of result.errors) io.err(`error: ${formatProblem(problem, file)}`);
-  for (const problem of result.warnings) io.err(`warning: ${formatProblem(problem, file)}`);
+  if (!result.ok) for (const problem of byPosition(result.errors)) io.err(`error: ${formatProblem(problem, file)}`);
+  for (const problem of byPosition(result.warnings)) io.err(`warning: ${formatProblem(problem, file)}`);
 }
 
 export async function validatePolicyFile(file: string, options: { json?: boolean }, io: Output): Promise<number> {

@@ -43,6 +43,37 @@ describe('aigate policy validate', () => {
     expect(run.stderr).toMatch(/invalid \(2 errors\)/);
   });
 
+  it('reports every error in one run: structure and meaning together, each with its position', () => {
+    const bad = file(
+      'many.yaml',
+      'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: many\nspec:\n  timezone: Asia/Shangai\n  rules:\n    - tools: [clade-code]\n      action: forbid\n    - tools: [claude-cod]\n      action: block\n      effective: 2026-13-01\n  exceptions:\n    - tools: [cursor]\n      devices: host-1\n',
+    );
+    const run = aigate('policy', 'validate', bad);
+    expect(run.code).toBe(1);
+    const errors = run.stderr.split('\n').filter((line) => line.startsWith('error: '));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/:9:15: spec\.rules\[0\]\.action: expected allow \| warn \| block, got "forbid"/),
+        expect.stringMatching(/:15:16: spec\.exceptions\[0\]\.devices: expected .*got "host-1"/),
+        expect.stringMatching(/:6:13: spec\.timezone: unknown timezone "Asia\/Shangai"/),
+        expect.stringMatching(/:8:15: spec\.rules\[0\]\.tools\[0\]: unknown tool "clade-code"/),
+        expect.stringMatching(/:10:15: spec\.rules\[1\]\.tools\[0\]: unknown tool "claude-cod"/),
+        expect.stringMatching(/:12:18: spec\.rules\[1\]\.effective: /),
+      ]),
+    );
+    expect(run.stderr).toMatch(new RegExp(`invalid \\(${errors.length} errors\\)`));
+  });
+
+  it.each([
+    ['an unclosed flow list', 'apiVersion: aigate/v1\nkind: [Policy\nmetadata:\n  name: x\n', /:3:1: YAML syntax: /],
+    ['a tab for indentation', 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n\tname: x\n', /:4:1: YAML syntax: /],
+    ['a duplicate key', 'apiVersion: aigate/v1\nkind: Policy\nkind: Policy\n', /:3:1: YAML syntax: /],
+  ])('gives line and column for a YAML syntax error (%s)', (_name, text, message) => {
+    const run = aigate('policy', 'validate', file('syntax.yaml', text));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(message);
+  });
+
   it('prints lint warnings but still exits 0', () => {
     const shadowed = file('shadowed.yaml', 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: s\nspec:\n  rules:\n    - {tools: ["*"], action: allow}\n    - {tools: [claude-code], action: block}\n');
     const run = aigate('policy', 'validate', shadowed);

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAigate } from '../../server/cli/aigate.js';
 import { runAigateServer } from '../../server/cli/aigate-server.js';
+import { REPORT_KIND_NAMES } from '../../server/cli/commands/reports.js';
+import { REPORT_KINDS } from '../../server/reports/kinds/index.js';
 import { DATABASE_FILE } from '../../server/context.js';
 import { developerTools, Fleet, type FleetDevice } from '../ui/fleet.js';
 import { tempDir } from './helpers.js';
@@ -30,10 +32,10 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-async function aigate(args: string[], token = auditor) {
+async function aigate(args: string[], token = auditor, dataIsTerminal = false) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runAigate(['--server', fleet.url, '--token', token, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) }, { AIGATE_CONFIG: join(dir.path, 'none.json') });
+  const code = await runAigate(['--server', fleet.url, '--token', token, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) }, { AIGATE_CONFIG: join(dir.path, 'none.json') }, { dataIsTerminal });
   return { code, stdout: out.map((line) => `${line}\n`).join(''), stderr: err.join('\n') };
 }
 
@@ -70,6 +72,31 @@ describe('aigate report export', () => {
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe('');
+  });
+
+  it('lists in --help exactly the reports the server has', () => {
+    expect([...REPORT_KIND_NAMES]).toEqual(REPORT_KINDS);
+  });
+
+  it('escapes control characters in a CSV printed to a terminal, and only there', async () => {
+    // A hostname stored before devices' texts were checked: ESC[2J, an OSC title, a C1 CSI, a bidi override.
+    const hostile = 'cli-\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202ebox';
+    const raw = new Database(join(dir.path, 'data', DATABASE_FILE));
+    try {
+      raw.prepare('UPDATE devices SET hostname = ? WHERE id = ?').run(hostile, a.id);
+    } finally {
+      raw.close();
+    }
+    const args = ['report', 'export', 'inventory', '--format', 'csv'];
+    const piped = await aigate(args);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe((await fleet.report('/inventory?format=csv')).text);
+    expect(piped.stdout).toContain(hostile);
+    const terminal = await aigate(args, auditor, true);
+    expect(terminal.code, terminal.stderr).toBe(0);
+    expect(terminal.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(terminal.stdout).toContain('cli-\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202ebox');
+    expect(terminal.stdout.split('\n')).toHaveLength(piped.stdout.split('\n').length);
   });
 
   it('leaves no file behind when the server refuses', async () => {
