@@ -144,9 +144,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
     }
     // mise's npm backend: one npm prefix (or bun global dir) per package and version.
     for (const { install, shims } of miseBackendInstalls(ctx, home, 'npm')) {
-      prefix(install, home, 'auto', [shims]);
-      if (ctx.fs.isDirectory(path.join(install, 'lib', 'node_modules'))) continue;
-      if (!win) roots.push({ modules: path.join(install, 'node_modules'), binDirs: [path.join(install, 'bin')], byNameDirs: [shims], home });
+      // npm: a Unix prefix (or, on Windows, node_modules + shims in the folder); bun
+      // (`npm.bun`): node_modules right in the folder, bins in <folder>/bin.
+      if (!win) prefix(install, home, 'unix', [shims]);
+      roots.push({ modules: path.join(install, 'node_modules'), binDirs: win ? [install, path.join(install, 'bin')] : [path.join(install, 'bin')], byNameDirs: [shims], home });
     }
     const binOverrides = ctx.envValues(home, 'BUN_INSTALL_BIN');
     for (const bun of ctx.envDirs(home, 'BUN_INSTALL', [h('.bun')])) {
