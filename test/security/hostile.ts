@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { enrollBin, once, pastBan, type AgentSetup } from '../agent/e2e-helpers.js';
+import { enrollBin, once, pastBan, rootsFor, type AgentSetup } from '../agent/e2e-helpers.js';
 import { agent, hashTree, openUp, type RunResult, type TestServer } from '../agent/helpers.js';
 import { claudeCodeNpm, isRoot, npmTool, type NpmInstall } from '../agent/trees.js';
 
@@ -231,14 +231,14 @@ function lastCheckin(server: TestServer, c: AgentCase): number | null {
 }
 
 /**
- * Runs `aigate-agent once` and asserts the cycle completed (exit 0, or 1 when an operation was
+ * Runs `aigate-agent once` (with `extraRoots`: more --home/--npm-prefix/--path flags) and asserts the cycle completed (exit 0, or 1 when an operation was
  * refused and reported; never a crash, a signal or a hang) and checked in with the server.
  */
-export async function cycleChecksIn(server: TestServer, c: AgentCase, context: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+export async function cycleChecksIn(server: TestServer, c: AgentCase, context: string, env: NodeJS.ProcessEnv = {}, extraRoots: string[] = []): Promise<RunResult> {
   const before = lastCheckin(server, c);
-  const result = await once(c.setup, env);
+  const result = extraRoots.length === 0 ? await once(c.setup, env) : await agent(['once', '--state-dir', c.setup.stateDir, ...rootsFor(c.setup), ...extraRoots, '--stop-grace', '2', '--no-desktop-notify', '--log-level', 'warn'], { ...c.setup.env, ...env });
   const output = `${context}: aigate-agent once exited ${result.code ?? result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-  expect(result.signal, output).toBeNull();
+  expect(result.signal, `${output}\n(a signal here is the helper's 60 s limit: the cycle hung)`).toBeNull();
   expect([0, 1], output).toContain(result.code);
   expect(result.stderr, output).not.toMatch(/\n\s+at .+\(.*:\d+:\d+\)/); // no stack trace of an uncaught error
   const after = lastCheckin(server, c);
