@@ -4,7 +4,6 @@
  * tokens, no exception reasons.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { AgentHealth } from '../../policies/protocol.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PUBLIC_FILE_MODE } from '../state/paths.js';
 
@@ -85,8 +84,16 @@ export const StatusFile = Type.Object(
     requests: Type.Array(RequestStatus),
     spool: Type.Object({ pending: Type.Integer(), dropped: Type.Integer() }),
     problems: Type.Array(Type.Object({ at: Type.String(), message: Type.String() })),
-    /** The agent's own health, as in its last check-in (absent in files written by older agents). */
-    health: Type.Optional(AgentHealth),
+    /**
+     * The agent's own health, as sent in its check-ins (policies/protocol.ts AgentHealth; loosely
+     * typed here so `status` reads it without the server's format checks). Absent in older files.
+     */
+    health: Type.Optional(
+      Type.Object({
+        state: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+        reasons: Type.Array(Type.Object({ code: Type.String(), message: Type.String(), since: Type.Optional(Type.String()) })),
+      }),
+    ),
   },
   { additionalProperties: false },
 );
