@@ -22,7 +22,7 @@ import { eventRoutes } from './routes/events.js';
 import { exceptionRequestRoutes } from './routes/exception-requests.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
-import { reportsPlugin } from './reports/plugin.js';
+import { reportsPlugin } from './plugins/reports.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

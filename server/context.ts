@@ -12,6 +12,7 @@ import type { ResolvedOptions } from './config.js';
 import { lockDataDir } from './data-lock.js';
 import { openDatabase } from './db/open.js';
 import { WriteBatcher } from './db/write-batcher.js';
+import { RunningObserver } from './jobs/running-observer.js';
 import { LastSeenTracker } from './last-seen.js';
 import { PolicyChannel } from './policy-channel.js';
 import { DeviceAuthenticator } from './security/device-auth.js';
@@ -57,6 +58,8 @@ export interface ServerContext {
   channel: PolicyChannel;
   deviceAuth: DeviceAuthenticator;
   lastSeen: LastSeenTracker;
+  /** Running tools reported by check-ins, written every few seconds (reports and rollups read them). */
+  running: RunningObserver;
   policies: PolicyService;
   exceptions: ExceptionService;
   /** What happened during this start, for the CLI's first-start message. */
@@ -131,7 +134,9 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       audit: stores.audit,
     });
     const writes = new WriteBatcher(db);
+    const running = new RunningObserver(db);
     lastSeen.start();
+    running.start();
 
     let closed = false;
     return {
@@ -147,6 +152,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       channel,
       deviceAuth,
       lastSeen,
+      running,
       policies,
       exceptions,
       startup: { databaseCreated: migrated.includes(1), migrated, signingKeyCreated, signingKeyFile, databaseFile },
@@ -161,6 +167,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
         channel.releaseAll();
         lastSeen.stop();
         writes.flushNow();
+        running.stop();
         db.close();
         releaseLock();
       },

@@ -17,3 +17,11 @@ export const adminErrors = errors(400, 401, 403, 404, 409, 413, 415, 429);
 
 /** `limit` and cursor query parameters for listings. */
 export const pageLimit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `at most ${max}` });
+
+/** A device group's name (enroll secrets, filters). */
+export const GroupName = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+  description: 'a group name: letters, digits, . _ - (starting with a letter or digit)',
+});

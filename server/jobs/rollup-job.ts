@@ -21,7 +21,7 @@ import type { Catalog } from '../../policies/catalog/schema.js';
 import type { PolicyDocument } from '../../policies/schema.js';
 import { HOUR_MS } from '../../policies/time.js';
 import { Instant, Nullable } from '../http/schemas.js';
-import { openReadConnection } from '../reports/database.js';
+import { openReadConnection } from '../db/read-connection.js';
 import { currentPass, type CurrentFigures } from './current-pass.js';
 import { dayNumber, dayStartMs, JobAborted, yieldToEventLoop } from './days.js';
 import { inventoryPass } from './inventory-pass.js';

@@ -7,7 +7,7 @@ import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { DAY_MS, parseDateOrInstant, parseDuration } from '../../policies/time.js';
 import { badRequest } from '../http/errors.js';
-import { GroupName } from '../routes/admin/enroll-secrets.js';
+import { GroupName } from '../http/schemas.js';
 import { EVENT_TYPES, type EventType } from '../store/events.js';
 import { FORMATS, type ReportFormat } from './writers.js';
 

@@ -4,9 +4,10 @@
  * and by the dashboard's export buttons.
  */
 import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { builtinCatalog, catalogIndex, type CatalogIndex } from '../../policies/catalog/index.js';
+import { openReadConnection } from '../db/read-connection.js';
 import { ApiError } from '../http/errors.js';
-import { openReadConnection } from './database.js';
 import type { ReportDefinition } from './definition.js';
 import { resolveFilters, type RawQuery } from './filters.js';
 import { ReportStream } from './stream.js';
@@ -97,4 +98,18 @@ export class ReportService {
       throw error;
     }
   }
+}
+
+/** A report may stream for a long time; the server-wide handler timeout must not cut it off. */
+export const REPORT_TIMEOUT_MS = 6 * 3600_000;
+
+/** Send a running report: download name, format, report facts as headers, no caching. */
+export function sendReport(reply: FastifyReply, running: RunningReport): FastifyReply {
+  reply
+    .header('content-type', running.contentType)
+    .header('content-disposition', `attachment; filename="${running.filename}"`)
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff');
+  for (const [name, value] of Object.entries(running.headers)) reply.header(name, value);
+  return reply.send(running.stream);
 }

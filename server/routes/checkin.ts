@@ -8,7 +8,7 @@ import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import { CheckinBody, CheckinReply } from '../../policies/protocol.js';
 import { signServerTime } from '../../policies/signed-time.js';
 import type { Verdict } from '../../policies/verdict.js';
-import { deviceGuard } from '../http/auth.js';
+import { deviceGuard } from './auth.js';
 import { badRequest } from '../http/errors.js';
 import { deviceErrors } from '../http/schemas.js';
 import { InventoryStore, type ReportedInstance } from '../store/inventory.js';
@@ -35,7 +35,7 @@ export function pairVerdicts(inventory: readonly ToolInstance[], verdicts: reado
 }
 
 export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { writes, stores, channel, deviceAuth, signingKey, now, options } = app.aigate;
+  const { writes, stores, channel, deviceAuth, signingKey, running, now, options } = app.aigate;
   app.post(
     '/v1/checkin',
     {
@@ -77,6 +77,7 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return summary;
       });
       stores.inventory.rememberApplied(device.id, digest);
+      running.noteCheckin(device.id, at, body);
       const serverTime = await signServerTime({ deviceId: device.id, nowMs: at }, signingKey);
       const current = channel.current;
       return {

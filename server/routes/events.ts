@@ -4,7 +4,7 @@
  * resend its spool after a lost reply without creating duplicates.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { deviceGuard } from '../http/auth.js';
+import { deviceGuard } from './auth.js';
 import { EventsBody, EventsReply } from '../../policies/protocol.js';
 import { deviceErrors } from '../http/schemas.js';
 import type { DeviceEvent } from '../store/events.js';

@@ -3,7 +3,7 @@
  * a tool; the device can read back the status of its own requests, never another device's.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { deviceGuard } from '../http/auth.js';
+import { deviceGuard } from './auth.js';
 import { notFound } from '../http/errors.js';
 import { DeviceExceptionRequestView, ExceptionRequestBody } from '../../policies/protocol.js';
 import { deviceErrors, IdParams, iso } from '../http/schemas.js';

@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { badRequest, notFound } from '../http/errors.js';
-import { deviceGuard } from '../http/auth.js';
+import { deviceGuard } from './auth.js';
 import { PolicyReply } from '../../policies/protocol.js';
 import { deviceErrors } from '../http/schemas.js';
 import type { CurrentPolicy } from '../policy-channel.js';

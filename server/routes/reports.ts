@@ -4,30 +4,15 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { adminErrors } from '../http/schemas.js';
 import { describeColumns, rowSchema } from '../reports/columns.js';
 import type { ReportDefinition } from '../reports/definition.js';
 import { querySchema, type RawQuery } from '../reports/filters.js';
 import { REPORTS } from '../reports/kinds/index.js';
 import { OverviewSchema } from '../reports/overview.js';
-import type { RunningReport } from '../reports/service.js';
+import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
 import { RollupStatusSchema } from '../jobs/rollup-job.js';
 import { adminAccess, adminSecurity } from './admin/access.js';
-
-/** A report may stream for a long time; the server-wide handler timeout must not cut it off. */
-export const REPORT_TIMEOUT_MS = 6 * 3600_000;
-
-/** Send a running report: download name, format, report facts as headers, no caching. */
-export function sendReport(reply: FastifyReply, running: RunningReport): FastifyReply {
-  reply
-    .header('content-type', running.contentType)
-    .header('content-disposition', `attachment; filename="${running.filename}"`)
-    .header('cache-control', 'no-store')
-    .header('x-content-type-options', 'nosniff');
-  for (const [name, value] of Object.entries(running.headers)) reply.header(name, value);
-  return reply.send(running.stream);
-}
 
 function reportResponse(report: ReportDefinition) {
   const row = rowSchema(report.columns);

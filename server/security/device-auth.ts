@@ -17,7 +17,6 @@
 import { webcrypto } from 'node:crypto';
 import { decodeJwsPayload, parseCompactJws } from '../../policies/keys.js';
 import { ApiError, forbidden, unauthorized } from '../http/errors.js';
-import type { DeviceStore } from '../store/devices.js';
 import type { ReplayCache } from './replay-cache.js';
 import { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S } from '../../policies/device-token.js';
 
@@ -26,6 +25,14 @@ export { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S };
 
 /** Allowed difference between the device's clock and ours. */
 export const CLOCK_TOLERANCE_S = 60;
+
+/**
+ * What the authenticator reads about a device (the device store provides it). An interface
+ * rather than the store itself, so this layer does not depend on the one above it.
+ */
+export interface DeviceKeyLookup {
+  get(id: string): { id: string; group: string; publicJwk: string; keyThumbprint: string; revokedAt: number | null } | undefined;
+}
 
 export interface AuthenticatedDevice {
   id: string;
@@ -58,7 +65,7 @@ export class DeviceAuthenticator {
   private readonly bootSeconds: number;
 
   constructor(
-    private readonly devices: DeviceStore,
+    private readonly devices: DeviceKeyLookup,
     private readonly replay: ReplayCache,
     private readonly audience: string,
     private readonly now: () => number,

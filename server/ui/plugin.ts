@@ -18,7 +18,7 @@ import { ApiError, badRequest, forbidden, notFound } from '../http/errors.js';
 import { formatErrors } from '../http/validation.js';
 import { DEVICE_STATUSES, querySchema, type DeviceStatus, type RawQuery } from '../reports/filters.js';
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
-import { REPORT_TIMEOUT_MS, sendReport } from '../routes/reports.js';
+import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
 import { TOKEN_PREFIX } from '../security/secrets.js';
 import { defaultScope } from '../services/exception-service.js';
 import { guessFormat } from '../services/policy-service.js';

@@ -207,7 +207,7 @@ describe('the overview', () => {
     ]);
     await run();
     const overview = await fleet.json<Overview>('/overview');
-    expect(overview.devices).toEqual({ enrolled: 4, active: 2, stale: 1, neverSeen: 1, revoked: 1 });
+    expect(overview.devices).toEqual({ enrolled: 4, active: 2, stale: 1, neverSeen: 1, revoked: 1, degraded: 0 });
     expect(overview.compliance).toEqual({ day: '2026-06-09', devices: 3, compliant: 2, share: 2 / 3, withBlockedTool: 1, withWarnedTool: 1 });
     expect(overview.launches).toMatchObject({ blocked: 2, warned: 1 });
     expect(overview.policy).toMatchObject({ revision: 1, name: 'fleet-policy', mode: 'enforce', publishedBy: 'bootstrap' });

@@ -113,7 +113,7 @@ describe('the dashboard in a browser', () => {
     expect(await kpi('compliant-share')).toBe(`${Math.round(api.compliance.share! * 1000) / 10}%`.replace('.0%', '%'));
     expect(await kpi('devices-with-blocked-tool')).toBe(String(api.compliance.withBlockedTool));
     expect(await kpi('blocked-launches-week')).toBe(String(api.launches.blocked));
-    expect(api.devices).toEqual({ enrolled: 7, active: 5, stale: 1, neverSeen: 1, revoked: 0 });
+    expect(api.devices).toEqual({ enrolled: 7, active: 5, stale: 1, neverSeen: 1, revoked: 0, degraded: 0 });
     expect(api.compliance).toMatchObject({ devices: 6, compliant: 1, withBlockedTool: 5 });
     expect(await page.locator('[data-next-change]').innerText()).toBe(`Gemini CLI becomes blocked in 10 days on ${api.nextChange!.devices} devices`);
     expect(await page.locator('[data-policy-revision]').innerText()).toBe('1');

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ToolInstance } from '../../../policies/inventory.js';
 import { HealthReason } from '../../../policies/protocol.js';
 import { Verdict } from '../../../policies/verdict.js';
-import { actorOf } from '../../http/auth.js';
+import { actorOf } from '../auth.js';
 import { notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import type { DeviceRecord } from '../../store/devices.js';

@@ -2,20 +2,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseDateOrInstant, parseDuration } from '../../../policies/time.js';
-import { actorOf } from '../../http/auth.js';
+import { actorOf } from '../auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
-import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
+import { adminErrors, GroupName, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import type { EnrollSecretRecord } from '../../store/enroll-secrets.js';
 import { adminAccess, adminSecurity } from './access.js';
 
 export const DEFAULT_SECRET_LIFETIME = '7d';
-
-export const GroupName = Type.String({
-  minLength: 1,
-  maxLength: 200,
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
-  description: 'a group name: letters, digits, . _ - (starting with a letter or digit)',
-});
 
 const CreateBody = Type.Object(
   {

@@ -1,7 +1,7 @@
 /** Exception requests for admins: list, show, approve (publishes a new revision), deny. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { actorOf } from '../../http/auth.js';
+import { actorOf } from '../auth.js';
 import { notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import { REQUEST_STATUSES, type ExceptionRequestRecord } from '../../store/exception-requests.js';

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { builtinCatalog } from '../../../policies/catalog/index.js';
 import { loadPolicy, MAX_POLICY_BYTES } from '../../../policies/load.js';
 import { parseDateOrInstant } from '../../../policies/time.js';
-import { actorOf } from '../../http/auth.js';
+import { actorOf } from '../auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
 import { adminErrors, Instant, iso, Nullable } from '../../http/schemas.js';
 import { guessFormat, invalidPolicy } from '../../services/policy-service.js';

@@ -1,7 +1,7 @@
 /** Admin and auditor tokens: create (shown once), list, revoke. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { actorOf } from '../../http/auth.js';
+import { actorOf } from '../auth.js';
 import { conflict, notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import { ROLES, type TokenRecord } from '../../store/tokens.js';

@@ -8,7 +8,7 @@ import type { AuthenticatedDevice, DeviceAuthenticator } from '../security/devic
 import { TOKEN_PREFIX } from '../security/secrets.js';
 import type { Actor } from '../store/audit.js';
 import type { TokenRecord, TokenStore } from '../store/tokens.js';
-import { forbidden, unauthorized } from './errors.js';
+import { forbidden, unauthorized } from '../http/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

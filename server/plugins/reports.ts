@@ -1,41 +1,27 @@
 /**
  * Reports, rollups and the dashboard, wired into the server: `app.reports` (the report service,
- * the rollup job, the running observer, the overview), the /v1/reports routes and /ui. Loaded
- * into the root context (like fastify-plugin does) so the check-in observer sees /v1/checkin
- * and tests can reach `app.reports`.
+ * the rollup job, the overview), the /v1/reports routes and /ui. Wrapped with fastify-plugin so
+ * `app.reports` is visible to the whole server (tests reach it too). Check-ins feed the running
+ * observer themselves (server/routes/checkin.ts); nothing here re-reads request bodies.
  */
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { RollupJob } from '../jobs/rollup-job.js';
-import { RunningObserver, type CheckinInventory } from '../jobs/running-observer.js';
+import { buildOverview, type Overview } from '../reports/overview.js';
+import type {} from '../reports/runtime.js';
+import { ReportService } from '../reports/service.js';
 import { reportRoutes } from '../routes/reports.js';
 import { dashboardRoutes } from '../ui/plugin.js';
-import { buildOverview, type Overview } from './overview.js';
-import { ReportService } from './service.js';
 
-export interface ReportsRuntime {
-  service: ReportService;
-  rollups: RollupJob;
-  running: RunningObserver;
-  /** The overview figures (charts over `days` days). */
-  overview(days?: number): Overview;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    reports: ReportsRuntime;
-  }
-}
-
-async function reportsPlugin(app: FastifyInstance): Promise<void> {
+async function reports(app: FastifyInstance): Promise<void> {
   const context = app.aigate;
-  const { db, options, now, stores } = context;
+  const { db, options, now, stores, running } = context;
   const catalog = catalogIndex(builtinCatalog);
   const currentPolicy = () => {
     const current = stores.policies.current();
     return current ? { revision: current.revision, document: current.document } : null;
   };
-  const running = new RunningObserver(db);
   const rollups = new RollupJob({
     db,
     databaseFile: context.startup.databaseFile,
@@ -68,28 +54,18 @@ async function reportsPlugin(app: FastifyInstance): Promise<void> {
       days,
     });
   };
-  app.decorate('reports', { service, rollups, running, overview });
+  app.decorate('reports', { service, rollups, overview });
 
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 200 && request.device && request.routeOptions.url === '/v1/checkin') {
-      running.noteCheckin(request.device.id, now(), request.body as CheckinInventory);
-    }
-  });
   app.addHook('onReady', async () => {
-    running.start();
     rollups.start(options.rollupOnStart);
   });
   app.addHook('preClose', async () => {
     service.abortAll('the server is shutting down');
     await rollups.stop();
-    running.stop();
   });
 
   await app.register(reportRoutes, { prefix: '/v1/reports' });
   await app.register(dashboardRoutes, { prefix: '/ui' });
 }
 
-/** Load into the parent context instead of an encapsulated child (what fastify-plugin marks). */
-Object.assign(reportsPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'aigate-reports' });
-
-export { reportsPlugin };
+export const reportsPlugin = fp(reports, { name: 'aigate-reports', fastify: '5.x' });
