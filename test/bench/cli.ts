@@ -1,0 +1,96 @@
+/**
+ * How long the CLIs take to answer from a checkout: `aigate --help`, `aigate --version`,
+ * `aigate-agent --version` / `--help`, `aigate-server --version`, each a fresh `node` process
+ * running the built dist/ files, and the bundled agent (installer/package.mjs, one esbuild file)
+ * the same way. Most of a CLI's time is Node starting and loading modules, so each figure is
+ * shown beside a bare `node -e 0` measured in the same run, interleaved with the others (a busy
+ * machine slows all of them alike), and as the difference: what the CLI itself costs.
+ *
+ *   npm run bench:cli           target: aigate --help median under 150 ms
+ *   BENCH_RUNS=40 tsx test/bench/cli.ts
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const WARMUP = 2;
+const TARGET_MS = 150;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/** Wall time of one `node ...args` run in ms; the run must succeed and print something. */
+function timeRun(args: string[], cwd: string): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tmpdir() } });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0 || (args[0] !== '-e' && !args[0]!.endsWith('empty.mjs') && result.stdout.length === 0)) {
+    throw new Error(`node ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  }
+  return ms;
+}
+
+function main(): void {
+  const dist = (path: string) => join(ROOT, 'dist', path);
+  if (!existsSync(dist('server/cli/aigate.js')) || !existsSync(dist('agent/cli.js'))) throw new Error('build first: npm run build');
+
+  const work = mkdtempSync(join(tmpdir(), 'aigate-bench-cli-'));
+  try {
+    // The agent as it is shipped: one esbuild bundle, no node_modules beside it.
+    execFileSync(process.execPath, [join(ROOT, 'installer/package.mjs'), '--out', join(work, 'out'), '--os', 'linux'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    const bundle = join(work, 'out', 'aigate-agent.mjs');
+    if (!existsSync(bundle)) throw new Error(`installer/package.mjs made no ${bundle}`);
+
+    // An ES module that does nothing: what starting Node's ESM loader costs before any of our code.
+    const empty = join(work, 'empty.mjs');
+    writeFileSync(empty, 'process.stdout.write("")\n');
+    const cases: { name: string; args: string[]; cwd: string; target?: number }[] = [
+      { name: 'node -e 0 (baseline)', args: ['-e', '0'], cwd: ROOT },
+      { name: 'node empty.mjs', args: [empty], cwd: work },
+      { name: 'aigate --help', args: [dist('server/cli/aigate.js'), '--help'], cwd: ROOT, target: TARGET_MS },
+      { name: 'aigate --version', args: [dist('server/cli/aigate.js'), '--version'], cwd: ROOT },
+      { name: 'aigate policy --help', args: [dist('server/cli/aigate.js'), 'policy', '--help'], cwd: ROOT },
+      { name: 'aigate-server --version', args: [dist('server/cli/aigate-server.js'), '--version'], cwd: ROOT },
+      { name: 'aigate-agent --version', args: [dist('agent/cli.js'), '--version'], cwd: ROOT },
+      { name: 'aigate-agent --help', args: [dist('agent/cli.js'), '--help'], cwd: ROOT },
+      { name: 'bundled agent --version', args: [bundle, '--version'], cwd: work },
+      { name: 'bundled agent --help', args: [bundle, '--help'], cwd: work },
+    ];
+    const times = cases.map(() => [] as number[]);
+    // Round-robin, so load that comes and goes during the run falls on every case alike.
+    for (let run = 0; run < WARMUP + RUNS; run++) {
+      cases.forEach((c, index) => {
+        const ms = timeRun(c.args, c.cwd);
+        if (run >= WARMUP) times[index]!.push(ms);
+      });
+    }
+
+    const baseline = percentile(times[0]!, 0.5);
+    console.log(`CLI start-up from a checkout (node ${process.version}, ${RUNS} runs each after ${WARMUP} warm-up, interleaved)`);
+    console.log(`${'command'.padEnd(26)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'over node -e 0'.padStart(15)}`);
+    let missed = false;
+    cases.forEach((c, index) => {
+      const median = percentile(times[index]!, 0.5);
+      const p90 = percentile(times[index]!, 0.9);
+      const over = index === 0 ? '' : `+${(median - baseline).toFixed(0)} ms`;
+      let verdict = '';
+      if (c.target !== undefined) {
+        const met = median < c.target;
+        missed ||= !met;
+        verdict = `   target < ${c.target} ms: ${met ? 'met' : `MISSED (of which node itself takes ${baseline.toFixed(0)} ms)`}`;
+      }
+      console.log(`${c.name.padEnd(26)} ${`${median.toFixed(0)} ms`.padStart(9)} ${`${p90.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}${verdict}`);
+    });
+    if (missed && baseline > TARGET_MS / 2) console.log('note: node alone takes over half the target here; the machine is slow or busy, so compare the "over node -e 0" column');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main();
