@@ -250,6 +250,18 @@ describe('aigate admin CLI', () => {
     expect(listed.stdout).toMatch(new RegExp(`^${open.body.id}\\s+approved\\s+openai-codex-cli.*\\s2031-02-01\\s+evaluation$`, 'm'));
   });
 
+  it('shows a degraded agent in aigate devices and aigate device show, with its reasons', async () => {
+    const created = JSON.parse(aigate(['enroll-secret', 'create', '--group', 'health', '--json']).stdout) as { secret: string };
+    const device = DeviceClient.generate(server.url);
+    expect((await device.enroll(created.secret, { hostname: 'sick-box', os: 'linux', users: ['fay'], agentVersion: '0.1.0' })).status).toBe(201);
+    const health = { state: 'degraded', reasons: [{ code: 'ledger-damaged', message: 'the ledger cannot be read' }, { code: 'spool-trouble', message: '3 events dropped' }] };
+    const checkin = await device.checkin({ policyRevision: null, agentVersion: '0.1.0', inventory: [], verdicts: [], health });
+    expect(checkin.status, checkin.text).toBeLessThan(300);
+    expect(aigate(['devices', '--group', 'health']).stdout).toMatch(/^\S+\s+sick-box\s+health\s+linux.*\s+active\s+degraded: ledger-damaged, spool-trouble$/m);
+    const shown = aigate(['device', 'show', device.deviceId!]).stdout;
+    expect(shown).toMatch(/DEGRADED since .*\n  ledger-damaged: the ledger cannot be read\n  spool-trouble: 3 events dropped/);
+  });
+
   it('writes an enroll secret to a new owner-only file, never over an existing one', async () => {
     const file = join(dir.path, 'enroll-secret');
     const created = aigate(['enroll-secret', 'create', '--group', 'files', '--secret-file', file]);

@@ -8,6 +8,12 @@ import { printJson, uuidArgument, withClient, type CliContext } from './common.j
 
 type Device = Static<typeof DeviceView>;
 
+/** `ok`, `unknown`, or `degraded: ledger-damaged, spool-trouble` (the agent's own reasons). */
+function health(device: Device): string {
+  if (device.health !== 'degraded') return device.health;
+  return `degraded: ${device.healthReasons.map((reason) => reason.code).join(', ') || 'no reason given'}`;
+}
+
 async function list(client: AdminClient, options: { group?: string; all?: boolean; json?: boolean }, io: Output): Promise<number> {
   const devices: Device[] = [];
   let after: string | null = null;
@@ -25,8 +31,8 @@ async function list(client: AdminClient, options: { group?: string; all?: boolea
   else
     io.out(
       table(
-        ['ID', 'HOSTNAME', 'GROUP', 'OS', 'AGENT', 'LAST CHECK-IN', 'POLICY', 'STATE'],
-        devices.map((d) => [d.id, d.hostname, d.group, d.os, d.agentVersion, shortTime(d.lastCheckinAt), d.policyRevision, d.revokedAt ? 'revoked' : 'active']),
+        ['ID', 'HOSTNAME', 'GROUP', 'OS', 'AGENT', 'LAST CHECK-IN', 'POLICY', 'STATE', 'HEALTH'],
+        devices.map((d) => [d.id, d.hostname, d.group, d.os, d.agentVersion, shortTime(d.lastCheckinAt), d.policyRevision, d.revokedAt ? 'revoked' : 'active', health(d)]),
       ),
     );
   return EXIT_OK;
@@ -41,6 +47,10 @@ async function show(client: AdminClient, id: string, options: { json?: boolean }
   const d = result.device;
   io.out(line`${d.hostname} (${d.id}), group ${d.group}, ${d.os}, agent ${d.agentVersion}, policy revision ${d.policyRevision}` + (d.revokedAt ? ', REVOKED' : ''));
   io.out(line`last check-in ${shortTime(d.lastCheckinAt)}; users: ${d.users.join(', ') || '-'}`);
+  if (d.health === 'degraded') {
+    io.out(line`DEGRADED since ${shortTime(d.degradedSince)}: the agent says its enforcement cannot be trusted:`);
+    for (const reason of d.healthReasons) io.out(line`  ${reason.code}: ${reason.message}` + (reason.since ? line` (since ${shortTime(reason.since)})` : ''));
+  } else io.out(`agent health: ${d.health}`);
   const present = result.instances.filter((i) => i.present);
   if (present.length === 0) {
     io.out('no AI tools reported');
