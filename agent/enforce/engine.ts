@@ -287,12 +287,16 @@ export class Enforcer {
         summary.failed++;
         const message = `could not enforce ${describeKey(key)}: ${(error as Error).message}`;
         summary.notes.push(message);
+        // Reported when it starts or changes, not every cycle it persists (health keeps it visible).
+        const repeated = this.failing.get(key)?.message === message;
         this.fail(key, message);
-        this.store.addProblem(this.options.clock(), key, message);
         this.options.log.error({ key, error: (error as Error).message }, 'enforcement of one instance failed; continuing with the others');
-        await this.options
-          .emit(newEvent('enforcement-failed', this.options.clock(), { toolId: item.instance.toolId, installPath: item.instance.installPath, policyRevision, message }))
-          .catch(() => undefined);
+        if (!repeated) {
+          this.store.addProblem(this.options.clock(), key, message);
+          await this.options
+            .emit(newEvent('enforcement-failed', this.options.clock(), { toolId: item.instance.toolId, installPath: item.instance.installPath, policyRevision, message }))
+            .catch(() => undefined);
+        }
         if (this.store.ledger.journal) {
           // Still in flight (the ledger or the spool could not be written): the next reconcile
           // finishes or undoes it before anything else.
