@@ -152,13 +152,27 @@ export class Enforcer {
     return files.has(instance.installPath) || folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform));
   }
 
-  /** Finishes (or undoes) an operation a crash interrupted. */
-  async recover(): Promise<void> {
+  /**
+   * Finishes (or undoes) an operation a crash or an I/O error interrupted. Never throws for an
+   * I/O error (a full disk at start must not stop the agent from starting): the operation stays
+   * in flight, health() reports it under the key `journal`, and the next reconcile tries again.
+   * Returns whether nothing is left in flight.
+   */
+  async recover(): Promise<boolean> {
     const op = this.store.ledger.journal;
-    if (!op) return;
-    this.options.log.warn({ operation: op.id, kind: op.kind, key: op.key, direction: op.direction }, 'finishing an enforcement operation interrupted by a stop');
-    if (op.direction === 'forward') await this.forward(op);
-    else await this.backward(op);
+    if (!op) return true;
+    this.options.log.warn({ operation: op.id, kind: op.kind, key: op.key, direction: op.direction }, 'finishing an interrupted enforcement operation');
+    try {
+      if (op.direction === 'forward') await this.forward(op);
+      else await this.backward(op);
+    } catch (error) {
+      const message = `an enforcement operation could not be finished yet: ${(error as Error).message}`;
+      this.fail('journal', message);
+      this.options.log.error({ error: (error as Error).message }, 'enforcement operation still in flight; it is retried on the next cycle');
+      return false;
+    }
+    this.failing.delete('journal');
+    return this.store.ledger.journal === null;
   }
 
   /** Runs an operation: journal first, then each step. Returns true when it committed. */
@@ -260,18 +274,10 @@ export class Enforcer {
     const summary: ReconcileSummary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
     // An operation left in flight by an I/O error (or a crash) is finished or undone first;
     // nothing else starts while it is pending, so no record is planned on top of half-done steps.
-    if (this.store.ledger.journal) {
-      try {
-        await this.recover();
-        this.failing.delete('journal');
-      } catch (error) {
-        const message = `an enforcement operation could not be finished yet: ${(error as Error).message}`;
-        this.fail('journal', message);
-        this.options.log.error({ error: (error as Error).message }, 'enforcement operation still in flight; nothing else is changed this cycle');
-        summary.failed++;
-        summary.notes.push(message);
-        return summary;
-      }
+    if (this.store.ledger.journal && !(await this.recover())) {
+      summary.failed++;
+      summary.notes.push(this.failing.get('journal')?.message ?? 'an enforcement operation is still in flight');
+      return summary;
     }
     const byKey = new Map(items.map((item) => [instanceKey(item.instance), item] as const));
     let processes: ProcessInfo[] | null = null;

@@ -343,6 +343,11 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const still = await enforce(enforcer, BLOCK, [instance]);
     expect(still.failed).toBe(1);
     expect(enforcer.health().failing.map((f) => f.key)).toContain('journal');
+    // A restart while the disk is still full: the agent starts, the operation stays in flight.
+    const restarted = await makeEnforcer(state, { homes: [s.home], roots: [] });
+    expect(restarted.enforcer.store.ledger.journal).not.toBeNull();
+    expect(await restarted.enforcer.recover()).toBe(false);
+    expect(restarted.enforcer.health().failing.map((f) => f.key)).toEqual(['journal']);
 
     await rm(filler);
     await enforce(enforcer, BLOCK, [instance]);
