@@ -69,7 +69,7 @@ export function firstStartMessage(url: string, token: string, fingerprint: strin
     `    ${token}`,
     '',
     `Dashboard: ${url}/ui (sign in with the token)   API documentation: ${url}/docs`,
-    `Policy key fingerprint (agents pin it at enrollment): ${fingerprint}`,
+    `policy key fingerprint (agents pin it at enrollment): ${fingerprint}`,
     '',
     'Next steps (from this checkout; once installed, drop the "npx "):',
     `  1. log in:                  npx aigate login --server ${url} --token ${token}`,

@@ -81,7 +81,7 @@ describe('aigate-server start', () => {
     expect(text).toContain('npx aigate enroll-secret create --group engineering --expires 7d --secret-file enroll-secret');
     expect(text).toContain('npx aigate policy publish policies/examples/ban-claude-code.yaml');
     expect(text).toContain(`Dashboard: ${server.url}/ui`);
-    const fingerprint = /Policy key fingerprint \(agents pin it at enrollment\): ([A-Za-z0-9_-]{43})/.exec(text)?.[1];
+    const fingerprint = /policy key fingerprint \(agents pin it at enrollment\): ([A-Za-z0-9_-]{43})/.exec(text)?.[1];
     expect(fingerprint).toBeDefined();
     expect(text).toContain(`aigate-agent enroll --server ${server.url} --secret-file enroll-secret`);
     expect(text).toContain(`--policy-key-fingerprint ${fingerprint}`);
