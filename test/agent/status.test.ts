@@ -110,4 +110,28 @@ describe('status for employees', () => {
     expect(text).toContain('BLOCKED (monitor only) Claude Code');
     expect(text).toContain('12 event(s) waiting to be sent to the server.');
   });
+
+  it('shows the health, and with no usable policy what the ledger still applies', () => {
+    const text = renderStatus(
+      status([tool({ action: 'block', enforced: 'block', decidedBy: 'rule ban (as last applied; no usable policy now)' })], {
+        policy: null,
+        policyProblem: 'the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature',
+        health: {
+          state: 'degraded',
+          reasons: [
+            { code: 'spool-trouble', message: 'a tamper event could not be spooled: ENOSPC', since: '2026-06-26T03:00:00.000Z' },
+            { code: 'cycle-errors', message: 'scan: EIO', since: '2026-06-26T03:10:00.000Z' },
+          ],
+        },
+      }),
+      NOW,
+    );
+    expect(text).toContain('Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)');
+    expect(text).not.toContain('nothing is enforced');
+    expect(text).toContain('Note: the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature');
+    expect(text).toContain('Health: degraded (reported to IT)\n  spool-trouble: a tamper event could not be spooled: ENOSPC\n  cycle-errors: scan: EIO');
+    expect(text).toContain('BLOCKED  Claude Code 2.1.91');
+    // Nothing applied and no policy: then nothing is enforced, and it says so.
+    expect(renderStatus(status([tool({})], { policy: null }), NOW)).toContain('Policy: none received yet (nothing is enforced)');
+  });
 });
