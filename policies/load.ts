@@ -13,7 +13,7 @@ import { PolicyDocument, type Exception, type Rule } from './schema.js';
 import { closest } from './suggest.js';
 import { isValidTimeZone, knownTimeZones, parseDateOrInstant, parseDuration } from './time.js';
 import { parseRange } from './versions.js';
-import { formatPath, type Problem } from './problem.js';
+import { formatPath, pointerSegments, type Problem } from './problem.js';
 
 export { formatPath, formatProblem, type Problem } from './problem.js';
 
@@ -35,15 +35,6 @@ export interface LoadOptions {
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
 type Segment = string | number;
-
-function pointerToSegments(pointer: string): Segment[] {
-  if (!pointer) return [];
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
 /** Load policy text (YAML or JSON). Never throws on bad input. */
 export function loadPolicy(text: string, options: LoadOptions = {}): LoadResult {
@@ -205,7 +196,7 @@ function structuralProblems(value: object): Problem[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (const error of Value.Errors(PolicyDocument, value)) {
-    const segments = pointerToSegments(error.path);
+    const segments = pointerSegments(error.path);
     const path = formatPath(segments);
     // One problem per field: TypeBox reports "required" and then "expected array" for the same path.
     if (seen.has(path)) continue;
@@ -365,10 +356,12 @@ function locate(result: LoadResult, doc: Document, lineCounter: LineCounter): Lo
   return { ok: false, errors: result.errors.map(withPosition), warnings: result.warnings.map(withPosition) };
 }
 
+/** The inverse of formatPath: `a.b[0]["odd key"]` -> `['a', 'b', 0, 'odd key']`. */
 function parsePath(path: string): Segment[] {
   const segments: Segment[] = [];
-  for (const match of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    segments.push(match[2] !== undefined ? Number(match[2]) : match[1]!);
+  for (const match of path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|([^.[\]]+)|\[(\d+)\]/g)) {
+    if (match[1] !== undefined) segments.push(JSON.parse(match[1]) as string);
+    else segments.push(match[3] !== undefined ? Number(match[3]) : match[2]!);
   }
   return segments;
 }

@@ -13,14 +13,28 @@ export interface Problem {
   column?: number;
 }
 
-/** `['spec', 'rules', 0, 'action']` -> `spec.rules[0].action`. */
+/**
+ * `['spec', 'rules', 0, 'action']` -> `spec.rules[0].action`; a key that is not a plain name
+ * is quoted (`labels["team lead"]`), so the path reads back unambiguously.
+ */
 export function formatPath(segments: readonly (string | number)[]): string {
   let out = '';
   for (const segment of segments) {
     if (typeof segment === 'number') out += `[${segment}]`;
+    else if (!/^[A-Za-z_$][\w$-]*$/.test(segment)) out += `[${JSON.stringify(segment)}]`;
     else out += out ? `.${segment}` : segment;
   }
   return out;
+}
+
+/** A JSON Pointer (RFC 6901, as TypeBox reports paths: `/spec/rules/0`) as path segments; digits become indexes. */
+export function pointerSegments(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
 /** `file:line:column: path: message`, leaving out the parts that are not known. */

@@ -9,6 +9,7 @@ import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler } from 'fastify';
+import { formatPath, pointerSegments } from '../../policies/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
@@ -31,24 +32,9 @@ export class RequestValidationError extends Error {
   }
 }
 
-type Segment = string | number;
-
-function segmentsOf(pointer: string): Segment[] {
-  if (!pointer) return [];
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
+/** `body` + `/inventory/0/sha` -> `body.inventory[0].sha` (the one path format, policies/problem.ts). */
 export function fieldPath(root: string, pointer: string): string {
-  let out = root;
-  for (const segment of segmentsOf(pointer)) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += /^[A-Za-z_$][\w$-]*$/.test(segment) ? `.${segment}` : `[${JSON.stringify(segment)}]`;
-  }
-  return out;
+  return formatPath([root, ...pointerSegments(pointer)]);
 }
 
 function describeValue(value: unknown): string {
