@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   internal_error: { status: 500, meaning: 'a bug: the server logged the details under the request id the message gives' },
   busy: { status: 503, meaning: 'the server is overloaded: retry after Retry-After seconds' },
   timeout: { status: 503, meaning: 'the server took too long to answer: retry shortly' },
+  storage_full: { status: 503, meaning: "the server's disk is full: nothing was written; retry after Retry-After seconds (an operator must free space)" },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

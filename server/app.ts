@@ -94,7 +94,7 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
     app.decorateRequest('device', null);
     app.decorateRequest('admin', null);
     app.setValidatorCompiler(validatorCompiler);
-    installErrorHandling(app);
+    installErrorHandling(app, (error) => context.storage.noteFull(error));
     // JSON only: any other content type gets 415.
     installJsonBodyParser(app);
 

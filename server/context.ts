@@ -3,7 +3,7 @@
  * signing key, the in-memory policy channel and caches, and the services.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { builtinCatalog, catalogIndex } from '../policies/catalog/index.js';
@@ -11,6 +11,7 @@ import { publicKeyFingerprint, type SigningKey } from '../policies/keys.js';
 import type { ResolvedOptions } from './config.js';
 import { lockDataDir } from './data-lock.js';
 import { openDatabase } from './db/open.js';
+import { StorageHealth } from './db/storage-health.js';
 import { WriteBatcher } from './db/write-batcher.js';
 import { RunningObserver } from './jobs/running-observer.js';
 import { LastSeenTracker } from './last-seen.js';
@@ -31,6 +32,30 @@ import { TokenStore } from './store/tokens.js';
 
 export const DATABASE_FILE = 'aigate.db';
 
+/** The data directory is in a state the server must not start from (the message says why and what to do). */
+export class DataDirError extends Error {}
+
+/**
+ * A signing key beside an empty or missing database is not a first start: the database was
+ * lost or truncated. Starting would mint a new bootstrap token and every enrolled device would
+ * be refused, so refuse instead.
+ */
+async function refuseLostDatabase(databaseFile: string, signingKeyFile: string): Promise<void> {
+  const size = await stat(databaseFile).then(
+    (info) => info.size,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    },
+  );
+  if (size !== null && size > 0) return;
+  throw new DataDirError(
+    `the database ${databaseFile} is ${size === null ? 'missing' : 'empty (0 bytes)'}, but the policy signing key ${signingKeyFile} exists: ` +
+      'this is not a first start. Starting would create a new admin token and a new server id, and every enrolled device would be refused. ' +
+      `Restore ${databaseFile} from a backup; to start over on purpose, move both files out of the data directory.`,
+  );
+}
+
 export interface Stores {
   tokens: TokenStore;
   enrollSecrets: EnrollSecretStore;
@@ -47,6 +72,8 @@ export interface ServerContext {
   db: Database.Database;
   /** Group commit for high-rate writes (check-ins). */
   writes: WriteBatcher;
+  /** Whether writes succeed (a full disk is reported by /healthz). */
+  storage: StorageHealth;
   now: () => number;
   /** Stable id of this server installation, created on first start. */
   serverId: string;
@@ -94,6 +121,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
   const policyKeyFingerprint = await publicKeyFingerprint(signingKey.publicJwk);
 
   const databaseFile = join(options.dataDir, DATABASE_FILE);
+  if (!signingKeyCreated) await refuseLostDatabase(databaseFile, signingKeyFile);
   const { db, migrated } = openDatabase(databaseFile);
   const now = options.now;
   try {
@@ -143,6 +171,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       options,
       db,
       writes,
+      storage: new StorageHealth(db, options.dataDir, now),
       now,
       serverId,
       audience,

@@ -7,6 +7,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody, ErrorCode } from '../../policies/errors.js';
+import { isStorageFull, STORAGE_FULL_RETRY_AFTER_S } from '../db/storage-health.js';
 
 export class ApiError extends Error {
   constructor(
@@ -30,6 +31,22 @@ export const forbidden = (message: string, code: ErrorCode = 'forbidden') => new
 export const notFound = (message: string, code: ErrorCode = 'not_found') => new ApiError(404, code, message);
 export const conflict = (message: string, code: ErrorCode = 'conflict') => new ApiError(409, code, message);
 
+/** A write refused because the disk is full: 503 with Retry-After (not a bug, not a 500). */
+export const storageFull = () =>
+  new ApiError(503, 'storage_full', "the server's disk is full, so nothing was written; retry later (the server's operator must free space)", {
+    'retry-after': String(STORAGE_FULL_RETRY_AFTER_S),
+  });
+
+/**
+ * Map a full-disk failure (SQLITE_FULL, ENOSPC) to `storageFull()`, telling `onFull` first;
+ * any other error is returned unchanged.
+ */
+export function mapStorageFull<E>(error: E, onFull?: (error: unknown) => void): E | ApiError {
+  if (!isStorageFull(error)) return error;
+  onFull?.(error);
+  return storageFull();
+}
+
 /** Fastify error codes we map to our own codes; the status comes from Fastify. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
@@ -49,7 +66,9 @@ function send(reply: FastifyReply, status: number, code: ErrorCode, message: str
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-export function errorHandler(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply, onStorageFull?: (error: unknown) => void): FastifyReply {
+  if (isStorageFull(error)) request.log.error({ err: error }, 'write refused: the disk is full');
+  error = mapStorageFull(error, onStorageFull);
   if (error instanceof ApiError) {
     for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
     if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
@@ -86,8 +105,11 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
   return send(reply, 404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`);
 }
 
-/** Install the JSON error shape on an instance (and, through encapsulation, its children). */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler(errorHandler);
+/**
+ * Install the JSON error shape on an instance (and, through encapsulation, its children).
+ * `onStorageFull` hears of every write refused for a full disk (the storage health).
+ */
+export function installErrorHandling(app: FastifyInstance, onStorageFull?: (error: unknown) => void): void {
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => errorHandler(error, request, reply, onStorageFull));
   app.setNotFoundHandler(notFoundHandler);
 }

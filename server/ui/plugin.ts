@@ -14,7 +14,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { loadPolicy, MAX_POLICY_BYTES } from '../../policies/load.js';
 import { parseDateOrInstant } from '../../policies/time.js';
-import { ApiError, badRequest, forbidden, notFound } from '../http/errors.js';
+import { ApiError, badRequest, forbidden, mapStorageFull, notFound } from '../http/errors.js';
 import { formatErrors } from '../http/validation.js';
 import { DEVICE_STATUSES, querySchema, type DeviceStatus, type RawQuery } from '../reports/filters.js';
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
@@ -113,11 +113,12 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .type('text/html; charset=utf-8')
       .send(layout.render(session, page, session ? { pending: pendingExceptionCount(db) } : {}));
 
-  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+  app.setErrorHandler((thrown: Error & { statusCode?: number }, request, reply) => {
+    const error = mapStorageFull(thrown, (full) => context.storage.noteFull(full));
     const status = error instanceof ApiError ? error.statusCode : typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'dashboard error');
-    const message = status >= 500 ? `The server could not show this page (request id ${request.id}). The details are in its log.` : error.message;
-    if (status === 429 && error instanceof ApiError) for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+    const message = status >= 500 && !(error instanceof ApiError) ? `The server could not show this page (request id ${request.id}). The details are in its log.` : error.message;
+    if ((status === 429 || status === 503) && error instanceof ApiError) for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
     return render(reply, request.ui, errorPage(status, message), status);
   });
   app.setNotFoundHandler((request, reply) => render(reply, request.ui, errorPage(404, `There is no page ${request.url.split('?')[0]}.`), 404));
