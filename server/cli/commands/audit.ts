@@ -1,18 +1,12 @@
 /** `aigate audit`: the audit log of admin actions, and its hash chain. */
 import type { Static } from '@sinclair/typebox';
 import type { AdminClient } from '../../client/admin-client.js';
-import type { AuditEntry } from '../../routes/admin/audit.js';
+import type { AuditEntry, VerifyReply } from '../../routes/admin/audit.js';
 import { EXIT_INVALID, EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
 import { nonNegativeInt, positiveInt, printJson, withClient, type CliContext } from './common.js';
 
-interface Verification {
-  ok: boolean;
-  entries: number;
-  headHash: string;
-  brokenAt?: number;
-  problem?: string;
-}
+type Verification = Static<typeof VerifyReply>;
 
 interface AuditOptions {
   after?: number;

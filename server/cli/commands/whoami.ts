@@ -1,16 +1,12 @@
 /** `aigate login`, `aigate logout` and `aigate whoami`: the connection to a server. */
+import type { Static } from '@sinclair/typebox';
 import { AdminClient } from '../../client/admin-client.js';
+import type { WhoamiReply } from '../../routes/admin/index.js';
 import { removeConfig, resolveConnection, writeConfig } from '../config-file.js';
 import { EXIT_OK, EXIT_USAGE, line } from '../output.js';
 import { reportError, withClient, type CliContext } from './common.js';
 
-interface Whoami {
-  id: string;
-  name: string;
-  role: string;
-  serverId: string;
-  policyKeyFingerprint: string;
-}
+type Whoami = Static<typeof WhoamiReply>;
 
 export function registerWhoami(context: CliContext): void {
   const { program, io, env, setExit } = context;

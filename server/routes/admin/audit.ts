@@ -18,6 +18,14 @@ export const AuditEntry = Type.Object({
   hash: Type.String(),
 });
 
+export const VerifyReply = Type.Object({
+  ok: Type.Boolean(),
+  entries: Type.Integer(),
+  headHash: Type.String({ description: 'hash of the last good entry; record it to detect later truncation' }),
+  brokenAt: Type.Optional(Type.Integer()),
+  problem: Type.Optional(Type.String()),
+});
+
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { stores } = app.aigate;
 
@@ -58,13 +66,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Recompute the hash chain; reports the first entry that does not fit',
         security: adminSecurity,
         response: {
-          200: Type.Object({
-            ok: Type.Boolean(),
-            entries: Type.Integer(),
-            headHash: Type.String({ description: 'hash of the last good entry; record it to detect later truncation' }),
-            brokenAt: Type.Optional(Type.Integer()),
-            problem: Type.Optional(Type.String()),
-          }),
+          200: VerifyReply,
           ...adminErrors,
         },
       },

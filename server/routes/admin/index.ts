@@ -10,6 +10,14 @@ import { exceptionAdminRoutes } from './exceptions.js';
 import { policyAdminRoutes } from './policies.js';
 import { tokenRoutes } from './tokens.js';
 
+export const WhoamiReply = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.String(),
+  serverId: Type.String(),
+  policyKeyFingerprint: Type.String({ description: 'pass to aigate-agent enroll --policy-key-fingerprint' }),
+});
+
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/whoami',
@@ -20,13 +28,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The token in use (id, name, role), and the policy key fingerprint agents pin at enrollment',
         security: adminSecurity,
         response: {
-          200: Type.Object({
-            id: Type.String(),
-            name: Type.String(),
-            role: Type.String(),
-            serverId: Type.String(),
-            policyKeyFingerprint: Type.String({ description: 'pass to aigate-agent enroll --policy-key-fingerprint' }),
-          }),
+          200: WhoamiReply,
           ...adminErrors,
         },
       },
