@@ -23,15 +23,15 @@ import type { AgentLogger } from '../log.js';
 import type { Notice } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, identityOf, lexists, sameContent } from './fs-facts.js';
+import { captureFacts, lexists, sameContent } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
-import { isWithin, rootOf } from './guard.js';
+import { isWithin } from './guard.js';
 import { LedgerStore, rememberRoots, type AppliedInstance, type Operation } from './ledger.js';
-import { observe } from './observe.js';
+import { observe, unsafeReason } from './observe.js';
 import { planChange, type Desired } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
 import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
-import { doStep, isOurStub, sha256Text, stepTarget, undoStep, type StepEnv } from './steps.js';
+import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
 import { buildNotice } from '../notices/notice.js';
 import { quarantineFor } from './stubs.js';
 
@@ -282,13 +282,12 @@ export class Enforcer {
     const byKey = new Map(items.map((item) => [instanceKey(item.instance), item] as const));
     let processes: ProcessInfo[] | null = null;
     const listed = async () => (processes ??= await listProcesses().catch(() => []));
-    const seenSuspicious = new Set<string>();
     const previousSuspicious = this.suspicious;
     this.suspicious = new Map();
 
     for (const [key, item] of byKey) {
       try {
-        await this.reconcileOne(key, item, policy, policyRevision, summary, listed, seenSuspicious, previousSuspicious);
+        await this.reconcileOne(key, item, policy, policyRevision, summary, listed, previousSuspicious);
       } catch (error) {
         summary.failed++;
         const message = `could not enforce ${describeKey(key)}: ${(error as Error).message}`;
@@ -380,7 +379,6 @@ export class Enforcer {
     policyRevision: number | null,
     summary: ReconcileSummary,
     listed: () => Promise<ProcessInfo[]>,
-    _seen: Set<string>,
     previous: Map<string, { since: string }>,
   ): Promise<void> {
     const current = this.store.ledger.applied[key] ?? null;
@@ -396,6 +394,12 @@ export class Enforcer {
     const observation = current ? await observe(current, this.options.isRoot, this.guard) : null;
     for (const entry of observation?.unsafe ?? []) await this.suspect(key, entry.path, entry.reason, policyRevision, previous);
     const frozen = new Set(observation?.unsafe.map((entry) => entry.key) ?? []);
+    for (const copy of kept) {
+      const reason = await unsafeReason(copy.path, this.guard);
+      if (!reason) continue;
+      frozen.add(copy.path);
+      await this.suspect(key, copy.path, reason, policyRevision, previous);
+    }
     const tampered = desired !== null && observation !== null && observation.findings.length > 0;
     const now = this.options.clock();
     if (tampered) {

@@ -58,7 +58,7 @@ async function isLocked(path: string, isRoot: boolean): Promise<boolean> {
 }
 
 /** The reason `target`'s folder fails the safety walk, or null when it passes (or is simply missing). */
-async function unsafeReason(target: string, guard: GuardContext | undefined): Promise<string | null> {
+export async function unsafeReason(target: string, guard: GuardContext | undefined): Promise<string | null> {
   if (!guard) return null;
   try {
     const dir = await pinParent(target, guard);
@@ -78,6 +78,12 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
   const quarantine: QuarantineEntry[] = [];
   const orphans: OrphanEntry[] = [];
   for (const orphan of applied.orphans) {
+    const reason = await unsafeReason(orphan.path, guard);
+    if (reason) {
+      unsafe.push({ path: orphan.path, key: orphan.path, reason });
+      orphans.push(orphan);
+      continue;
+    }
     if (orphan.locked && (await lexists(orphan.path)) && !(await isLocked(orphan.path, isRoot))) {
       found('copy-unlocked', orphan.path, `the earlier copy ${orphan.path} was made usable again`);
       orphans.push({ ...orphan, locked: false });

@@ -85,6 +85,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   let added = false;
 
   const wanted = new Set(desired?.launchers ?? []);
+  const frozen = input.frozen ?? new Set<string>();
 
   // Originals moved back by hand: back to their recorded owner and mode, then set aside again if still wanted.
   for (const entry of input.movedBack.quarantine) {
@@ -108,7 +109,6 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     added = true;
   }
 
-  const frozen = input.frozen ?? new Set<string>();
   // Removals.
   for (const entry of current?.quarantine ?? []) {
     if (frozen.has(entry.from)) {
@@ -137,6 +137,11 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     // Earlier copies set aside after a tamper keep their place but get their owner and mode
     // back; they are remembered (Ledger.kept) so a later block locks them again.
     for (const orphan of orphans) {
+      if (frozen.has(orphan.path)) {
+        // Its folder is unsafe now: remembered as it is, not touched.
+        kept.push(orphan);
+        continue;
+      }
       if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
       if (await input.exists(orphan.path)) kept.push({ ...orphan, locked: false });
     }
@@ -145,7 +150,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     // recorded object; one that is gone is forgotten.
     for (let i = 0; i < orphans.length; i++) {
       const orphan = orphans[i]!;
-      if (orphan.locked || (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')) continue;
+      if (orphan.locked || frozen.has(orphan.path) || (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')) continue;
       if (!(await input.exists(orphan.path))) {
         orphans.splice(i--, 1);
         continue;

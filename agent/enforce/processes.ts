@@ -218,7 +218,7 @@ async function unchanged(info: ProcessInfo): Promise<boolean> {
 }
 
 /** Stops every process of the instance (see the module comment). Windows: not supported yet. */
-export async function stopProcesses(spec: StopSpec, _guard?: unknown): Promise<StopResult> {
+export async function stopProcesses(spec: StopSpec): Promise<StopResult> {
   const result: StopResult = { terminated: [], killed: [], failed: [], skipped: [] };
   const { stop, skipped } = await findInstanceProcesses(spec);
   result.skipped = skipped;

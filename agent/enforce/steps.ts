@@ -198,7 +198,7 @@ export async function doStep(step: Step, env: StepEnv): Promise<void> {
     case 'rename':
       return renameIdempotent(step.from, step.to, step.original, env);
     case 'stop-processes': {
-      const result = await stopProcesses(step, env.guard);
+      const result = await stopProcesses(step);
       env.onStopped?.(result);
       return;
     }
