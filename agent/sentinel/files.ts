@@ -1,0 +1,82 @@
+/**
+ * Reading files in users' trees as root without being turned: open with O_NOFOLLOW|O_NONBLOCK
+ * (a FIFO or a symlink swapped in never blocks or redirects the read), check the opened handle is
+ * a regular file of bounded size, read through the handle. SHA-256 of a file is computed through
+ * one handle too and cached by device+inode+size+mtime.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const OPEN_FLAGS = O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
+
+/** A regular file's text, at most `maxBytes`; null if absent, special, too large or unreadable. */
+export function readRegularFile(p: string, maxBytes: number): { text: string; stat: fs.Stats } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, OPEN_FLAGS);
+  } catch {
+    return null;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > maxBytes) return null;
+    const buf = Buffer.alloc(stat.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { text: buf.subarray(0, off).toString('utf8'), stat };
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The identity of a file's content on this device: dev, inode, size, mtime (ns when known). */
+export function contentKey(stat: fs.Stats | fs.BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
+}
+
+const hashCache = new Map<string, string>();
+const HASH_CACHE_MAX = 10_000;
+
+/**
+ * SHA-256 (hex) of a regular file, read through one O_NOFOLLOW handle; cached by
+ * dev+ino+size+mtime so a 400 MB native binary is hashed once per change. Null when the path
+ * is not a regular file or cannot be read.
+ */
+export async function sha256File(p: string): Promise<{ sha256: string; size: number; key: string } | null> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(p, OPEN_FLAGS);
+  } catch {
+    return null;
+  }
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isFile()) return null;
+    const key = contentKey(stat);
+    const cached = hashCache.get(key);
+    if (cached) return { sha256: cached, size: Number(stat.size), key };
+    const hash = createHash('sha256');
+    const buf = Buffer.alloc(1024 * 1024);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    const sha256 = hash.digest('hex');
+    if (hashCache.size >= HASH_CACHE_MAX) hashCache.delete(hashCache.keys().next().value!);
+    hashCache.set(key, sha256);
+    return { sha256, size: Number(stat.size), key };
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * File fingerprints of tools' code: SHA-256 of entry files (the scripts a manifest's `bin` names)
+ * and native binaries (large executables in the tool's folder and its per-platform parts). A
+ * renamed or copied file with no package.json around it is still known by its bytes. Learned from
+ * the inventory's instances on this device; the store is keyed by size first, so a process whose
+ * executable has no known size costs one stat and no hashing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { parsePackageJson } from '../inventory/parse/package-json.js';
+import { readRegularFile, sha256File } from './files.js';
+
+/** One known file: which tool (and version) its bytes belong to, and where it was learned. */
+export interface Fingerprint {
+  sha256: string;
+  size: number;
+  toolId: string;
+  version: string | null;
+  /** The file it was learned from. */
+  source: string;
+}
+
+/** Native binaries are at least this large; smaller executables in a package are scripts or helpers. */
+const NATIVE_MIN_BYTES = 1024 * 1024;
+const MANIFEST_MAX = 1024 * 1024;
+const WALK_MAX_ENTRIES = 2000;
+/** Shared libraries and Node addons are loaded, never run as a process's executable. */
+const LIBRARY = /\.(so(\.\d+)*|node|dylib|dll)$/i;
+
+export class FingerprintStore {
+  private readonly bySize = new Map<number, Map<string, Fingerprint>>();
+
+  add(fp: Fingerprint): void {
+    let bucket = this.bySize.get(fp.size);
+    if (!bucket) this.bySize.set(fp.size, (bucket = new Map()));
+    bucket.set(fp.sha256, fp);
+  }
+
+  /** Whether any fingerprint has this size (the cheap first test). */
+  hasSize(size: number): boolean {
+    return this.bySize.has(size);
+  }
+
+  get(size: number, sha256: string): Fingerprint | undefined {
+    return this.bySize.get(size)?.get(sha256);
+  }
+
+  all(): Fingerprint[] {
+    return [...this.bySize.values()].flatMap((b) => [...b.values()]);
+  }
+
+  /** The fingerprint a file's content matches, or null (hashes only when a size matches). */
+  async match(file: string): Promise<Fingerprint | null> {
+    let size: number;
+    try {
+      const st = fs.lstatSync(file);
+      if (!st.isFile()) return null;
+      size = st.size;
+    } catch {
+      return null;
+    }
+    if (!this.hasSize(size)) return null;
+    const hashed = await sha256File(file);
+    return hashed ? (this.get(hashed.size, hashed.sha256) ?? null) : null;
+  }
+
+  /**
+   * Learns an npm instance's entry files (its manifest's bin targets) and the native binaries in
+   * it and its parts. Returns how many files were added.
+   */
+  async learn(instance: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>): Promise<number> {
+    const files = new Set<string>();
+    const manifest = readRegularFile(path.join(instance.installPath, 'package.json'), MANIFEST_MAX);
+    if (manifest) {
+      const parsed = parsePackageJson(manifest.text);
+      if (parsed.ok) for (const target of Object.values(parsed.value.bin)) files.add(path.resolve(instance.installPath, target));
+    }
+    for (const dir of [instance.installPath, ...(instance.parts ?? [])]) for (const file of nativeBinaries(dir)) files.add(file);
+    let added = 0;
+    for (const file of files) {
+      const hashed = await sha256File(file);
+      if (!hashed || hashed.size === 0) continue;
+      this.add({ sha256: hashed.sha256, size: hashed.size, toolId: instance.toolId, version: instance.version, source: file });
+      added++;
+    }
+    return added;
+  }
+}
+
+/** Executable regular files of at least 1 MiB under `dir` (bounded walk, symlinks not followed). */
+function nativeBinaries(dir: string): string[] {
+  const out: string[] = [];
+  const queue = [dir];
+  let seen = 0;
+  while (queue.length && seen < WALK_MAX_ENTRIES) {
+    const current = queue.shift()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(current, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (++seen > WALK_MAX_ENTRIES) break;
+      const p = path.join(current, entry.name);
+      if (entry.isDirectory()) queue.push(p);
+      else if (entry.isFile() && !LIBRARY.test(entry.name)) {
+        try {
+          const st = fs.lstatSync(p);
+          if (st.size >= NATIVE_MIN_BYTES && (st.mode & 0o111) !== 0) out.push(p);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+/**
+ * Which catalogued tool a process is running, by the code it runs rather than its name: the
+ * executable, or for a runtime (node, bun, deno) the script it was given, is traced up to the
+ * package folder holding it and that folder's manifest is identified exactly as the inventory
+ * does (policies/catalog/npm.ts: name, per-platform family, bin + repository). A file with no
+ * package around it (a renamed copy) is known by its SHA-256 fingerprint. Works the same for any
+ * OS's process list given the executable path and argv.
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import type { CatalogIndex } from '../../policies/catalog/index.js';
+import { identifyNpmPackage, type NpmIdentity } from '../../policies/catalog/npm.js';
+import { npmPackageOf } from '../inventory/parse/layouts.js';
+import { isPackageName, parsePackageJson } from '../inventory/parse/package-json.js';
+import { contentKey, readRegularFile } from './files.js';
+import type { FingerprintStore } from './fingerprints.js';
+import type { ProcessStart } from './proc.js';
+
+/** What identifyProcess needs: the catalog and, optionally, learned fingerprints. */
+export interface IdentifyContext {
+  catalog: CatalogIndex;
+  fingerprints?: FingerprintStore;
+}
+
+/** A process identified as running a catalogued tool's code. */
+export interface ProcessMatch {
+  pid: number;
+  uid: number | null;
+  startTicks: number | null;
+  toolId: string;
+  /** The tool's version from the manifest (platform suffix removed), or the fingerprint's. */
+  version: string | null;
+  /** The file that decided: the executable, or the script a runtime was started with. */
+  file: string;
+  how: 'executable' | 'script';
+  /** The package folder holding `file` (the tool's own or its platform package); null for a fingerprint match. */
+  packageDir: string | null;
+  /** How it was started, for the event: argv[0] and the script, e.g. `node ~/.npm/_npx/…/cli.js`. */
+  startedAs: string;
+  /** Why, in words. */
+  evidence: string[];
+}
+
+/** Runtimes whose first non-option argument is the program. */
+const RUNTIMES = /^(node|nodejs|node\d+|bun|deno|tsx|ts-node)(\.exe)?$/i;
+/** Runtime options that take the next argument as their value. */
+const OPTIONS_WITH_VALUE = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--title', '--inspect-port', '--cwd', '--config']);
+/** Runtime options after which there is no script file (code given inline). */
+const INLINE_CODE = new Set(['-e', '--eval', '-p', '--print']);
+const MAX_WALK_UP = 12;
+const MANIFEST_MAX = 1024 * 1024;
+
+/** The script a runtime process runs (absolute), or null. */
+export function scriptArgument(argv: readonly string[], cwd: string | null, pathApi: path.PlatformPath = path.posix): string | null {
+  for (let i = 1; i < argv.length && i < 32; i++) {
+    const arg = argv[i]!;
+    if (INLINE_CODE.has(arg)) return null;
+    if (OPTIONS_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    // `bun run x`, `deno run x`
+    if ((arg === 'run' || arg === 'x' || arg === 'exec') && i === 1) continue;
+    if (pathApi.isAbsolute(arg)) return arg;
+    return cwd ? pathApi.resolve(cwd, arg) : null;
+  }
+  return null;
+}
+
+const manifestCache = new Map<string, { key: string; identity: NpmIdentity | null }>();
+
+/** The catalogued package folder at or above `file`'s folder, with its identity. */
+export function owningPackage(file: string, catalog: CatalogIndex): { dir: string; identity: NpmIdentity } | null {
+  let dir = path.dirname(file);
+  for (let depth = 0; depth < MAX_WALK_UP; depth++) {
+    const identity = identifyManifest(dir, catalog);
+    if (identity) return { dir, identity };
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return null;
+}
+
+function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | null {
+  const manifestPath = path.join(dir, 'package.json');
+  let key: string;
+  try {
+    key = contentKey(fs.lstatSync(manifestPath, { bigint: true }));
+  } catch {
+    return null;
+  }
+  const cached = manifestCache.get(manifestPath);
+  if (cached && cached.key === key) return cached.identity;
+  const read = readRegularFile(manifestPath, MANIFEST_MAX);
+  let identity: NpmIdentity | null = null;
+  if (read) {
+    const parsed = parsePackageJson(read.text);
+    if (parsed.ok) {
+      const inModules = npmPackageOf(path.join(dir, 'x'));
+      const folderName = inModules && inModules.dir === dir && isPackageName(inModules.name) ? inModules.name : null;
+      const m = parsed.value;
+      identity = identifyNpmPackage(catalog, { folderName, name: m.name, version: m.version.version, bins: Object.keys(m.bin), urls: m.urls });
+    }
+  }
+  if (manifestCache.size > 5000) manifestCache.clear();
+  manifestCache.set(manifestPath, { key, identity });
+  return identity;
+}
+
+/**
+ * Identifies the tool a process runs, or null. Candidates are the executable and, for a runtime,
+ * the script argument (its real path, so a `.bin` link or a renamed link leads to the code).
+ */
+export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext): Promise<ProcessMatch | null> {
+  const candidates: { file: string; how: 'executable' | 'script' }[] = [];
+  if (info.exe) candidates.push({ file: info.exe, how: 'executable' });
+  const runtime = info.exe ? RUNTIMES.test(path.basename(info.exe)) : RUNTIMES.test(path.basename(info.argv[0] ?? ''));
+  if (runtime) {
+    const script = scriptArgument(info.argv, info.cwd);
+    if (script) candidates.push({ file: realOrSelf(script), how: 'script' });
+  }
+  const startedAs = info.argv.slice(0, runtime ? 2 : 1).join(' ').slice(0, 1000);
+  for (const { file, how } of candidates) {
+    const owner = owningPackage(file, ctx.catalog);
+    if (owner) {
+      return {
+        pid: info.pid,
+        uid: info.uid,
+        startTicks: info.startTicks,
+        toolId: owner.identity.tool.id,
+        version: owner.identity.version,
+        file,
+        how,
+        packageDir: owner.dir,
+        startedAs,
+        evidence: [`${how} ${file} is in ${owner.dir} (${owner.identity.why})`],
+      };
+    }
+  }
+  if (ctx.fingerprints) {
+    for (const { file, how } of candidates) {
+      const fp = await ctx.fingerprints.match(file);
+      if (fp) {
+        return {
+          pid: info.pid,
+          uid: info.uid,
+          startTicks: info.startTicks,
+          toolId: fp.toolId,
+          version: fp.version,
+          file,
+          how,
+          packageDir: null,
+          startedAs,
+          evidence: [`${how} ${file} has the SHA-256 of ${fp.source} (${fp.sha256.slice(0, 16)}…)`],
+        };
+      }
+    }
+  }
+  return null;
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Stopping a process the sentinel identified, under the agent's safety rules (issue 10): the
+ * process is re-read and must be the same one (start time), its executable or script must still
+ * resolve inside the identified code (the package folder, or the very file whose fingerprint
+ * matched, same device+inode), and its owner must be the owner of that code, or the code must be
+ * a system install (root-owned, not writable by others). Anything else is left alone and reported.
+ * Before the signal, the block notice is written to the process's terminal if it has one that
+ * belongs to the same user.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ProcessMatch } from './identify.js';
+import { scriptArgument } from './identify.js';
+import { readProcess } from './proc.js';
+
+export type StopOutcome =
+  | { stopped: true; noticeShown: boolean }
+  | { stopped: false; reason: string };
+
+export interface StopOptions {
+  /** The text shown on the process's terminal (the block notice), or null for none. */
+  notice: string | null;
+  procRoot?: string;
+  /** Pids never signalled (the agent itself, its parent). */
+  protectedPids?: ReadonlySet<number>;
+}
+
+/** Re-verifies a match and, if it still holds, shows the notice and sends SIGKILL. */
+export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutcome {
+  const procRoot = options.procRoot ?? '/proc';
+  if (match.pid <= 1 || match.pid === process.pid || options.protectedPids?.has(match.pid)) return { stopped: false, reason: `pid ${match.pid} is protected` };
+  const now = readProcess(match.pid, procRoot);
+  if (!now) return { stopped: false, reason: 'the process has already ended' };
+  if (now.startTicks !== match.startTicks) return { stopped: false, reason: 'the pid now belongs to another process' };
+  if (now.uid === null) return { stopped: false, reason: 'the process owner is unknown' };
+
+  // The file must still be the identified code.
+  const current = match.how === 'executable' ? now.exe : scriptArgument(now.argv, now.cwd);
+  const real = current ? realpathOrNull(current) : null;
+  if (!real) return { stopped: false, reason: 'cannot resolve what the process runs' };
+  let codeStat: fs.Stats;
+  if (match.packageDir) {
+    if (!isInside(real, match.packageDir)) return { stopped: false, reason: `${real} is not inside ${match.packageDir}` };
+    try {
+      codeStat = fs.lstatSync(match.packageDir);
+    } catch {
+      return { stopped: false, reason: `${match.packageDir} is gone` };
+    }
+    if (!codeStat.isDirectory()) return { stopped: false, reason: `${match.packageDir} is not a folder` };
+  } else {
+    if (real !== match.file) return { stopped: false, reason: `${real} is not the fingerprinted ${match.file}` };
+    try {
+      codeStat = fs.lstatSync(real);
+    } catch {
+      return { stopped: false, reason: `${real} is gone` };
+    }
+  }
+  const systemInstall = codeStat.uid === 0 && (codeStat.mode & 0o022) === 0;
+  if (now.uid !== codeStat.uid && !systemInstall) {
+    return { stopped: false, reason: `process owner uid ${now.uid} does not own the code (uid ${codeStat.uid})` };
+  }
+
+  const noticeShown = options.notice ? showOnTerminal(match.pid, now.uid, options.notice, procRoot) : false;
+  // Last check right before the signal: same process still (no pidfd in Node; the window is µs).
+  const again = readProcess(match.pid, procRoot);
+  if (!again || again.startTicks !== match.startTicks) return { stopped: false, reason: 'the process ended before the signal' };
+  try {
+    process.kill(match.pid, 'SIGKILL');
+  } catch (error) {
+    return { stopped: false, reason: `kill failed (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  return { stopped: true, noticeShown };
+}
+
+/**
+ * Writes `text` to the terminal on the process's stderr/stdout/stdin, if that is a tty device
+ * owned by the process's user (never another user's terminal, never a regular file).
+ */
+export function showOnTerminal(pid: number, uid: number, text: string, procRoot = '/proc'): boolean {
+  for (const fdNum of [2, 1, 0]) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`${procRoot}/${pid}/fd/${fdNum}`);
+    } catch {
+      continue;
+    }
+    if (!/^\/dev\/(pts\/\d+|tty\d*|ttyS\d+)$/.test(target)) continue;
+    let fd: number;
+    try {
+      fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+    } catch {
+      continue;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isCharacterDevice() || st.uid !== uid) continue;
+      fs.writeSync(fd, `\r\n${text.replace(/\r?\n/g, '\r\n')}\r\n`);
+      return true;
+    } catch {
+      continue;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return false;
+}
+
+function realpathOrNull(p: string): string | null {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return null;
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+}
