@@ -175,8 +175,8 @@ export class Agent {
       await agent.enforcer.load();
     } catch (error) {
       if (!(error instanceof LedgerDamaged)) throw error;
+      // Reported in the health by the enforcer itself (health().ledgerDamaged).
       agent.ledgerProblem = error.message;
-      agent.health.set('ledger', 'ledger-damaged', error.message, agent.clock.now());
       options.log.error({ problem: error.message }, 'enforcement ledger damaged');
     }
     if (!agent.ledgerProblem) {
@@ -303,10 +303,7 @@ export class Agent {
     this.verdicts = new Map();
     if (!policy) return null;
     for (const [key, instance] of instances) this.verdicts.set(key, { instance, verdict: evaluateInstance(policy.compiled, instance, this.device, now) });
-    if (this.ledgerProblem) {
-      this.health.set('ledger', 'ledger-damaged', this.ledgerProblem, now);
-      return null;
-    }
+    if (this.ledgerProblem) return null;
     const before = new Map(this.enforcer.applied.map((record) => [record.key, record] as const));
     const items = [...this.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
     const facts = policyFacts(policy.compiled);
@@ -334,15 +331,26 @@ export class Agent {
       }
     }
     for (const note of summary.notes) this.options.log.info({ note }, 'enforcement note');
-    const problem = this.enforcer.store.ledger.problems.at(-1);
-    if (summary.failed > 0) this.health.set('enforce:failed', 'enforcement-failing', `${summary.failed} enforcement change(s) failed${problem ? `; last: ${problem.message}` : ''}`, now);
-    else this.health.clear('enforce:failed');
     // Put back just now: their stubs' records dropped meanwhile still belong to them.
     for (const [key, record] of before) {
       if (this.enforcer.store.ledger.applied[key]) continue;
       this.released.set(recordKey(key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version, until: now + RELEASED_TARGET_MS });
     }
     return summary;
+  }
+
+  /**
+   * The agent's health: its own slots plus what enforcement says of itself (a damaged ledger,
+   * instances whose enforcement fails, layouts left alone as suspicious), refreshed now.
+   */
+  healthReport(): AgentHealth {
+    this.health.clearPrefix('engine:');
+    const engine = this.enforcer.health();
+    const now = this.clock.now();
+    if (engine.ledgerDamaged) this.health.set('engine:ledger', 'ledger-damaged', engine.ledgerDamaged, now);
+    for (const item of engine.failing) this.health.set(`engine:failing:${item.key}`, 'enforcement-failing', item.message, now, item.since);
+    for (const item of engine.suspicious) this.health.set(`engine:suspicious:${item.key}:${item.path}`, 'suspicious-layout', `${item.path}: ${item.reason}`, now, item.since);
+    return this.health.report();
   }
 
   /** An instance enforcement threw on: logged, in the health, and reported once (not every minute). */
@@ -431,7 +439,7 @@ export class Agent {
       verdicts: items.map((item) => item.verdict).slice(0, 2000),
       hostname: osHostname().slice(0, 255) || this.config.hostname,
       ...(this.lastScan ? { users: this.lastScan.users.slice(0, 500), scannedAt: this.lastScan.startedAt } : {}),
-      health: this.health.report(),
+      health: this.healthReport(),
     };
     const reply = await this.http.request('POST', '/v1/checkin', { body, timeoutMs: 60_000 });
     if (reply.status === 200) this.healthSent = JSON.stringify(body.health.reasons.map((reason) => reason.code).sort());
@@ -522,7 +530,7 @@ export class Agent {
       const next = this.nextChangeAt();
       report.nextChangeAt = next === null ? null : new Date(next).toISOString();
       report.errors = this.cycleErrors;
-      report.health = this.health.report();
+      report.health = this.healthReport();
       return report;
     });
   }
@@ -577,7 +585,7 @@ export class Agent {
 
   /** Checks in between full cycles when the health changed since the server last heard it (degraded, or well again). */
   private async reportHealthChange(): Promise<void> {
-    const now = JSON.stringify(this.health.report().reasons.map((reason) => reason.code).sort());
+    const now = JSON.stringify(this.healthReport().reasons.map((reason) => reason.code).sort());
     if (this.healthSent === null || this.healthSent === now) return;
     await this.phase('check-in', async () => {
       try {
@@ -656,7 +664,7 @@ export class Agent {
       requests: this.requests.map(({ id, serverId, toolId, user, status, requestedAt, decidedAt, note }) => ({ id, serverId, toolId, user, status, requestedAt, decidedAt, note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null })),
       spool: { pending: await this.spool.count().catch(() => 0), dropped: await this.spool.droppedTotal() },
       problems: this.enforcer.store.ledger.problems.slice(-10).map(({ at, message }) => ({ at, message })),
-      health: this.health.report(),
+      health: this.healthReport(),
     };
     await writeStatusFile(this.paths.status, status);
   }

@@ -12,11 +12,14 @@ const MAX_REASONS = 20;
 export class HealthTracker {
   private readonly slots = new Map<string, HealthReason>();
 
-  /** Marks `slot` as failing with `code`; `since` stays the first time this slot failed with this code. */
-  set(slot: string, code: HealthReasonCode, message: string, nowMs: number): void {
+  /**
+   * Marks `slot` as failing with `code`. `since` (RFC 3339) defaults to the first time this slot
+   * failed with this code; a part that tracks its own (enforcement) passes it.
+   */
+  set(slot: string, code: HealthReasonCode, message: string, nowMs: number, since?: string): void {
     const before = this.slots.get(slot);
     const text = message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : message || code;
-    const since = before?.code === code && before.since ? before.since : new Date(nowMs).toISOString();
+    since ??= before?.code === code && before.since ? before.since : new Date(nowMs).toISOString();
     this.slots.set(slot, { code, message: text, since });
   }
 

@@ -93,7 +93,7 @@ describe('a cycle that holds together', () => {
     expect(troubled.code).toBe(1);
     expect(troubled.stdout).toContain('Server reachable.');
     expect(troubled.stdout).toMatch(/Failed: exception requests: .*exceptions\.json/);
-    expect(troubled.stdout).toContain('Health: degraded (cycle-errors');
+    expect(troubled.stdout).toMatch(/Health: degraded \(.*cycle-errors.*\); reported to the server\./);
     // The other instance was enforced again.
     expect(await isOurStub(second.launcher)).toBe(true);
     expect(eventsOf(setup.deviceId, 'tamper').some((event) => event.installPath === second.installPath)).toBe(true);
@@ -101,11 +101,16 @@ describe('a cycle that holds together', () => {
     const device = server.app.aigate.stores.devices.get(setup.deviceId)!;
     expect(device.health).toBe('degraded');
     expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^exception requests: /) }));
+    // The FIFO where a launcher was is left alone and reported by enforcement.
+    expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'suspicious-layout', message: expect.stringContaining(setup.install.launcher) }));
     expect((await readdir(join(setup.stateDir, 'spool'))).filter((name) => name.endsWith('.json'))).toEqual([]);
     expect(await readdir(join(setup.stateDir, 'launches'))).toEqual([]);
 
-    // Repaired by hand: the next check-in says ok.
+    // Repaired by hand: each reason goes with its cause, and the next check-in says ok.
     await rmdir(join(setup.stateDir, 'exceptions.json'));
+    await once();
+    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.healthReasons.map((reason) => reason.code)).toEqual(['suspicious-layout']);
+    await rm(setup.install.launcher);
     await once();
     expect(server.app.aigate.stores.devices.get(setup.deviceId)!.health).toBe('ok');
 
