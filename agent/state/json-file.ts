@@ -3,7 +3,8 @@
  * its TypeBox schema: the state directory is protected, but a damaged or hand-edited file must
  * give a clear message naming the file, never a crash or a silently wrong decision.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { writeFileAtomic } from './atomic.js';
@@ -16,9 +17,16 @@ const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
 export async function readJsonFile<S extends TSchema>(path: string, schema: S): Promise<ReadJsonResult<Static<S>>> {
   let text: string;
   try {
-    const bytes = await readFile(path);
-    if (bytes.length > MAX_STATE_FILE_BYTES) return { ok: false, missing: false, message: `${path} is larger than ${MAX_STATE_FILE_BYTES} bytes` };
-    text = bytes.toString('utf8');
+    // Without blocking: a FIFO in a state file's place is refused, not waited on forever.
+    const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return { ok: false, missing: false, message: `${path} is not a regular file` };
+      if (info.size > MAX_STATE_FILE_BYTES) return { ok: false, missing: false, message: `${path} is larger than ${MAX_STATE_FILE_BYTES} bytes` };
+      text = (await handle.readFile()).toString('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, missing: true };
     return { ok: false, missing: false, message: `cannot read ${path}: ${(error as Error).message}` };
