@@ -95,6 +95,9 @@ export class Enforcer {
   private damaged: string | null = null;
   private failing = new Map<string, { message: string; since: string }>();
   private suspicious = new Map<string, { key: string; path: string; reason: string; since: string }>();
+  /** The previous reconcile's suspicious paths: reported again only when new. */
+  private lastSuspicious = new Map<string, { since: string }>();
+  private reported = new Set<string>();
 
   constructor(private readonly options: EnforcerOptions) {
     this.store = new LedgerStore(options.ledgerFile);
@@ -193,7 +196,7 @@ export class Enforcer {
       try {
         await doStep(entry.step, env);
       } catch (error) {
-        if (error instanceof UnsafeLayout) await this.suspect(op.key, error.path, error.message, op.policyRevision ?? null);
+        if (error instanceof UnsafeLayout) await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
         op.direction = 'backward';
         op.error = `${entry.step.op} ${stepTarget(entry.step)}: ${(error as Error).message}`;
         await this.store.save();
@@ -282,12 +285,12 @@ export class Enforcer {
     const byKey = new Map(items.map((item) => [instanceKey(item.instance), item] as const));
     let processes: ProcessInfo[] | null = null;
     const listed = async () => (processes ??= await listProcesses().catch(() => []));
-    const previousSuspicious = this.suspicious;
+    this.lastSuspicious = this.suspicious;
     this.suspicious = new Map();
 
     for (const [key, item] of byKey) {
       try {
-        await this.reconcileOne(key, item, policy, policyRevision, summary, listed, previousSuspicious);
+        await this.reconcileOne(key, item, policy, policyRevision, summary, listed);
       } catch (error) {
         summary.failed++;
         const message = `could not enforce ${describeKey(key)}: ${(error as Error).message}`;
@@ -316,12 +319,15 @@ export class Enforcer {
   }
 
   /** Reports a suspicious path once (an event the first time it is seen; health while it lasts). */
-  private async suspect(key: string, path: string, reason: string, policyRevision: number | null, previous?: Map<string, { since: string }>): Promise<void> {
+  private async suspect(key: string, path: string, reason: string, policyRevision: number | null): Promise<void> {
     const id = `${key}\u0000${path}\u0000${reason}`;
-    const known = this.suspicious.get(id) ?? previous?.get(id);
+    const known = this.suspicious.get(id) ?? this.lastSuspicious.get(id);
     const since = known?.since ?? new Date(this.options.clock()).toISOString();
     this.suspicious.set(id, { key, path, reason, since });
-    if (known) return;
+    if (known || this.reported.has(id)) return;
+    // One event per layout for the agent's lifetime (bounded); health shows it while it lasts.
+    if (this.reported.size >= 1000) this.reported.clear();
+    this.reported.add(id);
     const [toolId, installPath] = splitKey(key);
     this.options.log.warn({ key, path, reason }, 'left a suspicious layout alone');
     await this.options.emit(
@@ -340,7 +346,7 @@ export class Enforcer {
    * processes a block may stop: the home's owner, or root and the install folder's owner in a
    * system prefix.
    */
-  private async vet(key: string, desired: Desired, policyRevision: number | null, previous: Map<string, { since: string }>): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
+  private async vet(key: string, desired: Desired, policyRevision: number | null): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
     const owners = new Set<number>();
     const roots = new Map<string, TrustedRoot>();
     const check = async (target: string): Promise<boolean> => {
@@ -358,7 +364,7 @@ export class Enforcer {
         return true;
       } catch (error) {
         if (error instanceof UnsafeLayout) {
-          await this.suspect(key, error.path, error.message, policyRevision, previous);
+          await this.suspect(key, error.path, error.reason, policyRevision);
           return false;
         }
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true; // planning notes it as gone
@@ -379,7 +385,6 @@ export class Enforcer {
     policyRevision: number | null,
     summary: ReconcileSummary,
     listed: () => Promise<ProcessInfo[]>,
-    previous: Map<string, { since: string }>,
   ): Promise<void> {
     const current = this.store.ledger.applied[key] ?? null;
     const { desired: wanted, notes } = item.release
@@ -389,16 +394,16 @@ export class Enforcer {
     const kept = this.store.ledger.kept?.[key] ?? [];
     if (!current && !wanted && kept.length === 0) return;
 
-    const vetted = wanted ? await this.vet(key, wanted, policyRevision, previous) : null;
+    const vetted = wanted ? await this.vet(key, wanted, policyRevision) : null;
     const desired = vetted?.desired ?? null;
     const observation = current ? await observe(current, this.options.isRoot, this.guard) : null;
-    for (const entry of observation?.unsafe ?? []) await this.suspect(key, entry.path, entry.reason, policyRevision, previous);
+    for (const entry of observation?.unsafe ?? []) await this.suspect(key, entry.path, entry.reason, policyRevision);
     const frozen = new Set(observation?.unsafe.map((entry) => entry.key) ?? []);
     for (const copy of kept) {
       const reason = await unsafeReason(copy.path, this.guard);
       if (!reason) continue;
       frozen.add(copy.path);
-      await this.suspect(key, copy.path, reason, policyRevision, previous);
+      await this.suspect(key, copy.path, reason, policyRevision);
     }
     const tampered = desired !== null && observation !== null && observation.findings.length > 0;
     const now = this.options.clock();
@@ -449,7 +454,7 @@ export class Enforcer {
       return;
     }
     summary.notes.push(...plan.notes);
-    for (const entry of plan.suspicious) await this.suspect(key, entry.path, entry.reason, policyRevision, previous);
+    for (const entry of plan.suspicious) await this.suspect(key, entry.path, entry.reason, policyRevision);
     if (plan.steps.length === 0 && plan.result === current) {
       this.failing.delete(key);
       return;

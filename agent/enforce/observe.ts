@@ -65,7 +65,7 @@ export async function unsafeReason(target: string, guard: GuardContext | undefin
     await dir.close();
     return null;
   } catch (error) {
-    return error instanceof UnsafeLayout ? error.message : null;
+    return error instanceof UnsafeLayout ? `${error.path}: ${error.reason}` : null;
   }
 }
 

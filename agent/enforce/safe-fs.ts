@@ -40,7 +40,7 @@ import { rootOf, type GuardContext, type TrustedRoot } from './guard.js';
 export class UnsafeLayout extends Error {
   constructor(
     readonly path: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${path}: ${reason}; aigate leaves it alone`);
     this.name = 'UnsafeLayout';

@@ -168,11 +168,11 @@ describe('which processes a block may stop', () => {
   it.runIf(process.platform === 'linux')('only folders still holding the recorded device+inode count', async () => {
     const folder = join(dir.path, 'procs', '.tool.aigate-quarantine');
     await mkdir(folder, { recursive: true });
-    await writeFile(join(folder, 'cli.js'), 'setInterval(() => {}, 1000);\n');
+    await writeFile(join(folder, 'cli.js'), "process.stdout.write('serving\\n'); setInterval(() => {}, 1000);\n");
     const facts = (await captureFacts(folder))!;
-    const child = spawn(process.execPath, [join(folder, 'cli.js')], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [join(folder, 'cli.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
       const me = process.getuid!();
       const good = await findInstanceProcesses({ roots: [], graceMs: 0, owners: [me], folders: [{ path: folder, dev: facts.dev!, ino: facts.ino! }] });
       expect(good.stop.map((p) => p.pid)).toContain(child.pid);
