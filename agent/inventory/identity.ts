@@ -40,7 +40,14 @@ export function foldSameFiles(instances: readonly ToolInstance[], identityOf: Id
     }
     existing.owner ??= instance.owner;
   }
-  for (const instance of out) instance.launchers = uniqueEntries(instance.launchers, dirIdentityOf);
+  // Many launchers share a folder (a prefix's bin): each folder is looked at once.
+  const dirs = new Map<string, string | null>();
+  const cachedDirIdentity: IdentityOf = (dir) => {
+    let id = dirs.get(dir);
+    if (id === undefined) dirs.set(dir, (id = dirIdentityOf(dir)));
+    return id;
+  };
+  for (const instance of out) if (instance.launchers.length > 1) instance.launchers = uniqueEntries(instance.launchers, cachedDirIdentity);
   return out;
 }
 
@@ -63,5 +70,5 @@ const AIGATE_KEPT = /^\..+\.aigate-(?:orig|quarantine)(?:-\d+)?(?:\.[A-Za-z0-9]+
 
 /** Whether any segment of `file` is a launcher original or quarantine aigate keeps. */
 export function isAigateKept(file: string): boolean {
-  return file.split(/[\\/]/).some((segment) => AIGATE_KEPT.test(segment));
+  return file.includes('.aigate-') && file.split(/[\\/]/).some((segment) => AIGATE_KEPT.test(segment));
 }
