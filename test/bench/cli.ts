@@ -8,6 +8,7 @@
  *
  *   npm run bench:cli           target: aigate --help median under 150 ms
  *   BENCH_RUNS=40 tsx test/bench/cli.ts
+ *   BENCH_CLI_COMPARE=/path/to/other/checkout tsx test/bench/cli.ts   (its dist/ built: before/after)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,6 +63,15 @@ function main(): void {
       { name: 'bundled agent --version', args: [bundle, '--version'], cwd: work },
       { name: 'bundled agent --help', args: [bundle, '--help'], cwd: work },
     ];
+    const other = process.env.BENCH_CLI_COMPARE;
+    if (other) {
+      const theirs = (path: string) => join(other, 'dist', path);
+      if (!existsSync(theirs('server/cli/aigate.js'))) throw new Error(`BENCH_CLI_COMPARE: no ${theirs('server/cli/aigate.js')}; build that checkout first`);
+      cases.push(
+        { name: 'compared: aigate --help', args: [theirs('server/cli/aigate.js'), '--help'], cwd: other },
+        { name: 'compared: agent --version', args: [theirs('agent/cli.js'), '--version'], cwd: other },
+      );
+    }
     const times = cases.map(() => [] as number[]);
     // Round-robin, so load that comes and goes during the run falls on every case alike.
     for (let run = 0; run < WARMUP + RUNS; run++) {
