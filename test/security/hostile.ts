@@ -250,3 +250,79 @@ export async function cycleChecksIn(server: TestServer, c: AgentCase, context: s
 export function restoreAll(c: AgentCase): Promise<RunResult> {
   return agent(['restore', '--all', '--state-dir', c.setup.stateDir, '--log-level', 'warn']);
 }
+
+/** asUser without blocking the event loop (for work that runs concurrently with the agent's). */
+export function asUserAsync(user: HostileUser, script: string, options: { cwd?: string; timeoutMs?: number } = {}): Promise<UserRun> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', script], {
+      uid: user.uid,
+      gid: user.gid,
+      cwd: options.cwd ?? user.home,
+      env: { HOME: user.home, USER: user.name, LOGNAME: user.name, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * One long-lived shell running as `user`, taking scripts one at a time (each in a subshell with
+ * stdin from /dev/null): spawning a process from the test worker costs tens of milliseconds, so
+ * the randomized test runs its thousands of small user actions through this.
+ */
+export class UserShell {
+  private readonly child: ChildProcess;
+  private out = '';
+  private queue: Promise<unknown> = Promise.resolve();
+  private count = 0;
+
+  constructor(readonly user: HostileUser) {
+    this.child = spawn('/bin/sh', [], {
+      uid: user.uid,
+      gid: user.gid,
+      cwd: user.home,
+      env: { HOME: user.home, USER: user.name, LOGNAME: user.name, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}` },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
+  }
+
+  /** Runs `script` (in `cwd`); resolves with its exit code and output. Scripts run in order. */
+  run(script: string, cwd: string, timeoutMs = 20_000): Promise<UserRun> {
+    const job = this.queue.then(() => this.exec(script, cwd, timeoutMs));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private exec(script: string, cwd: string, timeoutMs: number): Promise<UserRun> {
+    const marker = `__aigt_done_${++this.count}__`;
+    this.out = '';
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`as ${this.user.name}: no answer within ${timeoutMs} ms to ${script}`)), timeoutMs);
+      const check = () => {
+        const at = this.out.indexOf(marker);
+        if (at < 0) return;
+        const end = this.out.indexOf('\n', at);
+        if (end < 0) return;
+        this.child.stdout!.off('data', check);
+        clearTimeout(timer);
+        resolve({ code: Number(this.out.slice(at + marker.length, end)), stdout: this.out.slice(0, at), stderr: '' });
+      };
+      this.child.stdout!.on('data', check);
+      this.child.stdin!.write(`(cd '${cwd.replace(/'/g, `'\\''`)}' && {\n${script}\n}) </dev/null 2>/dev/null; echo "${marker}$?"\n`);
+    });
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+    this.child.kill('SIGKILL');
+  }
+}
