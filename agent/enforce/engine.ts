@@ -349,15 +349,19 @@ export class Enforcer {
   private async vet(key: string, desired: Desired, policyRevision: number | null): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
     const owners = new Set<number>();
     const roots = new Map<string, TrustedRoot>();
-    const check = async (target: string): Promise<boolean> => {
+    // Owners come from the install folder (the instance), from the launchers only when there is
+    // no folder to quarantine (a bare binary): a system launcher linking into a home does not make
+    // root's processes the instance's.
+    const ownersFromLaunchers = desired.quarantine === null;
+    const check = async (target: string, countOwners: boolean): Promise<boolean> => {
       try {
         const dir = await pinParent(target, this.guard);
         try {
           roots.set(dir.root.path, dir.root);
-          owners.add(dir.rootOwner);
+          if (countOwners) owners.add(dir.rootOwner);
           const info = await lstatEntry(dir, target.slice(target.lastIndexOf('/') + 1));
           if (info && !dir.rootOnly && !dir.allowedOwners.has(Number(info.uid))) throw new UnsafeLayout(target, `it is owned by uid ${info.uid} in a folder others can change`);
-          if (info && dir.rootOwner === 0 && target === desired.quarantine) owners.add(Number(info.uid));
+          if (countOwners && info && dir.rootOwner === 0 && target === desired.quarantine) owners.add(Number(info.uid));
         } finally {
           await dir.close();
         }
@@ -372,8 +376,8 @@ export class Enforcer {
       }
     };
     const launchers: string[] = [];
-    for (const launcher of desired.launchers) if (await check(launcher)) launchers.push(launcher);
-    const quarantine = desired.quarantine !== null && (await check(desired.quarantine)) ? desired.quarantine : null;
+    for (const launcher of desired.launchers) if (await check(launcher, ownersFromLaunchers)) launchers.push(launcher);
+    const quarantine = desired.quarantine !== null && (await check(desired.quarantine, true)) ? desired.quarantine : null;
     if (this.options.guard.platform !== 'win32' && !this.options.isRoot) owners.add(process.getuid?.() ?? 0);
     return { desired: { ...desired, launchers, quarantine }, owners: [...owners], roots: [...roots.values()] };
   }
