@@ -55,11 +55,8 @@ export interface ScanContext {
    * system folder.
    */
   envValues(home: Home, name: string): string[];
-  /**
-   * `envValues(home, name)` as folders, plus `fallbacks` (the tool's defaults), without repeats.
-   * `suffix` is appended to every env value (e.g. XDG_DATA_HOME + 'pnpm').
-   */
-  envDirs(home: Home, name: string, fallbacks: readonly string[], ...suffix: string[]): string[];
+  /** `envValues(home, name)` followed by `fallbacks` (the tool's defaults), without repeats. */
+  envDirs(home: Home, name: string, fallbacks: readonly string[]): string[];
 }
 
 export function hostPlatform(): OsName {
@@ -130,7 +127,7 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
     sys: (...parts) => path.join(root, ...parts),
     envFor: (home, name) => userEnv.values(home, name)[0],
     envValues: (home, name) => userEnv.values(home, name),
-    envDirs: (home, name, fallbacks, ...suffix) => [...new Set([...userEnv.values(home, name).map((v) => path.join(v, ...suffix)), ...fallbacks])],
+    envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
   };
   const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
   return { ctx, skips, budgetExhausted: () => exhausted };
@@ -173,8 +170,11 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
       const own = home.current ? nonEmpty(env[name]) : undefined;
       const { env: found, homeReal } = load(home);
       const out: string[] = own !== undefined ? [own] : [];
-      for (const value of found.get(name) ?? []) {
-        if (out.includes(value) || !path.isAbsolute(value)) continue;
+      for (const raw of found.get(name) ?? []) {
+        if (!path.isAbsolute(raw)) continue;
+        // `~/pnpm/` and `~/pnpm` are one folder.
+        const value = path.normalize(raw).replace(/(.)[\\/]+$/, '$1');
+        if (out.includes(value)) continue;
         const key = `${homeReal}\u0000${value}`;
         let ok = checked.get(key);
         if (ok === undefined) {
