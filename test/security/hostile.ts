@@ -251,28 +251,6 @@ export function restoreAll(c: AgentCase): Promise<RunResult> {
   return agent(['restore', '--all', '--state-dir', c.setup.stateDir, '--log-level', 'warn']);
 }
 
-/** asUser without blocking the event loop (for work that runs concurrently with the agent's). */
-export function asUserAsync(user: HostileUser, script: string, options: { cwd?: string; timeoutMs?: number } = {}): Promise<UserRun> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', script], {
-      uid: user.uid,
-      gid: user.gid,
-      cwd: options.cwd ?? user.home,
-      env: { HOME: user.home, USER: user.name, LOGNAME: user.name, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /**
  * One long-lived shell running as `user`, taking scripts one at a time (each in a subshell with
  * stdin from /dev/null): spawning a process from the test worker costs tens of milliseconds, so
