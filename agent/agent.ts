@@ -180,6 +180,8 @@ export class Agent {
       options.log.error({ problem: error.message }, 'enforcement ledger damaged');
     }
     if (!agent.ledgerProblem) {
+      // Records first: finishing an interrupted restore removes the stubs they belong to.
+      await agent.phase('launch records', () => agent.collectLaunches());
       // An operation a crash (or a full disk) interrupted: finish it; if that fails now, the next cycle tries again.
       await agent.phase('recover', () => agent.enforcer.recover(), 'enforcement-failing');
     }

@@ -90,12 +90,14 @@ export class EventSpool {
     await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const names = (await readdir(this.dir)).filter((name) => NAME.test(name)).sort();
     const last = names.at(-1);
-    if (last) this.nextSeq = Number(NAME.exec(last)![1]) + 1;
+    if (last) this.nextSeq = Math.max(this.nextSeq, Number(NAME.exec(last)![1]) + 1);
     this.files = names;
     return names;
   }
 
+  /** How many events wait, read from disk (another process, `restore --all` say, may have sent some). */
   async count(): Promise<number> {
+    this.files = null;
     return (await this.list()).length;
   }
 
