@@ -35,6 +35,7 @@ export interface DirEntry {
 
 const NONBLOCK = (fs.constants as { O_NONBLOCK?: number }).O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fs.constants.O_RDONLY | NONBLOCK;
+const NOFOLLOW = (fs.constants as { O_NOFOLLOW?: number }).O_NOFOLLOW ?? 0;
 const CHUNK = 64 * 1024;
 
 export class ScanFs {
@@ -136,10 +137,10 @@ export class ScanFs {
   }
 
   /** Opens `path`, runs `read` on it and closes it; any failure is recorded as a skip and gives null. */
-  private withFile<T>(path: string, read: (fd: number) => T | null): T | null {
+  private withFile<T>(path: string, read: (fd: number) => T | null, extraFlags = 0): T | null {
     let fd: number;
     try {
-      fd = fs.openSync(path, OPEN_FLAGS);
+      fd = fs.openSync(path, OPEN_FLAGS | extraFlags);
     } catch (error) {
       this.fail(path, error);
       return null;
@@ -156,6 +157,47 @@ export class ScanFs {
 
   readText(path: string, maxBytes: number): string | null {
     const bytes = this.readView(path, maxBytes);
+    return bytes === null ? null : decodeText(bytes);
+  }
+
+  /**
+   * A text file's content, only if it really lies where `accept` allows: its real path is checked
+   * before opening, it is opened by that real path without following a symlink there
+   * (O_NOFOLLOW), and on Linux the opened handle's own path (/proc/self/fd) is checked again, so
+   * a symlink swapped in meanwhile can neither lead the read elsewhere nor make root open a
+   * device. `refused` says why a file was not read.
+   */
+  readTextWhere(path: string, maxBytes: number, accept: (real: string) => boolean, refused: string): string | null {
+    const real = this.realpath(path);
+    if (real === null) return null;
+    if (!accept(real)) {
+      this.skips.add(path, refused);
+      return null;
+    }
+    let outside = false;
+    const bytes = this.withFile(
+      real,
+      (fd) => {
+        if (process.platform === 'linux' && !accept(fs.readlinkSync(`/proc/self/fd/${fd}`))) {
+          outside = true;
+          return null;
+        }
+        const stats = fs.fstatSync(fd);
+        if (!stats.isFile()) {
+          this.skips.add(path, 'not a regular file');
+          return null;
+        }
+        if (stats.size > maxBytes) {
+          this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
+          return null;
+        }
+        const out = Buffer.allocUnsafe(stats.size);
+        const n = fs.readSync(fd, out, 0, out.length, 0);
+        return out.subarray(0, n);
+      },
+      NOFOLLOW,
+    );
+    if (outside) this.skips.add(path, refused);
     return bytes === null ? null : decodeText(bytes);
   }
 

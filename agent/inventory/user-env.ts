@@ -128,16 +128,11 @@ function sortedFiles(source: StartupSource, dir: string, suffix: string): string
     .map((name) => path.join(dir, name));
 }
 
-/** The text of a file whose real path lies inside the home (or any file for system ones). */
+/** The text of a file that really lies inside the home (checked on the opened file), or any file for system ones. */
 function readBounded(source: StartupSource, file: string, insideHome: boolean): string | null {
   if (!source.fs.lstat(file)) return null;
-  const real = source.fs.realpath(file);
-  if (real === null) return null;
-  if (insideHome && !isInside(real, source.homeReal)) {
-    source.skip(file, "leads outside the user's home; not read");
-    return null;
-  }
-  return source.fs.readText(real, MAX_FILE_BYTES);
+  if (!insideHome) return source.fs.readText(file, MAX_FILE_BYTES);
+  return source.fs.readTextWhere(file, MAX_FILE_BYTES, (real) => isInside(real, source.homeReal), "leads outside the user's home; not read");
 }
 
 /**

@@ -109,12 +109,15 @@ describe("roots moved by the user's own environment", () => {
     t.file('home/eve/.bashrc', `export PNPM_HOME=${t.path('opt/shared/pnpm')}\n`);
     t.file('opt/secret-profile', `export BUN_INSTALL=${t.path('opt/shared')}\n`);
     symlinkSync(t.path('opt/secret-profile'), join(eve, '.zshrc'));
+    // A device is never opened: the link leads out of the home, so it is refused before any open.
+    symlinkSync('/dev/zero', join(eve, '.profile'));
     const result = await scanMachine({ homes: [eve], ...quiet });
     expect(result.instances).toEqual([]);
     expect(result.skipped).toEqual(
       expect.arrayContaining([
         { path: t.path('opt/shared/pnpm'), reason: "PNPM_HOME of eve leads outside the user's home; not scanned" },
         { path: join(eve, '.zshrc'), reason: "leads outside the user's home; not read" },
+        { path: join(eve, '.profile'), reason: "leads outside the user's home; not read" },
       ]),
     );
   });
