@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   already_decided: { status: 409, meaning: 'the exception request was already approved or denied' },
   no_policy: { status: 409, meaning: 'no policy has been published yet' },
   last_admin_token: { status: 409, meaning: 'revoking this token would leave no admin token' },
+  confirmation_required: { status: 409, meaning: 'the change removes something (such as approved exceptions); the reply says what; repeat it with `confirm: true` (`aigate policy rollback N --yes`)' },
   body_too_large: { status: 413, meaning: 'the body is larger than this route accepts (send fewer events per batch)' },
   unsupported_media_type: { status: 415, meaning: 'the body must be JSON (Content-Type: application/json)' },
   rate_limited: { status: 429, meaning: 'too many requests: retry after the time the message gives' },

@@ -246,7 +246,11 @@ export const ExceptionRequestBody = Type.Object(
 );
 export type ExceptionRequestBody = Static<typeof ExceptionRequestBody>;
 
-export const EXCEPTION_REQUEST_STATUSES = ['pending', 'approved', 'denied'] as const;
+/**
+ * `revoked`: it was approved, but the policy in force no longer contains its exception (a
+ * rollback or an edit removed it); it becomes `approved` again if a later revision restores it.
+ */
+export const EXCEPTION_REQUEST_STATUSES = ['pending', 'approved', 'denied', 'revoked'] as const;
 export type ExceptionRequestStatus = (typeof EXCEPTION_REQUEST_STATUSES)[number];
 
 export const DeviceExceptionRequestView = Type.Object({

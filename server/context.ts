@@ -151,7 +151,16 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
     const channel = new PolicyChannel(current ? currentFromRevision(current) : null);
     const deviceAuth = new DeviceAuthenticator(stores.devices, new ReplayCache(now), audience, now);
     const lastSeen = new LastSeenTracker((seen) => stores.devices.markSeen(seen, 60_000), options.lastSeenFlushMs);
-    const policies = new PolicyService({ db, store: stores.policies, audit: stores.audit, channel, key: signingKey, issuer: audience, now });
+    const policies = new PolicyService({
+      db,
+      store: stores.policies,
+      requests: stores.exceptionRequests,
+      audit: stores.audit,
+      channel,
+      key: signingKey,
+      issuer: audience,
+      now,
+    });
     const exceptions = new ExceptionService({
       db,
       requests: stores.exceptionRequests,

@@ -321,6 +321,64 @@ ALTER TABLE devices ADD COLUMN degraded_since INTEGER;
 CREATE INDEX devices_by_health ON devices (health) WHERE health = 'degraded';
 `,
   },
+  {
+    version: 5,
+    name: 'exception requests follow the policy in force: revoked state, approved end',
+    sql: `
+-- A request's state follows the policy in force: an approved request whose exception a later
+-- revision removes (a rollback, an edit) becomes 'revoked', and 'approved' again if a later
+-- revision brings the exception back. SQLite cannot change a CHECK, so the table is rebuilt.
+CREATE TABLE exception_requests_v5 (
+  id                   TEXT PRIMARY KEY,
+  device_id            TEXT NOT NULL REFERENCES devices(id),
+  client_id            TEXT,
+  tool_id              TEXT NOT NULL,
+  install_path         TEXT,
+  version              TEXT,
+  user_name            TEXT,
+  reason               TEXT NOT NULL,
+  requested_until      TEXT,
+  requested_at         INTEGER NOT NULL,
+  status               TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'revoked')),
+  decided_at           INTEGER,
+  decided_by           TEXT,
+  decision_reason      TEXT,
+  policy_revision      INTEGER,
+  -- The end the approval gave (the exception's until), NULL for none.
+  approved_until       TEXT,
+  -- When and by which revision the exception was removed (status 'revoked').
+  revoked_at           INTEGER,
+  revoked_in_revision  INTEGER,
+  UNIQUE (device_id, client_id)
+) STRICT;
+INSERT INTO exception_requests_v5 (id, device_id, client_id, tool_id, install_path, version, user_name, reason, requested_until,
+                                   requested_at, status, decided_at, decided_by, decision_reason, policy_revision)
+  SELECT id, device_id, client_id, tool_id, install_path, version, user_name, reason, requested_until,
+         requested_at, status, decided_at, decided_by, decision_reason, policy_revision
+    FROM exception_requests;
+DROP TABLE exception_requests;
+ALTER TABLE exception_requests_v5 RENAME TO exception_requests;
+CREATE INDEX exception_requests_by_status ON exception_requests (status, requested_at);
+CREATE INDEX exception_requests_by_client ON exception_requests (client_id);
+-- The end each approval gave, from the revision that approved it.
+UPDATE exception_requests
+   SET approved_until = (SELECT json_extract(e.value, '$.until')
+                           FROM policies p, json_each(p.document, '$.spec.exceptions') e
+                          WHERE p.revision = exception_requests.policy_revision
+                            AND json_extract(e.value, '$.name') = 'exception-request-' || exception_requests.id)
+ WHERE status = 'approved';
+-- Approvals an earlier rollback already removed from the policy in force.
+UPDATE exception_requests
+   SET status = 'revoked',
+       revoked_in_revision = (SELECT max(revision) FROM policies),
+       revoked_at = (SELECT published_at FROM policies ORDER BY revision DESC LIMIT 1)
+ WHERE status = 'approved'
+   AND NOT EXISTS (SELECT 1
+                     FROM policies p, json_each(p.document, '$.spec.exceptions') e
+                    WHERE p.revision = (SELECT max(revision) FROM policies)
+                      AND json_extract(e.value, '$.name') = 'exception-request-' || exception_requests.id);
+`,
+  },
 ];
 
 export class MigrationError extends Error {}

@@ -11,7 +11,7 @@ import type { Verdict } from '../../policies/verdict.js';
 import { deviceGuard } from './auth.js';
 import { badRequest } from '../http/errors.js';
 import { deviceErrors } from '../http/schemas.js';
-import { InventoryStore, type ReportedInstance } from '../store/inventory.js';
+import { InventoryStore, violationStart, type ReportedInstance } from '../store/inventory.js';
 
 function describeInstance(item: { toolId: string; installPath: string }): string {
   return `${item.toolId} at ${JSON.stringify(item.installPath)}`;
@@ -65,7 +65,7 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const at = now();
       // Group commit: concurrent check-ins share one transaction; this resolves after it commits.
       const changes = await writes.submit(() => {
-        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported, digest);
+        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported, digest, violationStart(at, body.scannedAt));
         const update: Parameters<typeof stores.devices.recordCheckin>[2] = {
           policyRevision: body.policyRevision,
           agentVersion: body.agentVersion,

@@ -64,7 +64,7 @@ export const exceptionRequestRoutes: FastifyPluginAsyncTypebox = async (app) => 
       },
     },
     async (request) => {
-      const record = stores.exceptionRequests.get(request.params.id.toLowerCase());
+      const record = stores.exceptionRequests.find(request.params.id.toLowerCase());
       // Another device's request is reported exactly like a missing one.
       if (!record || record.deviceId !== request.device!.id) throw notFound(`there is no exception request ${request.params.id} from this device`);
       return view(record);

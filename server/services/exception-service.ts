@@ -12,7 +12,13 @@ import { parseDateOrInstant } from '../../policies/time.js';
 import { ApiError, badRequest, conflict, notFound } from '../http/errors.js';
 import type { Actor, AuditLog } from '../store/audit.js';
 import type { DeviceStore } from '../store/devices.js';
-import type { ExceptionRequestInput, ExceptionRequestRecord, ExceptionRequestStore } from '../store/exception-requests.js';
+import {
+  exceptionNameFor,
+  RequestIdTakenError,
+  type ExceptionRequestInput,
+  type ExceptionRequestRecord,
+  type ExceptionRequestStore,
+} from '../store/exception-requests.js';
 import type { InventoryStore } from '../store/inventory.js';
 import { addException } from './policy-edit.js';
 import type { PolicyService, PublishResult } from './policy-service.js';
@@ -101,7 +107,7 @@ export function exceptionFor(request: ExceptionRequestRecord, input: ApproveInpu
   const scope = input.scope ?? 'device';
   const note = ` (request ${request.id}, approved by ${input.actor.name}${input.reason ? `: ${input.reason}` : ''})`;
   const exception: Exception = {
-    name: `exception-request-${request.id}`,
+    name: exceptionNameFor(request.id),
     tools: [request.toolId],
     reason: clip(request.reason, MAX_REASON - note.length) + note,
   };
@@ -144,18 +150,26 @@ export class ExceptionService {
       if (!until.ok) throw badRequest(`body.until: ${until.error}`);
     }
     checkExceptionRequest(input, this.reports(deviceId), this.deps.catalog);
-    return this.deps.requests.create(deviceId, input);
+    try {
+      return this.deps.requests.create(deviceId, input);
+    } catch (error) {
+      if (error instanceof RequestIdTakenError) throw conflict(`body.id: ${error.message}`);
+      throw error;
+    }
   }
 
-  private pending(id: string): ExceptionRequestRecord {
-    const request = this.deps.requests.get(id);
-    if (!request) throw notFound(`there is no exception request ${id}`);
+  /** A pending request by its id (or the client id its agent showed the employee). */
+  private pending(reference: string): ExceptionRequestRecord {
+    const request = this.deps.requests.find(reference);
+    if (!request) throw notFound(`there is no exception request ${reference}`);
+    const id = request.id;
     if (request.status !== 'pending') throw conflict(`exception request ${id} was already ${request.status}`, 'already_decided');
     return request;
   }
 
-  async approve(id: string, input: ApproveInput): Promise<{ request: ExceptionRequestRecord; publish: PublishResult }> {
-    const request = this.pending(id);
+  async approve(reference: string, input: ApproveInput): Promise<{ request: ExceptionRequestRecord; publish: PublishResult }> {
+    const request = this.pending(reference);
+    const id = request.id;
     const chosen = input.scope ? { scope: input.scope, why: 'chosen by the admin' } : defaultScope(request, this.reports(request.deviceId));
     const exception = exceptionFor(request, { ...input, scope: chosen.scope });
     const publish = await this.deps.policies.publishFromCurrent((current) => {
@@ -181,6 +195,7 @@ export class ExceptionService {
             decidedBy: input.actor.name,
             reason: input.reason ?? null,
             policyRevision: revision,
+            approvedUntil: exception.until ?? null,
           });
           if (!decided) throw conflict(`exception request ${id} was decided meanwhile`, 'already_decided');
         },
@@ -189,8 +204,8 @@ export class ExceptionService {
     return { request: this.deps.requests.get(id)!, publish };
   }
 
-  deny(id: string, input: { actor: Actor; remoteIp: string | null; reason: string }): ExceptionRequestRecord {
-    this.pending(id);
+  deny(reference: string, input: { actor: Actor; remoteIp: string | null; reason: string }): ExceptionRequestRecord {
+    const id = this.pending(reference).id;
     this.deps.db.transaction(() => {
       const decided = this.deps.requests.setDecision(id, { status: 'denied', decidedBy: input.actor.name, reason: input.reason, policyRevision: null });
       if (!decided) throw conflict(`exception request ${id} was decided meanwhile`, 'already_decided');

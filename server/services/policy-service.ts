@@ -8,9 +8,11 @@ import type Database from 'better-sqlite3';
 import { hashPolicy, signBundle } from '../../policies/bundle.js';
 import type { SigningKey } from '../../policies/keys.js';
 import { formatProblem, loadPolicy, type Problem } from '../../policies/load.js';
+import type { Exception } from '../../policies/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { CurrentPolicy, PolicyChannel } from '../policy-channel.js';
 import type { Actor, AuditLog } from '../store/audit.js';
+import { requestIdsIn, type ExceptionRequestStore, type RequestStatus } from '../store/exception-requests.js';
 import type { PolicyRevision, PolicyStore } from '../store/policies.js';
 import { Serial } from './serial.js';
 
@@ -37,6 +39,39 @@ export interface PublishResult {
   name: string;
   sha256: string;
   warnings: Problem[];
+  /** Exception requests whose state changed with this revision (their exception left or came back). */
+  exceptionRequests: { revoked: string[]; reinstated: string[] };
+}
+
+/** An exception the policy in force has that a rollback target does not. */
+export interface RemovedException {
+  name: string | null;
+  tools: string[];
+  until: string | null;
+  reason: string;
+  /** The approved exception request it came from, with its state now. */
+  request: { id: string; status: RequestStatus | null } | null;
+}
+
+/** What a rollback to `toRevision` would do to the policy in force. */
+export interface RollbackPlan {
+  toRevision: number;
+  fromRevision: number | null;
+  removes: RemovedException[];
+}
+
+export interface RollbackInput {
+  actor: Actor;
+  comment?: string | null;
+  remoteIp?: string | null;
+  /** Publish even though the rollback removes exceptions (`aigate policy rollback N --yes`). */
+  confirm?: boolean;
+}
+
+/** "exception-request-… (claude-code, until 2026-12-31, request …)" for messages. */
+function describeRemoved(removed: RemovedException): string {
+  const parts = [removed.tools.join(', '), removed.until ? `until ${removed.until}` : 'no end', removed.request ? `request ${removed.request.id}` : null];
+  return `${removed.name ?? 'an unnamed exception'} (${parts.filter(Boolean).join(', ')})`;
 }
 
 export function guessFormat(source: string): SourceFormat {
@@ -64,6 +99,8 @@ export class PolicyService {
     private readonly deps: {
       db: Database.Database;
       store: PolicyStore;
+      /** Exception requests follow the policy in force (approved <-> revoked) on every publish. */
+      requests: ExceptionRequestStore;
       audit: AuditLog;
       channel: PolicyChannel;
       key: SigningKey;
@@ -85,7 +122,7 @@ export class PolicyService {
   }
 
   private async publishNow(input: PublishInput): Promise<PublishResult> {
-    const { db, store, audit, channel, key, issuer, now } = this.deps;
+    const { db, store, requests, audit, channel, key, issuer, now } = this.deps;
     const format = input.format ?? guessFormat(input.source);
     const loaded = loadPolicy(input.source, { format, nowMs: now() });
     if (!loaded.ok) throw invalidPolicy(loaded.errors);
@@ -97,6 +134,7 @@ export class PolicyService {
     const bundle = await signBundle({ iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy, policyHash: sha256 }, key);
     const etag = etagFor(revision, bundle);
 
+    let followed: PublishResult['exceptionRequests'] = { revoked: [], reinstated: [] };
     db.transaction(() => {
       store.add({
         revision,
@@ -114,32 +152,71 @@ export class PolicyService {
         exceptionRequest: input.exceptionRequest ?? null,
       });
       input.alsoInTransaction?.(revision);
+      followed = requests.followPolicy(requestIdsIn((policy.spec.exceptions ?? []).map((e) => e.name)), revision, publishedAt);
+      const changed = followed.revoked.length + followed.reinstated.length > 0 ? { exceptionRequests: followed } : {};
       audit.append({
         actor: input.actor,
         action: input.auditAction ?? 'policy.publish',
         target: `policy:${revision}`,
-        details: { name: policy.metadata.name, sha256, comment: input.comment ?? null, warnings: loaded.warnings.length, ...input.auditDetails },
+        details: { name: policy.metadata.name, sha256, comment: input.comment ?? null, warnings: loaded.warnings.length, ...input.auditDetails, ...changed },
         remoteIp: input.remoteIp ?? null,
       });
     })();
 
     channel.publish({ revision, etag, bundle, publishedAt });
-    return { revision, etag, name: policy.metadata.name, sha256, warnings: loaded.warnings };
+    return { revision, etag, name: policy.metadata.name, sha256, warnings: loaded.warnings, exceptionRequests: followed };
   }
 
-  /** Publish the content of an earlier revision as a new one. */
-  async rollback(toRevision: number, input: { actor: Actor; comment?: string | null; remoteIp?: string | null }): Promise<PublishResult> {
+  /** What rolling back to `toRevision` would remove from the policy in force (nothing is published). */
+  rollbackPlan(toRevision: number): RollbackPlan {
     const target = this.deps.store.get(toRevision);
     if (!target) throw new ApiError(404, 'not_found', `there is no policy revision ${toRevision}`);
-    return this.publish({
-      source: target.source,
-      format: target.sourceFormat,
-      comment: input.comment ?? `rollback to revision ${toRevision}`,
-      actor: input.actor,
-      remoteIp: input.remoteIp ?? null,
-      rollbackOf: toRevision,
-      auditAction: 'policy.rollback',
-      auditDetails: { rollbackOf: toRevision },
+    const current = this.deps.store.current();
+    const kept = new Set((target.document.spec.exceptions ?? []).map((e: Exception) => JSON.stringify(e)));
+    const removes = (current?.document.spec.exceptions ?? [])
+      .filter((e: Exception) => !kept.has(JSON.stringify(e)))
+      .map((e: Exception): RemovedException => {
+        const requestId = e.name ? [...requestIdsIn([e.name])][0] : undefined;
+        return {
+          name: e.name ?? null,
+          tools: e.tools,
+          until: e.until ?? null,
+          reason: e.reason,
+          request: requestId ? { id: requestId, status: this.deps.requests.get(requestId)?.status ?? null } : null,
+        };
+      });
+    return { toRevision, fromRevision: current?.revision ?? null, removes };
+  }
+
+  /**
+   * Publish the content of an earlier revision as a new one. A rollback that removes exceptions
+   * from the policy in force is refused (409 `confirmation_required`, naming them) unless
+   * `confirm` is set; the requests behind removed exceptions become `revoked`.
+   */
+  rollback(toRevision: number, input: RollbackInput): Promise<PublishResult & { removed: RemovedException[] }> {
+    return this.serial.run(async () => {
+      const plan = this.rollbackPlan(toRevision);
+      if (plan.removes.length > 0 && !input.confirm) {
+        const count = plan.removes.length === 1 ? '1 exception' : `${plan.removes.length} exceptions`;
+        throw new ApiError(
+          409,
+          'confirmation_required',
+          `rolling back to revision ${toRevision} removes ${count} now in force: ${plan.removes.map(describeRemoved).join('; ')}. ` +
+            'Their requests would become revoked and the tools blocked again where the policy says so; repeat with confirm: true (aigate policy rollback --yes) to do it',
+        );
+      }
+      const target = this.deps.store.get(toRevision)!;
+      const result = await this.publishNow({
+        source: target.source,
+        format: target.sourceFormat,
+        comment: input.comment ?? `rollback to revision ${toRevision}`,
+        actor: input.actor,
+        remoteIp: input.remoteIp ?? null,
+        rollbackOf: toRevision,
+        auditAction: 'policy.rollback',
+        auditDetails: { rollbackOf: toRevision, removedExceptions: plan.removes.map((r) => r.name) },
+      });
+      return { ...result, removed: plan.removes };
     });
   }
 }

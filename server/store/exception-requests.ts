@@ -1,9 +1,29 @@
-/** Exception requests: an employee asks from their device; an admin approves or denies. */
+/**
+ * Exception requests: an employee asks from their device; an admin approves or denies; the
+ * state then follows the policy in force (`revoked` while a revision without the exception is
+ * current). A request's id is the client's UUID when the agent sent one, so the reference the
+ * employee was given is the one IT approves.
+ */
 import type Database from 'better-sqlite3';
+import { EXCEPTION_REQUEST_STATUSES, type ExceptionRequestStatus } from '../../policies/protocol.js';
 import { newId } from '../security/secrets.js';
 
-export const REQUEST_STATUSES = ['pending', 'approved', 'denied'] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export const REQUEST_STATUSES = EXCEPTION_REQUEST_STATUSES;
+export type RequestStatus = ExceptionRequestStatus;
+
+/** The name of the policy exception an approval adds; the request id is recoverable from it. */
+export const EXCEPTION_NAME_PREFIX = 'exception-request-';
+export const exceptionNameFor = (requestId: string) => `${EXCEPTION_NAME_PREFIX}${requestId}`;
+
+/** The request ids of the approval exceptions among a policy's exception names. */
+export function requestIdsIn(exceptionNames: Iterable<string | undefined>): Set<string> {
+  const ids = new Set<string>();
+  for (const name of exceptionNames) if (name?.startsWith(EXCEPTION_NAME_PREFIX)) ids.add(name.slice(EXCEPTION_NAME_PREFIX.length));
+  return ids;
+}
+
+/** The client's id is already another device's request id. */
+export class RequestIdTakenError extends Error {}
 
 export interface ExceptionRequestInput {
   clientId: string | null;
@@ -23,7 +43,13 @@ export interface ExceptionRequestRecord extends ExceptionRequestInput {
   decidedAt: number | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The revision that approved it. */
   policyRevision: number | null;
+  /** The end the approval gave the exception (date or instant as written), null for none. */
+  approvedUntil: string | null;
+  /** When, and by which revision, the approved exception was removed (status `revoked`). */
+  revokedAt: number | null;
+  revokedInRevision: number | null;
 }
 
 interface RequestRow {
@@ -42,6 +68,9 @@ interface RequestRow {
   decided_by: string | null;
   decision_reason: string | null;
   policy_revision: number | null;
+  approved_until: string | null;
+  revoked_at: number | null;
+  revoked_in_revision: number | null;
 }
 
 const toRecord = (row: RequestRow): ExceptionRequestRecord => ({
@@ -60,6 +89,9 @@ const toRecord = (row: RequestRow): ExceptionRequestRecord => ({
   decidedBy: row.decided_by,
   decisionReason: row.decision_reason,
   policyRevision: row.policy_revision,
+  approvedUntil: row.approved_until,
+  revokedAt: row.revoked_at,
+  revokedInRevision: row.revoked_in_revision,
 });
 
 export class ExceptionRequestStore {
@@ -67,12 +99,15 @@ export class ExceptionRequestStore {
   private readonly byId;
   private readonly byClientId;
   private readonly decide;
+  private readonly byClientOnly;
+  private readonly revoke;
+  private readonly reinstate;
 
   constructor(
     private readonly db: Database.Database,
     private readonly now: () => number,
   ) {
-    this.insert = db.prepare<[RequestRow]>(
+    this.insert = db.prepare<[Omit<RequestRow, 'approved_until' | 'revoked_at' | 'revoked_in_revision'>]>(
       `INSERT INTO exception_requests (id, device_id, client_id, tool_id, install_path, version, user_name, reason, requested_until,
                                        requested_at, status, decided_at, decided_by, decision_reason, policy_revision)
        VALUES (@id, @device_id, @client_id, @tool_id, @install_path, @version, @user_name, @reason, @requested_until,
@@ -82,8 +117,15 @@ export class ExceptionRequestStore {
     this.byClientId = db.prepare<[string, string], RequestRow>('SELECT * FROM exception_requests WHERE device_id = ? AND client_id = ?');
     this.decide = db.prepare(
       `UPDATE exception_requests SET status = @status, decided_at = @decided_at, decided_by = @decided_by,
-              decision_reason = @decision_reason, policy_revision = @policy_revision
+              decision_reason = @decision_reason, policy_revision = @policy_revision, approved_until = @approved_until
         WHERE id = @id AND status = 'pending'`,
+    );
+    this.byClientOnly = db.prepare<[string], RequestRow>('SELECT * FROM exception_requests WHERE client_id = ? LIMIT 2');
+    this.revoke = db.prepare<[number, number, string]>(
+      "UPDATE exception_requests SET status = 'revoked', revoked_at = ?, revoked_in_revision = ? WHERE id = ? AND status = 'approved'",
+    );
+    this.reinstate = db.prepare<[string]>(
+      "UPDATE exception_requests SET status = 'approved', revoked_at = NULL, revoked_in_revision = NULL WHERE id = ? AND status = 'revoked'",
     );
   }
 
@@ -94,8 +136,12 @@ export class ExceptionRequestStore {
         const existing = this.byClientId.get(deviceId, input.clientId);
         if (existing) return { record: toRecord(existing), created: false };
       }
-      const row: RequestRow = {
-        id: newId(),
+      // The client's UUID is the request's id: the employee's reference is the one IT uses.
+      if (input.clientId !== null && this.byId.get(input.clientId)) {
+        throw new RequestIdTakenError(`the request id ${input.clientId} is already taken; send a new random UUID`);
+      }
+      const row: Omit<RequestRow, 'approved_until' | 'revoked_at' | 'revoked_in_revision'> = {
+        id: input.clientId ?? newId(),
         device_id: deviceId,
         client_id: input.clientId,
         tool_id: input.toolId,
@@ -112,7 +158,7 @@ export class ExceptionRequestStore {
         policy_revision: null,
       };
       this.insert.run(row);
-      return { record: toRecord(row), created: true };
+      return { record: toRecord({ ...row, approved_until: null, revoked_at: null, revoked_in_revision: null }), created: true };
     })();
   }
 
@@ -121,8 +167,39 @@ export class ExceptionRequestStore {
     return row && toRecord(row);
   }
 
+  /**
+   * A request by its id, or by the client id an agent showed its employee (requests made
+   * before ids were unified have both); a client id two devices used finds nothing.
+   */
+  find(reference: string): ExceptionRequestRecord | undefined {
+    const byId = this.byId.get(reference);
+    if (byId) return toRecord(byId);
+    const rows = this.byClientOnly.all(reference);
+    return rows.length === 1 ? toRecord(rows[0]!) : undefined;
+  }
+
+  /**
+   * Make approved/revoked states follow the policy now in force: `inForce` holds the request ids
+   * whose exception the new current revision contains. Returns the ids changed each way.
+   */
+  followPolicy(inForce: ReadonlySet<string>, revision: number, at: number): { revoked: string[]; reinstated: string[] } {
+    const rows = this.db
+      .prepare<[], { id: string; status: RequestStatus }>("SELECT id, status FROM exception_requests WHERE status IN ('approved', 'revoked')")
+      .all();
+    const revoked: string[] = [];
+    const reinstated: string[] = [];
+    for (const row of rows) {
+      if (row.status === 'approved' && !inForce.has(row.id) && this.revoke.run(at, revision, row.id).changes > 0) revoked.push(row.id);
+      if (row.status === 'revoked' && inForce.has(row.id) && this.reinstate.run(row.id).changes > 0) reinstated.push(row.id);
+    }
+    return { revoked, reinstated };
+  }
+
   /** Record a decision on a pending request; false if it was already decided. */
-  setDecision(id: string, decision: { status: 'approved' | 'denied'; decidedBy: string; reason: string | null; policyRevision: number | null }): boolean {
+  setDecision(
+    id: string,
+    decision: { status: 'approved' | 'denied'; decidedBy: string; reason: string | null; policyRevision: number | null; approvedUntil?: string | null },
+  ): boolean {
     return (
       this.decide.run({
         id,
@@ -131,6 +208,7 @@ export class ExceptionRequestStore {
         decided_by: decision.decidedBy,
         decision_reason: decision.reason,
         policy_revision: decision.policyRevision,
+        approved_until: decision.approvedUntil ?? null,
       }).changes > 0
     );
   }

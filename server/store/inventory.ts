@@ -124,6 +124,21 @@ function rowToInstance(row: InventoryRow): ToolInstance {
   return instance;
 }
 
+/** How far before its receipt a check-in's scan may have started and still date a violation. */
+const MAX_SCAN_AGE_MS = 24 * 3600_000;
+
+/**
+ * When a violation reported by a check-in received at `receivedAt` (server clock, ms) began: the
+ * start of the agent's scan (`scannedAt`, RFC 3339) when it lies within the day before receipt,
+ * else the receipt. The agent enforces in the same cycle, after the scan and before the
+ * check-in, so its events about the violation (quarantined, blocked launches) are dated after the
+ * scan; dating the violation at the receipt would leave them out of the violations report.
+ */
+export function violationStart(receivedAt: number, scannedAt: string | undefined): number {
+  const scan = scannedAt === undefined ? Number.NaN : Date.parse(scannedAt);
+  return Number.isFinite(scan) && scan <= receivedAt && scan >= receivedAt - MAX_SCAN_AGE_MS ? scan : receivedAt;
+}
+
 export class InventoryStore {
   private readonly current;
   private readonly insert;
@@ -176,9 +191,18 @@ export class InventoryStore {
   /**
    * Apply one check-in. Call inside the check-in's transaction, before the device's own row is
    * updated. With `checkinDigest` (a digest of everything reported), a check-in identical to the
-   * last one applied for this device is recognised without reading a row.
+   * last one applied for this device is recognised without reading a row. `violationStart` is
+   * when a violation first reported by this check-in began (see `violationStart`), default `at`.
    */
-  applyCheckin(deviceId: string, group: string, at: number, policyRevision: number | null, reported: readonly ReportedInstance[], checkinDigest?: string): CheckinSummary {
+  applyCheckin(
+    deviceId: string,
+    group: string,
+    at: number,
+    policyRevision: number | null,
+    reported: readonly ReportedInstance[],
+    checkinDigest?: string,
+    violationStart: number = at,
+  ): CheckinSummary {
     const summary: CheckinSummary = { appeared: 0, changed: 0, disappeared: 0, unchanged: 0 };
     if (checkinDigest !== undefined && this.appliedDigests.get(deviceId) === checkinDigest) {
       summary.unchanged = reported.length;
@@ -200,7 +224,7 @@ export class InventoryStore {
       const action = item.verdict?.action ?? null;
       const stillViolation = before !== undefined && before.present === 1 && isViolation(before.action) && isViolation(action);
       const row = this.toRow(deviceId, key, group, at, policyRevision, item, digest, {
-        violationSince: isViolation(action) ? (stillViolation ? before.violation_since : at) : null,
+        violationSince: isViolation(action) ? (stillViolation ? before.violation_since : violationStart) : null,
       });
       const record = (change: InstanceChange, oldVersion: string | null, oldAction: Action | null) =>
         this.history.run({

@@ -325,7 +325,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // --- exceptions --------------------------------------------------------------------------
   const StatusQuery = Type.Object(
     {
-      status: Type.Optional(Type.Union([...REQUEST_STATUSES.map((s) => Type.Literal(s)), Type.Literal('all')], { description: 'pending | approved | denied | all' })),
+      status: Type.Optional(Type.Union([...REQUEST_STATUSES.map((s) => Type.Literal(s)), Type.Literal('all')], { description: `${REQUEST_STATUSES.join(' | ')} | all` })),
       approved: Type.Optional(Type.String({ maxLength: 100 })),
       denied: Type.Optional(Type.String({ maxLength: 100 })),
       revision: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -57,6 +57,37 @@ describe('migrations', () => {
     scratch.close();
   });
 
+  it('migrates v4 exception requests: approved ends backfilled, approvals a rollback removed become revoked', () => {
+    const old = new Database(join(dir.path, 'v4.db'));
+    runMigrations(old, MIGRATIONS.slice(0, 4));
+    old.prepare("INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, agent_version, group_name, enrolled_at) VALUES ('d1', 't', '{}', 'h', 'linux', '1', 'g', 1)").run();
+    const policy = (revision: number, exceptions: object[]) =>
+      old
+        .prepare("INSERT INTO policies (revision, name, source, source_format, document, sha256, bundle, etag, published_at) VALUES (?, 'p', '', 'yaml', ?, '', '', '', ?)")
+        .run(revision, JSON.stringify({ spec: { exceptions } }), revision * 1000);
+    const request = (id: string, status: string, revision: number | null) =>
+      old
+        .prepare("INSERT INTO exception_requests (id, device_id, tool_id, reason, requested_at, status, policy_revision) VALUES (?, 'd1', 'claude-code', 'r', 1, ?, ?)")
+        .run(id, status, revision);
+    const kept = { name: 'exception-request-kept', tools: ['claude-code'], until: '2026-12-31', reason: 'r' };
+    const dropped = { name: 'exception-request-dropped', tools: ['claude-code'], reason: 'r' };
+    policy(1, [dropped]);
+    policy(2, [dropped, kept]);
+    policy(3, [kept]); // a rollback-like edit dropped one approval
+    request('dropped', 'approved', 1);
+    request('kept', 'approved', 2);
+    request('waiting', 'pending', null);
+    expect(runMigrations(old)).toEqual(MIGRATIONS.slice(4).map((m) => m.version));
+    const rows = old.prepare('SELECT id, status, approved_until, revoked_in_revision, revoked_at FROM exception_requests ORDER BY id').all();
+    expect(rows).toEqual([
+      { id: 'dropped', status: 'revoked', approved_until: null, revoked_in_revision: 3, revoked_at: 3000 },
+      { id: 'kept', status: 'approved', approved_until: '2026-12-31', revoked_in_revision: null, revoked_at: null },
+      { id: 'waiting', status: 'pending', approved_until: null, revoked_in_revision: null, revoked_at: null },
+    ]);
+    expect(old.pragma('foreign_key_check')).toEqual([]);
+    old.close();
+  });
+
   it('rolls a failing migration back completely', () => {
     const scratch = new Database(join(dir.path, 'scratch.db'));
     expect(() => runMigrations(scratch, [{ version: 1, name: 'bad', sql: 'CREATE TABLE ok (x INTEGER); CREATE TABLE broken (' }])).toThrow();

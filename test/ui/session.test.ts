@@ -321,3 +321,40 @@ describe('the overview', () => {
     expect(page).not.toMatch(/Refresh figures now/); // auditors cannot rebuild
   });
 });
+
+describe('device health and exception state on the dashboard', () => {
+  it('shows a degraded device with its reasons in the list, the detail page and the overview', async () => {
+    const sick = await fleet.enroll('sess-sick', { user: 'sam' });
+    const result = await fleet.send(sick, 'POST', '/v1/checkin', {
+      policyRevision: null,
+      agentVersion: '0.4.0',
+      inventory: [],
+      verdicts: [],
+      health: { state: 'degraded', reasons: [{ code: 'ledger-damaged', message: 'the ledger does not parse <b>here</b>' }] },
+    });
+    expect(result.status).toBe(200);
+    const browser = new Browser();
+    await browser.signIn(auditorToken);
+    const list = (await browser.get('/ui/devices?health=degraded')).text;
+    expect(list).toContain('sess-sick');
+    expect(list).not.toContain('>sess-a<');
+    expect(list).toMatch(/class="badge health-degraded" title="ledger-damaged: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;">degraded</);
+    const detail = (await browser.get(`/ui/devices/${sick.id}`)).text;
+    expect(detail).toMatch(/<dt>Agent health<\/dt><dd>.*degraded.*<code>ledger-damaged<\/code>: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;/s);
+    expect((await browser.get('/ui')).text).toMatch(/data-kpi="devices-degraded">1</);
+  });
+
+  it('shows the end an approval gave, and a revoked request under its own tab', async () => {
+    const id = await fleet.requestException(device, 'gemini-cli', 'Trying it for a week', { user: 'alice' });
+    const before = await fleet.currentRevision();
+    await fleet.admin.post(`/exception-requests/${id}/approve`, { until: '2026-12-31' });
+    const browser = new Browser();
+    await browser.signIn(auditorToken);
+    const approved = (await browser.get('/ui/exceptions?status=approved')).text;
+    expect(approved).toMatch(new RegExp(`data-request="${id}"[\\s\\S]*?data-approved-until>2026-12-31<`));
+    await fleet.admin.post(`/policies/${before}/rollback`, { confirm: true });
+    const revoked = (await browser.get('/ui/exceptions?status=revoked')).text;
+    expect(revoked).toContain(`data-request="${id}"`);
+    expect(revoked).toMatch(/Revoked: <a href="\/ui\/policy\/revisions\/\d+">policy revision \d+<\/a> no longer has this exception/);
+  });
+});

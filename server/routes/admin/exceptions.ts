@@ -28,7 +28,10 @@ export const RequestView = Type.Object({
   decidedAt: Nullable(Instant),
   decidedBy: Nullable(Type.String()),
   decisionReason: Nullable(Type.String()),
-  policyRevision: Nullable(Type.Integer()),
+  policyRevision: Nullable(Type.Integer({ description: 'the revision that approved it' })),
+  approvedUntil: Nullable(Type.String({ description: 'the end the approval gave the exception (date or instant), null for none' })),
+  revokedAt: Nullable(Instant),
+  revokedInRevision: Nullable(Type.Integer({ description: 'the revision that removed the exception (status revoked)' })),
 });
 
 const ApproveBody = Type.Object(
@@ -62,6 +65,9 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       decidedBy: record.decidedBy,
       decisionReason: record.decisionReason,
       policyRevision: record.policyRevision,
+      approvedUntil: record.approvedUntil,
+      revokedAt: iso(record.revokedAt),
+      revokedInRevision: record.revokedInRevision,
     };
   };
 
@@ -93,7 +99,7 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['admin'], summary: 'One exception request', security: adminSecurity, params: IdParams, response: { 200: RequestView, ...adminErrors } },
     },
     async (request) => {
-      const record = stores.exceptionRequests.get(request.params.id.toLowerCase());
+      const record = stores.exceptionRequests.find(request.params.id.toLowerCase());
       if (!record) throw notFound(`there is no exception request ${request.params.id}`);
       return view(record);
     },

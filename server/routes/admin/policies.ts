@@ -6,6 +6,8 @@ import { loadPolicy, MAX_POLICY_BYTES } from '../../../policies/load.js';
 import { parseDateOrInstant } from '../../../policies/time.js';
 import { actorOf } from '../auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
+import { ProblemSchema } from '../../../policies/errors.js';
+import { EXCEPTION_REQUEST_STATUSES } from '../../../policies/protocol.js';
 import { adminErrors, Instant, iso, Nullable } from '../../http/schemas.js';
 import { guessFormat, invalidPolicy } from '../../services/policy-service.js';
 import { previewPolicy } from '../../services/preview.js';
@@ -15,12 +17,7 @@ import { adminAccess, adminSecurity } from './access.js';
 const Format = Type.Union([Type.Literal('yaml'), Type.Literal('json')], { description: 'yaml | json (default: guessed from the text)' });
 const Source = Type.String({ minLength: 1, maxLength: MAX_POLICY_BYTES, description: 'the policy file text (YAML or JSON)' });
 
-const Problem = Type.Object({
-  path: Type.String(),
-  message: Type.String(),
-  line: Type.Optional(Type.Integer()),
-  column: Type.Optional(Type.Integer()),
-});
+const Problem = ProblemSchema;
 
 export const ValidateBody = Type.Object({ source: Source, format: Type.Optional(Format) }, { additionalProperties: false });
 export const PublishBody = Type.Object(
@@ -35,7 +32,36 @@ export const PreviewBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const RollbackBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const RollbackBody = Type.Object(
+  {
+    comment: Type.Optional(Type.String({ maxLength: 500 })),
+    dryRun: Type.Optional(Type.Boolean({ description: 'only say what the rollback would remove; publish nothing' })),
+    confirm: Type.Optional(Type.Boolean({ description: 'publish even though the rollback removes exceptions now in force (otherwise 409 confirmation_required)' })),
+  },
+  { additionalProperties: false },
+);
+export const RemovedException = Type.Object({
+  name: Nullable(Type.String()),
+  tools: Type.Array(Type.String()),
+  until: Nullable(Type.String()),
+  reason: Type.String(),
+  request: Nullable(
+    Type.Object({
+      id: Type.String(),
+      status: Nullable(Type.Union(EXCEPTION_REQUEST_STATUSES.map((s) => Type.Literal(s)))),
+    }),
+  ),
+});
+export const RollbackPlanReply = Type.Object({
+  dryRun: Type.Literal(true),
+  toRevision: Type.Integer(),
+  fromRevision: Nullable(Type.Integer()),
+  removes: Type.Array(RemovedException, { description: 'exceptions in force now that the target revision does not have' }),
+});
+const FollowedRequests = Type.Object(
+  { revoked: Type.Array(Type.String()), reinstated: Type.Array(Type.String()) },
+  { description: 'exception requests whose state changed with this revision (their exception left or came back)' },
+);
 const RevisionParams = Type.Object({ revision: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 
 export const RevisionSummary = Type.Object({
@@ -65,7 +91,9 @@ export const PublishReply = Type.Object({
   name: Type.String(),
   sha256: Type.String(),
   warnings: Type.Array(Problem),
+  exceptionRequests: FollowedRequests,
 });
+export const RollbackReply = Type.Composite([PublishReply, Type.Object({ removed: Type.Array(RemovedException) })]);
 const CountSet = Type.Object({ devices: Type.Integer(), users: Type.Integer(), instances: Type.Integer() });
 const Action = Type.Union([Type.Literal('allow'), Type.Literal('warn'), Type.Literal('block')]);
 export const PreviewReply = Type.Object({
@@ -243,17 +271,22 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['admin'],
         summary: 'Publish the content of an earlier revision as a new revision',
+        description:
+          'A rollback that removes exceptions now in force (approved requests among them) is refused with 409 confirmation_required naming them, ' +
+          'unless `confirm` is true; `dryRun` returns what it would remove without publishing. Requests whose exception is removed become `revoked`.',
         security: adminSecurity,
         params: RevisionParams,
         body: Nullable(RollbackBody),
-        response: { 201: PublishReply, ...adminErrors },
+        response: { 200: RollbackPlanReply, 201: RollbackReply, ...adminErrors },
       },
     },
     async (request, reply) => {
+      if (request.body?.dryRun) return reply.code(200).send({ dryRun: true as const, ...policies.rollbackPlan(request.params.revision) });
       const result = await policies.rollback(request.params.revision, {
         actor: actorOf(request),
         comment: request.body?.comment ?? null,
         remoteIp: request.ip,
+        confirm: request.body?.confirm ?? false,
       });
       return reply.code(201).send(result);
     },

@@ -37,7 +37,7 @@ export function exceptionsPage(input: {
   catalog: CatalogIndex;
   now: number;
 }): PageInput {
-  const tabs: StatusFilter[] = ['pending', 'approved', 'denied', 'all'];
+  const tabs: StatusFilter[] = ['pending', 'approved', 'denied', 'revoked', 'all'];
   const body = html`
   <nav class="tabs" aria-label="Request status"><ul>${tabs.map((tab) => html`<li><a href="/ui/exceptions?status=${tab}"${tab === input.status ? html` aria-current="page"` : ''}>${tab}</a></li>`)}</ul></nav>
   ${!input.canDecide && input.status === 'pending' ? html`<p class="notice notice-info" role="note">You are signed in as an auditor: you can read requests; only admins can approve or deny them.</p>` : ''}
@@ -50,7 +50,11 @@ export function exceptionsPage(input: {
             <dl class="facts inline">
               <dt>User</dt><dd>${r.user ?? '–'}</dd>
               <dt>Requested</dt><dd>${utc(r.requestedAt)} (${relative(r.requestedAt, input.now)})</dd>
-              <dt>Until</dt><dd>${r.requestedUntil ?? 'no end given'}</dd>
+              ${r.status === 'pending'
+                ? html`<dt>Asked until</dt><dd>${r.requestedUntil ?? 'no end given'}</dd>`
+                : r.status === 'denied'
+                  ? ''
+                  : html`<dt>Until</dt><dd data-approved-until>${r.approvedUntil ?? 'no end'}</dd>`}
               ${r.version ? html`<dt>Version</dt><dd>${r.version}</dd>` : ''}
               ${r.installPath ? html`<dt>Path</dt><dd><code class="path">${r.installPath}</code></dd>` : ''}
             </dl>
@@ -59,7 +63,9 @@ export function exceptionsPage(input: {
               ? input.canDecide
                 ? decisionForms(r, input.csrf, toolName(input.catalog, r.toolId))
                 : ''
-              : html`<p class="muted">${r.status === 'approved' ? 'Approved' : 'Denied'} by ${r.decidedBy ?? '–'} on ${utc(r.decidedAt)}${r.policyRevision ? html` · published as <a href="/ui/policy/revisions/${r.policyRevision}">policy revision ${r.policyRevision}</a>` : ''}${r.decisionReason ? html` · “${r.decisionReason}”` : ''}</p>`}
+              : html`<p class="muted">${r.status === 'denied' ? 'Denied' : 'Approved'} by ${r.decidedBy ?? '–'} on ${utc(r.decidedAt)}${r.policyRevision ? html` · published as <a href="/ui/policy/revisions/${r.policyRevision}">policy revision ${r.policyRevision}</a>` : ''}${r.decisionReason ? html` · “${r.decisionReason}”` : ''}</p>${r.status === 'revoked'
+                  ? html`<p class="notice notice-error" role="note">Revoked: <a href="/ui/policy/revisions/${r.revokedInRevision ?? ''}">policy revision ${r.revokedInRevision ?? '?'}</a> no longer has this exception (a rollback or an edit removed it) ${r.revokedAt ? html`on ${utc(r.revokedAt)}` : ''}; the policy in force applies again.</p>`
+                  : ''}`}
           </li>`,
         )}</ul>`
       : html`<p class="empty">No ${input.status === 'all' ? '' : `${input.status} `}exception requests.</p>`}
