@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Static } from '@sinclair/typebox';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../../../policies/problem.js';
-import type { AdminClient } from '../../client/admin-client.js';
+import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
 import type { PreviewReply, PublishReply, RevisionDetail, RevisionSummary } from '../../routes/admin/policies.js';
 import { EXIT_OK, EXIT_USAGE, line, type Output } from '../output.js';
 import type { ExplainOptions } from '../policy-file.js';
@@ -120,11 +120,32 @@ async function show(client: AdminClient, revision: number | undefined, options: 
   return EXIT_OK;
 }
 
-async function rollback(client: AdminClient, revision: number, options: { comment?: string; json?: boolean }, io: Output): Promise<number> {
-  const result = await client.post<Static<typeof PublishReply>>(`/policies/${revision}/rollback`, options.comment ? { comment: options.comment } : {});
-  if (options.json) printJson(io, result);
-  else io.out(line`published the content of revision ${revision} as revision ${result.revision} ("${result.name}")`);
-  return EXIT_OK;
+interface RollbackOptions {
+  comment?: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Publish an earlier revision's content again. The server refuses (409 confirmation_required,
+ * naming them) when that removes exceptions now in force, unless --yes confirms it.
+ */
+async function rollback(client: AdminClient, revision: number, options: RollbackOptions, io: Output): Promise<number> {
+  const body: Record<string, unknown> = {};
+  if (options.comment) body.comment = options.comment;
+  if (options.yes) body.confirm = true;
+  try {
+    const result = await client.post<Static<typeof PublishReply>>(`/policies/${revision}/rollback`, body);
+    if (options.json) printJson(io, result);
+    else io.out(line`published the content of revision ${revision} as revision ${result.revision} ("${result.name}")`);
+    return EXIT_OK;
+  } catch (error) {
+    const code = reportError(error, io);
+    if (error instanceof AdminApiError && error.code === 'confirmation_required') {
+      io.err(line`nothing was published; to remove them, run again with --yes: aigate policy rollback ${revision} --yes`);
+    }
+    return code;
+  }
 }
 
 export function registerPolicy(context: CliContext): void {
@@ -182,8 +203,9 @@ export function registerPolicy(context: CliContext): void {
   policy
     .command('rollback')
     .argument('<revision>', 'the revision whose content to publish again', revisionNumber)
-    .description('publish the content of an earlier revision as a new revision')
+    .description('publish the content of an earlier revision as a new revision (says which exceptions in force it removes)')
     .option('-m, --comment <text>', 'why')
+    .option('-y, --yes', 'confirm: publish even though it removes exceptions now in force')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, revision: number, options: { comment?: string; json?: boolean }) => rollback(client, revision, options, io)));
+    .action(withClient(context, (client, revision: number, options: RollbackOptions) => rollback(client, revision, options, io)));
 }
