@@ -105,7 +105,7 @@ export class Agent {
   private requests: TrackedRequest[] = [];
   /** Instances put back recently: their stubs' last launch records still count. */
   private released = new Map<string, LaunchTarget & { until: number }>();
-  /** Launch records collected since the last cycle report. */
+  /** Launch records collected since the last cycle report (at start too). */
   private launchesCollected = 0;
   /** Part of the cycle failures of the cycle in progress (for its report). */
   private cycleErrors: { phase: string; message: string }[] = [];
@@ -480,7 +480,6 @@ export class Agent {
   cycle(options: { scan?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
       this.cycleErrors = [];
-      this.launchesCollected = 0;
       const report: CycleReport = {
         at: new Date(this.clock.now()).toISOString(),
         online: false,
@@ -528,6 +527,7 @@ export class Agent {
       report.instances = this.verdicts.size || (this.lastScan?.instances.length ?? 0);
       for (const { verdict } of this.verdicts.values()) report.verdicts[verdict.action]++;
       report.launchRecords = this.launchesCollected;
+      this.launchesCollected = 0;
       report.spooled = await this.spool.count().catch(() => 0);
       const next = this.nextChangeAt();
       report.nextChangeAt = next === null ? null : new Date(next).toISOString();
