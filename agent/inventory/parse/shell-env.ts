@@ -175,6 +175,40 @@ function logicalLines(text: string, dialect: 'sh' | 'fish'): string[] {
 }
 
 function stripComment(line: string, _dialect: 'sh' | 'fish'): string {
+  let cut = line.length;
+  eachUnquoted(line, (c, i) => {
+    if (c !== '#' || (i > 0 && !/\s|;/.test(line[i - 1]!))) return 0;
+    cut = i;
+    return -1;
+  });
+  return line.slice(0, cut);
+}
+
+/** Splits on unquoted `;`, `&&`, `||`, `|` and `&` (not inside `$(...)`). */
+function splitCommands(line: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let depth = 0;
+  eachUnquoted(line, (c, i) => {
+    if (c === '(' && line[i - 1] === '$') depth++;
+    else if (c === ')' && depth > 0) depth--;
+    else if (depth === 0 && (c === ';' || c === '|' || c === '&')) {
+      out.push(line.slice(start, i));
+      const skip = line[i + 1] === c ? 1 : 0;
+      start = i + 1 + skip;
+      return skip;
+    }
+    return 0;
+  });
+  out.push(line.slice(start));
+  return out.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * Calls `visit` for every character outside quotes and backslash escapes; it returns how many
+ * characters to skip after this one, or -1 to stop.
+ */
+function eachUnquoted(line: string, visit: (c: string, i: number) => number): void {
   let quote: string | null = null;
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
@@ -185,39 +219,12 @@ function stripComment(line: string, _dialect: 'sh' | 'fish'): string {
     }
     if (c === '\\') i++;
     else if (c === '"' || c === "'") quote = c;
-    else if (c === '#' && (i === 0 || /\s|;/.test(line[i - 1]!))) return line.slice(0, i);
-  }
-  return line;
-}
-
-/** Splits on unquoted `;`, `&&`, `||`, `|` and `&`. */
-function splitCommands(line: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  let quote: string | null = null;
-  let depth = 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = null;
-      continue;
-    }
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '"' || c === "'") quote = c;
-    else if (c === '(' && line[i - 1] === '$') depth++;
-    else if (c === ')' && depth > 0) depth--;
-    else if (depth === 0 && (c === ';' || c === '|' || c === '&')) {
-      out.push(line.slice(start, i));
-      if (line[i + 1] === c) i++;
-      start = i + 1;
+    else {
+      const skip = visit(c, i);
+      if (skip < 0) return;
+      i += skip;
     }
   }
-  out.push(line.slice(start));
-  return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
 /**
