@@ -20,6 +20,7 @@ import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
 import { scanCaches } from './scanners/caches.js';
 import { scanPnpm } from './scanners/pnpm.js';
+import { scanHomePrefixes } from './scanners/home-prefixes.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPython } from './scanners/python.js';
 import { scanVscode } from './scanners/vscode.js';
@@ -44,6 +45,7 @@ export const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['npm', scanNpm],
   ['npm-caches', scanCaches],
   ['pnpm', scanPnpm],
+  ['home-prefixes', scanHomePrefixes],
   ['legacy-local', scanLegacyLocal],
   ['native', scanNative],
   ['python', scanPython],

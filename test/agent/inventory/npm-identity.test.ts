@@ -3,7 +3,8 @@
  * (issue 12 items 4 and 6, field cases 04 and 08): a top-level, aliased Codex platform package is
  * part of Codex at Codex's version; a failed update's hidden `.claude-code-<random>` folder is a
  * second Claude Code; a copy whose "name" and folder were edited is still Claude Code; an install
- * with `--prefix ~/apps/cc` is found through the user's PATH. The allowed tools still run.
+ * with `--prefix ~/apps/cc` is found through the user's PATH, or by walking the home without it.
+ * The allowed tools still run.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
@@ -68,6 +69,12 @@ describe('real npm layouts, identified by content', () => {
     expect(result.find((i) => i.installPath.endsWith('apps/cc/lib/node_modules/@anthropic-ai/claude-code'))!.launchers).toEqual([`${apps}/bin/claude`]);
     // The leftover really is runnable Claude Code.
     expect(execFileSync('node', [`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3/cli.js`, '--version'], { encoding: 'utf8' })).toMatch(/^2\.0\.45/);
+  });
+
+  it('finds the --prefix ~/apps/cc install by walking the home when it is not on any PATH the agent knows', async () => {
+    const walked = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
+    const cc = walked.find((i) => i.installPath === realpathSync(`${apps}/lib/node_modules/@anthropic-ai/claude-code`));
+    expect(cc).toMatchObject({ toolId: 'claude-code', version: '2.0.46', launchers: [`${apps}/bin/claude`] });
   });
 
   it('reports nothing else', () => {

@@ -1,0 +1,158 @@
+/**
+ * The sentinel's cost and speed (Linux, as root, /proc polling at the default 250 ms; BENCH_INTERVAL_MS to change):
+ *
+ * 1. start to stop: a blocked tool (a copy of /bin/sleep as the native binary inside a catalogued
+ *    package folder, so nothing but the sentinel decides) is started 200 times one after the
+ *    other; the time from spawn to its exit by the sentinel's SIGKILL, p50 and p99 (goal p99 < 1 s);
+ * 2. idle CPU: the sentinel process's own CPU time over 10 s of an idle machine, on vs an idle
+ *    Node process (off), as % of one core (goal: under 1 % added);
+ * 3. per-start cost: a shell loop of 2,000 `/bin/true` runs, timed with the sentinel running vs
+ *    not, alternated 3 times each (goal: under 5 % added).
+ *
+ * The sentinel runs in its own Node process (this script re-run with --serve), like the daemon.
+ *
+ *   tsx test/bench/sentinel.ts           BENCH_STARTS=200 BENCH_IDLE_MS=10000 BENCH_TRUE=2000
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Sentinel } from '../../agent/sentinel/index.js';
+import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
+import type { Catalog } from '../../policies/catalog/schema.js';
+
+const STARTS = Number(process.env.BENCH_STARTS ?? 200);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+const TRUE_RUNS = Number(process.env.BENCH_TRUE ?? 2000);
+const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 250);
+const PACKAGE = 'aigate-bench-blocked-tool';
+
+const benchCatalog: Catalog = {
+  ...builtinCatalog,
+  tools: [...builtinCatalog.tools, { id: 'bench-blocked', name: 'Bench', vendor: 'example', vendorName: 'Example', category: 'cli', detect: { npm: [PACKAGE], binaries: ['bench-blocked'] } }],
+};
+
+function startHelper(flag: '--serve' | '--idle'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), flag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', function onData(chunk: Buffer) {
+      buf += chunk.toString();
+      if (buf.includes('ready\n')) {
+        child.stdout!.off('data', onData);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`helper exited ${code}`)));
+  });
+}
+
+async function stopHelper(child: ChildProcess): Promise<void> {
+  child.removeAllListeners('exit');
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+/** utime+stime of a process in ms (from /proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+async function main(): Promise<void> {
+  if (process.platform !== 'linux') throw new Error('the sentinel benchmark runs on Linux');
+  const dir = mkdtempSync(join(tmpdir(), 'aigate-bench-sentinel-'));
+  try {
+    const pkg = join(dir, 'node_modules', PACKAGE);
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: PACKAGE, version: '1.0.0', bin: { 'bench-blocked': 'bin/bench-blocked' } }));
+    copyFileSync('/bin/sleep', join(pkg, 'bin', 'bench-blocked'));
+    execFileSync('chmod', ['755', join(pkg, 'bin', 'bench-blocked')]);
+    console.log(`sentinel benchmark: /proc polling every ${INTERVAL_MS} ms; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+    // 1. start to stop
+    const sentinel = await startHelper('--serve');
+    const times: number[] = [];
+    let missed = 0;
+    for (let i = 0; i < STARTS; i++) {
+      const t0 = performance.now();
+      const child = spawn(join(pkg, 'bin', 'bench-blocked'), ['1000'], { stdio: 'ignore' });
+      const res = await Promise.race([new Promise<string | null>((r) => child.on('exit', (_c, signal) => r(signal))), sleep(5000).then(() => 'timeout')]);
+      if (res === 'timeout') {
+        child.kill('SIGKILL');
+        missed++;
+        continue;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`start to stop over ${STARTS} starts: p50 ${pct(times, 50).toFixed(0)} ms, p99 ${pct(times, 99).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, not stopped within 5 s: ${missed}   (goal p99 < 1000 ms)`);
+
+    // 2. idle CPU, on vs off
+    await sleep(1000);
+    const onStart = cpuMs(sentinel.pid!);
+    await sleep(IDLE_MS);
+    const onCpu = cpuMs(sentinel.pid!) - onStart;
+    await stopHelper(sentinel);
+    const idle = await startHelper('--idle');
+    await sleep(1000);
+    const offStart = cpuMs(idle.pid!);
+    await sleep(IDLE_MS);
+    const offCpu = cpuMs(idle.pid!) - offStart;
+    await stopHelper(idle);
+    const onPct = (onCpu / IDLE_MS) * 100;
+    const offPct = (offCpu / IDLE_MS) * 100;
+    console.log(`idle CPU over ${IDLE_MS / 1000} s: sentinel on ${onPct.toFixed(2)} % of one core, off (idle Node) ${offPct.toFixed(2)} %, added ${(onPct - offPct).toFixed(2)} %   (goal < 1 %)`);
+
+    // 3. cost per process start
+    const loop = () => {
+      const t0 = performance.now();
+      execFileSync('sh', ['-c', `i=0; while [ $i -lt ${TRUE_RUNS} ]; do /bin/true; i=$((i+1)); done`]);
+      return performance.now() - t0;
+    };
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      off.push(loop());
+      const s = await startHelper('--serve');
+      await sleep(300);
+      on.push(loop());
+      await stopHelper(s);
+    }
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    const added = ((med(on) - med(off)) / med(off)) * 100;
+    console.log(`${TRUE_RUNS} x /bin/true: off ${med(off).toFixed(0)} ms (${((med(off) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), on ${med(on).toFixed(0)} ms (${((med(on) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), added ${added.toFixed(1)} %   (goal < 5 %; medians of 3 alternated rounds: off ${off.map((x) => x.toFixed(0)).join('/')}, on ${on.map((x) => x.toFixed(0)).join('/')})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Dispatch last: the helpers above are initialised by now.
+if (process.argv.includes('--serve')) {
+  // The sentinel process: block only the bench tool; report stops on stdout; CPU on SIGTERM.
+  const sentinel = new Sentinel({
+    catalog: catalogIndex(benchCatalog),
+    intervalMs: INTERVAL_MS,
+    isBlocked: (toolId) => toolId === 'bench-blocked',
+    onMatch: (match, outcome) => process.stdout.write(`${JSON.stringify({ pid: match.pid, stopped: outcome.stopped })}\n`),
+  });
+  sentinel.start();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    sentinel.stop();
+    process.exit(0);
+  });
+  setInterval(() => {}, 1 << 30);
+} else if (process.argv.includes('--idle')) {
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => process.exit(0));
+  setInterval(() => {}, 1 << 30);
+} else {
+  await main();
+}
