@@ -80,7 +80,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   const tasks: ScheduledTask[] = [
     cron.schedule(cronExpression(options.cycleMinutes), guarded('cycle', async () => {
       const report = await agent.cycle();
-      log.info({ online: report.online, instances: report.instances, verdicts: report.verdicts, spooled: report.spooled }, 'cycle done');
+      log.info({ online: report.online, instances: report.instances, verdicts: report.verdicts, spooled: report.spooled, errors: report.errors.length, health: report.health.state }, 'cycle done');
       armTimer();
     }), { name: 'aigate-cycle', noOverlap: true, maxRandomDelay: options.jitterSeconds * 1000 }),
     cron.schedule('* * * * *', guarded('minute check', async () => {
