@@ -11,9 +11,13 @@
  *   folder: UnsafeLayout, nothing is changed and the caller reports `suspicious-layout`.
  * - **No check-then-act by path.** Every later operation names its object relative to the pinned
  *   folder handle (`entry()`), so swapping a parent for a symlink after the check changes nothing:
- *   the operation still lands in the folder that was checked. Renames therefore run as root but
- *   only move entries of that one verified folder (whose contents its owner could move anyway);
- *   no user-credential child process is needed on Linux.
+ *   the operation still lands in the folder that was checked.
+ * - **User work with the user's credentials.** A rename in a folder owned by a user needs no root:
+ *   it runs as that user (GNU `mv -T` spawned with the folder owner's uid/gid, no supplementary
+ *   groups, empty environment), and the result is checked in the pinned folder by device+inode.
+ *   If the user's path no longer leads there (a parent swapped), the untouched entry is renamed
+ *   relative to the pinned handle instead, so the ledger stays in step with the disk.
+ *   Renames in root-owned folders (system prefixes) run as root relative to the pinned handle.
  * - **Owner and mode only through handles.** `setOwnerMode` lstat()s the entry, refuses anything
  *   but a regular file or a folder, opens it with O_NOFOLLOW|O_NONBLOCK (a FIFO never blocks),
  *   fstat()s the handle and compares device+inode with the lstat and with what the ledger
@@ -29,6 +33,7 @@
  * still possible there. On Windows only the allowlist applies (no owner/mode walk yet). The
  * agent's tests and CI run on Linux.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, type BigIntStats } from 'node:fs';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -247,8 +252,47 @@ export async function setOwnerMode(dir: PinnedDir, name: string, expect: FileFac
 
 /** Renames an entry of a pinned folder to another name in the same folder. */
 export async function renameEntry(dir: PinnedDir, from: string, to: string): Promise<void> {
-  await rename(dir.entry(from), dir.entry(to));
+  const owner = Number(dir.stats.uid);
+  if (!AS_USER || owner === 0 || process.getuid?.() !== 0) {
+    await rename(dir.entry(from), dir.entry(to));
+    await dir.handle?.sync().catch(() => undefined);
+    return;
+  }
+  // A folder a user owns: the rename needs no root, so it runs with the folder owner's
+  // credentials; then the result is checked in the pinned folder (the same object under the new
+  // name). Whatever the user swapped meanwhile, the rename could only do what the user can do.
+  const before = await lstatEntry(dir, from);
+  if (!before) throw Object.assign(new Error(`${path.posix.join(dir.path, from)} is gone`), { code: 'ENOENT' });
+  try {
+    await renameAsUser(owner, Number(dir.stats.gid), path.posix.join(dir.path, from), path.posix.join(dir.path, to));
+  } catch (error) {
+    // The user's path no longer leads to the checked folder (a parent swapped meanwhile) or the
+    // user may not rename there: the entry is still in the pinned folder, untouched, so the
+    // rename is done relative to that handle — it cannot land anywhere else — and the ledger
+    // stays in step with the disk.
+    const still = await lstatEntry(dir, from);
+    if (!still || !sameIdentity(identityOf(still), identityOf(before)) || (await lstatEntry(dir, to)) !== null) throw error;
+    await rename(dir.entry(from), dir.entry(to));
+  }
+  const after = await lstatEntry(dir, to);
+  if (!after || !sameIdentity(identityOf(after), identityOf(before)) || (await lstatEntry(dir, from)) !== null) {
+    throw new UnsafeLayout(dir.path, 'the folder changed while an entry was renamed in it');
+  }
   await dir.handle?.sync().catch(() => undefined);
+}
+
+/** GNU mv (-T: never into a folder named like the target), run as the folder's owner. */
+const MV = ['/bin/mv', '/usr/bin/mv'].find((candidate) => existsSync(candidate));
+const AS_USER = PROC_FD && MV !== undefined;
+
+function renameAsUser(uid: number, gid: number, from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(MV!, ['-T', '--', from, to], { uid, gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(0, 2000)));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`renaming ${from} as uid ${uid} failed: ${stderr.trim() || `exit ${code}`}`))));
+  });
 }
 
 /** Removes an entry (a stub the agent wrote) of a pinned folder. */

@@ -260,11 +260,15 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
       asUser(s.home, `cd '${s.prefix}' && mv bin bin.real && ln -s '${s.canary}' bin`);
     };
     const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [], fault });
-    await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
+    const summary = await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
     expect(swapped).toBe(true);
     expect(await canaryState(s.canary)).toEqual(canaryBefore);
-    // The stub landed in the folder that was checked, now at bin.real.
-    expect(await isOurStub(join(s.prefix, 'bin.real', 'claude'))).toBe(true);
+    // The rename into place runs as the user and finds nothing through the swapped path; the
+    // stub is then moved relative to the checked folder (now bin.real), never into the canary.
+    expect(summary.failed).toBe(0);
+    const real = join(s.prefix, 'bin.real');
+    expect(await isOurStub(join(real, 'claude'))).toBe(true);
+    expect((await readdir(real)).sort()).toEqual(['.claude.aigate-orig', 'claude']);
     // Later cycles see the symlinked bin and leave it alone.
     await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
     await enforce(enforcer, ALLOW_ALL, [instanceOf(s, [launcher])]);
