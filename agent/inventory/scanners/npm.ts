@@ -59,8 +59,14 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
   const modulesReal = ctx.fs.realpath(root.modules);
   const instances = attachPlatformParts(found);
   // pnpm links the package in from elsewhere (.pnpm/<name>@<ver>/node_modules, store/v11/links).
-  for (const instance of instances) if (path.dirname(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
+  for (const instance of instances) if (holdingModules(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
   out.push(...instances);
+}
+
+/** The node_modules folder a package folder sits in (its scope folder's parent for `@scope/name`). */
+function holdingModules(packageDir: string): string {
+  const parent = path.dirname(packageDir);
+  return path.basename(parent).startsWith('@') ? path.dirname(parent) : parent;
 }
 
 /**
@@ -68,8 +74,7 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
  * `.pnpm/<name>@<ver>/node_modules`) is a part of the instance.
  */
 function addLinkedParts(ctx: ScanContext, instance: ToolInstance, home: Home | null): void {
-  const siblings = path.dirname(instance.installPath);
-  const modules = path.basename(siblings).startsWith('@') ? path.dirname(siblings) : siblings;
+  const modules = holdingModules(instance.installPath);
   if (path.basename(modules) !== 'node_modules') return;
   const found: ToolInstance[] = [];
   const root: NpmRoot = { modules, binDirs: [], home };
