@@ -139,13 +139,14 @@ export async function plantCanaries(prefix = 'aigt-canary-'): Promise<Canaries> 
   await copyFile(sleepBin, sshdBin);
   await chmod(sshdBin, 0o755);
   const before = await hashTree(dir);
-  const sshd = spawn(sshdBin, ['3600'], { cwd: ssh, stdio: 'ignore' });
+  // Bounded (15 min): a run killed before its cleanup leaves nothing running for long.
+  const sshd = spawn(sshdBin, ['900'], { cwd: ssh, stdio: 'ignore' });
   return { dir, etc, shadow, hostKey, ssh, sshd, processes: [sshd], before };
 }
 
 /** Starts a process of `user` that has nothing to do with any AI tool (it must survive too). */
 export function bystander(canaries: Canaries, user: HostileUser): ChildProcess {
-  const child = spawn('sleep', ['3600'], { uid: user.uid, gid: user.gid, cwd: user.home, stdio: 'ignore' });
+  const child = spawn('sleep', ['900'], { uid: user.uid, gid: user.gid, cwd: user.home, stdio: 'ignore' });
   canaries.processes.push(child);
   return child;
 }
@@ -171,7 +172,13 @@ export async function expectCanariesIntact(canaries: Canaries, context: string):
 /** Stops the canary processes and removes the canary tree. */
 export async function removeCanaries(canaries: Canaries | undefined): Promise<void> {
   if (!canaries) return;
-  for (const child of canaries.processes) if (alive(child.pid!)) child.kill('SIGKILL');
+  for (const child of canaries.processes) {
+    try {
+      process.kill(child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await removeTree(canaries.dir);
 }
 

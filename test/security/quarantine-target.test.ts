@@ -77,8 +77,9 @@ describe.skipIf(!isRoot)('failing input 2: the install folder or launcher points
     const { c, canaries } = await prepare('foreign-processes');
     const named = join(c.setup.install.installPath, 'cli.js');
     // A root job and bob's job whose command lines name the install (a backup, an indexer, a viewer).
-    canaries.processes.push(spawn('/bin/sh', ['-c', 'sleep 3600', named], { stdio: 'ignore' }));
-    canaries.processes.push(spawn('/bin/sh', ['-c', 'sleep 3600', named], { uid: bob.uid, gid: bob.gid, cwd: '/', stdio: 'ignore' }));
+    // tail -F keeps running whether or not it may read the file: one process, its argv naming the install.
+    canaries.processes.push(spawn('tail', ['-F', named], { stdio: 'ignore' }));
+    canaries.processes.push(spawn('tail', ['-F', named], { uid: bob.uid, gid: bob.gid, cwd: '/', stdio: 'ignore' }));
     await cycleChecksIn(server, c, 'block with foreign processes naming the install');
     expect(await isOurStub(c.setup.install.launcher), 'the install is still blocked').toBe(true);
     await expectCanariesIntact(canaries, 'block with foreign processes naming the install');
