@@ -1,4 +1,6 @@
 /**
+ * `GET /` sends browsers to the dashboard (/ui).
+ *
  * Health for load balancers, monitoring and the installer: no authentication. 200 `{ ok: true }`
  * while the server can serve and write; 503 `{ ok: false, problems }` saying why not (a full
  * disk). No database access unless a write was just refused (then one tiny probe write).
@@ -15,6 +17,9 @@ const Health = Type.Object({
 });
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // People type the server's address into a browser: send them to the dashboard.
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui', 302));
+
   app.get(
     '/healthz',
     {
