@@ -14,7 +14,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceClient } from '../support/device-client.js';
+import { EXCEPTION_REQUEST_STATUSES } from '../../policies/protocol.js';
 import { AdminClient } from '../../server/client/admin-client.js';
+import { REQUEST_STATUS_NAMES } from '../../server/cli/commands/exceptions.js';
 import { escapeControl, safeJson, terminalSafe } from '../../server/cli/output.js';
 import { table } from '../../server/cli/table.js';
 import { DATABASE_FILE } from '../../server/context.js';
@@ -226,7 +228,7 @@ describe('aigate admin CLI', () => {
     ['a revoke without an id', ['device', 'revoke', '12'], 2, /"12" is not a device id/],
     ['a word for an exception request id', ['exceptions', 'approve', 'latest'], 2, /"latest" is not an exception request id: .*\(see aigate exceptions list --status all\)/],
     ['a token name for a token id', ['tokens', 'revoke', 'alice'], 2, /"alice" is not a token id/],
-    ['an unknown --status', ['exceptions', 'list', '--status', 'open'], 2, /--status must be pending \| approved \| denied \| all, not "open"/],
+    ['an unknown --status', ['exceptions', 'list', '--status', 'open'], 2, /--status must be pending \| approved \| denied \| revoked \| all, not "open"/],
     ['a revision that is not a number', ['policy', 'show', 'latest'], 2, /"latest" is not a revision number/],
   ])('refuses %s with the next step (exit %#)', (_name, args, code, message) => {
     const result = aigate(args.map((arg) => arg.replace('SERVER', server.url)));
@@ -248,6 +250,27 @@ describe('aigate admin CLI', () => {
     expect(listed.stdout).toMatch(/^ID\s+STATUS\s+TOOL\s+DEVICE\s+USER\s+REQUESTED\s+UNTIL\s+REASON$/m);
     expect(listed.stdout).toMatch(new RegExp(`^${dated.body.id}\\s+approved\\s+claude-code\\s+until-box\\s+dora\\s+\\S+ \\S+\\s+2030-12-31\\s+migration week$`, 'm'));
     expect(listed.stdout).toMatch(new RegExp(`^${open.body.id}\\s+approved\\s+openai-codex-cli.*\\s2031-02-01\\s+evaluation$`, 'm'));
+
+    // A rollback to before the approvals says what it removes and needs --yes; the requests then read revoked.
+    const before = (JSON.parse(aigate(['policy', 'history', '--json']).stdout) as { revision: number; exceptionRequest: string | null }[]).find((r) => r.exceptionRequest === dated.body.id)!.revision - 1;
+    const plan = aigate(['policy', 'rollback', String(before), '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`removes 2 exceptions in force:\\n  exception-request-${dated.body.id} \\(claude-code, until 2030-12-31, request ${dated.body.id}\\)`));
+    const refused = aigate(['policy', 'rollback', String(before)]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/\(HTTP 409, confirmation_required\)/);
+    expect(refused.stderr).toContain(`nothing was published; to remove them, run again with --yes: aigate policy rollback ${before} --yes`);
+    const confirmed = aigate(['policy', 'rollback', String(before), '--yes']);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toContain(`removed: exception-request-${open.body.id} (openai-codex-cli, until 2031-02-01, request ${open.body.id})`);
+    expect(confirmed.stdout).toMatch(/exception requests now revoked: /);
+    const revision = Number(/as revision (\d+)/.exec(confirmed.stdout)![1]);
+    const revoked = aigate(['exceptions', 'list', '--status', 'revoked']);
+    expect(revoked.stdout).toMatch(new RegExp(`^${dated.body.id}\\s+revoked\\s+claude-code.*\\sremoved in rev ${revision}\\s+migration week$`, 'm'));
+  });
+
+  it('offers exactly the request statuses the server has', () => {
+    expect([...REQUEST_STATUS_NAMES]).toEqual([...EXCEPTION_REQUEST_STATUSES]);
   });
 
   it('shows a degraded agent in aigate devices and aigate device show, with its reasons', async () => {

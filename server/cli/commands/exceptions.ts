@@ -1,42 +1,32 @@
 /** `aigate exceptions list|approve|deny`: employees' exception requests. */
 import type { Static } from '@sinclair/typebox';
-import type { PolicyDocument } from '../../../policies/schema.js';
-import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
+import type { AdminClient } from '../../client/admin-client.js';
 import type { RequestView } from '../../routes/admin/exceptions.js';
-import type { RevisionDetail } from '../../routes/admin/policies.js';
 import { EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
 import { oneOf, printJson, uuidArgument, withClient, type CliContext } from './common.js';
 
 type Request = Static<typeof RequestView>;
 
-/**
- * When each approved request's exception ends, read from the policy in force: approval writes
- * an exception named `exception-request-<id>` into a new revision (server/services/
- * exception-service.ts), and the request record keeps only what the employee asked for.
- * `null`: in force with no end; `undefined`: not in the current policy (rolled back or edited).
- */
-async function approvedUntil(client: AdminClient, requests: Request[]): Promise<Map<string, string | null | undefined>> {
-  const ends = new Map<string, string | null | undefined>();
-  if (!requests.some((r) => r.status === 'approved')) return ends;
-  let exceptions: PolicyDocument['spec']['exceptions'] = [];
-  try {
-    const current = await client.get<Static<typeof RevisionDetail>>('/policies/current');
-    exceptions = (current.document as PolicyDocument).spec.exceptions ?? [];
-  } catch (error) {
-    if (!(error instanceof AdminApiError && error.status === 404)) throw error;
-  }
-  const byName = new Map(exceptions.map((exception) => [exception.name, exception.until ?? null]));
-  for (const request of requests) if (request.status === 'approved') ends.set(request.id, byName.get(`exception-request-${request.id}`));
-  return ends;
-}
+/** The request statuses (policies/protocol.ts EXCEPTION_REQUEST_STATUSES; a test holds them equal), without loading the schemas. */
+export const REQUEST_STATUS_NAMES = ['pending', 'approved', 'denied', 'revoked'] as const;
 
-function untilCell(request: Request, approved: Map<string, string | null | undefined>): string {
-  if (request.status === 'pending') return request.requestedUntil ? `asked ${request.requestedUntil}` : '-';
-  if (request.status !== 'approved') return '-';
-  const until = approved.get(request.id);
-  if (until === undefined) return 'not in policy';
-  return until ?? 'no end';
+/**
+ * UNTIL: for an approved request, the end its approval gave the exception (the server keeps
+ * it: `approvedUntil`); for a pending one, what the employee asked; a revoked one names the
+ * revision that removed its exception.
+ */
+function untilCell(request: Request): string {
+  switch (request.status) {
+    case 'pending':
+      return request.requestedUntil ? `asked ${request.requestedUntil}` : '-';
+    case 'approved':
+      return request.approvedUntil ?? 'no end';
+    case 'revoked':
+      return request.revokedInRevision === null ? 'removed' : `removed in rev ${request.revokedInRevision}`;
+    default:
+      return '-';
+  }
 }
 
 async function list(client: AdminClient, options: { status: string; json?: boolean }, io: Output): Promise<number> {
@@ -50,11 +40,10 @@ async function list(client: AdminClient, options: { status: string; json?: boole
     io.out(`no ${status === 'all' ? '' : `${status} `}exception requests`);
     return EXIT_OK;
   }
-  const approved = await approvedUntil(client, result.requests);
   io.out(
     table(
       ['ID', 'STATUS', 'TOOL', 'DEVICE', 'USER', 'REQUESTED', 'UNTIL', 'REASON'],
-      result.requests.map((r) => [r.id, r.status, r.toolId, r.hostname ?? r.deviceId, r.user, shortTime(r.requestedAt), untilCell(r, approved), r.reason]),
+      result.requests.map((r) => [r.id, r.status, r.toolId, r.hostname ?? r.deviceId, r.user, shortTime(r.requestedAt), untilCell(r), r.reason]),
     ),
   );
   return EXIT_OK;
@@ -69,7 +58,7 @@ async function approve(client: AdminClient, id: string, options: { until?: strin
   if (options.json) printJson(io, result);
   else {
     const who = options.scope === 'user' ? line`user ${result.request.user}` : line`device ${result.request.hostname ?? result.request.deviceId}`;
-    const until = options.until ?? result.request.requestedUntil;
+    const until = result.request.approvedUntil;
     io.out(line`approved: ${result.request.toolId} for ` + who + (until ? line` until ${until}` : ', with no end') + `; published as policy revision ${result.revision}`);
   }
   return EXIT_OK;
@@ -88,8 +77,8 @@ export function registerExceptions(context: CliContext): void {
   const exceptions = context.program.command('exceptions').description('exception requests from employees');
   exceptions
     .command('list')
-    .description('exception requests (default: pending); UNTIL is when an approved exception ends in the policy in force')
-    .option('--status <status>', 'pending | approved | denied | all', oneOf('--status', ['pending', 'approved', 'denied', 'all']), 'pending')
+    .description('exception requests (default: pending); UNTIL is when an approved exception ends')
+    .option('--status <status>', `${REQUEST_STATUS_NAMES.join(' | ')} | all`, oneOf('--status', [...REQUEST_STATUS_NAMES, 'all']), 'pending')
     .option('--json', 'machine-readable result')
     .action(withClient(context, (client, options: { status: string; json?: boolean }) => list(client, options, io)));
   exceptions

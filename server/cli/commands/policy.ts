@@ -7,7 +7,7 @@ import type { Static } from '@sinclair/typebox';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../../../policies/problem.js';
 import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
-import type { PreviewReply, PublishReply, RevisionDetail, RevisionSummary } from '../../routes/admin/policies.js';
+import type { PreviewReply, PublishReply, RevisionDetail, RevisionSummary, RollbackPlanReply, RollbackReply } from '../../routes/admin/policies.js';
 import { EXIT_OK, EXIT_USAGE, line, type Output } from '../output.js';
 import type { ExplainOptions } from '../policy-file.js';
 import { shortTime, table } from '../table.js';
@@ -123,21 +123,47 @@ async function show(client: AdminClient, revision: number | undefined, options: 
 interface RollbackOptions {
   comment?: string;
   yes?: boolean;
+  dryRun?: boolean;
   json?: boolean;
+}
+
+type Removed = Static<typeof RollbackReply>['removed'][number];
+
+/** `exception-request-… (claude-code, until 2026-12-31, request …)`. */
+function describeRemoved(removed: Removed): string {
+  const parts = [removed.tools.join(', '), removed.until ? `until ${removed.until}` : 'no end', removed.request ? `request ${removed.request.id}` : null];
+  return line`${removed.name ?? 'an unnamed exception'} (${parts.filter(Boolean).join(', ')})`;
 }
 
 /**
  * Publish an earlier revision's content again. The server refuses (409 confirmation_required,
- * naming them) when that removes exceptions now in force, unless --yes confirms it.
+ * naming them) when that removes exceptions now in force, unless --yes confirms it; --dry-run
+ * only lists what it would remove.
  */
 async function rollback(client: AdminClient, revision: number, options: RollbackOptions, io: Output): Promise<number> {
+  if (options.dryRun) {
+    const plan = await client.post<Static<typeof RollbackPlanReply>>(`/policies/${revision}/rollback`, { dryRun: true });
+    if (options.json) printJson(io, plan);
+    else if (plan.removes.length === 0) io.out(`a rollback to revision ${revision} removes no exception in force`);
+    else {
+      io.out(`a rollback to revision ${revision} removes ${plan.removes.length} exception${plan.removes.length === 1 ? '' : 's'} in force:`);
+      for (const removed of plan.removes) io.out(`  ${describeRemoved(removed)}`);
+    }
+    return EXIT_OK;
+  }
   const body: Record<string, unknown> = {};
   if (options.comment) body.comment = options.comment;
   if (options.yes) body.confirm = true;
   try {
-    const result = await client.post<Static<typeof PublishReply>>(`/policies/${revision}/rollback`, body);
+    const result = await client.post<Static<typeof RollbackReply>>(`/policies/${revision}/rollback`, body);
     if (options.json) printJson(io, result);
-    else io.out(line`published the content of revision ${revision} as revision ${result.revision} ("${result.name}")`);
+    else {
+      io.out(line`published the content of revision ${revision} as revision ${result.revision} ("${result.name}")`);
+      for (const removed of result.removed) io.out(`  removed: ${describeRemoved(removed)}`);
+      const followed = result.exceptionRequests;
+      if (followed.revoked.length) io.out(line`  exception requests now revoked: ${followed.revoked.join(', ')}`);
+      if (followed.reinstated.length) io.out(line`  exception requests approved again: ${followed.reinstated.join(', ')}`);
+    }
     return EXIT_OK;
   } catch (error) {
     const code = reportError(error, io);
@@ -206,6 +232,7 @@ export function registerPolicy(context: CliContext): void {
     .description('publish the content of an earlier revision as a new revision (says which exceptions in force it removes)')
     .option('-m, --comment <text>', 'why')
     .option('-y, --yes', 'confirm: publish even though it removes exceptions now in force')
+    .option('--dry-run', 'only list the exceptions in force it would remove')
     .option('--json', 'machine-readable result')
     .action(withClient(context, (client, revision: number, options: RollbackOptions) => rollback(client, revision, options, io)));
 }
