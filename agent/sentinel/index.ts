@@ -8,3 +8,4 @@ export { identifyProcess, owningPackage, scriptArgument, type IdentifyContext, t
 export { FingerprintStore, type Fingerprint } from './fingerprints.js';
 export { stopMatched, showOnTerminal, type StopOutcome, type StopOptions } from './stop.js';
 export { readProcess, listPids, type ProcessStart } from './proc.js';
+export { createAgentSentinel, blockedLaunchEvent, type AgentSentinel, type AgentSentinelHooks } from './agent-hook.js';

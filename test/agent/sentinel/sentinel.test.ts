@@ -12,7 +12,9 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanMachine } from '../../../agent/inventory/index.js';
-import { FingerprintStore, Sentinel, type ProcessMatch, type StopOutcome } from '../../../agent/sentinel/index.js';
+import { createAgentSentinel, type AgentSentinel } from '../../../agent/sentinel/agent-hook.js';
+import { AgentEvent } from '../../../agent/events/event.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js';
 import { cleanup, scratch } from '../inventory/fixtures.js';
 import { INSTALL_TIMEOUT_MS, npmInstallGlobal, npxRun } from '../inventory/real-npm.js';
@@ -27,8 +29,9 @@ const t = scratch('aigate-sentinel-');
 const home = t.path('home/sentinel');
 let uid = -1;
 let gid = -1;
-const matches: { match: ProcessMatch; outcome: StopOutcome }[] = [];
-let sentinel: Sentinel | null = null;
+let sentinel: AgentSentinel | null = null;
+const events: AgentEvent[] = [];
+const validEvent = TypeCompiler.Compile(AgentEvent);
 
 function ensureUser(): void {
   const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
@@ -55,20 +58,21 @@ beforeAll(async () => {
   execFileSync('chown', ['-R', `${uid}:${gid}`, t.path('home')]);
   chmodSync(t.root, 0o755);
 
-  // What the daemon does: the inventory's blocked instances teach the fingerprints.
-  const catalog = catalogIndex(builtinCatalog);
-  const fingerprints = new FingerprintStore();
+  // As the daemon runs it: the inventory's blocked instances teach the fingerprints, every
+  // blocked process becomes one blocked-launch event.
   const inventory = await scanMachine({ homes: [home], paths: [], detectRunning: false });
-  for (const instance of inventory.instances) if (instance.toolId === 'claude-code') await fingerprints.learn(instance);
-  sentinel = new Sentinel({
-    catalog,
-    fingerprints,
+  sentinel = createAgentSentinel({
+    catalog: catalogIndex(builtinCatalog),
     intervalMs: 50,
     // Only this test's user: other test runs on the machine may run Claude Code too.
-    isBlocked: (toolId, _version, match) => toolId === 'claude-code' && match.uid === uid,
+    isBlocked: (toolId, _version, user) => toolId === 'claude-code' && user === USER,
     noticeFor: () => NOTICE,
-    onMatch: (match, outcome) => matches.push({ match, outcome }),
+    emit: async (event) => {
+      events.push(event);
+    },
+    policyRevision: () => 7,
   });
+  await sentinel.refresh(inventory.instances.filter((i) => i.toolId === 'claude-code'));
   sentinel.start();
 }, INSTALL_TIMEOUT_MS * 4);
 
@@ -92,24 +96,26 @@ const ways: [string, () => string][] = [
 
 describe.skipIf(!isRoot)('sentinel (Linux, as root, real user and terminal)', () => {
   it.each(ways)('stops Claude Code started from the %s, with the notice on its terminal, once', async (name, command) => {
-    const before = matches.length;
+    const before = events.length;
     const log = `${home}/log-${name.replace(/\W+/g, '-')}.txt`; // written by the user's script(1)
     const { child, exited } = startOnTerminal(command(), log);
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
     child.stdin?.end();
     if (code === 'timeout') child.kill('SIGKILL');
     expect(code).not.toBe('timeout');
-    const mine = matches.slice(before);
-    expect(mine.map((m) => [m.match.toolId, m.match.version, m.outcome.stopped])).toEqual([['claude-code', '2.0.46', true]]);
-    expect(mine[0]!.match.uid).toBe(uid);
+    await new Promise((r) => setTimeout(r, 200)); // the event is spooled asynchronously
+    const mine = events.slice(before);
+    expect(mine.map((e) => [e.type, e.toolId, e.version, e.user, e.details?.stopped, e.details?.noticeShown])).toEqual([['blocked-launch', 'claude-code', '2.0.46', USER, true, true]]);
+    expect(mine[0]!.details?.uid).toBe(uid);
+    expect(validEvent.Check(mine[0])).toBe(true);
     expect(readFileSync(log, 'utf8')).toContain(NOTICE);
   }, 60_000);
 
   it('leaves the allowed Codex in the same home running', () => {
-    const before = matches.length;
+    const before = events.length;
     const out = spawnSync(`${home}/.npm-global/bin/codex`, ['--version'], { uid, gid, encoding: 'utf8', env: { HOME: home, PATH: `/usr/bin:/bin:${node.replace(/\/node$/, '')}` } });
     expect(out.status).toBe(0);
     expect(out.stdout.trim()).toBe('codex-cli 0.111.0');
-    expect(matches.length).toBe(before);
+    expect(events.length).toBe(before);
   });
 });

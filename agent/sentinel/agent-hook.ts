@@ -1,0 +1,95 @@
+/**
+ * The sentinel as the daemon runs it: the agent says what is blocked (from its current verdicts),
+ * gives the block notice text and takes events; this module builds the Sentinel, learns
+ * fingerprints from the blocked instances after each cycle, and turns every blocked process into
+ * one `blocked-launch` event saying how it was started and whether it was stopped.
+ *
+ * Wiring in agent/daemon.ts (three lines, left to the daemon's owner):
+ *   const sentinel = createAgentSentinel({ ...agent hooks... }); sentinel.start();
+ *   after each cycle: await sentinel.refresh(blockedInstances);   on shutdown: sentinel.stop();
+ */
+import { createHash } from 'node:crypto';
+import type { CatalogIndex } from '../../policies/catalog/index.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import type { AgentEvent } from '../events/event.js';
+import { newEvent, stableEventId } from '../events/event.js';
+import { userNameOf } from '../users.js';
+import { FingerprintStore } from './fingerprints.js';
+import type { ProcessMatch } from './identify.js';
+import { Sentinel } from './sentinel.js';
+import type { StopOutcome } from './stop.js';
+
+export interface AgentSentinelHooks {
+  catalog: CatalogIndex;
+  /** Whether `toolId` at `version` is blocked now for this user (the agent evaluates its policy). */
+  isBlocked(toolId: string, version: string | null, user: string | null): boolean;
+  /** The rendered block notice for the user's terminal, or null. */
+  noticeFor(toolId: string, version: string | null, user: string | null): string | null;
+  /** Spools an event (the agent's emit). */
+  emit(event: AgentEvent): Promise<void>;
+  /** The current policy revision, for the event. */
+  policyRevision(): number | null;
+  onError?(error: unknown): void;
+  intervalMs?: number;
+}
+
+export interface AgentSentinel {
+  start(): void;
+  stop(): void;
+  /** Learns the fingerprints of the blocked instances found by the last scan. */
+  refresh(blocked: readonly ToolInstance[]): Promise<void>;
+  readonly sentinel: Sentinel;
+}
+
+export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
+  const fingerprints = new FingerprintStore();
+  const userOf = (match: ProcessMatch) => (match.uid === null ? null : (userNameOf(match.uid) ?? `uid ${match.uid}`));
+  const sentinel = new Sentinel({
+    catalog: hooks.catalog,
+    fingerprints,
+    ...(hooks.intervalMs ? { intervalMs: hooks.intervalMs } : {}),
+    isBlocked: (toolId, version, match) => hooks.isBlocked(toolId, version, userOf(match)),
+    noticeFor: (match) => hooks.noticeFor(match.toolId, match.version, userOf(match)),
+    onMatch: (match, outcome) => {
+      hooks.emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now())).catch((error: unknown) => hooks.onError?.(error));
+    },
+    ...(hooks.onError ? { onError: hooks.onError } : {}),
+  });
+  return {
+    sentinel,
+    start: () => sentinel.start(),
+    stop: () => sentinel.stop(),
+    refresh: async (blocked) => {
+      for (const instance of blocked) if (instance.channel === 'npm' || instance.channel === 'legacy-local') await fingerprints.learn(instance);
+    },
+  };
+}
+
+/** One `blocked-launch` event for a process the sentinel found running blocked code. */
+export function blockedLaunchEvent(match: ProcessMatch, outcome: StopOutcome, user: string | null, policyRevision: number | null, at: number): AgentEvent {
+  const id = stableEventId(`sentinel:${match.pid}:${match.startTicks ?? 'x'}:${match.file}`, (text) => createHash('sha256').update(text).digest('hex'));
+  return newEvent(
+    'blocked-launch',
+    at,
+    {
+      toolId: match.toolId,
+      ...(match.packageDir ? { installPath: match.packageDir } : { installPath: match.file }),
+      version: match.version,
+      ...(user ? { user } : {}),
+      ...(policyRevision !== null ? { policyRevision } : {}),
+      message: `${user ?? 'a user'} started ${match.toolId} (${match.startedAs}); ${outcome.stopped ? 'stopped by the sentinel' : `not stopped: ${outcome.reason}`}`,
+      details: {
+        source: 'sentinel',
+        pid: match.pid,
+        uid: match.uid,
+        how: match.how,
+        file: match.file,
+        startedAs: match.startedAs,
+        stopped: outcome.stopped,
+        ...(outcome.stopped ? { noticeShown: outcome.noticeShown } : { reason: outcome.reason }),
+        evidence: match.evidence.join('; '),
+      },
+    },
+    id,
+  );
+}
