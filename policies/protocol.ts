@@ -40,11 +40,6 @@ export const Instant = Type.String({ description: 'RFC 3339 instant (UTC)' });
  */
 export const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
 
-/** True when `text` has no control character (see NO_CONTROL_CHARACTERS_PATTERN). */
-export function hasNoControlCharacters(text: string): boolean {
-  return new RegExp(NO_CONTROL_CHARACTERS_PATTERN, 'u').test(text);
-}
-
 /**
  * A short text a device sends that people will read: no control characters, bounded length.
  * The description is what a validation error says is expected.
