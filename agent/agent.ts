@@ -66,7 +66,8 @@ export interface CycleReport {
   online: boolean;
   contactError: string | null;
   policy: { revision: number; name: string; mode: string } | null;
-  policyOutcome: PollOutcome['kind'] | 'offline' | 'skipped';
+  /** `failed`: the server answered but the answer could not be acted on (see errors and health). */
+  policyOutcome: PollOutcome['kind'] | 'offline' | 'failed' | 'skipped';
   instances: number;
   verdicts: Record<'allow' | 'warn' | 'block', number>;
   enforcement: ReconcileSummary | null;
@@ -107,7 +108,7 @@ export class Agent {
   private released = new Map<string, LaunchTarget & { until: number }>();
   /** Launch records collected since the last cycle report (at start too). */
   private launchesCollected = 0;
-  /** Part of the cycle failures of the cycle in progress (for its report). */
+  /** Parts that failed since the last cycle report (logged each; listed in the next report). */
   private cycleErrors: { phase: string; message: string }[] = [];
   /** The health reason codes the server last heard (null before the first check-in of this run). */
   private healthSent: string | null = null;
@@ -249,7 +250,7 @@ export class Agent {
    * error; nor is anything else: a failure (storing the bundle on a full disk, say) is logged and
    * reported in the health, and the agent carries on with the policy in force.
    */
-  async pollPolicy(waitSeconds = 0, signal?: AbortSignal): Promise<PollOutcome | 'offline'> {
+  async pollPolicy(waitSeconds = 0, signal?: AbortSignal): Promise<PollOutcome | 'offline' | 'failed'> {
     try {
       const outcome = await this.sync.poll({ waitSeconds, ...(signal ? { signal } : {}) });
       this.noteContact(null);
@@ -264,8 +265,9 @@ export class Agent {
         return 'offline';
       }
       this.health.set('phase:policy', 'cycle-errors', `policy: ${describeError(error)}`, this.clock.now());
+      this.cycleErrors.push({ phase: 'policy', message: describeError(error) });
       this.options.log.error({ err: error as Error }, 'the policy check failed; the policy in force stays');
-      return 'offline';
+      return 'failed';
     }
   }
 
@@ -479,7 +481,6 @@ export class Agent {
   /** A full cycle: policy, scan, launch records, enforce, exception requests, check-in, events, status. */
   cycle(options: { scan?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
-      this.cycleErrors = [];
       const report: CycleReport = {
         at: new Date(this.clock.now()).toISOString(),
         online: false,
@@ -497,7 +498,7 @@ export class Agent {
         health: { state: 'ok', reasons: [] },
       };
       const outcome = await this.pollPolicy(0);
-      report.policyOutcome = outcome === 'offline' ? 'offline' : outcome.kind;
+      report.policyOutcome = typeof outcome === 'string' ? outcome : outcome.kind;
       const online = outcome !== 'offline';
       if (options.scan !== false || !this.lastScan) await this.phase('scan', () => this.scan());
       report.enforcement = (await this.phase('enforce', () => this.enforce(), 'enforcement-failing')) ?? null;
@@ -532,6 +533,7 @@ export class Agent {
       const next = this.nextChangeAt();
       report.nextChangeAt = next === null ? null : new Date(next).toISOString();
       report.errors = this.cycleErrors;
+      this.cycleErrors = [];
       report.health = this.healthReport();
       return report;
     });

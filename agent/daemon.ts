@@ -128,7 +128,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
         continue;
       }
       failures = 0;
-      if (outcome.kind === 'updated') {
+      if (outcome !== 'failed' && outcome.kind === 'updated') {
         await guarded('new policy', () => agent.applyNewPolicy())();
         armTimer();
       } else if (agent.deliveryPending) {
@@ -136,7 +136,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
         await guarded('spool delivery', () => agent.deliverSpool())();
       }
       // A server that answers at once (no long-poll support) is not asked in a tight loop.
-      if (Date.now() - started < 5000 && outcome.kind !== 'updated') await sleep(5000, stop.signal);
+      if (Date.now() - started < 5000 && (outcome === 'failed' || outcome.kind !== 'updated')) await sleep(5000, stop.signal);
     }
   })();
 

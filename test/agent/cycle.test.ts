@@ -125,6 +125,27 @@ describe('a cycle that holds together', () => {
   }, 120_000);
 });
 
+describe('a policy that cannot be stored', () => {
+  it('still checks in (degraded, saying why) and uploads, and takes the policy once it can', async () => {
+    const setup = await newSetup('policy-store');
+    await publish(server.admin, pastBan());
+    // The cached bundle's place is taken by a folder: storing the accepted bundle fails (EISDIR).
+    await mkdir(join(setup.stateDir, 'policy', 'bundle.jws'), { recursive: true });
+    const failed = await agent(['once', '--state-dir', setup.stateDir, ...rootsFor(setup), '--no-desktop-notify', '--log-level', 'silent']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('Server reachable.');
+    expect(failed.stdout).toMatch(/Failed: policy: .*bundle\.jws/);
+    const device = server.app.aigate.stores.devices.get(setup.deviceId)!;
+    expect(device.lastCheckinAt).not.toBeNull();
+    expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^policy: /) }));
+
+    await rmdir(join(setup.stateDir, 'policy', 'bundle.jws'));
+    await onceOk(setup);
+    expect(await isOurStub(setup.install.launcher)).toBe(true);
+    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.health).toBe('ok');
+  }, 60_000);
+});
+
 describe('status describes the disk', () => {
   it('keeps the last contact across offline runs, and shows what stays blocked when the cached policy is damaged and the server is down', async () => {
     const setup = await newSetup('status');
