@@ -80,10 +80,23 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   let budget = MAX_FILES;
   const h = (...parts: string[]) => path.join(source.homeDir, ...parts);
 
+  // Most startup files are absent: one listing per folder answers that, instead of one failed
+  // open (and its thrown error) per file.
+  const listings = new Map<string, Set<string> | null>();
+  const present = (file: string): boolean => {
+    const dir = path.dirname(file);
+    let names = listings.get(dir);
+    if (names === undefined) {
+      const entries = source.fs.list(dir);
+      listings.set(dir, (names = entries === null ? null : new Set(entries.map((e) => e.name))));
+    }
+    return names !== null && names.has(path.basename(file));
+  };
+
   // The login environment every shell starts from.
   const base = new Map<string, string>([['HOME', source.homeDir]]);
   const read = (file: string, dialect: StartupDialect, scope: Map<string, string>, depth: number, insideHome = true): void => {
-    if (budget <= 0) return;
+    if (budget <= 0 || !present(file)) return;
     const text = readBounded(source, file, insideHome);
     if (text === null) return;
     budget--;
@@ -96,7 +109,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     }
   };
   if (source.etcEnvironment) read(source.etcEnvironment, 'sh', base, MAX_SOURCE_DEPTH, false);
-  for (const file of sortedFiles(source, h('.config', 'environment.d'), '.conf')) read(file, 'sh', base, MAX_SOURCE_DEPTH);
+  if (present(h('.config', 'environment.d'))) for (const file of sortedFiles(source, h('.config', 'environment.d'), '.conf')) read(file, 'sh', base, MAX_SOURCE_DEPTH);
 
   const posix = new Map(base);
   for (const name of ['.profile', '.bash_profile', '.bash_login', '.bashrc']) read(h(name), 'sh', posix, 0);
@@ -111,8 +124,9 @@ export function readStartupEnv(source: StartupSource): UserEnv {
 
   const fish = new Map(base);
   const fishDir = h('.config', 'fish');
+  if (!present(fishDir)) return env;
   read(path.join(fishDir, 'fish_variables'), 'fish-universal', fish, MAX_SOURCE_DEPTH);
-  for (const file of sortedFiles(source, path.join(fishDir, 'conf.d'), '.fish')) read(file, 'fish', fish, 0);
+  if (present(path.join(fishDir, 'conf.d'))) for (const file of sortedFiles(source, path.join(fishDir, 'conf.d'), '.fish')) read(file, 'fish', fish, 0);
   read(path.join(fishDir, 'config.fish'), 'fish', fish, 0);
   return env;
 }
@@ -130,7 +144,6 @@ function sortedFiles(source: StartupSource, dir: string, suffix: string): string
 
 /** The text of a file that really lies inside the home (checked on the opened file), or any file for system ones. */
 function readBounded(source: StartupSource, file: string, insideHome: boolean): string | null {
-  if (!source.fs.lstat(file)) return null;
   if (!insideHome) return source.fs.readText(file, MAX_FILE_BYTES);
   return source.fs.readTextWhere(file, MAX_FILE_BYTES, (real) => isInside(real, source.homeReal), "leads outside the user's home; not read");
 }
