@@ -23,6 +23,12 @@ export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_USERS = 500;
 /** Reasons in one health report. */
 export const MAX_HEALTH_REASONS = 20;
+/**
+ * Largest request bodies the server accepts by default, in bytes (an operator may change them;
+ * a larger body gets 413 `body_too_large`). Agents split event batches to stay below.
+ */
+export const MAX_CHECKIN_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_EVENTS_BODY_BYTES = 1024 * 1024;
 /** The longest `Prefer: wait=N` the server honours for GET /v1/policy, in seconds. */
 export const MAX_POLICY_WAIT_SECONDS = 60;
 

@@ -1,6 +1,6 @@
 /** Server options, with the defaults a production start uses. */
 import type { DestinationStream, LevelWithSilent } from 'pino';
-import { MAX_POLICY_WAIT_SECONDS } from '../policies/protocol.js';
+import { MAX_CHECKIN_BODY_BYTES, MAX_EVENTS_BODY_BYTES, MAX_POLICY_WAIT_SECONDS } from '../policies/protocol.js';
 
 export interface RateLimits {
   /** Requests per minute one device may make (all device routes together). */
@@ -67,8 +67,8 @@ const MiB = 1024 * KiB;
 export const DEFAULT_BODY_LIMITS: BodyLimits = {
   default: 64 * KiB,
   enroll: 64 * KiB,
-  checkin: 4 * MiB,
-  events: 1 * MiB,
+  checkin: MAX_CHECKIN_BODY_BYTES,
+  events: MAX_EVENTS_BODY_BYTES,
   policy: 2 * MiB,
 };
 
