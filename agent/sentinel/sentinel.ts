@@ -15,6 +15,7 @@ import { identifyProcess, type ProcessMatch } from './identify.js';
 import { listPids, readProcess, type ProcessStart } from './proc.js';
 import { stopMatched, type StopOutcome } from './stop.js';
 import * as fs from 'node:fs';
+import { parseProcCmdline } from '../inventory/parse/processes.js';
 
 export interface SentinelOptions {
   catalog: CatalogIndex;
@@ -49,7 +50,7 @@ const LOOK_AGAIN_TICKS = 3;
 export class Sentinel {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private known = new Map<number, { exe: string | null; looksLeft: number; matched: boolean }>();
+  private known = new Map<number, Seen>();
   private lastSweep = 0;
   private readonly protectedPids = new Set([process.pid, process.ppid]);
   readonly stats: SentinelStats = { ticks: 0, processesRead: 0, matches: 0, stopped: 0 };
@@ -76,7 +77,7 @@ export class Sentinel {
     const procRoot = this.options.procRoot ?? '/proc';
     this.stats.ticks++;
     const pids = listPids(procRoot);
-    const next = new Map<number, { exe: string | null; looksLeft: number; matched: boolean }>();
+    const next = new Map<number, Seen>();
     const sweep = Date.now() - this.lastSweep >= (this.options.sweepMs ?? 2000);
     if (sweep) this.lastSweep = Date.now();
     const toRead: number[] = [];
@@ -89,8 +90,9 @@ export class Sentinel {
       next.set(pid, seen);
       if (seen.matched) continue;
       if (seen.looksLeft > 0) {
+        // Only a changed executable or command line (the exec after a fork) is worth a full read.
         seen.looksLeft--;
-        toRead.push(pid);
+        if (readSignature(procRoot, pid) !== seen.signature) toRead.push(pid);
       } else if (sweep && readExe(procRoot, pid) !== seen.exe) {
         toRead.push(pid);
       }
@@ -101,7 +103,7 @@ export class Sentinel {
       if (!info) continue;
       this.stats.processesRead++;
       const prior = this.known.get(pid);
-      const entry = { exe: info.exe, looksLeft: prior ? prior.looksLeft : LOOK_AGAIN_TICKS, matched: false };
+      const entry: Seen = { exe: info.exe, signature: signatureOf(info.exe, info.argv), looksLeft: prior ? prior.looksLeft : LOOK_AGAIN_TICKS, matched: false };
       this.known.set(pid, entry);
       entry.matched = await this.examine(info);
     }
@@ -135,6 +137,27 @@ export class Sentinel {
         this.timer.unref?.();
       });
     }
+  }
+}
+
+interface Seen {
+  exe: string | null;
+  /** Executable and the start of argv: what an exec changes. */
+  signature: string;
+  looksLeft: number;
+  matched: boolean;
+}
+
+function signatureOf(exe: string | null, argv: readonly string[]): string {
+  return `${exe ?? ''}\0${argv.slice(0, 3).join('\0').slice(0, 512)}`;
+}
+
+function readSignature(procRoot: string, pid: number): string | null {
+  try {
+    const argv = parseProcCmdline(fs.readFileSync(`${procRoot}/${pid}/cmdline`).subarray(0, 4096));
+    return signatureOf(readExe(procRoot, pid), argv);
+  } catch {
+    return null;
   }
 }
 
