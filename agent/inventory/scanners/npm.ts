@@ -85,10 +85,10 @@ function addLinkedParts(ctx: ScanContext, instance: ToolInstance, home: Home | n
       readPackage(ctx, root, entry.name, child(modules, entry.name), found);
     }
   }
-  const parts = found.filter((i) => i.toolId === instance.toolId && i.installPath !== instance.installPath).map((i) => i.installPath);
+  // Only per-platform packages: another copy of the tool beside it is an instance of its own.
+  const parts = found.filter((i) => platformParts.has(i) && i.toolId === instance.toolId && i.installPath !== instance.installPath).map((i) => i.installPath);
   if (parts.length) instance.parts = [...new Set([...(instance.parts ?? []), ...parts])].sort();
 }
-
 
 /**
  * Folder names that may hold a package: names npm accepts, and hidden folders such as npm's
