@@ -81,6 +81,8 @@ async function main(): Promise<void> {
     const times: number[] = [];
     let missed = 0;
     for (let i = 0; i < STARTS; i++) {
+      // Start at a random phase of the poll: a start right after a stop would always wait a full tick.
+      await sleep(Math.random() * INTERVAL_MS);
       const t0 = performance.now();
       const child = spawn(join(pkg, 'bin', 'bench-blocked'), ['1000'], { stdio: 'ignore' });
       const res = await Promise.race([new Promise<string | null>((r) => child.on('exit', (_c, signal) => r(signal))), sleep(5000).then(() => 'timeout')]);
