@@ -96,7 +96,8 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   // The login environment every shell starts from.
   const base = new Map<string, string>([['HOME', source.homeDir]]);
   const read = (file: string, dialect: StartupDialect, scope: Map<string, string>, depth: number, insideHome = true): void => {
-    if (budget <= 0 || !present(file)) return;
+    // (/etc is not listed for one file: a missing /etc/environment is one quiet failed open.)
+    if (budget <= 0 || (insideHome && !present(file))) return;
     const text = readBounded(source, file, insideHome);
     if (text === null) return;
     budget--;
