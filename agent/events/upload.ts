@@ -2,10 +2,12 @@
  * Sending the spool to the server: batches of up to 500, removed from disk only after the
  * server answered 200. A batch the server refuses as invalid (400) is retried one event at a
  * time, so one event an older server does not understand cannot hold back the others; those
- * refused alone are set aside, kept on disk, and counted. A batch refused as too large (413) is
+ * refused alone are set aside, kept on disk, and counted. Batches are cut to the protocol's body
+ * limit (MAX_EVENTS_BODY_BYTES); one still refused as too large (413, a server set lower) is
  * halved and sent again, down to single events; a single event still too large is sent once more
  * with its long texts cut short, and set aside if even that is refused: nothing is retried forever.
  */
+import { MAX_EVENTS_BODY_BYTES } from '../../policies/protocol.js';
 import type { DeviceHttp } from '../net/device-http.js';
 import { errorMessage } from '../net/device-http.js';
 import type { AgentEvent } from './event.js';
@@ -52,6 +54,28 @@ export function shrinkEvent(event: AgentEvent): AgentEvent {
   if (shrunk.message !== undefined) shrunk.message = clip(shrunk.message, SHRUNK_MESSAGE_CHARS);
   if (shrunk.installPath !== undefined) shrunk.installPath = clip(shrunk.installPath, 1024);
   return shrunk;
+}
+
+/**
+ * Cuts a batch into requests that fit the protocol's default body limit (bytes of JSON), so the
+ * usual case needs no refused request first; a server configured lower still answers 413.
+ */
+export function chunkBySize<T extends { event: AgentEvent }>(batch: readonly T[], maxBytes = MAX_EVENTS_BODY_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = '{"events":[]}'.length;
+  for (const item of batch) {
+    const bytes = Buffer.byteLength(JSON.stringify(item.event)) + 1;
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = '{"events":[]}'.length;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /** Sends everything spooled. Throws ServerUnreachable / EventUploadError; what was sent stays sent. */
@@ -124,7 +148,7 @@ export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: n
       await report();
       continue;
     }
-    await sendBatch(batch);
+    for (const chunk of chunkBySize(batch)) await sendBatch(chunk);
   }
   result.remaining = await spool.count();
   result.unreportedLosses = await spool.unreportedLosses();

@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe('event upload', () => {
-  it('splits a batch the server finds too large (600 events of 2.5 KB) and sends every event once', async () => {
+  it('sends 600 events of 2.5 KB (more than one request may carry) in requests that fit, each event once', async () => {
     const agent = await device(roomy, 'split');
     const spool = new EventSpool(agent.spoolDir);
     const ids: string[] = [];
@@ -56,6 +56,20 @@ describe('event upload', () => {
     const stored = roomy.app.aigate.stores.events.recentForDevice(agent.deviceId, 1000);
     expect(stored.map((event) => event.id).sort()).toEqual([...ids].sort());
     expect((await readdir(agent.spoolDir)).filter((name) => name.endsWith('.json'))).toEqual([]);
+  });
+
+  it('halves a batch a server set below the protocol limit refuses (HTTP 413) until each part fits', async () => {
+    const agent = await device(tight, 'halve');
+    const spool = new EventSpool(agent.spoolDir);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const event = newEvent('blocked-launch', Date.now(), { toolId: 'claude-code', message: `launch ${i} `.padEnd(2500, 'x') });
+      ids.push(event.id);
+      await spool.append(event);
+    }
+    const result = await uploadEvents(agent.http, spool, Date.now());
+    expect(result).toMatchObject({ sent: 20, rejected: 0, truncated: 0, remaining: 0 });
+    expect(tight.app.aigate.stores.events.recentForDevice(agent.deviceId, 100).map((event) => event.id).sort()).toEqual([...ids].sort());
   });
 
   it('cuts a single too-large event short once, sets aside one that still does not fit, and reports it', async () => {
