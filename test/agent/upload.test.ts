@@ -30,6 +30,17 @@ async function device(server: TestServer, name: string): Promise<{ http: DeviceH
   return { http: new DeviceHttp({ serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey }), deviceId: config.deviceId, spoolDir: paths.spoolDir };
 }
 
+/** Spools `count` blocked-launch events of about 2.5 KB each; returns their ids. */
+async function spoolLaunches(spool: EventSpool, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const event = newEvent('blocked-launch', Date.now(), { toolId: 'claude-code', message: `launch ${i} `.padEnd(2500, 'x') });
+    ids.push(event.id);
+    await spool.append(event);
+  }
+  return ids;
+}
+
 beforeAll(async () => {
   dir = await tempDir('aigate-upload-');
   roomy = await startTestServer(join(dir.path, 'roomy'));
@@ -45,12 +56,7 @@ describe('event upload', () => {
   it('sends 600 events of 2.5 KB (more than one request may carry) in requests that fit, each event once', async () => {
     const agent = await device(roomy, 'split');
     const spool = new EventSpool(agent.spoolDir);
-    const ids: string[] = [];
-    for (let i = 0; i < 600; i++) {
-      const event = newEvent('blocked-launch', Date.now(), { toolId: 'claude-code', message: `launch ${i} `.padEnd(2500, 'x') });
-      ids.push(event.id);
-      await spool.append(event);
-    }
+    const ids = await spoolLaunches(spool, 600);
     const result = await uploadEvents(agent.http, spool, Date.now());
     expect(result).toMatchObject({ sent: 600, rejected: 0, truncated: 0, remaining: 0 });
     const stored = roomy.app.aigate.stores.events.recentForDevice(agent.deviceId, 1000);
@@ -61,12 +67,7 @@ describe('event upload', () => {
   it('halves a batch a server set below the protocol limit refuses (HTTP 413) until each part fits', async () => {
     const agent = await device(tight, 'halve');
     const spool = new EventSpool(agent.spoolDir);
-    const ids: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const event = newEvent('blocked-launch', Date.now(), { toolId: 'claude-code', message: `launch ${i} `.padEnd(2500, 'x') });
-      ids.push(event.id);
-      await spool.append(event);
-    }
+    const ids = await spoolLaunches(spool, 20);
     const result = await uploadEvents(agent.http, spool, Date.now());
     expect(result).toMatchObject({ sent: 20, rejected: 0, truncated: 0, remaining: 0 });
     expect(tight.app.aigate.stores.events.recentForDevice(agent.deviceId, 100).map((event) => event.id).sort()).toEqual([...ids].sort());
