@@ -1,14 +1,19 @@
 /**
  * Real packages from the npm registry for inventory and sentinel tests: `npm install -g --prefix`
- * with install scripts off, exactly as an employee's machine gets them. Tarballs are kept in
- * test/.cache/npm (gitignored; CI caches the folder) so reruns do not download again.
+ * with install scripts off, exactly as an employee's machine gets them. Tarballs and prepared
+ * pnpm homes are kept outside the checkout, in $AIGATE_TEST_CACHE (default
+ * ~/.cache/aigate-tests), so a fresh clone on the same machine (CI) does not download them again.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The cache shared by every real-package test run on this machine, whatever checkout runs it. */
+export const TEST_CACHE = process.env.AIGATE_TEST_CACHE || join(homedir(), '.cache', 'aigate-tests');
 
 /** npm's cache folder shared by every real-package test. */
-export const NPM_TEST_CACHE = fileURLToPath(new URL('../../.cache/npm', import.meta.url));
+export const NPM_TEST_CACHE = join(TEST_CACHE, 'npm');
 
 /** Per install, at most this long (a cold cache downloads ~50 MB for Codex's native package). */
 export const INSTALL_TIMEOUT_MS = 170_000;
@@ -29,12 +34,12 @@ export function npmInstallGlobal(prefix: string, specs: readonly string[], optio
 
 /**
  * A user's home after `npx -y pnpm@<version> add -g --ignore-scripts <specs>` (PNPM_HOME =
- * ~/.local/share/pnpm, the default store inside it), made once in test/.cache/pnpm and copied
+ * ~/.local/share/pnpm, the default store inside it), made once in the test cache and copied
  * (`cp -a`, symlinks kept as the relative links pnpm made) to `homeDir`.
  */
 export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: readonly string[]): void {
   const key = `${pnpmVersion}-${specs.join('+').replace(/[^A-Za-z0-9.+-]/g, '_')}`;
-  const cached = fileURLToPath(new URL(`../../.cache/pnpm/${key}/home`, import.meta.url));
+  const cached = join(TEST_CACHE, 'pnpm', key, 'home');
   if (!existsSync(`${cached}/.local/share/pnpm/global`)) {
     // Built aside and renamed into place, so test runs sharing the cache never see half a home.
     const building = `${cached}.${process.pid}-${Date.now()}`;
