@@ -11,7 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import { builtinCatalog, catalogIndex, type CatalogIndex } from '../policies/catalog/index.js';
 import { evaluateInstance } from '../policies/evaluate.js';
 import { instanceKey, type DeviceFacts, type ToolInstance } from '../policies/inventory.js';
-import type { AgentHealth, HealthReasonCode } from '../policies/protocol.js';
+import { MAX_USERS, type AgentHealth, type HealthReasonCode } from '../policies/protocol.js';
 import type { Verdict } from '../policies/verdict.js';
 import { policyFacts } from './enforce/desired.js';
 import { Enforcer, LedgerDamaged, type ReconcileSummary } from './enforce/engine.js';
@@ -31,7 +31,7 @@ import { desktopNotifier } from './notices/desktop.js';
 import { DeviceHttp, errorMessage, ServerUnreachable } from './net/device-http.js';
 import { DeviceRejected, PolicySync, ServerError, type PollOutcome } from './policy/sync.js';
 import { TrustedClock } from './policy/trusted-clock.js';
-import { forwardRequests, loadTracked, type TrackedRequest } from './requests/forward.js';
+import { forwardRequests, loadTracked, requesters, type TrackedRequest } from './requests/forward.js';
 import { Serial } from './serial.js';
 import { loadConfig, type AgentConfig } from './state/config.js';
 import { loadDeviceKey } from './state/device-key.js';
@@ -104,6 +104,8 @@ export class Agent {
   private policyProblem: string | null = null;
   private ledgerProblem: string | null = null;
   private requests: TrackedRequest[] = [];
+  /** The users the server accepted in this device's last check-in (it files exception requests only from those). */
+  private reportedUsers: string[] = [];
   /** Instances put back recently: their stubs' last launch records still count. */
   private released = new Map<string, LaunchTarget & { until: number }>();
   /** Launch records collected since the last cycle report (at start too). */
@@ -186,7 +188,7 @@ export class Agent {
       // An operation a crash (or a full disk) interrupted: finish it; if that fails now, the next cycle tries again.
       await agent.phase('recover', () => agent.enforcer.recover(), 'enforcement-failing');
     }
-    agent.requests = await loadTracked(agent.paths.exceptions);
+    ({ requests: agent.requests, reportedUsers: agent.reportedUsers } = await loadTracked(agent.paths.exceptions));
     return agent;
   }
 
@@ -429,24 +431,45 @@ export class Agent {
       index: this.catalogIndex,
       instances: [...this.verdicts.values()].map((item) => item.instance),
       log: this.options.log,
+      reportedUsers: this.reportedUsers,
     });
+  }
+
+  /**
+   * Who the check-in reports: the owners of the scanned homes and every local account that asked
+   * for an exception (the server accepts a request only from a user this device reported).
+   */
+  private async usersToReport(): Promise<string[] | null> {
+    if (!this.lastScan) return null;
+    const asking = await requesters(this.paths.requestsDir, this.requests);
+    return [...new Set([...this.lastScan.users, ...asking])].sort().slice(0, MAX_USERS);
+  }
+
+  /** Whether a dropped request comes from a user the server has not heard of yet (a check-in must come first). */
+  private async requesterUnreported(): Promise<boolean> {
+    const reported = new Set(this.reportedUsers);
+    return (await requesters(this.paths.requestsDir, this.requests)).some((user) => !reported.has(user));
   }
 
   /** Reports inventory, verdicts and health; the reply's signed time raises the trusted-time floor. */
   async checkin(): Promise<{ etag: string | null } | null> {
     const items = [...this.verdicts.values()];
     const inventory = items.length > 0 ? items.map((item) => item.instance) : (this.lastScan?.instances ?? []);
+    const users = await this.usersToReport();
     const body = {
       policyRevision: this.sync.current?.payload.revision ?? null,
       agentVersion: AGENT_VERSION,
       inventory: inventory.slice(0, 2000),
       verdicts: items.map((item) => item.verdict).slice(0, 2000),
       hostname: osHostname().slice(0, 255) || this.config.hostname,
-      ...(this.lastScan ? { users: this.lastScan.users.slice(0, 500), scannedAt: this.lastScan.startedAt } : {}),
+      ...(this.lastScan && users ? { users, scannedAt: this.lastScan.startedAt } : {}),
       health: this.healthReport(),
     };
     const reply = await this.http.request('POST', '/v1/checkin', { body, timeoutMs: 60_000 });
-    if (reply.status === 200) this.healthSent = JSON.stringify(body.health.reasons.map((reason) => reason.code).sort());
+    if (reply.status === 200) {
+      this.healthSent = JSON.stringify(body.health.reasons.map((reason) => reason.code).sort());
+      if (users) this.reportedUsers = users;
+    }
     if (reply.status === 401 || reply.status === 403) throw new DeviceRejected(reply.status, null, `the server does not accept this device: ${errorMessage(reply)}`);
     if (reply.status !== 200) throw new ServerError(`POST /v1/checkin answered HTTP ${reply.status}: ${errorMessage(reply)}`);
     const answer = reply.body as { serverTime?: unknown; policy?: { etag?: unknown } | null };
@@ -503,7 +526,6 @@ export class Agent {
       if (options.scan !== false || !this.lastScan) await this.phase('scan', () => this.scan());
       report.enforcement = (await this.phase('enforce', () => this.enforce(), 'enforcement-failing')) ?? null;
       if (online) {
-        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
         await this.phase('check-in', async () => {
           try {
             const answer = await this.checkin();
@@ -515,6 +537,8 @@ export class Agent {
             this.noteContact(error);
           }
         });
+        // After the check-in: it reported the users asking, so the server accepts their requests.
+        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
         report.upload = (await this.phase('event upload', () => this.upload())) ?? null;
       } else {
         this.deliveryPending = true;
@@ -552,14 +576,7 @@ export class Agent {
     return this.exclusive(async () => {
       if (!this.lastScan) await this.phase('scan', () => this.scan());
       await this.phase('enforce', () => this.enforce(), 'enforcement-failing');
-      await this.phase('check-in', async () => {
-        try {
-          await this.checkin();
-          this.noteContact(null);
-        } catch (error) {
-          this.noteContact(error);
-        }
-      });
+      await this.checkinPhase();
       await this.phase('event upload', () => this.upload());
       await this.phase('status', () => this.writeStatus());
     });
@@ -569,6 +586,8 @@ export class Agent {
   flushDrops(): Promise<void> {
     return this.exclusive(async () => {
       await this.phase('launch records', () => this.collectLaunches());
+      // A request from a user the server has not heard of yet: report them first (a check-in).
+      if (this.lastScan && (await this.requesterUnreported())) await this.checkinPhase();
       await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
       await this.phase('event upload', () => this.upload());
       await this.reportHealthChange();
@@ -591,6 +610,11 @@ export class Agent {
   private async reportHealthChange(): Promise<void> {
     const now = JSON.stringify(this.healthReport().reasons.map((reason) => reason.code).sort());
     if (this.healthSent === null || this.healthSent === now) return;
+    await this.checkinPhase();
+  }
+
+  /** A check-in as a part of its own: contact errors are noted, anything else is a failed part. */
+  private async checkinPhase(): Promise<void> {
     await this.phase('check-in', async () => {
       try {
         await this.checkin();

@@ -157,10 +157,17 @@ async function main(): Promise<void> {
     await show('qwen --version', join(prefix, 'bin', 'qwen'), ['--version']);
 
     heading('Alice asks for an exception; IT approves it');
-    await show('aigate-agent request-exception claude-code --reason "…"', process.execPath, [BIN.agent, 'request-exception', 'claude-code', '--reason', 'Evaluating Claude Code for the security team (SEC-1234)', '--state-dir', state]);
+    // The demo's "Alice" is the account running the demo: the agent reports that account in its
+    // next check-in (the server accepts requests only from users the device reported), then files it.
+    const asked = await show('aigate-agent request-exception claude-code --reason "…"', process.execPath, [BIN.agent, 'request-exception', 'claude-code', '--reason', 'Evaluating Claude Code for the security team (SEC-1234)', '--state-dir', state]);
+    const reference = /(?:request|reference) ([0-9a-f-]{36})/.exec(asked.stdout)?.[1];
+    if (!reference) throw new Error(`request-exception printed no reference:\n${asked.stdout}`);
+    if (/is saved/.test(asked.stdout)) await once();
     const pending = await show('aigate exceptions list', process.execPath, [BIN.admin, 'exceptions', 'list'], { env: adminEnv });
-    const requestId = /^([0-9a-f-]{36})\s/m.exec(pending.stdout)![1]!;
-    await show(`aigate exceptions approve ${requestId} --reason "approved for the evaluation"`, process.execPath, [BIN.admin, 'exceptions', 'approve', requestId, '--reason', 'approved for the evaluation'], { env: adminEnv });
+    if (!pending.stdout.includes(reference)) throw new Error(`IT cannot find the reference ${reference} the employee was given:\n${pending.stdout}`);
+    say(`   IT finds the request under the reference Alice was given (${reference}).`);
+    // For the device: the exception covers the laptop, whichever of its users runs the tool.
+    await show(`aigate exceptions approve ${reference} --scope device --reason "approved for the evaluation"`, process.execPath, [BIN.admin, 'exceptions', 'approve', reference, '--scope', 'device', '--reason', 'approved for the evaluation'], { env: adminEnv });
 
     heading('The laptop receives the new revision and restores Claude Code exactly');
     await once();

@@ -63,6 +63,7 @@ async function fileDirectly(paths: StatePaths, status: StatusFile | null, id: st
       index: catalogIndex(builtinCatalog),
       instances: status?.tools ?? [],
       log: silentLogger(),
+      reportedUsers: null,
     });
     return requests.find((request) => request.id === id) ?? null;
   } finally {
@@ -70,16 +71,21 @@ async function fileDirectly(paths: StatePaths, status: StatusFile | null, id: st
   }
 }
 
-/** Waits for the running agent to file it (it watches the folder). */
+/**
+ * Waits for the running agent to file it (it watches the folder): until the server has it or it
+ * was refused. A request the agent has seen but not filed yet (its user is reported at the next
+ * check-in) is returned as it stands when the time is up.
+ */
 async function waitForAgent(paths: StatePaths, id: string, timeoutMs: number): Promise<StatusFile['requests'][number] | null> {
   const deadline = Date.now() + timeoutMs;
+  let seen: StatusFile['requests'][number] | null = null;
   while (Date.now() < deadline) {
     const read = await readStatusFile(paths.status);
-    const found = read.ok ? read.status.requests.find((request) => request.id === id) : undefined;
-    if (found) return found;
+    seen = (read.ok ? read.status.requests.find((request) => request.id === id) : undefined) ?? seen;
+    if (seen && (seen.serverId !== null || seen.status !== 'pending')) return seen;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return null;
+  return seen;
 }
 
 export function registerRequestException(program: Command): void {
@@ -122,8 +128,9 @@ export function registerRequestException(program: Command): void {
     if (outcome?.status === 'refused') {
       throw new CliError(`aigate-agent request-exception: the request was not accepted: ${outcome.note ?? 'no reason given'}`);
     }
-    if (outcome) {
-      out(`Your request for an exception for ${tool.name} was sent to IT (request ${outcome.serverId ?? id}).`);
+    // Not filed yet (offline, or its user is reported at the agent's next check-in): it is saved.
+    if (outcome?.serverId) {
+      out(`Your request for an exception for ${tool.name} was sent to IT (request ${outcome.serverId}).`);
     } else {
       out(`Your request for an exception for ${tool.name} is saved (reference ${id}).`);
       out('The aigate agent sends it to IT as soon as this computer can reach the aigate server (it checks every few minutes).');

@@ -3,7 +3,7 @@
  * employee needs to see (tool, who, status, when) goes into the public status file; the reasons
  * stay in the agent's private exceptions.json.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
@@ -34,7 +34,14 @@ export const TrackedRequest = Type.Object(
 );
 export type TrackedRequest = Static<typeof TrackedRequest>;
 
-const Tracked = Type.Object({ requests: Type.Array(TrackedRequest) }, { additionalProperties: false });
+const Tracked = Type.Object(
+  {
+    requests: Type.Array(TrackedRequest),
+    /** The users the server last accepted in a check-in from this device (it files requests only from those). */
+    reportedUsers: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
 const MAX_TRACKED = 100;
 
 export interface ForwardContext {
@@ -44,16 +51,45 @@ export interface ForwardContext {
   index: CatalogIndex;
   instances: readonly Pick<ToolInstance, 'toolId' | 'owner' | 'installPath' | 'version'>[];
   log: AgentLogger;
+  /**
+   * The users the server heard in this device's last check-in (the server accepts a request only
+   * from one of them); null: keep what the tracked file says. A request from anyone else waits
+   * (its file stays) until a check-in has reported that user.
+   */
+  reportedUsers: readonly string[] | null;
 }
 
-export async function loadTracked(file: string): Promise<TrackedRequest[]> {
+/** The tracked requests and the users last reported, from the agent's private exceptions file. */
+export async function loadTracked(file: string): Promise<{ requests: TrackedRequest[]; reportedUsers: string[] }> {
   const read = await readJsonFile(file, Tracked);
-  return read.ok ? read.value.requests : [];
+  return read.ok ? { requests: read.value.requests, reportedUsers: read.value.reportedUsers ?? [] } : { requests: [], reportedUsers: [] };
+}
+
+/**
+ * The local accounts that asked for an exception: owners of the dropped request files (as the
+ * kernel says, by uid) and users of the requests already tracked. The check-in reports them, so
+ * the server accepts their requests even when their home is not one the scan reads.
+ */
+export async function requesters(requestsDir: string, tracked: readonly TrackedRequest[]): Promise<string[]> {
+  const users = new Set(tracked.map((request) => request.user));
+  let names: string[] = [];
+  try {
+    names = (await readdir(requestsDir)).filter((name) => REQUEST_NAME.test(name)).sort().slice(0, 100);
+  } catch {
+    // no folder yet: nothing dropped
+  }
+  for (const name of names) {
+    const info = await lstat(join(requestsDir, name)).catch(() => null);
+    if (info?.isFile()) users.add(userNameOf(info.uid) ?? `uid ${info.uid}`);
+  }
+  return [...users].sort();
 }
 
 /** Files every dropped request; refreshes the status of those still pending. Offline: keeps them for later. */
 export async function forwardRequests(ctx: ForwardContext): Promise<TrackedRequest[]> {
-  const tracked = await loadTracked(ctx.trackedFile);
+  const { requests: tracked, reportedUsers: storedUsers } = await loadTracked(ctx.trackedFile);
+  const reportedUsers = ctx.reportedUsers ?? storedUsers;
+  const reported = new Set(reportedUsers);
   const byId = new Map(tracked.map((request) => [request.id, request] as const));
   let names: string[] = [];
   try {
@@ -87,6 +123,11 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
       continue;
     }
     if (offline) continue;
+    if (!reported.has(user)) {
+      // The server would refuse it (a user this device never reported): the next check-in reports them.
+      entry.note = 'waits for the agent to report this user in its next check-in';
+      continue;
+    }
     try {
       const body: Record<string, unknown> = { id: request.id, toolId: request.toolId, user, reason: request.reason };
       if (instance) Object.assign(body, { installPath: instance.installPath, version: instance.version });
@@ -121,6 +162,6 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
     }
   }
   const requests = [...byId.values()].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt)).slice(-MAX_TRACKED);
-  await writeJsonFile(ctx.trackedFile, { requests }, PRIVATE_FILE_MODE);
+  await writeJsonFile(ctx.trackedFile, { requests, reportedUsers: [...reportedUsers] }, PRIVATE_FILE_MODE);
   return requests;
 }

@@ -102,6 +102,20 @@ describe('the agent end to end', () => {
     expect(employee.stdout).toMatch(/BLOCKED  Claude Code 2\.1\.91 \(npm, \S+\)\n\s+blocked since 2020-01-01 00:00 \(Asia\/Shanghai\)/);
   });
 
+  it('files a request from a local account whose home the scan did not read, under the reference the employee was given', async () => {
+    // Run by this test's account (root in CI), which owns no scanned home: the next check-in reports it.
+    const asked = await agent(['request-exception', 'claude-code', '--reason', 'Security review, SEC-7', '--state-dir', setup.stateDir]);
+    expect(asked.code, asked.stderr).toBe(0);
+    const reference = /is saved \(reference ([0-9a-f-]{36})\)/.exec(asked.stdout)?.[1];
+    expect(reference, asked.stdout).toBeDefined();
+    expect(server.app.aigate.stores.exceptionRequests.list({ status: 'pending' }, 10)).toEqual([]);
+    await onceOk(setup);
+    const filed = server.app.aigate.stores.exceptionRequests.list({ status: 'pending' }, 10);
+    expect(filed).toEqual([expect.objectContaining({ id: reference, toolId: 'claude-code', reason: 'Security review, SEC-7' })]);
+    const device = server.app.aigate.stores.devices.get(deviceId);
+    expect(device?.users).toEqual(expect.arrayContaining(['alice', filed[0]!.user]));
+  });
+
   it('lifting the ban restores every file byte-identical (content, mode, owner, link targets)', async () => {
     await publish(server.admin, ALLOW_ALL);
     const cycle = await onceOk(setup);
