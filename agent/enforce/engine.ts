@@ -23,12 +23,12 @@ import type { AgentLogger } from '../log.js';
 import type { Notice } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, sameContent } from './fs-facts.js';
+import { captureFacts, lexists, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { LedgerStore, rememberRoots, type AppliedInstance, type Operation } from './ledger.js';
 import { observe, unsafeReason } from './observe.js';
-import { planChange, type Desired } from './plan.js';
+import { homeOf, planChange, type Desired } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
 import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
 import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
@@ -547,10 +547,10 @@ export class Enforcer {
       });
     }
     if (wasLevel !== null && (nowLevel === null || (wasLevel === 'block' && nowLevel === 'warn'))) {
-      const check = await verifyRestored(before!, after, this.options.guard.platform);
+      const check = await verifyRestored(before!, after, op, this.options.guard.platform);
       await emit('restored', {
-        message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}${before!.orphans.length ? `; earlier copies kept at ${before!.orphans.map((o) => o.path).join(', ')}` : ''}`,
-        details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: before!.orphans.length },
+        message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}`,
+        details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: check.keptCopies },
       });
     }
     if (nowLevel === 'warn') {
@@ -581,7 +581,12 @@ function describeKey(key: string): string {
  * record that missed part of a block (an older ledger, an interrupted save) is not reported as
  * restored while a stub or a quarantine is still there.
  */
-async function verifyRestored(before: AppliedInstance, after: AppliedInstance | null, platform: NodeJS.Platform): Promise<{ mismatches: string[]; launchers: number; folders: number }> {
+async function verifyRestored(
+  before: AppliedInstance,
+  after: AppliedInstance | null,
+  op: Operation,
+  platform: NodeJS.Platform,
+): Promise<{ mismatches: string[]; launchers: number; folders: number; keptCopies: number }> {
   const mismatches: string[] = [];
   const keptLaunchers = new Set(after?.launchers.map((entry) => entry.path) ?? []);
   const keptFolders = new Set(after?.quarantine.map((entry) => entry.from) ?? []);
@@ -613,6 +618,26 @@ async function verifyRestored(before: AppliedInstance, after: AppliedInstance | 
       if (await lexists(entry.to)) mismatches.push(`${entry.to} is still there`);
     }, entry.from);
   }
+  // Earlier copies the agent set aside: each one moved back must stand at its place as the
+  // recorded object; each one still aside is a difference, with why it could not go back.
+  for (const { step } of op.steps) {
+    if (step.op !== 'return-copy') continue;
+    if (step.original.kind === 'dir') folders++;
+    else launchers++;
+    await check(async () => {
+      const now = await captureFacts(step.to);
+      if (!now || !sameContent(now, step.original) || (step.original.dev !== undefined && !sameIdentity(now, step.original))) mismatches.push(`${step.to} is not the original the agent kept`);
+      if (await lexists(step.from)) mismatches.push(`the kept copy ${step.from} is still there`);
+    }, step.to);
+  }
+  const stillAside = after ? after.orphans : (op.kept ?? []);
+  for (const copy of stillAside) {
+    await check(async () => {
+      const home = homeOf(copy, platform);
+      const why = home === null ? 'its place is not known' : (await lexists(home)) ? `${home} holds another file` : after ? `the tool is still ${after.level === 'warn' ? 'warned' : 'blocked'}` : `it could not be put back at ${home}`;
+      mismatches.push(`${copy.path} kept: ${why}`);
+    }, copy.path);
+  }
   if (!after) {
     for (const launcher of before.instance.launchers) {
       if (keptLaunchers.has(launcher)) continue;
@@ -627,5 +652,5 @@ async function verifyRestored(before: AppliedInstance, after: AppliedInstance | 
       }, install);
     }
   }
-  return { mismatches, launchers, folders };
+  return { mismatches, launchers, folders, keptCopies: stillAside.length };
 }

@@ -44,8 +44,13 @@ export const QuarantineEntry = Type.Object(
 );
 export type QuarantineEntry = Static<typeof QuarantineEntry>;
 
-/** An earlier copy set aside after a tamper (a reinstall over a quarantine, say): kept, never deleted. */
-export const OrphanEntry = Type.Object({ path: Type.String(), original: FileFacts, locked: Type.Boolean() }, { additionalProperties: false });
+/**
+ * An earlier copy set aside after a tamper (a reinstall over a quarantine, a launcher replaced):
+ * kept, never deleted. `home` is where it stood before the agent set it aside (the launcher path
+ * or the install folder); on lift it goes back there when that place is free (absent in older
+ * ledgers: derived from the aigate name, see plan.ts homeOf).
+ */
+export const OrphanEntry = Type.Object({ path: Type.String(), original: FileFacts, locked: Type.Boolean(), home: Type.Optional(Type.String()) }, { additionalProperties: false });
 export type OrphanEntry = Static<typeof OrphanEntry>;
 
 export const AppliedInstance = Type.Object(
@@ -86,6 +91,8 @@ export const Step = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object({ op: Type.Literal('restore-launcher'), launcher: Type.String(), sibling: Type.String(), original: FileFacts, stubContent: Type.String() }, { additionalProperties: false }),
+  /** A kept earlier copy moved back to its free place (`to`, in the same folder) on lift. */
+  Type.Object({ op: Type.Literal('return-copy'), from: Type.String(), to: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object({ op: Type.Literal('lock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object({ op: Type.Literal('unlock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object(

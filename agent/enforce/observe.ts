@@ -125,7 +125,7 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         launchers.push({ ...entry, stubSha256: null });
       } else {
         found('launcher-replaced', entry.path, `${entry.path} was replaced (a reinstall?); the earlier original stays at ${entry.sibling}`);
-        orphans.push({ path: entry.sibling, original: entry.original, locked: entry.locked });
+        orphans.push({ path: entry.sibling, original: entry.original, locked: entry.locked, home: entry.path });
       }
     } else if (now !== null) {
       found('original-restored', entry.path, `the original ${entry.path} was moved back by hand`);
@@ -154,7 +154,7 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       movedBack.quarantine.push(entry);
     } else if (inQuarantine && backInPlace) {
       found('quarantine-reinstalled', entry.from, `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`);
-      orphans.push({ path: entry.to, original: entry.original, locked: entry.locked });
+      orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
     } else {
       found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);
     }

@@ -5,6 +5,7 @@
  * (set launchers aside, write stubs, lock, quarantine), then stopping processes. Reads file
  * facts through `facts`, changes nothing.
  */
+import * as path from 'node:path';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
 import type { FileFacts } from './fs-facts.js';
@@ -134,8 +135,11 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   }
   const kept: OrphanEntry[] = [];
   if (!desired) {
-    // Earlier copies set aside after a tamper keep their place but get their owner and mode
-    // back; they are remembered (Ledger.kept) so a later block locks them again.
+    // Earlier copies set aside after a tamper are the user's own files: each gets its owner and
+    // mode back and returns to its place when nothing stands there (nor will: a launcher or a
+    // folder put back above claims its path). The others keep their place and are remembered
+    // (Ledger.kept), so a later block locks them again and the restore reports them.
+    const claimed = new Set([...(current?.launchers ?? []).map((entry) => entry.path), ...(current?.quarantine ?? []).map((entry) => entry.from)]);
     for (const orphan of orphans) {
       if (frozen.has(orphan.path)) {
         // Its folder is unsafe now: remembered as it is, not touched.
@@ -143,7 +147,14 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         continue;
       }
       if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
-      if (await input.exists(orphan.path)) kept.push({ ...orphan, locked: false });
+      if (!(await input.exists(orphan.path))) continue;
+      const home = homeOf(orphan, input.platform);
+      if (home !== null && !claimed.has(home) && !(await input.exists(home))) {
+        steps.push({ op: 'return-copy', from: orphan.path, to: home, original: orphan.original });
+        claimed.add(home);
+        continue;
+      }
+      kept.push({ ...orphan, locked: false, ...(home !== null ? { home } : {}) });
     }
   } else if (block) {
     // Under a block no earlier copy stays usable: each is locked (again) while it is still the
@@ -263,6 +274,18 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   const kind: Plan['kind'] = !desired ? 'restore' : !current || (current.level === 'warn' && desired.level === 'block') ? 'apply' : current.level === 'block' && desired.level === 'warn' ? 'restore' : 'apply';
   if (steps.length === 0 && current && result && sameRecord(current, result)) return suspicious.length > 0 ? { kind, steps, result: current, notes, suspicious, kept } : null;
   return { kind, steps, result, notes, suspicious, kept };
+}
+
+/**
+ * Where an earlier copy stood before the agent set it aside: recorded (OrphanEntry.home), or for
+ * older ledgers read back from the name the agent gave it (stubs.ts siblingFor / quarantineFor:
+ * `.<name>.aigate-orig[-N][<ext>]`, `.<name>.aigate-quarantine[-N]`). Null when neither tells.
+ */
+export function homeOf(orphan: OrphanEntry, platform: NodeJS.Platform): string | null {
+  if (orphan.home !== undefined) return orphan.home;
+  const api = platform === 'win32' ? path.win32 : path.posix;
+  const match = /^\.(.+)\.aigate-(?:orig|quarantine)(?:-\d+)?(\.[A-Za-z0-9]+)?$/.exec(api.basename(orphan.path));
+  return match ? api.join(api.dirname(orphan.path), `${match[1]}${match[2] ?? ''}`) : null;
 }
 
 /** Records equal apart from timestamps: nothing to commit. */

@@ -183,6 +183,24 @@ async function renameIdempotent(from: string, to: string, original: FileFacts | 
   });
 }
 
+/**
+ * Moves a kept earlier copy back to its place on lift: only when that place is free and the copy
+ * is still the recorded object (content, kind, owner, mode, device+inode). Idempotent: done when
+ * the copy is gone and the recorded object stands at its place.
+ */
+async function returnCopy(from: string, to: string, original: FileFacts, env: StepEnv): Promise<void> {
+  sameDir(from, to);
+  await withParent(from, env.guard, async (dir, name) => {
+    const other = basename(to);
+    const [hasCopy, taken] = [(await lstatEntry(dir, name)) !== null, (await lstatEntry(dir, other)) !== null];
+    if (!hasCopy && taken && (await isRecorded(dir, other, original))) return;
+    if (taken) throw new StepConflict(`${to} is taken; the earlier copy stays at ${from}`);
+    if (!hasCopy) throw new StepConflict(`the earlier copy ${from} is gone`);
+    if (!(await isRecorded(dir, name, original))) throw new StepConflict(`${from} is not the copy the agent kept any more; leaving it alone`);
+    await renameEntry(dir, name, other);
+  });
+}
+
 export async function doStep(step: Step, env: StepEnv): Promise<void> {
   switch (step.op) {
     case 'move-aside':
@@ -191,6 +209,8 @@ export async function doStep(step: Step, env: StepEnv): Promise<void> {
       return doWriteStub(step, env);
     case 'restore-launcher':
       return putBack(step.launcher, step.sibling, step.original, env);
+    case 'return-copy':
+      return returnCopy(step.from, step.to, step.original, env);
     case 'lock':
       return lock(step.path, step.original, env);
     case 'unlock':
@@ -222,6 +242,8 @@ export async function undoStep(step: Step, env: StepEnv): Promise<void> {
         if (!(await lstatEntry(dir, name))) await writeStub(dir, name, step.stubContent, env);
       });
       return;
+    case 'return-copy':
+      return returnCopy(step.to, step.from, step.original, env);
     case 'lock':
       return unlock(step.path, step.original, env);
     case 'unlock':
@@ -244,6 +266,7 @@ export function stepTarget(step: Step): string {
     case 'unlock':
       return step.path;
     case 'rename':
+    case 'return-copy':
       return `${step.from} -> ${step.to}`;
     case 'stop-processes':
       return step.roots.join(', ');

@@ -322,6 +322,67 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
   });
 
+  it('a FIFO in place of the stub, then removed: a new launcher is stubbed again, and on lift every original the agent set aside comes back to its free place (verified on disk)', async () => {
+    const s = await setup('fifo-stub');
+    const launcher = userInstall(s);
+    const before = await hashTree(s.home);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    const kept = join(s.bin, '.claude.aigate-orig');
+    await enforce(enforcer, BLOCK, [instance]);
+    expect(await isOurStub(launcher)).toBe(true);
+
+    asUser(s.home, `rm '${launcher}' && mkfifo '${launcher}'`);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ tampered: 1, failed: 0 });
+    expect(events.find((e) => e.type === 'tamper')?.message).toMatch(/replaced \(a reinstall\?\)/);
+    expect(events.some((e) => e.type === 'suspicious-layout' && e.details?.path === launcher)).toBe(true);
+    expect((await lstat(kept)).isSymbolicLink()).toBe(true);
+
+    // The FIFO goes: the launcher is simply missing while blocked.
+    asUser(s.home, `rm '${launcher}'`);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    expect(await lstat(launcher).catch(() => null)).toBeNull();
+
+    // Lifted: the original the agent kept is put back at its (free) launcher path, and runs.
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    expect((await lstat(launcher)).isSymbolicLink()).toBe(true);
+    expect(await lstat(kept).catch(() => null)).toBeNull();
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+    const restored = events.filter((e) => e.type === 'restored');
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.details).toMatchObject({ verified: true, launchers: 1 });
+    expect(restored[0]!.message).not.toMatch(/kept at/);
+    expect(await hashTree(s.home)).toEqual(before);
+    expect(enforcer.store.ledger.kept ?? {}).toEqual({});
+  });
+
+  it('a launcher installed again while its kept original is set aside is stubbed again; on lift the original whose place is taken stays and the restore says so', async () => {
+    const s = await setup('fifo-stub-reinstall');
+    const launcher = userInstall(s);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    const kept = join(s.bin, '.claude.aigate-orig');
+    await enforce(enforcer, BLOCK, [instance]);
+    asUser(s.home, `rm '${launcher}' && mkfifo '${launcher}'`);
+    await enforce(enforcer, BLOCK, [instance]);
+    asUser(s.home, `rm '${launcher}'`);
+    await enforce(enforcer, BLOCK, [instance]);
+    // The user installs a launcher again (a file this time): it is blocked like the first.
+    asUser(s.home, `printf '#!/bin/sh\\necho mine\\n' > '${launcher}' && chmod 755 '${launcher}'`);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    expect(await isOurStub(launcher)).toBe(true);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+
+    await enforce(enforcer, ALLOW_ALL, [instance]);
+    // The newer launcher is back; the earlier original cannot take its place and stays, usable.
+    expect(asUser(s.home, `'${launcher}'`)).toBe('mine\n');
+    expect((await lstat(kept)).isSymbolicLink()).toBe(true);
+    const restored = events.filter((e) => e.type === 'restored');
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.details).toMatchObject({ verified: false, keptCopies: 1 });
+    expect(restored[0]!.message).toContain(`${kept} kept: ${launcher} holds another file`);
+  });
+
   it('a full disk under the ledger mid-operation: the next reconcile finishes it, the record matches the disk, and the lift is verified on disk', async () => {
     const s = await setup('enospc');
     const launcher = userInstall(s);
