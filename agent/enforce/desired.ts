@@ -71,6 +71,17 @@ export function desire(input: DesireInput): Desire {
       notes.push(`${instance.installPath} holds one of its own launchers; blocked by stubs, not quarantined`);
     } else quarantine = instance.installPath;
   }
+  // Per-platform packages holding the tool's native binary (ToolInstance.parts, issue 12):
+  // quarantined with it, under the same rules as the install folder.
+  const parts: string[] = [];
+  if (level === 'block' && quarantine !== null) {
+    for (const part of instance.parts ?? []) {
+      const checked = checkInstallPath(part, guard);
+      if (!checked.ok) notes.push(checked.reason);
+      else if (launchers.some((launcher) => isWithin(launcher, part, guard.platform))) notes.push(`${part} holds one of the tool's launchers; blocked by stubs, not quarantined`);
+      else if (part !== quarantine && !isWithin(part, quarantine, guard.platform) && !isWithin(quarantine, part, guard.platform)) parts.push(part);
+    }
+  }
 
   const key = recordKey(input.key);
   const noticeFor = (kind: 'warn' | 'block', shown: Verdict) =>
@@ -96,6 +107,7 @@ export function desire(input: DesireInput): Desire {
     verdict,
     launchers,
     quarantine,
+    parts,
     stubText: (launcher, sibling) =>
       renderStub(launcher, {
         kind: level,

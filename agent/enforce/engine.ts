@@ -378,8 +378,10 @@ export class Enforcer {
     const launchers: string[] = [];
     for (const launcher of desired.launchers) if (await check(launcher, ownersFromLaunchers)) launchers.push(launcher);
     const quarantine = desired.quarantine !== null && (await check(desired.quarantine, true)) ? desired.quarantine : null;
+    const parts: string[] = [];
+    if (quarantine !== null) for (const part of desired.parts ?? []) if (await check(part, false)) parts.push(part);
     if (this.options.guard.platform !== 'win32' && !this.options.isRoot) owners.add(process.getuid?.() ?? 0);
-    return { desired: { ...desired, launchers, quarantine }, owners: [...owners], roots: [...roots.values()] };
+    return { desired: { ...desired, launchers, quarantine, parts }, owners: [...owners], roots: [...roots.values()] };
   }
 
   private async reconcileOne(
@@ -428,9 +430,13 @@ export class Enforcer {
     }
     let running = false;
     if (desired?.level === 'block') {
-      const install = await captureFacts(item.instance.installPath).catch(() => null);
+      const inPlace = [];
+      for (const path of desired.quarantine ? [desired.quarantine, ...(desired.parts ?? [])] : []) {
+        const facts = await captureFacts(path).catch(() => null);
+        if (facts?.kind === 'dir') inPlace.push({ path, dev: facts.dev, ino: facts.ino });
+      }
       const folders = [
-        ...(install?.kind === 'dir' && desired.quarantine ? [{ path: item.instance.installPath, dev: install.dev, ino: install.ino }] : []),
+        ...inPlace,
         ...(observation?.record.quarantine.map((entry) => ({ path: entry.to, from: entry.from, dev: entry.original.dev, ino: entry.original.ino })) ?? []),
       ];
       const files = (observation?.record.launchers ?? []).map((entry) => ({ path: entry.sibling, dev: entry.original.dev, ino: entry.original.ino }));

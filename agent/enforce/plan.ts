@@ -24,6 +24,11 @@ export interface Desired {
   stubText: (launcher: string, sibling: string) => string;
   /** The install folder to quarantine (block only), or null. */
   quarantine: string | null;
+  /**
+   * The instance's per-platform package folders (ToolInstance.parts) quarantined with it (block
+   * only, and only when the install folder is); absent: none.
+   */
+  parts?: readonly string[];
 }
 
 export interface PlanInput {
@@ -86,11 +91,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   let added = false;
 
   const wanted = new Set(desired?.launchers ?? []);
+  // Folders the block quarantines: the install folder first, then its parts.
+  const toQuarantine = block ? [...new Set([...(desired.quarantine !== null ? [desired.quarantine] : []), ...(desired.parts ?? [])])] : [];
   const frozen = input.frozen ?? new Set<string>();
 
   // Originals moved back by hand: back to their recorded owner and mode, then set aside again if still wanted.
   for (const entry of input.movedBack.quarantine) {
-    const again = block && desired.quarantine === entry.from;
+    const again = toQuarantine.includes(entry.from);
     if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original });
     if (again) {
       steps.push({ op: 'rename', from: entry.from, to: entry.to, original: entry.original }, { op: 'lock', path: entry.to, original: entry.original });
@@ -116,7 +123,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       quarantine.push(entry);
       continue;
     }
-    if (block && desired.quarantine === entry.from) {
+    if (toQuarantine.includes(entry.from)) {
       if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original });
       quarantine.push({ ...entry, locked: true });
       continue;
@@ -224,8 +231,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   }
 
   // Quarantine.
-  if (block && desired.quarantine !== null && !quarantine.some((entry) => entry.from === desired.quarantine) && !input.movedBack.quarantine.some((entry) => entry.from === desired.quarantine)) {
-    const from = desired.quarantine;
+  for (const from of toQuarantine) {
+    if (quarantine.some((entry) => entry.from === from) || input.movedBack.quarantine.some((entry) => entry.from === from)) continue;
     const original = await input.facts(from);
     if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
     else if (original.kind === 'symlink') {
