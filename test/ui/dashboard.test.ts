@@ -245,6 +245,56 @@ describe('the dashboard in a browser', () => {
     await auditorContext.close();
   });
 
+  it('fits a 390 px phone screen on every page: nothing scrolls sideways, tables scroll inside their card', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+    phone.on('request', (request) => requested.push(request.url()));
+    const phonePage = await phone.newPage();
+    phonePage.on('pageerror', (error) => consoleErrors.push(error.message));
+    await phonePage.goto(`${fleet.url}/ui/login`);
+    await shot('phone-login', phonePage);
+    await signIn(phonePage, fleet.adminToken);
+    const pages: [string, string][] = [
+      ['overview', '/ui'],
+      ['tools', '/ui/tools'],
+      ['tool', '/ui/tools/claude-code'],
+      ['devices', '/ui/devices'],
+      ['device', `/ui/devices/${devices[0]!.id}`],
+      ['policy', '/ui/policy'],
+      ['policy-revision', `/ui/policy/revisions/${await fleet.currentRevision()}`],
+      ['exceptions', '/ui/exceptions?status=all'],
+      ['reports', '/ui/reports'],
+    ];
+    for (const [name, path] of pages) {
+      await phonePage.goto(`${fleet.url}${path}`);
+      // Open every <details> so hidden tables are measured too.
+      await phonePage.evaluate<void>("document.querySelectorAll('details').forEach((d) => { d.open = true; })");
+      const widths = await phonePage.evaluate<{ scroll: number; inner: number; wide: string[] }>(`(() => {
+        const inner = window.innerWidth;
+        // Elements reaching past the screen that are not inside a scrolling box: what to fix.
+        const wide = [...document.querySelectorAll('body *')].filter((el) => {
+          const r = el.getBoundingClientRect();
+          if (r.right <= 390.5) return false;
+          for (let p = el.parentElement; p; p = p.parentElement) if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false;
+          return true;
+        }).slice(0, 5).map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right));
+        return { scroll: document.documentElement.scrollWidth, inner, wide };
+      })()`);
+      // A phone widens its layout viewport to fit wider content, so the screen's 390 px is the bound.
+      const why = `${name} (${path}) is ${widths.scroll}px wide on a 390px screen: ${widths.wide.join(', ')}`;
+      expect(widths.scroll, why).toBeLessThanOrEqual(widths.inner);
+      expect(widths.inner, why).toBe(390);
+      await shot(`phone-${name}`, phonePage);
+    }
+    // The wide tables are still whole: they scroll inside their card.
+    await phonePage.goto(`${fleet.url}/ui/devices`);
+    const wrap = await phonePage.evaluate<{ scroll: number; client: number; overflow: string }>(
+      "(() => { const w = document.querySelector('.table-wrap'); return { scroll: w.scrollWidth, client: w.clientWidth, overflow: getComputedStyle(w).overflowX }; })()",
+    );
+    expect(wrap.overflow).toBe('auto');
+    expect(wrap.scroll).toBeGreaterThan(wrap.client);
+    await phone.close();
+  });
+
   it('asked nothing of any other host and hit no script or policy errors', () => {
     expect(requested.length).toBeGreaterThan(20);
     expect(requested.filter((url) => !url.startsWith(fleet.url) && !url.startsWith('data:'))).toEqual([]);
