@@ -85,6 +85,13 @@ async function procInfo(pid: number): Promise<ProcessInfo | null> {
     readFile(`${dir}/stat`, 'utf8').catch(() => null),
   ]);
   if (cmdline === null && exe === null) return null;
+  // The reads above are not atomic: if the pid ended and was reused meanwhile, the fields may
+  // mix two processes (one's executable, the other's owner and start time) and the start-time
+  // check before a signal would then pass for the wrong one. Read the start time again and drop
+  // the entry when it changed (the next listing sees the new process whole).
+  const startTime = statText ? parseStartTime(statText) : null;
+  const again = await readFile(`${dir}/stat`, 'utf8').catch(() => null);
+  if (startTime === null || again === null || parseStartTime(again) !== startTime) return null;
   const args = cmdline ? cmdline.subarray(0, 64 * 1024).toString('utf8').split('\0').filter(Boolean) : [];
   return {
     pid,
@@ -93,7 +100,7 @@ async function procInfo(pid: number): Promise<ProcessInfo | null> {
     cwd,
     args,
     uids: status ? parseStatus(status) : null,
-    startTime: statText ? parseStartTime(statText) : null,
+    startTime,
   };
 }
 

@@ -162,7 +162,10 @@ export async function expectCanariesIntact(canaries: Canaries, context: string):
   } catch (error) {
     now = [`(cannot read the canary tree: ${(error as Error).message})`];
   }
-  const stopped = canaries.processes.filter((child) => !alive(child.pid!)).map((child) => `${child.pid} ${child.spawnfile} ${child.spawnargs.slice(1).join(' ')}`);
+  // How each stopped one ended tells who stopped it: SIGTERM (then SIGKILL) is enforcement's
+  // stop, a lone SIGKILL the sentinel or a stale kill, exit 0 its own time bound.
+  const ended = (child: ChildProcess) => (child.signalCode ? ` (${child.signalCode})` : child.exitCode !== null ? ` (exit ${child.exitCode})` : '');
+  const stopped = canaries.processes.filter((child) => !alive(child.pid!)).map((child) => `${child.pid} ${child.spawnfile} ${child.spawnargs.slice(1).join(' ')}${ended(child)}`);
   expect(
     { tree: now, stopped },
     `${context}: root-owned canaries under ${canaries.dir} changed (owner, mode, name or content) or a process outside the instance was stopped`,
@@ -172,13 +175,10 @@ export async function expectCanariesIntact(canaries: Canaries, context: string):
 /** Stops the canary processes and removes the canary tree. */
 export async function removeCanaries(canaries: Canaries | undefined): Promise<void> {
   if (!canaries) return;
-  for (const child of canaries.processes) {
-    try {
-      process.kill(child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  // ChildProcess.kill signals only a child not yet reaped: a pid freed meanwhile (pid_max is
+  // 32768 here, and the suites start thousands of processes) may belong to another suite's
+  // canary by now, and a raw process.kill(pid) would stop it.
+  for (const child of canaries.processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await removeTree(canaries.dir);
 }
 
