@@ -28,6 +28,8 @@ import { scanMachine } from './inventory/index.js';
 import type { ScanResult } from './inventory/types.js';
 import type { AgentLogger } from './log.js';
 import { desktopNotifier } from './notices/desktop.js';
+import { buildNotice, renderNotice } from './notices/notice.js';
+import type { AgentSentinelHooks } from './sentinel/agent-hook.js';
 import { DeviceHttp, errorMessage, ServerUnreachable } from './net/device-http.js';
 import { DeviceRejected, PolicySync, ServerError, type PollOutcome } from './policy/sync.js';
 import { TrustedClock } from './policy/trusted-clock.js';
@@ -379,6 +381,52 @@ export class Agent {
         details: { operation: 'reconcile', undone: true },
       }),
     );
+  }
+
+  /**
+   * The verdict for `toolId` at `version` run by `user` under the policy in force, at trusted time
+   * (the same evaluator the cycle uses, on the instance a running process stands for), or null
+   * with no policy.
+   */
+  private runningVerdict(toolId: string, version: string | null, user: string | null): Verdict | null {
+    const policy = this.sync.current;
+    if (!policy) return null;
+    const instance: ToolInstance = { toolId, version, channel: 'npm', installPath: '(a running process)', launchers: [], owner: user, evidence: [] };
+    return evaluateInstance(policy.compiled, instance, this.device, this.clock.now());
+  }
+
+  /**
+   * What the sentinel (agent/sentinel) needs from the agent: whether a tool is blocked and
+   * enforced now for a user, the block notice for their terminal, the spool for its
+   * `blocked-launch` events, and the policy revision. `onEvent` runs after each event is spooled.
+   */
+  sentinelHooks(onEvent: () => void): AgentSentinelHooks {
+    return {
+      catalog: this.catalogIndex,
+      isBlocked: (toolId, version, user) => {
+        const verdict = this.runningVerdict(toolId, version, user);
+        return verdict !== null && verdict.action === 'block' && verdict.enforce;
+      },
+      noticeFor: (toolId, version, user) => {
+        const policy = this.sync.current;
+        const verdict = this.runningVerdict(toolId, version, user);
+        const tool = this.catalogIndex.tool(toolId);
+        if (!policy || !verdict || !tool) return null;
+        const notice = buildNotice({ kind: 'block', toolId, toolName: tool.name, version, policyName: policy.compiled.name, timeZone: policy.compiled.timeZone, verdict });
+        return renderNotice(notice, this.clock.now());
+      },
+      emit: async (event) => {
+        await this.emit(event);
+        onEvent();
+      },
+      policyRevision: () => this.sync.current?.payload.revision ?? null,
+      onError: (error) => this.options.log.warn({ err: error as Error }, 'sentinel trouble'),
+    };
+  }
+
+  /** The instances blocked and enforced by the last evaluation (the sentinel learns their fingerprints). */
+  blockedInstances(): ToolInstance[] {
+    return [...this.verdicts.values()].filter(({ verdict }) => verdict.action === 'block' && verdict.enforce).map(({ instance }) => instance);
   }
 
   /** The earliest instant any verdict changes (for the daemon's precise timer). */

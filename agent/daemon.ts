@@ -5,12 +5,15 @@
  * takes effect at its minute with no server contact. While the server is reachable a long-poll
  * brings new policies within moments; when it is not, polls back off with jitter, and the first
  * answer after that delivers the spooled events at once. Launch records and exception requests
- * are picked up as soon as they are dropped. No job's failure stops the daemon: each is logged.
+ * are picked up as soon as they are dropped. On Linux the sentinel (agent/sentinel) stops blocked
+ * tools as they start, wherever they live; its events are delivered at once. No job's failure
+ * stops the daemon: each is logged.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Agent } from './agent.js';
 import type { AgentLogger } from './log.js';
+import { createAgentSentinel, type AgentSentinel } from './sentinel/agent-hook.js';
 
 export interface DaemonOptions {
   cycleMinutes: number;
@@ -18,6 +21,8 @@ export interface DaemonOptions {
   jitterSeconds: number;
   /** Long-poll wait per policy request (the server caps it at 60). */
   pollWaitSeconds: number;
+  /** Start the sentinel (Linux only; `--no-sentinel` turns it off). */
+  sentinel: boolean;
 }
 
 /** The longest a single setTimeout can wait. */
@@ -72,16 +77,46 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     }), delay);
   };
 
+  /** A job run 500 ms after the first of a burst of calls (a folder's changes, a run of events). */
+  const pending = new Set<NodeJS.Timeout>();
+  const soon = (what: string, job: () => Promise<unknown>) => {
+    let timer: NodeJS.Timeout | null = null;
+    return () => {
+      if (timer || stop.signal.aborted) return;
+      pending.add(
+        (timer = setTimeout(() => {
+          pending.delete(timer!);
+          timer = null;
+          void guarded(what, job)();
+        }, 500)),
+      );
+    };
+  };
+
+  // Sentinel events are sent as soon as they are spooled, not at the next cycle.
+  const deliverSoon = soon('sentinel events', () => agent.deliverSpool());
+  const sentinel: AgentSentinel | null = options.sentinel && process.platform === 'linux' ? createAgentSentinel(agent.sentinelHooks(deliverSoon)) : null;
+  /** After each evaluation: the sentinel learns the fingerprints of what is blocked now. */
+  const refreshSentinel = async () => {
+    if (sentinel) await sentinel.refresh(agent.blockedInstances());
+  };
+
   agent.daemonRunning = true;
-  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, pid: process.pid }, 'aigate agent started');
+  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, pid: process.pid, sentinel: sentinel !== null }, 'aigate agent started');
   await guarded('first cycle', () => agent.cycle())();
   armTimer();
+  await guarded('sentinel', refreshSentinel)();
+  if (sentinel) {
+    sentinel.start();
+    log.info({ blocked: agent.blockedInstances().length }, 'sentinel watching process starts');
+  }
 
   const tasks: ScheduledTask[] = [
     cron.schedule(cronExpression(options.cycleMinutes), guarded('cycle', async () => {
       const report = await agent.cycle();
       log.info({ online: report.online, instances: report.instances, verdicts: report.verdicts, spooled: report.spooled, errors: report.errors.length, health: report.health.state }, 'cycle done');
       armTimer();
+      await refreshSentinel();
     }), { name: 'aigate-cycle', noOverlap: true, maxRandomDelay: options.jitterSeconds * 1000 }),
     cron.schedule('* * * * *', guarded('minute check', async () => {
       await agent.reevaluate();
@@ -90,14 +125,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   ];
 
   // Drop folders: stubs' launch records and employees' exception requests.
-  let flushTimer: NodeJS.Timeout | null = null;
-  const flushSoon = () => {
-    if (flushTimer || stop.signal.aborted) return;
-    flushTimer = setTimeout(() => {
-      flushTimer = null;
-      void guarded('drops', () => agent.flushDrops())();
-    }, 500);
-  };
+  const flushSoon = soon('drops', () => agent.flushDrops());
   const watchers: FSWatcher[] = [];
   for (const dir of [agent.paths.launchesDir, agent.paths.requestsDir]) {
     try {
@@ -131,6 +159,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
       if (outcome !== 'failed' && outcome.kind === 'updated') {
         await guarded('new policy', () => agent.applyNewPolicy())();
         armTimer();
+        await guarded('sentinel', refreshSentinel)();
       } else if (agent.deliveryPending) {
         // The server answers again: deliver the spool now, not at the next full cycle.
         await guarded('spool delivery', () => agent.deliverSpool())();
@@ -150,10 +179,11 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     process.once('SIGINT', shutdown);
   });
 
+  sentinel?.stop();
   for (const task of tasks) await task.destroy();
   for (const watcher of watchers) watcher.close();
   if (timer) clearTimeout(timer);
-  if (flushTimer) clearTimeout(flushTimer);
+  for (const waiting of pending) clearTimeout(waiting);
   await polling;
   await agent.exclusive(async () => {
     agent.daemonRunning = false;

@@ -8,6 +8,7 @@ interface RunFlags extends AgentFlags {
   cycleMinutes: number;
   jitter?: number;
   pollWait: number;
+  sentinel: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -16,13 +17,14 @@ export function registerRun(program: Command): void {
     .description('run the agent daemon: scan and report every few minutes, follow policy changes, enforce')
     .option('--cycle-minutes <n>', 'minutes between full cycles (scan, check-in)', positiveInt('--cycle-minutes', 60), 10)
     .option('--jitter <seconds>', 'largest random delay added to each cycle (default: a fifth of the cycle, at most 2 minutes)', positiveSeconds('--jitter', 3600))
-    .option('--poll-wait <seconds>', 'long-poll wait for policy changes', positiveSeconds('--poll-wait', 60), 55);
+    .option('--poll-wait <seconds>', 'long-poll wait for policy changes', positiveSeconds('--poll-wait', 60), 55)
+    .option('--no-sentinel', 'do not watch process starts to stop blocked tools as they start (Linux)');
   addAgentOptions(command).action(async (flags: RunFlags) => {
     const { agent, lock, log } = await openAgent(flags, flags.cycleMinutes);
     try {
       await runDaemon(
         agent,
-        { cycleMinutes: flags.cycleMinutes, jitterSeconds: flags.jitter ?? Math.min(120, flags.cycleMinutes * 12), pollWaitSeconds: Math.round(flags.pollWait) },
+        { cycleMinutes: flags.cycleMinutes, jitterSeconds: flags.jitter ?? Math.min(120, flags.cycleMinutes * 12), pollWaitSeconds: Math.round(flags.pollWait), sentinel: flags.sentinel },
         log,
       );
     } finally {

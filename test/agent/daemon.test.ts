@@ -2,7 +2,8 @@
  * The daemon (`aigate-agent run`): a policy published while it runs arrives by long-poll and is
  * enforced within moments; an employee's exception request (made without root) goes through the
  * agent to the server; a ban takes effect at its minute with the server unreachable; SIGTERM
- * stops it cleanly.
+ * stops it cleanly. (The sentinel is off here: this ban names every user, and the machine is
+ * shared; test/agent/sentinel-daemon.test.ts covers it.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, lstat, stat } from 'node:fs/promises';
@@ -50,7 +51,7 @@ afterAll(async () => {
 
 describe('aigate-agent run', () => {
   it('follows the policy, files employee requests, bans at the minute offline, and stops on SIGTERM', async () => {
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify'], {
+    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--no-sentinel'], {
       env: { PATH: process.env.PATH ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -114,5 +115,6 @@ describe('aigate-agent run', () => {
     expect((await readStatus(setup.stateDir)).daemon.running).toBe(false);
     await expect(lstat(join(setup.stateDir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(daemonOutput).toContain('"msg":"a verdict changes now"');
+    expect(daemonOutput).not.toContain('sentinel watching process starts');
   }, 90_000);
 });

@@ -1,0 +1,99 @@
+/**
+ * The sentinel inside the real daemon (`aigate-agent run` as root, Linux): a blocked tool started
+ * by a real unprivileged user from a copied folder outside every scanned root (what an npx-like
+ * copy looks like: the package folder, run as `node copy/cli.js`) is stopped, and one
+ * `blocked-launch` event reaches the real server. The ban names only this test's user, so the
+ * daemon never stops anyone else's processes on a shared machine.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, cp, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_BIN, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { enrollBin, waitFor } from './e2e-helpers.js';
+import { claudeCodeNpm } from './trees.js';
+
+const USER = 'aigtsdmn';
+const canRun = process.platform === 'linux' && process.getuid?.() === 0;
+
+const banForUser = `apiVersion: aigate/v1
+kind: Policy
+metadata:
+  name: ban-for-${USER}
+spec:
+  default: allow
+  rules:
+    - tools: [claude-code]
+      users: [${USER}]
+      action: block
+      message: Claude Code may not be used on company machines.
+`;
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let server: TestServer;
+let daemon: ChildProcess | null = null;
+let tool: ChildProcess | null = null;
+let daemonOutput = '';
+let deviceId = '';
+let uid = -1;
+let gid = -1;
+
+beforeAll(async () => {
+  if (!canRun) return;
+  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
+  if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${USER}: ${made.stderr}`);
+  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
+  gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
+  dir = await tempDir('aigate-sentinel-daemon-');
+  await chmod(dir.path, 0o755); // the user must reach the copied folder
+  server = await startTestServer(join(dir.path, 'server'));
+  const enrolled = await enrollBin(server.url, await createEnrollSecret(server.admin), join(dir.path, 'state'));
+  expect(enrolled.code, enrolled.stderr).toBe(0);
+  deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)![1]!;
+  await publish(server.admin, banForUser);
+}, 60_000);
+
+afterAll(async () => {
+  if (tool && tool.exitCode === null && tool.signalCode === null) tool.kill('SIGKILL');
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  await server?.close();
+  await dir?.remove();
+});
+
+describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
+  it('stops a blocked tool run from a copied folder outside every scanned root and reports one blocked-launch event', async () => {
+    // The scanned roots: an empty home and prefix. The copy lives elsewhere.
+    const home = join(dir.path, 'tree', 'home', 'nobody-here');
+    const prefix = join(dir.path, 'tree', 'npm-global');
+    await mkdir(home, { recursive: true });
+    await mkdir(prefix, { recursive: true });
+    const prepared = await claudeCodeNpm(join(dir.path, 'prepared'));
+    const copy = join(dir.path, 'elsewhere', 'copy');
+    await cp(prepared.installPath, copy, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chown', ['-R', `${uid}:${gid}`, join(dir.path, 'elsewhere')]);
+    await chmod(join(dir.path, 'elsewhere'), 0o755);
+
+    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', join(dir.path, 'state'), '--home', home, '--npm-prefix', prefix, '--cycle-minutes', '30', '--poll-wait', '2', '--no-desktop-notify'], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    daemon.stdout!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
+    daemon.stderr!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
+    await waitFor('the sentinel to start', async () => daemonOutput.includes('sentinel watching process starts'), 60_000);
+
+    // The employee runs the copy directly (a long-running session).
+    tool = spawn(process.execPath, [join(copy, 'cli.js'), 'serve'], { cwd: join(dir.path, 'elsewhere'), uid, gid, env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => tool!.once('exit', (code, signal) => resolve({ code, signal })));
+    expect(ended.signal, daemonOutput).toBe('SIGKILL');
+
+    const launches = () => server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === 'blocked-launch');
+    const [event] = await waitFor('the blocked-launch event on the server', async () => (launches().length > 0 ? launches() : null), 30_000);
+    expect(event).toMatchObject({ toolId: 'claude-code', user: USER, version: '2.1.91' });
+    expect(event!.details).toMatchObject({ source: 'sentinel', pid: tool.pid, uid, stopped: true });
+
+    daemon.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => (daemon!.exitCode !== null ? resolve(daemon!.exitCode) : daemon!.once('exit', (c) => resolve(c))));
+    expect(code, daemonOutput).toBe(0);
+    expect(launches()).toHaveLength(1);
+  }, 120_000);
+});
