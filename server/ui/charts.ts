@@ -8,7 +8,15 @@ import { escapeHtml, html, raw, type Html } from './html.js';
 export interface Series {
   name: string;
   values: readonly (number | null)[];
+  /**
+   * A series that stands for a verdict takes that verdict's colour everywhere (blocked red, warned
+   * amber, allowed or compliant green); others take the next colour of a palette without those.
+   */
+  tone?: 'allow' | 'warn' | 'block';
 }
+
+/** The CSS class that colours a series. */
+const tone = (s: Series, index: number): string => (s.tone ? `t-${s.tone}` : `s${index % 8}`);
 
 const WIDTH = 720;
 const HEIGHT = 240;
@@ -80,9 +88,9 @@ export function lineChart(days: readonly string[], series: readonly Series[], op
       pen = true;
     });
     const points = s.values
-      .map((value, i) => (value === null ? '' : `<circle class="pt s${index % 8}" cx="${x(i)}" cy="${y(value)}" r="2.5"><title>${escapeHtml(`${s.name}, ${days[i]}: ${(options.yLabel ?? String)(value)}`)}</title></circle>`))
+      .map((value, i) => (value === null ? '' : `<circle class="pt ${tone(s, index)}" cx="${x(i)}" cy="${y(value)}" r="2.5"><title>${escapeHtml(`${s.name}, ${days[i]}: ${(options.yLabel ?? String)(value)}`)}</title></circle>`))
       .join('');
-    if (path) lines += `<path class="line s${index % 8}" d="${path}"/>${points}`;
+    if (path) lines += `<path class="line ${tone(s, index)}" d="${path}"/>${points}`;
   });
   return svg(options, axes + lines);
 }
@@ -102,7 +110,7 @@ export function stackedBars(days: readonly string[], series: readonly Series[], 
       if (value <= 0) return;
       const top = y(base + value);
       const height = round(y(base) - top);
-      bars += `<rect class="bar s${index % 8}" x="${round(x(i) - barW / 2)}" y="${top}" width="${round(barW)}" height="${height}"><title>${escapeHtml(`${s.name}, ${day}: ${value}`)}</title></rect>`;
+      bars += `<rect class="bar ${tone(s, index)}" x="${round(x(i) - barW / 2)}" y="${top}" width="${round(barW)}" height="${height}"><title>${escapeHtml(`${s.name}, ${day}: ${value}`)}</title></rect>`;
       base += value;
     });
   });
@@ -126,7 +134,7 @@ export function sparkline(values: readonly number[], label: string): Html {
 
 /** A legend as a list, each name with its series colour. */
 export function legend(series: readonly Series[]): Html {
-  return html`<ul class="legend">${series.map((s, i) => html`<li><span class="swatch s${i % 8}" aria-hidden="true"></span>${s.name}</li>`)}</ul>`;
+  return html`<ul class="legend">${series.map((s, i) => html`<li><span class="swatch ${tone(s, i)}" aria-hidden="true"></span>${s.name}</li>`)}</ul>`;
 }
 
 /** The data of a chart as a table, inside a disclosure. */

@@ -10,7 +10,11 @@ export function percent(share: number | null, digits = 1): string {
   return `${(share * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
 }
 
-export const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
+/** The word for `n` things: `noun(1, 'device')` is "device", `noun(2, 'device')` "devices". */
+export const noun = (n: number, one: string, many = `${one}s`): string => (n === 1 ? one : many);
+
+/** A count with its word, the one way the dashboard says how many: "1 device", "1,204 devices". */
+export const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${noun(n, one, many)}`;
 
 /** `2026-06-20 00:00 UTC` */
 export function utc(value: number | string | null | undefined): string {

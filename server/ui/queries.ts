@@ -15,7 +15,10 @@ export interface DeviceListRow {
   policy_revision: number | null;
   status: DeviceStatus;
   tools: number;
-  violations: number;
+  /** Installed instances whose verdict is block. */
+  blocked: number;
+  /** Installed instances whose verdict is warn. */
+  warned: number;
   /** The agent's health report: null until it sends one. */
   health: 'ok' | 'degraded' | null;
   /** JSON array of the agent's reasons (see policies/protocol.ts HealthReason). */
@@ -62,7 +65,8 @@ export function searchDevices(db: Database.Database, search: DeviceSearch, stale
       `SELECT d.id, d.hostname, d.group_name, d.os, d.users, d.agent_version, d.last_checkin_at, d.policy_revision, d.health, d.health_reasons,
               ${DEVICE_STATUS_SQL} AS status,
               (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1) AS tools,
-              (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action IN ('warn', 'block')) AS violations
+              (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action = 'block') AS blocked,
+              (SELECT count(*) FROM instances i WHERE i.device_id = d.id AND i.present = 1 AND i.action = 'warn') AS warned
          FROM devices d ${clause}
         ORDER BY d.hostname, d.id LIMIT @limit OFFSET @offset`,
     )

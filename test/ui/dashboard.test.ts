@@ -36,6 +36,21 @@ async function shot(name: string, target: Page = page): Promise<void> {
   await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** Every page of the dashboard, by name, with a tool, a device and a revision of the fleet. */
+async function dashboardPages(): Promise<[string, string][]> {
+  return [
+    ['overview', '/ui'],
+    ['tools', '/ui/tools'],
+    ['tool', '/ui/tools/claude-code'],
+    ['devices', '/ui/devices'],
+    ['device', `/ui/devices/${devices[0]!.id}`],
+    ['policy', '/ui/policy'],
+    ['policy-revision', `/ui/policy/revisions/${await fleet.currentRevision()}`],
+    ['exceptions', '/ui/exceptions?status=all'],
+    ['reports', '/ui/reports'],
+  ];
+}
+
 async function signIn(target: Page, token: string): Promise<void> {
   await target.goto(`${fleet.url}/ui`);
   await target.waitForURL(/\/ui\/login/);
@@ -245,6 +260,46 @@ describe('the dashboard in a browser', () => {
     await auditorContext.close();
   });
 
+  it('colours verdicts by meaning (blocked red, warned amber, compliant green) and says every count with the right plural', async () => {
+    await page.goto(`${fleet.url}/ui`);
+    if (page.url().includes('/ui/login')) await signIn(page, fleet.adminToken); // when run on its own
+    const colour = (selector: string, property: string) => page.evaluate<string>(`getComputedStyle(document.querySelector(${JSON.stringify(selector)}))[${JSON.stringify(property)}]`);
+    const RED = 'rgb(207, 34, 46)';
+    const AMBER = 'rgb(176, 122, 0)';
+    const GREEN = 'rgb(26, 127, 55)';
+    const swatch = (name: string) => page.evaluate<string>(
+      `getComputedStyle([...document.querySelectorAll('.legend li')].find((li) => li.textContent.trim() === ${JSON.stringify(name)}).querySelector('.swatch')).backgroundColor`,
+    );
+    expect(await swatch('Blocked launches')).toBe(RED);
+    expect(await swatch('Warned launches')).toBe(AMBER);
+    expect(await colour('svg[aria-labelledby^="compliance-"] path.line', 'stroke')).toBe(GREEN);
+    expect(await colour('svg[aria-labelledby^="launches-"] rect.bar.t-block', 'fill')).toBe(RED);
+    // No series of tools borrows a verdict's colour.
+    const toolLines = await page.evaluate<string[]>(`[...document.querySelectorAll('svg[aria-labelledby^="installs-"] path.line')].map((p) => getComputedStyle(p).stroke)`);
+    expect(toolLines.length).toBeGreaterThan(0);
+    for (const stroke of toolLines) expect([RED, AMBER, GREEN]).not.toContain(stroke);
+    expect(await colour('[data-kpi="devices-with-blocked-tool"]', 'color')).toBe(await colour('.text-block', 'color'));
+    expect(await colour('[data-kpi="compliant-share"]', 'color')).toBe('rgb(17, 97, 43)');
+    await page.goto(`${fleet.url}/ui/tools`);
+    expect(await colour('.vbar .v-block', 'fill')).toBe(RED);
+    expect(await colour('.vbar .v-allow', 'fill')).toBe(GREEN);
+    await page.goto(`${fleet.url}/ui/devices`);
+    expect(await page.locator('table.data .text-block').first().innerText()).toMatch(/^\d+ blocked$/);
+    expect(await colour('table.data .text-block', 'color')).toBe('rgb(156, 13, 35)');
+
+    // Plurals: no "1 devices", no "2 device", on any page.
+    const NOUNS = 'device|tool|AI tool|install|request|launch|rule|exception|day|hour|minute|version|line|user|change';
+    const one = new RegExp(`(?<![\\d.,])1 (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS.replace(/\|/g, 's|')}s|launches)\\b`);
+    const many = new RegExp(`(?<![\\d.,])(?:0|[2-9]|\\d{2,}|\\d{1,3}(?:,\\d{3})+) (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS})(?![a-z])`);
+    for (const [name, path] of await dashboardPages()) {
+      await page.goto(`${fleet.url}${path}`);
+      await page.evaluate<void>("document.querySelectorAll('details').forEach((d) => { d.open = true; })");
+      const text = await page.locator('body').innerText();
+      expect(text.match(one)?.[0] ?? null, `${name}: a single thing said as many`).toBeNull();
+      expect(text.match(many)?.[0] ?? null, `${name}: many things said as one`).toBeNull();
+    }
+  });
+
   it('fits a 390 px phone screen on every page: nothing scrolls sideways, tables scroll inside their card', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
     phone.on('request', (request) => requested.push(request.url()));
@@ -253,18 +308,7 @@ describe('the dashboard in a browser', () => {
     await phonePage.goto(`${fleet.url}/ui/login`);
     await shot('phone-login', phonePage);
     await signIn(phonePage, fleet.adminToken);
-    const pages: [string, string][] = [
-      ['overview', '/ui'],
-      ['tools', '/ui/tools'],
-      ['tool', '/ui/tools/claude-code'],
-      ['devices', '/ui/devices'],
-      ['device', `/ui/devices/${devices[0]!.id}`],
-      ['policy', '/ui/policy'],
-      ['policy-revision', `/ui/policy/revisions/${await fleet.currentRevision()}`],
-      ['exceptions', '/ui/exceptions?status=all'],
-      ['reports', '/ui/reports'],
-    ];
-    for (const [name, path] of pages) {
+    for (const [name, path] of await dashboardPages()) {
       await phonePage.goto(`${fleet.url}${path}`);
       // Open every <details> so hidden tables are measured too.
       await phonePage.evaluate<void>("document.querySelectorAll('details').forEach((d) => { d.open = true; })");

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isoUtc } from '../../server/reports/columns.js';
 import { niceMax, sparkline } from '../../server/ui/charts.js';
 import { diffLines, hunks } from '../../server/ui/diff.js';
-import { describeChange, percent, relative, utc } from '../../server/ui/format.js';
+import { describeChange, noun, percent, plural, relative, utc } from '../../server/ui/format.js';
 import { escapeHtml, href, html, raw } from '../../server/ui/html.js';
 
 const NOW = Date.parse('2026-06-10T08:00:00Z');
@@ -24,6 +24,12 @@ describe('html', () => {
 });
 
 describe('words', () => {
+  it('says counts with one plural helper', () => {
+    expect([plural(0, 'device'), plural(1, 'device'), plural(2, 'device'), plural(1204, 'device')]).toEqual(['0 devices', '1 device', '2 devices', '1,204 devices']);
+    expect([plural(1, 'launch', 'launches'), plural(3, 'launch', 'launches')]).toEqual(['1 launch', '3 launches']);
+    expect([noun(1, 'has', 'have'), noun(2, 'has', 'have'), noun(0, 'day')]).toEqual(['has', 'have', 'days']);
+  });
+
   it.each([
     [{ toolName: 'Claude Code', from: 'warn', to: 'block', at: '2026-06-19T00:00:00Z', devices: 1204 }, 'Claude Code becomes blocked in 9 days on 1,204 devices'],
     [{ toolName: 'Gemini CLI', from: 'allow', to: 'warn', at: '2026-06-11T00:00:00Z', devices: 1 }, 'Gemini CLI starts to be warned about tomorrow on 1 device'],

@@ -6,7 +6,7 @@ import type { HealthReason } from '../../../policies/protocol.js';
 import type { StoredEvent } from '../../store/events.js';
 import type { ExceptionRequestRecord } from '../../store/exception-requests.js';
 import type { StoredInstance } from '../../store/inventory.js';
-import { count, plural, relative, utc } from '../format.js';
+import { count, noun, plural, relative, utc } from '../format.js';
 import { href, html, type Html } from '../html.js';
 import { exportButtons, statusBadge, verdictBadge, type PageInput } from '../layout.js';
 import type { DeviceListRow, DeviceSearch } from '../queries.js';
@@ -41,7 +41,7 @@ export function devicesPage(input: { search: DeviceSearch; rows: DeviceListRow[]
     <div class="field submit"><button type="submit" class="button">Search</button></div>
   </form>
   <section class="card">
-    <p class="muted" role="status">${plural(total, 'device')}${search.q || search.status || search.group || search.health ? ' match' : ''}.</p>
+    <p class="muted" role="status">${plural(total, 'device')}${search.q || search.status || search.group || search.health ? ` ${noun(total, 'matches', 'match')}` : ''}.</p>
     ${rows.length
       ? html`<div class="table-wrap"><table class="data"><caption class="visually-hidden">Devices</caption>
         <thead><tr><th scope="col">Hostname</th><th scope="col">Group</th><th scope="col">Users</th><th scope="col">OS</th><th scope="col">Agent</th><th scope="col">Last check-in</th><th scope="col">Status</th><th scope="col" class="num">AI tools</th><th scope="col" class="num">Violations</th></tr></thead>
@@ -49,7 +49,7 @@ export function devicesPage(input: { search: DeviceSearch; rows: DeviceListRow[]
           (row) => html`<tr>
             <th scope="row"><a href="/ui/devices/${row.id}">${row.hostname}</a></th><td>${row.group_name}</td><td>${users(row.users)}</td><td>${row.os}</td><td>${row.agent_version}</td>
             <td>${row.last_checkin_at ? html`${relative(row.last_checkin_at, input.now)}<br><span class="muted">${utc(row.last_checkin_at)}</span>` : 'never'}</td>
-            <td>${statusBadge(row.status)} ${healthBadge(row.health, parseHealthReasons(row.health_reasons))}</td><td class="num">${count(row.tools)}</td><td class="num">${row.violations ? html`<strong class="text-block">${count(row.violations)}</strong>` : '0'}</td></tr>`,
+            <td>${statusBadge(row.status)} ${healthBadge(row.health, parseHealthReasons(row.health_reasons))}</td><td class="num">${count(row.tools)}</td><td class="num">${violationCell(row)}</td></tr>`,
         )}</tbody></table></div>`
       : html`<p class="empty">No device matches.</p>`}
     ${pages > 1
@@ -59,6 +59,12 @@ export function devicesPage(input: { search: DeviceSearch; rows: DeviceListRow[]
     <div class="exports">${exportButtons('coverage', { group: search.group, status: search.status })}</div>
   </section>`;
   return { title: 'Devices', section: 'devices', body };
+}
+
+/** Violations of a device: blocked in red, warned in amber, each said in words. */
+function violationCell(row: Pick<DeviceListRow, 'blocked' | 'warned'>): Html | string {
+  if (!row.blocked && !row.warned) return '0';
+  return html`${row.blocked ? html`<strong class="text-block">${count(row.blocked)} blocked</strong>` : ''}${row.blocked && row.warned ? html`<br>` : ''}${row.warned ? html`<strong class="text-warn">${count(row.warned)} warned</strong>` : ''}`;
 }
 
 const CHANGE_WORDS: Record<string, string> = { appeared: 'installed', 'version-changed': 'version changed', disappeared: 'removed', 'verdict-changed': 'verdict changed' };
@@ -147,5 +153,5 @@ export function devicePage(input: {
       <tbody>${input.requests.map((r) => html`<tr><td>${utc(r.requestedAt)}</td><td>${toolName(catalog, r.toolId)}</td><td>${r.reason}</td><td><a href="/ui/exceptions?status=${r.status}">${r.status}</a>${r.policyRevision ? ` (revision ${r.policyRevision})` : ''}</td></tr>`)}</tbody></table></div></section>`
     : ''}
   <section class="card"><h2>Exports for this device</h2><div class="exports">${exportButtons('inventory', { device: device.id })}${exportButtons('violations', { device: device.id })}${exportButtons('events', { device: device.id })}</div></section>`;
-  return { title: device.hostname, section: 'devices', subheading: html`${device.group} · ${count(present.length)} AI tools · <a href="/ui/devices">all devices</a>`, body };
+  return { title: device.hostname, section: 'devices', subheading: html`${device.group} · ${plural(present.length, 'AI tool')} · <a href="/ui/devices">all devices</a>`, body };
 }

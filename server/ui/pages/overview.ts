@@ -1,12 +1,13 @@
 /** The overview: the fleet at a glance, from the same figures as GET /v1/reports/overview. */
 import type { Overview } from '../../reports/overview.js';
 import { dataTable, legend, lineChart, stackedBars } from '../charts.js';
-import { count, describeChange, longDate, percent, plural, relative, utc } from '../format.js';
+import { count, describeChange, longDate, noun, percent, plural, relative, utc } from '../format.js';
 import { href, html, type Html } from '../html.js';
 import { exportButtons, type PageInput } from '../layout.js';
 
-function kpi(id: string, label: string, value: string, detail: Html | string, link?: string): Html {
-  const body = html`<p class="kpi-label">${label}</p><p class="kpi-value" data-kpi="${id}">${value}</p><p class="kpi-detail">${detail}</p>`;
+/** A key figure; `tone` colours its value by what it means (blocked red, warned amber, compliant green). */
+function kpi(id: string, label: string, value: string, detail: Html | string, link?: string, tone?: 'allow' | 'warn' | 'block'): Html {
+  const body = html`<p class="kpi-label">${label}</p><p class="kpi-value${tone ? ` text-${tone}` : ''}" data-kpi="${id}">${value}</p><p class="kpi-detail">${detail}</p>`;
   return html`<section class="card kpi" aria-label="${label}">${link ? html`<a class="kpi-link" href="${link}">${body}</a>` : body}</section>`;
 }
 
@@ -29,25 +30,25 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
     : html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>${data.policy ? 'No dated rule of the current policy changes a verdict in the coming year.' : 'No policy has been published yet.'}</p></section>`;
 
   const installSeries = data.charts.installs.map((s) => ({ name: s.name, values: s.values }));
-  const complianceSeries = [{ name: 'Compliant devices', values: data.charts.compliance.map((v) => (v === null ? null : Math.round(v * 1000) / 10)) }];
+  const complianceSeries = [{ name: 'Compliant devices', tone: 'allow' as const, values: data.charts.compliance.map((v) => (v === null ? null : Math.round(v * 1000) / 10)) }];
   const launchSeries = [
-    { name: 'Blocked launches', values: data.charts.blockedLaunches },
-    { name: 'Warned launches', values: data.charts.warnedLaunches },
+    { name: 'Blocked launches', tone: 'block' as const, values: data.charts.blockedLaunches },
+    { name: 'Warned launches', tone: 'warn' as const, values: data.charts.warnedLaunches },
   ];
   const days = data.charts.days;
 
   const body = html`
   <div class="kpis">
     ${kpi('devices-enrolled', 'Devices', count(devices.enrolled), html`<span data-kpi="devices-active">${count(devices.active)}</span> active · <a href="/ui/devices?status=stale"><span data-kpi="devices-stale">${count(devices.stale)}</span> stale</a> · <a href="/ui/devices?status=never-seen"><span data-kpi="devices-never-seen">${count(devices.neverSeen)}</span> never seen</a> · <a href="/ui/devices?health=degraded"${devices.degraded ? html` class="text-block"` : ''}><span data-kpi="devices-degraded">${count(devices.degraded)}</span> degraded</a>`)}
-    ${kpi('compliant-share', 'Compliant', percent(compliance.share), html`<span data-kpi="compliant">${count(compliance.compliant)}</span> of <span data-kpi="reporting">${count(compliance.devices)}</span> reporting devices have no warned or blocked tool`)}
-    ${kpi('devices-with-blocked-tool', 'Devices with a banned tool', count(compliance.withBlockedTool), html`and ${plural(compliance.withWarnedTool, 'device')} with a warned tool`, href('/ui/export/violations', { format: 'csv', verdict: 'block' }))}
-    ${kpi('blocked-launches-week', 'Blocked launches, last 7 days', count(launches.blocked), html`<span data-kpi="warned-launches-week">${count(launches.warned)}</span> warned launches`)}
+    ${kpi('compliant-share', 'Compliant', percent(compliance.share), html`<span data-kpi="compliant">${count(compliance.compliant)}</span> of <span data-kpi="reporting">${count(compliance.devices)}</span> reporting ${noun(compliance.devices, 'device')} ${noun(compliance.compliant, 'has', 'have')} no warned or blocked tool`, undefined, compliance.share === null ? undefined : 'allow')}
+    ${kpi('devices-with-blocked-tool', 'Devices with a banned tool', count(compliance.withBlockedTool), html`and <span class="${compliance.withWarnedTool ? 'text-warn' : ''}">${plural(compliance.withWarnedTool, 'device')}</span> with a warned tool`, href('/ui/export/violations', { format: 'csv', verdict: 'block' }), compliance.withBlockedTool ? 'block' : undefined)}
+    ${kpi('blocked-launches-week', 'Blocked launches, last 7 days', count(launches.blocked), html`<span data-kpi="warned-launches-week">${count(launches.warned)}</span> warned ${noun(launches.warned, 'launch', 'launches')}`, undefined, launches.blocked ? 'block' : undefined)}
   </div>
   ${nextCard}
   <div class="grid-2">
     <section class="card" aria-labelledby="installs-title">
       <h2 id="installs-title">Installs per tool</h2>
-      <p class="muted">Instances installed at the end of each day, last ${days.length} days.</p>
+      <p class="muted">Instances installed at the end of each day, last ${plural(days.length, 'day')}.</p>
       ${installSeries.length
         ? html`${lineChart(days, installSeries, { id: 'installs', title: 'Installs per tool over time', description: `Installed instances per day for ${installSeries.map((s) => s.name).join(', ')}.` })}${legend(installSeries)}${dataTable(days, installSeries)}`
         : html`<p class="empty">No inventory has been rolled up yet.</p>`}

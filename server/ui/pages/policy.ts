@@ -4,7 +4,7 @@ import type { Problem } from '../../../policies/load.js';
 import type { PreviewResult } from '../../services/preview.js';
 import type { PolicyRevision, PolicyRevisionSummary } from '../../store/policies.js';
 import { diffLines, hunks } from '../diff.js';
-import { count, plural, utc } from '../format.js';
+import { count, noun, plural, utc } from '../format.js';
 import { html, type Html } from '../html.js';
 import { exportButtons, verdictBadge, type PageInput } from '../layout.js';
 import { toolName } from './tools.js';
@@ -40,8 +40,8 @@ function previewResult(view: PreviewView, catalog: CatalogIndex): Html {
   return html`<section class="preview-result" aria-labelledby="preview-result-title" tabindex="-1" id="preview-result">
     <h3 id="preview-result-title">Impact of “${result.policy.name}” at ${utc(result.at)}${result.policy.mode === 'monitor' ? ' (monitor mode: reported only)' : ''}</h3>
     <p>Over ${plural(result.devices, 'active device')} and ${plural(result.instances, 'install')}:
-      <strong data-preview="block-devices">${count(result.totals.block.devices)}</strong> devices would have a tool blocked (${plural(result.totals.block.users, 'user')}),
-      <strong data-preview="warn-devices">${count(result.totals.warn.devices)}</strong> a tool warned about.</p>
+      <strong data-preview="block-devices" class="text-block">${count(result.totals.block.devices)}</strong> ${noun(result.totals.block.devices, 'device')} would have a tool blocked (${plural(result.totals.block.users, 'user')}),
+      <strong data-preview="warn-devices" class="text-warn">${count(result.totals.warn.devices)}</strong> a tool warned about.</p>
     ${result.warnings.length ? html`<ul class="warnings">${result.warnings.map((w) => html`<li>Warning: <code>${w.path}</code> ${w.message}</li>`)}</ul>` : ''}
     ${rows.length
       ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Tool</th><th scope="col">Outcome</th><th scope="col" class="num">Devices</th><th scope="col" class="num">Users</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Changed from now</th></tr></thead>
@@ -70,7 +70,7 @@ export function policyPage(input: {
         <dt>Name</dt><dd>${current.name}</dd>
         <dt>Mode</dt><dd>${current.document.spec.mode ?? 'enforce'}</dd>
         <dt>Published</dt><dd>${utc(current.publishedAt)} by ${current.publishedBy ?? '–'}</dd>
-        <dt>Rules</dt><dd>${count(current.document.spec.rules?.length ?? 0)} rules, ${count(current.document.spec.exceptions?.length ?? 0)} exceptions</dd>
+        <dt>Rules</dt><dd>${plural(current.document.spec.rules?.length ?? 0, 'rule')}, ${plural(current.document.spec.exceptions?.length ?? 0, 'exception')}</dd>
         <dt>SHA-256</dt><dd><code>${current.sha256.slice(0, 16)}…</code></dd>
       </dl>
       ${current.comment ? html`<p>${current.comment}</p>` : ''}
@@ -114,7 +114,7 @@ export function revisionPage(input: { revision: PolicyRevision; previous: Policy
       const added = lines.filter((l) => l.kind === 'add').length;
       const removedCount = lines.filter((l) => l.kind === 'remove').length;
       changes = groups.length
-        ? html`<p><span class="diff-add-count">+${added}</span> <span class="diff-remove-count">−${removedCount}</span> lines compared with revision ${previous.revision}.</p>
+        ? html`<p><span class="diff-add-count">+${added}</span> <span class="diff-remove-count">−${removedCount}</span> ${noun(added + removedCount, 'line')} compared with revision ${previous.revision}.</p>
           <div class="table-wrap"><table class="diff"><caption class="visually-hidden">Changes from revision ${previous.revision} to ${revision.revision}</caption>
           <thead><tr><th scope="col">${previous.revision}</th><th scope="col">${revision.revision}</th><th scope="col">Line</th></tr></thead>
           ${groups.map(

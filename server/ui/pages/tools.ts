@@ -99,7 +99,7 @@ export function toolPage(input: {
   </div>
   <section class="card" aria-labelledby="trend-title">
     <h2 id="trend-title">Installs over time</h2>
-    ${lineChart(input.days, series, { id: 'tool-trend', title: `Installs of ${toolName(catalog, toolId)} over time`, description: `Installed instances per day over the last ${input.days.length} days.` })}
+    ${lineChart(input.days, series, { id: 'tool-trend', title: `Installs of ${toolName(catalog, toolId)} over time`, description: `Installed instances per day over the last ${plural(input.days.length, 'day')}.` })}
     ${legend(series)}${dataTable(input.days, series)}
   </section>
   <section class="card">
