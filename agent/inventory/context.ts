@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { catalogIndex, builtinCatalog, type CatalogIndex } from '../../policies/catalog/index.js';
 import type { OsName } from '../../policies/schema.js';
-import { ScanFs, type SkipLog } from './fs.js';
+import { isInside, ScanFs, type SkipLog } from './fs.js';
 import type { ScanLimits, ScanOptions, Skipped } from './types.js';
 import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
 import { mergeEnv, readProcessEnvs, readStartupEnv, type UserEnv } from './user-env.js';
@@ -95,6 +95,16 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
   const users = options.homes
     ? explicitHomes(scanFs, root, platform, options.homes)
     : discoverHomes(scanFs, root, platform);
+  // As root, a home's files are read only if they are the user's to show (ScanFs.guardHomes).
+  if (scanFs.asRoot) {
+    scanFs.guardHomes(
+      users.homes.flatMap((home) => {
+        const real = scanFs.realpath(home.dir);
+        const uid = real === null ? null : (scanFs.lstat(real)?.uid ?? null);
+        return real === null || uid === null ? [] : [{ dir: path.resolve(home.dir), real, uid }];
+      }),
+    );
+  }
   const systemRoots = options.systemRoots ?? discovered;
   const hostPath = platform === hostPlatform() ? (process.env.PATH ?? '').split(path.delimiter) : [];
   const pathDirs = unique((options.paths ?? hostPath).filter((d) => d !== '' && path.isAbsolute(d)));
@@ -206,12 +216,7 @@ function definedOnly<T extends object>(value: Partial<T>): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0)) as Partial<T>;
 }
 
-/** Whether `child` is `parent` or lies inside it (both already canonical). */
-export function isInside(child: string, parent: string): boolean {
-  if (child === parent) return true;
-  const prefix = parent.endsWith(path.sep) ? parent : parent + path.sep;
-  return child.startsWith(prefix);
-}
+export { isInside };
 
 /** One install channel's scanner. */
 export type Scanner = (ctx: ScanContext) => Promise<import('../../policies/inventory.js').ToolInstance[]>;

@@ -8,6 +8,7 @@
  * the event loop between directories (ScanContext.breathe), so a daemon stays responsive.
  */
 import * as fs from 'node:fs';
+import { dirname } from 'node:path';
 import { decodeText } from './parse/text.js';
 
 /**
@@ -34,23 +35,67 @@ export interface DirEntry {
 }
 
 const NONBLOCK = (fs.constants as { O_NONBLOCK?: number }).O_NONBLOCK ?? 0;
-const OPEN_FLAGS = fs.constants.O_RDONLY | NONBLOCK;
 const NOFOLLOW = (fs.constants as { O_NOFOLLOW?: number }).O_NOFOLLOW ?? 0;
+const OPEN_FLAGS = fs.constants.O_RDONLY | NONBLOCK | NOFOLLOW;
+/** Reopening an O_PATH handle through /proc/self/fd: that name is a (magic) link, so no O_NOFOLLOW. */
+const REOPEN_FLAGS = fs.constants.O_RDONLY | NONBLOCK;
+/**
+ * Linux O_PATH (open(2)): a handle naming a file without opening it, so no driver's open runs
+ * (a watchdog, a tape rewind) and a FIFO cannot block. Node does not export the constant; the
+ * value is the kernel's on every architecture Node supports on Linux.
+ */
+const O_PATH = 0o10000000;
 const CHUNK = 64 * 1024;
+
+/**
+ * A user's home whose files a root scan reads only when they are the user's own (or
+ * world-readable root files) and really lie inside the home or a root-owned system location.
+ */
+export interface GuardedHome {
+  /** The home as scanned, and its canonical path. */
+  dir: string;
+  real: string;
+  /** The home's owner. */
+  uid: number;
+}
+
+/** The file a read will open: its real type and identity, and where it really lies (lazily). */
+interface Located {
+  stats: fs.Stats;
+  /** The real path of the file, or null when it cannot be told. */
+  where(): string | null;
+}
 
 export class ScanFs {
   private readonly buffer = Buffer.allocUnsafe(CHUNK);
   private readonly realpaths = new Map<string, string | null>();
+  private homes: GuardedHome[] = [];
+  private readonly systemDirs = new Map<string, boolean>();
+  /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
+  private readonly pathHandles = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
   constructor(
     private readonly skips: SkipLog,
     private readonly maxEntriesPerDir: number,
+    /** Whether reads run with root's rights (then files under guarded homes are checked). */
+    readonly asRoot = process.platform !== 'win32' && typeof process.geteuid === 'function' && process.geteuid() === 0,
   ) {}
+
+  /**
+   * Homes whose files are read only if they are the home owner's (or world-readable root files)
+   * and really lie inside the home or a root-owned system location; applies when scanning as root.
+   * A home owned by root (root's own, or a test's) is trusted as a whole.
+   */
+  guardHomes(homes: readonly GuardedHome[]): void {
+    // Longest first, so a home inside another one is the one a path belongs to.
+    this.homes = homes.filter((h) => h.uid !== 0).sort((a, b) => b.real.length - a.real.length);
+  }
 
   /** A directory's entries, at most maxEntriesPerDir of them; null when it cannot be listed. */
   list(dir: string): DirEntry[] | null {
     let handle: fs.Dir;
     try {
+      // (opendir opens with O_DIRECTORY: a FIFO or device there fails with ENOTDIR, unopened.)
       handle = fs.opendirSync(dir, { bufferSize: 256 });
     } catch (error) {
       this.fail(dir, error);
@@ -87,72 +132,45 @@ export class ScanFs {
 
   /**
    * The file's bytes as a view that is only valid until the next read (the scan's shared buffer
-   * for small files): no copy, and in the common case three system calls (open, read, close).
+   * for small files): no copy.
    */
-  private readView(path: string, maxBytes: number): Buffer | null {
-    return this.withFile(path, (fd) => {
-      // Checked on the open handle before any read: a FIFO with a writer, a socket or a device
-      // would otherwise hand over whatever it produces (or block).
-      const stats = fs.fstatSync(fd);
-      if (!stats.isFile()) {
-        this.skips.add(path, 'not a regular file');
-        return null;
-      }
-      const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
-      // A short read is the whole of a regular file; only a full buffer needs a closer look.
-      if (n < CHUNK) {
-        if (n > maxBytes) {
-          this.skips.add(path, `too large (${n} bytes; limit ${maxBytes})`);
+  private readView(path: string, maxBytes: number, accept?: Accept): Buffer | null {
+    return this.withFile(
+      path,
+      (fd, stats) => {
+        const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
+        // A short read is the whole of a regular file; only a full buffer needs a closer look.
+        if (n < CHUNK) {
+          if (n > maxBytes) {
+            this.skips.add(path, `too large (${n} bytes; limit ${maxBytes})`);
+            return null;
+          }
+          return this.buffer.subarray(0, n);
+        }
+        if (stats.size > maxBytes) {
+          this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
           return null;
         }
-        return this.buffer.subarray(0, n);
-      }
-      if (stats.size > maxBytes) {
-        this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
-        return null;
-      }
-      const out = Buffer.allocUnsafe(stats.size);
-      let total = 0;
-      while (total < out.length) {
-        const read = fs.readSync(fd, out, total, out.length - total, total);
-        if (read === 0) break;
-        total += read;
-      }
-      return out.subarray(0, total);
-    });
+        const out = Buffer.allocUnsafe(stats.size);
+        let total = 0;
+        while (total < out.length) {
+          const read = fs.readSync(fd, out, total, out.length - total, total);
+          if (read === 0) break;
+          total += read;
+        }
+        return out.subarray(0, total);
+      },
+      accept,
+    );
   }
 
   /** The first bytes of a file (for headers: METADATA, shims), never more than maxBytes. */
   readHead(path: string, maxBytes: number): Buffer | null {
-    return this.withFile(path, (fd) => {
-      const stats = fs.fstatSync(fd);
-      if (!stats.isFile()) {
-        this.skips.add(path, 'not a regular file');
-        return null;
-      }
+    return this.withFile(path, (fd, stats) => {
       const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
       const n = fs.readSync(fd, out, 0, out.length, 0);
       return out.subarray(0, n);
     });
-  }
-
-  /** Opens `path`, runs `read` on it and closes it; any failure is recorded as a skip and gives null. */
-  private withFile<T>(path: string, read: (fd: number) => T | null, extraFlags = 0): T | null {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, OPEN_FLAGS | extraFlags);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    }
-    try {
-      return read(fd);
-    } catch (error) {
-      this.fail(path, error);
-      return null;
-    } finally {
-      fs.closeSync(fd);
-    }
   }
 
   readText(path: string, maxBytes: number): string | null {
@@ -161,57 +179,150 @@ export class ScanFs {
   }
 
   /**
-   * A text file's content, only if it really lies where `accept` allows: its real path is checked
-   * before opening, it is opened by that real path without following a symlink there
-   * (O_NOFOLLOW), and on Linux the opened handle's own path (/proc/self/fd) is checked again, so
-   * a symlink swapped in meanwhile can neither lead the read elsewhere nor make root open a
-   * device. `refused` says why a file was not read.
+   * A text file's content, only if its real path (that of the opened file) is one `accept`
+   * allows; `refused` is the skip reason otherwise.
    */
   readTextWhere(path: string, maxBytes: number, accept: (real: string) => boolean, refused: string): string | null {
-    const real = this.realpath(path);
-    if (real === null) return null;
-    if (!accept(real)) {
-      this.skips.add(path, refused);
-      return null;
-    }
-    let outside = false;
-    const bytes = this.withFile(
-      real,
-      (fd) => {
-        if (process.platform === 'linux' && !accept(fs.readlinkSync(`/proc/self/fd/${fd}`))) {
-          outside = true;
-          return null;
-        }
-        const stats = fs.fstatSync(fd);
-        if (!stats.isFile()) {
-          this.skips.add(path, 'not a regular file');
-          return null;
-        }
-        if (stats.size > maxBytes) {
-          this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
-          return null;
-        }
-        const out = Buffer.allocUnsafe(stats.size);
-        const n = fs.readSync(fd, out, 0, out.length, 0);
-        return out.subarray(0, n);
-      },
-      NOFOLLOW,
-    );
-    if (outside) this.skips.add(path, refused);
+    const bytes = this.readView(path, maxBytes, { accept, refused });
     return bytes === null ? null : decodeText(bytes);
   }
 
-  /** Reads `length` bytes at `position` of an open-able file (for zip archives). */
+  /** Reads `length` bytes at `position` of a regular file (for zip archives). */
   readAt(path: string, position: number, length: number): Buffer | null {
     return this.withFile(path, (fd) => {
-      if (!fs.fstatSync(fd).isFile()) {
-        this.skips.add(path, 'not a regular file');
-        return null;
-      }
       const out = Buffer.allocUnsafe(length);
       const n = fs.readSync(fd, out, 0, length, position);
       return out.subarray(0, n);
     });
+  }
+
+  /**
+   * The one frame every file read goes through: finds what `path` really is without opening it,
+   * refuses anything but a regular file (and, as root, a file of a guarded home that is not the
+   * user's to show: see refusal), opens that very file (same device and inode) read-only and
+   * non-blocking, runs `read` on it and closes it. Every refusal or failure is a recorded skip
+   * and gives null; missing files give null quietly.
+   *
+   * On Linux the file is first held by an O_PATH handle (nothing opened yet), checked by fstat
+   * and by its own path (/proc/self/fd), then reopened through that handle, so no swap of a
+   * parent folder or link between check and open can substitute another file. Elsewhere: lstat
+   * of the real path, open of that path with O_NOFOLLOW, then the open file's device and inode
+   * must be the ones checked.
+   */
+  private withFile<T>(path: string, read: (fd: number, stats: fs.Stats) => T | null, accept?: Accept): T | null {
+    const guard = this.asRoot ? this.homeOf(path) : null;
+    let holder = -1;
+    let fd = -1;
+    try {
+      let target: Located | null;
+      if (this.pathHandles) {
+        holder = this.hold(path);
+        if (holder < 0) return null;
+        const handle = holder;
+        const stats = fs.fstatSync(handle);
+        target = { stats, where: () => fs.readlinkSync(`/proc/self/fd/${handle}`) };
+      } else {
+        target = this.lstatTarget(path);
+        if (target === null) return null;
+      }
+      // Where the file lies is judged first (a device reached through a link out of the home is
+      // refused as such), then its kind: nothing but a regular file is ever opened.
+      const refused =
+        (guard ? this.refusal(guard, target) : this.asRoot ? linkedPrivate(path, target) : null) ??
+        (accept && !acceptable(accept, target) ? accept.refused : null) ??
+        (target.stats.isSymbolicLink() ? 'changed while being read; not read' : target.stats.isFile() ? null : 'not a regular file');
+      if (refused) {
+        this.skips.add(path, refused);
+        return null;
+      }
+      if (holder >= 0) {
+        fd = fs.openSync(`/proc/self/fd/${holder}`, REOPEN_FLAGS);
+      } else {
+        fd = fs.openSync(target.where() ?? path, OPEN_FLAGS);
+        const opened = fs.fstatSync(fd);
+        if (opened.dev !== target.stats.dev || opened.ino !== target.stats.ino || !opened.isFile()) {
+          this.skips.add(path, 'changed while being read; not read');
+          return null;
+        }
+      }
+      return read(fd, target.stats);
+    } catch (error) {
+      this.fail(path, error);
+      return null;
+    } finally {
+      if (fd >= 0) closeQuietly(fd);
+      if (holder >= 0) closeQuietly(holder);
+    }
+  }
+
+  /**
+   * An O_PATH handle on the file `path` names (a final symlink followed through its real path,
+   * never opened), or -1 when there is none (missing: quiet; else recorded).
+   */
+  private hold(path: string): number {
+    const handle = fs.openSync(path, O_PATH | NOFOLLOW);
+    if (!fs.fstatSync(handle).isSymbolicLink()) return handle;
+    closeQuietly(handle);
+    const real = this.realpath(path);
+    return real === null ? -1 : fs.openSync(real, O_PATH | NOFOLLOW);
+  }
+
+  /** lstat of `path`, or of its real path when it is a symlink; null when there is none. */
+  private lstatTarget(path: string): Located | null {
+    let stats = fs.lstatSync(path);
+    let real: string | null | undefined;
+    if (stats.isSymbolicLink()) {
+      real = this.realpath(path);
+      if (real === null) return null;
+      stats = fs.lstatSync(real);
+    }
+    return {
+      stats,
+      where: () => {
+        if (real === undefined) real = this.realpath(path);
+        return real;
+      },
+    };
+  }
+
+  /** The guarded home `path` lies in (as given or by the home's real path), if any. */
+  private homeOf(path: string): GuardedHome | null {
+    for (const home of this.homes) if (isInside(path, home.dir) || isInside(path, home.real)) return home;
+    return null;
+  }
+
+  /**
+   * Why root must not read this file for `home`, or null: it must be the home owner's own or a
+   * world-readable root file (what the user could read anyway: nothing leaks), and really lie
+   * inside the home (pnpm's store, a project that `npm link` points at) or in a system location
+   * only root can change (a global install the user links to).
+   */
+  private refusal(home: GuardedHome, target: Located): string | null {
+    const { uid, mode } = target.stats;
+    if (uid !== home.uid && uid !== 0) return `owned by another user (uid ${uid}); not read`;
+    if (uid === 0 && (mode & 0o004) === 0) return 'a root file the user cannot read; not read';
+    const real = target.where();
+    if (real === null) return 'real path unknown; not read';
+    if (isInside(real, home.real)) return null;
+    if (uid === 0 && this.isSystemDir(dirname(real))) return null;
+    return "leads outside the user's home; not read";
+  }
+
+  /** Whether `dir` and every folder above it are root's and writable by nobody else (cached). */
+  private isSystemDir(dir: string): boolean {
+    const cached = this.systemDirs.get(dir);
+    if (cached !== undefined) return cached;
+    let ok: boolean;
+    try {
+      const stats = fs.lstatSync(dir);
+      ok = stats.isDirectory() && stats.uid === 0 && (stats.mode & 0o022) === 0 && (stats.mode & 0o001) !== 0;
+      const parent = dirname(dir);
+      if (ok && parent !== dir) ok = this.isSystemDir(parent);
+    } catch {
+      ok = false;
+    }
+    this.systemDirs.set(dir, ok);
+    return ok;
   }
 
   lstat(path: string): fs.Stats | null {
@@ -284,6 +395,42 @@ export class ScanFs {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return;
     this.skips.add(path, reasonFor(code, error));
+  }
+}
+
+/**
+ * Outside the guarded homes (system locations, a root-owned home), as root: a file its owner
+ * keeps from others (not world-readable) is read only by its own name, not through a link that
+ * someone (say, a user's project that a system-wide `npm link` points at) may have aimed at it.
+ * Costs nothing for the usual world-readable manifest.
+ */
+function linkedPrivate(path: string, target: Located): string | null {
+  if ((target.stats.mode & 0o004) !== 0 || !target.stats.isFile()) return null;
+  return target.where() === path ? null : 'a private file reached through a link; not read';
+}
+
+/** A read's extra condition on the real path of the file, and the skip reason when it fails. */
+interface Accept {
+  accept(real: string): boolean;
+  refused: string;
+}
+
+function acceptable(accept: Accept, target: Located): boolean {
+  const real = target.where();
+  return real !== null && accept.accept(real);
+}
+
+/** Whether `child` is `parent` or lies inside it (both absolute; compared as given). */
+export function isInside(child: string, parent: string): boolean {
+  if (child === parent) return true;
+  return child.startsWith(parent.endsWith(SEP) ? parent : parent + SEP);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // nothing to do: the handle is gone either way
   }
 }
 
