@@ -1,7 +1,12 @@
 /**
  * The only module of the inventory that touches the disk. Every read is bounded (entries per
- * directory, bytes per file), never follows into FIFOs or devices, and turns each failure into a
- * recorded skip (path + reason) rather than an exception. Missing files are simply absent.
+ * directory, bytes per file), opens nothing but a regular file (a FIFO, socket or device is
+ * looked at, never opened), and turns each failure into a recorded skip (path + reason) rather
+ * than an exception. Missing files are simply absent.
+ *
+ * As root (issue 10) a file under a user's home is read only if it is the user's own, or a root
+ * file anyone may read, and really lies in that home or in a root-owned system folder: a user's
+ * link cannot make root read out a root-only file or another user's. See ScanFs.withFile.
  *
  * Calls are synchronous on purpose: a scan reads thousands of tiny files, and synchronous reads
  * are several times faster than the thread-pool round trips of fs/promises. The scanners yield to
