@@ -28,7 +28,7 @@ import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { LedgerStore, rememberRoots, type AppliedInstance, type Operation } from './ledger.js';
 import { observe, unsafeReason } from './observe.js';
-import { homeOf, planChange, type Desired } from './plan.js';
+import { homeOf, planChange, sameRecord, type Desired } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
 import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
 import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
@@ -443,7 +443,7 @@ export class Enforcer {
       const found = await findInstanceProcesses({ roots: [], graceMs: 0, owners: vetted!.owners, folders, files }, await listed());
       running = found.stop.length > 0;
     }
-    const plan = await planChange({
+    let plan = await planChange({
       current: observation?.record ?? null,
       desired,
       replaceable: observation?.replaceable ?? new Set(),
@@ -459,6 +459,12 @@ export class Enforcer {
       exists: lexists,
       isOurStub,
     });
+    if (!plan && observation && current && !sameRecord(observation.record, current)) {
+      // Findings that only drop entries (a quarantine or both launcher files removed by hand)
+      // change no file, but the record must follow the disk: a later lift then checks and
+      // reports only what is really there.
+      plan = { kind: 'repair', steps: [], result: { ...observation.record, updatedAt: new Date(now).toISOString() }, notes: [], suspicious: [], kept: [] };
+    }
     if (!plan) {
       this.failing.delete(key);
       return;

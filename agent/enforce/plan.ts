@@ -296,7 +296,7 @@ export function homeOf(orphan: OrphanEntry, platform: NodeJS.Platform): string |
 }
 
 /** Records equal apart from timestamps: nothing to commit. */
-function sameRecord(a: AppliedInstance, b: AppliedInstance): boolean {
+export function sameRecord(a: AppliedInstance, b: AppliedInstance): boolean {
   const strip = (r: AppliedInstance) => JSON.stringify({ ...r, updatedAt: '', appliedAt: '' });
   return strip(a) === strip(b);
 }

@@ -383,6 +383,29 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(restored[0]!.message).toContain(`${kept} kept: ${launcher} holds another file`);
   });
 
+  it('an earlier install folder kept aside after a reinstall goes back on lift once its place is free again', async () => {
+    const s = await setup('copies-free');
+    const launcher = userInstall(s);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    const parent = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    await enforce(enforcer, BLOCK, [instance]);
+    asUser(s.home, `rm -f '${launcher}'`);
+    userInstall(s);
+    await enforce(enforcer, BLOCK, [instance]);
+    expect((await readdir(parent)).sort()).toEqual(['.claude-code.aigate-quarantine', '.claude-code.aigate-quarantine-2']);
+    // The user moves the newer (locked) copy out of the way; the folder's place stays free.
+    asUser(s.home, `mv '${join(parent, '.claude-code.aigate-quarantine-2')}' '${join(parent, 'newer-copy')}'`);
+    await enforce(enforcer, BLOCK, [instance]);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    expect((await readdir(parent)).sort()).toEqual(['claude-code', 'newer-copy']);
+    const back = await lstat(join(parent, 'claude-code'));
+    expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
+    expect(userExit(s.home, `node '${join(parent, 'claude-code', 'cli.js')}' --version`)).toBe(0);
+    const restored = events.filter((e) => e.type === 'restored').at(-1);
+    expect(restored?.details, restored?.message).toMatchObject({ verified: true, quarantine: 1, keptCopies: 0 });
+  });
+
   it('a full disk under the ledger mid-operation: the next reconcile finishes it, the record matches the disk, and the lift is verified on disk', async () => {
     const s = await setup('enospc');
     const launcher = userInstall(s);

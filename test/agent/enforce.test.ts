@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { lstat, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { homeOf } from '../../agent/enforce/plan.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { ALLOW_ALL, banPolicy, compile, DAY, enforce, isoDay, makeEnforcer, npmInstanceOf } from './enforce-helpers.js';
 
@@ -252,5 +253,17 @@ describe('a step that cannot be done', () => {
     expect(await hashTree(root)).toEqual(before);
     expect(enforcer.store.ledger.journal).toBeNull();
     expect(enforcer.store.ledger.problems).toHaveLength(1);
+  });
+});
+
+describe('where an earlier copy goes back on lift', () => {
+  it('is the place recorded with it, or for older ledgers the name the agent gave it', () => {
+    const facts = { kind: 'file' as const, mode: 0o755, uid: 0, gid: 0, size: 1, mtimeMs: 0, atimeMs: 0 };
+    expect(homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false, home: '/h/bin/other' }, 'linux')).toBe('/h/bin/other');
+    expect(homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false }, 'linux')).toBe('/h/bin/claude');
+    expect(homeOf({ path: '/h/bin/.claude.aigate-orig-3', original: facts, locked: false }, 'linux')).toBe('/h/bin/claude');
+    expect(homeOf({ path: '/h/m/@anthropic-ai/.claude-code.aigate-quarantine-2', original: facts, locked: false }, 'linux')).toBe('/h/m/@anthropic-ai/claude-code');
+    expect(homeOf({ path: 'C:\\npm\\.claude.aigate-orig.cmd', original: facts, locked: false }, 'win32')).toBe('C:\\npm\\claude.cmd');
+    expect(homeOf({ path: '/h/bin/claude-copy', original: facts, locked: false }, 'linux')).toBeNull();
   });
 });
