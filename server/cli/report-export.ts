@@ -30,6 +30,7 @@ export interface ExportOptions {
   type?: string;
   status?: string;
   staleAfter?: string;
+  by?: string;
   present?: string;
 }
 
@@ -45,6 +46,7 @@ const FLAG_OF: Record<Exclude<FilterName, 'format'>, keyof ExportOptions> = {
   type: 'type',
   status: 'status',
   staleAfter: 'staleAfter',
+  by: 'by',
   present: 'present',
 };
 const flagName = (option: string) => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -36,6 +36,7 @@ export const FILTERS = {
   type: Type.Optional(literals(EVENT_TYPES, `${EVENT_TYPES.join(' | ')} (default: every type but policy-applied)`)),
   status: Type.Optional(literals(DEVICE_STATUSES, 'active | stale | never-seen (enrolled, never checked in) | revoked')),
   staleAfter: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'a duration such as 7d or 36h (default: the server\'s --stale-after)' })),
+  by: Type.Optional(literals(['group', 'os'] as const, 'group | os: what the rows are per (default group)')),
 } satisfies Record<string, TSchema>;
 
 export type FilterName = keyof typeof FILTERS;
@@ -66,6 +67,8 @@ export interface Filters {
   type?: EventType;
   status?: DeviceStatus;
   staleAfterMs?: number;
+  /** `by`: what rows are per (the compliance report). */
+  by?: 'group' | 'os';
   /** The filters as given, echoed in JSON reports. */
   echo: Record<string, string | boolean>;
 }
@@ -105,6 +108,7 @@ export function resolveFilters(query: RawQuery, catalog: CatalogIndex, defaults:
   if (typeof query.present === 'boolean') filters.present = query.present;
   if (typeof query.type === 'string') filters.type = query.type as EventType;
   if (typeof query.status === 'string') filters.status = query.status as DeviceStatus;
+  if (typeof query.by === 'string') filters.by = query.by as 'group' | 'os';
   filters.staleAfterMs = defaults.staleAfterMs;
   if (typeof query.staleAfter === 'string') {
     const parsed = parseDuration(query.staleAfter);

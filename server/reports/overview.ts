@@ -11,6 +11,7 @@ import { Instant, Nullable } from '../http/schemas.js';
 import type { CurrentFigures, UpcomingChange } from '../jobs/current-pass.js';
 import { dayNumber, dayText } from '../jobs/days.js';
 import type { PolicyRevision } from '../store/policies.js';
+import { complianceFigures } from './kinds/compliance.js';
 
 const Action = Type.Union([Type.Literal('allow'), Type.Literal('warn'), Type.Literal('block')]);
 const Upcoming = Type.Object({
@@ -21,6 +22,19 @@ const Upcoming = Type.Object({
   to: Action,
   devices: Type.Integer({ description: 'devices where this change will happen' }),
   instances: Type.Integer(),
+});
+
+const ComplianceRowSchema = Type.Object({
+  key: Type.String({ description: 'the group, or the OS' }),
+  devices: Type.Integer({ description: 'enrolled, not revoked' }),
+  active: Type.Integer({ description: 'checked in within the stale period' }),
+  reporting: Type.Integer({ description: 'checked in at least once' }),
+  compliant: Type.Integer({ description: 'reporting, with no installed tool warned or blocked' }),
+  share: Nullable(Type.Number({ description: 'compliant / reporting, 0..1' })),
+  withBlock: Type.Integer(),
+  withWarn: Type.Integer(),
+  degraded: Type.Integer(),
+  trend: Type.Array(Nullable(Type.Number()), { description: 'the share 7 and 30 days ago, from the rollups (null when unknown, and by OS)' }),
 });
 
 export const OverviewSchema = Type.Object({
@@ -44,6 +58,14 @@ export const OverviewSchema = Type.Object({
     withBlockedTool: Type.Integer({ description: 'devices with at least one installed tool whose verdict is block' }),
     withWarnedTool: Type.Integer({ description: 'devices with at least one installed tool whose verdict is warn' }),
   }),
+  complianceBy: Type.Object(
+    {
+      trendDays: Type.Array(Nullable(Type.String()), { description: 'the rolled-up days the trend shares were read from: the last at or before 7 and 30 days ago' }),
+      group: Type.Array(ComplianceRowSchema),
+      os: Type.Array(ComplianceRowSchema),
+    },
+    { description: 'compliance now per group and per OS (live), with the share 7 and 30 days ago (rollups, per group only); the same figures as GET /v1/reports/compliance' },
+  ),
   launches: Type.Object({ since: Instant, blocked: Type.Integer(), warned: Type.Integer() }, { description: 'launches warned or blocked in the last 7 days' }),
   nextChange: Nullable(Upcoming),
   upcoming: Type.Array(Upcoming),
@@ -159,6 +181,9 @@ export function buildOverview(input: OverviewInput): Overview {
     else warnedLaunches[i] = row.n;
   }
 
+  const byGroup = complianceFigures(db, { now, staleBefore: now - staleAfterMs, by: 'group' });
+  const byOs = complianceFigures(db, { now, staleBefore: now - staleAfterMs, by: 'os' });
+
   const upcoming = (input.current?.upcoming ?? []).filter((change) => Date.parse(change.at) > now);
   const policy = input.policy;
   const reporting = compliance.devices ?? 0;
@@ -178,6 +203,7 @@ export function buildOverview(input: OverviewInput): Overview {
       withBlockedTool: compliance.with_block ?? 0,
       withWarnedTool: compliance.with_warn ?? 0,
     },
+    complianceBy: { trendDays: byGroup.trendDays, group: byGroup.rows, os: byOs.rows },
     launches: { since: new Date(since).toISOString(), ...launches },
     nextChange: headlineChange(upcoming),
     upcoming,

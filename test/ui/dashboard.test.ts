@@ -133,6 +133,14 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('[data-next-change]').innerText()).toBe(`Gemini CLI becomes blocked in 10 days on ${api.nextChange!.devices} devices`);
     expect(await page.locator('[data-policy-revision]').innerText()).toBe('1');
     expect(await page.locator('svg.chart').count()).toBe(3);
+    // Compliance by group and by OS: the API's figures, one row each.
+    for (const row of api.complianceBy.group) {
+      const cell = page.locator(`table[data-compliance="group"] tr[data-key="${row.key}"] [data-share]`);
+      expect(await cell.innerText()).toBe(row.share === null ? '–' : `${Math.round(row.share * 100)}%`);
+    }
+    expect(await page.locator('table[data-compliance="group"] tbody tr').count()).toBe(api.complianceBy.group.length);
+    expect(await page.locator('table[data-compliance="os"] tbody tr').count()).toBe(api.complianceBy.os.length);
+    expect(api.complianceBy.group.map((r) => r.key)).toEqual(['design', 'engineering']);
     await shot('overview');
   });
 

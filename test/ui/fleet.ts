@@ -122,7 +122,11 @@ export class Fleet {
   }
 
   /** Check in an inventory with the verdicts the current policy gives it now (as the agent would). */
-  async checkin(device: FleetDevice, inventory: ToolInstance[], options: { policyRevision?: number | null; withoutVerdicts?: boolean } = {}): Promise<void> {
+  async checkin(
+    device: FleetDevice,
+    inventory: ToolInstance[],
+    options: { policyRevision?: number | null; withoutVerdicts?: boolean; health?: { state: 'ok' | 'degraded'; reasons: { code: string; message: string }[] } } = {},
+  ): Promise<void> {
     let revision: number | null = null;
     let verdicts: unknown[] = [];
     const current = options.withoutVerdicts ? null : await this.admin.get<{ revision: number; source: string }>('/policies/current').catch((error: Error) => {
@@ -140,6 +144,7 @@ export class Fleet {
       agentVersion: '0.3.1',
       inventory,
       verdicts,
+      ...(options.health ? { health: options.health } : {}),
     });
     if (result.status !== 200) throw new Error(`check-in ${device.name}: ${result.status} ${result.text}`);
   }

@@ -7,7 +7,7 @@ import type { ExportOptions } from '../report-export.js';
 import { withClient, type CliContext } from './common.js';
 
 /** The report kinds, for --help without loading the definitions (test/server/reports-cli.test.ts holds it to REPORT_KINDS). */
-export const REPORT_KIND_NAMES = ['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit'] as const;
+export const REPORT_KIND_NAMES = ['inventory', 'violations', 'events', 'coverage', 'compliance', 'usage', 'policies', 'audit'] as const;
 
 export function registerReports(context: CliContext): void {
   const { io } = context;
@@ -28,6 +28,7 @@ export function registerReports(context: CliContext): void {
     .option('--status <status>', 'active | stale | never-seen | revoked (coverage)')
     .option('--stale-after <duration>', 'stale period such as 7d (coverage)')
     .option('--present <bool>', 'true | false: installed now, or removed (inventory)')
+    .option('--by <what>', 'group | os: rows per group or per operating system (compliance)')
     .action(
       withClient(context, async (client, kind: string, options: ExportOptions) => {
         const { reportExport } = await import('../report-export.js');

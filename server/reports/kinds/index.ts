@@ -1,6 +1,7 @@
 /** Every report, in the order listings show them. */
 import type { ReportDefinition } from '../definition.js';
 import { auditReport } from './audit.js';
+import { complianceReport } from './compliance.js';
 import { coverageReport } from './coverage.js';
 import { eventsReport } from './events.js';
 import { inventoryReport } from './inventory.js';
@@ -8,7 +9,7 @@ import { policiesReport } from './policies.js';
 import { usageReport } from './usage.js';
 import { violationsReport } from './violations.js';
 
-export const REPORTS: readonly ReportDefinition[] = [inventoryReport, violationsReport, eventsReport, coverageReport, usageReport, policiesReport, auditReport];
+export const REPORTS: readonly ReportDefinition[] = [inventoryReport, violationsReport, eventsReport, coverageReport, complianceReport, usageReport, policiesReport, auditReport];
 
 export const REPORT_KINDS = REPORTS.map((report) => report.kind);
 

@@ -6,6 +6,33 @@ import { href, html, type Html } from '../html.js';
 import { exportButtons, type PageInput } from '../layout.js';
 
 /** A key figure; `tone` colours its value by what it means (blocked red, warned amber, compliant green). */
+type ComplianceRow = Overview['complianceBy']['group'][number];
+
+/** A share and how it moved since an earlier share: "83% (+8 pts)". */
+function shareCell(now: number | null, before: number | null): Html | string {
+  if (before === null) return html`<span class="muted">–</span>`;
+  const points = now === null ? null : Math.round((now - before) * 100);
+  return html`${percent(before, 0)}${points === null || points === 0 ? '' : html` <span class="${points > 0 ? 'text-allow' : 'text-block'}">(${now! > before ? '+' : '−'}${Math.abs(points)} pts now)</span>`}`;
+}
+
+/** A small table of compliance per group or per OS, trend columns only where the rollups have them. */
+function complianceTable(id: string, label: string, rows: readonly ComplianceRow[], trendDays: readonly (string | null)[] | null): Html {
+  if (!rows.length) return html`<p class="empty">No enrolled device yet.</p>`;
+  return html`<div class="table-wrap"><table class="data" data-compliance="${id}"><caption class="visually-hidden">Compliance by ${label}</caption>
+    <thead><tr><th scope="col">${label === 'group' ? 'Group' : 'OS'}</th><th scope="col" class="num">Devices</th><th scope="col" class="num">Compliant</th>${trendDays
+      ? html`<th scope="col" class="num" title="${trendDays[0] ?? 'no rollup'}">7 days ago</th><th scope="col" class="num" title="${trendDays[1] ?? 'no rollup'}">30 days ago</th>`
+      : ''}<th scope="col" class="num">With a blocked tool</th><th scope="col" class="num">With a warned tool</th><th scope="col" class="num">Degraded</th></tr></thead>
+    <tbody>${rows.map(
+      (r) => html`<tr data-key="${r.key}"><th scope="row">${label === 'group' ? html`<a href="${href('/ui/devices', { group: r.key })}">${r.key}</a>` : r.key}<br><span class="muted">${plural(r.devices, 'device')}, ${count(r.active)} active</span></th>
+        <td class="num">${count(r.devices)}</td>
+        <td class="num"><span class="${r.share === null ? '' : r.share === 1 ? 'text-allow' : ''}" data-share>${percent(r.share, 0)}</span><br><span class="muted">${count(r.compliant)} of ${count(r.reporting)}</span></td>
+        ${trendDays ? html`<td class="num">${shareCell(r.share, r.trend[0] ?? null)}</td><td class="num">${shareCell(r.share, r.trend[1] ?? null)}</td>` : ''}
+        <td class="num">${r.withBlock ? html`<strong class="text-block">${count(r.withBlock)}</strong>` : '0'}</td>
+        <td class="num">${r.withWarn ? html`<strong class="text-warn">${count(r.withWarn)}</strong>` : '0'}</td>
+        <td class="num">${r.degraded ? html`<strong class="text-block">${count(r.degraded)}</strong>` : '0'}</td></tr>`,
+    )}</tbody></table></div>`;
+}
+
 function kpi(id: string, label: string, value: string, detail: Html | string, link?: string, tone?: 'allow' | 'warn' | 'block'): Html {
   const body = html`<p class="kpi-label">${label}</p><p class="kpi-value${tone ? ` text-${tone}` : ''}" data-kpi="${id}">${value}</p><p class="kpi-detail">${detail}</p>`;
   return html`<section class="card kpi" aria-label="${label}">${link ? html`<a class="kpi-link" href="${link}">${body}</a>` : body}</section>`;
@@ -45,6 +72,20 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
     ${kpi('blocked-launches-week', 'Blocked launches, last 7 days', count(launches.blocked), html`<span data-kpi="warned-launches-week">${count(launches.warned)}</span> warned ${noun(launches.warned, 'launch', 'launches')}`, undefined, launches.blocked ? 'block' : undefined)}
   </div>
   ${nextCard}
+  <div class="grid-2">
+    <section class="card" aria-labelledby="compliance-group-title">
+      <h2 id="compliance-group-title">Compliance by group</h2>
+      <p class="muted">Now (live), and the share on the last rolled-up day 7 and 30 days ago. Compliant: checked in, no warned or blocked tool installed.</p>
+      ${complianceTable('group', 'group', data.complianceBy.group, data.complianceBy.trendDays)}
+      <div class="exports">${exportButtons('compliance', { by: 'group' })}</div>
+    </section>
+    <section class="card" aria-labelledby="compliance-os-title">
+      <h2 id="compliance-os-title">Compliance by operating system</h2>
+      <p class="muted">Now (live); the daily rollups are kept per group, so there is no trend per OS.</p>
+      ${complianceTable('os', 'os', data.complianceBy.os, null)}
+      <div class="exports">${exportButtons('compliance', { by: 'os' })}</div>
+    </section>
+  </div>
   <div class="grid-2">
     <section class="card" aria-labelledby="installs-title">
       <h2 id="installs-title">Installs per tool</h2>

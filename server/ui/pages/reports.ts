@@ -34,6 +34,8 @@ function filterField(kind: string, filter: FilterName): Html {
       return choice('Status', DEVICE_STATUSES);
     case 'staleAfter':
       return text('Stale after', '7d');
+    case 'by':
+      return html`<div class="field"><label for="${id}">Per</label><select id="${id}" name="by"><option value="group">group</option><option value="os">operating system</option></select></div>`;
     default:
       return html``;
   }
