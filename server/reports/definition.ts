@@ -32,6 +32,11 @@ export interface ReportDefinition {
   filters: readonly FilterName[];
   overrides?: Partial<Record<FilterName, TSchema>>;
   open(context: ReportContext, filters: Filters): OpenedReport;
+  /**
+   * For a report that is one signed document instead of a row stream (attestation): builds the
+   * document; the route signs it with the server's key and serves it as JSON only.
+   */
+  document?(context: ReportContext, filters: Filters): unknown;
 }
 
 /** WHERE clause assembly with named parameters. */

@@ -35,6 +35,7 @@ export const FILTERS = {
   present: Type.Optional(Type.Boolean({ description: 'true: installed at the last check-in; false: removed since' })),
   type: Type.Optional(literals(EVENT_TYPES, `${EVENT_TYPES.join(' | ')} (default: every type but policy-applied)`)),
   status: Type.Optional(literals(DEVICE_STATUSES, 'active | stale | never-seen (enrolled, never checked in) | revoked')),
+  at: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `the instant attested: ${TIME_HELP} (a bare date is its start, UTC)` })),
   staleAfter: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'a duration such as 7d or 36h (default: the server\'s --stale-after)' })),
   by: Type.Optional(literals(['group', 'os'] as const, 'group | os: what the rows are per (default group)')),
 } satisfies Record<string, TSchema>;
@@ -67,6 +68,9 @@ export interface Filters {
   type?: EventType;
   status?: DeviceStatus;
   staleAfterMs?: number;
+  /** `at`: the instant attested, and the text it was given as. */
+  atMs?: number;
+  atAsGiven?: string;
   /** `by`: what rows are per (the compliance report). */
   by?: 'group' | 'os';
   /** The filters as given, echoed in JSON reports. */
@@ -75,7 +79,7 @@ export interface Filters {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function parseTime(name: 'from' | 'to', text: string): number {
+function parseTime(name: 'from' | 'to' | 'at', text: string): number {
   const parsed = parseDateOrInstant(text, 'UTC');
   if (!parsed.ok) throw badRequest(`query.${name}: ${parsed.error.replace('(policy timezone)', '(UTC)')}`);
   // "to=2026-06-30" means up to the end of that day.
@@ -99,6 +103,10 @@ export function resolveFilters(query: RawQuery, catalog: CatalogIndex, defaults:
   if (typeof query.to === 'string') filters.toMs = parseTime('to', query.to);
   if (filters.fromMs !== undefined && filters.toMs !== undefined && filters.fromMs >= filters.toMs) {
     throw badRequest(`query.from (${query.from}) must be before query.to (${query.to})`);
+  }
+  if (typeof query.at === 'string') {
+    filters.atMs = parseTime('at', query.at);
+    filters.atAsGiven = query.at;
   }
   if (typeof query.tool === 'string') filters.tool = checkToolId(query.tool, catalog);
   if (typeof query.group === 'string') filters.group = query.group;

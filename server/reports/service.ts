@@ -57,6 +57,24 @@ export class ReportService {
     for (const stream of this.streams) stream.destroy(new Error(reason));
   }
 
+  /**
+   * Build a document report (one that defines `document`, such as attestation) from its own
+   * read snapshot; the caller signs and sends it. Returns it with its download name.
+   */
+  document(report: ReportDefinition, query: RawQuery): { document: unknown; filename: string } {
+    if (!report.document) throw new TypeError(`the ${report.kind} report is a row stream, not a document`);
+    const filters = resolveFilters(query, this.catalog, { staleAfterMs: this.options.staleAfterMs });
+    this.options.beforeRun?.();
+    const now = this.options.now();
+    const connection = openReadConnection(this.options.databaseFile);
+    try {
+      const document = report.document({ db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() }, filters);
+      return { document, filename: `aigate-${report.kind}-${stamp(now)}.json` };
+    } finally {
+      connection.release();
+    }
+  }
+
   run(report: ReportDefinition, query: RawQuery): RunningReport {
     const filters = resolveFilters(query, this.catalog, { staleAfterMs: this.options.staleAfterMs });
     if (this.active >= this.maxConcurrent) {

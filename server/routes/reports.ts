@@ -11,6 +11,7 @@ import { querySchema, type RawQuery } from '../reports/filters.js';
 import { REPORTS } from '../reports/kinds/index.js';
 import { OverviewSchema } from '../reports/overview.js';
 import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
+import { signAttestation } from '../../policies/attestation.js';
 import { RollupStatusSchema } from '../jobs/rollup-job.js';
 import { adminAccess, adminSecurity } from './admin/access.js';
 
@@ -31,6 +32,13 @@ function reportResponse(report: ReportDefinition) {
       },
       'application/x-ndjson': { schema: row },
     },
+  };
+}
+
+function signedDocumentResponse(report: ReportDefinition) {
+  return {
+    description: `A signed JSON document { format, attestation, signature: { alg, kid, typ, publicJwk, jws } }; jws is a detached Ed25519 compact JWS over the canonical JSON of \`attestation\` (see policies/attestation.ts). JSON only. Fields of each tool entry:\n\n${describeColumns(report.columns)}`,
+    content: { 'application/json': { schema: Type.Object({ format: Type.String(), attestation: Type.Unknown(), signature: Type.Unknown() }) } },
   };
 }
 
@@ -71,7 +79,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: report.summary,
         description: report.description,
         path: `/v1/reports/${report.kind}`,
-        formats: ['csv', 'json', 'ndjson'],
+        formats: report.document ? ['json'] : ['csv', 'json', 'ndjson'],
         filters: [...report.filters],
         columns: report.columns.map((c) => ({ name: c.name, type: c.type, description: c.description })),
       })),
@@ -136,10 +144,23 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
           description: report.description,
           security: adminSecurity,
           querystring: querySchema(report.filters, report.overrides),
-          response: { 200: reportResponse(report), ...adminErrors },
+          response: { 200: report.document ? signedDocumentResponse(report) : reportResponse(report), ...adminErrors },
         },
       },
-      async (request, reply) => sendReport(reply, service.run(report, request.query as RawQuery)),
+      async (request, reply) => {
+        if (!report.document) return sendReport(reply, service.run(report, request.query as RawQuery));
+        // A document report (attestation): built from one snapshot, signed with the policy key.
+        const { document, filename } = service.document(report, request.query as RawQuery);
+        const signed = await signAttestation(document, app.aigate.signingKey);
+        return reply
+          .header('content-type', 'application/json; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${filename}"`)
+          .header('cache-control', 'no-store')
+          .header('x-content-type-options', 'nosniff')
+          // Indented for the people who read it; the signature covers the content, not the layout.
+          // A string with a JSON content type is sent as is (not serialised again).
+          .send(`${JSON.stringify(signed, null, 2)}\n` as never);
+      },
     );
   }
 };

@@ -83,7 +83,7 @@ interface InstanceRow {
 }
 
 /** A row of the `inventory` view. */
-interface InventoryRow extends Omit<InstanceRow, 'digest' | 'seen_until'> {
+export interface InventoryRow extends Omit<InstanceRow, 'digest' | 'seen_until'> {
   last_seen_at: number;
   hostname: string;
   os: string;
@@ -105,7 +105,8 @@ function digestOf(reported: ReportedInstance): string {
   return createHash('sha1').update(JSON.stringify(reported)).digest('base64');
 }
 
-function rowToInstance(row: InventoryRow): ToolInstance {
+/** The ToolInstance a stored inventory row (the `inventory` view) describes, as the agent reported it. */
+export function rowToInstance(row: InventoryRow): ToolInstance {
   const detail = JSON.parse(row.detail) as Detail;
   const instance: ToolInstance = {
     toolId: row.tool_id,

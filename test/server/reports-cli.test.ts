@@ -61,7 +61,7 @@ describe('aigate report export', () => {
   });
 
   it.each([
-    [['report', 'export', 'inventry', '--format', 'csv'], 2, /there is no report "inventry"; choose one of inventory, violations, events, coverage, usage, policies, audit/],
+    [['report', 'export', 'inventry', '--format', 'csv'], 2, /there is no report "inventry"; choose one of inventory, violations, events, coverage, compliance, usage, policies, audit, attestation$/],
     [['report', 'export', 'inventory'], 2, /--format <format>' not specified/],
     [['report', 'export', 'inventory', '--format', 'xml'], 2, /Allowed choices are csv, json, ndjson/],
     [['report', 'export', 'events', '--format', 'csv', '--verdict', 'block'], 2, /--verdict does not apply to the events report \(it takes --from, --to, --tool, --group, --user, --device, --type\)/],

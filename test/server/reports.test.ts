@@ -103,7 +103,7 @@ function verdictsNow(instances: ToolInstance[], device: FleetDevice, at: number)
 describe('the list of reports and the OpenAPI document', () => {
   it('lists every report with its filters and columns', async () => {
     const listed = await fleet.json<{ reports: { kind: string; columns: { name: string }[]; filters: string[] }[] }>('/');
-    expect(listed.reports.map((r) => r.kind)).toEqual(['inventory', 'violations', 'events', 'coverage', 'compliance', 'usage', 'policies', 'audit']);
+    expect(listed.reports.map((r) => r.kind)).toEqual(['inventory', 'violations', 'events', 'coverage', 'compliance', 'usage', 'policies', 'audit', 'attestation']);
     for (const report of listed.reports) expect(report.columns.map((c) => c.name)).toEqual(REPORTS.find((r) => r.kind === report.kind)!.columns.map((c) => c.name));
   });
 

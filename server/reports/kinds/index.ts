@@ -1,5 +1,6 @@
 /** Every report, in the order listings show them. */
 import type { ReportDefinition } from '../definition.js';
+import { attestationReport } from './attestation.js';
 import { auditReport } from './audit.js';
 import { complianceReport } from './compliance.js';
 import { coverageReport } from './coverage.js';
@@ -9,7 +10,7 @@ import { policiesReport } from './policies.js';
 import { usageReport } from './usage.js';
 import { violationsReport } from './violations.js';
 
-export const REPORTS: readonly ReportDefinition[] = [inventoryReport, violationsReport, eventsReport, coverageReport, complianceReport, usageReport, policiesReport, auditReport];
+export const REPORTS: readonly ReportDefinition[] = [inventoryReport, violationsReport, eventsReport, coverageReport, complianceReport, usageReport, policiesReport, auditReport, attestationReport];
 
 export const REPORT_KINDS = REPORTS.map((report) => report.kind);
 
