@@ -56,8 +56,9 @@ const port = (value: string) => {
 
 /**
  * What the first start prints once: the bootstrap token and the steps that follow, written to
- * be pasted as they are from a checkout (`npx`), with the enroll secret kept in a file (out of
- * shell history and the process list) and the policy key fingerprint agents pin.
+ * be pasted as they are from a checkout (`npx`; test/newcomer.test.ts runs them), with the enroll
+ * secret kept in a file (out of shell history, the process list and the checkout) and the policy
+ * key fingerprint agents pin.
  */
 export function firstStartMessage(url: string, token: string, fingerprint: string, dataDir: string): string {
   return [
@@ -78,11 +79,14 @@ export function firstStartMessage(url: string, token: string, fingerprint: strin
     '  3. check and publish a policy:',
     '                              npx aigate policy validate policies/examples/ban-claude-code.yaml',
     '                              npx aigate policy publish policies/examples/ban-claude-code.yaml',
-    '  4. an enroll secret, kept in a file (mode 0600) rather than on command lines:',
-    '                              npx aigate enroll-secret create --group engineering --expires 7d --secret-file enroll-secret',
-    '  5. on each machine (as root), with the secret file copied there:',
-    `                              aigate-agent enroll --server ${url} --secret-file enroll-secret \\`,
+    '  4. an enroll secret, kept in a file (mode 0600, outside the checkout) rather than on command lines:',
+    '                              npx aigate enroll-secret create --group engineering --expires 7d --secret-file ~/aigate-enroll-secret',
+    '  5. on each machine, as root, with the secret file copied there (the agent pins the policy key):',
+    `                              npx aigate-agent enroll --server ${url} --secret-file ~/aigate-enroll-secret \\`,
     `                                --policy-key-fingerprint ${fingerprint}`,
+    '  6. a first scan and check-in now (the installed agent service then runs on its own), and the result:',
+    '                              npx aigate-agent once',
+    '                              npx aigate devices',
     '',
     'Another port or address: aigate-server start --port 9090 --host 0.0.0.0 (npm start -- --port 9090);',
     'serve HTTPS with --tls-cert/--tls-key, or behind a TLS proxy, before enrolling other machines.',

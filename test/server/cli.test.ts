@@ -80,12 +80,12 @@ describe('aigate-server start', () => {
     expect(text).toContain('Bootstrap admin token');
     // Commands that work as printed from a checkout, the dashboard, the key to pin, the secret in a file, the port.
     expect(text).toContain(`npx aigate login --server ${server.url} --token ${token}`);
-    expect(text).toContain('npx aigate enroll-secret create --group engineering --expires 7d --secret-file enroll-secret');
+    expect(text).toContain('npx aigate enroll-secret create --group engineering --expires 7d --secret-file ~/aigate-enroll-secret');
     expect(text).toContain('npx aigate policy publish policies/examples/ban-claude-code.yaml');
     expect(text).toContain(`Dashboard: ${server.url}/ui`);
     const fingerprint = /policy key fingerprint \(agents pin it at enrollment\): ([A-Za-z0-9_-]{43})/.exec(text)?.[1];
     expect(fingerprint).toBeDefined();
-    expect(text).toContain(`aigate-agent enroll --server ${server.url} --secret-file enroll-secret`);
+    expect(text).toContain(`npx aigate-agent enroll --server ${server.url} --secret-file ~/aigate-enroll-secret`);
     expect(text).toContain(`--policy-key-fingerprint ${fingerprint}`);
     expect(text).toMatch(/aigate-server start --port \d+/);
     // Log lines are JSON and never carry the token.
