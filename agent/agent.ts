@@ -11,7 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import { builtinCatalog, catalogIndex, type CatalogIndex } from '../policies/catalog/index.js';
 import { evaluateInstance } from '../policies/evaluate.js';
 import { instanceKey, type DeviceFacts, type ToolInstance } from '../policies/inventory.js';
-import { MAX_USERS, type AgentHealth, type HealthReasonCode } from '../policies/protocol.js';
+import { CheckinReply, MAX_INSTANCES, MAX_USERS, type AgentHealth, type CheckinBody, type HealthReasonCode } from '../policies/protocol.js';
 import type { Verdict } from '../policies/verdict.js';
 import { policyFacts } from './enforce/desired.js';
 import { Enforcer, LedgerDamaged, type ReconcileSummary } from './enforce/engine.js';
@@ -21,7 +21,7 @@ import { recordKey } from './enforce/stubs.js';
 import { newEvent, type AgentEvent } from './events/event.js';
 import { collectLaunchRecords, removeRecords, type LaunchTarget } from './events/launch-records.js';
 import { EventSpool } from './events/spool.js';
-import { EventUploadError, uploadEvents, type UploadResult } from './events/upload.js';
+import { uploadEvents, type UploadResult } from './events/upload.js';
 import { osName } from './facts.js';
 import { machineHomes } from './homes.js';
 import { scanMachine } from './inventory/index.js';
@@ -30,8 +30,9 @@ import type { AgentLogger } from './log.js';
 import { desktopNotifier } from './notices/desktop.js';
 import { buildNotice, renderNotice } from './notices/notice.js';
 import type { AgentSentinelHooks } from './sentinel/agent-hook.js';
-import { DeviceHttp, errorMessage, ServerUnreachable } from './net/device-http.js';
-import { DeviceRejected, PolicySync, ServerError, type PollOutcome } from './policy/sync.js';
+import { checkReply, ContactError, replyError } from './net/contact.js';
+import { DeviceHttp } from './net/device-http.js';
+import { PolicySync, type PollOutcome } from './policy/sync.js';
 import { TrustedClock } from './policy/trusted-clock.js';
 import { forwardRequests, loadTracked, requesters, type TrackedRequest } from './requests/forward.js';
 import { Serial } from './serial.js';
@@ -231,7 +232,7 @@ export class Agent {
   }
 
   private static isContactError(error: unknown): boolean {
-    return error instanceof ServerUnreachable || error instanceof ServerError || error instanceof DeviceRejected || error instanceof EventUploadError;
+    return error instanceof ContactError;
   }
 
   /** Records the outcome of talking to the server. Anything other than a contact error is thrown on. */
@@ -504,28 +505,23 @@ export class Agent {
     const items = [...this.verdicts.values()];
     const inventory = items.length > 0 ? items.map((item) => item.instance) : (this.lastScan?.instances ?? []);
     const users = await this.usersToReport();
-    const body = {
+    const body: CheckinBody = {
       policyRevision: this.sync.current?.payload.revision ?? null,
       agentVersion: AGENT_VERSION,
-      inventory: inventory.slice(0, 2000),
-      verdicts: items.map((item) => item.verdict).slice(0, 2000),
+      inventory: inventory.slice(0, MAX_INSTANCES),
+      verdicts: items.map((item) => item.verdict).slice(0, MAX_INSTANCES),
       hostname: osHostname().slice(0, 255) || this.config.hostname,
       ...(this.lastScan && users ? { users, scannedAt: this.lastScan.startedAt } : {}),
       health: this.healthReport(),
     };
     const reply = await this.http.request('POST', '/v1/checkin', { body, timeoutMs: 60_000 });
-    if (reply.status === 200) {
-      this.healthSent = JSON.stringify(body.health.reasons.map((reason) => reason.code).sort());
-      if (users) this.reportedUsers = users;
-    }
-    if (reply.status === 401 || reply.status === 403) throw new DeviceRejected(reply.status, null, `the server does not accept this device: ${errorMessage(reply)}`);
-    if (reply.status !== 200) throw new ServerError(`POST /v1/checkin answered HTTP ${reply.status}: ${errorMessage(reply)}`);
-    const answer = reply.body as { serverTime?: unknown; policy?: { etag?: unknown } | null };
-    if (typeof answer.serverTime === 'string') {
-      const refused = await this.clock.observe(answer.serverTime);
-      if (refused) this.options.log.warn({ reason: refused }, 'ignored the server time in the check-in reply');
-    }
-    return { etag: typeof answer.policy?.etag === 'string' ? answer.policy.etag : null };
+    if (reply.status !== 200) throw replyError('POST /v1/checkin', reply);
+    const answer = checkReply(CheckinReply, 'POST /v1/checkin', reply);
+    this.healthSent = JSON.stringify((body.health?.reasons ?? []).map((reason) => reason.code).sort());
+    if (users) this.reportedUsers = users;
+    const refused = await this.clock.observe(answer.serverTime);
+    if (refused) this.options.log.warn({ reason: refused }, 'ignored the server time in the check-in reply');
+    return { etag: answer.policy?.etag ?? null };
   }
 
   /** Sends the spool. Contact errors are noted (the events wait); the spool's health follows. */

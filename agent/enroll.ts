@@ -9,7 +9,9 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { publicKeyFingerprint, validatePublicJwk } from '../policies/keys.js';
 import type { MachineFacts } from './facts.js';
-import { errorMessage, httpJson, ServerUnreachable } from './net/device-http.js';
+import { EnrollReply } from '../policies/protocol.js';
+import { checkReply, errorMessage, MalformedReply, ServerUnreachable } from './net/contact.js';
+import { httpJson } from './net/device-http.js';
 import { checkServerUrl, isFingerprint } from './net/server-url.js';
 import { AgentConfig, saveConfig } from './state/config.js';
 import { readJsonFile } from './state/json-file.js';
@@ -47,14 +49,8 @@ export class EnrollError extends Error {
   }
 }
 
-const EnrollReply = Type.Object({
-  deviceId: Type.String({ minLength: 1, maxLength: 200 }),
-  group: Type.String({ maxLength: 200 }),
-  created: Type.Boolean(),
-  enrolledAt: Type.String(),
-  audience: Type.String({ minLength: 1, maxLength: 500 }),
-  policyKey: Type.Object({ kid: Type.String(), jwk: Type.Unknown(), fingerprint: Type.String() }),
-});
+/** Bounds the config file needs beyond the protocol's reply shape. */
+const StorableIds = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 200 }), audience: Type.String({ minLength: 1, maxLength: 500 }) });
 
 export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
   const url = checkServerUrl(input.server, { insecureHttp: input.insecureHttp });
@@ -88,8 +84,14 @@ export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
   if (reply.status !== 200 && reply.status !== 201) {
     throw new EnrollError(`the server refused the enrollment (HTTP ${reply.status}): ${errorMessage(reply)}`);
   }
-  if (!Value.Check(EnrollReply, reply.body)) throw new EnrollError('the server answered the enrollment with an unexpected body; is this an aigate server?');
-  const body = reply.body;
+  let body: EnrollReply;
+  try {
+    body = checkReply(EnrollReply, 'POST /v1/enroll', reply);
+  } catch (error) {
+    if (error instanceof MalformedReply) throw new EnrollError(error.message);
+    throw error;
+  }
+  if (!Value.Check(StorableIds, { deviceId: body.deviceId, audience: body.audience })) throw new EnrollError('the server answered the enrollment with a device id or audience that is empty or too long; is this an aigate server?');
   const jwk = validatePublicJwk(body.policyKey.jwk);
   if (!jwk.ok) throw new EnrollError(`the server's policy key is not usable: ${jwk.message}`);
   const fingerprint = await publicKeyFingerprint(jwk.jwk);

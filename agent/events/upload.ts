@@ -7,13 +7,12 @@
  * halved and sent again, down to single events; a single event still too large is sent once more
  * with its long texts cut short, and set aside if even that is refused: nothing is retried forever.
  */
-import { MAX_EVENTS_BODY_BYTES } from '../../policies/protocol.js';
+import { EventsReply, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_BATCH } from '../../policies/protocol.js';
+import { checkReply, ContactError, errorCode, errorMessage } from '../net/contact.js';
 import type { DeviceHttp } from '../net/device-http.js';
-import { errorMessage } from '../net/device-http.js';
 import type { AgentEvent } from './event.js';
 import type { EventSpool, SpooledEvent } from './spool.js';
 
-export const MAX_EVENTS_PER_BATCH = 500;
 /** What a too-large event is cut down to: the message, and each detail string. */
 const SHRUNK_MESSAGE_CHARS = 500;
 const SHRUNK_DETAIL_CHARS = 200;
@@ -32,9 +31,10 @@ export interface UploadResult {
   reportError: string | null;
 }
 
-export class EventUploadError extends Error {
-  constructor(message: string) {
-    super(message);
+/** The server did not take the events (one of the agent's contact errors). */
+export class EventUploadError extends ContactError {
+  constructor(message: string, status: number | null = null, code: ReturnType<typeof errorCode> = null) {
+    super(message, status, code);
     this.name = 'EventUploadError';
   }
 }
@@ -93,12 +93,12 @@ export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: n
   };
   await report();
   const fail = (status: number, reply: Parameters<typeof errorMessage>[0]) =>
-    new EventUploadError(`the server did not take the events (HTTP ${status}): ${errorMessage(reply)}`);
+    new EventUploadError(`the server did not take the events (HTTP ${status}): ${errorMessage(reply)}`, status, errorCode(reply.body));
 
   const stored = async (batch: readonly SpooledEvent[], body: unknown) => {
-    const counts = body as { accepted?: number; duplicates?: number } | null;
-    result.sent += counts?.accepted ?? 0;
-    result.duplicates += counts?.duplicates ?? 0;
+    const counts = checkReply(EventsReply, 'POST /v1/events', { status: 200, body });
+    result.sent += counts.accepted;
+    result.duplicates += counts.duplicates;
     await spool.acknowledge(batch.map((item) => item.file));
   };
 

@@ -10,16 +10,9 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { mintDeviceToken } from '../../policies/device-token.js';
+import { errorCode, ServerUnreachable } from './contact.js';
 
-export class ServerUnreachable extends Error {
-  constructor(
-    readonly url: string,
-    cause: string,
-  ) {
-    super(`cannot reach ${url}: ${cause}`);
-    this.name = 'ServerUnreachable';
-  }
-}
+export { errorCode, errorMessage, ServerUnreachable } from './contact.js';
 
 export interface HttpReply {
   status: number;
@@ -44,18 +37,8 @@ export interface RequestOptions {
   anonymous?: boolean;
 }
 
-const CLOCK_CODES = new Set(['token_expired', 'token_too_old']);
+const CLOCK_CODES = new Set<string>(['token_expired', 'token_too_old']);
 const DEFAULT_TIMEOUT_MS = 30_000;
-
-export function errorCode(body: unknown): string | null {
-  return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : null;
-}
-
-export function errorMessage(reply: HttpReply): string {
-  const body = reply.body as { message?: unknown } | null;
-  if (body && typeof body === 'object' && typeof body.message === 'string') return body.message;
-  return `HTTP ${reply.status}`;
-}
 
 export async function httpJson(url: string, method: string, options: RequestOptions & { authorization?: string }): Promise<HttpReply> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
@@ -117,9 +100,10 @@ export class DeviceHttp {
 
   /** True when the reply shows our clock is off and the offset was corrected. */
   private learnOffset(reply: HttpReply): boolean {
+    // By code only: a token from the future is `invalid_token` too, so any invalid_token is worth one
+    // retry when the Date header shows a real difference (below).
     const code = errorCode(reply.body);
-    const message = errorMessage(reply);
-    if (!(code !== null && CLOCK_CODES.has(code)) && !/issued in the future/.test(message)) return false;
+    if (code === null || !(CLOCK_CODES.has(code) || code === 'invalid_token')) return false;
     const serverDate = Date.parse(reply.headers.get('date') ?? '');
     if (!Number.isFinite(serverDate)) return false;
     const offset = serverDate - this.clock();

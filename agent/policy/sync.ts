@@ -8,7 +8,9 @@ import type { JWK } from 'jose';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
-import { errorCode, errorMessage, type DeviceHttp } from '../net/device-http.js';
+import { PolicyReply } from '../../policies/protocol.js';
+import { checkReply, errorCode, replyError } from '../net/contact.js';
+import type { DeviceHttp } from '../net/device-http.js';
 import type { StatePaths } from '../state/paths.js';
 import { acceptBundle, describeRefusal, type AcceptedPolicy, type RefusalCode } from './accept.js';
 import { loadCachedPolicy, loadPolicyState, savePolicyState, storeAcceptedPolicy, type PolicyState } from './cache.js';
@@ -18,24 +20,6 @@ export type PollOutcome =
   | { kind: 'none-published' }
   | { kind: 'updated'; revision: number }
   | { kind: 'refused'; code: RefusalCode; message: string };
-
-export class DeviceRejected extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string | null,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DeviceRejected';
-  }
-}
-
-export class ServerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServerError';
-  }
-}
 
 export interface PolicySyncDeps {
   http: DeviceHttp;
@@ -78,6 +62,7 @@ export class PolicySync {
     return tags;
   }
 
+  /** Asks for a newer bundle. Throws a ContactError (agent/net/contact.ts) when there is no usable answer. */
   async poll(options: { waitSeconds?: number; signal?: AbortSignal } = {}): Promise<PollOutcome> {
     const headers: Record<string, string> = {};
     const known = this.knownEtags();
@@ -88,13 +73,11 @@ export class PolicySync {
     const reply = await this.deps.http.request('GET', '/v1/policy', request);
     if (reply.status === 304) return { kind: 'unchanged' };
     if (reply.status === 404 && errorCode(reply.body) === 'no_policy') return { kind: 'none-published' };
-    if (reply.status === 401 || reply.status === 403) throw new DeviceRejected(reply.status, errorCode(reply.body), `the server does not accept this device: ${errorMessage(reply)}`);
-    if (reply.status !== 200) throw new ServerError(`GET /v1/policy answered HTTP ${reply.status}: ${errorMessage(reply)}`);
+    if (reply.status !== 200) throw replyError('GET /v1/policy', reply);
 
-    const body = reply.body as { revision?: unknown; etag?: unknown; bundle?: unknown } | null;
-    const etag = typeof body?.etag === 'string' ? body.etag : (reply.headers.get('etag') ?? '');
-    const bundle = typeof body?.bundle === 'string' ? body.bundle : '';
-    const claimed = typeof body?.revision === 'number' && Number.isInteger(body.revision) ? body.revision : null;
+    // The shape is checked here; whether the bundle may be trusted is acceptBundle's (signature, revision).
+    const body = checkReply(PolicyReply, 'GET /v1/policy', reply);
+    const { etag, bundle, revision: claimed } = body;
     if (this.current && bundle === this.current.token) {
       // The bundle in force, under an ETag we did not have (after a cache repair, say).
       this.state = { ...this.state, etag };

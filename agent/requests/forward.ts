@@ -9,7 +9,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { AgentLogger } from '../log.js';
-import { errorMessage, ServerUnreachable, type DeviceHttp } from '../net/device-http.js';
+import { randomUUID } from 'node:crypto';
+import { DeviceExceptionRequestView, type ExceptionRequestBody } from '../../policies/protocol.js';
+import { checkReply, ContactError, DeviceRejected, errorCode, errorMessage, ServerUnreachable } from '../net/contact.js';
+import type { DeviceHttp } from '../net/device-http.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_FILE_MODE } from '../state/paths.js';
 import { userNameOf } from '../users.js';
@@ -17,14 +20,19 @@ import { readRequest, REQUEST_NAME } from './request-file.js';
 
 export const TrackedRequest = Type.Object(
   {
-    /** The id the employee was given (the client UUID of the drop file). */
+    /** The id of the drop file (what `request-exception` waits for). */
     id: Type.String(),
-    /** The server's id, once filed. */
+    /**
+     * The request's id on the server, once filed: the client UUID sent with it (the drop file's,
+     * or a new one if another device's request already had that id), the one reference the
+     * employee, IT and the audit log share.
+     */
     serverId: Type.Union([Type.String(), Type.Null()]),
     toolId: Type.String(),
     user: Type.String(),
     reason: Type.String(),
-    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied'), Type.Literal('refused')]),
+    /** The server's state (`revoked`: approved, then removed by a later policy), or `refused` (never filed). */
+    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied'), Type.Literal('revoked'), Type.Literal('refused')]),
     requestedAt: Type.String(),
     decidedAt: Type.Union([Type.String(), Type.Null()]),
     /** The admin's reason for a decision, or why the agent or server refused the request. */
@@ -85,6 +93,16 @@ export async function requesters(requestsDir: string, tracked: readonly TrackedR
   return [...users].sort();
 }
 
+/**
+ * Refused for good (the file is removed and the employee told why): an error the server will give
+ * again, by its code. Rate limits, authentication and server trouble are tried again later.
+ */
+function isRefusal(reply: { status: number; body: unknown }): boolean {
+  const code = errorCode(reply.body);
+  if (code === null) return reply.status >= 400 && reply.status < 500 && reply.status !== 401 && reply.status !== 403 && reply.status !== 408 && reply.status !== 429;
+  return code === 'invalid_request' || code === 'invalid_json' || code === 'not_found' || code === 'conflict' || code === 'already_decided' || code === 'body_too_large' || code === 'unsupported_media_type';
+}
+
 /** Files every dropped request; refreshes the status of those still pending. Offline: keeps them for later. */
 export async function forwardRequests(ctx: ForwardContext): Promise<TrackedRequest[]> {
   const { requests: tracked, reportedUsers: storedUsers } = await loadTracked(ctx.trackedFile);
@@ -129,21 +147,28 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
       continue;
     }
     try {
-      const body: Record<string, unknown> = { id: request.id, toolId: request.toolId, user, reason: request.reason };
+      const body: ExceptionRequestBody = { id: request.id, toolId: request.toolId, user, reason: request.reason };
       if (instance) Object.assign(body, { installPath: instance.installPath, version: instance.version });
       if (request.until) body.until = request.until;
-      const reply = await ctx.http.request('POST', '/v1/exception-requests', { body });
+      let reply = await ctx.http.request('POST', '/v1/exception-requests', { body });
+      // The id is taken (by another device's request): file it under a new one, shown to the employee.
+      if (reply.status === 409 && errorCode(reply.body) === 'conflict') reply = await ctx.http.request('POST', '/v1/exception-requests', { body: { ...body, id: randomUUID() } });
       if (reply.status === 200 || reply.status === 201) {
-        const view = reply.body as { id: string; status: TrackedRequest['status']; decidedAt: string | null; decisionReason: string | null };
+        const view = checkReply(DeviceExceptionRequestView, 'POST /v1/exception-requests', reply);
         Object.assign(entry, { serverId: view.id, status: view.status, decidedAt: view.decidedAt, note: view.decisionReason });
         await rm(path, { force: true });
-      } else if (reply.status >= 400 && reply.status < 500 && reply.status !== 401 && reply.status !== 429) {
+      } else if (isRefusal(reply)) {
         Object.assign(entry, { status: 'refused', note: `the server refused it: ${errorMessage(reply)}` });
         await rm(path, { force: true });
       }
     } catch (error) {
-      if (!(error instanceof ServerUnreachable)) throw error;
-      offline = true;
+      if (error instanceof ServerUnreachable || error instanceof DeviceRejected) {
+        offline = true;
+        continue;
+      }
+      // A reply that is not the protocol's: the file stays for the next try; the others go on.
+      if (!(error instanceof ContactError)) throw error;
+      ctx.log.warn({ file: name, problem: error.message }, 'an exception request could not be filed now');
     }
   }
 
@@ -151,13 +176,14 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
     for (const entry of byId.values()) {
       if (entry.status !== 'pending' || entry.serverId === null) continue;
       try {
-        const reply = await ctx.http.request('GET', `/v1/exception-requests/${entry.serverId}`);
+        const reply = await ctx.http.request('GET', `/v1/exception-requests/${encodeURIComponent(entry.serverId)}`);
         if (reply.status !== 200) continue;
-        const view = reply.body as { status: TrackedRequest['status']; decidedAt: string | null; decisionReason: string | null };
+        const view = checkReply(DeviceExceptionRequestView, 'GET /v1/exception-requests/:id', reply);
         Object.assign(entry, { status: view.status, decidedAt: view.decidedAt, note: view.decisionReason });
       } catch (error) {
         if (error instanceof ServerUnreachable) break;
-        throw error;
+        if (!(error instanceof ContactError)) throw error;
+        ctx.log.warn({ request: entry.serverId, problem: error.message }, 'could not read the state of an exception request');
       }
     }
   }
