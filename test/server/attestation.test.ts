@@ -164,6 +164,9 @@ describe('aigate report export attestation / aigate report verify', () => {
     expect(verified.stdout).toMatch(/^VALID: .* is signed by policy key [\w-]{43} \(the policy key of http/);
     expect(verified.stdout).toMatch(/policy in force: revision 1 "fleet-policy" \(enforce\)/);
     expect(verified.stdout).toMatch(/laptop \(engineering\): applied revision 1 at .*claude-code@2\.1\.91=block \(quarantined\)/);
+    const json = await aigate(['report', 'verify', file, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: true, policyRevision: 1, devices: 2 });
   });
 
   it('one byte changed: verify fails and names what is wrong', async () => {
@@ -175,6 +178,9 @@ describe('aigate report export attestation / aigate report verify', () => {
     const result = await aigate(['report', 'verify', tampered]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/INVALID: .*the signature does not match the attestation's content/);
+    const json = await aigate(['report', 'verify', tampered, '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, code: 'bad-signature' });
 
     // A byte of the signature itself.
     const sig = text.indexOf('"jws": "') + '"jws": "'.length + 10;

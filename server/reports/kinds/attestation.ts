@@ -60,7 +60,16 @@ export interface AttestationDocument {
   atAsGiven: string;
   generatedAt: string;
   filters: Record<string, string>;
-  policy: { revision: number; name: string; sha256: string; publishedAt: string; publishedBy: string | null; mode: 'enforce' | 'monitor' } | null;
+  policy: {
+    revision: number;
+    name: string;
+    sha256: string;
+    publishedAt: string;
+    publishedBy: string | null;
+    mode: 'enforce' | 'monitor';
+    /** Set when the revision could not be evaluated (then every tool's `policy` is null). */
+    evaluationError: string | null;
+  } | null;
   devices: AttestedDevice[];
   /** What the document rests on, in words (so a reader knows its limits). */
   sources: string[];
@@ -179,7 +188,18 @@ export function buildAttestation(context: ReportContext, filters: Filters): Atte
       'SELECT revision, name, document, sha256, published_at, published_by FROM policies WHERE published_at <= ? ORDER BY revision DESC LIMIT 1',
     )
     .get(atMs);
-  const compiled = policyRow ? compilePolicy(JSON.parse(policyRow.document) as PolicyDocument, catalog.catalog) : null;
+  // A revision published against an older catalog may name tools this one no longer has: then
+  // the document says the verdicts could not be computed instead of failing.
+  let compiled: CompiledPolicy | null = null;
+  let evaluationError: string | null = null;
+  const policyDocument = policyRow ? (JSON.parse(policyRow.document) as PolicyDocument) : null;
+  if (policyRow && policyDocument) {
+    try {
+      compiled = compilePolicy(policyDocument, catalog.catalog);
+    } catch (error) {
+      evaluationError = `revision ${policyRow.revision} cannot be evaluated with this server's catalog: ${(error as Error).message}`;
+    }
+  }
 
   const where: string[] = ['enrolled_at <= @at', '(revoked_at IS NULL OR revoked_at > @at)'];
   const params: Record<string, string | number> = { at: atMs };
@@ -273,14 +293,15 @@ export function buildAttestation(context: ReportContext, filters: Filters): Atte
     generatedAt: isoUtc(now),
     filters: filterEcho,
     policy:
-      policyRow && compiled
+      policyRow && policyDocument
         ? {
             revision: policyRow.revision,
             name: policyRow.name,
             sha256: policyRow.sha256,
             publishedAt: isoUtc(policyRow.published_at),
             publishedBy: policyRow.published_by,
-            mode: compiled.enforce ? 'enforce' : 'monitor',
+            mode: policyDocument.spec.mode === 'monitor' ? 'monitor' : 'enforce',
+            evaluationError,
           }
         : null,
     devices: attested,
