@@ -102,7 +102,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   };
 
   agent.daemonRunning = true;
-  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, pid: process.pid, sentinel: sentinel !== null }, 'aigate agent started');
+  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, sentinel: sentinel !== null }, 'aigate agent started');
   await guarded('first cycle', () => agent.cycle())();
   armTimer();
   await guarded('sentinel', refreshSentinel)();

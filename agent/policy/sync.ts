@@ -116,7 +116,7 @@ export class PolicySync {
     const previous = this.current?.payload.revision ?? null;
     this.current = policy;
     const name = policy.payload.policy.metadata.name;
-    this.deps.log.info({ revision: policy.payload.revision, previous, name }, 'policy accepted');
+    this.deps.log.info({ revision: policy.payload.revision, previous, policyName: name }, 'policy accepted');
     await this.deps.emit(
       newEvent('policy-applied', now, {
         policyRevision: policy.payload.revision,
