@@ -55,7 +55,10 @@ export class FingerprintStore {
     let size: number;
     try {
       const st = fs.lstatSync(file);
-      if (!st.isFile()) return null;
+      // Root-owned programs are never matched by bytes alone: a user who copies /bin/bash into a
+      // fake tool folder must not make the sentinel stop every shell on the machine. A system
+      // install of a tool is still known by its package folder (identify.ts).
+      if (!st.isFile() || st.uid === 0) return null;
       size = st.size;
     } catch {
       return null;
@@ -74,13 +77,20 @@ export class FingerprintStore {
     const manifest = readRegularFile(path.join(instance.installPath, 'package.json'), MANIFEST_MAX);
     if (manifest) {
       const parsed = parsePackageJson(manifest.text);
-      if (parsed.ok) for (const target of Object.values(parsed.value.bin)) files.add(path.resolve(instance.installPath, target));
+      // A bin entry is the package's own text: `../../../usr/bin/bash` must not teach the sentinel
+      // a system program's bytes, so only files inside the install folder are learned.
+      if (parsed.ok) {
+        for (const target of Object.values(parsed.value.bin)) {
+          const file = path.resolve(instance.installPath, target);
+          if (isStrictlyInside(file, instance.installPath)) files.add(file);
+        }
+      }
     }
     for (const dir of [instance.installPath, ...(instance.parts ?? [])]) for (const file of nativeBinaries(dir)) files.add(file);
     let added = 0;
     for (const file of files) {
       const hashed = await sha256File(file);
-      if (!hashed || hashed.size === 0) continue;
+      if (!hashed || hashed.size === 0 || isRootOwned(file)) continue;
       this.add({ sha256: hashed.sha256, size: hashed.size, toolId: instance.toolId, version: instance.version, source: file });
       added++;
     }
@@ -116,4 +126,18 @@ function nativeBinaries(dir: string): string[] {
     }
   }
   return out;
+}
+
+function isStrictlyInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/** Root's files are never learned: their bytes may be any system program's (see match()). */
+function isRootOwned(file: string): boolean {
+  try {
+    return fs.lstatSync(file).uid === 0;
+  } catch {
+    return true;
+  }
 }

@@ -55,6 +55,11 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
       return { stopped: false, reason: `${real} is gone` };
     }
   }
+  // A match by bytes alone (no package folder) stops only a user's own copy run by that user:
+  // never a root process, never a root-owned program (whose bytes a user can copy anywhere).
+  if (!match.packageDir && (now.uid === 0 || codeStat.uid === 0 || now.uid !== codeStat.uid)) {
+    return { stopped: false, reason: `a fingerprint match stops only a user's own copy run by that user (process uid ${now.uid}, file uid ${codeStat.uid})` };
+  }
   const systemInstall = codeStat.uid === 0 && (codeStat.mode & 0o022) === 0;
   if (now.uid !== codeStat.uid && !systemInstall) {
     return { stopped: false, reason: `process owner uid ${now.uid} does not own the code (uid ${codeStat.uid})` };
