@@ -570,6 +570,8 @@ export class Agent {
       if (options.scan !== false || !this.lastScan) await this.phase('scan', () => this.scan());
       report.enforcement = (await this.phase('enforce', () => this.enforce(), 'enforcement-failing')) ?? null;
       if (online) {
+        // Requests from users the server knows go first (their failures reach it in this check-in's health).
+        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
         await this.phase('check-in', async () => {
           try {
             const answer = await this.checkin();
@@ -581,8 +583,10 @@ export class Agent {
             this.noteContact(error);
           }
         });
-        // After the check-in: it reported the users asking, so the server accepts their requests.
-        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+        // Those that waited for their user to be reported: the check-in just did.
+        if (this.requests.some((request) => request.status === 'pending' && request.serverId === null)) {
+          await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+        }
         report.upload = (await this.phase('event upload', () => this.upload())) ?? null;
       } else {
         this.deliveryPending = true;
