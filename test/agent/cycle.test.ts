@@ -183,7 +183,7 @@ describe('the daemon after an outage', () => {
   it('delivers the spooled events as soon as the server answers again, not at the next cycle', async () => {
     const setup = await newSetup('reconnect');
     await publish(server.admin, pastBan());
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--jitter', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify'], {
+    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--jitter', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--no-sentinel'], {
       env: { PATH: process.env.PATH ?? '' },
       stdio: ['ignore', 'ignore', 'ignore'],
     });

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('a full spool file system', () => {
     const before = await hashTree(join(setup.install.prefix));
     await fill(spoolDir);
 
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--log-level', 'info'], {
+    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--log-level', 'info', '--no-sentinel'], {
       env: { PATH: process.env.PATH ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
