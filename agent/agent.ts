@@ -8,18 +8,26 @@
  * check-in, and the parts after it still run. An event that cannot be spooled is counted, not thrown.
  */
 import { hostname as osHostname } from 'node:os';
-import { builtinCatalog, catalogIndex, type CatalogIndex } from '../policies/catalog/index.js';
+
+import { builtinCatalog, type CatalogIndex, catalogIndex } from '../policies/catalog/index.js';
 import { evaluateInstance } from '../policies/evaluate.js';
-import { instanceKey, type DeviceFacts, type ToolInstance } from '../policies/inventory.js';
-import { CheckinReply, MAX_INSTANCES, MAX_USERS, type AgentHealth, type CheckinBody, type HealthReasonCode } from '../policies/protocol.js';
+import { type DeviceFacts, instanceKey, type ToolInstance } from '../policies/inventory.js';
+import {
+  type AgentHealth,
+  type CheckinBody,
+  CheckinReply,
+  type HealthReasonCode,
+  MAX_INSTANCES,
+  MAX_USERS,
+} from '../policies/protocol.js';
 import type { Verdict } from '../policies/verdict.js';
 import { policyFacts } from './enforce/desired.js';
 import { Enforcer, LedgerDamaged, type ReconcileSummary } from './enforce/engine.js';
 import type { FaultPoint } from './enforce/fault.js';
 import { lexists } from './enforce/fs-facts.js';
 import { recordKey } from './enforce/stubs.js';
-import { newEvent, type AgentEvent } from './events/event.js';
-import { collectLaunchRecords, removeRecords, type LaunchTarget } from './events/launch-records.js';
+import { type AgentEvent, newEvent } from './events/event.js';
+import { collectLaunchRecords, type LaunchTarget, removeRecords } from './events/launch-records.js';
 import { EventSpool } from './events/spool.js';
 import { uploadEvents, type UploadResult } from './events/upload.js';
 import { osName } from './facts.js';
@@ -27,21 +35,21 @@ import { machineHomes } from './homes.js';
 import { scanMachine } from './inventory/index.js';
 import type { ScanResult } from './inventory/types.js';
 import type { AgentLogger } from './log.js';
-import { desktopNotifier } from './notices/desktop.js';
-import { buildNotice, renderNotice } from './notices/notice.js';
-import type { AgentSentinelHooks } from './sentinel/agent-hook.js';
 import { checkReply, ContactError, replyError } from './net/contact.js';
 import { DeviceHttp } from './net/device-http.js';
+import { desktopNotifier } from './notices/desktop.js';
+import { buildNotice, renderNotice } from './notices/notice.js';
 import { PolicySync, type PollOutcome } from './policy/sync.js';
 import { TrustedClock } from './policy/trusted-clock.js';
 import { forwardRequests, loadTracked, requesters, type TrackedRequest } from './requests/forward.js';
+import type { AgentSentinelHooks } from './sentinel/agent-hook.js';
 import { Serial } from './serial.js';
-import { loadConfig, type AgentConfig } from './state/config.js';
+import { type AgentConfig, loadConfig } from './state/config.js';
 import { loadDeviceKey } from './state/device-key.js';
 import { ensureStateLayout } from './state/layout.js';
-import { statePaths, type StatePaths } from './state/paths.js';
+import { type StatePaths, statePaths } from './state/paths.js';
 import { HealthTracker } from './status/health.js';
-import { readStatusFile, writeStatusFile, type StatusFile, type ToolStatus } from './status/status-file.js';
+import { readStatusFile, type StatusFile, type ToolStatus, writeStatusFile } from './status/status-file.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface ScanRoots {
@@ -137,7 +145,14 @@ export class Agent {
     });
     this.clock = new TrustedClock(this.paths.time, config.policyKeys, config.deviceId, options.localClock);
     const emit = (event: AgentEvent) => this.emit(event);
-    this.sync = new PolicySync({ http, paths: this.paths, keys: config.policyKeys, emit, log: options.log, clock: () => this.clock.now() });
+    this.sync = new PolicySync({
+      http,
+      paths: this.paths,
+      keys: config.policyKeys,
+      emit,
+      log: options.log,
+      clock: () => this.clock.now(),
+    });
     this.enforcer = new Enforcer({
       ledgerFile: this.paths.enforcement,
       launchesDir: this.paths.launchesDir,
@@ -146,7 +161,10 @@ export class Agent {
         homes: machineHomes(options.scanRoots.homes),
         stateDir: options.stateDir,
         // Prefixes and PATH folders the administrator named are trusted roots too (each still passes the ownership walk).
-        roots: [...(options.scanRoots.npmPrefixes ?? []), ...(options.scanRoots.paths ?? [])].map((path) => ({ path, kind: 'prefix' as const })),
+        roots: [...(options.scanRoots.npmPrefixes ?? []), ...(options.scanRoots.paths ?? [])].map((path) => ({
+          path,
+          kind: 'prefix' as const,
+        })),
       },
       isRoot: process.getuid?.() === 0,
       graceMs: options.graceMs,
@@ -163,9 +181,13 @@ export class Agent {
     const paths = statePaths(options.stateDir);
     const config = await loadConfig(paths.config, options.stateDir);
     const key = await loadDeviceKey(paths.deviceKey);
-    if (!key) throw new Error(`the device key ${paths.deviceKey} is missing; enroll again with aigate-agent enroll --force`);
+    if (!key)
+      throw new Error(`the device key ${paths.deviceKey} is missing; enroll again with aigate-agent enroll --force`);
     await ensureStateLayout(paths);
-    const http = new DeviceHttp({ serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey }, options.localClock);
+    const http = new DeviceHttp(
+      { serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey },
+      options.localClock,
+    );
     const agent = new Agent(config, http, options);
     // What the last run knew about the server and its cycles: status describes the machine, not this process.
     const previous = await readStatusFile(paths.status);
@@ -217,7 +239,11 @@ export class Agent {
    * Runs one part of the cycle so that its failure stops nothing else: the error is logged,
    * kept for the cycle report, and reported in the health until the part succeeds again.
    */
-  private async phase<T>(name: string, job: () => Promise<T>, code: HealthReasonCode = 'cycle-errors'): Promise<T | undefined> {
+  private async phase<T>(
+    name: string,
+    job: () => Promise<T>,
+    code: HealthReasonCode = 'cycle-errors',
+  ): Promise<T | undefined> {
     try {
       const value = await job();
       this.health.clear(`phase:${name}`);
@@ -225,7 +251,12 @@ export class Agent {
     } catch (error) {
       const message = describeError(error);
       this.cycleErrors.push({ phase: name, message });
-      this.health.set(`phase:${name}`, error instanceof LedgerDamaged ? 'ledger-damaged' : code, `${name}: ${message}`, this.clock.now());
+      this.health.set(
+        `phase:${name}`,
+        error instanceof LedgerDamaged ? 'ledger-damaged' : code,
+        `${name}: ${message}`,
+        this.clock.now(),
+      );
       this.options.log.error({ err: error as Error, phase: name }, 'a part of the cycle failed; the rest goes on');
       return undefined;
     }
@@ -311,7 +342,8 @@ export class Agent {
     }
     this.verdicts = new Map();
     if (!policy) return null;
-    for (const [key, instance] of instances) this.verdicts.set(key, { instance, verdict: evaluateInstance(policy.compiled, instance, this.device, now) });
+    for (const [key, instance] of instances)
+      this.verdicts.set(key, { instance, verdict: evaluateInstance(policy.compiled, instance, this.device, now) });
     if (this.ledgerProblem) return null;
     const before = new Map(this.enforcer.applied.map((record) => [record.key, record] as const));
     const items = [...this.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
@@ -329,7 +361,8 @@ export class Agent {
         const key = instanceKey(item.instance);
         try {
           const one = await this.enforcer.reconcile([item], facts, revision);
-          for (const field of ['applied', 'restored', 'repaired', 'failed', 'tampered'] as const) summary[field] += one[field];
+          for (const field of ['applied', 'restored', 'repaired', 'failed', 'tampered'] as const)
+            summary[field] += one[field];
           summary.notes.push(...one.notes);
           this.health.clear(`enforce:item:${key}`);
         } catch (itemError) {
@@ -343,7 +376,12 @@ export class Agent {
     // Put back just now: their stubs' records dropped meanwhile still belong to them.
     for (const [key, record] of before) {
       if (this.enforcer.store.ledger.applied[key]) continue;
-      this.released.set(recordKey(key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version, until: now + RELEASED_TARGET_MS });
+      this.released.set(recordKey(key), {
+        toolId: record.instance.toolId,
+        installPath: record.instance.installPath,
+        version: record.instance.version,
+        until: now + RELEASED_TARGET_MS,
+      });
     }
     return summary;
   }
@@ -357,8 +395,16 @@ export class Agent {
     const engine = this.enforcer.health();
     const now = this.clock.now();
     if (engine.ledgerDamaged) this.health.set('engine:ledger', 'ledger-damaged', engine.ledgerDamaged, now);
-    for (const item of engine.failing) this.health.set(`engine:failing:${item.key}`, 'enforcement-failing', item.message, now, item.since);
-    for (const item of engine.suspicious) this.health.set(`engine:suspicious:${item.key}:${item.path}`, 'suspicious-layout', `${item.path}: ${item.reason}`, now, item.since);
+    for (const item of engine.failing)
+      this.health.set(`engine:failing:${item.key}`, 'enforcement-failing', item.message, now, item.since);
+    for (const item of engine.suspicious)
+      this.health.set(
+        `engine:suspicious:${item.key}:${item.path}`,
+        'suspicious-layout',
+        `${item.path}: ${item.reason}`,
+        now,
+        item.since,
+      );
     return this.health.report();
   }
 
@@ -367,7 +413,10 @@ export class Agent {
     const key = instanceKey(instance);
     const slot = `enforce:item:${key}`;
     const message = `could not enforce the policy on ${instance.toolId} at ${instance.installPath}: ${describeError(error)}`;
-    this.options.log.error({ err: error as Error, toolId: instance.toolId, installPath: instance.installPath }, 'enforcement failed for one instance; the others go on');
+    this.options.log.error(
+      { err: error as Error, toolId: instance.toolId, installPath: instance.installPath },
+      'enforcement failed for one instance; the others go on',
+    );
     const known = this.health.has(slot);
     this.health.set(slot, 'enforcement-failing', message, this.clock.now());
     if (known) return;
@@ -392,7 +441,15 @@ export class Agent {
   private runningVerdict(toolId: string, version: string | null, user: string | null): Verdict | null {
     const policy = this.sync.current;
     if (!policy) return null;
-    const instance: ToolInstance = { toolId, version, channel: 'npm', installPath: '(a running process)', launchers: [], owner: user, evidence: [] };
+    const instance: ToolInstance = {
+      toolId,
+      version,
+      channel: 'npm',
+      installPath: '(a running process)',
+      launchers: [],
+      owner: user,
+      evidence: [],
+    };
     return evaluateInstance(policy.compiled, instance, this.device, this.clock.now());
   }
 
@@ -413,7 +470,15 @@ export class Agent {
         const verdict = this.runningVerdict(toolId, version, user);
         const tool = this.catalogIndex.tool(toolId);
         if (!policy || !verdict || !tool) return null;
-        const notice = buildNotice({ kind: 'block', toolId, toolName: tool.name, version, policyName: policy.compiled.name, timeZone: policy.compiled.timeZone, verdict });
+        const notice = buildNotice({
+          kind: 'block',
+          toolId,
+          toolName: tool.name,
+          version,
+          policyName: policy.compiled.name,
+          timeZone: policy.compiled.timeZone,
+          verdict,
+        });
         return renderNotice(notice, this.clock.now());
       },
       emit: async (event) => {
@@ -427,7 +492,9 @@ export class Agent {
 
   /** The instances blocked and enforced by the last evaluation (the sentinel learns their fingerprints). */
   blockedInstances(): ToolInstance[] {
-    return [...this.verdicts.values()].filter(({ verdict }) => verdict.action === 'block' && verdict.enforce).map(({ instance }) => instance);
+    return [...this.verdicts.values()]
+      .filter(({ verdict }) => verdict.action === 'block' && verdict.enforce)
+      .map(({ instance }) => instance);
   }
 
   /** The earliest instant any verdict changes (for the daemon's precise timer). */
@@ -450,9 +517,17 @@ export class Agent {
       else targets.set(key, target);
     }
     for (const record of this.enforcer.applied) {
-      targets.set(recordKey(record.key), { toolId: record.instance.toolId, installPath: record.instance.installPath, version: record.instance.version });
+      targets.set(recordKey(record.key), {
+        toolId: record.instance.toolId,
+        installPath: record.instance.installPath,
+        version: record.instance.version,
+      });
     }
-    const collected = await collectLaunchRecords(this.paths.launchesDir, targets, this.sync.current?.payload.revision ?? null);
+    const collected = await collectLaunchRecords(
+      this.paths.launchesDir,
+      targets,
+      this.sync.current?.payload.revision ?? null,
+    );
     const kept = new Set<string>();
     for (const [index, event] of collected.events.entries()) {
       try {
@@ -531,7 +606,13 @@ export class Agent {
       this.noteContact(null);
       this.deliveryPending = result.remaining > 0 || result.unreportedLosses > 0;
       if (result.unreportedLosses === 0) this.health.clear('spool');
-      else this.health.set('spool', 'spool-trouble', `${result.unreportedLosses} lost event(s) not yet reported${result.reportError ? `: ${result.reportError}` : ''}`, this.clock.now());
+      else
+        this.health.set(
+          'spool',
+          'spool-trouble',
+          `${result.unreportedLosses} lost event(s) not yet reported${result.reportError ? `: ${result.reportError}` : ''}`,
+          this.clock.now(),
+        );
       return result;
     } catch (error) {
       this.deliveryPending = true;
@@ -540,7 +621,12 @@ export class Agent {
         return null;
       }
       // Writing the events-dropped report on a full spool, say: the count is kept for later.
-      this.health.set('spool', 'spool-trouble', `the events could not be sent: ${describeError(error)}`, this.clock.now());
+      this.health.set(
+        'spool',
+        'spool-trouble',
+        `the events could not be sent: ${describeError(error)}`,
+        this.clock.now(),
+      );
       throw error;
     }
   }
@@ -571,21 +657,27 @@ export class Agent {
       report.enforcement = (await this.phase('enforce', () => this.enforce(), 'enforcement-failing')) ?? null;
       if (online) {
         // Requests from users the server knows go first (their failures reach it in this check-in's health).
-        await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+        await this.phase('exception requests', () =>
+          this.forwardRequests().catch((error: unknown) => this.noteContact(error)),
+        );
         await this.phase('check-in', async () => {
           try {
             const answer = await this.checkin();
             this.noteContact(null);
             // Time moved on (the floor rose past a change) or a newer policy exists: act on it now.
-            if (answer?.etag && answer.etag !== this.sync.state.etag && (await this.pollPolicy(0)) !== 'offline') report.enforcement = (await this.enforce()) ?? report.enforcement;
-            else if ((this.nextChangeAt() ?? Infinity) <= this.clock.now()) report.enforcement = (await this.enforce()) ?? report.enforcement;
+            if (answer?.etag && answer.etag !== this.sync.state.etag && (await this.pollPolicy(0)) !== 'offline')
+              report.enforcement = (await this.enforce()) ?? report.enforcement;
+            else if ((this.nextChangeAt() ?? Infinity) <= this.clock.now())
+              report.enforcement = (await this.enforce()) ?? report.enforcement;
           } catch (error) {
             this.noteContact(error);
           }
         });
         // Those that waited for their user to be reported: the check-in just did.
         if (this.requests.some((request) => request.status === 'pending' && request.serverId === null)) {
-          await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+          await this.phase('exception requests', () =>
+            this.forwardRequests().catch((error: unknown) => this.noteContact(error)),
+          );
         }
         report.upload = (await this.phase('event upload', () => this.upload())) ?? null;
       } else {
@@ -596,7 +688,13 @@ export class Agent {
       const policy = this.sync.current;
       report.online = online && this.lastContactError === null;
       report.contactError = this.lastContactError;
-      report.policy = policy ? { revision: policy.payload.revision, name: policy.compiled.name, mode: policy.compiled.enforce ? 'enforce' : 'monitor' } : null;
+      report.policy = policy
+        ? {
+            revision: policy.payload.revision,
+            name: policy.compiled.name,
+            mode: policy.compiled.enforce ? 'enforce' : 'monitor',
+          }
+        : null;
       report.instances = this.verdicts.size || (this.lastScan?.instances.length ?? 0);
       for (const { verdict } of this.verdicts.values()) report.verdicts[verdict.action]++;
       report.launchRecords = this.launchesCollected;
@@ -636,7 +734,9 @@ export class Agent {
       await this.phase('launch records', () => this.collectLaunches());
       // A request from a user the server has not heard of yet: report them first (a check-in).
       if (this.lastScan && (await this.requesterUnreported())) await this.checkinPhase();
-      await this.phase('exception requests', () => this.forwardRequests().catch((error: unknown) => this.noteContact(error)));
+      await this.phase('exception requests', () =>
+        this.forwardRequests().catch((error: unknown) => this.noteContact(error)),
+      );
       await this.phase('event upload', () => this.upload());
       await this.reportHealthChange();
       await this.phase('status', () => this.writeStatus());
@@ -656,7 +756,11 @@ export class Agent {
 
   /** Checks in between full cycles when the health changed since the server last heard it (degraded, or well again). */
   private async reportHealthChange(): Promise<void> {
-    const now = JSON.stringify(this.healthReport().reasons.map((reason) => reason.code).sort());
+    const now = JSON.stringify(
+      this.healthReport()
+        .reasons.map((reason) => reason.code)
+        .sort(),
+    );
     if (this.healthSent === null || this.healthSent === now) return;
     await this.checkinPhase();
   }
@@ -677,9 +781,11 @@ export class Agent {
   private statusSources(): { instance: ToolInstance; verdict: Verdict | null; lastApplied: boolean }[] {
     if (this.verdicts.size > 0) return [...this.verdicts.values()].map((item) => ({ ...item, lastApplied: false }));
     const out = new Map<string, { instance: ToolInstance; verdict: Verdict | null; lastApplied: boolean }>();
-    for (const instance of this.lastScan?.instances ?? []) out.set(instanceKey(instance), { instance, verdict: null, lastApplied: false });
+    for (const instance of this.lastScan?.instances ?? [])
+      out.set(instanceKey(instance), { instance, verdict: null, lastApplied: false });
     // No policy in force (a damaged cache, the server out of reach): what was applied stays applied.
-    for (const record of this.enforcer.applied) out.set(record.key, { instance: record.instance, verdict: record.verdict, lastApplied: true });
+    for (const record of this.enforcer.applied)
+      out.set(record.key, { instance: record.instance, verdict: record.verdict, lastApplied: true });
     return [...out.values()];
   }
 
@@ -727,7 +833,13 @@ export class Agent {
       serverUrl: this.config.serverUrl,
       daemon: { pid: process.pid, running: this.daemonRunning, cycleMinutes: this.options.cycleMinutes },
       policy: policy
-        ? { name: policy.compiled.name, revision: policy.payload.revision, mode: policy.compiled.enforce ? 'enforce' : 'monitor', timeZone: policy.compiled.timeZone, acceptedAt: this.sync.state.acceptedAt }
+        ? {
+            name: policy.compiled.name,
+            revision: policy.payload.revision,
+            mode: policy.compiled.enforce ? 'enforce' : 'monitor',
+            timeZone: policy.compiled.timeZone,
+            acceptedAt: this.sync.state.acceptedAt,
+          }
         : null,
       policyProblem: this.ledgerProblem ?? this.policyProblem,
       lastCycleAt: this.lastCycleAt,
@@ -737,7 +849,16 @@ export class Agent {
       clockBehind: this.clock.clockBehind(),
       nextChangeAt: next === null ? null : new Date(next).toISOString(),
       tools,
-      requests: this.requests.map(({ id, serverId, toolId, user, status, requestedAt, decidedAt, note }) => ({ id, serverId, toolId, user, status, requestedAt, decidedAt, note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null })),
+      requests: this.requests.map(({ id, serverId, toolId, user, status, requestedAt, decidedAt, note }) => ({
+        id,
+        serverId,
+        toolId,
+        user,
+        status,
+        requestedAt,
+        decidedAt,
+        note: status === 'refused' || status === 'denied' || status === 'approved' ? note : null,
+      })),
       spool: { pending: await this.spool.count().catch(() => 0), dropped: await this.spool.droppedTotal() },
       problems: this.enforcer.store.ledger.problems.slice(-10).map(({ at, message }) => ({ at, message })),
       health: this.healthReport(),

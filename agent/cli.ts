@@ -6,6 +6,7 @@
  * not a command name load them all, so the help stays complete; --version loads none.
  */
 import { Command, CommanderError } from 'commander';
+
 import { CliError, EXIT_FAILED, EXIT_USAGE } from './commands/common.js';
 import { AGENT_VERSION } from './version.js';
 

@@ -9,11 +9,13 @@
  * tools as they start, wherever they live; its events are delivered at once. No job's failure
  * stops the daemon: each is logged.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
+
 import cron, { type ScheduledTask } from 'node-cron';
+
 import type { Agent } from './agent.js';
 import type { AgentLogger } from './log.js';
-import { createAgentSentinel, type AgentSentinel } from './sentinel/agent-hook.js';
+import { type AgentSentinel, createAgentSentinel } from './sentinel/agent-hook.js';
 
 export interface DaemonOptions {
   cycleMinutes: number;
@@ -70,11 +72,14 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     const next = agent.nextChangeAt();
     if (next === null) return;
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - agent.clock.now()) + 100);
-    timer = setTimeout(guarded('verdict change', async () => {
-      log.info({ at: new Date(next).toISOString() }, 'a verdict changes now');
-      await agent.reevaluate();
-      armTimer();
-    }), delay);
+    timer = setTimeout(
+      guarded('verdict change', async () => {
+        log.info({ at: new Date(next).toISOString() }, 'a verdict changes now');
+        await agent.reevaluate();
+        armTimer();
+      }),
+      delay,
+    );
   };
 
   /** A job run 500 ms after the first of a burst of calls (a folder's changes, a run of events). */
@@ -95,14 +100,18 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
 
   // Sentinel events are sent as soon as they are spooled, not at the next cycle.
   const deliverSoon = soon('sentinel events', () => agent.deliverSpool());
-  const sentinel: AgentSentinel | null = options.sentinel && process.platform === 'linux' ? createAgentSentinel(agent.sentinelHooks(deliverSoon)) : null;
+  const sentinel: AgentSentinel | null =
+    options.sentinel && process.platform === 'linux' ? createAgentSentinel(agent.sentinelHooks(deliverSoon)) : null;
   /** After each evaluation: the sentinel learns the fingerprints of what is blocked now. */
   const refreshSentinel = async () => {
     if (sentinel) await sentinel.refresh(agent.blockedInstances());
   };
 
   agent.daemonRunning = true;
-  log.info({ cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, sentinel: sentinel !== null }, 'aigate agent started');
+  log.info(
+    { cycleMinutes: options.cycleMinutes, jitterSeconds: options.jitterSeconds, sentinel: sentinel !== null },
+    'aigate agent started',
+  );
   await guarded('first cycle', () => agent.cycle())();
   armTimer();
   await guarded('sentinel', refreshSentinel)();
@@ -112,16 +121,34 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   }
 
   const tasks: ScheduledTask[] = [
-    cron.schedule(cronExpression(options.cycleMinutes), guarded('cycle', async () => {
-      const report = await agent.cycle();
-      log.info({ online: report.online, instances: report.instances, verdicts: report.verdicts, spooled: report.spooled, errors: report.errors.length, health: report.health.state }, 'cycle done');
-      armTimer();
-      await refreshSentinel();
-    }), { name: 'aigate-cycle', noOverlap: true, maxRandomDelay: options.jitterSeconds * 1000 }),
-    cron.schedule('* * * * *', guarded('minute check', async () => {
-      await agent.reevaluate();
-      armTimer();
-    }), { name: 'aigate-minute', noOverlap: true }),
+    cron.schedule(
+      cronExpression(options.cycleMinutes),
+      guarded('cycle', async () => {
+        const report = await agent.cycle();
+        log.info(
+          {
+            online: report.online,
+            instances: report.instances,
+            verdicts: report.verdicts,
+            spooled: report.spooled,
+            errors: report.errors.length,
+            health: report.health.state,
+          },
+          'cycle done',
+        );
+        armTimer();
+        await refreshSentinel();
+      }),
+      { name: 'aigate-cycle', noOverlap: true, maxRandomDelay: options.jitterSeconds * 1000 },
+    ),
+    cron.schedule(
+      '* * * * *',
+      guarded('minute check', async () => {
+        await agent.reevaluate();
+        armTimer();
+      }),
+      { name: 'aigate-minute', noOverlap: true },
+    ),
   ];
 
   // Drop folders: stubs' launch records and employees' exception requests.
@@ -131,7 +158,10 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     try {
       watchers.push(watch(dir, flushSoon));
     } catch (error) {
-      log.warn({ dir, error: (error as Error).message }, 'cannot watch a drop folder; it is read at each cycle instead');
+      log.warn(
+        { dir, error: (error as Error).message },
+        'cannot watch a drop folder; it is read at each cycle instead',
+      );
     }
   }
 
@@ -142,11 +172,13 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
       const started = Date.now();
       // While events wait (the server was away), ask without waiting: the answer is the cue to send them.
       const waiting = failures > 0 || agent.deliveryPending;
-      const outcome = await agent.pollPolicy(waiting ? 0 : options.pollWaitSeconds, stop.signal).catch((error: unknown) => {
-        // pollPolicy reports its own failures; this only keeps an unforeseen one from ending the daemon.
-        log.error({ err: error as Error }, 'policy poll failed');
-        return 'offline' as const;
-      });
+      const outcome = await agent
+        .pollPolicy(waiting ? 0 : options.pollWaitSeconds, stop.signal)
+        .catch((error: unknown) => {
+          // pollPolicy reports its own failures; this only keeps an unforeseen one from ending the daemon.
+          log.error({ err: error as Error }, 'policy poll failed');
+          return 'offline' as const;
+        });
       if (stop.signal.aborted) break;
       if (outcome === 'offline') {
         failures++;
@@ -165,7 +197,8 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
         await guarded('spool delivery', () => agent.deliverSpool())();
       }
       // A server that answers at once (no long-poll support) is not asked in a tight loop.
-      if (Date.now() - started < 5000 && (outcome === 'failed' || outcome.kind !== 'updated')) await sleep(5000, stop.signal);
+      if (Date.now() - started < 5000 && (outcome === 'failed' || outcome.kind !== 'updated'))
+        await sleep(5000, stop.signal);
     }
   })();
 

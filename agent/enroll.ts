@@ -5,17 +5,19 @@
  * the config is what marks the machine enrolled.
  */
 import { rm } from 'node:fs/promises';
+
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+
 import { publicKeyFingerprint, validatePublicJwk } from '../policies/keys.js';
-import type { MachineFacts } from './facts.js';
 import { EnrollReply } from '../policies/protocol.js';
+import type { MachineFacts } from './facts.js';
 import { checkReply, errorMessage, MalformedReply, ServerUnreachable } from './net/contact.js';
 import { httpJson } from './net/device-http.js';
 import { checkServerUrl, isFingerprint } from './net/server-url.js';
 import { AgentConfig, saveConfig } from './state/config.js';
-import { readJsonFile } from './state/json-file.js';
 import { generateDeviceKey, loadDeviceKey, saveDeviceKey } from './state/device-key.js';
+import { readJsonFile } from './state/json-file.js';
 import { ensureStateLayout } from './state/layout.js';
 import { statePaths } from './state/paths.js';
 import { AGENT_VERSION } from './version.js';
@@ -50,21 +52,29 @@ export class EnrollError extends Error {
 }
 
 /** Bounds the config file needs beyond the protocol's reply shape. */
-const StorableIds = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 200 }), audience: Type.String({ minLength: 1, maxLength: 500 }) });
+const StorableIds = Type.Object({
+  deviceId: Type.String({ minLength: 1, maxLength: 200 }),
+  audience: Type.String({ minLength: 1, maxLength: 500 }),
+});
 
 export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
   const url = checkServerUrl(input.server, { insecureHttp: input.insecureHttp });
   if (!url.ok) throw new EnrollError(url.message);
   if (input.expectedFingerprint !== undefined && !isFingerprint(input.expectedFingerprint)) {
-    throw new EnrollError('--policy-key-fingerprint must be the 43-character fingerprint printed by aigate-server (base64url)');
+    throw new EnrollError(
+      '--policy-key-fingerprint must be the 43-character fingerprint printed by aigate-server (base64url)',
+    );
   }
-  if (input.secret.length === 0 || input.secret.length > 200) throw new EnrollError('--secret must be the enroll secret from `aigate enroll-secret create`');
+  if (input.secret.length === 0 || input.secret.length > 200)
+    throw new EnrollError('--secret must be the enroll secret from `aigate enroll-secret create`');
 
   const paths = statePaths(input.stateDir);
   const existing = await readJsonFile(paths.config, AgentConfig);
   const sameServer = existing.ok && existing.value.serverUrl === url.url;
   if (existing.ok && !sameServer && !input.force) {
-    throw new EnrollError(`this machine is already enrolled with ${existing.value.serverUrl}; pass --force to enroll it with ${url.url} instead`);
+    throw new EnrollError(
+      `this machine is already enrolled with ${existing.value.serverUrl}; pass --force to enroll it with ${url.url} instead`,
+    );
   }
   // Keep the key when enrolling again with the same server: the server recognises it and
   // answers with the same device id.
@@ -78,7 +88,8 @@ export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
       timeoutMs: 30_000,
     });
   } catch (error) {
-    if (error instanceof ServerUnreachable) throw new EnrollError(`${error.message}. Check the URL and that the server is running.`);
+    if (error instanceof ServerUnreachable)
+      throw new EnrollError(`${error.message}. Check the URL and that the server is running.`);
     throw error;
   }
   if (reply.status !== 200 && reply.status !== 201) {
@@ -91,12 +102,17 @@ export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
     if (error instanceof MalformedReply) throw new EnrollError(error.message);
     throw error;
   }
-  if (!Value.Check(StorableIds, { deviceId: body.deviceId, audience: body.audience })) throw new EnrollError('the server answered the enrollment with a device id or audience that is empty or too long; is this an aigate server?');
+  if (!Value.Check(StorableIds, { deviceId: body.deviceId, audience: body.audience }))
+    throw new EnrollError(
+      'the server answered the enrollment with a device id or audience that is empty or too long; is this an aigate server?',
+    );
   const jwk = validatePublicJwk(body.policyKey.jwk);
   if (!jwk.ok) throw new EnrollError(`the server's policy key is not usable: ${jwk.message}`);
   const fingerprint = await publicKeyFingerprint(jwk.jwk);
   if (fingerprint !== body.policyKey.fingerprint) {
-    throw new EnrollError(`the server's policy key does not match the fingerprint it states (${body.policyKey.fingerprint} vs ${fingerprint}); refusing to pin it`);
+    throw new EnrollError(
+      `the server's policy key does not match the fingerprint it states (${body.policyKey.fingerprint} vs ${fingerprint}); refusing to pin it`,
+    );
   }
   if (input.expectedFingerprint !== undefined && input.expectedFingerprint !== fingerprint) {
     throw new EnrollError(

@@ -1,6 +1,7 @@
 /** Facts about this machine sent at enrollment and check-in. */
 import { readdirSync } from 'node:fs';
 import { arch, hostname, platform, release } from 'node:os';
+
 import type { OsName } from '../policies/schema.js';
 
 export function osName(p: NodeJS.Platform = platform()): OsName {
@@ -33,5 +34,11 @@ export interface MachineFacts {
 }
 
 export function machineFacts(): MachineFacts {
-  return { hostname: hostname().slice(0, 255) || 'unknown', os: osName(), osVersion: release().slice(0, 100), arch: arch(), users: localUsers() };
+  return {
+    hostname: hostname().slice(0, 255) || 'unknown',
+    os: osName(),
+    osVersion: release().slice(0, 100),
+    arch: arch(),
+    users: localUsers(),
+  };
 }

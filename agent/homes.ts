@@ -5,9 +5,14 @@ import { join } from 'node:path';
 
 export function machineHomes(explicit: readonly string[] | undefined): string[] {
   const homes = new Set<string>(explicit ?? []);
-  for (const root of process.platform === 'darwin' ? ['/Users'] : process.platform === 'win32' ? [`${process.env.SystemDrive ?? 'C:'}\\Users`] : ['/home']) {
+  for (const root of process.platform === 'darwin'
+    ? ['/Users']
+    : process.platform === 'win32'
+      ? [`${process.env.SystemDrive ?? 'C:'}\\Users`]
+      : ['/home']) {
     try {
-      for (const entry of readdirSync(root, { withFileTypes: true })) if (entry.isDirectory()) homes.add(join(root, entry.name));
+      for (const entry of readdirSync(root, { withFileTypes: true }))
+        if (entry.isDirectory()) homes.add(join(root, entry.name));
     } catch {
       // not there
     }

@@ -20,6 +20,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, r
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
 import * as esbuild from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,7 +64,9 @@ const result = await esbuild.build({
   target: 'node20',
   format: 'esm',
   // Some bundled dependencies are CommonJS and call require() for Node built-ins.
-  banner: { js: "import { createRequire as __aigateCreateRequire } from 'node:module'; const require = __aigateCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __aigateCreateRequire } from 'node:module'; const require = __aigateCreateRequire(import.meta.url);",
+  },
   define: { __AIGATE_AGENT_VERSION__: JSON.stringify(version) },
   legalComments: 'eof',
   metafile: true,
@@ -115,7 +118,11 @@ for (const os of oses) {
   }
   if (os === 'windows') {
     if (flags.winsw) copyFileSync(flags.winsw, join(stage, 'service/aigate-agent-service.exe'));
-    else writeFileSync(join(stage, 'service/WINSW.txt'), 'Put WinSW 2.x (https://github.com/winsw/winsw/releases, WinSW-x64.exe) here as aigate-agent-service.exe\nbefore running install.ps1, or build this tarball with: npm run package:agent -- --winsw FILE\n');
+    else
+      writeFileSync(
+        join(stage, 'service/WINSW.txt'),
+        'Put WinSW 2.x (https://github.com/winsw/winsw/releases, WinSW-x64.exe) here as aigate-agent-service.exe\nbefore running install.ps1, or build this tarball with: npm run package:agent -- --winsw FILE\n',
+      );
   }
   if (flags['with-node'] && os === hostOs) {
     const nodeDir = join(stage, 'node', os === 'windows' ? '' : 'bin');
@@ -128,7 +135,9 @@ for (const os of oses) {
   built.push(tarball);
 }
 
-process.stdout.write(`agent bundle: ${(bundleBytes / 1024).toFixed(0)} KiB, one file, no native addons (version ${version})\n`);
+process.stdout.write(
+  `agent bundle: ${(bundleBytes / 1024).toFixed(0)} KiB, one file, no native addons (version ${version})\n`,
+);
 for (const tarball of built) process.stdout.write(`  ${tarball}\n`);
 // Keep the unpacked layouts for inspection; the tarballs are what gets shipped.
 cpSync(bundle, join(out, 'aigate-agent.mjs'));

@@ -12,8 +12,18 @@
  * fingerprint it already pins (or uses a key it was given instead).
  */
 import type { JWK } from 'jose';
+
 import { canonicalJson } from './bundle.js';
-import { exportPublicJwk, parseCompactJws, publicKeyFingerprint, signCompactJws, validatePublicJwk, verifyCompactJws, type PublicJwk, type SigningKey } from './keys.js';
+import {
+  exportPublicJwk,
+  parseCompactJws,
+  type PublicJwk,
+  publicKeyFingerprint,
+  signCompactJws,
+  type SigningKey,
+  validatePublicJwk,
+  verifyCompactJws,
+} from './keys.js';
 
 /** The JWS `typ` of an attestation: a signature over something else cannot pass as one. */
 export const ATTESTATION_TYP = 'aigate-attestation+jws';
@@ -54,7 +64,13 @@ export async function signAttestation<T>(attestation: T, key: SigningKey): Promi
   return {
     format: ATTESTATION_FORMAT,
     attestation,
-    signature: { alg: 'EdDSA', kid: key.kid, typ: ATTESTATION_TYP, publicJwk: exportPublicJwk(key), jws: `${header}..${signature}` },
+    signature: {
+      alg: 'EdDSA',
+      kid: key.kid,
+      typ: ATTESTATION_TYP,
+      publicJwk: exportPublicJwk(key),
+      jws: `${header}..${signature}`,
+    },
   };
 }
 
@@ -62,8 +78,7 @@ export async function signAttestation<T>(attestation: T, key: SigningKey): Promi
 export type AttestationRefusal = 'not-an-attestation' | 'untrusted-key' | 'malformed-signature' | 'bad-signature';
 
 export type AttestationVerifyResult =
-  | { ok: true; kid: string; attestation: unknown }
-  | { ok: false; code: AttestationRefusal; message: string };
+  { ok: true; kid: string; attestation: unknown } | { ok: false; code: AttestationRefusal; message: string };
 
 /** How the verifier knows the key: a public JWK it holds, or a fingerprint it pins (then the file's copy of the key is used if it matches). */
 export type AttestationTrust = { key: JWK } | { fingerprint: string };
@@ -73,15 +88,22 @@ export type AttestationTrust = { key: JWK } | { fingerprint: string };
  * an Ed25519 public key is a configuration error and throws TypeError.
  */
 export async function verifyAttestation(file: unknown, trust: AttestationTrust): Promise<AttestationVerifyResult> {
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) return refuse('not-an-attestation', 'the file is not a JSON object');
+  if (typeof file !== 'object' || file === null || Array.isArray(file))
+    return refuse('not-an-attestation', 'the file is not a JSON object');
   const { format, attestation, signature } = file as Record<string, unknown>;
-  if (format !== ATTESTATION_FORMAT) return refuse('not-an-attestation', `format is ${JSON.stringify(format) ?? 'missing'}, expected "${ATTESTATION_FORMAT}"`);
+  if (format !== ATTESTATION_FORMAT)
+    return refuse(
+      'not-an-attestation',
+      `format is ${JSON.stringify(format) ?? 'missing'}, expected "${ATTESTATION_FORMAT}"`,
+    );
   if (attestation === undefined) return refuse('not-an-attestation', 'the file has no "attestation" member');
-  if (typeof signature !== 'object' || signature === null || Array.isArray(signature)) return refuse('malformed-signature', 'the file has no "signature" object');
+  if (typeof signature !== 'object' || signature === null || Array.isArray(signature))
+    return refuse('malformed-signature', 'the file has no "signature" object');
   const { jws, publicJwk } = signature as Record<string, unknown>;
   if (typeof jws !== 'string') return refuse('malformed-signature', 'signature.jws is missing');
   const parts = jws.split('.');
-  if (parts.length !== 3 || parts[1] !== '') return refuse('malformed-signature', 'signature.jws is not a detached compact JWS (header..signature)');
+  if (parts.length !== 3 || parts[1] !== '')
+    return refuse('malformed-signature', 'signature.jws is not a detached compact JWS (header..signature)');
 
   let trusted: JWK;
   if ('key' in trust) {
@@ -91,7 +113,10 @@ export async function verifyAttestation(file: unknown, trust: AttestationTrust):
     if (!embedded.ok) return refuse('untrusted-key', `signature.publicJwk: ${embedded.message}`);
     const fingerprint = await publicKeyFingerprint(embedded.jwk);
     if (fingerprint !== trust.fingerprint) {
-      return refuse('untrusted-key', `the file is signed by key ${fingerprint}, not by the pinned key ${trust.fingerprint}`);
+      return refuse(
+        'untrusted-key',
+        `the file is signed by key ${fingerprint}, not by the pinned key ${trust.fingerprint}`,
+      );
     }
     trusted = embedded.jwk;
   }
@@ -100,13 +125,23 @@ export async function verifyAttestation(file: unknown, trust: AttestationTrust):
   const token = `${parts[0]}.${Buffer.from(canonical, 'utf8').toString('base64url')}.${parts[2]}`;
   const parsed = parseCompactJws(token, MAX_ATTESTATION_CHARS);
   if (parsed.ok && parsed.header.typ !== ATTESTATION_TYP) {
-    return refuse('malformed-signature', `the signature's typ is ${JSON.stringify(parsed.header.typ) ?? 'missing'}, expected "${ATTESTATION_TYP}"`);
+    return refuse(
+      'malformed-signature',
+      `the signature's typ is ${JSON.stringify(parsed.header.typ) ?? 'missing'}, expected "${ATTESTATION_TYP}"`,
+    );
   }
-  const verified = await verifyCompactJws(token, { trustedKeys: [trusted], typ: ATTESTATION_TYP, maxLength: MAX_ATTESTATION_CHARS });
+  const verified = await verifyCompactJws(token, {
+    trustedKeys: [trusted],
+    typ: ATTESTATION_TYP,
+    maxLength: MAX_ATTESTATION_CHARS,
+  });
   if (verified.ok) return { ok: true, kid: verified.kid, attestation };
   switch (verified.code) {
     case 'bad-signature':
-      return refuse('bad-signature', `the signature does not match the attestation's content (changed after signing, or signed by another key): ${verified.message}`);
+      return refuse(
+        'bad-signature',
+        `the signature does not match the attestation's content (changed after signing, or signed by another key): ${verified.message}`,
+      );
     case 'unknown-key':
       return refuse('untrusted-key', verified.message);
     default:

@@ -8,11 +8,20 @@
  * (dates, ranges, selectors) is the loader's business.
  */
 import { createHash } from 'node:crypto';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { JWK } from 'jose';
+
 import { Catalog } from './catalog/schema.js';
-import { decodeJwsPayload, describe, parseCompactJws, signCompactJws, verifyCompactJws, type SigningKey } from './keys.js';
+import {
+  decodeJwsPayload,
+  describe,
+  parseCompactJws,
+  signCompactJws,
+  type SigningKey,
+  verifyCompactJws,
+} from './keys.js';
 import { PolicyDocument } from './schema.js';
 
 export const BUNDLE_TYP = 'aigate-policy+jws';
@@ -23,19 +32,31 @@ export const MAX_BUNDLE_CHARS = 4 * 1024 * 1024;
 export const BundlePayload = Type.Object(
   {
     iss: Type.String({ minLength: 1, maxLength: 500, description: 'the server that signed the bundle' }),
-    iat: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'when it was signed, seconds since the epoch' }),
-    revision: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'policy revision; only ever increases' }),
+    iat: Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'when it was signed, seconds since the epoch',
+    }),
+    revision: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'policy revision; only ever increases',
+    }),
     policy: PolicyDocument,
     catalog: Type.Optional(Catalog),
-    policyHash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hashPolicy(policy): SHA-256 of its canonical JSON, hex' })),
+    policyHash: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hashPolicy(policy): SHA-256 of its canonical JSON, hex' }),
+    ),
   },
   { additionalProperties: false },
 );
 export type BundlePayload = Static<typeof BundlePayload>;
 
-export type BundleRefusalCode = 'malformed' | 'wrong-algorithm' | 'unknown-key' | 'bad-signature' | 'stale-revision' | 'bad-payload' | 'wrong-issuer';
+export type BundleRefusalCode =
+  'malformed' | 'wrong-algorithm' | 'unknown-key' | 'bad-signature' | 'stale-revision' | 'bad-payload' | 'wrong-issuer';
 
-export type VerifyResult = { ok: true; payload: BundlePayload; kid: string } | { ok: false; code: BundleRefusalCode; message: string };
+export type VerifyResult =
+  { ok: true; payload: BundlePayload; kid: string } | { ok: false; code: BundleRefusalCode; message: string };
 
 export interface VerifyBundleOptions {
   /** Pinned policy keys. An invalid entry is a configuration error and throws TypeError. */
@@ -57,13 +78,21 @@ export async function signBundle(payload: BundlePayload, key: SigningKey): Promi
 
 /** Verifies a bundle from an untrusted source. Never throws on a bad token. */
 export async function verifyBundle(token: string, options: VerifyBundleOptions): Promise<VerifyResult> {
-  const verified = await verifyCompactJws(token, { trustedKeys: options.trustedKeys, typ: BUNDLE_TYP, maxLength: MAX_BUNDLE_CHARS });
+  const verified = await verifyCompactJws(token, {
+    trustedKeys: options.trustedKeys,
+    typ: BUNDLE_TYP,
+    maxLength: MAX_BUNDLE_CHARS,
+  });
   if (!verified.ok) return verified;
   const problem = payloadProblem(verified.payload);
   if (problem !== null) return { ok: false, code: 'bad-payload', message: problem };
   const payload = verified.payload as BundlePayload;
   if (options.issuer !== undefined && payload.iss !== options.issuer) {
-    return { ok: false, code: 'wrong-issuer', message: `the bundle was issued by ${describe(payload.iss)}, expected ${describe(options.issuer)}` };
+    return {
+      ok: false,
+      code: 'wrong-issuer',
+      message: `the bundle was issued by ${describe(payload.iss)}, expected ${describe(options.issuer)}`,
+    };
   }
   if (options.lastRevision !== null && payload.revision <= options.lastRevision) {
     return {
@@ -79,7 +108,9 @@ export async function verifyBundle(token: string, options: VerifyBundleOptions):
  * Reads a bundle WITHOUT checking its signature, for showing to people (status output,
  * debugging). Nothing it returns may be trusted or acted on. Never throws.
  */
-export function decodeBundleUnverified(token: string): { ok: true; header: Record<string, unknown>; payload: unknown } | { ok: false; message: string } {
+export function decodeBundleUnverified(
+  token: string,
+): { ok: true; header: Record<string, unknown>; payload: unknown } | { ok: false; message: string } {
   const parsed = parseCompactJws(token, MAX_BUNDLE_CHARS);
   if (!parsed.ok) return parsed;
   const decoded = decodeJwsPayload(parsed.payloadPart);
@@ -107,7 +138,12 @@ function sortKeys(value: unknown): unknown {
   const sorted: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     // defineProperty, so a "__proto__" member stays data instead of changing the prototype.
-    Object.defineProperty(sorted, key, { value: sortKeys((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(sorted, key, {
+      value: sortKeys((value as Record<string, unknown>)[key]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return sorted;
 }

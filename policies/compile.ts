@@ -4,7 +4,8 @@
  * catalogued tool the exceptions and rules that can ever select it, in priority order.
  */
 import type semver from 'semver';
-import { catalogIndex, type CatalogIndex } from './catalog/index.js';
+
+import { type CatalogIndex, catalogIndex } from './catalog/index.js';
 import type { Catalog } from './catalog/schema.js';
 import type { Action, Exception, PolicyDocument, Rule } from './schema.js';
 import { resolveSelectors } from './selectors.js';
@@ -65,7 +66,8 @@ export function compilePolicy(document: PolicyDocument, catalog: Catalog): Compi
   const spec = document.spec;
   const timeZone = spec.timezone ?? 'UTC';
   const index = catalogIndex(catalog);
-  const displayNames = (names: readonly string[] | undefined) => (names === undefined ? null : Object.freeze(names.map((name) => index.tool(name)?.name ?? name)));
+  const displayNames = (names: readonly string[] | undefined) =>
+    names === undefined ? null : Object.freeze(names.map((name) => index.tool(name)?.name ?? name));
 
   const exceptions = (spec.exceptions ?? []).map((exception, i) => compileException(exception, i, timeZone));
   const rules = (spec.rules ?? []).map((rule, i) => compileRule(rule, i, timeZone, displayNames(rule.alternatives)));
@@ -100,8 +102,14 @@ export function compilePolicy(document: PolicyDocument, catalog: Catalog): Compi
   };
 }
 
-function compileRule(rule: Rule, index: number, timeZone: string, alternatives: readonly string[] | null): CompiledEntry {
-  const effectiveAt = rule.effective === undefined ? null : instant(rule.effective, timeZone, `rules[${index}].effective`);
+function compileRule(
+  rule: Rule,
+  index: number,
+  timeZone: string,
+  alternatives: readonly string[] | null,
+): CompiledEntry {
+  const effectiveAt =
+    rule.effective === undefined ? null : instant(rule.effective, timeZone, `rules[${index}].effective`);
   const endsAt = rule.until === undefined ? Infinity : instant(rule.until, timeZone, `rules[${index}].until`);
   let startsAt = effectiveAt ?? -Infinity;
   // A warn window only makes sense before a restriction; on an allow rule it is ignored (lint says so).
@@ -130,8 +138,10 @@ function compileRule(rule: Rule, index: number, timeZone: string, alternatives: 
 }
 
 function compileException(exception: Exception, index: number, timeZone: string): CompiledEntry {
-  const startsAt = exception.from === undefined ? -Infinity : instant(exception.from, timeZone, `exceptions[${index}].from`);
-  const endsAt = exception.until === undefined ? Infinity : instant(exception.until, timeZone, `exceptions[${index}].until`);
+  const startsAt =
+    exception.from === undefined ? -Infinity : instant(exception.from, timeZone, `exceptions[${index}].from`);
+  const endsAt =
+    exception.until === undefined ? Infinity : instant(exception.until, timeZone, `exceptions[${index}].until`);
   return {
     kind: 'exception',
     index,

@@ -7,7 +7,7 @@
  * Crypto only, no I/O: node:crypto signs synchronously, so minting is cheap enough to do per
  * request even in a load generator.
  */
-import { randomUUID, sign, type KeyObject } from 'node:crypto';
+import { type KeyObject, randomUUID, sign } from 'node:crypto';
 
 export const DEVICE_TOKEN_TYP = 'aigate-device+jwt';
 /** Longest lifetime (exp - iat) the server accepts. */
@@ -45,7 +45,8 @@ const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64ur
 /** A compact JWS device token. Throws TypeError on a key that is not Ed25519 private. */
 export function mintDeviceToken(input: DeviceTokenInput, overrides: DeviceTokenOverrides = {}): string {
   const key = overrides.key ?? input.privateKey;
-  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TypeError('device tokens are signed with an Ed25519 private key');
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+    throw new TypeError('device tokens are signed with an Ed25519 private key');
   const iat = overrides.iat ?? Math.floor(input.nowSeconds);
   const lifetime = Math.min(input.lifetimeSeconds ?? DEFAULT_DEVICE_TOKEN_LIFETIME_S, MAX_DEVICE_TOKEN_LIFETIME_S);
   const header = { alg: overrides.alg ?? 'EdDSA', typ: overrides.typ ?? DEVICE_TOKEN_TYP };

@@ -8,18 +8,30 @@
  * `problems` for an invalid policy. `error` and `code` carry the same value (`error` is the
  * field older clients read).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 /** The codes, with the HTTP status each comes with and what a client should do. */
 export const ERROR_CODES = {
-  invalid_request: { status: 400, meaning: 'a field is missing, malformed or refers to something that cannot be used; the message names the field' },
-  invalid_json: { status: 400, meaning: 'the body is not JSON, is empty, or holds a forbidden key such as `__proto__`' },
-  invalid_policy: { status: 400, meaning: 'the policy does not validate; `problems` lists every problem with its line and column' },
+  invalid_request: {
+    status: 400,
+    meaning: 'a field is missing, malformed or refers to something that cannot be used; the message names the field',
+  },
+  invalid_json: {
+    status: 400,
+    meaning: 'the body is not JSON, is empty, or holds a forbidden key such as `__proto__`',
+  },
+  invalid_policy: {
+    status: 400,
+    meaning: 'the policy does not validate; `problems` lists every problem with its line and column',
+  },
   invalid_content_length: { status: 400, meaning: 'the Content-Length header does not match the body' },
   bad_url: { status: 400, meaning: 'the URL cannot be decoded' },
   unauthorized: { status: 401, meaning: 'not signed in' },
   missing_token: { status: 401, meaning: 'no Authorization header: send a device token or an admin token' },
-  invalid_token: { status: 401, meaning: 'the token is malformed, unknown, for another server, or its signature does not verify' },
+  invalid_token: {
+    status: 401,
+    meaning: 'the token is malformed, unknown, for another server, or its signature does not verify',
+  },
   token_expired: { status: 401, meaning: 'the device token has expired: sign a new one' },
   token_too_old: { status: 401, meaning: 'the device token was issued before the server started: sign a new one' },
   token_replayed: { status: 401, meaning: 'this device token was already used: sign a new one per request' },
@@ -33,15 +45,26 @@ export const ERROR_CODES = {
   already_decided: { status: 409, meaning: 'the exception request was already approved or denied' },
   no_policy: { status: 409, meaning: 'no policy has been published yet' },
   last_admin_token: { status: 409, meaning: 'revoking this token would leave no admin token' },
-  confirmation_required: { status: 409, meaning: 'the change removes something (such as approved exceptions); the reply says what; repeat it with `confirm: true` (`aigate policy rollback N --yes`)' },
+  confirmation_required: {
+    status: 409,
+    meaning:
+      'the change removes something (such as approved exceptions); the reply says what; repeat it with `confirm: true` (`aigate policy rollback N --yes`)',
+  },
   body_too_large: { status: 413, meaning: 'the body is larger than this route accepts (send fewer events per batch)' },
   unsupported_media_type: { status: 415, meaning: 'the body must be JSON (Content-Type: application/json)' },
   rate_limited: { status: 429, meaning: 'too many requests: retry after the time the message gives' },
   too_many_reports: { status: 429, meaning: 'too many report exports are running: retry after Retry-After seconds' },
-  internal_error: { status: 500, meaning: 'a bug: the server logged the details under the request id the message gives' },
+  internal_error: {
+    status: 500,
+    meaning: 'a bug: the server logged the details under the request id the message gives',
+  },
   busy: { status: 503, meaning: 'the server is overloaded: retry after Retry-After seconds' },
   timeout: { status: 503, meaning: 'the server took too long to answer: retry shortly' },
-  storage_full: { status: 503, meaning: "the server's disk is full: nothing was written; retry after Retry-After seconds (an operator must free space)" },
+  storage_full: {
+    status: 503,
+    meaning:
+      "the server's disk is full: nothing was written; retry after Retry-After seconds (an operator must free space)",
+  },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -73,7 +96,11 @@ export const ErrorBody = Type.Object(
     error: CodeSchema,
     code: CodeSchema,
     message: Type.String({ description: 'what went wrong, for people' }),
-    problems: Type.Optional(Type.Array(ProblemSchema, { description: 'for invalid policies: every problem found, with field path and position' })),
+    problems: Type.Optional(
+      Type.Array(ProblemSchema, {
+        description: 'for invalid policies: every problem found, with field path and position',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

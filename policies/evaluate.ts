@@ -18,15 +18,25 @@ import type { DeviceFacts, ToolInstance } from './inventory.js';
 import type { Action } from './schema.js';
 import { formatInZone, toIso } from './time.js';
 import type { DecidedBy, Verdict } from './verdict.js';
-import { rangeIncludes, readVersion, type ReadVersion } from './versions.js';
+import { rangeIncludes, type ReadVersion, readVersion } from './versions.js';
 
-export function evaluate(policy: CompiledPolicy, inventory: readonly ToolInstance[], device: DeviceFacts, nowMs: number): Verdict[] {
+export function evaluate(
+  policy: CompiledPolicy,
+  inventory: readonly ToolInstance[],
+  device: DeviceFacts,
+  nowMs: number,
+): Verdict[] {
   const verdicts = new Array<Verdict>(inventory.length);
   for (let i = 0; i < inventory.length; i++) verdicts[i] = evaluateInstance(policy, inventory[i]!, device, nowMs);
   return verdicts;
 }
 
-export function evaluateInstance(policy: CompiledPolicy, instance: ToolInstance, device: DeviceFacts, nowMs: number): Verdict {
+export function evaluateInstance(
+  policy: CompiledPolicy,
+  instance: ToolInstance,
+  device: DeviceFacts,
+  nowMs: number,
+): Verdict {
   const tool = policy.index.tool(instance.toolId);
   if (!tool) return unknownToolVerdict(policy, instance);
 
@@ -58,14 +68,27 @@ export function evaluateInstance(policy: CompiledPolicy, instance: ToolInstance,
 function scopeMatches(entry: CompiledEntry, instance: ToolInstance, device: DeviceFacts): boolean {
   if (entry.os !== null && !entry.os.has(device.os)) return false;
   if (entry.groups !== null && (device.group === undefined || !entry.groups.has(device.group))) return false;
-  if (entry.devices !== null && !((device.deviceId !== undefined && entry.devices.has(device.deviceId)) || (device.hostname !== undefined && entry.devices.has(device.hostname)))) {
+  if (
+    entry.devices !== null &&
+    !(
+      (device.deviceId !== undefined && entry.devices.has(device.deviceId)) ||
+      (device.hostname !== undefined && entry.devices.has(device.hostname))
+    )
+  ) {
     return false;
   }
   if (entry.users !== null && (instance.owner === null || !entry.users.has(instance.owner))) return false;
   return true;
 }
 
-function entryVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName: string, entry: CompiledEntry, nowMs: number, nextStart: number): Verdict {
+function entryVerdict(
+  policy: CompiledPolicy,
+  instance: ToolInstance,
+  toolName: string,
+  entry: CompiledEntry,
+  nowMs: number,
+  nextStart: number,
+): Verdict {
   const warning = entry.effectiveAt !== null && nowMs < entry.effectiveAt;
   const next = Math.min(warning ? entry.effectiveAt! : entry.endsAt, nextStart);
   return verdict(policy, instance, warning ? 'warn' : entry.action, {
@@ -122,7 +145,8 @@ function defaultVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName
     message:
       action === 'allow'
         ? `${toolName} is allowed: no rule of the policy "${policy.name}" restricts it.`
-        : (policy.noticeMessage ?? `${toolName} is not on the list of approved AI tools of the policy "${policy.name}".`),
+        : (policy.noticeMessage ??
+          `${toolName} is not on the list of approved AI tools of the policy "${policy.name}".`),
     alternatives: policy.alternatives,
     nextChangeAt: nextStart,
   });
@@ -137,7 +161,12 @@ function unknownToolVerdict(policy: CompiledPolicy, instance: ToolInstance): Ver
       : action === 'warn'
         ? `${name} looks like an AI tool that IT has not reviewed yet; please ask before using it.`
         : `${name} looks like an AI tool that IT has not reviewed; unreviewed AI tools may not run under the policy "${policy.name}".`;
-  return verdict(policy, instance, action, { decidedBy: { ...UNKNOWN_DECIDER }, message, alternatives: policy.alternatives, nextChangeAt: Infinity });
+  return verdict(policy, instance, action, {
+    decidedBy: { ...UNKNOWN_DECIDER },
+    message,
+    alternatives: policy.alternatives,
+    nextChangeAt: Infinity,
+  });
 }
 
 function entryMessage(policy: CompiledPolicy, toolName: string, entry: CompiledEntry, warning: boolean): string {
@@ -151,7 +180,10 @@ function entryMessage(policy: CompiledPolicy, toolName: string, entry: CompiledE
     case 'allow':
       return `${toolName} is approved by the policy "${policy.name}".`;
     case 'warn':
-      return policy.noticeMessage ?? `${toolName} is discouraged by the policy "${policy.name}"; please move to an approved tool.`;
+      return (
+        policy.noticeMessage ??
+        `${toolName} is discouraged by the policy "${policy.name}"; please move to an approved tool.`
+      );
     case 'block':
       return policy.noticeMessage ?? `${toolName} may not run under the policy "${policy.name}".`;
   }

@@ -2,7 +2,8 @@
  * What the agent reports about a machine: tool instances found on disk, and facts about the
  * device. Shared by the agent (producer), the evaluator and the server (check-in bodies).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+
 import { OsName } from './schema.js';
 
 export const CHANNELS = [

@@ -7,8 +7,9 @@
  * a precise code, and nothing an attacker controls (alg, crit, b64, embedded jwk/jku, unknown
  * kids) can steer which key or algorithm is used.
  */
-import { createPrivateKey, sign as signBytes, type KeyObject } from 'node:crypto';
-import { Type, type Static } from '@sinclair/typebox';
+import { createPrivateKey, type KeyObject, sign as signBytes } from 'node:crypto';
+
+import { type Static, Type } from '@sinclair/typebox';
 import {
   calculateJwkThumbprint,
   compactVerify,
@@ -66,7 +67,10 @@ export function validatePublicJwk(value: unknown): { ok: true; jwk: PublicJwk } 
   const jwk = value as Record<string, unknown>;
   const privateMember = PRIVATE_MEMBERS.find((member) => Object.hasOwn(jwk, member));
   if (privateMember !== undefined) {
-    return { ok: false, message: `the JWK contains private key material ("${privateMember}"); supply only the public key` };
+    return {
+      ok: false,
+      message: `the JWK contains private key material ("${privateMember}"); supply only the public key`,
+    };
   }
   if (jwk.kty !== 'OKP') return { ok: false, message: `kty must be "OKP" (an Ed25519 key), got ${describe(jwk.kty)}` };
   if (jwk.crv !== 'Ed25519') return { ok: false, message: `crv must be "Ed25519", got ${describe(jwk.crv)}` };
@@ -76,7 +80,8 @@ export function validatePublicJwk(value: unknown): { ok: true; jwk: PublicJwk } 
   if (jwk.alg !== undefined && jwk.alg !== 'EdDSA' && jwk.alg !== 'Ed25519') {
     return { ok: false, message: `alg must be "EdDSA" when present, got ${describe(jwk.alg)}` };
   }
-  if (jwk.use !== undefined && jwk.use !== 'sig') return { ok: false, message: `use must be "sig" when present, got ${describe(jwk.use)}` };
+  if (jwk.use !== undefined && jwk.use !== 'sig')
+    return { ok: false, message: `use must be "sig" when present, got ${describe(jwk.use)}` };
   if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.every((op) => op === 'verify'))) {
     return { ok: false, message: 'key_ops may only contain "verify" for a public signature key' };
   }
@@ -141,14 +146,23 @@ function signingCryptoKey(key: SigningKey): Promise<KeyObject> {
 async function importCheckedSigningKey(key: SigningKey): Promise<KeyObject> {
   const publicJwk = requirePublicJwk(key.publicJwk, 'signing key publicJwk');
   const { privateJwk } = key;
-  if (privateJwk.kty !== 'OKP' || privateJwk.crv !== 'Ed25519' || typeof privateJwk.d !== 'string' || !isCanonicalBase64url(privateJwk.d, 32)) {
+  if (
+    privateJwk.kty !== 'OKP' ||
+    privateJwk.crv !== 'Ed25519' ||
+    typeof privateJwk.d !== 'string' ||
+    !isCanonicalBase64url(privateJwk.d, 32)
+  ) {
     throw new TypeError('signing key privateJwk must be an Ed25519 private JWK (kty OKP, crv Ed25519, d)');
   }
   if (privateJwk.x !== publicJwk.x) throw new TypeError('signing key privateJwk and publicJwk are different keys');
   const thumbprint = await calculateJwkThumbprint(publicJwk, 'sha256');
-  if (key.kid !== thumbprint) throw new TypeError(`signing key kid ${key.kid} is not the thumbprint of its public key (${thumbprint})`);
+  if (key.kid !== thumbprint)
+    throw new TypeError(`signing key kid ${key.kid} is not the thumbprint of its public key (${thumbprint})`);
 
-  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicJwk.x, d: privateJwk.d }, format: 'jwk' });
+  const privateKey = createPrivateKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: publicJwk.x, d: privateJwk.d },
+    format: 'jwk',
+  });
   const publicKey = await importJWK(publicJwk, SIGNING_ALGORITHM);
   // `d` alone determines the key; prove that it really belongs to `x`, and that what we sign
   // verifies with jose, before signing anything with it.
@@ -167,7 +181,8 @@ async function importCheckedSigningKey(key: SigningKey): Promise<KeyObject> {
 
 export type JwsRefusalCode = 'malformed' | 'wrong-algorithm' | 'unknown-key' | 'bad-signature';
 
-export type JwsVerifyResult = { ok: true; kid: string; payload: unknown } | { ok: false; code: JwsRefusalCode | 'bad-payload'; message: string };
+export type JwsVerifyResult =
+  { ok: true; kid: string; payload: unknown } | { ok: false; code: JwsRefusalCode | 'bad-payload'; message: string };
 
 export interface JwsVerifyOptions {
   /** Pinned public keys. An invalid entry is a configuration error and throws TypeError. */
@@ -192,14 +207,18 @@ export interface JwsHeader {
 export function parseCompactJws(
   token: unknown,
   maxLength: number,
-): { ok: true; header: Record<string, unknown>; payloadPart: string; signaturePart: string } | { ok: false; message: string } {
+):
+  | { ok: true; header: Record<string, unknown>; payloadPart: string; signaturePart: string }
+  | { ok: false; message: string } {
   if (typeof token !== 'string') return { ok: false, message: 'the token must be a string' };
   if (token.length === 0) return { ok: false, message: 'the token is empty' };
   if (token.length > maxLength) return { ok: false, message: `the token is longer than ${maxLength} characters` };
   const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, message: `a compact JWS has 3 dot-separated parts, this token has ${parts.length}` };
+  if (parts.length !== 3)
+    return { ok: false, message: `a compact JWS has 3 dot-separated parts, this token has ${parts.length}` };
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  if (headerPart.length === 0 || !isCanonicalBase64url(headerPart)) return { ok: false, message: 'the JWS header is not unpadded base64url' };
+  if (headerPart.length === 0 || !isCanonicalBase64url(headerPart))
+    return { ok: false, message: 'the JWS header is not unpadded base64url' };
   const headerText = decodeUtf8(Buffer.from(headerPart, 'base64url'));
   if (headerText === null) return { ok: false, message: 'the JWS header is not UTF-8' };
   let header: unknown;
@@ -208,7 +227,8 @@ export function parseCompactJws(
   } catch {
     return { ok: false, message: 'the JWS header is not JSON' };
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return { ok: false, message: 'the JWS header is not a JSON object' };
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    return { ok: false, message: 'the JWS header is not a JSON object' };
   return { ok: true, header: header as Record<string, unknown>, payloadPart, signaturePart };
 }
 
@@ -242,27 +262,46 @@ export async function verifyCompactJws(token: unknown, options: JwsVerifyOptions
   const { header } = parsed;
 
   if (header.alg !== SIGNING_ALGORITHM) {
-    return { ok: false, code: 'wrong-algorithm', message: `the token is signed with alg ${describe(header.alg)}; only "${SIGNING_ALGORITHM}" is accepted` };
+    return {
+      ok: false,
+      code: 'wrong-algorithm',
+      message: `the token is signed with alg ${describe(header.alg)}; only "${SIGNING_ALGORITHM}" is accepted`,
+    };
   }
   // We understand no JWS extensions (crit, b64) and never take keys from the token (jwk, jku,
   // x5c, x5u), so only these three members may appear.
   const unexpected = Object.keys(header).find((member) => member !== 'alg' && member !== 'kid' && member !== 'typ');
-  if (unexpected !== undefined) return { ok: false, code: 'malformed', message: `the JWS header has an unsupported member "${unexpected}"` };
+  if (unexpected !== undefined)
+    return { ok: false, code: 'malformed', message: `the JWS header has an unsupported member "${unexpected}"` };
   if (header.typ !== options.typ) {
-    return { ok: false, code: 'malformed', message: `the JWS header typ is ${describe(header.typ)}, expected "${options.typ}"` };
+    return {
+      ok: false,
+      code: 'malformed',
+      message: `the JWS header typ is ${describe(header.typ)}, expected "${options.typ}"`,
+    };
   }
-  if (typeof header.kid !== 'string' || header.kid.length === 0) return { ok: false, code: 'malformed', message: 'the JWS header has no kid' };
+  if (typeof header.kid !== 'string' || header.kid.length === 0)
+    return { ok: false, code: 'malformed', message: 'the JWS header has no kid' };
   if (parsed.payloadPart.length === 0 || !isCanonicalBase64url(parsed.payloadPart)) {
     return { ok: false, code: 'malformed', message: 'the JWS payload is empty or not unpadded base64url' };
   }
   if (!isCanonicalBase64url(parsed.signaturePart, 64)) {
-    return { ok: false, code: 'malformed', message: 'the JWS signature is not a 64-byte Ed25519 signature in unpadded base64url' };
+    return {
+      ok: false,
+      code: 'malformed',
+      message: 'the JWS signature is not a 64-byte Ed25519 signature in unpadded base64url',
+    };
   }
 
   const match = trusted.find((entry) => entry.kid === header.kid);
   if (!match) {
-    const pinned = trusted.length === 0 ? 'no keys are trusted' : `trusted: ${trusted.map((entry) => entry.kid).join(', ')}`;
-    return { ok: false, code: 'unknown-key', message: `the token is signed by key ${describe(header.kid)}, which is not trusted (${pinned})` };
+    const pinned =
+      trusted.length === 0 ? 'no keys are trusted' : `trusted: ${trusted.map((entry) => entry.kid).join(', ')}`;
+    return {
+      ok: false,
+      code: 'unknown-key',
+      message: `the token is signed by key ${describe(header.kid)}, which is not trusted (${pinned})`,
+    };
   }
 
   try {
@@ -272,7 +311,11 @@ export async function verifyCompactJws(token: unknown, options: JwsVerifyOptions
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
       return { ok: false, code: 'bad-signature', message: `the signature does not verify with key ${match.kid}` };
     }
-    return { ok: false, code: 'malformed', message: `the token could not be verified: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      code: 'malformed',
+      message: `the token could not be verified: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 
   const decoded = decodeJwsPayload(parsed.payloadPart);

@@ -4,6 +4,7 @@
  * ended. Runs on a policy that passed validation.
  */
 import semver from 'semver';
+
 import type { Catalog } from './catalog/schema.js';
 import type { Problem } from './load.js';
 import type { PolicyDocument, Rule } from './schema.js';
@@ -24,7 +25,8 @@ function activeSpan(rule: Rule, timeZone: string): [number, number] {
     const effective = parseDateOrInstant(rule.effective, timeZone);
     if (effective.ok) {
       start = effective.epochMs;
-      const windowStart = rule.warnFor !== undefined && restricts(rule) ? subtractDuration(start, rule.warnFor, timeZone) : null;
+      const windowStart =
+        rule.warnFor !== undefined && restricts(rule) ? subtractDuration(start, rule.warnFor, timeZone) : null;
       if (windowStart !== null) start = windowStart;
     }
   }
@@ -45,7 +47,11 @@ function covers(earlier: Rule, later: Rule, tools: [Set<string>, Set<string>], t
     if (later.versions === undefined) return false;
     // Unreadable versions match restricting ranges and never granting ones (see versions.ts).
     if (restricts(later) && !restricts(earlier)) return false;
-    if (earlier.versions !== later.versions && !semver.subset(later.versions, earlier.versions, { includePrerelease: true })) return false;
+    if (
+      earlier.versions !== later.versions &&
+      !semver.subset(later.versions, earlier.versions, { includePrerelease: true })
+    )
+      return false;
   }
 
   for (const scope of SCOPES) {
@@ -72,7 +78,10 @@ export function lintPolicy(policy: PolicyDocument, catalog: Catalog, nowMs?: num
 
   rules.forEach((rule, later) => {
     if (toolSets[later]!.size === 0) {
-      warnings.push({ path: `spec.rules[${later}].tools`, message: 'selects no catalogued tool, so this rule never matches' });
+      warnings.push({
+        path: `spec.rules[${later}].tools`,
+        message: 'selects no catalogued tool, so this rule never matches',
+      });
       return;
     }
     for (let earlier = 0; earlier < later; earlier++) {
@@ -92,13 +101,20 @@ export function lintPolicy(policy: PolicyDocument, catalog: Catalog, nowMs?: num
   if (nowMs !== undefined) {
     rules.forEach((rule, index) => {
       const [, end] = activeSpan(rule, timeZone);
-      if (end <= nowMs) warnings.push({ path: `spec.rules[${index}].until`, message: `${label(rule, 'rules', index)} ended on ${rule.until}; it no longer applies` });
+      if (end <= nowMs)
+        warnings.push({
+          path: `spec.rules[${index}].until`,
+          message: `${label(rule, 'rules', index)} ended on ${rule.until}; it no longer applies`,
+        });
     });
     (policy.spec.exceptions ?? []).forEach((exception, index) => {
       if (exception.until === undefined) return;
       const until = parseDateOrInstant(exception.until, timeZone);
       if (until.ok && until.epochMs <= nowMs) {
-        warnings.push({ path: `spec.exceptions[${index}].until`, message: `${label(exception, 'exceptions', index)} expired on ${exception.until}; it no longer applies` });
+        warnings.push({
+          path: `spec.exceptions[${index}].until`,
+          message: `${label(exception, 'exceptions', index)} expired on ${exception.until}; it no longer applies`,
+        });
       }
     });
   }

@@ -5,21 +5,21 @@
  * semver ranges, tool selectors) is checked here with messages written for people.
  */
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+
 import { builtinCatalog, catalogIndex } from './catalog/index.js';
-import { CATEGORIES, type Catalog } from './catalog/schema.js';
+import { type Catalog, CATEGORIES } from './catalog/schema.js';
 import { lintPolicy } from './lint.js';
-import { PolicyDocument, type Exception, type Rule } from './schema.js';
+import { formatPath, pointerSegments, type Problem } from './problem.js';
+import { type Exception, PolicyDocument, type Rule } from './schema.js';
 import { closest } from './suggest.js';
 import { isValidTimeZone, knownTimeZones, parseDateOrInstant, parseDuration } from './time.js';
 import { parseRange } from './versions.js';
-import { formatPath, pointerSegments, type Problem } from './problem.js';
 
 export { formatPath, formatProblem, type Problem } from './problem.js';
 
 export type LoadResult =
-  | { ok: true; policy: PolicyDocument; warnings: Problem[] }
-  | { ok: false; errors: Problem[]; warnings: Problem[] };
+  { ok: true; policy: PolicyDocument; warnings: Problem[] } | { ok: false; errors: Problem[]; warnings: Problem[] };
 
 export interface LoadOptions {
   /** Default: guessed from the filename, else YAML (which also reads JSON). */
@@ -58,7 +58,10 @@ export function loadPolicy(text: string, options: LoadOptions = {}): LoadResult 
       doc.errors.map((error) => {
         // Without prettyErrors the error carries offsets only; the line counter turns them into positions.
         const position = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
-        const problem: Problem = { path: '', message: `${format === 'json' ? 'JSON' : 'YAML'} syntax: ${firstLine(error.message)}` };
+        const problem: Problem = {
+          path: '',
+          message: `${format === 'json' ? 'JSON' : 'YAML'} syntax: ${firstLine(error.message)}`,
+        };
         if (position) Object.assign(problem, { line: position.line, column: position.col });
         return problem;
       }),
@@ -68,7 +71,12 @@ export function loadPolicy(text: string, options: LoadOptions = {}): LoadResult 
   try {
     value = doc.toJS({ maxAliasCount: 50 });
   } catch (error) {
-    return fail([{ path: '', message: `cannot read the document: ${error instanceof Error ? firstLine(error.message) : String(error)}` }]);
+    return fail([
+      {
+        path: '',
+        message: `cannot read the document: ${error instanceof Error ? firstLine(error.message) : String(error)}`,
+      },
+    ]);
   }
   return locate(validatePolicyValue(value, options), doc, lineCounter);
 }
@@ -175,9 +183,15 @@ function structuralMessage(error: ValueError, segments: Segment[]): string {
   }
   if (error.message.startsWith('Expected array length to be greater')) return 'must not be empty';
   if (error.message.startsWith('Expected string length greater')) return 'must not be empty';
-  if (error.message.startsWith('Expected string length less')) return `is too long (at most ${String(error.schema.maxLength)} characters)`;
-  if (error.message.startsWith('Expected string to match')) return `expected ${description ?? `text matching ${String(error.schema.pattern)}`}, got ${describe(error.value)}`;
-  if (error.message === 'Expected union value' || error.message.startsWith('Expected kind') || error.message.startsWith('Expected')) {
+  if (error.message.startsWith('Expected string length less'))
+    return `is too long (at most ${String(error.schema.maxLength)} characters)`;
+  if (error.message.startsWith('Expected string to match'))
+    return `expected ${description ?? `text matching ${String(error.schema.pattern)}`}, got ${describe(error.value)}`;
+  if (
+    error.message === 'Expected union value' ||
+    error.message.startsWith('Expected kind') ||
+    error.message.startsWith('Expected')
+  ) {
     const expected = description ?? expectedFromSchema(error.schema);
     return `expected ${expected}, got ${describe(error.value)}`;
   }
@@ -216,7 +230,8 @@ function structuralProblems(value: object): Problem[] {
  */
 function structurallyBroken(structural: readonly Problem[]): Broken {
   const paths = structural.map((problem) => problem.path);
-  const under = (inner: string, outer: string) => outer === '' || inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  const under = (inner: string, outer: string) =>
+    outer === '' || inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
   return {
     part: (path) => paths.some((at) => under(path, at)),
     field: (path) => paths.some((at) => under(path, at) || under(at, path)),
@@ -255,7 +270,8 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
     if (!broken.field(`${at}.name`)) checkName(rule.name, at, names, problems);
     if (!broken.field(`${at}.tools`)) checkSelectors(rule.tools, `${at}.tools`, catalog, problems);
     if (!broken.field(`${at}.versions`)) checkVersions(rule.versions, `${at}.versions`, problems);
-    if (!['effective', 'until', 'warnFor'].some((field) => broken.field(`${at}.${field}`))) checkRuleTimes(rule, at, zoneForDates, problems);
+    if (!['effective', 'until', 'warnFor'].some((field) => broken.field(`${at}.${field}`)))
+      checkRuleTimes(rule, at, zoneForDates, problems);
   });
   list<Exception>(spec.exceptions).forEach((exception, index) => {
     const at = `spec.exceptions[${index}]`;
@@ -263,7 +279,8 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
     if (!broken.field(`${at}.name`)) checkName(exception.name, at, names, problems);
     if (!broken.field(`${at}.tools`)) checkSelectors(exception.tools, `${at}.tools`, catalog, problems);
     if (!broken.field(`${at}.versions`)) checkVersions(exception.versions, `${at}.versions`, problems);
-    if (!['from', 'until'].some((field) => broken.field(`${at}.${field}`))) checkExceptionTimes(exception, at, zoneForDates, problems);
+    if (!['from', 'until'].some((field) => broken.field(`${at}.${field}`)))
+      checkExceptionTimes(exception, at, zoneForDates, problems);
   });
   return problems;
 }
@@ -271,7 +288,11 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
 function checkName(name: string | undefined, at: string, names: Map<string, string>, problems: Problem[]): void {
   if (name === undefined) return;
   const earlier = names.get(name);
-  if (earlier) problems.push({ path: `${at}.name`, message: `the name "${name}" is already used by ${earlier}; names must be unique` });
+  if (earlier)
+    problems.push({
+      path: `${at}.name`,
+      message: `the name "${name}" is already used by ${earlier}; names must be unique`,
+    });
   else names.set(name, at);
 }
 
@@ -309,7 +330,12 @@ function checkVersions(versions: string | undefined, at: string, problems: Probl
   if (!parsed.ok) problems.push({ path: at, message: parsed.error });
 }
 
-function parseTimeField(text: string | undefined, at: string, timeZone: string, problems: Problem[]): number | undefined {
+function parseTimeField(
+  text: string | undefined,
+  at: string,
+  timeZone: string,
+  problems: Problem[],
+): number | undefined {
   if (text === undefined) return undefined;
   const parsed = parseDateOrInstant(text, timeZone);
   if (!parsed.ok) {
@@ -325,7 +351,8 @@ function checkRuleTimes(rule: Rule, at: string, timeZone: string, problems: Prob
   if (rule.warnFor !== undefined) {
     const duration = parseDuration(rule.warnFor);
     if (!duration.ok) problems.push({ path: `${at}.warnFor`, message: duration.error });
-    if (rule.effective === undefined) problems.push({ path: `${at}.warnFor`, message: 'needs an effective date to count down to' });
+    if (rule.effective === undefined)
+      problems.push({ path: `${at}.warnFor`, message: 'needs an effective date to count down to' });
   }
   if (effective !== undefined && until !== undefined && until <= effective) {
     problems.push({ path: `${at}.until`, message: `must be after effective (${rule.effective})` });
@@ -379,7 +406,8 @@ function offsetOf(doc: Document, path: string, preferKey: boolean): number | und
       const parent = length === 1 ? doc.contents : doc.getIn(prefix.slice(0, -1), true);
       if (isMap(parent)) {
         const pair = parent.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === last);
-        const valueRange = !preferKey && pair ? (pair.value as { range?: [number, number, number] } | null)?.range : undefined;
+        const valueRange =
+          !preferKey && pair ? (pair.value as { range?: [number, number, number] } | null)?.range : undefined;
         if (valueRange) return valueRange[0];
         const keyRange = pair && isScalar(pair.key) ? pair.key.range : undefined;
         if (keyRange) return keyRange[0];

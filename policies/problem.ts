@@ -39,7 +39,9 @@ export function pointerSegments(pointer: string): (string | number)[] {
 
 /** `file:line:column: path: message`, leaving out the parts that are not known. */
 export function formatProblem(problem: Problem, filename?: string): string {
-  const where = [filename, problem.line, problem.line !== undefined ? problem.column : undefined].filter((p) => p !== undefined).join(':');
+  const where = [filename, problem.line, problem.line !== undefined ? problem.column : undefined]
+    .filter((p) => p !== undefined)
+    .join(':');
   const path = problem.path ? `${problem.path}: ` : '';
   return `${where ? `${where}: ` : ''}${path}${problem.message}`;
 }

@@ -7,7 +7,8 @@
  * and exported, so neither side repeats the numbers. Pure: schemas and the types derived from
  * them, no I/O.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
 import { EVENT_TYPES } from './events.js';
 import { ToolInstance } from './inventory.js';
 import { OsName } from './schema.js';
@@ -51,7 +52,12 @@ export const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]
  * The description is what a validation error says is expected.
  */
 export const DeviceText = (options: { minLength?: number; maxLength: number }) =>
-  Type.String({ minLength: options.minLength ?? 1, maxLength: options.maxLength, pattern: NO_CONTROL_CHARACTERS_PATTERN, description: 'text without control characters' });
+  Type.String({
+    minLength: options.minLength ?? 1,
+    maxLength: options.maxLength,
+    pattern: NO_CONTROL_CHARACTERS_PATTERN,
+    description: 'text without control characters',
+  });
 
 /** A local user name as the device reports it. */
 export const UserName = DeviceText({ maxLength: 200 });
@@ -118,7 +124,11 @@ export type PublicKeyJwk = Static<typeof PublicKeyJwk>;
 /** A device registers its Ed25519 public key with an enroll secret (no device token yet). */
 export const EnrollBody = Type.Object(
   {
-    secret: Type.String({ minLength: 1, maxLength: 200, description: 'an enroll secret from `aigate enroll-secret create`' }),
+    secret: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'an enroll secret from `aigate enroll-secret create`',
+    }),
     publicKey: PublicKeyJwk,
     hostname: Hostname,
     os: OsName,
@@ -160,7 +170,9 @@ export type PolicyReply = Static<typeof PolicyReply>;
 /** The agent reports what it found and what it decided, and how healthy it is. */
 export const CheckinBody = Type.Object(
   {
-    policyRevision: Nullable(Type.Integer({ minimum: 1, description: 'the revision the agent applies; null before its first policy' })),
+    policyRevision: Nullable(
+      Type.Integer({ minimum: 1, description: 'the revision the agent applies; null before its first policy' }),
+    ),
     agentVersion: AgentVersion,
     inventory: Type.Array(ToolInstance, { maxItems: MAX_INSTANCES }),
     verdicts: Type.Array(Verdict, { maxItems: MAX_INSTANCES }),
@@ -176,7 +188,9 @@ export type CheckinBody = Static<typeof CheckinBody>;
 
 export const CheckinReply = Type.Object({
   receivedAt: Instant,
-  serverTime: Type.String({ description: 'compact JWS (typ aigate-time+jws) of the server time, bound to this device' }),
+  serverTime: Type.String({
+    description: 'compact JWS (typ aigate-time+jws) of the server time, bound to this device',
+  }),
   policy: Nullable(Type.Object({ revision: Type.Integer(), etag: Type.String() })),
   changes: Type.Object({
     appeared: Type.Integer(),
@@ -204,10 +218,14 @@ export const DeviceEvent = Type.Object(
     policyRevision: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
     message: Type.Optional(Type.String({ maxLength: 4000 })),
     details: Type.Optional(
-      Type.Record(Type.String({ maxLength: 100 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), {
-        maxProperties: 50,
-        description: 'flat key/value facts (strings, numbers, booleans, null)',
-      }),
+      Type.Record(
+        Type.String({ maxLength: 100 }),
+        Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]),
+        {
+          maxProperties: 50,
+          description: 'flat key/value facts (strings, numbers, booleans, null)',
+        },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -235,13 +253,17 @@ export type EventsReply = Static<typeof EventsReply>;
  */
 export const ExceptionRequestBody = Type.Object(
   {
-    id: Type.Optional(Type.String({ format: 'uuid', description: 'client UUID; sending the same one again returns the first request' })),
+    id: Type.Optional(
+      Type.String({ format: 'uuid', description: 'client UUID; sending the same one again returns the first request' }),
+    ),
     toolId: DeviceText({ maxLength: 300 }),
     installPath: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
     version: Type.Optional(Nullable(DeviceText({ minLength: 0, maxLength: 100 }))),
     user: Type.Optional(UserName),
     reason: DeviceText({ maxLength: 2000 }),
-    until: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'requested end: YYYY-MM-DD or an RFC 3339 instant' })),
+    until: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'requested end: YYYY-MM-DD or an RFC 3339 instant' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -4,27 +4,35 @@
  * routes reuse it. Semantic checks that JSON Schema cannot express well (dates, durations,
  * timezones, semver ranges, catalog ids) live in `load.ts` so their messages can be precise.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 export const ACTIONS = ['allow', 'warn', 'block'] as const;
-export const Action = Type.Union(ACTIONS.map((a) => Type.Literal(a)), {
-  description: 'allow | warn | block',
-});
+export const Action = Type.Union(
+  ACTIONS.map((a) => Type.Literal(a)),
+  {
+    description: 'allow | warn | block',
+  },
+);
 export type Action = Static<typeof Action>;
 
-export const UnknownToolsAction = Type.Union(
-  [Type.Literal('report'), Type.Literal('warn'), Type.Literal('block')],
-  { description: 'report | warn | block' },
-);
+export const UnknownToolsAction = Type.Union([Type.Literal('report'), Type.Literal('warn'), Type.Literal('block')], {
+  description: 'report | warn | block',
+});
 
 export const OS_NAMES = ['linux', 'darwin', 'windows'] as const;
-export const OsName = Type.Union(OS_NAMES.map((o) => Type.Literal(o)), {
-  description: 'linux | darwin | windows',
-});
+export const OsName = Type.Union(
+  OS_NAMES.map((o) => Type.Literal(o)),
+  {
+    description: 'linux | darwin | windows',
+  },
+);
 export type OsName = Static<typeof OsName>;
 
 /** A catalog id, `vendor:<slug>`, `category:<cli|ide-extension|desktop-app|ide>`, or `*`. */
-export const Selector = Type.String({ minLength: 1, description: 'a catalog tool id, vendor:<slug>, category:<name> or *' });
+export const Selector = Type.String({
+  minLength: 1,
+  description: 'a catalog tool id, vendor:<slug>, category:<name> or *',
+});
 
 /**
  * A bare date (`2026-07-10`, midnight in the policy timezone), a local date-time
@@ -38,8 +46,7 @@ export const DateOrInstant = Type.String({
 /** `14d`, `2w`, `36h`, `90m`, or combinations such as `1d12h`. */
 export const Duration = Type.String({ minLength: 1, description: 'a duration such as 14d, 2w, 36h, 1d12h' });
 
-const NameList = (description: string) =>
-  Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description });
+const NameList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description });
 
 /** Who a rule or exception applies to. Every scope given must match; absent means everyone. */
 const scopeFields = {
@@ -51,7 +58,9 @@ const scopeFields = {
 
 export const Rule = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 120, description: 'shown in verdicts instead of rules[N]' })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 120, description: 'shown in verdicts instead of rules[N]' }),
+    ),
     tools: Type.Array(Selector, { minItems: 1 }),
     versions: Type.Optional(Type.String({ minLength: 1, description: 'npm semver range, e.g. ">=2.1.91"' })),
     action: Action,
@@ -59,7 +68,11 @@ export const Rule = Type.Object(
     warnFor: Type.Optional(Duration),
     until: Type.Optional(DateOrInstant),
     message: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-    alternatives: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'approved tools to use instead (catalog ids or free text)' })),
+    alternatives: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'approved tools to use instead (catalog ids or free text)',
+      }),
+    ),
     ...scopeFields,
   },
   { additionalProperties: false },
@@ -92,7 +105,9 @@ export type Notice = Static<typeof Notice>;
 
 export const PolicySpec = Type.Object(
   {
-    mode: Type.Optional(Type.Union([Type.Literal('enforce'), Type.Literal('monitor')], { description: 'enforce | monitor' })),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('enforce'), Type.Literal('monitor')], { description: 'enforce | monitor' }),
+    ),
     timezone: Type.Optional(Type.String({ minLength: 1, description: 'IANA timezone, e.g. Asia/Shanghai' })),
     default: Type.Optional(Action),
     unknownTools: Type.Optional(UnknownToolsAction),
@@ -109,7 +124,12 @@ export const PolicyDocument = Type.Object(
     kind: Type.Literal('Policy'),
     metadata: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 120, pattern: '^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$', description: 'lower-case name: letters, digits, . _ -' }),
+        name: Type.String({
+          minLength: 1,
+          maxLength: 120,
+          pattern: '^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$',
+          description: 'lower-case name: letters, digits, . _ -',
+        }),
         description: Type.Optional(Type.String({ maxLength: 2000 })),
       },
       { additionalProperties: false },

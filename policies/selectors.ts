@@ -10,7 +10,8 @@ export function resolveSelectors(selectors: readonly string[], catalog: Catalog)
     let tools: readonly { id: string }[];
     if (selector === '*') tools = catalog.tools;
     else if (selector.startsWith('vendor:')) tools = index.toolsByVendor(selector.slice('vendor:'.length));
-    else if (selector.startsWith('category:')) tools = index.toolsByCategory(selector.slice('category:'.length) as Category);
+    else if (selector.startsWith('category:'))
+      tools = index.toolsByCategory(selector.slice('category:'.length) as Category);
     else tools = index.has(selector) ? [{ id: selector }] : [];
     for (const tool of tools) ids.add(tool.id);
   }

@@ -58,7 +58,10 @@ export function zoneOffsetMs(timeZone: string, epochMs: number): number {
 }
 
 /** The instant at which the wall clock in `timeZone` shows the given local time. */
-export function localToInstant(timeZone: string, wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number }): number {
+export function localToInstant(
+  timeZone: string,
+  wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number },
+): number {
   const wallMs = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour ?? 0, wall.minute ?? 0, wall.second ?? 0);
   const offsetBefore = zoneOffsetMs(timeZone, wallMs - DAY_MS);
   const offsetAfter = zoneOffsetMs(timeZone, wallMs + DAY_MS);
@@ -85,16 +88,22 @@ export type ParsedTime = { ok: true; epochMs: number } | { ok: false; error: str
 export function parseDateOrInstant(text: string, timeZone: string): ParsedTime {
   let match = DATE_ONLY.exec(text) ?? LOCAL_DATE_TIME.exec(text);
   if (match) {
-    const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1).map((s) => (s === undefined ? 0 : Number(s)));
+    const [year, month, day, hour = 0, minute = 0, second = 0] = match
+      .slice(1)
+      .map((s) => (s === undefined ? 0 : Number(s)));
     if (!validCalendarDate(year!, month!, day!)) return { ok: false, error: `"${text}" is not a calendar date` };
     if (hour > 23 || minute > 59 || second > 59) return { ok: false, error: `"${text}" has an impossible time of day` };
-    return { ok: true, epochMs: localToInstant(timeZone, { year: year!, month: month!, day: day!, hour, minute, second }) };
+    return {
+      ok: true,
+      epochMs: localToInstant(timeZone, { year: year!, month: month!, day: day!, hour, minute, second }),
+    };
   }
   match = INSTANT.exec(text);
   if (match) {
     const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
     if (!validCalendarDate(year!, month!, day!)) return { ok: false, error: `"${text}" is not a calendar date` };
-    if (hour! > 23 || minute! > 59 || second! > 60) return { ok: false, error: `"${text}" has an impossible time of day` };
+    if (hour! > 23 || minute! > 59 || second! > 60)
+      return { ok: false, error: `"${text}" has an impossible time of day` };
     const epochMs = Date.parse(text.replace(' ', 'T'));
     if (Number.isNaN(epochMs)) return { ok: false, error: `"${text}" is not a valid RFC 3339 instant` };
     return { ok: true, epochMs };
@@ -111,7 +120,10 @@ export type ParsedDuration = { ok: true; ms: number } | { ok: false; error: stri
 export function parseDuration(text: string): ParsedDuration {
   const match = DURATION.exec(text);
   if (!match || text.length === 0) {
-    return { ok: false, error: `"${text}" is not a duration: use weeks, days, hours, minutes such as 14d, 2w, 36h or 1d12h` };
+    return {
+      ok: false,
+      error: `"${text}" is not a duration: use weeks, days, hours, minutes such as 14d, 2w, 36h or 1d12h`,
+    };
   }
   const [weeks = 0, days = 0, hours = 0, minutes = 0] = match.slice(1).map((s) => (s === undefined ? 0 : Number(s)));
   const ms = weeks * 7 * DAY_MS + days * DAY_MS + hours * HOUR_MS + minutes * MINUTE_MS;
@@ -135,10 +147,20 @@ export function subtractDuration(epochMs: number, duration: string, timeZone: st
   return dayShifted + (epochMs - Math.floor(epochMs / 1000) * 1000) - hours * HOUR_MS - minutes * MINUTE_MS;
 }
 
-function wallFields(epochMs: number, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+function wallFields(
+  epochMs: number,
+  timeZone: string,
+): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
   const parts = formatterFor(timeZone).formatToParts(new Date(epochMs));
   const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  return { year: field('year'), month: field('month'), day: field('day'), hour: field('hour'), minute: field('minute'), second: field('second') };
+  return {
+    year: field('year'),
+    month: field('month'),
+    day: field('day'),
+    hour: field('hour'),
+    minute: field('minute'),
+    second: field('second'),
+  };
 }
 
 export function toIso(epochMs: number): string {

@@ -1,5 +1,6 @@
 /** What the evaluator decides for one tool instance. */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+
 import { Action } from './schema.js';
 
 export const DecidedBy = Type.Object(

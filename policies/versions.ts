@@ -32,7 +32,10 @@ export function parseRange(text: string): ParsedRange {
     const range = new semver.Range(text, SEMVER_OPTIONS);
     return { ok: true, range };
   } catch {
-    return { ok: false, error: `"${text}" is not an npm semver range (examples: ">=2.1.91", "<0.160.0", "1.x || >=2.5.0")` };
+    return {
+      ok: false,
+      error: `"${text}" is not an npm semver range (examples: ">=2.1.91", "<0.160.0", "1.x || >=2.5.0")`,
+    };
   }
 }
 
@@ -46,7 +49,9 @@ export function coerceVersion(version: string | null | undefined): semver.SemVer
   if (strict) return strict;
   const numbers = LEADING_NUMBERS.exec(version);
   if (!numbers) return null;
-  const [major, minor = '0', patch = '0'] = numbers.slice(1).map((n) => (n === undefined ? undefined : String(Number(n))));
+  const [major, minor = '0', patch = '0'] = numbers
+    .slice(1)
+    .map((n) => (n === undefined ? undefined : String(Number(n))));
   return semver.parse(`${major}.${minor}.${patch}`);
 }
 
@@ -80,7 +85,10 @@ export function versionScheme(channel: string | undefined): VersionScheme {
 }
 
 /** A found version, read once in its scheme, ready to be tested against any number of ranges. */
-export type ReadVersion = { kind: 'semver'; value: semver.SemVer } | { kind: 'pep440'; value: Pep440 } | { kind: 'homebrew'; value: BrewVersion };
+export type ReadVersion =
+  | { kind: 'semver'; value: semver.SemVer }
+  | { kind: 'pep440'; value: Pep440 }
+  | { kind: 'homebrew'; value: BrewVersion };
 
 /** Reads `version` in the order of `channel`; null when it cannot be read at all. */
 export function readVersion(version: string | null | undefined, channel?: string): ReadVersion | null {
@@ -128,7 +136,12 @@ export function rangeIncludes(range: semver.Range, read: ReadVersion): boolean {
 function comparatorHolds(c: semver.Comparator, read: ReadVersion): boolean {
   // The "any version" comparator has no version of its own.
   if (!(c.semver instanceof semver.SemVer)) return true;
-  const order = read.kind === 'pep440' ? comparePep440(read.value, pep440Bound(c.semver)) : read.kind === 'homebrew' ? compareHomebrew(read.value, homebrewBound(c.semver)) : semver.compare(read.value, c.semver);
+  const order =
+    read.kind === 'pep440'
+      ? comparePep440(read.value, pep440Bound(c.semver))
+      : read.kind === 'homebrew'
+        ? compareHomebrew(read.value, homebrewBound(c.semver))
+        : semver.compare(read.value, c.semver);
   switch (c.operator) {
     case '<':
       return order < 0;
@@ -148,7 +161,12 @@ function comparatorHolds(c: semver.Comparator, read: ReadVersion): boolean {
  * versions that cannot be read the answer depends on whether the caller restricts or grants (see
  * the module comment).
  */
-export function versionInRange(range: semver.Range, version: string | null | undefined, intent: RangeIntent, channel?: string): boolean {
+export function versionInRange(
+  range: semver.Range,
+  version: string | null | undefined,
+  intent: RangeIntent,
+  channel?: string,
+): boolean {
   const read = readVersion(version, channel);
   if (!read) return intent === 'restrict';
   return rangeIncludes(range, read);
@@ -156,7 +174,13 @@ export function versionInRange(range: semver.Range, version: string | null | und
 
 /** Orders two versions of one scheme (negative, 0, positive), or null when either cannot be read. */
 export function compareVersions(a: string, b: string, scheme: VersionScheme): number | null {
-  const channel = { semver: 'npm', pep440: 'pip', homebrew: 'homebrew-formula', vscode: 'vscode-extension', loose: 'binary' }[scheme];
+  const channel = {
+    semver: 'npm',
+    pep440: 'pip',
+    homebrew: 'homebrew-formula',
+    vscode: 'vscode-extension',
+    loose: 'binary',
+  }[scheme];
   const x = readVersion(a, channel);
   const y = readVersion(b, channel);
   if (!x || !y) return null;
@@ -210,7 +234,13 @@ export function parsePep440(text: string): Pep440 | null {
     pre: hasPre ? [phase, num(m[5])] : hasDev && !hasPost ? [-Infinity] : [Infinity],
     post: hasPost ? num(m[7] ?? m[9]) : -Infinity,
     dev: hasDev ? num(m[12]) : Infinity,
-    local: m[13] === undefined ? null : m[13].toLowerCase().split(/[-_.]/).map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    local:
+      m[13] === undefined
+        ? null
+        : m[13]
+            .toLowerCase()
+            .split(/[-_.]/)
+            .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
   };
 }
 
@@ -230,8 +260,10 @@ export function comparePep440(a: Pep440, b: Pep440): number {
 function pep440Bound(v: semver.SemVer): Pep440 {
   const release = [v.major, v.minor, v.patch];
   while (release.length > 1 && release[release.length - 1] === 0) release.pop();
-  if (v.prerelease.length === 0) return { epoch: 0, release, pre: [Infinity], post: -Infinity, dev: Infinity, local: null };
-  if (v.prerelease.length === 1 && v.prerelease[0] === 0) return { epoch: 0, release, pre: [-Infinity], post: -Infinity, dev: -Infinity, local: null };
+  if (v.prerelease.length === 0)
+    return { epoch: 0, release, pre: [Infinity], post: -Infinity, dev: Infinity, local: null };
+  if (v.prerelease.length === 1 && v.prerelease[0] === 0)
+    return { epoch: 0, release, pre: [-Infinity], post: -Infinity, dev: -Infinity, local: null };
   const pep = parsePep440(`${v.major}.${v.minor}.${v.patch}-${v.prerelease.join('.')}`);
   return pep ?? { epoch: 0, release, pre: [-Infinity], post: -Infinity, dev: -Infinity, local: null };
 }
@@ -263,7 +295,11 @@ export interface BrewVersion {
   revision: number;
 }
 
-type BrewToken = { kind: 'number'; n: number } | { kind: 'tag'; rank: number; n: number } | { kind: 'word'; s: string } | { kind: 'floor' };
+type BrewToken =
+  | { kind: 'number'; n: number }
+  | { kind: 'tag'; rank: number; n: number }
+  | { kind: 'word'; s: string }
+  | { kind: 'floor' };
 
 /**
  * Tag ranks relative to "no more tokens" (0): pre-releases below, patch/post above. A bare letter
@@ -315,7 +351,8 @@ export function compareHomebrew(a: BrewVersion, b: BrewVersion): number {
 function compareBrewToken(x: BrewToken | undefined, y: BrewToken | undefined): number {
   if (x?.kind === 'floor' || y?.kind === 'floor') return x?.kind === y?.kind ? 0 : x?.kind === 'floor' ? -1 : 1;
   // Words sort above the release (StringToken > NullToken) and below numbers.
-  const rank = (t: BrewToken | undefined) => (t === undefined ? 0 : t.kind === 'number' ? (t.n === 0 ? 0 : 10) : t.kind === 'tag' ? t.rank : 0.5);
+  const rank = (t: BrewToken | undefined) =>
+    t === undefined ? 0 : t.kind === 'number' ? (t.n === 0 ? 0 : 10) : t.kind === 'tag' ? t.rank : 0.5;
   if (x?.kind === 'number' && y?.kind === 'number') return x.n - y.n;
   if (x?.kind === 'tag' && y?.kind === 'tag') return x.rank - y.rank || x.n - y.n;
   if (x?.kind === 'word' && y?.kind === 'word') return x.s < y.s ? -1 : x.s > y.s ? 1 : 0;
@@ -331,7 +368,8 @@ function compareBrewToken(x: BrewToken | undefined, y: BrewToken | undefined): n
 function homebrewBound(v: semver.SemVer): BrewVersion {
   const tokens: BrewToken[] = [v.major, v.minor, v.patch].map((n) => ({ kind: 'number', n }));
   if (v.prerelease.length === 1 && v.prerelease[0] === 0) tokens.push({ kind: 'floor' });
-  else if (v.prerelease.length) tokens.push(...(parseHomebrew(`0.${v.prerelease.join('.')}`)?.tokens.slice(1) ?? [{ kind: 'floor' } as BrewToken]));
+  else if (v.prerelease.length)
+    tokens.push(...(parseHomebrew(`0.${v.prerelease.join('.')}`)?.tokens.slice(1) ?? [{ kind: 'floor' } as BrewToken]));
   return { tokens, revision: 0 };
 }
 

@@ -9,12 +9,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
+
 import { resolveOptions, type ServerOptions } from './config.js';
 import { createContext, type ServerContext } from './context.js';
 import { installErrorHandling } from './http/errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { createLimiters } from './http/limiters.js';
 import { validatorCompiler } from './http/validation.js';
+import { reportsPlugin } from './plugins/reports.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { checkinRoutes } from './routes/checkin.js';
 import { enrollRoutes } from './routes/enroll.js';
@@ -22,7 +24,6 @@ import { eventRoutes } from './routes/events.js';
 import { exceptionRequestRoutes } from './routes/exception-requests.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
-import { reportsPlugin } from './plugins/reports.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -88,7 +89,8 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
 
     // Every route gets a handler timeout unless it sets its own or is on the devices' hot path.
     app.addHook('onRoute', (route) => {
-      if (route.handlerTimeout === undefined && route.config?.hotPath !== true) route.handlerTimeout = HANDLER_TIMEOUT_MS;
+      if (route.handlerTimeout === undefined && route.config?.hotPath !== true)
+        route.handlerTimeout = HANDLER_TIMEOUT_MS;
     });
     app.decorate('aigate', context);
     app.decorateRequest('device', null);

@@ -1,5 +1,6 @@
 /** Server options, with the defaults a production start uses. */
 import type { DestinationStream, LevelWithSilent } from 'pino';
+
 import { MAX_CHECKIN_BODY_BYTES, MAX_EVENTS_BODY_BYTES, MAX_POLICY_WAIT_SECONDS } from '../policies/protocol.js';
 
 export interface RateLimits {

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import type Database from 'better-sqlite3';
+
 import { builtinCatalog, catalogIndex } from '../policies/catalog/index.js';
 import { publicKeyFingerprint, type SigningKey } from '../policies/keys.js';
 import type { ResolvedOptions } from './config.js';
@@ -90,7 +92,13 @@ export interface ServerContext {
   policies: PolicyService;
   exceptions: ExceptionService;
   /** What happened during this start, for the CLI's first-start message. */
-  startup: { databaseCreated: boolean; migrated: number[]; signingKeyCreated: boolean; signingKeyFile: string; databaseFile: string };
+  startup: {
+    databaseCreated: boolean;
+    migrated: number[];
+    signingKeyCreated: boolean;
+    signingKeyFile: string;
+    databaseFile: string;
+  };
   /** The bootstrap admin token if this start created it; returns it once, then null. */
   takeBootstrapToken(): string | null;
   close(): void;
@@ -117,7 +125,11 @@ export async function createContext(options: ResolvedOptions): Promise<ServerCon
 }
 
 async function open(options: ResolvedOptions, releaseLock: () => void): Promise<ServerContext> {
-  const { key: signingKey, created: signingKeyCreated, file: signingKeyFile } = await loadOrCreateSigningKey(options.dataDir);
+  const {
+    key: signingKey,
+    created: signingKeyCreated,
+    file: signingKeyFile,
+  } = await loadOrCreateSigningKey(options.dataDir);
   const policyKeyFingerprint = await publicKeyFingerprint(signingKey.publicJwk);
 
   const databaseFile = join(options.dataDir, DATABASE_FILE);
@@ -142,7 +154,12 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
     if (stores.tokens.isEmpty()) {
       db.transaction(() => {
         const { record, token } = stores.tokens.create('bootstrap', 'admin', null);
-        stores.audit.append({ actor: { id: null, name: 'aigate-server', role: 'system' }, action: 'token.create', target: `token:${record.id}`, details: { name: record.name, role: record.role, bootstrap: true } });
+        stores.audit.append({
+          actor: { id: null, name: 'aigate-server', role: 'system' },
+          action: 'token.create',
+          target: `token:${record.id}`,
+          details: { name: record.name, role: record.role, bootstrap: true },
+        });
         bootstrapToken = token;
       })();
     }

@@ -66,7 +66,8 @@ export interface DataDirLock {
 
 export function lockDataDir(dataDir: string): DataDirLock {
   const file = resolve(join(dataDir, LOCK_FILE));
-  if (heldInThisProcess.has(file)) throw new DataDirLockedError(`the data directory ${dataDir} is already in use by a server in this process`);
+  if (heldInThisProcess.has(file))
+    throw new DataDirLockedError(`the data directory ${dataDir} is already in use by a server in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -98,7 +99,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
         // Unreadable or vanished: treat as stale below.
       }
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && holderIsRunning(pid, recordedStart)) {
-        throw new DataDirLockedError(`the data directory ${dataDir} is in use by another aigate-server (pid ${pid}); stop it first`);
+        throw new DataDirLockedError(
+          `the data directory ${dataDir} is in use by another aigate-server (pid ${pid}); stop it first`,
+        );
       }
       try {
         unlinkSync(file);

@@ -7,8 +7,10 @@
 import { constants } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+
 import { generateSigningKey, type SigningKey } from '../policies/keys.js';
 
 export const SIGNING_KEY_FILE = 'policy-signing-key.json';
@@ -22,7 +24,9 @@ const KeyFile = Type.Object({
 
 export class SigningKeyError extends Error {}
 
-export async function loadOrCreateSigningKey(dataDir: string): Promise<{ key: SigningKey; created: boolean; file: string }> {
+export async function loadOrCreateSigningKey(
+  dataDir: string,
+): Promise<{ key: SigningKey; created: boolean; file: string }> {
   const file = join(dataDir, SIGNING_KEY_FILE);
   const existing = await readKeyFile(file);
   if (existing) return { key: existing, created: false, file };
@@ -71,7 +75,9 @@ async function readKeyFile(file: string): Promise<SigningKey | null> {
     throw new SigningKeyError(`the policy signing key ${file} is not valid JSON`);
   }
   if (!Value.Check(KeyFile, value)) {
-    throw new SigningKeyError(`the policy signing key ${file} is not an Ed25519 key file (expected kid, privateJwk, publicJwk)`);
+    throw new SigningKeyError(
+      `the policy signing key ${file} is not an Ed25519 key file (expected kid, privateJwk, publicJwk)`,
+    );
   }
   return value as SigningKey;
 }

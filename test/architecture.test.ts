@@ -8,6 +8,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -32,7 +33,8 @@ export const SERVER_LAYERS: readonly { name: string; paths: readonly string[] }[
 ];
 
 /** Modules whose import means I/O; `policies/` must not import them. */
-const IO_MODULES = /^(node:)?(fs|fs\/promises|child_process|net|http|https|http2|dgram|dns|tls|os|worker_threads|cluster|readline|process)$|^better-sqlite3$|^undici$/;
+const IO_MODULES =
+  /^(node:)?(fs|fs\/promises|child_process|net|http|https|http2|dgram|dns|tls|os|worker_threads|cluster|readline|process)$|^better-sqlite3$|^undici$/;
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,7 +61,12 @@ async function importsOf(top: string): Promise<Import[]> {
     const from = relative(ROOT, file).split(sep).join('/');
     for (const ref of info.importedFiles) {
       const specifier = ref.fileName;
-      const target = specifier.startsWith('.') ? relative(ROOT, resolve(dirname(file), specifier)).split(sep).join('/').replace(/\.js$/, '.ts') : null;
+      const target = specifier.startsWith('.')
+        ? relative(ROOT, resolve(dirname(file), specifier))
+            .split(sep)
+            .join('/')
+            .replace(/\.js$/, '.ts')
+        : null;
       out.push({ from, specifier, target });
     }
   }
@@ -68,7 +75,9 @@ async function importsOf(top: string): Promise<Import[]> {
 
 function serverLayer(path: string): number {
   const below = path.slice('server/'.length);
-  const index = SERVER_LAYERS.findIndex((layer) => layer.paths.some((p) => (p.endsWith('/') ? below.startsWith(p) : below === p)));
+  const index = SERVER_LAYERS.findIndex((layer) =>
+    layer.paths.some((p) => (p.endsWith('/') ? below.startsWith(p) : below === p)),
+  );
   if (index < 0) throw new Error(`${path} is in no server layer; add it to SERVER_LAYERS in test/architecture.test.ts`);
   return index;
 }
@@ -86,7 +95,8 @@ describe('import direction', () => {
 
   it('policies/ imports neither agent/ nor server/, nor any module that does I/O', async () => {
     const bad = (await importsOf('policies')).filter(
-      (i) => (i.target !== null && !i.target.startsWith('policies/')) || (i.target === null && IO_MODULES.test(i.specifier)),
+      (i) =>
+        (i.target !== null && !i.target.startsWith('policies/')) || (i.target === null && IO_MODULES.test(i.specifier)),
     );
     expect(bad.map((i) => `${i.from} -> ${i.specifier}`)).toEqual([]);
   });
@@ -95,14 +105,19 @@ describe('import direction', () => {
     const imports = (await importsOf('server')).filter((i) => i.target?.startsWith('server/'));
     const upward = imports
       .filter((i) => serverLayer(i.target!) > serverLayer(i.from))
-      .map((i) => `${i.from} (${SERVER_LAYERS[serverLayer(i.from)]!.name}) -> ${i.target} (${SERVER_LAYERS[serverLayer(i.target!)]!.name})`);
+      .map(
+        (i) =>
+          `${i.from} (${SERVER_LAYERS[serverLayer(i.from)]!.name}) -> ${i.target} (${SERVER_LAYERS[serverLayer(i.target!)]!.name})`,
+      );
     expect(upward).toEqual([]);
   });
 
   it('the API routes and the dashboard do not import each other', async () => {
     const imports = (await importsOf('server')).filter((i) => i.target !== null);
     const crossing = imports.filter(
-      (i) => (i.from.startsWith('server/routes/') && i.target!.startsWith('server/ui/')) || (i.from.startsWith('server/ui/') && i.target!.startsWith('server/routes/')),
+      (i) =>
+        (i.from.startsWith('server/routes/') && i.target!.startsWith('server/ui/')) ||
+        (i.from.startsWith('server/ui/') && i.target!.startsWith('server/routes/')),
     );
     expect(crossing.map((i) => `${i.from} -> ${i.target}`)).toEqual([]);
   });

@@ -12,13 +12,15 @@
  * the CLI's login and the `~/aigate-enroll-secret` file land there. Runs as root in CI (the
  * agent's commands are printed for root); elsewhere the agent steps still run, unprivileged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { rootsFor } from './agent/e2e-helpers.js';
 import { claudeCodeNpm } from './agent/trees.js';
 import { tempDir } from './server/helpers.js';
@@ -68,7 +70,8 @@ function printedCommands(text: string): string[] {
     const match = /^\s*(?:\d+\.\s[^:]*:\s+)?((?:npx |aigate-agent ).*)$/.exec(lines[i]!);
     if (!match) continue;
     let command = match[1]!.trimEnd();
-    while (command.endsWith('\\') && i + 1 < lines.length) command = `${command.slice(0, -1).trimEnd()} ${lines[++i]!.trim()}`;
+    while (command.endsWith('\\') && i + 1 < lines.length)
+      command = `${command.slice(0, -1).trimEnd()} ${lines[++i]!.trim()}`;
     commands.push(command);
   }
   return commands;
@@ -85,13 +88,26 @@ beforeAll(async () => {
   await mkdir(userHome, { recursive: true });
   roots = rootsFor({ install, home: userHome });
   // A clean account: no aigate config, npm never asked to fetch anything.
-  env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+  env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    npm_config_offline: 'true',
+    npm_config_update_notifier: 'false',
+  };
 
-  server = spawn(process.execPath, [SERVER_BIN, 'start', '--data', join(dir.path, 'data'), '--port', '0'], { cwd: CHECKOUT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [SERVER_BIN, 'start', '--data', join(dir.path, 'data'), '--port', '0'], {
+    cwd: CHECKOUT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server printed no "listening" line in 30 s:\n${printed}\n${stderr}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the server printed no "listening" line in 30 s:\n${printed}\n${stderr}`)),
+      30_000,
+    );
     server.stdout!.on('data', (chunk: Buffer) => {
       printed += chunk.toString();
       if (/aigate-server listening on /.test(printed)) {
@@ -127,7 +143,9 @@ describe('the first-start text, followed literally', () => {
       'npx aigate devices',
     ]);
     expect(printed).toMatch(/Dashboard: http:\/\/127\.0\.0\.1:\d+\/ui/);
-    expect(commands.find((c) => c.startsWith('npx aigate-agent enroll'))).toMatch(/--policy-key-fingerprint [A-Za-z0-9_-]{43}$/);
+    expect(commands.find((c) => c.startsWith('npx aigate-agent enroll'))).toMatch(
+      /--policy-key-fingerprint [A-Za-z0-9_-]{43}$/,
+    );
   });
 
   it('works: every printed command succeeds, and the agent is enrolled, gets the policy and reports', async () => {
@@ -135,7 +153,8 @@ describe('the first-start text, followed literally', () => {
     for (const printedCommand of printedCommands(printed)) {
       let command = printedCommand;
       if (command.startsWith('npx aigate-agent enroll')) command += ` --state-dir ${stateDir}`;
-      if (command === 'npx aigate-agent once') command += ` --state-dir ${stateDir} ${roots.join(' ')} --stop-grace 2 --no-desktop-notify --log-level warn`;
+      if (command === 'npx aigate-agent once')
+        command += ` --state-dir ${stateDir} ${roots.join(' ')} --stop-grace 2 --no-desktop-notify --log-level warn`;
       const result = await shell(command);
       ran.push(result);
       expect(result.code, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
@@ -149,9 +168,13 @@ describe('the first-start text, followed literally', () => {
     expect(secret.length).toBeGreaterThan(20);
     for (const r of ran) expect(r.stdout + r.stderr).not.toContain(secret);
     // The device is listed, in the group of the secret.
-    expect(output('npx aigate devices').stdout).toMatch(new RegExp(`\\b${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+engineering\\b`));
+    expect(output('npx aigate devices').stdout).toMatch(
+      new RegExp(`\\b${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+engineering\\b`),
+    );
     // The agent applied the published policy.
-    const status = JSON.parse(await readFile(join(stateDir, 'status.json'), 'utf8')) as { policy?: { revision?: number } | null };
+    const status = JSON.parse(await readFile(join(stateDir, 'status.json'), 'utf8')) as {
+      policy?: { revision?: number } | null;
+    };
     expect(JSON.stringify(status)).toContain('ban-claude-code');
   }, 240_000);
 });

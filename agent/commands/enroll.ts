@@ -1,6 +1,8 @@
 /** `aigate-agent enroll`: register this machine with an aigate server and pin its policy key. */
 import { readFile } from 'node:fs/promises';
+
 import type { Command } from 'commander';
+
 import { enrollDevice, EnrollError } from '../enroll.js';
 import { machineFacts } from '../facts.js';
 import { addStateDirOption, CliError, EXIT_USAGE } from './common.js';
@@ -16,7 +18,8 @@ interface EnrollFlags {
 }
 
 async function readSecret(flags: EnrollFlags): Promise<string> {
-  if (flags.secret !== undefined && flags.secretFile !== undefined) throw new CliError('give the enroll secret once: --secret or --secret-file', EXIT_USAGE);
+  if (flags.secret !== undefined && flags.secretFile !== undefined)
+    throw new CliError('give the enroll secret once: --secret or --secret-file', EXIT_USAGE);
   if (flags.secret !== undefined) return flags.secret;
   if (flags.secretFile !== undefined) {
     try {
@@ -35,9 +38,15 @@ export function registerEnroll(program: Command): void {
     .command('enroll')
     .description('register this machine with an aigate server and pin its policy signing key')
     .requiredOption('--server <url>', 'the aigate server, e.g. https://aigate.example.com')
-    .option('--secret <secret>', 'enroll secret from `aigate enroll-secret create` (or --secret-file, or AIGATE_ENROLL_SECRET)')
+    .option(
+      '--secret <secret>',
+      'enroll secret from `aigate enroll-secret create` (or --secret-file, or AIGATE_ENROLL_SECRET)',
+    )
     .option('--secret-file <file>', 'read the enroll secret from a file (keeps it out of the process list)')
-    .option('--policy-key-fingerprint <fp>', 'the policy key fingerprint aigate-server printed; enrollment is refused if the server has another key')
+    .option(
+      '--policy-key-fingerprint <fp>',
+      'the policy key fingerprint aigate-server printed; enrollment is refused if the server has another key',
+    )
     .option('--insecure-http', 'allow plain http to a host other than this machine (test networks only)')
     .option('--force', 'enroll again even if this machine is enrolled with another server');
   addStateDirOption(command).action(async (flags: EnrollFlags) => {
@@ -58,13 +67,19 @@ export function registerEnroll(program: Command): void {
       throw error;
     }
     const out = (line = '') => process.stdout.write(`${line}\n`);
-    out(`${outcome.created ? 'Enrolled' : 'Enrolled again'} with ${outcome.serverUrl}: device ${outcome.deviceId}, group ${outcome.group}.`);
+    out(
+      `${outcome.created ? 'Enrolled' : 'Enrolled again'} with ${outcome.serverUrl}: device ${outcome.deviceId}, group ${outcome.group}.`,
+    );
     if (outcome.fingerprintVerified) {
       out(`Pinned the policy signing key ${outcome.fingerprint} (it matches --policy-key-fingerprint).`);
     } else {
       out(`Pinned the policy signing key ${outcome.fingerprint}.`);
-      out('Compare it with the fingerprint aigate-server printed at its first start; pass --policy-key-fingerprint next time to have it checked.');
+      out(
+        'Compare it with the fingerprint aigate-server printed at its first start; pass --policy-key-fingerprint next time to have it checked.',
+      );
     }
-    out(`State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run (usually as the aigate-agent service).`);
+    out(
+      `State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run (usually as the aigate-agent service).`,
+    );
   });
 }

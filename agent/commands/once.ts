@@ -1,8 +1,9 @@
 /** `aigate-agent once`: one full cycle, then exit (scripts, tests, the demo). */
 import type { Command } from 'commander';
+
 import type { CycleReport } from '../agent.js';
 import { EXIT_FAILED, EXIT_OK } from './common.js';
-import { addAgentOptions, openAgent, type AgentFlags } from './open-agent.js';
+import { addAgentOptions, type AgentFlags, openAgent } from './open-agent.js';
 
 function summary(report: CycleReport): string[] {
   const lines: string[] = [];
@@ -20,18 +21,31 @@ function summary(report: CycleReport): string[] {
   lines.push(`${report.instances} AI tool instance(s): ${block} blocked, ${warn} warned, ${allow} allowed.`);
   if (report.enforcement) {
     const e = report.enforcement;
-    lines.push(`Enforcement: ${e.applied} applied, ${e.restored} restored, ${e.repaired} repaired after tampering, ${e.failed} failed.`);
+    lines.push(
+      `Enforcement: ${e.applied} applied, ${e.restored} restored, ${e.repaired} repaired after tampering, ${e.failed} failed.`,
+    );
   }
   if (report.launchRecords) lines.push(`${report.launchRecords} launch record(s) collected.`);
-  lines.push(report.upload ? `Events: ${report.upload.sent} sent, ${report.spooled} waiting.` : `Events: ${report.spooled} waiting in the spool.`);
+  lines.push(
+    report.upload
+      ? `Events: ${report.upload.sent} sent, ${report.spooled} waiting.`
+      : `Events: ${report.spooled} waiting in the spool.`,
+  );
   if (report.nextChangeAt) lines.push(`Next verdict change: ${report.nextChangeAt}.`);
-  for (const error of report.errors) lines.push(`Failed: ${error.phase}: ${error.message} (the rest of the cycle went on).`);
-  if (report.health.state === 'degraded') lines.push(`Health: degraded (${report.health.reasons.map((reason) => reason.code).join(', ')}); reported to the server.`);
+  for (const error of report.errors)
+    lines.push(`Failed: ${error.phase}: ${error.message} (the rest of the cycle went on).`);
+  if (report.health.state === 'degraded')
+    lines.push(
+      `Health: degraded (${report.health.reasons.map((reason) => reason.code).join(', ')}); reported to the server.`,
+    );
   return lines;
 }
 
 export function registerOnce(program: Command): void {
-  const command = program.command('once').description('run one full cycle (sync, scan, enforce, report) and exit').option('--json', 'print the cycle report as JSON');
+  const command = program
+    .command('once')
+    .description('run one full cycle (sync, scan, enforce, report) and exit')
+    .option('--json', 'print the cycle report as JSON');
   addAgentOptions(command).action(async (flags: AgentFlags & { json?: boolean }) => {
     const { agent, lock, log } = await openAgent(flags, null);
     try {

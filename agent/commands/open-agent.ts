@@ -1,13 +1,21 @@
 /** Opening the agent for `once` and `run`: the lock, the logger, the options shared by both. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
+
 import { Agent } from '../agent.js';
 import { faultInjector } from '../enforce/fault.js';
-import { createLogger, type AgentLogger } from '../log.js';
+import { type AgentLogger, createLogger } from '../log.js';
 import { localClockFromEnv } from '../policy/trusted-clock.js';
 import { NotEnrolledError } from '../state/config.js';
-import { acquireLock, LockHeldError, type AgentLock } from '../state/lock.js';
+import { acquireLock, type AgentLock, LockHeldError } from '../state/lock.js';
 import { statePaths } from '../state/paths.js';
-import { addScanRootOptions, addStateDirOption, CliError, EXIT_USAGE, positiveSeconds, type ScanRootFlags } from './common.js';
+import {
+  addScanRootOptions,
+  addStateDirOption,
+  CliError,
+  EXIT_USAGE,
+  positiveSeconds,
+  type ScanRootFlags,
+} from './common.js';
 
 export interface AgentFlags extends ScanRootFlags {
   stateDir: string;
@@ -21,8 +29,17 @@ export function addAgentOptions(command: Command): Command {
   addStateDirOption(command);
   addScanRootOptions(command);
   return command
-    .option('--stop-grace <seconds>', 'time a blocked tool\'s processes get between SIGTERM and SIGKILL', positiveSeconds('--stop-grace', 600), 5)
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .option(
+      '--stop-grace <seconds>',
+      "time a blocked tool's processes get between SIGTERM and SIGKILL",
+      positiveSeconds('--stop-grace', 600),
+      5,
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .option('--log-file <file>', 'append logs (JSON lines) to this file instead of stderr')
     .option('--no-desktop-notify', 'do not show desktop notifications when a tool becomes warned or blocked');
 }
@@ -49,8 +66,12 @@ export async function openAgent(flags: AgentFlags, cycleMinutes: number | null):
     lock = await acquireLock(paths.lock);
   } catch (error) {
     if (error instanceof LockHeldError) throw new CliError(`aigate-agent: ${error.message}`);
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`aigate-agent: ${new NotEnrolledError(flags.stateDir).message}`, EXIT_USAGE);
-    if ((error as NodeJS.ErrnoException).code === 'EACCES') throw new CliError(`aigate-agent: cannot write to ${flags.stateDir}; the agent runs as root (or the service account)`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CliError(`aigate-agent: ${new NotEnrolledError(flags.stateDir).message}`, EXIT_USAGE);
+    if ((error as NodeJS.ErrnoException).code === 'EACCES')
+      throw new CliError(
+        `aigate-agent: cannot write to ${flags.stateDir}; the agent runs as root (or the service account)`,
+      );
     throw error;
   }
   try {

@@ -4,9 +4,10 @@
  * only the ledger: it works whether or not the machine is still enrolled. Exit code 0 when every
  * tool is back exactly as it was, 1 otherwise (each problem is listed).
  */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
+
 import { Enforcer, LedgerDamaged } from '../enforce/engine.js';
-import { NO_FAULTS, faultInjector } from '../enforce/fault.js';
+import { faultInjector, NO_FAULTS } from '../enforce/fault.js';
 import { lexists } from '../enforce/fs-facts.js';
 import type { AgentEvent } from '../events/event.js';
 import { EventSpool } from '../events/spool.js';
@@ -25,11 +26,21 @@ interface RestoreFlags {
 export function registerRestore(program: Command): void {
   const command = program
     .command('restore')
-    .description('put back every tool the agent stubbed or quarantined, exactly as it was (before uninstalling the agent)')
+    .description(
+      'put back every tool the agent stubbed or quarantined, exactly as it was (before uninstalling the agent)',
+    )
     .option('--all', 'every tool (required: restoring is all or nothing)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('warn'));
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent'])
+        .default('warn'),
+    );
   addStateDirOption(command).action(async (flags: RestoreFlags) => {
-    if (!flags.all) throw new CliError('aigate-agent restore: pass --all to put back every tool the agent changed (stop the agent service first)', EXIT_USAGE);
+    if (!flags.all)
+      throw new CliError(
+        'aigate-agent restore: pass --all to put back every tool the agent changed (stop the agent service first)',
+        EXIT_USAGE,
+      );
     const out = (line: string) => process.stdout.write(`${line}\n`);
     const paths = statePaths(flags.stateDir);
     if (!(await lexists(paths.enforcement))) {
@@ -46,7 +57,10 @@ export function registerRestore(program: Command): void {
     const log = createLogger({ level: flags.logLevel });
     try {
       // An event that cannot be spooled (a full disk) is counted for later, never stops the restore.
-      const spool = new EventSpool(paths.spoolDir, { dropFile: paths.spoolLosses, onTrouble: (trouble) => log.error({ problem: trouble.message }, 'event spool trouble') });
+      const spool = new EventSpool(paths.spoolDir, {
+        dropFile: paths.spoolLosses,
+        onTrouble: (trouble) => log.error({ problem: trouble.message }, 'event spool trouble'),
+      });
       const events: AgentEvent[] = [];
       const enforcer = new Enforcer({
         ledgerFile: paths.enforcement,
@@ -72,10 +86,13 @@ export function registerRestore(program: Command): void {
       const count = enforcer.applied.length;
       const summary = await enforcer.restoreAll();
       const unverified = events.filter((event) => event.type === 'restored' && event.details?.verified !== true);
-      for (const event of events) if (event.type === 'restored' || event.type === 'enforcement-failed') out(`${event.type === 'restored' ? 'restored' : 'FAILED'}: ${event.message ?? ''}`);
+      for (const event of events)
+        if (event.type === 'restored' || event.type === 'enforcement-failed')
+          out(`${event.type === 'restored' ? 'restored' : 'FAILED'}: ${event.message ?? ''}`);
       const left = enforcer.applied.length;
       if (count === 0) out('Nothing to restore: no tool is stubbed or quarantined.');
-      else out(`${summary.restored} of ${count} tool(s) put back${left > 0 ? `; ${left} could not be (see above)` : ''}.`);
+      else
+        out(`${summary.restored} of ${count} tool(s) put back${left > 0 ? `; ${left} could not be (see above)` : ''}.`);
       process.exitCode = left > 0 || summary.failed > 0 || unverified.length > 0 ? EXIT_FAILED : EXIT_OK;
     } finally {
       await lock.release();

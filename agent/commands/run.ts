@@ -1,8 +1,9 @@
 /** `aigate-agent run`: the daemon (usually started by the service manager). */
 import type { Command } from 'commander';
+
 import { runDaemon } from '../daemon.js';
 import { positiveInt, positiveSeconds } from './common.js';
-import { addAgentOptions, openAgent, type AgentFlags } from './open-agent.js';
+import { addAgentOptions, type AgentFlags, openAgent } from './open-agent.js';
 
 interface RunFlags extends AgentFlags {
   cycleMinutes: number;
@@ -15,8 +16,17 @@ export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('run the agent daemon: scan and report every few minutes, follow policy changes, enforce')
-    .option('--cycle-minutes <n>', 'minutes between full cycles (scan, check-in)', positiveInt('--cycle-minutes', 60), 10)
-    .option('--jitter <seconds>', 'largest random delay added to each cycle (default: a fifth of the cycle, at most 2 minutes)', positiveSeconds('--jitter', 3600))
+    .option(
+      '--cycle-minutes <n>',
+      'minutes between full cycles (scan, check-in)',
+      positiveInt('--cycle-minutes', 60),
+      10,
+    )
+    .option(
+      '--jitter <seconds>',
+      'largest random delay added to each cycle (default: a fifth of the cycle, at most 2 minutes)',
+      positiveSeconds('--jitter', 3600),
+    )
     .option('--poll-wait <seconds>', 'long-poll wait for policy changes', positiveSeconds('--poll-wait', 60), 55)
     .option('--no-sentinel', 'do not watch process starts to stop blocked tools as they start (Linux)');
   addAgentOptions(command).action(async (flags: RunFlags) => {
@@ -24,7 +34,12 @@ export function registerRun(program: Command): void {
     try {
       await runDaemon(
         agent,
-        { cycleMinutes: flags.cycleMinutes, jitterSeconds: flags.jitter ?? Math.min(120, flags.cycleMinutes * 12), pollWaitSeconds: Math.round(flags.pollWait), sentinel: flags.sentinel },
+        {
+          cycleMinutes: flags.cycleMinutes,
+          jitterSeconds: flags.jitter ?? Math.min(120, flags.cycleMinutes * 12),
+          pollWaitSeconds: Math.round(flags.pollWait),
+          sentinel: flags.sentinel,
+        },
         log,
       );
     } finally {

@@ -6,10 +6,12 @@
  */
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
+
 import type { Command } from 'commander';
+
 import { OS_NAMES, type OsName } from '../../policies/schema.js';
-import { scanMachine } from '../inventory/index.js';
 import { formatTable, summaryLine } from '../inventory/format.js';
+import { scanMachine } from '../inventory/index.js';
 import type { ScanOptions } from '../inventory/types.js';
 
 interface ScanFlags {
@@ -31,7 +33,7 @@ export function registerScan(program: Command): void {
     .command('scan')
     .description('list the AI tools installed on this machine (reads files only; never runs a found tool)')
     .option('--json', 'print the full result as JSON')
-    .option('--home <dir>', 'scan this home instead of every user\'s (repeatable)', collect, [])
+    .option('--home <dir>', "scan this home instead of every user's (repeatable)", collect, [])
     .option('--npm-prefix <dir>', 'npm global prefix to read instead of the automatic ones (repeatable)', collect, [])
     .option('--brew-prefix <dir>', 'Homebrew prefix to read instead of the automatic ones (repeatable)', collect, [])
     .option('--path <dir>', 'directory to treat as PATH instead of $PATH (repeatable)', collect, [])
@@ -50,7 +52,9 @@ export function registerScan(program: Command): void {
       }
       const result = await scanMachine(options);
       process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result.instances));
-      process.stderr.write(`aigate-agent scan: ${summaryLine(result)}${result.skipped.length && !flags.json ? '; details with --json' : ''}\n`);
+      process.stderr.write(
+        `aigate-agent scan: ${summaryLine(result)}${result.skipped.length && !flags.json ? '; details with --json' : ''}\n`,
+      );
     });
 }
 
@@ -88,6 +92,10 @@ function directoryProblem(dir: string): string | null {
     return statSync(dir).isDirectory() ? null : 'not a directory';
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'error'})`;
+    return code === 'ENOENT'
+      ? 'no such directory'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : `cannot read (${code ?? 'error'})`;
   }
 }

@@ -1,13 +1,17 @@
 /** `aigate-agent status`: for employees (no root needed): each tool, its verdict, since/until when, and why. */
 import type { Command } from 'commander';
+
 import { isAlive } from '../pid.js';
-import { readStatusFile } from '../status/status-file.js';
-import { renderStatus } from '../status/render.js';
 import { statePaths } from '../state/paths.js';
+import { renderStatus } from '../status/render.js';
+import { readStatusFile } from '../status/status-file.js';
 import { addStateDirOption, CliError } from './common.js';
 
 export function registerStatus(program: Command): void {
-  const command = program.command('status').description('show each AI tool found on this machine, its verdict, since and until when, and why').option('--json', 'print the status as JSON');
+  const command = program
+    .command('status')
+    .description('show each AI tool found on this machine, its verdict, since and until when, and why')
+    .option('--json', 'print the status as JSON');
   addStateDirOption(command).action(async (flags: { stateDir: string; json?: boolean }) => {
     const read = await readStatusFile(statePaths(flags.stateDir).status);
     if (!read.ok) throw new CliError(`aigate-agent status: ${read.message}`);

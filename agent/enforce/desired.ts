@@ -9,7 +9,7 @@ import type { CompiledPolicy } from '../../policies/compile.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
 import { buildNotice } from '../notices/notice.js';
-import { checkInstallPath, checkLauncherPath, isWithin, type GuardContext } from './guard.js';
+import { checkInstallPath, checkLauncherPath, type GuardContext, isWithin } from './guard.js';
 import type { AppliedInstance } from './ledger.js';
 import type { Desired } from './plan.js';
 import { recordKey, renderStub } from './stubs.js';
@@ -55,7 +55,9 @@ export function desire(input: DesireInput): Desire {
   }
   const level = verdict.action === 'block' ? 'block' : 'warn';
 
-  const candidates = [...new Set([...(input.record?.launchers.map((entry) => entry.path) ?? []), ...instance.launchers])];
+  const candidates = [
+    ...new Set([...(input.record?.launchers.map((entry) => entry.path) ?? []), ...instance.launchers]),
+  ];
   const launchers = candidates.filter((launcher) => {
     const checked = checkLauncherPath(launcher, guard);
     if (!checked.ok) notes.push(checked.reason);
@@ -78,17 +80,34 @@ export function desire(input: DesireInput): Desire {
     for (const part of instance.parts ?? []) {
       const checked = checkInstallPath(part, guard);
       if (!checked.ok) notes.push(checked.reason);
-      else if (launchers.some((launcher) => isWithin(launcher, part, guard.platform))) notes.push(`${part} holds one of the tool's launchers; blocked by stubs, not quarantined`);
-      else if (part !== quarantine && !isWithin(part, quarantine, guard.platform) && !isWithin(quarantine, part, guard.platform)) parts.push(part);
+      else if (launchers.some((launcher) => isWithin(launcher, part, guard.platform)))
+        notes.push(`${part} holds one of the tool's launchers; blocked by stubs, not quarantined`);
+      else if (
+        part !== quarantine &&
+        !isWithin(part, quarantine, guard.platform) &&
+        !isWithin(quarantine, part, guard.platform)
+      )
+        parts.push(part);
     }
   }
 
   const key = recordKey(input.key);
   const noticeFor = (kind: 'warn' | 'block', shown: Verdict) =>
-    buildNotice({ kind, toolId: instance.toolId, toolName: tool.name, version: instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: shown });
+    buildNotice({
+      kind,
+      toolId: instance.toolId,
+      toolName: tool.name,
+      version: instance.version,
+      policyName: policy.name,
+      timeZone: policy.timeZone,
+      verdict: shown,
+    });
   const notice = noticeFor(level, verdict);
   const blockAt =
-    level === 'warn' && verdict.phase === 'warn-window' && verdict.upcomingAction === 'block' && verdict.effectiveAt !== null
+    level === 'warn' &&
+    verdict.phase === 'warn-window' &&
+    verdict.upcomingAction === 'block' &&
+    verdict.effectiveAt !== null
       ? {
           epochMs: Date.parse(verdict.effectiveAt),
           notice: noticeFor('block', {
@@ -128,6 +147,9 @@ export function policyFacts(compiled: CompiledPolicy): PolicyFacts {
     name: compiled.name,
     timeZone: compiled.timeZone,
     index: compiled.index,
-    ruleMessage: (verdict) => (verdict.decidedBy.kind === 'rule' && verdict.decidedBy.index !== null ? (compiled.document.spec.rules?.[verdict.decidedBy.index]?.message ?? null) : null),
+    ruleMessage: (verdict) =>
+      verdict.decidedBy.kind === 'rule' && verdict.decidedBy.index !== null
+        ? (compiled.document.spec.rules?.[verdict.decidedBy.index]?.message ?? null)
+        : null,
   };
 }

@@ -14,25 +14,26 @@
  * against the agent are left alone and reported once as `suspicious-layout` events.
  */
 import { createHash, randomUUID } from 'node:crypto';
+
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { instanceKey } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
-import { newEvent, stableEventId, type AgentEvent, type EventFields, type EventType } from '../events/event.js';
+import { type AgentEvent, type EventFields, type EventType, newEvent, stableEventId } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
 import type { Notice } from '../notices/notice.js';
+import { buildNotice } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
 import { captureFacts, lexists, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
-import { LedgerStore, rememberRoots, type AppliedInstance, type Operation } from './ledger.js';
+import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
 import { observe, unsafeReason } from './observe.js';
-import { homeOf, planChange, sameRecord, type Desired } from './plan.js';
+import { type Desired, homeOf, planChange, sameRecord } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
 import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
-import { doStep, isOurStub, stepTarget, undoStep, type StepEnv } from './steps.js';
-import { buildNotice } from '../notices/notice.js';
+import { doStep, isOurStub, type StepEnv, stepTarget, undoStep } from './steps.js';
 import { quarantineFor } from './stubs.js';
 
 export interface EnforcerOptions {
@@ -85,7 +86,9 @@ export interface EnforcementHealth {
 
 export class LedgerDamaged extends Error {
   constructor(message: string) {
-    super(`${message}. Enforcement is paused until it is repaired (nothing is changed meanwhile); restore it from a backup or contact IT.`);
+    super(
+      `${message}. Enforcement is paused until it is repaired (nothing is changed meanwhile); restore it from a backup or contact IT.`,
+    );
     this.name = 'LedgerDamaged';
   }
 }
@@ -120,11 +123,19 @@ export class Enforcer {
   /** The guard with the roots remembered in the ledger added (restore --all runs without flags). */
   private get guard(): GuardContext {
     const remembered = this.store.ledger.roots ?? [];
-    return remembered.length === 0 ? this.options.guard : { ...this.options.guard, roots: [...(this.options.guard.roots ?? []), ...remembered] };
+    return remembered.length === 0
+      ? this.options.guard
+      : { ...this.options.guard, roots: [...(this.options.guard.roots ?? []), ...remembered] };
   }
 
   private stepEnv(kind: string, onStopped?: StepEnv['onStopped']): StepEnv {
-    return { isRoot: this.options.isRoot, guard: this.guard, fault: this.options.fault, kind, ...(onStopped ? { onStopped } : {}) };
+    return {
+      isRoot: this.options.isRoot,
+      guard: this.guard,
+      fault: this.options.fault,
+      kind,
+      ...(onStopped ? { onStopped } : {}),
+    };
   }
 
   private fail(key: string, message: string): void {
@@ -145,14 +156,18 @@ export class Enforcer {
       for (const entry of record.quarantine) folders.push(entry.to);
       for (const orphan of record.orphans) folders.push(orphan.path);
     }
-    for (const copies of Object.values(this.store.ledger.kept ?? {})) for (const copy of copies) folders.push(copy.path);
+    for (const copies of Object.values(this.store.ledger.kept ?? {}))
+      for (const copy of copies) folders.push(copy.path);
     return { files, folders };
   }
 
   /** Whether a scanned instance is really one of enforcement's own artefacts. */
   isArtefact(instance: ToolInstance): boolean {
     const { files, folders } = this.managedPaths();
-    return files.has(instance.installPath) || folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform));
+    return (
+      files.has(instance.installPath) ||
+      folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform))
+    );
   }
 
   /**
@@ -164,14 +179,20 @@ export class Enforcer {
   async recover(): Promise<boolean> {
     const op = this.store.ledger.journal;
     if (!op) return true;
-    this.options.log.warn({ operation: op.id, kind: op.kind, key: op.key, direction: op.direction }, 'finishing an interrupted enforcement operation');
+    this.options.log.warn(
+      { operation: op.id, kind: op.kind, key: op.key, direction: op.direction },
+      'finishing an interrupted enforcement operation',
+    );
     try {
       if (op.direction === 'forward') await this.forward(op);
       else await this.backward(op);
     } catch (error) {
       const message = `an enforcement operation could not be finished yet: ${(error as Error).message}`;
       this.fail('journal', message);
-      this.options.log.error({ error: (error as Error).message }, 'enforcement operation still in flight; it is retried on the next cycle');
+      this.options.log.error(
+        { error: (error as Error).message },
+        'enforcement operation still in flight; it is retried on the next cycle',
+      );
       return false;
     }
     this.failing.delete('journal');
@@ -192,11 +213,20 @@ export class Enforcer {
       await this.store.save();
       this.options.fault(`${op.kind}:${entry.step.op}:before`);
       // What was stopped goes into the ledger, so a crash right after cannot lose the report.
-      const env = this.stepEnv(op.kind, (result) => (entry.note = JSON.stringify({ terminated: result.terminated, killed: result.killed, skipped: result.skipped.slice(0, 20) })));
+      const env = this.stepEnv(
+        op.kind,
+        (result) =>
+          (entry.note = JSON.stringify({
+            terminated: result.terminated,
+            killed: result.killed,
+            skipped: result.skipped.slice(0, 20),
+          })),
+      );
       try {
         await doStep(entry.step, env);
       } catch (error) {
-        if (error instanceof UnsafeLayout) await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
+        if (error instanceof UnsafeLayout)
+          await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
         op.direction = 'backward';
         op.error = `${entry.step.op} ${stepTarget(entry.step)}: ${(error as Error).message}`;
         await this.store.save();
@@ -232,7 +262,13 @@ export class Enforcer {
       if (entry.stubSha256 === null) continue;
       try {
         const facts = await captureFacts(entry.path);
-        if (facts?.kind === 'file' && facts.sha256 === entry.stubSha256 && facts.dev !== undefined && facts.ino !== undefined) entry.stubId = { dev: facts.dev, ino: facts.ino };
+        if (
+          facts?.kind === 'file' &&
+          facts.sha256 === entry.stubSha256 &&
+          facts.dev !== undefined &&
+          facts.ino !== undefined
+        )
+          entry.stubId = { dev: facts.dev, ino: facts.ino };
       } catch {
         // Only informative: a stub that cannot be read now is checked again by observe().
       }
@@ -259,12 +295,22 @@ export class Enforcer {
     const [toolId, installPath] = splitKey(op.key);
     const message = `could not ${op.kind} enforcement for ${describeKey(op.key)}: ${op.error ?? 'interrupted'}; ${failures.length ? `and could not undo: ${failures.join('; ')}` : 'the steps already done were undone'}`;
     // Reported before the journal is cleared, under an id a repeat after a crash shares.
-    await this.options.emit(newEvent('enforcement-failed', now, { toolId, installPath, message, details: { operation: op.kind, undone: failures.length === 0 } }, operationEventId(op, 'enforcement-failed')));
+    await this.options.emit(
+      newEvent(
+        'enforcement-failed',
+        now,
+        { toolId, installPath, message, details: { operation: op.kind, undone: failures.length === 0 } },
+        operationEventId(op, 'enforcement-failed'),
+      ),
+    );
     this.store.addProblem(now, op.key, message);
     this.fail(op.key, message);
     this.store.ledger.journal = null;
     await this.store.save();
-    this.options.log.error({ operation: op.id, key: op.key, error: op.error, undoFailures: failures }, 'enforcement operation failed');
+    this.options.log.error(
+      { operation: op.id, key: op.key, error: op.error, undoFailures: failures },
+      'enforcement operation failed',
+    );
   }
 
   /**
@@ -272,7 +318,11 @@ export class Enforcer {
    * in the ledger (the cycle evaluates recorded instances even when a scan no longer sees them).
    * Throws only LedgerDamaged; every other failure is per instance (see the module comment).
    */
-  async reconcile(items: readonly EnforcementItem[], policy: PolicyFacts, policyRevision: number | null): Promise<ReconcileSummary> {
+  async reconcile(
+    items: readonly EnforcementItem[],
+    policy: PolicyFacts,
+    policyRevision: number | null,
+  ): Promise<ReconcileSummary> {
     if (this.damaged) throw new LedgerDamaged(this.damaged);
     const summary: ReconcileSummary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
     // An operation left in flight by an I/O error (or a crash) is finished or undone first;
@@ -298,11 +348,21 @@ export class Enforcer {
         // Reported when it starts or changes, not every cycle it persists (health keeps it visible).
         const repeated = this.failing.get(key)?.message === message;
         this.fail(key, message);
-        this.options.log.error({ key, error: (error as Error).message }, 'enforcement of one instance failed; continuing with the others');
+        this.options.log.error(
+          { key, error: (error as Error).message },
+          'enforcement of one instance failed; continuing with the others',
+        );
         if (!repeated) {
           this.store.addProblem(this.options.clock(), key, message);
           await this.options
-            .emit(newEvent('enforcement-failed', this.options.clock(), { toolId: item.instance.toolId, installPath: item.instance.installPath, policyRevision, message }))
+            .emit(
+              newEvent('enforcement-failed', this.options.clock(), {
+                toolId: item.instance.toolId,
+                installPath: item.instance.installPath,
+                policyRevision,
+                message,
+              }),
+            )
             .catch(() => undefined);
         }
         if (this.store.ledger.journal) {
@@ -346,7 +406,11 @@ export class Enforcer {
    * processes a block may stop: the home's owner, or root and the install folder's owner in a
    * system prefix.
    */
-  private async vet(key: string, desired: Desired, policyRevision: number | null): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
+  private async vet(
+    key: string,
+    desired: Desired,
+    policyRevision: number | null,
+  ): Promise<{ desired: Desired; owners: number[]; roots: TrustedRoot[] }> {
     const owners = new Set<number>();
     const roots = new Map<string, TrustedRoot>();
     // Owners come from the install folder (the instance), from the launchers only when there is
@@ -360,7 +424,8 @@ export class Enforcer {
           roots.set(dir.root.path, dir.root);
           if (countOwners) owners.add(dir.rootOwner);
           const info = await lstatEntry(dir, target.slice(target.lastIndexOf('/') + 1));
-          if (info && !dir.rootOnly && !dir.allowedOwners.has(Number(info.uid))) throw new UnsafeLayout(target, `it is owned by uid ${info.uid} in a folder others can change`);
+          if (info && !dir.rootOnly && !dir.allowedOwners.has(Number(info.uid)))
+            throw new UnsafeLayout(target, `it is owned by uid ${info.uid} in a folder others can change`);
           if (countOwners && info && dir.rootOwner === 0 && target === desired.quarantine) owners.add(Number(info.uid));
         } finally {
           await dir.close();
@@ -377,7 +442,8 @@ export class Enforcer {
     };
     const launchers: string[] = [];
     for (const launcher of desired.launchers) if (await check(launcher, ownersFromLaunchers)) launchers.push(launcher);
-    const quarantine = desired.quarantine !== null && (await check(desired.quarantine, true)) ? desired.quarantine : null;
+    const quarantine =
+      desired.quarantine !== null && (await check(desired.quarantine, true)) ? desired.quarantine : null;
     const parts: string[] = [];
     if (quarantine !== null) for (const part of desired.parts ?? []) if (await check(part, false)) parts.push(part);
     if (this.options.guard.platform !== 'win32' && !this.options.isRoot) owners.add(process.getuid?.() ?? 0);
@@ -395,7 +461,15 @@ export class Enforcer {
     const current = this.store.ledger.applied[key] ?? null;
     const { desired: wanted, notes } = item.release
       ? { desired: null, notes: [] }
-      : desire({ key, instance: item.instance, verdict: item.verdict, record: current, policy, guard: this.guard, launchesDir: this.options.launchesDir });
+      : desire({
+          key,
+          instance: item.instance,
+          verdict: item.verdict,
+          record: current,
+          policy,
+          guard: this.guard,
+          launchesDir: this.options.launchesDir,
+        });
     summary.notes.push(...notes);
     const kept = this.store.ledger.kept?.[key] ?? [];
     if (!current && !wanted && kept.length === 0) return;
@@ -415,7 +489,10 @@ export class Enforcer {
     const now = this.options.clock();
     if (tampered) {
       summary.tampered++;
-      this.options.log.warn({ key, findings: observation.findings }, 'enforcement was undone by hand; applying it again');
+      this.options.log.warn(
+        { key, findings: observation.findings },
+        'enforcement was undone by hand; applying it again',
+      );
       await this.options.emit(
         newEvent('tamper', now, {
           toolId: item.instance.toolId,
@@ -424,7 +501,10 @@ export class Enforcer {
           ...(item.instance.owner ? { user: item.instance.owner } : {}),
           policyRevision,
           message: observation.findings.map((finding) => finding.message).join('; '),
-          details: { findings: observation.findings.map((finding) => finding.kind).join(','), count: observation.findings.length },
+          details: {
+            findings: observation.findings.map((finding) => finding.kind).join(','),
+            count: observation.findings.length,
+          },
         }),
       );
     }
@@ -437,10 +517,22 @@ export class Enforcer {
       }
       const folders = [
         ...inPlace,
-        ...(observation?.record.quarantine.map((entry) => ({ path: entry.to, from: entry.from, dev: entry.original.dev, ino: entry.original.ino })) ?? []),
+        ...(observation?.record.quarantine.map((entry) => ({
+          path: entry.to,
+          from: entry.from,
+          dev: entry.original.dev,
+          ino: entry.original.ino,
+        })) ?? []),
       ];
-      const files = (observation?.record.launchers ?? []).map((entry) => ({ path: entry.sibling, dev: entry.original.dev, ino: entry.original.ino }));
-      const found = await findInstanceProcesses({ roots: [], graceMs: 0, owners: vetted!.owners, folders, files }, await listed());
+      const files = (observation?.record.launchers ?? []).map((entry) => ({
+        path: entry.sibling,
+        dev: entry.original.dev,
+        ino: entry.original.ino,
+      }));
+      const found = await findInstanceProcesses(
+        { roots: [], graceMs: 0, owners: vetted!.owners, folders, files },
+        await listed(),
+      );
       running = found.stop.length > 0;
     }
     let plan = await planChange({
@@ -463,7 +555,14 @@ export class Enforcer {
       // Findings that only drop entries (a quarantine or both launcher files removed by hand)
       // change no file, but the record must follow the disk: a later lift then checks and
       // reports only what is really there.
-      plan = { kind: 'repair', steps: [], result: { ...observation.record, updatedAt: new Date(now).toISOString() }, notes: [], suspicious: [], kept: [] };
+      plan = {
+        kind: 'repair',
+        steps: [],
+        result: { ...observation.record, updatedAt: new Date(now).toISOString() },
+        notes: [],
+        suspicious: [],
+        kept: [],
+      };
     }
     if (!plan) {
       this.failing.delete(key);
@@ -475,9 +574,17 @@ export class Enforcer {
       this.failing.delete(key);
       return;
     }
-    if (desired?.level === 'block' && plan.result && plan.result.launchers.length === 0 && plan.result.quarantine.length === 0 && !current) {
+    if (
+      desired?.level === 'block' &&
+      plan.result &&
+      plan.result.launchers.length === 0 &&
+      plan.result.quarantine.length === 0 &&
+      !current
+    ) {
       // Nothing could be applied: no record claims a block that is not on disk.
-      summary.notes.push(`${describeKey(key)}: nothing could be blocked (see the notes above); not recorded as blocked`);
+      summary.notes.push(
+        `${describeKey(key)}: nothing could be blocked (see the notes above); not recorded as blocked`,
+      );
       const message = `${describeKey(key)} could not be blocked: no launcher or install folder could be changed safely`;
       this.fail(key, message);
       return;
@@ -509,7 +616,15 @@ export class Enforcer {
       const tool = policy.index.tool(item.instance.toolId);
       if (tool) {
         this.options.notify(
-          buildNotice({ kind: level, toolId: tool.id, toolName: tool.name, version: item.instance.version, policyName: policy.name, timeZone: policy.timeZone, verdict: item.verdict }),
+          buildNotice({
+            kind: level,
+            toolId: tool.id,
+            toolName: tool.name,
+            version: item.instance.version,
+            policyName: policy.name,
+            timeZone: policy.timeZone,
+            verdict: item.verdict,
+          }),
         );
       }
     }
@@ -518,7 +633,12 @@ export class Enforcer {
   /** Puts back everything enforcement changed on this machine (before the agent is removed). */
   restoreAll(): Promise<ReconcileSummary> {
     const items = this.applied.map((record) => ({ instance: record.instance, verdict: record.verdict, release: true }));
-    const facts: PolicyFacts = { name: 'restore', timeZone: 'UTC', index: catalogIndex(builtinCatalog), ruleMessage: () => null };
+    const facts: PolicyFacts = {
+      name: 'restore',
+      timeZone: 'UTC',
+      index: catalogIndex(builtinCatalog),
+      ruleMessage: () => null,
+    };
     return this.reconcile(items, facts, null);
   }
 
@@ -535,14 +655,22 @@ export class Enforcer {
       ...(instance?.owner ? { user: instance.owner } : {}),
       policyRevision: op.policyRevision ?? null,
     };
-    const emit = (type: EventType, fields: EventFields) => this.options.emit(newEvent(type, now, { ...base, ...fields }, operationEventId(op, type)));
+    const emit = (type: EventType, fields: EventFields) =>
+      this.options.emit(newEvent(type, now, { ...base, ...fields }, operationEventId(op, type)));
     const notes = op.notes ?? [];
 
-    const stopped = op.steps.flatMap((entry) => (entry.step.op === 'stop-processes' && entry.note ? [JSON.parse(entry.note) as { terminated: number[]; killed: number[] }] : []));
+    const stopped = op.steps.flatMap((entry) =>
+      entry.step.op === 'stop-processes' && entry.note
+        ? [JSON.parse(entry.note) as { terminated: number[]; killed: number[] }]
+        : [],
+    );
     const pids = stopped.flatMap((result) => result.terminated);
     if (pids.length > 0) {
       const killed = stopped.flatMap((result) => result.killed);
-      await emit('processes-stopped', { message: `stopped ${pids.length} running process(es) of ${toolId}`, details: { pids: pids.join(','), killed: killed.join(','), count: pids.length } });
+      await emit('processes-stopped', {
+        message: `stopped ${pids.length} running process(es) of ${toolId}`,
+        details: { pids: pids.join(','), killed: killed.join(','), count: pids.length },
+      });
     }
     if (op.kind === 'repair') return;
     const wasLevel = before?.level ?? null;
@@ -551,7 +679,11 @@ export class Enforcer {
 
     if (nowLevel === 'block') {
       const quarantined = after!.quarantine.map((entry) => entry.to);
-      const details: Record<string, string | number | boolean | null> = { launchers: after!.launchers.length, quarantine: quarantined.join(',') || null, notes: notes.join('; ') || null };
+      const details: Record<string, string | number | boolean | null> = {
+        launchers: after!.launchers.length,
+        quarantine: quarantined.join(',') || null,
+        notes: notes.join('; ') || null,
+      };
       if (!this.options.isRoot) details.ownerKept = true;
       await emit('quarantined', {
         message: `${toolId} blocked: ${after!.launchers.length} launcher(s) replaced by the block notice${quarantined.length ? `, install folder quarantined at ${quarantined.join(', ')}` : ''}${this.options.isRoot ? '' : ' (the agent is not running as root, so the owner was kept)'}`,
@@ -562,11 +694,19 @@ export class Enforcer {
       const check = await verifyRestored(before!, after, op, this.options.guard.platform);
       await emit('restored', {
         message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}`,
-        details: { verified: check.mismatches.length === 0, launchers: check.launchers, quarantine: check.folders, keptCopies: check.keptCopies },
+        details: {
+          verified: check.mismatches.length === 0,
+          launchers: check.launchers,
+          quarantine: check.folders,
+          keptCopies: check.keptCopies,
+        },
       });
     }
     if (nowLevel === 'warn') {
-      await emit('warning-installed', { message: `${toolId}: ${after!.launchers.length} launcher(s) now show the warning before starting`, details: { launchers: after!.launchers.length } });
+      await emit('warning-installed', {
+        message: `${toolId}: ${after!.launchers.length} launcher(s) now show the warning before starting`,
+        details: { launchers: after!.launchers.length },
+      });
     }
   }
 }
@@ -625,8 +765,10 @@ async function verifyRestored(
     folders++;
     await check(async () => {
       const now = await captureFacts(entry.from);
-      if (!now || now.mode !== entry.original.mode || now.uid !== entry.original.uid || now.gid !== entry.original.gid) mismatches.push(`${entry.from} is not back as it was`);
-      else if (entry.original.dev !== undefined && (now.dev !== entry.original.dev || now.ino !== entry.original.ino)) mismatches.push(`${entry.from} is not the folder that was quarantined`);
+      if (!now || now.mode !== entry.original.mode || now.uid !== entry.original.uid || now.gid !== entry.original.gid)
+        mismatches.push(`${entry.from} is not back as it was`);
+      else if (entry.original.dev !== undefined && (now.dev !== entry.original.dev || now.ino !== entry.original.ino))
+        mismatches.push(`${entry.from} is not the folder that was quarantined`);
       if (await lexists(entry.to)) mismatches.push(`${entry.to} is still there`);
     }, entry.from);
   }
@@ -638,7 +780,12 @@ async function verifyRestored(
     else launchers++;
     await check(async () => {
       const now = await captureFacts(step.to);
-      if (!now || !sameContent(now, step.original) || (step.original.dev !== undefined && !sameIdentity(now, step.original))) mismatches.push(`${step.to} is not the original the agent kept`);
+      if (
+        !now ||
+        !sameContent(now, step.original) ||
+        (step.original.dev !== undefined && !sameIdentity(now, step.original))
+      )
+        mismatches.push(`${step.to} is not the original the agent kept`);
       if (await lexists(step.from)) mismatches.push(`the kept copy ${step.from} is still there`);
     }, step.to);
   }
@@ -646,7 +793,14 @@ async function verifyRestored(
   for (const copy of stillAside) {
     await check(async () => {
       const home = homeOf(copy, platform);
-      const why = home === null ? 'its place is not known' : (await lexists(home)) ? `${home} holds another file` : after ? `the tool is still ${after.level === 'warn' ? 'warned' : 'blocked'}` : `it could not be put back at ${home}`;
+      const why =
+        home === null
+          ? 'its place is not known'
+          : (await lexists(home))
+            ? `${home} holds another file`
+            : after
+              ? `the tool is still ${after.level === 'warn' ? 'warned' : 'blocked'}`
+              : `it could not be put back at ${home}`;
       mismatches.push(`${copy.path} kept: ${why}`);
     }, copy.path);
   }
@@ -660,7 +814,8 @@ async function verifyRestored(
     const install = before.instance.installPath;
     if (!before.quarantine.some((entry) => entry.from === install)) {
       await check(async () => {
-        if (!(await lexists(install)) && (await lexists(quarantineFor(install, 1, platform)))) mismatches.push(`${install} is still quarantined`);
+        if (!(await lexists(install)) && (await lexists(quarantineFor(install, 1, platform))))
+          mismatches.push(`${install} is still quarantined`);
       }, install);
     }
   }

@@ -11,7 +11,10 @@ export const NO_FAULTS: FaultPoint = () => undefined;
 export function faultInjector(spec: string | undefined): FaultPoint {
   if (!spec) return NO_FAULTS;
   const match = /^([a-z-]+:[a-z-]+:[a-z]+)(?:#(\d+))?$/.exec(spec.trim());
-  if (!match) throw new Error(`AIGATE_AGENT_FAULT must look like apply:move-aside:before (optionally #N), got ${JSON.stringify(spec)}`);
+  if (!match)
+    throw new Error(
+      `AIGATE_AGENT_FAULT must look like apply:move-aside:before (optionally #N), got ${JSON.stringify(spec)}`,
+    );
   const point = match[1]!;
   const nth = Number(match[2] ?? '1');
   let seen = 0;

@@ -8,9 +8,10 @@
  * and never opened; regular files are opened with O_NOFOLLOW|O_NONBLOCK and checked with fstat.
  */
 import { createHash } from 'node:crypto';
-import { constants, type BigIntStats, type Stats } from 'node:fs';
+import { type BigIntStats, constants, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
 
 /** Device or inode number as a decimal string (inode numbers may exceed 2^53). */
 const Id = Type.String({ pattern: '^[0-9]{1,20}$' });
@@ -42,7 +43,8 @@ export type FileFacts = Static<typeof FileFacts>;
 /** Opening flags for reading a file the agent does not trust: never follow, never block. */
 export const READ_UNTRUSTED = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
-const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
+const missing = (error: unknown) =>
+  (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
 
 export async function lexists(path: string): Promise<boolean> {
   try {
@@ -109,5 +111,12 @@ export async function captureFacts(path: string): Promise<FileFacts | null> {
 
 /** Same content (hash or link target), kind, mode and owner: what "byte-identical" means here. */
 export function sameContent(a: FileFacts, b: FileFacts): boolean {
-  return a.kind === b.kind && a.target === b.target && a.sha256 === b.sha256 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+  return (
+    a.kind === b.kind &&
+    a.target === b.target &&
+    a.sha256 === b.sha256 &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid
+  );
 }

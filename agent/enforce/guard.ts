@@ -23,13 +23,49 @@ export interface TrustedRoot {
  * System install prefixes trusted by default (each still passes the on-disk ownership walk).
  * /usr/local and /opt/homebrew hold npm/Homebrew globals, /opt and /Applications vendor apps.
  */
-export const SYSTEM_PREFIXES_POSIX = ['/usr', '/usr/local', '/opt', '/opt/homebrew', '/Applications', '/Library', '/snap'];
+export const SYSTEM_PREFIXES_POSIX = [
+  '/usr',
+  '/usr/local',
+  '/opt',
+  '/opt/homebrew',
+  '/Applications',
+  '/Library',
+  '/snap',
+];
 
 /** Last path components that name a shared folder, not one install. */
 const SHARED_NAMES = new Set([
-  'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libexec', 'share', 'include', 'etc', 'var', 'opt', 'src', 'node_modules', 'site-packages', 'dist-packages',
-  'extensions', 'plugins', 'versions', 'Cellar', 'Caskroom', 'Applications', 'Frameworks', 'Application Support', 'Programs', 'Program Files',
-  'Program Files (x86)', 'AppData', 'Local', 'Roaming', 'home', 'Users',
+  'bin',
+  'sbin',
+  'lib',
+  'lib32',
+  'lib64',
+  'libexec',
+  'share',
+  'include',
+  'etc',
+  'var',
+  'opt',
+  'src',
+  'node_modules',
+  'site-packages',
+  'dist-packages',
+  'extensions',
+  'plugins',
+  'versions',
+  'Cellar',
+  'Caskroom',
+  'Applications',
+  'Frameworks',
+  'Application Support',
+  'Programs',
+  'Program Files',
+  'Program Files (x86)',
+  'AppData',
+  'Local',
+  'Roaming',
+  'home',
+  'Users',
 ]);
 
 export type GuardResult = { ok: true } | { ok: false; reason: string };
@@ -67,7 +103,11 @@ export function trustedRoots(ctx: GuardContext): TrustedRoot[] {
       : ctx.platform === 'win32'
         ? ['C:\\Program Files', 'C:\\Program Files (x86)']
         : SYSTEM_PREFIXES_POSIX;
-  const all: TrustedRoot[] = [...ctx.homes.map((home) => ({ path: home, kind: 'home' as const })), ...system.map((p) => ({ path: p, kind: 'prefix' as const })), ...(ctx.roots ?? [])];
+  const all: TrustedRoot[] = [
+    ...ctx.homes.map((home) => ({ path: home, kind: 'home' as const })),
+    ...system.map((p) => ({ path: p, kind: 'prefix' as const })),
+    ...(ctx.roots ?? []),
+  ];
   const seen = new Map<string, TrustedRoot>();
   for (const root of all) if (wellFormed(root.path, ctx.platform).ok && !seen.has(root.path)) seen.set(root.path, root);
   return [...seen.values()];
@@ -85,10 +125,12 @@ export function rootOf(p: string, ctx: GuardContext): TrustedRoot | null {
 
 function wellFormed(p: string, platform: NodeJS.Platform): GuardResult {
   const api = pathApi(platform);
-  if (typeof p !== 'string' || p.length === 0 || p.length > 4096) return { ok: false, reason: 'the path is empty or too long' };
+  if (typeof p !== 'string' || p.length === 0 || p.length > 4096)
+    return { ok: false, reason: 'the path is empty or too long' };
   if (p.includes('\0')) return { ok: false, reason: 'the path contains a NUL character' };
   if (!api.isAbsolute(p)) return { ok: false, reason: `${p} is not an absolute path` };
-  if (api.normalize(p) !== p || (p.length > 1 && /[\\/]$/.test(p))) return { ok: false, reason: `${p} is not a normalised path` };
+  if (api.normalize(p) !== p || (p.length > 1 && /[\\/]$/.test(p)))
+    return { ok: false, reason: `${p} is not a normalised path` };
   return { ok: true };
 }
 
@@ -102,7 +144,8 @@ function protectedFolder(p: string, ctx: GuardContext): string | null {
   }
   if (trustedRoots(ctx).some((root) => compare(root.path) === compare(p))) return 'a trusted root folder';
   if (SHARED_NAMES.has(api.basename(p))) return 'a folder shared by many tools';
-  if (isWithin(p, ctx.stateDir, ctx.platform) || isWithin(ctx.stateDir, p, ctx.platform)) return "the agent's own state";
+  if (isWithin(p, ctx.stateDir, ctx.platform) || isWithin(ctx.stateDir, p, ctx.platform))
+    return "the agent's own state";
   if (!rootOf(p, ctx)) return 'outside every home and trusted install prefix';
   return null;
 }
@@ -113,7 +156,8 @@ export function checkInstallPath(installPath: string, ctx: GuardContext): GuardR
   if (!formed.ok) return formed;
   const why = protectedFolder(installPath, ctx);
   if (why) return { ok: false, reason: `${installPath} is ${why}; aigate never quarantines it` };
-  if (installPath.split(/[\\/]+/).filter(Boolean).length < 2) return { ok: false, reason: `${installPath} is too close to the root to be one tool's install` };
+  if (installPath.split(/[\\/]+/).filter(Boolean).length < 2)
+    return { ok: false, reason: `${installPath} is too close to the root to be one tool's install` };
   return { ok: true };
 }
 
@@ -122,12 +166,17 @@ export function checkLauncherPath(launcher: string, ctx: GuardContext): GuardRes
   const formed = wellFormed(launcher, ctx.platform);
   if (!formed.ok) return formed;
   const api = pathApi(ctx.platform);
-  if (api.basename(launcher).startsWith('.') && api.basename(launcher).includes('.aigate-')) return { ok: false, reason: `${launcher} is one of aigate's own files` };
+  if (api.basename(launcher).startsWith('.') && api.basename(launcher).includes('.aigate-'))
+    return { ok: false, reason: `${launcher} is one of aigate's own files` };
   const why = protectedFolder(launcher, ctx);
-  if (why && why !== 'a folder shared by many tools') return { ok: false, reason: `${launcher} is ${why}; aigate never replaces it` };
+  if (why && why !== 'a folder shared by many tools')
+    return { ok: false, reason: `${launcher} is ${why}; aigate never replaces it` };
   if (ctx.platform === 'win32' && /\.(exe|com)$/i.test(launcher)) {
     // A script cannot stand in for an executable: such a tool is blocked by its quarantine alone.
-    return { ok: false, reason: `${launcher} is a Windows executable; aigate replaces only .cmd, .ps1 and script launchers` };
+    return {
+      ok: false,
+      reason: `${launcher} is a Windows executable; aigate replaces only .cmd, .ps1 and script launchers`,
+    };
   }
   return { ok: true };
 }

@@ -4,7 +4,8 @@
  * it, before it happens, and marked done after; the file is replaced atomically each time. After
  * a crash the next start finds the operation and completes it, or undoes it (see engine.ts).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+
 import { ToolInstance } from '../../policies/inventory.js';
 import { Verdict } from '../../policies/verdict.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
@@ -12,7 +13,10 @@ import { PRIVATE_FILE_MODE } from '../state/paths.js';
 import { FileFacts } from './fs-facts.js';
 import type { TrustedRoot } from './guard.js';
 
-const TrustedRootSchema = Type.Object({ path: Type.String(), kind: Type.Union([Type.Literal('home'), Type.Literal('prefix')]) }, { additionalProperties: false });
+const TrustedRootSchema = Type.Object(
+  { path: Type.String(), kind: Type.Union([Type.Literal('home'), Type.Literal('prefix')]) },
+  { additionalProperties: false },
+);
 
 export const LauncherEntry = Type.Object(
   {
@@ -50,7 +54,10 @@ export type QuarantineEntry = Static<typeof QuarantineEntry>;
  * or the install folder); on lift it goes back there when that place is free (absent in older
  * ledgers: derived from the aigate name, see plan.ts homeOf).
  */
-export const OrphanEntry = Type.Object({ path: Type.String(), original: FileFacts, locked: Type.Boolean(), home: Type.Optional(Type.String()) }, { additionalProperties: false });
+export const OrphanEntry = Type.Object(
+  { path: Type.String(), original: FileFacts, locked: Type.Boolean(), home: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
 export type OrphanEntry = Static<typeof OrphanEntry>;
 
 export const AppliedInstance = Type.Object(
@@ -71,12 +78,20 @@ export type AppliedInstance = Static<typeof AppliedInstance>;
 
 /** A path with the device+inode it must still have (see processes.ts). */
 const Identified = Type.Object(
-  { path: Type.String(), dev: Type.Optional(Type.String()), ino: Type.Optional(Type.String()), from: Type.Optional(Type.String()) },
+  {
+    path: Type.String(),
+    dev: Type.Optional(Type.String()),
+    ino: Type.Optional(Type.String()),
+    from: Type.Optional(Type.String()),
+  },
   { additionalProperties: false },
 );
 
 export const Step = Type.Union([
-  Type.Object({ op: Type.Literal('move-aside'), launcher: Type.String(), sibling: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object(
+    { op: Type.Literal('move-aside'), launcher: Type.String(), sibling: Type.String(), original: FileFacts },
+    { additionalProperties: false },
+  ),
   Type.Object(
     {
       op: Type.Literal('write-stub'),
@@ -90,11 +105,26 @@ export const Step = Type.Union([
     },
     { additionalProperties: false },
   ),
-  Type.Object({ op: Type.Literal('restore-launcher'), launcher: Type.String(), sibling: Type.String(), original: FileFacts, stubContent: Type.String() }, { additionalProperties: false }),
+  Type.Object(
+    {
+      op: Type.Literal('restore-launcher'),
+      launcher: Type.String(),
+      sibling: Type.String(),
+      original: FileFacts,
+      stubContent: Type.String(),
+    },
+    { additionalProperties: false },
+  ),
   /** A kept earlier copy moved back to its free place (`to`, in the same folder) on lift. */
-  Type.Object({ op: Type.Literal('return-copy'), from: Type.String(), to: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object(
+    { op: Type.Literal('return-copy'), from: Type.String(), to: Type.String(), original: FileFacts },
+    { additionalProperties: false },
+  ),
   Type.Object({ op: Type.Literal('lock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('unlock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
+  Type.Object(
+    { op: Type.Literal('unlock'), path: Type.String(), original: FileFacts },
+    { additionalProperties: false },
+  ),
   Type.Object(
     {
       op: Type.Literal('rename'),
@@ -120,7 +150,13 @@ export const Step = Type.Union([
 ]);
 export type Step = Static<typeof Step>;
 
-export const StepState = Type.Union([Type.Literal('pending'), Type.Literal('started'), Type.Literal('done'), Type.Literal('undone'), Type.Literal('undo-failed')]);
+export const StepState = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('started'),
+  Type.Literal('done'),
+  Type.Literal('undone'),
+  Type.Literal('undo-failed'),
+]);
 
 export const Operation = Type.Object(
   {
@@ -129,7 +165,12 @@ export const Operation = Type.Object(
     key: Type.String(),
     startedAt: Type.String(),
     direction: Type.Union([Type.Literal('forward'), Type.Literal('backward')]),
-    steps: Type.Array(Type.Object({ step: Step, state: StepState, note: Type.Optional(Type.String()) }, { additionalProperties: false })),
+    steps: Type.Array(
+      Type.Object(
+        { step: Step, state: StepState, note: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
     /** The instance's record once the operation commits; null removes it. */
     result: Type.Union([AppliedInstance, Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()]),
@@ -148,7 +189,10 @@ export const Operation = Type.Object(
 );
 export type Operation = Static<typeof Operation>;
 
-export const Problem = Type.Object({ at: Type.String(), key: Type.String(), message: Type.String() }, { additionalProperties: false });
+export const Problem = Type.Object(
+  { at: Type.String(), key: Type.String(), message: Type.String() },
+  { additionalProperties: false },
+);
 export type Problem = Static<typeof Problem>;
 
 export const Ledger = Type.Object(
@@ -210,6 +254,8 @@ export class LedgerStore {
   }
 
   addProblem(at: number, key: string, message: string): void {
-    this.ledger.problems = [...this.ledger.problems, { at: new Date(at).toISOString(), key, message }].slice(-MAX_PROBLEMS);
+    this.ledger.problems = [...this.ledger.problems, { at: new Date(at).toISOString(), key, message }].slice(
+      -MAX_PROBLEMS,
+    );
   }
 }

@@ -6,9 +6,10 @@
  * reinstall pushed out of their slot become orphans: kept, never deleted.
  */
 import { lstat } from 'node:fs/promises';
+
 import { captureFacts, lexists, sameContent } from './fs-facts.js';
-import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
 import type { GuardContext } from './guard.js';
+import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
 import { pinParent, UnsafeLayout } from './safe-fs.js';
 import { isOurStub } from './steps.js';
 
@@ -113,25 +114,41 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       }
       launchers.push(next);
     } else if (stub) {
-      found('launcher-gone', entry.sibling, `the kept original ${entry.sibling} was removed; the stub at ${entry.path} stays`);
+      found(
+        'launcher-gone',
+        entry.sibling,
+        `the kept original ${entry.sibling} was removed; the stub at ${entry.path} stays`,
+      );
       launchers.push(entry);
     } else if (now === null && hasSibling) {
       found('stub-removed', entry.path, `the aigate stub at ${entry.path} was removed`);
       launchers.push({ ...entry, stubSha256: null });
     } else if (now !== null && hasSibling) {
       if (sameContent(now, entry.original)) {
-        found('launcher-replaced', entry.path, `${entry.path} was put back by hand (an identical copy of the kept original)`);
+        found(
+          'launcher-replaced',
+          entry.path,
+          `${entry.path} was put back by hand (an identical copy of the kept original)`,
+        );
         replaceable.add(entry.path);
         launchers.push({ ...entry, stubSha256: null });
       } else {
-        found('launcher-replaced', entry.path, `${entry.path} was replaced (a reinstall?); the earlier original stays at ${entry.sibling}`);
+        found(
+          'launcher-replaced',
+          entry.path,
+          `${entry.path} was replaced (a reinstall?); the earlier original stays at ${entry.sibling}`,
+        );
         orphans.push({ path: entry.sibling, original: entry.original, locked: entry.locked, home: entry.path });
       }
     } else if (now !== null) {
       found('original-restored', entry.path, `the original ${entry.path} was moved back by hand`);
       movedBack.launchers.push(entry);
     } else {
-      found('launcher-gone', entry.path, `both the stub at ${entry.path} and the kept original ${entry.sibling} were removed`);
+      found(
+        'launcher-gone',
+        entry.path,
+        `both the stub at ${entry.path} and the kept original ${entry.sibling} were removed`,
+      );
     }
   }
 
@@ -153,7 +170,11 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       found('quarantine-undone', entry.from, `the quarantined folder was moved back to ${entry.from}`);
       movedBack.quarantine.push(entry);
     } else if (inQuarantine && backInPlace) {
-      found('quarantine-reinstalled', entry.from, `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`);
+      found(
+        'quarantine-reinstalled',
+        entry.from,
+        `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`,
+      );
       orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
     } else {
       found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);

@@ -6,6 +6,7 @@
  * facts through `facts`, changes nothing.
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { Verdict } from '../../policies/verdict.js';
 import type { FileFacts } from './fs-facts.js';
@@ -69,7 +70,10 @@ export interface Plan {
   kept: OrphanEntry[];
 }
 
-async function freeName(make: (generation: number) => string, exists: (path: string) => Promise<boolean>): Promise<string> {
+async function freeName(
+  make: (generation: number) => string,
+  exists: (path: string) => Promise<boolean>,
+): Promise<string> {
   for (let generation = 1; generation < 100; generation++) {
     const candidate = make(generation);
     if (!(await exists(candidate))) return candidate;
@@ -87,12 +91,17 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   const quarantine: QuarantineEntry[] = [];
   const suspicious: Plan['suspicious'] = [];
   const known = new Set((current?.orphans ?? []).map((orphan) => orphan.path));
-  const orphans: OrphanEntry[] = [...(current?.orphans ?? []), ...(input.kept ?? []).filter((orphan) => !known.has(orphan.path))];
+  const orphans: OrphanEntry[] = [
+    ...(current?.orphans ?? []),
+    ...(input.kept ?? []).filter((orphan) => !known.has(orphan.path)),
+  ];
   let added = false;
 
   const wanted = new Set(desired?.launchers ?? []);
   // Folders the block quarantines: the install folder first, then its parts.
-  const toQuarantine = block ? [...new Set([...(desired.quarantine !== null ? [desired.quarantine] : []), ...(desired.parts ?? [])])] : [];
+  const toQuarantine = block
+    ? [...new Set([...(desired.quarantine !== null ? [desired.quarantine] : []), ...(desired.parts ?? [])])]
+    : [];
   const frozen = input.frozen ?? new Set<string>();
 
   // Originals moved back by hand: back to their recorded owner and mode, then set aside again if still wanted.
@@ -100,7 +109,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const again = toQuarantine.includes(entry.from);
     if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original });
     if (again) {
-      steps.push({ op: 'rename', from: entry.from, to: entry.to, original: entry.original }, { op: 'lock', path: entry.to, original: entry.original });
+      steps.push(
+        { op: 'rename', from: entry.from, to: entry.to, original: entry.original },
+        { op: 'lock', path: entry.to, original: entry.original },
+      );
       quarantine.push({ ...entry, locked: true });
       added = true;
     }
@@ -111,7 +123,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const content = desired.stubText(entry.path, entry.sibling);
     const sha256 = sha256Text(content);
     const lockIt = block && entry.original.kind === 'file' && (entry.original.nlink ?? 1) <= 1;
-    steps.push({ op: 'move-aside', launcher: entry.path, sibling: entry.sibling, original: entry.original }, { op: 'write-stub', launcher: entry.path, content, sha256, previous: null });
+    steps.push(
+      { op: 'move-aside', launcher: entry.path, sibling: entry.sibling, original: entry.original },
+      { op: 'write-stub', launcher: entry.path, content, sha256, previous: null },
+    );
     if (lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
     launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
     added = true;
@@ -138,7 +153,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     }
     if (wanted.has(entry.path)) continue;
     if (entry.locked) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
-    steps.push({ op: 'restore-launcher', launcher: entry.path, sibling: entry.sibling, original: entry.original, stubContent: entry.stubContent ?? '' });
+    steps.push({
+      op: 'restore-launcher',
+      launcher: entry.path,
+      sibling: entry.sibling,
+      original: entry.original,
+      stubContent: entry.stubContent ?? '',
+    });
   }
   const kept: OrphanEntry[] = [];
   if (!desired) {
@@ -146,7 +167,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     // mode back and returns to its place when nothing stands there (nor will: a launcher or a
     // folder put back above claims its path). The others keep their place and are remembered
     // (Ledger.kept), so a later block locks them again and the restore reports them.
-    const claimed = new Set([...(current?.launchers ?? []).map((entry) => entry.path), ...(current?.quarantine ?? []).map((entry) => entry.from)]);
+    const claimed = new Set([
+      ...(current?.launchers ?? []).map((entry) => entry.path),
+      ...(current?.quarantine ?? []).map((entry) => entry.from),
+    ]);
     for (const orphan of orphans) {
       if (frozen.has(orphan.path)) {
         // Its folder is unsafe now: remembered as it is, not touched.
@@ -168,7 +192,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     // recorded object; one that is gone is forgotten.
     for (let i = 0; i < orphans.length; i++) {
       const orphan = orphans[i]!;
-      if (orphan.locked || frozen.has(orphan.path) || (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')) continue;
+      if (
+        orphan.locked ||
+        frozen.has(orphan.path) ||
+        (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')
+      )
+        continue;
       if (!(await input.exists(orphan.path))) {
         orphans.splice(i--, 1);
         continue;
@@ -223,8 +252,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     // A file with several names cannot be locked without changing the others (a hard link to a
     // system file, say): it is set aside and stubbed, not locked.
     const lockIt = block && original.kind === 'file' && (original.nlink ?? 1) <= 1;
-    if (block && original.kind === 'file' && !lockIt) notes.push(`${path} has several hard links; set aside but not locked`);
-    steps.push({ op: 'move-aside', launcher: path, sibling, original }, { op: 'write-stub', launcher: path, content, sha256, previous: null });
+    if (block && original.kind === 'file' && !lockIt)
+      notes.push(`${path} has several hard links; set aside but not locked`);
+    steps.push(
+      { op: 'move-aside', launcher: path, sibling, original },
+      { op: 'write-stub', launcher: path, content, sha256, previous: null },
+    );
     if (lockIt) steps.push({ op: 'lock', path: sibling, original });
     launchers.push({ path, sibling, original, stubSha256: sha256, stubContent: content, locked: lockIt });
     added = true;
@@ -232,12 +265,19 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
 
   // Quarantine.
   for (const from of toQuarantine) {
-    if (quarantine.some((entry) => entry.from === from) || input.movedBack.quarantine.some((entry) => entry.from === from)) continue;
+    if (
+      quarantine.some((entry) => entry.from === from) ||
+      input.movedBack.quarantine.some((entry) => entry.from === from)
+    )
+      continue;
     const original = await input.facts(from);
     if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
     else if (original.kind === 'symlink') {
       notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
-      suspicious.push({ path: from, reason: `an install folder that is a symbolic link (to ${original.target ?? '?'})` });
+      suspicious.push({
+        path: from,
+        reason: `an install folder that is a symbolic link (to ${original.target ?? '?'})`,
+      });
     } else if (original.kind === 'other') {
       notes.push(`${from} is a special file; left alone`);
       suspicious.push({ path: from, reason: 'an install path that is a FIFO, socket or device' });
@@ -250,13 +290,31 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   }
 
   if (block && (added || input.running)) {
-    const roots = [desired.instance.installPath, ...quarantine.map((entry) => entry.to), ...launchers.map((entry) => entry.sibling)];
-    const folders = quarantine.map((entry) => ({ path: entry.to, from: entry.from, ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}) }));
+    const roots = [
+      desired.instance.installPath,
+      ...quarantine.map((entry) => entry.to),
+      ...launchers.map((entry) => entry.sibling),
+    ];
+    const folders = quarantine.map((entry) => ({
+      path: entry.to,
+      from: entry.from,
+      ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}),
+    }));
     const files = launchers.flatMap((entry) => [
-      { path: entry.sibling, ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}) },
+      {
+        path: entry.sibling,
+        ...(entry.original.dev !== undefined ? { dev: entry.original.dev, ino: entry.original.ino } : {}),
+      },
       { path: entry.path },
     ]);
-    steps.push({ op: 'stop-processes', roots: [...new Set(roots)], graceMs: input.graceMs, owners: [...new Set(input.owners ?? [])], folders, files });
+    steps.push({
+      op: 'stop-processes',
+      roots: [...new Set(roots)],
+      graceMs: input.graceMs,
+      owners: [...new Set(input.owners ?? [])],
+      folders,
+      files,
+    });
   }
 
   // A lift that cannot put back frozen entries keeps them recorded: nothing claims a restore
@@ -265,21 +323,28 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   const result: AppliedInstance | null = stuck
     ? { ...current, launchers, quarantine, orphans: kept.splice(0), updatedAt: input.nowIso }
     : desired
-    ? {
-        key: desired.key,
-        instance: desired.instance,
-        level: desired.level,
-        verdict: desired.verdict,
-        launchers,
-        quarantine,
-        orphans,
-        appliedAt: current && current.level === desired.level ? current.appliedAt : input.nowIso,
-        updatedAt: input.nowIso,
-      }
-    : null;
+      ? {
+          key: desired.key,
+          instance: desired.instance,
+          level: desired.level,
+          verdict: desired.verdict,
+          launchers,
+          quarantine,
+          orphans,
+          appliedAt: current && current.level === desired.level ? current.appliedAt : input.nowIso,
+          updatedAt: input.nowIso,
+        }
+      : null;
 
-  const kind: Plan['kind'] = !desired ? 'restore' : !current || (current.level === 'warn' && desired.level === 'block') ? 'apply' : current.level === 'block' && desired.level === 'warn' ? 'restore' : 'apply';
-  if (steps.length === 0 && current && result && sameRecord(current, result)) return suspicious.length > 0 ? { kind, steps, result: current, notes, suspicious, kept } : null;
+  const kind: Plan['kind'] = !desired
+    ? 'restore'
+    : !current || (current.level === 'warn' && desired.level === 'block')
+      ? 'apply'
+      : current.level === 'block' && desired.level === 'warn'
+        ? 'restore'
+        : 'apply';
+  if (steps.length === 0 && current && result && sameRecord(current, result))
+    return suspicious.length > 0 ? { kind, steps, result: current, notes, suspicious, kept } : null;
   return { kind, steps, result, notes, suspicious, kept };
 }
 

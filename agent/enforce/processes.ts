@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+
 import { isAlive } from '../pid.js';
 import { identityOf, sameIdentity } from './fs-facts.js';
 import { isWithin } from './guard.js';
@@ -92,7 +93,13 @@ async function procInfo(pid: number): Promise<ProcessInfo | null> {
   const startTime = statText ? parseStartTime(statText) : null;
   const again = await readFile(`${dir}/stat`, 'utf8').catch(() => null);
   if (startTime === null || again === null || parseStartTime(again) !== startTime) return null;
-  const args = cmdline ? cmdline.subarray(0, 64 * 1024).toString('utf8').split('\0').filter(Boolean) : [];
+  const args = cmdline
+    ? cmdline
+        .subarray(0, 64 * 1024)
+        .toString('utf8')
+        .split('\0')
+        .filter(Boolean)
+    : [];
   return {
     pid,
     exe: exe?.replace(/ \(deleted\)$/, '') ?? null,
@@ -122,7 +129,15 @@ async function psProcesses(): Promise<ProcessInfo[]> {
       .split('\n')
       .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/.exec(line))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ pid: Number(m[1]), exe: null, exeId: null, cwd: null, args: m[4]!.split(/\s+/), uids: { real: Number(m[2]), effective: Number(m[3]) }, startTime: null }));
+      .map((m) => ({
+        pid: Number(m[1]),
+        exe: null,
+        exeId: null,
+        cwd: null,
+        args: m[4]!.split(/\s+/),
+        uids: { real: Number(m[2]), effective: Number(m[3]) },
+        startTime: null,
+      }));
   } catch {
     return [];
   }
@@ -164,12 +179,21 @@ export async function verifiedSpec(spec: StopSpec): Promise<{ folders: Identifie
 export type ProcessMatch = { kind: 'stop' } | { kind: 'skip'; reason: string } | { kind: 'none' };
 
 /** Does the process run the instance, and may it be stopped? (See the module comment.) */
-export function matchProcess(info: ProcessInfo, spec: { owners?: readonly number[]; folders: readonly Identified[]; files: readonly Identified[] }, realScript?: string | null): ProcessMatch {
-  const inFolder = (p: string | null, withFrom: boolean) => p !== null && spec.folders.some((folder) => isWithin(p, folder.path) || (withFrom && folder.from !== undefined && isWithin(p, folder.from)));
+export function matchProcess(
+  info: ProcessInfo,
+  spec: { owners?: readonly number[]; folders: readonly Identified[]; files: readonly Identified[] },
+  realScript?: string | null,
+): ProcessMatch {
+  const inFolder = (p: string | null, withFrom: boolean) =>
+    p !== null &&
+    spec.folders.some(
+      (folder) => isWithin(p, folder.path) || (withFrom && folder.from !== undefined && isWithin(p, folder.from)),
+    );
   const isFile = (p: string | null) => p !== null && spec.files.some((file) => file.path === p);
   let why: string | null = null;
   if (inFolder(info.exe, false)) why = `its executable ${info.exe} lies in the quarantined instance`;
-  else if (info.exeId && spec.files.some((file) => sameIdentity(info.exeId!, file))) why = `its executable is the instance's kept original`;
+  else if (info.exeId && spec.files.some((file) => sameIdentity(info.exeId!, file)))
+    why = `its executable is the instance's kept original`;
   else {
     const script = scriptOf(info);
     if (script && (inFolder(script, true) || isFile(script))) why = `its script ${script} belongs to the instance`;
@@ -179,7 +203,10 @@ export function matchProcess(info: ProcessInfo, spec: { owners?: readonly number
   if (!info.uids) return { kind: 'skip', reason: `${why}, but its owner is unknown` };
   if (!spec.owners) return { kind: 'skip', reason: `${why}, but the ledger entry records no owner` };
   if (!spec.owners.includes(info.uids.real) || !spec.owners.includes(info.uids.effective)) {
-    return { kind: 'skip', reason: `${why}, but it runs as uid ${info.uids.real}/${info.uids.effective}, not the instance's owner (${spec.owners.join(', ')})` };
+    return {
+      kind: 'skip',
+      reason: `${why}, but it runs as uid ${info.uids.real}/${info.uids.effective}, not the instance's owner (${spec.owners.join(', ')})`,
+    };
   }
   return { kind: 'stop' };
 }
@@ -199,7 +226,10 @@ export interface StopResult {
 }
 
 /** The processes `spec` would stop, and those it leaves alone (see the module comment). */
-export async function findInstanceProcesses(spec: StopSpec, processes?: ProcessInfo[]): Promise<{ stop: ProcessInfo[]; skipped: { pid: number; reason: string }[] }> {
+export async function findInstanceProcesses(
+  spec: StopSpec,
+  processes?: ProcessInfo[],
+): Promise<{ stop: ProcessInfo[]; skipped: { pid: number; reason: string }[] }> {
   const verified = await verifiedSpec(spec);
   const match = { ...(spec.owners ? { owners: spec.owners } : {}), ...verified };
   const skip = protectedPids();
@@ -221,7 +251,12 @@ export async function findInstanceProcesses(spec: StopSpec, processes?: ProcessI
 async function unchanged(info: ProcessInfo): Promise<boolean> {
   if (process.platform !== 'linux') return isAlive(info.pid);
   const now = await procInfo(info.pid);
-  return now !== null && now.startTime === info.startTime && now.uids?.real === info.uids?.real && now.uids?.effective === info.uids?.effective;
+  return (
+    now !== null &&
+    now.startTime === info.startTime &&
+    now.uids?.real === info.uids?.real &&
+    now.uids?.effective === info.uids?.effective
+  );
 }
 
 /** Stops every process of the instance (see the module comment). Windows: not supported yet. */
@@ -235,7 +270,8 @@ export async function stopProcesses(spec: StopSpec): Promise<StopResult> {
       process.kill(info.pid, sig);
       into.push(info.pid);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') result.failed.push({ pid: info.pid, error: (error as Error).message });
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH')
+        result.failed.push({ pid: info.pid, error: (error as Error).message });
     }
   };
   for (const info of stop) await signal(info, 'SIGTERM', result.terminated);

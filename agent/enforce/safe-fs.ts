@@ -35,11 +35,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, type BigIntStats } from 'node:fs';
-import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { type BigIntStats, constants, existsSync } from 'node:fs';
+import { type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { identityOf, READ_UNTRUSTED, sameIdentity, type FileFacts } from './fs-facts.js';
-import { rootOf, type GuardContext, type TrustedRoot } from './guard.js';
+
+import { type FileFacts, identityOf, READ_UNTRUSTED, sameIdentity } from './fs-facts.js';
+import { type GuardContext, rootOf, type TrustedRoot } from './guard.js';
 
 /** A layout a local user could have arranged to turn the agent against the machine. */
 export class UnsafeLayout extends Error {
@@ -109,9 +110,16 @@ export async function pinParent(target: string, guard: GuardContext): Promise<Pi
     let info = await handle.stat({ bigint: true });
     const check = (at: string, stats: BigIntStats, parentStats: BigIntStats | null) => {
       if (!stats.isDirectory()) throw new UnsafeLayout(at, 'a component is not a real folder');
-      if (!allowed.has(Number(stats.uid))) throw new UnsafeLayout(at, `a component is owned by uid ${stats.uid}, neither root nor the owner of ${root.path}`);
+      if (!allowed.has(Number(stats.uid)))
+        throw new UnsafeLayout(
+          at,
+          `a component is owned by uid ${stats.uid}, neither root nor the owner of ${root.path}`,
+        );
       if (parentStats && (parentStats.mode & GROUP_OTHER_WRITE) !== 0n && (parentStats.mode & STICKY) === 0n) {
-        throw new UnsafeLayout(at, `its parent is writable by others (mode ${mode(parentStats).toString(8)}) and not sticky`);
+        throw new UnsafeLayout(
+          at,
+          `its parent is writable by others (mode ${mode(parentStats).toString(8)}) and not sticky`,
+        );
       }
     };
     check('/', info, null);
@@ -122,7 +130,8 @@ export async function pinParent(target: string, guard: GuardContext): Promise<Pi
         opened = await openDirAt(handle, here, name);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ELOOP' || code === 'ENOTDIR') throw new UnsafeLayout(next, 'a component is a symbolic link or not a folder');
+        if (code === 'ELOOP' || code === 'ENOTDIR')
+          throw new UnsafeLayout(next, 'a component is a symbolic link or not a folder');
         throw error;
       }
       const nextInfo = await opened.stat({ bigint: true });
@@ -134,7 +143,8 @@ export async function pinParent(target: string, guard: GuardContext): Promise<Pi
     }
     const pinned = handle;
     const rootOnly = info.uid === 0n && (info.mode & GROUP_OTHER_WRITE) === 0n;
-    if ((info.mode & GROUP_OTHER_WRITE) !== 0n && (info.mode & STICKY) === 0n) throw new UnsafeLayout(here, `the folder is writable by others (mode ${mode(info).toString(8)})`);
+    if ((info.mode & GROUP_OTHER_WRITE) !== 0n && (info.mode & STICKY) === 0n)
+      throw new UnsafeLayout(here, `the folder is writable by others (mode ${mode(info).toString(8)})`);
     return {
       path: here,
       handle: pinned,
@@ -144,7 +154,8 @@ export async function pinParent(target: string, guard: GuardContext): Promise<Pi
       allowedOwners: allowed,
       rootOnly,
       entry: (name) => {
-        if (name.includes('/') || name === '.' || name === '..' || name === '') throw new Error(`bad entry name ${JSON.stringify(name)}`);
+        if (name.includes('/') || name === '.' || name === '..' || name === '')
+          throw new Error(`bad entry name ${JSON.stringify(name)}`);
         return PROC_FD ? `/proc/self/fd/${pinned.fd}/${name}` : path.posix.join(here, name);
       },
       close: () => pinned.close().catch(() => undefined),
@@ -178,7 +189,11 @@ async function windowsDir(target: string, root: TrustedRoot): Promise<PinnedDir>
 }
 
 /** Runs `work` with the verified folder holding `target`, closing it afterwards. */
-export async function withParent<T>(target: string, guard: GuardContext, work: (dir: PinnedDir, name: string) => Promise<T>): Promise<T> {
+export async function withParent<T>(
+  target: string,
+  guard: GuardContext,
+  work: (dir: PinnedDir, name: string) => Promise<T>,
+): Promise<T> {
   const dir = await pinParent(target, guard);
   try {
     return await work(dir, process.platform === 'win32' ? path.win32.basename(target) : path.posix.basename(target));
@@ -204,17 +219,28 @@ export async function lstatEntry(dir: PinnedDir, name: string): Promise<BigIntSt
 function checkEntry(dir: PinnedDir, name: string, info: BigIntStats, expect: FileFacts, lockedOk: boolean): void {
   const where = path.posix.join(dir.path, name);
   const kind = info.isDirectory() ? 'dir' : info.isFile() ? 'file' : info.isSymbolicLink() ? 'symlink' : 'other';
-  if (kind !== 'file' && kind !== 'dir') throw new UnsafeLayout(where, `it is a ${kind === 'other' ? 'special file' : 'symbolic link'}, not a regular file or folder`);
+  if (kind !== 'file' && kind !== 'dir')
+    throw new UnsafeLayout(
+      where,
+      `it is a ${kind === 'other' ? 'special file' : 'symbolic link'}, not a regular file or folder`,
+    );
   if (kind !== expect.kind) throw new UnsafeLayout(where, `it is a ${kind} but a ${expect.kind} was recorded`);
   if (expect.dev !== undefined && expect.ino !== undefined) {
-    if (!sameIdentity(identityOf(info), expect)) throw new UnsafeLayout(where, 'it is not the object the agent recorded (device/inode differ)');
+    if (!sameIdentity(identityOf(info), expect))
+      throw new UnsafeLayout(where, 'it is not the object the agent recorded (device/inode differ)');
   } else {
     // An entry from an older ledger: only the recorded owner, or the agent's own lock.
     const uid = Number(info.uid);
-    if (uid !== expect.uid && !(lockedOk && uid === 0 && mode(info) === 0n)) throw new UnsafeLayout(where, `it is owned by uid ${uid}, not the recorded ${expect.uid}`);
+    if (uid !== expect.uid && !(lockedOk && uid === 0 && mode(info) === 0n))
+      throw new UnsafeLayout(where, `it is owned by uid ${uid}, not the recorded ${expect.uid}`);
   }
-  if (!dir.rootOnly && !dir.allowedOwners.has(Number(info.uid))) throw new UnsafeLayout(where, `it is owned by uid ${info.uid} in a folder others can change`);
-  if (kind === 'file' && info.nlink > 1n) throw new UnsafeLayout(where, `it has ${info.nlink} hard links; changing its owner or mode would change the other names too`);
+  if (!dir.rootOnly && !dir.allowedOwners.has(Number(info.uid)))
+    throw new UnsafeLayout(where, `it is owned by uid ${info.uid} in a folder others can change`);
+  if (kind === 'file' && info.nlink > 1n)
+    throw new UnsafeLayout(
+      where,
+      `it has ${info.nlink} hard links; changing its owner or mode would change the other names too`,
+    );
 }
 
 export interface OwnerMode {
@@ -230,7 +256,14 @@ export interface OwnerMode {
  * to be the recorded object (see the module comment). `isRoot` false: owners are left alone.
  * `between` runs after the checks and before the change (fault injection for race tests).
  */
-export async function setOwnerMode(dir: PinnedDir, name: string, expect: FileFacts, want: OwnerMode, isRoot: boolean, between?: () => void | Promise<void>): Promise<void> {
+export async function setOwnerMode(
+  dir: PinnedDir,
+  name: string,
+  expect: FileFacts,
+  want: OwnerMode,
+  isRoot: boolean,
+  between?: () => void | Promise<void>,
+): Promise<void> {
   const where = path.posix.join(dir.path, name);
   const before = await lstatEntry(dir, name);
   if (!before) throw Object.assign(new Error(`${where} is gone`), { code: 'ENOENT' });
@@ -239,10 +272,12 @@ export async function setOwnerMode(dir: PinnedDir, name: string, expect: FileFac
   const handle = await open(dir.entry(name), READ_UNTRUSTED | (before.isDirectory() ? O_DIRECTORY : 0));
   try {
     const info = await handle.stat({ bigint: true });
-    if (!sameIdentity(identityOf(info), identityOf(before))) throw new UnsafeLayout(where, 'it was replaced while the agent was changing it');
+    if (!sameIdentity(identityOf(info), identityOf(before)))
+      throw new UnsafeLayout(where, 'it was replaced while the agent was changing it');
     checkEntry(dir, name, info, expect, true);
     // chown first: it may clear set-id bits, which chmod then sets as recorded.
-    if (isRoot && (Number(info.uid) !== want.uid || Number(info.gid) !== want.gid)) await handle.chown(want.uid, want.gid);
+    if (isRoot && (Number(info.uid) !== want.uid || Number(info.gid) !== want.gid))
+      await handle.chown(want.uid, want.gid);
     if (Number(mode(info)) !== want.mode || isRoot) await handle.chmod(want.mode);
     if (want.times) await handle.utimes(want.times.atimeMs / 1000, want.times.mtimeMs / 1000).catch(() => undefined);
   } finally {
@@ -271,7 +306,8 @@ export async function renameEntry(dir: PinnedDir, from: string, to: string): Pro
     // rename is done relative to that handle — it cannot land anywhere else — and the ledger
     // stays in step with the disk.
     const still = await lstatEntry(dir, from);
-    if (!still || !sameIdentity(identityOf(still), identityOf(before)) || (await lstatEntry(dir, to)) !== null) throw error;
+    if (!still || !sameIdentity(identityOf(still), identityOf(before)) || (await lstatEntry(dir, to)) !== null)
+      throw error;
     await rename(dir.entry(from), dir.entry(to));
   }
   const after = await lstatEntry(dir, to);
@@ -287,11 +323,21 @@ const AS_USER = PROC_FD && MV !== undefined;
 
 function renameAsUser(uid: number, gid: number, from: string, to: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(MV!, ['-T', '--', from, to], { uid, gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(MV!, ['-T', '--', from, to], {
+      uid,
+      gid,
+      cwd: '/',
+      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(0, 2000)));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`renaming ${from} as uid ${uid} failed: ${stderr.trim() || `exit ${code}`}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`renaming ${from} as uid ${uid} failed: ${stderr.trim() || `exit ${code}`}`)),
+    );
   });
 }
 
@@ -307,9 +353,19 @@ export async function removeEntry(dir: PinnedDir, name: string): Promise<void> {
  * and fsynced, then renamed into place. `staged` runs between the two (race tests).
  * Returns the identity of the stub written.
  */
-export async function writeStubEntry(dir: PinnedDir, name: string, content: string, isRoot: boolean, staged?: () => void | Promise<void>): Promise<{ dev: string; ino: string }> {
+export async function writeStubEntry(
+  dir: PinnedDir,
+  name: string,
+  content: string,
+  isRoot: boolean,
+  staged?: () => void | Promise<void>,
+): Promise<{ dev: string; ino: string }> {
   const temp = `.${name}.aigate-tmp-${randomBytes(6).toString('hex')}`;
-  const handle = await open(dir.entry(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  const handle = await open(
+    dir.entry(temp),
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+    0o600,
+  );
   let identity: { dev: string; ino: string };
   try {
     await handle.writeFile(content, 'utf8');

@@ -12,11 +12,21 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { captureFacts, identityOf, READ_UNTRUSTED, sameContent, sameIdentity, type FileFacts } from './fs-facts.js';
+
+import { captureFacts, type FileFacts, identityOf, READ_UNTRUSTED, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext } from './guard.js';
 import type { Step } from './ledger.js';
 import { stopProcesses, type StopResult } from './processes.js';
-import { lstatEntry, removeEntry, renameEntry, setOwnerMode, UnsafeLayout, withParent, writeStubEntry, type PinnedDir } from './safe-fs.js';
+import {
+  lstatEntry,
+  type PinnedDir,
+  removeEntry,
+  renameEntry,
+  setOwnerMode,
+  UnsafeLayout,
+  withParent,
+  writeStubEntry,
+} from './safe-fs.js';
 import { isStubText } from './stubs.js';
 
 export class StepConflict extends Error {
@@ -75,7 +85,8 @@ async function stubSha(dir: PinnedDir, name: string): Promise<string | null> {
 }
 
 function sameDir(a: string, b: string): void {
-  if (dirname(a) !== dirname(b)) throw new StepConflict(`${a} and ${b} are not in the same folder; aigate only renames within one folder`);
+  if (dirname(a) !== dirname(b))
+    throw new StepConflict(`${a} and ${b} are not in the same folder; aigate only renames within one folder`);
 }
 
 /**
@@ -99,13 +110,16 @@ async function moveAside(launcher: string, sibling: string, original: FileFacts,
     const [hasLauncher, hasSibling] = [(await lstatEntry(dir, name)) !== null, (await lstatEntry(dir, other)) !== null];
     if (!hasLauncher && hasSibling) return;
     if (hasLauncher && !hasSibling) {
-      if (!(await isRecorded(dir, name, original))) throw new StepConflict(`${launcher} changed since the agent looked at it; not moving it`);
+      if (!(await isRecorded(dir, name, original)))
+        throw new StepConflict(`${launcher} changed since the agent looked at it; not moving it`);
       await renameEntry(dir, name, other);
       return;
     }
     if (hasLauncher && hasSibling) {
       if (await isOurStub(inDir(dir, name))) return;
-      throw new StepConflict(`both ${launcher} and ${sibling} exist and ${launcher} is not an aigate stub; leaving both alone`);
+      throw new StepConflict(
+        `both ${launcher} and ${sibling} exist and ${launcher} is not an aigate stub; leaving both alone`,
+      );
     }
     throw new StepConflict(`${launcher} is gone; nothing to set aside`);
   });
@@ -119,7 +133,10 @@ async function putBack(launcher: string, sibling: string, original: FileFacts, e
     const hasSibling = (await lstatEntry(dir, other)) !== null;
     const hasLauncher = (await lstatEntry(dir, name)) !== null;
     if (hasSibling && (!hasLauncher || (await isOurStub(inDir(dir, name))))) {
-      if (original.dev !== undefined && !(await isRecorded(dir, other, original))) throw new StepConflict(`${sibling} is not the original the agent kept any more; leaving it and ${launcher} alone`);
+      if (original.dev !== undefined && !(await isRecorded(dir, other, original)))
+        throw new StepConflict(
+          `${sibling} is not the original the agent kept any more; leaving it and ${launcher} alone`,
+        );
       // rename() replaces the stub atomically: the command never goes missing.
       await renameEntry(dir, other, name);
       return;
@@ -129,7 +146,8 @@ async function putBack(launcher: string, sibling: string, original: FileFacts, e
       if (await isOurStub(inDir(dir, name))) await removeEntry(dir, name);
       return;
     }
-    if (hasSibling) throw new StepConflict(`${launcher} is not an aigate stub any more; the original stays at ${sibling}`);
+    if (hasSibling)
+      throw new StepConflict(`${launcher} is not an aigate stub any more; the original stays at ${sibling}`);
     throw new StepConflict(`the kept original ${sibling} is gone; cannot put ${launcher} back`);
   });
 }
@@ -153,7 +171,9 @@ async function lock(path: string, original: FileFacts, env: StepEnv): Promise<vo
     if (!info) throw new StepConflict(`${path} is gone; cannot lock it`);
     const uid = env.isRoot ? 0 : Number(info.uid);
     const gid = env.isRoot ? 0 : Number(info.gid);
-    await setOwnerMode(dir, name, original, { uid, gid, mode: 0 }, env.isRoot, () => env.fault?.(`${env.kind ?? 'apply'}:lock:staged`));
+    await setOwnerMode(dir, name, original, { uid, gid, mode: 0 }, env.isRoot, () =>
+      env.fault?.(`${env.kind ?? 'apply'}:lock:staged`),
+    );
   });
 }
 
@@ -161,11 +181,22 @@ async function unlock(path: string, original: FileFacts, env: StepEnv): Promise<
   await withParent(path, env.guard, async (dir, name) => {
     if (!(await lstatEntry(dir, name))) throw new StepConflict(`${path} is gone; cannot restore its owner and mode`);
     // Times last: chmod and chown change ctime only, but keep mtime/atime as they were.
-    await setOwnerMode(dir, name, original, { uid: original.uid, gid: original.gid, mode: original.mode, times: original }, env.isRoot);
+    await setOwnerMode(
+      dir,
+      name,
+      original,
+      { uid: original.uid, gid: original.gid, mode: original.mode, times: original },
+      env.isRoot,
+    );
   });
 }
 
-async function renameIdempotent(from: string, to: string, original: FileFacts | undefined, env: StepEnv): Promise<void> {
+async function renameIdempotent(
+  from: string,
+  to: string,
+  original: FileFacts | undefined,
+  env: StepEnv,
+): Promise<void> {
   sameDir(from, to);
   await withParent(from, env.guard, async (dir, name) => {
     const other = basename(to);
@@ -173,8 +204,10 @@ async function renameIdempotent(from: string, to: string, original: FileFacts | 
     const toInfo = await lstatEntry(dir, other);
     if (!fromInfo && toInfo) return;
     if (fromInfo && !toInfo) {
-      if (original?.kind === 'dir' && !fromInfo.isDirectory()) throw new UnsafeLayout(from, 'it is not a real folder any more');
-      if (original?.dev !== undefined && !sameIdentity(identityOf(fromInfo), original)) throw new UnsafeLayout(from, 'it is not the folder the agent recorded (device/inode differ)');
+      if (original?.kind === 'dir' && !fromInfo.isDirectory())
+        throw new UnsafeLayout(from, 'it is not a real folder any more');
+      if (original?.dev !== undefined && !sameIdentity(identityOf(fromInfo), original))
+        throw new UnsafeLayout(from, 'it is not the folder the agent recorded (device/inode differ)');
       await renameEntry(dir, name, other);
       return;
     }
@@ -196,7 +229,8 @@ async function returnCopy(from: string, to: string, original: FileFacts, env: St
     if (!hasCopy && taken && (await isRecorded(dir, other, original))) return;
     if (taken) throw new StepConflict(`${to} is taken; the earlier copy stays at ${from}`);
     if (!hasCopy) throw new StepConflict(`the earlier copy ${from} is gone`);
-    if (!(await isRecorded(dir, name, original))) throw new StepConflict(`${from} is not the copy the agent kept any more; leaving it alone`);
+    if (!(await isRecorded(dir, name, original)))
+      throw new StepConflict(`${from} is not the copy the agent kept any more; leaving it alone`);
     await renameEntry(dir, name, other);
   });
 }
@@ -234,7 +268,8 @@ export async function undoStep(step: Step, env: StepEnv): Promise<void> {
       // gets its previous text back.
       if (step.previous === null) return;
       return withParent(step.launcher, env.guard, async (dir, name) => {
-        if ((await isOurStub(inDir(dir, name))) && (await stubSha(dir, name)) !== sha256Text(step.previous!)) await writeStub(dir, name, step.previous!, env);
+        if ((await isOurStub(inDir(dir, name))) && (await stubSha(dir, name)) !== sha256Text(step.previous!))
+          await writeStub(dir, name, step.previous!, env);
       });
     case 'restore-launcher':
       await moveAside(step.launcher, step.sibling, step.original, env);

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+
 import type { Notice, NoticeLine } from '../notices/notice.js';
 
 export const STUB_MARKER = 'aigate-stub v1';
@@ -62,7 +63,11 @@ export function siblingFor(launcher: string, generation = 1, platform: NodeJS.Pl
 }
 
 /** Where an install folder goes while quarantined: beside it, hidden. */
-export function quarantineFor(installPath: string, generation = 1, platform: NodeJS.Platform = process.platform): string {
+export function quarantineFor(
+  installPath: string,
+  generation = 1,
+  platform: NodeJS.Platform = process.platform,
+): string {
   const api = platform === 'win32' ? path.win32 : path.posix;
   const suffix = generation > 1 ? `.aigate-quarantine-${generation}` : '.aigate-quarantine';
   return api.join(api.dirname(installPath), `.${api.basename(installPath)}${suffix}`);
@@ -157,15 +162,31 @@ function shStub(input: StubInput): string {
     '  ) 2>/dev/null || :',
     '}',
   ];
-  const blockWith = (notice: Notice) => [...shNotice(notice.lines), '  aigate_record blocked', `  exit ${BLOCKED_EXIT_CODE}`];
+  const blockWith = (notice: Notice) => [
+    ...shNotice(notice.lines),
+    '  aigate_record blocked',
+    `  exit ${BLOCKED_EXIT_CODE}`,
+  ];
   if (input.kind === 'block') {
     lines.push('aigate_block() {', ...blockWith(input.notice), '}', 'aigate_block');
   } else {
     if (input.blockAt) {
       const at = Math.floor(input.blockAt.epochMs / 1000);
-      lines.push('aigate_block() {', ...blockWith(input.blockAt.notice), '}', `if [ "$aigate_now" -ge ${at} ]; then aigate_block; fi`);
+      lines.push(
+        'aigate_block() {',
+        ...blockWith(input.blockAt.notice),
+        '}',
+        `if [ "$aigate_now" -ge ${at} ]; then aigate_block; fi`,
+      );
     }
-    lines.push('aigate_warn() {', ...shNotice(input.notice.lines), '}', 'aigate_warn', 'aigate_record warned', 'exec "$aigate_original" "$@"');
+    lines.push(
+      'aigate_warn() {',
+      ...shNotice(input.notice.lines),
+      '}',
+      'aigate_warn',
+      'aigate_record warned',
+      'exec "$aigate_original" "$@"',
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -175,7 +196,10 @@ function shStub(input: StubInput): string {
 
 /** Text safe for `echo(` in a batch file with delayed expansion off. */
 export function cmdEscape(text: string): string {
-  return text.replace(/\^/g, '^^').replace(/%/g, '%%').replace(/([&|<>])/g, '^$1');
+  return text
+    .replace(/\^/g, '^^')
+    .replace(/%/g, '%%')
+    .replace(/([&|<>])/g, '^$1');
 }
 
 function cmdNotice(lines: readonly NoticeLine[], labels: { next: number }): string[] {
@@ -216,7 +240,11 @@ function cmdStub(input: StubInput): string {
   const record = (kind: string) =>
     `(echo v=1& echo kind=${kind}& echo key=${input.key}& echo uid=& echo user=%USERNAME%& echo at=%AIGATE_NOW%)>"${dir.replace(/%/g, '%%')}\\%AIGATE_NOW%-%RANDOM%%RANDOM%-${input.key}.launch" 2>nul`;
   const labels = { next: 1 };
-  const block = (notice: Notice) => [...cmdNotice(notice.lines, labels), record('blocked'), `exit /b ${BLOCKED_EXIT_CODE}`];
+  const block = (notice: Notice) => [
+    ...cmdNotice(notice.lines, labels),
+    record('blocked'),
+    `exit /b ${BLOCKED_EXIT_CODE}`,
+  ];
   if (input.kind === 'block') {
     lines.push(...block(input.notice));
   } else {
@@ -224,7 +252,12 @@ function cmdStub(input: StubInput): string {
       const at = Math.floor(input.blockAt.epochMs / 1000);
       lines.push(`if %AIGATE_NOW% GEQ ${at} goto aigate_block`);
     }
-    lines.push(...cmdNotice(input.notice.lines, labels), record('warned'), 'call "%AIGATE_ORIGINAL%" %*', 'exit /b %ERRORLEVEL%');
+    lines.push(
+      ...cmdNotice(input.notice.lines, labels),
+      record('warned'),
+      'call "%AIGATE_ORIGINAL%" %*',
+      'exit /b %ERRORLEVEL%',
+    );
     if (input.blockAt) lines.push(':aigate_block', ...block(input.blockAt.notice));
   }
   lines.push(
@@ -261,18 +294,33 @@ function ps1Stub(input: StubInput): string {
     '$aigateNow = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()',
     'function AigateSpan([long]$s) {',
     '  $d = [math]::Floor($s / 86400); $h = [math]::Floor(($s % 86400) / 3600); $m = [math]::Floor(($s % 3600) / 60)',
-    "  if ($d -ge 2) { return \"$d days\" } elseif ($d -eq 1) { return \"1 day $h hours\" } elseif ($h -gt 0) { return \"$h hours $m minutes\" } elseif ($m -gt 0) { return \"$m minutes\" } else { return \"$s seconds\" }",
+    '  if ($d -ge 2) { return "$d days" } elseif ($d -eq 1) { return "1 day $h hours" } elseif ($h -gt 0) { return "$h hours $m minutes" } elseif ($m -gt 0) { return "$m minutes" } else { return "$s seconds" }',
     '}',
     'function AigateRecord([string]$kind) {',
     `  try { $f = Join-Path $aigateLaunches ('{0}-{1}-${input.key}.launch' -f $aigateNow, $PID); Set-Content -LiteralPath $f -Value @('v=1', "kind=$kind", 'key=${input.key}', 'uid=', "user=$env:USERNAME", "at=$aigateNow") -ErrorAction Stop } catch { }`,
     '}',
   ];
-  const block = (notice: Notice) => ['function AigateBlock {', ...psNotice(notice.lines), "  AigateRecord 'blocked'", `  exit ${BLOCKED_EXIT_CODE}`, '}'];
+  const block = (notice: Notice) => [
+    'function AigateBlock {',
+    ...psNotice(notice.lines),
+    "  AigateRecord 'blocked'",
+    `  exit ${BLOCKED_EXIT_CODE}`,
+    '}',
+  ];
   if (input.kind === 'block') {
     lines.push(...block(input.notice), 'AigateBlock');
   } else {
-    if (input.blockAt) lines.push(...block(input.blockAt.notice), `if ($aigateNow -ge ${Math.floor(input.blockAt.epochMs / 1000)}) { AigateBlock }`);
-    lines.push(...psNotice(input.notice.lines).map((line) => line.slice(2)), "AigateRecord 'warned'", '& $aigateOriginal @args', 'exit $LASTEXITCODE');
+    if (input.blockAt)
+      lines.push(
+        ...block(input.blockAt.notice),
+        `if ($aigateNow -ge ${Math.floor(input.blockAt.epochMs / 1000)}) { AigateBlock }`,
+      );
+    lines.push(
+      ...psNotice(input.notice.lines).map((line) => line.slice(2)),
+      "AigateRecord 'warned'",
+      '& $aigateOriginal @args',
+      'exit $LASTEXITCODE',
+    );
   }
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -3,7 +3,9 @@
  * so a batch sent again after a lost reply is stored once.
  */
 import { randomUUID } from 'node:crypto';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
+
 import { EVENT_TYPES, type EventType } from '../../policies/events.js';
 
 export { EVENT_TYPES, type EventType };
@@ -19,7 +21,13 @@ export const AgentEvent = Type.Object(
     user: Type.Optional(Type.String({ maxLength: 200 })),
     policyRevision: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
     message: Type.Optional(Type.String({ maxLength: 4000 })),
-    details: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), { maxProperties: 50 })),
+    details: Type.Optional(
+      Type.Record(
+        Type.String({ maxLength: 100 }),
+        Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]),
+        { maxProperties: 50 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -35,7 +43,8 @@ export function newEvent(type: EventType, at: number, fields: EventFields = {}, 
   if (event.message !== undefined) event.message = clip(event.message, 4000);
   if (event.user !== undefined) event.user = clip(event.user, 200);
   if (event.details) {
-    for (const [key, value] of Object.entries(event.details)) if (typeof value === 'string') event.details[key] = clip(value, 4096);
+    for (const [key, value] of Object.entries(event.details))
+      if (typeof value === 'string') event.details[key] = clip(value, 4096);
   }
   return event;
 }

@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { userNameOf } from '../users.js';
-import { newEvent, stableEventId, type AgentEvent } from './event.js';
+import { type AgentEvent, newEvent, stableEventId } from './event.js';
 
 const NAME = /^\d{1,12}-\d{1,12}-[0-9a-f]{16}\.launch$/;
 const MAX_RECORD_BYTES = 1024;
@@ -82,13 +83,22 @@ async function readRecord(path: string): Promise<{ text: string; uid: number; mt
     const buffer = Buffer.alloc(MAX_RECORD_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     if (bytesRead > MAX_RECORD_BYTES) return 'too large';
-    return { text: buffer.subarray(0, bytesRead).toString('utf8'), uid: opened.uid, mtimeMs: opened.mtimeMs, ino: opened.ino };
+    return {
+      text: buffer.subarray(0, bytesRead).toString('utf8'),
+      uid: opened.uid,
+      mtimeMs: opened.mtimeMs,
+      ino: opened.ino,
+    };
   } finally {
     await handle.close();
   }
 }
 
-export async function collectLaunchRecords(dir: string, targets: ReadonlyMap<string, LaunchTarget>, policyRevision: number | null): Promise<CollectResult> {
+export async function collectLaunchRecords(
+  dir: string,
+  targets: ReadonlyMap<string, LaunchTarget>,
+  policyRevision: number | null,
+): Promise<CollectResult> {
   const result: CollectResult = { events: [], eventFiles: [], consumed: [], rejected: [], deferred: 0 };
   let names: string[];
   try {
@@ -136,15 +146,22 @@ export async function collectLaunchRecords(dir: string, targets: ReadonlyMap<str
       const at = Math.abs(record.at - read.mtimeMs) <= PLAUSIBLE_SKEW_MS ? record.at : read.mtimeMs;
       const blocked = record.kind === 'blocked';
       result.events.push(
-        newEvent(blocked ? 'blocked-launch' : 'warned-launch', at, {
-          toolId: target.toolId,
-          installPath: target.installPath,
-          version: target.version,
-          user,
-          policyRevision,
-          message: `${user} ${blocked ? 'tried to start' : 'started'} ${target.toolId}${blocked ? ' and saw the block notice' : ' after the warning'}`,
-          details: { uid: process.platform === 'win32' ? null : read.uid, userVerified: known !== null },
-        }, stableEventId(`launch:${name}:${read.ino}:${read.mtimeMs}`, (text) => createHash('sha256').update(text).digest('hex'))),
+        newEvent(
+          blocked ? 'blocked-launch' : 'warned-launch',
+          at,
+          {
+            toolId: target.toolId,
+            installPath: target.installPath,
+            version: target.version,
+            user,
+            policyRevision,
+            message: `${user} ${blocked ? 'tried to start' : 'started'} ${target.toolId}${blocked ? ' and saw the block notice' : ' after the warning'}`,
+            details: { uid: process.platform === 'win32' ? null : read.uid, userVerified: known !== null },
+          },
+          stableEventId(`launch:${name}:${read.ino}:${read.mtimeMs}`, (text) =>
+            createHash('sha256').update(text).digest('hex'),
+          ),
+        ),
       );
       result.eventFiles.push(path);
     } catch (error) {

@@ -11,8 +11,10 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+
 import { fsyncDirectory } from '../state/atomic.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../state/paths.js';
@@ -103,7 +105,10 @@ export class EventSpool {
 
   /** Appends an event durably; drops the oldest first if the spool is full. Throws on I/O errors. */
   async append(event: AgentEvent, options: { mayExceedBound?: boolean } = {}): Promise<void> {
-    if (!Value.Check(AgentEvent, event)) throw new TypeError(`refusing to spool an invalid event: ${Value.Errors(AgentEvent, event).First()?.message ?? 'invalid'}`);
+    if (!Value.Check(AgentEvent, event))
+      throw new TypeError(
+        `refusing to spool an invalid event: ${Value.Errors(AgentEvent, event).First()?.message ?? 'invalid'}`,
+      );
     const count = (await this.list()).length;
     if (!options.mayExceedBound && count >= this.maxEvents) await this.dropOldest(count - this.maxEvents + 1);
     const name = `${String(this.nextSeq++).padStart(12, '0')}-${event.id}.json`;
@@ -121,7 +126,10 @@ export class EventSpool {
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.onTrouble({ kind: 'unwritable', message: `a ${event.type} event could not be spooled: ${code ?? (error as Error).message}` });
+      this.onTrouble({
+        kind: 'unwritable',
+        message: `a ${event.type} event could not be spooled: ${code ?? (error as Error).message}`,
+      });
       await this.countLoss({ unwritable: 1 });
       return false;
     }
@@ -139,9 +147,15 @@ export class EventSpool {
         continue;
       }
       if (typeof read === 'string' || !Value.Check(AgentEvent, read.value)) {
-        const reason = typeof read === 'string' ? read : `not a valid event (${Value.Errors(AgentEvent, read.value).First()?.message ?? 'invalid'})`;
+        const reason =
+          typeof read === 'string'
+            ? read
+            : `not a valid event (${Value.Errors(AgentEvent, read.value).First()?.message ?? 'invalid'})`;
         await this.setAside([name], 'bad');
-        this.onTrouble({ kind: 'set-aside', message: `damaged spool file ${name} set aside as ${name}.bad: ${reason}` });
+        this.onTrouble({
+          kind: 'set-aside',
+          message: `damaged spool file ${name} set aside as ${name}.bad: ${reason}`,
+        });
         await this.countLoss({ setAside: 1 });
         continue;
       }
@@ -162,10 +176,15 @@ export class EventSpool {
    * server (`rejected`, also counted as lost so the server hears of it).
    */
   async setAside(files: readonly string[], suffix: 'bad' | 'rejected'): Promise<void> {
-    await Promise.all(files.map((name) => rename(join(this.dir, name), join(this.dir, `${name}.${suffix}`)).catch(() => undefined)));
+    await Promise.all(
+      files.map((name) => rename(join(this.dir, name), join(this.dir, `${name}.${suffix}`)).catch(() => undefined)),
+    );
     this.forget(files);
     if (suffix === 'rejected' && files.length > 0) {
-      this.onTrouble({ kind: 'set-aside', message: `${files.length} event(s) refused by the server set aside as .rejected: ${files.join(', ')}` });
+      this.onTrouble({
+        kind: 'set-aside',
+        message: `${files.length} event(s) refused by the server set aside as .rejected: ${files.join(', ')}`,
+      });
       await this.countLoss({ setAside: files.length });
     }
   }
@@ -193,12 +212,28 @@ export class EventSpool {
     const setAside = count.setAside ?? 0;
     const lost = full + unwritable + setAside;
     if (lost === 0) return 0;
-    const id = stableEventId(`events-dropped:${this.dir}:${count.total}`, (text) => createHash('sha256').update(text).digest('hex'));
+    const id = stableEventId(`events-dropped:${this.dir}:${count.total}`, (text) =>
+      createHash('sha256').update(text).digest('hex'),
+    );
     const parts: string[] = [];
-    if (full) parts.push(`${full} event(s) were dropped because the agent's spool was full (${this.maxEvents} events) while the server was out of reach`);
+    if (full)
+      parts.push(
+        `${full} event(s) were dropped because the agent's spool was full (${this.maxEvents} events) while the server was out of reach`,
+      );
     if (unwritable) parts.push(`${unwritable} event(s) could not be written to the spool (disk full or an I/O error)`);
-    if (setAside) parts.push(`${setAside} spooled event(s) were set aside unsent, damaged or refused by the server (kept as .bad or .rejected in ${this.dir})`);
-    const event = newEvent('events-dropped', nowMs, { message: parts.join('; '), details: { dropped: lost, totalDropped: count.total, spoolFull: full, unwritable, setAside } }, id);
+    if (setAside)
+      parts.push(
+        `${setAside} spooled event(s) were set aside unsent, damaged or refused by the server (kept as .bad or .rejected in ${this.dir})`,
+      );
+    const event = newEvent(
+      'events-dropped',
+      nowMs,
+      {
+        message: parts.join('; '),
+        details: { dropped: lost, totalDropped: count.total, spoolFull: full, unwritable, setAside },
+      },
+      id,
+    );
     await this.append(event, { mayExceedBound: true });
     this.unsaved = zero();
     await this.saveCount({ unreported: 0, total: count.total, unwritable: 0, setAside: 0 });
@@ -208,7 +243,8 @@ export class EventSpool {
   private async readCount(): Promise<DropCount> {
     let read = await readJsonFile(this.dropFile, DropCount);
     // Counts kept in the spool folder by earlier versions.
-    if (!read.ok && read.missing && this.dropFile !== this.legacyDropFile) read = await readJsonFile(this.legacyDropFile, DropCount);
+    if (!read.ok && read.missing && this.dropFile !== this.legacyDropFile)
+      read = await readJsonFile(this.legacyDropFile, DropCount);
     const saved = read.ok ? read.value : zero();
     return {
       unreported: saved.unreported + this.unsaved.unreported,
@@ -225,7 +261,10 @@ export class EventSpool {
       if (this.dropFile !== this.legacyDropFile) await rm(this.legacyDropFile, { force: true }).catch(() => undefined);
       return true;
     } catch (error) {
-      this.onTrouble({ kind: 'count-unsaved', message: `cannot save the count of lost events in ${this.dropFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+      this.onTrouble({
+        kind: 'count-unsaved',
+        message: `cannot save the count of lost events in ${this.dropFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      });
       return false;
     }
   }
@@ -278,7 +317,8 @@ async function readEventFile(path: string): Promise<{ value: unknown } | 'missin
     const handle = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
     try {
       const opened = await handle.stat();
-      if (!opened.isFile() || opened.ino !== info.ino || opened.size > MAX_EVENT_FILE_BYTES) return 'changed while being read';
+      if (!opened.isFile() || opened.ino !== info.ino || opened.size > MAX_EVENT_FILE_BYTES)
+        return 'changed while being read';
       // One byte more than the file's size: a file that grew meanwhile is caught, not cut.
       const buffer = Buffer.alloc(Math.min(opened.size, MAX_EVENT_FILE_BYTES) + 1);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);

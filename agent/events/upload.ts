@@ -48,7 +48,8 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 /** The event with its long texts cut short, marked as such (same id: the server keeps one). */
 export function shrinkEvent(event: AgentEvent): AgentEvent {
   const details: NonNullable<AgentEvent['details']> = {};
-  for (const [key, value] of Object.entries(event.details ?? {})) details[key] = typeof value === 'string' ? clip(value, SHRUNK_DETAIL_CHARS) : value;
+  for (const [key, value] of Object.entries(event.details ?? {}))
+    details[key] = typeof value === 'string' ? clip(value, SHRUNK_DETAIL_CHARS) : value;
   details.truncated = true;
   const shrunk: AgentEvent = { ...event, details };
   if (shrunk.message !== undefined) shrunk.message = clip(shrunk.message, SHRUNK_MESSAGE_CHARS);
@@ -60,7 +61,10 @@ export function shrinkEvent(event: AgentEvent): AgentEvent {
  * Cuts a batch into requests that fit the protocol's default body limit (bytes of JSON), so the
  * usual case needs no refused request first; a server configured lower still answers 413.
  */
-export function chunkBySize<T extends { event: AgentEvent }>(batch: readonly T[], maxBytes = MAX_EVENTS_BODY_BYTES): T[][] {
+export function chunkBySize<T extends { event: AgentEvent }>(
+  batch: readonly T[],
+  maxBytes = MAX_EVENTS_BODY_BYTES,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = '{"events":[]}'.length;
@@ -80,7 +84,15 @@ export function chunkBySize<T extends { event: AgentEvent }>(batch: readonly T[]
 
 /** Sends everything spooled. Throws ServerUnreachable / EventUploadError; what was sent stays sent. */
 export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: number): Promise<UploadResult> {
-  const result: UploadResult = { sent: 0, duplicates: 0, rejected: 0, truncated: 0, remaining: 0, unreportedLosses: 0, reportError: null };
+  const result: UploadResult = {
+    sent: 0,
+    duplicates: 0,
+    rejected: 0,
+    truncated: 0,
+    remaining: 0,
+    unreportedLosses: 0,
+    reportError: null,
+  };
   // Losses are reported first; if even that report cannot be spooled (a full disk), the events
   // already spooled are still sent (freeing space), and the report is tried again at the end.
   const report = async () => {
@@ -93,7 +105,11 @@ export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: n
   };
   await report();
   const fail = (status: number, reply: Parameters<typeof errorMessage>[0]) =>
-    new EventUploadError(`the server did not take the events (HTTP ${status}): ${errorMessage(reply)}`, status, errorCode(reply.body));
+    new EventUploadError(
+      `the server did not take the events (HTTP ${status}): ${errorMessage(reply)}`,
+      status,
+      errorCode(reply.body),
+    );
 
   const stored = async (batch: readonly SpooledEvent[], body: unknown) => {
     const counts = checkReply(EventsReply, 'POST /v1/events', { status: 200, body });
@@ -126,7 +142,10 @@ export async function uploadEvents(http: DeviceHttp, spool: EventSpool, nowMs: n
   /** A batch: sent whole, or split when too large, or event by event when refused as invalid. */
   const sendBatch = async (batch: readonly SpooledEvent[]): Promise<void> => {
     if (batch.length === 1) return sendAlone(batch[0]!);
-    const reply = await send(http, batch.map((item) => item.event));
+    const reply = await send(
+      http,
+      batch.map((item) => item.event),
+    );
     if (reply.status === 200) return stored(batch, reply.body);
     if (reply.status === 413) {
       const half = Math.ceil(batch.length / 2);

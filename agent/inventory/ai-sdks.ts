@@ -32,7 +32,9 @@ const NPM_EXACT = new Set([
 const NPM_SCOPES = ['@ai-sdk/', '@langchain/', '@openrouter/'];
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const NPM_KEY = new RegExp(`"(?:${[...[...NPM_EXACT].map(escape), ...NPM_SCOPES.map((scope) => `${escape(scope)}[^"]*`)].join('|')})"\\s*:`);
+const NPM_KEY = new RegExp(
+  `"(?:${[...[...NPM_EXACT].map(escape), ...NPM_SCOPES.map((scope) => `${escape(scope)}[^"]*`)].join('|')})"\\s*:`,
+);
 
 /**
  * Whether a package.json's text could name an AI SDK as a key at all. Most global packages do
@@ -45,7 +47,8 @@ export function mayNameNpmAiSdk(packageJsonText: string): boolean {
 /** The AI SDKs among npm dependency names, sorted. */
 export function npmAiSdks(dependencies: Iterable<string>): string[] {
   const found: string[] = [];
-  for (const dep of dependencies) if (NPM_EXACT.has(dep) || NPM_SCOPES.some((scope) => dep.startsWith(scope))) found.push(dep);
+  for (const dep of dependencies)
+    if (NPM_EXACT.has(dep) || NPM_SCOPES.some((scope) => dep.startsWith(scope))) found.push(dep);
   return found.sort();
 }
 

@@ -3,12 +3,14 @@
  * the bounded file system, the skip list and the time budget.
  */
 import * as path from 'node:path';
-import { catalogIndex, builtinCatalog, type CatalogIndex } from '../../policies/catalog/index.js';
+
+import { builtinCatalog, type CatalogIndex, catalogIndex } from '../../policies/catalog/index.js';
+import type { ToolInstance } from '../../policies/inventory.js';
 import type { OsName } from '../../policies/schema.js';
 import { isInside, ScanFs, type SkipLog } from './fs.js';
 import type { ScanLimits, ScanOptions, Skipped } from './types.js';
-import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
 import { mergeEnv, readProcessEnvs, readStartupEnv, type UserEnv } from './user-env.js';
+import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
 
 export const DEFAULT_LIMITS: ScanLimits = {
   maxEntriesPerDir: 20_000,
@@ -70,7 +72,9 @@ export class SkipList implements SkipLog {
     if (!this.seen.has(key)) this.seen.set(key, { path: where, reason });
   }
   all(): Skipped[] {
-    return [...this.seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+    return [...this.seen.values()].sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0,
+    );
   }
 }
 
@@ -151,7 +155,8 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
   const cache = new Map<Home, { env: UserEnv; homeReal: string }>();
   let processEnvs: Map<number, UserEnv> | null = null;
   const uidOf = (home: Home) => ctx.fs.stat(home.dir)?.uid ?? null;
-  const readProcesses = enabled && ctx.platform === 'linux' && process.platform === 'linux' && ctx.root === path.parse(ctx.root).root;
+  const readProcesses =
+    enabled && ctx.platform === 'linux' && process.platform === 'linux' && ctx.root === path.parse(ctx.root).root;
   const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
   const load = (home: Home) => {
     let entry = cache.get(home);
@@ -159,7 +164,16 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
     const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
     const found: UserEnv = new Map();
     if (enabled) {
-      mergeEnv(found, readStartupEnv({ fs: ctx.fs, homeDir: home.dir, homeReal, etcEnvironment: ctx.sys('etc', 'environment'), skip: ctx.skip }));
+      mergeEnv(
+        found,
+        readStartupEnv({
+          fs: ctx.fs,
+          homeDir: home.dir,
+          homeReal,
+          etcEnvironment: ctx.sys('etc', 'environment'),
+          skip: ctx.skip,
+        }),
+      );
       if (readProcesses) {
         if (processEnvs === null) {
           // root's own processes are daemons and admin shells, not a person's tools: left out.
@@ -190,7 +204,8 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
         if (ok === undefined) {
           const real = ctx.fs.realpath(value);
           ok = real !== null && isInside(real, homeReal);
-          if (real !== null && !ok) ctx.skip(value, `${name} of ${home.user} leads outside the user's home; not scanned`);
+          if (real !== null && !ok)
+            ctx.skip(value, `${name} of ${home.user} leads outside the user's home; not scanned`);
           checked.set(key, ok);
         }
         if (ok) out.push(value);
@@ -213,10 +228,12 @@ function unique<T>(values: readonly T[]): T[] {
 }
 
 function definedOnly<T extends object>(value: Partial<T>): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0),
+  ) as Partial<T>;
 }
 
 export { isInside };
 
 /** One install channel's scanner. */
-export type Scanner = (ctx: ScanContext) => Promise<import('../../policies/inventory.js').ToolInstance[]>;
+export type Scanner = (ctx: ScanContext) => Promise<ToolInstance[]>;

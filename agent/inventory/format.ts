@@ -21,7 +21,8 @@ export function formatTable(instances: readonly ToolInstance[]): string {
       .join('  ')
       .trimEnd();
   const out = [line(HEADERS), ...rows.map(line)];
-  if (instances.some((i) => i.version === null)) out.push('', '? = version not readable from files (the reason is in --json output)');
+  if (instances.some((i) => i.version === null))
+    out.push('', '? = version not readable from files (the reason is in --json output)');
   return `${out.join('\n')}\n`;
 }
 

@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
+
 import { decodeText } from './parse/text.js';
 
 /**
@@ -115,7 +116,12 @@ export class ScanFs {
           this.skips.add(dir, `more than ${this.maxEntriesPerDir} entries; read the first ${this.maxEntriesPerDir}`);
           break;
         }
-        out.push({ name: entry.name, isDirectory: entry.isDirectory(), isSymbolicLink: entry.isSymbolicLink(), isFile: entry.isFile() });
+        out.push({
+          name: entry.name,
+          isDirectory: entry.isDirectory(),
+          isSymbolicLink: entry.isSymbolicLink(),
+          isFile: entry.isFile(),
+        });
       }
     } catch (error) {
       this.fail(dir, error);
@@ -235,7 +241,11 @@ export class ScanFs {
       const refused =
         (guard ? this.refusal(guard, target) : this.asRoot ? linkedPrivate(path, target) : null) ??
         (accept && !acceptable(accept, target) ? accept.refused : null) ??
-        (target.stats.isSymbolicLink() ? 'changed while being read; not read' : target.stats.isFile() ? null : 'not a regular file');
+        (target.stats.isSymbolicLink()
+          ? 'changed while being read; not read'
+          : target.stats.isFile()
+            ? null
+            : 'not a regular file');
       if (refused) {
         this.skips.add(path, refused);
         return null;

@@ -6,6 +6,7 @@
  * launchers in different folders are two entries to replace, and both stay).
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import { union } from './instances.js';
 
@@ -18,7 +19,11 @@ export type IdentityOf = (file: string) => string | null;
  * and evidence are united and then launchers reached through the same folder are kept once.
  * Pure given `identityOf`/`dirIdentityOf`.
  */
-export function foldSameFiles(instances: readonly ToolInstance[], identityOf: IdentityOf, dirIdentityOf: IdentityOf): ToolInstance[] {
+export function foldSameFiles(
+  instances: readonly ToolInstance[],
+  identityOf: IdentityOf,
+  dirIdentityOf: IdentityOf,
+): ToolInstance[] {
   const byIdentity = new Map<string, ToolInstance>();
   const out: ToolInstance[] = [];
   for (const instance of instances) {
@@ -47,7 +52,8 @@ export function foldSameFiles(instances: readonly ToolInstance[], identityOf: Id
     if (id === undefined) dirs.set(dir, (id = dirIdentityOf(dir)));
     return id;
   };
-  for (const instance of out) if (instance.launchers.length > 1) instance.launchers = uniqueEntries(instance.launchers, cachedDirIdentity);
+  for (const instance of out)
+    if (instance.launchers.length > 1) instance.launchers = uniqueEntries(instance.launchers, cachedDirIdentity);
   return out;
 }
 

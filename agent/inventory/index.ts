@@ -6,11 +6,14 @@
  * listed in `skipped` with the reason.
  */
 import { realpathSync } from 'node:fs';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import { createContext, type ScanContext, type Scanner } from './context.js';
 import { foldSameFiles, isAigateKept } from './identity.js';
 import { compareInstances, finalizeInstance, mergeInstances } from './instances.js';
 import { listProcesses, markRunning } from './running.js';
+import { scanCaches } from './scanners/caches.js';
+import { scanHomePrefixes } from './scanners/home-prefixes.js';
 import { scanHomebrew } from './scanners/homebrew.js';
 import { scanJetbrains } from './scanners/jetbrains.js';
 import { scanLegacyLocal } from './scanners/legacy-local.js';
@@ -18,27 +21,25 @@ import { scanLinuxPackages } from './scanners/linux-packages.js';
 import { scanMacApps } from './scanners/macos-apps.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
-import { scanCaches } from './scanners/caches.js';
-import { scanPnpm } from './scanners/pnpm.js';
-import { scanHomePrefixes } from './scanners/home-prefixes.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
+import { scanPnpm } from './scanners/pnpm.js';
 import { scanPython } from './scanners/python.js';
 import { scanVscode } from './scanners/vscode.js';
 import { scanWindowsPrograms } from './scanners/windows-programs.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
-export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
-export { DEFAULT_LIMITS, DEFAULT_BUDGET_MS } from './context.js';
+export { DEFAULT_BUDGET_MS, DEFAULT_LIMITS } from './context.js';
 export { formatTable, summarizeSkipped, summaryLine } from './format.js';
 export { markRunning } from './running.js';
+export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
 // Pure parsers (text or bytes in, data out), for callers and tests.
-export { parsePackageJson } from './parse/package-json.js';
-export { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseUvReceipt } from './parse/python.js';
-export { bundleInfo, parsePlist } from './parse/plist.js';
-export { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from './parse/vscode.js';
+export { npmAiSdks, pypiAiSdks } from './ai-sdks.js';
 export { parsePluginXml } from './parse/jetbrains.js';
 export { parseNativeVersionEntry } from './parse/layouts.js';
-export { npmAiSdks, pypiAiSdks } from './ai-sdks.js';
+export { parsePackageJson } from './parse/package-json.js';
+export { bundleInfo, parsePlist } from './parse/plist.js';
+export { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseUvReceipt } from './parse/python.js';
+export { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from './parse/vscode.js';
 
 /** The channel scanners, in the order they run. */
 export const SCANNERS: readonly (readonly [string, Scanner])[] = [
@@ -71,7 +72,11 @@ export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult
     found.push(...scanPathBinaries(ctx, found));
   });
   // aigate's own quarantines and kept originals are never an instance or a launcher.
-  const own = found.filter((i) => !isAigateKept(i.installPath)).map((i) => (i.launchers.some(isAigateKept) ? { ...i, launchers: i.launchers.filter((l) => !isAigateKept(l)) } : i));
+  const own = found
+    .filter((i) => !isAigateKept(i.installPath))
+    .map((i) =>
+      i.launchers.some(isAigateKept) ? { ...i, launchers: i.launchers.filter((l) => !isAigateKept(l)) } : i,
+    );
   const identity = (follow: boolean) => (file: string) => {
     const stats = follow ? ctx.fs.stat(file) : ctx.fs.lstat(file);
     return stats ? `${stats.dev}:${stats.ino}` : null;

@@ -1,5 +1,6 @@
 /** Building, merging, checking and ordering tool instances. */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+
 import { instanceKey, ToolInstance } from '../../policies/inventory.js';
 import type { VersionRead } from './parse/version.js';
 
@@ -20,7 +21,12 @@ export function mergeInstances(instances: readonly ToolInstance[]): ToolInstance
     const key = instanceKey(instance);
     const existing = merged.get(key);
     if (!existing) {
-      merged.set(key, { ...instance, launchers: [...instance.launchers], evidence: [...instance.evidence], ...(instance.parts ? { parts: [...instance.parts] } : {}) });
+      merged.set(key, {
+        ...instance,
+        launchers: [...instance.launchers],
+        evidence: [...instance.evidence],
+        ...(instance.parts ? { parts: [...instance.parts] } : {}),
+      });
       continue;
     }
     existing.launchers = union(existing.launchers, instance.launchers);
@@ -42,7 +48,9 @@ export function union(a: readonly string[], b: readonly string[]): string[] {
 }
 
 /** Fits an instance into the schema's bounds (launchers, evidence) and checks it. */
-export function finalizeInstance(instance: ToolInstance): { ok: true; instance: ToolInstance } | { ok: false; error: string } {
+export function finalizeInstance(
+  instance: ToolInstance,
+): { ok: true; instance: ToolInstance } | { ok: false; error: string } {
   const out: ToolInstance = {
     ...instance,
     launchers: [...new Set(instance.launchers)].sort().slice(0, 100),
@@ -57,7 +65,12 @@ export function finalizeInstance(instance: ToolInstance): { ok: true; instance: 
 }
 
 export function compareInstances(a: ToolInstance, b: ToolInstance): number {
-  return cmp(a.toolId, b.toolId) || cmp(a.installPath, b.installPath) || cmp(a.channel, b.channel) || cmp(a.owner ?? '', b.owner ?? '');
+  return (
+    cmp(a.toolId, b.toolId) ||
+    cmp(a.installPath, b.installPath) ||
+    cmp(a.channel, b.channel) ||
+    cmp(a.owner ?? '', b.owner ?? '')
+  );
 }
 
 function cmp(a: string, b: string): number {

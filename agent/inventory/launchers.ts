@@ -4,10 +4,11 @@
  * (for script shims, which cannot be symlinks on Windows) when its text names the package.
  */
 import * as path from 'node:path';
+
 import { isInside, type ScanContext } from './context.js';
 import { child } from './fs.js';
-import type { Home } from './users.js';
 import { shimRunsPackage } from './parse/layouts.js';
+import type { Home } from './users.js';
 
 const WINDOWS_SUFFIXES = ['', '.exe', '.cmd', '.bat', '.ps1', '.bunx'];
 const SHIM_HEAD_BYTES = 16 * 1024;
@@ -20,7 +21,10 @@ export function dirNames(ctx: ScanContext, dir: string): Map<string, string> | n
   if (!cache) listings.set(ctx, (cache = new Map()));
   if (cache.has(dir)) return cache.get(dir)!;
   const entries = ctx.fs.list(dir);
-  const names = entries === null ? null : new Map(entries.map((e) => [ctx.platform === 'windows' ? e.name.toLowerCase() : e.name, e.name] as const));
+  const names =
+    entries === null
+      ? null
+      : new Map(entries.map((e) => [ctx.platform === 'windows' ? e.name.toLowerCase() : e.name, e.name] as const));
   cache.set(dir, names);
   return names;
 }

@@ -29,6 +29,7 @@
  *   through the roots above.
  */
 import * as path from 'node:path';
+
 import type { ScanContext } from './context.js';
 import { parseNpmrcPrefix, parseYarnrc } from './parse/system.js';
 import type { Home } from './users.js';
@@ -62,13 +63,20 @@ export function miseDataDirs(ctx: ScanContext, home: Home): string[] {
 
 /** Volta's homes ($VOLTA_HOME, then ~/.volta or %LOCALAPPDATA%\Volta). */
 export function voltaHomes(ctx: ScanContext, home: Home): string[] {
-  return ctx.envDirs(home, 'VOLTA_HOME', [ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'Volta') : path.join(home.dir, '.volta')]);
+  return ctx.envDirs(home, 'VOLTA_HOME', [
+    ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'Volta') : path.join(home.dir, '.volta'),
+  ]);
 }
 
 /** pnpm's homes ($PNPM_HOME, then the platform default under the XDG data folders). */
 export function pnpmHomes(ctx: ScanContext, home: Home): string[] {
   const h = (...parts: string[]) => path.join(home.dir, ...parts);
-  const defaults = ctx.platform === 'windows' ? [h('AppData', 'Local', 'pnpm')] : ctx.platform === 'darwin' ? [h('Library', 'pnpm')] : xdgDataDirs(ctx, home).map((d) => path.join(d, 'pnpm'));
+  const defaults =
+    ctx.platform === 'windows'
+      ? [h('AppData', 'Local', 'pnpm')]
+      : ctx.platform === 'darwin'
+        ? [h('Library', 'pnpm')]
+        : xdgDataDirs(ctx, home).map((d) => path.join(d, 'pnpm'));
   return ctx.envDirs(home, 'PNPM_HOME', defaults);
 }
 
@@ -86,7 +94,11 @@ export function versionDirs(ctx: ScanContext, dir: string, filter: (name: string
 }
 
 /** The mise npm-backend install folders: `<data>/installs/npm-<name>/<version>`. */
-export function miseBackendInstalls(ctx: ScanContext, home: Home, backend: 'npm' | 'pipx'): { install: string; shims: string }[] {
+export function miseBackendInstalls(
+  ctx: ScanContext,
+  home: Home,
+  backend: 'npm' | 'pipx',
+): { install: string; shims: string }[] {
   const out: { install: string; shims: string }[] = [];
   for (const data of miseDataDirs(ctx, home)) {
     const shims = path.join(data, 'shims');
@@ -101,9 +113,20 @@ export function miseBackendInstalls(ctx: ScanContext, home: Home, backend: 'npm'
 export function npmRoots(ctx: ScanContext): NpmRoot[] {
   const roots: NpmRoot[] = [];
   const win = ctx.platform === 'windows';
-  const prefix = (dir: string, home: Home | null, layout: 'unix' | 'windows' | 'auto' = win ? 'windows' : 'unix', byNameDirs?: string[]) => {
-    const useWindows = layout === 'windows' || (layout === 'auto' && !ctx.fs.isDirectory(path.join(dir, 'lib', 'node_modules')) && ctx.fs.isDirectory(path.join(dir, 'node_modules')));
-    const root: NpmRoot = useWindows ? { modules: path.join(dir, 'node_modules'), binDirs: [dir], home } : { modules: path.join(dir, 'lib', 'node_modules'), binDirs: [path.join(dir, 'bin')], home };
+  const prefix = (
+    dir: string,
+    home: Home | null,
+    layout: 'unix' | 'windows' | 'auto' = win ? 'windows' : 'unix',
+    byNameDirs?: string[],
+  ) => {
+    const useWindows =
+      layout === 'windows' ||
+      (layout === 'auto' &&
+        !ctx.fs.isDirectory(path.join(dir, 'lib', 'node_modules')) &&
+        ctx.fs.isDirectory(path.join(dir, 'node_modules')));
+    const root: NpmRoot = useWindows
+      ? { modules: path.join(dir, 'node_modules'), binDirs: [dir], home }
+      : { modules: path.join(dir, 'lib', 'node_modules'), binDirs: [path.join(dir, 'bin')], home };
     if (byNameDirs) root.byNameDirs = byNameDirs;
     roots.push(root);
   };
@@ -116,29 +139,61 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
   for (const home of ctx.homes) {
     const h = (...parts: string[]) => path.join(home.dir, ...parts);
     const npmrc = ctx.fs.readText(h('.npmrc'), ctx.limits.maxManifestBytes);
-    const configured = [npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir), ...ctx.envValues(home, 'NPM_CONFIG_PREFIX'), ...ctx.envValues(home, 'npm_config_prefix')];
+    const configured = [
+      npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir),
+      ...ctx.envValues(home, 'NPM_CONFIG_PREFIX'),
+      ...ctx.envValues(home, 'npm_config_prefix'),
+    ];
     for (const dir of configured) if (dir && path.isAbsolute(dir)) prefix(dir, home);
     prefix(h('.npm-global'), home);
     if (win) {
       prefix(h('AppData', 'Roaming', 'npm'), home, 'windows');
       for (const v of versionDirs(ctx, h('AppData', 'Roaming', 'nvm'))) prefix(v, home, 'windows');
-      for (const fnm of ctx.envDirs(home, 'FNM_DIR', [h('AppData', 'Roaming', 'fnm')])) for (const v of versionDirs(ctx, path.join(fnm, 'node-versions'))) prefix(path.join(v, 'installation'), home, 'windows');
+      for (const fnm of ctx.envDirs(home, 'FNM_DIR', [h('AppData', 'Roaming', 'fnm')]))
+        for (const v of versionDirs(ctx, path.join(fnm, 'node-versions')))
+          prefix(path.join(v, 'installation'), home, 'windows');
       for (const pnpmHome of pnpmHomes(ctx, home)) pnpm(pnpmHome, home);
-      roots.push({ modules: h('AppData', 'Local', 'Yarn', 'Data', 'global', 'node_modules'), binDirs: [h('AppData', 'Local', 'Yarn', 'bin')], home });
+      roots.push({
+        modules: h('AppData', 'Local', 'Yarn', 'Data', 'global', 'node_modules'),
+        binDirs: [h('AppData', 'Local', 'Yarn', 'bin')],
+        home,
+      });
     } else {
-      const nvmDirs = ctx.envDirs(home, 'NVM_DIR', [h('.nvm'), ...xdgConfigDirs(ctx, home).map((d) => path.join(d, 'nvm'))]);
+      const nvmDirs = ctx.envDirs(home, 'NVM_DIR', [
+        h('.nvm'),
+        ...xdgConfigDirs(ctx, home).map((d) => path.join(d, 'nvm')),
+      ]);
       for (const nvm of nvmDirs) for (const v of versionDirs(ctx, path.join(nvm, 'versions', 'node'))) prefix(v, home);
-      const fnmDirs = ctx.envDirs(home, 'FNM_DIR', [...xdgDataDirs(ctx, home).map((d) => path.join(d, 'fnm')), h('.fnm'), h('Library', 'Application Support', 'fnm')]);
-      for (const fnm of fnmDirs) for (const v of versionDirs(ctx, path.join(fnm, 'node-versions'))) prefix(path.join(v, 'installation'), home);
+      const fnmDirs = ctx.envDirs(home, 'FNM_DIR', [
+        ...xdgDataDirs(ctx, home).map((d) => path.join(d, 'fnm')),
+        h('.fnm'),
+        h('Library', 'Application Support', 'fnm'),
+      ]);
+      for (const fnm of fnmDirs)
+        for (const v of versionDirs(ctx, path.join(fnm, 'node-versions'))) prefix(path.join(v, 'installation'), home);
       for (const asdf of ctx.envDirs(home, 'ASDF_DATA_DIR', [h('.asdf')])) {
         const shims = [path.join(asdf, 'shims')];
         for (const v of versionDirs(ctx, path.join(asdf, 'installs', 'nodejs'))) {
-          roots.push({ modules: path.join(v, '.npm', 'lib', 'node_modules'), binDirs: [path.join(v, '.npm', 'bin')], byNameDirs: shims, home });
-          roots.push({ modules: path.join(v, 'lib', 'node_modules'), binDirs: [path.join(v, 'bin')], byNameDirs: shims, home });
+          roots.push({
+            modules: path.join(v, '.npm', 'lib', 'node_modules'),
+            binDirs: [path.join(v, '.npm', 'bin')],
+            byNameDirs: shims,
+            home,
+          });
+          roots.push({
+            modules: path.join(v, 'lib', 'node_modules'),
+            binDirs: [path.join(v, 'bin')],
+            byNameDirs: shims,
+            home,
+          });
         }
       }
-      for (const mise of miseDataDirs(ctx, home)) for (const v of versionDirs(ctx, path.join(mise, 'installs', 'node'))) prefix(v, home, 'unix', [path.join(mise, 'shims')]);
-      for (const volta of voltaHomes(ctx, home)) for (const v of versionDirs(ctx, path.join(volta, 'tools', 'image', 'node'))) prefix(v, home, 'unix', [path.join(volta, 'bin')]);
+      for (const mise of miseDataDirs(ctx, home))
+        for (const v of versionDirs(ctx, path.join(mise, 'installs', 'node')))
+          prefix(v, home, 'unix', [path.join(mise, 'shims')]);
+      for (const volta of voltaHomes(ctx, home))
+        for (const v of versionDirs(ctx, path.join(volta, 'tools', 'image', 'node')))
+          prefix(v, home, 'unix', [path.join(volta, 'bin')]);
       for (const pnpmHome of pnpmHomes(ctx, home)) pnpm(pnpmHome, home);
       yarn(home);
     }
@@ -147,16 +202,31 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
       // npm: a Unix prefix (or, on Windows, node_modules + shims in the folder); bun
       // (`npm.bun`): node_modules right in the folder, bins in <folder>/bin.
       if (!win) prefix(install, home, 'unix', [shims]);
-      roots.push({ modules: path.join(install, 'node_modules'), binDirs: win ? [install, path.join(install, 'bin')] : [path.join(install, 'bin')], byNameDirs: [shims], home });
+      roots.push({
+        modules: path.join(install, 'node_modules'),
+        binDirs: win ? [install, path.join(install, 'bin')] : [path.join(install, 'bin')],
+        byNameDirs: [shims],
+        home,
+      });
     }
     const binOverrides = ctx.envValues(home, 'BUN_INSTALL_BIN');
     for (const bun of ctx.envDirs(home, 'BUN_INSTALL', [h('.bun')])) {
       const binDirs = [path.join(bun, 'bin'), ...binOverrides];
-      roots.push({ modules: path.join(bun, 'install', 'global', 'node_modules'), binDirs, ...(win ? { byNameDirs: binDirs } : {}), home });
+      roots.push({
+        modules: path.join(bun, 'install', 'global', 'node_modules'),
+        binDirs,
+        ...(win ? { byNameDirs: binDirs } : {}),
+        home,
+      });
     }
     for (const global of ctx.envValues(home, 'BUN_INSTALL_GLOBAL_DIR')) {
       const binDirs = [...binOverrides, h('.bun', 'bin')];
-      roots.push({ modules: path.join(global, 'node_modules'), binDirs, ...(win ? { byNameDirs: binDirs } : {}), home });
+      roots.push({
+        modules: path.join(global, 'node_modules'),
+        binDirs,
+        ...(win ? { byNameDirs: binDirs } : {}),
+        home,
+      });
     }
   }
 
@@ -167,7 +237,8 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
       const npmrc = ctx.fs.readText(ctx.sys('etc', 'npmrc'), ctx.limits.maxManifestBytes);
       const configured = npmrc === null ? null : parseNpmrcPrefix(npmrc, '');
       if (configured && path.isAbsolute(configured)) prefix(ctx.sys(configured), null);
-      for (const dir of [['usr', 'local'], ['usr'], ['opt', 'homebrew'], ['home', 'linuxbrew', '.linuxbrew']]) prefix(ctx.sys(...dir), null);
+      for (const dir of [['usr', 'local'], ['usr'], ['opt', 'homebrew'], ['home', 'linuxbrew', '.linuxbrew']])
+        prefix(ctx.sys(...dir), null);
       // The Node running the agent has its own global prefix (when scanning this machine).
       if (ctx.root === path.parse(ctx.root).root) prefix(path.dirname(path.dirname(process.execPath)), null);
     }
@@ -177,7 +248,8 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
   function pnpm(pnpmHome: string, home: Home) {
     const binDirs = [pnpmHome, path.join(pnpmHome, 'bin')];
     for (const entry of ctx.fs.list(path.join(pnpmHome, 'global')) ?? []) {
-      if (entry.isDirectory) roots.push({ modules: path.join(pnpmHome, 'global', entry.name, 'node_modules'), binDirs, home });
+      if (entry.isDirectory)
+        roots.push({ modules: path.join(pnpmHome, 'global', entry.name, 'node_modules'), binDirs, home });
     }
   }
 
@@ -190,7 +262,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
       ...ctx.envValues(home, 'XDG_DATA_HOME').map((d) => path.join(d, 'yarn', 'global')),
       ...xdgConfigDirs(ctx, home).map((d) => path.join(d, 'yarn', 'global')),
     ]);
-    const prefixes = ctx.envDirs(home, 'YARN_PREFIX', [...(config.prefix && path.isAbsolute(config.prefix) ? [config.prefix] : []), h('.yarn')]);
+    const prefixes = ctx.envDirs(home, 'YARN_PREFIX', [
+      ...(config.prefix && path.isAbsolute(config.prefix) ? [config.prefix] : []),
+      h('.yarn'),
+    ]);
     const binDirs = prefixes.map((p) => path.join(p, 'bin'));
     for (const global of globals) roots.push({ modules: path.join(global, 'node_modules'), binDirs, home });
   }

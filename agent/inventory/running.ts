@@ -7,10 +7,17 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { ScanContext } from './context.js';
 import { hostPlatform } from './context.js';
-import { argvPaths, parseProcCmdline, parsePsComm, parseWindowsProcesses, type ProcessInfo } from './parse/processes.js';
+import {
+  argvPaths,
+  parseProcCmdline,
+  parsePsComm,
+  parseWindowsProcesses,
+  type ProcessInfo,
+} from './parse/processes.js';
 
 const LIST_TIMEOUT_MS = 5000;
 const MAX_PROCESSES = 100_000;
@@ -24,7 +31,12 @@ export async function listProcesses(ctx: Pick<ScanContext, 'skip'>): Promise<Pro
         return await listPs();
       case 'windows':
         return parseWindowsProcesses(
-          await run('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', 'Get-CimInstance Win32_Process | Select-Object ProcessId,ExecutablePath,CommandLine | ConvertTo-Json -Compress']),
+          await run('powershell.exe', [
+            '-NoProfile',
+            '-NonInteractive',
+            '-Command',
+            'Get-CimInstance Win32_Process | Select-Object ProcessId,ExecutablePath,CommandLine | ConvertTo-Json -Compress',
+          ]),
         );
     }
   } catch (error) {
@@ -36,7 +48,10 @@ export async function listProcesses(ctx: Pick<ScanContext, 'skip'>): Promise<Pro
 function listProc(ctx: Pick<ScanContext, 'skip'>): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   let denied = 0;
-  const pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).slice(0, MAX_PROCESSES);
+  const pids = fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .slice(0, MAX_PROCESSES);
   for (const pid of pids) {
     const paths: string[] = [];
     try {
@@ -52,12 +67,16 @@ function listProc(ctx: Pick<ScanContext, 'skip'>): ProcessInfo[] {
     }
     if (paths.length) out.push({ pid: Number(pid), paths: [...new Set(paths)] });
   }
-  if (denied > 0) ctx.skip('/proc', `permission denied (the executables of ${denied} processes; matched by command line instead)`);
+  if (denied > 0)
+    ctx.skip('/proc', `permission denied (the executables of ${denied} processes; matched by command line instead)`);
   return out;
 }
 
 async function listPs(): Promise<ProcessInfo[]> {
-  const [comm, args] = await Promise.all([run('ps', ['-axww', '-o', 'pid=,comm=']), run('ps', ['-axww', '-o', 'pid=,args='])]);
+  const [comm, args] = await Promise.all([
+    run('ps', ['-axww', '-o', 'pid=,comm=']),
+    run('ps', ['-axww', '-o', 'pid=,args=']),
+  ]);
   const byPid = new Map<number, Set<string>>();
   for (const { pid, command } of parsePsComm(comm)) if (command.startsWith('/')) byPid.set(pid, new Set([command]));
   for (const { pid, command } of parsePsComm(args)) {
@@ -70,10 +89,15 @@ async function listPs(): Promise<ProcessInfo[]> {
 
 function run(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: LIST_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, windowsHide: true, encoding: 'utf8' }, (error, stdout) => {
-      if (error) reject(error);
-      else resolve(stdout);
-    });
+    execFile(
+      file,
+      args,
+      { timeout: LIST_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, windowsHide: true, encoding: 'utf8' },
+      (error, stdout) => {
+        if (error) reject(error);
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -81,7 +105,11 @@ function run(file: string, args: string[]): Promise<string> {
  * Marks instances with the processes that run them (`running`, `pids`). Pure given the process
  * list and a realpath function, so it is tested with made-up process lists too.
  */
-export function markRunning(instances: ToolInstance[], processes: readonly ProcessInfo[], realpath: (p: string) => string | null): void {
+export function markRunning(
+  instances: ToolInstance[],
+  processes: readonly ProcessInfo[],
+  realpath: (p: string) => string | null,
+): void {
   const byPath = new Map<string, ToolInstance[]>();
   const byLauncher = new Map<string, ToolInstance[]>();
   const push = (map: Map<string, ToolInstance[]>, key: string, instance: ToolInstance) => {
@@ -107,7 +135,8 @@ export function markRunning(instances: ToolInstance[], processes: readonly Proce
   for (const proc of processes) {
     const hits = new Set<ToolInstance>();
     for (const raw of proc.paths) {
-      for (const candidate of new Set([raw, realpath(raw) ?? raw])) for (const instance of owners(candidate)) hits.add(instance);
+      for (const candidate of new Set([raw, realpath(raw) ?? raw]))
+        for (const instance of owners(candidate)) hits.add(instance);
     }
     for (const instance of hits) {
       instance.running = true;

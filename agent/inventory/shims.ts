@@ -11,17 +11,33 @@
 import * as path from 'node:path';
 
 /** Executable base names of shim managers (lower case, without a Windows extension). */
-export const SHIM_MANAGER_EXECUTABLES: ReadonlySet<string> = new Set(['mise', 'rtx', 'asdf', 'volta', 'volta-shim', 'proto', 'proto-shim', 'nodenv', 'rbenv', 'pyenv', 'goenv']);
+export const SHIM_MANAGER_EXECUTABLES: ReadonlySet<string> = new Set([
+  'mise',
+  'rtx',
+  'asdf',
+  'volta',
+  'volta-shim',
+  'proto',
+  'proto-shim',
+  'nodenv',
+  'rbenv',
+  'pyenv',
+  'goenv',
+]);
 
 /** A shim script's dispatch line: `asdf exec`, `mise x --`, `nodenv exec`, `proto run`. */
-const SHIM_SCRIPT = /\b(?:asdf|mise|rtx|nodenv|rbenv|pyenv|goenv)["']?\s+exec\b|\b(?:mise|rtx)["']?\s+x\b|\bproto["']?\s+run\b/;
+const SHIM_SCRIPT =
+  /\b(?:asdf|mise|rtx|nodenv|rbenv|pyenv|goenv)["']?\s+exec\b|\b(?:mise|rtx)["']?\s+x\b|\bproto["']?\s+run\b/;
 
 /**
  * The shim manager a command resolves to, or null. `real` is the command's real path; `head`,
  * when given, the first bytes of a script command (checked for a dispatch line).
  */
 export function shimManagerOf(real: string, head?: string | null): string | null {
-  const base = path.basename(real).toLowerCase().replace(/\.exe$/, '');
+  const base = path
+    .basename(real)
+    .toLowerCase()
+    .replace(/\.exe$/, '');
   if (SHIM_MANAGER_EXECUTABLES.has(base)) return base;
   if (head && head.startsWith('#!')) {
     const m = SHIM_SCRIPT.exec(head.slice(0, 4096));

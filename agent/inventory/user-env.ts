@@ -15,6 +15,7 @@
  * only when its real path lies inside the user's home (see ScanContext.envValues).
  */
 import * as path from 'node:path';
+
 import { isInside } from './context.js';
 import type { ScanFs } from './fs.js';
 import { parseEnviron, parseStartupFile, type StartupDialect } from './parse/shell-env.js';
@@ -95,7 +96,13 @@ export function readStartupEnv(source: StartupSource): UserEnv {
 
   // The login environment every shell starts from.
   const base = new Map<string, string>([['HOME', source.homeDir]]);
-  const read = (file: string, dialect: StartupDialect, scope: Map<string, string>, depth: number, insideHome = true): void => {
+  const read = (
+    file: string,
+    dialect: StartupDialect,
+    scope: Map<string, string>,
+    depth: number,
+    insideHome = true,
+  ): void => {
     // (/etc is not listed for one file: a missing /etc/environment is one quiet failed open.)
     if (budget <= 0 || (insideHome && !present(file))) return;
     const text = readBounded(source, file, insideHome);
@@ -110,7 +117,9 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     }
   };
   if (source.etcEnvironment) read(source.etcEnvironment, 'sh', base, MAX_SOURCE_DEPTH, false);
-  if (present(h('.config', 'environment.d'))) for (const file of sortedFiles(source, h('.config', 'environment.d'), '.conf')) read(file, 'sh', base, MAX_SOURCE_DEPTH);
+  if (present(h('.config', 'environment.d')))
+    for (const file of sortedFiles(source, h('.config', 'environment.d'), '.conf'))
+      read(file, 'sh', base, MAX_SOURCE_DEPTH);
 
   const posix = new Map(base);
   for (const name of ['.profile', '.bash_profile', '.bash_login', '.bashrc']) read(h(name), 'sh', posix, 0);
@@ -127,7 +136,8 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   const fishDir = h('.config', 'fish');
   if (!present(fishDir)) return env;
   read(path.join(fishDir, 'fish_variables'), 'fish-universal', fish, MAX_SOURCE_DEPTH);
-  if (present(path.join(fishDir, 'conf.d'))) for (const file of sortedFiles(source, path.join(fishDir, 'conf.d'), '.fish')) read(file, 'fish', fish, 0);
+  if (present(path.join(fishDir, 'conf.d')))
+    for (const file of sortedFiles(source, path.join(fishDir, 'conf.d'), '.fish')) read(file, 'fish', fish, 0);
   read(path.join(fishDir, 'config.fish'), 'fish', fish, 0);
   return env;
 }
@@ -146,7 +156,12 @@ function sortedFiles(source: StartupSource, dir: string, suffix: string): string
 /** The text of a file that really lies inside the home (checked on the opened file), or any file for system ones. */
 function readBounded(source: StartupSource, file: string, insideHome: boolean): string | null {
   if (!insideHome) return source.fs.readText(file, MAX_FILE_BYTES);
-  return source.fs.readTextWhere(file, MAX_FILE_BYTES, (real) => isInside(real, source.homeReal), "leads outside the user's home; not read");
+  return source.fs.readTextWhere(
+    file,
+    MAX_FILE_BYTES,
+    (real) => isInside(real, source.homeReal),
+    "leads outside the user's home; not read",
+  );
 }
 
 /**
@@ -154,7 +169,12 @@ function readBounded(source: StartupSource, file: string, insideHome: boolean): 
  * Only processes of `uids` are read; unreadable ones (another user's, when not root) are passed
  * over silently, as are processes that end while being read.
  */
-export function readProcessEnvs(fs: ScanFs, procDir: string, uids: ReadonlySet<number>, canRead: (uid: number) => boolean): Map<number, UserEnv> {
+export function readProcessEnvs(
+  fs: ScanFs,
+  procDir: string,
+  uids: ReadonlySet<number>,
+  canRead: (uid: number) => boolean,
+): Map<number, UserEnv> {
   const out = new Map<number, UserEnv>();
   if (uids.size === 0) return out;
   const entries = fs.list(procDir);

@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import type { OsName } from '../../policies/schema.js';
 import type { ScanFs } from './fs.js';
 import { isPersonAccount, parsePasswd, type PasswdEntry } from './parse/system.js';
@@ -22,7 +23,14 @@ export interface UserDirectory {
   ownerOf(stats: { uid: number } | null): string | null;
 }
 
-const NOT_PEOPLE_WINDOWS = new Set(['public', 'default', 'default user', 'all users', 'defaultapppool', 'wdagutilityaccount']);
+const NOT_PEOPLE_WINDOWS = new Set([
+  'public',
+  'default',
+  'default user',
+  'all users',
+  'defaultapppool',
+  'wdagutilityaccount',
+]);
 const NOT_PEOPLE_MAC = new Set(['shared', 'guest']);
 
 export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserDirectory {

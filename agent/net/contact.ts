@@ -5,8 +5,9 @@
  * server's error `code` (policies/errors.ts), never on a message's text.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { isErrorCode, type ErrorCode } from '../../policies/errors.js';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+
+import { type ErrorCode, isErrorCode } from '../../policies/errors.js';
 
 /** Any failure to get a usable answer from the server. `status` is null when none came back. */
 export class ContactError extends Error {
@@ -50,7 +51,10 @@ export class ServerError extends ContactError {
 /** The server answered 2xx with a body the protocol does not allow (another program, a broken proxy, a bug). */
 export class MalformedReply extends ContactError {
   constructor(what: string, status: number, problem: string) {
-    super(`${what}: the server's answer is not what the aigate protocol says (${problem}); is this an aigate server of a matching version?`, status);
+    super(
+      `${what}: the server's answer is not what the aigate protocol says (${problem}); is this an aigate server of a matching version?`,
+      status,
+    );
     this.name = 'MalformedReply';
   }
 }
@@ -72,7 +76,8 @@ export function errorMessage(reply: { status: number; body: unknown }): string {
 /** The contact error for an error reply to `what` (a route, for the message). */
 export function replyError(what: string, reply: { status: number; body: unknown }): ContactError {
   const code = errorCode(reply.body);
-  if (reply.status === 401 || reply.status === 403) return new DeviceRejected(reply.status, code, `the server does not accept this device: ${errorMessage(reply)}`);
+  if (reply.status === 401 || reply.status === 403)
+    return new DeviceRejected(reply.status, code, `the server does not accept this device: ${errorMessage(reply)}`);
   return new ServerError(`${what} answered HTTP ${reply.status}: ${errorMessage(reply)}`, reply.status, code);
 }
 
@@ -80,10 +85,18 @@ export function replyError(what: string, reply: { status: number; body: unknown 
 const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
 
 /** `reply.body` as `schema` says, or a MalformedReply naming the first field that is wrong. */
-export function checkReply<T extends TSchema>(schema: T, what: string, reply: { status: number; body: unknown }): Static<T> {
+export function checkReply<T extends TSchema>(
+  schema: T,
+  what: string,
+  reply: { status: number; body: unknown },
+): Static<T> {
   let checker = checkers.get(schema);
   if (!checker) checkers.set(schema, (checker = TypeCompiler.Compile(schema)));
   if (checker.Check(reply.body)) return reply.body as Static<T>;
   const first = checker.Errors(reply.body).First();
-  throw new MalformedReply(what, reply.status, first ? `${first.path || '/'}: ${first.message}` : 'not the expected shape');
+  throw new MalformedReply(
+    what,
+    reply.status,
+    first ? `${first.path || '/'}: ${first.message}` : 'not the expected shape',
+  );
 }

@@ -9,6 +9,7 @@
  * it costs nothing.
  */
 import type { KeyObject } from 'node:crypto';
+
 import { mintDeviceToken } from '../../policies/device-token.js';
 import { errorCode, ServerUnreachable } from './contact.js';
 
@@ -40,7 +41,11 @@ export interface RequestOptions {
 const CLOCK_CODES = new Set<string>(['token_expired', 'token_too_old']);
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-export async function httpJson(url: string, method: string, options: RequestOptions & { authorization?: string }): Promise<HttpReply> {
+export async function httpJson(
+  url: string,
+  method: string,
+  options: RequestOptions & { authorization?: string },
+): Promise<HttpReply> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (options.authorization) headers.authorization = options.authorization;
   const init: RequestInit = { method, headers };
@@ -92,7 +97,8 @@ export class DeviceHttp {
 
   async request(method: string, path: string, options: RequestOptions = {}): Promise<HttpReply> {
     const url = this.identity.serverUrl + path;
-    const send = () => httpJson(url, method, { ...options, ...(options.anonymous ? {} : { authorization: `Bearer ${this.token()}` }) });
+    const send = () =>
+      httpJson(url, method, { ...options, ...(options.anonymous ? {} : { authorization: `Bearer ${this.token()}` }) });
     const reply = await send();
     if (reply.status === 401 && !options.anonymous && this.learnOffset(reply)) return send();
     return reply;

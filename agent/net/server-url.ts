@@ -20,9 +20,13 @@ export function checkServerUrl(text: string, options: { insecureHttp: boolean })
   try {
     url = new URL(text);
   } catch {
-    return { ok: false, message: `--server must be a URL such as https://aigate.example.com, got ${JSON.stringify(text)}` };
+    return {
+      ok: false,
+      message: `--server must be a URL such as https://aigate.example.com, got ${JSON.stringify(text)}`,
+    };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, message: `--server must use https (or http to this machine), got ${url.protocol}` };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { ok: false, message: `--server must use https (or http to this machine), got ${url.protocol}` };
   if (url.username || url.password) return { ok: false, message: '--server must not contain a user name or password' };
   if (url.search || url.hash) return { ok: false, message: '--server must not contain a query or a fragment' };
   if (url.protocol === 'http:' && !options.insecureHttp && !isLoopbackHost(url.hostname)) {

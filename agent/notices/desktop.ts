@@ -6,12 +6,18 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+
 import type { AgentLogger } from '../log.js';
 import type { Notice } from './notice.js';
 
 const TIMEOUT_MS = 5000;
 
-function launch(command: string, args: string[], options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv }, log: AgentLogger): void {
+function launch(
+  command: string,
+  args: string[],
+  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv },
+  log: AgentLogger,
+): void {
   try {
     const child = spawn(command, args, { stdio: 'ignore', detached: false, timeout: TIMEOUT_MS, ...options });
     child.on('error', (error) => log.debug({ command, error: error.message }, 'desktop notification not shown'));
@@ -36,7 +42,10 @@ function linuxSessions(): { uid: number; gid: number; bus: string }[] {
 
 const appleScriptString = (text: string) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
-export function desktopNotifier(log: AgentLogger, platform: NodeJS.Platform = process.platform): (notice: Notice) => void {
+export function desktopNotifier(
+  log: AgentLogger,
+  platform: NodeJS.Platform = process.platform,
+): (notice: Notice) => void {
   return (notice) => {
     const title = `aigate: ${notice.title}`;
     const body = notice.summary;
@@ -45,7 +54,12 @@ export function desktopNotifier(log: AgentLogger, platform: NodeJS.Platform = pr
       for (const session of linuxSessions()) {
         if (!isRoot && session.uid !== process.getuid?.()) continue;
         const env = { DBUS_SESSION_BUS_ADDRESS: session.bus, PATH: process.env.PATH ?? '/usr/bin:/bin' };
-        launch('notify-send', ['--app-name=aigate', `--urgency=${notice.kind === 'block' ? 'critical' : 'normal'}`, title, body], isRoot ? { uid: session.uid, gid: session.gid, env } : { env }, log);
+        launch(
+          'notify-send',
+          ['--app-name=aigate', `--urgency=${notice.kind === 'block' ? 'critical' : 'normal'}`, title, body],
+          isRoot ? { uid: session.uid, gid: session.gid, env } : { env },
+          log,
+        );
       }
     } else if (platform === 'darwin') {
       let consoleUid: number | null = null;
@@ -55,7 +69,8 @@ export function desktopNotifier(log: AgentLogger, platform: NodeJS.Platform = pr
         consoleUid = null;
       }
       const script = `display notification ${appleScriptString(body)} with title ${appleScriptString(title)}`;
-      if (consoleUid !== null && consoleUid !== 0 && process.getuid?.() === 0) launch('launchctl', ['asuser', String(consoleUid), 'osascript', '-e', script], {}, log);
+      if (consoleUid !== null && consoleUid !== 0 && process.getuid?.() === 0)
+        launch('launchctl', ['asuser', String(consoleUid), 'osascript', '-e', script], {}, log);
       else launch('osascript', ['-e', script], {}, log);
     } else if (platform === 'win32') {
       launch('msg', ['*', '/TIME:120', `${title}\n\n${body}`], {}, log);

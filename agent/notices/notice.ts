@@ -31,7 +31,10 @@ export interface NoticeInput {
   version: string | null;
   policyName: string;
   timeZone: string;
-  verdict: Pick<Verdict, 'message' | 'contact' | 'alternatives' | 'effectiveAt' | 'upcomingAction' | 'phase' | 'decidedBy'>;
+  verdict: Pick<
+    Verdict,
+    'message' | 'contact' | 'alternatives' | 'effectiveAt' | 'upcomingAction' | 'phase' | 'decidedBy'
+  >;
 }
 
 /** `2026-07-10 00:00 (Asia/Shanghai)`. */
@@ -73,16 +76,31 @@ export function buildNotice(input: NoticeInput): Notice {
   text(`  ${verdict.message}`);
   text('');
   if (kind === 'block') {
-    text(when !== null ? `  Blocked since ${when} by the company policy "${input.policyName}".` : `  Blocked by the company policy "${input.policyName}".`);
+    text(
+      when !== null
+        ? `  Blocked since ${when} by the company policy "${input.policyName}".`
+        : `  Blocked by the company policy "${input.policyName}".`,
+    );
   } else if (counting) {
-    text(`  From ${when}, ${named} will ${becomesBlocked ? 'no longer start on this computer' : 'be restricted by the company policy'}.`);
-    lines.push({ countdownTo: effective, before: '  That is in ', after: '.', elapsed: '  That time has come: the agent will apply it at its next check.' });
+    text(
+      `  From ${when}, ${named} will ${becomesBlocked ? 'no longer start on this computer' : 'be restricted by the company policy'}.`,
+    );
+    lines.push({
+      countdownTo: effective,
+      before: '  That is in ',
+      after: '.',
+      elapsed: '  That time has come: the agent will apply it at its next check.',
+    });
   } else {
     text(`  The company policy "${input.policyName}" discourages ${named}.`);
   }
   if (verdict.alternatives.length > 0) text(`  Approved alternatives: ${verdict.alternatives.join(', ')}`);
   if (verdict.contact) text(`  Questions: ${verdict.contact}`);
-  text(kind === 'block' ? `  If you need ${toolName} for your work, you can ask for an exception:` : `  Need ${toolName} for your work? Ask for an exception:`);
+  text(
+    kind === 'block'
+      ? `  If you need ${toolName} for your work, you can ask for an exception:`
+      : `  Need ${toolName} for your work? Ask for an exception:`,
+  );
   text(`    ${exceptionCommand(toolId)}`);
   if (kind === 'block') {
     text(`  Nothing was deleted: if ${toolName} is allowed again, it comes back exactly as it was.`);

@@ -4,10 +4,11 @@
  * checks out against the catalog it travels with (or the built-in one). Pure apart from crypto.
  */
 import type { JWK } from 'jose';
-import { verifyBundle, type BundlePayload, type BundleRefusalCode } from '../../policies/bundle.js';
+
+import { type BundlePayload, type BundleRefusalCode, verifyBundle } from '../../policies/bundle.js';
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import type { Catalog } from '../../policies/catalog/schema.js';
-import { compilePolicy, type CompiledPolicy } from '../../policies/compile.js';
+import { type CompiledPolicy, compilePolicy } from '../../policies/compile.js';
 import { formatProblem, validatePolicyValue } from '../../policies/load.js';
 
 export type RefusalCode = BundleRefusalCode | 'invalid-policy';
@@ -21,21 +22,35 @@ export interface AcceptedPolicy {
 
 export type Acceptance = { ok: true; policy: AcceptedPolicy } | { ok: false; code: RefusalCode; message: string };
 
-export async function acceptBundle(token: string, options: { trustedKeys: readonly JWK[]; lastRevision: number | null }): Promise<Acceptance> {
+export async function acceptBundle(
+  token: string,
+  options: { trustedKeys: readonly JWK[]; lastRevision: number | null },
+): Promise<Acceptance> {
   const verified = await verifyBundle(token, { trustedKeys: options.trustedKeys, lastRevision: options.lastRevision });
   if (!verified.ok) return verified;
   const payload = verified.payload;
   const catalog = payload.catalog ?? builtinCatalog;
   const checked = validatePolicyValue(payload.policy, { catalog });
   if (!checked.ok) {
-    const head = checked.errors.slice(0, 3).map((problem) => formatProblem(problem)).join('; ');
-    return { ok: false, code: 'invalid-policy', message: `revision ${payload.revision} is signed but its policy is invalid: ${head}` };
+    const head = checked.errors
+      .slice(0, 3)
+      .map((problem) => formatProblem(problem))
+      .join('; ');
+    return {
+      ok: false,
+      code: 'invalid-policy',
+      message: `revision ${payload.revision} is signed but its policy is invalid: ${head}`,
+    };
   }
   let compiled: CompiledPolicy;
   try {
     compiled = compilePolicy(checked.policy, catalog);
   } catch (error) {
-    return { ok: false, code: 'invalid-policy', message: `revision ${payload.revision} cannot be compiled: ${(error as Error).message}` };
+    return {
+      ok: false,
+      code: 'invalid-policy',
+      message: `revision ${payload.revision} cannot be compiled: ${(error as Error).message}`,
+    };
   }
   return { ok: true, policy: { token, payload, catalog, compiled } };
 }

@@ -5,15 +5,16 @@
  * (its ETag goes into If-None-Match) nor reported twice.
  */
 import type { JWK } from 'jose';
+
+import { PolicyReply } from '../../policies/protocol.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
-import { PolicyReply } from '../../policies/protocol.js';
 import { checkReply, errorCode, replyError } from '../net/contact.js';
 import type { DeviceHttp } from '../net/device-http.js';
 import type { StatePaths } from '../state/paths.js';
-import { acceptBundle, describeRefusal, type AcceptedPolicy, type RefusalCode } from './accept.js';
-import { loadCachedPolicy, loadPolicyState, savePolicyState, storeAcceptedPolicy, type PolicyState } from './cache.js';
+import { acceptBundle, type AcceptedPolicy, describeRefusal, type RefusalCode } from './accept.js';
+import { loadCachedPolicy, loadPolicyState, type PolicyState, savePolicyState, storeAcceptedPolicy } from './cache.js';
 
 export type PollOutcome =
   | { kind: 'unchanged' }
@@ -68,7 +69,10 @@ export class PolicySync {
     const known = this.knownEtags();
     if (known.length > 0) headers['if-none-match'] = known.join(', ');
     if (options.waitSeconds) headers.prefer = `wait=${options.waitSeconds}`;
-    const request: Parameters<DeviceHttp['request']>[2] = { headers, timeoutMs: ((options.waitSeconds ?? 0) + 30) * 1000 };
+    const request: Parameters<DeviceHttp['request']>[2] = {
+      headers,
+      timeoutMs: ((options.waitSeconds ?? 0) + 30) * 1000,
+    };
     if (options.signal) request.signal = options.signal;
     const reply = await this.deps.http.request('GET', '/v1/policy', request);
     if (reply.status === 304) return { kind: 'unchanged' };
@@ -97,7 +101,16 @@ export class PolicySync {
     if (!accepted.ok) {
       const again = this.state.refused?.etag === etag && etag !== '';
       const message = `refused policy bundle${claimedRevision !== null ? ` revision ${claimedRevision}` : ''}: ${describeRefusal(accepted.code)} (${accepted.message}); the current policy stays in force`;
-      this.state = { ...this.state, refused: { etag, code: accepted.code, message: accepted.message, at: new Date(now).toISOString(), revision: claimedRevision } };
+      this.state = {
+        ...this.state,
+        refused: {
+          etag,
+          code: accepted.code,
+          message: accepted.message,
+          at: new Date(now).toISOString(),
+          revision: claimedRevision,
+        },
+      };
       await savePolicyState(this.deps.paths, this.state);
       if (!again) {
         this.deps.log.warn({ code: accepted.code, claimedRevision, etag }, message);
@@ -112,7 +125,10 @@ export class PolicySync {
       return { kind: 'refused', code: accepted.code, message };
     }
     const policy = accepted.policy;
-    this.state = await storeAcceptedPolicy(this.deps.paths, policy, etag || null, now, { ...this.state, refused: null });
+    this.state = await storeAcceptedPolicy(this.deps.paths, policy, etag || null, now, {
+      ...this.state,
+      refused: null,
+    });
     const previous = this.current?.payload.revision ?? null;
     this.current = policy;
     const name = policy.payload.policy.metadata.name;
@@ -121,7 +137,12 @@ export class PolicySync {
       newEvent('policy-applied', now, {
         policyRevision: policy.payload.revision,
         message: `policy "${name}" revision ${policy.payload.revision} is now in force (${policy.compiled.enforce ? 'enforce' : 'monitor'} mode)`,
-        details: { name, previous, mode: policy.compiled.enforce ? 'enforce' : 'monitor', policyHash: policy.payload.policyHash ?? null },
+        details: {
+          name,
+          previous,
+          mode: policy.compiled.enforce ? 'enforce' : 'monitor',
+          policyHash: policy.payload.policyHash ?? null,
+        },
       }),
     );
     return { kind: 'updated', revision: policy.payload.revision };

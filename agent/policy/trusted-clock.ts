@@ -7,12 +7,16 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { JWK } from 'jose';
+
 import { verifyServerTime } from '../../policies/signed-time.js';
 import { clockBehindFloor, trustedNow } from '../../policies/trusted-time.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_FILE_MODE } from '../state/paths.js';
 
-const TimeFloor = Type.Object({ floorMs: Type.Integer({ minimum: 0 }), token: Type.String(), updatedAt: Type.String() }, { additionalProperties: false });
+const TimeFloor = Type.Object(
+  { floorMs: Type.Integer({ minimum: 0 }), token: Type.String(), updatedAt: Type.String() },
+  { additionalProperties: false },
+);
 
 const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
 
@@ -59,7 +63,11 @@ export class TrustedClock {
     const current = this.floor;
     if (current !== null && verified.timeMs <= current) return null;
     this.set(verified.timeMs);
-    await writeJsonFile(this.file, { floorMs: verified.timeMs, token, updatedAt: new Date(this.localClock()).toISOString() }, PRIVATE_FILE_MODE);
+    await writeJsonFile(
+      this.file,
+      { floorMs: verified.timeMs, token, updatedAt: new Date(this.localClock()).toISOString() },
+      PRIVATE_FILE_MODE,
+    );
     return null;
   }
 
@@ -74,7 +82,10 @@ export function localClockFromEnv(env: NodeJS.ProcessEnv): () => number {
   const text = env.AIGATE_AGENT_TEST_CLOCK;
   if (!text) return Date.now;
   const start = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(start)) throw new Error(`AIGATE_AGENT_TEST_CLOCK must be an RFC 3339 instant or epoch milliseconds, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(start))
+    throw new Error(
+      `AIGATE_AGENT_TEST_CLOCK must be an RFC 3339 instant or epoch milliseconds, got ${JSON.stringify(text)}`,
+    );
   const startedAt = monotonicMs();
   return () => start + (monotonicMs() - startedAt);
 }

@@ -3,15 +3,24 @@
  * employee needs to see (tool, who, status, when) goes into the public status file; the reasons
  * stay in the agent's private exceptions.json.
  */
+import { randomUUID } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
-import type { AgentLogger } from '../log.js';
-import { randomUUID } from 'node:crypto';
 import { DeviceExceptionRequestView, type ExceptionRequestBody } from '../../policies/protocol.js';
-import { checkReply, ContactError, DeviceRejected, errorCode, errorMessage, ServerUnreachable } from '../net/contact.js';
+import type { AgentLogger } from '../log.js';
+import {
+  checkReply,
+  ContactError,
+  DeviceRejected,
+  errorCode,
+  errorMessage,
+  ServerUnreachable,
+} from '../net/contact.js';
 import type { DeviceHttp } from '../net/device-http.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_FILE_MODE } from '../state/paths.js';
@@ -32,7 +41,13 @@ export const TrackedRequest = Type.Object(
     user: Type.String(),
     reason: Type.String(),
     /** The server's state (`revoked`: approved, then removed by a later policy), or `refused` (never filed). */
-    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied'), Type.Literal('revoked'), Type.Literal('refused')]),
+    status: Type.Union([
+      Type.Literal('pending'),
+      Type.Literal('approved'),
+      Type.Literal('denied'),
+      Type.Literal('revoked'),
+      Type.Literal('refused'),
+    ]),
     requestedAt: Type.String(),
     decidedAt: Type.Union([Type.String(), Type.Null()]),
     /** The admin's reason for a decision, or why the agent or server refused the request. */
@@ -70,7 +85,9 @@ export interface ForwardContext {
 /** The tracked requests and the users last reported, from the agent's private exceptions file. */
 export async function loadTracked(file: string): Promise<{ requests: TrackedRequest[]; reportedUsers: string[] }> {
   const read = await readJsonFile(file, Tracked);
-  return read.ok ? { requests: read.value.requests, reportedUsers: read.value.reportedUsers ?? [] } : { requests: [], reportedUsers: [] };
+  return read.ok
+    ? { requests: read.value.requests, reportedUsers: read.value.reportedUsers ?? [] }
+    : { requests: [], reportedUsers: [] };
 }
 
 /**
@@ -82,7 +99,10 @@ export async function requesters(requestsDir: string, tracked: readonly TrackedR
   const users = new Set(tracked.map((request) => request.user));
   let names: string[] = [];
   try {
-    names = (await readdir(requestsDir)).filter((name) => REQUEST_NAME.test(name)).sort().slice(0, 100);
+    names = (await readdir(requestsDir))
+      .filter((name) => REQUEST_NAME.test(name))
+      .sort()
+      .slice(0, 100);
   } catch {
     // no folder yet: nothing dropped
   }
@@ -99,8 +119,24 @@ export async function requesters(requestsDir: string, tracked: readonly TrackedR
  */
 function isRefusal(reply: { status: number; body: unknown }): boolean {
   const code = errorCode(reply.body);
-  if (code === null) return reply.status >= 400 && reply.status < 500 && reply.status !== 401 && reply.status !== 403 && reply.status !== 408 && reply.status !== 429;
-  return code === 'invalid_request' || code === 'invalid_json' || code === 'not_found' || code === 'conflict' || code === 'already_decided' || code === 'body_too_large' || code === 'unsupported_media_type';
+  if (code === null)
+    return (
+      reply.status >= 400 &&
+      reply.status < 500 &&
+      reply.status !== 401 &&
+      reply.status !== 403 &&
+      reply.status !== 408 &&
+      reply.status !== 429
+    );
+  return (
+    code === 'invalid_request' ||
+    code === 'invalid_json' ||
+    code === 'not_found' ||
+    code === 'conflict' ||
+    code === 'already_decided' ||
+    code === 'body_too_large' ||
+    code === 'unsupported_media_type'
+  );
 }
 
 /** Files every dropped request; refreshes the status of those still pending. Offline: keeps them for later. */
@@ -132,11 +168,26 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
     }
     const { request, uid } = read;
     const user = userNameOf(uid) ?? `uid ${uid}`;
-    const entry: TrackedRequest = byId.get(request.id) ?? { id: request.id, serverId: null, toolId: request.toolId, user, reason: request.reason, status: 'pending', requestedAt: request.createdAt, decidedAt: null, note: null };
+    const entry: TrackedRequest = byId.get(request.id) ?? {
+      id: request.id,
+      serverId: null,
+      toolId: request.toolId,
+      user,
+      reason: request.reason,
+      status: 'pending',
+      requestedAt: request.createdAt,
+      decidedAt: null,
+      note: null,
+    };
     byId.set(request.id, entry);
-    const instance = ctx.instances.find((i) => i.toolId === request.toolId && i.owner === user) ?? ctx.instances.find((i) => i.toolId === request.toolId);
+    const instance =
+      ctx.instances.find((i) => i.toolId === request.toolId && i.owner === user) ??
+      ctx.instances.find((i) => i.toolId === request.toolId);
     if (!ctx.index.tool(request.toolId) && !instance) {
-      Object.assign(entry, { status: 'refused', note: `${request.toolId} is not a tool aigate knows or found on this machine` });
+      Object.assign(entry, {
+        status: 'refused',
+        note: `${request.toolId} is not a tool aigate knows or found on this machine`,
+      });
       await rm(path, { force: true });
       continue;
     }
@@ -152,10 +203,16 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
       if (request.until) body.until = request.until;
       let reply = await ctx.http.request('POST', '/v1/exception-requests', { body });
       // The id is taken (by another device's request): file it under a new one, shown to the employee.
-      if (reply.status === 409 && errorCode(reply.body) === 'conflict') reply = await ctx.http.request('POST', '/v1/exception-requests', { body: { ...body, id: randomUUID() } });
+      if (reply.status === 409 && errorCode(reply.body) === 'conflict')
+        reply = await ctx.http.request('POST', '/v1/exception-requests', { body: { ...body, id: randomUUID() } });
       if (reply.status === 200 || reply.status === 201) {
         const view = checkReply(DeviceExceptionRequestView, 'POST /v1/exception-requests', reply);
-        Object.assign(entry, { serverId: view.id, status: view.status, decidedAt: view.decidedAt, note: view.decisionReason });
+        Object.assign(entry, {
+          serverId: view.id,
+          status: view.status,
+          decidedAt: view.decidedAt,
+          note: view.decisionReason,
+        });
         await rm(path, { force: true });
       } else if (isRefusal(reply)) {
         Object.assign(entry, { status: 'refused', note: `the server refused it: ${errorMessage(reply)}` });
@@ -183,7 +240,10 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
       } catch (error) {
         if (error instanceof ServerUnreachable) break;
         if (!(error instanceof ContactError)) throw error;
-        ctx.log.warn({ request: entry.serverId, problem: error.message }, 'could not read the state of an exception request');
+        ctx.log.warn(
+          { request: entry.serverId, problem: error.message },
+          'could not read the state of an exception request',
+        );
       }
     }
   }

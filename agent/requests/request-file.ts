@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+
+import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 export const MAX_REASON_CHARS = 2000;
@@ -30,11 +31,27 @@ export type RequestFile = Static<typeof RequestFile>;
 export const REQUEST_NAME = /^([0-9a-f-]{36})\.request$/;
 
 /** Writes a request file (as the employee). Returns its id. */
-export async function dropRequest(dir: string, request: { toolId: string; reason: string; until?: string }, nowMs: number): Promise<string> {
+export async function dropRequest(
+  dir: string,
+  request: { toolId: string; reason: string; until?: string },
+  nowMs: number,
+): Promise<string> {
   const id = randomUUID();
-  const body: RequestFile = { v: 1, id, toolId: request.toolId, reason: request.reason, createdAt: new Date(nowMs).toISOString(), ...(request.until ? { until: request.until } : {}) };
-  if (!Value.Check(RequestFile, body)) throw new Error(`the request is not valid: ${Value.Errors(RequestFile, body).First()?.message ?? 'invalid'}`);
-  const handle = await open(join(dir, `${id}.request`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  const body: RequestFile = {
+    v: 1,
+    id,
+    toolId: request.toolId,
+    reason: request.reason,
+    createdAt: new Date(nowMs).toISOString(),
+    ...(request.until ? { until: request.until } : {}),
+  };
+  if (!Value.Check(RequestFile, body))
+    throw new Error(`the request is not valid: ${Value.Errors(RequestFile, body).First()?.message ?? 'invalid'}`);
+  const handle = await open(
+    join(dir, `${id}.request`),
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+    0o600,
+  );
   try {
     await handle.writeFile(JSON.stringify(body));
     await handle.sync();
@@ -69,6 +86,7 @@ export async function readRequest(path: string): Promise<{ request: RequestFile;
   } catch {
     return 'not JSON';
   }
-  if (!Value.Check(RequestFile, value)) return `not a valid request: ${Value.Errors(RequestFile, value).First()?.message ?? 'invalid'}`;
+  if (!Value.Check(RequestFile, value))
+    return `not a valid request: ${Value.Errors(RequestFile, value).First()?.message ?? 'invalid'}`;
   return { request: value, uid };
 }

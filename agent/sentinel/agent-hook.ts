@@ -9,6 +9,7 @@
  *   after each cycle: await sentinel.refresh(blockedInstances);   on shutdown: sentinel.stop();
  */
 import { createHash } from 'node:crypto';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { AgentEvent } from '../events/event.js';
@@ -51,7 +52,9 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     isBlocked: (toolId, version, match) => hooks.isBlocked(toolId, version, userOf(match)),
     noticeFor: (match) => hooks.noticeFor(match.toolId, match.version, userOf(match)),
     onMatch: (match, outcome) => {
-      hooks.emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now())).catch((error: unknown) => hooks.onError?.(error));
+      hooks
+        .emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now()))
+        .catch((error: unknown) => hooks.onError?.(error));
     },
     ...(hooks.onError ? { onError: hooks.onError } : {}),
   });
@@ -60,14 +63,23 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     start: () => sentinel.start(),
     stop: () => sentinel.stop(),
     refresh: async (blocked) => {
-      for (const instance of blocked) if (instance.channel === 'npm' || instance.channel === 'legacy-local') await fingerprints.learn(instance);
+      for (const instance of blocked)
+        if (instance.channel === 'npm' || instance.channel === 'legacy-local') await fingerprints.learn(instance);
     },
   };
 }
 
 /** One `blocked-launch` event for a process the sentinel found running blocked code. */
-export function blockedLaunchEvent(match: ProcessMatch, outcome: StopOutcome, user: string | null, policyRevision: number | null, at: number): AgentEvent {
-  const id = stableEventId(`sentinel:${match.pid}:${match.startTicks ?? 'x'}:${match.file}`, (text) => createHash('sha256').update(text).digest('hex'));
+export function blockedLaunchEvent(
+  match: ProcessMatch,
+  outcome: StopOutcome,
+  user: string | null,
+  policyRevision: number | null,
+  at: number,
+): AgentEvent {
+  const id = stableEventId(`sentinel:${match.pid}:${match.startTicks ?? 'x'}:${match.file}`, (text) =>
+    createHash('sha256').update(text).digest('hex'),
+  );
   return newEvent(
     'blocked-launch',
     at,

@@ -64,7 +64,7 @@ export async function sha256File(p: string): Promise<{ sha256: string; size: num
     if (cached) return { sha256: cached, size: Number(stat.size), key };
     const hash = createHash('sha256');
     const buf = Buffer.alloc(1024 * 1024);
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));

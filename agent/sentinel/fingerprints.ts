@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import { parsePackageJson } from '../inventory/parse/package-json.js';
 import { readRegularFile, sha256File } from './files.js';
@@ -86,12 +87,19 @@ export class FingerprintStore {
         }
       }
     }
-    for (const dir of [instance.installPath, ...(instance.parts ?? [])]) for (const file of nativeBinaries(dir)) files.add(file);
+    for (const dir of [instance.installPath, ...(instance.parts ?? [])])
+      for (const file of nativeBinaries(dir)) files.add(file);
     let added = 0;
     for (const file of files) {
       const hashed = await sha256File(file);
       if (!hashed || hashed.size === 0 || isRootOwned(file)) continue;
-      this.add({ sha256: hashed.sha256, size: hashed.size, toolId: instance.toolId, version: instance.version, source: file });
+      this.add({
+        sha256: hashed.sha256,
+        size: hashed.size,
+        toolId: instance.toolId,
+        version: instance.version,
+        source: file,
+      });
       added++;
     }
     return added;

@@ -6,8 +6,9 @@
  * package around it (a renamed copy) is known by its SHA-256 fingerprint. Works the same for any
  * OS's process list given the executable path and argv.
  */
-import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { identifyNpmPackage, type NpmIdentity } from '../../policies/catalog/npm.js';
 import { npmPackageOf } from '../inventory/parse/layouts.js';
@@ -44,14 +45,31 @@ export interface ProcessMatch {
 /** Runtimes whose first non-option argument is the program. */
 const RUNTIMES = /^(node|nodejs|node\d+|bun|deno|tsx|ts-node)(\.exe)?$/i;
 /** Runtime options that take the next argument as their value. */
-const OPTIONS_WITH_VALUE = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--title', '--inspect-port', '--cwd', '--config']);
+const OPTIONS_WITH_VALUE = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '-C',
+  '--conditions',
+  '--env-file',
+  '--title',
+  '--inspect-port',
+  '--cwd',
+  '--config',
+]);
 /** Runtime options after which there is no script file (code given inline). */
 const INLINE_CODE = new Set(['-e', '--eval', '-p', '--print']);
 const MAX_WALK_UP = 12;
 const MANIFEST_MAX = 1024 * 1024;
 
 /** The script a runtime process runs (absolute), or null. */
-export function scriptArgument(argv: readonly string[], cwd: string | null, pathApi: path.PlatformPath = path.posix): string | null {
+export function scriptArgument(
+  argv: readonly string[],
+  cwd: string | null,
+  pathApi: path.PlatformPath = path.posix,
+): string | null {
   for (let i = 1; i < argv.length && i < 32; i++) {
     const arg = argv[i]!;
     if (INLINE_CODE.has(arg)) return null;
@@ -101,7 +119,13 @@ function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | nul
       const inModules = npmPackageOf(path.join(dir, 'x'));
       const folderName = inModules && inModules.dir === dir && isPackageName(inModules.name) ? inModules.name : null;
       const m = parsed.value;
-      identity = identifyNpmPackage(catalog, { folderName, name: m.name, version: m.version.version, bins: Object.keys(m.bin), urls: m.urls });
+      identity = identifyNpmPackage(catalog, {
+        folderName,
+        name: m.name,
+        version: m.version.version,
+        bins: Object.keys(m.bin),
+        urls: m.urls,
+      });
     }
   }
   if (manifestCache.size > 5000) manifestCache.clear();
@@ -121,7 +145,10 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
     const script = scriptArgument(info.argv, info.cwd);
     if (script) candidates.push({ file: realOrSelf(script), how: 'script' });
   }
-  const startedAs = info.argv.slice(0, runtime ? 2 : 1).join(' ').slice(0, 1000);
+  const startedAs = info.argv
+    .slice(0, runtime ? 2 : 1)
+    .join(' ')
+    .slice(0, 1000);
   for (const { file, how } of candidates) {
     const owner = owningPackage(file, ctx.catalog);
     if (owner) {

@@ -5,6 +5,7 @@
  * not ours to see); failures give null, never an exception.
  */
 import * as fs from 'node:fs';
+
 import { parseProcCmdline } from '../inventory/parse/processes.js';
 
 /** What the sentinel knows about one process (Linux: read from /proc). */

@@ -9,13 +9,14 @@
  * looked at again on the next few ticks; and every `sweepMs` all processes whose executable
  * changed since they were last read are read again (an exec long after the fork).
  */
+import * as fs from 'node:fs';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
+import { parseProcCmdline } from '../inventory/parse/processes.js';
 import type { FingerprintStore } from './fingerprints.js';
 import { identifyProcess, type ProcessMatch } from './identify.js';
-import { listPids, readProcess, type ProcessStart } from './proc.js';
+import { listPids, type ProcessStart, readProcess } from './proc.js';
 import { stopMatched, type StopOutcome } from './stop.js';
-import * as fs from 'node:fs';
-import { parseProcCmdline } from '../inventory/parse/processes.js';
 
 export interface SentinelOptions {
   catalog: CatalogIndex;
@@ -103,7 +104,12 @@ export class Sentinel {
       if (!info) continue;
       this.stats.processesRead++;
       const prior = this.known.get(pid);
-      const entry: Seen = { exe: info.exe, signature: signatureOf(info.exe, info.argv), looksLeft: prior ? prior.looksLeft : LOOK_AGAIN_TICKS, matched: false };
+      const entry: Seen = {
+        exe: info.exe,
+        signature: signatureOf(info.exe, info.argv),
+        looksLeft: prior ? prior.looksLeft : LOOK_AGAIN_TICKS,
+        matched: false,
+      };
       this.known.set(pid, entry);
       entry.matched = await this.examine(info);
     }
@@ -116,7 +122,11 @@ export class Sentinel {
     const outcome: StopOutcome =
       this.options.stop === false
         ? { stopped: false, reason: 'report only' }
-        : stopMatched(match, { notice: this.options.noticeFor?.(match) ?? null, procRoot: this.options.procRoot, protectedPids: this.protectedPids });
+        : stopMatched(match, {
+            notice: this.options.noticeFor?.(match) ?? null,
+            procRoot: this.options.procRoot,
+            protectedPids: this.protectedPids,
+          });
     if (outcome.stopped) this.stats.stopped++;
     this.options.onMatch(match, outcome);
     return true;

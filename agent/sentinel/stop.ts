@@ -9,13 +9,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
 import type { ProcessMatch } from './identify.js';
 import { scriptArgument } from './identify.js';
 import { readProcess } from './proc.js';
 
-export type StopOutcome =
-  | { stopped: true; noticeShown: boolean }
-  | { stopped: false; reason: string };
+export type StopOutcome = { stopped: true; noticeShown: boolean } | { stopped: false; reason: string };
 
 export interface StopOptions {
   /** The text shown on the process's terminal (the block notice), or null for none. */
@@ -28,7 +27,8 @@ export interface StopOptions {
 /** Re-verifies a match and, if it still holds, shows the notice and sends SIGKILL. */
 export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutcome {
   const procRoot = options.procRoot ?? '/proc';
-  if (match.pid <= 1 || match.pid === process.pid || options.protectedPids?.has(match.pid)) return { stopped: false, reason: `pid ${match.pid} is protected` };
+  if (match.pid <= 1 || match.pid === process.pid || options.protectedPids?.has(match.pid))
+    return { stopped: false, reason: `pid ${match.pid} is protected` };
   const now = readProcess(match.pid, procRoot);
   if (!now) return { stopped: false, reason: 'the process has already ended' };
   if (now.startTicks !== match.startTicks) return { stopped: false, reason: 'the pid now belongs to another process' };
@@ -40,7 +40,8 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
   if (!real) return { stopped: false, reason: 'cannot resolve what the process runs' };
   let codeStat: fs.Stats;
   if (match.packageDir) {
-    if (!isInside(real, match.packageDir)) return { stopped: false, reason: `${real} is not inside ${match.packageDir}` };
+    if (!isInside(real, match.packageDir))
+      return { stopped: false, reason: `${real} is not inside ${match.packageDir}` };
     try {
       codeStat = fs.lstatSync(match.packageDir);
     } catch {
@@ -58,7 +59,10 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
   // A match by bytes alone (no package folder) stops only a user's own copy run by that user:
   // never a root process, never a root-owned program (whose bytes a user can copy anywhere).
   if (!match.packageDir && (now.uid === 0 || codeStat.uid === 0 || now.uid !== codeStat.uid)) {
-    return { stopped: false, reason: `a fingerprint match stops only a user's own copy run by that user (process uid ${now.uid}, file uid ${codeStat.uid})` };
+    return {
+      stopped: false,
+      reason: `a fingerprint match stops only a user's own copy run by that user (process uid ${now.uid}, file uid ${codeStat.uid})`,
+    };
   }
   const systemInstall = codeStat.uid === 0 && (codeStat.mode & 0o022) === 0;
   if (now.uid !== codeStat.uid && !systemInstall) {
@@ -68,7 +72,8 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
   const noticeShown = options.notice ? showOnTerminal(match.pid, now.uid, options.notice, procRoot) : false;
   // Last check right before the signal: same process still (no pidfd in Node; the window is µs).
   const again = readProcess(match.pid, procRoot);
-  if (!again || again.startTicks !== match.startTicks) return { stopped: false, reason: 'the process ended before the signal' };
+  if (!again || again.startTicks !== match.startTicks)
+    return { stopped: false, reason: 'the process ended before the signal' };
   try {
     process.kill(match.pid, 'SIGKILL');
   } catch (error) {
@@ -92,7 +97,10 @@ export function showOnTerminal(pid: number, uid: number, text: string, procRoot 
     if (!/^\/dev\/(pts\/\d+|tty\d*|ttyS\d+)$/.test(target)) continue;
     let fd: number;
     try {
-      fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+      fd = fs.openSync(
+        target,
+        fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW,
+      );
     } catch {
       continue;
     }

@@ -1,5 +1,6 @@
 /** The enrollment: which server, which device, which policy keys are pinned. */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+
 import { PublicJwk } from '../../policies/keys.js';
 import { readJsonFile, writeJsonFile } from './json-file.js';
 import { PRIVATE_FILE_MODE } from './paths.js';
@@ -37,7 +38,10 @@ export async function loadConfig(path: string, stateDir: string): Promise<AgentC
   const read = await readJsonFile(path, AgentConfig);
   if (read.ok) return read.value;
   if (read.missing) throw new NotEnrolledError(stateDir);
-  throw new NotEnrolledError(stateDir, `the agent configuration is damaged: ${read.message}; enroll again with aigate-agent enroll --force`);
+  throw new NotEnrolledError(
+    stateDir,
+    `the agent configuration is damaged: ${read.message}; enroll again with aigate-agent enroll --force`,
+  );
 }
 
 export function saveConfig(path: string, config: AgentConfig): Promise<void> {

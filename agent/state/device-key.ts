@@ -1,6 +1,7 @@
 /** The device's Ed25519 key: generated at enrollment, kept in a file only the agent can read. */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+
 import type { PublicJwk } from '../../policies/keys.js';
 import { writeFileAtomic } from './atomic.js';
 import { PRIVATE_FILE_MODE } from './paths.js';

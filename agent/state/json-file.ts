@@ -5,11 +5,14 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+
 import { writeFileAtomic } from './atomic.js';
 
-export type ReadJsonResult<T> = { ok: true; value: T } | { ok: false; missing: true } | { ok: false; missing: false; message: string };
+export type ReadJsonResult<T> =
+  { ok: true; value: T } | { ok: false; missing: true } | { ok: false; missing: false; message: string };
 
 /** Largest state file read; anything bigger is damage, not state. */
 const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
@@ -22,7 +25,8 @@ export async function readJsonFile<S extends TSchema>(path: string, schema: S): 
     try {
       const info = await handle.stat();
       if (!info.isFile()) return { ok: false, missing: false, message: `${path} is not a regular file` };
-      if (info.size > MAX_STATE_FILE_BYTES) return { ok: false, missing: false, message: `${path} is larger than ${MAX_STATE_FILE_BYTES} bytes` };
+      if (info.size > MAX_STATE_FILE_BYTES)
+        return { ok: false, missing: false, message: `${path} is larger than ${MAX_STATE_FILE_BYTES} bytes` };
       text = (await handle.readFile()).toString('utf8');
     } finally {
       await handle.close();
@@ -39,7 +43,11 @@ export async function readJsonFile<S extends TSchema>(path: string, schema: S): 
   }
   if (!Value.Check(schema, value)) {
     const first = Value.Errors(schema, value).First();
-    return { ok: false, missing: false, message: `${path} is not a valid state file${first ? ` (${first.path || '/'}: ${first.message})` : ''}` };
+    return {
+      ok: false,
+      missing: false,
+      message: `${path} is not a valid state file${first ? ` (${first.path || '/'}: ${first.message})` : ''}`,
+    };
   }
   return { ok: true, value: value as Static<S> };
 }

@@ -1,5 +1,6 @@
 /** Creating the state directory with the right modes (see paths.ts). */
 import { chmod, mkdir } from 'node:fs/promises';
+
 import { DROP_DIR_MODE, PRIVATE_DIR_MODE, type StatePaths } from './paths.js';
 
 async function ensureDir(path: string, mode: number): Promise<void> {

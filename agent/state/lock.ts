@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
+
 import { isAlive } from '../pid.js';
 
 export class LockHeldError extends Error {
@@ -12,7 +13,9 @@ export class LockHeldError extends Error {
     readonly path: string,
     readonly pid: number,
   ) {
-    super(`another aigate agent (pid ${pid}) is using this state directory (${path}); stop it first, or pass another --state-dir`);
+    super(
+      `another aigate agent (pid ${pid}) is using this state directory (${path}); stop it first, or pass another --state-dir`,
+    );
     this.name = 'LockHeldError';
   }
 }

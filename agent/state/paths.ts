@@ -21,7 +21,10 @@ import { join } from 'node:path';
 export const STATE_DIR_ENV = 'AIGATE_STATE_DIR';
 
 /** The per-OS default: /var/lib/aigate, /Library/Application Support/aigate, %ProgramData%\aigate. */
-export function defaultStateDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+export function defaultStateDir(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const fromEnv = env[STATE_DIR_ENV];
   if (fromEnv) return fromEnv;
   if (platform === 'darwin') return '/Library/Application Support/aigate';

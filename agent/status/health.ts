@@ -38,7 +38,9 @@ export class HealthTracker {
 
   /** The report: `ok` with no reasons, or `degraded` with the oldest reasons first (at most 20). */
   report(): AgentHealth {
-    const reasons = [...this.slots.values()].sort((a, b) => (a.since ?? '').localeCompare(b.since ?? '')).slice(0, MAX_REASONS);
+    const reasons = [...this.slots.values()]
+      .sort((a, b) => (a.since ?? '').localeCompare(b.since ?? ''))
+      .slice(0, MAX_REASONS);
     return reasons.length === 0 ? { state: 'ok', reasons: [] } : { state: 'degraded', reasons };
   }
 }

@@ -3,7 +3,8 @@
  * cycle, readable by everyone on the machine (mode 0644). It holds no secrets: no keys, no
  * tokens, no exception reasons.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PUBLIC_FILE_MODE } from '../state/paths.js';
 
@@ -67,9 +68,19 @@ export const StatusFile = Type.Object(
     deviceId: Type.String(),
     group: Type.String(),
     serverUrl: Type.String(),
-    daemon: Type.Object({ pid: Type.Integer(), running: Type.Boolean(), cycleMinutes: Type.Union([Type.Integer(), Type.Null()]) }),
+    daemon: Type.Object({
+      pid: Type.Integer(),
+      running: Type.Boolean(),
+      cycleMinutes: Type.Union([Type.Integer(), Type.Null()]),
+    }),
     policy: Type.Union([
-      Type.Object({ name: Type.String(), revision: Type.Integer(), mode: Type.String(), timeZone: Type.String(), acceptedAt: Nullable(Type.String()) }),
+      Type.Object({
+        name: Type.String(),
+        revision: Type.Integer(),
+        mode: Type.String(),
+        timeZone: Type.String(),
+        acceptedAt: Nullable(Type.String()),
+      }),
       Type.Null(),
     ]),
     /** A bundle refused, a cache that did not verify, a damaged ledger... */
@@ -91,7 +102,9 @@ export const StatusFile = Type.Object(
     health: Type.Optional(
       Type.Object({
         state: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-        reasons: Type.Array(Type.Object({ code: Type.String(), message: Type.String(), since: Type.Optional(Type.String()) })),
+        reasons: Type.Array(
+          Type.Object({ code: Type.String(), message: Type.String(), since: Type.Optional(Type.String()) }),
+        ),
       }),
     ),
   },
@@ -103,8 +116,16 @@ export function writeStatusFile(path: string, status: StatusFile): Promise<void>
   return writeJsonFile(path, status, PUBLIC_FILE_MODE);
 }
 
-export async function readStatusFile(path: string): Promise<{ ok: true; status: StatusFile } | { ok: false; message: string; missing: boolean }> {
+export async function readStatusFile(
+  path: string,
+): Promise<{ ok: true; status: StatusFile } | { ok: false; message: string; missing: boolean }> {
   const read = await readJsonFile(path, StatusFile);
   if (read.ok) return { ok: true, status: read.value };
-  return { ok: false, missing: read.missing, message: read.missing ? `no status yet (${path}): the agent has not completed a cycle on this machine` : read.message };
+  return {
+    ok: false,
+    missing: read.missing,
+    message: read.missing
+      ? `no status yet (${path}): the agent has not completed a cycle on this machine`
+      : read.message,
+  };
 }

@@ -4,8 +4,9 @@
  * @openai/codex?"). Pure: no I/O beyond the JSON module import.
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import catalogData from './catalog.json' with { type: 'json' };
+
 import { closest } from '../suggest.js';
+import catalogData from './catalog.json' with { type: 'json' };
 import { Catalog, type CatalogTool, type Category, type Signatures } from './schema.js';
 
 const catalogCheck = TypeCompiler.Compile(Catalog);
@@ -62,7 +63,8 @@ function buildIndex(catalog: Catalog): CatalogIndex {
     push(byVendor, tool.vendor, tool);
     push(byCategory, tool.category, tool);
     nameToId.set(tool.id, tool.id);
-    for (const alias of tool.aliases ?? []) if (!nameToId.has(alias.toLowerCase())) nameToId.set(alias.toLowerCase(), tool.id);
+    for (const alias of tool.aliases ?? [])
+      if (!nameToId.has(alias.toLowerCase())) nameToId.set(alias.toLowerCase(), tool.id);
     for (const [kind, values] of Object.entries(tool.detect) as [SignatureKind, string[] | undefined][]) {
       let table = bySignature.get(kind);
       if (!table) bySignature.set(kind, (table = new Map()));

@@ -71,11 +71,20 @@ export function normalizeSourceUrl(raw: string): string | null {
   // GitHub owners have no dots, so `owner/repo` cannot be mistaken for `host.tld/path`.
   const shorthand = /^(?:(github|gitlab|bitbucket):)?([a-z0-9][\w-]*\/[\w.-]+)$/.exec(s);
   if (shorthand) {
-    const host = shorthand[1] === 'gitlab' ? 'gitlab.com' : shorthand[1] === 'bitbucket' ? 'bitbucket.org' : 'github.com';
+    const host =
+      shorthand[1] === 'gitlab' ? 'gitlab.com' : shorthand[1] === 'bitbucket' ? 'bitbucket.org' : 'github.com';
     s = `${host}/${shorthand[2]}`;
   }
-  s = s.replace(/^git\+/, '').replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/^git@([^:/]+):/, '$1/');
-  s = s.replace(/^[^/@]*@/, '').replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\.git$/, '').replace(/^www\./, '');
+  s = s
+    .replace(/^git\+/, '')
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+    .replace(/^git@([^:/]+):/, '$1/');
+  s = s
+    .replace(/^[^/@]*@/, '')
+    .replace(/[?#].*$/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .replace(/^www\./, '');
   return /^[a-z0-9.-]+\.[a-z]{2,}(\/[^\s]*)?$/.test(s) ? s : null;
 }
 
@@ -104,7 +113,13 @@ export function identifyNpmPackage(index: CatalogIndex, facts: NpmPackageFacts):
     }
     const split = splitPlatformSuffix(name);
     const family = split ? index.bySignature('npmPlatformFamilies', split.base) : undefined;
-    if (split && family) return { tool: family, role: 'platform', version: version === null ? null : toolVersion(version), why: `${source} ${name} is a ${split.platform} package of ${family.id}` };
+    if (split && family)
+      return {
+        tool: family,
+        role: 'platform',
+        version: version === null ? null : toolVersion(version),
+        why: `${source} ${name} is a ${split.platform} package of ${family.id}`,
+      };
     return null;
   };
   // The folder decides first when catalogued (an alias folder @openai/codex-linux-x64 holding
@@ -124,7 +139,13 @@ function byContent(index: CatalogIndex, facts: NpmPackageFacts): NpmIdentity | n
     const tool = index.bySignature('binaries', bin) ?? index.bySignature('ambiguousBinaries', bin);
     if (!tool) continue;
     const url = urls.find((u) => (tool.detect.repositories ?? []).some((r) => urlMatches(u, r.toLowerCase())));
-    if (url) return { tool, role: 'tool', version: facts.version, why: `bin ${bin} and source ${url} are ${tool.id}'s (package named ${facts.name ?? 'nothing'})` };
+    if (url)
+      return {
+        tool,
+        role: 'tool',
+        version: facts.version,
+        why: `bin ${bin} and source ${url} are ${tool.id}'s (package named ${facts.name ?? 'nothing'})`,
+      };
   }
   return null;
 }
@@ -135,5 +156,11 @@ function byContent(index: CatalogIndex, facts: NpmPackageFacts): NpmIdentity | n
  * parsing the thousands of unrelated manifests.
  */
 export function npmManifestNeedles(index: CatalogIndex): readonly string[] {
-  return [...new Set([...index.signatureValues('npm'), ...index.signatureValues('npmPlatformFamilies'), ...index.signatureValues('repositories')])];
+  return [
+    ...new Set([
+      ...index.signatureValues('npm'),
+      ...index.signatureValues('npmPlatformFamilies'),
+      ...index.signatureValues('repositories'),
+    ]),
+  ];
 }

@@ -3,15 +3,19 @@
  * schema. Each tool carries the signatures the agent's scanners match on; none of them require
  * running the tool.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 export const CATEGORIES = ['cli', 'ide-extension', 'desktop-app', 'ide'] as const;
-export const Category = Type.Union(CATEGORIES.map((c) => Type.Literal(c)), {
-  description: 'cli | ide-extension | desktop-app | ide',
-});
+export const Category = Type.Union(
+  CATEGORIES.map((c) => Type.Literal(c)),
+  {
+    description: 'cli | ide-extension | desktop-app | ide',
+  },
+);
 export type Category = Static<typeof Category>;
 
-const Names = (description: string) => Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description }));
+const Names = (description: string) =>
+  Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description }));
 
 export const Signatures = Type.Object(
   {
@@ -35,8 +39,12 @@ export const Signatures = Type.Object(
      * enough: a second signal (package metadata or a known install dir) is required.
      */
     ambiguousBinaries: Names('binary names that need a second signal'),
-    nativeVersionDirs: Names('home-relative folders whose entries are named by version, e.g. .local/share/claude/versions'),
-    localNpmDirs: Names('home-relative folders holding a private node_modules with the tool\'s npm package, e.g. .claude/local'),
+    nativeVersionDirs: Names(
+      'home-relative folders whose entries are named by version, e.g. .local/share/claude/versions',
+    ),
+    localNpmDirs: Names(
+      "home-relative folders holding a private node_modules with the tool's npm package, e.g. .claude/local",
+    ),
     pypi: Names('Python distribution names (pip, pipx, uv), normalised lower-case with -'),
     brewFormulae: Names('Homebrew formula names (tap prefix allowed)'),
     brewCasks: Names('Homebrew cask tokens'),
@@ -46,7 +54,9 @@ export const Signatures = Type.Object(
     macAppNames: Names('macOS .app bundle names, e.g. Cursor.app'),
     windowsPaths: Names('Windows install folders with %ENV% placeholders'),
     linuxPaths: Names('Linux install folders of desktop apps and system packages'),
-    linuxPackages: Names('Linux distribution package names (dpkg, apk), e.g. claude-code from the vendor apt repository'),
+    linuxPackages: Names(
+      'Linux distribution package names (dpkg, apk), e.g. claude-code from the vendor apt repository',
+    ),
   },
   { additionalProperties: false },
 );
@@ -56,11 +66,16 @@ export const CatalogTool = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'stable kebab-case id used in policies' }),
     name: Type.String({ minLength: 1 }),
-    vendor: Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'vendor slug used by vendor:<slug> selectors' }),
+    vendor: Type.String({
+      pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+      description: 'vendor slug used by vendor:<slug> selectors',
+    }),
     vendorName: Type.String({ minLength: 1 }),
     category: Category,
     homepage: Type.Optional(Type.String({ minLength: 1 })),
-    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'other names people use; helps "did you mean"' })),
+    aliases: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: 'other names people use; helps "did you mean"' }),
+    ),
     notes: Type.Optional(Type.String()),
     detect: Signatures,
   },
@@ -70,7 +85,10 @@ export type CatalogTool = Static<typeof CatalogTool>;
 
 export const Catalog = Type.Object(
   {
-    catalogVersion: Type.String({ pattern: '^\\d{4}\\.\\d{1,2}\\.\\d+$', description: 'YYYY.M.N, increases with every change' }),
+    catalogVersion: Type.String({
+      pattern: '^\\d{4}\\.\\d{1,2}\\.\\d+$',
+      description: 'YYYY.M.N, increases with every change',
+    }),
     tools: Type.Array(CatalogTool, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -4,16 +4,18 @@
  * SIGINT/SIGTERM. On the first start it prints the bootstrap admin token, once, with the next
  * steps; logs (JSON, tokens redacted) go to stdout too, so the token is printed outside them.
  */
-import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
 import { parseDuration } from '../../policies/time.js';
 import type { AigateServer } from '../app.js';
 import type { ServerOptions } from '../config.js';
 import type { Role } from '../store/tokens.js';
-import { processOutput, type Output } from './output.js';
+import { type Output, processOutput } from './output.js';
 import { SERVER_VERSION } from './version.js';
 
 // The server itself (fastify, SQLite, the stores, node-cron) is imported when a command runs,
@@ -38,7 +40,8 @@ export interface StartOptions {
 export const DEFAULT_PORT = 8080;
 
 const perMinute = (name: string) => (value: string) => {
-  if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError(`${name} must be a positive whole number of requests per minute`);
+  if (!/^[1-9]\d{0,8}$/.test(value))
+    throw new InvalidArgumentError(`${name} must be a positive whole number of requests per minute`);
   return Number(value);
 };
 
@@ -48,9 +51,9 @@ const duration = (name: string) => (value: string) => {
   return parsed.ms;
 };
 
-
 const port = (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('--port must be a number from 0 to 65535');
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new InvalidArgumentError('--port must be a number from 0 to 65535');
   return Number(value);
 };
 
@@ -99,7 +102,11 @@ async function start(options: StartOptions, io: Output): Promise<number> {
     io.err('aigate-server: --tls-cert and --tls-key go together');
     return 2;
   }
-  const serverOptions: ServerOptions = { dataDir: resolve(options.data), logLevel: options.logLevel, trustProxy: options.trustProxy ?? false };
+  const serverOptions: ServerOptions = {
+    dataDir: resolve(options.data),
+    logLevel: options.logLevel,
+    trustProxy: options.trustProxy ?? false,
+  };
   const rateLimits: NonNullable<ServerOptions['rateLimits']> = {};
   if (options.rateDevice !== undefined) rateLimits.devicePerMinute = options.rateDevice;
   if (options.rateToken !== undefined) rateLimits.tokenPerMinute = options.rateToken;
@@ -110,7 +117,9 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   if (options.rollupSchedule !== undefined) {
     const { default: cron } = await import('node-cron');
     if (!cron.validate(options.rollupSchedule)) {
-      io.err(`aigate-server: --rollup-schedule: "${options.rollupSchedule}" is not a cron expression (minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`);
+      io.err(
+        `aigate-server: --rollup-schedule: "${options.rollupSchedule}" is not a cron expression (minute hour day-of-month month day-of-week, e.g. "*/15 * * * *")`,
+      );
       return 2;
     }
     serverOptions.rollupSchedule = options.rollupSchedule;
@@ -136,19 +145,28 @@ async function start(options: StartOptions, io: Output): Promise<number> {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    io.err(`aigate-server: cannot listen on ${options.host}:${options.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (error as Error).message}`);
+    io.err(
+      `aigate-server: cannot listen on ${options.host}:${options.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (error as Error).message}`,
+    );
     await app.close();
     return 1;
   }
   const address = app.server.address();
   const boundPort = address && typeof address === 'object' ? address.port : options.port;
-  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const shownHost =
+    options.host === '0.0.0.0' || options.host === '::'
+      ? '127.0.0.1'
+      : options.host.includes(':')
+        ? `[${options.host}]`
+        : options.host;
   const url = `${serverOptions.tls ? 'https' : 'http'}://${shownHost}:${boundPort}`;
 
   const token = app.aigate.takeBootstrapToken();
   if (token) io.out(firstStartMessage(url, token, app.aigate.policyKeyFingerprint, serverOptions.dataDir));
   if (!serverOptions.tls && options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1') {
-    io.err('aigate-server: warning: serving plain HTTP on a network address; tokens and secrets travel unencrypted. Use --tls-cert/--tls-key or a TLS proxy.');
+    io.err(
+      'aigate-server: warning: serving plain HTTP on a network address; tokens and secrets travel unencrypted. Use --tls-cert/--tls-key or a TLS proxy.',
+    );
   }
   io.out(`aigate-server listening on ${url} (data ${serverOptions.dataDir}, docs ${url}/docs)`);
 
@@ -207,7 +225,12 @@ async function createAdminToken(options: { data: string; name: string; role: str
       const audit = new AuditLog(db, Date.now);
       const token = db.transaction(() => {
         const created = tokens.create(options.name, options.role as Role, 'aigate-server create-admin-token');
-        audit.append({ actor: { id: null, name: 'aigate-server', role: 'system' }, action: 'token.create', target: `token:${created.record.id}`, details: { name: options.name, role: options.role, recovery: true } });
+        audit.append({
+          actor: { id: null, name: 'aigate-server', role: 'system' },
+          action: 'token.create',
+          target: `token:${created.record.id}`,
+          details: { name: options.name, role: options.role, recovery: true },
+        });
         return created.token;
       })();
       io.out(`${options.role} token "${options.name}" (shown only now):`);
@@ -230,7 +253,10 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
     .description('The aigate policy server.')
     .version(SERVER_VERSION, '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
+    .configureOutput({
+      writeOut: (text) => io.out(text.replace(/\n$/, '')),
+      writeErr: (text) => io.err(text.replace(/\n$/, '')),
+    });
   program
     .command('start')
     .description('start the server')
@@ -239,13 +265,25 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
     .option('--port <port>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .option('--trust-proxy', 'trust X-Forwarded-For (only behind a reverse proxy)')
     .option('--rate-device <n>', 'requests per minute per device (default 120)', perMinute('--rate-device'))
     .option('--rate-token <n>', 'requests per minute per admin/auditor token (default 600)', perMinute('--rate-token'))
     .option('--rate-enroll <n>', 'enrollments per minute per client address (default 30)', perMinute('--rate-enroll'))
-    .option('--stale-after <duration>', 'a device without a check-in for this long is stale in reports (default 7d)', duration('--stale-after'))
-    .option('--event-retention <duration>', 'prune raw agent events older than this; daily counts stay (default 400d)', duration('--event-retention'))
+    .option(
+      '--stale-after <duration>',
+      'a device without a check-in for this long is stale in reports (default 7d)',
+      duration('--stale-after'),
+    )
+    .option(
+      '--event-retention <duration>',
+      'prune raw agent events older than this; daily counts stay (default 400d)',
+      duration('--event-retention'),
+    )
     .option('--rollup-schedule <cron>', 'when the daily rollups are rebuilt (default "*/15 * * * *")')
     .action(async (options: StartOptions) => {
       exit = await start(options, io);
@@ -270,7 +308,9 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
 
 function isMain(): boolean {
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+    return (
+      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
   } catch {
     return false;
   }

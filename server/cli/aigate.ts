@@ -10,11 +10,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import { Command, CommanderError } from 'commander';
-import type { Env } from './config-file.js';
-import { EXIT_OK, EXIT_USAGE, processOutput, terminalSafe, type Output } from './output.js';
+
 import { registerAudit } from './commands/audit.js';
-import { reportError, type CliContext } from './commands/common.js';
+import { type CliContext, reportError } from './commands/common.js';
 import { registerDevices } from './commands/devices.js';
 import { registerEnrollSecrets } from './commands/enroll-secrets.js';
 import { registerExceptions } from './commands/exceptions.js';
@@ -22,6 +22,8 @@ import { registerPolicy } from './commands/policy.js';
 import { registerReports } from './commands/reports.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerWhoami } from './commands/whoami.js';
+import type { Env } from './config-file.js';
+import { EXIT_OK, EXIT_USAGE, type Output, processOutput, terminalSafe } from './output.js';
 import { SERVER_VERSION } from './version.js';
 
 /** The whole command tree; `io` should already be terminal-safe. */
@@ -35,7 +37,10 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
     .addHelpText('after', '\nVersion: aigate --version (or -V)')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
+    .configureOutput({
+      writeOut: (text) => io.out(text.replace(/\n$/, '')),
+      writeErr: (text) => io.err(text.replace(/\n$/, '')),
+    });
   const context: CliContext = { program, io, env, setExit };
   registerWhoami(context);
   registerPolicy(context);
@@ -52,7 +57,12 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
  * Run the CLI; returns the exit code instead of exiting. `dataIsTerminal`: whether standard
  * output is a terminal (report data is then escaped like everything else).
  */
-export async function runAigate(argv: string[], io: Output, env: Env, options: { dataIsTerminal?: boolean } = {}): Promise<number> {
+export async function runAigate(
+  argv: string[],
+  io: Output,
+  env: Env,
+  options: { dataIsTerminal?: boolean } = {},
+): Promise<number> {
   const safe = terminalSafe(io, options.dataIsTerminal ?? false);
   if (argv[0] === '--version' || argv[0] === '-V') {
     safe.out(SERVER_VERSION);
@@ -74,10 +84,15 @@ export async function runAigate(argv: string[], io: Output, env: Env, options: {
 
 function isMain(): boolean {
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+    return (
+      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
   } catch {
     return false;
   }
 }
 
-if (isMain()) process.exitCode = await runAigate(process.argv.slice(2), processOutput, process.env, { dataIsTerminal: process.stdout.isTTY === true });
+if (isMain())
+  process.exitCode = await runAigate(process.argv.slice(2), processOutput, process.env, {
+    dataIsTerminal: process.stdout.isTTY === true,
+  });

@@ -73,12 +73,15 @@ export async function resolveConnection(flags: { server?: string; token?: string
   } catch {
     throw new ConfigError(`"${server}" is not a URL (expected e.g. https://aigate.example.com)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`"${server}" must be an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`"${server}" must be an http:// or https:// URL`);
   // The dashboard's and the API docs' addresses are what a browser shows; the CLI needs the server's.
   const page = /\/(ui|docs)\/?$/.exec(url.pathname);
   if (page) {
     const base = `${url.origin}${url.pathname.slice(0, page.index)}`;
-    throw new ConfigError(`"${server}" ends in /${page[1]}, the ${page[1] === 'ui' ? 'dashboard' : 'API documentation'} page; use the server URL: ${base}`);
+    throw new ConfigError(
+      `"${server}" ends in /${page[1]}, the ${page[1] === 'ui' ? 'dashboard' : 'API documentation'} page; use the server URL: ${base}`,
+    );
   }
   return { server: url.toString().replace(/\/+$/, ''), token };
 }

@@ -78,7 +78,11 @@ export const EXIT_USAGE = 2;
 export function terminalSafe(io: Output, dataIsTerminal: boolean): Output {
   const out = (text: string) => io.out(escapeControl(text, '\n\t'));
   const raw = io.data ?? io.out;
-  return { out, err: (text) => io.err(escapeControl(text, '\n\t')), data: dataIsTerminal ? (text) => raw(escapeControl(text)) : raw };
+  return {
+    out,
+    err: (text) => io.err(escapeControl(text, '\n\t')),
+    data: dataIsTerminal ? (text) => raw(escapeControl(text)) : raw,
+  };
 }
 
 /** The process's own streams, for the bins. */

@@ -5,16 +5,16 @@
  * of them runs (it brings the policy engine).
  */
 import { readFile } from 'node:fs/promises';
+
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
 import type { DeviceFacts, ToolInstance } from '../../policies/inventory.js';
-import { formatProblem, loadPolicy, selectorProblem, type LoadResult, type Problem } from '../../policies/load.js';
+import { formatProblem, loadPolicy, type LoadResult, type Problem, selectorProblem } from '../../policies/load.js';
 import { OS_NAMES, type OsName, type PolicyDocument } from '../../policies/schema.js';
 import { formatInZone, formatSpan, parseDateOrInstant } from '../../policies/time.js';
 import type { Verdict } from '../../policies/verdict.js';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Output } from './output.js';
-
 
 async function loadFile(file: string, io: Output): Promise<LoadResult | null> {
   let text: string;
@@ -22,14 +22,17 @@ async function loadFile(file: string, io: Output): Promise<LoadResult | null> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    io.err(`aigate: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
+    io.err(
+      `aigate: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`,
+    );
     return null;
   }
   return loadPolicy(text, { filename: file, nowMs: Date.now() });
 }
 
 /** In the order they appear in the file (those without a position first), as an editor lists them. */
-const byPosition = (problems: readonly Problem[]) => [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+const byPosition = (problems: readonly Problem[]) =>
+  [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 
 function printProblems(result: LoadResult, file: string, io: Output): void {
   if (!result.ok) for (const problem of byPosition(result.errors)) io.err(`error: ${formatProblem(problem, file)}`);
@@ -40,7 +43,15 @@ export async function validatePolicyFile(file: string, options: { json?: boolean
   const result = await loadFile(file, io);
   if (!result) return EXIT_USAGE;
   if (options.json) {
-    io.out(JSON.stringify(result.ok ? { valid: true, warnings: result.warnings } : { valid: false, errors: result.errors, warnings: result.warnings }, null, 2));
+    io.out(
+      JSON.stringify(
+        result.ok
+          ? { valid: true, warnings: result.warnings }
+          : { valid: false, errors: result.errors, warnings: result.warnings },
+        null,
+        2,
+      ),
+    );
     return result.ok ? EXIT_OK : EXIT_INVALID;
   }
   printProblems(result, file, io);
@@ -122,7 +133,13 @@ export async function explainPolicyFile(file: string, options: ExplainOptions, i
 
   const verdict = evaluateInstance(compilePolicy(policy, catalog), instance, device, nowMs);
   if (options.json) {
-    io.out(JSON.stringify({ at: new Date(nowMs).toISOString(), tool: options.tool, version: instance.version, device, verdict }, null, 2));
+    io.out(
+      JSON.stringify(
+        { at: new Date(nowMs).toISOString(), tool: options.tool, version: instance.version, device, verdict },
+        null,
+        2,
+      ),
+    );
     return EXIT_OK;
   }
   io.out(renderExplanation(policy, instance, device, verdict, nowMs).join('\n'));
@@ -143,13 +160,29 @@ function describeDecider(verdict: Verdict): string {
 }
 
 function when(epochMs: number, nowMs: number, timeZone: string): string {
-  const relative = epochMs === nowMs ? 'now' : epochMs > nowMs ? `in ${formatSpan(epochMs - nowMs)}` : `${formatSpan(nowMs - epochMs)} ago`;
+  const relative =
+    epochMs === nowMs
+      ? 'now'
+      : epochMs > nowMs
+        ? `in ${formatSpan(epochMs - nowMs)}`
+        : `${formatSpan(nowMs - epochMs)} ago`;
   return `${new Date(epochMs).toISOString()} (${formatInZone(epochMs, timeZone)}, ${relative})`;
 }
 
-function renderExplanation(policy: PolicyDocument, instance: ToolInstance, device: DeviceFacts, verdict: Verdict, nowMs: number): string[] {
+function renderExplanation(
+  policy: PolicyDocument,
+  instance: ToolInstance,
+  device: DeviceFacts,
+  verdict: Verdict,
+  nowMs: number,
+): string[] {
   const timeZone = policy.spec.timezone ?? 'UTC';
-  const scope = [`os ${device.os}`, device.group && `group ${device.group}`, device.deviceId && `device ${device.deviceId}`, instance.owner && `user ${instance.owner}`]
+  const scope = [
+    `os ${device.os}`,
+    device.group && `group ${device.group}`,
+    device.deviceId && `device ${device.deviceId}`,
+    instance.owner && `user ${instance.owner}`,
+  ]
     .filter(Boolean)
     .join(', ');
   const lines = [
@@ -160,7 +193,9 @@ function renderExplanation(policy: PolicyDocument, instance: ToolInstance, devic
     `decided by:  ${describeDecider(verdict)}`,
   ];
   if (verdict.phase === 'warn-window' && verdict.effectiveAt && verdict.upcomingAction) {
-    lines.push(`countdown:   becomes ${verdict.upcomingAction.toUpperCase()} at ${when(Date.parse(verdict.effectiveAt), nowMs, timeZone)}`);
+    lines.push(
+      `countdown:   becomes ${verdict.upcomingAction.toUpperCase()} at ${when(Date.parse(verdict.effectiveAt), nowMs, timeZone)}`,
+    );
   } else if (verdict.effectiveAt) {
     lines.push(`effective:   since ${when(Date.parse(verdict.effectiveAt), nowMs, timeZone)}`);
   }
@@ -168,6 +203,8 @@ function renderExplanation(policy: PolicyDocument, instance: ToolInstance, devic
   lines.push(`message:     ${verdict.message}`);
   if (verdict.alternatives.length) lines.push(`instead use: ${verdict.alternatives.join(', ')}`);
   if (verdict.contact) lines.push(`contact:     ${verdict.contact}`);
-  lines.push(`next change: ${verdict.nextChangeAt ? when(Date.parse(verdict.nextChangeAt), nowMs, timeZone) : 'none scheduled'}`);
+  lines.push(
+    `next change: ${verdict.nextChangeAt ? when(Date.parse(verdict.nextChangeAt), nowMs, timeZone) : 'none scheduled'}`,
+  );
   return lines;
 }

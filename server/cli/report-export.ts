@@ -5,18 +5,19 @@
  * characters when that is a terminal). Filters are checked against the report before asking
  * the server; the server checks their values. Loaded only when a report command runs.
  */
-import { readFile, rename, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { AdminClient } from '../client/admin-client.js';
+
 import type { PublicJwk } from '../../policies/keys.js';
+import type { AdminClient } from '../client/admin-client.js';
 import type { RollupStatus } from '../jobs/rollup-job.js';
-import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, line, type Output } from './output.js';
 import type { FilterName } from '../reports/filters.js';
-import { REPORTS, REPORT_KINDS } from '../reports/kinds/index.js';
+import { REPORT_KINDS, REPORTS } from '../reports/kinds/index.js';
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, line, type Output } from './output.js';
 
 export interface ExportOptions {
   /** Required except for attestation (signed JSON only). */
@@ -71,7 +72,12 @@ class LineWriter {
 }
 
 /** Stream one report; returns the exit code (1 also when an audit export finds the chain broken). */
-export async function reportExport(client: AdminClient, kind: string, options: ExportOptions, io: Output): Promise<number> {
+export async function reportExport(
+  client: AdminClient,
+  kind: string,
+  options: ExportOptions,
+  io: Output,
+): Promise<number> {
   const report = REPORTS.find((r) => r.kind === kind);
   if (!report) {
     io.err(line`aigate: there is no report "${kind}"; choose one of ${REPORT_KINDS.join(', ')}`);
@@ -83,7 +89,9 @@ export async function reportExport(client: AdminClient, kind: string, options: E
     return EXIT_USAGE;
   }
   if (report.document && format !== 'json') {
-    io.err(`aigate: the ${kind} report is signed JSON only; ${format.toUpperCase()} would not be signed (use --format json)`);
+    io.err(
+      `aigate: the ${kind} report is signed JSON only; ${format.toUpperCase()} would not be signed (use --format json)`,
+    );
     return EXIT_USAGE;
   }
   if (kind === 'attestation' && options.at === undefined) {
@@ -95,7 +103,8 @@ export async function reportExport(client: AdminClient, kind: string, options: E
     const value = options[option];
     if (value === undefined) continue;
     if (!report.filters.includes(filter)) {
-      const accepted = report.filters.map((f) => flagName(FLAG_OF[f as Exclude<FilterName, 'format'>])).join(', ') || 'no filters';
+      const accepted =
+        report.filters.map((f) => flagName(FLAG_OF[f as Exclude<FilterName, 'format'>])).join(', ') || 'no filters';
       io.err(`aigate: ${flagName(option)} does not apply to the ${kind} report (it takes ${accepted})`);
       return EXIT_USAGE;
     }
@@ -129,7 +138,9 @@ export async function reportExport(client: AdminClient, kind: string, options: E
   }
 
   if (kind === 'audit' && response.headers.get('x-aigate-audit-verified') === 'broken') {
-    io.err(line`aigate: the audit log's hash chain is BROKEN at entry ${response.headers.get('x-aigate-audit-broken-at') ?? '?'}; see the chain column`);
+    io.err(
+      line`aigate: the audit log's hash chain is BROKEN at entry ${response.headers.get('x-aigate-audit-broken-at') ?? '?'}; see the chain column`,
+    );
     return EXIT_INVALID;
   }
   return EXIT_OK;
@@ -165,7 +176,12 @@ export interface VerifyOptions {
  * else the fingerprint the server reports (GET /v1/admin/whoami), and say what it attests.
  * Exit 0 valid, 1 invalid (naming what is wrong), 2 usage (unreadable key or file).
  */
-export async function reportVerify(client: AdminClient | null, file: string, options: VerifyOptions, io: Output): Promise<number> {
+export async function reportVerify(
+  client: AdminClient | null,
+  file: string,
+  options: VerifyOptions,
+  io: Output,
+): Promise<number> {
   const { verifyAttestation } = await import('../../policies/attestation.js');
   const { validatePublicJwk } = await import('../../policies/keys.js');
   if (options.key !== undefined && options.policyKeyFingerprint !== undefined) {
@@ -247,7 +263,12 @@ function summarise(attestation: unknown): { facts: Record<string, unknown>; line
       hostname?: string;
       group?: string;
       policyApplied?: { revision?: number | null; at?: string } | null;
-      tools?: { toolId?: string; version?: string | null; policy?: { action?: string } | null; enforcement?: { event?: string } | null }[];
+      tools?: {
+        toolId?: string;
+        version?: string | null;
+        policy?: { action?: string } | null;
+        enforcement?: { event?: string } | null;
+      }[];
       exceptions?: unknown[];
     }[];
   };
@@ -261,8 +282,13 @@ function summarise(attestation: unknown): { facts: Record<string, unknown>; line
   ];
   for (const device of devices) {
     const tools = Array.isArray(device.tools) ? device.tools : [];
-    const listed = tools.map((tool) => `${tool.toolId ?? '?'}@${tool.version ?? '?'}=${tool.policy?.action ?? 'no policy'}${tool.enforcement?.event === 'quarantined' ? ' (quarantined)' : ''}`);
-    const applied = device.policyApplied ? `applied revision ${String(device.policyApplied.revision)} at ${device.policyApplied.at ?? '?'}` : 'no policy applied reported';
+    const listed = tools.map(
+      (tool) =>
+        `${tool.toolId ?? '?'}@${tool.version ?? '?'}=${tool.policy?.action ?? 'no policy'}${tool.enforcement?.event === 'quarantined' ? ' (quarantined)' : ''}`,
+    );
+    const applied = device.policyApplied
+      ? `applied revision ${String(device.policyApplied.revision)} at ${device.policyApplied.at ?? '?'}`
+      : 'no policy applied reported';
     const exceptions = Array.isArray(device.exceptions) ? device.exceptions.length : 0;
     lines.push(
       line`  ${device.hostname ?? '?'} (${device.group ?? '?'}): ${applied}; ${String(tools.length)} tools${tools.length ? `: ${listed.join(', ')}` : ''}; ${String(exceptions)} exceptions in force`,

@@ -6,7 +6,10 @@ import { escapeControl } from './output.js';
  * hostname can neither drive the terminal nor break the table's rows.
  */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : escapeControl(String(cell)))))];
+  const cells = [
+    headers,
+    ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : escapeControl(String(cell))))),
+  ];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   return cells
     .map((row) =>

@@ -37,7 +37,8 @@ function unreachable(baseUrl: string, error: unknown): AdminApiError {
     ERR_SSL_WRONG_VERSION_NUMBER: 'the TLS handshake failed; is the server plain http://?',
     DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed; trust it with NODE_EXTRA_CA_CERTS=ca.pem',
     SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate is not trusted; trust its CA with NODE_EXTRA_CA_CERTS=ca.pem',
-    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not trusted; trust its CA with NODE_EXTRA_CA_CERTS=ca.pem',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      'the server certificate is not trusted; trust its CA with NODE_EXTRA_CA_CERTS=ca.pem',
   };
   return new AdminApiError(0, 'unreachable', `cannot reach ${baseUrl}: ${code}${hint[code] ? `; ${hint[code]}` : ''}`);
 }
@@ -46,7 +47,9 @@ function unreachable(baseUrl: string, error: unknown): AdminApiError {
 function parseErrorBody(text: string): { error?: string; message?: string; problems?: Problem[] } | null {
   try {
     const body = JSON.parse(text) as unknown;
-    return body && typeof body === 'object' ? (body as { error?: string; message?: string; problems?: Problem[] }) : null;
+    return body && typeof body === 'object'
+      ? (body as { error?: string; message?: string; problems?: Problem[] })
+      : null;
   } catch {
     return null;
   }
@@ -81,14 +84,19 @@ export class AdminClient {
     if (response.ok) return response;
     const text = await response.text();
     const error = parseErrorBody(text);
-    if (error?.message) throw new AdminApiError(response.status, error.error ?? 'http_error', error.message, error.problems ?? []);
+    if (error?.message)
+      throw new AdminApiError(response.status, error.error ?? 'http_error', error.message, error.problems ?? []);
     const hint =
       response.status === 404 && /\/(ui|docs)$/.test(this.baseUrl)
         ? `; ${this.baseUrl} is a page of the server, not the server: use ${this.baseUrl.replace(/\/(ui|docs)$/, '')}`
         : response.status === 404
           ? `; is ${this.baseUrl} an aigate server?`
           : '';
-    throw new AdminApiError(response.status, error?.error ?? 'http_error', `HTTP ${response.status} from ${this.baseUrl}${path}${hint}`);
+    throw new AdminApiError(
+      response.status,
+      error?.error ?? 'http_error',
+      `HTTP ${response.status} from ${this.baseUrl}${path}${hint}`,
+    );
   }
 
   /** A JSON request to the admin API (`path` below /v1/admin). */
@@ -98,7 +106,11 @@ export class AdminClient {
     try {
       return (text ? JSON.parse(text) : null) as T;
     } catch {
-      throw new AdminApiError(response.status, 'bad_response', `the server answered ${response.status} with a body that is not JSON; is ${this.baseUrl} an aigate server?`);
+      throw new AdminApiError(
+        response.status,
+        'bad_response',
+        `the server answered ${response.status} with a body that is not JSON; is ${this.baseUrl} an aigate server?`,
+      );
     }
   }
 

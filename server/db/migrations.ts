@@ -388,7 +388,9 @@ export function runMigrations(db: Database.Database, migrations: readonly Migrat
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   sorted.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new MigrationError(`migrations must be numbered 1, 2, 3, ... without gaps; found ${migration.version} at position ${index + 1}`);
+      throw new MigrationError(
+        `migrations must be numbered 1, 2, 3, ... without gaps; found ${migration.version} at position ${index + 1}`,
+      );
     }
   });
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -1,5 +1,6 @@
 /** Open (creating if needed) the server's SQLite file, configured for a busy single writer. */
 import Database from 'better-sqlite3';
+
 import { runMigrations } from './migrations.js';
 
 export interface OpenedDatabase {
@@ -36,8 +37,11 @@ export function openDatabase(file: string): OpenedDatabase {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     db.pragma('temp_store = MEMORY');
-    const problems = (db.pragma(`quick_check(${MAX_CHECK_PROBLEMS})`) as { quick_check: string }[]).map((row) => row.quick_check);
-    if (problems.length !== 1 || problems[0] !== 'ok') throw damaged(file, `PRAGMA quick_check: ${problems.join('; ')}`);
+    const problems = (db.pragma(`quick_check(${MAX_CHECK_PROBLEMS})`) as { quick_check: string }[]).map(
+      (row) => row.quick_check,
+    );
+    if (problems.length !== 1 || problems[0] !== 'ok')
+      throw damaged(file, `PRAGMA quick_check: ${problems.join('; ')}`);
     const migrated = runMigrations(db);
     return { db, migrated };
   } catch (error) {

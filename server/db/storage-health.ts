@@ -5,6 +5,7 @@
  * write succeeds again (probed by /healthz itself) .
  */
 import { statfsSync } from 'node:fs';
+
 import type Database from 'better-sqlite3';
 
 /** Seconds a client should wait before retrying a write refused for a full disk. */
@@ -47,15 +48,28 @@ export class StorageHealth {
   check(): StorageStatus {
     if (this.fullSince !== null) {
       try {
-        this.db.prepare("INSERT INTO meta (key, value) VALUES ('storage_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(this.now()));
+        this.db
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES ('storage_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          )
+          .run(String(this.now()));
         this.fullSince = null;
       } catch (error) {
         if (!isStorageFull(error)) throw error;
-        return { ok: false, problem: `the disk holding ${this.dataDir} is full: writes fail (${this.lastError}); free space there`, fullSince: this.fullSince };
+        return {
+          ok: false,
+          problem: `the disk holding ${this.dataDir} is full: writes fail (${this.lastError}); free space there`,
+          fullSince: this.fullSince,
+        };
       }
     }
     const free = freeBytes(this.dataDir);
-    if (free === 0) return { ok: false, problem: `the disk holding ${this.dataDir} has no free space left; writes will fail until space is freed`, fullSince: null };
+    if (free === 0)
+      return {
+        ok: false,
+        problem: `the disk holding ${this.dataDir} has no free space left; writes will fail until space is freed`,
+        fullSince: null,
+      };
     return { ok: true, problem: null, fullSince: null };
   }
 }

@@ -6,6 +6,7 @@
  * anything else into a 500 that is logged in full but never echoed to the client.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
 import type { ErrorBody, ErrorCode } from '../../policies/errors.js';
 import { isStorageFull, STORAGE_FULL_RETRY_AFTER_S } from '../db/storage-health.js';
 
@@ -33,9 +34,14 @@ export const conflict = (message: string, code: ErrorCode = 'conflict') => new A
 
 /** A write refused because the disk is full: 503 with Retry-After (not a bug, not a 500). */
 export const storageFull = () =>
-  new ApiError(503, 'storage_full', "the server's disk is full, so nothing was written; retry later (the server's operator must free space)", {
-    'retry-after': String(STORAGE_FULL_RETRY_AFTER_S),
-  });
+  new ApiError(
+    503,
+    'storage_full',
+    "the server's disk is full, so nothing was written; retry later (the server's operator must free space)",
+    {
+      'retry-after': String(STORAGE_FULL_RETRY_AFTER_S),
+    },
+  );
 
 /**
  * Map a full-disk failure (SQLITE_FULL, ENOSPC) to `storageFull()`, telling `onFull` first;
@@ -61,12 +67,23 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
 };
 
-function send(reply: FastifyReply, status: number, code: ErrorCode, message: string, problems?: ErrorBody['problems']): FastifyReply {
+function send(
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  problems?: ErrorBody['problems'],
+): FastifyReply {
   const body: ErrorBody = problems ? { error: code, code, message, problems } : { error: code, code, message };
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-export function errorHandler(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply, onStorageFull?: (error: unknown) => void): FastifyReply {
+export function errorHandler(
+  error: FastifyError | ApiError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  onStorageFull?: (error: unknown) => void,
+): FastifyReply {
   if (isStorageFull(error)) request.log.error({ err: error }, 'write refused: the disk is full');
   error = mapStorageFull(error, onStorageFull);
   if (error instanceof ApiError) {
@@ -110,6 +127,8 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
  * `onStorageFull` hears of every write refused for a full disk (the storage health).
  */
 export function installErrorHandling(app: FastifyInstance, onStorageFull?: (error: unknown) => void): void {
-  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => errorHandler(error, request, reply, onStorageFull));
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) =>
+    errorHandler(error, request, reply, onStorageFull),
+  );
   app.setNotFoundHandler(notFoundHandler);
 }

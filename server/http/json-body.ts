@@ -5,6 +5,7 @@
  * ordinary bodies pay nothing for it.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+
 import { ApiError } from './errors.js';
 
 const SUSPICIOUS = /"(?:__proto__|constructor)"/;
@@ -21,7 +22,8 @@ function forbiddenKey(value: unknown): string | null {
   for (const key of Object.keys(value)) {
     if (key === '__proto__') return '__proto__';
     const child = (value as Record<string, unknown>)[key];
-    if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) return 'constructor.prototype';
+    if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype'))
+      return 'constructor.prototype';
     const found = forbiddenKey(child);
     if (found) return found;
   }
@@ -45,7 +47,11 @@ export function parseJsonBody(text: string): unknown {
 
 export function installJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  const parser = (_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
+  const parser = (
+    _request: FastifyRequest,
+    body: string | Buffer,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => {
     try {
       done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
     } catch (error) {

@@ -5,6 +5,7 @@
  * device's budget) and before the body is parsed.
  */
 import type { FastifyInstance } from 'fastify';
+
 import type { RateLimits } from '../config.js';
 
 export type Limiter = ReturnType<FastifyInstance['rateLimit']>;
@@ -24,8 +25,18 @@ declare module 'fastify' {
 export function createLimiters(app: FastifyInstance, limits: RateLimits): Limiters {
   const minute = 60_000;
   return {
-    device: app.rateLimit({ max: limits.devicePerMinute, timeWindow: minute, cache: 500_000, keyGenerator: (req) => `device:${req.device?.id ?? req.ip}` }),
-    admin: app.rateLimit({ max: limits.tokenPerMinute, timeWindow: minute, cache: 10_000, keyGenerator: (req) => `token:${req.admin?.id ?? req.ip}` }),
+    device: app.rateLimit({
+      max: limits.devicePerMinute,
+      timeWindow: minute,
+      cache: 500_000,
+      keyGenerator: (req) => `device:${req.device?.id ?? req.ip}`,
+    }),
+    admin: app.rateLimit({
+      max: limits.tokenPerMinute,
+      timeWindow: minute,
+      cache: 10_000,
+      keyGenerator: (req) => `token:${req.admin?.id ?? req.ip}`,
+    }),
     enroll: app.rateLimit({ max: limits.enrollPerMinutePerIp, timeWindow: minute, cache: 100_000 }),
   };
 }

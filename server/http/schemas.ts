@@ -1,13 +1,18 @@
 /** Small schema helpers shared by the route groups. */
 import { Type } from '@sinclair/typebox';
+
 import { ErrorBody } from '../../policies/errors.js';
 
 export { Instant, Nullable } from '../../policies/protocol.js';
 
-export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+export const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 /** A UUID in a path parameter. */
-export const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'a UUID' }) }, { additionalProperties: false });
+export const IdParams = Type.Object(
+  { id: Type.String({ format: 'uuid', description: 'a UUID' }) },
+  { additionalProperties: false },
+);
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, ErrorBody]));
 
@@ -16,7 +21,8 @@ export const deviceErrors = errors(400, 401, 403, 404, 409, 413, 415, 429, 503);
 export const adminErrors = errors(400, 401, 403, 404, 409, 413, 415, 429);
 
 /** `limit` and cursor query parameters for listings. */
-export const pageLimit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `at most ${max}` });
+export const pageLimit = (max: number, fallback: number) =>
+  Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `at most ${max}` });
 
 /** A device group's name (enroll secrets, filters). */
 export const GroupName = Type.String({

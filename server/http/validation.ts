@@ -7,8 +7,9 @@
  */
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { Value, type ValueError, ValueErrorType } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler } from 'fastify';
+
 import { formatPath, pointerSegments } from '../../policies/problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -56,7 +57,9 @@ function expected(schema: TSchema): string {
       return options.length <= 12 ? options.map((o) => o.const as string).join(' | ') : 'one of the allowed values';
     }
     const parts = options.map((o) => expected(o as TSchema));
-    return parts.length <= 4 ? `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts[parts.length - 1]}` : 'one of the allowed values';
+    return parts.length <= 4
+      ? `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts[parts.length - 1]}`
+      : 'one of the allowed values';
   }
   switch (s.type) {
     case 'string':

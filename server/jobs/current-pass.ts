@@ -7,8 +7,9 @@
  * - the versions installed of each tool.
  */
 import type Database from 'better-sqlite3';
+
 import type { Catalog } from '../../policies/catalog/schema.js';
-import { compilePolicy, type CompiledPolicy } from '../../policies/compile.js';
+import { type CompiledPolicy, compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
 import type { DeviceFacts, ToolInstance } from '../../policies/inventory.js';
 import type { Action, OsName, PolicyDocument } from '../../policies/schema.js';
@@ -57,7 +58,12 @@ const MAX_UPCOMING = 25;
 const MAX_VERSIONS = 30;
 
 /** The changes ahead for one instance: [at, from, to] while within the horizon. */
-export function changesAhead(policy: CompiledPolicy, instance: ToolInstance, device: DeviceFacts, nowMs: number): { at: number; from: Action; to: Action }[] {
+export function changesAhead(
+  policy: CompiledPolicy,
+  instance: ToolInstance,
+  device: DeviceFacts,
+  nowMs: number,
+): { at: number; from: Action; to: Action }[] {
   const changes: { at: number; from: Action; to: Action }[] = [];
   let verdict = evaluateInstance(policy, instance, device, nowMs);
   for (let step = 0; step < MAX_STEPS && verdict.nextChangeAt !== null; step++) {
@@ -79,7 +85,10 @@ export async function currentPass(
   signal?: AbortSignal,
 ): Promise<CurrentFigures> {
   const compiled = policy ? compilePolicy(policy.document, catalog) : null;
-  const upcoming = new Map<string, { change: Omit<UpcomingChange, 'devices' | 'instances'>; devices: number; instances: number }>();
+  const upcoming = new Map<
+    string,
+    { change: Omit<UpcomingChange, 'devices' | 'instances'>; devices: number; instances: number }
+  >();
   const versions = new Map<string, Map<string, { version: string | null; instances: number; devices: number }>>();
   const toolNames = new Map(catalog.tools.map((tool) => [tool.id, tool.name]));
 
@@ -103,7 +112,8 @@ export async function currentPass(
     let byVersion = versions.get(row.tool_id);
     if (!byVersion) versions.set(row.tool_id, (byVersion = new Map()));
     let versionCount = byVersion.get(row.version ?? '');
-    if (!versionCount) byVersion.set(row.version ?? '', (versionCount = { version: row.version, instances: 0, devices: 0 }));
+    if (!versionCount)
+      byVersion.set(row.version ?? '', (versionCount = { version: row.version, instances: 0, devices: 0 }));
     versionCount.instances++;
     if (!seenOnDevice.has(versionKey)) {
       seenOnDevice.add(versionKey);
@@ -121,13 +131,24 @@ export async function currentPass(
         evidence: [],
       };
       if (row.name !== null) instance.name = row.name;
-      const facts: DeviceFacts = { deviceId: row.device_id, hostname: row.hostname, group: row.group_name, os: row.os as OsName };
+      const facts: DeviceFacts = {
+        deviceId: row.device_id,
+        hostname: row.hostname,
+        group: row.group_name,
+        os: row.os as OsName,
+      };
       for (const change of changesAhead(compiled, instance, facts, nowMs)) {
         const key = `${change.at}\u0000${row.tool_id}\u0000${change.from}\u0000${change.to}`;
         let entry = upcoming.get(key);
         if (!entry) {
           entry = {
-            change: { at: new Date(change.at).toISOString(), toolId: row.tool_id, toolName: toolNames.get(row.tool_id) ?? row.name ?? row.tool_id, from: change.from, to: change.to },
+            change: {
+              at: new Date(change.at).toISOString(),
+              toolId: row.tool_id,
+              toolName: toolNames.get(row.tool_id) ?? row.name ?? row.tool_id,
+              from: change.from,
+              to: change.to,
+            },
             devices: 0,
             instances: 0,
           };
@@ -152,7 +173,14 @@ export async function currentPass(
     .slice(0, MAX_UPCOMING);
   const versionLists: Record<string, VersionCount[]> = {};
   for (const [tool, byVersion] of versions) {
-    versionLists[tool] = [...byVersion.values()].sort((a, b) => b.instances - a.instances || (a.version ?? '').localeCompare(b.version ?? '')).slice(0, MAX_VERSIONS);
+    versionLists[tool] = [...byVersion.values()]
+      .sort((a, b) => b.instances - a.instances || (a.version ?? '').localeCompare(b.version ?? ''))
+      .slice(0, MAX_VERSIONS);
   }
-  return { computedAt: new Date(nowMs).toISOString(), policyRevision: policy?.revision ?? null, upcoming: changes, versions: versionLists };
+  return {
+    computedAt: new Date(nowMs).toISOString(),
+    policyRevision: policy?.revision ?? null,
+    upcoming: changes,
+    versions: versionLists,
+  };
 }

@@ -14,6 +14,7 @@
  * enrolled (once it has checked in at all) until the day it was revoked.
  */
 import type Database from 'better-sqlite3';
+
 import { checkAborted, dayNumber, yieldToEventLoop } from './days.js';
 
 export interface DeviceInfo {
@@ -97,7 +98,12 @@ export class DayCounters {
     const key = `${group}\u0000${tool}`;
     let arrays = this.tools.get(key);
     if (!arrays) {
-      arrays = { installs: new Int32Array(this.size), devices: new Int32Array(this.size), warn: new Int32Array(this.size), block: new Int32Array(this.size) };
+      arrays = {
+        installs: new Int32Array(this.size),
+        devices: new Int32Array(this.size),
+        warn: new Int32Array(this.size),
+        block: new Int32Array(this.size),
+      };
       this.tools.set(key, arrays);
     }
     this.add(arrays[metric], span[0], span[1]);
@@ -106,7 +112,12 @@ export class DayCounters {
   addGroup(group: string, metric: GroupMetric, span: Span): void {
     let arrays = this.groups.get(group);
     if (!arrays) {
-      arrays = { devices: new Int32Array(this.size), violating: new Int32Array(this.size), warn: new Int32Array(this.size), block: new Int32Array(this.size) };
+      arrays = {
+        devices: new Int32Array(this.size),
+        violating: new Int32Array(this.size),
+        warn: new Int32Array(this.size),
+        block: new Int32Array(this.size),
+      };
       this.groups.set(group, arrays);
     }
     this.add(arrays[metric], span[0], span[1]);
@@ -145,7 +156,13 @@ export class DayCounters {
     for (const [group, a] of this.groups) {
       const devices = a.devices[i]!;
       if (devices === 0 && a.violating[i]! === 0) continue;
-      rows.push({ group, devices, compliant: Math.max(0, devices - a.violating[i]!), withWarn: a.warn[i]!, withBlock: a.block[i]! });
+      rows.push({
+        group,
+        devices,
+        compliant: Math.max(0, devices - a.violating[i]!),
+        withWarn: a.warn[i]!,
+        withBlock: a.block[i]!,
+      });
     }
     return rows;
   }
@@ -180,7 +197,11 @@ export class HistoryAccumulator {
       this.endInstance();
     }
     this.instanceKey = row.instance_key;
-    const step: Step = { day: dayNumber(row.at), present: row.change !== 'disappeared', action: row.change === 'disappeared' ? null : row.new_action };
+    const step: Step = {
+      day: dayNumber(row.at),
+      present: row.change !== 'disappeared',
+      action: row.change === 'disappeared' ? null : row.new_action,
+    };
     const last = this.steps[this.steps.length - 1];
     // Only the last state of a day counts.
     if (last && last.day >= step.day) this.steps[this.steps.length - 1] = { ...step, day: last.day };
@@ -195,7 +216,10 @@ export class HistoryAccumulator {
   private endInstance(): void {
     if (this.instanceKey !== null && this.steps.length > 0) {
       const split = this.instanceKey.indexOf('\u0000');
-      this.instances.push({ tool: split >= 0 ? this.instanceKey.slice(0, split) : this.instanceKey, steps: this.steps });
+      this.instances.push({
+        tool: split >= 0 ? this.instanceKey.slice(0, split) : this.instanceKey,
+        steps: this.steps,
+      });
     }
     this.steps = [];
     this.instanceKey = null;
@@ -234,7 +258,8 @@ export class HistoryAccumulator {
         }
       }
     }
-    for (const [tool, spans] of presentByTool) for (const span of unionSpans(spans)) this.counters.addTool(group, tool, 'devices', span);
+    for (const [tool, spans] of presentByTool)
+      for (const span of unionSpans(spans)) this.counters.addTool(group, tool, 'devices', span);
     for (const span of unionSpans(violating)) this.counters.addGroup(group, 'violating', span);
     for (const span of unionSpans(warned)) this.counters.addGroup(group, 'warn', span);
     for (const span of unionSpans(blocked)) this.counters.addGroup(group, 'block', span);
@@ -247,13 +272,18 @@ export interface InventoryPassResult {
 }
 
 /** Read devices and the whole history from `db` (a read connection) into day counters. */
-export async function inventoryPass(db: Database.Database, lastDay: number, signal?: AbortSignal): Promise<InventoryPassResult | null> {
+export async function inventoryPass(
+  db: Database.Database,
+  lastDay: number,
+  signal?: AbortSignal,
+): Promise<InventoryPassResult | null> {
   const devices = new Map<string, DeviceInfo>();
   let firstDay = Infinity;
   const deviceRows = db
-    .prepare<[], { id: string; group_name: string; enrolled_at: number; last_checkin_at: number | null; revoked_at: number | null }>(
-      'SELECT id, group_name, enrolled_at, last_checkin_at, revoked_at FROM devices',
-    )
+    .prepare<
+      [],
+      { id: string; group_name: string; enrolled_at: number; last_checkin_at: number | null; revoked_at: number | null }
+    >('SELECT id, group_name, enrolled_at, last_checkin_at, revoked_at FROM devices')
     .iterate();
   for (const row of deviceRows) {
     const info: DeviceInfo = {
@@ -265,14 +295,16 @@ export async function inventoryPass(db: Database.Database, lastDay: number, sign
     devices.set(row.id, info);
     firstDay = Math.min(firstDay, info.enrolledDay);
   }
-  const firstChange = db.prepare<[], { at: number | null }>('SELECT min(at) AS at FROM instance_history').get()?.at ?? null;
+  const firstChange =
+    db.prepare<[], { at: number | null }>('SELECT min(at) AS at FROM instance_history').get()?.at ?? null;
   if (firstChange !== null) firstDay = Math.min(firstDay, dayNumber(firstChange));
   if (!Number.isFinite(firstDay)) return null;
   firstDay = Math.min(firstDay, lastDay);
 
   const counters = new DayCounters(firstDay, lastDay);
   for (const device of devices.values()) {
-    if (device.reported) counters.addGroup(device.group, 'devices', [device.enrolledDay, device.revokedDay ?? lastDay + 1]);
+    if (device.reported)
+      counters.addGroup(device.group, 'devices', [device.enrolledDay, device.revokedDay ?? lastDay + 1]);
   }
 
   const accumulator = new HistoryAccumulator(devices, counters);

@@ -13,16 +13,17 @@
  *    observations and expired dashboard sessions.
  * Runs never overlap; long passes read from their own connection and yield to the event loop.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import cron, { type ScheduledTask } from 'node-cron';
+
 import type { Catalog } from '../../policies/catalog/schema.js';
 import type { PolicyDocument } from '../../policies/schema.js';
 import { HOUR_MS } from '../../policies/time.js';
-import { Instant, Nullable } from '../http/schemas.js';
 import { openReadConnection } from '../db/read-connection.js';
-import { currentPass, type CurrentFigures } from './current-pass.js';
+import { Instant, Nullable } from '../http/schemas.js';
+import { type CurrentFigures, currentPass } from './current-pass.js';
 import { dayNumber, dayStartMs, JobAborted, yieldToEventLoop } from './days.js';
 import { inventoryPass } from './inventory-pass.js';
 import { RollupStore, sameFingerprint } from './rollup-store.js';
@@ -85,7 +86,8 @@ export class RollupJob {
   private readonly abort = new AbortController();
 
   constructor(private readonly options: RollupJobOptions) {
-    if (!cron.validate(options.schedule)) throw new Error(`the rollup schedule "${options.schedule}" is not a valid cron expression`);
+    if (!cron.validate(options.schedule))
+      throw new Error(`the rollup schedule "${options.schedule}" is not a valid cron expression`);
     this.store = new RollupStore(options.db);
   }
 
@@ -120,7 +122,8 @@ export class RollupJob {
   refreshIfPolicyChanged(): void {
     const current = this.store.current();
     const revision = this.options.currentPolicy()?.revision ?? null;
-    if ((current?.policyRevision ?? null) !== revision && !this.pending && !this.active) void this.enqueue('policy').catch(() => undefined);
+    if ((current?.policyRevision ?? null) !== revision && !this.pending && !this.active)
+      void this.enqueue('policy').catch(() => undefined);
   }
 
   current(): CurrentFigures | null {
@@ -199,7 +202,8 @@ export class RollupJob {
         if (result) {
           run.inventory.historyRows = result.historyRows;
           for (let day = result.counters.firstDay; day <= today; day++) {
-            if (this.store.writeInventoryDay(day, result.counters.toolRows(day), result.counters.complianceRows(day))) run.inventory.daysChanged++;
+            if (this.store.writeInventoryDay(day, result.counters.toolRows(day), result.counters.complianceRows(day)))
+              run.inventory.daysChanged++;
             run.inventory.days++;
             if (run.inventory.days % 16 === 0) await yieldToEventLoop();
           }
@@ -219,7 +223,10 @@ export class RollupJob {
       }
 
       // 3. devices running each tool
-      const runningFrom = Math.max(state.lastRunAt === null ? today - RUNNING_RAW_DAYS + 1 : dayNumber(Math.min(state.lastRunAt, started)), today - RUNNING_RAW_DAYS + 1);
+      const runningFrom = Math.max(
+        state.lastRunAt === null ? today - RUNNING_RAW_DAYS + 1 : dayNumber(Math.min(state.lastRunAt, started)),
+        today - RUNNING_RAW_DAYS + 1,
+      );
       this.store.rebuildRunningDays(runningFrom);
 
       // 4. next scheduled changes and versions, for the current policy
@@ -228,7 +235,13 @@ export class RollupJob {
       let currentAt = state.currentAt;
       let currentRevision = state.currentRevision;
       const stale = state.currentAt === null || started - state.currentAt >= HOUR_MS || started < state.currentAt;
-      if (changed || stale || reason === 'manual' || state.currentRevision !== (policy?.revision ?? null) || this.store.current() === null) {
+      if (
+        changed ||
+        stale ||
+        reason === 'manual' ||
+        state.currentRevision !== (policy?.revision ?? null) ||
+        this.store.current() === null
+      ) {
         const connection = openReadConnection(databaseFile);
         try {
           this.store.saveCurrent(await currentPass(connection.db, policy, this.options.catalog, started, signal));

@@ -5,6 +5,7 @@
  * the server's writes are never held up for long.
  */
 import type Database from 'better-sqlite3';
+
 import type { CurrentFigures } from './current-pass.js';
 import { dayStartMs, dayText } from './days.js';
 import type { ComplianceDayRow, ToolDayRow } from './inventory-pass.js';
@@ -25,10 +26,20 @@ export interface RollupState {
   currentAt: number | null;
 }
 
-const EMPTY_STATE: RollupState = { lastRunAt: null, fingerprint: null, inventoryDay: null, currentRevision: null, currentAt: null };
+const EMPTY_STATE: RollupState = {
+  lastRunAt: null,
+  fingerprint: null,
+  inventoryDay: null,
+  currentRevision: null,
+  currentAt: null,
+};
 
 export const sameFingerprint = (a: Fingerprint | null, b: Fingerprint): boolean =>
-  a !== null && a.historyId === b.historyId && a.deviceRowid === b.deviceRowid && a.revoked === b.revoked && a.reported === b.reported;
+  a !== null &&
+  a.historyId === b.historyId &&
+  a.deviceRowid === b.deviceRowid &&
+  a.revoked === b.revoked &&
+  a.reported === b.reported;
 
 export class RollupStore {
   constructor(private readonly db: Database.Database) {}
@@ -38,7 +49,11 @@ export class RollupStore {
   }
 
   private setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO rollup_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare(
+        'INSERT INTO rollup_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 
   state(): RollupState {
@@ -73,20 +88,50 @@ export class RollupStore {
   /** Replace one day's inventory and compliance rows if they differ; true when it changed. */
   writeInventoryDay(day: number, tools: ToolDayRow[], compliance: ComplianceDayRow[]): boolean {
     const text = dayText(day);
-    const toolKey = (r: ToolDayRow) => `${r.group}\u0000${r.tool}\u0000${r.installs}\u0000${r.devices}\u0000${r.warn}\u0000${r.block}`;
-    const complianceKey = (r: ComplianceDayRow) => `${r.group}\u0000${r.devices}\u0000${r.compliant}\u0000${r.withWarn}\u0000${r.withBlock}`;
+    const toolKey = (r: ToolDayRow) =>
+      `${r.group}\u0000${r.tool}\u0000${r.installs}\u0000${r.devices}\u0000${r.warn}\u0000${r.block}`;
+    const complianceKey = (r: ComplianceDayRow) =>
+      `${r.group}\u0000${r.devices}\u0000${r.compliant}\u0000${r.withWarn}\u0000${r.withBlock}`;
     const storedTools = this.db
-      .prepare<[string], { group_name: string; tool_id: string; installs: number; devices: number; warn_instances: number; block_instances: number }>(
+      .prepare<
+        [string],
+        {
+          group_name: string;
+          tool_id: string;
+          installs: number;
+          devices: number;
+          warn_instances: number;
+          block_instances: number;
+        }
+      >(
         'SELECT group_name, tool_id, installs, devices, warn_instances, block_instances FROM rollup_inventory_day WHERE day = ?',
       )
       .all(text)
-      .map((r) => toolKey({ group: r.group_name, tool: r.tool_id, installs: r.installs, devices: r.devices, warn: r.warn_instances, block: r.block_instances }));
+      .map((r) =>
+        toolKey({
+          group: r.group_name,
+          tool: r.tool_id,
+          installs: r.installs,
+          devices: r.devices,
+          warn: r.warn_instances,
+          block: r.block_instances,
+        }),
+      );
     const storedCompliance = this.db
-      .prepare<[string], { group_name: string; devices: number; compliant: number; with_warn: number; with_block: number }>(
-        'SELECT group_name, devices, compliant, with_warn, with_block FROM rollup_compliance_day WHERE day = ?',
-      )
+      .prepare<
+        [string],
+        { group_name: string; devices: number; compliant: number; with_warn: number; with_block: number }
+      >('SELECT group_name, devices, compliant, with_warn, with_block FROM rollup_compliance_day WHERE day = ?')
       .all(text)
-      .map((r) => complianceKey({ group: r.group_name, devices: r.devices, compliant: r.compliant, withWarn: r.with_warn, withBlock: r.with_block }));
+      .map((r) =>
+        complianceKey({
+          group: r.group_name,
+          devices: r.devices,
+          compliant: r.compliant,
+          withWarn: r.with_warn,
+          withBlock: r.with_block,
+        }),
+      );
     const same = (a: string[], b: string[]) => a.length === b.length && a.sort().join('\n') === b.sort().join('\n');
     if (same(storedTools, tools.map(toolKey)) && same(storedCompliance, compliance.map(complianceKey))) return false;
 
@@ -119,7 +164,9 @@ export class RollupStore {
   /** Days (on the device's clock) of events received at or after `since`. */
   eventDaysReceivedSince(since: number): number[] {
     return this.db
-      .prepare<[number], { day: number }>('SELECT DISTINCT at / 86400000 AS day FROM events WHERE received_at >= ? ORDER BY day')
+      .prepare<[number], { day: number }>(
+        'SELECT DISTINCT at / 86400000 AS day FROM events WHERE received_at >= ? ORDER BY day',
+      )
       .all(since)
       .map((row) => Math.floor(row.day));
   }

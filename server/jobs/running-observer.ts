@@ -6,6 +6,7 @@
  * inventory.
  */
 import type Database from 'better-sqlite3';
+
 import { instanceKey } from '../../policies/inventory.js';
 import { dayNumber, dayText } from './days.js';
 
@@ -38,7 +39,12 @@ export class RunningObserver {
       if (item.running !== true) continue;
       const key = instanceKey(item);
       // One entry per instance and day, so a day's observation survives later ones before a flush.
-      this.pending.set(`${deviceId}\u0000${key}\u0000${dayNumber(at)}`, { deviceId, instanceKey: key, toolId: item.toolId, at });
+      this.pending.set(`${deviceId}\u0000${key}\u0000${dayNumber(at)}`, {
+        deviceId,
+        instanceKey: key,
+        toolId: item.toolId,
+        at,
+      });
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { RollupJob } from '../jobs/rollup-job.js';
 import { buildOverview, type Overview } from '../reports/overview.js';

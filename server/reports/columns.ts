@@ -3,7 +3,7 @@
  * cells in column order; the writers turn rows into CSV, JSON or NDJSON, and the OpenAPI
  * document describes each column from the same definitions.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 
 export type ColumnType = 'string' | 'integer' | 'number' | 'boolean' | 'instant' | 'day' | 'json' | 'list';
 
@@ -29,7 +29,9 @@ function cellSchema(col: Column): TSchema {
     case 'boolean':
       return Type.Union([Type.Boolean(), Type.Null()], { description });
     case 'instant':
-      return Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: `${description} (RFC 3339, UTC)` });
+      return Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: `${description} (RFC 3339, UTC)`,
+      });
     case 'day':
       return Type.String({ description: `${description} (YYYY-MM-DD, UTC)` });
     case 'json':
@@ -43,7 +45,9 @@ function cellSchema(col: Column): TSchema {
 
 /** The JSON/NDJSON row object, for the OpenAPI document. */
 export function rowSchema(columns: readonly Column[]): TSchema {
-  return Type.Object(Object.fromEntries(columns.map((col) => [col.name, cellSchema(col)])), { additionalProperties: false });
+  return Type.Object(Object.fromEntries(columns.map((col) => [col.name, cellSchema(col)])), {
+    additionalProperties: false,
+  });
 }
 
 /** "name (type): description" lines, for route descriptions and the README. */
@@ -79,5 +83,7 @@ export function isoUtc(ms: number): string {
   return `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${pad3(rest - seconds * 1000)}Z`;
 }
 
-export const isoOrNull = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoUtc(ms));
-export const boolOrNull = (value: number | null | undefined): boolean | null => (value === null || value === undefined ? null : value === 1);
+export const isoOrNull = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : isoUtc(ms);
+export const boolOrNull = (value: number | null | undefined): boolean | null =>
+  value === null || value === undefined ? null : value === 1;

@@ -1,8 +1,9 @@
 /** What a report is: its columns, the filters it takes, and how it reads its rows. */
 import type { TSchema } from '@sinclair/typebox';
 import type Database from 'better-sqlite3';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
-import { isoUtc, type Column, type Row } from './columns.js';
+import { type Column, isoUtc, type Row } from './columns.js';
 import type { FilterName, Filters } from './filters.js';
 
 export interface ReportContext {

@@ -3,7 +3,8 @@
  * misspelt filter is a 400 naming it and listing the allowed ones), and their resolution into
  * values the queries use (times parsed, tool ids checked against the catalog).
  */
-import { Type, type TObject, type TSchema } from '@sinclair/typebox';
+import { type TObject, type TSchema, Type } from '@sinclair/typebox';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { DAY_MS, parseDateOrInstant, parseDuration } from '../../policies/time.js';
 import { badRequest } from '../http/errors.js';
@@ -25,25 +26,64 @@ const TIME_HELP = 'YYYY-MM-DD (UTC), YYYY-MM-DDTHH:MM (UTC) or an RFC 3339 insta
 /** Every filter a report may accept; each report picks its own subset. */
 export const FILTERS = {
   format: Type.Optional(literals(FORMATS, 'csv | json | ndjson (default json)')),
-  from: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `from this time on (inclusive): ${TIME_HELP}` })),
-  to: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `before this time: ${TIME_HELP}; a bare date includes that whole day` })),
-  tool: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'a catalog tool id such as claude-code, or unknown:<channel>:<name>' })),
+  from: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 40, description: `from this time on (inclusive): ${TIME_HELP}` }),
+  ),
+  to: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 40,
+      description: `before this time: ${TIME_HELP}; a bare date includes that whole day`,
+    }),
+  ),
+  tool: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 300,
+      description: 'a catalog tool id such as claude-code, or unknown:<channel>:<name>',
+    }),
+  ),
   group: Type.Optional(GroupName),
-  user: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a user name (the owner of the install, or a user of the device)' })),
+  user: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'a user name (the owner of the install, or a user of the device)',
+    }),
+  ),
   device: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'a device id or hostname' })),
-  verdict: Type.Optional(literals(['allow', 'warn', 'block', 'none'] as const, 'allow | warn | block | none (no verdict reported)')),
+  verdict: Type.Optional(
+    literals(['allow', 'warn', 'block', 'none'] as const, 'allow | warn | block | none (no verdict reported)'),
+  ),
   present: Type.Optional(Type.Boolean({ description: 'true: installed at the last check-in; false: removed since' })),
   type: Type.Optional(literals(EVENT_TYPES, `${EVENT_TYPES.join(' | ')} (default: every type but policy-applied)`)),
-  status: Type.Optional(literals(DEVICE_STATUSES, 'active | stale | never-seen (enrolled, never checked in) | revoked')),
-  at: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `the instant attested: ${TIME_HELP} (a bare date is its start, UTC)` })),
-  staleAfter: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'a duration such as 7d or 36h (default: the server\'s --stale-after)' })),
+  status: Type.Optional(
+    literals(DEVICE_STATUSES, 'active | stale | never-seen (enrolled, never checked in) | revoked'),
+  ),
+  at: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 40,
+      description: `the instant attested: ${TIME_HELP} (a bare date is its start, UTC)`,
+    }),
+  ),
+  staleAfter: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 20,
+      description: "a duration such as 7d or 36h (default: the server's --stale-after)",
+    }),
+  ),
   by: Type.Optional(literals(['group', 'os'] as const, 'group | os: what the rows are per (default group)')),
 } satisfies Record<string, TSchema>;
 
 export type FilterName = keyof typeof FILTERS;
 
 /** The query schema of a report: `format` plus the filters it names; nothing else is accepted. */
-export function querySchema(names: readonly FilterName[], overrides: Partial<Record<FilterName, TSchema>> = {}): TObject {
+export function querySchema(
+  names: readonly FilterName[],
+  overrides: Partial<Record<FilterName, TSchema>> = {},
+): TObject {
   const properties: Record<string, TSchema> = { format: FILTERS.format };
   for (const name of names) properties[name] = overrides[name] ?? FILTERS[name];
   return Type.Object(properties, { additionalProperties: false });
@@ -111,7 +151,8 @@ export function resolveFilters(query: RawQuery, catalog: CatalogIndex, defaults:
   if (typeof query.tool === 'string') filters.tool = checkToolId(query.tool, catalog);
   if (typeof query.group === 'string') filters.group = query.group;
   if (typeof query.user === 'string') filters.user = query.user;
-  if (typeof query.device === 'string') filters.device = UUID.test(query.device) ? { id: query.device.toLowerCase() } : { hostname: query.device };
+  if (typeof query.device === 'string')
+    filters.device = UUID.test(query.device) ? { id: query.device.toLowerCase() } : { hostname: query.device };
   if (typeof query.verdict === 'string') filters.verdict = query.verdict as Filters['verdict'];
   if (typeof query.present === 'boolean') filters.present = query.present;
   if (typeof query.type === 'string') filters.type = query.type as EventType;

@@ -3,8 +3,9 @@
  * returns. Device counts and launches are read live (indexed, cheap); compliance, charts and the
  * next scheduled change come from the rollups, so the answer stays fast on a fleet of any size.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type Database from 'better-sqlite3';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { DAY_MS } from '../../policies/time.js';
 import { Instant, Nullable } from '../http/schemas.js';
@@ -34,21 +35,35 @@ const ComplianceRowSchema = Type.Object({
   withBlock: Type.Integer(),
   withWarn: Type.Integer(),
   degraded: Type.Integer(),
-  trend: Type.Array(Nullable(Type.Number()), { description: 'the share 7 and 30 days ago, from the rollups (null when unknown, and by OS)' }),
+  trend: Type.Array(Nullable(Type.Number()), {
+    description: 'the share 7 and 30 days ago, from the rollups (null when unknown, and by OS)',
+  }),
 });
 
 export const OverviewSchema = Type.Object({
   generatedAt: Instant,
-  asOf: Nullable(Type.String({ description: 'when the rollups behind compliance, charts and upcoming changes were last built' })),
+  asOf: Nullable(
+    Type.String({ description: 'when the rollups behind compliance, charts and upcoming changes were last built' }),
+  ),
   staleAfterDays: Type.Number(),
-  policy: Nullable(Type.Object({ revision: Type.Integer(), name: Type.String(), publishedAt: Instant, publishedBy: Nullable(Type.String()), mode: Type.String() })),
+  policy: Nullable(
+    Type.Object({
+      revision: Type.Integer(),
+      name: Type.String(),
+      publishedAt: Instant,
+      publishedBy: Nullable(Type.String()),
+      mode: Type.String(),
+    }),
+  ),
   devices: Type.Object({
     enrolled: Type.Integer({ description: 'not revoked' }),
     active: Type.Integer({ description: 'checked in within the stale period' }),
     stale: Type.Integer({ description: 'checked in before, but not within the stale period' }),
     neverSeen: Type.Integer({ description: 'enrolled, never checked in' }),
     revoked: Type.Integer(),
-    degraded: Type.Integer({ description: 'not revoked, and its agent says enforcement cannot be trusted (its last health report)' }),
+    degraded: Type.Integer({
+      description: 'not revoked, and its agent says enforcement cannot be trusted (its last health report)',
+    }),
   }),
   compliance: Type.Object({
     day: Nullable(Type.String({ description: 'the UTC day of these figures (from the rollups)' })),
@@ -60,19 +75,35 @@ export const OverviewSchema = Type.Object({
   }),
   complianceBy: Type.Object(
     {
-      trendDays: Type.Array(Nullable(Type.String()), { description: 'the rolled-up days the trend shares were read from: the last at or before 7 and 30 days ago' }),
+      trendDays: Type.Array(Nullable(Type.String()), {
+        description: 'the rolled-up days the trend shares were read from: the last at or before 7 and 30 days ago',
+      }),
       group: Type.Array(ComplianceRowSchema),
       os: Type.Array(ComplianceRowSchema),
     },
-    { description: 'compliance now per group and per OS (live), with the share 7 and 30 days ago (rollups, per group only); the same figures as GET /v1/reports/compliance' },
+    {
+      description:
+        'compliance now per group and per OS (live), with the share 7 and 30 days ago (rollups, per group only); the same figures as GET /v1/reports/compliance',
+    },
   ),
-  launches: Type.Object({ since: Instant, blocked: Type.Integer(), warned: Type.Integer() }, { description: 'launches warned or blocked in the last 7 days' }),
+  launches: Type.Object(
+    { since: Instant, blocked: Type.Integer(), warned: Type.Integer() },
+    { description: 'launches warned or blocked in the last 7 days' },
+  ),
   nextChange: Nullable(Upcoming),
   upcoming: Type.Array(Upcoming),
-  upcomingPolicyRevision: Nullable(Type.Integer({ description: 'the policy revision the upcoming changes were worked out for' })),
+  upcomingPolicyRevision: Nullable(
+    Type.Integer({ description: 'the policy revision the upcoming changes were worked out for' }),
+  ),
   charts: Type.Object({
     days: Type.Array(Type.String()),
-    installs: Type.Array(Type.Object({ toolId: Type.String(), name: Type.String(), values: Type.Array(Nullable(Type.Integer()), { description: 'null before the first day with figures' }) })),
+    installs: Type.Array(
+      Type.Object({
+        toolId: Type.String(),
+        name: Type.String(),
+        values: Type.Array(Nullable(Type.Integer()), { description: 'null before the first day with figures' }),
+      }),
+    ),
     compliance: Type.Array(Nullable(Type.Number())),
     blockedLaunches: Type.Array(Type.Integer()),
     warnedLaunches: Type.Array(Type.Integer()),
@@ -104,7 +135,10 @@ export function headlineChange(upcoming: readonly UpcomingChange[]): UpcomingCha
 export function buildOverview(input: OverviewInput): Overview {
   const { db, now, staleAfterMs, catalog } = input;
   const devices = db
-    .prepare<[{ stale: number }], { revoked: number; never_seen: number; stale: number; active: number; degraded: number }>(
+    .prepare<
+      [{ stale: number }],
+      { revoked: number; never_seen: number; stale: number; active: number; degraded: number }
+    >(
       `SELECT coalesce(sum(revoked_at IS NOT NULL), 0) AS revoked,
               coalesce(sum(revoked_at IS NULL AND last_checkin_at IS NULL), 0) AS never_seen,
               coalesce(sum(revoked_at IS NULL AND last_checkin_at < @stale), 0) AS stale,
@@ -116,7 +150,16 @@ export function buildOverview(input: OverviewInput): Overview {
 
   const today = dayNumber(now);
   const compliance = db
-    .prepare<[string], { day: string | null; devices: number | null; compliant: number | null; with_warn: number | null; with_block: number | null }>(
+    .prepare<
+      [string],
+      {
+        day: string | null;
+        devices: number | null;
+        compliant: number | null;
+        with_warn: number | null;
+        with_block: number | null;
+      }
+    >(
       `SELECT day, sum(devices) AS devices, sum(compliant) AS compliant, sum(with_warn) AS with_warn, sum(with_block) AS with_block
          FROM rollup_compliance_day WHERE day = (SELECT max(day) FROM rollup_compliance_day WHERE day <= ?)`,
     )
@@ -125,7 +168,9 @@ export function buildOverview(input: OverviewInput): Overview {
   const since = now - 7 * DAY_MS;
   const launches = { blocked: 0, warned: 0 };
   for (const row of db
-    .prepare<[number], { type: string; n: number }>("SELECT type, count(*) AS n FROM events WHERE type IN ('blocked-launch', 'warned-launch') AND at >= ? GROUP BY type")
+    .prepare<[number], { type: string; n: number }>(
+      "SELECT type, count(*) AS n FROM events WHERE type IN ('blocked-launch', 'warned-launch') AND at >= ? GROUP BY type",
+    )
     .all(since)) {
     if (row.type === 'blocked-launch') launches.blocked = row.n;
     else launches.warned = row.n;
@@ -150,10 +195,15 @@ export function buildOverview(input: OverviewInput): Overview {
     return 0;
   };
   // Days before the first rolled-up day have no figures, which is not the same as none installed.
-  const firstDay = db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
+  const firstDay =
+    db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
   const known = (values: number[]) => values.map((v, i) => (firstDay === null || days[i]! < firstDay ? null : v));
-  const ranked = [...installsByTool.entries()].sort((a, b) => lastValue(b[1]) - lastValue(a[1]) || a[0].localeCompare(b[0]));
-  const installs = ranked.slice(0, CHART_TOOLS).map(([toolId, values]) => ({ toolId, name: catalog.tool(toolId)?.name ?? toolId, values: known(values) }));
+  const ranked = [...installsByTool.entries()].sort(
+    (a, b) => lastValue(b[1]) - lastValue(a[1]) || a[0].localeCompare(b[0]),
+  );
+  const installs = ranked
+    .slice(0, CHART_TOOLS)
+    .map(([toolId, values]) => ({ toolId, name: catalog.tool(toolId)?.name ?? toolId, values: known(values) }));
   if (ranked.length > CHART_TOOLS) {
     const other = new Array<number>(days.length).fill(0);
     for (const [, values] of ranked.slice(CHART_TOOLS)) values.forEach((v, i) => (other[i]! += v));
@@ -192,9 +242,22 @@ export function buildOverview(input: OverviewInput): Overview {
     asOf: input.lastRunAt,
     staleAfterDays: staleAfterMs / DAY_MS,
     policy: policy
-      ? { revision: policy.revision, name: policy.name, publishedAt: new Date(policy.publishedAt).toISOString(), publishedBy: policy.publishedBy, mode: policy.document.spec.mode ?? 'enforce' }
+      ? {
+          revision: policy.revision,
+          name: policy.name,
+          publishedAt: new Date(policy.publishedAt).toISOString(),
+          publishedBy: policy.publishedBy,
+          mode: policy.document.spec.mode ?? 'enforce',
+        }
       : null,
-    devices: { enrolled: devices.never_seen + devices.stale + devices.active, active: devices.active, stale: devices.stale, neverSeen: devices.never_seen, revoked: devices.revoked, degraded: devices.degraded },
+    devices: {
+      enrolled: devices.never_seen + devices.stale + devices.active,
+      active: devices.active,
+      stale: devices.stale,
+      neverSeen: devices.never_seen,
+      revoked: devices.revoked,
+      degraded: devices.degraded,
+    },
     compliance: {
       day: compliance.day,
       devices: reporting,

@@ -4,12 +4,14 @@
  * and by the dashboard's export buttons.
  */
 import type { Readable } from 'node:stream';
+
 import type { FastifyReply } from 'fastify';
-import { builtinCatalog, catalogIndex, type CatalogIndex } from '../../policies/catalog/index.js';
+
+import { builtinCatalog, type CatalogIndex, catalogIndex } from '../../policies/catalog/index.js';
 import { openReadConnection } from '../db/read-connection.js';
 import { ApiError } from '../http/errors.js';
 import type { ReportDefinition } from './definition.js';
-import { resolveFilters, type RawQuery } from './filters.js';
+import { type RawQuery, resolveFilters } from './filters.js';
 import { ReportStream } from './stream.js';
 import { createWriter } from './writers.js';
 
@@ -34,7 +36,11 @@ export interface RunningReport {
 }
 
 function stamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace('T', '-')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export class ReportService {
@@ -68,7 +74,10 @@ export class ReportService {
     const now = this.options.now();
     const connection = openReadConnection(this.options.databaseFile);
     try {
-      const document = report.document({ db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() }, filters);
+      const document = report.document(
+        { db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() },
+        filters,
+      );
       return { document, filename: `aigate-${report.kind}-${stamp(now)}.json` };
     } finally {
       connection.release();
@@ -78,7 +87,12 @@ export class ReportService {
   run(report: ReportDefinition, query: RawQuery): RunningReport {
     const filters = resolveFilters(query, this.catalog, { staleAfterMs: this.options.staleAfterMs });
     if (this.active >= this.maxConcurrent) {
-      throw new ApiError(429, 'too_many_reports', `${this.active} reports are being exported right now; try again when one has finished`, { 'retry-after': '5' });
+      throw new ApiError(
+        429,
+        'too_many_reports',
+        `${this.active} reports are being exported right now; try again when one has finished`,
+        { 'retry-after': '5' },
+      );
     }
     this.options.beforeRun?.();
     const now = this.options.now();
@@ -93,7 +107,10 @@ export class ReportService {
       }
     };
     try {
-      const opened = report.open({ db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() }, filters);
+      const opened = report.open(
+        { db: connection.db, now, catalog: this.catalog, currentRevision: this.options.currentRevision() },
+        filters,
+      );
       const writer = createWriter(filters.format, report.columns, {
         report: report.kind,
         generatedAt: new Date(now).toISOString(),

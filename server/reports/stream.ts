@@ -5,6 +5,7 @@
  * report's database connection exactly once.
  */
 import { Readable } from 'node:stream';
+
 import type { Row } from './columns.js';
 import type { FormatWriter } from './writers.js';
 

@@ -12,6 +12,7 @@
  * - ndjson: one JSON object per line, rows only.
  */
 import { stringify } from 'csv-stringify/sync';
+
 import type { Cell, Column, Row } from './columns.js';
 
 export const FORMATS = ['csv', 'json', 'ndjson'] as const;
@@ -68,12 +69,16 @@ export function csvLine(row: readonly (Cell | undefined)[]): string {
  * always YYYY-...Z), so their cells skip the checks; everything else goes through csvCell.
  */
 function csvLineFor(columns: readonly Column[]): (row: Row) => string {
-  const plain = columns.map((col) => col.type === 'instant' || col.type === 'day' || col.type === 'integer' || col.type === 'number');
+  const plain = columns.map(
+    (col) => col.type === 'instant' || col.type === 'day' || col.type === 'integer' || col.type === 'number',
+  );
   return (row) => {
     let line = '';
     for (let i = 0; i < plain.length; i++) {
       const value = row[i];
-      line += (i === 0 ? '' : ',') + (plain[i] && (typeof value === 'string' || typeof value === 'number') ? value : csvCell(value));
+      line +=
+        (i === 0 ? '' : ',') +
+        (plain[i] && (typeof value === 'string' || typeof value === 'number') ? value : csvCell(value));
     }
     return `${line}\n`;
   };
@@ -121,7 +126,13 @@ function jsonLines(columns: readonly Column[]): (row: Row) => string {
     let out = '';
     for (let i = 0; i < keys.length; i++) {
       const value = row[i] ?? null;
-      out += keys[i]! + (value === null ? 'null' : jsonColumns[i] && typeof value === 'string' ? JSON.stringify(parseJsonCell(value)) : JSON.stringify(value));
+      out +=
+        keys[i]! +
+        (value === null
+          ? 'null'
+          : jsonColumns[i] && typeof value === 'string'
+            ? JSON.stringify(parseJsonCell(value))
+            : JSON.stringify(value));
     }
     return `${out}}`;
   };
@@ -134,7 +145,13 @@ function jsonWriter(columns: readonly Column[], header: ReportHeader): FormatWri
     contentType: 'application/json; charset=utf-8',
     extension: 'json',
     start: () => {
-      const head = JSON.stringify({ ...header.meta, report: header.report, generatedAt: header.generatedAt, filters: header.filters, columns: columns.map((col) => col.name) });
+      const head = JSON.stringify({
+        ...header.meta,
+        report: header.report,
+        generatedAt: header.generatedAt,
+        filters: header.filters,
+        columns: columns.map((col) => col.name),
+      });
       return `${head.slice(0, -1)},"rows":[`;
     },
     rows: (batch) => {

@@ -4,11 +4,12 @@
  * make the server parse a large body.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+
+import { forbidden, unauthorized } from '../http/errors.js';
 import type { AuthenticatedDevice, DeviceAuthenticator } from '../security/device-auth.js';
 import { TOKEN_PREFIX } from '../security/secrets.js';
 import type { Actor } from '../store/audit.js';
 import type { TokenRecord, TokenStore } from '../store/tokens.js';
-import { forbidden, unauthorized } from '../http/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,12 +30,16 @@ export function deviceGuard(authenticator: DeviceAuthenticator) {
 export function adminGuard(tokens: TokenStore, access: Access) {
   return async function requireAdmin(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const header = request.headers.authorization;
-    if (!header) throw unauthorized('this route needs an admin or auditor token: Authorization: Bearer aigt_...', 'missing_token');
+    if (!header)
+      throw unauthorized('this route needs an admin or auditor token: Authorization: Bearer aigt_...', 'missing_token');
     const match = /^Bearer +(\S+)$/.exec(header);
     if (!match) throw unauthorized('the Authorization header is not "Bearer <token>"', 'invalid_token');
     const token = match[1]!;
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) {
-      throw unauthorized(`this route needs an admin or auditor token (they start with ${TOKEN_PREFIX})`, 'invalid_token');
+      throw unauthorized(
+        `this route needs an admin or auditor token (they start with ${TOKEN_PREFIX})`,
+        'invalid_token',
+      );
     }
     const result = tokens.authenticate(token);
     if (!result.ok) {

@@ -4,14 +4,15 @@
  * for this device (the agent's trusted-time floor) and the current policy ETag.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+
 import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import { CheckinBody, CheckinReply } from '../../policies/protocol.js';
 import { signServerTime } from '../../policies/signed-time.js';
 import type { Verdict } from '../../policies/verdict.js';
-import { deviceGuard } from './auth.js';
 import { badRequest } from '../http/errors.js';
 import { deviceErrors } from '../http/schemas.js';
-import { InventoryStore, violationStart, type ReportedInstance } from '../store/inventory.js';
+import { InventoryStore, type ReportedInstance, violationStart } from '../store/inventory.js';
+import { deviceGuard } from './auth.js';
 
 function describeInstance(item: { toolId: string; installPath: string }): string {
   return `${item.toolId} at ${JSON.stringify(item.installPath)}`;
@@ -22,12 +23,14 @@ export function pairVerdicts(inventory: readonly ToolInstance[], verdicts: reado
   const byKey = new Map<string, ReportedInstance>();
   inventory.forEach((instance, index) => {
     const key = instanceKey(instance);
-    if (byKey.has(key)) throw badRequest(`body.inventory[${index}] repeats ${describeInstance(instance)}; report each instance once`);
+    if (byKey.has(key))
+      throw badRequest(`body.inventory[${index}] repeats ${describeInstance(instance)}; report each instance once`);
     byKey.set(key, { instance, verdict: null });
   });
   verdicts.forEach((verdict, index) => {
     const entry = byKey.get(instanceKey(verdict));
-    if (!entry) throw badRequest(`body.verdicts[${index}] is for ${describeInstance(verdict)}, which is not in body.inventory`);
+    if (!entry)
+      throw badRequest(`body.verdicts[${index}] is for ${describeInstance(verdict)}, which is not in body.inventory`);
     if (entry.verdict) throw badRequest(`body.verdicts[${index}] repeats the verdict for ${describeInstance(verdict)}`);
     entry.verdict = verdict;
   });
@@ -58,14 +61,24 @@ export const checkinRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body;
       const latest = channel.current?.revision ?? 0;
       if (body.policyRevision !== null && body.policyRevision > latest) {
-        throw badRequest(`body.policyRevision ${body.policyRevision} has never been published (latest is ${latest || 'none'})`);
+        throw badRequest(
+          `body.policyRevision ${body.policyRevision} has never been published (latest is ${latest || 'none'})`,
+        );
       }
       const reported = pairVerdicts(body.inventory, body.verdicts);
       const digest = InventoryStore.checkinDigest(body.inventory, body.verdicts);
       const at = now();
       // Group commit: concurrent check-ins share one transaction; this resolves after it commits.
       const changes = await writes.submit(() => {
-        const summary = stores.inventory.applyCheckin(device.id, device.group, at, body.policyRevision, reported, digest, violationStart(at, body.scannedAt));
+        const summary = stores.inventory.applyCheckin(
+          device.id,
+          device.group,
+          at,
+          body.policyRevision,
+          reported,
+          digest,
+          violationStart(at, body.scannedAt),
+        );
         const update: Parameters<typeof stores.devices.recordCheckin>[2] = {
           policyRevision: body.policyRevision,
           agentVersion: body.agentVersion,

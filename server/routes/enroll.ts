@@ -5,10 +5,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { calculateJwkThumbprint } from 'jose';
+
 import { validatePublicJwk } from '../../policies/keys.js';
 import { EnrollBody, EnrollReply } from '../../policies/protocol.js';
 import { ApiError, badRequest, forbidden, unauthorized } from '../http/errors.js';
-import { Instant, iso, deviceErrors } from '../http/schemas.js';
+import { deviceErrors, iso } from '../http/schemas.js';
 import { newId } from '../security/secrets.js';
 
 const SECRET_REFUSALS = {
@@ -49,12 +50,15 @@ export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const outcome = db.transaction(() => {
         const secret = stores.enrollSecrets.check(body.secret);
         if (!secret.ok) {
-          throw secret.reason === 'unknown' ? unauthorized(SECRET_REFUSALS.unknown, 'invalid_enroll_secret') : forbidden(SECRET_REFUSALS[secret.reason], 'enroll_secret_refused');
+          throw secret.reason === 'unknown'
+            ? unauthorized(SECRET_REFUSALS.unknown, 'invalid_enroll_secret')
+            : forbidden(SECRET_REFUSALS[secret.reason], 'enroll_secret_refused');
         }
         const group = secret.record.group;
         const existing = stores.devices.findByThumbprint(thumbprint);
         if (existing) {
-          if (existing.revokedAt !== null) throw forbidden('this device key has been revoked; generate a new key to enroll again', 'device_revoked');
+          if (existing.revokedAt !== null)
+            throw forbidden('this device key has been revoked; generate a new key to enroll again', 'device_revoked');
           stores.devices.updateFacts(existing.id, group, facts);
           return { device: stores.devices.get(existing.id)!, created: false };
         }
@@ -71,14 +75,21 @@ export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
       })();
       if (!outcome.device) throw new ApiError(500, 'internal_error', 'enrollment did not produce a device');
       deviceAuth.invalidate(outcome.device.id);
-      request.log.info({ deviceId: outcome.device.id, group: outcome.device.group, created: outcome.created }, 'device enrolled');
+      request.log.info(
+        { deviceId: outcome.device.id, group: outcome.device.group, created: outcome.created },
+        'device enrolled',
+      );
       return reply.code(outcome.created ? 201 : 200).send({
         deviceId: outcome.device.id,
         group: outcome.device.group,
         created: outcome.created,
         enrolledAt: iso(outcome.device.enrolledAt)!,
         audience,
-        policyKey: { kid: signingKey.kid, jwk: signingKey.publicJwk as { kty: string; crv: string; x: string }, fingerprint: policyKeyFingerprint },
+        policyKey: {
+          kid: signingKey.kid,
+          jwk: signingKey.publicJwk as { kty: string; crv: string; x: string },
+          fingerprint: policyKeyFingerprint,
+        },
       });
     },
   );

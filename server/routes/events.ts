@@ -4,10 +4,11 @@
  * resend its spool after a lost reply without creating duplicates.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { deviceGuard } from './auth.js';
+
 import { EventsBody, EventsReply } from '../../policies/protocol.js';
 import { deviceErrors } from '../http/schemas.js';
 import type { DeviceEvent } from '../store/events.js';
+import { deviceGuard } from './auth.js';
 
 export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { stores, deviceAuth, lastSeen, now, options } = app.aigate;

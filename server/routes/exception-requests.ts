@@ -3,11 +3,12 @@
  * a tool; the device can read back the status of its own requests, never another device's.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { deviceGuard } from './auth.js';
-import { notFound } from '../http/errors.js';
+
 import { DeviceExceptionRequestView, ExceptionRequestBody } from '../../policies/protocol.js';
+import { notFound } from '../http/errors.js';
 import { deviceErrors, IdParams, iso } from '../http/schemas.js';
 import type { ExceptionRequestRecord } from '../store/exception-requests.js';
+import { deviceGuard } from './auth.js';
 
 const view = (record: ExceptionRequestRecord) => ({
   id: record.id,
@@ -46,7 +47,11 @@ export const exceptionRequestRoutes: FastifyPluginAsyncTypebox = async (app) => 
         reason: body.reason,
         requestedUntil: body.until ?? null,
       });
-      if (created) request.log.info({ request: record.id, deviceId: record.deviceId, toolId: record.toolId }, 'exception requested');
+      if (created)
+        request.log.info(
+          { request: record.id, deviceId: record.deviceId, toolId: record.toolId },
+          'exception requested',
+        );
       return reply.code(created ? 201 : 200).send(view(record));
     },
   );
@@ -66,7 +71,8 @@ export const exceptionRequestRoutes: FastifyPluginAsyncTypebox = async (app) => 
     async (request) => {
       const record = stores.exceptionRequests.find(request.params.id.toLowerCase());
       // Another device's request is reported exactly like a missing one.
-      if (!record || record.deviceId !== request.device!.id) throw notFound(`there is no exception request ${request.params.id} from this device`);
+      if (!record || record.deviceId !== request.device!.id)
+        throw notFound(`there is no exception request ${request.params.id} from this device`);
       return view(record);
     },
   );

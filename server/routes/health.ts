@@ -5,8 +5,9 @@
  * while the server can serve and write; 503 `{ ok: false, problems }` saying why not (a full
  * disk). No database access unless a write was just refused (then one tiny probe write).
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { STORAGE_FULL_RETRY_AFTER_S } from '../db/storage-health.js';
 import { Nullable } from '../http/schemas.js';
 

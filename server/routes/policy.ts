@@ -3,13 +3,14 @@
  * `Prefer: wait=N` (N <= 60) holds the request until a new revision is published or N seconds
  * pass, so online agents see a publish within moments. Served from memory: no database access.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { badRequest, notFound } from '../http/errors.js';
-import { deviceGuard } from './auth.js';
+import { Type } from '@sinclair/typebox';
+
 import { PolicyReply } from '../../policies/protocol.js';
+import { badRequest, notFound } from '../http/errors.js';
 import { deviceErrors } from '../http/schemas.js';
 import type { CurrentPolicy } from '../policy-channel.js';
+import { deviceGuard } from './auth.js';
 
 /** The `wait` preference of a Prefer header (RFC 7240), clamped to `max`; null when absent. */
 export function parseWait(prefer: string | undefined, max: number): number | null {
@@ -19,7 +20,8 @@ export function parseWait(prefer: string | undefined, max: number): number | nul
     const match = /^\s*wait\s*=\s*"?([^"\s]*)"?\s*$/i.exec(token ?? '');
     if (!match) continue;
     const value = match[1]!;
-    if (!/^\d{1,6}$/.test(value)) throw badRequest(`Prefer: wait must be a whole number of seconds (0 to ${max}), got "${value}"`);
+    if (!/^\d{1,6}$/.test(value))
+      throw badRequest(`Prefer: wait must be a whole number of seconds (0 to ${max}), got "${value}"`);
     return Math.min(Number(value), max);
   }
   return null;
@@ -33,7 +35,8 @@ export function parseIfNoneMatch(header: string | undefined): Set<string> {
   return tags;
 }
 
-const matches = (tags: Set<string>, policy: CurrentPolicy | null) => policy !== null && (tags.has('*') || tags.has(policy.etag));
+const matches = (tags: Set<string>, policy: CurrentPolicy | null) =>
+  policy !== null && (tags.has('*') || tags.has(policy.etag));
 
 export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { channel, deviceAuth, lastSeen, now, options } = app.aigate;
@@ -53,7 +56,11 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'if-none-match': Type.Optional(Type.String({ maxLength: 1000 })),
           prefer: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 200: PolicyReply, 304: Type.Unsafe<undefined>({ description: 'unchanged since the ETag given: no body' }), ...deviceErrors },
+        response: {
+          200: PolicyReply,
+          304: Type.Unsafe<undefined>({ description: 'unchanged since the ETag given: no body' }),
+          ...deviceErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -69,7 +76,12 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (policy === null) throw notFound('no policy has been published yet', 'no_policy');
       reply.header('etag', policy.etag);
       if (matches(known, policy)) return reply.code(304).send(undefined);
-      return { revision: policy.revision, etag: policy.etag, publishedAt: new Date(policy.publishedAt).toISOString(), bundle: policy.bundle };
+      return {
+        revision: policy.revision,
+        etag: policy.etag,
+        publishedAt: new Date(policy.publishedAt).toISOString(),
+        bundle: policy.bundle,
+      };
     },
   );
 };

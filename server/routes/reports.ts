@@ -2,17 +2,18 @@
  * /v1/reports: compliance reports for admins and auditors, streamed as CSV, JSON or NDJSON;
  * the dashboard's overview figures; and the daily rollups (status, run now).
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
+import { signAttestation } from '../../policies/attestation.js';
 import { adminErrors } from '../http/schemas.js';
+import { RollupStatusSchema } from '../jobs/rollup-job.js';
 import { describeColumns, rowSchema } from '../reports/columns.js';
 import type { ReportDefinition } from '../reports/definition.js';
 import { querySchema, type RawQuery } from '../reports/filters.js';
 import { REPORTS } from '../reports/kinds/index.js';
 import { OverviewSchema } from '../reports/overview.js';
 import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
-import { signAttestation } from '../../policies/attestation.js';
-import { RollupStatusSchema } from '../jobs/rollup-job.js';
 import { adminAccess, adminSecurity } from './admin/access.js';
 
 function reportResponse(report: ReportDefinition) {
@@ -38,7 +39,11 @@ function reportResponse(report: ReportDefinition) {
 function signedDocumentResponse(report: ReportDefinition) {
   return {
     description: `A signed JSON document { format, attestation, signature: { alg, kid, typ, publicJwk, jws } }; jws is a detached Ed25519 compact JWS over the canonical JSON of \`attestation\` (see policies/attestation.ts). JSON only. Fields of each tool entry:\n\n${describeColumns(report.columns)}`,
-    content: { 'application/json': { schema: Type.Object({ format: Type.String(), attestation: Type.Unknown(), signature: Type.Unknown() }) } },
+    content: {
+      'application/json': {
+        schema: Type.Object({ format: Type.String(), attestation: Type.Unknown(), signature: Type.Unknown() }),
+      },
+    },
   };
 }
 
@@ -64,7 +69,9 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 path: Type.String(),
                 formats: Type.Array(Type.String()),
                 filters: Type.Array(Type.String()),
-                columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), description: Type.String() })),
+                columns: Type.Array(
+                  Type.Object({ name: Type.String(), type: Type.String(), description: Type.String() }),
+                ),
               }),
             ),
           }),
@@ -92,10 +99,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: adminAccess(app, 'read'),
       schema: {
         tags: ['reports'],
-        summary: 'The fleet at a glance (the dashboard overview): devices, compliance, blocked launches, trends, next scheduled change',
+        summary:
+          'The fleet at a glance (the dashboard overview): devices, compliance, blocked launches, trends, next scheduled change',
         security: adminSecurity,
         querystring: Type.Object(
-          { days: Type.Optional(Type.Integer({ minimum: 7, maximum: 366, description: 'days of history in the charts (default 30)' })) },
+          {
+            days: Type.Optional(
+              Type.Integer({ minimum: 7, maximum: 366, description: 'days of history in the charts (default 30)' }),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 200: OverviewSchema, ...adminErrors },
@@ -108,7 +120,12 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/rollups',
     {
       onRequest: adminAccess(app, 'read'),
-      schema: { tags: ['reports'], summary: 'State of the daily rollup job', security: adminSecurity, response: { 200: RollupStatusSchema, ...adminErrors } },
+      schema: {
+        tags: ['reports'],
+        summary: 'State of the daily rollup job',
+        security: adminSecurity,
+        response: { 200: RollupStatusSchema, ...adminErrors },
+      },
     },
     async () => rollups.status(),
   );
@@ -152,14 +169,16 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // A document report (attestation): built from one snapshot, signed with the policy key.
         const { document, filename } = service.document(report, request.query as RawQuery);
         const signed = await signAttestation(document, app.aigate.signingKey);
-        return reply
-          .header('content-type', 'application/json; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${filename}"`)
-          .header('cache-control', 'no-store')
-          .header('x-content-type-options', 'nosniff')
-          // Indented for the people who read it; the signature covers the content, not the layout.
-          // A string with a JSON content type is sent as is (not serialised again).
-          .send(`${JSON.stringify(signed, null, 2)}\n` as never);
+        return (
+          reply
+            .header('content-type', 'application/json; charset=utf-8')
+            .header('content-disposition', `attachment; filename="${filename}"`)
+            .header('cache-control', 'no-store')
+            .header('x-content-type-options', 'nosniff')
+            // Indented for the people who read it; the signature covers the content, not the layout.
+            // A string with a JSON content type is sent as is (not serialised again).
+            .send(`${JSON.stringify(signed, null, 2)}\n` as never)
+        );
       },
     );
   }

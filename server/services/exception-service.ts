@@ -6,6 +6,7 @@
  * never exists without its policy change or vice versa.
  */
 import type Database from 'better-sqlite3';
+
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { Exception } from '../../policies/schema.js';
 import { parseDateOrInstant } from '../../policies/time.js';
@@ -14,10 +15,10 @@ import type { Actor, AuditLog } from '../store/audit.js';
 import type { DeviceStore } from '../store/devices.js';
 import {
   exceptionNameFor,
-  RequestIdTakenError,
   type ExceptionRequestInput,
   type ExceptionRequestRecord,
   type ExceptionRequestStore,
+  RequestIdTakenError,
 } from '../store/exception-requests.js';
 import type { InventoryStore } from '../store/inventory.js';
 import { addException } from './policy-edit.js';
@@ -65,14 +66,23 @@ export function reportedUsers(reports: DeviceReports): string[] {
  * from this device's own inventory), or a user the device never reported. Without this a device
  * could ask for `*` for a made-up user, which one approval would turn into a fleet-wide exception.
  */
-export function checkExceptionRequest(input: { toolId: string; user: string | null }, reports: DeviceReports, catalog: CatalogIndex): void {
+export function checkExceptionRequest(
+  input: { toolId: string; user: string | null },
+  reports: DeviceReports,
+  catalog: CatalogIndex,
+): void {
   const { toolId } = input;
   const quoted = JSON.stringify(toolId);
   if (!catalog.has(toolId)) {
     if (toolId.startsWith('unknown:')) {
-      if (!reports.toolIds.has(toolId)) throw badRequest(`body.toolId ${quoted} is not in this device's inventory; an unknown: id must be one this device reported`);
+      if (!reports.toolIds.has(toolId))
+        throw badRequest(
+          `body.toolId ${quoted} is not in this device's inventory; an unknown: id must be one this device reported`,
+        );
     } else if (toolId === '*' || toolId.includes(':') || toolId.includes('*')) {
-      throw badRequest(`body.toolId ${quoted} is a selector; an exception request names one tool: a catalog id such as claude-code, or an unknown: id this device reported`);
+      throw badRequest(
+        `body.toolId ${quoted} is a selector; an exception request names one tool: a catalog id such as claude-code, or an unknown: id this device reported`,
+      );
     } else {
       const guess = catalog.suggest(toolId);
       throw badRequest(`body.toolId ${quoted} is not a tool in the catalog${guess ? ` (did you mean ${guess}?)` : ''}`);
@@ -81,7 +91,9 @@ export function checkExceptionRequest(input: { toolId: string; user: string | nu
   if (input.user !== null) {
     const users = reportedUsers(reports);
     if (!users.includes(input.user)) {
-      throw badRequest(`body.user ${JSON.stringify(input.user)} is not a user this device reported (${users.length ? `it reported ${users.join(', ')}` : 'it reported none'})`);
+      throw badRequest(
+        `body.user ${JSON.stringify(input.user)} is not a user this device reported (${users.length ? `it reported ${users.join(', ')}` : 'it reported none'})`,
+      );
     }
   }
 }
@@ -91,12 +103,24 @@ export function checkExceptionRequest(input: { toolId: string; user: string | nu
  * several users (on a shared machine an exception for the device would unblock everyone), else
  * the device. Returns the scope and why, for the audit log.
  */
-export function defaultScope(request: ExceptionRequestRecord, reports: DeviceReports): { scope: ExceptionScope; why: string } {
+export function defaultScope(
+  request: ExceptionRequestRecord,
+  reports: DeviceReports,
+): { scope: ExceptionScope; why: string } {
   const users = reportedUsers(reports);
   if (request.user !== null && users.length > 1) {
-    return { scope: 'user', why: `default: the device reported ${users.length} users (${users.join(', ')}), so only ${request.user} is covered` };
+    return {
+      scope: 'user',
+      why: `default: the device reported ${users.length} users (${users.join(', ')}), so only ${request.user} is covered`,
+    };
   }
-  return { scope: 'device', why: request.user === null ? 'default: the request names no user' : `default: ${request.user} is the device's only user` };
+  return {
+    scope: 'device',
+    why:
+      request.user === null
+        ? 'default: the request names no user'
+        : `default: ${request.user} is the device's only user`,
+  };
 }
 
 /**
@@ -112,7 +136,8 @@ export function exceptionFor(request: ExceptionRequestRecord, input: ApproveInpu
     reason: clip(request.reason, MAX_REASON - note.length) + note,
   };
   if (scope === 'user') {
-    if (!request.user) throw badRequest('this request names no user, so it can only be approved for its device (scope "device")');
+    if (!request.user)
+      throw badRequest('this request names no user, so it can only be approved for its device (scope "device")');
     exception.users = [request.user];
   }
   exception.devices = [request.deviceId];
@@ -163,17 +188,24 @@ export class ExceptionService {
     const request = this.deps.requests.find(reference);
     if (!request) throw notFound(`there is no exception request ${reference}`);
     const id = request.id;
-    if (request.status !== 'pending') throw conflict(`exception request ${id} was already ${request.status}`, 'already_decided');
+    if (request.status !== 'pending')
+      throw conflict(`exception request ${id} was already ${request.status}`, 'already_decided');
     return request;
   }
 
-  async approve(reference: string, input: ApproveInput): Promise<{ request: ExceptionRequestRecord; publish: PublishResult }> {
+  async approve(
+    reference: string,
+    input: ApproveInput,
+  ): Promise<{ request: ExceptionRequestRecord; publish: PublishResult }> {
     const request = this.pending(reference);
     const id = request.id;
-    const chosen = input.scope ? { scope: input.scope, why: 'chosen by the admin' } : defaultScope(request, this.reports(request.deviceId));
+    const chosen = input.scope
+      ? { scope: input.scope, why: 'chosen by the admin' }
+      : defaultScope(request, this.reports(request.deviceId));
     const exception = exceptionFor(request, { ...input, scope: chosen.scope });
     const publish = await this.deps.policies.publishFromCurrent((current) => {
-      if (!current) throw conflict('no policy has been published yet, so there is nothing to add an exception to', 'no_policy');
+      if (!current)
+        throw conflict('no policy has been published yet, so there is nothing to add an exception to', 'no_policy');
       let source: string;
       try {
         source = addException(current.source, current.sourceFormat, exception);
@@ -188,7 +220,15 @@ export class ExceptionService {
         remoteIp: input.remoteIp,
         exceptionRequest: id,
         auditAction: 'exception.approve',
-        auditDetails: { request: id, device: request.deviceId, tool: request.toolId, user: request.user, scope: chosen.scope, scopeReason: chosen.why, exception },
+        auditDetails: {
+          request: id,
+          device: request.deviceId,
+          tool: request.toolId,
+          user: request.user,
+          scope: chosen.scope,
+          scopeReason: chosen.why,
+          exception,
+        },
         alsoInTransaction: (revision) => {
           const decided = this.deps.requests.setDecision(id, {
             status: 'approved',
@@ -207,9 +247,20 @@ export class ExceptionService {
   deny(reference: string, input: { actor: Actor; remoteIp: string | null; reason: string }): ExceptionRequestRecord {
     const id = this.pending(reference).id;
     this.deps.db.transaction(() => {
-      const decided = this.deps.requests.setDecision(id, { status: 'denied', decidedBy: input.actor.name, reason: input.reason, policyRevision: null });
+      const decided = this.deps.requests.setDecision(id, {
+        status: 'denied',
+        decidedBy: input.actor.name,
+        reason: input.reason,
+        policyRevision: null,
+      });
       if (!decided) throw conflict(`exception request ${id} was decided meanwhile`, 'already_decided');
-      this.deps.audit.append({ actor: input.actor, action: 'exception.deny', target: `exception-request:${id}`, details: { reason: input.reason }, remoteIp: input.remoteIp });
+      this.deps.audit.append({
+        actor: input.actor,
+        action: 'exception.deny',
+        target: `exception-request:${id}`,
+        details: { reason: input.reason },
+        remoteIp: input.remoteIp,
+      });
     })();
     return this.deps.requests.get(id)!;
   }

@@ -4,6 +4,7 @@
  * JSON is re-serialised.
  */
 import { parseDocument } from 'yaml';
+
 import type { Exception } from '../../policies/schema.js';
 import type { SourceFormat } from './policy-service.js';
 
@@ -15,7 +16,8 @@ export function addException(source: string, format: SourceFormat, exception: Ex
     return JSON.stringify(document, null, 2) + '\n';
   }
   const document = parseDocument(source);
-  if (document.errors.length > 0) throw new Error(`the current policy source does not parse: ${document.errors[0]!.message}`);
+  if (document.errors.length > 0)
+    throw new Error(`the current policy source does not parse: ${document.errors[0]!.message}`);
   if (!document.hasIn(['spec', 'exceptions'])) document.setIn(['spec', 'exceptions'], document.createNode([]));
   document.addIn(['spec', 'exceptions'], document.createNode(exception));
   return document.toString();

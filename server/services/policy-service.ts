@@ -4,7 +4,9 @@
  * at a time so revisions are dense and every bundle is signed with the revision it is stored as.
  */
 import { createHash } from 'node:crypto';
+
 import type Database from 'better-sqlite3';
+
 import { hashPolicy, signBundle } from '../../policies/bundle.js';
 import type { SigningKey } from '../../policies/keys.js';
 import { formatProblem, loadPolicy, type Problem } from '../../policies/load.js';
@@ -12,7 +14,7 @@ import type { Exception } from '../../policies/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { CurrentPolicy, PolicyChannel } from '../policy-channel.js';
 import type { Actor, AuditLog } from '../store/audit.js';
-import { requestIdsIn, type ExceptionRequestStore, type RequestStatus } from '../store/exception-requests.js';
+import { type ExceptionRequestStore, requestIdsIn, type RequestStatus } from '../store/exception-requests.js';
 import type { PolicyRevision, PolicyStore } from '../store/policies.js';
 import { Serial } from './serial.js';
 
@@ -70,7 +72,11 @@ export interface RollbackInput {
 
 /** "exception-request-… (claude-code, until 2026-12-31, request …)" for messages. */
 function describeRemoved(removed: RemovedException): string {
-  const parts = [removed.tools.join(', '), removed.until ? `until ${removed.until}` : 'no end', removed.request ? `request ${removed.request.id}` : null];
+  const parts = [
+    removed.tools.join(', '),
+    removed.until ? `until ${removed.until}` : 'no end',
+    removed.request ? `request ${removed.request.id}` : null,
+  ];
   return `${removed.name ?? 'an unnamed exception'} (${parts.filter(Boolean).join(', ')})`;
 }
 
@@ -79,7 +85,10 @@ export function guessFormat(source: string): SourceFormat {
 }
 
 export function invalidPolicy(errors: Problem[]): ApiError {
-  const head = errors.slice(0, 3).map((p) => formatProblem(p)).join('; ');
+  const head = errors
+    .slice(0, 3)
+    .map((p) => formatProblem(p))
+    .join('; ');
   const more = errors.length > 3 ? `; and ${errors.length - 3} more` : '';
   return new ApiError(400, 'invalid_policy', `the policy is invalid: ${head}${more}`, {}, errors);
 }
@@ -88,8 +97,15 @@ export function etagFor(revision: number, bundle: string): string {
   return `"r${revision}-${createHash('sha256').update(bundle).digest('base64url').slice(0, 16)}"`;
 }
 
-export function currentFromRevision(revision: Pick<PolicyRevision, 'revision' | 'etag' | 'bundle' | 'publishedAt'>): CurrentPolicy {
-  return { revision: revision.revision, etag: revision.etag, bundle: revision.bundle, publishedAt: revision.publishedAt };
+export function currentFromRevision(
+  revision: Pick<PolicyRevision, 'revision' | 'etag' | 'bundle' | 'publishedAt'>,
+): CurrentPolicy {
+  return {
+    revision: revision.revision,
+    etag: revision.etag,
+    bundle: revision.bundle,
+    publishedAt: revision.publishedAt,
+  };
 }
 
 export class PolicyService {
@@ -131,7 +147,10 @@ export class PolicyService {
     const revision = store.latestRevision() + 1;
     const publishedAt = now();
     const sha256 = hashPolicy(policy);
-    const bundle = await signBundle({ iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy, policyHash: sha256 }, key);
+    const bundle = await signBundle(
+      { iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy, policyHash: sha256 },
+      key,
+    );
     const etag = etagFor(revision, bundle);
 
     let followed: PublishResult['exceptionRequests'] = { revoked: [], reinstated: [] };
@@ -152,19 +171,37 @@ export class PolicyService {
         exceptionRequest: input.exceptionRequest ?? null,
       });
       input.alsoInTransaction?.(revision);
-      followed = requests.followPolicy(requestIdsIn((policy.spec.exceptions ?? []).map((e) => e.name)), revision, publishedAt);
+      followed = requests.followPolicy(
+        requestIdsIn((policy.spec.exceptions ?? []).map((e) => e.name)),
+        revision,
+        publishedAt,
+      );
       const changed = followed.revoked.length + followed.reinstated.length > 0 ? { exceptionRequests: followed } : {};
       audit.append({
         actor: input.actor,
         action: input.auditAction ?? 'policy.publish',
         target: `policy:${revision}`,
-        details: { name: policy.metadata.name, sha256, comment: input.comment ?? null, warnings: loaded.warnings.length, ...input.auditDetails, ...changed },
+        details: {
+          name: policy.metadata.name,
+          sha256,
+          comment: input.comment ?? null,
+          warnings: loaded.warnings.length,
+          ...input.auditDetails,
+          ...changed,
+        },
         remoteIp: input.remoteIp ?? null,
       });
     })();
 
     channel.publish({ revision, etag, bundle, publishedAt });
-    return { revision, etag, name: policy.metadata.name, sha256, warnings: loaded.warnings, exceptionRequests: followed };
+    return {
+      revision,
+      etag,
+      name: policy.metadata.name,
+      sha256,
+      warnings: loaded.warnings,
+      exceptionRequests: followed,
+    };
   }
 
   /** What rolling back to `toRevision` would remove from the policy in force (nothing is published). */

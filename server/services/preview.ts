@@ -42,7 +42,12 @@ interface Bucket {
 
 const SEVERITY: Record<Action, number> = { block: 0, warn: 1, allow: 2 };
 
-export function previewPolicy(document: PolicyDocument, catalog: Catalog, inventory: InventoryStore, atMs: number): PreviewResult {
+export function previewPolicy(
+  document: PolicyDocument,
+  catalog: Catalog,
+  inventory: InventoryStore,
+  atMs: number,
+): PreviewResult {
   const compiled = compilePolicy(document, catalog);
   const buckets = new Map<string, Bucket>();
   const totals = new Map<Action, { devices: Set<string>; users: Set<string>; instances: number }>();
@@ -51,12 +56,24 @@ export function previewPolicy(document: PolicyDocument, catalog: Catalog, invent
 
   for (const device of inventory.presentByDevice()) {
     devices++;
-    const facts: DeviceFacts = { deviceId: device.deviceId, hostname: device.hostname, group: device.group, os: device.os as OsName };
-    const verdicts = evaluate(compiled, device.instances.map((stored) => stored.instance), facts, atMs);
+    const facts: DeviceFacts = {
+      deviceId: device.deviceId,
+      hostname: device.hostname,
+      group: device.group,
+      os: device.os as OsName,
+    };
+    const verdicts = evaluate(
+      compiled,
+      device.instances.map((stored) => stored.instance),
+      facts,
+      atMs,
+    );
     verdicts.forEach((verdict, index) => {
       const stored = device.instances[index]!;
       instances++;
-      const key = [verdict.toolId, verdict.action, verdict.phase, verdict.effectiveAt, verdict.upcomingAction].join('\u0000');
+      const key = [verdict.toolId, verdict.action, verdict.phase, verdict.effectiveAt, verdict.upcomingAction].join(
+        '\u0000',
+      );
       let bucket = buckets.get(key);
       if (!bucket) {
         bucket = {
@@ -90,8 +107,14 @@ export function previewPolicy(document: PolicyDocument, catalog: Catalog, invent
     });
   }
 
-  const rows = [...buckets.values()].map(({ row, devices: d, users: u }) => ({ ...row, devices: d.size, users: u.size }));
-  rows.sort((a, b) => SEVERITY[a.action] - SEVERITY[b.action] || b.devices - a.devices || a.toolId.localeCompare(b.toolId));
+  const rows = [...buckets.values()].map(({ row, devices: d, users: u }) => ({
+    ...row,
+    devices: d.size,
+    users: u.size,
+  }));
+  rows.sort(
+    (a, b) => SEVERITY[a.action] - SEVERITY[b.action] || b.devices - a.devices || a.toolId.localeCompare(b.toolId),
+  );
   const summarize = (action: Action) => {
     const total = totals.get(action);
     return { devices: total?.devices.size ?? 0, users: total?.users.size ?? 0, instances: total?.instances ?? 0 };

@@ -5,6 +5,7 @@
  * an operator can record it elsewhere and compare later.
  */
 import { createHash } from 'node:crypto';
+
 import type Database from 'better-sqlite3';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -64,7 +65,17 @@ export interface AuditRow {
 
 export function entryHash(prevHash: string, row: Omit<AuditEntry, 'prevHash' | 'hash'>): string {
   // A JSON array gives every field an unambiguous boundary, whatever text it holds.
-  const content = JSON.stringify([row.seq, row.at, row.actorId, row.actorName, row.actorRole, row.action, row.target, row.details, row.remoteIp]);
+  const content = JSON.stringify([
+    row.seq,
+    row.at,
+    row.actorId,
+    row.actorName,
+    row.actorRole,
+    row.action,
+    row.target,
+    row.details,
+    row.remoteIp,
+  ]);
   return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
@@ -148,9 +159,16 @@ export class AuditLog {
     let entries = 0;
     for (const row of this.all.iterate()) {
       const entry = toEntry(row);
-      const fail = (problem: string): AuditVerification => ({ ok: false, entries, headHash: prevHash, brokenAt: entry.seq, problem });
+      const fail = (problem: string): AuditVerification => ({
+        ok: false,
+        entries,
+        headHash: prevHash,
+        brokenAt: entry.seq,
+        problem,
+      });
       if (entry.seq !== expectedSeq) return fail(`entry ${expectedSeq} is missing (next entry is ${entry.seq})`);
-      if (entry.prevHash !== prevHash) return fail(`entry ${entry.seq} does not point at the hash of entry ${entry.seq - 1}`);
+      if (entry.prevHash !== prevHash)
+        return fail(`entry ${entry.seq} does not point at the hash of entry ${entry.seq - 1}`);
       if (entryHash(prevHash, entry) !== entry.hash) return fail(`entry ${entry.seq} was changed after it was written`);
       prevHash = entry.hash;
       expectedSeq++;

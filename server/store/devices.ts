@@ -1,5 +1,6 @@
 /** Enrolled devices: their public keys, facts, group and the latest state they reported. */
 import type Database from 'better-sqlite3';
+
 import type { AgentHealth, HealthReason } from '../../policies/protocol.js';
 import type { OsName } from '../../policies/schema.js';
 
@@ -66,7 +67,11 @@ function parseUsers(text: string): string[] {
 export function parseHealthReasons(text: string): HealthReason[] {
   try {
     const value: unknown = JSON.parse(text);
-    return Array.isArray(value) ? value.filter((r): r is HealthReason => typeof r === 'object' && r !== null && typeof (r as HealthReason).code === 'string') : [];
+    return Array.isArray(value)
+      ? value.filter(
+          (r): r is HealthReason => typeof r === 'object' && r !== null && typeof (r as HealthReason).code === 'string',
+        )
+      : [];
   } catch {
     return [];
   }
@@ -128,7 +133,9 @@ export class DeviceStore {
               agent_version = @agent_version, group_name = @group_name, last_seen_at = @now WHERE id = @id`,
     );
     this.updateGroupInstances = db.prepare<[string, string]>('UPDATE instances SET group_name = ? WHERE device_id = ?');
-    this.revokeStmt = db.prepare<[number, string]>('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    this.revokeStmt = db.prepare<[number, string]>(
+      'UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    );
     this.checkinStmt = db.prepare(
       `UPDATE devices SET last_checkin_at = @now, last_seen_at = @now, policy_revision = @policy_revision,
               agent_version = coalesce(@agent_version, agent_version), hostname = coalesce(@hostname, hostname),
@@ -141,14 +148,26 @@ export class DeviceStore {
               health_reasons = coalesce(@health_reasons, health_reasons)
         WHERE id = @id`,
     );
-    this.seenStmt = db.prepare<[number, string, number]>('UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)');
-    this.groupsStmt = db.prepare<[], { group_name: string; devices: number; active: number; last_checkin_at: number | null }>(
+    this.seenStmt = db.prepare<[number, string, number]>(
+      'UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
+    );
+    this.groupsStmt = db.prepare<
+      [],
+      { group_name: string; devices: number; active: number; last_checkin_at: number | null }
+    >(
       `SELECT group_name, count(*) AS devices, sum(revoked_at IS NULL) AS active, max(last_checkin_at) AS last_checkin_at
          FROM devices GROUP BY group_name ORDER BY group_name`,
     );
   }
 
-  create(input: { id: string; keyThumbprint: string; publicJwk: string; group: string; enrollSecretId: string | null; facts: DeviceFactsInput }): DeviceRecord {
+  create(input: {
+    id: string;
+    keyThumbprint: string;
+    publicJwk: string;
+    group: string;
+    enrollSecretId: string | null;
+    facts: DeviceFactsInput;
+  }): DeviceRecord {
     const now = this.now();
     const row = {
       id: input.id,
@@ -207,7 +226,13 @@ export class DeviceStore {
   recordCheckin(
     id: string,
     at: number,
-    input: { policyRevision: number | null; agentVersion?: string; hostname?: string; users?: string[]; health?: AgentHealth },
+    input: {
+      policyRevision: number | null;
+      agentVersion?: string;
+      hostname?: string;
+      users?: string[];
+      health?: AgentHealth;
+    },
   ): void {
     this.checkinStmt.run({
       id,
@@ -250,6 +275,11 @@ export class DeviceStore {
   }
 
   groups(): { group: string; devices: number; active: number; lastCheckinAt: number | null }[] {
-    return this.groupsStmt.all().map((row) => ({ group: row.group_name, devices: row.devices, active: row.active, lastCheckinAt: row.last_checkin_at }));
+    return this.groupsStmt.all().map((row) => ({
+      group: row.group_name,
+      devices: row.devices,
+      active: row.active,
+      lastCheckinAt: row.last_checkin_at,
+    }));
   }
 }

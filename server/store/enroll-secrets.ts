@@ -1,5 +1,6 @@
 /** Enroll secrets: admins hand them to devices; each names the group its devices join. */
 import type Database from 'better-sqlite3';
+
 import { ENROLL_SECRET_PREFIX, hashSecret, newId, newSecret } from '../security/secrets.js';
 
 export interface EnrollSecretRecord {
@@ -40,8 +41,7 @@ const toRecord = (row: EnrollSecretRow): EnrollSecretRecord => ({
 });
 
 export type SecretCheck =
-  | { ok: true; record: EnrollSecretRecord }
-  | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'used-up' };
+  { ok: true; record: EnrollSecretRecord } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'used-up' };
 
 export class EnrollSecretStore {
   private readonly insert;
@@ -62,11 +62,19 @@ export class EnrollSecretStore {
     this.byHash = db.prepare<[string], EnrollSecretRow>('SELECT * FROM enroll_secrets WHERE secret_hash = ?');
     this.byId = db.prepare<[string], EnrollSecretRow>('SELECT * FROM enroll_secrets WHERE id = ?');
     this.listAll = db.prepare<[], EnrollSecretRow>('SELECT * FROM enroll_secrets ORDER BY created_at, id');
-    this.revokeStmt = db.prepare<[number, string]>('UPDATE enroll_secrets SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    this.revokeStmt = db.prepare<[number, string]>(
+      'UPDATE enroll_secrets SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    );
     this.useStmt = db.prepare<[string]>('UPDATE enroll_secrets SET uses = uses + 1 WHERE id = ?');
   }
 
-  create(input: { group: string; note?: string | null; expiresAt?: number | null; maxUses?: number | null; createdBy: string | null }): {
+  create(input: {
+    group: string;
+    note?: string | null;
+    expiresAt?: number | null;
+    maxUses?: number | null;
+    createdBy: string | null;
+  }): {
     record: EnrollSecretRecord;
     secret: string;
   } {

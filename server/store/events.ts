@@ -1,5 +1,6 @@
 /** Events reported by agents. Ids are client UUIDs, unique per device: a resent batch is a no-op. */
 import type Database from 'better-sqlite3';
+
 import { EVENT_TYPES, type EventType } from '../../policies/events.js';
 
 export { EVENT_TYPES, type EventType };
@@ -47,11 +48,17 @@ export class EventStore {
        VALUES (@device_id, @id, @type, @at, @received_at, @tool_id, @install_path, @version, @user_name, @policy_revision, @message, @details)
        ON CONFLICT (device_id, id) DO NOTHING`,
     );
-    this.recentStmt = db.prepare<[string, number], EventRow>('SELECT * FROM events WHERE device_id = ? ORDER BY at DESC LIMIT ?');
+    this.recentStmt = db.prepare<[string, number], EventRow>(
+      'SELECT * FROM events WHERE device_id = ? ORDER BY at DESC LIMIT ?',
+    );
   }
 
   /** Store a batch in one transaction; returns how many were new and how many were repeats. */
-  addBatch(deviceId: string, receivedAt: number, events: readonly DeviceEvent[]): { accepted: number; duplicates: number } {
+  addBatch(
+    deviceId: string,
+    receivedAt: number,
+    events: readonly DeviceEvent[],
+  ): { accepted: number; duplicates: number } {
     return this.db.transaction(() => {
       let accepted = 0;
       for (const event of events) {

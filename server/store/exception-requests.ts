@@ -5,6 +5,7 @@
  * employee was given is the one IT approves.
  */
 import type Database from 'better-sqlite3';
+
 import { EXCEPTION_REQUEST_STATUSES, type ExceptionRequestStatus } from '../../policies/protocol.js';
 import { newId } from '../security/secrets.js';
 
@@ -18,7 +19,8 @@ export const exceptionNameFor = (requestId: string) => `${EXCEPTION_NAME_PREFIX}
 /** The request ids of the approval exceptions among a policy's exception names. */
 export function requestIdsIn(exceptionNames: Iterable<string | undefined>): Set<string> {
   const ids = new Set<string>();
-  for (const name of exceptionNames) if (name?.startsWith(EXCEPTION_NAME_PREFIX)) ids.add(name.slice(EXCEPTION_NAME_PREFIX.length));
+  for (const name of exceptionNames)
+    if (name?.startsWith(EXCEPTION_NAME_PREFIX)) ids.add(name.slice(EXCEPTION_NAME_PREFIX.length));
   return ids;
 }
 
@@ -114,13 +116,17 @@ export class ExceptionRequestStore {
                @requested_at, @status, @decided_at, @decided_by, @decision_reason, @policy_revision)`,
     );
     this.byId = db.prepare<[string], RequestRow>('SELECT * FROM exception_requests WHERE id = ?');
-    this.byClientId = db.prepare<[string, string], RequestRow>('SELECT * FROM exception_requests WHERE device_id = ? AND client_id = ?');
+    this.byClientId = db.prepare<[string, string], RequestRow>(
+      'SELECT * FROM exception_requests WHERE device_id = ? AND client_id = ?',
+    );
     this.decide = db.prepare(
       `UPDATE exception_requests SET status = @status, decided_at = @decided_at, decided_by = @decided_by,
               decision_reason = @decision_reason, policy_revision = @policy_revision, approved_until = @approved_until
         WHERE id = @id AND status = 'pending'`,
     );
-    this.byClientOnly = db.prepare<[string], RequestRow>('SELECT * FROM exception_requests WHERE client_id = ? LIMIT 2');
+    this.byClientOnly = db.prepare<[string], RequestRow>(
+      'SELECT * FROM exception_requests WHERE client_id = ? LIMIT 2',
+    );
     this.revoke = db.prepare<[number, number, string]>(
       "UPDATE exception_requests SET status = 'revoked', revoked_at = ?, revoked_in_revision = ? WHERE id = ? AND status = 'approved'",
     );
@@ -158,7 +164,10 @@ export class ExceptionRequestStore {
         policy_revision: null,
       };
       this.insert.run(row);
-      return { record: toRecord({ ...row, approved_until: null, revoked_at: null, revoked_in_revision: null }), created: true };
+      return {
+        record: toRecord({ ...row, approved_until: null, revoked_at: null, revoked_in_revision: null }),
+        created: true,
+      };
     })();
   }
 
@@ -182,15 +191,23 @@ export class ExceptionRequestStore {
    * Make approved/revoked states follow the policy now in force: `inForce` holds the request ids
    * whose exception the new current revision contains. Returns the ids changed each way.
    */
-  followPolicy(inForce: ReadonlySet<string>, revision: number, at: number): { revoked: string[]; reinstated: string[] } {
+  followPolicy(
+    inForce: ReadonlySet<string>,
+    revision: number,
+    at: number,
+  ): { revoked: string[]; reinstated: string[] } {
     const rows = this.db
-      .prepare<[], { id: string; status: RequestStatus }>("SELECT id, status FROM exception_requests WHERE status IN ('approved', 'revoked')")
+      .prepare<[], { id: string; status: RequestStatus }>(
+        "SELECT id, status FROM exception_requests WHERE status IN ('approved', 'revoked')",
+      )
       .all();
     const revoked: string[] = [];
     const reinstated: string[] = [];
     for (const row of rows) {
-      if (row.status === 'approved' && !inForce.has(row.id) && this.revoke.run(at, revision, row.id).changes > 0) revoked.push(row.id);
-      if (row.status === 'revoked' && inForce.has(row.id) && this.reinstate.run(row.id).changes > 0) reinstated.push(row.id);
+      if (row.status === 'approved' && !inForce.has(row.id) && this.revoke.run(at, revision, row.id).changes > 0)
+        revoked.push(row.id);
+      if (row.status === 'revoked' && inForce.has(row.id) && this.reinstate.run(row.id).changes > 0)
+        reinstated.push(row.id);
     }
     return { revoked, reinstated };
   }
@@ -198,7 +215,13 @@ export class ExceptionRequestStore {
   /** Record a decision on a pending request; false if it was already decided. */
   setDecision(
     id: string,
-    decision: { status: 'approved' | 'denied'; decidedBy: string; reason: string | null; policyRevision: number | null; approvedUntil?: string | null },
+    decision: {
+      status: 'approved' | 'denied';
+      decidedBy: string;
+      reason: string | null;
+      policyRevision: number | null;
+      approvedUntil?: string | null;
+    },
   ): boolean {
     return (
       this.decide.run({

@@ -9,7 +9,9 @@
  * mode); `violation_since` is when it last became one and stays while it remains one.
  */
 import { createHash } from 'node:crypto';
+
 import type Database from 'better-sqlite3';
+
 import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import type { Action } from '../../policies/schema.js';
 import type { Verdict } from '../../policies/verdict.js';
@@ -177,7 +179,9 @@ export class InventoryStore {
               violation_since = @violation_since, policy_revision = @policy_revision
         WHERE device_id = @device_id AND instance_key = @instance_key`,
     );
-    this.lastCheckin = db.prepare<[string], { last_checkin_at: number | null }>('SELECT last_checkin_at FROM devices WHERE id = ?');
+    this.lastCheckin = db.prepare<[string], { last_checkin_at: number | null }>(
+      'SELECT last_checkin_at FROM devices WHERE id = ?',
+    );
     this.markGone = db.prepare<[number, number, string, string]>(
       'UPDATE instances SET present = 0, disappeared_at = ?, seen_until = ?, violation_since = NULL WHERE device_id = ? AND instance_key = ?',
     );
@@ -185,8 +189,12 @@ export class InventoryStore {
       `INSERT INTO instance_history (at, device_id, instance_key, tool_id, change, old_version, new_version, old_action, new_action, policy_revision)
        VALUES (@at, @device_id, @instance_key, @tool_id, @change, @old_version, @new_version, @old_action, @new_action, @policy_revision)`,
     );
-    this.byDevice = db.prepare<[string], InventoryRow>('SELECT * FROM inventory WHERE device_id = ? ORDER BY tool_id, install_path');
-    this.presentAll = db.prepare<[], InventoryRow>('SELECT * FROM inventory WHERE present = 1 AND device_revoked_at IS NULL ORDER BY device_id');
+    this.byDevice = db.prepare<[string], InventoryRow>(
+      'SELECT * FROM inventory WHERE device_id = ? ORDER BY tool_id, install_path',
+    );
+    this.presentAll = db.prepare<[], InventoryRow>(
+      'SELECT * FROM inventory WHERE present = 1 AND device_revoked_at IS NULL ORDER BY device_id',
+    );
   }
 
   /**
@@ -223,7 +231,8 @@ export class InventoryStore {
         continue;
       }
       const action = item.verdict?.action ?? null;
-      const stillViolation = before !== undefined && before.present === 1 && isViolation(before.action) && isViolation(action);
+      const stillViolation =
+        before !== undefined && before.present === 1 && isViolation(before.action) && isViolation(action);
       const row = this.toRow(deviceId, key, group, at, policyRevision, item, digest, {
         violationSince: isViolation(action) ? (stillViolation ? before.violation_since : violationStart) : null,
       });
@@ -297,7 +306,11 @@ export class InventoryStore {
 
   /** A digest of a whole check-in's instances and verdicts, for applyCheckin. */
   static checkinDigest(inventory: readonly ToolInstance[], verdicts: readonly Verdict[]): string {
-    return createHash('sha1').update(JSON.stringify(inventory)).update('\u0000').update(JSON.stringify(verdicts)).digest('base64');
+    return createHash('sha1')
+      .update(JSON.stringify(inventory))
+      .update('\u0000')
+      .update(JSON.stringify(verdicts))
+      .digest('base64');
   }
 
   private toRow(
@@ -365,9 +378,14 @@ export class InventoryStore {
    */
   reportedBy(deviceId: string): { toolIds: Set<string>; owners: Set<string> } {
     const rows = this.db
-      .prepare<[string], { tool_id: string; owner: string | null }>('SELECT DISTINCT tool_id, owner FROM instances WHERE device_id = ?')
+      .prepare<[string], { tool_id: string; owner: string | null }>(
+        'SELECT DISTINCT tool_id, owner FROM instances WHERE device_id = ?',
+      )
       .all(deviceId);
-    return { toolIds: new Set(rows.map((r) => r.tool_id)), owners: new Set(rows.flatMap((r) => (r.owner === null ? [] : [r.owner]))) };
+    return {
+      toolIds: new Set(rows.map((r) => r.tool_id)),
+      owners: new Set(rows.flatMap((r) => (r.owner === null ? [] : [r.owner]))),
+    };
   }
 
   forDevice(deviceId: string): StoredInstance[] {
@@ -375,8 +393,15 @@ export class InventoryStore {
   }
 
   /** Every present instance on every active device, grouped by device (for previews). */
-  *presentByDevice(): Generator<{ deviceId: string; group: string; os: string; hostname: string; instances: StoredInstance[] }> {
-    let batch: { deviceId: string; group: string; os: string; hostname: string; instances: StoredInstance[] } | null = null;
+  *presentByDevice(): Generator<{
+    deviceId: string;
+    group: string;
+    os: string;
+    hostname: string;
+    instances: StoredInstance[];
+  }> {
+    let batch: { deviceId: string; group: string; os: string; hostname: string; instances: StoredInstance[] } | null =
+      null;
     for (const row of this.presentAll.iterate()) {
       if (!batch || batch.deviceId !== row.device_id) {
         if (batch) yield batch;
@@ -387,11 +412,33 @@ export class InventoryStore {
     if (batch) yield batch;
   }
 
-  historyFor(deviceId: string, limit: number): { at: number; toolId: string; change: InstanceChange; oldVersion: string | null; newVersion: string | null; oldAction: string | null; newAction: string | null; installPath: string }[] {
+  historyFor(
+    deviceId: string,
+    limit: number,
+  ): {
+    at: number;
+    toolId: string;
+    change: InstanceChange;
+    oldVersion: string | null;
+    newVersion: string | null;
+    oldAction: string | null;
+    newAction: string | null;
+    installPath: string;
+  }[] {
     return this.db
-      .prepare<[string, number], { at: number; tool_id: string; change: InstanceChange; old_version: string | null; new_version: string | null; old_action: string | null; new_action: string | null; instance_key: string }>(
-        'SELECT * FROM instance_history WHERE device_id = ? ORDER BY id DESC LIMIT ?',
-      )
+      .prepare<
+        [string, number],
+        {
+          at: number;
+          tool_id: string;
+          change: InstanceChange;
+          old_version: string | null;
+          new_version: string | null;
+          old_action: string | null;
+          new_action: string | null;
+          instance_key: string;
+        }
+      >('SELECT * FROM instance_history WHERE device_id = ? ORDER BY id DESC LIMIT ?')
       .all(deviceId, limit)
       .map((row) => ({
         at: row.at,

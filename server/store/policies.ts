@@ -1,5 +1,6 @@
 /** Published policy revisions. Revisions are never changed or deleted; a rollback is a new one. */
 import type Database from 'better-sqlite3';
+
 import type { PolicyDocument } from '../../policies/schema.js';
 
 export interface PolicyRevisionSummary {
@@ -53,7 +54,9 @@ interface PolicyRow {
   exception_request: string | null;
 }
 
-const toSummary = (row: Omit<PolicyRow, 'source' | 'source_format' | 'document' | 'bundle'>): PolicyRevisionSummary => ({
+const toSummary = (
+  row: Omit<PolicyRow, 'source' | 'source_format' | 'document' | 'bundle'>,
+): PolicyRevisionSummary => ({
   revision: row.revision,
   name: row.name,
   sha256: row.sha256,

@@ -1,5 +1,6 @@
 /** Admin and auditor API tokens: random, stored hashed, named, revocable. */
 import type Database from 'better-sqlite3';
+
 import { hashSecret, newId, newSecret, TOKEN_PREFIX } from '../security/secrets.js';
 
 export const ROLES = ['admin', 'auditor'] as const;
@@ -59,9 +60,15 @@ export class TokenStore {
     this.byHash = db.prepare<[string], TokenRow>('SELECT * FROM admin_tokens WHERE token_hash = ?');
     this.byId = db.prepare<[string], TokenRow>('SELECT * FROM admin_tokens WHERE id = ?');
     this.listAll = db.prepare<[], TokenRow>('SELECT * FROM admin_tokens ORDER BY created_at, id');
-    this.revokeStmt = db.prepare<[number, string]>('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
-    this.touch = db.prepare<[number, string, number]>('UPDATE admin_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
-    this.countActiveAdmins = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM admin_tokens WHERE role = 'admin' AND revoked_at IS NULL");
+    this.revokeStmt = db.prepare<[number, string]>(
+      'UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    );
+    this.touch = db.prepare<[number, string, number]>(
+      'UPDATE admin_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+    );
+    this.countActiveAdmins = db.prepare<[], { n: number }>(
+      "SELECT count(*) AS n FROM admin_tokens WHERE role = 'admin' AND revoked_at IS NULL",
+    );
   }
 
   /** Create a token; the secret is returned here and never again. */

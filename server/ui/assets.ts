@@ -30,7 +30,9 @@ function staticDir(): string {
     const path = fileURLToPath(candidate);
     if (existsSync(`${path}app.css`)) return path;
   }
-  throw new Error(`the dashboard's static files are missing (looked in ${candidates.map((c) => fileURLToPath(c)).join(' and ')})`);
+  throw new Error(
+    `the dashboard's static files are missing (looked in ${candidates.map((c) => fileURLToPath(c)).join(' and ')})`,
+  );
 }
 
 export function loadAssets(): Map<string, Asset> {
@@ -38,7 +40,12 @@ export function loadAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const name of ASSET_NAMES) {
     const body = readFileSync(`${dir}${name}`);
-    assets.set(name, { name, body, contentType: TYPES[name.split('.').pop()!]!, hash: createHash('sha256').update(body).digest('base64url').slice(0, 12) });
+    assets.set(name, {
+      name,
+      body,
+      contentType: TYPES[name.split('.').pop()!]!,
+      hash: createHash('sha256').update(body).digest('base64url').slice(0, 12),
+    });
   }
   return assets;
 }

@@ -3,7 +3,7 @@
  * (each chart has a title and a description, and the page shows its data as a table too).
  * Colours come from CSS classes (s0 … s7), so the stylesheet decides them.
  */
-import { escapeHtml, html, raw, type Html } from './html.js';
+import { escapeHtml, type Html, html, raw } from './html.js';
 
 export interface Series {
   name: string;
@@ -41,7 +41,11 @@ export function niceMax(max: number, integers = true): number {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-function frame(days: readonly string[], yMax: number, yLabel: (v: number) => string): { x: (i: number) => number; y: (v: number) => number; axes: string } {
+function frame(
+  days: readonly string[],
+  yMax: number,
+  yLabel: (v: number) => string,
+): { x: (i: number) => number; y: (v: number) => number; axes: string } {
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   const x = (i: number) => round(PAD.left + (days.length <= 1 ? plotW / 2 : (i * plotW) / (days.length - 1)));
@@ -73,7 +77,8 @@ export interface ChartOptions {
 
 /** Lines over days; null values leave gaps. */
 export function lineChart(days: readonly string[], series: readonly Series[], options: ChartOptions): Html {
-  const max = options.yMax ?? niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null))));
+  const max =
+    options.yMax ?? niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null))));
   const { x, y, axes } = frame(days, max, options.yLabel ?? ((v) => String(Math.round(v * 100) / 100)));
   let lines = '';
   series.forEach((s, index) => {
@@ -88,7 +93,11 @@ export function lineChart(days: readonly string[], series: readonly Series[], op
       pen = true;
     });
     const points = s.values
-      .map((value, i) => (value === null ? '' : `<circle class="pt ${tone(s, index)}" cx="${x(i)}" cy="${y(value)}" r="2.5"><title>${escapeHtml(`${s.name}, ${days[i]}: ${(options.yLabel ?? String)(value)}`)}</title></circle>`))
+      .map((value, i) =>
+        value === null
+          ? ''
+          : `<circle class="pt ${tone(s, index)}" cx="${x(i)}" cy="${y(value)}" r="2.5"><title>${escapeHtml(`${s.name}, ${days[i]}: ${(options.yLabel ?? String)(value)}`)}</title></circle>`,
+      )
       .join('');
     if (path) lines += `<path class="line ${tone(s, index)}" d="${path}"/>${points}`;
   });
@@ -118,8 +127,17 @@ export function stackedBars(days: readonly string[], series: readonly Series[], 
 }
 
 function svg(options: ChartOptions, body: string): Html {
-  return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="${options.id}-title ${options.id}-desc" preserveAspectRatio="xMidYMid meet"
-    ><title id="${options.id}-title">${options.title}</title><desc id="${options.id}-desc">${options.description}</desc>${raw(body)}</svg>`;
+  return html`<svg
+    class="chart"
+    viewBox="0 0 ${WIDTH} ${HEIGHT}"
+    role="img"
+    aria-labelledby="${options.id}-title ${options.id}-desc"
+    preserveAspectRatio="xMidYMid meet"
+  >
+    <title id="${options.id}-title">${options.title}</title>
+    <desc id="${options.id}-desc">${options.description}</desc>
+    ${raw(body)}
+  </svg>`;
 }
 
 /** A small trend line for tables. */
@@ -129,17 +147,44 @@ export function sparkline(values: readonly number[], label: string): Html {
   const max = Math.max(1, ...values);
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   const points = values.map((v, i) => `${round(i * step)},${round(h - 2 - (v / max) * (h - 4))}`).join(' ');
-  return html`<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${label}"><polyline points="${points}"/></svg>`;
+  return html`<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${label}">
+    <polyline points="${points}" />
+  </svg>`;
 }
 
 /** A legend as a list, each name with its series colour. */
 export function legend(series: readonly Series[]): Html {
-  return html`<ul class="legend">${series.map((s, i) => html`<li><span class="swatch ${tone(s, i)}" aria-hidden="true"></span>${s.name}</li>`)}</ul>`;
+  return html`<ul class="legend">
+    ${series.map((s, i) => html`<li><span class="swatch ${tone(s, i)}" aria-hidden="true"></span>${s.name}</li>`)}
+  </ul>`;
 }
 
 /** The data of a chart as a table, inside a disclosure. */
-export function dataTable(days: readonly string[], series: readonly Series[], format: (v: number | null) => string = (v) => (v === null ? '–' : String(v))): Html {
-  return html`<details class="chart-data"><summary>Show the data as a table</summary>
-    <div class="table-wrap"><table><thead><tr><th scope="col">Day</th>${series.map((s) => html`<th scope="col">${s.name}</th>`)}</tr></thead>
-    <tbody>${days.map((day, i) => html`<tr><th scope="row">${day}</th>${series.map((s) => html`<td class="num">${format(s.values[i] ?? null)}</td>`)}</tr>`)}</tbody></table></div></details>`;
+export function dataTable(
+  days: readonly string[],
+  series: readonly Series[],
+  format: (v: number | null) => string = (v) => (v === null ? '–' : String(v)),
+): Html {
+  return html`<details class="chart-data">
+    <summary>Show the data as a table</summary>
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Day</th>
+            ${series.map((s) => html`<th scope="col">${s.name}</th>`)}
+          </tr>
+        </thead>
+        <tbody>
+          ${days.map(
+            (day, i) =>
+              html`<tr>
+                <th scope="row">${day}</th>
+                ${series.map((s) => html`<td class="num">${format(s.values[i] ?? null)}</td>`)}
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+  </details>`;
 }

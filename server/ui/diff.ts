@@ -33,7 +33,10 @@ export function diffLines(before: string, after: string): DiffLine[] | null {
   const lcs = new Uint16Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i * (m + 1) + j] = midA[i] === midB[j] ? lcs[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
+      lcs[i * (m + 1) + j] =
+        midA[i] === midB[j]
+          ? lcs[(i + 1) * (m + 1) + j + 1]! + 1
+          : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
     }
   }
   const out: DiffLine[] = [];
@@ -66,7 +69,8 @@ export function diffLines(before: string, after: string): DiffLine[] | null {
 export function hunks(lines: readonly DiffLine[], context = 3): Hunk[] {
   const changed = lines.map((line) => line.kind !== 'same');
   const keep = lines.map((_, index) => {
-    for (let k = Math.max(0, index - context); k <= Math.min(lines.length - 1, index + context); k++) if (changed[k]) return true;
+    for (let k = Math.max(0, index - context); k <= Math.min(lines.length - 1, index + context); k++)
+      if (changed[k]) return true;
     return false;
   });
   const result: Hunk[] = [];

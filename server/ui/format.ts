@@ -45,12 +45,16 @@ export function relative(value: number | string | null | undefined, now: number)
 }
 
 /** Whole days from now until an instant, rounded up (a change tomorrow at 00:00 is "in 1 day"). */
-export const daysUntil = (value: string, now: number): number => Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
+export const daysUntil = (value: string, now: number): number =>
+  Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
 
 const ACTION_WORDS: Record<string, string> = { allow: 'allowed', warn: 'warned', block: 'blocked' };
 
 /** "Claude Code becomes blocked in 9 days on 1,204 devices" */
-export function describeChange(change: { toolName: string; from: string; to: string; at: string; devices: number }, now: number): string {
+export function describeChange(
+  change: { toolName: string; from: string; to: string; at: string; devices: number },
+  now: number,
+): string {
   const days = daysUntil(change.at, now);
   const when = days === 0 ? 'today' : days === 1 ? 'tomorrow' : `in ${count(days)} days`;
   const what =

@@ -37,7 +37,8 @@ export const raw = (markup: string): Html => new Html(markup);
 /** A URL of this dashboard with query parameters (empty values left out). */
 export function href(path: string, query: Record<string, string | number | boolean | null | undefined> = {}): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
   const text = params.toString();
   return text ? `${path}?${text}` : path;
 }

@@ -1,8 +1,9 @@
 /** Reads behind the dashboard's tables that the stores do not already offer (all indexed and paged). */
 import type Database from 'better-sqlite3';
+
 import { dayNumber, dayText } from '../jobs/days.js';
-import { DEVICE_STATUS_SQL } from '../reports/kinds/coverage.js';
 import type { DeviceStatus } from '../reports/filters.js';
+import { DEVICE_STATUS_SQL } from '../reports/kinds/coverage.js';
 
 export interface DeviceListRow {
   id: string;
@@ -38,11 +39,17 @@ export interface DeviceSearch {
 /** Escape LIKE wildcards so a search for "dev_1" means that text. */
 const likeText = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
-export function searchDevices(db: Database.Database, search: DeviceSearch, staleBefore: number): { rows: DeviceListRow[]; total: number } {
+export function searchDevices(
+  db: Database.Database,
+  search: DeviceSearch,
+  staleBefore: number,
+): { rows: DeviceListRow[]; total: number } {
   const where: string[] = [];
   const params: Record<string, string | number> = { stale_before: staleBefore };
   if (search.q) {
-    where.push(`(d.hostname LIKE @q ESCAPE '\\' OR d.id = @q_exact OR d.group_name = @q_exact OR EXISTS (SELECT 1 FROM json_each(d.users) WHERE value LIKE @q ESCAPE '\\'))`);
+    where.push(
+      `(d.hostname LIKE @q ESCAPE '\\' OR d.id = @q_exact OR d.group_name = @q_exact OR EXISTS (SELECT 1 FROM json_each(d.users) WHERE value LIKE @q ESCAPE '\\'))`,
+    );
     params.q = likeText(search.q);
     params.q_exact = search.q.toLowerCase();
   }
@@ -59,7 +66,10 @@ export function searchDevices(db: Database.Database, search: DeviceSearch, stale
     params.health = search.health;
   }
   const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = db.prepare<[Record<string, string | number>], { n: number }>(`SELECT count(*) AS n FROM devices d ${clause}`).get(params)?.n ?? 0;
+  const total =
+    db
+      .prepare<[Record<string, string | number>], { n: number }>(`SELECT count(*) AS n FROM devices d ${clause}`)
+      .get(params)?.n ?? 0;
   const rows = db
     .prepare<[Record<string, string | number>], DeviceListRow>(
       `SELECT d.id, d.hostname, d.group_name, d.os, d.users, d.agent_version, d.last_checkin_at, d.policy_revision, d.health, d.health_reasons,
@@ -75,7 +85,10 @@ export function searchDevices(db: Database.Database, search: DeviceSearch, stale
 }
 
 export function deviceGroups(db: Database.Database): string[] {
-  return db.prepare<[], { group_name: string }>('SELECT DISTINCT group_name FROM devices ORDER BY group_name').all().map((r) => r.group_name);
+  return db
+    .prepare<[], { group_name: string }>('SELECT DISTINCT group_name FROM devices ORDER BY group_name')
+    .all()
+    .map((r) => r.group_name);
 }
 
 export interface ToolSummary {
@@ -88,7 +101,10 @@ export interface ToolSummary {
 
 /** Per tool, the latest day of the rollups (summed over groups). */
 export function toolSummaries(db: Database.Database, now: number): { day: string | null; tools: ToolSummary[] } {
-  const day = db.prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_inventory_day WHERE day <= ?').get(dayText(dayNumber(now)))?.day ?? null;
+  const day =
+    db
+      .prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_inventory_day WHERE day <= ?')
+      .get(dayText(dayNumber(now)))?.day ?? null;
   if (!day) return { day: null, tools: [] };
   const tools = db
     .prepare<[string], ToolSummary>(
@@ -100,7 +116,12 @@ export function toolSummaries(db: Database.Database, now: number): { day: string
 }
 
 /** Installs per day of each tool over the last `days` days (zeros where nothing was installed). */
-export function installTrends(db: Database.Database, now: number, days: number, toolId?: string): { days: string[]; byTool: Map<string, number[]>; firstDay: string | null } {
+export function installTrends(
+  db: Database.Database,
+  now: number,
+  days: number,
+  toolId?: string,
+): { days: string[]; byTool: Map<string, number[]>; firstDay: string | null } {
   const today = dayNumber(now);
   const list = Array.from({ length: days }, (_, i) => dayText(today - days + 1 + i));
   const index = new Map(list.map((d, i) => [d, i]));
@@ -115,7 +136,8 @@ export function installTrends(db: Database.Database, now: number, days: number, 
     if (!values) byTool.set(row.tool_id, (values = new Array<number>(days).fill(0)));
     values[index.get(row.day)!] = row.n;
   }
-  const firstDay = db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
+  const firstDay =
+    db.prepare<[], { day: string | null }>('SELECT min(day) AS day FROM rollup_inventory_day').get()?.day ?? null;
   return { days: list, byTool, firstDay };
 }
 
@@ -134,8 +156,15 @@ export interface ToolInstallRow {
 }
 
 /** Installed instances of one tool, by hostname (a page of them). */
-export function toolInstalls(db: Database.Database, toolId: string, limit: number): { rows: ToolInstallRow[]; total: number } {
-  const total = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM instances WHERE tool_id = ? AND present = 1').get(toolId)?.n ?? 0;
+export function toolInstalls(
+  db: Database.Database,
+  toolId: string,
+  limit: number,
+): { rows: ToolInstallRow[]; total: number } {
+  const total =
+    db
+      .prepare<[string], { n: number }>('SELECT count(*) AS n FROM instances WHERE tool_id = ? AND present = 1')
+      .get(toolId)?.n ?? 0;
   const rows = db
     .prepare<[string, number], ToolInstallRow>(
       `SELECT device_id, hostname, group_name, owner, version, channel, install_path, action, enforce, violation_since, last_seen_at
@@ -146,5 +175,7 @@ export function toolInstalls(db: Database.Database, toolId: string, limit: numbe
 }
 
 export function pendingExceptionCount(db: Database.Database): number {
-  return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM exception_requests WHERE status = 'pending'").get()?.n ?? 0;
+  return (
+    db.prepare<[], { n: number }>("SELECT count(*) AS n FROM exception_requests WHERE status = 'pending'").get()?.n ?? 0
+  );
 }

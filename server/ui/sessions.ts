@@ -5,7 +5,9 @@
  * Each request re-checks the token, so revoking a token ends its sessions at once.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+
 import type Database from 'better-sqlite3';
+
 import { hashSecret } from '../security/secrets.js';
 import type { TokenRecord, TokenStore } from '../store/tokens.js';
 
@@ -62,9 +64,14 @@ export class SessionStore {
       expires_at: Math.min(now + IDLE_MS, now + ABSOLUTE_MS),
     };
     this.db
-      .prepare('INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, last_seen_at, expires_at, remote_ip) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, last_seen_at, expires_at, remote_ip) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(row.id_hash, row.token_id, row.csrf_token, row.created_at, row.last_seen_at, row.expires_at, remoteIp);
-    return { cookie, session: { idHash: row.id_hash, token, csrf: row.csrf_token, createdAt: now, expiresAt: row.expires_at } };
+    return {
+      cookie,
+      session: { idHash: row.id_hash, token, csrf: row.csrf_token, createdAt: now, expiresAt: row.expires_at },
+    };
   }
 
   /** The live session a cookie value belongs to, extending its idle expiry; null if none. */
@@ -82,7 +89,9 @@ export class SessionStore {
     let expiresAt = row.expires_at;
     if (now - row.last_seen_at >= TOUCH_MS) {
       expiresAt = Math.min(now + IDLE_MS, row.created_at + ABSOLUTE_MS);
-      this.db.prepare('UPDATE ui_sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?').run(now, expiresAt, idHash);
+      this.db
+        .prepare('UPDATE ui_sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?')
+        .run(now, expiresAt, idHash);
     }
     return { idHash, token, csrf: row.csrf_token, createdAt: row.created_at, expiresAt };
   }

@@ -8,8 +8,9 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
+
 import { silentLogger } from '../../agent/log.js';
 import { ContactError, MalformedReply, ServerError } from '../../agent/net/contact.js';
 import { DeviceHttp } from '../../agent/net/device-http.js';
@@ -20,9 +21,18 @@ import { generateDeviceKey } from '../../agent/state/device-key.js';
 import { ensureStateLayout } from '../../agent/state/layout.js';
 import { statePaths } from '../../agent/state/paths.js';
 import { userNameOf } from '../../agent/users.js';
+import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { tempDir } from './helpers.js';
 
-const view = (id: string) => ({ id, toolId: 'claude-code', status: 'pending', requestedAt: '2026-11-29T00:00:00Z', decidedAt: null, decisionReason: null, policyRevision: null });
+const view = (id: string) => ({
+  id,
+  toolId: 'claude-code',
+  status: 'pending',
+  requestedAt: '2026-11-29T00:00:00Z',
+  decidedAt: null,
+  decisionReason: null,
+  policyRevision: null,
+});
 type Handler = (method: string, url: string, body: unknown) => { status: number; body: unknown };
 let handler: Handler = () => ({ status: 500, body: null });
 const seen: { method: string; url: string; body: unknown }[] = [];
@@ -39,7 +49,10 @@ beforeAll(async () => {
       const body = text ? (JSON.parse(text) as unknown) : null;
       seen.push({ method: req.method!, url: req.url!, body });
       // The state of a filed request (forwardRequests refreshes pending ones).
-      const reply = req.method === 'GET' && req.url!.startsWith('/v1/exception-requests/') ? { status: 200, body: view(decodeURIComponent(req.url!.split('/').pop()!)) } : handler(req.method!, req.url!, body);
+      const reply =
+        req.method === 'GET' && req.url!.startsWith('/v1/exception-requests/')
+          ? { status: 200, body: view(decodeURIComponent(req.url!.split('/').pop()!)) }
+          : handler(req.method!, req.url!, body);
       res.writeHead(reply.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(reply.body));
     });
@@ -52,26 +65,51 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-const http = () => new DeviceHttp({ serverUrl: url, deviceId: '6f1c0a52-3c1b-4b8e-9d55-0d6f3f7f0a11', audience: 'aigate-test', privateKey: generateDeviceKey().privateKey });
+const http = () =>
+  new DeviceHttp({
+    serverUrl: url,
+    deviceId: '6f1c0a52-3c1b-4b8e-9d55-0d6f3f7f0a11',
+    audience: 'aigate-test',
+    privateKey: generateDeviceKey().privateKey,
+  });
 
 describe('replies checked against the protocol', () => {
   it('a policy reply without its bundle is a MalformedReply (a contact error) naming the field', async () => {
     handler = () => ({ status: 200, body: { revision: 3, etag: 'r3', publishedAt: '2026-01-01T00:00:00Z' } });
     const paths = statePaths(join(dir.path, 'state-policy'));
     await ensureStateLayout(paths);
-    const sync = new PolicySync({ http: http(), paths, keys: [], emit: async () => undefined, log: silentLogger(), clock: Date.now });
+    const sync = new PolicySync({
+      http: http(),
+      paths,
+      keys: [],
+      emit: async () => undefined,
+      log: silentLogger(),
+      clock: Date.now,
+    });
     const error = await sync.poll().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MalformedReply);
     expect(error).toBeInstanceOf(ContactError);
-    expect((error as Error).message).toMatch(/GET \/v1\/policy: the server's answer is not what the aigate protocol says \(\/bundle: /);
+    expect((error as Error).message).toMatch(
+      /GET \/v1\/policy: the server's answer is not what the aigate protocol says \(\/bundle: /,
+    );
     expect(sync.current).toBeNull();
   });
 
   it('an error reply carries the server code, not just its text', async () => {
-    handler = () => ({ status: 503, body: { error: 'storage_full', code: 'storage_full', message: 'the disk is full' } });
+    handler = () => ({
+      status: 503,
+      body: { error: 'storage_full', code: 'storage_full', message: 'the disk is full' },
+    });
     const paths = statePaths(join(dir.path, 'state-503'));
     await ensureStateLayout(paths);
-    const sync = new PolicySync({ http: http(), paths, keys: [], emit: async () => undefined, log: silentLogger(), clock: Date.now });
+    const sync = new PolicySync({
+      http: http(),
+      paths,
+      keys: [],
+      emit: async () => undefined,
+      log: silentLogger(),
+      clock: Date.now,
+    });
     const error = await sync.poll().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ServerError);
     expect(error).toMatchObject({ status: 503, code: 'storage_full' });
@@ -85,7 +123,15 @@ describe('exception requests', () => {
     const id = await dropRequest(requestsDir, { toolId: 'claude-code', reason: 'Security review' }, Date.now());
     const user = userNameOf(process.getuid!()) ?? `uid ${process.getuid!()}`;
     const forward = () =>
-      forwardRequests({ http: http(), requestsDir, trackedFile: join(dir.path, name, 'exceptions.json'), index: catalogIndex(builtinCatalog), instances: [], log: silentLogger(), reportedUsers: [user] });
+      forwardRequests({
+        http: http(),
+        requestsDir,
+        trackedFile: join(dir.path, name, 'exceptions.json'),
+        index: catalogIndex(builtinCatalog),
+        instances: [],
+        log: silentLogger(),
+        reportedUsers: [user],
+      });
     return { id, forward };
   }
 
@@ -94,7 +140,9 @@ describe('exception requests', () => {
     seen.length = 0;
     handler = (_method, _url, body) => {
       const sent = (body as { id: string }).id;
-      return sent === id ? { status: 409, body: { error: 'conflict', code: 'conflict', message: 'body.id: taken' } } : { status: 201, body: view(sent) };
+      return sent === id
+        ? { status: 409, body: { error: 'conflict', code: 'conflict', message: 'body.id: taken' } }
+        : { status: 201, body: view(sent) };
     };
     const [request] = await forward();
     const posted = seen.filter((call) => call.method === 'POST');

@@ -6,14 +6,20 @@
  */
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
+import { type AgentSetup, ALLOW_ALL, enrollBin, once, onceOk, pastBan, readLedger } from './e2e-helpers.js';
 import { createEnrollSecret, hashTree, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ALLOW_ALL, enrollBin, once, onceOk, pastBan, readLedger, type AgentSetup } from './e2e-helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
-const APPLY_POINTS = ['move-aside', 'write-stub', 'rename', 'lock', 'stop-processes'].flatMap((step) => [`apply:${step}:before`, `apply:${step}:after`]).concat('apply:commit:before');
-const RESTORE_POINTS = ['unlock', 'rename', 'restore-launcher'].flatMap((step) => [`restore:${step}:before`, `restore:${step}:after`]).concat('restore:commit:before');
+const APPLY_POINTS = ['move-aside', 'write-stub', 'rename', 'lock', 'stop-processes']
+  .flatMap((step) => [`apply:${step}:before`, `apply:${step}:after`])
+  .concat('apply:commit:before');
+const RESTORE_POINTS = ['unlock', 'rename', 'restore-launcher']
+  .flatMap((step) => [`restore:${step}:before`, `restore:${step}:after`])
+  .concat('restore:commit:before');
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
@@ -41,9 +47,11 @@ async function prepare(point: string): Promise<Case> {
 /** Runs jobs at most `limit` at a time (the machine has two cores). */
 async function pool<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await job(item);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await job(item);
+    }),
+  );
 }
 
 async function crashAt(c: Case): Promise<void> {
@@ -55,15 +63,22 @@ async function crashAt(c: Case): Promise<void> {
 
 /** The server has exactly one event of this type from the device (retries after a crash are deduplicated). */
 function expectOnce(c: Case, type: string): void {
-  const found = server.app.aigate.stores.events.recentForDevice(c.deviceId, 1000).filter((event) => event.type === type);
+  const found = server.app.aigate.stores.events
+    .recentForDevice(c.deviceId, 1000)
+    .filter((event) => event.type === type);
   expect(found, `${c.point}: ${type} events`).toHaveLength(1);
 }
 
 async function expectBlocked(c: Case): Promise<void> {
   const { install } = c.setup;
   expect(await isOurStub(install.launcher), `${c.point}: stub`).toBe(true);
-  expect((await lstat(join(install.bin, '.claude.aigate-orig'))).isSymbolicLink(), `${c.point}: kept original`).toBe(true);
-  expect((await stat(join(install.installPath, '..', '.claude-code.aigate-quarantine'))).mode & 0o7777, `${c.point}: quarantine`).toBe(0);
+  expect((await lstat(join(install.bin, '.claude.aigate-orig'))).isSymbolicLink(), `${c.point}: kept original`).toBe(
+    true,
+  );
+  expect(
+    (await stat(join(install.installPath, '..', '.claude-code.aigate-quarantine'))).mode & 0o7777,
+    `${c.point}: quarantine`,
+  ).toBe(0);
   await expect(lstat(install.installPath)).rejects.toMatchObject({ code: 'ENOENT' });
   const ledger = await readLedger(c.setup.stateDir);
   expect(ledger.journal).toBeNull();

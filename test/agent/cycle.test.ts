@@ -9,13 +9,33 @@
  *   cached bundle with the server down does not read "nothing is enforced" while a tool is blocked;
  * - the daemon delivers its spool as soon as the server answers again, not at the next cycle.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
-import { agent, AGENT_BIN, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ALLOW_ALL, enrollBin, onceOk, pastBan, readStatus, rootsFor, waitFor, type AgentSetup } from './e2e-helpers.js';
+import {
+  type AgentSetup,
+  ALLOW_ALL,
+  enrollBin,
+  onceOk,
+  pastBan,
+  readStatus,
+  rootsFor,
+  waitFor,
+} from './e2e-helpers.js';
+import {
+  agent,
+  AGENT_BIN,
+  createEnrollSecret,
+  publish,
+  run,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from './helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -25,13 +45,19 @@ let daemon: ChildProcess | undefined;
 
 async function newSetup(name: string): Promise<AgentSetup & { deviceId: string }> {
   const tree = join(dir.path, name, 'tree');
-  const setup = { stateDir: join(dir.path, name, 'state'), install: await claudeCodeNpm(join(tree, 'npm-global')), home: join(tree, 'home', 'alice'), env: {} };
+  const setup = {
+    stateDir: join(dir.path, name, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
   const enrolled = await enrollBin(server.url, secret, setup.stateDir);
   expect(enrolled.code, enrolled.stderr).toBe(0);
   return { ...setup, deviceId: /device ([0-9a-f-]{36})/.exec(enrolled.stdout)![1]! };
 }
 
-const eventsOf = (deviceId: string, type: string) => server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === type);
+const eventsOf = (deviceId: string, type: string) =>
+  server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === type);
 
 async function restartServer(): Promise<void> {
   server = await startTestServer(join(dir.path, 'server'), { port: server.port, adminToken: server.adminToken });
@@ -54,7 +80,8 @@ describe('evidence', () => {
     await publish(server.admin, pastBan());
     await onceOk(setup);
     expect(await isOurStub(setup.install.launcher)).toBe(true);
-    for (let i = 0; i < 16; i++) expect((await run(setup.install.launcher, [`try ${i}`], { input: '' })).code).toBe(126);
+    for (let i = 0; i < 16; i++)
+      expect((await run(setup.install.launcher, [`try ${i}`], { input: '' })).code).toBe(126);
 
     await publish(server.admin, ALLOW_ALL);
     const lifted = await onceOk(setup);
@@ -71,7 +98,18 @@ describe('a cycle that holds together', () => {
     const setup = await newSetup('robust');
     const second = await claudeCodeNpm(join(setup.home, '.npm-global'));
     const roots = [...rootsFor(setup), '--npm-prefix', second.prefix, '--path', second.bin];
-    const once = () => agent(['once', '--state-dir', setup.stateDir, ...roots, '--stop-grace', '1', '--no-desktop-notify', '--log-level', 'warn']);
+    const once = () =>
+      agent([
+        'once',
+        '--state-dir',
+        setup.stateDir,
+        ...roots,
+        '--stop-grace',
+        '1',
+        '--no-desktop-notify',
+        '--log-level',
+        'warn',
+      ]);
     await publish(server.admin, pastBan());
     const first = await once();
     expect(first.code, first.stdout + first.stderr).toBe(0);
@@ -83,7 +121,9 @@ describe('a cycle that holds together', () => {
     await rm(setup.install.launcher);
     expect((await run('mkfifo', [setup.install.launcher])).code).toBe(0);
     expect((await run('mkfifo', [join(setup.stateDir, 'launches', '1-1-0123456789abcdef.launch')])).code).toBe(0);
-    expect((await run('mkfifo', [join(setup.stateDir, 'requests', '00000000-0000-4000-8000-000000000000.request')])).code).toBe(0);
+    expect(
+      (await run('mkfifo', [join(setup.stateDir, 'requests', '00000000-0000-4000-8000-000000000000.request')])).code,
+    ).toBe(0);
     await rm(second.launcher);
     await rm(join(setup.stateDir, 'exceptions.json'), { force: true });
     await mkdir(join(setup.stateDir, 'exceptions.json'));
@@ -100,16 +140,22 @@ describe('a cycle that holds together', () => {
     // The check-in went through, with the health.
     const device = server.app.aigate.stores.devices.get(setup.deviceId)!;
     expect(device.health).toBe('degraded');
-    expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^exception requests: /) }));
+    expect(device.healthReasons).toContainEqual(
+      expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^exception requests: /) }),
+    );
     // The FIFO where a launcher was is left alone and reported by enforcement.
-    expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'suspicious-layout', message: expect.stringContaining(setup.install.launcher) }));
+    expect(device.healthReasons).toContainEqual(
+      expect.objectContaining({ code: 'suspicious-layout', message: expect.stringContaining(setup.install.launcher) }),
+    );
     expect((await readdir(join(setup.stateDir, 'spool'))).filter((name) => name.endsWith('.json'))).toEqual([]);
     expect(await readdir(join(setup.stateDir, 'launches'))).toEqual([]);
 
     // Repaired by hand: each reason goes with its cause, and the next check-in says ok.
     await rmdir(join(setup.stateDir, 'exceptions.json'));
     await once();
-    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.healthReasons.map((reason) => reason.code)).toEqual(['suspicious-layout']);
+    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.healthReasons.map((reason) => reason.code)).toEqual([
+      'suspicious-layout',
+    ]);
     await rm(setup.install.launcher);
     await once();
     expect(server.app.aigate.stores.devices.get(setup.deviceId)!.health).toBe('ok');
@@ -119,8 +165,12 @@ describe('a cycle that holds together', () => {
     await writeFile(join(setup.stateDir, 'enforcement.json'), '{"version": 1, "appl');
     const damaged = await once();
     expect(damaged.stdout).toContain('Server reachable.');
-    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.healthReasons).toContainEqual(expect.objectContaining({ code: 'ledger-damaged' }));
-    expect((await agent(['status', '--state-dir', setup.stateDir])).stdout).toMatch(/Health: degraded[\s\S]*ledger-damaged: /);
+    expect(server.app.aigate.stores.devices.get(setup.deviceId)!.healthReasons).toContainEqual(
+      expect.objectContaining({ code: 'ledger-damaged' }),
+    );
+    expect((await agent(['status', '--state-dir', setup.stateDir])).stdout).toMatch(
+      /Health: degraded[\s\S]*ledger-damaged: /,
+    );
     await writeFile(join(setup.stateDir, 'enforcement.json'), ledger);
   }, 120_000);
 });
@@ -131,13 +181,23 @@ describe('a policy that cannot be stored', () => {
     await publish(server.admin, pastBan());
     // The cached bundle's place is taken by a folder: storing the accepted bundle fails (EISDIR).
     await mkdir(join(setup.stateDir, 'policy', 'bundle.jws'), { recursive: true });
-    const failed = await agent(['once', '--state-dir', setup.stateDir, ...rootsFor(setup), '--no-desktop-notify', '--log-level', 'silent']);
+    const failed = await agent([
+      'once',
+      '--state-dir',
+      setup.stateDir,
+      ...rootsFor(setup),
+      '--no-desktop-notify',
+      '--log-level',
+      'silent',
+    ]);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain('Server reachable.');
     expect(failed.stdout).toMatch(/Failed: policy: .*bundle\.jws/);
     const device = server.app.aigate.stores.devices.get(setup.deviceId)!;
     expect(device.lastCheckinAt).not.toBeNull();
-    expect(device.healthReasons).toContainEqual(expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^policy: /) }));
+    expect(device.healthReasons).toContainEqual(
+      expect.objectContaining({ code: 'cycle-errors', message: expect.stringMatching(/^policy: /) }),
+    );
 
     await rmdir(join(setup.stateDir, 'policy', 'bundle.jws'));
     await onceOk(setup);
@@ -170,8 +230,10 @@ describe('status describes the disk', () => {
       expect(await isOurStub(setup.install.launcher)).toBe(true);
       const damaged = (await agent(['status', '--state-dir', setup.stateDir])).stdout;
       expect(damaged).not.toContain('nothing is enforced');
-      expect(damaged).toContain('Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)');
-      expect(damaged).toMatch(/BLOCKED  Claude Code 2\.1\.91/);
+      expect(damaged).toContain(
+        'Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)',
+      );
+      expect(damaged).toMatch(/BLOCKED {2}Claude Code 2\.1\.91/);
       expect(damaged).toMatch(/Note: the cached policy .* is not usable/);
     } finally {
       await restartServer();
@@ -183,21 +245,53 @@ describe('the daemon after an outage', () => {
   it('delivers the spooled events as soon as the server answers again, not at the next cycle', async () => {
     const setup = await newSetup('reconnect');
     await publish(server.admin, pastBan());
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--jitter', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--no-sentinel'], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
+    daemon = spawn(
+      process.execPath,
+      [
+        AGENT_BIN,
+        'run',
+        '--state-dir',
+        setup.stateDir,
+        ...rootsFor(setup),
+        '--cycle-minutes',
+        '60',
+        '--jitter',
+        '1',
+        '--poll-wait',
+        '2',
+        '--stop-grace',
+        '1',
+        '--no-desktop-notify',
+        '--no-sentinel',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
     await waitFor('the block', () => isOurStub(setup.install.launcher), 30_000);
-    await waitFor('the first check-in', async () => server.app.aigate.stores.devices.get(setup.deviceId)?.health === 'ok');
+    await waitFor(
+      'the first check-in',
+      async () => server.app.aigate.stores.devices.get(setup.deviceId)?.health === 'ok',
+    );
 
     await server.close();
     expect((await run(setup.install.launcher, ['offline 1'], { input: '' })).code).toBe(126);
     expect((await run(setup.install.launcher, ['offline 2'], { input: '' })).code).toBe(126);
-    const spooled = async () => (await readdir(join(setup.stateDir, 'spool'))).filter((name) => name.endsWith('.json') && !name.startsWith('.')).length;
-    await waitFor('the launches in the spool', async () => (await spooled()) >= 2 && (await readdir(join(setup.stateDir, 'launches'))).length === 0);
+    const spooled = async () =>
+      (await readdir(join(setup.stateDir, 'spool'))).filter((name) => name.endsWith('.json') && !name.startsWith('.'))
+        .length;
+    await waitFor(
+      'the launches in the spool',
+      async () => (await spooled()) >= 2 && (await readdir(join(setup.stateDir, 'launches'))).length === 0,
+    );
 
     await restartServer();
-    await waitFor('the spooled launches on the server', async () => eventsOf(setup.deviceId, 'blocked-launch').length === 2, 60_000);
+    await waitFor(
+      'the spooled launches on the server',
+      async () => eventsOf(setup.deviceId, 'blocked-launch').length === 2,
+      60_000,
+    );
     expect(await spooled()).toBe(0);
     daemon.kill('SIGTERM');
     await new Promise((resolve) => (daemon!.exitCode !== null ? resolve(null) : daemon!.once('exit', resolve)));

@@ -5,14 +5,16 @@
  * stops it cleanly. (The sentinel is off here: this ban names every user, and the machine is
  * shared; test/agent/sentinel-daemon.test.ts covers it.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { userNameOf } from '../../agent/users.js';
+import { type AgentSetup, enrollBin, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
 import { AGENT_BIN, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { enrollBin, readStatus, rootsFor, waitFor, type AgentSetup } from './e2e-helpers.js';
 import { claudeCodeNpm, isRoot, OWNER_GID, OWNER_UID } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -39,7 +41,12 @@ beforeAll(async () => {
   await chmod(dir.path, 0o755); // the employee (another user) must reach the state folder
   server = await startTestServer(join(dir.path, 'server'));
   const tree = join(dir.path, 'tree');
-  setup = { stateDir: join(dir.path, 'state'), install: await claudeCodeNpm(join(tree, 'npm-global')), home: join(tree, 'home', 'alice'), env: {} };
+  setup = {
+    stateDir: join(dir.path, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
   const enrolled = await enrollBin(server.url, await createEnrollSecret(server.admin), setup.stateDir);
   expect(enrolled.code, enrolled.stderr).toBe(0);
 });
@@ -51,10 +58,28 @@ afterAll(async () => {
 
 describe('aigate-agent run', () => {
   it('follows the policy, files employee requests, bans at the minute offline, and stops on SIGTERM', async () => {
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '1', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--no-sentinel'], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    daemon = spawn(
+      process.execPath,
+      [
+        AGENT_BIN,
+        'run',
+        '--state-dir',
+        setup.stateDir,
+        ...rootsFor(setup),
+        '--cycle-minutes',
+        '1',
+        '--poll-wait',
+        '2',
+        '--stop-grace',
+        '1',
+        '--no-desktop-notify',
+        '--no-sentinel',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     daemon.stdout!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
     daemon.stderr!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
     await waitFor('the daemon to start', async () => (await readStatus(setup.stateDir)).daemon.running);
@@ -73,10 +98,22 @@ describe('aigate-agent run', () => {
     // The employee asks for an exception, without root.
     const asEmployee = isRoot ? { uid: OWNER_UID, gid: OWNER_GID } : {};
     const request = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [AGENT_BIN, 'request-exception', 'claude-code', '--reason', 'Evaluating it for the security team, SEC-1234', '--state-dir', setup.stateDir], {
-        env: { PATH: process.env.PATH ?? '' },
-        ...asEmployee,
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          AGENT_BIN,
+          'request-exception',
+          'claude-code',
+          '--reason',
+          'Evaluating it for the security team, SEC-1234',
+          '--state-dir',
+          setup.stateDir,
+        ],
+        {
+          env: { PATH: process.env.PATH ?? '' },
+          ...asEmployee,
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -84,16 +121,27 @@ describe('aigate-agent run', () => {
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
     expect(request.code, request.stderr).toBe(0);
-    expect(request.stdout).toMatch(/Your request for an exception for Claude Code was sent to IT \(request [0-9a-f-]{36}\)\./);
+    expect(request.stdout).toMatch(
+      /Your request for an exception for Claude Code was sent to IT \(request [0-9a-f-]{36}\)\./,
+    );
     expect(request.stdout).toContain('What happens next:');
     const filed = server.app.aigate.stores.exceptionRequests.list({ status: 'pending' }, 10);
-    expect(filed).toEqual([expect.objectContaining({ toolId: 'claude-code', reason: 'Evaluating it for the security team, SEC-1234', installPath: setup.install.installPath })]);
+    expect(filed).toEqual([
+      expect.objectContaining({
+        toolId: 'claude-code',
+        reason: 'Evaluating it for the security team, SEC-1234',
+        installPath: setup.install.installPath,
+      }),
+    ]);
     // The requester is the owner of the dropped file, as the kernel says.
     if (isRoot) expect(filed[0]!.user).toBe(userNameOf(OWNER_UID) ?? `uid ${OWNER_UID}`);
 
     // The employee can read the status without root.
     const employeeStatus = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [AGENT_BIN, 'status', '--state-dir', setup.stateDir], { env: { PATH: process.env.PATH ?? '' }, ...asEmployee });
+      const child = spawn(process.execPath, [AGENT_BIN, 'status', '--state-dir', setup.stateDir], {
+        env: { PATH: process.env.PATH ?? '' },
+        ...asEmployee,
+      });
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.on('close', () => resolve(out));
@@ -110,7 +158,9 @@ describe('aigate-agent run', () => {
     expect((await run(setup.install.launcher, [], { input: '' })).code).toBe(126);
 
     daemon.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => (daemon.exitCode !== null ? resolve(daemon.exitCode) : daemon.once('exit', (c) => resolve(c))));
+    const code = await new Promise<number | null>((resolve) =>
+      daemon.exitCode !== null ? resolve(daemon.exitCode) : daemon.once('exit', (c) => resolve(c)),
+    );
     expect(code, daemonOutput).toBe(0);
     expect((await readStatus(setup.stateDir)).daemon.running).toBe(false);
     await expect(lstat(join(setup.stateDir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });

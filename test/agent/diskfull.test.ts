@@ -6,13 +6,24 @@
  * what it kept (the blocked launch), report what it lost (`events-dropped`), and leave the tool
  * put back byte-identical when the ban is lifted. Needs root (mount); skipped otherwise.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
-import { AGENT_BIN, createEnrollSecret, hashTree, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ALLOW_ALL, enrollBin, pastBan, readStatus, rootsFor, waitFor, type AgentSetup } from './e2e-helpers.js';
+import { type AgentSetup, ALLOW_ALL, enrollBin, pastBan, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
+import {
+  AGENT_BIN,
+  createEnrollSecret,
+  hashTree,
+  publish,
+  run,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from './helpers.js';
 import { claudeCodeNpm, isRoot } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -37,7 +48,8 @@ async function fill(dirPath: string): Promise<void> {
   }
 }
 
-const events = (type?: string) => server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => !type || event.type === type);
+const events = (type?: string) =>
+  server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => !type || event.type === type);
 const quarantine = () => join(setup.install.installPath, '..', '.claude-code.aigate-quarantine');
 
 beforeAll(async () => {
@@ -46,7 +58,12 @@ beforeAll(async () => {
   await chmod(dir.path, 0o755);
   server = await startTestServer(join(dir.path, 'server'));
   const tree = join(dir.path, 'tree');
-  setup = { stateDir: join(dir.path, 'state'), install: await claudeCodeNpm(join(tree, 'npm-global')), home: join(tree, 'home', 'alice'), env: {} };
+  setup = {
+    stateDir: join(dir.path, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
   const enrolled = await enrollBin(server.url, await createEnrollSecret(server.admin), setup.stateDir);
   expect(enrolled.code, enrolled.stderr).toBe(0);
   deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)![1]!;
@@ -69,22 +86,48 @@ describe.skipIf(!isRoot)('a full spool file system', () => {
     const before = await hashTree(join(setup.install.prefix));
     await fill(spoolDir);
 
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), '--cycle-minutes', '60', '--poll-wait', '2', '--stop-grace', '1', '--no-desktop-notify', '--log-level', 'info', '--no-sentinel'], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    daemon = spawn(
+      process.execPath,
+      [
+        AGENT_BIN,
+        'run',
+        '--state-dir',
+        setup.stateDir,
+        ...rootsFor(setup),
+        '--cycle-minutes',
+        '60',
+        '--poll-wait',
+        '2',
+        '--stop-grace',
+        '1',
+        '--no-desktop-notify',
+        '--log-level',
+        'info',
+        '--no-sentinel',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     daemon.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     daemon.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitFor('the daemon to start', async () => (await readStatus(setup.stateDir)).daemon.running);
 
     // The ban arrives by long-poll; its policy-applied and quarantined events cannot be spooled.
     await publish(server.admin, pastBan());
-    await waitFor('the block on disk', async () => (await isOurStub(setup.install.launcher)) && ((await stat(quarantine())).mode & 0o7777) === 0, 30_000);
+    await waitFor(
+      'the block on disk',
+      async () => (await isOurStub(setup.install.launcher)) && ((await stat(quarantine())).mode & 0o7777) === 0,
+      30_000,
+    );
     expect(daemon.exitCode, output).toBeNull();
     expect((await run(setup.install.launcher, [], { input: '' })).code).toBe(126);
 
     // Health says so, locally and on the server (the check-in after the change carries it).
-    await waitFor('spool trouble in the status', async () => (await readStatus(setup.stateDir)).health?.reasons.some((reason) => reason.code === 'spool-trouble'));
+    await waitFor('spool trouble in the status', async () =>
+      (await readStatus(setup.stateDir)).health?.reasons.some((reason) => reason.code === 'spool-trouble'),
+    );
     await waitFor('spool trouble on the server', async () => {
       const device = server.app.aigate.stores.devices.get(deviceId);
       return device?.health === 'degraded' && device.healthReasons.some((reason) => reason.code === 'spool-trouble');
@@ -94,18 +137,30 @@ describe.skipIf(!isRoot)('a full spool file system', () => {
 
     // The ban is lifted while the spool is still full: the tool is really put back.
     await publish(server.admin, ALLOW_ALL);
-    await waitFor('the tool put back', async () => !(await isOurStub(setup.install.launcher)) && (await stat(setup.install.installPath)).isDirectory(), 30_000);
+    await waitFor(
+      'the tool put back',
+      async () => !(await isOurStub(setup.install.launcher)) && (await stat(setup.install.installPath)).isDirectory(),
+      30_000,
+    );
     expect(daemon.exitCode, output).toBeNull();
 
     // Space returns: what was kept is delivered, what was lost is reported, health is ok again.
     await rm(join(spoolDir, 'filler'));
-    await waitFor('the blocked launch and the loss report on the server', async () => events('blocked-launch').length === 1 && events('events-dropped').length >= 1, 30_000).catch((error: Error) => {
+    await waitFor(
+      'the blocked launch and the loss report on the server',
+      async () => events('blocked-launch').length === 1 && events('events-dropped').length >= 1,
+      30_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\n${output.slice(-6000)}`);
     });
     const lost = events('events-dropped');
     expect(lost.reduce((sum, event) => sum + Number(event.details?.unwritable ?? 0), 0)).toBeGreaterThanOrEqual(2);
     expect(lost[0]!.message).toMatch(/could not be written to the spool/);
-    await waitFor('health ok on the server', async () => server.app.aigate.stores.devices.get(deviceId)?.health === 'ok', 30_000);
+    await waitFor(
+      'health ok on the server',
+      async () => server.app.aigate.stores.devices.get(deviceId)?.health === 'ok',
+      30_000,
+    );
 
     // No false restore: any restored event says verified, and the tree really is as before.
     for (const event of events('restored')) expect(event.details).toMatchObject({ verified: true });
@@ -113,7 +168,9 @@ describe.skipIf(!isRoot)('a full spool file system', () => {
     expect((await run(setup.install.launcher, ['--version'], { input: '' })).stdout).toContain('(Claude Code)');
 
     daemon.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => (daemon!.exitCode !== null ? resolve(daemon!.exitCode) : daemon!.once('exit', (c) => resolve(c))));
+    const code = await new Promise<number | null>((resolve) =>
+      daemon!.exitCode !== null ? resolve(daemon!.exitCode) : daemon!.once('exit', (c) => resolve(c)),
+    );
     expect(code, output).toBe(0);
   }, 150_000);
 });

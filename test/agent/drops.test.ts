@@ -6,7 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { chown, link, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { collectLaunchRecords, parseLaunchRecord, removeRecords } from '../../agent/events/launch-records.js';
 import { dropRequest, readRequest } from '../../agent/requests/request-file.js';
 import { userNameOf } from '../../agent/users.js';
@@ -14,7 +16,16 @@ import { tempDir } from './helpers.js';
 import { isRoot, OWNER_GID, OWNER_UID } from './trees.js';
 
 const KEY = '0123456789abcdef';
-const TARGETS = new Map([[KEY, { toolId: 'claude-code', installPath: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code', version: '2.1.91' }]]);
+const TARGETS = new Map([
+  [
+    KEY,
+    {
+      toolId: 'claude-code',
+      installPath: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code',
+      version: '2.1.91',
+    },
+  ],
+]);
 const uid = process.getuid!();
 const record = (fields: Record<string, string | number> = {}) =>
   Object.entries({ v: 1, kind: 'blocked', key: KEY, uid, user: 'alice', at: Math.floor(Date.now() / 1000), ...fields })
@@ -41,8 +52,17 @@ describe('launch records', () => {
     }
     const first = await collectLaunchRecords(launches, TARGETS, 7);
     expect(first.rejected).toEqual([]);
-    expect(first.events.map((e) => e.type)).toEqual(['warned-launch', 'blocked-launch', ...(isRoot ? ['blocked-launch'] : [])]);
-    expect(first.events[0]).toMatchObject({ toolId: 'claude-code', version: '2.1.91', policyRevision: 7, user: userNameOf(uid) ?? 'alice' });
+    expect(first.events.map((e) => e.type)).toEqual([
+      'warned-launch',
+      'blocked-launch',
+      ...(isRoot ? ['blocked-launch'] : []),
+    ]);
+    expect(first.events[0]).toMatchObject({
+      toolId: 'claude-code',
+      version: '2.1.91',
+      policyRevision: 7,
+      user: userNameOf(uid) ?? 'alice',
+    });
     // Claims are not believed: the third record says "root" but belongs to uid 1000.
     if (isRoot) expect(first.events[2]!.user).toBe(userNameOf(OWNER_UID) ?? 'root');
     // Reading the same files again gives the same ids (a crash between spooling and removal is harmless).
@@ -82,13 +102,24 @@ describe('launch records', () => {
     execFileSync('mkfifo', [join(launches, `1-4-${KEY}.launch`)]);
     const result = await collectLaunchRecords(launches, TARGETS, null);
     expect(result.events).toEqual([]);
-    expect(result.rejected.map((r) => r.reason).sort()).toEqual(['a hard link', 'not a regular file', 'not a regular file', 'not a regular file']);
+    expect(result.rejected.map((r) => r.reason).sort()).toEqual([
+      'a hard link',
+      'not a regular file',
+      'not a regular file',
+      'not a regular file',
+    ]);
     await removeRecords(result.consumed);
     expect((await stat(join(dir.path, 'victim'))).isFile()).toBe(true);
   });
 
   it('parses exactly the version 1 format', () => {
-    expect(parseLaunchRecord(record({ at: 1700000000 }))).toEqual({ kind: 'blocked', key: KEY, uid, user: 'alice', at: 1_700_000_000_000 });
+    expect(parseLaunchRecord(record({ at: 1700000000 }))).toEqual({
+      kind: 'blocked',
+      key: KEY,
+      uid,
+      user: 'alice',
+      at: 1_700_000_000_000,
+    });
     expect(parseLaunchRecord('v=2\n')).toBe('not a version 1 record');
     expect(parseLaunchRecord('garbage')).toBe('a line is not key=value');
   });
@@ -98,13 +129,30 @@ describe('exception request files', () => {
   it('are written private and exclusive, and read back strictly', async () => {
     const requests = join(dir.path, 'requests');
     await mkdir(requests);
-    const id = await dropRequest(requests, { toolId: 'claude-code', reason: 'Security review, SEC-1', until: '2026-12-31' }, Date.parse('2026-07-01T00:00:00Z'));
+    const id = await dropRequest(
+      requests,
+      { toolId: 'claude-code', reason: 'Security review, SEC-1', until: '2026-12-31' },
+      Date.parse('2026-07-01T00:00:00Z'),
+    );
     const path = join(requests, `${id}.request`);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     const read = await readRequest(path);
-    expect(read).toEqual({ request: { v: 1, id, toolId: 'claude-code', reason: 'Security review, SEC-1', until: '2026-12-31', createdAt: '2026-07-01T00:00:00.000Z' }, uid });
+    expect(read).toEqual({
+      request: {
+        v: 1,
+        id,
+        toolId: 'claude-code',
+        reason: 'Security review, SEC-1',
+        until: '2026-12-31',
+        createdAt: '2026-07-01T00:00:00.000Z',
+      },
+      uid,
+    });
 
-    await writeFile(join(requests, 'x.request'), JSON.stringify({ v: 1, id, toolId: 'claude-code', reason: 'r', createdAt: 'now', admin: true }));
+    await writeFile(
+      join(requests, 'x.request'),
+      JSON.stringify({ v: 1, id, toolId: 'claude-code', reason: 'r', createdAt: 'now', admin: true }),
+    );
     expect(await readRequest(join(requests, 'x.request'))).toMatch(/^not a valid request/);
     await writeFile(join(requests, 'y.request'), '{');
     expect(await readRequest(join(requests, 'y.request'))).toBe('not JSON');

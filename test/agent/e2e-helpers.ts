@@ -1,8 +1,10 @@
 /** The real agent bin against prepared trees and a real server: shared steps of the end-to-end tests. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { expect } from 'vitest';
-import { Ledger } from '../../agent/enforce/ledger.js';
+
+import { type Ledger } from '../../agent/enforce/ledger.js';
 import type { StatusFile } from '../../agent/status/status-file.js';
 import { agent, type RunResult } from './helpers.js';
 import type { NpmInstall } from './trees.js';
@@ -47,7 +49,12 @@ export function rootsFor(setup: Pick<AgentSetup, 'install' | 'home'>): string[] 
   return ['--npm-prefix', setup.install.prefix, '--home', setup.home, '--path', setup.install.bin];
 }
 
-export async function enrollBin(serverUrl: string, secret: string, stateDir: string, fingerprint?: string): Promise<RunResult> {
+export async function enrollBin(
+  serverUrl: string,
+  secret: string,
+  stateDir: string,
+  fingerprint?: string,
+): Promise<RunResult> {
   const args = ['enroll', '--server', serverUrl, '--secret', secret, '--state-dir', stateDir];
   if (fingerprint) args.push('--policy-key-fingerprint', fingerprint);
   return agent(args);
@@ -55,7 +62,20 @@ export async function enrollBin(serverUrl: string, secret: string, stateDir: str
 
 /** `aigate-agent once` with the scan pointed at the prepared tree. */
 export async function once(setup: AgentSetup, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return agent(['once', '--state-dir', setup.stateDir, ...rootsFor(setup), '--stop-grace', '2', '--no-desktop-notify', '--log-level', 'warn'], { ...setup.env, ...env });
+  return agent(
+    [
+      'once',
+      '--state-dir',
+      setup.stateDir,
+      ...rootsFor(setup),
+      '--stop-grace',
+      '2',
+      '--no-desktop-notify',
+      '--log-level',
+      'warn',
+    ],
+    { ...setup.env, ...env },
+  );
 }
 
 export async function onceOk(setup: AgentSetup, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
@@ -72,7 +92,11 @@ export async function readLedger(stateDir: string): Promise<Ledger> {
   return JSON.parse(await readFile(join(stateDir, 'enforcement.json'), 'utf8')) as Ledger;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => null);

@@ -7,10 +7,30 @@
 import { spawn } from 'node:child_process';
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
-import { agent, createEnrollSecret, hashTree, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ALLOW_ALL, enrollBin, futureBan, onceOk, pastBan, readLedger, readStatus, type AgentSetup } from './e2e-helpers.js';
+import {
+  type AgentSetup,
+  ALLOW_ALL,
+  enrollBin,
+  futureBan,
+  onceOk,
+  pastBan,
+  readLedger,
+  readStatus,
+} from './e2e-helpers.js';
+import {
+  agent,
+  createEnrollSecret,
+  hashTree,
+  publish,
+  run,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from './helpers.js';
 import { claudeCodeNpm, isRoot } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -53,20 +73,40 @@ describe('the agent end to end', () => {
     expect(cycle.stdout).toContain('1 AI tool instance(s): 0 blocked, 1 warned, 0 allowed.');
     expect(await isOurStub(setup.install.launcher)).toBe(true);
 
-    const launched = await run(setup.install.launcher, ['-p', 'explain this', '--model', 'x y'], { input: 'some code', env: { ...process.env, FAKE_EXIT: '42' } });
+    const launched = await run(setup.install.launcher, ['-p', 'explain this', '--model', 'x y'], {
+      input: 'some code',
+      env: { ...process.env, FAKE_EXIT: '42' },
+    });
     expect(launched.code).toBe(42);
-    expect(JSON.parse(launched.stdout)).toEqual({ tool: 'claude-code', args: ['-p', 'explain this', '--model', 'x y'], input: 'some code' });
+    expect(JSON.parse(launched.stdout)).toEqual({
+      tool: 'claude-code',
+      args: ['-p', 'explain this', '--model', 'x y'],
+      input: 'some code',
+    });
     expect(launched.stderr).toContain('Claude Code will be blocked on this computer soon.');
     expect(launched.stderr).toContain(`From ${effective} 00:00 (Asia/Shanghai)`);
     expect(launched.stderr).toMatch(/That is in 1\d days\./);
 
     const status = await readStatus(setup.stateDir);
-    expect(status.tools).toEqual([expect.objectContaining({ toolId: 'claude-code', action: 'warn', enforced: 'warn', phase: 'warn-window', upcomingAction: 'block' })]);
+    expect(status.tools).toEqual([
+      expect.objectContaining({
+        toolId: 'claude-code',
+        action: 'warn',
+        enforced: 'warn',
+        phase: 'warn-window',
+        upcomingAction: 'block',
+      }),
+    ]);
   });
 
   it('blocks once the ban is in effect: notice and 126, quarantine, running instance stopped', async () => {
-    const running = spawn(process.execPath, [join(setup.install.installPath, 'cli.js'), 'serve'], { cwd: setup.install.installPath, stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => running.once('exit', (_code, signal) => resolve(signal)));
+    const running = spawn(process.execPath, [join(setup.install.installPath, 'cli.js'), 'serve'], {
+      cwd: setup.install.installPath,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      running.once('exit', (_code, signal) => resolve(signal)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     await publish(server.admin, pastBan());
@@ -78,7 +118,9 @@ describe('the agent end to end', () => {
     expect(launched.code).toBe(126);
     expect(launched.stdout).toBe('');
     expect(launched.stderr).toContain('aigate: Claude Code is blocked on this computer.');
-    expect(launched.stderr).toContain('Blocked since 2020-01-01 00:00 (Asia/Shanghai) by the company policy "ban-claude-code".');
+    expect(launched.stderr).toContain(
+      'Blocked since 2020-01-01 00:00 (Asia/Shanghai) by the company policy "ban-claude-code".',
+    );
     expect(launched.stderr).toContain('Approved alternatives: Qwen Code, Tongyi Lingma');
     expect(launched.stderr).toContain('aigate-agent request-exception claude-code --reason');
 
@@ -90,7 +132,15 @@ describe('the agent end to end', () => {
     // The launch record reaches the server at the next cycle.
     await onceOk(setup);
     const types = events().map((e) => e.type);
-    for (const type of ['policy-applied', 'warning-installed', 'warned-launch', 'quarantined', 'processes-stopped', 'blocked-launch']) expect(types).toContain(type);
+    for (const type of [
+      'policy-applied',
+      'warning-installed',
+      'warned-launch',
+      'quarantined',
+      'processes-stopped',
+      'blocked-launch',
+    ])
+      expect(types).toContain(type);
     const blockedLaunch = events().find((e) => e.type === 'blocked-launch')!;
     expect(blockedLaunch).toMatchObject({ toolId: 'claude-code', installPath: setup.install.installPath });
 
@@ -99,19 +149,30 @@ describe('the agent end to end', () => {
     expect(device?.policyRevision).toBe(2);
 
     const employee = await agent(['status', '--state-dir', setup.stateDir]);
-    expect(employee.stdout).toMatch(/BLOCKED  Claude Code 2\.1\.91 \(npm, \S+\)\n\s+blocked since 2020-01-01 00:00 \(Asia\/Shanghai\)/);
+    expect(employee.stdout).toMatch(
+      /BLOCKED {2}Claude Code 2\.1\.91 \(npm, \S+\)\n\s+blocked since 2020-01-01 00:00 \(Asia\/Shanghai\)/,
+    );
   });
 
   it('files a request from a local account whose home the scan did not read, under the reference the employee was given', async () => {
     // Run by this test's account (root in CI), which owns no scanned home: the next check-in reports it.
-    const asked = await agent(['request-exception', 'claude-code', '--reason', 'Security review, SEC-7', '--state-dir', setup.stateDir]);
+    const asked = await agent([
+      'request-exception',
+      'claude-code',
+      '--reason',
+      'Security review, SEC-7',
+      '--state-dir',
+      setup.stateDir,
+    ]);
     expect(asked.code, asked.stderr).toBe(0);
     const reference = /is saved \(reference ([0-9a-f-]{36})\)/.exec(asked.stdout)?.[1];
     expect(reference, asked.stdout).toBeDefined();
     expect(server.app.aigate.stores.exceptionRequests.list({ status: 'pending' }, 10)).toEqual([]);
     await onceOk(setup);
     const filed = server.app.aigate.stores.exceptionRequests.list({ status: 'pending' }, 10);
-    expect(filed).toEqual([expect.objectContaining({ id: reference, toolId: 'claude-code', reason: 'Security review, SEC-7' })]);
+    expect(filed).toEqual([
+      expect.objectContaining({ id: reference, toolId: 'claude-code', reason: 'Security review, SEC-7' }),
+    ]);
     const device = server.app.aigate.stores.devices.get(deviceId);
     expect(device?.users).toEqual(expect.arrayContaining(['alice', filed[0]!.user]));
   });

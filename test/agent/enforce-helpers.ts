@@ -1,18 +1,19 @@
 /** Building an Enforcer on a temp state dir and real verdicts from real policies, for the in-process tests. */
 import { dirname, join } from 'node:path';
-import { builtinCatalog } from '../../policies/catalog/index.js';
-import { compilePolicy, type CompiledPolicy } from '../../policies/compile.js';
-import { evaluateInstance } from '../../policies/evaluate.js';
-import type { ToolInstance } from '../../policies/inventory.js';
-import { loadPolicy } from '../../policies/load.js';
+
 import { policyFacts } from '../../agent/enforce/desired.js';
 import { Enforcer } from '../../agent/enforce/engine.js';
-import { NO_FAULTS, type FaultPoint } from '../../agent/enforce/fault.js';
+import { type FaultPoint, NO_FAULTS } from '../../agent/enforce/fault.js';
 import type { TrustedRoot } from '../../agent/enforce/guard.js';
 import type { AgentEvent } from '../../agent/events/event.js';
 import { silentLogger } from '../../agent/log.js';
 import { ensureStateLayout } from '../../agent/state/layout.js';
 import { statePaths } from '../../agent/state/paths.js';
+import { builtinCatalog } from '../../policies/catalog/index.js';
+import { type CompiledPolicy, compilePolicy } from '../../policies/compile.js';
+import { evaluateInstance } from '../../policies/evaluate.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { loadPolicy } from '../../policies/load.js';
 import { isRoot } from './trees.js';
 
 export const DAY = 86_400_000;
@@ -23,7 +24,13 @@ export function compile(yaml: string): CompiledPolicy {
   return compilePolicy(loaded.policy, builtinCatalog);
 }
 
-export function banPolicy(options: { effective: string; warnFor?: string; mode?: 'enforce' | 'monitor'; tools?: string[]; message?: string }): CompiledPolicy {
+export function banPolicy(options: {
+  effective: string;
+  warnFor?: string;
+  mode?: 'enforce' | 'monitor';
+  tools?: string[];
+  message?: string;
+}): CompiledPolicy {
   return compile(`apiVersion: aigate/v1
 kind: Policy
 metadata:
@@ -43,7 +50,9 @@ spec:
 ${options.warnFor ? `      warnFor: ${options.warnFor}\n` : ''}${options.message ? `      message: ${JSON.stringify(options.message)}\n` : ''}`);
 }
 
-export const ALLOW_ALL = compile('apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: allow-all\nspec:\n  default: allow\n');
+export const ALLOW_ALL = compile(
+  'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: allow-all\nspec:\n  default: allow\n',
+);
 
 export const DEVICE = { os: 'linux' as const, hostname: 'dev-laptop-1', deviceId: 'device-1' };
 
@@ -63,7 +72,12 @@ export async function makeEnforcer(
   const enforcer = new Enforcer({
     ledgerFile: paths.enforcement,
     launchesDir: paths.launchesDir,
-    guard: { platform: process.platform, homes: options.homes ?? [], stateDir, roots: options.roots ?? [{ path: dirname(stateDir), kind: 'prefix' }] },
+    guard: {
+      platform: process.platform,
+      homes: options.homes ?? [],
+      stateDir,
+      roots: options.roots ?? [{ path: dirname(stateDir), kind: 'prefix' }],
+    },
     isRoot: options.isRoot ?? isRoot,
     graceMs: options.graceMs ?? 2000,
     fault: options.fault ?? NO_FAULTS,
@@ -76,8 +90,17 @@ export async function makeEnforcer(
   return { enforcer, events, notices, paths };
 }
 
-export async function enforce(enforcer: Enforcer, compiled: CompiledPolicy, instances: ToolInstance[], nowMs = Date.now(), revision = 1) {
-  const items = instances.map((instance) => ({ instance, verdict: evaluateInstance(compiled, instance, DEVICE, nowMs) }));
+export async function enforce(
+  enforcer: Enforcer,
+  compiled: CompiledPolicy,
+  instances: ToolInstance[],
+  nowMs = Date.now(),
+  revision = 1,
+) {
+  const items = instances.map((instance) => ({
+    instance,
+    verdict: evaluateInstance(compiled, instance, DEVICE, nowMs),
+  }));
   return enforcer.reconcile(items, policyFacts(compiled), revision);
 }
 

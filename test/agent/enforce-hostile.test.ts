@@ -7,13 +7,15 @@
  * disk under the ledger. Each asserts that root-owned canaries keep owner, mode, name and
  * content, that nothing outside the instance is signalled, and that reconcile completes.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isOurStub } from '../../agent/enforce/steps.js';
+
 import { LedgerStore } from '../../agent/enforce/ledger.js';
+import { isOurStub } from '../../agent/enforce/steps.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
@@ -38,14 +40,28 @@ function ensureUser(): void {
 
 /** Runs a shell script as the unprivileged user; throws with its stderr when it fails. */
 function asUser(home: string, script: string): string {
-  const result = spawnSync('/bin/sh', ['-ec', script], { uid, gid, cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 10_000 });
+  const result = spawnSync('/bin/sh', ['-ec', script], {
+    uid,
+    gid,
+    cwd: home,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+    timeout: 10_000,
+  });
   if (result.status !== 0) throw new Error(`as ${USER}: ${script}\n${result.stderr}`);
   return result.stdout;
 }
 
 /** The user's exit code for a command (for "can it still run?"). */
 function userExit(home: string, script: string): number | null {
-  return spawnSync('/bin/sh', ['-c', script], { uid, gid, cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 10_000 }).status;
+  return spawnSync('/bin/sh', ['-c', script], {
+    uid,
+    gid,
+    cwd: home,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+    timeout: 10_000,
+  }).status;
 }
 
 beforeAll(async () => {
@@ -107,7 +123,16 @@ ${options.fileLauncher ? `cp '${s.install}/cli.js' '${launcher}'; chmod 755 '${l
 }
 
 function instanceOf(s: Setup, launchers: string[]): ToolInstance {
-  return { toolId: 'claude-code', name: '@anthropic-ai/claude-code', version: '2.1.91', channel: 'npm', installPath: s.install, launchers, owner: USER, evidence: [join(s.install, 'package.json')] };
+  return {
+    toolId: 'claude-code',
+    name: '@anthropic-ai/claude-code',
+    version: '2.1.91',
+    channel: 'npm',
+    installPath: s.install,
+    launchers,
+    owner: USER,
+    evidence: [join(s.install, 'package.json')],
+  };
 }
 
 /** Owner, mode, names and content of the canary folder. */
@@ -115,7 +140,9 @@ async function canaryState(canary: string): Promise<string[]> {
   const out = [`. ${(await lstat(canary)).uid} ${((await lstat(canary)).mode & 0o7777).toString(8)}`];
   for (const name of (await readdir(canary)).sort()) {
     const info = await lstat(join(canary, name));
-    out.push(`${name} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)} ${info.isFile() ? await readFile(join(canary, name), 'utf8') : 'not a file'}`);
+    out.push(
+      `${name} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)} ${info.isFile() ? await readFile(join(canary, name), 'utf8') : 'not a file'}`,
+    );
   }
   return out;
 }
@@ -123,7 +150,10 @@ async function canaryState(canary: string): Promise<string[]> {
 const BLOCK = banPolicy({ effective: '2020-01-01' });
 const MONITOR = banPolicy({ effective: '2020-01-01', mode: 'monitor' });
 /** Starts `node <script> serve` and resolves once it says it is serving (its script is loaded). */
-async function serving(script: string, options: { uid?: number; gid?: number; cwd?: string } = {}): Promise<ChildProcess> {
+async function serving(
+  script: string,
+  options: { uid?: number; gid?: number; cwd?: string } = {},
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [script, 'serve'], { stdio: ['ignore', 'pipe', 'ignore'], ...options });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
@@ -157,7 +187,10 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect([kept.uid, kept.mode & 0o7777]).toEqual([0, 0]);
 
     // The user moves the quarantine and its bin folder away and points bin at the root folder.
-    asUser(s.home, `cd '${s.prefix}' && mv lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine lib/node_modules/@anthropic-ai/moved && mv bin bin.away && ln -s '${s.canary}' bin`);
+    asUser(
+      s.home,
+      `cd '${s.prefix}' && mv lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine lib/node_modules/@anthropic-ai/moved && mv bin bin.away && ln -s '${s.canary}' bin`,
+    );
 
     for (const policy of [BLOCK, ALLOW_ALL, MONITOR]) {
       const summary = await enforce(enforcer, policy, [instance]);
@@ -175,7 +208,9 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const reported = events.length;
     await enforce(enforcer, BLOCK, [instance]);
     await enforce(enforcer, BLOCK, [instance]);
-    expect(events.slice(reported).filter((e) => e.type === 'suspicious-layout' || e.type === 'enforcement-failed')).toEqual([]);
+    expect(
+      events.slice(reported).filter((e) => e.type === 'suspicious-layout' || e.type === 'enforcement-failed'),
+    ).toEqual([]);
     expect(enforcer.health().suspicious.map((entry) => entry.path)).toContain(launcher);
   });
 
@@ -193,7 +228,9 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const sshdBefore = await hashTree(sshd);
     const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], graceMs: 200 });
 
-    const summary = await enforce(enforcer, BLOCK, [{ ...instanceOf(s, [launcher]), running: true, pids: [rootProcess.pid!] }]);
+    const summary = await enforce(enforcer, BLOCK, [
+      { ...instanceOf(s, [launcher]), running: true, pids: [rootProcess.pid!] },
+    ]);
     expect(summary.failed).toBe(0);
     expect(await isOurStub(launcher)).toBe(true);
     expect((await lstat(s.install)).isSymbolicLink()).toBe(true);
@@ -211,7 +248,9 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const cli = join(s.install, 'cli.js');
     const userProcess = await serving(cli, { uid, gid, cwd: s.home });
     const rootProcess = await serving(cli);
-    const userExited = new Promise((resolve) => userProcess.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+    const userExited = new Promise((resolve) =>
+      userProcess.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)),
+    );
     const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], graceMs: 500 });
     expect(await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])])).toMatchObject({ applied: 1, failed: 0 });
     expect(await userExited).toBe('SIGTERM');
@@ -225,8 +264,19 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const launcher = userInstall(s);
     const aider = join(s.home, '.local', 'bin', 'aider');
     const venv = join(s.home, '.local', 'pipx', 'venvs', 'aider-chat');
-    asUser(s.home, `mkdir -p '${venv}' '${join(s.home, '.local', 'bin')}' && printf '#!/bin/sh\\necho aider\\n' > '${aider}' && chmod 755 '${aider}'`);
-    const aiderInstance: ToolInstance = { toolId: 'aider', version: '0.86.1', channel: 'pipx', installPath: venv, launchers: [aider], owner: USER, evidence: [] };
+    asUser(
+      s.home,
+      `mkdir -p '${venv}' '${join(s.home, '.local', 'bin')}' && printf '#!/bin/sh\\necho aider\\n' > '${aider}' && chmod 755 '${aider}'`,
+    );
+    const aiderInstance: ToolInstance = {
+      toolId: 'aider',
+      version: '0.86.1',
+      channel: 'pipx',
+      installPath: venv,
+      launchers: [aider],
+      owner: USER,
+      evidence: [],
+    };
     const policy = banPolicy({ effective: '2020-01-01', tools: ['claude-code', 'aider'] });
     const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
 
@@ -283,7 +333,10 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const fault = (point: string) => {
       if (point !== 'apply:lock:staged' || swapped) return;
       swapped = true;
-      asUser(s.home, `cd '${s.bin}' && mv .claude.aigate-orig kept-away && ln -s '${join(s.canary, 'claude')}' .claude.aigate-orig`);
+      asUser(
+        s.home,
+        `cd '${s.bin}' && mv .claude.aigate-orig kept-away && ln -s '${join(s.canary, 'claude')}' .claude.aigate-orig`,
+      );
     };
     const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], fault });
     const summary = await enforce(enforcer, BLOCK, [instanceOf(s, [launcher])]);
@@ -393,7 +446,10 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     asUser(s.home, `rm -f '${launcher}'`);
     userInstall(s);
     await enforce(enforcer, BLOCK, [instance]);
-    expect((await readdir(parent)).sort()).toEqual(['.claude-code.aigate-quarantine', '.claude-code.aigate-quarantine-2']);
+    expect((await readdir(parent)).sort()).toEqual([
+      '.claude-code.aigate-quarantine',
+      '.claude-code.aigate-quarantine-2',
+    ]);
     // The user moves the newer (locked) copy out of the way; the folder's place stays free.
     asUser(s.home, `mv '${join(parent, '.claude-code.aigate-quarantine-2')}' '${join(parent, 'newer-copy')}'`);
     await enforce(enforcer, BLOCK, [instance]);

@@ -7,7 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../agent/inventory/index.js';
 import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
@@ -26,7 +28,8 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-const codexVersion = () => spawnSync(join(prefix, 'bin', 'codex'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+const codexVersion = () =>
+  spawnSync(join(prefix, 'bin', 'codex'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
 
 describe.runIf(process.platform === 'linux' && process.arch === 'x64')('parts of a blocked instance', () => {
   it('quarantines the hoisted platform package with the tool, so its native binary cannot run, and puts both back byte-identical', async () => {
@@ -36,7 +39,8 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('parts of
     expect(codexVersion().stdout.trim()).toBe('codex-cli 0.111.0');
     const before = [...(await hashTree(scope)), ...(await hashTree(join(prefix, 'bin')))];
 
-    const scanned = (await scanMachine({ homes: [], npmPrefixes: [prefix], paths: [], detectRunning: false })).instances;
+    const scanned = (await scanMachine({ homes: [], npmPrefixes: [prefix], paths: [], detectRunning: false }))
+      .instances;
     const codex = scanned.filter((i) => i.toolId === 'openai-codex-cli');
     expect(codex).toHaveLength(1);
     expect(codex[0]!.parts).toEqual([part]);
@@ -54,11 +58,17 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('parts of
     expect(locked.mode & 0o7777).toBe(0);
     if (isRoot) expect(locked.uid).toBe(0);
     expect(codexVersion().status).toBe(126);
-    expect(events.find((e) => e.type === 'quarantined')?.message).toContain(join(scope, '.codex-linux-x64.aigate-quarantine'));
+    expect(events.find((e) => e.type === 'quarantined')?.message).toContain(
+      join(scope, '.codex-linux-x64.aigate-quarantine'),
+    );
 
     // The next cycle (the scan sees neither folder now) keeps both quarantined, changing nothing.
-    const again = (await scanMachine({ homes: [], npmPrefixes: [prefix], paths: [], detectRunning: false })).instances.filter((i) => !enforcer.isArtefact(i));
-    const items = again.some((i) => i.installPath === record.instance.installPath) ? again : [...again, record.instance];
+    const again = (
+      await scanMachine({ homes: [], npmPrefixes: [prefix], paths: [], detectRunning: false })
+    ).instances.filter((i) => !enforcer.isArtefact(i));
+    const items = again.some((i) => i.installPath === record.instance.installPath)
+      ? again
+      : [...again, record.instance];
     expect(await enforce(enforcer, policy, items)).toMatchObject({ failed: 0, tampered: 0 });
     expect(enforcer.applied[0]!.quarantine).toHaveLength(2);
 

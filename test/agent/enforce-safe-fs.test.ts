@@ -8,9 +8,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, link, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { captureFacts } from '../../agent/enforce/fs-facts.js';
-import { checkInstallPath, rootOf, type GuardContext } from '../../agent/enforce/guard.js';
+import { checkInstallPath, type GuardContext, rootOf } from '../../agent/enforce/guard.js';
 import { findInstanceProcesses, matchProcess, type ProcessInfo } from '../../agent/enforce/processes.js';
 import { pinParent, setOwnerMode, UnsafeLayout, withParent, writeStubEntry } from '../../agent/enforce/safe-fs.js';
 import { tempDir } from './helpers.js';
@@ -25,20 +27,39 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-const guardFor = (root: string, kind: 'home' | 'prefix' = 'prefix'): GuardContext => ({ platform: 'linux', homes: [], stateDir: '/var/lib/aigate-test', roots: [{ path: root, kind }], systemPrefixes: false });
+const guardFor = (root: string, kind: 'home' | 'prefix' = 'prefix'): GuardContext => ({
+  platform: 'linux',
+  homes: [],
+  stateDir: '/var/lib/aigate-test',
+  roots: [{ path: root, kind }],
+  systemPrefixes: false,
+});
 
 describe('the allowlist of trusted roots', () => {
-  const ctx: GuardContext = { platform: 'linux', homes: ['/home/alice'], stateDir: '/var/lib/aigate', roots: [{ path: '/srv/tools', kind: 'prefix' }] };
+  const ctx: GuardContext = {
+    platform: 'linux',
+    homes: ['/home/alice'],
+    stateDir: '/var/lib/aigate',
+    roots: [{ path: '/srv/tools', kind: 'prefix' }],
+  };
   it('accepts only paths strictly inside a home, a system prefix or a named root', () => {
     expect(checkInstallPath('/srv/tools/claude', ctx).ok).toBe(true);
     expect(checkInstallPath('/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code', ctx).ok).toBe(true);
-    expect(checkInstallPath('/etc/ssh', ctx)).toMatchObject({ ok: false, reason: expect.stringContaining('outside every home and trusted install prefix') });
+    expect(checkInstallPath('/etc/ssh', ctx)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('outside every home and trusted install prefix'),
+    });
     expect(checkInstallPath('/var/tmp/claude', ctx).ok).toBe(false);
     expect(checkInstallPath('/srv/tools', ctx).ok).toBe(false);
     expect(checkInstallPath('/usr/share', ctx).ok).toBe(false);
   });
   it('picks the deepest root', () => {
-    expect(rootOf('/home/alice/.npm-global/bin/claude', { ...ctx, roots: [{ path: '/home/alice/.npm-global', kind: 'prefix' }] })?.path).toBe('/home/alice/.npm-global');
+    expect(
+      rootOf('/home/alice/.npm-global/bin/claude', {
+        ...ctx,
+        roots: [{ path: '/home/alice/.npm-global', kind: 'prefix' }],
+      })?.path,
+    ).toBe('/home/alice/.npm-global');
     expect(rootOf('/etc/passwd', ctx)).toBeNull();
   });
 });
@@ -76,7 +97,9 @@ describe.runIf(isRoot)('the component walk', () => {
     expect([pinned.rootOwner, pinned.rootOnly]).toEqual([OWNER_UID, true]);
     await pinned.close();
     await chown(join(home, '.local', 'bin'), 4243, 4243);
-    await expect(pinParent(join(home, '.local', 'bin', 'aider'), guardFor(home, 'home'))).rejects.toThrow(/owned by uid 4243/);
+    await expect(pinParent(join(home, '.local', 'bin', 'aider'), guardFor(home, 'home'))).rejects.toThrow(
+      /owned by uid 4243/,
+    );
   });
 });
 
@@ -94,9 +117,13 @@ describe.runIf(isRoot)('owner and mode through checked handles', () => {
     const facts = (await captureFacts(file))!;
     expect(facts.dev).toMatch(/^\d+$/);
 
-    await withParent(file, guard, (pinned, name) => setOwnerMode(pinned, name, facts, { uid: 0, gid: 0, mode: 0 }, true));
-    expect(((await lstat(file)).mode & 0o7777)).toBe(0);
-    await withParent(file, guard, (pinned, name) => setOwnerMode(pinned, name, facts, { uid: facts.uid, gid: facts.gid, mode: facts.mode }, true));
+    await withParent(file, guard, (pinned, name) =>
+      setOwnerMode(pinned, name, facts, { uid: 0, gid: 0, mode: 0 }, true),
+    );
+    expect((await lstat(file)).mode & 0o7777).toBe(0);
+    await withParent(file, guard, (pinned, name) =>
+      setOwnerMode(pinned, name, facts, { uid: facts.uid, gid: facts.gid, mode: facts.mode }, true),
+    );
     expect((await lstat(file)).uid).toBe(OWNER_UID);
 
     // Another object under the same name.
@@ -104,21 +131,35 @@ describe.runIf(isRoot)('owner and mode through checked handles', () => {
     await writeFile(other, 'y');
     await chown(other, OWNER_UID, OWNER_GID);
     const otherFacts = (await captureFacts(other))!;
-    await expect(withParent(other, guard, (pinned, name) => setOwnerMode(pinned, name, facts, { uid: 0, gid: 0, mode: 0 }, true))).rejects.toThrow(/device\/inode differ/);
+    await expect(
+      withParent(other, guard, (pinned, name) => setOwnerMode(pinned, name, facts, { uid: 0, gid: 0, mode: 0 }, true)),
+    ).rejects.toThrow(/device\/inode differ/);
     // A second name for a root file.
     const secret = join(root, 'secret');
     await writeFile(secret, 'root only\n', { mode: 0o600 });
     await link(secret, join(bin, 'hard'));
     const hardFacts = (await captureFacts(join(bin, 'hard')))!;
-    await expect(withParent(join(bin, 'hard'), guard, (pinned, name) => setOwnerMode(pinned, name, hardFacts, { uid: OWNER_UID, gid: OWNER_GID, mode: 0o755 }, true))).rejects.toThrow(/hard links/);
+    await expect(
+      withParent(join(bin, 'hard'), guard, (pinned, name) =>
+        setOwnerMode(pinned, name, hardFacts, { uid: OWNER_UID, gid: OWNER_GID, mode: 0o755 }, true),
+      ),
+    ).rejects.toThrow(/hard links/);
     expect([(await lstat(secret)).uid, (await lstat(secret)).mode & 0o7777]).toEqual([0, 0o600]);
     // A FIFO and a symlink.
     spawnSync('mkfifo', [join(bin, 'fifo')]);
     const fifoFacts = (await captureFacts(join(bin, 'fifo')))!;
     expect(fifoFacts.kind).toBe('other');
-    await expect(withParent(join(bin, 'fifo'), guard, (pinned, name) => setOwnerMode(pinned, name, { ...fifoFacts, kind: 'file' }, { uid: 0, gid: 0, mode: 0 }, true))).rejects.toThrow(/special file/);
+    await expect(
+      withParent(join(bin, 'fifo'), guard, (pinned, name) =>
+        setOwnerMode(pinned, name, { ...fifoFacts, kind: 'file' }, { uid: 0, gid: 0, mode: 0 }, true),
+      ),
+    ).rejects.toThrow(/special file/);
     await symlink(secret, join(bin, 'link'));
-    await expect(withParent(join(bin, 'link'), guard, (pinned, name) => setOwnerMode(pinned, name, otherFacts, { uid: OWNER_UID, gid: OWNER_GID, mode: 0o777 }, true))).rejects.toThrow(/symbolic link/);
+    await expect(
+      withParent(join(bin, 'link'), guard, (pinned, name) =>
+        setOwnerMode(pinned, name, otherFacts, { uid: OWNER_UID, gid: OWNER_GID, mode: 0o777 }, true),
+      ),
+    ).rejects.toThrow(/symbolic link/);
     expect([(await lstat(secret)).uid, (await lstat(secret)).mode & 0o7777]).toEqual([0, 0o600]);
   });
 
@@ -128,8 +169,14 @@ describe.runIf(isRoot)('owner and mode through checked handles', () => {
     const file = join(root, 'tool');
     await writeFile(file, 'x');
     const { dev: _dev, ino: _ino, nlink: _nlink, ...old } = (await captureFacts(file))!;
-    await expect(withParent(file, guardFor(root), (pinned, name) => setOwnerMode(pinned, name, { ...old, uid: 4244 }, { uid: 4244, gid: 4244, mode: 0o755 }, true))).rejects.toThrow(/not the recorded 4244/);
-    await withParent(file, guardFor(root), (pinned, name) => setOwnerMode(pinned, name, old, { uid: 0, gid: 0, mode: 0 }, true));
+    await expect(
+      withParent(file, guardFor(root), (pinned, name) =>
+        setOwnerMode(pinned, name, { ...old, uid: 4244 }, { uid: 4244, gid: 4244, mode: 0o755 }, true),
+      ),
+    ).rejects.toThrow(/not the recorded 4244/);
+    await withParent(file, guardFor(root), (pinned, name) =>
+      setOwnerMode(pinned, name, old, { uid: 0, gid: 0, mode: 0 }, true),
+    );
     expect((await lstat(file)).mode & 0o7777).toBe(0);
   });
 
@@ -147,22 +194,68 @@ describe.runIf(isRoot)('owner and mode through checked handles', () => {
     );
     expect(staged).toEqual({ uid: 0, mode: 0o755 });
     expect(await readFile(join(bin, 'claude'), 'utf8')).toContain('aigate-stub v1');
-    expect(((await lstat(join(bin, 'claude'))).mode & 0o7777)).toBe(0o755);
+    expect((await lstat(join(bin, 'claude'))).mode & 0o7777).toBe(0o755);
   });
 });
 
 describe('which processes a block may stop', () => {
-  const proc = (over: Partial<ProcessInfo>): ProcessInfo => ({ pid: 4321, exe: '/usr/bin/node', exeId: null, cwd: '/home/alice', args: ['node'], uids: { real: 1000, effective: 1000 }, startTime: '1', ...over });
-  const spec = { owners: [1000], folders: [{ path: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine', from: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code' }], files: [{ path: '/home/alice/.npm-global/bin/claude' }] };
+  const proc = (over: Partial<ProcessInfo>): ProcessInfo => ({
+    pid: 4321,
+    exe: '/usr/bin/node',
+    exeId: null,
+    cwd: '/home/alice',
+    args: ['node'],
+    uids: { real: 1000, effective: 1000 },
+    startTime: '1',
+    ...over,
+  });
+  const spec = {
+    owners: [1000],
+    folders: [
+      {
+        path: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine',
+        from: '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code',
+      },
+    ],
+    files: [{ path: '/home/alice/.npm-global/bin/claude' }],
+  };
   it('stops the owner running the instance, skips anyone else, ignores the rest', () => {
-    expect(matchProcess(proc({ args: ['node', '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js'] }), spec)).toEqual({ kind: 'stop' });
-    expect(matchProcess(proc({ args: ['node', '--no-warnings', '/home/alice/.npm-global/bin/claude', 'chat'] }), spec)).toEqual({ kind: 'stop' });
-    expect(matchProcess(proc({ exe: `${spec.folders[0]!.path}/vendor/rg`, args: ['rg'] }), spec)).toEqual({ kind: 'stop' });
-    expect(matchProcess(proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 0, effective: 0 } }), spec)).toMatchObject({ kind: 'skip', reason: expect.stringContaining('uid 0/0') });
-    expect(matchProcess(proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 1000, effective: 0 } }), spec)).toMatchObject({ kind: 'skip' });
-    expect(matchProcess(proc({ args: ['vim', '/home/alice/.npm-global/bin/claude'], exe: '/usr/bin/vim' }), spec)).toEqual({ kind: 'none' });
-    expect(matchProcess(proc({ args: ['node', 'server.js', '/home/alice/.npm-global/bin/claude'] }), spec)).toEqual({ kind: 'none' });
-    expect(matchProcess(proc({ args: ['node', '/home/alice/.npm-global/bin/claude'] }), { folders: spec.folders, files: spec.files })).toMatchObject({ kind: 'skip', reason: expect.stringContaining('records no owner') });
+    expect(
+      matchProcess(
+        proc({ args: ['node', '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js'] }),
+        spec,
+      ),
+    ).toEqual({ kind: 'stop' });
+    expect(
+      matchProcess(proc({ args: ['node', '--no-warnings', '/home/alice/.npm-global/bin/claude', 'chat'] }), spec),
+    ).toEqual({ kind: 'stop' });
+    expect(matchProcess(proc({ exe: `${spec.folders[0]!.path}/vendor/rg`, args: ['rg'] }), spec)).toEqual({
+      kind: 'stop',
+    });
+    expect(
+      matchProcess(
+        proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 0, effective: 0 } }),
+        spec,
+      ),
+    ).toMatchObject({ kind: 'skip', reason: expect.stringContaining('uid 0/0') });
+    expect(
+      matchProcess(
+        proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 1000, effective: 0 } }),
+        spec,
+      ),
+    ).toMatchObject({ kind: 'skip' });
+    expect(
+      matchProcess(proc({ args: ['vim', '/home/alice/.npm-global/bin/claude'], exe: '/usr/bin/vim' }), spec),
+    ).toEqual({ kind: 'none' });
+    expect(matchProcess(proc({ args: ['node', 'server.js', '/home/alice/.npm-global/bin/claude'] }), spec)).toEqual({
+      kind: 'none',
+    });
+    expect(
+      matchProcess(proc({ args: ['node', '/home/alice/.npm-global/bin/claude'] }), {
+        folders: spec.folders,
+        files: spec.files,
+      }),
+    ).toMatchObject({ kind: 'skip', reason: expect.stringContaining('records no owner') });
   });
 
   it.runIf(process.platform === 'linux')('only folders still holding the recorded device+inode count', async () => {
@@ -174,11 +267,25 @@ describe('which processes a block may stop', () => {
     try {
       await new Promise((resolve) => child.stdout!.once('data', resolve));
       const me = process.getuid!();
-      const good = await findInstanceProcesses({ roots: [], graceMs: 0, owners: [me], folders: [{ path: folder, dev: facts.dev!, ino: facts.ino! }] });
+      const good = await findInstanceProcesses({
+        roots: [],
+        graceMs: 0,
+        owners: [me],
+        folders: [{ path: folder, dev: facts.dev!, ino: facts.ino! }],
+      });
       expect(good.stop.map((p) => p.pid)).toContain(child.pid);
-      const wrong = await findInstanceProcesses({ roots: [], graceMs: 0, owners: [me], folders: [{ path: folder, dev: facts.dev!, ino: '1' }] });
+      const wrong = await findInstanceProcesses({
+        roots: [],
+        graceMs: 0,
+        owners: [me],
+        folders: [{ path: folder, dev: facts.dev!, ino: '1' }],
+      });
       expect(wrong.stop.map((p) => p.pid)).not.toContain(child.pid);
-      const noOwners = await findInstanceProcesses({ roots: [], graceMs: 0, folders: [{ path: folder, dev: facts.dev!, ino: facts.ino! }] });
+      const noOwners = await findInstanceProcesses({
+        roots: [],
+        graceMs: 0,
+        folders: [{ path: folder, dev: facts.dev!, ino: facts.ino! }],
+      });
       expect(noOwners.stop).toEqual([]);
       expect(noOwners.skipped.map((s) => s.pid)).toContain(child.pid);
     } finally {

@@ -4,14 +4,30 @@
  * mode and unknown tools left alone, and failed steps undone.
  */
 import { spawn } from 'node:child_process';
-import { lstat, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile, mkdir, chmod } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { homeOf } from '../../agent/enforce/plan.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { ALLOW_ALL, banPolicy, compile, DAY, enforce, isoDay, makeEnforcer, npmInstanceOf } from './enforce-helpers.js';
 
-const UNKNOWN_BLOCKED = compile('apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: strict\nspec:\n  default: allow\n  unknownTools: block\n');
+const UNKNOWN_BLOCKED = compile(
+  'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: strict\nspec:\n  default: allow\n  unknownTools: block\n',
+);
 import { hashTree, run, tempDir } from './helpers.js';
 import { aiderPipx, bareBinary, claudeCodeNpm, isRoot, OWNER_UID } from './trees.js';
 
@@ -40,15 +56,30 @@ describe('warn, block, restore on an npm install', () => {
 
     // Warn: a ban ten days ahead, warned about for thirty.
     const effective = isoDay(Date.now() + 10 * DAY);
-    const warned = await enforce(enforcer, banPolicy({ effective, warnFor: '30d', message: 'Claude Code may not be used on company machines.' }), [instance]);
+    const warned = await enforce(
+      enforcer,
+      banPolicy({ effective, warnFor: '30d', message: 'Claude Code may not be used on company machines.' }),
+      [instance],
+    );
     expect(warned).toMatchObject({ applied: 1, failed: 0 });
     expect(await isOurStub(install.launcher)).toBe(true);
-    expect(await readlink(join(install.bin, '.claude.aigate-orig'))).toBe('../lib/node_modules/@anthropic-ai/claude-code/cli.js');
-    const warnRun = await run(install.launcher, ['--print', 'hello world', "it's"], { input: 'stdin text', env: { ...process.env, FAKE_EXIT: '7' } });
+    expect(await readlink(join(install.bin, '.claude.aigate-orig'))).toBe(
+      '../lib/node_modules/@anthropic-ai/claude-code/cli.js',
+    );
+    const warnRun = await run(install.launcher, ['--print', 'hello world', "it's"], {
+      input: 'stdin text',
+      env: { ...process.env, FAKE_EXIT: '7' },
+    });
     expect(warnRun.code).toBe(7);
-    expect(JSON.parse(warnRun.stdout)).toEqual({ tool: 'claude-code', args: ['--print', 'hello world', "it's"], input: 'stdin text' });
+    expect(JSON.parse(warnRun.stdout)).toEqual({
+      tool: 'claude-code',
+      args: ['--print', 'hello world', "it's"],
+      input: 'stdin text',
+    });
     expect(warnRun.stderr).toContain('aigate: Claude Code will be blocked on this computer soon.');
-    expect(warnRun.stderr).toContain(`From ${effective} 00:00 (Asia/Shanghai), Claude Code 2.1.91 will no longer start on this computer.`);
+    expect(warnRun.stderr).toContain(
+      `From ${effective} 00:00 (Asia/Shanghai), Claude Code 2.1.91 will no longer start on this computer.`,
+    );
     expect(warnRun.stderr).toMatch(/That is in (8|9|10) days\./);
     expect(warnRun.stderr).toContain('Claude Code may not be used on company machines.');
     expect(warnRun.stderr).toContain('Approved alternatives: Qwen Code, Tongyi Lingma');
@@ -56,17 +87,28 @@ describe('warn, block, restore on an npm install', () => {
     expect(warnRun.stderr).toContain('aigate-agent request-exception claude-code --reason "what you need it for"');
     const records = await readdir(paths.launchesDir);
     expect(records).toHaveLength(1);
-    expect(await readFile(join(paths.launchesDir, records[0]!), 'utf8')).toMatch(/^v=1\nkind=warned\nkey=[0-9a-f]{16}\nuid=\d+\nuser=\S+\nat=\d+\n$/);
+    expect(await readFile(join(paths.launchesDir, records[0]!), 'utf8')).toMatch(
+      /^v=1\nkind=warned\nkey=[0-9a-f]{16}\nuid=\d+\nuser=\S+\nat=\d+\n$/,
+    );
     expect(events.map((e) => e.type)).toEqual(['warning-installed']);
     expect(notices).toEqual([expect.stringContaining('Claude Code will be blocked on this computer from')]);
 
     // A running instance, started before the block.
-    const running = spawn(process.execPath, [join(install.installPath, 'cli.js'), 'serve'], { cwd: install.installPath, stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => running.once('exit', (_code, signal) => resolve(signal)));
+    const running = spawn(process.execPath, [join(install.installPath, 'cli.js'), 'serve'], {
+      cwd: install.installPath,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      running.once('exit', (_code, signal) => resolve(signal)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     // Block: the ban took effect.
-    const blocked = await enforce(enforcer, banPolicy({ effective: '2020-01-01', message: 'Claude Code may not be used on company machines.' }), [{ ...instance, running: true, pids: [running.pid!] }]);
+    const blocked = await enforce(
+      enforcer,
+      banPolicy({ effective: '2020-01-01', message: 'Claude Code may not be used on company machines.' }),
+      [{ ...instance, running: true, pids: [running.pid!] }],
+    );
     expect(blocked).toMatchObject({ applied: 1, failed: 0 });
     expect(await exited).toBe('SIGTERM');
     const quarantine = join(install.prefix, 'lib', 'node_modules', '@anthropic-ai', '.claude-code.aigate-quarantine');
@@ -78,7 +120,9 @@ describe('warn, block, restore on an npm install', () => {
     expect(blockRun.code).toBe(126);
     expect(blockRun.stdout).toBe('');
     expect(blockRun.stderr).toContain('aigate: Claude Code is blocked on this computer.');
-    expect(blockRun.stderr).toContain('Blocked since 2020-01-01 00:00 (Asia/Shanghai) by the company policy "ban-ai-clis".');
+    expect(blockRun.stderr).toContain(
+      'Blocked since 2020-01-01 00:00 (Asia/Shanghai) by the company policy "ban-ai-clis".',
+    );
     expect(blockRun.stderr).toContain('Nothing was deleted');
     expect(events.map((e) => e.type)).toEqual(['warning-installed', 'processes-stopped', 'quarantined']);
     expect(events[1]!.details?.pids).toBe(String(running.pid));
@@ -123,8 +167,24 @@ describe('regular-file launchers and bare binaries', () => {
     const before = await hashTree(root);
     const { enforcer } = await makeEnforcer(state, { homes: [home] });
     const instances = [
-      { toolId: 'aider', version: '0.86.1', channel: 'pipx' as const, installPath: aider.installPath, launchers: [aider.launcher], owner: 'alice', evidence: [] },
-      { toolId: 'openai-codex-cli', version: null, channel: 'binary' as const, installPath: qwen, launchers: [qwen], owner: 'alice', evidence: [qwen] },
+      {
+        toolId: 'aider',
+        version: '0.86.1',
+        channel: 'pipx' as const,
+        installPath: aider.installPath,
+        launchers: [aider.launcher],
+        owner: 'alice',
+        evidence: [],
+      },
+      {
+        toolId: 'openai-codex-cli',
+        version: null,
+        channel: 'binary' as const,
+        installPath: qwen,
+        launchers: [qwen],
+        owner: 'alice',
+        evidence: [qwen],
+      },
     ];
     const ban = banPolicy({ effective: '2020-01-01', tools: ['aider', 'openai-codex-cli'] });
     expect(await enforce(enforcer, ban, instances)).toMatchObject({ applied: 2, failed: 0 });
@@ -176,11 +236,19 @@ describe('tampering', () => {
 
     // 4. A reinstall over the quarantine: the new copy is quarantined too, the old one kept.
     await mkdir(install.installPath);
-    await writeFile(join(install.installPath, 'package.json'), '{"name":"@anthropic-ai/claude-code","version":"2.2.0"}');
+    await writeFile(
+      join(install.installPath, 'package.json'),
+      '{"name":"@anthropic-ai/claude-code","version":"2.2.0"}',
+    );
     expect(await enforce(enforcer, ban, [instance])).toMatchObject({ tampered: 1, repaired: 1 });
     expect((await stat(join(install.installPath, '..', '.claude-code.aigate-quarantine-2'))).mode & 0o7777).toBe(0);
     const tamperEvents = events.filter((e) => e.type === 'tamper');
-    expect(tamperEvents.map((e) => e.details?.findings)).toEqual(['stub-removed', 'quarantine-undone', 'original-restored', 'quarantine-reinstalled']);
+    expect(tamperEvents.map((e) => e.details?.findings)).toEqual([
+      'stub-removed',
+      'quarantine-undone',
+      'original-restored',
+      'quarantine-reinstalled',
+    ]);
 
     // 5. The quarantine is opened up in place.
     await chmod(join(install.installPath, '..', '.claude-code.aigate-quarantine-2'), 0o755);
@@ -217,7 +285,9 @@ describe('what enforcement leaves alone', () => {
     expect(events).toEqual([]);
 
     // An install path the guard refuses (a home folder) is not quarantined, even under a block.
-    const summary = await enforce(enforcer, banPolicy({ effective: '2020-01-01' }), [{ ...npmInstanceOf(install), installPath: join(root, 'npm-global'), launchers: [] }]);
+    const summary = await enforce(enforcer, banPolicy({ effective: '2020-01-01' }), [
+      { ...npmInstanceOf(install), installPath: join(root, 'npm-global'), launchers: [] },
+    ]);
     expect(summary.notes.join(' ')).toMatch(/is a home folder; aigate never quarantines it/);
     expect(await hashTree(root)).toEqual(before);
   });
@@ -240,11 +310,40 @@ describe('a step that cannot be done', () => {
     const { evaluateInstance } = await import('../../policies/evaluate.js');
     const policy = banPolicy({ effective: '2020-01-01' });
     const verdict = evaluateInstance(policy, instance, { os: 'linux' }, Date.now());
-    const { desired } = desire({ key: 'k', instance, verdict, record: null, policy: policyFacts(policy), guard: { platform: process.platform, homes: [], stateDir: state, roots: [{ path: root, kind: 'prefix' }] }, launchesDir: join(state, 'launches') });
-    const plan = (await planChange({ current: null, desired, replaceable: new Set(), movedBack: { launchers: [], quarantine: [] }, running: false, graceMs: 100, nowIso: new Date().toISOString(), platform: process.platform, facts: captureFacts, exists: lexists, isOurStub }))!;
+    const { desired } = desire({
+      key: 'k',
+      instance,
+      verdict,
+      record: null,
+      policy: policyFacts(policy),
+      guard: { platform: process.platform, homes: [], stateDir: state, roots: [{ path: root, kind: 'prefix' }] },
+      launchesDir: join(state, 'launches'),
+    });
+    const plan = (await planChange({
+      current: null,
+      desired,
+      replaceable: new Set(),
+      movedBack: { launchers: [], quarantine: [] },
+      running: false,
+      graceMs: 100,
+      nowIso: new Date().toISOString(),
+      platform: process.platform,
+      facts: captureFacts,
+      exists: lexists,
+      isOurStub,
+    }))!;
     await rm(second);
     await symlink('/somewhere/else', second);
-    const committed = await enforcer.execute({ id: 'op-1', kind: 'apply', key: 'k', startedAt: new Date().toISOString(), direction: 'forward', steps: plan.steps.map((step) => ({ step, state: 'pending' })), result: plan.result, error: null });
+    const committed = await enforcer.execute({
+      id: 'op-1',
+      kind: 'apply',
+      key: 'k',
+      startedAt: new Date().toISOString(),
+      direction: 'forward',
+      steps: plan.steps.map((step) => ({ step, state: 'pending' })),
+      result: plan.result,
+      error: null,
+    });
     expect(committed).toBe(false);
     expect(events.map((e) => e.type)).toEqual(['enforcement-failed']);
     expect(events[0]!.message).toMatch(/changed since the agent looked at it.*the steps already done were undone/);
@@ -259,11 +358,21 @@ describe('a step that cannot be done', () => {
 describe('where an earlier copy goes back on lift', () => {
   it('is the place recorded with it, or for older ledgers the name the agent gave it', () => {
     const facts = { kind: 'file' as const, mode: 0o755, uid: 0, gid: 0, size: 1, mtimeMs: 0, atimeMs: 0 };
-    expect(homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false, home: '/h/bin/other' }, 'linux')).toBe('/h/bin/other');
-    expect(homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false }, 'linux')).toBe('/h/bin/claude');
-    expect(homeOf({ path: '/h/bin/.claude.aigate-orig-3', original: facts, locked: false }, 'linux')).toBe('/h/bin/claude');
-    expect(homeOf({ path: '/h/m/@anthropic-ai/.claude-code.aigate-quarantine-2', original: facts, locked: false }, 'linux')).toBe('/h/m/@anthropic-ai/claude-code');
-    expect(homeOf({ path: 'C:\\npm\\.claude.aigate-orig.cmd', original: facts, locked: false }, 'win32')).toBe('C:\\npm\\claude.cmd');
+    expect(
+      homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false, home: '/h/bin/other' }, 'linux'),
+    ).toBe('/h/bin/other');
+    expect(homeOf({ path: '/h/bin/.claude.aigate-orig', original: facts, locked: false }, 'linux')).toBe(
+      '/h/bin/claude',
+    );
+    expect(homeOf({ path: '/h/bin/.claude.aigate-orig-3', original: facts, locked: false }, 'linux')).toBe(
+      '/h/bin/claude',
+    );
+    expect(
+      homeOf({ path: '/h/m/@anthropic-ai/.claude-code.aigate-quarantine-2', original: facts, locked: false }, 'linux'),
+    ).toBe('/h/m/@anthropic-ai/claude-code');
+    expect(homeOf({ path: 'C:\\npm\\.claude.aigate-orig.cmd', original: facts, locked: false }, 'win32')).toBe(
+      'C:\\npm\\claude.cmd',
+    );
     expect(homeOf({ path: '/h/bin/claude-copy', original: facts, locked: false }, 'linux')).toBeNull();
   });
 });

@@ -1,7 +1,9 @@
 /** Enrollment, the state directory and device tokens, against a real server. */
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { enrollDevice, EnrollError, type EnrollInput } from '../../agent/enroll.js';
 import { DeviceHttp } from '../../agent/net/device-http.js';
 import { checkServerUrl, isLoopbackHost } from '../../agent/net/server-url.js';
@@ -43,39 +45,65 @@ describe('enroll', () => {
   it('writes the key (0600) and the config with the pinned key, and the server knows the device', async () => {
     const stateDir = join(dir.path, 'state-ok');
     const outcome = await enrollDevice(input(stateDir, { expectedFingerprint: fingerprint }));
-    expect(outcome).toMatchObject({ group: 'engineering', created: true, fingerprint, fingerprintVerified: true, keyReused: false });
+    expect(outcome).toMatchObject({
+      group: 'engineering',
+      created: true,
+      fingerprint,
+      fingerprintVerified: true,
+      keyReused: false,
+    });
     const paths = statePaths(stateDir);
     expect((await stat(paths.deviceKey)).mode & 0o777).toBe(0o600);
     expect((await stat(paths.config)).mode & 0o777).toBe(0o600);
     expect((await stat(paths.launchesDir)).mode & 0o7777).toBe(0o1733);
     expect((await stat(paths.policyDir)).mode & 0o777).toBe(0o700);
     const config = await loadConfig(paths.config, stateDir);
-    expect(config).toMatchObject({ serverUrl: server.url, deviceId: outcome.deviceId, policyKeyFingerprints: [fingerprint] });
+    expect(config).toMatchObject({
+      serverUrl: server.url,
+      deviceId: outcome.deviceId,
+      policyKeyFingerprints: [fingerprint],
+    });
     const device = server.app.aigate.stores.devices.get(outcome.deviceId);
     expect(device?.hostname).toBe('dev-laptop-1');
 
     // The device token made from the stored key is accepted.
     const key = (await loadDeviceKey(paths.deviceKey))!;
-    const http = new DeviceHttp({ serverUrl: server.url, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey });
+    const http = new DeviceHttp({
+      serverUrl: server.url,
+      deviceId: config.deviceId,
+      audience: config.audience,
+      privateKey: key.privateKey,
+    });
     const reply = await http.request('GET', '/v1/policy');
     expect(reply.status).toBe(404);
     expect(reply.body).toMatchObject({ error: 'no_policy' });
 
     // Enrolling again keeps the key and the device id.
     const again = await enrollDevice(input(stateDir));
-    expect(again).toMatchObject({ deviceId: outcome.deviceId, created: false, keyReused: true, fingerprintVerified: false });
+    expect(again).toMatchObject({
+      deviceId: outcome.deviceId,
+      created: false,
+      keyReused: true,
+      fingerprintVerified: false,
+    });
   });
 
   it('refuses a fingerprint mismatch and writes nothing', async () => {
     const stateDir = join(dir.path, 'state-mismatch');
     const wrong = 'A'.repeat(43);
-    await expect(enrollDevice(input(stateDir, { expectedFingerprint: wrong }))).rejects.toThrow(/fingerprint is .* but --policy-key-fingerprint says A{43}.*Nothing was written/);
+    await expect(enrollDevice(input(stateDir, { expectedFingerprint: wrong }))).rejects.toThrow(
+      /fingerprint is .* but --policy-key-fingerprint says A{43}.*Nothing was written/,
+    );
     await expect(readdir(stateDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it.each([
     ['a malformed fingerprint', { expectedFingerprint: 'abc' }, /43-character fingerprint/],
-    ['plain http to another host', { server: 'http://aigate.example.com' }, /refusing plain http to aigate\.example\.com/],
+    [
+      'plain http to another host',
+      { server: 'http://aigate.example.com' },
+      /refusing plain http to aigate\.example\.com/,
+    ],
     ['an unknown secret', { secret: 'nope' }, /refused the enrollment \(HTTP 401\): the enroll secret is not valid/],
     ['an unreachable server', { server: 'http://127.0.0.1:9' }, /cannot reach http:\/\/127\.0\.0\.1:9\/v1\/enroll/],
     ['a URL with a password', { server: 'https://u:p@example.com' }, /user name or password/],
@@ -90,8 +118,12 @@ describe('enroll', () => {
   it('will not switch servers without --force', async () => {
     const stateDir = join(dir.path, 'state-switch');
     await enrollDevice(input(stateDir));
-    await expect(enrollDevice(input(stateDir, { server: server.url.replace('127.0.0.1', 'localhost') }))).rejects.toThrow(/already enrolled with .* pass --force/);
-    const switched = await enrollDevice(input(stateDir, { server: server.url.replace('127.0.0.1', 'localhost'), force: true }));
+    await expect(
+      enrollDevice(input(stateDir, { server: server.url.replace('127.0.0.1', 'localhost') })),
+    ).rejects.toThrow(/already enrolled with .* pass --force/);
+    const switched = await enrollDevice(
+      input(stateDir, { server: server.url.replace('127.0.0.1', 'localhost'), force: true }),
+    );
     expect(switched.keyReused).toBe(false);
   });
 });
@@ -133,7 +165,10 @@ describe('device tokens', () => {
     const config = await loadConfig(paths.config, stateDir);
     const key = (await loadDeviceKey(paths.deviceKey))!;
     for (const skew of [-3 * 3600_000, 3 * 3600_000]) {
-      const http = new DeviceHttp({ serverUrl: server.url, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey }, () => Date.now() + skew);
+      const http = new DeviceHttp(
+        { serverUrl: server.url, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey },
+        () => Date.now() + skew,
+      );
       expect((await http.request('GET', '/v1/policy')).status).toBe(404);
     }
   });

@@ -1,11 +1,12 @@
 /** Shared fixtures for the agent tests: temp dirs, a real server, tree hashing, the built bin. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildServer, type AigateServer } from '../../server/app.js';
+
+import { type AigateServer, buildServer } from '../../server/app.js';
 import { AdminClient } from '../../server/client/admin-client.js';
 import type { ServerOptions } from '../../server/config.js';
 
@@ -45,15 +46,29 @@ export interface TestServer {
 }
 
 /** A real server on 127.0.0.1; `port` 0 picks a free one, a given port restarts on it. */
-export async function startTestServer(dataDir: string, options: { port?: number; adminToken?: string; bodyLimits?: ServerOptions['bodyLimits'] } = {}): Promise<TestServer> {
-  const app = await buildServer({ dataDir, logLevel: 'silent', ...(options.bodyLimits ? { bodyLimits: options.bodyLimits } : {}) });
+export async function startTestServer(
+  dataDir: string,
+  options: { port?: number; adminToken?: string; bodyLimits?: ServerOptions['bodyLimits'] } = {},
+): Promise<TestServer> {
+  const app = await buildServer({
+    dataDir,
+    logLevel: 'silent',
+    ...(options.bodyLimits ? { bodyLimits: options.bodyLimits } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('server has no address');
   const url = `http://127.0.0.1:${address.port}`;
   const token = options.adminToken ?? app.aigate.takeBootstrapToken();
   if (!token) throw new Error('no admin token: pass the one from the first start');
-  return { app, url, port: address.port, admin: new AdminClient(url, token), adminToken: token, close: () => app.close() };
+  return {
+    app,
+    url,
+    port: address.port,
+    admin: new AdminClient(url, token),
+    adminToken: token,
+    close: () => app.close(),
+  };
 }
 
 export async function createEnrollSecret(admin: AdminClient, group = 'engineering'): Promise<string> {
@@ -75,7 +90,12 @@ export async function hashTree(dir: string): Promise<string[]> {
     const mode = (info.mode & 0o7777).toString(8);
     const owner = `${info.uid}:${info.gid}`;
     if (info.isSymbolicLink()) lines.push(`${rel} link ${mode} ${owner} -> ${await readlink(path)}`);
-    else if (info.isFile()) lines.push(`${rel} file ${mode} ${owner} ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+    else if (info.isFile())
+      lines.push(
+        `${rel} file ${mode} ${owner} ${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')}`,
+      );
     else if (info.isDirectory()) {
       lines.push(`${rel} dir ${mode} ${owner}`);
       for (const name of (await readdir(path)).sort()) await walk(join(path, name));
@@ -93,9 +113,17 @@ export interface RunResult {
 }
 
 /** Runs a command to completion, feeding `input` on stdin. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(command, args, {
+      cwd: options.cwd ?? ROOT,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -113,5 +141,8 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
 
 /** Runs the built aigate-agent bin. */
 export function agent(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<RunResult> {
-  return run(process.execPath, [AGENT_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, ...(input !== undefined ? { input } : {}) });
+  return run(process.execPath, [AGENT_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    ...(input !== undefined ? { input } : {}),
+  });
 }

@@ -2,8 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { readJsonFile } from '../../agent/state/json-file.js';
 import { tempDir } from './helpers.js';
 
@@ -23,7 +25,11 @@ describe.skipIf(process.platform === 'win32')('readJsonFile', () => {
     expect(await readJsonFile(join(dir.path, 'ok.json'), Schema)).toEqual({ ok: true, value: { n: 1 } });
     expect(await readJsonFile(join(dir.path, 'missing.json'), Schema)).toEqual({ ok: false, missing: true });
     execFileSync('mkfifo', [join(dir.path, 'fifo.json')]);
-    expect(await readJsonFile(join(dir.path, 'fifo.json'), Schema)).toEqual({ ok: false, missing: false, message: `${join(dir.path, 'fifo.json')} is not a regular file` });
+    expect(await readJsonFile(join(dir.path, 'fifo.json'), Schema)).toEqual({
+      ok: false,
+      missing: false,
+      message: `${join(dir.path, 'fifo.json')} is not a regular file`,
+    });
     await mkdir(join(dir.path, 'folder.json'));
     expect(await readJsonFile(join(dir.path, 'folder.json'), Schema)).toMatchObject({ ok: false, missing: false });
   });

@@ -6,10 +6,12 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
+import { type AgentSetup, enrollBin, futureBan, once, onceOk, readStatus } from './e2e-helpers.js';
 import { createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { enrollBin, futureBan, once, onceOk, readStatus, type AgentSetup } from './e2e-helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
 const DAY = 86_400_000;
@@ -38,7 +40,12 @@ beforeAll(async () => {
   server = await startTestServer(join(dir.path, 'server'));
   adminToken = server.adminToken;
   const tree = join(dir.path, 'tree');
-  setup = { stateDir: join(dir.path, 'state'), install: await claudeCodeNpm(join(tree, 'npm-global')), home: join(tree, 'home', 'alice'), env: {} };
+  setup = {
+    stateDir: join(dir.path, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
   const enrolled = await enrollBin(server.url, await createEnrollSecret(server.admin), setup.stateDir);
   deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)![1]!;
 });
@@ -65,7 +72,9 @@ describe('offline', () => {
     await rm(setup.install.launcher);
     const offline = await once(setup);
     expect(offline.code).toBe(0);
-    expect(offline.stdout).toMatch(/Server unreachable \(cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/policy: ECONNREFUSED\): the cached policy is enforced/);
+    expect(offline.stdout).toMatch(
+      /Server unreachable \(cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/policy: ECONNREFUSED\): the cached policy is enforced/,
+    );
     expect(offline.stdout).toContain('1 repaired after tampering');
     await expectBlocked();
 
@@ -89,7 +98,11 @@ describe('offline', () => {
     expect(back.stdout).toContain('Server reachable.');
     expect(await spooledIds()).toEqual([]);
     const stored = server.app.aigate.stores.events.recentForDevice(deviceId, 1000);
-    for (const id of waiting) expect(stored.filter((event) => event.id === id), `event ${id}`).toHaveLength(1);
+    for (const id of waiting)
+      expect(
+        stored.filter((event) => event.id === id),
+        `event ${id}`,
+      ).toHaveLength(1);
     const types = stored.filter((event) => waiting.includes(event.id)).map((event) => event.type);
     expect(types.filter((type) => type === 'blocked-launch')).toHaveLength(2);
     expect(types).toContain('tamper');

@@ -4,10 +4,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBundle, type BundlePayload } from '../../policies/bundle.js';
-import { generateSigningKey } from '../../policies/keys.js';
-import { signServerTime } from '../../policies/signed-time.js';
+
 import { enrollDevice } from '../../agent/enroll.js';
 import type { AgentEvent } from '../../agent/events/event.js';
 import { EventSpool } from '../../agent/events/spool.js';
@@ -15,9 +14,12 @@ import { silentLogger } from '../../agent/log.js';
 import { DeviceHttp } from '../../agent/net/device-http.js';
 import { PolicySync } from '../../agent/policy/sync.js';
 import { TrustedClock } from '../../agent/policy/trusted-clock.js';
-import { loadConfig, type AgentConfig } from '../../agent/state/config.js';
+import { type AgentConfig, loadConfig } from '../../agent/state/config.js';
 import { loadDeviceKey } from '../../agent/state/device-key.js';
-import { statePaths, type StatePaths } from '../../agent/state/paths.js';
+import { type StatePaths, statePaths } from '../../agent/state/paths.js';
+import { type BundlePayload, signBundle } from '../../policies/bundle.js';
+import { generateSigningKey } from '../../policies/keys.js';
+import { signServerTime } from '../../policies/signed-time.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 const policy = (name: string, action = 'block') => `apiVersion: aigate/v1
@@ -46,13 +48,33 @@ interface Agent {
 
 async function enrolledAgent(name: string): Promise<Agent> {
   const stateDir = join(dir.path, name);
-  await enrollDevice({ server: server.url, secret, stateDir, insecureHttp: false, force: false, facts: { hostname: name, os: 'linux', osVersion: '6', arch: 'x64', users: [] } });
+  await enrollDevice({
+    server: server.url,
+    secret,
+    stateDir,
+    insecureHttp: false,
+    force: false,
+    facts: { hostname: name, os: 'linux', osVersion: '6', arch: 'x64', users: [] },
+  });
   const paths = statePaths(stateDir);
   const config = await loadConfig(paths.config, stateDir);
   const key = (await loadDeviceKey(paths.deviceKey))!;
-  const http = new DeviceHttp({ serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey });
+  const http = new DeviceHttp({
+    serverUrl: config.serverUrl,
+    deviceId: config.deviceId,
+    audience: config.audience,
+    privateKey: key.privateKey,
+  });
   const events: AgentEvent[] = [];
-  const sync = () => new PolicySync({ http, paths, keys: config.policyKeys, emit: async (event) => void events.push(event), log: silentLogger(), clock: Date.now });
+  const sync = () =>
+    new PolicySync({
+      http,
+      paths,
+      keys: config.policyKeys,
+      emit: async (event) => void events.push(event),
+      log: silentLogger(),
+      clock: Date.now,
+    });
   return { paths, config, http, events, sync };
 }
 
@@ -102,14 +124,26 @@ describe('policy sync', () => {
     const [header, payload, signature] = token.split('.') as [string, string, string];
 
     const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString()) as BundlePayload;
-    const tamperedPayload = { ...decoded, revision: current + 5, policy: { ...decoded.policy, spec: { ...decoded.policy.spec, default: 'allow' as const, rules: [] } } };
+    const tamperedPayload = {
+      ...decoded,
+      revision: current + 5,
+      policy: { ...decoded.policy, spec: { ...decoded.policy.spec, default: 'allow' as const, rules: [] } },
+    };
     delete (tamperedPayload as { policyHash?: string }).policyHash;
     const tampered = `${header}.${Buffer.from(JSON.stringify(tamperedPayload)).toString('base64url')}.${signature}`;
 
     const { bundle: olderBundle } = await server.admin.get<{ bundle: string }>(`/policies/${old}`);
     const foreignKey = await generateSigningKey();
     const foreign = await signBundle({ ...tamperedPayload, iss: decoded.iss }, foreignKey);
-    const invalid = await signBundle({ ...decoded, revision: current + 6, policy: { ...decoded.policy, spec: { rules: [{ tools: ['no-such-tool'], action: 'block' }] } }, policyHash: undefined } as BundlePayload, server.app.aigate.signingKey);
+    const invalid = await signBundle(
+      {
+        ...decoded,
+        revision: current + 6,
+        policy: { ...decoded.policy, spec: { rules: [{ tools: ['no-such-tool'], action: 'block' }] } },
+        policyHash: undefined,
+      } as BundlePayload,
+      server.app.aigate.signingKey,
+    );
 
     const cases: [string, string, string][] = [
       ['tampered', tampered, 'bad-signature'],
@@ -124,7 +158,12 @@ describe('policy sync', () => {
       expect(sync.current?.compiled.name).toBe('current-one');
     }
     const refusals = agent.events.filter((e) => e.type === 'policy-refused');
-    expect(refusals.map((e) => e.details?.code)).toEqual(['bad-signature', 'stale-revision', 'unknown-key', 'invalid-policy']);
+    expect(refusals.map((e) => e.details?.code)).toEqual([
+      'bad-signature',
+      'stale-revision',
+      'unknown-key',
+      'invalid-policy',
+    ]);
     expect(refusals.every((e) => e.policyRevision === current)).toBe(true);
     // The same refused bundle again is not reported twice.
     await sync.consider(invalid, '"invalid"', null);
@@ -162,18 +201,29 @@ describe('trusted clock', () => {
     expect(clock.now()).toBe(past);
 
     const serverNow = Date.parse('2026-07-10T12:00:00Z');
-    const token = await signServerTime({ deviceId: agent.config.deviceId, nowMs: serverNow }, server.app.aigate.signingKey);
+    const token = await signServerTime(
+      { deviceId: agent.config.deviceId, nowMs: serverNow },
+      server.app.aigate.signingKey,
+    );
     expect(await clock.observe(token)).toBeNull();
     expect(clock.now()).toBeGreaterThanOrEqual(serverNow);
     expect(clock.clockBehind()).toBe(true);
 
     // Another device's statement, or one from a foreign key, does not move it.
-    const other = await signServerTime({ deviceId: 'someone-else', nowMs: serverNow + 86_400_000 }, server.app.aigate.signingKey);
+    const other = await signServerTime(
+      { deviceId: 'someone-else', nowMs: serverNow + 86_400_000 },
+      server.app.aigate.signingKey,
+    );
     expect(await clock.observe(other)).toMatch(/is for device "someone-else"/);
-    const forged = await signServerTime({ deviceId: agent.config.deviceId, nowMs: serverNow + 86_400_000 }, await generateSigningKey());
+    const forged = await signServerTime(
+      { deviceId: agent.config.deviceId, nowMs: serverNow + 86_400_000 },
+      await generateSigningKey(),
+    );
     expect(await clock.observe(forged)).toMatch(/not trusted/);
     // An older statement does not lower it.
-    await clock.observe(await signServerTime({ deviceId: agent.config.deviceId, nowMs: serverNow - 1000 }, server.app.aigate.signingKey));
+    await clock.observe(
+      await signServerTime({ deviceId: agent.config.deviceId, nowMs: serverNow - 1000 }, server.app.aigate.signingKey),
+    );
     expect(clock.floor).toBeGreaterThanOrEqual(serverNow);
 
     const reloaded = new TrustedClock(agent.paths.time, agent.config.policyKeys, agent.config.deviceId, () => past);
@@ -205,17 +255,32 @@ describe('event spool', () => {
     await writeFile(join(spoolDir, '000000000999-00000000-0000-0000-0000-000000000000.json'), '{not json');
 
     const troubles: string[] = [];
-    const first = await uploadEvents(agent.http, new EventSpool(spoolDir, { maxEvents: 5, onTrouble: (trouble) => troubles.push(trouble.message) }), Date.now());
+    const first = await uploadEvents(
+      agent.http,
+      new EventSpool(spoolDir, { maxEvents: 5, onTrouble: (trouble) => troubles.push(trouble.message) }),
+      Date.now(),
+    );
     // Five events, the report of the three dropped, and the report of the damaged file set aside (in the same upload).
     expect(first).toMatchObject({ sent: 7, duplicates: 0, remaining: 0, unreportedLosses: 0 });
-    expect(troubles).toEqual([expect.stringMatching(/^damaged spool file 000000000999-.*\.json set aside as .*\.bad: not JSON$/)]);
-    await expect(readFile(join(spoolDir, '000000000999-00000000-0000-0000-0000-000000000000.json.bad'), 'utf8')).resolves.toBe('{not json');
+    expect(troubles).toEqual([
+      expect.stringMatching(/^damaged spool file 000000000999-.*\.json set aside as .*\.bad: not JSON$/),
+    ]);
+    await expect(
+      readFile(join(spoolDir, '000000000999-00000000-0000-0000-0000-000000000000.json.bad'), 'utf8'),
+    ).resolves.toBe('{not json');
     const stored = server.app.aigate.stores.events.recentForDevice(agent.config.deviceId, 100);
-    const dropped = stored.filter((e) => e.type === 'events-dropped').sort((a, b) => Number(a.details?.totalDropped) - Number(b.details?.totalDropped));
+    const dropped = stored
+      .filter((e) => e.type === 'events-dropped')
+      .sort((a, b) => Number(a.details?.totalDropped) - Number(b.details?.totalDropped));
     expect(dropped).toHaveLength(2);
     expect(dropped[0]!.details).toMatchObject({ dropped: 3, totalDropped: 3, spoolFull: 3 });
     expect(dropped[1]!.details).toMatchObject({ dropped: 1, totalDropped: 4, setAside: 1 });
     expect(dropped[1]!.message).toMatch(/1 spooled event\(s\) were set aside unsent, damaged/);
-    expect(stored.filter((e) => e.type === 'blocked-launch').map((e) => e.id).sort()).toEqual(ids.slice(3).sort());
+    expect(
+      stored
+        .filter((e) => e.type === 'blocked-launch')
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(ids.slice(3).sort());
   });
 });

@@ -6,12 +6,14 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBundle, type BundlePayload } from '../../policies/bundle.js';
-import { generateSigningKey } from '../../policies/keys.js';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
+import { type BundlePayload, signBundle } from '../../policies/bundle.js';
+import { generateSigningKey } from '../../policies/keys.js';
+import { type AgentSetup, ALLOW_ALL, enrollBin, onceOk, pastBan, readStatus } from './e2e-helpers.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ALLOW_ALL, enrollBin, onceOk, pastBan, readStatus, type AgentSetup } from './e2e-helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -28,13 +30,29 @@ function startProxy(target: URL): Promise<Server> {
     if (forged && incoming.method === 'GET' && incoming.url === '/v1/policy') {
       const etag = `"forged-${forged.revision}-${forged.bundle.length}"`;
       outgoing.writeHead(200, { 'content-type': 'application/json', etag });
-      outgoing.end(JSON.stringify({ revision: forged.revision, etag, publishedAt: new Date().toISOString(), bundle: forged.bundle }));
+      outgoing.end(
+        JSON.stringify({
+          revision: forged.revision,
+          etag,
+          publishedAt: new Date().toISOString(),
+          bundle: forged.bundle,
+        }),
+      );
       return;
     }
-    const upstream = request({ host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(outgoing);
-    });
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: incoming.headers,
+      },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
     upstream.on('error', () => outgoing.destroy());
     incoming.pipe(upstream);
   });
@@ -47,8 +65,18 @@ beforeAll(async () => {
   proxy = await startProxy(new URL(server.url));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const tree = join(dir.path, 'tree');
-  setup = { stateDir: join(dir.path, 'state'), install: await claudeCodeNpm(join(tree, 'npm-global')), home: join(tree, 'home', 'alice'), env: {} };
-  const enrolled = await enrollBin(proxyUrl, await createEnrollSecret(server.admin), setup.stateDir, server.app.aigate.policyKeyFingerprint);
+  setup = {
+    stateDir: join(dir.path, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
+  const enrolled = await enrollBin(
+    proxyUrl,
+    await createEnrollSecret(server.admin),
+    setup.stateDir,
+    server.app.aigate.policyKeyFingerprint,
+  );
   deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)![1]!;
 });
 afterAll(async () => {
@@ -57,12 +85,15 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-const refusals = () => server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === 'policy-refused');
+const refusals = () =>
+  server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === 'policy-refused');
 
 async function expectInForce(revision: number, name: string): Promise<void> {
   const status = await readStatus(setup.stateDir);
   expect(status.policy).toMatchObject({ revision, name });
-  expect(status.tools).toEqual([expect.objectContaining({ toolId: 'claude-code', action: 'block', enforced: 'block' })]);
+  expect(status.tools).toEqual([
+    expect.objectContaining({ toolId: 'claude-code', action: 'block', enforced: 'block' }),
+  ]);
   expect(await isOurStub(setup.install.launcher)).toBe(true);
 }
 
@@ -77,8 +108,16 @@ describe('refused bundles', () => {
     const { bundle: current } = await server.admin.get<{ bundle: string }>(`/policies/${second}`);
     const { bundle: older } = await server.admin.get<{ bundle: string }>(`/policies/${first}`);
     const [header, payload, signature] = current.split('.') as [string, string, string];
-    const lifted = { ...(JSON.parse(Buffer.from(payload, 'base64url').toString()) as BundlePayload), revision: second + 1 };
-    lifted.policy = { apiVersion: 'aigate/v1', kind: 'Policy', metadata: { name: 'sneaky-allow' }, spec: { default: 'allow' } };
+    const lifted = {
+      ...(JSON.parse(Buffer.from(payload, 'base64url').toString()) as BundlePayload),
+      revision: second + 1,
+    };
+    lifted.policy = {
+      apiVersion: 'aigate/v1',
+      kind: 'Policy',
+      metadata: { name: 'sneaky-allow' },
+      spec: { default: 'allow' },
+    };
     delete lifted.policyHash;
     const tampered = `${header}.${Buffer.from(JSON.stringify(lifted)).toString('base64url')}.${signature}`;
     const foreign = await signBundle({ ...lifted, revision: second + 2 }, await generateSigningKey());
@@ -98,7 +137,11 @@ describe('refused bundles', () => {
       // Served again: not reported twice.
       await onceOk(setup);
     }
-    expect(refusals().map((event) => event.details?.code).sort()).toEqual(['bad-signature', 'stale-revision', 'unknown-key']);
+    expect(
+      refusals()
+        .map((event) => event.details?.code)
+        .sort(),
+    ).toEqual(['bad-signature', 'stale-revision', 'unknown-key']);
     expect(refusals().every((event) => event.policyRevision === second)).toBe(true);
 
     // The real server again: a genuine newer revision is accepted.

@@ -1,9 +1,11 @@
 /** `aigate-agent restore --all` (what the uninstallers run): everything back byte-identical, no enrollment needed. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agent, hashTree, tempDir } from './helpers.js';
+
 import { banPolicy, DAY, enforce, isoDay, makeEnforcer, npmInstanceOf } from './enforce-helpers.js';
+import { agent, hashTree, tempDir } from './helpers.js';
 import { aiderPipx, claudeCodeNpm } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -25,7 +27,15 @@ describe('aigate-agent restore --all', () => {
     const { enforcer } = await makeEnforcer(state, { homes: [home] });
     await enforce(enforcer, banPolicy({ effective: '2020-01-01' }), [npmInstanceOf(claude)]);
     await enforce(enforcer, banPolicy({ effective: isoDay(Date.now() + 5 * DAY), warnFor: '30d', tools: ['aider'] }), [
-      { toolId: 'aider', version: '0.86.1', channel: 'pipx', installPath: aider.installPath, launchers: [aider.launcher], owner: 'alice', evidence: [] },
+      {
+        toolId: 'aider',
+        version: '0.86.1',
+        channel: 'pipx',
+        installPath: aider.installPath,
+        launchers: [aider.launcher],
+        owner: 'alice',
+        evidence: [],
+      },
     ]);
     expect(enforcer.applied.map((r) => r.level).sort()).toEqual(['block', 'warn']);
     expect(await hashTree(tree)).not.toEqual(before);

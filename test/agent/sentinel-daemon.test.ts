@@ -5,12 +5,14 @@
  * `blocked-launch` event reaches the real server. The ban names only this test's user, so the
  * daemon never stops anyone else's processes on a shared machine.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmod, cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_BIN, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
+
 import { enrollBin, waitFor } from './e2e-helpers.js';
+import { AGENT_BIN, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
 const USER = 'aigtsdmn';
@@ -73,26 +75,65 @@ describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
     execFileSync('chown', ['-R', `${uid}:${gid}`, join(dir.path, 'elsewhere')]);
     await chmod(join(dir.path, 'elsewhere'), 0o755);
 
-    daemon = spawn(process.execPath, [AGENT_BIN, 'run', '--state-dir', join(dir.path, 'state'), '--home', home, '--npm-prefix', prefix, '--cycle-minutes', '30', '--poll-wait', '2', '--no-desktop-notify'], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    daemon = spawn(
+      process.execPath,
+      [
+        AGENT_BIN,
+        'run',
+        '--state-dir',
+        join(dir.path, 'state'),
+        '--home',
+        home,
+        '--npm-prefix',
+        prefix,
+        '--cycle-minutes',
+        '30',
+        '--poll-wait',
+        '2',
+        '--no-desktop-notify',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     daemon.stdout!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
     daemon.stderr!.on('data', (chunk: Buffer) => (daemonOutput += chunk.toString()));
-    await waitFor('the sentinel to start', async () => daemonOutput.includes('sentinel watching process starts'), 60_000);
+    await waitFor(
+      'the sentinel to start',
+      async () => daemonOutput.includes('sentinel watching process starts'),
+      60_000,
+    );
 
     // The employee runs the copy directly (a long-running session).
-    tool = spawn(process.execPath, [join(copy, 'cli.js'), 'serve'], { cwd: join(dir.path, 'elsewhere'), uid, gid, env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
-    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => tool!.once('exit', (code, signal) => resolve({ code, signal })));
+    tool = spawn(process.execPath, [join(copy, 'cli.js'), 'serve'], {
+      cwd: join(dir.path, 'elsewhere'),
+      uid,
+      gid,
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: 'ignore',
+    });
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      tool!.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     expect(ended.signal, daemonOutput).toBe('SIGKILL');
 
-    const launches = () => server.app.aigate.stores.events.recentForDevice(deviceId, 1000).filter((event) => event.type === 'blocked-launch');
-    const [event] = await waitFor('the blocked-launch event on the server', async () => (launches().length > 0 ? launches() : null), 30_000);
+    const launches = () =>
+      server.app.aigate.stores.events
+        .recentForDevice(deviceId, 1000)
+        .filter((event) => event.type === 'blocked-launch');
+    const [event] = await waitFor(
+      'the blocked-launch event on the server',
+      async () => (launches().length > 0 ? launches() : null),
+      30_000,
+    );
     expect(event).toMatchObject({ toolId: 'claude-code', user: USER, version: '2.1.91' });
     expect(event!.details).toMatchObject({ source: 'sentinel', pid: tool.pid, uid, stopped: true });
 
     daemon.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => (daemon!.exitCode !== null ? resolve(daemon!.exitCode) : daemon!.once('exit', (c) => resolve(c))));
+    const code = await new Promise<number | null>((resolve) =>
+      daemon!.exitCode !== null ? resolve(daemon!.exitCode) : daemon!.once('exit', (c) => resolve(c)),
+    );
     expect(code, daemonOutput).toBe(0);
     expect(launches()).toHaveLength(1);
   }, 120_000);

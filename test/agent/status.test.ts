@@ -1,5 +1,6 @@
 /** What `aigate-agent status` prints for an employee. */
 import { describe, expect, it } from 'vitest';
+
 import { renderStatus } from '../../agent/status/render.js';
 import type { StatusFile, ToolStatus } from '../../agent/status/status-file.js';
 
@@ -57,11 +58,44 @@ const status = (tools: ToolStatus[], overrides: Partial<StatusFile> = {}): Statu
 describe('status for employees', () => {
   it('lists blocked, then warned, then allowed tools with dates, reasons and what to do', () => {
     const text = renderStatus(
-      status([
-        tool({ toolId: 'qwen-code', name: 'Qwen Code', version: '0.4.1' }),
-        tool({ action: 'warn', phase: 'warn-window', effectiveAt: '2026-07-09T16:00:00.000Z', upcomingAction: 'block', enforced: 'warn', message: 'Claude Code may not be used from 10 July.', alternatives: ['Qwen Code'] }),
-        tool({ toolId: 'openai-codex-cli', name: 'OpenAI Codex CLI', version: '0.155.0', action: 'block', effectiveAt: '2026-01-01T00:00:00.000Z', enforced: 'block', appliedAt: new Date(NOW - 2 * 86_400_000).toISOString(), message: 'Old Codex versions are blocked.' }),
-      ], { requests: [{ id: 'r1', serverId: 's1', toolId: 'claude-code', user: 'alice', status: 'pending', requestedAt: '2026-06-25T09:00:00.000Z', decidedAt: null, note: null }] }),
+      status(
+        [
+          tool({ toolId: 'qwen-code', name: 'Qwen Code', version: '0.4.1' }),
+          tool({
+            action: 'warn',
+            phase: 'warn-window',
+            effectiveAt: '2026-07-09T16:00:00.000Z',
+            upcomingAction: 'block',
+            enforced: 'warn',
+            message: 'Claude Code may not be used from 10 July.',
+            alternatives: ['Qwen Code'],
+          }),
+          tool({
+            toolId: 'openai-codex-cli',
+            name: 'OpenAI Codex CLI',
+            version: '0.155.0',
+            action: 'block',
+            effectiveAt: '2026-01-01T00:00:00.000Z',
+            enforced: 'block',
+            appliedAt: new Date(NOW - 2 * 86_400_000).toISOString(),
+            message: 'Old Codex versions are blocked.',
+          }),
+        ],
+        {
+          requests: [
+            {
+              id: 'r1',
+              serverId: 's1',
+              toolId: 'claude-code',
+              user: 'alice',
+              status: 'pending',
+              requestedAt: '2026-06-25T09:00:00.000Z',
+              decidedAt: null,
+              note: null,
+            },
+          ],
+        },
+      ),
       NOW,
     );
     expect(text).toBe(
@@ -113,25 +147,38 @@ describe('status for employees', () => {
 
   it('shows the health, and with no usable policy what the ledger still applies', () => {
     const text = renderStatus(
-      status([tool({ action: 'block', enforced: 'block', decidedBy: 'rule ban (as last applied; no usable policy now)' })], {
-        policy: null,
-        policyProblem: 'the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature',
-        health: {
-          state: 'degraded',
-          reasons: [
-            { code: 'spool-trouble', message: 'a tamper event could not be spooled: ENOSPC', since: '2026-06-26T03:00:00.000Z' },
-            { code: 'cycle-errors', message: 'scan: EIO', since: '2026-06-26T03:10:00.000Z' },
-          ],
+      status(
+        [tool({ action: 'block', enforced: 'block', decidedBy: 'rule ban (as last applied; no usable policy now)' })],
+        {
+          policy: null,
+          policyProblem: 'the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature',
+          health: {
+            state: 'degraded',
+            reasons: [
+              {
+                code: 'spool-trouble',
+                message: 'a tamper event could not be spooled: ENOSPC',
+                since: '2026-06-26T03:00:00.000Z',
+              },
+              { code: 'cycle-errors', message: 'scan: EIO', since: '2026-06-26T03:10:00.000Z' },
+            ],
+          },
         },
-      }),
+      ),
       NOW,
     );
-    expect(text).toContain('Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)');
+    expect(text).toContain(
+      'Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)',
+    );
     expect(text).not.toContain('nothing is enforced');
     expect(text).toContain('Note: the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature');
-    expect(text).toContain('Health: degraded (reported to IT)\n  spool-trouble: a tamper event could not be spooled: ENOSPC\n  cycle-errors: scan: EIO');
+    expect(text).toContain(
+      'Health: degraded (reported to IT)\n  spool-trouble: a tamper event could not be spooled: ENOSPC\n  cycle-errors: scan: EIO',
+    );
     expect(text).toContain('BLOCKED  Claude Code 2.1.91');
     // Nothing applied and no policy: then nothing is enforced, and it says so.
-    expect(renderStatus(status([tool({})], { policy: null }), NOW)).toContain('Policy: none received yet (nothing is enforced)');
+    expect(renderStatus(status([tool({})], { policy: null }), NOW)).toContain(
+      'Policy: none received yet (nothing is enforced)',
+    );
   });
 });

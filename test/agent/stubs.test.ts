@@ -1,10 +1,21 @@
 /** Stub texts for every flavour (sh is also run), notices, sibling names, and the guard. */
-import { writeFile, chmod } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { checkInstallPath, checkLauncherPath } from '../../agent/enforce/guard.js';
-import { cmdEscape, isStubText, quarantineFor, recordKey, renderStub, siblingFor, stubFlavour, type StubInput } from '../../agent/enforce/stubs.js';
-import { buildNotice, renderNotice, type NoticeInput } from '../../agent/notices/notice.js';
+import {
+  cmdEscape,
+  isStubText,
+  quarantineFor,
+  recordKey,
+  renderStub,
+  siblingFor,
+  stubFlavour,
+  type StubInput,
+} from '../../agent/enforce/stubs.js';
+import { buildNotice, type NoticeInput, renderNotice } from '../../agent/notices/notice.js';
 import { run, tempDir } from './helpers.js';
 
 const EFFECTIVE = Date.parse('2026-07-09T16:00:00Z'); // 2026-07-10 00:00 in Asia/Shanghai
@@ -31,7 +42,15 @@ const warnInput = (overrides: Partial<NoticeInput['verdict']> = {}): NoticeInput
 const stubInput = (kind: 'warn' | 'block', original: string, launchesDir: string): StubInput => {
   const warn = buildNotice(warnInput());
   const block = buildNotice({ ...warnInput({ phase: 'in-effect', upcomingAction: null }), kind: 'block' });
-  return { kind, toolId: 'claude-code', key: recordKey('claude-code\0/x'), notice: kind === 'warn' ? warn : block, blockAt: kind === 'warn' ? { epochMs: EFFECTIVE, notice: block } : null, original, launchesDir };
+  return {
+    kind,
+    toolId: 'claude-code',
+    key: recordKey('claude-code\0/x'),
+    notice: kind === 'warn' ? warn : block,
+    blockAt: kind === 'warn' ? { epochMs: EFFECTIVE, notice: block } : null,
+    original,
+    launchesDir,
+  };
 };
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -62,11 +81,21 @@ describe('notices', () => {
         '',
       ].join('\n'),
     );
-    const blocked = renderNotice(buildNotice({ ...warnInput({ phase: 'in-effect', upcomingAction: null }), kind: 'block' }), EFFECTIVE + 1000);
+    const blocked = renderNotice(
+      buildNotice({ ...warnInput({ phase: 'in-effect', upcomingAction: null }), kind: 'block' }),
+      EFFECTIVE + 1000,
+    );
     expect(blocked).toContain('aigate: Claude Code is blocked on this computer.');
-    expect(blocked).toContain('Blocked since 2026-07-10 00:00 (Asia/Shanghai) by the company policy "ban-claude-code".');
+    expect(blocked).toContain(
+      'Blocked since 2026-07-10 00:00 (Asia/Shanghai) by the company policy "ban-claude-code".',
+    );
     expect(blocked).toContain('Nothing was deleted: if Claude Code is allowed again, it comes back exactly as it was.');
-    const plainWarn = renderNotice(buildNotice(warnInput({ effectiveAt: null, upcomingAction: null, phase: 'in-effect', alternatives: [], contact: null })), 0);
+    const plainWarn = renderNotice(
+      buildNotice(
+        warnInput({ effectiveAt: null, upcomingAction: null, phase: 'in-effect', alternatives: [], contact: null }),
+      ),
+      0,
+    );
     expect(plainWarn).toContain('The company policy "ban-claude-code" discourages Claude Code 2.1.91.');
     expect(plainWarn).not.toContain('Approved alternatives');
     expect(plainWarn).not.toContain('Questions');
@@ -110,7 +139,10 @@ describe('POSIX stubs', () => {
   });
 
   it('quote hostile paths and texts', () => {
-    const text = renderStub('/bin/tool', stubInput('warn', "/tmp/it's $(rm -rf ~) `x`/.tool.aigate-orig", '/var/lib/aigate/launches'));
+    const text = renderStub(
+      '/bin/tool',
+      stubInput('warn', "/tmp/it's $(rm -rf ~) `x`/.tool.aigate-orig", '/var/lib/aigate/launches'),
+    );
     expect(text).toContain(`aigate_original='/tmp/it'\\''s $(rm -rf ~) \`x\`/.tool.aigate-orig'`);
     expect(text).toContain("cat >&2 <<'AIGATE_NOTICE_0'");
   });
@@ -118,7 +150,11 @@ describe('POSIX stubs', () => {
 
 describe('Windows stubs', () => {
   it('.cmd: escapes cmd metacharacters, runs the original with %*, exits 126 when blocked', () => {
-    const input = stubInput('warn', 'C:\\Users\\alice\\AppData\\Roaming\\npm\\.claude.aigate-orig.cmd', 'C:\\ProgramData\\aigate\\launches');
+    const input = stubInput(
+      'warn',
+      'C:\\Users\\alice\\AppData\\Roaming\\npm\\.claude.aigate-orig.cmd',
+      'C:\\ProgramData\\aigate\\launches',
+    );
     const text = renderStub('C:\\Users\\alice\\AppData\\Roaming\\npm\\claude.cmd', input);
     expect(stubFlavour('C:\\x\\claude.CMD')).toBe('cmd');
     expect(text.startsWith('@echo off\r\nrem aigate-stub v1 tool=claude-code kind=warn key=')).toBe(true);
@@ -134,10 +170,18 @@ describe('Windows stubs', () => {
   });
 
   it('.ps1: single-quoted texts, passes @args and the exit code, exits 126 when blocked', () => {
-    const text = renderStub('C:\\npm\\claude.ps1', stubInput('block', "C:\\npm\\.claude.aigate-orig.ps1", 'C:\\ProgramData\\aigate\\launches'));
-    expect(text).toContain("[Console]::Error.WriteLine('  Claude Code may not be used from 10 July; it''s 100% final & <binding>.')");
+    const text = renderStub(
+      'C:\\npm\\claude.ps1',
+      stubInput('block', 'C:\\npm\\.claude.aigate-orig.ps1', 'C:\\ProgramData\\aigate\\launches'),
+    );
+    expect(text).toContain(
+      "[Console]::Error.WriteLine('  Claude Code may not be used from 10 July; it''s 100% final & <binding>.')",
+    );
     expect(text).toContain('exit 126');
-    const warn = renderStub('C:\\npm\\claude.ps1', stubInput('warn', "C:\\npm\\.claude.aigate-orig.ps1", 'C:\\ProgramData\\aigate\\launches'));
+    const warn = renderStub(
+      'C:\\npm\\claude.ps1',
+      stubInput('warn', 'C:\\npm\\.claude.aigate-orig.ps1', 'C:\\ProgramData\\aigate\\launches'),
+    );
     expect(warn).toContain("$aigateOriginal = 'C:\\npm\\.claude.aigate-orig.ps1'");
     expect(warn).toContain('& $aigateOriginal @args\r\nexit $LASTEXITCODE');
     expect(warn).toContain(`if ($aigateNow -ge ${EFFECTIVE / 1000}) { AigateBlock }`);
@@ -177,10 +221,21 @@ describe('the guard', () => {
     expect(checkLauncherPath('/usr/local/bin/claude', ctx).ok).toBe(true);
     expect(checkLauncherPath('/home/alice/.local/bin/.claude.aigate-orig', ctx).ok).toBe(false);
     expect(checkLauncherPath('/home/alice', ctx).ok).toBe(false);
-    expect(checkInstallPath('C:\\Users', { platform: 'win32', homes: [], stateDir: 'C:\\ProgramData\\aigate' }).ok).toBe(false);
+    expect(
+      checkInstallPath('C:\\Users', { platform: 'win32', homes: [], stateDir: 'C:\\ProgramData\\aigate' }).ok,
+    ).toBe(false);
     const win = { platform: 'win32' as const, homes: ['C:\\Users\\alice'], stateDir: 'C:\\ProgramData\\aigate' };
     expect(checkLauncherPath('C:\\Users\\alice\\AppData\\Roaming\\npm\\claude.cmd', win).ok).toBe(true);
-    expect(checkLauncherPath('C:\\Users\\alice\\.local\\bin\\claude.exe', win)).toMatchObject({ ok: false, reason: expect.stringContaining('Windows executable') });
-    expect(checkInstallPath('C:\\Users\\alice\\AppData\\Local\\Programs\\cursor', { platform: 'win32', homes: ['C:\\Users\\alice'], stateDir: 'C:\\ProgramData\\aigate' }).ok).toBe(true);
+    expect(checkLauncherPath('C:\\Users\\alice\\.local\\bin\\claude.exe', win)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('Windows executable'),
+    });
+    expect(
+      checkInstallPath('C:\\Users\\alice\\AppData\\Local\\Programs\\cursor', {
+        platform: 'win32',
+        homes: ['C:\\Users\\alice'],
+        stateDir: 'C:\\ProgramData\\aigate',
+      }).ok,
+    ).toBe(true);
   });
 });

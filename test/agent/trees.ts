@@ -39,10 +39,20 @@ export function fakeCli(tool: string, versionLine: string): string {
 }
 
 /** A global npm install of any package with one bin (`<prefix>/bin/<bin>` linking to its cli.js). */
-export async function npmTool(prefix: string, pkg: string, version: string, bin: string, toolId: string, versionLine: string): Promise<{ installPath: string; launcher: string }> {
+export async function npmTool(
+  prefix: string,
+  pkg: string,
+  version: string,
+  bin: string,
+  toolId: string,
+  versionLine: string,
+): Promise<{ installPath: string; launcher: string }> {
   const installPath = join(prefix, 'lib', 'node_modules', ...pkg.split('/'));
   const launcher = join(prefix, 'bin', bin);
-  await file(join(installPath, 'package.json'), JSON.stringify({ name: pkg, version, bin: { [bin]: 'cli.js' } }, null, 2));
+  await file(
+    join(installPath, 'package.json'),
+    JSON.stringify({ name: pkg, version, bin: { [bin]: 'cli.js' } }, null, 2),
+  );
   await file(join(installPath, 'cli.js'), fakeCli(toolId, versionLine), 0o755);
   await mkdir(join(prefix, 'bin'), { recursive: true });
   await symlink(`../lib/node_modules/${pkg}/cli.js`, launcher);
@@ -82,21 +92,48 @@ export async function claudeCodeNpm(prefix: string, version = '2.1.91'): Promise
   };
   await add(
     join(installPath, 'package.json'),
-    JSON.stringify({ name: '@anthropic-ai/claude-code', version, bin: { claude: 'cli.js' }, type: 'module', engines: { node: '>=18.0.0' }, license: 'SEE LICENSE IN README.md' }, null, 2),
+    JSON.stringify(
+      {
+        name: '@anthropic-ai/claude-code',
+        version,
+        bin: { claude: 'cli.js' },
+        type: 'module',
+        engines: { node: '>=18.0.0' },
+        license: 'SEE LICENSE IN README.md',
+      },
+      null,
+      2,
+    ),
   );
   await add(join(installPath, 'cli.js'), fakeCli('claude-code', `${version} (Claude Code)`), 0o755);
   await add(join(installPath, 'README.md'), '# Claude Code\n\nAgentic coding tool.\n');
   await add(join(installPath, 'LICENSE.md'), '© Anthropic PBC. All rights reserved.\n');
-  await add(join(installPath, 'vendor', 'ripgrep', 'x64-linux', 'rg'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, ...Array.from({ length: 200 }, (_, i) => i % 256)]), 0o755);
+  await add(
+    join(installPath, 'vendor', 'ripgrep', 'x64-linux', 'rg'),
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, ...Array.from({ length: 200 }, (_, i) => i % 256)]),
+    0o755,
+  );
   await add(join(installPath, 'vendor', 'sdk.mjs'), 'export const sdk = true;\n', 0o640);
   await mkdir(join(installPath, 'node_modules', '.bin'), { recursive: true });
-  await add(join(installPath, 'node_modules', 'sharp', 'package.json'), JSON.stringify({ name: 'sharp', version: '0.34.0' }));
+  await add(
+    join(installPath, 'node_modules', 'sharp', 'package.json'),
+    JSON.stringify({ name: 'sharp', version: '0.34.0' }),
+  );
   await symlink('../sharp/package.json', join(installPath, 'node_modules', '.bin', 'sharp-info'));
   all.push(join(installPath, 'node_modules', '.bin', 'sharp-info'));
   await mkdir(bin, { recursive: true });
   await symlink('../lib/node_modules/@anthropic-ai/claude-code/cli.js', launcher);
   all.push(launcher);
-  for (const dir of [installPath, join(installPath, 'vendor'), join(installPath, 'vendor', 'ripgrep'), join(installPath, 'vendor', 'ripgrep', 'x64-linux'), join(installPath, 'node_modules'), join(installPath, 'node_modules', 'sharp'), join(installPath, 'node_modules', '.bin')]) all.push(dir);
+  for (const dir of [
+    installPath,
+    join(installPath, 'vendor'),
+    join(installPath, 'vendor', 'ripgrep'),
+    join(installPath, 'vendor', 'ripgrep', 'x64-linux'),
+    join(installPath, 'node_modules'),
+    join(installPath, 'node_modules', 'sharp'),
+    join(installPath, 'node_modules', '.bin'),
+  ])
+    all.push(dir);
   await chmod(installPath, 0o750);
   await chownAll(all);
   return { prefix, bin, launcher, installPath, all };
@@ -111,8 +148,14 @@ export interface ScriptInstall {
 export async function aiderPipx(home: string): Promise<ScriptInstall> {
   const installPath = join(home, '.local', 'pipx', 'venvs', 'aider-chat');
   const launcher = join(home, '.local', 'bin', 'aider');
-  await file(join(installPath, 'lib', 'python3.12', 'site-packages', 'aider_chat-0.86.1.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: aider-chat\nVersion: 0.86.1\n');
-  await file(join(installPath, 'pipx_metadata.json'), JSON.stringify({ main_package: { package: 'aider-chat', package_version: '0.86.1' } }));
+  await file(
+    join(installPath, 'lib', 'python3.12', 'site-packages', 'aider_chat-0.86.1.dist-info', 'METADATA'),
+    'Metadata-Version: 2.1\nName: aider-chat\nVersion: 0.86.1\n',
+  );
+  await file(
+    join(installPath, 'pipx_metadata.json'),
+    JSON.stringify({ main_package: { package: 'aider-chat', package_version: '0.86.1' } }),
+  );
   await file(launcher, fakeCli('aider', 'aider 0.86.1'), 0o750);
   await chownAll([installPath, launcher]);
   return { launcher, installPath };

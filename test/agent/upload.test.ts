@@ -6,7 +6,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { enrollDevice } from '../../agent/enroll.js';
 import { newEvent } from '../../agent/events/event.js';
 import { EventSpool } from '../../agent/events/spool.js';
@@ -21,20 +23,42 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let roomy: TestServer;
 let tight: TestServer;
 
-async function device(server: TestServer, name: string): Promise<{ http: DeviceHttp; deviceId: string; spoolDir: string }> {
+async function device(
+  server: TestServer,
+  name: string,
+): Promise<{ http: DeviceHttp; deviceId: string; spoolDir: string }> {
   const stateDir = join(dir.path, name);
-  await enrollDevice({ server: server.url, secret: await createEnrollSecret(server.admin), stateDir, insecureHttp: false, force: false, facts: { hostname: name, os: 'linux', osVersion: '6', arch: 'x64', users: [] } });
+  await enrollDevice({
+    server: server.url,
+    secret: await createEnrollSecret(server.admin),
+    stateDir,
+    insecureHttp: false,
+    force: false,
+    facts: { hostname: name, os: 'linux', osVersion: '6', arch: 'x64', users: [] },
+  });
   const paths = statePaths(stateDir);
   const config = await loadConfig(paths.config, stateDir);
   const key = (await loadDeviceKey(paths.deviceKey))!;
-  return { http: new DeviceHttp({ serverUrl: config.serverUrl, deviceId: config.deviceId, audience: config.audience, privateKey: key.privateKey }), deviceId: config.deviceId, spoolDir: paths.spoolDir };
+  return {
+    http: new DeviceHttp({
+      serverUrl: config.serverUrl,
+      deviceId: config.deviceId,
+      audience: config.audience,
+      privateKey: key.privateKey,
+    }),
+    deviceId: config.deviceId,
+    spoolDir: paths.spoolDir,
+  };
 }
 
 /** Spools `count` blocked-launch events of about 2.5 KB each; returns their ids. */
 async function spoolLaunches(spool: EventSpool, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const event = newEvent('blocked-launch', Date.now(), { toolId: 'claude-code', message: `launch ${i} `.padEnd(2500, 'x') });
+    const event = newEvent('blocked-launch', Date.now(), {
+      toolId: 'claude-code',
+      message: `launch ${i} `.padEnd(2500, 'x'),
+    });
     ids.push(event.id);
     await spool.append(event);
   }
@@ -70,16 +94,26 @@ describe('event upload', () => {
     const ids = await spoolLaunches(spool, 20);
     const result = await uploadEvents(agent.http, spool, Date.now());
     expect(result).toMatchObject({ sent: 20, rejected: 0, truncated: 0, remaining: 0 });
-    expect(tight.app.aigate.stores.events.recentForDevice(agent.deviceId, 100).map((event) => event.id).sort()).toEqual([...ids].sort());
+    expect(
+      tight.app.aigate.stores.events
+        .recentForDevice(agent.deviceId, 100)
+        .map((event) => event.id)
+        .sort(),
+    ).toEqual([...ids].sort());
   });
 
   it('cuts a single too-large event short once, sets aside one that still does not fit, and reports it', async () => {
     const agent = await device(tight, 'single');
     const troubles: string[] = [];
     const spool = new EventSpool(agent.spoolDir, { onTrouble: (trouble) => troubles.push(trouble.message) });
-    const wide = (keys: number) => Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, 'y'.repeat(4000)]));
+    const wide = (keys: number) =>
+      Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, 'y'.repeat(4000)]));
     const small = newEvent('tamper', Date.now(), { toolId: 'claude-code', message: 'small' });
-    const shrinkable = newEvent('tamper', Date.now(), { toolId: 'claude-code', message: 'z'.repeat(4000), details: wide(10) });
+    const shrinkable = newEvent('tamper', Date.now(), {
+      toolId: 'claude-code',
+      message: 'z'.repeat(4000),
+      details: wide(10),
+    });
     const hopeless = newEvent('tamper', Date.now(), { toolId: 'claude-code', message: 'too wide', details: wide(50) });
     for (const event of [small, shrinkable, hopeless]) await spool.append(event);
 

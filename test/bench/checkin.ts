@@ -13,7 +13,7 @@
  *   BENCH_DEVICES=2000 BENCH_CHECKINS=30000 BENCH_POLLS=60000 BENCH_CONNECTIONS=64 tsx test/bench/checkin.ts
  *   BENCH_CPU_PROF=/tmp/prof npm run bench:checkin     (also profiles the server)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -21,14 +21,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
 import Fastify from 'fastify';
+
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluate } from '../../policies/evaluate.js';
 import { loadPolicy } from '../../policies/load.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient } from '../support/device-client.js';
 import { eightInstances } from '../server/helpers.js';
+import { DeviceClient } from '../support/device-client.js';
 
 // ---------------------------------------------------------------------------------------------
 // autocannon has no bundled types; describe the part used here.
@@ -55,7 +57,9 @@ interface AutocannonResult {
   timeouts: number;
   statusCodeStats: Record<string, { count: number }>;
 }
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: AutocannonOptions) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  options: AutocannonOptions,
+) => Promise<AutocannonResult>;
 
 const env = (name: string, fallback: number) => {
   const value = process.env[name];
@@ -91,7 +95,10 @@ spec:
 
 async function runBareServer(): Promise<void> {
   const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
-  app.post('/bare/checkin', async (request) => ({ ok: true, items: Array.isArray((request.body as { inventory?: unknown[] }).inventory) }));
+  app.post('/bare/checkin', async (request) => ({
+    ok: true,
+    items: Array.isArray((request.body as { inventory?: unknown[] }).inventory),
+  }));
   app.get('/bare/poll', async (_request, reply) => reply.code(304).header('etag', '"r1-bare"').send());
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -104,7 +111,10 @@ async function runBareServer(): Promise<void> {
 function waitForLine(child: ChildProcess, pattern: RegExp, collect: string[]): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${collect.join('\n')}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${collect.join('\n')}`)),
+      30_000,
+    );
     lines.on('line', (line) => {
       collect.push(line);
       const match = pattern.exec(line);
@@ -113,7 +123,9 @@ function waitForLine(child: ChildProcess, pattern: RegExp, collect: string[]): P
         resolve(match);
       }
     });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before ${pattern}:\n${collect.join('\n')}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`process exited (${code}) before ${pattern}:\n${collect.join('\n')}`)),
+    );
   });
 }
 
@@ -122,7 +134,23 @@ async function startAigate(dataDir: string) {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(
     process.execPath,
-    [...profile, 'dist/server/cli/aigate-server.js', 'start', '--data', dataDir, '--port', '0', '--log-level', 'warn', '--rate-device', '1000000', '--rate-token', '1000000', '--rate-enroll', '1000000'],
+    [
+      ...profile,
+      'dist/server/cli/aigate-server.js',
+      'start',
+      '--data',
+      dataDir,
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      '--rate-device',
+      '1000000',
+      '--rate-token',
+      '1000000',
+      '--rate-enroll',
+      '1000000',
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const output: string[] = [];
@@ -133,7 +161,10 @@ async function startAigate(dataDir: string) {
 }
 
 async function startBare() {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--bare-server'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--bare-server'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const match = await waitForLine(child, /bare listening on (\d+)/, []);
   return { child, url: `http://127.0.0.1:${match[1]}` };
 }
@@ -168,7 +199,14 @@ interface Row extends Measured {
   expected: number;
 }
 
-async function drive(server: ChildProcess, url: string, method: string, path: string, amount: number, next: (i: number) => { headers: Record<string, string>; body?: string }): Promise<Measured> {
+async function drive(
+  server: ChildProcess,
+  url: string,
+  method: string,
+  path: string,
+  amount: number,
+  next: (i: number) => { headers: Record<string, string>; body?: string },
+): Promise<Measured> {
   let i = 0;
   const cpuBefore = cpuTimeMicros(server.pid);
   const started = performance.now();
@@ -204,7 +242,10 @@ async function main(): Promise<void> {
 
     const admin = new AdminClient(aigate.url, aigate.token);
     const published = await admin.post<{ revision: number; etag: string }>('/policies', { source: POLICY });
-    const { secret } = await admin.post<{ secret: string }>('/enroll-secrets', { group: 'engineering', maxUses: DEVICES + 10 });
+    const { secret } = await admin.post<{ secret: string }>('/enroll-secrets', {
+      group: 'engineering',
+      maxUses: DEVICES + 10,
+    });
 
     const loaded = loadPolicy(POLICY);
     if (!loaded.ok) throw new Error('bench policy invalid');
@@ -220,10 +261,20 @@ async function main(): Promise<void> {
       async (i) => {
         const device = DeviceClient.generate(aigate.url);
         const user = `user${i}`;
-        const result = await device.enroll(secret, { hostname: `host-${i}`, os: 'linux', users: [user], agentVersion: '0.1.0' });
+        const result = await device.enroll(secret, {
+          hostname: `host-${i}`,
+          os: 'linux',
+          users: [user],
+          agentVersion: '0.1.0',
+        });
         if (result.status !== 201) throw new Error(`enroll ${i}: ${result.status} ${result.text}`);
         const inventory = eightInstances(user);
-        const verdicts = evaluate(compiled, inventory, { os: 'linux', group: 'engineering', deviceId: device.deviceId! }, now);
+        const verdicts = evaluate(
+          compiled,
+          inventory,
+          { os: 'linux', group: 'engineering', deviceId: device.deviceId! },
+          now,
+        );
         devices[i] = device;
         bodies[i] = JSON.stringify({ policyRevision: published.revision, agentVersion: '0.1.0', inventory, verdicts });
       },
@@ -251,40 +302,61 @@ async function main(): Promise<void> {
     rows.push({
       name: 'bare POST (parse the same JSON)',
       expected: 200,
-      ...(await drive(bare.child, bare.url, 'POST', '/bare/checkin', CHECKINS, (i) => ({ headers: { authorization: bareCheckinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
+      ...(await drive(bare.child, bare.url, 'POST', '/bare/checkin', CHECKINS, (i) => ({
+        headers: { authorization: bareCheckinTokens[i]!, 'content-type': json },
+        body: bodies[i % DEVICES]!,
+      }))),
     });
     rows.push({
       name: 'aigate POST /v1/checkin',
       expected: 200,
-      ...(await drive(aigate.child, aigate.url, 'POST', '/v1/checkin', CHECKINS, (i) => ({ headers: { authorization: checkinTokens[i]!, 'content-type': json }, body: bodies[i % DEVICES]! }))),
+      ...(await drive(aigate.child, aigate.url, 'POST', '/v1/checkin', CHECKINS, (i) => ({
+        headers: { authorization: checkinTokens[i]!, 'content-type': json },
+        body: bodies[i % DEVICES]!,
+      }))),
     });
     rows.push({
       name: 'bare GET (304)',
       expected: 304,
-      ...(await drive(bare.child, bare.url, 'GET', '/bare/poll', POLLS, (i) => ({ headers: { authorization: barePollTokens[i]!, 'if-none-match': '"r1-bare"' } }))),
+      ...(await drive(bare.child, bare.url, 'GET', '/bare/poll', POLLS, (i) => ({
+        headers: { authorization: barePollTokens[i]!, 'if-none-match': '"r1-bare"' },
+      }))),
     });
     rows.push({
       name: 'aigate GET /v1/policy (304)',
       expected: 304,
-      ...(await drive(aigate.child, aigate.url, 'GET', '/v1/policy', POLLS, (i) => ({ headers: { authorization: pollTokens[i]!, 'if-none-match': published.etag } }))),
+      ...(await drive(aigate.child, aigate.url, 'GET', '/v1/policy', POLLS, (i) => ({
+        headers: { authorization: pollTokens[i]!, 'if-none-match': published.etag },
+      }))),
     });
 
     const [bareCheckin, checkin, barePoll, poll] = rows as [Row, Row, Row, Row];
-    process.stdout.write(`\n${DEVICES} devices, 8 tool instances each (${bodyBytes} byte check-in body), ${CONNECTIONS} connections, node ${process.version}\n\n`);
-    process.stdout.write(`${'route'.padEnd(34)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'cpu µs/req'.padStart(12)}  status codes\n`);
+    process.stdout.write(
+      `\n${DEVICES} devices, 8 tool instances each (${bodyBytes} byte check-in body), ${CONNECTIONS} connections, node ${process.version}\n\n`,
+    );
+    process.stdout.write(
+      `${'route'.padEnd(34)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'cpu µs/req'.padStart(12)}  status codes\n`,
+    );
     for (const row of rows) {
       const codes = Object.entries(row.result.statusCodeStats)
         .map(([code, { count }]) => `${code}x${count}`)
         .join(' ');
-      const wrong = row.result.requests.total - (row.result.statusCodeStats[String(row.expected)]?.count ?? 0) + row.result.errors + row.result.timeouts;
+      const wrong =
+        row.result.requests.total -
+        (row.result.statusCodeStats[String(row.expected)]?.count ?? 0) +
+        row.result.errors +
+        row.result.timeouts;
       process.stdout.write(
         `${row.name.padEnd(34)}${row.rate.toFixed(0).padStart(9)}${row.result.latency.p50.toFixed(1).padStart(9)}${row.result.latency.p99.toFixed(1).padStart(9)}${(row.cpuMicros === null ? 'n/a' : row.cpuMicros.toFixed(0)).padStart(12)}  ${codes}${wrong ? `  (${wrong} unexpected!)` : ''}\n`,
       );
     }
     const ratio = (a: Row, b: Row) => (a.rate / b.rate).toFixed(2);
     const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-    process.stdout.write(`\ncheck-ins per second:  ${checkin.rate.toFixed(0)}  (target >= 3000: ${verdict(checkin.rate >= 3000)})  ratio to the bare JSON route ${ratio(checkin, bareCheckin)}\n`);
-    const cpuRatio = (a: Row, b: Row) => (a.cpuMicros === null || b.cpuMicros === null ? 'n/a' : (b.cpuMicros / a.cpuMicros).toFixed(2));
+    process.stdout.write(
+      `\ncheck-ins per second:  ${checkin.rate.toFixed(0)}  (target >= 3000: ${verdict(checkin.rate >= 3000)})  ratio to the bare JSON route ${ratio(checkin, bareCheckin)}\n`,
+    );
+    const cpuRatio = (a: Row, b: Row) =>
+      a.cpuMicros === null || b.cpuMicros === null ? 'n/a' : (b.cpuMicros / a.cpuMicros).toFixed(2);
     process.stdout.write(
       `server CPU per request (robust to a busy machine): a check-in costs ${checkin.cpuMicros?.toFixed(0) ?? 'n/a'} µs, i.e. ${checkin.cpuMicros ? Math.round(1e6 / checkin.cpuMicros) : 'n/a'} check-ins per CPU-second; ` +
         `ratio to the bare JSON route ${cpuRatio(checkin, bareCheckin)}; a 304 poll ${poll.cpuMicros?.toFixed(0) ?? 'n/a'} µs, ratio to the bare JSON route ${cpuRatio(poll, bareCheckin)}\n`,

@@ -29,7 +29,11 @@ function percentile(values: number[], p: number): number {
 /** Wall time of one `node ...args` run in ms; the run must succeed and print something. */
 function timeRun(args: string[], cwd: string): number {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tmpdir() } });
+  const result = spawnSync(process.execPath, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+  });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0 || (args[0] !== '-e' && !args[0]!.endsWith('empty.mjs') && result.stdout.length === 0)) {
     throw new Error(`node ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
@@ -39,12 +43,16 @@ function timeRun(args: string[], cwd: string): number {
 
 function main(): void {
   const dist = (path: string) => join(ROOT, 'dist', path);
-  if (!existsSync(dist('server/cli/aigate.js')) || !existsSync(dist('agent/cli.js'))) throw new Error('build first: npm run build');
+  if (!existsSync(dist('server/cli/aigate.js')) || !existsSync(dist('agent/cli.js')))
+    throw new Error('build first: npm run build');
 
   const work = mkdtempSync(join(tmpdir(), 'aigate-bench-cli-'));
   try {
     // The agent as it is shipped: one esbuild bundle, no node_modules beside it.
-    execFileSync(process.execPath, [join(ROOT, 'installer/package.mjs'), '--out', join(work, 'out'), '--os', 'linux'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [join(ROOT, 'installer/package.mjs'), '--out', join(work, 'out'), '--os', 'linux'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const bundle = join(work, 'out', 'aigate-agent.mjs');
     if (!existsSync(bundle)) throw new Error(`installer/package.mjs made no ${bundle}`);
 
@@ -66,7 +74,8 @@ function main(): void {
     const other = process.env.BENCH_CLI_COMPARE;
     if (other) {
       const theirs = (path: string) => join(other, 'dist', path);
-      if (!existsSync(theirs('server/cli/aigate.js'))) throw new Error(`BENCH_CLI_COMPARE: no ${theirs('server/cli/aigate.js')}; build that checkout first`);
+      if (!existsSync(theirs('server/cli/aigate.js')))
+        throw new Error(`BENCH_CLI_COMPARE: no ${theirs('server/cli/aigate.js')}; build that checkout first`);
       cases.push(
         { name: 'compared: aigate --help', args: [theirs('server/cli/aigate.js'), '--help'], cwd: other },
         { name: 'compared: agent --version', args: [theirs('agent/cli.js'), '--version'], cwd: other },
@@ -82,8 +91,12 @@ function main(): void {
     }
 
     const baseline = percentile(times[0]!, 0.5);
-    console.log(`CLI start-up from a checkout (node ${process.version}, ${RUNS} runs each after ${WARMUP} warm-up, interleaved)`);
-    console.log(`${'command'.padEnd(26)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'over node -e 0'.padStart(15)}`);
+    console.log(
+      `CLI start-up from a checkout (node ${process.version}, ${RUNS} runs each after ${WARMUP} warm-up, interleaved)`,
+    );
+    console.log(
+      `${'command'.padEnd(26)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'over node -e 0'.padStart(15)}`,
+    );
     let missed = false;
     cases.forEach((c, index) => {
       const median = percentile(times[index]!, 0.5);
@@ -95,9 +108,14 @@ function main(): void {
         missed ||= !met;
         verdict = `   target < ${c.target} ms: ${met ? 'met' : `MISSED (of which node itself takes ${baseline.toFixed(0)} ms)`}`;
       }
-      console.log(`${c.name.padEnd(26)} ${`${median.toFixed(0)} ms`.padStart(9)} ${`${p90.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}${verdict}`);
+      console.log(
+        `${c.name.padEnd(26)} ${`${median.toFixed(0)} ms`.padStart(9)} ${`${p90.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}${verdict}`,
+      );
     });
-    if (missed && baseline > TARGET_MS / 2) console.log('note: node alone takes over half the target here; the machine is slow or busy, so compare the "over node -e 0" column');
+    if (missed && baseline > TARGET_MS / 2)
+      console.log(
+        'note: node alone takes over half the target here; the machine is slow or busy, so compare the "over node -e 0" column',
+      );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

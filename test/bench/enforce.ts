@@ -10,10 +10,11 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateInstance } from '../../policies/evaluate.js';
-import type { ToolInstance } from '../../policies/inventory.js';
+
 import { policyFacts } from '../../agent/enforce/desired.js';
 import { scanMachine } from '../../agent/inventory/index.js';
+import { evaluateInstance } from '../../policies/evaluate.js';
+import type { ToolInstance } from '../../policies/inventory.js';
 import { ALLOW_ALL, banPolicy, DEVICE, makeEnforcer, npmInstanceOf } from '../agent/enforce-helpers.js';
 import { claudeCodeNpm } from '../agent/trees.js';
 
@@ -45,10 +46,21 @@ async function main(): Promise<void> {
     const { enforcer } = await makeEnforcer(join(work, 'state'), { homes });
     const ban = banPolicy({ effective: '2020-01-01' });
     const facts = policyFacts(ban);
-    const items = (policy: typeof ban) => instances.map((instance) => ({ instance, verdict: evaluateInstance(policy, instance, DEVICE, Date.now()) }));
+    const items = (policy: typeof ban) =>
+      instances.map((instance) => ({ instance, verdict: evaluateInstance(policy, instance, DEVICE, Date.now()) }));
 
     const scans: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) scans.push(await time(() => scanMachine({ homes, npmPrefixes: prefixes, paths: prefixes.map((p) => join(p, 'bin')), detectRunning: false })));
+    for (let r = 0; r < ROUNDS; r++)
+      scans.push(
+        await time(() =>
+          scanMachine({
+            homes,
+            npmPrefixes: prefixes,
+            paths: prefixes.map((p) => join(p, 'bin')),
+            detectRunning: false,
+          }),
+        ),
+      );
 
     const apply = await time(() => enforcer.reconcile(items(ban), facts, 1));
     const idle: number[] = [];
@@ -60,9 +72,15 @@ async function main(): Promise<void> {
     const minute = median(idle);
     console.log(`enforcement on ${USERS} npm installs of Claude Code (1 launcher + 1 install folder each)`);
     console.log(`  baseline: one scan of the same tree        ${scan.toFixed(1)} ms (median of ${ROUNDS})`);
-    console.log(`  apply block to all                         ${apply.toFixed(1)} ms  (${(apply / USERS).toFixed(2)} ms per instance, ${(apply / scan).toFixed(2)}x a scan)`);
-    console.log(`  minute check, nothing to change            ${minute.toFixed(1)} ms  (${(minute / USERS).toFixed(3)} ms per instance, ${(minute / scan).toFixed(2)}x a scan)`);
-    console.log(`  restore all, byte-identical                ${restore.toFixed(1)} ms  (${(restore / USERS).toFixed(2)} ms per instance, ${(restore / scan).toFixed(2)}x a scan)`);
+    console.log(
+      `  apply block to all                         ${apply.toFixed(1)} ms  (${(apply / USERS).toFixed(2)} ms per instance, ${(apply / scan).toFixed(2)}x a scan)`,
+    );
+    console.log(
+      `  minute check, nothing to change            ${minute.toFixed(1)} ms  (${(minute / USERS).toFixed(3)} ms per instance, ${(minute / scan).toFixed(2)}x a scan)`,
+    );
+    console.log(
+      `  restore all, byte-identical                ${restore.toFixed(1)} ms  (${(restore / USERS).toFixed(2)} ms per instance, ${(restore / scan).toFixed(2)}x a scan)`,
+    );
     console.log(`  peak RSS after apply                       ${(rss / 1024 / 1024).toFixed(1)} MiB`);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -27,41 +27,89 @@ function buildPolicy(): PolicyDocument {
     const id = ids[i % ids.length]!;
     switch (i % 5) {
       case 0:
-        rules.push({ tools: [id], action: 'block', versions: `>=${(i % 7) + 1}.${i % 10}.0`, groups: [`team-${i % 13}`] });
+        rules.push({
+          tools: [id],
+          action: 'block',
+          versions: `>=${(i % 7) + 1}.${i % 10}.0`,
+          groups: [`team-${i % 13}`],
+        });
         break;
       case 1:
-        rules.push({ tools: [id, ids[(i + 3) % ids.length]!], action: 'block', effective: `2027-0${(i % 9) + 1}-10`, warnFor: '14d', users: [`user-${i}`] });
+        rules.push({
+          tools: [id, ids[(i + 3) % ids.length]!],
+          action: 'block',
+          effective: `2027-0${(i % 9) + 1}-10`,
+          warnFor: '14d',
+          users: [`user-${i}`],
+        });
         break;
       case 2:
-        rules.push({ tools: [`vendor:${vendors[i % vendors.length]!}`], action: 'warn', os: ['darwin'], devices: [`host-${i}`] });
+        rules.push({
+          tools: [`vendor:${vendors[i % vendors.length]!}`],
+          action: 'warn',
+          os: ['darwin'],
+          devices: [`host-${i}`],
+        });
         break;
       case 3:
-        rules.push({ tools: [id], action: 'allow', versions: `<${i % 5}.${i % 3}.0 || >=9.0.0`, until: '2030-01-01', groups: ['research'] });
+        rules.push({
+          tools: [id],
+          action: 'allow',
+          versions: `<${i % 5}.${i % 3}.0 || >=9.0.0`,
+          until: '2030-01-01',
+          groups: ['research'],
+        });
         break;
       default:
-        rules.push({ tools: ['category:ide-extension', id], action: 'warn', effective: '2026-01-01', until: '2026-06-01' });
+        rules.push({
+          tools: ['category:ide-extension', id],
+          action: 'warn',
+          effective: '2026-01-01',
+          until: '2026-06-01',
+        });
     }
   }
-  const exceptions = Array.from({ length: 20 }, (_, i) => ({ tools: [ids[(i * 7) % ids.length]!], users: [`user-${i}`], until: '2027-01-01', reason: `ticket ${i}` }));
+  const exceptions = Array.from({ length: 20 }, (_, i) => ({
+    tools: [ids[(i * 7) % ids.length]!],
+    users: [`user-${i}`],
+    until: '2027-01-01',
+    reason: `ticket ${i}`,
+  }));
   return {
     apiVersion: 'aigate/v1',
     kind: 'Policy',
     metadata: { name: 'bench-200' },
-    spec: { timezone: 'Asia/Shanghai', default: 'block', unknownTools: 'warn', notice: { contact: 'it@example.com', alternatives: ['qwen-code'] }, rules, exceptions },
+    spec: {
+      timezone: 'Asia/Shanghai',
+      default: 'block',
+      unknownTools: 'warn',
+      notice: { contact: 'it@example.com', alternatives: ['qwen-code'] },
+      rules,
+      exceptions,
+    },
   };
 }
 
-const inventory: ToolInstance[] = ['claude-code', 'openai-codex-cli', 'gemini-cli', 'github-copilot-ide', 'cursor', 'qwen-code', 'tongyi-lingma', 'cline', 'aider', 'kimi-cli'].map(
-  (toolId, i) => ({
-    toolId,
-    version: `${(i % 4) + 1}.${i}.${i * 3}`,
-    channel: 'npm',
-    installPath: `/home/alice/.npm-global/lib/node_modules/${toolId}`,
-    launchers: [],
-    owner: 'alice',
-    evidence: [],
-  }),
-);
+const inventory: ToolInstance[] = [
+  'claude-code',
+  'openai-codex-cli',
+  'gemini-cli',
+  'github-copilot-ide',
+  'cursor',
+  'qwen-code',
+  'tongyi-lingma',
+  'cline',
+  'aider',
+  'kimi-cli',
+].map((toolId, i) => ({
+  toolId,
+  version: `${(i % 4) + 1}.${i}.${i * 3}`,
+  channel: 'npm',
+  installPath: `/home/alice/.npm-global/lib/node_modules/${toolId}`,
+  launchers: [],
+  owner: 'alice',
+  evidence: [],
+}));
 const device: DeviceFacts = { os: 'linux', group: 'team-3', deviceId: 'dev-1', hostname: 'alice-laptop' };
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 
@@ -106,10 +154,15 @@ const baseline = rate(() => {
 });
 
 const verdicts = evaluate(compiled, inventory, device, NOW);
-const summary = verdicts.reduce<Record<string, number>>((acc, v) => ((acc[v.action] = (acc[v.action] ?? 0) + 1), acc), {});
+const summary = verdicts.reduce<Record<string, number>>(
+  (acc, v) => ((acc[v.action] = (acc[v.action] ?? 0) + 1), acc),
+  {},
+);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-console.log(`evaluate: ${RULES} rules + ${document.spec.exceptions!.length} exceptions, ${inventory.length}-tool inventory, one core (node ${process.version})`);
+console.log(
+  `evaluate: ${RULES} rules + ${document.spec.exceptions!.length} exceptions, ${inventory.length}-tool inventory, one core (node ${process.version})`,
+);
 console.log(`  compile once:                 ${compileMs.toFixed(2)} ms`);
 console.log(`  inventory evaluations/s:      ${fmt(evaluations)}   (target > 200,000)`);
 console.log(`  verdicts/s:                   ${fmt(evaluations * inventory.length)}`);

@@ -16,16 +16,18 @@
  *   BENCH_DEVICES=20000 tsx test/bench/report.ts  (a smaller fleet)
  *   BENCH_DATA=/tmp/fleet tsx test/bench/report.ts (seed there once, reuse it on later runs)
  */
-import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { get } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { get } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import Database from 'better-sqlite3';
+
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluate } from '../../policies/evaluate.js';
@@ -72,7 +74,11 @@ spec:
 `;
 
 function tenInstances(user: string): ToolInstance[] {
-  return [...eightInstances(user), npmInstance('opencode', 'opencode-ai', '0.15.2', user), npmInstance('crush', '@charmland/crush', '0.9.1', user)];
+  return [
+    ...eightInstances(user),
+    npmInstance('opencode', 'opencode-ai', '0.15.2', user),
+    npmInstance('crush', '@charmland/crush', '0.9.1', user),
+  ];
 }
 
 function seed(file: string, now: number): { token: string } {
@@ -111,9 +117,23 @@ function seed(file: string, now: number): { token: string } {
         const firstSeen = enrolledAt + 3_600_000 + (d % 20) * DAY; // installs appear over 20 days
         // One device in twelve has not checked in for more than a week.
         const lastCheckin = d % 12 === 0 ? now - 9 * DAY : now - (d % 60) * 60_000;
-        insertDevice.run(id, createHash('sha256').update(id).digest('base64url'), `host-${String(d).padStart(6, '0')}`, JSON.stringify([user]), group, enrolledAt, lastCheckin, lastCheckin);
+        insertDevice.run(
+          id,
+          createHash('sha256').update(id).digest('base64url'),
+          `host-${String(d).padStart(6, '0')}`,
+          JSON.stringify([user]),
+          group,
+          enrolledAt,
+          lastCheckin,
+          lastCheckin,
+        );
         const instances = tenInstances(user);
-        const verdicts = evaluate(compiled, instances, { os: 'linux', group, deviceId: id, hostname: `host-${d}` }, now);
+        const verdicts = evaluate(
+          compiled,
+          instances,
+          { os: 'linux', group, deviceId: id, hostname: `host-${d}` },
+          now,
+        );
         instances.forEach((instance, i) => {
           const verdict = verdicts[i]!;
           const key = instanceKey(instance);
@@ -148,7 +168,15 @@ function seed(file: string, now: number): { token: string } {
       for (let e = 0; e < EVENTS; e++) {
         const d = (e * 7919) % DEVICES;
         const at = now - (e % (14 * 24)) * 3_600_000;
-        insertEvent.run(ids[d]!, randomUUID(), e % 5 === 0 ? 'warned-launch' : 'blocked-launch', at, at + 60_000, `/home/user${d}/.npm-global/lib/node_modules/@anthropic-ai/claude-code`, `user${d}`);
+        insertEvent.run(
+          ids[d]!,
+          randomUUID(),
+          e % 5 === 0 ? 'warned-launch' : 'blocked-launch',
+          at,
+          at + 60_000,
+          `/home/user${d}/.npm-global/lib/node_modules/@anthropic-ai/claude-code`,
+          `user${d}`,
+        );
       }
     })();
     return { token };
@@ -161,7 +189,10 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchA
   return new Promise((resolve, reject) => {
     const lines: string[] = [];
     const reader = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}:\n${lines.join('\n')}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}:\n${lines.join('\n')}`)),
+      120_000,
+    );
     reader.on('line', (line) => {
       lines.push(line);
       const match = pattern.exec(line);
@@ -199,7 +230,10 @@ function resetPeak(pid: number): boolean {
 }
 
 async function api<T>(url: string, token: string, path: string, init: RequestInit = {}): Promise<T> {
-  const response = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+  const response = await fetch(`${url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+  });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
 }
@@ -244,11 +278,15 @@ async function main(): Promise<void> {
       token = readFileSync(tokenFile, 'utf8');
       process.stdout.write(`reusing the fleet seeded in ${dataDir}\n`);
     } else {
-      process.stdout.write(`seeding ${fmt(DEVICES)} devices x 10 instances and ${fmt(EVENTS)} events into ${file} ...\n`);
+      process.stdout.write(
+        `seeding ${fmt(DEVICES)} devices x 10 instances and ${fmt(EVENTS)} events into ${file} ...\n`,
+      );
       const seedStart = performance.now();
       token = seed(file, now).token;
       if (keep) writeFileSync(tokenFile, token, { mode: 0o600 });
-      process.stdout.write(`seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; database ${fmt((await stat(file)).size / MB)} MB\n`);
+      process.stdout.write(
+        `seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; database ${fmt((await stat(file)).size / MB)} MB\n`,
+      );
     }
 
     // Baseline: the report's own query read in this process, no mapping, CSV or HTTP (after
@@ -257,20 +295,44 @@ async function main(): Promise<void> {
     const raw = new Database(file, { readonly: true });
     const baselineStart = performance.now();
     let baselineRows = 0;
-    for (const _row of raw.prepare(`SELECT ${INVENTORY_SELECT} FROM instances i ORDER BY i.device_id, i.instance_key`).raw(true).iterate()) baselineRows++;
+    for (const _row of raw
+      .prepare(`SELECT ${INVENTORY_SELECT} FROM instances i ORDER BY i.device_id, i.instance_key`)
+      .raw(true)
+      .iterate())
+      baselineRows++;
     const baselineMs = performance.now() - baselineStart;
     raw.close();
 
-    child = spawn(process.execPath, ['dist/server/cli/aigate-server.js', 'start', '--data', dataDir, '--port', '0', '--log-level', 'warn', '--rate-token', '1000000'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        'dist/server/cli/aigate-server.js',
+        'start',
+        '--data',
+        dataDir,
+        '--port',
+        '0',
+        '--log-level',
+        'warn',
+        '--rate-token',
+        '1000000',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const url = (await waitForLine(child, /listening on (http:\/\/\S+)/))[1]!;
     const pid = child.pid!;
     await api(url, token, '/v1/admin/policies', { method: 'POST', body: JSON.stringify({ source: POLICY }) });
     process.stdout.write('building the rollups (1,000,000 history rows, next changes over 1,000,000 instances) ...\n');
     const rollupStart = performance.now();
-    const rollup = await api<{ lastRun: { inventory: { historyRows: number; days: number }; durationMs: number } }>(url, token, '/v1/reports/rollups/run', { method: 'POST' });
+    const rollup = await api<{ lastRun: { inventory: { historyRows: number; days: number }; durationMs: number } }>(
+      url,
+      token,
+      '/v1/reports/rollups/run',
+      { method: 'POST' },
+    );
     const rollupMs = performance.now() - rollupStart;
 
     // Settle, then measure the streaming's own peak.
@@ -304,17 +366,27 @@ async function main(): Promise<void> {
 
     const rows = csv.lines - 1;
     const rate = rows / (csv.ms / 1000);
-    process.stdout.write(`\n${fmt(DEVICES)} devices, ${fmt(rows)} inventory rows, ${fmt(EVENTS)} events, node ${process.version}, ${cpus().length} shared cores\n\n`);
-    process.stdout.write(`rollups (history pass over ${fmt(rollup.lastRun.inventory.historyRows)} rows, ${rollup.lastRun.inventory.days} days, next changes): ${(rollup.lastRun.durationMs / 1000).toFixed(1)} s (${(rollupMs / 1000).toFixed(1)} s after the startup run)\n`);
-    process.stdout.write(`baseline: the report's query read in-process, no mapping, CSV or HTTP: ${fmt(baselineRows / (baselineMs / 1000))} rows/s (${(baselineMs / 1000).toFixed(2)} s)\n`);
     process.stdout.write(
-      `inventory CSV over HTTP: ${fmt(rows)} rows, ${fmt(csv.bytes / MB)} MB in ${(csv.ms / 1000).toFixed(2)} s = ${fmt(rate)} rows/s (${((rows / (csv.ms / 1000)) / (baselineRows / (baselineMs / 1000))).toFixed(2)} of the baseline)   target < 10 s: ${met(csv.ms < 10_000)}\n`,
+      `\n${fmt(DEVICES)} devices, ${fmt(rows)} inventory rows, ${fmt(EVENTS)} events, node ${process.version}, ${cpus().length} shared cores\n\n`,
     );
-    process.stdout.write(`  the server spent ${csvCpu.toFixed(1)} s of CPU on it (load average while measuring: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)\n`);
+    process.stdout.write(
+      `rollups (history pass over ${fmt(rollup.lastRun.inventory.historyRows)} rows, ${rollup.lastRun.inventory.days} days, next changes): ${(rollup.lastRun.durationMs / 1000).toFixed(1)} s (${(rollupMs / 1000).toFixed(1)} s after the startup run)\n`,
+    );
+    process.stdout.write(
+      `baseline: the report's query read in-process, no mapping, CSV or HTTP: ${fmt(baselineRows / (baselineMs / 1000))} rows/s (${(baselineMs / 1000).toFixed(2)} s)\n`,
+    );
+    process.stdout.write(
+      `inventory CSV over HTTP: ${fmt(rows)} rows, ${fmt(csv.bytes / MB)} MB in ${(csv.ms / 1000).toFixed(2)} s = ${fmt(rate)} rows/s (${(rows / (csv.ms / 1000) / (baselineRows / (baselineMs / 1000))).toFixed(2)} of the baseline)   target < 10 s: ${met(csv.ms < 10_000)}\n`,
+    );
+    process.stdout.write(
+      `  the server spent ${csvCpu.toFixed(1)} s of CPU on it (load average while measuring: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)\n`,
+    );
     process.stdout.write(
       `server RSS: ${fmt(before.rss / MB)} MB before, peak ${fmt(after.hwm / MB)} MB while streaming: growth ${fmt(growth / MB)} MB${peakReset ? '' : ' (VmHWM could not be reset: figure includes earlier peaks)'}   target < 150 MB: ${met(growth < 150 * MB)}\n`,
     );
-    process.stdout.write(`inventory NDJSON over HTTP: ${fmt(ndjson.bytes / MB)} MB in ${(ndjson.ms / 1000).toFixed(2)} s = ${fmt(ndjson.lines / (ndjson.ms / 1000))} rows/s (server CPU ${ndjsonCpu.toFixed(1)} s), RSS growth ${fmt(ndjsonGrowth / MB)} MB\n`);
+    process.stdout.write(
+      `inventory NDJSON over HTTP: ${fmt(ndjson.bytes / MB)} MB in ${(ndjson.ms / 1000).toFixed(2)} s = ${fmt(ndjson.lines / (ndjson.ms / 1000))} rows/s (server CPU ${ndjsonCpu.toFixed(1)} s), RSS growth ${fmt(ndjsonGrowth / MB)} MB\n`,
+    );
     process.stdout.write(
       `overview API: first ${first.toFixed(0)} ms, then median ${median.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${max.toFixed(0)} ms over ${OVERVIEW_CALLS} calls   target < 300 ms: ${met(p95 < 300)}\n`,
     );

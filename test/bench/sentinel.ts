@@ -13,11 +13,12 @@
  *
  *   tsx test/bench/sentinel.ts           BENCH_STARTS=200 BENCH_IDLE_MS=10000 BENCH_TRUE=2000
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { Sentinel } from '../../agent/sentinel/index.js';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import type { Catalog } from '../../policies/catalog/schema.js';
@@ -30,11 +31,23 @@ const PACKAGE = 'aigate-bench-blocked-tool';
 
 const benchCatalog: Catalog = {
   ...builtinCatalog,
-  tools: [...builtinCatalog.tools, { id: 'bench-blocked', name: 'Bench', vendor: 'example', vendorName: 'Example', category: 'cli', detect: { npm: [PACKAGE], binaries: ['bench-blocked'] } }],
+  tools: [
+    ...builtinCatalog.tools,
+    {
+      id: 'bench-blocked',
+      name: 'Bench',
+      vendor: 'example',
+      vendorName: 'Example',
+      category: 'cli',
+      detect: { npm: [PACKAGE], binaries: ['bench-blocked'] },
+    },
+  ],
 };
 
 function startHelper(flag: '--serve' | '--idle'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), flag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), flag], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', function onData(chunk: Buffer) {
@@ -63,7 +76,8 @@ function cpuMs(pid: number): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function main(): Promise<void> {
   if (process.platform !== 'linux') throw new Error('the sentinel benchmark runs on Linux');
@@ -71,10 +85,17 @@ async function main(): Promise<void> {
   try {
     const pkg = join(dir, 'node_modules', PACKAGE);
     mkdirSync(join(pkg, 'bin'), { recursive: true });
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: PACKAGE, version: '1.0.0', bin: { 'bench-blocked': 'bin/bench-blocked' } }));
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: PACKAGE, version: '1.0.0', bin: { 'bench-blocked': 'bin/bench-blocked' } }),
+    );
     copyFileSync('/bin/sleep', join(pkg, 'bin', 'bench-blocked'));
     execFileSync('chmod', ['755', join(pkg, 'bin', 'bench-blocked')]);
-    console.log(`sentinel benchmark: /proc polling every ${INTERVAL_MS} ms; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `sentinel benchmark: /proc polling every ${INTERVAL_MS} ms; ${cpus().length} cores, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
 
     // 1. start to stop
     const sentinel = await startHelper('--serve');
@@ -85,7 +106,10 @@ async function main(): Promise<void> {
       await sleep(Math.random() * INTERVAL_MS);
       const t0 = performance.now();
       const child = spawn(join(pkg, 'bin', 'bench-blocked'), ['1000'], { stdio: 'ignore' });
-      const res = await Promise.race([new Promise<string | null>((r) => child.on('exit', (_c, signal) => r(signal))), sleep(5000).then(() => 'timeout')]);
+      const res = await Promise.race([
+        new Promise<string | null>((r) => child.on('exit', (_c, signal) => r(signal))),
+        sleep(5000).then(() => 'timeout'),
+      ]);
       if (res === 'timeout') {
         child.kill('SIGKILL');
         missed++;
@@ -94,7 +118,9 @@ async function main(): Promise<void> {
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    console.log(`start to stop over ${STARTS} starts: p50 ${pct(times, 50).toFixed(0)} ms, p99 ${pct(times, 99).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, not stopped within 5 s: ${missed}   (goal p99 < 1000 ms)`);
+    console.log(
+      `start to stop over ${STARTS} starts: p50 ${pct(times, 50).toFixed(0)} ms, p99 ${pct(times, 99).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, not stopped within 5 s: ${missed}   (goal p99 < 1000 ms)`,
+    );
 
     // 2. idle CPU, on vs off
     await sleep(1000);
@@ -110,7 +136,9 @@ async function main(): Promise<void> {
     await stopHelper(idle);
     const onPct = (onCpu / IDLE_MS) * 100;
     const offPct = (offCpu / IDLE_MS) * 100;
-    console.log(`idle CPU over ${IDLE_MS / 1000} s: sentinel on ${onPct.toFixed(2)} % of one core, off (idle Node) ${offPct.toFixed(2)} %, added ${(onPct - offPct).toFixed(2)} %   (goal < 1 %)`);
+    console.log(
+      `idle CPU over ${IDLE_MS / 1000} s: sentinel on ${onPct.toFixed(2)} % of one core, off (idle Node) ${offPct.toFixed(2)} %, added ${(onPct - offPct).toFixed(2)} %   (goal < 1 %)`,
+    );
 
     // 3. cost per process start
     const loop = () => {
@@ -129,7 +157,9 @@ async function main(): Promise<void> {
     }
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     const added = ((med(on) - med(off)) / med(off)) * 100;
-    console.log(`${TRUE_RUNS} x /bin/true: off ${med(off).toFixed(0)} ms (${((med(off) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), on ${med(on).toFixed(0)} ms (${((med(on) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), added ${added.toFixed(1)} %   (goal < 5 %; medians of 3 alternated rounds: off ${off.map((x) => x.toFixed(0)).join('/')}, on ${on.map((x) => x.toFixed(0)).join('/')})`);
+    console.log(
+      `${TRUE_RUNS} x /bin/true: off ${med(off).toFixed(0)} ms (${((med(off) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), on ${med(on).toFixed(0)} ms (${((med(on) * 1000) / TRUE_RUNS).toFixed(0)} µs/start), added ${added.toFixed(1)} %   (goal < 5 %; medians of 3 alternated rounds: off ${off.map((x) => x.toFixed(0)).join('/')}, on ${on.map((x) => x.toFixed(0)).join('/')})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -142,7 +172,8 @@ if (process.argv.includes('--serve')) {
     catalog: catalogIndex(benchCatalog),
     intervalMs: INTERVAL_MS,
     isBlocked: (toolId) => toolId === 'bench-blocked',
-    onMatch: (match, outcome) => process.stdout.write(`${JSON.stringify({ pid: match.pid, stopped: outcome.stopped })}\n`),
+    onMatch: (match, outcome) =>
+      process.stdout.write(`${JSON.stringify({ pid: match.pid, stopped: outcome.stopped })}\n`),
   });
   sentinel.start();
   process.stdout.write('ready\n');

@@ -9,9 +9,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { pastBan } from '../agent/e2e-helpers.js';
-import { createEnrollSecret, hashTree, publish, ROOT, run, startTestServer, type TestServer } from '../agent/helpers.js';
+import {
+  createEnrollSecret,
+  hashTree,
+  publish,
+  ROOT,
+  run,
+  startTestServer,
+  type TestServer,
+} from '../agent/helpers.js';
 import { claudeCodeNpm, type NpmInstall } from '../agent/trees.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -24,10 +34,17 @@ let home: string;
 let before: string[];
 
 /** Runs a command without blocking this process: the server under test lives in it. */
-const sh = (command: string, args: string[]) => run(command, args, { cwd: work, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 120_000 });
+const sh = (command: string, args: string[]) =>
+  run(command, args, { cwd: work, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 120_000 });
 
 beforeAll(async () => {
-  const packaged = await sh(process.execPath, [join(ROOT, 'installer/package.mjs'), '--out', join(work, 'out'), '--os', 'linux']);
+  const packaged = await sh(process.execPath, [
+    join(ROOT, 'installer/package.mjs'),
+    '--out',
+    join(work, 'out'),
+    '--os',
+    'linux',
+  ]);
   expect(packaged.code, packaged.stderr).toBe(0);
   execFileSync('tar', ['-xzf', join(work, 'out', `aigate-agent-${VERSION}-linux.tar.gz`), '-C', work]);
   mkdirSync(root);
@@ -52,7 +69,15 @@ const installedAgent = () => join(root, 'opt/aigate/current/bin/aigate-agent');
 describe('install.sh + one cycle + uninstall.sh, with a real server', () => {
   it('installs and enrolls the bundled agent', async () => {
     const result = await sh(join(work, `aigate-agent-${VERSION}-linux`, 'install.sh'), [
-      '--server', server.url, '--secret-file', join(work, 'enroll.secret'), '--root', root, '--os', 'linux', '--no-start',
+      '--server',
+      server.url,
+      '--secret-file',
+      join(work, 'enroll.secret'),
+      '--root',
+      root,
+      '--os',
+      'linux',
+      '--no-start',
     ]);
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/Enrolled with http:\/\/127\.0\.0\.1:\d+: device [0-9a-f-]{36}, group engineering/);
@@ -62,7 +87,20 @@ describe('install.sh + one cycle + uninstall.sh, with a real server', () => {
 
   it('runs one cycle from the bundle and blocks Claude Code', async () => {
     const cycle = await sh(installedAgent(), [
-      'once', '--state-dir', stateDir, '--home', home, '--npm-prefix', install.prefix, '--path', install.bin, '--no-desktop-notify', '--stop-grace', '2', '--log-level', 'warn',
+      'once',
+      '--state-dir',
+      stateDir,
+      '--home',
+      home,
+      '--npm-prefix',
+      install.prefix,
+      '--path',
+      install.bin,
+      '--no-desktop-notify',
+      '--stop-grace',
+      '2',
+      '--log-level',
+      'warn',
     ]);
     expect(cycle.code, `${cycle.stdout}\n${cycle.stderr}`).toBe(0);
     const launched = await sh(install.launcher, ['--version']);
@@ -72,7 +110,9 @@ describe('install.sh + one cycle + uninstall.sh, with a real server', () => {
     expect(existsSync(join(install.installPath, 'package.json'))).toBe(false); // quarantined in place
     expect(await hashTree(install.prefix)).not.toEqual(before);
     const status = await sh(installedAgent(), ['status', '--json', '--state-dir', stateDir]);
-    expect(JSON.parse(status.stdout)).toMatchObject({ tools: expect.arrayContaining([expect.objectContaining({ toolId: 'claude-code', action: 'block' })]) });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      tools: expect.arrayContaining([expect.objectContaining({ toolId: 'claude-code', action: 'block' })]),
+    });
   });
 
   it('uninstall.sh restores the tool byte-identical and removes the agent', async () => {

@@ -5,11 +5,24 @@
  * uninstall.sh. The end-to-end install against a real server is in install-e2e.test.ts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { parsePlist } from '../../agent/inventory/parse/plist.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,7 +33,11 @@ const out = join(work, 'out');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', cwd: options.cwd ?? work, env: { ...process.env, ...options.env } });
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    cwd: options.cwd ?? work,
+    env: { ...process.env, ...options.env },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -39,11 +56,46 @@ beforeAll(() => {
 
 describe('npm run package:agent', () => {
   it('builds one tarball per OS with the bundle, launcher, service files and scripts', () => {
-    const listing = (os: string) => execFileSync('tar', ['-tzf', join(out, `aigate-agent-${VERSION}-${os}.tar.gz`)], { encoding: 'utf8' }).split('\n').filter(Boolean).map((p) => p.replace(/^[^/]+\//, '')).filter(Boolean).sort();
-    expect(listing('linux')).toEqual(expect.arrayContaining(['VERSION', 'README.md', 'bin/aigate-agent', 'install.sh', 'lib/aigate-agent.mjs', 'service/aigate-agent.service', 'uninstall.sh']));
-    expect(listing('darwin')).toEqual(expect.arrayContaining(['bin/aigate-agent', 'install.sh', 'uninstall.sh', 'service/com.aigate.agent.plist', 'pkg/build-pkg.sh', 'pkg/scripts/postinstall', 'pkg/scripts/preinstall']));
-    expect(listing('windows')).toEqual(expect.arrayContaining(['bin/aigate-agent.cmd', 'install.ps1', 'uninstall.ps1', 'service/aigate-agent-service.xml', 'lib/aigate-agent.mjs']));
-    for (const os of ['linux', 'darwin', 'windows']) expect(listing(os).some((p) => p.includes('node_modules'))).toBe(false);
+    const listing = (os: string) =>
+      execFileSync('tar', ['-tzf', join(out, `aigate-agent-${VERSION}-${os}.tar.gz`)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map((p) => p.replace(/^[^/]+\//, ''))
+        .filter(Boolean)
+        .sort();
+    expect(listing('linux')).toEqual(
+      expect.arrayContaining([
+        'VERSION',
+        'README.md',
+        'bin/aigate-agent',
+        'install.sh',
+        'lib/aigate-agent.mjs',
+        'service/aigate-agent.service',
+        'uninstall.sh',
+      ]),
+    );
+    expect(listing('darwin')).toEqual(
+      expect.arrayContaining([
+        'bin/aigate-agent',
+        'install.sh',
+        'uninstall.sh',
+        'service/com.aigate.agent.plist',
+        'pkg/build-pkg.sh',
+        'pkg/scripts/postinstall',
+        'pkg/scripts/preinstall',
+      ]),
+    );
+    expect(listing('windows')).toEqual(
+      expect.arrayContaining([
+        'bin/aigate-agent.cmd',
+        'install.ps1',
+        'uninstall.ps1',
+        'service/aigate-agent-service.xml',
+        'lib/aigate-agent.mjs',
+      ]),
+    );
+    for (const os of ['linux', 'darwin', 'windows'])
+      expect(listing(os).some((p) => p.includes('node_modules'))).toBe(false);
   });
 
   it('the bundled agent runs with nothing beside it and knows its version', () => {
@@ -53,7 +105,11 @@ describe('npm run package:agent', () => {
     expect(version.stdout.trim()).toBe(VERSION);
     const home = join(alone, 'home');
     mkdirSync(home);
-    const scan = run(process.execPath, [join(alone, 'aigate-agent.mjs'), 'scan', '--json', '--home', home, '--no-running'], { cwd: alone });
+    const scan = run(
+      process.execPath,
+      [join(alone, 'aigate-agent.mjs'), 'scan', '--json', '--home', home, '--no-running'],
+      { cwd: alone },
+    );
     expect(scan.code, scan.stderr).toBe(0);
     expect(JSON.parse(scan.stdout)).toMatchObject({ instances: [] });
   });
@@ -67,7 +123,13 @@ describe('npm run package:agent', () => {
   });
 
   it('refuses an unknown OS', () => {
-    const refused = run(process.execPath, [join(ROOT, 'installer/package.mjs'), '--out', join(work, 'never'), '--os', 'beos']);
+    const refused = run(process.execPath, [
+      join(ROOT, 'installer/package.mjs'),
+      '--out',
+      join(work, 'never'),
+      '--os',
+      'beos',
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/"beos" is not one of linux, darwin, windows/);
   });
@@ -81,7 +143,17 @@ describe('install.sh into a temporary root (Linux)', () => {
     pkg = unpack('linux');
   });
 
-  const install = (args: string[] = [], from = pkg) => run(join(from, 'install.sh'), ['--server', 'https://aigate.example.com', '--root', root, '--no-enroll', '--os', 'linux', ...args]);
+  const install = (args: string[] = [], from = pkg) =>
+    run(join(from, 'install.sh'), [
+      '--server',
+      'https://aigate.example.com',
+      '--root',
+      root,
+      '--no-enroll',
+      '--os',
+      'linux',
+      ...args,
+    ]);
 
   it('lays out the release, the launcher on PATH, the state dir, the config and the unit', () => {
     const result = install();
@@ -148,7 +220,14 @@ describe('install.sh into a temporary root (Linux)', () => {
 
   it('will not install unenrolled without a secret (and says how)', () => {
     const fresh = mkdtempSync(join(work, 'root-fresh-'));
-    const refused = run(join(pkg, 'install.sh'), ['--server', 'https://aigate.example.com', '--root', fresh, '--os', 'linux']);
+    const refused = run(join(pkg, 'install.sh'), [
+      '--server',
+      'https://aigate.example.com',
+      '--root',
+      fresh,
+      '--os',
+      'linux',
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/not enrolled yet: give --secret, --secret-file or AIGATE_ENROLL_SECRET/);
   });
@@ -169,7 +248,15 @@ describe('install.sh into a temporary root (macOS layout)', () => {
   it('installs a LaunchDaemon plist that parses and names the installed agent', () => {
     const root = mkdtempSync(join(work, 'root-darwin-'));
     const pkg = unpack('darwin');
-    const result = run(join(pkg, 'install.sh'), ['--server', 'https://aigate.example.com', '--root', root, '--no-enroll', '--os', 'darwin']);
+    const result = run(join(pkg, 'install.sh'), [
+      '--server',
+      'https://aigate.example.com',
+      '--root',
+      root,
+      '--no-enroll',
+      '--os',
+      'darwin',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const plistPath = join(root, 'Library/LaunchDaemons/com.aigate.agent.plist');
     expect(mode(plistPath)).toBe('644');
@@ -178,13 +265,20 @@ describe('install.sh into a temporary root (macOS layout)', () => {
     if (!parsed.ok) return;
     expect(parsed.value).toMatchObject({
       Label: 'com.aigate.agent',
-      ProgramArguments: ['/opt/aigate/current/bin/aigate-agent', 'run', '--state-dir', '/Library/Application Support/aigate'],
+      ProgramArguments: [
+        '/opt/aigate/current/bin/aigate-agent',
+        'run',
+        '--state-dir',
+        '/Library/Application Support/aigate',
+      ],
       RunAtLoad: true,
       KeepAlive: true,
       UserName: 'root',
     });
     expect(existsSync(join(root, 'opt/aigate/current/bin/aigate-agent'))).toBe(true);
     expect(existsSync(join(root, 'Library/Application Support/aigate'))).toBe(true);
-    expect(readFileSync(join(root, 'etc/aigate/install.conf'), 'utf8')).toContain('AIGATE_STATE_DIR=/Library/Application Support/aigate\n');
+    expect(readFileSync(join(root, 'etc/aigate/install.conf'), 'utf8')).toContain(
+      'AIGATE_STATE_DIR=/Library/Application Support/aigate\n',
+    );
   });
 });

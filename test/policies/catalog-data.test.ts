@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { Catalog, Signatures, type Catalog as CatalogType } from '../../policies/catalog/schema.js';
+
+import { Catalog, type Catalog as CatalogType, Signatures } from '../../policies/catalog/schema.js';
 
 const raw: unknown = JSON.parse(readFileSync(new URL('../../policies/catalog/catalog.json', import.meta.url), 'utf8'));
 const catalog = raw as CatalogType;
@@ -82,20 +84,26 @@ describe('catalog.json', () => {
   });
 
   it('writes VS Code extension ids as lower-case publisher.name', () => {
-    const bad = tools.flatMap((t) => (t.detect.vscodeExtensions ?? []).filter((id) => !/^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$/.test(id)));
+    const bad = tools.flatMap((t) =>
+      (t.detect.vscodeExtensions ?? []).filter((id) => !/^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$/.test(id)),
+    );
     expect(bad).toEqual([]);
   });
 
   it('writes nativeVersionDirs as relative POSIX paths', () => {
     const bad = tools.flatMap((t) =>
-      (t.detect.nativeVersionDirs ?? []).filter((dir) => dir.startsWith('/') || dir.startsWith('~') || dir.includes('\\') || dir.split('/').includes('..')),
+      (t.detect.nativeVersionDirs ?? []).filter(
+        (dir) => dir.startsWith('/') || dir.startsWith('~') || dir.includes('\\') || dir.split('/').includes('..'),
+      ),
     );
     expect(bad).toEqual([]);
   });
 
   it('keeps aliases apart from ids and from each other', () => {
     const ids = new Set(tools.map((t) => t.id.toLowerCase()));
-    const collisions = tools.flatMap((t) => (t.aliases ?? []).filter((a) => ids.has(a.toLowerCase())).map((a) => `${t.id}: ${a}`));
+    const collisions = tools.flatMap((t) =>
+      (t.aliases ?? []).filter((a) => ids.has(a.toLowerCase())).map((a) => `${t.id}: ${a}`),
+    );
     expect(collisions).toEqual([]);
     const seen = new Map<string, string>();
     const shared: string[] = [];

@@ -6,11 +6,25 @@
  */
 import validate from 'validate-npm-package-name';
 import { describe, expect, it } from 'vitest';
+
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
-import { identifyNpmPackage, normalizeSourceUrl, splitPlatformSuffix, toolVersion, type NpmPackageFacts } from '../../policies/catalog/npm.js';
+import {
+  identifyNpmPackage,
+  normalizeSourceUrl,
+  type NpmPackageFacts,
+  splitPlatformSuffix,
+  toolVersion,
+} from '../../policies/catalog/npm.js';
 
 const index = catalogIndex(builtinCatalog);
-const facts = (over: Partial<NpmPackageFacts>): NpmPackageFacts => ({ folderName: null, name: null, version: '1.0.0', bins: [], urls: [], ...over });
+const facts = (over: Partial<NpmPackageFacts>): NpmPackageFacts => ({
+  folderName: null,
+  name: null,
+  version: '1.0.0',
+  bins: [],
+  urls: [],
+  ...over,
+});
 const brief = (f: Partial<NpmPackageFacts>) => {
   const id = identifyNpmPackage(index, facts(f));
   return id && `${id.tool.id} ${id.role} ${id.version}`;
@@ -18,7 +32,9 @@ const brief = (f: Partial<NpmPackageFacts>) => {
 
 describe('npm names in the catalog', () => {
   const names = builtinCatalog.tools.flatMap((t) => (t.detect.npm ?? []).map((n) => [t.id, n] as const));
-  const families = builtinCatalog.tools.flatMap((t) => (t.detect.npmPlatformFamilies ?? []).map((n) => [t.id, n] as const));
+  const families = builtinCatalog.tools.flatMap((t) =>
+    (t.detect.npmPlatformFamilies ?? []).map((n) => [t.id, n] as const),
+  );
 
   it.each(names)('%s: %s is a valid npm package name', (_id, name) => {
     const result = validate(name);
@@ -27,10 +43,11 @@ describe('npm names in the catalog', () => {
   });
 
   it.each(families)('%s: platform packages of %s are valid npm names', (_id, base) => {
-    for (const platform of ['linux-x64', 'darwin-arm64', 'win32-x64', 'linux-x64-musl']) expect(validate(`${base}-${platform}`).validForNewPackages).toBe(true);
+    for (const platform of ['linux-x64', 'darwin-arm64', 'win32-x64', 'linux-x64-musl'])
+      expect(validate(`${base}-${platform}`).validForNewPackages).toBe(true);
   });
 
-  it('lists amp\'s new package and the Kilo CLI, and keeps the unpublished iFlow name for installed copies', () => {
+  it("lists amp's new package and the Kilo CLI, and keeps the unpublished iFlow name for installed copies", () => {
     expect(index.bySignature('npm', '@ampcode/cli')?.id).toBe('amp');
     expect(index.bySignature('npm', '@sourcegraph/amp')?.id).toBe('amp');
     expect(index.bySignature('npm', '@kilocode/cli')?.id).toBe('kilo-cli');
@@ -38,7 +55,9 @@ describe('npm names in the catalog', () => {
   });
 
   it('writes repositories normalized', () => {
-    const bad = builtinCatalog.tools.flatMap((t) => (t.detect.repositories ?? []).filter((r) => normalizeSourceUrl(r) !== r));
+    const bad = builtinCatalog.tools.flatMap((t) =>
+      (t.detect.repositories ?? []).filter((r) => normalizeSourceUrl(r) !== r),
+    );
     expect(bad).toEqual([]);
   });
 });
@@ -57,7 +76,7 @@ describe('platform suffixes', () => {
   it.each(['@openai/codex', 'linux-x64', '1.0.0-beta.1', 'left-pad', '2.1.50', 'x-linux'])('%s has none', (value) => {
     expect(splitPlatformSuffix(value)).toBeNull();
   });
-  it('gives a platform package\'s version without the suffix', () => {
+  it("gives a platform package's version without the suffix", () => {
     expect(toolVersion('0.111.0-linux-x64')).toBe('0.111.0');
     expect(toolVersion('0.0.1790712063-gb89205')).toBe('0.0.1790712063-gb89205');
   });
@@ -83,30 +102,60 @@ describe('normalizeSourceUrl', () => {
 
 describe('identifyNpmPackage', () => {
   it('knows a tool by folder or by manifest name', () => {
-    expect(brief({ folderName: '@openai/codex', name: '@openai/codex', version: '0.111.0' })).toBe('openai-codex-cli tool 0.111.0');
-    expect(brief({ folderName: 'anything', name: '@anthropic-ai/claude-code', version: '2.0.46' })).toBe('claude-code tool 2.0.46');
-    expect(brief({ folderName: null, name: '@anthropic-ai/claude-code', version: '2.0.45' })).toBe('claude-code tool 2.0.45');
+    expect(brief({ folderName: '@openai/codex', name: '@openai/codex', version: '0.111.0' })).toBe(
+      'openai-codex-cli tool 0.111.0',
+    );
+    expect(brief({ folderName: 'anything', name: '@anthropic-ai/claude-code', version: '2.0.46' })).toBe(
+      'claude-code tool 2.0.46',
+    );
+    expect(brief({ folderName: null, name: '@anthropic-ai/claude-code', version: '2.0.45' })).toBe(
+      'claude-code tool 2.0.45',
+    );
   });
 
-  it('takes a platform package (also aliased) for part of its tool, at the tool\'s version', () => {
+  it("takes a platform package (also aliased) for part of its tool, at the tool's version", () => {
     // openai/codex#13555's workaround: folder @openai/codex-linux-x64, manifest "@openai/codex" "0.111.0-linux-x64"
-    expect(brief({ folderName: '@openai/codex-linux-x64', name: '@openai/codex', version: '0.111.0-linux-x64' })).toBe('openai-codex-cli platform 0.111.0');
+    expect(brief({ folderName: '@openai/codex-linux-x64', name: '@openai/codex', version: '0.111.0-linux-x64' })).toBe(
+      'openai-codex-cli platform 0.111.0',
+    );
     // bun keeps the aliased folder name out of it: only the manifest tells
-    expect(brief({ folderName: null, name: '@openai/codex', version: '0.169.0-linux-x64' })).toBe('openai-codex-cli platform 0.169.0');
-    expect(brief({ folderName: '@anthropic-ai/claude-code-linux-x64', name: '@anthropic-ai/claude-code-linux-x64', version: '2.1.200' })).toBe('claude-code platform 2.1.200');
-    expect(brief({ folderName: 'opencode-linux-x64-baseline', name: 'opencode-linux-x64-baseline', version: '1.18.33' })).toBe('opencode platform 1.18.33');
-    expect(brief({ folderName: '@kilocode/cli-linux-x64-musl', name: '@kilocode/cli-linux-x64-musl', version: '7.8.1' })).toBe('kilo-cli platform 7.8.1');
+    expect(brief({ folderName: null, name: '@openai/codex', version: '0.169.0-linux-x64' })).toBe(
+      'openai-codex-cli platform 0.169.0',
+    );
+    expect(
+      brief({
+        folderName: '@anthropic-ai/claude-code-linux-x64',
+        name: '@anthropic-ai/claude-code-linux-x64',
+        version: '2.1.200',
+      }),
+    ).toBe('claude-code platform 2.1.200');
+    expect(
+      brief({ folderName: 'opencode-linux-x64-baseline', name: 'opencode-linux-x64-baseline', version: '1.18.33' }),
+    ).toBe('opencode platform 1.18.33');
+    expect(
+      brief({ folderName: '@kilocode/cli-linux-x64-musl', name: '@kilocode/cli-linux-x64-musl', version: '7.8.1' }),
+    ).toBe('kilo-cli platform 7.8.1');
   });
 
   it('knows a copy whose name was edited by its bin and repository/homepage', () => {
-    expect(brief({ folderName: 'my-helper', name: 'my-helper', version: '2.0.46', bins: ['claude'], urls: ['https://github.com/anthropics/claude-code'] })).toBe('claude-code tool 2.0.46');
+    expect(
+      brief({
+        folderName: 'my-helper',
+        name: 'my-helper',
+        version: '2.0.46',
+        bins: ['claude'],
+        urls: ['https://github.com/anthropics/claude-code'],
+      }),
+    ).toBe('claude-code tool 2.0.46');
     expect(brief({ name: 'x', bins: ['amp'], urls: ['https://ampcode.com/'] })).toBe('amp tool 1.0.0');
   });
 
   it('needs both signals: a bin name alone, or a repository alone, is not the tool', () => {
     expect(brief({ name: 'claude', bins: ['claude'], urls: ['https://github.com/someone/claude'] })).toBeNull();
     // @openai/codex-sdk shares codex's repository but has no codex bin
-    expect(brief({ name: '@openai/codex-sdk', bins: [], urls: ['git+https://github.com/openai/codex.git'] })).toBeNull();
+    expect(
+      brief({ name: '@openai/codex-sdk', bins: [], urls: ['git+https://github.com/openai/codex.git'] }),
+    ).toBeNull();
     expect(brief({ name: 'left-pad', bins: ['left-pad'], urls: ['https://github.com/left-pad/left-pad'] })).toBeNull();
   });
 });

@@ -1,17 +1,23 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadPolicy, validatePolicyValue, type LoadResult, type Problem } from '../../policies/load.js';
+
+import { formatProblem, loadPolicy, type LoadResult, type Problem, validatePolicyValue } from '../../policies/load.js';
 
 const examplesDir = join(import.meta.dirname, '../../policies/examples');
 
 /** A minimal valid policy with `spec` lines spliced in (YAML, two-space indented under spec). */
-function policyYaml(specLines: string[] = [], head = 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: test-policy\n'): string {
+function policyYaml(
+  specLines: string[] = [],
+  head = 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: test-policy\n',
+): string {
   return `${head}spec:\n${specLines.map((line) => `  ${line}`).join('\n')}\n`;
 }
 
 function errorsOf(result: LoadResult): Problem[] {
-  if (result.ok) throw new Error(`expected the policy to be refused, but it loaded (warnings: ${JSON.stringify(result.warnings)})`);
+  if (result.ok)
+    throw new Error(`expected the policy to be refused, but it loaded (warnings: ${JSON.stringify(result.warnings)})`);
   return result.errors;
 }
 
@@ -106,13 +112,25 @@ describe('loadPolicy: refusals name the field, what was expected, and where', ()
     },
     {
       name: 'bad duration',
-      yaml: policyYaml(['rules:', '  - tools: [claude-code]', '    action: block', '    effective: 2026-07-10', '    warnFor: 2 weeks']),
+      yaml: policyYaml([
+        'rules:',
+        '  - tools: [claude-code]',
+        '    action: block',
+        '    effective: 2026-07-10',
+        '    warnFor: 2 weeks',
+      ]),
       path: 'spec.rules[0].warnFor',
       message: /is not a duration/,
     },
     {
       name: 'zero duration',
-      yaml: policyYaml(['rules:', '  - tools: [claude-code]', '    action: block', '    effective: 2026-07-10', '    warnFor: 0d']),
+      yaml: policyYaml([
+        'rules:',
+        '  - tools: [claude-code]',
+        '    action: block',
+        '    effective: 2026-07-10',
+        '    warnFor: 0d',
+      ]),
       path: 'spec.rules[0].warnFor',
       message: /longer than zero/,
     },
@@ -124,7 +142,13 @@ describe('loadPolicy: refusals name the field, what was expected, and where', ()
     },
     {
       name: 'until before effective',
-      yaml: policyYaml(['rules:', '  - tools: [claude-code]', '    action: block', '    effective: 2026-07-10', '    until: 2026-07-01']),
+      yaml: policyYaml([
+        'rules:',
+        '  - tools: [claude-code]',
+        '    action: block',
+        '    effective: 2026-07-10',
+        '    until: 2026-07-01',
+      ]),
       path: 'spec.rules[0].until',
       message: /must be after effective/,
     },
@@ -148,13 +172,23 @@ describe('loadPolicy: refusals name the field, what was expected, and where', ()
     },
     {
       name: 'exception ending before it starts',
-      yaml: policyYaml(['exceptions:', '  - tools: [claude-code]', '    reason: r', '    from: 2026-08-01', '    until: 2026-07-01']),
+      yaml: policyYaml([
+        'exceptions:',
+        '  - tools: [claude-code]',
+        '    reason: r',
+        '    from: 2026-08-01',
+        '    until: 2026-07-01',
+      ]),
       path: 'spec.exceptions[0].until',
       message: /must be after from/,
     },
     {
       name: 'duplicate rule names',
-      yaml: policyYaml(['rules:', '  - {name: a, tools: [claude-code], action: block}', '  - {name: a, tools: [cursor], action: block}']),
+      yaml: policyYaml([
+        'rules:',
+        '  - {name: a, tools: [claude-code], action: block}',
+        '  - {name: a, tools: [cursor], action: block}',
+      ]),
       path: 'spec.rules[1].name',
       message: /already used by spec.rules\[0\]/,
     },
@@ -217,7 +251,12 @@ describe('loadPolicy: refusals name the field, what was expected, and where', ()
   });
 
   it('refuses alias bombs', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
     expect(loadPolicy(bomb).ok).toBe(false);
   });
 });
@@ -236,7 +275,8 @@ describe('loadPolicy: JSON input and in-memory values', () => {
   });
 
   it('gives positions in JSON too', () => {
-    const bad = '{\n  "apiVersion": "aigate/v1",\n  "kind": "Policy",\n  "metadata": {"name": "x"},\n  "spec": {"mode": "strict"}\n}';
+    const bad =
+      '{\n  "apiVersion": "aigate/v1",\n  "kind": "Policy",\n  "metadata": {"name": "x"},\n  "spec": {"mode": "strict"}\n}';
     const problem = errorsOf(loadPolicy(bad, { format: 'json' }))[0]!;
     expect(problem).toMatchObject({ path: 'spec.mode', line: 5, column: 20 });
   });
@@ -258,12 +298,58 @@ describe('lint warnings', () => {
   };
 
   it.each([
-    ['a rule after a catch-all', ['rules:', '  - {tools: ["*"], action: allow}', '  - {tools: [claude-code], action: block}'], 'spec.rules[1]', /rules\[0\] comes first/],
-    ['a rule after the same tool with no narrowing', ['rules:', '  - {tools: [claude-code, cursor], action: warn}', '  - {tools: [claude-code], action: block, versions: ">=2"}'], 'spec.rules[1]', /can never match/],
-    ['a vendor rule covers an id rule', ['rules:', '  - {tools: ["vendor:anthropic"], action: block}', '  - {tools: [claude-code], action: allow, groups: [a]}'], 'spec.rules[1]', /can never match/],
-    ['a wider version range first', ['rules:', '  - {tools: [claude-code], action: block, versions: ">=2.0.0"}', '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}'], 'spec.rules[1]', /can never match/],
-    ['rules on disjoint tools', ['rules:', '  - {tools: ["vendor:anthropic", claude-code], action: block}', '  - {tools: ["category:ide"], action: warn, groups: [x]}'], null, null],
-    ['warnFor on an allow rule', ['rules:', '  - {tools: [claude-code], action: allow, effective: 2026-07-10, warnFor: 3d}'], 'spec.rules[0].warnFor', /no effect/],
+    [
+      'a rule after a catch-all',
+      ['rules:', '  - {tools: ["*"], action: allow}', '  - {tools: [claude-code], action: block}'],
+      'spec.rules[1]',
+      /rules\[0\] comes first/,
+    ],
+    [
+      'a rule after the same tool with no narrowing',
+      [
+        'rules:',
+        '  - {tools: [claude-code, cursor], action: warn}',
+        '  - {tools: [claude-code], action: block, versions: ">=2"}',
+      ],
+      'spec.rules[1]',
+      /can never match/,
+    ],
+    [
+      'a vendor rule covers an id rule',
+      [
+        'rules:',
+        '  - {tools: ["vendor:anthropic"], action: block}',
+        '  - {tools: [claude-code], action: allow, groups: [a]}',
+      ],
+      'spec.rules[1]',
+      /can never match/,
+    ],
+    [
+      'a wider version range first',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: block, versions: ">=2.0.0"}',
+        '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}',
+      ],
+      'spec.rules[1]',
+      /can never match/,
+    ],
+    [
+      'rules on disjoint tools',
+      [
+        'rules:',
+        '  - {tools: ["vendor:anthropic", claude-code], action: block}',
+        '  - {tools: ["category:ide"], action: warn, groups: [x]}',
+      ],
+      null,
+      null,
+    ],
+    [
+      'warnFor on an allow rule',
+      ['rules:', '  - {tools: [claude-code], action: allow, effective: 2026-07-10, warnFor: 3d}'],
+      'spec.rules[0].warnFor',
+      /no effect/,
+    ],
   ] as const)('%s', (_name, lines, path, message) => {
     const warnings = warningsOf([...lines]);
     if (path === null) {
@@ -276,11 +362,46 @@ describe('lint warnings', () => {
   });
 
   it.each([
-    ['a narrower scope first', ['rules:', '  - {tools: [claude-code], action: allow, groups: [research]}', '  - {tools: [claude-code], action: block}']],
-    ['a narrower version range first', ['rules:', '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}', '  - {tools: [claude-code], action: warn}']],
-    ['a dated rule first', ['rules:', '  - {tools: [claude-code], action: block, effective: 2026-07-10}', '  - {tools: [claude-code], action: warn}']],
-    ['a rule that ends first', ['rules:', '  - {tools: [claude-code], action: allow, until: 2026-07-10}', '  - {tools: [claude-code], action: block}']],
-    ['an allow range cannot cover unreadable versions of a block rule', ['rules:', '  - {tools: [claude-code], action: allow, versions: ">=0.0.0"}', '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}']],
+    [
+      'a narrower scope first',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: allow, groups: [research]}',
+        '  - {tools: [claude-code], action: block}',
+      ],
+    ],
+    [
+      'a narrower version range first',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}',
+        '  - {tools: [claude-code], action: warn}',
+      ],
+    ],
+    [
+      'a dated rule first',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: block, effective: 2026-07-10}',
+        '  - {tools: [claude-code], action: warn}',
+      ],
+    ],
+    [
+      'a rule that ends first',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: allow, until: 2026-07-10}',
+        '  - {tools: [claude-code], action: block}',
+      ],
+    ],
+    [
+      'an allow range cannot cover unreadable versions of a block rule',
+      [
+        'rules:',
+        '  - {tools: [claude-code], action: allow, versions: ">=0.0.0"}',
+        '  - {tools: [claude-code], action: block, versions: ">=2.1.91"}',
+      ],
+    ],
   ] as const)('no shadowing warning: %s', (_name, lines) => {
     expect(warningsOf([...lines]).filter((w) => /can never match/.test(w.message))).toEqual([]);
   });

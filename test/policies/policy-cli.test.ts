@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,7 +17,11 @@ const scratch = mkdtempSync(join(tmpdir(), 'aigate-policy-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function aigate(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AIGATE_CONFIG: join(scratch, 'none.json') } });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', AIGATE_CONFIG: join(scratch, 'none.json') },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -35,11 +40,18 @@ describe('aigate policy validate', () => {
   });
 
   it('refuses a bad policy with file:line:column, the field and a suggestion (exit 1)', () => {
-    const bad = file('bad.yaml', 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: bad\nspec:\n  timezone: Asia/Shangai\n  rules:\n    - tools: [clade-code]\n      action: block\n');
+    const bad = file(
+      'bad.yaml',
+      'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: bad\nspec:\n  timezone: Asia/Shangai\n  rules:\n    - tools: [clade-code]\n      action: block\n',
+    );
     const run = aigate('policy', 'validate', bad);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`error: ${bad}:6:13: spec.timezone: unknown timezone "Asia/Shangai" (did you mean "Asia/Shanghai"?)`);
-    expect(run.stderr).toContain(`error: ${bad}:8:15: spec.rules[0].tools[0]: unknown tool "clade-code" (did you mean "claude-code"?)`);
+    expect(run.stderr).toContain(
+      `error: ${bad}:6:13: spec.timezone: unknown timezone "Asia/Shangai" (did you mean "Asia/Shanghai"?)`,
+    );
+    expect(run.stderr).toContain(
+      `error: ${bad}:8:15: spec.rules[0].tools[0]: unknown tool "clade-code" (did you mean "claude-code"?)`,
+    );
     expect(run.stderr).toMatch(/invalid \(2 errors\)/);
   });
 
@@ -75,7 +87,10 @@ describe('aigate policy validate', () => {
   });
 
   it('prints lint warnings but still exits 0', () => {
-    const shadowed = file('shadowed.yaml', 'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: s\nspec:\n  rules:\n    - {tools: ["*"], action: allow}\n    - {tools: [claude-code], action: block}\n');
+    const shadowed = file(
+      'shadowed.yaml',
+      'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: s\nspec:\n  rules:\n    - {tools: ["*"], action: allow}\n    - {tools: [claude-code], action: block}\n',
+    );
     const run = aigate('policy', 'validate', shadowed);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/warning: .*spec\.rules\[1\]: can never match: rules\[0\] comes first/);
@@ -95,13 +110,35 @@ describe('aigate policy validate', () => {
 
 describe('aigate policy explain', () => {
   it('says warn one second before midnight in Shanghai, and block at midnight', () => {
-    const before = aigate('policy', 'explain', BAN, '--tool', 'claude-code', '--version', '2.1.91', '--at', '2026-07-09T15:59:59Z');
+    const before = aigate(
+      'policy',
+      'explain',
+      BAN,
+      '--tool',
+      'claude-code',
+      '--version',
+      '2.1.91',
+      '--at',
+      '2026-07-09T15:59:59Z',
+    );
     expect(before.code).toBe(0);
     expect(before.stdout).toMatch(/verdict:\s+WARN/);
-    expect(before.stdout).toMatch(/becomes BLOCK at 2026-07-09T16:00:00.000Z \(2026-07-10 00:00:00 Asia\/Shanghai, in 1 second\)/);
+    expect(before.stdout).toMatch(
+      /becomes BLOCK at 2026-07-09T16:00:00.000Z \(2026-07-10 00:00:00 Asia\/Shanghai, in 1 second\)/,
+    );
     expect(before.stdout).toMatch(/decided by:\s+rule "ban-claude-code"/);
 
-    const after = aigate('policy', 'explain', BAN, '--tool', 'claude-code', '--version', '2.1.91', '--at', '2026-07-09T16:00:00Z');
+    const after = aigate(
+      'policy',
+      'explain',
+      BAN,
+      '--tool',
+      'claude-code',
+      '--version',
+      '2.1.91',
+      '--at',
+      '2026-07-09T16:00:00Z',
+    );
     expect(after.stdout).toMatch(/verdict:\s+BLOCK/);
     expect(after.stdout).toMatch(/next change:\s+none scheduled/);
     expect(after.stdout).toMatch(/instead use:\s+Qwen Code, Tongyi Lingma, GitHub Copilot/);
@@ -110,12 +147,30 @@ describe('aigate policy explain', () => {
   it('prints the verdict as JSON', () => {
     const run = aigate('policy', 'explain', BAN, '--tool', 'claude-code', '--at', '2026-07-01', '--json');
     const body = JSON.parse(run.stdout) as { verdict: { action: string; phase: string; nextChangeAt: string } };
-    expect(body.verdict).toMatchObject({ action: 'warn', phase: 'warn-window', nextChangeAt: '2026-07-09T16:00:00.000Z' });
+    expect(body.verdict).toMatchObject({
+      action: 'warn',
+      phase: 'warn-window',
+      nextChangeAt: '2026-07-09T16:00:00.000Z',
+    });
   });
 
   it('applies scopes from flags', () => {
-    const run = aigate('policy', 'explain', 'policies/examples/allowlist-strict.yaml', '--tool', 'claude-code', '--group', 'ml-platform', '--at', '2026-08-01', '--json');
-    expect(JSON.parse(run.stdout).verdict).toMatchObject({ action: 'allow', decidedBy: { kind: 'exception', name: 'ml-platform-evaluation' } });
+    const run = aigate(
+      'policy',
+      'explain',
+      'policies/examples/allowlist-strict.yaml',
+      '--tool',
+      'claude-code',
+      '--group',
+      'ml-platform',
+      '--at',
+      '2026-08-01',
+      '--json',
+    );
+    expect(JSON.parse(run.stdout).verdict).toMatchObject({
+      action: 'allow',
+      decidedBy: { kind: 'exception', name: 'ml-platform-evaluation' },
+    });
   });
 
   it.each([

@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { formatInZone, formatSpan, isValidTimeZone, parseDateOrInstant, parseDuration, zoneOffsetMs } from '../../policies/time.js';
+
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
+import {
+  formatInZone,
+  formatSpan,
+  isValidTimeZone,
+  parseDateOrInstant,
+  parseDuration,
+  zoneOffsetMs,
+} from '../../policies/time.js';
 import { coerceVersion, compareVersions, parseRange, versionInRange, versionScheme } from '../../policies/versions.js';
 
 const iso = (text: string, zone: string) => {
@@ -160,30 +168,30 @@ function expectAscending(ascending: readonly string[], scheme: Parameters<typeof
   for (let i = 0; i < ascending.length; i++) {
     expect(compareVersions(ascending[i]!, ascending[i]!, scheme), `${ascending[i]} == itself`).toBe(0);
     for (let j = i + 1; j < ascending.length; j++) {
-      expect(Math.sign(compareVersions(ascending[i]!, ascending[j]!, scheme) ?? NaN), `${ascending[i]} < ${ascending[j]}`).toBe(-1);
-      expect(Math.sign(compareVersions(ascending[j]!, ascending[i]!, scheme) ?? NaN), `${ascending[j]} > ${ascending[i]}`).toBe(1);
+      expect(
+        Math.sign(compareVersions(ascending[i]!, ascending[j]!, scheme) ?? NaN),
+        `${ascending[i]} < ${ascending[j]}`,
+      ).toBe(-1);
+      expect(
+        Math.sign(compareVersions(ascending[j]!, ascending[i]!, scheme) ?? NaN),
+        `${ascending[j]} > ${ascending[i]}`,
+      ).toBe(1);
     }
   }
 }
 
 describe('version order per ecosystem', () => {
   it('chooses the order by channel', () => {
-    expect(['npm', 'native', 'uv', 'pipx', 'pip', 'homebrew-formula', 'homebrew-cask', 'vscode-extension', 'app-bundle'].map(versionScheme)).toEqual([
-      'semver',
-      'semver',
-      'pep440',
-      'pep440',
-      'pep440',
-      'homebrew',
-      'homebrew',
-      'vscode',
-      'loose',
-    ]);
+    expect(
+      ['npm', 'native', 'uv', 'pipx', 'pip', 'homebrew-formula', 'homebrew-cask', 'vscode-extension', 'app-bundle'].map(
+        versionScheme,
+      ),
+    ).toEqual(['semver', 'semver', 'pep440', 'pep440', 'pep440', 'homebrew', 'homebrew', 'vscode', 'loose']);
   });
 
   // PEP 440, "Summary of permitted suffixes and relative ordering": the specification's example
   // list, in ascending order (https://peps.python.org/pep-0440/#summary-of-permitted-suffixes-and-relative-ordering).
-  it('PEP 440: the specification\'s ordering example', () => {
+  it("PEP 440: the specification's ordering example", () => {
     expectAscending(
       [
         '1.dev0',
@@ -255,7 +263,21 @@ describe('version order per ecosystem', () => {
   // Homebrew: Library/Homebrew/test/version_spec.rb ("comparing", alpha/beta/rc/patch), formula
   // revisions (pkg_version `1.2.3_1`, Formula Cookbook "revision") and cask `version,build`.
   it('Homebrew: version_spec.rb orderings, revisions, cask builds', () => {
-    expectAscending(['1.2.3alpha4', '1.2.3beta2', '1.2.3rc3', '1.2.3', '1.2.3_1', '1.2.3_2', '1.2.3-p33', '1.2.3-p34', '1.2.4', '1.2.4.1'], 'homebrew');
+    expectAscending(
+      [
+        '1.2.3alpha4',
+        '1.2.3beta2',
+        '1.2.3rc3',
+        '1.2.3',
+        '1.2.3_1',
+        '1.2.3_2',
+        '1.2.3-p33',
+        '1.2.3-p34',
+        '1.2.4',
+        '1.2.4.1',
+      ],
+      'homebrew',
+    );
     expectAscending(['0.1', '0.2', '1.2.2', '1.2.3'], 'homebrew');
     expectAscending(['1.0beta6', '1.0b7'], 'homebrew');
     expectAscending(['1.2.3', '1.2.3a'], 'homebrew');
@@ -296,14 +318,36 @@ describe('version order per ecosystem', () => {
   });
 
   it('npm semver: the semver.org precedence example', () => {
-    expectAscending(['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0'], 'semver');
+    expectAscending(
+      [
+        '1.0.0-alpha',
+        '1.0.0-alpha.1',
+        '1.0.0-alpha.beta',
+        '1.0.0-beta',
+        '1.0.0-beta.2',
+        '1.0.0-beta.11',
+        '1.0.0-rc.1',
+        '1.0.0',
+      ],
+      'semver',
+    );
   });
 
   it('the evaluator compares in the instance\'s ecosystem: versions "<0.86.2" blocks aider 0.86.2.dev12+g1a2b3c4', () => {
-    const loaded = loadPolicy('apiVersion: aigate/v1\nkind: Policy\nmetadata: { name: aider-minimum }\nspec:\n  default: allow\n  rules:\n    - tools: [aider]\n      versions: "<0.86.2"\n      action: block\n');
+    const loaded = loadPolicy(
+      'apiVersion: aigate/v1\nkind: Policy\nmetadata: { name: aider-minimum }\nspec:\n  default: allow\n  rules:\n    - tools: [aider]\n      versions: "<0.86.2"\n      action: block\n',
+    );
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
     const policy = compilePolicy(loaded.policy, builtinCatalog);
-    const aider = (version: string, channel: ToolInstance['channel']): ToolInstance => ({ toolId: 'aider', version, channel, installPath: '/x', launchers: [], owner: 'alice', evidence: [] });
+    const aider = (version: string, channel: ToolInstance['channel']): ToolInstance => ({
+      toolId: 'aider',
+      version,
+      channel,
+      installPath: '/x',
+      launchers: [],
+      owner: 'alice',
+      evidence: [],
+    });
     const now = Date.parse('2026-11-29T00:00:00Z');
     expect(evaluateInstance(policy, aider('0.86.2.dev12+g1a2b3c4', 'uv'), { os: 'linux' }, now).action).toBe('block');
     expect(evaluateInstance(policy, aider('0.86.2.post1', 'pipx'), { os: 'linux' }, now).action).toBe('allow');

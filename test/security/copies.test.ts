@@ -6,11 +6,27 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { ALLOW_ALL, onceOk, pastBan } from '../agent/e2e-helpers.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from '../agent/helpers.js';
-import { agentCase, asUser, asUserOk, cycleChecksIn, ensureUser, expectCanariesIntact, isRoot, plantCanaries, removeCanaries, removeCase, type AgentCase, type Canaries, type HostileUser } from './hostile.js';
+import {
+  type AgentCase,
+  agentCase,
+  asUser,
+  asUserOk,
+  type Canaries,
+  cycleChecksIn,
+  ensureUser,
+  expectCanariesIntact,
+  type HostileUser,
+  isRoot,
+  plantCanaries,
+  removeCanaries,
+  removeCase,
+} from './hostile.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
@@ -57,20 +73,30 @@ describe.skipIf(!isRoot)('failing input 6: block, reinstall over the quarantine,
   it.each([
     ['straight through', false],
     ['with a cycle under the ban after the reinstall', true],
-  ] as const)('%s: no copy stays runnable', async (what, cycleAfterReinstall) => {
-    const c = await agentCase(server, secret, mallory, `copies-${cycleAfterReinstall ? 'cycle' : 'straight'}`);
-    const canaries: Canaries = await plantCanaries();
-    cleanup.push(() => removeCase(c), () => removeCanaries(canaries));
-    await publish(server.admin, pastBan());
-    await onceOk(c.setup);
-    reinstall(c, '2.1.92');
-    if (cycleAfterReinstall) await cycleChecksIn(server, c, `${what}: ban, after the reinstall`);
-    await publish(server.admin, ALLOW_ALL);
-    await cycleChecksIn(server, c, `${what}: lift`);
-    await publish(server.admin, pastBan());
-    await cycleChecksIn(server, c, `${what}: block again`);
-    expect(await isOurStub(c.setup.install.launcher), `${what}: the launcher is a stub again`).toBe(true);
-    expect(await runnableCopies(c), `${what}: copies of Claude Code that still run as ${c.user.name} after blocking again`).toEqual([]);
-    await expectCanariesIntact(canaries, what);
-  }, 90_000);
+  ] as const)(
+    '%s: no copy stays runnable',
+    async (what, cycleAfterReinstall) => {
+      const c = await agentCase(server, secret, mallory, `copies-${cycleAfterReinstall ? 'cycle' : 'straight'}`);
+      const canaries: Canaries = await plantCanaries();
+      cleanup.push(
+        () => removeCase(c),
+        () => removeCanaries(canaries),
+      );
+      await publish(server.admin, pastBan());
+      await onceOk(c.setup);
+      reinstall(c, '2.1.92');
+      if (cycleAfterReinstall) await cycleChecksIn(server, c, `${what}: ban, after the reinstall`);
+      await publish(server.admin, ALLOW_ALL);
+      await cycleChecksIn(server, c, `${what}: lift`);
+      await publish(server.admin, pastBan());
+      await cycleChecksIn(server, c, `${what}: block again`);
+      expect(await isOurStub(c.setup.install.launcher), `${what}: the launcher is a stub again`).toBe(true);
+      expect(
+        await runnableCopies(c),
+        `${what}: copies of Claude Code that still run as ${c.user.name} after blocking again`,
+      ).toEqual([]);
+      await expectCanariesIntact(canaries, what);
+    },
+    90_000,
+  );
 });

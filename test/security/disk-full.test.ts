@@ -9,12 +9,14 @@
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { statePaths } from '../../agent/state/paths.js';
 import { ALLOW_ALL, pastBan, readLedger } from '../agent/e2e-helpers.js';
 import { createEnrollSecret, hashTree, publish, startTestServer, tempDir, type TestServer } from '../agent/helpers.js';
-import { agentCase, cycleChecksIn, ensureUser, isRoot, removeCase, type AgentCase } from './hostile.js';
+import { type AgentCase, agentCase, cycleChecksIn, ensureUser, isRoot, removeCase } from './hostile.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
@@ -29,7 +31,9 @@ beforeAll(async () => {
   const secret = await createEnrollSecret(server.admin);
   c = await agentCase(server, secret, ensureUser('aigt-mallory'), 'disk-full');
   spool = statePaths(c.setup.stateDir).spoolDir;
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'aigt-spool', spool], { encoding: 'utf8' });
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'aigt-spool', spool], {
+    encoding: 'utf8',
+  });
   if (mount.status !== 0) throw new Error(`cannot mount a tmpfs on ${spool}: ${mount.stderr}`);
   mounted = true;
 }, 60_000);
@@ -42,7 +46,8 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-const restoredEvents = () => server.app.aigate.stores.events.recentForDevice(c!.deviceId, 1000).filter((event) => event.type === 'restored');
+const restoredEvents = () =>
+  server.app.aigate.stores.events.recentForDevice(c!.deviceId, 1000).filter((event) => event.type === 'restored');
 
 describe.skipIf(!isRoot)('failing input 5: the spool on a full 64 KiB file system', () => {
   it('never reports a false restore, and restores for real once space returns', async () => {
@@ -50,7 +55,9 @@ describe.skipIf(!isRoot)('failing input 5: the spool on a full 64 KiB file syste
     const before = await hashTree(setup.install.prefix);
     // Fill the spool's file system (dd stops at ENOSPC).
     spawnSync('dd', ['if=/dev/zero', `of=${join(spool, 'fill')}`, 'bs=1k', 'count=128'], { stdio: 'ignore' });
-    expect(spawnSync('df', ['--output=avail', '-k', spool], { encoding: 'utf8' }).stdout, 'the spool is full').toMatch(/\n\s*0\s*$/);
+    expect(spawnSync('df', ['--output=avail', '-k', spool], { encoding: 'utf8' }).stdout, 'the spool is full').toMatch(
+      /\n\s*0\s*$/,
+    );
 
     await publish(server.admin, pastBan());
     await cycleChecksIn(server, c!, 'block with the spool full');
@@ -66,12 +73,16 @@ describe.skipIf(!isRoot)('failing input 5: the spool on a full 64 KiB file syste
     await publish(server.admin, ALLOW_ALL);
     await cycleChecksIn(server, c!, 'lift with the spool full');
     // What the device said about itself while its spool was full (its health report, if any).
-    const device = server.app.aigate.stores.devices.get(c!.deviceId) as { health?: string | null; healthReasons?: unknown } | undefined;
-    const spoolTroubleReported = device?.health === 'degraded' && /spool/i.test(JSON.stringify(device.healthReasons ?? []));
+    const device = server.app.aigate.stores.devices.get(c!.deviceId) as
+      { health?: string | null; healthReasons?: unknown } | undefined;
+    const spoolTroubleReported =
+      device?.health === 'degraded' && /spool/i.test(JSON.stringify(device.healthReasons ?? []));
     const stillBlocked = (await hashTree(setup.install.prefix)).join('\n') !== before.join('\n');
     if (stillBlocked) {
       expect(
-        restoredEvents().filter((event) => event.details?.verified === true).map((event) => event.message),
+        restoredEvents()
+          .filter((event) => event.details?.verified === true)
+          .map((event) => event.message),
         'a "restored … verified: true" event reached the server while the tool is still stubbed or quarantined',
       ).toEqual([]);
     }

@@ -6,8 +6,10 @@
  * only. A real server on 127.0.0.1, a real device key, the admin API.
  */
 import { join } from 'node:path';
-import { parse } from 'yaml';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
 import { tempDir } from '../agent/helpers.js';
 import { BAN_POLICY, FACTS, serverWithSecret } from '../server/harness.js';
 
@@ -31,7 +33,13 @@ beforeAll(async () => {
   env = await serverWithSecret(join(dir.path, 'server'));
   await env.admin.post('/policies', { source: BAN_POLICY });
   device = await env.enrollDevice({ users: ['alice', 'bob'] });
-  const reply = await device.checkin({ policyRevision: null, agentVersion: FACTS.agentVersion, inventory: [claude('alice'), claude('bob')], verdicts: [], users: ['alice', 'bob'] });
+  const reply = await device.checkin({
+    policyRevision: null,
+    agentVersion: FACTS.agentVersion,
+    inventory: [claude('alice'), claude('bob')],
+    verdicts: [],
+    users: ['alice', 'bob'],
+  });
   expect(reply.status, reply.text).toBe(200);
 }, 60_000);
 
@@ -49,7 +57,10 @@ describe('failing input 9: a device asks for an exception', () => {
     ['an unknown: id it never reported', { toolId: 'unknown:npm:evil', user: 'alice' }],
   ])('%s: refused with a clear 4xx', async (_what, fields) => {
     const reply = await device.requestException({ ...fields, reason: 'I need it for the release' });
-    expect(reply.status, `the server accepted ${JSON.stringify(fields)}: ${reply.status} ${reply.text}`).toBeGreaterThanOrEqual(400);
+    expect(
+      reply.status,
+      `the server accepted ${JSON.stringify(fields)}: ${reply.status} ${reply.text}`,
+    ).toBeGreaterThanOrEqual(400);
     expect(reply.status, reply.text).toBeLessThan(500);
     expect(reply.text, 'the refusal says why').toMatch(/tool|user/i);
   });
@@ -57,9 +68,16 @@ describe('failing input 9: a device asks for an exception', () => {
   it('an approval with no scope on a shared device covers only the requesting user', async () => {
     const asked = await device.requestException({ toolId: 'claude-code', user: 'alice', reason: 'release week' });
     expect(asked.status, asked.text).toBe(201);
-    const approved = await env.admin.post<{ revision: number }>(`/exception-requests/${asked.body.id}/approve`, { reason: 'ok' });
+    const approved = await env.admin.post<{ revision: number }>(`/exception-requests/${asked.body.id}/approve`, {
+      reason: 'ok',
+    });
     const shown = await env.admin.get<{ source: string }>(`/policies/${approved.revision}`);
-    const exceptions = ((parse(shown.source) as { spec: { exceptions?: { tools: string[]; users?: string[]; devices?: string[] }[] } }).spec.exceptions ?? []).filter((e) => e.tools.includes('claude-code'));
-    expect(exceptions, `the published exception (revision ${approved.revision}):\n${shown.source}`).toEqual([expect.objectContaining({ users: ['alice'] })]);
+    const exceptions = (
+      (parse(shown.source) as { spec: { exceptions?: { tools: string[]; users?: string[]; devices?: string[] }[] } })
+        .spec.exceptions ?? []
+    ).filter((e) => e.tools.includes('claude-code'));
+    expect(exceptions, `the published exception (revision ${approved.revision}):\n${shown.source}`).toEqual([
+      expect.objectContaining({ users: ['alice'] }),
+    ]);
   });
 });

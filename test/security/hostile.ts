@@ -5,14 +5,16 @@
  * running from it), and the invariant checks every test ends with. The suite needs root: as
  * another user nothing here is meaningful, so callers skip when `isRoot` is false.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { expect } from 'vitest';
-import { enrollBin, once, pastBan, rootsFor, type AgentSetup } from '../agent/e2e-helpers.js';
+
+import { type AgentSetup, enrollBin, once, pastBan, rootsFor } from '../agent/e2e-helpers.js';
 import { agent, hashTree, openUp, type RunResult, type TestServer } from '../agent/helpers.js';
-import { claudeCodeNpm, isRoot, npmTool, type NpmInstall } from '../agent/trees.js';
+import { claudeCodeNpm, isRoot, type NpmInstall, npmTool } from '../agent/trees.js';
 
 export { isRoot };
 
@@ -33,7 +35,9 @@ export function ensureUser(name: string): HostileUser {
     // Two test files may race to create the same account: "already exists" (9) is fine.
     if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${name} failed: ${made.stderr}`);
   }
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   if (!line) throw new Error(`${name} is not in /etc/passwd after useradd`);
   const [, , uid, gid, , home] = line.split(':');
   return { name, uid: Number(uid), gid: Number(gid), home: home! };
@@ -59,7 +63,11 @@ export function asUser(user: HostileUser, script: string, options: { cwd?: strin
 }
 
 /** Like asUser, but fails the test when the script fails (the user's own actions must succeed). */
-export function asUserOk(user: HostileUser, script: string, options: { cwd?: string; timeoutMs?: number } = {}): UserRun {
+export function asUserOk(
+  user: HostileUser,
+  script: string,
+  options: { cwd?: string; timeoutMs?: number } = {},
+): UserRun {
   const result = asUser(user, script, options);
   expect(result.code, `as ${user.name}: ${script}\n${result.stdout}\n${result.stderr}`).toBe(0);
   return result;
@@ -131,7 +139,9 @@ export async function plantCanaries(prefix = 'aigt-canary-'): Promise<Canaries> 
   await writeFile(shadow, SHADOW_TEXT, { mode: 0o600 });
   await chmod(shadow, 0o600);
   const hostKey = join(etc, 'ssh_host_key');
-  await writeFile(hostKey, '-----BEGIN OPENSSH PRIVATE KEY-----\ncanary\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o640 });
+  await writeFile(hostKey, '-----BEGIN OPENSSH PRIVATE KEY-----\ncanary\n-----END OPENSSH PRIVATE KEY-----\n', {
+    mode: 0o640,
+  });
   await chmod(hostKey, 0o640);
   await writeFile(join(ssh, 'sshd_config'), 'PermitRootLogin no\n', { mode: 0o644 });
   const sleepBin = ['/usr/bin/sleep', '/bin/sleep'].find((p) => existsSync(p))!;
@@ -164,8 +174,11 @@ export async function expectCanariesIntact(canaries: Canaries, context: string):
   }
   // How each stopped one ended tells who stopped it: SIGTERM (then SIGKILL) is enforcement's
   // stop, a lone SIGKILL the sentinel or a stale kill, exit 0 its own time bound.
-  const ended = (child: ChildProcess) => (child.signalCode ? ` (${child.signalCode})` : child.exitCode !== null ? ` (exit ${child.exitCode})` : '');
-  const stopped = canaries.processes.filter((child) => !alive(child.pid!)).map((child) => `${child.pid} ${child.spawnfile} ${child.spawnargs.slice(1).join(' ')}${ended(child)}`);
+  const ended = (child: ChildProcess) =>
+    child.signalCode ? ` (${child.signalCode})` : child.exitCode !== null ? ` (exit ${child.exitCode})` : '';
+  const stopped = canaries.processes
+    .filter((child) => !alive(child.pid!))
+    .map((child) => `${child.pid} ${child.spawnfile} ${child.spawnargs.slice(1).join(' ')}${ended(child)}`);
   expect(
     { tree: now, stopped },
     `${context}: root-owned canaries under ${canaries.dir} changed (owner, mode, name or content) or a process outside the instance was stopped`,
@@ -178,7 +191,8 @@ export async function removeCanaries(canaries: Canaries | undefined): Promise<vo
   // ChildProcess.kill signals only a child not yet reaped: a pid freed meanwhile (pid_max is
   // 32768 here, and the suites start thousands of processes) may belong to another suite's
   // canary by now, and a raw process.kill(pid) would stop it.
-  for (const child of canaries.processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of canaries.processes)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await removeTree(canaries.dir);
 }
 
@@ -203,19 +217,36 @@ export interface AgentCase {
  * named `bin`, default `claude`), all owned by the user, and a root-owned agent state enrolled
  * with the server.
  */
-export async function agentCase(server: TestServer, secret: string, user: HostileUser, name: string, options: { bin?: string; shim?: boolean } = {}): Promise<AgentCase> {
+export async function agentCase(
+  server: TestServer,
+  secret: string,
+  user: HostileUser,
+  name: string,
+  options: { bin?: string; shim?: boolean } = {},
+): Promise<AgentCase> {
   const root = await userDir(user, `sec-${name}`);
   const prefix = join(root, '.npm-global');
   let install: NpmInstall;
   if (!options.bin || options.bin === 'claude') install = await claudeCodeNpm(prefix);
   else {
-    const made = await npmTool(prefix, '@anthropic-ai/claude-code', '2.1.91', options.bin, 'claude-code', '2.1.91 (Claude Code)');
+    const made = await npmTool(
+      prefix,
+      '@anthropic-ai/claude-code',
+      '2.1.91',
+      options.bin,
+      'claude-code',
+      '2.1.91 (Claude Code)',
+    );
     install = { prefix, bin: join(prefix, 'bin'), launcher: made.launcher, installPath: made.installPath, all: [] };
   }
   if (options.shim) {
     // A script shim (pnpm, cmd-shim style) instead of the bin link: a regular file, which a block locks.
     await rm(install.launcher);
-    await writeFile(install.launcher, `#!/bin/sh\nexec node "$(dirname "$0")/../lib/node_modules/@anthropic-ai/claude-code/cli.js" "$@"\n`, { mode: 0o755 });
+    await writeFile(
+      install.launcher,
+      `#!/bin/sh\nexec node "$(dirname "$0")/../lib/node_modules/@anthropic-ai/claude-code/cli.js" "$@"\n`,
+      { mode: 0o755 },
+    );
     await chmod(install.launcher, 0o755);
   }
   await giveTree(root, user);
@@ -241,15 +272,41 @@ function lastCheckin(server: TestServer, c: AgentCase): number | null {
  * Runs `aigate-agent once` (with `extraRoots`: more --home/--npm-prefix/--path flags) and asserts the cycle completed (exit 0, or 1 when an operation was
  * refused and reported; never a crash, a signal or a hang) and checked in with the server.
  */
-export async function cycleChecksIn(server: TestServer, c: AgentCase, context: string, env: NodeJS.ProcessEnv = {}, extraRoots: string[] = []): Promise<RunResult> {
+export async function cycleChecksIn(
+  server: TestServer,
+  c: AgentCase,
+  context: string,
+  env: NodeJS.ProcessEnv = {},
+  extraRoots: string[] = [],
+): Promise<RunResult> {
   const before = lastCheckin(server, c);
-  const result = extraRoots.length === 0 ? await once(c.setup, env) : await agent(['once', '--state-dir', c.setup.stateDir, ...rootsFor(c.setup), ...extraRoots, '--stop-grace', '2', '--no-desktop-notify', '--log-level', 'warn'], { ...c.setup.env, ...env });
+  const result =
+    extraRoots.length === 0
+      ? await once(c.setup, env)
+      : await agent(
+          [
+            'once',
+            '--state-dir',
+            c.setup.stateDir,
+            ...rootsFor(c.setup),
+            ...extraRoots,
+            '--stop-grace',
+            '2',
+            '--no-desktop-notify',
+            '--log-level',
+            'warn',
+          ],
+          { ...c.setup.env, ...env },
+        );
   const output = `${context}: aigate-agent once exited ${result.code ?? result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   expect(result.signal, `${output}\n(a signal here is the helper's 60 s limit: the cycle hung)`).toBeNull();
   expect([0, 1], output).toContain(result.code);
   expect(result.stderr, output).not.toMatch(/\n\s+at .+\(.*:\d+:\d+\)/); // no stack trace of an uncaught error
   const after = lastCheckin(server, c);
-  expect(after !== null && (before === null || after > before), `${context}: the cycle did not check in with the server (last check-in ${before} -> ${after})\n${output}`).toBe(true);
+  expect(
+    after !== null && (before === null || after > before),
+    `${context}: the cycle did not check in with the server (last check-in ${before} -> ${after})\n${output}`,
+  ).toBe(true);
   return result;
 }
 
@@ -291,7 +348,10 @@ export class UserShell {
     const marker = `__aigt_done_${++this.count}__`;
     this.out = '';
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`as ${this.user.name}: no answer within ${timeoutMs} ms to ${script}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`as ${this.user.name}: no answer within ${timeoutMs} ms to ${script}`)),
+        timeoutMs,
+      );
       const check = () => {
         const at = this.out.indexOf(marker);
         if (at < 0) return;
@@ -302,7 +362,9 @@ export class UserShell {
         resolve({ code: Number(this.out.slice(at + marker.length, end)), stdout: this.out.slice(0, at), stderr: '' });
       };
       this.child.stdout!.on('data', check);
-      this.child.stdin!.write(`(cd '${cwd.replace(/'/g, `'\\''`)}' && {\n${script}\n}) </dev/null 2>/dev/null; echo "${marker}$?"\n`);
+      this.child.stdin!.write(
+        `(cd '${cwd.replace(/'/g, `'\\''`)}' && {\n${script}\n}) </dev/null 2>/dev/null; echo "${marker}$?"\n`,
+      );
     });
   }
 

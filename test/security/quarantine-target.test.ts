@@ -7,11 +7,27 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { onceOk, pastBan } from '../agent/e2e-helpers.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from '../agent/helpers.js';
-import { agentCase, asUserOk, bystander, cycleChecksIn, ensureUser, expectCanariesIntact, isRoot, plantCanaries, removeCanaries, removeCase, type AgentCase, type Canaries, type HostileUser } from './hostile.js';
+import {
+  type AgentCase,
+  agentCase,
+  asUserOk,
+  bystander,
+  type Canaries,
+  cycleChecksIn,
+  ensureUser,
+  expectCanariesIntact,
+  type HostileUser,
+  isRoot,
+  plantCanaries,
+  removeCanaries,
+  removeCase,
+} from './hostile.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
@@ -68,7 +84,10 @@ describe.skipIf(!isRoot)('failing input 2: the install folder or launcher points
 
   it('a launcher linked to a root program (no install at all): the program is not quarantined and its process keeps running', async () => {
     const { c, canaries, scope } = await prepare('launcher-link');
-    asUserOk(mallory, `rm -rf '${scope}/claude-code' && cd '${c.setup.install.bin}' && rm -f claude && ln -s '${join(canaries.ssh, 'sshd')}' claude`);
+    asUserOk(
+      mallory,
+      `rm -rf '${scope}/claude-code' && cd '${c.setup.install.bin}' && rm -f claude && ln -s '${join(canaries.ssh, 'sshd')}' claude`,
+    );
     await cycleChecksIn(server, c, 'launcher linked to a root program');
     await expectCanariesIntact(canaries, 'launcher linked to a root program');
   });

@@ -13,18 +13,32 @@
  * The seed is fixed (AIGATE_FC_SEED overrides it) and printed with the replay path on failure:
  * AIGATE_FC_SEED=<seed> AIGATE_FC_PATH=<path> npx vitest run test/security/random-layouts.test.ts
  */
-import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinCatalog } from '../../policies/catalog/index.js';
-import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
+
 import type { Enforcer } from '../../agent/enforce/engine.js';
 import { scanMachine } from '../../agent/inventory/index.js';
+import { builtinCatalog } from '../../policies/catalog/index.js';
+import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from '../agent/enforce-helpers.js';
 import { hashTree } from '../agent/helpers.js';
 import { npmTool } from '../agent/trees.js';
-import { bystander, UserShell, ensureUser, expectCanariesIntact, giveTree, isRoot, plantCanaries, removeCanaries, removeTree, type Canaries, type HostileUser } from './hostile.js';
+import {
+  bystander,
+  type Canaries,
+  ensureUser,
+  expectCanariesIntact,
+  giveTree,
+  type HostileUser,
+  isRoot,
+  plantCanaries,
+  removeCanaries,
+  removeTree,
+  UserShell,
+} from './hostile.js';
 
 const RUNS = Number(process.env.AIGATE_FC_RUNS ?? 500);
 /**
@@ -60,9 +74,16 @@ interface Layout {
 const place = fc.constantFrom(...PLACES);
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant('symlink' as const), place, target: fc.constantFrom(...TARGETS) }),
-  fc.record({ kind: fc.constant('hardlink' as const), place, target: fc.constantFrom<Target | 'own-cli'>('shadow', 'hostKey', 'sshd', 'own-cli') }),
+  fc.record({
+    kind: fc.constant('hardlink' as const),
+    place,
+    target: fc.constantFrom<Target | 'own-cli'>('shadow', 'hostKey', 'sshd', 'own-cli'),
+  }),
   fc.record({ kind: fc.constant('fifo' as const), place }),
-  fc.record({ kind: fc.constant('socket' as const), place: fc.constantFrom('launcher' as const, 'sibling' as const, 'manifest' as const) }),
+  fc.record({
+    kind: fc.constant('socket' as const),
+    place: fc.constantFrom('launcher' as const, 'sibling' as const, 'manifest' as const),
+  }),
   fc.record({ kind: fc.constant('rename-away' as const), place }),
   fc.record({ kind: fc.constant('replace-file' as const), place }),
   fc.record({ kind: fc.constant('restore-moved' as const), place }),
@@ -191,9 +212,17 @@ function script(tree: Tree, bin: string, actions: readonly Action[], step: strin
 
 /** What the agent's cycle does: scan, keep enforcement's own artefacts out, add every recorded instance, reconcile. */
 async function cycle(enforcer: Enforcer, tree: Tree, policy: Parameters<typeof enforce>[1]): Promise<void> {
-  const scan = await scanMachine({ homes: [tree.home], npmPrefixes: [tree.prefix], paths: [tree.bin], detectRunning: false, catalog: builtinCatalog, budgetMs: 10_000 });
+  const scan = await scanMachine({
+    homes: [tree.home],
+    npmPrefixes: [tree.prefix],
+    paths: [tree.bin],
+    detectRunning: false,
+    catalog: builtinCatalog,
+    budgetMs: 10_000,
+  });
   const instances = new Map<string, ToolInstance>();
-  for (const instance of scan.instances) if (!enforcer.isArtefact(instance)) instances.set(instanceKey(instance), instance);
+  for (const instance of scan.instances)
+    if (!enforcer.isArtefact(instance)) instances.set(instanceKey(instance), instance);
   for (const record of enforcer.applied) if (!instances.has(record.key)) instances.set(record.key, record.instance);
   await enforce(enforcer, policy, [...instances.values()]);
 }
@@ -202,17 +231,36 @@ async function buildTree(run: number, l: Layout, canaries: Canaries): Promise<{ 
   const home = join(base, `run-${run}`);
   await mkdir(home);
   const prefix = join(home, '.npm-global');
-  const made = await npmTool(prefix, '@anthropic-ai/claude-code', '2.1.91', l.bin, 'claude-code', '2.1.91 (Claude Code)');
+  const made = await npmTool(
+    prefix,
+    '@anthropic-ai/claude-code',
+    '2.1.91',
+    l.bin,
+    'claude-code',
+    '2.1.91 (Claude Code)',
+  );
   const ok = await npmTool(prefix, 'ok-tool', '1.0.0', 'ok-tool', 'ok-tool', 'ok-tool 1.0.0');
   // The allowed tool is a shell script (a bin may be any executable): cheap to run 1500 times.
   await writeFile(join(ok.installPath, 'cli.js'), '#!/bin/sh\necho ok\n');
   if (l.shim) {
     await removeTree(made.launcher);
-    await writeFile(made.launcher, `#!/bin/sh\nexec node "$(dirname "$0")/../lib/node_modules/@anthropic-ai/claude-code/cli.js" "$@"\n`);
+    await writeFile(
+      made.launcher,
+      `#!/bin/sh\nexec node "$(dirname "$0")/../lib/node_modules/@anthropic-ai/claude-code/cli.js" "$@"\n`,
+    );
     await chmod(made.launcher, 0o755);
   }
   await giveTree(home, mallory);
-  const tree: Tree = { home, prefix, bin: join(prefix, 'bin'), launcher: made.launcher, installPath: made.installPath, okLauncher: ok.launcher, okInstall: ok.installPath, canaries };
+  const tree: Tree = {
+    home,
+    prefix,
+    bin: join(prefix, 'bin'),
+    launcher: made.launcher,
+    installPath: made.installPath,
+    okLauncher: ok.launcher,
+    okInstall: ok.installPath,
+    canaries,
+  };
   return { tree, okBefore: await hashTree(ok.installPath) };
 }
 
@@ -220,11 +268,22 @@ async function buildTree(run: number, l: Layout, canaries: Canaries): Promise<{ 
  * The allowed tool is unchanged and runs as the user: through its launcher, or (when the user
  * moved the bin folder) from its install; not checked when the user moved node_modules itself.
  */
-async function expectAllowedToolRuns(tree: Tree, okBefore: string[], context: string, reach: 'launcher' | 'install' | 'none'): Promise<void> {
+async function expectAllowedToolRuns(
+  tree: Tree,
+  okBefore: string[],
+  context: string,
+  reach: 'launcher' | 'install' | 'none',
+): Promise<void> {
   if (reach === 'none') return;
   expect(await hashTree(tree.okInstall), `${context}: the allowed tool's files changed`).toEqual(okBefore);
-  const ran = await shell.run(reach === 'launcher' ? q(tree.okLauncher) : `sh ${q(join(tree.okInstall, 'cli.js'))}`, tree.home);
-  expect({ code: ran.code, out: ran.stdout.trim() }, `${context}: the allowed tool does not run as ${mallory.name} (${ran.stderr})`).toEqual({ code: 0, out: 'ok' });
+  const ran = await shell.run(
+    reach === 'launcher' ? q(tree.okLauncher) : `sh ${q(join(tree.okInstall, 'cli.js'))}`,
+    tree.home,
+  );
+  expect(
+    { code: ran.code, out: ran.stdout.trim() },
+    `${context}: the allowed tool does not run as ${mallory.name} (${ran.stderr})`,
+  ).toEqual({ code: 0, out: 'ok' });
 }
 
 describe.skipIf(!isRoot)('randomized hostile layouts around real installs', () => {
@@ -233,7 +292,10 @@ describe.skipIf(!isRoot)('randomized hostile layouts around real installs', () =
     const one = async (l: Layout, canaries: Canaries): Promise<void> => {
       const id = ++run;
       const { tree, okBefore } = await buildTree(id, l, canaries);
-      const { enforcer } = await makeEnforcer(join(states, `run-${id}`), { homes: [tree.home, mallory.home], graceMs: 500 });
+      const { enforcer } = await makeEnforcer(join(states, `run-${id}`), {
+        homes: [tree.home, mallory.home],
+        graceMs: 500,
+      });
       let reach: 'launcher' | 'install' | 'none' = 'launcher';
       try {
         const steps: [string, Action[], Parameters<typeof enforce>[1]][] = [
@@ -262,10 +324,17 @@ describe.skipIf(!isRoot)('randomized hostile layouts around real installs', () =
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     });
-    const result = await fc.check(property, { numRuns: Math.ceil(RUNS / SLOTS), seed: SEED, endOnFailure: true, ...(PATH ? { path: PATH } : {}) });
+    const result = await fc.check(property, {
+      numRuns: Math.ceil(RUNS / SLOTS),
+      seed: SEED,
+      endOnFailure: true,
+      ...(PATH ? { path: PATH } : {}),
+    });
     if (result.failed) {
       const error = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
-      expect.fail(`failed in batch ${result.numRuns} (of ${SLOTS} layouts each); replay with AIGATE_FC_SEED=${result.seed} AIGATE_FC_PATH=${result.counterexamplePath}\ncounterexample: ${JSON.stringify(result.counterexample)}\n${error}`);
+      expect.fail(
+        `failed in batch ${result.numRuns} (of ${SLOTS} layouts each); replay with AIGATE_FC_SEED=${result.seed} AIGATE_FC_PATH=${result.counterexamplePath}\ncounterexample: ${JSON.stringify(result.counterexample)}\n${error}`,
+      );
     }
     expect(result.numRuns * SLOTS).toBeGreaterThanOrEqual(RUNS);
     // 13 min: alone on a loaded 2-core machine it took 7 to 9 min; the canary processes live 15

@@ -4,17 +4,19 @@
  * program for root or for other users. The user's own renamed copy run by that user is still
  * stopped (what fingerprints are for).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
+
 import { FingerprintStore } from '../../agent/sentinel/fingerprints.js';
 import { identifyProcess } from '../../agent/sentinel/identify.js';
 import { readProcess } from '../../agent/sentinel/proc.js';
 import { stopMatched } from '../../agent/sentinel/stop.js';
-import { alive, ensureUser, giveTree, isRoot, removeTree, userDir, type HostileUser } from './hostile.js';
+import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
+import { alive, ensureUser, giveTree, type HostileUser, isRoot, removeTree, userDir } from './hostile.js';
 
 // The real path: /bin is a link to /usr/bin on merged-/usr systems, and /proc/<pid>/exe is real.
 const SLEEP = realpathSync('/bin/sleep');
@@ -26,7 +28,10 @@ describe.skipIf(!isRoot || process.platform !== 'linux')('sentinel fingerprints 
   const children: ChildProcess[] = [];
 
   const start = (argv: string[], user?: HostileUser): ChildProcess => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', ...(user ? { uid: user.uid, gid: user.gid } : {}) });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: 'ignore',
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
     children.push(child);
     return child;
   };
@@ -45,7 +50,14 @@ describe.skipIf(!isRoot || process.platform !== 'linux')('sentinel fingerprints 
     // A fake Claude Code: its bin is a copy of /bin/sleep, another bin climbs out to /bin/sleep.
     const pkg = join(dir, 'node_modules', '@anthropic-ai', 'claude-code');
     await mkdir(pkg, { recursive: true });
-    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: '@anthropic-ai/claude-code', version: '2.1.91', bin: { claude: 'cli.js', escape: '../../../../../../../../bin/sleep' } }));
+    await writeFile(
+      join(pkg, 'package.json'),
+      JSON.stringify({
+        name: '@anthropic-ai/claude-code',
+        version: '2.1.91',
+        bin: { claude: 'cli.js', escape: '../../../../../../../../bin/sleep' },
+      }),
+    );
     await copyFile(SLEEP, join(pkg, 'cli.js'));
     await chmod(join(pkg, 'cli.js'), 0o755);
     // The user's own renamed copy, off every scanned root.
@@ -81,7 +93,10 @@ describe.skipIf(!isRoot || process.platform !== 'linux')('sentinel fingerprints 
     // Even a forged match naming the system program stops nothing.
     const forged = await identifyProcess(readProcess(rootSleep.pid!)!, { ...ctx, fingerprints: undefined });
     expect(forged).toBeNull();
-    const forgedStop = stopMatched({ ...match!, pid: bobSleep.pid!, uid: bob.uid, startTicks: readProcess(bobSleep.pid!)!.startTicks, file: SLEEP }, { notice: null });
+    const forgedStop = stopMatched(
+      { ...match!, pid: bobSleep.pid!, uid: bob.uid, startTicks: readProcess(bobSleep.pid!)!.startTicks, file: SLEEP },
+      { notice: null },
+    );
     expect(forgedStop.stopped).toBe(false);
 
     expect(stopMatched(match!, { notice: null })).toEqual({ stopped: true, noticeShown: false });

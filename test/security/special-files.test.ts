@@ -5,12 +5,30 @@
  * canaries are untouched.
  */
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { ALLOW_ALL, onceOk, pastBan } from '../agent/e2e-helpers.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from '../agent/helpers.js';
 import { claudeCodeNpm } from '../agent/trees.js';
-import { agentCase, asUserOk, cycleChecksIn, ensureUser, expectCanariesIntact, giveTree, isRoot, plantCanaries, removeCanaries, removeCase, removeTree, userDir, type AgentCase, type Canaries, type HostileUser } from './hostile.js';
+import {
+  type AgentCase,
+  agentCase,
+  asUserOk,
+  type Canaries,
+  cycleChecksIn,
+  ensureUser,
+  expectCanariesIntact,
+  giveTree,
+  type HostileUser,
+  isRoot,
+  plantCanaries,
+  removeCanaries,
+  removeCase,
+  removeTree,
+  userDir,
+} from './hostile.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
@@ -38,7 +56,11 @@ async function prepare(name: string): Promise<{ c: AgentCase; canaries: Canaries
   const c = await agentCase(server, secret, mallory, `fifo-${name}`);
   const canaries = await plantCanaries();
   const bobRoot = await userDir(bob, `sec-fifo-${name}`);
-  cleanup.push(() => removeCase(c), () => removeCanaries(canaries), () => removeTree(bobRoot));
+  cleanup.push(
+    () => removeCase(c),
+    () => removeCanaries(canaries),
+    () => removeTree(bobRoot),
+  );
   return { c, canaries, bobRoot };
 }
 
@@ -46,17 +68,40 @@ async function prepare(name: string): Promise<{ c: AgentCase; canaries: Canaries
 async function bobInstalls(bobRoot: string): Promise<{ launcher: string; roots: string[] }> {
   const install = await claudeCodeNpm(join(bobRoot, '.npm-global'));
   await giveTree(bobRoot, bob);
-  return { launcher: install.launcher, roots: ['--home', bobRoot, '--npm-prefix', install.prefix, '--path', install.bin] };
+  return {
+    launcher: install.launcher,
+    roots: ['--home', bobRoot, '--npm-prefix', install.prefix, '--path', install.bin],
+  };
 }
 
 const SOCKET = `node -e "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))"`;
 
 const TRAPS: [string, (c: AgentCase) => string, 'before-block' | 'after-block'][] = [
-  ['the launcher replaced by a FIFO after the block', (c) => `cd '${c.setup.install.bin}' && rm claude && mkfifo claude`, 'after-block'],
-  ['the launcher replaced by a socket after the block', (c) => `cd '${c.setup.install.bin}' && rm claude && ${SOCKET} claude; test -S claude`, 'after-block'],
-  ['the kept original replaced by a FIFO after the block', (c) => `cd '${c.setup.install.bin}' && rm .claude.aigate-orig && mkfifo .claude.aigate-orig`, 'after-block'],
-  ['package.json a FIFO before any block', (c) => `cd '${c.setup.install.installPath}' && rm package.json && mkfifo package.json`, 'before-block'],
-  ['the launcher a FIFO before any block', (c) => `cd '${c.setup.install.bin}' && rm claude && mkfifo claude`, 'before-block'],
+  [
+    'the launcher replaced by a FIFO after the block',
+    (c) => `cd '${c.setup.install.bin}' && rm claude && mkfifo claude`,
+    'after-block',
+  ],
+  [
+    'the launcher replaced by a socket after the block',
+    (c) => `cd '${c.setup.install.bin}' && rm claude && ${SOCKET} claude; test -S claude`,
+    'after-block',
+  ],
+  [
+    'the kept original replaced by a FIFO after the block',
+    (c) => `cd '${c.setup.install.bin}' && rm .claude.aigate-orig && mkfifo .claude.aigate-orig`,
+    'after-block',
+  ],
+  [
+    'package.json a FIFO before any block',
+    (c) => `cd '${c.setup.install.installPath}' && rm package.json && mkfifo package.json`,
+    'before-block',
+  ],
+  [
+    'the launcher a FIFO before any block',
+    (c) => `cd '${c.setup.install.bin}' && rm claude && mkfifo claude`,
+    'before-block',
+  ],
 ];
 
 describe.skipIf(!isRoot)('failing input 4: FIFOs and sockets in the user tree', () => {
@@ -64,18 +109,25 @@ describe.skipIf(!isRoot)('failing input 4: FIFOs and sockets in the user tree', 
     if (isRoot) await publish(server.admin, pastBan());
   });
 
-  it.each(TRAPS)('%s: the cycle completes, checks in, and still blocks a fresh install of another user', async (what, trap, when) => {
-    const { c, canaries, bobRoot } = await prepare(what.replace(/[^a-z]+/g, '-').slice(0, 30));
-    if (when === 'after-block') {
-      await onceOk(c.setup);
-      expect(await isOurStub(c.setup.install.launcher)).toBe(true);
-    }
-    asUserOk(mallory, trap(c));
-    const bobs = await bobInstalls(bobRoot);
-    await cycleChecksIn(server, c, what, {}, bobs.roots);
-    expect(await isOurStub(bobs.launcher), `${what}: bob's fresh install at ${bobs.launcher} is blocked in the same cycle`).toBe(true);
-    await expectCanariesIntact(canaries, what);
-  }, 150_000);
+  it.each(TRAPS)(
+    '%s: the cycle completes, checks in, and still blocks a fresh install of another user',
+    async (what, trap, when) => {
+      const { c, canaries, bobRoot } = await prepare(what.replace(/[^a-z]+/g, '-').slice(0, 30));
+      if (when === 'after-block') {
+        await onceOk(c.setup);
+        expect(await isOurStub(c.setup.install.launcher)).toBe(true);
+      }
+      asUserOk(mallory, trap(c));
+      const bobs = await bobInstalls(bobRoot);
+      await cycleChecksIn(server, c, what, {}, bobs.roots);
+      expect(
+        await isOurStub(bobs.launcher),
+        `${what}: bob's fresh install at ${bobs.launcher} is blocked in the same cycle`,
+      ).toBe(true);
+      await expectCanariesIntact(canaries, what);
+    },
+    150_000,
+  );
 
   it('with the FIFO in place, lifting the ban still completes and checks in', async () => {
     const { c, canaries } = await prepare('lift');

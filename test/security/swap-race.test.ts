@@ -11,16 +11,40 @@
  *   done as the user, then the next run finishing the operation from the ledger.
  * Either way the root canaries keep owner, mode, name and content.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { ALLOW_ALL, once, onceOk, pastBan } from '../agent/e2e-helpers.js';
-import { banPolicy, ALLOW_ALL as ALLOW_ALL_COMPILED, enforce, makeEnforcer, npmInstanceOf } from '../agent/enforce-helpers.js';
+import {
+  ALLOW_ALL as ALLOW_ALL_COMPILED,
+  banPolicy,
+  enforce,
+  makeEnforcer,
+  npmInstanceOf,
+} from '../agent/enforce-helpers.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from '../agent/helpers.js';
 import { npmTool } from '../agent/trees.js';
-import { agentCase, asUserOk, cycleChecksIn, ensureUser, expectCanariesIntact, giveTree, isRoot, plantCanaries, removeCanaries, removeCase, removeTree, userDir, type AgentCase, type Canaries, type HostileUser } from './hostile.js';
+import {
+  type AgentCase,
+  agentCase,
+  asUserOk,
+  type Canaries,
+  cycleChecksIn,
+  ensureUser,
+  expectCanariesIntact,
+  giveTree,
+  type HostileUser,
+  isRoot,
+  plantCanaries,
+  removeCanaries,
+  removeCase,
+  removeTree,
+  userDir,
+} from './hostile.js';
 
 /** Block + lift rounds against the swapping loop. */
 const ROUNDS = 60;
@@ -81,11 +105,29 @@ describe.skipIf(!isRoot)('failing input 3: a symlink swapped in between check an
       for (let round = 0; round < ROUNDS; round++) {
         await removeTree(prefix);
         const state = join(stateRoot.path, `state-${round}`);
-        const made = await npmTool(prefix, '@anthropic-ai/claude-code', '2.1.91', 'ssh_host_key', 'claude-code', '2.1.91 (Claude Code)');
+        const made = await npmTool(
+          prefix,
+          '@anthropic-ai/claude-code',
+          '2.1.91',
+          'ssh_host_key',
+          'claude-code',
+          '2.1.91 (Claude Code)',
+        );
         await giveTree(prefix, mallory);
         // Started once the tree exists (the loop runs as the user, inside the user's tree).
         if (!swapper) {
-          swapper = spawn(process.execPath, [script, JSON.stringify([[launcher, canaries.hostKey, 'file'], [quarantine, canaries.ssh, 'dir']]), stopFile], { uid: mallory.uid, gid: mallory.gid, cwd: base, stdio: ['ignore', 'pipe', 'ignore'] });
+          swapper = spawn(
+            process.execPath,
+            [
+              script,
+              JSON.stringify([
+                [launcher, canaries.hostKey, 'file'],
+                [quarantine, canaries.ssh, 'dir'],
+              ]),
+              stopFile,
+            ],
+            { uid: mallory.uid, gid: mallory.gid, cwd: base, stdio: ['ignore', 'pipe', 'ignore'] },
+          );
           swapper.stdout!.on('data', (chunk: Buffer) => (swaps += chunk.toString()));
         }
         const { enforcer } = await makeEnforcer(state, { homes: [base] });
@@ -135,20 +177,27 @@ describe.skipIf(!isRoot)('failing input 3: the swap done while the agent is stop
     ['restore:restore-launcher:before', ALLOW_ALL],
   ] as const;
 
-  it.each(POINTS)('killed at %s, bin swapped for a link to a root folder: the next run leaves it alone', async (point, policy) => {
-    const c = await agentCase(server, secret, mallory, `race-${point.replace(/:/g, '-')}`, { bin: 'shadow', shim: true });
-    const planted = await plantCanaries();
-    cases.push({ c, canaries: planted });
-    if (policy === ALLOW_ALL) {
-      await publish(server.admin, pastBan());
-      await onceOk(c.setup);
-      expect(await isOurStub(c.setup.install.launcher)).toBe(true);
-    }
-    await publish(server.admin, policy);
-    const crashed = await once(c.setup, { AIGATE_AGENT_FAULT: point });
-    expect(crashed.signal, `${point} was not reached:\n${crashed.stdout}\n${crashed.stderr}`).toBe('SIGKILL');
-    asUserOk(mallory, `cd '${c.setup.install.prefix}' && mv bin bin.old && ln -s '${planted.etc}' bin`);
-    await cycleChecksIn(server, c, `after the kill at ${point} and the swap`);
-    await expectCanariesIntact(planted, `killed at ${point}, bin swapped, next run`);
-  }, 60_000);
+  it.each(POINTS)(
+    'killed at %s, bin swapped for a link to a root folder: the next run leaves it alone',
+    async (point, policy) => {
+      const c = await agentCase(server, secret, mallory, `race-${point.replace(/:/g, '-')}`, {
+        bin: 'shadow',
+        shim: true,
+      });
+      const planted = await plantCanaries();
+      cases.push({ c, canaries: planted });
+      if (policy === ALLOW_ALL) {
+        await publish(server.admin, pastBan());
+        await onceOk(c.setup);
+        expect(await isOurStub(c.setup.install.launcher)).toBe(true);
+      }
+      await publish(server.admin, policy);
+      const crashed = await once(c.setup, { AIGATE_AGENT_FAULT: point });
+      expect(crashed.signal, `${point} was not reached:\n${crashed.stdout}\n${crashed.stderr}`).toBe('SIGKILL');
+      asUserOk(mallory, `cd '${c.setup.install.prefix}' && mv bin bin.old && ln -s '${planted.etc}' bin`);
+      await cycleChecksIn(server, c, `after the kill at ${point} and the swap`);
+      await expectCanariesIntact(planted, `killed at ${point}, bin swapped, next run`);
+    },
+    60_000,
+  );
 });

@@ -7,12 +7,19 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTESTATION_TYP, signAttestation, verifyAttestation, type AttestationFile } from '../../policies/attestation.js';
+
+import {
+  ATTESTATION_TYP,
+  type AttestationFile,
+  signAttestation,
+  verifyAttestation,
+} from '../../policies/attestation.js';
 import { generateSigningKey } from '../../policies/keys.js';
 import { runAigate } from '../../server/cli/aigate.js';
 import type { AttestationDocument } from '../../server/reports/kinds/attestation.js';
-import { DAY, developerTools, Fleet, FLEET_POLICY, HOUR, type FleetDevice } from '../ui/fleet.js';
+import { DAY, developerTools, Fleet, FLEET_POLICY, type FleetDevice, HOUR } from '../ui/fleet.js';
 import { npmInstance, tempDir } from './helpers.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -42,7 +49,13 @@ const at8 = (ms: number) => new Date(ms + 8 * HOUR).toISOString().replace(/\.\d{
 
 /** The event the agent sends when a revision is in force on the device (agent/policy/sync.ts). */
 async function policyApplied(device: FleetDevice, revision: number): Promise<void> {
-  const event = { id: randomUUID(), type: 'policy-applied', at: new Date(fleet.clock.ms).toISOString(), policyRevision: revision, message: `revision ${revision} is now in force` };
+  const event = {
+    id: randomUUID(),
+    type: 'policy-applied',
+    at: new Date(fleet.clock.ms).toISOString(),
+    policyRevision: revision,
+    message: `revision ${revision} is now in force`,
+  };
   const result = await fleet.send(device, 'POST', '/v1/events', { events: [event] });
   if (result.status !== 200) throw new Error(`events: ${result.status} ${result.text}`);
 }
@@ -59,7 +72,13 @@ beforeAll(async () => {
   fleet.clock.advance(5_000);
   await policyApplied(laptop, 1);
   await fleet.events(laptop, [
-    { type: 'quarantined', at: fleet.clock.ms + 1000, toolId: 'claude-code', installPath: CLAUDE_NPM, version: '2.1.91' },
+    {
+      type: 'quarantined',
+      at: fleet.clock.ms + 1000,
+      toolId: 'claude-code',
+      installPath: CLAUDE_NPM,
+      version: '2.1.91',
+    },
   ]);
   fleet.clock.advance(DAY);
   firstDay = fleet.clock.ms;
@@ -85,7 +104,11 @@ afterAll(async () => {
 async function aigate(args: string[], token = auditor) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runAigate(['--server', fleet.url, '--token', token, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) }, { AIGATE_CONFIG: join(dir.path, 'none.json') });
+  const code = await runAigate(
+    ['--server', fleet.url, '--token', token, ...args],
+    { out: (t) => out.push(t), err: (t) => err.push(t) },
+    { AIGATE_CONFIG: join(dir.path, 'none.json') },
+  );
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
@@ -106,7 +129,12 @@ describe('GET /v1/reports/attestation', () => {
     expect(device.appliedRevisionInForce).toBe(true);
     expect(device.exceptions).toEqual([]);
     const claude = device.tools.find((tool) => tool.installPath === CLAUDE_NPM);
-    expect(claude).toMatchObject({ toolId: 'claude-code', version: '2.1.91', policy: { action: 'block', decidedBy: 'ban-claude-code' }, enforcement: { event: 'quarantined' } });
+    expect(claude).toMatchObject({
+      toolId: 'claude-code',
+      version: '2.1.91',
+      policy: { action: 'block', decidedBy: 'ban-claude-code' },
+      enforcement: { event: 'quarantined' },
+    });
     expect(claude?.agentReported?.action).toBe('block');
     expect(device.tools.find((tool) => tool.toolId === 'qwen-code')?.version).toBe('0.4.1');
     expect(device.tools.find((tool) => tool.toolId === 'openai-codex-cli')?.policy?.action).toBe('warn');
@@ -115,15 +143,21 @@ describe('GET /v1/reports/attestation', () => {
   });
 
   it('a later instant sees the later revision, the exception in force, the removal and the upgrade', async () => {
-    const doc = (await attestation(`at=${encodeURIComponent(new Date(later).toISOString())}&group=engineering`)).attestation;
+    const doc = (await attestation(`at=${encodeURIComponent(new Date(later).toISOString())}&group=engineering`))
+      .attestation;
     expect(doc.policy?.revision).toBe(2);
     expect(doc.filters).toEqual({ group: 'engineering' });
     expect(doc.devices.map((d) => d.hostname)).toEqual(['laptop']);
     const device = doc.devices[0]!;
     expect(device.tools.some((tool) => tool.installPath === CLAUDE_NPM)).toBe(false);
     expect(device.tools.find((tool) => tool.toolId === 'qwen-code')?.version).toBe('0.5.0');
-    expect(device.tools.find((tool) => tool.toolId === 'gemini-cli')?.policy).toMatchObject({ action: 'allow', decidedBy: 'gemini-pilot' });
-    expect(device.exceptions).toEqual([expect.objectContaining({ name: 'gemini-pilot', tools: ['gemini-cli'], reason: 'pilot approved by the CISO' })]);
+    expect(device.tools.find((tool) => tool.toolId === 'gemini-cli')?.policy).toMatchObject({
+      action: 'allow',
+      decidedBy: 'gemini-pilot',
+    });
+    expect(device.exceptions).toEqual([
+      expect.objectContaining({ name: 'gemini-pilot', tools: ['gemini-cli'], reason: 'pilot approved by the CISO' }),
+    ]);
     expect(device.policyApplied?.revision).toBe(2);
   });
 
@@ -163,7 +197,9 @@ describe('aigate report export attestation / aigate report verify', () => {
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^VALID: .* is signed by policy key [\w-]{43} \(the policy key of http/);
     expect(verified.stdout).toMatch(/policy in force: revision 1 "fleet-policy" \(enforce\)/);
-    expect(verified.stdout).toMatch(/laptop \(engineering\): applied revision 1 at .*claude-code@2\.1\.91=block \(quarantined\)/);
+    expect(verified.stdout).toMatch(
+      /laptop \(engineering\): applied revision 1 at .*claude-code@2\.1\.91=block \(quarantined\)/,
+    );
     const json = await aigate(['report', 'verify', file, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ valid: true, policyRevision: 1, devices: 2 });
@@ -202,7 +238,11 @@ describe('aigate report export attestation / aigate report verify', () => {
       const out: string[] = [];
       const err: string[] = [];
       // No --server and no saved login: the key comes from the flags alone.
-      const code = await runAigate(['report', 'verify', ...args], { out: (t) => out.push(t), err: (t) => err.push(t) }, { AIGATE_CONFIG: join(dir.path, 'none.json') });
+      const code = await runAigate(
+        ['report', 'verify', ...args],
+        { out: (t) => out.push(t), err: (t) => err.push(t) },
+        { AIGATE_CONFIG: join(dir.path, 'none.json') },
+      );
       return { code, stderr: err.join('\n') };
     };
     expect((await offline([file, '--key', keyFile])).code).toBe(0);
@@ -215,7 +255,9 @@ describe('aigate report export attestation / aigate report verify', () => {
     expect(wrongKey.stderr).toMatch(/not trusted/);
     const wrongPin = await offline([file, '--policy-key-fingerprint', other.kid]);
     expect(wrongPin.code).toBe(1);
-    expect(wrongPin.stderr).toMatch(new RegExp(`signed by key ${file0.signature.kid}, not by the pinned key ${other.kid}`));
+    expect(wrongPin.stderr).toMatch(
+      new RegExp(`signed by key ${file0.signature.kid}, not by the pinned key ${other.kid}`),
+    );
 
     // A file signed by another key that carries that key: the pin decides, not the file.
     const forged = join(dir.path, 'forged.json');
@@ -244,10 +286,22 @@ describe('policies/attestation', () => {
   it('signs the canonical JSON: key order does not matter, content does', async () => {
     const key = await generateSigningKey();
     const signed = await signAttestation({ b: 1, a: [{ y: 'x', x: null }] }, key);
-    expect((await verifyAttestation({ ...signed, attestation: { a: [{ x: null, y: 'x' }], b: 1 } }, { key: key.publicJwk })).ok).toBe(true);
-    const changed = await verifyAttestation({ ...signed, attestation: { a: [{ x: null, y: 'x' }], b: 2 } }, { key: key.publicJwk });
+    expect(
+      (await verifyAttestation({ ...signed, attestation: { a: [{ x: null, y: 'x' }], b: 1 } }, { key: key.publicJwk }))
+        .ok,
+    ).toBe(true);
+    const changed = await verifyAttestation(
+      { ...signed, attestation: { a: [{ x: null, y: 'x' }], b: 2 } },
+      { key: key.publicJwk },
+    );
     expect(changed).toMatchObject({ ok: false, code: 'bad-signature' });
-    expect(await verifyAttestation({ ...signed, format: 'other' }, { key: key.publicJwk })).toMatchObject({ ok: false, code: 'not-an-attestation' });
-    expect(await verifyAttestation('text', { key: key.publicJwk })).toMatchObject({ ok: false, code: 'not-an-attestation' });
+    expect(await verifyAttestation({ ...signed, format: 'other' }, { key: key.publicJwk })).toMatchObject({
+      ok: false,
+      code: 'not-an-attestation',
+    });
+    expect(await verifyAttestation('text', { key: key.publicJwk })).toMatchObject({
+      ok: false,
+      code: 'not-an-attestation',
+    });
   });
 });

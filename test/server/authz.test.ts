@@ -4,10 +4,11 @@
  * per-device and per-token rate limits answer 429 in the JSON error shape.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
-import { tempDir } from './helpers.js';
 import { BAN_POLICY, serverWithSecret } from './harness.js';
+import { tempDir } from './helpers.js';
 
 type Identity = 'none' | 'bad' | 'device' | 'auditor' | 'admin' | 'revoked-token' | 'revoked-device';
 const IDENTITIES: Identity[] = ['none', 'bad', 'device', 'auditor', 'admin', 'revoked-token', 'revoked-device'];
@@ -41,10 +42,34 @@ async function freshRequestId(): Promise<string> {
 
 const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/policy', kind: 'device', ok: 200 },
-  { method: 'POST', path: '/v1/checkin', kind: 'device', body: { policyRevision: null, agentVersion: '0.1.0', inventory: [], verdicts: [] }, ok: 200 },
-  { method: 'POST', path: '/v1/events', kind: 'device', body: { events: [{ id: '7f1b6c53-0a55-4b0e-9d1c-3f58c0f4a111', type: 'tamper', at: '2026-06-01T00:00:00Z' }] }, ok: 200 },
-  { method: 'POST', path: '/v1/exception-requests', kind: 'device', body: { toolId: 'claude-code', reason: 'need it' }, ok: 201 },
-  { method: 'GET', path: '/v1/exception-requests/:own', kind: 'device', prepare: async () => ({ path: `/v1/exception-requests/${ownRequestId}` }), ok: 200 },
+  {
+    method: 'POST',
+    path: '/v1/checkin',
+    kind: 'device',
+    body: { policyRevision: null, agentVersion: '0.1.0', inventory: [], verdicts: [] },
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/v1/events',
+    kind: 'device',
+    body: { events: [{ id: '7f1b6c53-0a55-4b0e-9d1c-3f58c0f4a111', type: 'tamper', at: '2026-06-01T00:00:00Z' }] },
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/v1/exception-requests',
+    kind: 'device',
+    body: { toolId: 'claude-code', reason: 'need it' },
+    ok: 201,
+  },
+  {
+    method: 'GET',
+    path: '/v1/exception-requests/:own',
+    kind: 'device',
+    prepare: async () => ({ path: `/v1/exception-requests/${ownRequestId}` }),
+    ok: 200,
+  },
 
   { method: 'GET', path: '/v1/admin/whoami', kind: 'read', ok: 200 },
   { method: 'POST', path: '/v1/admin/policies/validate', kind: 'read', body: { source: BAN_POLICY }, ok: 200 },
@@ -53,28 +78,53 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/admin/policies/current', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/policies/1', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/devices', kind: 'read', ok: 200 },
-  { method: 'GET', path: '/v1/admin/devices/:id', kind: 'read', prepare: async () => ({ path: `/v1/admin/devices/${device.deviceId}` }), ok: 200 },
+  {
+    method: 'GET',
+    path: '/v1/admin/devices/:id',
+    kind: 'read',
+    prepare: async () => ({ path: `/v1/admin/devices/${device.deviceId}` }),
+    ok: 200,
+  },
   { method: 'GET', path: '/v1/admin/groups', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/enroll-secrets', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/exception-requests', kind: 'read', ok: 200 },
-  { method: 'GET', path: '/v1/admin/exception-requests/:id', kind: 'read', prepare: async () => ({ path: `/v1/admin/exception-requests/${ownRequestId}` }), ok: 200 },
+  {
+    method: 'GET',
+    path: '/v1/admin/exception-requests/:id',
+    kind: 'read',
+    prepare: async () => ({ path: `/v1/admin/exception-requests/${ownRequestId}` }),
+    ok: 200,
+  },
   { method: 'GET', path: '/v1/admin/tokens', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/audit', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/admin/audit/verify', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/reports', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/reports/overview', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/reports/rollups', kind: 'read', ok: 200 },
-  ...['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit'].map((kind) => ({ method: 'GET' as const, path: `/v1/reports/${kind}`, kind: 'read' as const, ok: 200 })),
+  ...['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit'].map((kind) => ({
+    method: 'GET' as const,
+    path: `/v1/reports/${kind}`,
+    kind: 'read' as const,
+    ok: 200,
+  })),
 
   { method: 'POST', path: '/v1/admin/policies', kind: 'write', body: { source: BAN_POLICY }, ok: 201 },
   { method: 'POST', path: '/v1/admin/policies/1/rollback', kind: 'write', body: {}, ok: 201 },
-  { method: 'POST', path: '/v1/admin/devices/:id/revoke', kind: 'write', prepare: async () => ({ path: `/v1/admin/devices/${await freshDeviceId()}/revoke` }), ok: 200 },
+  {
+    method: 'POST',
+    path: '/v1/admin/devices/:id/revoke',
+    kind: 'write',
+    prepare: async () => ({ path: `/v1/admin/devices/${await freshDeviceId()}/revoke` }),
+    ok: 200,
+  },
   { method: 'POST', path: '/v1/admin/enroll-secrets', kind: 'write', body: { group: 'ops' }, ok: 201 },
   {
     method: 'POST',
     path: '/v1/admin/enroll-secrets/:id/revoke',
     kind: 'write',
-    prepare: async () => ({ path: `/v1/admin/enroll-secrets/${(await setup.admin.post<{ id: string }>('/enroll-secrets', { group: 'tmp' })).id}/revoke` }),
+    prepare: async () => ({
+      path: `/v1/admin/enroll-secrets/${(await setup.admin.post<{ id: string }>('/enroll-secrets', { group: 'tmp' })).id}/revoke`,
+    }),
     ok: 200,
   },
   {
@@ -88,7 +138,10 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: '/v1/admin/exception-requests/:id/deny',
     kind: 'write',
-    prepare: async () => ({ path: `/v1/admin/exception-requests/${await freshRequestId()}/deny`, body: { reason: 'no' } }),
+    prepare: async () => ({
+      path: `/v1/admin/exception-requests/${await freshRequestId()}/deny`,
+      body: { reason: 'no' },
+    }),
     ok: 200,
   },
   { method: 'POST', path: '/v1/admin/tokens', kind: 'write', body: { name: 'ci', role: 'auditor' }, ok: 201 },
@@ -97,7 +150,9 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: '/v1/admin/tokens/:id/revoke',
     kind: 'write',
-    prepare: async () => ({ path: `/v1/admin/tokens/${(await setup.admin.post<{ id: string }>('/tokens', { name: 'tmp', role: 'auditor' })).id}/revoke` }),
+    prepare: async () => ({
+      path: `/v1/admin/tokens/${(await setup.admin.post<{ id: string }>('/tokens', { name: 'tmp', role: 'auditor' })).id}/revoke`,
+    }),
     ok: 200,
   },
 ];
@@ -151,7 +206,9 @@ afterAll(async () => {
 });
 
 describe('authorization matrix', () => {
-  const cells = ROUTES.flatMap((route) => IDENTITIES.map((identity) => ({ route, identity, label: `${route.method} ${route.path} as ${identity}` })));
+  const cells = ROUTES.flatMap((route) =>
+    IDENTITIES.map((identity) => ({ route, identity, label: `${route.method} ${route.path} as ${identity}` })),
+  );
   it.each(cells)('$label', async ({ route, identity }) => {
     const prepared = route.prepare ? await route.prepare() : {};
     const path = prepared.path ?? route.path;
@@ -160,7 +217,11 @@ describe('authorization matrix', () => {
     const auth = authorization(identity);
     if (auth) headers.authorization = auth;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(setup.server.url + path, { method: route.method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const response = await fetch(setup.server.url + path, {
+      method: route.method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const want = expected(route, identity);
     const text = await response.text();
     expect(response.status, `${route.method} ${path} as ${identity}: ${text}`).toBe(want);
@@ -172,17 +233,22 @@ describe('authorization matrix', () => {
   });
 
   it('covers every route in the OpenAPI document', async () => {
-    const doc = (await (await fetch(`${setup.server.url}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${setup.server.url}/docs/json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const normalize = (path: string) =>
       path
         .replace(/\{[^}]+\}|:[a-z]+|\/1(?=\/|$)/g, '/X')
         .replace(/\/\/X/g, '/X')
         .replace(/(.)\/$/, '$1');
     const inMatrix = new Set(ROUTES.map((r) => `${r.method} ${normalize(r.path)}`));
-    const served = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${normalize(path)}`));
+    const served = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${normalize(path)}`),
+    );
     const outside = ['GET /healthz', 'POST /v1/enroll'];
     expect(served.length).toBeGreaterThan(20);
-    for (const route of served) if (!outside.includes(route)) expect(inMatrix, `${route} is missing from the matrix`).toContain(route);
+    for (const route of served)
+      if (!outside.includes(route)) expect(inMatrix, `${route} is missing from the matrix`).toContain(route);
   });
 });
 
@@ -190,14 +256,23 @@ describe('a device cannot act as another device', () => {
   it('refuses a token that names another device but is signed by this key', async () => {
     const other = await setup.enrollDevice({ hostname: 'other' });
     const forged = device.token({ sub: other.deviceId! });
-    const response = await device.send('POST', '/v1/checkin', { token: forged, body: { policyRevision: null, agentVersion: '1', inventory: [], verdicts: [] } });
+    const response = await device.send('POST', '/v1/checkin', {
+      token: forged,
+      body: { policyRevision: null, agentVersion: '1', inventory: [], verdicts: [] },
+    });
     expect(response.status).toBe(401);
     expect(response.body).toMatchObject({ error: 'invalid_token' });
   });
 
   it('refuses a body that names a device', async () => {
     const other = await setup.enrollDevice({ hostname: 'other-2' });
-    const response = await device.checkin({ deviceId: other.deviceId, policyRevision: null, agentVersion: '1', inventory: [], verdicts: [] });
+    const response = await device.checkin({
+      deviceId: other.deviceId,
+      policyRevision: null,
+      agentVersion: '1',
+      inventory: [],
+      verdicts: [],
+    });
     expect(response.status).toBe(400);
     expect((response.body as unknown as { message: string }).message).toMatch(/body\.deviceId is not a known field/);
   });
@@ -227,7 +302,13 @@ describe('rate limits', () => {
       const admin = new AdminClient(limited.server.url, limited.server.bootstrapToken!);
       // serverWithSecret already used the token once.
       const results: number[] = [];
-      for (let i = 0; i < 5; i++) results.push(await admin.get('/whoami').then(() => 200, (e: { status: number }) => e.status));
+      for (let i = 0; i < 5; i++)
+        results.push(
+          await admin.get('/whoami').then(
+            () => 200,
+            (e: { status: number }) => e.status,
+          ),
+        );
       expect(results).toEqual([200, 200, 200, 200, 429]);
     } finally {
       await limited.server.close();

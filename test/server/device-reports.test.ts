@@ -5,12 +5,13 @@
  * control characters refused in the short texts admins read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { AgentHealth } from '../../policies/protocol.js';
 import type { AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
 import { csvObjects } from '../ui/fleet.js';
+import { BAN_POLICY, type RunningServer, serverWithSecret } from './harness.js';
 import { npmInstance, tempDir, verdictFor } from './helpers.js';
-import { BAN_POLICY, serverWithSecret, type RunningServer } from './harness.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: RunningServer;
@@ -31,13 +32,26 @@ const claude = (owner: string) => npmInstance('claude-code', '@anthropic-ai/clau
 const unknownTool = (owner: string) => npmInstance('unknown:npm:acme-ai', 'acme-ai', '1.0.0', owner);
 
 function checkin(device: DeviceClient, extra: Record<string, unknown> = {}, inventory = [claude('alice')]) {
-  return device.checkin({ policyRevision: 1, agentVersion: '0.4.0', inventory, verdicts: inventory.map((i) => verdictFor(i, 'block')), ...extra });
+  return device.checkin({
+    policyRevision: 1,
+    agentVersion: '0.4.0',
+    inventory,
+    verdicts: inventory.map((i) => verdictFor(i, 'block')),
+    ...extra,
+  });
 }
 
-type DeviceView = { id: string; health: string; healthReasons: { code: string; message: string }[]; degradedSince: string | null };
+type DeviceView = {
+  id: string;
+  health: string;
+  healthReasons: { code: string; message: string }[];
+  degradedSince: string | null;
+};
 const deviceView = async (id: string) => (await admin.get<{ device: DeviceView }>(`/devices/${id}`)).device;
 const coverageRow = async (id: string) => {
-  const response = await fetch(`${server.url}/v1/reports/coverage?format=csv`, { headers: { authorization: `Bearer ${server.bootstrapToken}` } });
+  const response = await fetch(`${server.url}/v1/reports/coverage?format=csv`, {
+    headers: { authorization: `Bearer ${server.bootstrapToken}` },
+  });
   return csvObjects(await response.text()).find((row) => row.device_id === id)!;
 };
 
@@ -45,7 +59,10 @@ describe('device health', () => {
   const degraded: AgentHealth = {
     state: 'degraded',
     reasons: [
-      { code: 'ledger-damaged', message: 'the enforcement ledger does not parse; nothing is changed until it is repaired' },
+      {
+        code: 'ledger-damaged',
+        message: 'the enforcement ledger does not parse; nothing is changed until it is repaired',
+      },
       { code: 'spool-trouble', message: '3 spool files were set aside as damaged' },
     ],
   };
@@ -53,8 +70,16 @@ describe('device health', () => {
   it('is unknown until the agent reports it, and an older agent (no health field) still checks in', async () => {
     const device = await enrollDevice({ hostname: 'health-old' });
     expect((await checkin(device)).status).toBe(200);
-    expect(await deviceView(device.deviceId!)).toMatchObject({ health: 'unknown', healthReasons: [], degradedSince: null });
-    expect(await coverageRow(device.deviceId!)).toMatchObject({ health: 'unknown', health_reasons: '', degraded_since: '' });
+    expect(await deviceView(device.deviceId!)).toMatchObject({
+      health: 'unknown',
+      healthReasons: [],
+      degradedSince: null,
+    });
+    expect(await coverageRow(device.deviceId!)).toMatchObject({
+      health: 'unknown',
+      health_reasons: '',
+      degraded_since: '',
+    });
   });
 
   it('marks the device degraded from the first check-in that says so, keeps the start, clears on ok', async () => {
@@ -69,16 +94,27 @@ describe('device health', () => {
 
     // Listed by the admin route the CLI reads, with the reasons.
     const listed = await admin.get<{ devices: DeviceView[] }>('/devices');
-    expect(listed.devices.find((d) => d.id === device.deviceId)).toMatchObject({ health: 'degraded', healthReasons: degraded.reasons });
+    expect(listed.devices.find((d) => d.id === device.deviceId)).toMatchObject({
+      health: 'degraded',
+      healthReasons: degraded.reasons,
+    });
 
     // Still degraded with one reason left: the spell's start stays, the reasons follow the agent.
     const still: AgentHealth = { state: 'degraded', reasons: [degraded.reasons[0]!] };
     expect((await checkin(device, { health: still })).status).toBe(200);
     const second = await deviceView(device.deviceId!);
-    expect(second).toMatchObject({ health: 'degraded', healthReasons: still.reasons, degradedSince: first.degradedSince });
+    expect(second).toMatchObject({
+      health: 'degraded',
+      healthReasons: still.reasons,
+      degradedSince: first.degradedSince,
+    });
 
     // Coverage: the new columns come after the existing ones, in this order.
-    const csv = await (await fetch(`${server.url}/v1/reports/coverage?format=csv`, { headers: { authorization: `Bearer ${server.bootstrapToken}` } })).text();
+    const csv = await (
+      await fetch(`${server.url}/v1/reports/coverage?format=csv`, {
+        headers: { authorization: `Bearer ${server.bootstrapToken}` },
+      })
+    ).text();
     expect(csv.split('\n')[0]).toMatch(/,violations,revoked_at,health,health_reasons,health_detail,degraded_since\r?$/);
     expect(await coverageRow(device.deviceId!)).toMatchObject({
       health: 'degraded',
@@ -88,7 +124,11 @@ describe('device health', () => {
     });
 
     // The overview counts it.
-    const overview = await (await fetch(`${server.url}/v1/reports/overview`, { headers: { authorization: `Bearer ${server.bootstrapToken}` } })).json();
+    const overview = await (
+      await fetch(`${server.url}/v1/reports/overview`, {
+        headers: { authorization: `Bearer ${server.bootstrapToken}` },
+      })
+    ).json();
     expect((overview as { devices: { degraded: number } }).devices.degraded).toBe(1);
 
     // A check-in without a health report (say, an older agent after a downgrade) changes nothing.
@@ -102,7 +142,9 @@ describe('device health', () => {
 
   it('refuses a malformed health report with a clear 400', async () => {
     const device = await enrollDevice({ hostname: 'health-bad' });
-    const response = await checkin(device, { health: { state: 'degraded', reasons: [{ code: 'on-fire', message: 'x' }] } });
+    const response = await checkin(device, {
+      health: { state: 'degraded', reasons: [{ code: 'on-fire', message: 'x' }] },
+    });
     expect(response.status).toBe(400);
     expect(response.text).toMatch(/body\.health\.reasons\[0\]\.code/);
   });
@@ -113,7 +155,9 @@ describe('exception requests name only what the device reported', () => {
 
   beforeAll(async () => {
     shared = await enrollDevice({ hostname: 'shared-box', users: ['alice', 'bob'] });
-    expect((await checkin(shared, { users: ['alice', 'bob'] }, [claude('alice'), claude('bob'), unknownTool('bob')])).status).toBe(200);
+    expect(
+      (await checkin(shared, { users: ['alice', 'bob'] }, [claude('alice'), claude('bob'), unknownTool('bob')])).status,
+    ).toBe(200);
   });
 
   it.each([
@@ -130,7 +174,9 @@ describe('exception requests name only what the device reported', () => {
   });
 
   it('accepts a catalogued tool or an unknown: id from its own inventory, for its own users', async () => {
-    expect((await shared.requestException({ toolId: 'unknown:npm:acme-ai', user: 'bob', reason: 'internal tool' })).status).toBe(201);
+    expect(
+      (await shared.requestException({ toolId: 'unknown:npm:acme-ai', user: 'bob', reason: 'internal tool' })).status,
+    ).toBe(201);
     expect((await shared.requestException({ toolId: 'claude-code', reason: 'no user named' })).status).toBe(201);
   });
 
@@ -138,17 +184,24 @@ describe('exception requests name only what the device reported', () => {
     const asked = await shared.requestException({ toolId: 'claude-code', user: 'bob', reason: 'pairing' });
     expect(asked.status).toBe(201);
     await admin.post(`/exception-requests/${asked.body.id}/approve`, {});
-    const policy = await admin.get<{ document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } } }>('/policies/current');
+    const policy = await admin.get<{
+      document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } };
+    }>('/policies/current');
     const added = policy.document.spec.exceptions.find((e) => e.name === `exception-request-${asked.body.id}`);
     expect(added).toMatchObject({ devices: [shared.deviceId], users: ['bob'] });
     const audit = await admin.get<{ entries: { action: string; details: Record<string, unknown> }[] }>('/audit');
     const entry = audit.entries.filter((e) => e.action === 'exception.approve').at(-1)!;
-    expect(entry.details).toMatchObject({ scope: 'user', scopeReason: expect.stringMatching(/device reported 2 users \(alice, bob\), so only bob is covered/) });
+    expect(entry.details).toMatchObject({
+      scope: 'user',
+      scopeReason: expect.stringMatching(/device reported 2 users \(alice, bob\), so only bob is covered/),
+    });
 
     // An explicit scope still wins.
     const again = await shared.requestException({ toolId: 'gemini-cli', user: 'alice', reason: 'whole box' });
     await admin.post(`/exception-requests/${again.body.id}/approve`, { scope: 'device' });
-    const after = await admin.get<{ document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } } }>('/policies/current');
+    const after = await admin.get<{
+      document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } };
+    }>('/policies/current');
     const whole = after.document.spec.exceptions.find((e) => e.name === `exception-request-${again.body.id}`)!;
     expect(whole.devices).toEqual([shared.deviceId]);
     expect(whole.users).toBeUndefined();
@@ -159,7 +212,9 @@ describe('exception requests name only what the device reported', () => {
     expect((await checkin(single)).status).toBe(200);
     const asked = await single.requestException({ toolId: 'claude-code', user: 'alice', reason: 'solo' });
     await admin.post(`/exception-requests/${asked.body.id}/approve`, {});
-    const policy = await admin.get<{ document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } } }>('/policies/current');
+    const policy = await admin.get<{
+      document: { spec: { exceptions: { name: string; devices?: string[]; users?: string[] }[] } };
+    }>('/policies/current');
     const added = policy.document.spec.exceptions.find((e) => e.name === `exception-request-${asked.body.id}`)!;
     expect(added.devices).toEqual([single.deviceId]);
     expect(added.users).toBeUndefined();
@@ -176,7 +231,9 @@ describe('control characters in what a device sends', () => {
     ['an exception user (C1 CSI)', 'c1-user'],
   ])('refuses %s with a clear 400', async (_name, which) => {
     if (which === 'enroll-hostname') {
-      await expect(enrollDevice({ hostname: `box${ESC}[2J` })).rejects.toThrow(/400 .*body\.hostname expected text without control characters/);
+      await expect(enrollDevice({ hostname: `box${ESC}[2J` })).rejects.toThrow(
+        /400 .*body\.hostname expected text without control characters/,
+      );
       return;
     }
     const device = await enrollDevice({ hostname: `ctl-${which}` });

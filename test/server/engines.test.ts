@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 
@@ -21,7 +22,10 @@ describe('Node engines', () => {
     // The newest Node 20 release line: a package requiring ^20.x.y beyond it still counts as too new.
     const node20 = semver.coerce('20.19.0')!;
     const tooNew = Object.entries(lock.packages)
-      .filter(([name, entry]) => name !== '' && !entry.optional && entry.engines && !Array.isArray(entry.engines) && entry.engines.node)
+      .filter(
+        ([name, entry]) =>
+          name !== '' && !entry.optional && entry.engines && !Array.isArray(entry.engines) && entry.engines.node,
+      )
       .filter(([, entry]) => !semver.satisfies(node20, (entry.engines as { node: string }).node))
       .map(([name, entry]) => `${name}@${entry.version} needs node ${(entry.engines as { node: string }).node}`);
     expect(tooNew).toEqual([]);

@@ -5,11 +5,13 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODE_LIST, ERROR_CODES, ErrorBody } from '../../policies/errors.js';
+
 import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ERROR_CODE_LIST, ERROR_CODES, ErrorBody } from '../../policies/errors.js';
+import { type RunningServer, startServer } from './harness.js';
 import { tempDir } from './helpers.js';
-import { startServer, type RunningServer } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -56,7 +58,10 @@ describe('error replies', () => {
     ['POST', '/v1/checkin', '{}', 401, 'missing_token'],
     ['POST', '/v1/enroll', '{"secret":', 400, 'invalid_json'],
   ])('%s %s: status and code in both error and code', async (method, path, body, status, code) => {
-    const response = await fetch(`${server.url}${path}`, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    });
     expect(response.status).toBe(status);
     const reply = (await response.json()) as unknown;
     expect(Value.Check(ErrorBody, reply)).toBe(true);

@@ -1,8 +1,9 @@
 /** Start a real server on 127.0.0.1 (port 0) with a real data directory, for the API tests. */
 import { Writable } from 'node:stream';
-import { buildServer, type AigateServer } from '../../server/app.js';
-import type { ServerOptions } from '../../server/config.js';
+
+import { type AigateServer, buildServer } from '../../server/app.js';
 import { AdminClient } from '../../server/client/admin-client.js';
+import type { ServerOptions } from '../../server/config.js';
 import { DeviceClient } from '../support/device-client.js';
 
 export interface RunningServer {
@@ -35,7 +36,14 @@ export async function startServer(dataDir: string, options: Partial<ServerOption
   };
 }
 
-export const FACTS = { hostname: 'dev-laptop-1', os: 'linux' as const, osVersion: 'Ubuntu 24.04', arch: 'x64', users: ['alice'], agentVersion: '0.1.0' };
+export const FACTS = {
+  hostname: 'dev-laptop-1',
+  os: 'linux' as const,
+  osVersion: 'Ubuntu 24.04',
+  arch: 'x64',
+  users: ['alice'],
+  agentVersion: '0.1.0',
+};
 
 /** A server with an admin client and one enroll secret: the usual starting point. */
 export async function serverWithSecret(dataDir: string, options: Partial<ServerOptions> = {}) {

@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { Action } from '../../policies/schema.js';
 import type { Verdict } from '../../policies/verdict.js';
@@ -11,7 +12,13 @@ export async function tempDir(prefix = 'aigate-server-'): Promise<{ path: string
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-export function npmInstance(toolId: string, pkg: string, version: string | null, owner = 'alice', overrides: Partial<ToolInstance> = {}): ToolInstance {
+export function npmInstance(
+  toolId: string,
+  pkg: string,
+  version: string | null,
+  owner = 'alice',
+  overrides: Partial<ToolInstance> = {},
+): ToolInstance {
   return {
     toolId,
     name: pkg,
@@ -82,7 +89,9 @@ export function eightInstances(owner: string): ToolInstance[] {
       installPath: `/home/${owner}/.local/share/pipx/venvs/aider-chat`,
       launchers: [`/home/${owner}/.local/bin/aider`],
       owner,
-      evidence: [`/home/${owner}/.local/share/pipx/venvs/aider-chat/lib/python3.12/site-packages/aider_chat-0.86.1.dist-info/METADATA`],
+      evidence: [
+        `/home/${owner}/.local/share/pipx/venvs/aider-chat/lib/python3.12/site-packages/aider_chat-0.86.1.dist-info/METADATA`,
+      ],
     },
     {
       toolId: 'claude-code',

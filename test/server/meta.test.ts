@@ -4,10 +4,12 @@
  * most JSON parsers keep the last one, log pipelines differ).
  */
 import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eightInstances, tempDir, verdictFor } from './helpers.js';
-import { BAN_POLICY, serverWithSecret, type RunningServer } from './harness.js';
+
 import { duplicateKeys } from '../support/json-keys.js';
+import { BAN_POLICY, type RunningServer, serverWithSecret } from './harness.js';
+import { eightInstances, tempDir, verdictFor } from './helpers.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: RunningServer;
@@ -42,12 +44,31 @@ describe('log lines', () => {
     await admin.post('/policies', { source: BAN_POLICY });
     const device = await enrollDevice();
     const inventory = eightInstances('alice');
-    expect((await device.checkin({ policyRevision: 1, agentVersion: '0.4.0', inventory, verdicts: inventory.map((i) => verdictFor(i, 'allow')) })).status).toBe(200);
-    expect((await device.events([{ id: randomUUID(), type: 'blocked-launch', at: new Date().toISOString(), toolId: 'claude-code' }])).status).toBe(200);
+    expect(
+      (
+        await device.checkin({
+          policyRevision: 1,
+          agentVersion: '0.4.0',
+          inventory,
+          verdicts: inventory.map((i) => verdictFor(i, 'allow')),
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await device.events([
+          { id: randomUUID(), type: 'blocked-launch', at: new Date().toISOString(), toolId: 'claude-code' },
+        ])
+      ).status,
+    ).toBe(200);
     const asked = await device.requestException({ toolId: 'claude-code', user: 'alice', reason: 'review' });
     await admin.post(`/exception-requests/${asked.body.id}/approve`, {});
     await fetch(`${server.url}/v1/nothing`);
-    await fetch(`${server.url}/v1/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    await fetch(`${server.url}/v1/checkin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
     await server.app.reports.rollups.runNow();
     expect(server.logs.length).toBeGreaterThan(10);
     const bad = server.logs.filter((line) => duplicateKeys(line).length > 0);

@@ -2,15 +2,17 @@
  * `aigate report export` and `aigate report rollup` against a real server (in-process CLI, real
  * HTTP), and the aigate-server flags of the reports.
  */
-import Database from 'better-sqlite3';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { runAigate } from '../../server/cli/aigate.js';
 import { runAigateServer } from '../../server/cli/aigate-server.js';
 import { REPORT_KIND_NAMES } from '../../server/cli/commands/reports.js';
-import { REPORT_KINDS } from '../../server/reports/kinds/index.js';
 import { DATABASE_FILE } from '../../server/context.js';
+import { REPORT_KINDS } from '../../server/reports/kinds/index.js';
 import { developerTools, Fleet, type FleetDevice } from '../ui/fleet.js';
 import { tempDir } from './helpers.js';
 
@@ -35,7 +37,12 @@ afterAll(async () => {
 async function aigate(args: string[], token = auditor, dataIsTerminal = false) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runAigate(['--server', fleet.url, '--token', token, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) }, { AIGATE_CONFIG: join(dir.path, 'none.json') }, { dataIsTerminal });
+  const code = await runAigate(
+    ['--server', fleet.url, '--token', token, ...args],
+    { out: (t) => out.push(t), err: (t) => err.push(t) },
+    { AIGATE_CONFIG: join(dir.path, 'none.json') },
+    { dataIsTerminal },
+  );
   return { code, stdout: out.map((line) => `${line}\n`).join(''), stderr: err.join('\n') };
 }
 
@@ -51,22 +58,54 @@ describe('aigate report export', () => {
 
   it('writes to a file with -o, passing the filters on', async () => {
     const file = join(dir.path, 'inventory.csv');
-    const result = await aigate(['report', 'export', 'inventory', '--format', 'csv', '--tool', 'claude-code', '--verdict', 'block', '--from', '2026-06-01', '-o', file]);
+    const result = await aigate([
+      'report',
+      'export',
+      'inventory',
+      '--format',
+      'csv',
+      '--tool',
+      'claude-code',
+      '--verdict',
+      'block',
+      '--from',
+      '2026-06-01',
+      '-o',
+      file,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe(`exported the inventory report as CSV to ${file}`);
     const text = await readFile(file, 'utf8');
-    expect(text).toBe((await fleet.report('/inventory?format=csv&tool=claude-code&verdict=block&from=2026-06-01')).text);
+    expect(text).toBe(
+      (await fleet.report('/inventory?format=csv&tool=claude-code&verdict=block&from=2026-06-01')).text,
+    );
     expect(text.trimEnd().split('\n')).toHaveLength(3);
     expect((await readdir(dir.path)).filter((name) => name.includes('partial'))).toEqual([]);
   });
 
   it.each([
-    [['report', 'export', 'inventry', '--format', 'csv'], 2, /there is no report "inventry"; choose one of inventory, violations, events, coverage, compliance, usage, policies, audit, attestation$/],
+    [
+      ['report', 'export', 'inventry', '--format', 'csv'],
+      2,
+      /there is no report "inventry"; choose one of inventory, violations, events, coverage, compliance, usage, policies, audit, attestation$/,
+    ],
     [['report', 'export', 'inventory'], 2, /--format <format>' not specified/],
     [['report', 'export', 'inventory', '--format', 'xml'], 2, /Allowed choices are csv, json, ndjson/],
-    [['report', 'export', 'events', '--format', 'csv', '--verdict', 'block'], 2, /--verdict does not apply to the events report \(it takes --from, --to, --tool, --group, --user, --device, --type\)/],
-    [['report', 'export', 'inventory', '--format', 'csv', '--tool', 'claude'], 1, /query\.tool: "claude" is not a tool of the catalog; did you mean "claude-code"\?.*\(HTTP 400, invalid_request\)/],
-    [['report', 'export', 'coverage', '--format', 'csv', '--stale-after', 'soon'], 1, /query\.staleAfter: "soon" is not a duration/],
+    [
+      ['report', 'export', 'events', '--format', 'csv', '--verdict', 'block'],
+      2,
+      /--verdict does not apply to the events report \(it takes --from, --to, --tool, --group, --user, --device, --type\)/,
+    ],
+    [
+      ['report', 'export', 'inventory', '--format', 'csv', '--tool', 'claude'],
+      1,
+      /query\.tool: "claude" is not a tool of the catalog; did you mean "claude-code"\?.*\(HTTP 400, invalid_request\)/,
+    ],
+    [
+      ['report', 'export', 'coverage', '--format', 'csv', '--stale-after', 'soon'],
+      1,
+      /query\.staleAfter: "soon" is not a duration/,
+    ],
   ])('%j exits %i with a clear message', async (args, code, message) => {
     const result = await aigate(args);
     expect(result.code).toBe(code);
@@ -101,7 +140,10 @@ describe('aigate report export', () => {
 
   it('leaves no file behind when the server refuses', async () => {
     const file = join(dir.path, 'refused.csv');
-    const result = await aigate(['report', 'export', 'inventory', '--format', 'csv', '-o', file], 'aigt_' + 'x'.repeat(43));
+    const result = await aigate(
+      ['report', 'export', 'inventory', '--format', 'csv', '-o', file],
+      'aigt_' + 'x'.repeat(43),
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/unknown token \(HTTP 401, invalid_token\)/);
     await expect(readFile(file)).rejects.toThrow(/ENOENT/);
@@ -127,7 +169,9 @@ describe('aigate report rollup', () => {
   it('rebuilds the rollups for admins, not auditors', async () => {
     const result = await aigate(['report', 'rollup'], fleet.adminToken);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^rollups built in \d+ ms: 1 of 1 days changed, events recounted for 1 days, 0 old events pruned\n$/);
+    expect(result.stdout).toMatch(
+      /^rollups built in \d+ ms: 1 of 1 days changed, events recounted for 1 days, 0 old events pruned\n$/,
+    );
     const refused = await aigate(['report', 'rollup']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/HTTP 403/);
@@ -141,7 +185,10 @@ describe('aigate-server flags', () => {
     [['--rollup-schedule', 'hourly'], /"hourly" is not a cron expression/],
   ])('%j is refused before anything starts', async (flags, message) => {
     const err: string[] = [];
-    const code = await runAigateServer(['start', '--data', join(dir.path, 'unused'), ...flags], { out: () => undefined, err: (t) => err.push(t) });
+    const code = await runAigateServer(['start', '--data', join(dir.path, 'unused'), ...flags], {
+      out: () => undefined,
+      err: (t) => err.push(t),
+    });
     expect(code).toBe(2);
     expect(err.join('\n')).toMatch(message);
   });

@@ -4,6 +4,7 @@
  * 30 days ago read from the daily rollups built from the instance history.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Overview } from '../../server/reports/overview.js';
 import { csvObjects, DAY, Fleet, type FleetDevice } from '../ui/fleet.js';
 import { npmInstance, tempDir } from './helpers.js';
@@ -14,7 +15,10 @@ let fleet: Fleet;
 const claude = (user: string) => npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91', user);
 const oldCodex = (user: string) => npmInstance('openai-codex-cli', '@openai/codex', '0.155.0', user);
 const qwen = (user: string) => npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', user);
-const sick = { state: 'degraded' as const, reasons: [{ code: 'ledger-damaged', message: 'the ledger cannot be read' }] };
+const sick = {
+  state: 'degraded' as const,
+  reasons: [{ code: 'ledger-damaged', message: 'the ledger cannot be read' }],
+};
 
 beforeAll(async () => {
   dir = await tempDir('aigate-compliance-');
@@ -57,12 +61,30 @@ type Row = Record<string, string | number | null>;
 
 describe('compliance by group and by OS', () => {
   it('gives each group its devices, compliant share now, and the share 7 and 30 days ago from the rollups', async () => {
-    const json = await fleet.json<{ by: string; trendDays: Record<string, string | null>; columns: { name: string }[]; rows: Row[] }>('/compliance');
+    const json = await fleet.json<{
+      by: string;
+      trendDays: Record<string, string | null>;
+      columns: { name: string }[];
+      rows: Row[];
+    }>('/compliance');
     expect(json.by).toBe('group');
     // 2 July minus 7 and 30 days: the rollups have every day since 1 June.
     expect(json.trendDays).toEqual({ '7d': '2026-06-25', '30d': '2026-06-02' });
     expect(json.rows).toEqual([
-      { group: 'design', os: null, devices: 2, active: 1, reporting: 1, compliant: 1, share_compliant: 1, devices_with_block: 0, devices_with_warn: 0, degraded: 0, share_compliant_7d_ago: 0, share_compliant_30d_ago: 0 },
+      {
+        group: 'design',
+        os: null,
+        devices: 2,
+        active: 1,
+        reporting: 1,
+        compliant: 1,
+        share_compliant: 1,
+        devices_with_block: 0,
+        devices_with_warn: 0,
+        degraded: 0,
+        share_compliant_7d_ago: 0,
+        share_compliant_30d_ago: 0,
+      },
       {
         group: 'engineering',
         os: null,
@@ -88,13 +110,27 @@ describe('compliance by group and by OS', () => {
       'group,os,devices,active,reporting,compliant,share_compliant,devices_with_block,devices_with_warn,degraded,share_compliant_7d_ago,share_compliant_30d_ago',
     );
     const rows = csvObjects(csv.text);
-    expect(rows.map((r) => [r.os, r.devices, r.reporting, r.compliant, r.share_compliant, r.devices_with_block, r.degraded, r.share_compliant_7d_ago])).toEqual([
+    expect(
+      rows.map((r) => [
+        r.os,
+        r.devices,
+        r.reporting,
+        r.compliant,
+        r.share_compliant,
+        r.devices_with_block,
+        r.degraded,
+        r.share_compliant_7d_ago,
+      ]),
+    ).toEqual([
       ['darwin', '2', '2', '1', '0.5', '1', '1', ''],
       ['linux', '2', '2', '2', '1', '0', '0', ''],
       ['windows', '1', '0', '0', '', '0', '0', ''],
     ]);
     const ndjson = await fleet.report('/compliance?format=ndjson&group=engineering');
-    const lines = ndjson.text.trim().split('\n').map((line) => JSON.parse(line) as Row);
+    const lines = ndjson.text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Row);
     expect(lines.map((r) => r.group)).toEqual(['engineering']);
   });
 
@@ -107,7 +143,15 @@ describe('compliance by group and by OS', () => {
   it('is on the overview with the same figures', async () => {
     const overview = await fleet.json<Overview>('/overview');
     const engineering = overview.complianceBy.group.find((r) => r.key === 'engineering')!;
-    expect(engineering).toMatchObject({ devices: 3, active: 2, reporting: 3, compliant: 2, withBlock: 1, withWarn: 0, degraded: 1 });
+    expect(engineering).toMatchObject({
+      devices: 3,
+      active: 2,
+      reporting: 3,
+      compliant: 2,
+      withBlock: 1,
+      withWarn: 0,
+      degraded: 1,
+    });
     expect(engineering.trend).toEqual([1, 2 / 3]);
     expect(overview.complianceBy.trendDays).toEqual(['2026-06-25', '2026-06-02']);
     expect(overview.complianceBy.os.map((r) => [r.key, r.devices, r.compliant])).toEqual([

@@ -3,10 +3,12 @@
  * connection, so check-ins keep working while it streams; a client that goes away releases the
  * connection; too many exports at once are refused.
  */
-import Database from 'better-sqlite3';
-import { get, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { DATABASE_FILE } from '../../server/context.js';
 import { developerTools, Fleet, type FleetDevice } from '../ui/fleet.js';
 import { tempDir } from './helpers.js';
@@ -51,12 +53,16 @@ afterAll(async () => {
 /** Start a report, read its first chunk, then stop reading (a slow client) until `cancel`. */
 function openReport(path: string): Promise<{ status: number; first: string; cancel: () => void }> {
   return new Promise((resolve, reject) => {
-    const request: ClientRequest = get(`${fleet.url}/v1/reports${path}`, { headers: { authorization: `Bearer ${fleet.adminToken}` } }, (response: IncomingMessage) => {
-      response.once('data', (chunk: Buffer) => {
-        response.pause();
-        resolve({ status: response.statusCode ?? 0, first: chunk.toString('utf8'), cancel: () => request.destroy() });
-      });
-    });
+    const request: ClientRequest = get(
+      `${fleet.url}/v1/reports${path}`,
+      { headers: { authorization: `Bearer ${fleet.adminToken}` } },
+      (response: IncomingMessage) => {
+        response.once('data', (chunk: Buffer) => {
+          response.pause();
+          resolve({ status: response.statusCode ?? 0, first: chunk.toString('utf8'), cancel: () => request.destroy() });
+        });
+      },
+    );
     request.on('error', (error) => {
       if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(error);
     });

@@ -4,6 +4,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
+
 import type { Cell, Column, Row } from '../../server/reports/columns.js';
 import { ReportStream } from '../../server/reports/stream.js';
 import { createWriter, CSV_OPTIONS, csvCell, csvLine, rowObject } from '../../server/reports/writers.js';
@@ -38,10 +39,13 @@ const TRICKY: Cell[] = [
 ];
 
 describe('CSV cells', () => {
-  it.each(TRICKY.map((value) => [JSON.stringify(value), value]))('%s is encoded as csv-stringify does', (_label, value) => {
-    expect(csvLine([value as Cell])).toBe(stringify([[value]], CSV_OPTIONS));
-    expect(csvLine(['a', value as Cell, 'b'])).toBe(stringify([['a', value, 'b']], CSV_OPTIONS));
-  });
+  it.each(TRICKY.map((value) => [JSON.stringify(value), value]))(
+    '%s is encoded as csv-stringify does',
+    (_label, value) => {
+      expect(csvLine([value as Cell])).toBe(stringify([[value]], CSV_OPTIONS));
+      expect(csvLine(['a', value as Cell, 'b'])).toBe(stringify([['a', value, 'b']], CSV_OPTIONS));
+    },
+  );
 
   it('encodes whole rows as csv-stringify does', () => {
     const rows: Cell[][] = [];
@@ -50,7 +54,14 @@ describe('CSV cells', () => {
   });
 
   it('neutralises exactly the cells a spreadsheet would evaluate', () => {
-    expect(['=1', '+1', '-1', '@x', '\tx', '\rx'].map(csvCell)).toEqual(["'=1", "'+1", "'-1", "'@x", "'\tx", '"\'\rx"']);
+    expect(['=1', '+1', '-1', '@x', '\tx', '\rx'].map(csvCell)).toEqual([
+      "'=1",
+      "'+1",
+      "'-1",
+      "'@x",
+      "'\tx",
+      '"\'\rx"',
+    ]);
     expect(['a=1', '1-2', 'x@y.z'].map(csvCell)).toEqual(['a=1', '1-2', 'x@y.z']);
     expect(csvCell(-5)).toBe('-5');
     expect(csvCell(['a', 'b'])).toBe('a b');
@@ -69,11 +80,18 @@ describe('JSON rows', () => {
     ['a "quoted" \u2028 line', 1, true, ['x', 'y'], '{"k":[1,2]}'],
     [null, null, null, [], 'not json'],
   ];
-  const header = { report: 'test', generatedAt: '2026-06-01T00:00:00.000Z', filters: { tool: 'x' }, meta: { extra: 1 } };
+  const header = {
+    report: 'test',
+    generatedAt: '2026-06-01T00:00:00.000Z',
+    filters: { tool: 'x' },
+    meta: { extra: 1 },
+  };
 
   it('NDJSON lines are JSON.stringify of the row objects', () => {
     const writer = createWriter('ndjson', columns, header);
-    expect(writer.start() + writer.rows(rows) + writer.end()).toBe(rows.map((row) => JSON.stringify(rowObject(columns, row)) + '\n').join(''));
+    expect(writer.start() + writer.rows(rows) + writer.end()).toBe(
+      rows.map((row) => JSON.stringify(rowObject(columns, row)) + '\n').join(''),
+    );
     expect(rowObject(columns, rows[0]!).details).toEqual({ k: [1, 2] });
     expect(rowObject(columns, rows[1]!).details).toBe('not json');
   });
@@ -81,7 +99,14 @@ describe('JSON rows', () => {
   it('the JSON document parses, with its header, meta and rows', () => {
     const writer = createWriter('json', columns, header);
     const text = writer.start() + writer.rows(rows.slice(0, 1)) + writer.rows(rows.slice(1)) + writer.end();
-    expect(JSON.parse(text)).toEqual({ extra: 1, report: 'test', generatedAt: header.generatedAt, filters: { tool: 'x' }, columns: ['text', 'n', 'flag', 'list', 'details'], rows: rows.map((row) => rowObject(columns, row)) });
+    expect(JSON.parse(text)).toEqual({
+      extra: 1,
+      report: 'test',
+      generatedAt: header.generatedAt,
+      filters: { tool: 'x' },
+      columns: ['text', 'n', 'flag', 'list', 'details'],
+      rows: rows.map((row) => rowObject(columns, row)),
+    });
     const empty = createWriter('json', columns, header);
     expect(JSON.parse(empty.start() + empty.rows([]) + empty.end()).rows).toEqual([]);
   });
@@ -101,7 +126,11 @@ describe('report streams', () => {
       { name: 'i', type: 'integer', description: '' },
       { name: 'text', type: 'string', description: '' },
     ];
-    const stream = new ReportStream(rows(), createWriter('csv', columns, { report: 'x', generatedAt: '', filters: {}, meta: {} }), () => released++);
+    const stream = new ReportStream(
+      rows(),
+      createWriter('csv', columns, { report: 'x', generatedAt: '', filters: {}, meta: {} }),
+      () => released++,
+    );
     const iterator = stream[Symbol.asyncIterator]();
     const first = await iterator.next();
     expect(String(first.value)).toMatch(/^i,text\n0,row 0\n/);
@@ -114,7 +143,16 @@ describe('report streams', () => {
 
   it('end with the writer’s closing text and release', async () => {
     let released = 0;
-    const stream = new ReportStream([[1], [2]], createWriter('json', [{ name: 'n', type: 'integer', description: '' }], { report: 'x', generatedAt: 'now', filters: {}, meta: {} }), () => released++);
+    const stream = new ReportStream(
+      [[1], [2]],
+      createWriter('json', [{ name: 'n', type: 'integer', description: '' }], {
+        report: 'x',
+        generatedAt: 'now',
+        filters: {},
+        meta: {},
+      }),
+      () => released++,
+    );
     let text = '';
     for await (const chunk of stream) text += String(chunk);
     expect(JSON.parse(text).rows).toEqual([{ n: 1 }, { n: 2 }]);
@@ -127,7 +165,16 @@ describe('report streams', () => {
       yield [1];
       throw new Error('disk on fire');
     }
-    const stream = new ReportStream(failing(), createWriter('csv', [{ name: 'n', type: 'integer', description: '' }], { report: 'x', generatedAt: '', filters: {}, meta: {} }), () => released++);
+    const stream = new ReportStream(
+      failing(),
+      createWriter('csv', [{ name: 'n', type: 'integer', description: '' }], {
+        report: 'x',
+        generatedAt: '',
+        filters: {},
+        meta: {},
+      }),
+      () => released++,
+    );
     await expect(async () => {
       for await (const _chunk of stream) void _chunk;
     }).rejects.toThrow('disk on fire');

@@ -4,9 +4,11 @@
  * each filter, bad filters, roles, spreadsheet neutralisation, and the audit chain's
  * verification after the database file is edited behind the server's back.
  */
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluate } from '../../policies/evaluate.js';
@@ -15,7 +17,7 @@ import { loadPolicy } from '../../policies/load.js';
 import { DATABASE_FILE } from '../../server/context.js';
 import { REPORTS } from '../../server/reports/kinds/index.js';
 import { agentAction } from '../../server/reports/kinds/violations.js';
-import { csvObjects, DAY, developerTools, Fleet, FLEET_POLICY, HOUR, parseCsv, type FleetDevice } from '../ui/fleet.js';
+import { csvObjects, DAY, developerTools, Fleet, FLEET_POLICY, type FleetDevice, HOUR, parseCsv } from '../ui/fleet.js';
 import { npmInstance, tempDir } from './helpers.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -65,11 +67,43 @@ beforeAll(async () => {
   await fleet.checkin(d, developerTools('dora'));
   await fleet.events(a, [
     { type: 'policy-applied', at: T0 },
-    { type: 'blocked-launch', at: T0 + HOUR, toolId: 'claude-code', installPath: aliceNpm('@anthropic-ai/claude-code'), version: '2.1.91', user: 'alice', message: 'Claude Code is blocked' },
-    { type: 'warned-launch', at: T0 + HOUR + 60_000, toolId: 'openai-codex-cli', installPath: aliceNpm('@openai/codex'), user: 'alice' },
-    { type: 'blocked-launch', at: T0 + 2 * HOUR, toolId: 'claude-code', installPath: aliceNpm('@anthropic-ai/claude-code'), user: 'alice' },
-    { type: 'quarantined', at: T0 + 3 * HOUR, toolId: 'claude-code', installPath: aliceNpm('@anthropic-ai/claude-code'), details: { movedTo: '/x/.aigate-quarantine' } },
-    { type: 'tamper', at: T0 + 4 * HOUR, toolId: 'claude-code', installPath: aliceNative, message: 'launcher stub replaced by hand' },
+    {
+      type: 'blocked-launch',
+      at: T0 + HOUR,
+      toolId: 'claude-code',
+      installPath: aliceNpm('@anthropic-ai/claude-code'),
+      version: '2.1.91',
+      user: 'alice',
+      message: 'Claude Code is blocked',
+    },
+    {
+      type: 'warned-launch',
+      at: T0 + HOUR + 60_000,
+      toolId: 'openai-codex-cli',
+      installPath: aliceNpm('@openai/codex'),
+      user: 'alice',
+    },
+    {
+      type: 'blocked-launch',
+      at: T0 + 2 * HOUR,
+      toolId: 'claude-code',
+      installPath: aliceNpm('@anthropic-ai/claude-code'),
+      user: 'alice',
+    },
+    {
+      type: 'quarantined',
+      at: T0 + 3 * HOUR,
+      toolId: 'claude-code',
+      installPath: aliceNpm('@anthropic-ai/claude-code'),
+      details: { movedTo: '/x/.aigate-quarantine' },
+    },
+    {
+      type: 'tamper',
+      at: T0 + 4 * HOUR,
+      toolId: 'claude-code',
+      installPath: aliceNative,
+      message: 'launcher stub replaced by hand',
+    },
     { type: 'policy-refused', at: T0 + 5 * HOUR, message: 'signature does not verify' },
   ]);
 
@@ -77,16 +111,31 @@ beforeAll(async () => {
   await fleet.checkin(a, aliceTools());
 
   fleet.clock.advance(8 * DAY); // T9: alice removed Qwen Code; dora's machine has gone quiet
-  await fleet.checkin(a, aliceTools().filter((i) => i.toolId !== 'qwen-code'));
+  await fleet.checkin(
+    a,
+    aliceTools().filter((i) => i.toolId !== 'qwen-code'),
+  );
   await fleet.checkin(b, [npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', 'bob')], { withoutVerdicts: true });
   // An event from the first day, sent only now (the agent was offline).
-  await fleet.events(a, [{ type: 'blocked-launch', at: T0 + 30 * 60_000, toolId: 'claude-code', installPath: aliceNpm('@anthropic-ai/claude-code'), user: 'alice' }]);
+  await fleet.events(a, [
+    {
+      type: 'blocked-launch',
+      at: T0 + 30 * 60_000,
+      toolId: 'claude-code',
+      installPath: aliceNpm('@anthropic-ai/claude-code'),
+      user: 'alice',
+    },
+  ]);
 
   const dave = await fleet.token('dave', 'admin');
-  rev2 = (await new (await import('../../server/client/admin-client.js')).AdminClient(fleet.url, dave).post<{ revision: number }>('/policies', {
-    source: FLEET_POLICY.replace('name: fleet-policy', 'name: fleet-policy-v2'),
-    comment: 'second',
-  })).revision;
+  rev2 = (
+    await new (await import('../../server/client/admin-client.js')).AdminClient(fleet.url, dave).post<{
+      revision: number;
+    }>('/policies', {
+      source: FLEET_POLICY.replace('name: fleet-policy', 'name: fleet-policy-v2'),
+      comment: 'second',
+    })
+  ).revision;
 });
 
 afterAll(async () => {
@@ -97,18 +146,43 @@ afterAll(async () => {
 function verdictsNow(instances: ToolInstance[], device: FleetDevice, at: number) {
   const loaded = loadPolicy(FLEET_POLICY);
   if (!loaded.ok) throw new Error('policy');
-  return evaluate(compilePolicy(loaded.policy, builtinCatalog), instances, { os: 'linux', group: device.group, deviceId: device.id, hostname: device.hostname }, at);
+  return evaluate(
+    compilePolicy(loaded.policy, builtinCatalog),
+    instances,
+    { os: 'linux', group: device.group, deviceId: device.id, hostname: device.hostname },
+    at,
+  );
 }
 
 describe('the list of reports and the OpenAPI document', () => {
   it('lists every report with its filters and columns', async () => {
-    const listed = await fleet.json<{ reports: { kind: string; columns: { name: string }[]; filters: string[] }[] }>('/');
-    expect(listed.reports.map((r) => r.kind)).toEqual(['inventory', 'violations', 'events', 'coverage', 'compliance', 'usage', 'policies', 'audit', 'attestation']);
-    for (const report of listed.reports) expect(report.columns.map((c) => c.name)).toEqual(REPORTS.find((r) => r.kind === report.kind)!.columns.map((c) => c.name));
+    const listed = await fleet.json<{ reports: { kind: string; columns: { name: string }[]; filters: string[] }[] }>(
+      '/',
+    );
+    expect(listed.reports.map((r) => r.kind)).toEqual([
+      'inventory',
+      'violations',
+      'events',
+      'coverage',
+      'compliance',
+      'usage',
+      'policies',
+      'audit',
+      'attestation',
+    ]);
+    for (const report of listed.reports)
+      expect(report.columns.map((c) => c.name)).toEqual(
+        REPORTS.find((r) => r.kind === report.kind)!.columns.map((c) => c.name),
+      );
   });
 
   it('documents every report, its filters and columns in /docs', async () => {
-    const doc = (await (await fetch(`${fleet.url}/docs/json`)).json()) as { paths: Record<string, { get?: { parameters?: { name: string }[]; responses: Record<string, { description: string }> } }> };
+    const doc = (await (await fetch(`${fleet.url}/docs/json`)).json()) as {
+      paths: Record<
+        string,
+        { get?: { parameters?: { name: string }[]; responses: Record<string, { description: string }> } }
+      >;
+    };
     for (const report of REPORTS) {
       const get = doc.paths[`/v1/reports/${report.kind}`]?.get;
       expect(get, report.kind).toBeDefined();
@@ -151,12 +225,31 @@ describe('inventory', () => {
       policy_revision: String(rev1),
     });
     const native = rows.find((r) => r.install_path === aliceNative)!;
-    expect(native).toMatchObject({ channel: 'native', tool_name: 'Claude Code', running: 'true', running_last_seen: iso(T9) });
+    expect(native).toMatchObject({
+      channel: 'native',
+      tool_name: 'Claude Code',
+      running: 'true',
+      running_last_seen: iso(T9),
+    });
     const qwen = rows.find((r) => r.device_id === a.id && r.tool_id === 'qwen-code')!;
     // Removed at T9: last reported by the check-in of T1.
-    expect(qwen).toMatchObject({ present: 'false', removed_at: iso(T9), last_seen: iso(T1), first_seen: iso(T0), verdict: 'allow', decided_by: 'default', violation_since: '' });
+    expect(qwen).toMatchObject({
+      present: 'false',
+      removed_at: iso(T9),
+      last_seen: iso(T1),
+      first_seen: iso(T0),
+      verdict: 'allow',
+      decided_by: 'default',
+      violation_since: '',
+    });
     const bobs = rows.find((r) => r.device_id === b.id)!;
-    expect(bobs).toMatchObject({ group: 'design', verdict: '', enforced: '', policy_revision: '', vendor: 'Alibaba Cloud' });
+    expect(bobs).toMatchObject({
+      group: 'design',
+      verdict: '',
+      enforced: '',
+      policy_revision: '',
+      vendor: 'Alibaba Cloud',
+    });
     expect(rows).toHaveLength(6 + 1 + 5);
     expect(rows.some((r) => r.device_id === c.id)).toBe(false);
   });
@@ -164,7 +257,16 @@ describe('inventory', () => {
   it('matches the device API for every instance', async () => {
     const rows = (await fleet.json<{ rows: Record<string, string | boolean | null>[] }>('/inventory')).rows;
     for (const device of [a, d]) {
-      const api = await fleet.admin.get<{ instances: { instance: ToolInstance; firstSeenAt: string; lastSeenAt: string; present: boolean; violationSince: string | null; verdict: { action: string } | null }[] }>(`/devices/${device.id}`);
+      const api = await fleet.admin.get<{
+        instances: {
+          instance: ToolInstance;
+          firstSeenAt: string;
+          lastSeenAt: string;
+          present: boolean;
+          violationSince: string | null;
+          verdict: { action: string } | null;
+        }[];
+      }>(`/devices/${device.id}`);
       for (const stored of api.instances) {
         const row = rows.find((r) => r.device_id === device.id && r.install_path === stored.instance.installPath)!;
         expect(row, stored.instance.installPath).toBeDefined();
@@ -185,17 +287,30 @@ describe('inventory', () => {
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(json.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(ndjson.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
-    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="aigate-inventory-20260610-080000Z\.csv"$/);
-    const document = JSON.parse(json.text) as { report: string; generatedAt: string; filters: object; columns: string[]; rows: Record<string, unknown>[] };
+    expect(csv.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="aigate-inventory-20260610-080000Z\.csv"$/,
+    );
+    const document = JSON.parse(json.text) as {
+      report: string;
+      generatedAt: string;
+      filters: object;
+      columns: string[];
+      rows: Record<string, unknown>[];
+    };
     expect(document).toMatchObject({ report: 'inventory', generatedAt: iso(T9), filters: {} });
-    const lines = ndjson.text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = ndjson.text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toEqual(document.rows);
     const asText = (value: unknown) => (value === null ? '' : String(value));
     const csvRows = parseCsv(csv.text);
     expect(csvRows[0]).toEqual(document.columns);
     document.rows.forEach((row, i) => {
       // The CSV differs only where a cell had to be neutralised.
-      expect(csvRows[i + 1]!.map((cell) => cell.replace(/^'(?=[=+\-@\t\r])/, ''))).toEqual(document.columns.map((name) => asText(row[name])));
+      expect(csvRows[i + 1]!.map((cell) => cell.replace(/^'(?=[=+\-@\t\r])/, ''))).toEqual(
+        document.columns.map((name) => asText(row[name])),
+      );
     });
     const first = document.rows.find((row) => row.device_id === a.id)!;
     expect(typeof first.present).toBe('boolean');
@@ -251,7 +366,10 @@ describe('bad filters are a 400 naming the filter', () => {
     ['/inventory?from=2026-06-05&to=2026-06-01', /query\.from \(2026-06-05\) must be before query\.to/],
     ['/inventory?tool=claude', /query\.tool: "claude" is not a tool of the catalog; did you mean "claude-code"\?/],
     ['/inventory?present=perhaps', /query\.present expected true or false/],
-    ['/events?verdict=block', /query\.verdict is not a known field \(allowed: format, from, to, tool, group, user, device, type\)/],
+    [
+      '/events?verdict=block',
+      /query\.verdict is not a known field \(allowed: format, from, to, tool, group, user, device, type\)/,
+    ],
     ['/violations?verdict=allow', /query\.verdict expected warn \| block/],
     ['/coverage?staleAfter=soon', /query\.staleAfter: "soon" is not a duration/],
     ['/coverage?status=lost', /query\.status expected active \| stale \| never-seen \| revoked/],
@@ -299,9 +417,22 @@ describe('violations', () => {
       last_tamper_at: '',
       last_event: `quarantined ${iso(T0 + 3 * HOUR)}`,
     });
-    expect(rows.find((r) => r.install_path === aliceNative)).toMatchObject({ agent_action: 'none-reported', last_tamper_at: iso(T0 + 4 * HOUR), last_event: `tamper ${iso(T0 + 4 * HOUR)}` });
-    expect(rows.find((r) => r.device_id === a.id && r.tool_id === 'openai-codex-cli')).toMatchObject({ verdict: 'warn', decided_by: 'old-codex', agent_action: 'launches-warned', warned_launches: '1' });
-    expect(rows.filter((r) => r.device_id === d.id).map((r) => r.agent_action)).toEqual(['none-reported', 'none-reported', 'none-reported']);
+    expect(rows.find((r) => r.install_path === aliceNative)).toMatchObject({
+      agent_action: 'none-reported',
+      last_tamper_at: iso(T0 + 4 * HOUR),
+      last_event: `tamper ${iso(T0 + 4 * HOUR)}`,
+    });
+    expect(rows.find((r) => r.device_id === a.id && r.tool_id === 'openai-codex-cli')).toMatchObject({
+      verdict: 'warn',
+      decided_by: 'old-codex',
+      agent_action: 'launches-warned',
+      warned_launches: '1',
+    });
+    expect(rows.filter((r) => r.device_id === d.id).map((r) => r.agent_action)).toEqual([
+      'none-reported',
+      'none-reported',
+      'none-reported',
+    ]);
   });
 
   it.each([
@@ -321,8 +452,14 @@ describe('violations', () => {
     [{ enforce: 0, quarantined_at: 5, restored_at: null, blocked_launches: 3, warned_launches: 0 }, 'monitor-only'],
     [{ enforce: 1, quarantined_at: 5, restored_at: null, blocked_launches: 3, warned_launches: 0 }, 'quarantined'],
     [{ enforce: 1, quarantined_at: 5, restored_at: 9, blocked_launches: 3, warned_launches: 0 }, 'launches-blocked'],
-    [{ enforce: 1, quarantined_at: null, restored_at: null, blocked_launches: 0, warned_launches: 2 }, 'launches-warned'],
-    [{ enforce: null, quarantined_at: null, restored_at: null, blocked_launches: 0, warned_launches: 0 }, 'none-reported'],
+    [
+      { enforce: 1, quarantined_at: null, restored_at: null, blocked_launches: 0, warned_launches: 2 },
+      'launches-warned',
+    ],
+    [
+      { enforce: null, quarantined_at: null, restored_at: null, blocked_launches: 0, warned_launches: 0 },
+      'none-reported',
+    ],
   ] as const)('summarises what the agent did: %o is %s', (row, expected) => {
     expect(agentAction(row)).toBe(expected);
   });
@@ -331,10 +468,34 @@ describe('violations', () => {
 describe('events', () => {
   it('lists events oldest first, with late arrivals in place and policy-applied left out', async () => {
     const rows = csvObjects((await fleet.report('/events?format=csv')).text);
-    expect(rows.map((r) => r.type)).toEqual(['blocked-launch', 'blocked-launch', 'warned-launch', 'blocked-launch', 'quarantined', 'tamper', 'policy-refused']);
-    expect(rows[0]).toMatchObject({ at: iso(T0 + 30 * 60_000), received_at: iso(T9), hostname: 'dev-a', group: 'engineering', tool_id: 'claude-code', tool_name: 'Claude Code', user: 'alice' });
+    expect(rows.map((r) => r.type)).toEqual([
+      'blocked-launch',
+      'blocked-launch',
+      'warned-launch',
+      'blocked-launch',
+      'quarantined',
+      'tamper',
+      'policy-refused',
+    ]);
+    expect(rows[0]).toMatchObject({
+      at: iso(T0 + 30 * 60_000),
+      received_at: iso(T9),
+      hostname: 'dev-a',
+      group: 'engineering',
+      tool_id: 'claude-code',
+      tool_name: 'Claude Code',
+      user: 'alice',
+    });
     const first = rows.find((r) => r.message === 'Claude Code is blocked')!;
-    expect(first).toMatchObject({ at: iso(T0 + HOUR), received_at: iso(T0), device_id: a.id, version: '2.1.91', install_path: aliceNpm('@anthropic-ai/claude-code'), policy_revision: '', details: '' });
+    expect(first).toMatchObject({
+      at: iso(T0 + HOUR),
+      received_at: iso(T0),
+      device_id: a.id,
+      version: '2.1.91',
+      install_path: aliceNpm('@anthropic-ai/claude-code'),
+      policy_revision: '',
+      details: '',
+    });
     expect(first.event_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(rows.find((r) => r.type === 'quarantined')!.details).toBe('{"movedTo":"/x/.aigate-quarantine"}');
     const json = await fleet.json<{ rows: { type: string; details: unknown }[] }>('/events?type=quarantined');
@@ -389,9 +550,20 @@ describe('coverage', () => {
       health_detail: '',
       degraded_since: '',
     });
-    expect(rows.find((r) => r.hostname === 'dev-d')).toMatchObject({ days_since_checkin: '9', last_checkin: iso(T0), violations: '3' });
-    expect(rows.find((r) => r.hostname === 'dev-c')).toMatchObject({ last_checkin: '', days_since_checkin: '', policy_revision: '', tools: '0' });
-    const json = await fleet.json<{ rows: { users: string[] }[]; staleAfterMs: number }>('/coverage?device=x'.replace('?device=x', ''));
+    expect(rows.find((r) => r.hostname === 'dev-d')).toMatchObject({
+      days_since_checkin: '9',
+      last_checkin: iso(T0),
+      violations: '3',
+    });
+    expect(rows.find((r) => r.hostname === 'dev-c')).toMatchObject({
+      last_checkin: '',
+      days_since_checkin: '',
+      policy_revision: '',
+      tools: '0',
+    });
+    const json = await fleet.json<{ rows: { users: string[] }[]; staleAfterMs: number }>(
+      '/coverage?device=x'.replace('?device=x', ''),
+    );
     expect(json.rows[0]!.users).toEqual(['bob']);
     expect(json.staleAfterMs).toBe(7 * DAY);
   });
@@ -404,15 +576,17 @@ describe('coverage', () => {
     ['group=design', ['dev-b']],
     ['user=carl', ['dev-c']],
   ])('filters by %s', async (query, hostnames) => {
-    expect((await fleet.json<{ rows: { hostname: string }[] }>(`/coverage?${query}`)).rows.map((r) => r.hostname)).toEqual(hostnames);
+    expect(
+      (await fleet.json<{ rows: { hostname: string }[] }>(`/coverage?${query}`)).rows.map((r) => r.hostname),
+    ).toEqual(hostnames);
   });
 
   it('shows revoked devices as revoked', async () => {
     const e = await fleet.enroll('dev-e', { user: 'eve' });
     await fleet.admin.post(`/devices/${e.id}/revoke`);
-    expect((await fleet.json<{ rows: { hostname: string; revoked_at: string }[] }>('/coverage?status=revoked')).rows).toEqual([
-      expect.objectContaining({ hostname: 'dev-e', revoked_at: iso(T9) }),
-    ]);
+    expect(
+      (await fleet.json<{ rows: { hostname: string; revoked_at: string }[] }>('/coverage?status=revoked')).rows,
+    ).toEqual([expect.objectContaining({ hostname: 'dev-e', revoked_at: iso(T9) })]);
   });
 });
 
@@ -438,20 +612,34 @@ describe('usage (from the rollups)', () => {
       // Two sent that day, one sent nine days later for that day.
       blocked_launches: '3',
     });
-    expect(cell('2026-06-01', 'openai-codex-cli')).toMatchObject({ installs: '2', warn_instances: '2', warned_launches: '1' });
+    expect(cell('2026-06-01', 'openai-codex-cli')).toMatchObject({
+      installs: '2',
+      warn_instances: '2',
+      warned_launches: '1',
+    });
     expect(cell('2026-06-01', 'qwen-code')).toMatchObject({ installs: '3', devices: '3' });
     expect(cell('2026-06-05', 'qwen-code')).toMatchObject({ installs: '3' });
     expect(cell('2026-06-10', 'qwen-code')).toMatchObject({ installs: '2', devices: '2' });
-    expect(cell('2026-06-05', 'claude-code')).toMatchObject({ installs: '4', devices_running: '0', blocked_launches: '0' });
+    expect(cell('2026-06-05', 'claude-code')).toMatchObject({
+      installs: '4',
+      devices_running: '0',
+      blocked_launches: '0',
+    });
     expect(cell('2026-06-10', 'claude-code')).toMatchObject({ devices_running: '1' });
     expect(cell('2026-06-01', 'unknown:npm:evil-tool')).toMatchObject({ tool_name: 'evil-tool', vendor: '' });
     expect(new Set(rows.map((r) => r.day)).size).toBe(10);
   });
 
   it('filters by days, tool and group', async () => {
-    const rows = (await fleet.json<{ rows: { day: string; tool_id: string }[]; rollupAt: string }>('/usage?from=2026-06-09&to=2026-06-10&tool=qwen-code')).rows;
+    const rows = (
+      await fleet.json<{ rows: { day: string; tool_id: string }[]; rollupAt: string }>(
+        '/usage?from=2026-06-09&to=2026-06-10&tool=qwen-code',
+      )
+    ).rows;
     expect(rows.map((r) => r.day)).toEqual(['2026-06-09', '2026-06-10']);
-    const design = (await fleet.json<{ rows: { installs: number }[] }>('/usage?group=design&tool=qwen-code&from=2026-06-10')).rows;
+    const design = (
+      await fleet.json<{ rows: { installs: number }[] }>('/usage?group=design&tool=qwen-code&from=2026-06-10')
+    ).rows;
     expect(design).toEqual([expect.objectContaining({ installs: 1, devices: 1 })]);
     const result = await fleet.report('/usage?format=csv');
     expect(result.headers.get('x-aigate-rollup-at')).toBe(iso(T9));
@@ -462,8 +650,29 @@ describe('policies', () => {
   it('lists every revision with who published it, when and why', async () => {
     const rows = csvObjects((await fleet.report('/policies?format=csv')).text);
     expect(rows).toEqual([
-      expect.objectContaining({ revision: String(rev1), name: 'fleet-policy', published_at: iso(T0), published_by: 'bootstrap', comment: 'initial', mode: 'enforce', rules: '3', exceptions: '0', current: 'false', source_format: 'yaml', source: FLEET_POLICY, rollback_of: '', exception_request: '' }),
-      expect.objectContaining({ revision: String(rev2), name: 'fleet-policy-v2', published_at: iso(T9), published_by: 'dave', comment: 'second', current: 'true' }),
+      expect.objectContaining({
+        revision: String(rev1),
+        name: 'fleet-policy',
+        published_at: iso(T0),
+        published_by: 'bootstrap',
+        comment: 'initial',
+        mode: 'enforce',
+        rules: '3',
+        exceptions: '0',
+        current: 'false',
+        source_format: 'yaml',
+        source: FLEET_POLICY,
+        rollback_of: '',
+        exception_request: '',
+      }),
+      expect.objectContaining({
+        revision: String(rev2),
+        name: 'fleet-policy-v2',
+        published_at: iso(T9),
+        published_by: 'dave',
+        comment: 'second',
+        current: 'true',
+      }),
     ]);
     expect(rows[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect((await fleet.json<{ rows: unknown[] }>('/policies?from=2026-06-02')).rows).toHaveLength(1);
@@ -478,20 +687,28 @@ describe('audit', () => {
     expect(rows.length).toBeGreaterThanOrEqual(7);
     expect(rows.every((r) => r.chain === 'ok')).toBe(true);
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => String(i + 1)));
-    expect(rows.find((r) => r.action === 'policy.publish' && r.actor_name === 'dave')).toMatchObject({ target: `policy:${rev2}`, actor_role: 'admin', at: iso(T9) });
+    expect(rows.find((r) => r.action === 'policy.publish' && r.actor_name === 'dave')).toMatchObject({
+      target: `policy:${rev2}`,
+      actor_role: 'admin',
+      at: iso(T9),
+    });
     expect(result.headers.get('x-aigate-audit-entries')).toBe(String(rows.length));
     expect(result.headers.get('x-aigate-audit-head')).toBe(rows[rows.length - 1]!.hash);
-    const json = await fleet.json<{ verification: { ok: boolean; entries: number }; rows: { details: unknown }[] }>('/audit');
+    const json = await fleet.json<{ verification: { ok: boolean; entries: number }; rows: { details: unknown }[] }>(
+      '/audit',
+    );
     expect(json.verification).toMatchObject({ ok: true, entries: rows.length });
     expect(typeof json.rows[0]!.details).toBe('object');
-    expect((await fleet.json<{ rows: unknown[] }>('/audit?from=2026-06-02')).rows).toHaveLength(rows.filter((r) => (r.at ?? '') >= '2026-06-02').length);
+    expect((await fleet.json<{ rows: unknown[] }>('/audit?from=2026-06-02')).rows).toHaveLength(
+      rows.filter((r) => (r.at ?? '') >= '2026-06-02').length,
+    );
   });
 
   it('detects rows edited in the database file behind the server', async () => {
     const raw = new Database(join(dir.path, DATABASE_FILE));
     try {
       raw.exec('DROP TRIGGER audit_log_no_update');
-      raw.prepare("UPDATE audit_log SET details = '{\"name\":\"innocent\"}' WHERE seq = 3").run();
+      raw.prepare('UPDATE audit_log SET details = \'{"name":"innocent"}\' WHERE seq = 3').run();
       raw.prepare("UPDATE audit_log SET hash = 'f00d' || substr(hash, 5) WHERE seq = 5").run();
     } finally {
       raw.close();
@@ -502,7 +719,11 @@ describe('audit', () => {
     const rows = csvObjects(result.text);
     expect(rows.slice(0, 7).map((r) => r.chain)).toEqual(['ok', 'ok', 'changed', 'ok', 'changed', 'unlinked', 'ok']);
     const json = await fleet.json<{ verification: { ok: boolean; brokenAt: number; problem: string } }>('/audit');
-    expect(json.verification).toMatchObject({ ok: false, brokenAt: 3, problem: 'entry 3 was changed after it was written' });
+    expect(json.verification).toMatchObject({
+      ok: false,
+      brokenAt: 3,
+      problem: 'entry 3 was changed after it was written',
+    });
   });
 });
 
@@ -518,9 +739,15 @@ describe('who may read reports', () => {
   });
 
   it('only admins may run the rollups on demand', async () => {
-    const asAuditor = await fetch(`${fleet.url}/v1/reports/rollups/run`, { method: 'POST', headers: { authorization: `Bearer ${auditorToken}` } });
+    const asAuditor = await fetch(`${fleet.url}/v1/reports/rollups/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${auditorToken}` },
+    });
     expect(asAuditor.status).toBe(403);
-    const asAdmin = await fetch(`${fleet.url}/v1/reports/rollups/run`, { method: 'POST', headers: { authorization: `Bearer ${fleet.adminToken}` } });
+    const asAdmin = await fetch(`${fleet.url}/v1/reports/rollups/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fleet.adminToken}` },
+    });
     expect(asAdmin.status).toBe(200);
     const status = (await asAdmin.json()) as { lastRun: { reason: string; inventory: { rebuilt: boolean } } };
     expect(status.lastRun).toMatchObject({ reason: 'manual', inventory: { rebuilt: true } });

@@ -5,16 +5,28 @@
  * over, not blocking). A full disk (a real 32 MiB tmpfs; the tests run as root) gives 503
  * `storage_full` with Retry-After, /healthz says why, and both recover once space is back.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, writeSync, writeFileSync, readFileSync, truncateSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
+
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { buildServer } from '../../server/app.js';
 import { DATABASE_FILE } from '../../server/context.js';
 import { DataDirLockedError, LOCK_FILE, lockDataDir, processStartTime } from '../../server/data-lock.js';
-import { npmInstance, tempDir, verdictFor } from './helpers.js';
 import { ALLOW_ALL_POLICY, serverWithSecret, startServer } from './harness.js';
+import { npmInstance, tempDir, verdictFor } from './helpers.js';
 
 describe('refusing a data directory at start', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -45,12 +57,16 @@ describe('refusing a data directory at start', () => {
     // Overwrite the middle of the last few pages (b-tree pages of the tables just filled).
     const fd = openSync(file, 'r+');
     try {
-      for (let page = pages - 4; page < pages; page++) writeSync(fd, Buffer.alloc(512, 0xa5), 0, 512, page * pageSize + 8);
+      for (let page = pages - 4; page < pages; page++)
+        writeSync(fd, Buffer.alloc(512, 0xa5), 0, 512, page * pageSize + 8);
     } finally {
       closeSync(fd);
     }
     await expect(buildServer({ dataDir, logLevel: 'silent' })).rejects.toThrow(
-      new RegExp(`the database ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\((PRAGMA quick_check|database disk image is malformed).*restore the file from a backup`, 's'),
+      new RegExp(
+        `the database ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\((PRAGMA quick_check|database disk image is malformed).*restore the file from a backup`,
+        's',
+      ),
     );
     // The lock was released: the directory is not left locked by the refused start.
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
@@ -64,11 +80,15 @@ describe('refusing a data directory at start', () => {
     const file = join(dataDir, DATABASE_FILE);
     truncateSync(file, 0);
     for (const extra of ['-wal', '-shm']) rmSync(file + extra, { force: true });
-    await expect(buildServer({ dataDir, logLevel: 'silent' })).rejects.toThrow(/is empty \(0 bytes\), but the policy signing key .* exists: this is not a first start/);
+    await expect(buildServer({ dataDir, logLevel: 'silent' })).rejects.toThrow(
+      /is empty \(0 bytes\), but the policy signing key .* exists: this is not a first start/,
+    );
     // Nothing was created: the database is still empty, no bootstrap token minted.
     expect(readFileSync(file).length).toBe(0);
     rmSync(file);
-    await expect(buildServer({ dataDir, logLevel: 'silent' })).rejects.toThrow(/is missing, but the policy signing key/);
+    await expect(buildServer({ dataDir, logLevel: 'silent' })).rejects.toThrow(
+      /is missing, but the policy signing key/,
+    );
   });
 });
 
@@ -88,7 +108,9 @@ describe('the data directory lock', () => {
   it('records its holder as pid and start time', () => {
     const lock = lockDataDir(dir.path);
     try {
-      expect(readFileSync(join(dir.path, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n${processStartTime(process.pid)}\n`);
+      expect(readFileSync(join(dir.path, LOCK_FILE), 'utf8')).toBe(
+        `${process.pid}\n${processStartTime(process.pid)}\n`,
+      );
     } finally {
       lock.release();
     }
@@ -162,16 +184,32 @@ describe('a full disk', () => {
       }
 
       // A large check-in needs new pages: refused with 503, not 500.
-      const inventory = Array.from({ length: 600 }, (_, i) => npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91', `user${i}`, { installPath: `/home/user${i}/.npm-global/lib/node_modules/@anthropic-ai/claude-code/${'p'.repeat(200)}` }));
-      const refused = await device.checkin({ policyRevision: 1, agentVersion: '0.4.0', inventory, verdicts: inventory.map((i) => verdictFor(i, 'allow')) });
+      const inventory = Array.from({ length: 600 }, (_, i) =>
+        npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91', `user${i}`, {
+          installPath: `/home/user${i}/.npm-global/lib/node_modules/@anthropic-ai/claude-code/${'p'.repeat(200)}`,
+        }),
+      );
+      const refused = await device.checkin({
+        policyRevision: 1,
+        agentVersion: '0.4.0',
+        inventory,
+        verdicts: inventory.map((i) => verdictFor(i, 'allow')),
+      });
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('60');
-      expect(refused.body).toMatchObject({ error: 'storage_full', code: 'storage_full', message: expect.stringMatching(/disk is full/) });
+      expect(refused.body).toMatchObject({
+        error: 'storage_full',
+        code: 'storage_full',
+        message: expect.stringMatching(/disk is full/),
+      });
 
       const unhealthy = await fetch(`${server.url}/healthz`);
       expect(unhealthy.status).toBe(503);
       expect(unhealthy.headers.get('retry-after')).toBe('60');
-      expect(await unhealthy.json()).toMatchObject({ ok: false, problems: [expect.stringMatching(new RegExp(`the disk holding ${dataDir} (is full|has no free space)`))] });
+      expect(await unhealthy.json()).toMatchObject({
+        ok: false,
+        problems: [expect.stringMatching(new RegExp(`the disk holding ${dataDir} (is full|has no free space)`))],
+      });
       expect(server.logs.some((line) => /write refused: the disk is full/.test(line))).toBe(true);
 
       // Space back: health is ok again and the same write succeeds.
@@ -180,9 +218,16 @@ describe('a full disk', () => {
       const healthy = await fetch(`${server.url}/healthz`);
       expect(healthy.status).toBe(200);
       expect(await healthy.json()).toMatchObject({ ok: true, problems: [] });
-      const accepted = await device.checkin({ policyRevision: 1, agentVersion: '0.4.0', inventory, verdicts: inventory.map((i) => verdictFor(i, 'allow')) });
+      const accepted = await device.checkin({
+        policyRevision: 1,
+        agentVersion: '0.4.0',
+        inventory,
+        verdicts: inventory.map((i) => verdictFor(i, 'allow')),
+      });
       expect(accepted.status).toBe(200);
-      await expect(admin.post('/enroll-secrets', { group: 'after-the-disk-filled' })).resolves.toMatchObject({ group: 'after-the-disk-filled' });
+      await expect(admin.post('/enroll-secrets', { group: 'after-the-disk-filled' })).resolves.toMatchObject({
+        group: 'after-the-disk-filled',
+      });
     } finally {
       await server.close();
     }

@@ -1,8 +1,10 @@
 /** The database layer on real SQLite files: migrations, audit chain, inventory history, secrets, events. */
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, MigrationError, runMigrations } from '../../server/db/migrations.js';
+
+import { MigrationError, MIGRATIONS, runMigrations } from '../../server/db/migrations.js';
 import { openDatabase } from '../../server/db/open.js';
 import { AuditLog, GENESIS_HASH } from '../../server/store/audit.js';
 import { DeviceStore } from '../../server/store/devices.js';
@@ -60,14 +62,22 @@ describe('migrations', () => {
   it('migrates v4 exception requests: approved ends backfilled, approvals a rollback removed become revoked', () => {
     const old = new Database(join(dir.path, 'v4.db'));
     runMigrations(old, MIGRATIONS.slice(0, 4));
-    old.prepare("INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, agent_version, group_name, enrolled_at) VALUES ('d1', 't', '{}', 'h', 'linux', '1', 'g', 1)").run();
+    old
+      .prepare(
+        "INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, agent_version, group_name, enrolled_at) VALUES ('d1', 't', '{}', 'h', 'linux', '1', 'g', 1)",
+      )
+      .run();
     const policy = (revision: number, exceptions: object[]) =>
       old
-        .prepare("INSERT INTO policies (revision, name, source, source_format, document, sha256, bundle, etag, published_at) VALUES (?, 'p', '', 'yaml', ?, '', '', '', ?)")
+        .prepare(
+          "INSERT INTO policies (revision, name, source, source_format, document, sha256, bundle, etag, published_at) VALUES (?, 'p', '', 'yaml', ?, '', '', '', ?)",
+        )
         .run(revision, JSON.stringify({ spec: { exceptions } }), revision * 1000);
     const request = (id: string, status: string, revision: number | null) =>
       old
-        .prepare("INSERT INTO exception_requests (id, device_id, tool_id, reason, requested_at, status, policy_revision) VALUES (?, 'd1', 'claude-code', 'r', 1, ?, ?)")
+        .prepare(
+          "INSERT INTO exception_requests (id, device_id, tool_id, reason, requested_at, status, policy_revision) VALUES (?, 'd1', 'claude-code', 'r', 1, ?, ?)",
+        )
         .run(id, status, revision);
     const kept = { name: 'exception-request-kept', tools: ['claude-code'], until: '2026-12-31', reason: 'r' };
     const dropped = { name: 'exception-request-dropped', tools: ['claude-code'], reason: 'r' };
@@ -78,7 +88,9 @@ describe('migrations', () => {
     request('kept', 'approved', 2);
     request('waiting', 'pending', null);
     expect(runMigrations(old)).toEqual(MIGRATIONS.slice(4).map((m) => m.version));
-    const rows = old.prepare('SELECT id, status, approved_until, revoked_in_revision, revoked_at FROM exception_requests ORDER BY id').all();
+    const rows = old
+      .prepare('SELECT id, status, approved_until, revoked_in_revision, revoked_at FROM exception_requests ORDER BY id')
+      .all();
     expect(rows).toEqual([
       { id: 'dropped', status: 'revoked', approved_until: null, revoked_in_revision: 3, revoked_at: 3000 },
       { id: 'kept', status: 'approved', approved_until: '2026-12-31', revoked_in_revision: null, revoked_at: null },
@@ -90,7 +102,9 @@ describe('migrations', () => {
 
   it('rolls a failing migration back completely', () => {
     const scratch = new Database(join(dir.path, 'scratch.db'));
-    expect(() => runMigrations(scratch, [{ version: 1, name: 'bad', sql: 'CREATE TABLE ok (x INTEGER); CREATE TABLE broken (' }])).toThrow();
+    expect(() =>
+      runMigrations(scratch, [{ version: 1, name: 'bad', sql: 'CREATE TABLE ok (x INTEGER); CREATE TABLE broken (' }]),
+    ).toThrow();
     expect(scratch.pragma('user_version', { simple: true })).toBe(0);
     expect(scratch.prepare("SELECT name FROM sqlite_master WHERE name = 'ok'").get()).toBeUndefined();
     scratch.close();
@@ -103,7 +117,13 @@ describe('audit log', () => {
   function fill(log: AuditLog, n: number): void {
     for (let i = 0; i < n; i++) {
       clock += 1000;
-      log.append({ actor, action: `test.action${i}`, target: `thing:${i}`, details: { i, text: 'x"y\nz' }, remoteIp: '10.0.0.1' });
+      log.append({
+        actor,
+        action: `test.action${i}`,
+        target: `thing:${i}`,
+        details: { i, text: 'x"y\nz' },
+        remoteIp: '10.0.0.1',
+      });
     }
   }
 
@@ -126,9 +146,24 @@ describe('audit log', () => {
 
   // Someone with the database file can drop the triggers; the chain still shows what they did.
   const tampering: { name: string; edit: (db: Database.Database) => void; brokenAt: number; problem: RegExp }[] = [
-    { name: 'a changed field', edit: (d) => d.prepare("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").run(), brokenAt: 3, problem: /changed after it was written/ },
-    { name: 'a changed detail', edit: (d) => d.prepare("UPDATE audit_log SET details = '{}' WHERE seq = 2").run(), brokenAt: 2, problem: /changed/ },
-    { name: 'a removed row', edit: (d) => d.prepare('DELETE FROM audit_log WHERE seq = 2').run(), brokenAt: 3, problem: /entry 2 is missing/ },
+    {
+      name: 'a changed field',
+      edit: (d) => d.prepare("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3").run(),
+      brokenAt: 3,
+      problem: /changed after it was written/,
+    },
+    {
+      name: 'a changed detail',
+      edit: (d) => d.prepare("UPDATE audit_log SET details = '{}' WHERE seq = 2").run(),
+      brokenAt: 2,
+      problem: /changed/,
+    },
+    {
+      name: 'a removed row',
+      edit: (d) => d.prepare('DELETE FROM audit_log WHERE seq = 2').run(),
+      brokenAt: 3,
+      problem: /entry 2 is missing/,
+    },
     {
       name: 'a rewritten hash',
       edit: (d) => d.prepare("UPDATE audit_log SET hash = 'ab' || substr(hash, 3) WHERE seq = 4").run(),
@@ -187,7 +222,12 @@ describe('enroll secrets', () => {
   ];
   it.each(cases)('checks $name', ({ setup, expected }) => {
     const secrets = new EnrollSecretStore(db, now);
-    const { record, secret } = secrets.create({ group: 'eng', expiresAt: clock + 7 * 86_400_000, maxUses: 2, createdBy: 'alice' });
+    const { record, secret } = secrets.create({
+      group: 'eng',
+      expiresAt: clock + 7 * 86_400_000,
+      maxUses: 2,
+      createdBy: 'alice',
+    });
     setup(secrets, record.id);
     const result = secrets.check(secret);
     if (expected === true) expect(result).toMatchObject({ ok: true, record: { group: 'eng' } });
@@ -220,12 +260,22 @@ describe('inventory check-ins', () => {
     })();
   const claude = npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91');
   const codex = npmInstance('openai-codex-cli', '@openai/codex', '0.155.0');
-  const history = () => db.prepare('SELECT change, tool_id, old_version, new_version, old_action, new_action FROM instance_history ORDER BY id').all();
+  const history = () =>
+    db
+      .prepare(
+        'SELECT change, tool_id, old_version, new_version, old_action, new_action FROM instance_history ORDER BY id',
+      )
+      .all();
   const writes = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
 
   it('records appear, unchanged, version change, verdict change, disappear and reappear', () => {
     const t0 = clock;
-    expect(checkin(1, [{ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
+    expect(
+      checkin(1, [
+        { instance: claude, verdict: verdictFor(claude, 'allow') },
+        { instance: codex, verdict: verdictFor(codex, 'allow') },
+      ]),
+    ).toEqual({
       appeared: 2,
       changed: 0,
       disappeared: 0,
@@ -234,7 +284,12 @@ describe('inventory check-ins', () => {
     clock += 60_000;
     const tUnchanged = clock;
     const before = writes();
-    expect(checkin(1, [{ instance: claude, verdict: verdictFor(claude, 'allow') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
+    expect(
+      checkin(1, [
+        { instance: claude, verdict: verdictFor(claude, 'allow') },
+        { instance: codex, verdict: verdictFor(codex, 'allow') },
+      ]),
+    ).toEqual({
       appeared: 0,
       changed: 0,
       disappeared: 0,
@@ -247,7 +302,12 @@ describe('inventory check-ins', () => {
     const claudeNew = { ...claude, version: '2.1.95' };
     clock += 60_000;
     const tBlock = clock;
-    expect(checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'block') }, { instance: codex, verdict: verdictFor(codex, 'allow') }])).toEqual({
+    expect(
+      checkin(2, [
+        { instance: claudeNew, verdict: verdictFor(claudeNew, 'block') },
+        { instance: codex, verdict: verdictFor(codex, 'allow') },
+      ]),
+    ).toEqual({
       appeared: 0,
       changed: 1,
       disappeared: 0,
@@ -255,7 +315,9 @@ describe('inventory check-ins', () => {
     });
     clock += 60_000;
     // Still blocked, with a different message: violation_since stays at the first block.
-    expect(checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'block', { message: 'changed' }) }])).toEqual({
+    expect(
+      checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'block', { message: 'changed' }) }]),
+    ).toEqual({
       appeared: 0,
       changed: 1,
       disappeared: 1,
@@ -263,34 +325,109 @@ describe('inventory check-ins', () => {
     });
     let stored = inventory.forDevice('dev-1');
     const claudeRow = stored.find((s) => s.instance.toolId === 'claude-code')!;
-    expect(claudeRow).toMatchObject({ present: true, firstSeenAt: t0, lastSeenAt: clock, changedAt: clock, violationSince: tBlock, policyRevision: 2 });
+    expect(claudeRow).toMatchObject({
+      present: true,
+      firstSeenAt: t0,
+      lastSeenAt: clock,
+      changedAt: clock,
+      violationSince: tBlock,
+      policyRevision: 2,
+    });
     expect(claudeRow.instance).toEqual(claudeNew);
     // Last seen by the check-in before the one that no longer reported it.
-    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: false, disappearedAt: clock, lastSeenAt: tBlock });
+    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({
+      present: false,
+      disappearedAt: clock,
+      lastSeenAt: tBlock,
+    });
 
     clock += 60_000;
-    checkin(2, [{ instance: claudeNew, verdict: verdictFor(claudeNew, 'allow') }, { instance: codex, verdict: null }]);
+    checkin(2, [
+      { instance: claudeNew, verdict: verdictFor(claudeNew, 'allow') },
+      { instance: codex, verdict: null },
+    ]);
     stored = inventory.forDevice('dev-1');
     expect(stored.find((s) => s.instance.toolId === 'claude-code')!.violationSince).toBeNull();
-    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({ present: true, disappearedAt: null, verdict: null, lastSeenAt: clock, firstSeenAt: t0 });
+    expect(stored.find((s) => s.instance.toolId === 'openai-codex-cli')).toMatchObject({
+      present: true,
+      disappearedAt: null,
+      verdict: null,
+      lastSeenAt: clock,
+      firstSeenAt: t0,
+    });
 
     expect(history()).toEqual([
-      { change: 'appeared', tool_id: 'claude-code', old_version: null, new_version: '2.1.91', old_action: null, new_action: 'allow' },
-      { change: 'appeared', tool_id: 'openai-codex-cli', old_version: null, new_version: '0.155.0', old_action: null, new_action: 'allow' },
-      { change: 'version-changed', tool_id: 'claude-code', old_version: '2.1.91', new_version: '2.1.95', old_action: 'allow', new_action: 'block' },
-      { change: 'verdict-changed', tool_id: 'claude-code', old_version: '2.1.91', new_version: '2.1.95', old_action: 'allow', new_action: 'block' },
-      { change: 'disappeared', tool_id: 'openai-codex-cli', old_version: '0.155.0', new_version: null, old_action: 'allow', new_action: null },
-      { change: 'verdict-changed', tool_id: 'claude-code', old_version: '2.1.95', new_version: '2.1.95', old_action: 'block', new_action: 'allow' },
-      { change: 'appeared', tool_id: 'openai-codex-cli', old_version: '0.155.0', new_version: '0.155.0', old_action: 'allow', new_action: null },
+      {
+        change: 'appeared',
+        tool_id: 'claude-code',
+        old_version: null,
+        new_version: '2.1.91',
+        old_action: null,
+        new_action: 'allow',
+      },
+      {
+        change: 'appeared',
+        tool_id: 'openai-codex-cli',
+        old_version: null,
+        new_version: '0.155.0',
+        old_action: null,
+        new_action: 'allow',
+      },
+      {
+        change: 'version-changed',
+        tool_id: 'claude-code',
+        old_version: '2.1.91',
+        new_version: '2.1.95',
+        old_action: 'allow',
+        new_action: 'block',
+      },
+      {
+        change: 'verdict-changed',
+        tool_id: 'claude-code',
+        old_version: '2.1.91',
+        new_version: '2.1.95',
+        old_action: 'allow',
+        new_action: 'block',
+      },
+      {
+        change: 'disappeared',
+        tool_id: 'openai-codex-cli',
+        old_version: '0.155.0',
+        new_version: null,
+        old_action: 'allow',
+        new_action: null,
+      },
+      {
+        change: 'verdict-changed',
+        tool_id: 'claude-code',
+        old_version: '2.1.95',
+        new_version: '2.1.95',
+        old_action: 'block',
+        new_action: 'allow',
+      },
+      {
+        change: 'appeared',
+        tool_id: 'openai-codex-cli',
+        old_version: '0.155.0',
+        new_version: '0.155.0',
+        old_action: 'allow',
+        new_action: null,
+      },
     ]);
   });
 
   it('keeps instances apart by install path and lists present ones per active device', () => {
     const second = { ...claude, installPath: '/opt/claude', owner: 'bob' };
-    checkin(null, [{ instance: claude, verdict: null }, { instance: second, verdict: null }]);
+    checkin(null, [
+      { instance: claude, verdict: null },
+      { instance: second, verdict: null },
+    ]);
     const present = [...inventory.presentByDevice()];
     expect(present).toHaveLength(1);
-    expect(present[0]!.instances.map((s) => s.instance.installPath).sort()).toEqual(['/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code', '/opt/claude']);
+    expect(present[0]!.instances.map((s) => s.instance.installPath).sort()).toEqual([
+      '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code',
+      '/opt/claude',
+    ]);
     devices.revoke('dev-1');
     expect([...inventory.presentByDevice()]).toEqual([]);
   });
@@ -308,13 +445,25 @@ describe('events', () => {
     });
     const events = new EventStore(db);
     const id = '0b9f6c1e-8d4a-4c1e-9a39-1f7b2a9d3e11';
-    expect(events.addBatch('dev-1', clock, [{ id, type: 'blocked-launch', at: clock, toolId: 'claude-code' }])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(events.addBatch('dev-1', clock, [{ id, type: 'blocked-launch', at: clock, toolId: 'claude-code' }])).toEqual(
+      { accepted: 1, duplicates: 0 },
+    );
     expect(
       events.addBatch('dev-1', clock, [
         { id: id.toUpperCase(), type: 'blocked-launch', at: clock },
-        { id: '5d0c5e4e-2b8e-4a35-8f47-0d8c4f1f9a22', type: 'tamper', at: clock, details: { path: '/x', restored: true } },
+        {
+          id: '5d0c5e4e-2b8e-4a35-8f47-0d8c4f1f9a22',
+          type: 'tamper',
+          at: clock,
+          details: { path: '/x', restored: true },
+        },
       ]),
     ).toEqual({ accepted: 1, duplicates: 1 });
-    expect(events.recentForDevice('dev-1', 10).map((e) => e.type).sort()).toEqual(['blocked-launch', 'tamper']);
+    expect(
+      events
+        .recentForDevice('dev-1', 10)
+        .map((e) => e.type)
+        .sort(),
+    ).toEqual(['blocked-launch', 'tamper']);
   });
 });

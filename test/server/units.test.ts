@@ -1,12 +1,13 @@
 /** The server's small in-memory parts: replay cache, policy channel, header parsing, validation messages, data-dir lock. */
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { lockDataDir, DataDirLockedError } from '../../server/data-lock.js';
+
+import { DataDirLockedError, lockDataDir } from '../../server/data-lock.js';
+import { ApiError } from '../../server/http/errors.js';
 import { RequestValidationError, validatorCompiler } from '../../server/http/validation.js';
-import { PolicyChannel, type CurrentPolicy } from '../../server/policy-channel.js';
+import { type CurrentPolicy, PolicyChannel } from '../../server/policy-channel.js';
 import { parseIfNoneMatch, parseWait } from '../../server/routes/policy.js';
 import { ReplayCache } from '../../server/security/replay-cache.js';
-import { ApiError } from '../../server/http/errors.js';
 import { tempDir } from './helpers.js';
 
 describe('ReplayCache', () => {
@@ -32,7 +33,12 @@ describe('ReplayCache', () => {
 });
 
 describe('PolicyChannel', () => {
-  const policy = (revision: number): CurrentPolicy => ({ revision, etag: `"r${revision}"`, bundle: `b${revision}`, publishedAt: revision });
+  const policy = (revision: number): CurrentPolicy => ({
+    revision,
+    etag: `"r${revision}"`,
+    bundle: `b${revision}`,
+    publishedAt: revision,
+  });
 
   it('answers at once when the caller is behind', async () => {
     const channel = new PolicyChannel(policy(2));
@@ -91,9 +97,15 @@ describe('request validation messages', () => {
     {
       name: Type.String({ minLength: 1, maxLength: 5 }),
       count: Type.Integer({ minimum: 1 }),
-      items: Type.Array(Type.Object({ id: Type.String({ format: 'uuid' }), version: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }), {
-        maxItems: 2,
-      }),
+      items: Type.Array(
+        Type.Object(
+          { id: Type.String({ format: 'uuid' }), version: Type.Union([Type.String(), Type.Null()]) },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 2,
+        },
+      ),
     },
     { additionalProperties: false },
   );
@@ -103,11 +115,23 @@ describe('request validation messages', () => {
     ['a missing field', { count: 1, items: [] }, /body\.name is required/],
     ['an unknown field', { ...good, extra: true }, /body\.extra is not a known field \(allowed: name, count, items\)/],
     ['a wrong type', { ...good, count: '1' }, /body\.count expected an integer, got "1"/],
-    ['a nested wrong type', { ...good, items: [{ id: '0b9f6c1e-8d4a-4c1e-9a39-1f7b2a9d3e11', version: 42 }] }, /body\.items\[0\]\.version expected a string or null, got number 42/],
-    ['a bad format', { ...good, items: [{ id: 'nope', version: null }] }, /body\.items\[0\]\.id expected a UUID, got "nope"/],
+    [
+      'a nested wrong type',
+      { ...good, items: [{ id: '0b9f6c1e-8d4a-4c1e-9a39-1f7b2a9d3e11', version: 42 }] },
+      /body\.items\[0\]\.version expected a string or null, got number 42/,
+    ],
+    [
+      'a bad format',
+      { ...good, items: [{ id: 'nope', version: null }] },
+      /body\.items\[0\]\.id expected a UUID, got "nope"/,
+    ],
     ['too long', { ...good, name: 'toolong' }, /body\.name is too long \(at most 5 characters\)/],
     ['too small', { ...good, count: 0 }, /body\.count must be at least 1/],
-    ['too many items', { ...good, items: [good.items[0], good.items[0], good.items[0]] }, /body\.items has too many items \(at most 2\)/],
+    [
+      'too many items',
+      { ...good, items: [good.items[0], good.items[0], good.items[0]] },
+      /body\.items has too many items \(at most 2\)/,
+    ],
     ['no body', null, /needs a JSON body/],
     ['not an object', [1, 2], /body expected an object, got a list/],
   ];
@@ -120,9 +144,16 @@ describe('request validation messages', () => {
     expect(check(good)).toEqual({ value: good });
   });
   it('converts query strings (they are always text on the wire)', () => {
-    const query = validatorCompiler({ schema: Type.Object({ limit: Type.Optional(Type.Integer()), all: Type.Optional(Type.Boolean()) }), method: 'GET', url: '/x', httpPart: 'querystring' });
+    const query = validatorCompiler({
+      schema: Type.Object({ limit: Type.Optional(Type.Integer()), all: Type.Optional(Type.Boolean()) }),
+      method: 'GET',
+      url: '/x',
+      httpPart: 'querystring',
+    });
     expect(query({ limit: '10', all: 'true' })).toEqual({ value: { limit: 10, all: true } });
-    expect((query({ limit: 'ten' }) as { error: Error }).error.message).toMatch(/query\.limit expected an integer, got "ten"/);
+    expect((query({ limit: 'ten' }) as { error: Error }).error.message).toMatch(
+      /query\.limit expected an integer, got "ten"/,
+    );
   });
 });
 

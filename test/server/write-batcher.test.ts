@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { openDatabase } from '../../server/db/open.js';
 import { WriteBatcher } from '../../server/db/write-batcher.js';
 import { InventoryStore } from '../../server/store/inventory.js';
-import { openDatabase } from '../../server/db/open.js';
 import { eightInstances, tempDir, verdictFor } from './helpers.js';
 
 describe('WriteBatcher (group commit)', () => {
@@ -22,7 +23,9 @@ describe('WriteBatcher (group commit)', () => {
   it('commits writes of one turn together and resolves each with its own result', async () => {
     const batcher = new WriteBatcher(db);
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-    const results = await Promise.all(['a', 'b', 'c'].map((v) => batcher.submit(() => Number(insert.run(v).lastInsertRowid))));
+    const results = await Promise.all(
+      ['a', 'b', 'c'].map((v) => batcher.submit(() => Number(insert.run(v).lastInsertRowid))),
+    );
     expect(results).toEqual([1, 2, 3]);
     expect(db.prepare('SELECT v FROM t ORDER BY id').pluck().all()).toEqual(['a', 'b', 'c']);
   });
@@ -68,7 +71,9 @@ describe('InventoryStore: remembered check-ins', () => {
     const dir = await tempDir('aigate-digest-');
     const { db } = openDatabase(`${dir.path}/a.db`);
     try {
-      db.prepare("INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, agent_version, group_name, enrolled_at) VALUES ('d1', 't', '{}', 'h', 'linux', '1', 'eng', 0)").run();
+      db.prepare(
+        "INSERT INTO devices (id, key_thumbprint, public_jwk, hostname, os, agent_version, group_name, enrolled_at) VALUES ('d1', 't', '{}', 'h', 'linux', '1', 'eng', 0)",
+      ).run();
       const store = new InventoryStore(db);
       const inventory = eightInstances('alice');
       const verdicts = inventory.map((instance) => verdictFor(instance, 'allow'));
@@ -77,17 +82,35 @@ describe('InventoryStore: remembered check-ins', () => {
 
       expect(store.applyCheckin('d1', 'eng', 1, null, reported, digest)).toMatchObject({ appeared: 8 });
       store.rememberApplied('d1', digest);
-      expect(store.applyCheckin('d1', 'eng', 2, null, reported, digest)).toEqual({ appeared: 0, changed: 0, disappeared: 0, unchanged: 8 });
+      expect(store.applyCheckin('d1', 'eng', 2, null, reported, digest)).toEqual({
+        appeared: 0,
+        changed: 0,
+        disappeared: 0,
+        unchanged: 8,
+      });
 
       // A different report never matches the remembered digest.
-      const changed = reported.map((item, i) => (i === 0 ? { ...item, instance: { ...item.instance, version: '9.9.9' } } : item));
-      const changedDigest = InventoryStore.checkinDigest(changed.map((c) => c.instance), verdicts);
+      const changed = reported.map((item, i) =>
+        i === 0 ? { ...item, instance: { ...item.instance, version: '9.9.9' } } : item,
+      );
+      const changedDigest = InventoryStore.checkinDigest(
+        changed.map((c) => c.instance),
+        verdicts,
+      );
       expect(changedDigest).not.toBe(digest);
-      expect(store.applyCheckin('d1', 'eng', 3, null, changed, changedDigest)).toMatchObject({ changed: 1, unchanged: 7 });
+      expect(store.applyCheckin('d1', 'eng', 3, null, changed, changedDigest)).toMatchObject({
+        changed: 1,
+        unchanged: 7,
+      });
 
       // Forgotten (or after a restart): the same report is compared row by row.
       store.forgetApplied('d1');
-      expect(store.applyCheckin('d1', 'eng', 4, null, changed, changedDigest)).toEqual({ appeared: 0, changed: 0, disappeared: 0, unchanged: 8 });
+      expect(store.applyCheckin('d1', 'eng', 4, null, changed, changedDigest)).toEqual({
+        appeared: 0,
+        changed: 0,
+        disappeared: 0,
+        unchanged: 8,
+      });
     } finally {
       db.close();
       await dir.remove();

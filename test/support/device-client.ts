@@ -7,8 +7,10 @@
  * and cheap enough to mint one per request in a load generator.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+
 import type { JWK } from 'jose';
-import { mintDeviceToken, type DeviceTokenOverrides } from '../../policies/device-token.js';
+
+import { type DeviceTokenOverrides, mintDeviceToken } from '../../policies/device-token.js';
 
 export interface DeviceFactsForEnroll {
   hostname: string;
@@ -63,15 +65,22 @@ export class DeviceClient {
   }
 
   async enroll(secret: string, facts: DeviceFactsForEnroll): Promise<HttpResult<EnrollResult>> {
-    const result = await this.send<EnrollResult>('POST', '/v1/enroll', { body: { secret, publicKey: this.publicJwk, ...facts }, token: null });
+    const result = await this.send<EnrollResult>('POST', '/v1/enroll', {
+      body: { secret, publicKey: this.publicJwk, ...facts },
+      token: null,
+    });
     if (result.status === 200 || result.status === 201) this.adopt(result.body);
     return result;
   }
 
   /** A fresh device token: new jti, iat now, 2-minute expiry, unless overridden. */
   token(overrides: TokenOverrides = {}): string {
-    if (!this.deviceId || !this.audience) throw new Error('enroll (or adopt an enrollment) before signing device tokens');
-    return mintDeviceToken({ deviceId: this.deviceId, audience: this.audience, privateKey: this.privateKey, nowSeconds: Date.now() / 1000 }, overrides);
+    if (!this.deviceId || !this.audience)
+      throw new Error('enroll (or adopt an enrollment) before signing device tokens');
+    return mintDeviceToken(
+      { deviceId: this.deviceId, audience: this.audience, privateKey: this.privateKey, nowSeconds: Date.now() / 1000 },
+      overrides,
+    );
   }
 
   /**
@@ -81,7 +90,13 @@ export class DeviceClient {
   async send<T = unknown>(
     method: string,
     path: string,
-    options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    options: {
+      body?: unknown;
+      rawBody?: string;
+      token?: string | null;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.token() : options.token;
@@ -89,7 +104,8 @@ export class DeviceClient {
     let body: string | undefined;
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
-    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = body;
     if (options.signal) init.signal = options.signal;
@@ -112,15 +128,20 @@ export class DeviceClient {
     if (options.wait !== undefined) headers.prefer = `wait=${options.wait}`;
     const request: { headers: Record<string, string>; signal?: AbortSignal } = { headers };
     if (options.signal) request.signal = options.signal;
-    return this.send<{ revision: number; etag: string; publishedAt: string; bundle: string }>('GET', '/v1/policy', request);
+    return this.send<{ revision: number; etag: string; publishedAt: string; bundle: string }>(
+      'GET',
+      '/v1/policy',
+      request,
+    );
   }
 
   checkin(body: unknown) {
-    return this.send<{ receivedAt: string; serverTime: string; policy: { revision: number; etag: string } | null; changes: Record<string, number> }>(
-      'POST',
-      '/v1/checkin',
-      { body },
-    );
+    return this.send<{
+      receivedAt: string;
+      serverTime: string;
+      policy: { revision: number; etag: string } | null;
+      changes: Record<string, number>;
+    }>('POST', '/v1/checkin', { body });
   }
 
   events(events: unknown[]) {

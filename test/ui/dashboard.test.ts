@@ -11,11 +11,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { Overview } from '../../server/reports/overview.js';
 import { npmInstance, tempDir } from '../server/helpers.js';
-import { DAY, developerTools, Fleet, HOUR, type FleetDevice } from './fleet.js';
+import { DAY, developerTools, Fleet, type FleetDevice, HOUR } from './fleet.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
@@ -61,7 +63,9 @@ async function signIn(target: Page, token: string): Promise<void> {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser tests do not skip`);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser tests do not skip`,
+    );
   }
   await mkdir(ARTIFACTS, { recursive: true });
   dir = await tempDir('aigate-ui-browser-');
@@ -69,26 +73,52 @@ beforeAll(async () => {
   await fleet.publish(undefined, 'first policy');
   auditorToken = await fleet.token('audrey', 'auditor');
   const people = ['alice', 'bob', 'carol', 'dan', 'erin', 'frank'];
-  for (const [i, user] of people.entries()) devices.push(await fleet.enroll(`dash-${user}`, { user, group: i < 4 ? 'engineering' : 'design' }));
+  for (const [i, user] of people.entries())
+    devices.push(await fleet.enroll(`dash-${user}`, { user, group: i < 4 ? 'engineering' : 'design' }));
   await fleet.enroll('dash-new', { user: 'nora' }); // never checks in
   for (let day = 0; day < 5; day++) {
     for (const [i, device] of devices.entries()) {
       if (i === 5 && day > 0) continue; // frank's laptop goes quiet
       const user = people[i]!;
-      const tools = i === 3 ? [npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', user)] : developerTools(user, { claudeRunning: i === 0 });
+      const tools =
+        i === 3
+          ? [npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', user)]
+          : developerTools(user, { claudeRunning: i === 0 });
       await fleet.checkin(device, tools);
     }
-    await fleet.events(devices[0]!, [{ type: 'blocked-launch', at: fleet.clock.ms - HOUR, toolId: 'claude-code', user: 'alice' }]);
+    await fleet.events(devices[0]!, [
+      { type: 'blocked-launch', at: fleet.clock.ms - HOUR, toolId: 'claude-code', user: 'alice' },
+    ]);
     fleet.clock.advance(DAY);
   }
   fleet.clock.advance(4 * DAY); // 10 June: frank is stale
-  for (const [i, device] of devices.entries()) if (i !== 5) await fleet.checkin(device, i === 3 ? [npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', 'dan')] : developerTools(people[i]!, { claudeRunning: i === 0 }));
-  requestId = await fleet.requestException(devices[1]!, 'claude-code', 'Security review of the payment service (SEC-4411).', { user: 'bob', installPath: '/home/bob/.npm-global/lib/node_modules/@anthropic-ai/claude-code' });
+  for (const [i, device] of devices.entries())
+    if (i !== 5)
+      await fleet.checkin(
+        device,
+        i === 3
+          ? [npmInstance('qwen-code', '@qwen-code/qwen-code', '0.4.1', 'dan')]
+          : developerTools(people[i]!, { claudeRunning: i === 0 }),
+      );
+  requestId = await fleet.requestException(
+    devices[1]!,
+    'claude-code',
+    'Security review of the payment service (SEC-4411).',
+    { user: 'bob', installPath: '/home/bob/.npm-global/lib/node_modules/@anthropic-ai/claude-code' },
+  );
   await fleet.server.app.reports.rollups.runNow();
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   context = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   context.on('request', (request) => requested.push(request.url()));
@@ -113,7 +143,9 @@ describe('the dashboard in a browser', () => {
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
     // The token is nowhere the page's scripts could read it.
     // (Page scripts are strings: this project's type-check has no DOM library.)
-    const storage = await page.evaluate<string>('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })');
+    const storage = await page.evaluate<string>(
+      'JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })',
+    );
     expect(storage).not.toContain('aigt_');
     expect(storage).not.toContain(session.value);
 
@@ -130,7 +162,9 @@ describe('the dashboard in a browser', () => {
     expect(await kpi('blocked-launches-week')).toBe(String(api.launches.blocked));
     expect(api.devices).toEqual({ enrolled: 7, active: 5, stale: 1, neverSeen: 1, revoked: 0, degraded: 0 });
     expect(api.compliance).toMatchObject({ devices: 6, compliant: 1, withBlockedTool: 5 });
-    expect(await page.locator('[data-next-change]').innerText()).toBe(`Gemini CLI becomes blocked in 10 days on ${api.nextChange!.devices} devices`);
+    expect(await page.locator('[data-next-change]').innerText()).toBe(
+      `Gemini CLI becomes blocked in 10 days on ${api.nextChange!.devices} devices`,
+    );
     expect(await page.locator('[data-policy-revision]').innerText()).toBe('1');
     expect(await page.locator('svg.chart').count()).toBe(3);
     // Compliance by group and by OS: the API's figures, one row each.
@@ -148,7 +182,9 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Tools', exact: true }).click();
     await page.waitForURL(/\/ui\/tools$/);
     const claudeRow = page.locator('tbody tr', { has: page.getByRole('link', { name: 'Claude Code', exact: true }) });
-    const usage = await fleet.json<{ rows: { tool_id: string; installs: number; devices: number }[] }>('/usage?from=2026-06-10&tool=claude-code');
+    const usage = await fleet.json<{ rows: { tool_id: string; installs: number; devices: number }[] }>(
+      '/usage?from=2026-06-10&tool=claude-code',
+    );
     expect(await claudeRow.locator('td').nth(0).innerText()).toBe(String(usage.rows[0]!.installs));
     expect(await claudeRow.locator('td').nth(1).innerText()).toBe(String(usage.rows[0]!.devices));
     await shot('tools');
@@ -169,7 +205,9 @@ describe('the dashboard in a browser', () => {
     await shot('devices');
     await page.getByRole('link', { name: 'dash-alice' }).click();
     await page.waitForURL(new RegExp(`/ui/devices/${devices[0]!.id}$`));
-    const api = await fleet.admin.get<{ instances: { instance: { toolId: string }; verdict: { action: string } | null; present: boolean }[] }>(`/devices/${devices[0]!.id}`);
+    const api = await fleet.admin.get<{
+      instances: { instance: { toolId: string }; verdict: { action: string } | null; present: boolean }[];
+    }>(`/devices/${devices[0]!.id}`);
     const toolRows = page.locator('section[aria-labelledby="tools-title"] tbody tr');
     expect(await toolRows.count()).toBe(api.instances.filter((i) => i.present).length);
     const blocked = api.instances.filter((i) => i.present && i.verdict?.action === 'block').length;
@@ -182,11 +220,17 @@ describe('the dashboard in a browser', () => {
   it('previews a draft policy with the same figures as the API', async () => {
     await page.getByRole('link', { name: 'Policy', exact: true }).click();
     expect(await page.locator('[data-current-revision]').innerText()).toBe('1');
-    const draft = (await page.getByLabel('Draft policy (YAML or JSON)').inputValue()).replace('effective: 2026-06-20', 'effective: 2026-06-01');
+    const draft = (await page.getByLabel('Draft policy (YAML or JSON)').inputValue()).replace(
+      'effective: 2026-06-20',
+      'effective: 2026-06-01',
+    );
     await page.getByLabel('Draft policy (YAML or JSON)').fill(draft);
     await page.getByRole('button', { name: 'Preview impact' }).click();
     await page.locator('#preview-result').waitFor();
-    const api = await fleet.admin.post<{ totals: { block: { devices: number }; warn: { devices: number } } }>('/policies/preview', { source: draft });
+    const api = await fleet.admin.post<{ totals: { block: { devices: number }; warn: { devices: number } } }>(
+      '/policies/preview',
+      { source: draft },
+    );
     expect(await page.locator('[data-preview="block-devices"]').innerText()).toBe(String(api.totals.block.devices));
     expect(await page.locator('[data-preview="warn-devices"]').innerText()).toBe(String(api.totals.warn.devices));
     // Focus moved to the result for keyboard and screen reader users.
@@ -207,7 +251,9 @@ describe('the dashboard in a browser', () => {
     const after = await fleet.currentRevision();
     expect(after).toBe(before + 1);
     expect(await page.locator('[data-approved-revision]').innerText()).toBe(String(after));
-    const decided = await fleet.admin.get<{ status: string; policyRevision: number; decidedBy: string }>(`/exception-requests/${requestId}`);
+    const decided = await fleet.admin.get<{ status: string; policyRevision: number; decidedBy: string }>(
+      `/exception-requests/${requestId}`,
+    );
     expect(decided).toMatchObject({ status: 'approved', policyRevision: after, decidedBy: 'bootstrap' });
     await shot('exception-approved');
     await page.getByRole('link', { name: 'Policy', exact: true }).click();
@@ -222,26 +268,36 @@ describe('the dashboard in a browser', () => {
     await shot('reports');
     const form = page.locator('section', { has: page.getByRole('heading', { name: 'Violations' }) });
     await form.getByLabel('Tool').fill('claude-code');
-    const [download] = await Promise.all([page.waitForEvent('download'), form.getByRole('button', { name: 'Download violations' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      form.getByRole('button', { name: 'Download violations' }).click(),
+    ]);
     expect(download.suggestedFilename()).toMatch(/^aigate-violations-\d{8}-\d{6}Z\.csv$/);
     const text = await readFile((await download.path())!, 'utf8');
     expect(text).toBe((await fleet.report('/violations?format=csv&tool=claude-code')).text);
     expect(text.split('\n')[0]).toMatch(/^device_id,hostname,group,user,tool_id,/);
 
     await page.getByRole('link', { name: 'Overview', exact: true }).click();
-    const [inventory] = await Promise.all([page.waitForEvent('download'), page.getByRole('group', { name: 'Export inventory' }).getByRole('link', { name: 'CSV' }).click()]);
+    const [inventory] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('group', { name: 'Export inventory' }).getByRole('link', { name: 'CSV' }).click(),
+    ]);
     expect(await readFile((await inventory.path())!, 'utf8')).toBe((await fleet.report('/inventory?format=csv')).text);
   });
 
   it('works with the keyboard and labels every control', async () => {
     await page.goto(`${fleet.url}/ui/devices`);
     await page.keyboard.press('Tab');
-    expect(await page.evaluate<string>('document.activeElement && document.activeElement.textContent')).toBe('Skip to content');
+    expect(await page.evaluate<string>('document.activeElement && document.activeElement.textContent')).toBe(
+      'Skip to content',
+    );
     await page.keyboard.press('Enter');
     expect(await page.evaluate<string>('document.activeElement && document.activeElement.id')).toBe('main');
     for (const path of ['/ui', '/ui/devices', '/ui/policy', '/ui/exceptions?status=all', '/ui/reports']) {
       await page.goto(`${fleet.url}${path}`);
-      const unlabelled = await page.evaluate<string[]>(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+      const unlabelled = await page.evaluate<
+        string[]
+      >(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
           .filter((el) => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
           .map((el) => el.outerHTML)`);
       expect(unlabelled, path).toEqual([]);
@@ -271,19 +327,25 @@ describe('the dashboard in a browser', () => {
   it('colours verdicts by meaning (blocked red, warned amber, compliant green) and says every count with the right plural', async () => {
     await page.goto(`${fleet.url}/ui`);
     if (page.url().includes('/ui/login')) await signIn(page, fleet.adminToken); // when run on its own
-    const colour = (selector: string, property: string) => page.evaluate<string>(`getComputedStyle(document.querySelector(${JSON.stringify(selector)}))[${JSON.stringify(property)}]`);
+    const colour = (selector: string, property: string) =>
+      page.evaluate<string>(
+        `getComputedStyle(document.querySelector(${JSON.stringify(selector)}))[${JSON.stringify(property)}]`,
+      );
     const RED = 'rgb(207, 34, 46)';
     const AMBER = 'rgb(176, 122, 0)';
     const GREEN = 'rgb(26, 127, 55)';
-    const swatch = (name: string) => page.evaluate<string>(
-      `getComputedStyle([...document.querySelectorAll('.legend li')].find((li) => li.textContent.trim() === ${JSON.stringify(name)}).querySelector('.swatch')).backgroundColor`,
-    );
+    const swatch = (name: string) =>
+      page.evaluate<string>(
+        `getComputedStyle([...document.querySelectorAll('.legend li')].find((li) => li.textContent.trim() === ${JSON.stringify(name)}).querySelector('.swatch')).backgroundColor`,
+      );
     expect(await swatch('Blocked launches')).toBe(RED);
     expect(await swatch('Warned launches')).toBe(AMBER);
     expect(await colour('svg[aria-labelledby^="compliance-"] path.line', 'stroke')).toBe(GREEN);
     expect(await colour('svg[aria-labelledby^="launches-"] rect.bar.t-block', 'fill')).toBe(RED);
     // No series of tools borrows a verdict's colour.
-    const toolLines = await page.evaluate<string[]>(`[...document.querySelectorAll('svg[aria-labelledby^="installs-"] path.line')].map((p) => getComputedStyle(p).stroke)`);
+    const toolLines = await page.evaluate<string[]>(
+      `[...document.querySelectorAll('svg[aria-labelledby^="installs-"] path.line')].map((p) => getComputedStyle(p).stroke)`,
+    );
     expect(toolLines.length).toBeGreaterThan(0);
     for (const stroke of toolLines) expect([RED, AMBER, GREEN]).not.toContain(stroke);
     expect(await colour('[data-kpi="devices-with-blocked-tool"]', 'color')).toBe(await colour('.text-block', 'color'));
@@ -297,8 +359,12 @@ describe('the dashboard in a browser', () => {
 
     // Plurals: no "1 devices", no "2 device", on any page.
     const NOUNS = 'device|tool|AI tool|install|request|launch|rule|exception|day|hour|minute|version|line|user|change';
-    const one = new RegExp(`(?<![\\d.,])1 (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS.replace(/\|/g, 's|')}s|launches)\\b`);
-    const many = new RegExp(`(?<![\\d.,])(?:0|[2-9]|\\d{2,}|\\d{1,3}(?:,\\d{3})+) (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS})(?![a-z])`);
+    const one = new RegExp(
+      `(?<![\\d.,])1 (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS.replace(/\|/g, 's|')}s|launches)\\b`,
+    );
+    const many = new RegExp(
+      `(?<![\\d.,])(?:0|[2-9]|\\d{2,}|\\d{1,3}(?:,\\d{3})+) (?:pending |approved |denied |revoked |reporting |active |warned |blocked )?(?:${NOUNS})(?![a-z])`,
+    );
     for (const [name, path] of await dashboardPages()) {
       await page.goto(`${fleet.url}${path}`);
       await page.evaluate<void>("document.querySelectorAll('details').forEach((d) => { d.open = true; })");
@@ -309,7 +375,12 @@ describe('the dashboard in a browser', () => {
   });
 
   it('fits a 390 px phone screen on every page: nothing scrolls sideways, tables scroll inside their card', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 1,
+      isMobile: true,
+      hasTouch: true,
+    });
     phone.on('request', (request) => requested.push(request.url()));
     const phonePage = await phone.newPage();
     phonePage.on('pageerror', (error) => consoleErrors.push(error.message));

@@ -6,16 +6,17 @@
  * Used by the report, rollup and browser tests.
  */
 import { randomUUID } from 'node:crypto';
+
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { compilePolicy } from '../../policies/compile.js';
 import { evaluate } from '../../policies/evaluate.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
-import type { ServerOptions } from '../../server/config.js';
 import { AdminClient } from '../../server/client/admin-client.js';
-import { DeviceClient, type HttpResult } from '../support/device-client.js';
+import type { ServerOptions } from '../../server/config.js';
+import { type RunningServer, startServer } from '../server/harness.js';
 import { npmInstance } from '../server/helpers.js';
-import { startServer, type RunningServer } from '../server/harness.js';
+import { DeviceClient, type HttpResult } from '../support/device-client.js';
 
 export const DAY = 86_400_000;
 export const HOUR = 3_600_000;
@@ -77,7 +78,11 @@ export class Fleet {
     this.admin = new AdminClient(server.url, adminToken);
   }
 
-  static async start(dataDir: string, start = Date.parse('2026-06-01T08:00:00Z'), options: Partial<ServerOptions> = {}): Promise<Fleet> {
+  static async start(
+    dataDir: string,
+    start = Date.parse('2026-06-01T08:00:00Z'),
+    options: Partial<ServerOptions> = {},
+  ): Promise<Fleet> {
     const clock = new Clock(start);
     const server = await startServer(dataDir, { now: clock.now, rollupOnStart: false, ...options });
     if (!server.bootstrapToken) throw new Error('expected a fresh data directory');
@@ -93,24 +98,37 @@ export class Fleet {
   }
 
   async publish(source = FLEET_POLICY, comment?: string): Promise<number> {
-    return (await this.admin.post<{ revision: number }>('/policies', { source, ...(comment ? { comment } : {}) })).revision;
+    return (await this.admin.post<{ revision: number }>('/policies', { source, ...(comment ? { comment } : {}) }))
+      .revision;
   }
 
   async currentRevision(): Promise<number> {
     return (await this.admin.get<{ revision: number }>('/policies/current')).revision;
   }
 
-  async enroll(name: string, options: { group?: string; hostname?: string; user?: string; os?: 'linux' | 'darwin' | 'windows' } = {}): Promise<FleetDevice> {
+  async enroll(
+    name: string,
+    options: { group?: string; hostname?: string; user?: string; os?: 'linux' | 'darwin' | 'windows' } = {},
+  ): Promise<FleetDevice> {
     const group = options.group ?? 'engineering';
     let secret = this.secrets.get(group);
     if (!secret) {
-      secret = (await this.admin.post<{ secret: string }>('/enroll-secrets', { group, maxUses: 1000, expiresIn: '3650d' })).secret;
+      secret = (
+        await this.admin.post<{ secret: string }>('/enroll-secrets', { group, maxUses: 1000, expiresIn: '3650d' })
+      ).secret;
       this.secrets.set(group, secret);
     }
     const client = DeviceClient.generate(this.server.url);
     const hostname = options.hostname ?? name;
     const user = options.user ?? (name.replace(/[^a-z]/g, '') || 'user');
-    const result = await client.enroll(secret, { hostname, os: options.os ?? 'linux', osVersion: 'Ubuntu 24.04', arch: 'x64', users: [user], agentVersion: '0.3.1' });
+    const result = await client.enroll(secret, {
+      hostname,
+      os: options.os ?? 'linux',
+      osVersion: 'Ubuntu 24.04',
+      arch: 'x64',
+      users: [user],
+      agentVersion: '0.3.1',
+    });
     if (result.status !== 201) throw new Error(`enroll ${name}: ${result.status} ${result.text}`);
     return { name, client, id: client.deviceId!, group, hostname, user };
   }
@@ -125,19 +143,30 @@ export class Fleet {
   async checkin(
     device: FleetDevice,
     inventory: ToolInstance[],
-    options: { policyRevision?: number | null; withoutVerdicts?: boolean; health?: { state: 'ok' | 'degraded'; reasons: { code: string; message: string }[] } } = {},
+    options: {
+      policyRevision?: number | null;
+      withoutVerdicts?: boolean;
+      health?: { state: 'ok' | 'degraded'; reasons: { code: string; message: string }[] };
+    } = {},
   ): Promise<void> {
     let revision: number | null = null;
     let verdicts: unknown[] = [];
-    const current = options.withoutVerdicts ? null : await this.admin.get<{ revision: number; source: string }>('/policies/current').catch((error: Error) => {
-      if (/no policy/.test(error.message)) return null;
-      throw error;
-    });
+    const current = options.withoutVerdicts
+      ? null
+      : await this.admin.get<{ revision: number; source: string }>('/policies/current').catch((error: Error) => {
+          if (/no policy/.test(error.message)) return null;
+          throw error;
+        });
     if (current) {
       const loaded = loadPolicy(current.source);
       if (!loaded.ok) throw new Error('the current policy does not load');
       revision = current.revision;
-      verdicts = evaluate(compilePolicy(loaded.policy, builtinCatalog), inventory, { os: 'linux', group: device.group, deviceId: device.id, hostname: device.hostname }, this.clock.ms);
+      verdicts = evaluate(
+        compilePolicy(loaded.policy, builtinCatalog),
+        inventory,
+        { os: 'linux', group: device.group, deviceId: device.id, hostname: device.hostname },
+        this.clock.ms,
+      );
     }
     const result = await this.send(device, 'POST', '/v1/checkin', {
       policyRevision: options.policyRevision === undefined ? revision : options.policyRevision,
@@ -149,22 +178,45 @@ export class Fleet {
     if (result.status !== 200) throw new Error(`check-in ${device.name}: ${result.status} ${result.text}`);
   }
 
-  async events(device: FleetDevice, events: { type: string; at: number; toolId?: string; installPath?: string; version?: string; user?: string; message?: string; details?: Record<string, string | number | boolean | null> }[]): Promise<void> {
+  async events(
+    device: FleetDevice,
+    events: {
+      type: string;
+      at: number;
+      toolId?: string;
+      installPath?: string;
+      version?: string;
+      user?: string;
+      message?: string;
+      details?: Record<string, string | number | boolean | null>;
+    }[],
+  ): Promise<void> {
     const result = await this.send(device, 'POST', '/v1/events', {
       events: events.map(({ at, ...event }) => ({ id: randomUUID(), at: new Date(at).toISOString(), ...event })),
     });
     if (result.status !== 200) throw new Error(`events ${device.name}: ${result.status} ${result.text}`);
   }
 
-  async requestException(device: FleetDevice, toolId: string, reason: string, extra: { installPath?: string; user?: string } = {}): Promise<string> {
-    const result = await this.send<{ id: string }>(device, 'POST', '/v1/exception-requests', { toolId, reason, ...extra });
+  async requestException(
+    device: FleetDevice,
+    toolId: string,
+    reason: string,
+    extra: { installPath?: string; user?: string } = {},
+  ): Promise<string> {
+    const result = await this.send<{ id: string }>(device, 'POST', '/v1/exception-requests', {
+      toolId,
+      reason,
+      ...extra,
+    });
     if (result.status !== 201) throw new Error(`exception request ${device.name}: ${result.status} ${result.text}`);
     return result.body.id;
   }
 
   /** GET a /v1/reports path with a bearer token; returns status, headers and text. */
   async report(path: string, token = this.adminToken): Promise<{ status: number; headers: Headers; text: string }> {
-    const response = await fetch(`${this.server.url}/v1/reports${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const response = await fetch(`${this.server.url}/v1/reports${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     return { status: response.status, headers: response.headers, text: await response.text() };
   }
 

@@ -2,13 +2,15 @@
  * The dashboard over plain HTTP: signing in and out, the session cookie, CSRF and origin
  * checks, roles, the Content-Security-Policy and the markup it allows, exports, static files.
  */
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { DATABASE_FILE } from '../../server/context.js';
 import { safeNext, UI_CSP } from '../../server/ui/plugin.js';
 import { tempDir } from '../server/helpers.js';
-import { DAY, developerTools, Fleet, HOUR, type FleetDevice } from './fleet.js';
+import { DAY, developerTools, Fleet, type FleetDevice, HOUR } from './fleet.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let fleet: Fleet;
@@ -58,7 +60,12 @@ class Browser {
   async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
     const response = await fetch(`${fleet.url}${path}`, {
       method: 'POST',
-      headers: { cookie: this.header(), 'content-type': 'application/x-www-form-urlencoded', origin: this.origin, ...headers },
+      headers: {
+        cookie: this.header(),
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: this.origin,
+        ...headers,
+      },
       body: new URLSearchParams(form).toString(),
       redirect: 'manual',
     });
@@ -84,7 +91,9 @@ describe('signing in', () => {
     expect(first.response.status).toBe(303);
     expect(first.response.headers.get('location')).toBe('/ui/login?next=%2Fui%2Fdevices%3Fq%3Dsess');
     const login = await browser.get('/ui/login?next=%2Fui%2Fdevices%3Fq%3Dsess');
-    expect(login.response.headers.getSetCookie()[0]).toMatch(/^aigate_login=[\w-]{43}; Max-Age=3600; Path=\/ui; HttpOnly; SameSite=Strict$/);
+    expect(login.response.headers.getSetCookie()[0]).toMatch(
+      /^aigate_login=[\w-]{43}; Max-Age=3600; Path=\/ui; HttpOnly; SameSite=Strict$/,
+    );
     const csrf = /name="csrf" value="([^"]+)"/.exec(login.text)![1]!;
     const signedIn = await browser.post('/ui/login', { csrf, token: fleet.adminToken, next: '/ui/devices?q=sess' });
     expect(signedIn.response.status).toBe(303);
@@ -109,7 +118,8 @@ describe('signing in', () => {
     } finally {
       raw.close();
     }
-    for (const path of ['/ui', '/ui/policy', '/ui/exceptions']) expect((await browser.get(path)).text).not.toContain(fleet.adminToken);
+    for (const path of ['/ui', '/ui/policy', '/ui/exceptions'])
+      expect((await browser.get(path)).text).not.toContain(fleet.adminToken);
   });
 
   it.each([
@@ -139,7 +149,16 @@ describe('signing in', () => {
 
   it('follows only dashboard paths after signing in', () => {
     expect(safeNext('/ui/devices?q=a')).toBe('/ui/devices?q=a');
-    for (const bad of ['https://evil.example/', '//evil.example/ui', '/uix', '/ui\\..\\x', '/docs', 'javascript:alert(1)', undefined]) expect(safeNext(bad)).toBe('/ui');
+    for (const bad of [
+      'https://evil.example/',
+      '//evil.example/ui',
+      '/uix',
+      '/ui\\..\\x',
+      '/docs',
+      'javascript:alert(1)',
+      undefined,
+    ])
+      expect(safeNext(bad)).toBe('/ui');
   });
 
   it('audits sign-ins', async () => {
@@ -190,11 +209,19 @@ describe('changes need the session, its CSRF token, this origin and the admin ro
     expect(missing.response.status).toBe(403);
     expect(missing.text).toMatch(/this form has expired or did not come from this dashboard/);
     const csrf = await browser.csrf();
-    const crossSite = await browser.post(`/ui/exceptions/${requestId}/approve`, { csrf }, { origin: 'https://evil.example' });
+    const crossSite = await browser.post(
+      `/ui/exceptions/${requestId}/approve`,
+      { csrf },
+      { origin: 'https://evil.example' },
+    );
     expect(crossSite.response.status).toBe(403);
     const dupe = await fetch(`${fleet.url}/ui/exceptions/${requestId}/approve`, {
       method: 'POST',
-      headers: { cookie: `aigate_session=${browser.cookies.get('aigate_session')}`, 'content-type': 'application/x-www-form-urlencoded', origin: fleet.url },
+      headers: {
+        cookie: `aigate_session=${browser.cookies.get('aigate_session')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: fleet.url,
+      },
       body: `csrf=${csrf}&csrf=${csrf}`,
       redirect: 'manual',
     });
@@ -228,7 +255,11 @@ describe('changes need the session, its CSRF token, this origin and the admin ro
     expect(empty.text).toMatch(/body\.reason must not be empty/);
     const denied = await browser.post(`/ui/exceptions/${other}/deny`, { csrf, reason: 'Upgrade to 0.160 instead' });
     expect(denied.response.status).toBe(303);
-    expect((await fleet.admin.get<{ status: string; decisionReason: string; decidedBy: string }>(`/exception-requests/${other}`))).toMatchObject({ status: 'denied', decisionReason: 'Upgrade to 0.160 instead', decidedBy: 'bootstrap' });
+    expect(
+      await fleet.admin.get<{ status: string; decisionReason: string; decidedBy: string }>(
+        `/exception-requests/${other}`,
+      ),
+    ).toMatchObject({ status: 'denied', decisionReason: 'Upgrade to 0.160 instead', decidedBy: 'bootstrap' });
     const again = await browser.post(`/ui/exceptions/${other}/deny`, { csrf, reason: 'twice' });
     expect(again.response.status).toBe(409);
   });
@@ -239,7 +270,18 @@ describe('pages', () => {
     expect(UI_CSP).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
     const browser = new Browser();
     await browser.signIn(fleet.adminToken);
-    const paths = ['/ui', '/ui/tools', '/ui/tools/claude-code', '/ui/devices', `/ui/devices/${device.id}`, '/ui/policy', '/ui/policy/revisions/1', '/ui/exceptions?status=all', '/ui/reports', '/ui/nope'];
+    const paths = [
+      '/ui',
+      '/ui/tools',
+      '/ui/tools/claude-code',
+      '/ui/devices',
+      `/ui/devices/${device.id}`,
+      '/ui/policy',
+      '/ui/policy/revisions/1',
+      '/ui/exceptions?status=all',
+      '/ui/reports',
+      '/ui/nope',
+    ];
     for (const path of paths) {
       const { response, text } = await browser.get(path);
       expect(response.status, path).toBe(path === '/ui/nope' ? 404 : 200);
@@ -285,9 +327,13 @@ describe('exports from the dashboard', () => {
   it('stream the same report as the API, ignoring empty filter fields', async () => {
     const browser = new Browser();
     await browser.signIn(auditorToken);
-    const { response, text } = await browser.get('/ui/export/violations?format=csv&from=&to=&tool=claude-code&group=&user=&device=&verdict=');
+    const { response, text } = await browser.get(
+      '/ui/export/violations?format=csv&from=&to=&tool=claude-code&group=&user=&device=&verdict=',
+    );
     expect(response.status).toBe(200);
-    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="aigate-violations-\d{8}-\d{6}Z\.csv"$/);
+    expect(response.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="aigate-violations-\d{8}-\d{6}Z\.csv"$/,
+    );
     expect(text).toBe((await fleet.report('/violations?format=csv&tool=claude-code')).text);
   });
 
@@ -297,9 +343,13 @@ describe('exports from the dashboard', () => {
     const { response, text } = await browser.get('/ui/export/inventory?format=csv&tool=claud');
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(text).toMatch(/query\.tool: &quot;claud&quot; is not a tool of the catalog; did you mean &quot;claude-code&quot;\?/);
+    expect(text).toMatch(
+      /query\.tool: &quot;claud&quot; is not a tool of the catalog; did you mean &quot;claude-code&quot;\?/,
+    );
     expect((await browser.get('/ui/export/nothing?format=csv')).response.status).toBe(404);
-    expect((await browser.get('/ui/export/coverage?format=csv&colour=red')).text).toMatch(/query\.colour is not a known field/);
+    expect((await browser.get('/ui/export/coverage?format=csv&colour=red')).text).toMatch(
+      /query\.colour is not a known field/,
+    );
   });
 
   it('need a session', async () => {
@@ -330,7 +380,10 @@ describe('device health and exception state on the dashboard', () => {
       agentVersion: '0.4.0',
       inventory: [],
       verdicts: [],
-      health: { state: 'degraded', reasons: [{ code: 'ledger-damaged', message: 'the ledger does not parse <b>here</b>' }] },
+      health: {
+        state: 'degraded',
+        reasons: [{ code: 'ledger-damaged', message: 'the ledger does not parse <b>here</b>' }],
+      },
     });
     expect(result.status).toBe(200);
     const browser = new Browser();
@@ -338,9 +391,13 @@ describe('device health and exception state on the dashboard', () => {
     const list = (await browser.get('/ui/devices?health=degraded')).text;
     expect(list).toContain('sess-sick');
     expect(list).not.toContain('>sess-a<');
-    expect(list).toMatch(/class="badge health-degraded" title="ledger-damaged: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;">degraded</);
+    expect(list).toMatch(
+      /class="badge health-degraded" title="ledger-damaged: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;">degraded</,
+    );
     const detail = (await browser.get(`/ui/devices/${sick.id}`)).text;
-    expect(detail).toMatch(/<dt>Agent health<\/dt><dd>.*degraded.*<code>ledger-damaged<\/code>: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;/s);
+    expect(detail).toMatch(
+      /<dt>Agent health<\/dt><dd>.*degraded.*<code>ledger-damaged<\/code>: the ledger does not parse &lt;b&gt;here&lt;\/b&gt;/s,
+    );
     expect((await browser.get('/ui')).text).toMatch(/data-kpi="devices-degraded">1</);
   });
 
@@ -355,6 +412,8 @@ describe('device health and exception state on the dashboard', () => {
     await fleet.admin.post(`/policies/${before}/rollback`, { confirm: true });
     const revoked = (await browser.get('/ui/exceptions?status=revoked')).text;
     expect(revoked).toContain(`data-request="${id}"`);
-    expect(revoked).toMatch(/Revoked: <a href="\/ui\/policy\/revisions\/\d+">policy revision \d+<\/a> no longer has this exception/);
+    expect(revoked).toMatch(
+      /Revoked: <a href="\/ui\/policy\/revisions\/\d+">policy revision \d+<\/a> no longer has this exception/,
+    );
   });
 });

@@ -2,7 +2,7 @@
  * package.json as the npm scanner needs it: name, version, bin names, runtime dependencies and
  * where it says it comes from (repository, homepage).
  */
-import { isRecord, parseJson, type Parsed } from './text.js';
+import { isRecord, type Parsed, parseJson } from './text.js';
 import { checkVersion, type VersionRead } from './version.js';
 
 export interface PackageManifest {
@@ -24,7 +24,13 @@ export function parsePackageJson(text: string): Parsed<PackageManifest> {
   const name = typeof data.name === 'string' && data.name.trim() !== '' ? data.name.trim() : null;
   return {
     ok: true,
-    value: { name, version: checkVersion(data.version, 'package.json'), bin: binEntries(data.bin, name), dependencies: dependencyEntries(data), urls: sourceUrls(data) },
+    value: {
+      name,
+      version: checkVersion(data.version, 'package.json'),
+      bin: binEntries(data.bin, name),
+      dependencies: dependencyEntries(data),
+      urls: sourceUrls(data),
+    },
   };
 }
 
@@ -34,7 +40,8 @@ function binEntries(bin: unknown, name: string | null): Record<string, string> {
   if (typeof bin === 'string') {
     if (name) out[name.replace(/^@[^/]+\//, '')] = bin;
   } else if (isRecord(bin)) {
-    for (const [key, value] of Object.entries(bin)) if (typeof value === 'string' && isSafeBinName(key)) out[key] = value;
+    for (const [key, value] of Object.entries(bin))
+      if (typeof value === 'string' && isSafeBinName(key)) out[key] = value;
   }
   return out;
 }
@@ -46,7 +53,9 @@ function isSafeBinName(name: string): boolean {
 
 function sourceUrls(data: Record<string, unknown>): string[] {
   const repository = isRecord(data.repository) ? data.repository.url : data.repository;
-  return [repository, data.homepage].filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048);
+  return [repository, data.homepage].filter(
+    (u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048,
+  );
 }
 
 function dependencyEntries(data: Record<string, unknown>): Record<string, string> {

@@ -10,15 +10,28 @@ const MAX_DEPTH = 64;
 const MAX_OBJECTS = 100_000;
 
 export function parsePlist(bytes: Uint8Array): Parsed<PlistValue> {
-  if (bytes.length >= 8 && Buffer.from(bytes.subarray(0, 6)).toString('latin1') === 'bplist') return parseBinaryPlist(bytes);
+  if (bytes.length >= 8 && Buffer.from(bytes.subarray(0, 6)).toString('latin1') === 'bplist')
+    return parseBinaryPlist(bytes);
   return parseXmlPlist(decodeText(bytes));
 }
 
 /** CFBundleShortVersionString (what users see), else CFBundleVersion. */
-export function bundleInfo(plist: PlistValue): { id: string | null; shortVersion: string | null; version: string | null; name: string | null; executable: string | null } {
+export function bundleInfo(plist: PlistValue): {
+  id: string | null;
+  shortVersion: string | null;
+  version: string | null;
+  name: string | null;
+  executable: string | null;
+} {
   const dict = typeof plist === 'object' && plist !== null && !Array.isArray(plist) ? plist : {};
   const str = (key: string) => (typeof dict[key] === 'string' ? (dict[key] as string) : null);
-  return { id: str('CFBundleIdentifier'), shortVersion: str('CFBundleShortVersionString'), version: str('CFBundleVersion'), name: str('CFBundleName'), executable: str('CFBundleExecutable') };
+  return {
+    id: str('CFBundleIdentifier'),
+    shortVersion: str('CFBundleShortVersionString'),
+    version: str('CFBundleVersion'),
+    name: str('CFBundleName'),
+    executable: str('CFBundleExecutable'),
+  };
 }
 
 // ---- XML -------------------------------------------------------------------------------------
@@ -26,7 +39,8 @@ export function bundleInfo(plist: PlistValue): { id: string | null; shortVersion
 type Token = { kind: 'open' | 'close' | 'empty'; name: string } | { kind: 'text'; text: string };
 
 function* xmlTokens(text: string): Generator<Token> {
-  const pattern = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z][\w.-]*)[^>]*?(\/?)>|([^<]+)/g;
+  const pattern =
+    /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!DOCTYPE[^>]*>|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z][\w.-]*)[^>]*?(\/?)>|([^<]+)/g;
   for (const m of text.matchAll(pattern)) {
     if (m[1] !== undefined) yield { kind: 'text', text: m[1] };
     else if (m[3] !== undefined) yield { kind: m[2] ? 'close' : m[4] ? 'empty' : 'open', name: m[3] };
@@ -251,7 +265,8 @@ export function parseBinaryPlist(input: Uint8Array): Parsed<PlistValue> {
     };
     return { ok: true, value: read(topObject, 0) };
   } catch (error) {
-    if (error instanceof PlistError || error instanceof RangeError) return { ok: false, error: `malformed binary plist (${error.message})` };
+    if (error instanceof PlistError || error instanceof RangeError)
+      return { ok: false, error: `malformed binary plist (${error.message})` };
     throw error;
   }
 }

@@ -20,7 +20,8 @@ export function parseProcCmdline(bytes: Uint8Array): string[] {
 /** Absolute paths among the first few argv entries (skipping options such as `--inspect`). */
 export function argvPaths(argv: readonly string[], isAbsolute: (p: string) => boolean): string[] {
   const out: string[] = [];
-  for (const arg of argv.slice(0, ARGS_CONSIDERED)) if (arg !== '' && !arg.startsWith('-') && isAbsolute(arg)) out.push(arg);
+  for (const arg of argv.slice(0, ARGS_CONSIDERED))
+    if (arg !== '' && !arg.startsWith('-') && isAbsolute(arg)) out.push(arg);
   return out;
 }
 
@@ -48,7 +49,8 @@ export function parseWindowsProcesses(text: string): ProcessInfo[] {
     const paths = new Set<string>();
     if (typeof entry.ExecutablePath === 'string' && entry.ExecutablePath !== '') paths.add(entry.ExecutablePath);
     if (typeof entry.CommandLine === 'string') {
-      for (const arg of splitWindowsCommandLine(entry.CommandLine).slice(0, ARGS_CONSIDERED)) if (/^[A-Za-z]:[\\/]|^\\\\/.test(arg)) paths.add(arg);
+      for (const arg of splitWindowsCommandLine(entry.CommandLine).slice(0, ARGS_CONSIDERED))
+        if (/^[A-Za-z]:[\\/]|^\\\\/.test(arg)) paths.add(arg);
     }
     out.push({ pid: entry.ProcessId, paths: [...paths] });
   }

@@ -3,7 +3,7 @@
  * and uv-receipt.toml. Everything the Python scanner knows about a distribution comes from these.
  */
 import { normalizePyName } from '../ai-sdks.js';
-import { isRecord, parseJson, type Parsed } from './text.js';
+import { isRecord, type Parsed, parseJson } from './text.js';
 import { checkVersion, type VersionRead } from './version.js';
 
 export interface DistInfoName {
@@ -53,7 +53,11 @@ export function parseMetadata(text: string): DistMetadata {
     const parsed = parseRequirement(req);
     if (parsed && !parsed.conditionalOnExtra) requires.push(parsed.name);
   }
-  return { name: name ? normalizePyName(name) : null, version: checkVersion(headers.get('version')?.[0], 'METADATA'), requires };
+  return {
+    name: name ? normalizePyName(name) : null,
+    version: checkVersion(headers.get('version')?.[0], 'METADATA'),
+    requires,
+  };
 }
 
 /** `anthropic>=0.40; extra == "x"` -> { name: anthropic, conditionalOnExtra: true }. */
@@ -97,16 +101,28 @@ export interface PipxMetadata {
 export function parsePipxMetadata(text: string): Parsed<PipxMetadata> {
   const json = parseJson(text);
   if (!json.ok) return json;
-  if (!isRecord(json.value) || !isRecord(json.value.main_package)) return { ok: false, error: 'pipx_metadata.json has no main_package' };
+  if (!isRecord(json.value) || !isRecord(json.value.main_package))
+    return { ok: false, error: 'pipx_metadata.json has no main_package' };
   const main = json.value.main_package;
-  if (typeof main.package !== 'string' || main.package === '') return { ok: false, error: 'pipx_metadata.json main_package has no package name' };
-  const apps = Array.isArray(main.apps) ? main.apps.filter((a): a is string => typeof a === 'string' && !/[\\/]/.test(a)) : [];
+  if (typeof main.package !== 'string' || main.package === '')
+    return { ok: false, error: 'pipx_metadata.json main_package has no package name' };
+  const apps = Array.isArray(main.apps)
+    ? main.apps.filter((a): a is string => typeof a === 'string' && !/[\\/]/.test(a))
+    : [];
   const appPaths: string[] = [];
   for (const entry of Array.isArray(main.app_paths) ? main.app_paths : []) {
     if (typeof entry === 'string') appPaths.push(entry);
     else if (isRecord(entry) && typeof entry.__Path__ === 'string') appPaths.push(entry.__Path__);
   }
-  return { ok: true, value: { package: normalizePyName(main.package), version: checkVersion(main.package_version, 'pipx_metadata.json'), apps, appPaths } };
+  return {
+    ok: true,
+    value: {
+      package: normalizePyName(main.package),
+      version: checkVersion(main.package_version, 'pipx_metadata.json'),
+      apps,
+      appPaths,
+    },
+  };
 }
 
 export interface UvReceipt {
@@ -119,11 +135,14 @@ export interface UvReceipt {
  * written by uv in one fixed shape (inline tables inside arrays).
  */
 export function parseUvReceipt(text: string): Parsed<UvReceipt> {
-  const requirements = inlineTables(arrayBody(text, 'requirements')).map((t) => t.get('name')).filter((n): n is string => !!n);
+  const requirements = inlineTables(arrayBody(text, 'requirements'))
+    .map((t) => t.get('name'))
+    .filter((n): n is string => !!n);
   const entrypoints = inlineTables(arrayBody(text, 'entrypoints'))
     .map((t) => ({ name: t.get('name') ?? '', installPath: t.get('install-path') ?? null }))
     .filter((e) => e.name !== '');
-  if (!/^\s*\[tool\]\s*$/m.test(text) && requirements.length === 0) return { ok: false, error: 'uv-receipt.toml has no [tool] table' };
+  if (!/^\s*\[tool\]\s*$/m.test(text) && requirements.length === 0)
+    return { ok: false, error: 'uv-receipt.toml has no [tool] table' };
   return { ok: true, value: { requirements: requirements.map(normalizePyName), entrypoints } };
 }
 

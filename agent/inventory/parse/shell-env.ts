@@ -152,7 +152,9 @@ function parseFishUniversal(text: string, scope: Map<string, string>, out: Parse
   for (const line of text.split(/\r?\n/)) {
     const m = /^SETUVAR\s+(--export\s+)?([A-Za-z_][A-Za-z0-9_]*):(.*)$/.exec(line);
     if (!m || !m[1]) continue;
-    const value = m[3]!.replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).split('\x1e')[0]!;
+    const value = m[3]!
+      .replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+      .split('\x1e')[0]!;
     record(m[2]!, value, scope, out);
   }
 }

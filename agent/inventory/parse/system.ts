@@ -38,7 +38,8 @@ export function parseNpmrcPrefix(text: string, home: string): string | null {
     const m = /^prefix\s*=\s*(.*)$/.exec(line);
     if (!m) continue;
     let value = m[1]!.trim();
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) value = value.slice(1, -1);
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
+      value = value.slice(1, -1);
     prefix = value;
   }
   if (!prefix) return null;

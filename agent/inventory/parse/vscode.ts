@@ -3,7 +3,7 @@
  * files in which the editor records what is really installed: `extensions.json` (the list) and
  * `.obsolete` (folders that are uninstalled or superseded, waiting to be deleted).
  */
-import { isRecord, parseJson, type Parsed } from './text.js';
+import { isRecord, type Parsed, parseJson } from './text.js';
 
 export interface ExtensionFolder {
   /** publisher.name, lower-case. */
@@ -48,7 +48,14 @@ export function parseObsolete(text: string): Parsed<Set<string>> {
   const json = parseJson(text);
   if (!json.ok) return json;
   if (!isRecord(json.value)) return { ok: false, error: '.obsolete is not a JSON object' };
-  return { ok: true, value: new Set(Object.entries(json.value).filter(([, v]) => v === true).map(([k]) => k.toLowerCase())) };
+  return {
+    ok: true,
+    value: new Set(
+      Object.entries(json.value)
+        .filter(([, v]) => v === true)
+        .map(([k]) => k.toLowerCase()),
+    ),
+  };
 }
 
 export interface InstalledExtension {
@@ -68,13 +75,19 @@ export function parseExtensionsJson(text: string): Parsed<InstalledExtension[]> 
   const out: InstalledExtension[] = [];
   for (const entry of json.value) {
     if (!isRecord(entry) || !isRecord(entry.identifier) || typeof entry.identifier.id !== 'string') continue;
-    out.push({ id: entry.identifier.id.toLowerCase(), version: typeof entry.version === 'string' ? entry.version : null, folder: entryFolder(entry), location: entryLocation(entry) });
+    out.push({
+      id: entry.identifier.id.toLowerCase(),
+      version: typeof entry.version === 'string' ? entry.version : null,
+      folder: entryFolder(entry),
+      location: entryLocation(entry),
+    });
   }
   return { ok: true, value: out };
 }
 
 function entryFolder(entry: Record<string, unknown>): string | null {
-  if (typeof entry.relativeLocation === 'string' && entry.relativeLocation !== '') return lastSegment(entry.relativeLocation);
+  if (typeof entry.relativeLocation === 'string' && entry.relativeLocation !== '')
+    return lastSegment(entry.relativeLocation);
   const location = entry.location;
   if (typeof location === 'string') return lastSegment(location);
   if (isRecord(location)) {
@@ -88,7 +101,8 @@ function entryFolder(entry: Record<string, unknown>): string | null {
 
 function entryLocation(entry: Record<string, unknown>): string | null {
   const location = entry.location;
-  if (typeof location === 'string') return location.startsWith('/') || /^[A-Za-z]:[\\/]/.test(location) ? location : null;
+  if (typeof location === 'string')
+    return location.startsWith('/') || /^[A-Za-z]:[\\/]/.test(location) ? location : null;
   if (!isRecord(location) || (location.scheme !== undefined && location.scheme !== 'file')) return null;
   for (const key of ['fsPath', 'path']) {
     const value = location[key];

@@ -22,7 +22,11 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 
 /** Finds the EOCD record in the archive's tail (`tailStart` = its offset in the file). */
-export function findCentralDirectory(tail: Buffer, tailStart: number, fileSize: number): CentralDirectoryLocation | string {
+export function findCentralDirectory(
+  tail: Buffer,
+  tailStart: number,
+  fileSize: number,
+): CentralDirectoryLocation | string {
   for (let i = tail.length - 22; i >= 0; i--) {
     if (tail.readUInt32LE(i) !== EOCD) continue;
     const entries = tail.readUInt16LE(i + 10);

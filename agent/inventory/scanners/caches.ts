@@ -18,6 +18,7 @@
  *   (bun docs "Global cache").
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
@@ -54,13 +55,19 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
 export function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
   const dirs: string[] = [];
   // (`cache=` in ~/.npmrc is not read yet; the default and the environment cover most machines.)
-  for (const dir of [ctx.envFor(home, 'npm_config_cache') ?? ctx.envFor(home, 'NPM_CONFIG_CACHE')]) if (dir && path.isAbsolute(dir)) dirs.push(dir);
-  dirs.push(ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'npm-cache') : path.join(home.dir, '.npm'));
+  for (const dir of [ctx.envFor(home, 'npm_config_cache') ?? ctx.envFor(home, 'NPM_CONFIG_CACHE')])
+    if (dir && path.isAbsolute(dir)) dirs.push(dir);
+  dirs.push(
+    ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'npm-cache') : path.join(home.dir, '.npm'),
+  );
   return [...new Set(dirs)];
 }
 
 function yarnCacheDirs(ctx: ScanContext, home: Home): string[] {
-  const bases = [ctx.envFor(home, 'YARN_CACHE_FOLDER'), ctx.envFor(home, 'XDG_CACHE_HOME') && path.join(ctx.envFor(home, 'XDG_CACHE_HOME')!, 'yarn')];
+  const bases = [
+    ctx.envFor(home, 'YARN_CACHE_FOLDER'),
+    ctx.envFor(home, 'XDG_CACHE_HOME') && path.join(ctx.envFor(home, 'XDG_CACHE_HOME')!, 'yarn'),
+  ];
   if (ctx.platform === 'windows') bases.push(path.join(home.dir, 'AppData', 'Local', 'Yarn', 'Cache'));
   else if (ctx.platform === 'darwin') bases.push(path.join(home.dir, 'Library', 'Caches', 'Yarn'));
   bases.push(path.join(home.dir, '.cache', 'yarn'));
@@ -91,7 +98,8 @@ async function scanBunCache(ctx: ScanContext, cache: string, home: Home, out: To
     if (!entry.isDirectory) continue;
     if (entry.name.startsWith('@') && !entry.name.includes('@', 1)) {
       const scopeDir = child(cache, entry.name);
-      for (const sub of ctx.fs.list(scopeDir) ?? []) if (sub.isDirectory) read(entry.name, sub.name, child(scopeDir, sub.name));
+      for (const sub of ctx.fs.list(scopeDir) ?? [])
+        if (sub.isDirectory) read(entry.name, sub.name, child(scopeDir, sub.name));
     } else {
       read(null, entry.name, child(cache, entry.name));
     }

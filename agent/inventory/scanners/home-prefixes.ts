@@ -7,12 +7,24 @@
  * bulky folders that are never a prefix. At most MAX_CHECKS folders are looked at per home.
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { scanModules } from './npm.js';
 
 const MAX_CHECKS = 2000;
-const NEVER_PREFIX = new Set(['node_modules', 'Library', 'AppData', 'snap', 'go', 'Downloads', 'Pictures', 'Music', 'Videos', 'Movies']);
+const NEVER_PREFIX = new Set([
+  'node_modules',
+  'Library',
+  'AppData',
+  'snap',
+  'go',
+  'Downloads',
+  'Pictures',
+  'Music',
+  'Videos',
+  'Movies',
+]);
 
 export async function scanHomePrefixes(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
@@ -20,7 +32,9 @@ export async function scanHomePrefixes(ctx: ScanContext): Promise<ToolInstance[]
   for (const home of ctx.homes) {
     let checks = 0;
     const level = (dir: string): string[] =>
-      (ctx.fs.list(dir) ?? []).filter((e) => e.isDirectory && !e.name.startsWith('.') && !NEVER_PREFIX.has(e.name)).map((e) => path.join(dir, e.name));
+      (ctx.fs.list(dir) ?? [])
+        .filter((e) => e.isDirectory && !e.name.startsWith('.') && !NEVER_PREFIX.has(e.name))
+        .map((e) => path.join(dir, e.name));
     const candidates: string[] = [];
     for (const first of level(home.dir)) {
       candidates.push(first);
@@ -30,7 +44,11 @@ export async function scanHomePrefixes(ctx: ScanContext): Promise<ToolInstance[]
     for (const dir of candidates.slice(0, MAX_CHECKS)) {
       checks++;
       const unix = path.join(dir, 'lib', 'node_modules');
-      const modules = ctx.fs.isDirectory(unix) ? unix : ctx.platform === 'windows' && ctx.fs.isDirectory(path.join(dir, 'node_modules')) ? path.join(dir, 'node_modules') : null;
+      const modules = ctx.fs.isDirectory(unix)
+        ? unix
+        : ctx.platform === 'windows' && ctx.fs.isDirectory(path.join(dir, 'node_modules'))
+          ? path.join(dir, 'node_modules')
+          : null;
       if (!modules) continue;
       await scanModules(ctx, { modules, binDirs: [modules === unix ? path.join(dir, 'bin') : dir], home }, out);
       if (ctx.expired(home.dir)) break;

@@ -5,6 +5,7 @@
  * <prefix>/bin that resolve into the keg or cask.
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
@@ -16,7 +17,8 @@ export function brewPrefixes(ctx: ScanContext): string[] {
   if (ctx.brewPrefixes) return [...ctx.brewPrefixes];
   const out: string[] = [];
   if (ctx.platform === 'windows') return out;
-  if (ctx.systemRoots) out.push(ctx.sys('opt', 'homebrew'), ctx.sys('usr', 'local'), ctx.sys('home', 'linuxbrew', '.linuxbrew'));
+  if (ctx.systemRoots)
+    out.push(ctx.sys('opt', 'homebrew'), ctx.sys('usr', 'local'), ctx.sys('home', 'linuxbrew', '.linuxbrew'));
   for (const home of ctx.homes) {
     const configured = ctx.envFor(home, 'HOMEBREW_PREFIX');
     if (configured && path.isAbsolute(configured)) out.push(configured);
@@ -71,7 +73,9 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
       const receiptPath = path.join(kegDir, 'INSTALL_RECEIPT.json');
       const tap = receiptTap(ctx, receiptPath);
       // A tapped formula wins over a core one of the same name when the receipt says so.
-      const tool = (tap ? ctx.catalog.bySignature('brewFormulae', `${tap}/${formula.name}`) : undefined) ?? (tap === null || tap === 'homebrew/core' ? core : undefined);
+      const tool =
+        (tap ? ctx.catalog.bySignature('brewFormulae', `${tap}/${formula.name}`) : undefined) ??
+        (tap === null || tap === 'homebrew/core' ? core : undefined);
       if (!tool) continue;
       const real = ctx.fs.realpath(kegDir);
       if (!real) continue;
@@ -81,7 +85,11 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
         version: keg.name,
         channel: 'homebrew-formula',
         installPath: real,
-        launchers: findLaunchers(ctx, { dirs: [path.join(prefix, 'bin'), ...ctx.pathDirs], names: [...kegBins, ...binaryNames(tool)], installReal: real }),
+        launchers: findLaunchers(ctx, {
+          dirs: [path.join(prefix, 'bin'), ...ctx.pathDirs],
+          names: [...kegBins, ...binaryNames(tool)],
+          installReal: real,
+        }),
         owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
         evidence: ctx.fs.isFile(receiptPath) ? [kegDir, receiptPath] : [kegDir],
       });
@@ -120,7 +128,11 @@ function scanCaskroom(ctx: ScanContext, prefix: string, home: Home | null, out: 
         version: version.name,
         channel: 'homebrew-cask',
         installPath: real,
-        launchers: findLaunchers(ctx, { dirs: [path.join(prefix, 'bin'), ...ctx.pathDirs], names: [...payload, ...binaryNames(tool)], installReal: real }),
+        launchers: findLaunchers(ctx, {
+          dirs: [path.join(prefix, 'bin'), ...ctx.pathDirs],
+          names: [...payload, ...binaryNames(tool)],
+          installReal: real,
+        }),
         owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
         evidence: [versionDir],
       });

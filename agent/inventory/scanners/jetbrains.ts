@@ -6,16 +6,17 @@
  */
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
-import { parsePluginXml, type PluginDescriptor } from '../parse/jetbrains.js';
-import { decodeText } from '../parse/text.js';
-import { findCentralDirectory, localDataOffset, parseCentralDirectory } from '../parse/zip.js';
-import { checkVersion } from '../parse/version.js';
-import type { Home } from '../users.js';
 import { versionFields } from '../instances.js';
 import { xdgDataDirs } from '../npm-roots.js';
+import { parsePluginXml, type PluginDescriptor } from '../parse/jetbrains.js';
+import { decodeText } from '../parse/text.js';
+import { checkVersion } from '../parse/version.js';
+import { findCentralDirectory, localDataOffset, parseCentralDirectory } from '../parse/zip.js';
+import type { Home } from '../users.js';
 
 const PRODUCT_DIR = /^[A-Za-z][A-Za-z-]*\d{4}\.\d+$/;
 const MAX_CENTRAL_DIRECTORY = 8 * 1024 * 1024;
@@ -44,7 +45,12 @@ export async function scanJetbrains(ctx: ScanContext): Promise<ToolInstance[]> {
  */
 function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir: string }[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
-  const appData = ctx.platform === 'windows' ? [h('AppData', 'Roaming')] : ctx.platform === 'darwin' ? [h('Library', 'Application Support')] : xdgDataDirs(ctx, home);
+  const appData =
+    ctx.platform === 'windows'
+      ? [h('AppData', 'Roaming')]
+      : ctx.platform === 'darwin'
+        ? [h('Library', 'Application Support')]
+        : xdgDataDirs(ctx, home);
   const bases = appData.flatMap((d) => [path.join(d, 'JetBrains'), path.join(d, 'Google')]);
   const out: { product: string; pluginsDir: string }[] = [];
   for (const base of bases) {
@@ -58,16 +64,25 @@ function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir
   // Pre-2020.1 IDEs.
   if (ctx.platform === 'darwin') {
     for (const entry of ctx.fs.list(h('Library', 'Application Support')) ?? []) {
-      if ((entry.isDirectory || entry.isSymbolicLink) && PRODUCT_DIR.test(entry.name)) out.push({ product: entry.name, pluginsDir: h('Library', 'Application Support', entry.name) });
+      if ((entry.isDirectory || entry.isSymbolicLink) && PRODUCT_DIR.test(entry.name))
+        out.push({ product: entry.name, pluginsDir: h('Library', 'Application Support', entry.name) });
     }
   } else {
     for (const entry of ctx.fs.list(home.dir) ?? []) {
-      if (!(entry.isDirectory || entry.isSymbolicLink) || !entry.name.startsWith('.') || !PRODUCT_DIR.test(entry.name.slice(1))) continue;
+      if (
+        !(entry.isDirectory || entry.isSymbolicLink) ||
+        !entry.name.startsWith('.') ||
+        !PRODUCT_DIR.test(entry.name.slice(1))
+      )
+        continue;
       out.push({ product: entry.name.slice(1), pluginsDir: h(entry.name, 'config', 'plugins') });
     }
   }
   // Toolbox App 1.x kept each channel's plugins beside the build.
-  const toolboxes = ctx.platform === 'windows' ? [h('AppData', 'Local', 'JetBrains', 'Toolbox')] : appData.map((d) => path.join(d, 'JetBrains', 'Toolbox'));
+  const toolboxes =
+    ctx.platform === 'windows'
+      ? [h('AppData', 'Local', 'JetBrains', 'Toolbox')]
+      : appData.map((d) => path.join(d, 'JetBrains', 'Toolbox'));
   for (const toolbox of toolboxes) {
     for (const app of ctx.fs.list(path.join(toolbox, 'apps')) ?? []) {
       if (!app.isDirectory) continue;
@@ -75,7 +90,11 @@ function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir
         if (!channel.isDirectory || !/^ch-\d+$/.test(channel.name)) continue;
         const channelDir = path.join(toolbox, 'apps', app.name, channel.name);
         for (const build of ctx.fs.list(channelDir) ?? []) {
-          if (build.isDirectory && build.name.endsWith('.plugins')) out.push({ product: `${app.name}-${build.name.slice(0, -'.plugins'.length)}`, pluginsDir: path.join(channelDir, build.name) });
+          if (build.isDirectory && build.name.endsWith('.plugins'))
+            out.push({
+              product: `${app.name}-${build.name.slice(0, -'.plugins'.length)}`,
+              pluginsDir: path.join(channelDir, build.name),
+            });
         }
       }
     }
@@ -100,11 +119,14 @@ function scanPlugins(ctx: ScanContext, home: Home, product: string, pluginsDir: 
         break;
       }
     }
-    const tool: CatalogTool | undefined = (descriptor?.id ? ctx.catalog.bySignature('jetbrainsPlugins', descriptor.id) : undefined) ?? byFolder;
+    const tool: CatalogTool | undefined =
+      (descriptor?.id ? ctx.catalog.bySignature('jetbrainsPlugins', descriptor.id) : undefined) ?? byFolder;
     if (!tool) continue;
     const real = ctx.fs.realpath(pluginPath);
     if (!real) continue;
-    const version = descriptor ? checkVersion(descriptor.version ?? undefined, 'plugin.xml') : { version: null, error: 'no META-INF/plugin.xml found in the plugin\'s jars' };
+    const version = descriptor
+      ? checkVersion(descriptor.version ?? undefined, 'plugin.xml')
+      : { version: null, error: "no META-INF/plugin.xml found in the plugin's jars" };
     out.push({
       toolId: tool.id,
       ...versionFields(version),
@@ -121,10 +143,20 @@ function scanPlugins(ctx: ScanContext, home: Home, product: string, pluginsDir: 
 /** lib/*.jar, the one named after the plugin first (it usually holds plugin.xml). */
 function pluginJars(ctx: ScanContext, pluginDir: string, folder: string): string[] {
   const lib = path.join(pluginDir, 'lib');
-  const jars = (ctx.fs.list(lib) ?? []).filter((e) => e.name.toLowerCase().endsWith('.jar') && !e.isDirectory).map((e) => e.name);
+  const jars = (ctx.fs.list(lib) ?? [])
+    .filter((e) => e.name.toLowerCase().endsWith('.jar') && !e.isDirectory)
+    .map((e) => e.name);
   const key = folder.toLowerCase();
-  jars.sort((a, b) => Number(!a.toLowerCase().startsWith(key)) - Number(!b.toLowerCase().startsWith(key)) || (a < b ? -1 : a > b ? 1 : 0));
-  if (jars.length > ctx.limits.maxJarsPerPlugin) ctx.skip(lib, `more than ${ctx.limits.maxJarsPerPlugin} jars; searched the first ${ctx.limits.maxJarsPerPlugin} for plugin.xml`);
+  jars.sort(
+    (a, b) =>
+      Number(!a.toLowerCase().startsWith(key)) - Number(!b.toLowerCase().startsWith(key)) ||
+      (a < b ? -1 : a > b ? 1 : 0),
+  );
+  if (jars.length > ctx.limits.maxJarsPerPlugin)
+    ctx.skip(
+      lib,
+      `more than ${ctx.limits.maxJarsPerPlugin} jars; searched the first ${ctx.limits.maxJarsPerPlugin} for plugin.xml`,
+    );
   return jars.slice(0, ctx.limits.maxJarsPerPlugin).map((j) => path.join(lib, j));
 }
 

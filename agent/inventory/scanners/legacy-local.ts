@@ -4,11 +4,12 @@
  * ~/.claude/local/claude wrapper that users alias or link).
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { commandFiles, homeBinDirs } from '../launchers.js';
 import { segments } from '../parse/layouts.js';
-import { readPackage, type NpmRoot } from './npm.js';
+import { type NpmRoot, readPackage } from './npm.js';
 
 export async function scanLegacyLocal(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];

@@ -5,11 +5,12 @@
  * (SQLite/Berkeley DB) and are not read; such installs still show up through the PATH pass.
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { versionFields } from '../instances.js';
-import { parseApkInstalled, parseDpkgStatus, type InstalledPackage } from '../parse/system.js';
+import { type InstalledPackage, parseApkInstalled, parseDpkgStatus } from '../parse/system.js';
 import { checkVersion } from '../parse/version.js';
 import { electronVersion } from './windows-programs.js';
 
@@ -22,10 +23,13 @@ export async function scanLinuxPackages(ctx: ScanContext): Promise<ToolInstance[
   if (wanted.size) {
     const dpkgStatus = ctx.sys('var', 'lib', 'dpkg', 'status');
     const dpkg = ctx.fs.readText(dpkgStatus, ctx.limits.maxDatabaseBytes);
-    if (dpkg !== null) for (const pkg of parseDpkgStatus(dpkg, wanted)) out.push(systemPackage(ctx, pkg, dpkgStatus, dpkgFiles(ctx, pkg.name)));
+    if (dpkg !== null)
+      for (const pkg of parseDpkgStatus(dpkg, wanted))
+        out.push(systemPackage(ctx, pkg, dpkgStatus, dpkgFiles(ctx, pkg.name)));
     const apkInstalled = ctx.sys('lib', 'apk', 'db', 'installed');
     const apk = ctx.fs.readText(apkInstalled, ctx.limits.maxDatabaseBytes);
-    if (apk !== null) for (const pkg of parseApkInstalled(apk, wanted)) out.push(systemPackage(ctx, pkg, apkInstalled, null));
+    if (apk !== null)
+      for (const pkg of parseApkInstalled(apk, wanted)) out.push(systemPackage(ctx, pkg, apkInstalled, null));
   }
   await ctx.breathe();
   for (const tool of ctx.catalog.catalog.tools) {
@@ -34,7 +38,15 @@ export async function scanLinuxPackages(ctx: ScanContext): Promise<ToolInstance[
       const real = ctx.fs.realpath(abs);
       if (!real || !ctx.fs.isDirectory(real)) continue;
       const { version, evidence } = electronVersion(ctx, abs);
-      out.push({ toolId: tool.id, ...versionFields(version), channel: 'linux-package', installPath: real, launchers: [], owner: ctx.users.ownerOf(ctx.fs.stat(real)), evidence: [evidence ?? abs] });
+      out.push({
+        toolId: tool.id,
+        ...versionFields(version),
+        channel: 'linux-package',
+        installPath: real,
+        launchers: [],
+        owner: ctx.users.ownerOf(ctx.fs.stat(real)),
+        evidence: [evidence ?? abs],
+      });
     }
   }
   return out;
@@ -43,7 +55,10 @@ export async function scanLinuxPackages(ctx: ScanContext): Promise<ToolInstance[
 /** dpkg's record of the files a package installed (info/<pkg>.list or info/<pkg>:<arch>.list). */
 function dpkgFiles(ctx: ScanContext, name: string): { list: string; files: string[] } | null {
   const info = ctx.sys('var', 'lib', 'dpkg', 'info');
-  const candidates = [`${name}.list`, ...(ctx.fs.list(info) ?? []).map((e) => e.name).filter((n) => n.startsWith(`${name}:`) && n.endsWith('.list'))];
+  const candidates = [
+    `${name}.list`,
+    ...(ctx.fs.list(info) ?? []).map((e) => e.name).filter((n) => n.startsWith(`${name}:`) && n.endsWith('.list')),
+  ];
   for (const candidate of candidates) {
     const list = path.join(info, candidate);
     const text = ctx.fs.readText(list, ctx.limits.maxDatabaseBytes);
@@ -52,12 +67,21 @@ function dpkgFiles(ctx: ScanContext, name: string): { list: string; files: strin
   return null;
 }
 
-function systemPackage(ctx: ScanContext, pkg: InstalledPackage, database: string, listing: { list: string; files: string[] } | null): ToolInstance {
+function systemPackage(
+  ctx: ScanContext,
+  pkg: InstalledPackage,
+  database: string,
+  listing: { list: string; files: string[] } | null,
+): ToolInstance {
   const tool = ctx.catalog.bySignature('linuxPackages', pkg.name) as CatalogTool;
   const files = listing?.files ?? [];
   const names = [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])];
-  const binFiles = files.length ? files.filter((f) => BIN_DIRS.includes(path.posix.dirname(f))) : BIN_DIRS.flatMap((d) => names.map((n) => `${d}/${n}`));
-  const launchers = binFiles.map((f) => ctx.sys(...f.split('/').filter(Boolean))).filter((f) => ctx.fs.lstat(f) !== null);
+  const binFiles = files.length
+    ? files.filter((f) => BIN_DIRS.includes(path.posix.dirname(f)))
+    : BIN_DIRS.flatMap((d) => names.map((n) => `${d}/${n}`));
+  const launchers = binFiles
+    .map((f) => ctx.sys(...f.split('/').filter(Boolean)))
+    .filter((f) => ctx.fs.lstat(f) !== null);
   return {
     toolId: tool.id,
     ...versionFields(checkVersion(pkg.version ?? undefined, 'package database')),
@@ -78,7 +102,8 @@ function installFolder(ctx: ScanContext, name: string, files: string[], launcher
     const parts = file.split('/').filter(Boolean);
     let folder: string[] | null = null;
     if (parts[0] === 'opt' && parts.length >= 2) folder = parts.slice(0, 2);
-    else if (parts[0] === 'usr' && ['lib', 'libexec', 'share'].includes(parts[1] ?? '') && parts[2] === name) folder = parts.slice(0, 3);
+    else if (parts[0] === 'usr' && ['lib', 'libexec', 'share'].includes(parts[1] ?? '') && parts[2] === name)
+      folder = parts.slice(0, 3);
     if (!folder) continue;
     const real = ctx.fs.realpath(ctx.sys(...folder));
     if (real && ctx.fs.isDirectory(real)) return real;

@@ -4,6 +4,7 @@
  * CFBundleShortVersionString (else CFBundleVersion).
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
@@ -40,7 +41,9 @@ function readApp(ctx: ScanContext, app: string, name: string, home: Home | null)
     if (parsed.ok) {
       const info = bundleInfo(parsed.value);
       tool = (info.id ? ctx.catalog.bySignature('macBundleIds', info.id) : undefined) ?? byName;
-      version = info.shortVersion ? checkVersion(info.shortVersion, 'CFBundleShortVersionString') : checkVersion(info.version ?? undefined, 'Info.plist');
+      version = info.shortVersion
+        ? checkVersion(info.shortVersion, 'CFBundleShortVersionString')
+        : checkVersion(info.version ?? undefined, 'Info.plist');
     } else {
       version = { version: null, error: `Info.plist: ${parsed.error}` };
       if (byName) ctx.skip(plistPath, parsed.error);

@@ -6,6 +6,7 @@
  * into it. Every version on disk is an instance; usually only the newest has a launcher.
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { coerceVersion } from '../../../policies/versions.js';

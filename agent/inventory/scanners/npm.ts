@@ -6,16 +6,17 @@
  * `unknown:npm:<package>`.
  */
 import * as path from 'node:path';
+
+import { identifyNpmPackage, npmManifestNeedles } from '../../../policies/catalog/npm.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { mayNameNpmAiSdk, npmAiSdks } from '../ai-sdks.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
-import { identifyNpmPackage, npmManifestNeedles } from '../../../policies/catalog/npm.js';
+import { type NpmRoot, npmRoots, voltaHomes } from '../npm-roots.js';
 import { isPackageName, parsePackageJson } from '../parse/package-json.js';
 import type { Home } from '../users.js';
-import { npmRoots, voltaHomes, type NpmRoot } from '../npm-roots.js';
 
 export type { NpmRoot } from '../npm-roots.js';
 
@@ -59,7 +60,8 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
   const modulesReal = ctx.fs.realpath(root.modules);
   const instances = attachPlatformParts(found);
   // pnpm links the package in from elsewhere (.pnpm/<name>@<ver>/node_modules, store/v11/links).
-  for (const instance of instances) if (holdingModules(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
+  for (const instance of instances)
+    if (holdingModules(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
   out.push(...instances);
 }
 
@@ -80,13 +82,17 @@ function addLinkedParts(ctx: ScanContext, instance: ToolInstance, home: Home | n
   const root: NpmRoot = { modules, binDirs: [], home };
   for (const entry of ctx.fs.list(modules) ?? []) {
     if (entry.name.startsWith('@')) {
-      for (const sub of ctx.fs.list(child(modules, entry.name)) ?? []) if (sub.isDirectory || sub.isSymbolicLink) readPackage(ctx, root, `${entry.name}/${sub.name}`, child(child(modules, entry.name), sub.name), found);
+      for (const sub of ctx.fs.list(child(modules, entry.name)) ?? [])
+        if (sub.isDirectory || sub.isSymbolicLink)
+          readPackage(ctx, root, `${entry.name}/${sub.name}`, child(child(modules, entry.name), sub.name), found);
     } else if ((entry.isDirectory || entry.isSymbolicLink) && !entry.name.startsWith('.')) {
       readPackage(ctx, root, entry.name, child(modules, entry.name), found);
     }
   }
   // Only per-platform packages: another copy of the tool beside it is an instance of its own.
-  const parts = found.filter((i) => platformParts.has(i) && i.toolId === instance.toolId && i.installPath !== instance.installPath).map((i) => i.installPath);
+  const parts = found
+    .filter((i) => platformParts.has(i) && i.toolId === instance.toolId && i.installPath !== instance.installPath)
+    .map((i) => i.installPath);
   if (parts.length) instance.parts = [...new Set([...(instance.parts ?? []), ...parts])].sort();
 }
 
@@ -101,7 +107,19 @@ function mayHoldPackage(name: string): boolean {
   return !NPM_BOOKKEEPING.has(name) && /^\.[a-z0-9@][a-z0-9._~-]*$/i.test(name);
 }
 
-const NPM_BOOKKEEPING = new Set(['.bin', '.pnpm', '.cache', '.staging', '.modules.yaml', '.package-lock.json', '.yarn-integrity', '.yarn-state.yml', '.ignored', '.vite', '.store']);
+const NPM_BOOKKEEPING = new Set([
+  '.bin',
+  '.pnpm',
+  '.cache',
+  '.staging',
+  '.modules.yaml',
+  '.package-lock.json',
+  '.yarn-integrity',
+  '.yarn-state.yml',
+  '.ignored',
+  '.vite',
+  '.store',
+]);
 
 /** Instances that are a per-platform package (reported as part of their tool's instance). */
 const platformParts = new WeakSet<ToolInstance>();
@@ -140,16 +158,38 @@ export function isPlatformPart(instance: ToolInstance): boolean {
  * counts only when it is a package name; a hidden or renamed folder is known by its manifest
  * (name, platform family, or bin names with repository/homepage).
  */
-export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string, dir: string, out: ToolInstance[], channel: 'npm' | 'legacy-local' = 'npm'): void {
+export function readPackage(
+  ctx: ScanContext,
+  root: NpmRoot,
+  folderName: string,
+  dir: string,
+  out: ToolInstance[],
+  channel: 'npm' | 'legacy-local' = 'npm',
+): void {
   const named = isPackageName(folderName) ? folderName : null;
   const manifestPath = child(dir, 'package.json');
   const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
-  const byFolder = named ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] }) : null;
+  const byFolder = named
+    ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] })
+    : null;
   if (text === null) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.realpath(dir);
-      if (real) out.push(instanceFor(ctx, root, byFolder.tool.id, folderName, real, manifestPath, { version: null, versionError: 'package.json is missing or unreadable' }, {}, channel));
+      if (real)
+        out.push(
+          instanceFor(
+            ctx,
+            root,
+            byFolder.tool.id,
+            folderName,
+            real,
+            manifestPath,
+            { version: null, versionError: 'package.json is missing or unreadable' },
+            {},
+            channel,
+          ),
+        );
     } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
     }
@@ -161,7 +201,20 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
       const real = ctx.fs.realpath(dir);
-      if (real) out.push(instanceFor(ctx, root, byFolder.tool.id, folderName, real, manifestPath, { version: null, versionError: `package.json: ${parsed.error}` }, {}, channel));
+      if (real)
+        out.push(
+          instanceFor(
+            ctx,
+            root,
+            byFolder.tool.id,
+            folderName,
+            real,
+            manifestPath,
+            { version: null, versionError: `package.json: ${parsed.error}` },
+            {},
+            channel,
+          ),
+        );
     } else {
       ctx.skip(manifestPath, parsed.error);
     }
@@ -181,7 +234,8 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   if (tool) {
     toolId = tool.id;
     // Say why when the folder's own name is not the tool's package (alias, hidden, renamed, platform).
-    if (identity.role === 'platform' || named === null || ctx.catalog.bySignature('npm', named)?.id !== tool.id) evidence = [identity.why];
+    if (identity.role === 'platform' || named === null || ctx.catalog.bySignature('npm', named)?.id !== tool.id)
+      evidence = [identity.why];
   } else {
     const sdks = npmAiSdks(Object.keys(manifest.dependencies));
     if (sdks.length === 0) return;
@@ -191,9 +245,22 @@ export function readPackage(ctx: ScanContext, root: NpmRoot, folderName: string,
   const real = ctx.fs.realpath(dir);
   if (!real) return;
   const bins = new Set(Object.keys(manifest.bin));
-  if (tool && identity.role === 'tool') for (const name of [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])]) bins.add(name);
-  const version = identity ? versionFields(identity.version === null ? manifest.version : { version: identity.version }) : versionFields(manifest.version);
-  const instance = instanceFor(ctx, root, toolId, named ?? manifest.name ?? folderName, real, manifestPath, version, { bins, evidence }, channel);
+  if (tool && identity.role === 'tool')
+    for (const name of [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])]) bins.add(name);
+  const version = identity
+    ? versionFields(identity.version === null ? manifest.version : { version: identity.version })
+    : versionFields(manifest.version);
+  const instance = instanceFor(
+    ctx,
+    root,
+    toolId,
+    named ?? manifest.name ?? folderName,
+    real,
+    manifestPath,
+    version,
+    { bins, evidence },
+    channel,
+  );
   if (!tool) instance.name = folderName;
   if (identity?.role === 'platform') platformParts.add(instance);
   out.push(instance);
@@ -227,7 +294,13 @@ function instanceFor(
   const tool = ctx.catalog.tool(toolId);
   const names = extra.bins ?? new Set([...(tool?.detect.binaries ?? []), ...(tool?.detect.ambiguousBinaries ?? [])]);
   const dirs = [...root.binDirs, ...(root.home ? homeBinDirs(root.home) : []), ...ctx.pathDirs];
-  const launchers = findLaunchers(ctx, { dirs, names, installReal, packageName, ...(root.byNameDirs ? { byNameDirs: root.byNameDirs } : {}) });
+  const launchers = findLaunchers(ctx, {
+    dirs,
+    names,
+    installReal,
+    packageName,
+    ...(root.byNameDirs ? { byNameDirs: root.byNameDirs } : {}),
+  });
   return {
     toolId,
     ...version,
@@ -255,12 +328,16 @@ async function scanVoltaHome(ctx: ScanContext, home: Home, voltaHome: string, ou
   for (const entry of entries) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
     if (entry.name.startsWith('@')) {
-      for (const sub of ctx.fs.list(path.join(packagesDir, entry.name)) ?? []) images.push([`${entry.name}/${sub.name}`, path.join(packagesDir, entry.name, sub.name)]);
+      for (const sub of ctx.fs.list(path.join(packagesDir, entry.name)) ?? [])
+        images.push([`${entry.name}/${sub.name}`, path.join(packagesDir, entry.name, sub.name)]);
     } else images.push([entry.name, path.join(packagesDir, entry.name)]);
   }
   for (const [name, image] of images) {
     const nameParts = name.split('/');
-    const candidates = [path.join(image, 'lib', 'node_modules', ...nameParts), path.join(image, 'node_modules', ...nameParts)];
+    const candidates = [
+      path.join(image, 'lib', 'node_modules', ...nameParts),
+      path.join(image, 'node_modules', ...nameParts),
+    ];
     const dir = candidates.find((c) => ctx.fs.isDirectory(c));
     if (!dir) continue;
     const root: NpmRoot = { modules: path.dirname(dir), binDirs: [], byNameDirs: [path.join(voltaHome, 'bin')], home };

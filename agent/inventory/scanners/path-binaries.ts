@@ -8,6 +8,7 @@
  * on their own.
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { isStubText } from '../../enforce/stubs.js';
@@ -15,10 +16,10 @@ import { isInside, type ScanContext } from '../context.js';
 import { isAigateKept } from '../identity.js';
 import { commandFiles, homeBinDirs } from '../launchers.js';
 import { npmPackageOf, parseNativeVersionEntry, segments } from '../parse/layouts.js';
+import { shimManagerOf } from '../shims.js';
 import type { Home } from '../users.js';
 import { brewPrefixes } from './homebrew.js';
 import { readPackage } from './npm.js';
-import { shimManagerOf } from '../shims.js';
 
 const BARE_VERSION_ERROR = 'bare binary without a version file (aigate never runs a binary to learn its version)';
 const SCRIPT_HEAD_BYTES = 16 * 1024;
@@ -37,11 +38,22 @@ export function launcherDirs(ctx: ScanContext): LauncherDir[] {
   };
   for (const home of ctx.homes) {
     for (const dir of homeBinDirs(home)) add(dir, home);
-    for (const parts of [['.opencode', 'bin'], ['.cargo', 'bin'], ['go', 'bin']]) add(path.join(home.dir, ...parts), home);
+    for (const parts of [
+      ['.opencode', 'bin'],
+      ['.cargo', 'bin'],
+      ['go', 'bin'],
+    ])
+      add(path.join(home.dir, ...parts), home);
   }
   for (const dir of ctx.pathDirs) add(dir, ctx.homes.find((h) => isInside(dir, h.dir)) ?? null);
   for (const prefix of brewPrefixes(ctx)) add(path.join(prefix, 'bin'), null);
-  if (ctx.systemRoots && ctx.platform !== 'windows') for (const parts of [['usr', 'local', 'bin'], ['usr', 'bin'], ['opt', 'homebrew', 'bin']]) add(ctx.sys(...parts), null);
+  if (ctx.systemRoots && ctx.platform !== 'windows')
+    for (const parts of [
+      ['usr', 'local', 'bin'],
+      ['usr', 'bin'],
+      ['opt', 'homebrew', 'bin'],
+    ])
+      add(ctx.sys(...parts), null);
   return [...dirs.values()];
 }
 
@@ -91,7 +103,8 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
         if (shimManagerOf(real, real === file ? ctx.fs.readHead(file, 4096)?.toString('latin1') : null)) continue;
         const owners = owning(real, tool.id);
         if (owners.length) {
-          for (const owner of owners) if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
+          for (const owner of owners)
+            if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
           continue;
         }
         // aigate's own stub standing in for a blocked tool's launcher is not a tool.
@@ -122,7 +135,13 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
 }
 
 /** An install the command leads into that no channel scanner visited. */
-function knownLayout(ctx: ScanContext, tool: CatalogTool, file: string, real: string, home: Home | null): ToolInstance[] {
+function knownLayout(
+  ctx: ScanContext,
+  tool: CatalogTool,
+  file: string,
+  real: string,
+  home: Home | null,
+): ToolInstance[] {
   // A link into node_modules/<pkg>, or a cmd-shim/sh shim that names node_modules/<pkg>/.
   const packages: { dir: string; name: string }[] = [];
   const linked = npmPackageOf(real);
@@ -132,14 +151,19 @@ function knownLayout(ctx: ScanContext, tool: CatalogTool, file: string, real: st
     for (const m of head.matchAll(/node_modules[\\/]((?:@[^\\/"'\s]+[\\/])?[^\\/"'\s]+)[\\/]/g)) {
       const name = m[1]!.replace(/\\/g, '/');
       const base = path.dirname(file);
-      for (const dir of [path.join(base, 'node_modules', ...name.split('/')), path.join(base, '..', 'lib', 'node_modules', ...name.split('/'))]) packages.push({ dir, name });
+      for (const dir of [
+        path.join(base, 'node_modules', ...name.split('/')),
+        path.join(base, '..', 'lib', 'node_modules', ...name.split('/')),
+      ])
+        packages.push({ dir, name });
     }
   }
   for (const pkg of packages) {
     if (!(tool.detect.npm ?? []).includes(pkg.name) || !ctx.fs.isDirectory(pkg.dir)) continue;
     const out: ToolInstance[] = [];
     readPackage(ctx, { modules: path.dirname(pkg.dir), binDirs: [path.dirname(file)], home }, pkg.name, pkg.dir, out);
-    for (const instance of out) if (!instance.launchers.includes(file)) instance.launchers = [...instance.launchers, file].sort();
+    for (const instance of out)
+      if (!instance.launchers.includes(file)) instance.launchers = [...instance.launchers, file].sort();
     if (out.length) return out;
   }
   // A link into <anything>/<native versions dir>/<version>.
@@ -152,7 +176,17 @@ function knownLayout(ctx: ScanContext, tool: CatalogTool, file: string, real: st
       const version = parseNativeVersionEntry(entry);
       if (version === null) continue;
       const installReal = path.join(path.parse(real).root, ...realParts.slice(0, i + rel.length + 1));
-      return [{ toolId: tool.id, version, channel: 'native', installPath: installReal, launchers: [file], owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(installReal)), evidence: [file] }];
+      return [
+        {
+          toolId: tool.id,
+          version,
+          channel: 'native',
+          installPath: installReal,
+          launchers: [file],
+          owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(installReal)),
+          evidence: [file],
+        },
+      ];
     }
   }
   // A link into <prefix>/Cellar/<formula>/<version> or <prefix>/Caskroom/<cask>/<version>.
@@ -160,7 +194,10 @@ function knownLayout(ctx: ScanContext, tool: CatalogTool, file: string, real: st
     const kind = realParts[i];
     if (kind !== 'Cellar' && kind !== 'Caskroom') continue;
     const name = realParts[i + 1]!;
-    const signatures = kind === 'Cellar' ? (tool.detect.brewFormulae ?? []).map((f) => f.split('/').pop()) : tool.detect.brewCasks ?? [];
+    const signatures =
+      kind === 'Cellar'
+        ? (tool.detect.brewFormulae ?? []).map((f) => f.split('/').pop())
+        : (tool.detect.brewCasks ?? []);
     if (!signatures.includes(name)) continue;
     const installReal = path.join(path.parse(real).root, ...realParts.slice(0, i + 3));
     return [

@@ -18,10 +18,11 @@
  * Store location: `store-dir`, default `<PNPM_HOME>/store` (pnpm docs "settings: storeDir").
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
-import { pnpmHomes, type NpmRoot } from '../npm-roots.js';
+import { pnpmHomes } from '../npm-roots.js';
 import type { Home } from '../users.js';
 import { attachPlatformParts, readPackage, scanModules } from './npm.js';
 
@@ -49,7 +50,8 @@ export async function scanPnpm(ctx: ScanContext): Promise<ToolInstance[]> {
         }
       }
       for (const store of ctx.fs.list(path.join(pnpmHome, 'store')) ?? []) {
-        if (store.isDirectory && /^v\d+$/.test(store.name)) await scanStoreLinks(ctx, path.join(pnpmHome, 'store', store.name, 'links'), home, out);
+        if (store.isDirectory && /^v\d+$/.test(store.name))
+          await scanStoreLinks(ctx, path.join(pnpmHome, 'store', store.name, 'links'), home, out);
       }
     }
   }
@@ -63,7 +65,8 @@ async function scanStoreLinks(ctx: ScanContext, links: string, home: Home, out: 
   for (const entry of ctx.fs.list(links) ?? []) {
     if (!entry.isDirectory) continue;
     if (entry.name.startsWith('@')) {
-      for (const sub of ctx.fs.list(child(links, entry.name)) ?? []) if (sub.isDirectory) names.push([`${entry.name}/${sub.name}`, child(child(links, entry.name), sub.name)]);
+      for (const sub of ctx.fs.list(child(links, entry.name)) ?? [])
+        if (sub.isDirectory) names.push([`${entry.name}/${sub.name}`, child(child(links, entry.name), sub.name)]);
     } else names.push([entry.name, child(links, entry.name)]);
   }
   for (const [name, dir] of names) {

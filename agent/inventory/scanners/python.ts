@@ -5,16 +5,25 @@
  * `unknown:uv:<dist>`.
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { normalizePyName, pypiAiSdks } from '../ai-sdks.js';
 import { isInside, type ScanContext } from '../context.js';
 import { versionFields } from '../instances.js';
 import { commandFiles, findLaunchers, homeBinDirs } from '../launchers.js';
-import { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseRecord, parseUvReceipt, recordScripts, type DistMetadata } from '../parse/python.js';
+import { miseBackendInstalls, xdgDataDirs } from '../npm-roots.js';
+import {
+  type DistMetadata,
+  parseDistInfoDirName,
+  parseMetadata,
+  parsePipxMetadata,
+  parseRecord,
+  parseUvReceipt,
+  recordScripts,
+} from '../parse/python.js';
 import { checkVersion } from '../parse/version.js';
 import type { Home } from '../users.js';
-import { miseBackendInstalls, xdgDataDirs } from '../npm-roots.js';
 
 const METADATA_HEAD_BYTES = 256 * 1024;
 
@@ -50,7 +59,10 @@ function pipxHomes(ctx: ScanContext, home: Home): { dir: string; binDirs: string
   const binDirs = [...ctx.envValues(home, 'PIPX_BIN_DIR'), ...homeBinDirs(home)];
   return [
     ...ctx.envDirs(home, 'PIPX_HOME', defaults).map((dir) => ({ dir, binDirs })),
-    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({ dir: install, binDirs: [path.join(install, 'bin'), shims] })),
+    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({
+      dir: install,
+      binDirs: [path.join(install, 'bin'), shims],
+    })),
   ];
 }
 
@@ -58,16 +70,24 @@ function pipxHomes(ctx: ScanContext, home: Home): { dir: string; binDirs: string
 function uvToolDirs(ctx: ScanContext, home: Home): { dir: string; binDirs: string[] }[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
   const binDirs = [...ctx.envValues(home, 'UV_TOOL_BIN_DIR'), ...homeBinDirs(home)];
-  const defaults = ctx.platform === 'windows' ? [h('AppData', 'Roaming', 'uv', 'data', 'tools'), h('AppData', 'Roaming', 'uv', 'tools')] : xdgDataDirs(ctx, home).map((d) => path.join(d, 'uv', 'tools'));
+  const defaults =
+    ctx.platform === 'windows'
+      ? [h('AppData', 'Roaming', 'uv', 'data', 'tools'), h('AppData', 'Roaming', 'uv', 'tools')]
+      : xdgDataDirs(ctx, home).map((d) => path.join(d, 'uv', 'tools'));
   return [
     ...ctx.envDirs(home, 'UV_TOOL_DIR', defaults).map((dir) => ({ dir, binDirs })),
-    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({ dir: install, binDirs: [path.join(install, 'bin'), shims] })),
+    ...miseBackendInstalls(ctx, home, 'pipx').map(({ install, shims }) => ({
+      dir: install,
+      binDirs: [path.join(install, 'bin'), shims],
+    })),
   ];
 }
 
 /** python3.x folders under `dir` (lib/python3.12, Python312, ...), by a pattern on their names. */
 function subdirs(ctx: ScanContext, dir: string, pattern: RegExp): string[] {
-  return (ctx.fs.list(dir) ?? []).filter((e) => (e.isDirectory || e.isSymbolicLink) && pattern.test(e.name)).map((e) => path.join(dir, e.name));
+  return (ctx.fs.list(dir) ?? [])
+    .filter((e) => (e.isDirectory || e.isSymbolicLink) && pattern.test(e.name))
+    .map((e) => path.join(dir, e.name));
 }
 
 const PY_LIB = /^python3(\.\d+)?t?$/i;
@@ -76,15 +96,20 @@ function userSitePackages(ctx: ScanContext, home: Home): string[] {
   const h = (...p: string[]) => path.join(home.dir, ...p);
   const out: string[] = [];
   if (ctx.platform === 'windows') {
-    for (const dir of subdirs(ctx, h('AppData', 'Roaming', 'Python'), /^Python3\d+$/i)) out.push(path.join(dir, 'site-packages'));
-    for (const dir of subdirs(ctx, h('AppData', 'Local', 'Programs', 'Python'), /^Python3\d+$/i)) out.push(path.join(dir, 'Lib', 'site-packages'));
+    for (const dir of subdirs(ctx, h('AppData', 'Roaming', 'Python'), /^Python3\d+$/i))
+      out.push(path.join(dir, 'site-packages'));
+    for (const dir of subdirs(ctx, h('AppData', 'Local', 'Programs', 'Python'), /^Python3\d+$/i))
+      out.push(path.join(dir, 'Lib', 'site-packages'));
     return out;
   }
   for (const lib of subdirs(ctx, h('.local', 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
-  if (ctx.platform === 'darwin') for (const dir of subdirs(ctx, h('Library', 'Python'), /^3\.\d+$/)) out.push(path.join(dir, 'lib', 'python', 'site-packages'));
+  if (ctx.platform === 'darwin')
+    for (const dir of subdirs(ctx, h('Library', 'Python'), /^3\.\d+$/))
+      out.push(path.join(dir, 'lib', 'python', 'site-packages'));
   for (const conda of ['miniconda3', 'anaconda3', 'miniforge3']) {
     const envs = [h(conda), ...subdirs(ctx, h(conda, 'envs'), /^[^.]/)];
-    for (const env of envs) for (const lib of subdirs(ctx, path.join(env, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
+    for (const env of envs)
+      for (const lib of subdirs(ctx, path.join(env, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'));
   }
   return out;
 }
@@ -92,11 +117,13 @@ function userSitePackages(ctx: ScanContext, home: Home): string[] {
 function systemSitePackages(ctx: ScanContext): string[] {
   const out: string[] = [];
   if (ctx.platform === 'windows') {
-    for (const dir of subdirs(ctx, ctx.sys('Program Files'), /^Python3\d+$/i)) out.push(path.join(dir, 'Lib', 'site-packages'));
+    for (const dir of subdirs(ctx, ctx.sys('Program Files'), /^Python3\d+$/i))
+      out.push(path.join(dir, 'Lib', 'site-packages'));
     return out;
   }
   for (const prefix of [['usr'], ['usr', 'local'], ['opt', 'homebrew']]) {
-    for (const lib of subdirs(ctx, ctx.sys(...prefix, 'lib'), PY_LIB)) out.push(path.join(lib, 'site-packages'), path.join(lib, 'dist-packages'));
+    for (const lib of subdirs(ctx, ctx.sys(...prefix, 'lib'), PY_LIB))
+      out.push(path.join(lib, 'site-packages'), path.join(lib, 'dist-packages'));
   }
   out.push(ctx.sys('usr', 'lib', 'python3', 'dist-packages'));
   if (ctx.platform === 'darwin') {
@@ -109,17 +136,27 @@ function systemSitePackages(ctx: ScanContext): string[] {
 
 /** The site-packages folders of a virtual environment (POSIX lib/python3.x or Windows Lib). */
 function venvSitePackages(ctx: ScanContext, venv: string): string[] {
-  return [...subdirs(ctx, path.join(venv, 'lib'), PY_LIB).map((lib) => path.join(lib, 'site-packages')), path.join(venv, 'Lib', 'site-packages')];
+  return [
+    ...subdirs(ctx, path.join(venv, 'lib'), PY_LIB).map((lib) => path.join(lib, 'site-packages')),
+    path.join(venv, 'Lib', 'site-packages'),
+  ];
 }
 
 /** The dist-info folder of one distribution in a venv, with its METADATA. */
-function findDist(ctx: ScanContext, sitePackages: readonly string[], dist: string): { dir: string; metadata: DistMetadata | null; version: string } | null {
+function findDist(
+  ctx: ScanContext,
+  sitePackages: readonly string[],
+  dist: string,
+): { dir: string; metadata: DistMetadata | null; version: string } | null {
   for (const sp of sitePackages) {
     for (const entry of ctx.fs.list(sp) ?? []) {
       const parsed = parseDistInfoDirName(entry.name);
       if (!parsed || parsed.name !== dist) continue;
       const dir = path.join(sp, entry.name);
-      const head = ctx.fs.readHead(path.join(dir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO'), METADATA_HEAD_BYTES);
+      const head = ctx.fs.readHead(
+        path.join(dir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO'),
+        METADATA_HEAD_BYTES,
+      );
       return { dir, metadata: head ? parseMetadata(head.toString('utf8')) : null, version: parsed.version };
     }
   }
@@ -157,15 +194,31 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
       toolId = `unknown:pipx:${dist}`;
       evidence.push(path.join(found!.dir, 'METADATA'), ...sdks.map((sdk) => `requires ${sdk}`));
     }
-    const version = meta && meta.version.version !== null ? meta.version : found?.metadata?.version.version ? found.metadata.version : found ? checkVersion(found.version, 'dist-info folder') : { version: null, error: 'no pipx_metadata.json version and no dist-info' };
-    const names = [...(meta?.apps ?? []), ...(meta?.appPaths ?? []).map((p) => p.split(/[\\/]/).pop()!), ...binaryNames(tool)];
+    const version =
+      meta && meta.version.version !== null
+        ? meta.version
+        : found?.metadata?.version.version
+          ? found.metadata.version
+          : found
+            ? checkVersion(found.version, 'dist-info folder')
+            : { version: null, error: 'no pipx_metadata.json version and no dist-info' };
+    const names = [
+      ...(meta?.apps ?? []),
+      ...(meta?.appPaths ?? []).map((p) => p.split(/[\\/]/).pop()!),
+      ...binaryNames(tool),
+    ];
     const instance: ToolInstance = {
       toolId,
       ...versionFields(version),
       channel: 'pipx',
       installPath: real,
       // pipx links apps on Unix and copies them on Windows, where the name is all there is.
-      launchers: findLaunchers(ctx, { dirs: [...binDirs, ...ctx.pathDirs], names, installReal: real, ...(ctx.platform === 'windows' ? { byNameDirs: binDirs } : {}) }),
+      launchers: findLaunchers(ctx, {
+        dirs: [...binDirs, ...ctx.pathDirs],
+        names,
+        installReal: real,
+        ...(ctx.platform === 'windows' ? { byNameDirs: binDirs } : {}),
+      }),
       owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
       evidence,
     };
@@ -200,16 +253,36 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
     }
     const real = ctx.fs.realpath(dir);
     if (!real) continue;
-    const version = found?.metadata?.version.version ? found.metadata.version : found ? checkVersion(found.version, 'dist-info folder') : { version: null as null, error: 'no dist-info for the tool in its environment' };
+    const version = found?.metadata?.version.version
+      ? found.metadata.version
+      : found
+        ? checkVersion(found.version, 'dist-info folder')
+        : { version: null as null, error: 'no dist-info for the tool in its environment' };
     if (found) evidence.push(found.dir);
     // The receipt records where uv put each entry point; trust it only if it leads back here.
-    const recorded = receipt.value.entrypoints.map((e) => e.installPath).filter((p): p is string => !!p && path.isAbsolute(p));
-    const launchers = new Set(findLaunchers(ctx, { dirs: [...binDirs, ...ctx.pathDirs], names: [...receipt.value.entrypoints.map((e) => e.name), ...binaryNames(tool)], installReal: real }));
+    const recorded = receipt.value.entrypoints
+      .map((e) => e.installPath)
+      .filter((p): p is string => !!p && path.isAbsolute(p));
+    const launchers = new Set(
+      findLaunchers(ctx, {
+        dirs: [...binDirs, ...ctx.pathDirs],
+        names: [...receipt.value.entrypoints.map((e) => e.name), ...binaryNames(tool)],
+        installReal: real,
+      }),
+    );
     for (const file of recorded) {
       const target = ctx.fs.realpath(file);
       if (target && (isInside(target, real) || ctx.platform === 'windows')) launchers.add(file);
     }
-    const instance: ToolInstance = { toolId, ...versionFields(version), channel: 'uv', installPath: real, launchers: [...launchers].sort(), owner: home.user, evidence };
+    const instance: ToolInstance = {
+      toolId,
+      ...versionFields(version),
+      channel: 'uv',
+      installPath: real,
+      launchers: [...launchers].sort(),
+      owner: home.user,
+      evidence,
+    };
     if (!tool) instance.name = dist;
     out.push(instance);
   }
@@ -229,8 +302,13 @@ function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | n
     const metadata = head ? parseMetadata(head.toString('utf8')) : null;
     const version = metadata?.version.version ? metadata.version : checkVersion(parsed.version, 'dist-info folder');
     // The package's own folder (top_level.txt) is what runs; fall back to the dist-info.
-    const topLevel = ctx.fs.readText(path.join(distDir, 'top_level.txt'), 64 * 1024)?.split(/\r?\n/).find((l) => /^[A-Za-z_][\w]*$/.test(l.trim()))?.trim();
-    const packageDir = topLevel && ctx.fs.isDirectory(path.join(sitePackages, topLevel)) ? path.join(sitePackages, topLevel) : distDir;
+    const topLevel = ctx.fs
+      .readText(path.join(distDir, 'top_level.txt'), 64 * 1024)
+      ?.split(/\r?\n/)
+      .find((l) => /^[A-Za-z_][\w]*$/.test(l.trim()))
+      ?.trim();
+    const packageDir =
+      topLevel && ctx.fs.isDirectory(path.join(sitePackages, topLevel)) ? path.join(sitePackages, topLevel) : distDir;
     const real = ctx.fs.realpath(packageDir);
     if (!real) continue;
     out.push({
@@ -258,4 +336,3 @@ function recordLaunchers(ctx: ScanContext, sitePackages: string, distDir: string
   }
   return out.sort();
 }
-

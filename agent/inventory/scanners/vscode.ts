@@ -12,6 +12,7 @@
  * and a profile entry whose location lies in another folder of the home is read there.
  */
 import * as path from 'node:path';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { isInside, type ScanContext } from '../context.js';
 import { child } from '../fs.js';
@@ -85,7 +86,9 @@ function extensionDirs(ctx: ScanContext, home: Home): [string, string][] {
   const out = new Map<string, string>();
   for (const [host, relative] of EDITOR_EXTENSION_DIRS) out.set(path.join(home.dir, ...relative.split('/')), host);
   // code-server keeps its data under $XDG_DATA_HOME; VS Code honours VSCODE_EXTENSIONS.
-  for (const data of xdgDataDirs(ctx, home)) if (!out.has(path.join(data, 'code-server', 'extensions'))) out.set(path.join(data, 'code-server', 'extensions'), 'code-server');
+  for (const data of xdgDataDirs(ctx, home))
+    if (!out.has(path.join(data, 'code-server', 'extensions')))
+      out.set(path.join(data, 'code-server', 'extensions'), 'code-server');
   for (const dir of ctx.envValues(home, 'VSCODE_EXTENSIONS')) if (!out.has(dir)) out.set(dir, 'vscode');
   return [...out].map(([dir, host]) => [host, dir]);
 }
@@ -96,7 +99,12 @@ function profileRoots(ctx: ScanContext, home: Home, host: string): string[] {
   if (host === 'code-server') return xdgDataDirs(ctx, home).map((d) => path.join(d, 'code-server', 'User', 'profiles'));
   if (!data) return [];
   if (data.home) return [path.join(home.dir, ...data.home.split('/'), 'User', 'profiles')];
-  const bases = ctx.platform === 'windows' ? [path.join(home.dir, 'AppData', 'Roaming')] : ctx.platform === 'darwin' ? [path.join(home.dir, 'Library', 'Application Support')] : xdgConfigDirs(ctx, home);
+  const bases =
+    ctx.platform === 'windows'
+      ? [path.join(home.dir, 'AppData', 'Roaming')]
+      : ctx.platform === 'darwin'
+        ? [path.join(home.dir, 'Library', 'Application Support')]
+        : xdgConfigDirs(ctx, home);
   return bases.map((base) => path.join(base, data.app!, 'User', 'profiles'));
 }
 
@@ -107,17 +115,21 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
   // Only folders that start like a catalogued extension are parsed, and the editor's records
   // are read only when there is one (most extensions are not AI tools).
   const catalogued = cataloguedFolderPattern(ctx);
-  const candidates: [string, string][] = (entries ?? []).filter((e) => !e.isFile && catalogued.test(e.name)).map((e) => [e.name, child(dir, e.name)]);
+  const candidates: [string, string][] = (entries ?? [])
+    .filter((e) => !e.isFile && catalogued.test(e.name))
+    .map((e) => [e.name, child(dir, e.name)]);
   // Profile entries in another folder of the home (an extension installed from a folder, say).
   for (const location of profiles.elsewhere) {
     const name = path.basename(location);
-    if (catalogued.test(name) && path.dirname(location) !== dir && isInside(location, home.dir)) candidates.push([name, location]);
+    if (catalogued.test(name) && path.dirname(location) !== dir && isInside(location, home.dir))
+      candidates.push([name, location]);
   }
   if (candidates.length === 0) return;
   const obsolete = readObsolete(ctx, dir);
   const own = readInstalled(ctx, path.join(dir, 'extensions.json'));
   // A list that cannot be read may hold anything: then every folder counts, as with no list at all.
-  const installed = profiles.broken || (own === null && profiles.lists === 0) ? null : mergeInstalled(own, profiles.installed);
+  const installed =
+    profiles.broken || (own === null && profiles.lists === 0) ? null : mergeInstalled(own, profiles.installed);
   const homeReal = ctx.fs.realpath(home.dir) ?? home.dir;
   for (const [name, extDir] of candidates) {
     const folder = parseExtensionFolderName(name);
@@ -162,7 +174,11 @@ function mergeInstalled(a: Installed | null, b: Installed): Installed {
 }
 
 /** What the editor's named profiles list, and profile entries located outside the extensions folder. */
-function readProfiles(ctx: ScanContext, home: Home, host: string): { installed: Installed; lists: number; broken: boolean; elsewhere: string[] } {
+function readProfiles(
+  ctx: ScanContext,
+  home: Home,
+  host: string,
+): { installed: Installed; lists: number; broken: boolean; elsewhere: string[] } {
   const installed: Installed = { folders: new Set(), ids: new Set() };
   const elsewhere = new Set<string>();
   let lists = 0;
@@ -190,7 +206,9 @@ const folderPatterns = new WeakMap<object, RegExp>();
 function cataloguedFolderPattern(ctx: ScanContext): RegExp {
   let pattern = folderPatterns.get(ctx.catalog);
   if (!pattern) {
-    const ids = [...ctx.catalog.signatureValues('vscodeExtensions')].map((id) => id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    const ids = [...ctx.catalog.signatureValues('vscodeExtensions')].map((id) =>
+      id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+    );
     pattern = ids.length ? new RegExp(`^(?:${ids.join('|')})-\\d`, 'i') : /$^/;
     folderPatterns.set(ctx.catalog, pattern);
   }
@@ -216,7 +234,9 @@ function readInstalled(ctx: ScanContext, file: string, locations?: Set<string>):
     ctx.skip(file, `${parsed.error}; every extension folder counted as installed`);
     return null;
   }
-  if (locations) for (const e of parsed.value) if (e.location && path.isAbsolute(e.location)) locations.add(path.normalize(e.location));
+  if (locations)
+    for (const e of parsed.value)
+      if (e.location && path.isAbsolute(e.location)) locations.add(path.normalize(e.location));
   return {
     folders: new Set(parsed.value.map((e) => e.folder).filter((f): f is string => f !== null)),
     ids: new Set(parsed.value.filter((e) => e.version !== null).map((e) => `${e.id}@${e.version}`)),

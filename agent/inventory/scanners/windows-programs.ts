@@ -5,6 +5,7 @@
  * product.json's windsurfVersion).
  */
 import * as path from 'node:path';
+
 import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
@@ -54,7 +55,9 @@ export async function scanWindowsPrograms(ctx: ScanContext): Promise<ToolInstanc
 function coveredByNative(tool: CatalogTool, variable: string, rest: string[]): boolean {
   if (variable !== 'USERPROFILE') return false;
   const wanted = rest.join('/').toLowerCase();
-  return (tool.detect.nativeVersionDirs ?? []).some((dir) => dir.toLowerCase() === wanted || dir.toLowerCase().startsWith(`${wanted}/`));
+  return (tool.detect.nativeVersionDirs ?? []).some(
+    (dir) => dir.toLowerCase() === wanted || dir.toLowerCase().startsWith(`${wanted}/`),
+  );
 }
 
 /** Walks `parts` below `base`, matching each folder name without regard to case. */
@@ -88,11 +91,14 @@ export function electronVersion(ctx: ScanContext, dir: string): { version: Versi
   const appDir = path.join(dir, 'resources', 'app');
   const productPath = path.join(appDir, 'product.json');
   const product = readJsonObject(ctx, productPath);
-  if (product && typeof product.windsurfVersion === 'string') return { version: checkVersion(product.windsurfVersion, 'product.json'), evidence: productPath };
+  if (product && typeof product.windsurfVersion === 'string')
+    return { version: checkVersion(product.windsurfVersion, 'product.json'), evidence: productPath };
   const packagePath = path.join(appDir, 'package.json');
   const pkg = readJsonObject(ctx, packagePath);
-  if (pkg && pkg.version !== undefined) return { version: checkVersion(pkg.version, 'resources/app/package.json'), evidence: packagePath };
-  if (product && typeof product.version === 'string') return { version: checkVersion(product.version, 'product.json'), evidence: productPath };
+  if (pkg && pkg.version !== undefined)
+    return { version: checkVersion(pkg.version, 'resources/app/package.json'), evidence: packagePath };
+  if (product && typeof product.version === 'string')
+    return { version: checkVersion(product.version, 'product.json'), evidence: productPath };
   return { version: { version: null, error: 'no resources/app/package.json or product.json version' }, evidence: null };
 }
 

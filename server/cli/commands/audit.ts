@@ -1,10 +1,11 @@
 /** `aigate audit`: the audit log of admin actions, and its hash chain. */
 import type { Static } from '@sinclair/typebox';
+
 import type { AdminClient } from '../../client/admin-client.js';
 import type { AuditEntry, VerifyReply } from '../../routes/admin/audit.js';
 import { EXIT_INVALID, EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
-import { nonNegativeInt, positiveInt, printJson, withClient, type CliContext } from './common.js';
+import { type CliContext, nonNegativeInt, positiveInt, printJson, withClient } from './common.js';
 
 type Verification = Static<typeof VerifyReply>;
 
@@ -16,7 +17,9 @@ interface AuditOptions {
 }
 
 function sayBroken(result: Verification, io: Output): void {
-  io.err(line`aigate: the audit log is BROKEN at entry ${result.brokenAt}: ${result.problem} (${result.entries} entries verified before it); entries from there on cannot be trusted`);
+  io.err(
+    line`aigate: the audit log is BROKEN at entry ${result.brokenAt}: ${result.problem} (${result.entries} entries verified before it); entries from there on cannot be trusted`,
+  );
 }
 
 /**
@@ -27,7 +30,8 @@ async function audit(client: AdminClient, options: AuditOptions, io: Output): Pr
   const verification = await client.get<Verification>('/audit/verify');
   if (options.verify) {
     if (options.json) printJson(io, verification);
-    else if (verification.ok) io.out(line`audit log intact: ${verification.entries} entries, head ${verification.headHash}`);
+    else if (verification.ok)
+      io.out(line`audit log intact: ${verification.entries} entries, head ${verification.headHash}`);
     if (!verification.ok) sayBroken(verification, io);
     return verification.ok ? EXIT_OK : EXIT_INVALID;
   }
@@ -40,7 +44,14 @@ async function audit(client: AdminClient, options: AuditOptions, io: Output): Pr
     io.out(
       table(
         ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'],
-        result.entries.map((e) => [e.seq, shortTime(e.at), `${e.actorName} (${e.actorRole})`, e.action, e.target, JSON.stringify(e.details)]),
+        result.entries.map((e) => [
+          e.seq,
+          shortTime(e.at),
+          `${e.actorName} (${e.actorRole})`,
+          e.action,
+          e.target,
+          JSON.stringify(e.details),
+        ]),
       ),
     );
     if (result.next !== null) io.out(`more: aigate audit --after ${result.next}`);

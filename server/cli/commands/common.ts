@@ -3,11 +3,12 @@
  * --server/--token, error reporting with a next step, and argument checks. Kept light (no
  * policy loader, no report definitions), because it is loaded for every command and --help.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+
 import { formatProblem } from '../../../policies/problem.js';
 import { AdminApiError, AdminClient } from '../../client/admin-client.js';
-import { ConfigError, resolveConnection, type Env } from '../config-file.js';
-import { EXIT_INVALID, EXIT_USAGE, line, safeJson, type Output } from '../output.js';
+import { ConfigError, type Env, resolveConnection } from '../config-file.js';
+import { EXIT_INVALID, EXIT_USAGE, line, type Output, safeJson } from '../output.js';
 
 /** Handed to each area's `register` function. */
 export interface CliContext {
@@ -37,10 +38,16 @@ export function reportError(error: unknown, io: Output, file?: string): number {
  * An action that talks to the server: resolves the connection from the global options, the
  * environment or the saved login, runs, and sets the exit code; any error is reported.
  */
-export function withClient<A extends unknown[]>(context: CliContext, run: (client: AdminClient, ...args: A) => Promise<number>): (...args: A) => Promise<void> {
+export function withClient<A extends unknown[]>(
+  context: CliContext,
+  run: (client: AdminClient, ...args: A) => Promise<number>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
-      const connection = await resolveConnection(context.program.opts<{ server?: string; token?: string }>(), context.env);
+      const connection = await resolveConnection(
+        context.program.opts<{ server?: string; token?: string }>(),
+        context.env,
+      );
       context.setExit(await run(new AdminClient(connection.server, connection.token), ...args));
     } catch (error) {
       context.setExit(reportError(error, context.io));
@@ -60,7 +67,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const uuidArgument = (what: string, list: string) => (value: string) => {
   if (!UUID.test(value)) {
     const article = /^[aeiou]/.test(what) ? 'an' : 'a';
-    throw new InvalidArgumentError(line`"${value}" is not ${article} ${what}: ${what}s are UUIDs such as 0f8c5a52-1f4e-4d43-9d1a-6c1a5e1f2b3c (see ${list})`);
+    throw new InvalidArgumentError(
+      line`"${value}" is not ${article} ${what}: ${what}s are UUIDs such as 0f8c5a52-1f4e-4d43-9d1a-6c1a5e1f2b3c (see ${list})`,
+    );
   }
   return value.toLowerCase();
 };
@@ -77,6 +86,7 @@ export const nonNegativeInt = (name: string) => (value: string) => {
 
 /** A choice among fixed words, checked before any request. */
 export const oneOf = (name: string, choices: readonly string[]) => (value: string) => {
-  if (!choices.includes(value)) throw new InvalidArgumentError(line`${name} must be ${choices.join(' | ')}, not "${value}"`);
+  if (!choices.includes(value))
+    throw new InvalidArgumentError(line`${name} must be ${choices.join(' | ')}, not "${value}"`);
   return value;
 };

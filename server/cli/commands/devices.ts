@@ -1,10 +1,11 @@
 /** `aigate devices` and `aigate device show|revoke`. */
 import type { Static } from '@sinclair/typebox';
+
 import type { AdminClient } from '../../client/admin-client.js';
 import type { DeviceView, InstanceView } from '../../routes/admin/devices.js';
 import { EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
-import { printJson, uuidArgument, withClient, type CliContext } from './common.js';
+import { type CliContext, printJson, uuidArgument, withClient } from './common.js';
 
 type Device = Static<typeof DeviceView>;
 
@@ -14,7 +15,11 @@ function health(device: Device): string {
   return `degraded: ${device.healthReasons.map((reason) => reason.code).join(', ') || 'no reason given'}`;
 }
 
-async function list(client: AdminClient, options: { group?: string; all?: boolean; json?: boolean }, io: Output): Promise<number> {
+async function list(
+  client: AdminClient,
+  options: { group?: string; all?: boolean; json?: boolean },
+  io: Output,
+): Promise<number> {
   const devices: Device[] = [];
   let after: string | null = null;
   do {
@@ -27,12 +32,23 @@ async function list(client: AdminClient, options: { group?: string; all?: boolea
     after = page.next;
   } while (after);
   if (options.json) printJson(io, devices);
-  else if (devices.length === 0) io.out(options.group ? line`no devices enrolled in group ${options.group}` : 'no devices enrolled');
+  else if (devices.length === 0)
+    io.out(options.group ? line`no devices enrolled in group ${options.group}` : 'no devices enrolled');
   else
     io.out(
       table(
         ['ID', 'HOSTNAME', 'GROUP', 'OS', 'AGENT', 'LAST CHECK-IN', 'POLICY', 'STATE', 'HEALTH'],
-        devices.map((d) => [d.id, d.hostname, d.group, d.os, d.agentVersion, shortTime(d.lastCheckinAt), d.policyRevision, d.revokedAt ? 'revoked' : 'active', health(d)]),
+        devices.map((d) => [
+          d.id,
+          d.hostname,
+          d.group,
+          d.os,
+          d.agentVersion,
+          shortTime(d.lastCheckinAt),
+          d.policyRevision,
+          d.revokedAt ? 'revoked' : 'active',
+          health(d),
+        ]),
       ),
     );
   return EXIT_OK;
@@ -45,11 +61,17 @@ async function show(client: AdminClient, id: string, options: { json?: boolean }
     return EXIT_OK;
   }
   const d = result.device;
-  io.out(line`${d.hostname} (${d.id}), group ${d.group}, ${d.os}, agent ${d.agentVersion}, policy revision ${d.policyRevision}` + (d.revokedAt ? ', REVOKED' : ''));
+  io.out(
+    line`${d.hostname} (${d.id}), group ${d.group}, ${d.os}, agent ${d.agentVersion}, policy revision ${d.policyRevision}` +
+      (d.revokedAt ? ', REVOKED' : ''),
+  );
   io.out(line`last check-in ${shortTime(d.lastCheckinAt)}; users: ${d.users.join(', ') || '-'}`);
   if (d.health === 'degraded') {
     io.out(line`DEGRADED since ${shortTime(d.degradedSince)}: the agent says its enforcement cannot be trusted:`);
-    for (const reason of d.healthReasons) io.out(line`  ${reason.code}: ${reason.message}` + (reason.since ? line` (since ${shortTime(reason.since)})` : ''));
+    for (const reason of d.healthReasons)
+      io.out(
+        line`  ${reason.code}: ${reason.message}` + (reason.since ? line` (since ${shortTime(reason.since)})` : ''),
+      );
   } else io.out(`agent health: ${d.health}`);
   const present = result.instances.filter((i) => i.present);
   if (present.length === 0) {
@@ -60,7 +82,14 @@ async function show(client: AdminClient, id: string, options: { json?: boolean }
   io.out(
     table(
       ['TOOL', 'VERSION', 'VERDICT', 'VIOLATION SINCE', 'OWNER', 'PATH'],
-      present.map((i) => [i.instance.toolId, i.instance.version, i.verdict?.action ?? '-', shortTime(i.violationSince), i.instance.owner, i.instance.installPath]),
+      present.map((i) => [
+        i.instance.toolId,
+        i.instance.version,
+        i.verdict?.action ?? '-',
+        shortTime(i.violationSince),
+        i.instance.owner,
+        i.instance.installPath,
+      ]),
     ),
   );
   return EXIT_OK;
@@ -81,7 +110,11 @@ export function registerDevices(context: CliContext): void {
     .option('--group <group>', 'only this group')
     .option('--all', 'include revoked devices')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, options: { group?: string; all?: boolean; json?: boolean }) => list(client, options, io)));
+    .action(
+      withClient(context, (client, options: { group?: string; all?: boolean; json?: boolean }) =>
+        list(client, options, io),
+      ),
+    );
   const device = program.command('device').description('one device');
   device
     .command('show')

@@ -1,11 +1,13 @@
 /** `aigate enroll-secret create|list|revoke`. */
 import { writeFile } from 'node:fs/promises';
+
 import type { Static } from '@sinclair/typebox';
+
 import type { AdminClient } from '../../client/admin-client.js';
 import type { SecretView } from '../../routes/admin/enroll-secrets.js';
 import { EXIT_INVALID, EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
-import { positiveInt, printJson, uuidArgument, withClient, type CliContext } from './common.js';
+import { type CliContext, positiveInt, printJson, uuidArgument, withClient } from './common.js';
 
 type Secret = Static<typeof SecretView>;
 
@@ -31,16 +33,26 @@ async function create(client: AdminClient, options: CreateOptions, io: Output): 
       await writeFile(options.secretFile, `${result.secret}\n`, { mode: 0o600, flag: 'wx' });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      io.err(line`aigate: cannot write ${options.secretFile}: ${code === 'EEXIST' ? 'it exists already (choose a new file)' : (error as Error).message}`);
-      io.err(line`aigate: the secret (id ${result.id}) was created; revoke it with: aigate enroll-secret revoke ${result.id}`);
+      io.err(
+        line`aigate: cannot write ${options.secretFile}: ${code === 'EEXIST' ? 'it exists already (choose a new file)' : (error as Error).message}`,
+      );
+      io.err(
+        line`aigate: the secret (id ${result.id}) was created; revoke it with: aigate enroll-secret revoke ${result.id}`,
+      );
       return EXIT_INVALID;
     }
   }
   if (options.json) {
-    printJson(io, options.secretFile === undefined ? result : { ...result, secret: undefined, secretFile: options.secretFile });
+    printJson(
+      io,
+      options.secretFile === undefined ? result : { ...result, secret: undefined, secretFile: options.secretFile },
+    );
     return EXIT_OK;
   }
-  io.out(line`enroll secret for group "${result.group}" (id ${result.id}), expires ${shortTime(result.expiresAt)}` + (result.maxUses ? `, at most ${result.maxUses} devices` : ''));
+  io.out(
+    line`enroll secret for group "${result.group}" (id ${result.id}), expires ${shortTime(result.expiresAt)}` +
+      (result.maxUses ? `, at most ${result.maxUses} devices` : ''),
+  );
   if (options.secretFile !== undefined) {
     io.out(line`written to ${options.secretFile} (mode 0600); copy it to the machines to enroll:`);
     io.out(line`  aigate-agent enroll --server ${client.baseUrl} --secret-file ${options.secretFile}`);
@@ -60,7 +72,14 @@ async function list(client: AdminClient, options: { json?: boolean }, io: Output
     io.out(
       table(
         ['ID', 'GROUP', 'USES', 'EXPIRES', 'STATE', 'NOTE'],
-        result.secrets.map((s) => [s.id, s.group, `${s.uses}${s.maxUses ? `/${s.maxUses}` : ''}`, shortTime(s.expiresAt), s.revokedAt ? 'revoked' : 'active', s.note]),
+        result.secrets.map((s) => [
+          s.id,
+          s.group,
+          `${s.uses}${s.maxUses ? `/${s.maxUses}` : ''}`,
+          shortTime(s.expiresAt),
+          s.revokedAt ? 'revoked' : 'active',
+          s.note,
+        ]),
       ),
     );
   return EXIT_OK;
@@ -92,7 +111,11 @@ export function registerEnrollSecrets(context: CliContext): void {
     .action(withClient(context, (client, options: { json?: boolean }) => list(client, options, io)));
   secrets
     .command('revoke')
-    .argument('<id>', 'enroll secret id (a UUID; see aigate enroll-secret list)', uuidArgument('enroll secret id', 'aigate enroll-secret list'))
+    .argument(
+      '<id>',
+      'enroll secret id (a UUID; see aigate enroll-secret list)',
+      uuidArgument('enroll secret id', 'aigate enroll-secret list'),
+    )
     .description('revoke an enroll secret')
     .action(withClient(context, (client, id: string) => revoke(client, id, io)));
 }

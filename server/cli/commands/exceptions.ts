@@ -1,10 +1,11 @@
 /** `aigate exceptions list|approve|deny`: employees' exception requests. */
 import type { Static } from '@sinclair/typebox';
+
 import type { AdminClient } from '../../client/admin-client.js';
 import type { RequestView } from '../../routes/admin/exceptions.js';
 import { EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
-import { oneOf, printJson, uuidArgument, withClient, type CliContext } from './common.js';
+import { type CliContext, oneOf, printJson, uuidArgument, withClient } from './common.js';
 
 type Request = Static<typeof RequestView>;
 
@@ -31,7 +32,9 @@ function untilCell(request: Request): string {
 
 async function list(client: AdminClient, options: { status: string; json?: boolean }, io: Output): Promise<number> {
   const status = options.status;
-  const result = await client.get<{ requests: Request[] }>(`/exception-requests${status === 'all' ? '' : `?status=${status}`}`);
+  const result = await client.get<{ requests: Request[] }>(
+    `/exception-requests${status === 'all' ? '' : `?status=${status}`}`,
+  );
   if (options.json) {
     printJson(io, result.requests);
     return EXIT_OK;
@@ -43,13 +46,27 @@ async function list(client: AdminClient, options: { status: string; json?: boole
   io.out(
     table(
       ['ID', 'STATUS', 'TOOL', 'DEVICE', 'USER', 'REQUESTED', 'UNTIL', 'REASON'],
-      result.requests.map((r) => [r.id, r.status, r.toolId, r.hostname ?? r.deviceId, r.user, shortTime(r.requestedAt), untilCell(r), r.reason]),
+      result.requests.map((r) => [
+        r.id,
+        r.status,
+        r.toolId,
+        r.hostname ?? r.deviceId,
+        r.user,
+        shortTime(r.requestedAt),
+        untilCell(r),
+        r.reason,
+      ]),
     ),
   );
   return EXIT_OK;
 }
 
-async function approve(client: AdminClient, id: string, options: { until?: string; scope?: string; reason?: string; json?: boolean }, io: Output): Promise<number> {
+async function approve(
+  client: AdminClient,
+  id: string,
+  options: { until?: string; scope?: string; reason?: string; json?: boolean },
+  io: Output,
+): Promise<number> {
   const body: Record<string, string> = {};
   if (options.until) body.until = options.until;
   if (options.scope) body.scope = options.scope;
@@ -57,14 +74,27 @@ async function approve(client: AdminClient, id: string, options: { until?: strin
   const result = await client.post<{ request: Request; revision: number }>(`/exception-requests/${id}/approve`, body);
   if (options.json) printJson(io, result);
   else {
-    const who = options.scope === 'user' ? line`user ${result.request.user}` : line`device ${result.request.hostname ?? result.request.deviceId}`;
+    const who =
+      options.scope === 'user'
+        ? line`user ${result.request.user}`
+        : line`device ${result.request.hostname ?? result.request.deviceId}`;
     const until = result.request.approvedUntil;
-    io.out(line`approved: ${result.request.toolId} for ` + who + (until ? line` until ${until}` : ', with no end') + `; published as policy revision ${result.revision}`);
+    io.out(
+      line`approved: ${result.request.toolId} for ` +
+        who +
+        (until ? line` until ${until}` : ', with no end') +
+        `; published as policy revision ${result.revision}`,
+    );
   }
   return EXIT_OK;
 }
 
-async function deny(client: AdminClient, id: string, options: { reason: string; json?: boolean }, io: Output): Promise<number> {
+async function deny(
+  client: AdminClient,
+  id: string,
+  options: { reason: string; json?: boolean },
+  io: Output,
+): Promise<number> {
   const result = await client.post<Request>(`/exception-requests/${id}/deny`, { reason: options.reason });
   if (options.json) printJson(io, result);
   else io.out(line`denied exception request ${result.id} (${result.toolId})`);
@@ -78,7 +108,12 @@ export function registerExceptions(context: CliContext): void {
   exceptions
     .command('list')
     .description('exception requests (default: pending); UNTIL is when an approved exception ends')
-    .option('--status <status>', `${REQUEST_STATUS_NAMES.join(' | ')} | all`, oneOf('--status', [...REQUEST_STATUS_NAMES, 'all']), 'pending')
+    .option(
+      '--status <status>',
+      `${REQUEST_STATUS_NAMES.join(' | ')} | all`,
+      oneOf('--status', [...REQUEST_STATUS_NAMES, 'all']),
+      'pending',
+    )
     .option('--json', 'machine-readable result')
     .action(withClient(context, (client, options: { status: string; json?: boolean }) => list(client, options, io)));
   exceptions
@@ -89,12 +124,22 @@ export function registerExceptions(context: CliContext): void {
     .option('--scope <scope>', 'device (default) | user', oneOf('--scope', ['device', 'user']))
     .option('--reason <text>', 'note kept with the exception')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, id: string, options: { until?: string; scope?: string; reason?: string; json?: boolean }) => approve(client, id, options, io)));
+    .action(
+      withClient(
+        context,
+        (client, id: string, options: { until?: string; scope?: string; reason?: string; json?: boolean }) =>
+          approve(client, id, options, io),
+      ),
+    );
   exceptions
     .command('deny')
     .argument('<id>', 'exception request id (a UUID; see aigate exceptions list)', requestId)
     .description('deny, with a reason')
     .requiredOption('--reason <text>', 'why')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, id: string, options: { reason: string; json?: boolean }) => deny(client, id, options, io)));
+    .action(
+      withClient(context, (client, id: string, options: { reason: string; json?: boolean }) =>
+        deny(client, id, options, io),
+      ),
+    );
 }

@@ -3,21 +3,31 @@
  * work on a file with no server and load the policy engine only when they run.
  */
 import { readFile } from 'node:fs/promises';
+
 import type { Static } from '@sinclair/typebox';
 import { InvalidArgumentError, Option } from 'commander';
+
 import { formatProblem } from '../../../policies/problem.js';
 import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
-import type { PreviewReply, PublishReply, RevisionDetail, RevisionSummary, RollbackPlanReply, RollbackReply } from '../../routes/admin/policies.js';
+import type {
+  PreviewReply,
+  PublishReply,
+  RevisionDetail,
+  RevisionSummary,
+  RollbackPlanReply,
+  RollbackReply,
+} from '../../routes/admin/policies.js';
 import { EXIT_OK, EXIT_USAGE, line, type Output } from '../output.js';
 import type { ExplainOptions } from '../policy-file.js';
 import { shortTime, table } from '../table.js';
-import { positiveInt, printJson, reportError, withClient, type CliContext } from './common.js';
+import { type CliContext, positiveInt, printJson, reportError, withClient } from './common.js';
 
 type Preview = Static<typeof PreviewReply>;
 type Revision = Static<typeof RevisionSummary>;
 
 const revisionNumber = (value: string) => {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(line`"${value}" is not a revision number (see aigate policy history)`);
+  if (!/^[1-9]\d*$/.test(value))
+    throw new InvalidArgumentError(line`"${value}" is not a revision number (see aigate policy history)`);
   return Number(value);
 };
 
@@ -27,31 +37,47 @@ async function readSource(file: string, io: Output): Promise<{ source: string; f
     return { source, format: file.toLowerCase().endsWith('.json') ? 'json' : 'yaml' };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    io.err(line`aigate: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
+    io.err(
+      line`aigate: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`,
+    );
     return null;
   }
 }
 
 function describeOutcome(row: Preview['rows'][number]): string {
-  if (row.phase === 'warn-window' && row.upcomingAction) return `warn now, ${row.upcomingAction} from ${shortTime(row.effectiveAt)}`;
+  if (row.phase === 'warn-window' && row.upcomingAction)
+    return `warn now, ${row.upcomingAction} from ${shortTime(row.effectiveAt)}`;
   if (row.effectiveAt) return `${row.action} since ${shortTime(row.effectiveAt)}`;
   return row.action;
 }
 
-async function preview(client: AdminClient, file: string, options: { at?: string; json?: boolean; all?: boolean }, io: Output): Promise<number> {
+async function preview(
+  client: AdminClient,
+  file: string,
+  options: { at?: string; json?: boolean; all?: boolean },
+  io: Output,
+): Promise<number> {
   const input = await readSource(file, io);
   if (!input) return EXIT_USAGE;
   try {
-    const result = await client.post<Preview>('/policies/preview', { ...input, ...(options.at ? { at: options.at } : {}) });
+    const result = await client.post<Preview>('/policies/preview', {
+      ...input,
+      ...(options.at ? { at: options.at } : {}),
+    });
     if (options.json) {
       printJson(io, result);
       return EXIT_OK;
     }
     for (const warning of result.warnings) io.err(line`warning: ${formatProblem(warning, file)}`);
     const mode = result.policy.mode === 'monitor' ? ' (monitor mode: would only be reported)' : '';
-    io.out(line`preview of "${result.policy.name}"` + `${mode} at ${shortTime(result.at)} over ${result.devices} devices, ${result.instances} tool instances`);
+    io.out(
+      line`preview of "${result.policy.name}"` +
+        `${mode} at ${shortTime(result.at)} over ${result.devices} devices, ${result.instances} tool instances`,
+    );
     const t = result.totals;
-    io.out(`blocked: ${t.block.devices} devices, ${t.block.users} users; warned: ${t.warn.devices} devices, ${t.warn.users} users; allowed: ${t.allow.devices} devices`);
+    io.out(
+      `blocked: ${t.block.devices} devices, ${t.block.users} users; warned: ${t.warn.devices} devices, ${t.warn.users} users; allowed: ${t.allow.devices} devices`,
+    );
     const rows = result.rows.filter((row) => options.all || row.action !== 'allow');
     if (rows.length === 0) {
       io.out(options.all ? 'no tool instances reported yet' : 'nothing would be warned or blocked');
@@ -70,11 +96,19 @@ async function preview(client: AdminClient, file: string, options: { at?: string
   }
 }
 
-async function publish(client: AdminClient, file: string, options: { comment?: string; json?: boolean }, io: Output): Promise<number> {
+async function publish(
+  client: AdminClient,
+  file: string,
+  options: { comment?: string; json?: boolean },
+  io: Output,
+): Promise<number> {
   const input = await readSource(file, io);
   if (!input) return EXIT_USAGE;
   try {
-    const result = await client.post<Static<typeof PublishReply>>('/policies', { ...input, ...(options.comment ? { comment: options.comment } : {}) });
+    const result = await client.post<Static<typeof PublishReply>>('/policies', {
+      ...input,
+      ...(options.comment ? { comment: options.comment } : {}),
+    });
     if (options.json) {
       printJson(io, result);
       return EXIT_OK;
@@ -100,18 +134,33 @@ async function history(client: AdminClient, options: { limit?: number; json?: bo
     io.out(
       table(
         ['REV', 'NAME', 'PUBLISHED', 'BY', 'NOTE'],
-        result.revisions.map((r) => [`${r.revision}${r.current ? '*' : ''}`, r.name, shortTime(r.publishedAt), r.publishedBy, note(r)]),
+        result.revisions.map((r) => [
+          `${r.revision}${r.current ? '*' : ''}`,
+          r.name,
+          shortTime(r.publishedAt),
+          r.publishedBy,
+          note(r),
+        ]),
       ),
     );
   return EXIT_OK;
 }
 
-async function show(client: AdminClient, revision: number | undefined, options: { json?: boolean; source?: boolean }, io: Output): Promise<number> {
-  const result = await client.get<Static<typeof RevisionDetail>>(revision === undefined ? '/policies/current' : `/policies/${revision}`);
+async function show(
+  client: AdminClient,
+  revision: number | undefined,
+  options: { json?: boolean; source?: boolean },
+  io: Output,
+): Promise<number> {
+  const result = await client.get<Static<typeof RevisionDetail>>(
+    revision === undefined ? '/policies/current' : `/policies/${revision}`,
+  );
   if (options.json) printJson(io, result);
   else if (options.source) io.out(result.source.replace(/\n$/, ''));
   else {
-    io.out(line`revision ${result.revision}${result.current ? ' (current)' : ''}: "${result.name}", published ${shortTime(result.publishedAt)} by ${result.publishedBy ?? '-'}`);
+    io.out(
+      line`revision ${result.revision}${result.current ? ' (current)' : ''}: "${result.name}", published ${shortTime(result.publishedAt)} by ${result.publishedBy ?? '-'}`,
+    );
     if (result.comment) io.out(line`comment: ${result.comment}`);
     io.out(`sha256 ${result.sha256}, etag ${result.etag}`);
     io.out('');
@@ -131,7 +180,11 @@ type Removed = Static<typeof RollbackReply>['removed'][number];
 
 /** `exception-request-… (claude-code, until 2026-12-31, request …)`. */
 function describeRemoved(removed: Removed): string {
-  const parts = [removed.tools.join(', '), removed.until ? `until ${removed.until}` : 'no end', removed.request ? `request ${removed.request.id}` : null];
+  const parts = [
+    removed.tools.join(', '),
+    removed.until ? `until ${removed.until}` : 'no end',
+    removed.request ? `request ${removed.request.id}` : null,
+  ];
   return line`${removed.name ?? 'an unnamed exception'} (${parts.filter(Boolean).join(', ')})`;
 }
 
@@ -142,11 +195,15 @@ function describeRemoved(removed: Removed): string {
  */
 async function rollback(client: AdminClient, revision: number, options: RollbackOptions, io: Output): Promise<number> {
   if (options.dryRun) {
-    const plan = await client.post<Static<typeof RollbackPlanReply>>(`/policies/${revision}/rollback`, { dryRun: true });
+    const plan = await client.post<Static<typeof RollbackPlanReply>>(`/policies/${revision}/rollback`, {
+      dryRun: true,
+    });
     if (options.json) printJson(io, plan);
     else if (plan.removes.length === 0) io.out(`a rollback to revision ${revision} removes no exception in force`);
     else {
-      io.out(`a rollback to revision ${revision} removes ${plan.removes.length} exception${plan.removes.length === 1 ? '' : 's'} in force:`);
+      io.out(
+        `a rollback to revision ${revision} removes ${plan.removes.length} exception${plan.removes.length === 1 ? '' : 's'} in force:`,
+      );
       for (const removed of plan.removes) io.out(`  ${describeRemoved(removed)}`);
     }
     return EXIT_OK;
@@ -162,13 +219,16 @@ async function rollback(client: AdminClient, revision: number, options: Rollback
       for (const removed of result.removed) io.out(`  removed: ${describeRemoved(removed)}`);
       const followed = result.exceptionRequests;
       if (followed.revoked.length) io.out(line`  exception requests now revoked: ${followed.revoked.join(', ')}`);
-      if (followed.reinstated.length) io.out(line`  exception requests approved again: ${followed.reinstated.join(', ')}`);
+      if (followed.reinstated.length)
+        io.out(line`  exception requests approved again: ${followed.reinstated.join(', ')}`);
     }
     return EXIT_OK;
   } catch (error) {
     const code = reportError(error, io);
     if (error instanceof AdminApiError && error.code === 'confirmation_required') {
-      io.err(line`nothing was published; to remove them, run again with --yes: aigate policy rollback ${revision} --yes`);
+      io.err(
+        line`nothing was published; to remove them, run again with --yes: aigate policy rollback ${revision} --yes`,
+      );
     }
     return code;
   }
@@ -176,7 +236,9 @@ async function rollback(client: AdminClient, revision: number, options: Rollback
 
 export function registerPolicy(context: CliContext): void {
   const { io, setExit } = context;
-  const policy = context.program.command('policy').description('validate, explain, preview, publish and roll back policies');
+  const policy = context.program
+    .command('policy')
+    .description('validate, explain, preview, publish and roll back policies');
   policy
     .command('validate <file>')
     .description('check a policy file and list every problem in it (no server needed)')
@@ -206,13 +268,21 @@ export function registerPolicy(context: CliContext): void {
     .option('--at <when>', 'evaluate at this date or instant (default now)')
     .option('--all', 'also list allowed tools')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, file: string, options: { at?: string; all?: boolean; json?: boolean }) => preview(client, file, options, io)));
+    .action(
+      withClient(context, (client, file: string, options: { at?: string; all?: boolean; json?: boolean }) =>
+        preview(client, file, options, io),
+      ),
+    );
   policy
     .command('publish <file>')
     .description('publish a policy file as the next revision')
     .option('-m, --comment <text>', 'why (kept in the history)')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, file: string, options: { comment?: string; json?: boolean }) => publish(client, file, options, io)));
+    .action(
+      withClient(context, (client, file: string, options: { comment?: string; json?: boolean }) =>
+        publish(client, file, options, io),
+      ),
+    );
   policy
     .command('history')
     .description('published revisions, newest first')
@@ -225,14 +295,24 @@ export function registerPolicy(context: CliContext): void {
     .description('one revision (default: the current one)')
     .option('--source', 'print only the policy source')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, revision: number | undefined, options: { source?: boolean; json?: boolean }) => show(client, revision, options, io)));
+    .action(
+      withClient(context, (client, revision: number | undefined, options: { source?: boolean; json?: boolean }) =>
+        show(client, revision, options, io),
+      ),
+    );
   policy
     .command('rollback')
     .argument('<revision>', 'the revision whose content to publish again', revisionNumber)
-    .description('publish the content of an earlier revision as a new revision (says which exceptions in force it removes)')
+    .description(
+      'publish the content of an earlier revision as a new revision (says which exceptions in force it removes)',
+    )
     .option('-m, --comment <text>', 'why')
     .option('-y, --yes', 'confirm: publish even though it removes exceptions now in force')
     .option('--dry-run', 'only list the exceptions in force it would remove')
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, revision: number, options: RollbackOptions) => rollback(client, revision, options, io)));
+    .action(
+      withClient(context, (client, revision: number, options: RollbackOptions) =>
+        rollback(client, revision, options, io),
+      ),
+    );
 }

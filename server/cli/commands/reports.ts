@@ -3,11 +3,22 @@
  * a report command runs; the kinds listed in --help are checked against them by a test.
  */
 import { Option } from 'commander';
+
 import type { ExportOptions, VerifyOptions } from '../report-export.js';
-import { withClient, type CliContext } from './common.js';
+import { type CliContext, withClient } from './common.js';
 
 /** The report kinds, for --help without loading the definitions (test/server/reports-cli.test.ts holds it to REPORT_KINDS). */
-export const REPORT_KIND_NAMES = ['inventory', 'violations', 'events', 'coverage', 'compliance', 'usage', 'policies', 'audit', 'attestation'] as const;
+export const REPORT_KIND_NAMES = [
+  'inventory',
+  'violations',
+  'events',
+  'coverage',
+  'compliance',
+  'usage',
+  'policies',
+  'audit',
+  'attestation',
+] as const;
 
 export function registerReports(context: CliContext): void {
   const { io } = context;
@@ -16,7 +27,13 @@ export function registerReports(context: CliContext): void {
     .command('export <kind>')
     .description(`stream a report: ${REPORT_KIND_NAMES.join(', ')}`)
     // Required for every kind but attestation, which is signed JSON only (checked in reportExport).
-    .addOption(new Option('--format <format>', 'output format (attestation: json, the default)').choices(['csv', 'json', 'ndjson']))
+    .addOption(
+      new Option('--format <format>', 'output format (attestation: json, the default)').choices([
+        'csv',
+        'json',
+        'ndjson',
+      ]),
+    )
     .option('-o, --output <file>', 'write to this file (default: standard output)')
     .option('--at <instant>', 'the instant to attest, such as 2026-07-10T00:00:00+08:00 (attestation)')
     .option('--from <when>', 'from this date or instant on (UTC)')
@@ -39,7 +56,9 @@ export function registerReports(context: CliContext): void {
     );
   report
     .command('verify <file>')
-    .description('check a signed attestation against the server\'s policy key and print what it attests (exit 0 valid, 1 invalid)')
+    .description(
+      "check a signed attestation against the server's policy key and print what it attests (exit 0 valid, 1 invalid)",
+    )
     .option('--key <file>', 'the policy public key as a JWK file (no server needed)')
     .option('--policy-key-fingerprint <fingerprint>', 'trust the key with this fingerprint (no server needed)')
     .option('--json', 'machine-readable result')

@@ -1,14 +1,19 @@
 /** `aigate tokens create|list|revoke`. */
 import type { Static } from '@sinclair/typebox';
+
 import type { AdminClient } from '../../client/admin-client.js';
 import type { TokenView } from '../../routes/admin/tokens.js';
 import { EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
-import { oneOf, printJson, uuidArgument, withClient, type CliContext } from './common.js';
+import { type CliContext, oneOf, printJson, uuidArgument, withClient } from './common.js';
 
 type Token = Static<typeof TokenView>;
 
-async function create(client: AdminClient, options: { name: string; role: string; json?: boolean }, io: Output): Promise<number> {
+async function create(
+  client: AdminClient,
+  options: { name: string; role: string; json?: boolean },
+  io: Output,
+): Promise<number> {
   const result = await client.post<Token & { token: string }>('/tokens', { name: options.name, role: options.role });
   if (options.json) printJson(io, result);
   else {
@@ -25,7 +30,14 @@ async function list(client: AdminClient, options: { json?: boolean }, io: Output
     io.out(
       table(
         ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED', 'STATE'],
-        result.tokens.map((t) => [t.id, t.name, t.role, shortTime(t.createdAt), shortTime(t.lastUsedAt), t.revokedAt ? 'revoked' : 'active']),
+        result.tokens.map((t) => [
+          t.id,
+          t.name,
+          t.role,
+          shortTime(t.createdAt),
+          shortTime(t.lastUsedAt),
+          t.revokedAt ? 'revoked' : 'active',
+        ]),
       ),
     );
   return EXIT_OK;
@@ -46,7 +58,11 @@ export function registerTokens(context: CliContext): void {
     .requiredOption('--name <name>', 'who or what uses it')
     .requiredOption('--role <role>', 'admin | auditor', oneOf('--role', ['admin', 'auditor']))
     .option('--json', 'machine-readable result')
-    .action(withClient(context, (client, options: { name: string; role: string; json?: boolean }) => create(client, options, io)));
+    .action(
+      withClient(context, (client, options: { name: string; role: string; json?: boolean }) =>
+        create(client, options, io),
+      ),
+    );
   tokens
     .command('list')
     .description('tokens (never the secrets)')

@@ -1,10 +1,11 @@
 /** `aigate login`, `aigate logout` and `aigate whoami`: the connection to a server. */
 import type { Static } from '@sinclair/typebox';
+
 import { AdminClient } from '../../client/admin-client.js';
 import type { WhoamiReply } from '../../routes/admin/index.js';
 import { removeConfig, resolveConnection, writeConfig } from '../config-file.js';
 import { EXIT_OK, EXIT_USAGE, line } from '../output.js';
-import { reportError, withClient, type CliContext } from './common.js';
+import { type CliContext, reportError, withClient } from './common.js';
 
 type Whoami = Static<typeof WhoamiReply>;
 
@@ -45,7 +46,9 @@ export function registerWhoami(context: CliContext): void {
       withClient(context, async (client) => {
         const who = await client.get<Whoami>('/whoami');
         io.out(line`"${who.name}" (${who.role}, token id ${who.id}) at ${client.baseUrl}`);
-        io.out(line`policy key fingerprint (for aigate-agent enroll --policy-key-fingerprint): ${who.policyKeyFingerprint}`);
+        io.out(
+          line`policy key fingerprint (for aigate-agent enroll --policy-key-fingerprint): ${who.policyKeyFingerprint}`,
+        );
         return EXIT_OK;
       }),
     );

@@ -6,15 +6,15 @@
  * the exceptions in force. One JSON document, signed by the server's policy key in the route
  * (policies/attestation.ts); CSV and NDJSON are refused because they would not be signed.
  */
-import type Database from 'better-sqlite3';
-import { compilePolicy, type CompiledEntry, type CompiledPolicy } from '../../../policies/compile.js';
+
+import { type CompiledEntry, type CompiledPolicy, compilePolicy } from '../../../policies/compile.js';
 import { evaluateInstance } from '../../../policies/evaluate.js';
 import type { DeviceFacts, ToolInstance } from '../../../policies/inventory.js';
 import type { OsName, PolicyDocument } from '../../../policies/schema.js';
 import { badRequest } from '../../http/errors.js';
-import { rowToInstance, type InventoryRow } from '../../store/inventory.js';
+import { type InventoryRow, rowToInstance } from '../../store/inventory.js';
 import { column, isoUtc } from '../columns.js';
-import { toolInfoCache, type ReportContext, type ReportDefinition } from '../definition.js';
+import { type ReportContext, type ReportDefinition, toolInfoCache } from '../definition.js';
 import type { Filters } from '../filters.js';
 
 /** One installed tool instance at the instant. */
@@ -29,7 +29,14 @@ export interface AttestedTool {
   host: string | null;
   firstSeen: string;
   /** What the policy in force said at the instant (null: no policy was published yet). */
-  policy: { action: string; enforce: boolean; phase: string; decidedBy: string; effectiveAt: string | null; until: string | null } | null;
+  policy: {
+    action: string;
+    enforce: boolean;
+    phase: string;
+    decidedBy: string;
+    effectiveAt: string | null;
+    until: string | null;
+  } | null;
   /** The verdict the agent had last reported for it by the instant, and since when (null: none reported). */
   agentReported: { action: string | null; at: string; policyRevision: number | null } | null;
   /** The last quarantine or restore the agent reported for it by the instant. */
@@ -50,7 +57,15 @@ export interface AttestedDevice {
   /** The last policy the agent reported refusing at or before the instant. */
   policyRefused: { revision: number | null; at: string; message: string | null } | null;
   tools: AttestedTool[];
-  exceptions: { name: string; index: number; tools: string[]; users: string[] | null; from: string; until: string | null; reason: string | null }[];
+  exceptions: {
+    name: string;
+    index: number;
+    tools: string[];
+    users: string[] | null;
+    from: string;
+    until: string | null;
+    reason: string | null;
+  }[];
 }
 
 export interface AttestationDocument {
@@ -82,7 +97,6 @@ const SOURCES = [
   'enforcement: the last quarantined/restored event per instance at or before the instant',
 ];
 
-
 interface HistoryRow {
   instance_key: string;
   change: 'appeared' | 'version-changed' | 'disappeared' | 'verdict-changed';
@@ -112,12 +126,23 @@ interface Replayed {
 }
 
 /** Replay one device's history rows (in time order) up to the instant. */
-function replay(instances: readonly InventoryRow[], history: readonly HistoryRow[], atMs: number): Map<string, Replayed> {
+function replay(
+  instances: readonly InventoryRow[],
+  history: readonly HistoryRow[],
+  atMs: number,
+): Map<string, Replayed> {
   const states = new Map<string, Replayed>();
   for (const row of history) {
     let state = states.get(row.instance_key);
     if (!state) {
-      state = { present: false, version: null, firstSeen: row.at, agentAction: null, agentAt: null, agentRevision: null };
+      state = {
+        present: false,
+        version: null,
+        firstSeen: row.at,
+        agentAction: null,
+        agentAt: null,
+        agentRevision: null,
+      };
       states.set(row.instance_key, state);
     }
     if (row.change === 'disappeared') {
@@ -137,7 +162,14 @@ function replay(instances: readonly InventoryRow[], history: readonly HistoryRow
   for (const row of instances) {
     if (states.has(row.instance_key) || row.first_seen_at > atMs) continue;
     if (row.present === 0 && (row.disappeared_at === null || row.disappeared_at <= atMs)) continue;
-    states.set(row.instance_key, { present: true, version: row.version, firstSeen: row.first_seen_at, agentAction: null, agentAt: null, agentRevision: null });
+    states.set(row.instance_key, {
+      present: true,
+      version: row.version,
+      firstSeen: row.first_seen_at,
+      agentAction: null,
+      agentAt: null,
+      agentRevision: null,
+    });
   }
   return states;
 }
@@ -145,7 +177,8 @@ function replay(instances: readonly InventoryRow[], history: readonly HistoryRow
 function scopeFits(entry: CompiledEntry, facts: DeviceFacts): boolean {
   if (entry.os !== null && !entry.os.has(facts.os)) return false;
   if (entry.groups !== null && (facts.group === undefined || !entry.groups.has(facts.group))) return false;
-  if (entry.devices !== null && !(entry.devices.has(facts.deviceId ?? '') || entry.devices.has(facts.hostname ?? ''))) return false;
+  if (entry.devices !== null && !(entry.devices.has(facts.deviceId ?? '') || entry.devices.has(facts.hostname ?? '')))
+    return false;
   return true;
 }
 
@@ -154,7 +187,8 @@ function exceptionsInForce(policy: CompiledPolicy, facts: DeviceFacts, atMs: num
   const found = new Map<number, { entry: CompiledEntry; tools: Set<string> }>();
   for (const [toolId, entries] of policy.candidates) {
     for (const entry of entries) {
-      if (entry.kind !== 'exception' || atMs < entry.startsAt || atMs >= entry.endsAt || !scopeFits(entry, facts)) continue;
+      if (entry.kind !== 'exception' || atMs < entry.startsAt || atMs >= entry.endsAt || !scopeFits(entry, facts))
+        continue;
       let item = found.get(entry.index);
       if (!item) found.set(entry.index, (item = { entry, tools: new Set() }));
       item.tools.add(toolId);
@@ -177,14 +211,32 @@ function exceptionsInForce(policy: CompiledPolicy, facts: DeviceFacts, atMs: num
 export function buildAttestation(context: ReportContext, filters: Filters): AttestationDocument {
   const { db, catalog, now } = context;
   if (filters.format !== 'json') {
-    throw badRequest(`query.format: the attestation is a signed JSON document; ${filters.format.toUpperCase()} would not be signed, so only format=json is served`);
+    throw badRequest(
+      `query.format: the attestation is a signed JSON document; ${filters.format.toUpperCase()} would not be signed, so only format=json is served`,
+    );
   }
-  if (filters.atMs === undefined || filters.atAsGiven === undefined) throw badRequest('query.at: the instant to attest is required (an RFC 3339 instant such as 2026-07-10T00:00:00+08:00, or a date)');
+  if (filters.atMs === undefined || filters.atAsGiven === undefined)
+    throw badRequest(
+      'query.at: the instant to attest is required (an RFC 3339 instant such as 2026-07-10T00:00:00+08:00, or a date)',
+    );
   const atMs = filters.atMs;
-  if (atMs > now) throw badRequest(`query.at: ${filters.atAsGiven} is in the future (server time ${isoUtc(now)}); only what has happened can be attested`);
+  if (atMs > now)
+    throw badRequest(
+      `query.at: ${filters.atAsGiven} is in the future (server time ${isoUtc(now)}); only what has happened can be attested`,
+    );
 
   const policyRow = db
-    .prepare<[number], { revision: number; name: string; document: string; sha256: string; published_at: number; published_by: string | null }>(
+    .prepare<
+      [number],
+      {
+        revision: number;
+        name: string;
+        document: string;
+        sha256: string;
+        published_at: number;
+        published_by: string | null;
+      }
+    >(
       'SELECT revision, name, document, sha256, published_at, published_by FROM policies WHERE published_at <= ? ORDER BY revision DESC LIMIT 1',
     )
     .get(atMs);
@@ -216,29 +268,43 @@ export function buildAttestation(context: ReportContext, filters: Filters): Atte
     params.hostname = filters.device.hostname;
   }
   const devices = db
-    .prepare<[Record<string, string | number>], DeviceRow>(`SELECT id, hostname, os, group_name, users, enrolled_at FROM devices WHERE ${where.join(' AND ')} ORDER BY hostname, id`)
+    .prepare<[Record<string, string | number>], DeviceRow>(
+      `SELECT id, hostname, os, group_name, users, enrolled_at FROM devices WHERE ${where.join(' AND ')} ORDER BY hostname, id`,
+    )
     .all(params);
 
   const instancesOf = db.prepare<[string], InventoryRow>('SELECT * FROM inventory WHERE device_id = ?');
   const historyOf = db.prepare<[string, number], HistoryRow>(
     'SELECT instance_key, change, new_version, new_action, at, policy_revision FROM instance_history WHERE device_id = ? AND at <= ? ORDER BY at, id',
   );
-  const lastEvent = db.prepare<[string, string, number], { at: number; policy_revision: number | null; message: string | null }>(
+  const lastEvent = db.prepare<
+    [string, string, number],
+    { at: number; policy_revision: number | null; message: string | null }
+  >(
     'SELECT at, policy_revision, message FROM events WHERE device_id = ? AND type = ? AND at <= ? ORDER BY at DESC LIMIT 1',
   );
-  const enforcementOf = db.prepare<[string, number], { tool_id: string | null; install_path: string | null; type: 'quarantined' | 'restored'; at: number }>(
+  const enforcementOf = db.prepare<
+    [string, number],
+    { tool_id: string | null; install_path: string | null; type: 'quarantined' | 'restored'; at: number }
+  >(
     "SELECT tool_id, install_path, type, at FROM events WHERE device_id = ? AND type IN ('quarantined', 'restored') AND at <= ? ORDER BY at, id",
   );
   const tools = toolInfoCache(catalog);
 
   const attested = devices.map((device): AttestedDevice => {
-    const facts: DeviceFacts = { deviceId: device.id, hostname: device.hostname, group: device.group_name, os: device.os as OsName };
+    const facts: DeviceFacts = {
+      deviceId: device.id,
+      hostname: device.hostname,
+      group: device.group_name,
+      os: device.os as OsName,
+    };
     const rows = instancesOf.all(device.id);
     const byKey = new Map(rows.map((row) => [row.instance_key, row]));
     const states = replay(rows, historyOf.all(device.id, atMs), atMs);
     const enforcement = new Map<string, AttestedTool['enforcement']>();
     for (const event of enforcementOf.all(device.id, atMs)) {
-      if (event.tool_id !== null && event.install_path !== null) enforcement.set(`${event.tool_id}\u0000${event.install_path}`, { event: event.type, at: isoUtc(event.at) });
+      if (event.tool_id !== null && event.install_path !== null)
+        enforcement.set(`${event.tool_id}\u0000${event.install_path}`, { event: event.type, at: isoUtc(event.at) });
     }
     const installed: AttestedTool[] = [];
     for (const [key, state] of states) {
@@ -259,13 +325,33 @@ export function buildAttestation(context: ReportContext, filters: Filters): Atte
         host: row.host,
         firstSeen: isoUtc(state.firstSeen),
         policy: verdict
-          ? { action: verdict.action, enforce: verdict.enforce, phase: verdict.phase, decidedBy: verdict.decidedBy.name, effectiveAt: verdict.effectiveAt, until: verdict.until }
+          ? {
+              action: verdict.action,
+              enforce: verdict.enforce,
+              phase: verdict.phase,
+              decidedBy: verdict.decidedBy.name,
+              effectiveAt: verdict.effectiveAt,
+              until: verdict.until,
+            }
           : null,
-        agentReported: state.agentAt === null ? null : { action: state.agentAction, at: isoUtc(state.agentAt), policyRevision: state.agentRevision },
+        agentReported:
+          state.agentAt === null
+            ? null
+            : { action: state.agentAction, at: isoUtc(state.agentAt), policyRevision: state.agentRevision },
         enforcement: enforcement.get(key) ?? null,
       });
     }
-    installed.sort((a, b) => (a.toolId < b.toolId ? -1 : a.toolId > b.toolId ? 1 : a.installPath < b.installPath ? -1 : a.installPath > b.installPath ? 1 : 0));
+    installed.sort((a, b) =>
+      a.toolId < b.toolId
+        ? -1
+        : a.toolId > b.toolId
+          ? 1
+          : a.installPath < b.installPath
+            ? -1
+            : a.installPath > b.installPath
+              ? 1
+              : 0,
+    );
     const applied = lastEvent.get(device.id, 'policy-applied', atMs);
     const refused = lastEvent.get(device.id, 'policy-refused', atMs);
     return {
@@ -277,7 +363,9 @@ export function buildAttestation(context: ReportContext, filters: Filters): Atte
       enrolledAt: isoUtc(device.enrolled_at),
       policyApplied: applied ? { revision: applied.policy_revision, at: isoUtc(applied.at) } : null,
       appliedRevisionInForce: applied && policyRow ? applied.policy_revision === policyRow.revision : null,
-      policyRefused: refused ? { revision: refused.policy_revision, at: isoUtc(refused.at), message: refused.message } : null,
+      policyRefused: refused
+        ? { revision: refused.policy_revision, at: isoUtc(refused.at), message: refused.message }
+        : null,
       tools: installed,
       exceptions: compiled ? exceptionsInForce(compiled, facts, atMs) : [],
     };
@@ -315,7 +403,8 @@ function* noRows(): Generator<never> {}
 export const attestationReport: ReportDefinition = {
   kind: 'attestation',
   title: 'Attestation',
-  summary: 'Signed statement, as of one instant, of the tools installed on each device, the policy in force, what the agent had applied, and exceptions in force',
+  summary:
+    'Signed statement, as of one instant, of the tools installed on each device, the policy in force, what the agent had applied, and exceptions in force',
   description:
     'One JSON document `{ format, attestation, signature }`: `attestation` lists, per device enrolled at `at`, the tools installed then (with the verdict the policy in force gave them at that instant), the last policy the agent reported applying, quarantines, and exceptions in force; `signature.jws` is a detached Ed25519 JWS (typ aigate-attestation+jws, kid = the policy key fingerprint) over the canonical JSON of `attestation`. Check it with `aigate report verify FILE`. JSON only: CSV and NDJSON would not be signed and are refused (400).',
   columns: [

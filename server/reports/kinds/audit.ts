@@ -4,7 +4,7 @@
  * every row carries its own check: does it follow its predecessor, and does its hash still
  * match its content?
  */
-import { AuditLog, entryHash, GENESIS_HASH, type AuditRow } from '../../store/audit.js';
+import { AuditLog, type AuditRow, entryHash, GENESIS_HASH } from '../../store/audit.js';
 import { column, isoOrNull, type Row } from '../columns.js';
 import type { ReportDefinition } from '../definition.js';
 
@@ -34,7 +34,7 @@ export const auditReport: ReportDefinition = {
   title: 'Audit log',
   summary: 'The hash-chained log of admin actions, verified',
   description:
-    'One row per entry, in order. The whole chain is verified first: the JSON document has `verification` ({ ok, entries, headHash, brokenAt?, problem? }) and every format gets the headers x-aigate-audit-verified (ok | broken), x-aigate-audit-entries, x-aigate-audit-head and x-aigate-audit-broken-at. `chain` is each row\'s own check: ok; gap (entries before it are missing); unlinked (it does not point at the hash of the entry before it); changed (its content no longer matches its hash). Keep `headHash` somewhere else to detect entries cut off the end later. `from`/`to` select by time; the chain is always checked whole.',
+    "One row per entry, in order. The whole chain is verified first: the JSON document has `verification` ({ ok, entries, headHash, brokenAt?, problem? }) and every format gets the headers x-aigate-audit-verified (ok | broken), x-aigate-audit-entries, x-aigate-audit-head and x-aigate-audit-broken-at. `chain` is each row's own check: ok; gap (entries before it are missing); unlinked (it does not point at the hash of the entry before it); changed (its content no longer matches its hash). Keep `headHash` somewhere else to detect entries cut off the end later. `from`/`to` select by time; the chain is always checked whole.",
   columns: [
     column('seq', 'integer', 'sequence number'),
     column('at', 'instant', 'when'),
@@ -53,14 +53,28 @@ export const auditReport: ReportDefinition = {
   open({ db, now }, filters) {
     const verification = new AuditLog(db, () => now).verify();
     const statement = db.prepare<[], AuditRow>('SELECT * FROM audit_log ORDER BY seq');
-    const inRange = (at: number) => (filters.fromMs === undefined || at >= filters.fromMs) && (filters.toMs === undefined || at < filters.toMs);
+    const inRange = (at: number) =>
+      (filters.fromMs === undefined || at >= filters.fromMs) && (filters.toMs === undefined || at < filters.toMs);
     function* rows(): Generator<Row> {
       let previous: AuditRow | null = null;
       for (const row of statement.iterate()) {
         const status = chainStatus(row, previous);
         previous = row;
         if (!inRange(row.at)) continue;
-        yield [row.seq, isoOrNull(row.at), row.actor_id, row.actor_name, row.actor_role, row.action, row.target, row.details, row.remote_ip, row.prev_hash, row.hash, status];
+        yield [
+          row.seq,
+          isoOrNull(row.at),
+          row.actor_id,
+          row.actor_name,
+          row.actor_role,
+          row.action,
+          row.target,
+          row.details,
+          row.remote_ip,
+          row.prev_hash,
+          row.hash,
+          status,
+        ];
       }
     }
     const headers: Record<string, string> = {

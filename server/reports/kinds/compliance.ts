@@ -9,6 +9,7 @@
  * is the rollups' definition too, so today's share and the trend compare like with like.
  */
 import type Database from 'better-sqlite3';
+
 import { DAY_MS } from '../../../policies/time.js';
 import { dayNumber, dayText } from '../../jobs/days.js';
 import { column } from '../columns.js';
@@ -57,7 +58,10 @@ export interface ComplianceFigures {
  * before 7 and 30 days ago. `staleBefore` (epoch ms): check-ins before it are not active.
  * Ordered by key. Cheap: one pass over devices with indexed instance lookups.
  */
-export function complianceFigures(db: Database.Database, options: { now: number; staleBefore: number; by: ComplianceBy; group?: string }): ComplianceFigures {
+export function complianceFigures(
+  db: Database.Database,
+  options: { now: number; staleBefore: number; by: ComplianceBy; group?: string },
+): ComplianceFigures {
   const key = options.by === 'os' ? 'd.os' : 'd.group_name';
   const params: Record<string, string | number> = { stale_before: options.staleBefore };
   let where = 'd.revoked_at IS NULL';
@@ -66,7 +70,19 @@ export function complianceFigures(db: Database.Database, options: { now: number;
     params.group = options.group;
   }
   const live = db
-    .prepare<[Record<string, string | number>], { key: string; devices: number; active: number; reporting: number; violating: number; with_block: number; with_warn: number; degraded: number }>(
+    .prepare<
+      [Record<string, string | number>],
+      {
+        key: string;
+        devices: number;
+        active: number;
+        reporting: number;
+        violating: number;
+        with_block: number;
+        with_warn: number;
+        degraded: number;
+      }
+    >(
       `SELECT key, count(*) AS devices, sum(active) AS active, sum(reporting) AS reporting,
               sum(reporting AND (has_block OR has_warn)) AS violating, sum(reporting AND has_block) AS with_block,
               sum(reporting AND has_warn) AS with_warn, sum(degraded) AS degraded
@@ -85,12 +101,19 @@ export function complianceFigures(db: Database.Database, options: { now: number;
   // without a row for a group had no reporting device in it: its share is unknown (null).
   const today = dayNumber(options.now);
   const trendDays = TREND_DAYS.map(
-    (back) => db.prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_compliance_day WHERE day <= ?').get(dayText(today - back))?.day ?? null,
+    (back) =>
+      db
+        .prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_compliance_day WHERE day <= ?')
+        .get(dayText(today - back))?.day ?? null,
   );
   const shares = trendDays.map((day) => {
     const byGroup = new Map<string, number | null>();
     if (day === null || options.by !== 'group') return byGroup;
-    for (const row of db.prepare<[string], { group_name: string; devices: number; compliant: number }>('SELECT group_name, devices, compliant FROM rollup_compliance_day WHERE day = ?').all(day)) {
+    for (const row of db
+      .prepare<[string], { group_name: string; devices: number; compliant: number }>(
+        'SELECT group_name, devices, compliant FROM rollup_compliance_day WHERE day = ?',
+      )
+      .all(day)) {
       byGroup.set(row.group_name, row.devices > 0 ? row.compliant / row.devices : null);
     }
     return byGroup;
@@ -120,9 +143,10 @@ const share = (value: number | null): number | null => (value === null ? null : 
 export const complianceReport: ReportDefinition = {
   kind: 'compliance',
   title: 'Compliance',
-  summary: 'Per group (or operating system): devices, compliant share now and 7 and 30 days ago, devices with a blocked or warned tool, degraded agents',
+  summary:
+    'Per group (or operating system): devices, compliant share now and 7 and 30 days ago, devices with a blocked or warned tool, degraded agents',
   description:
-    'One row per group (`by=group`, the default; `os` empty) or operating system (`by=os`; `group` empty) of enrolled, not revoked devices. A device is compliant when it has checked in and none of its installed tools is warned or blocked; `share_compliant` is compliant / reporting. Today\'s figures are live; `share_compliant_7d_ago` and `share_compliant_30d_ago` come from the daily rollups (the last rolled-up day at or before then, given as `trendDays` in JSON and `x-aigate-trend-days`), which are kept per group: by OS they are empty. `group` keeps one group; `staleAfter` sets when a device stops being active.',
+    "One row per group (`by=group`, the default; `os` empty) or operating system (`by=os`; `group` empty) of enrolled, not revoked devices. A device is compliant when it has checked in and none of its installed tools is warned or blocked; `share_compliant` is compliant / reporting. Today's figures are live; `share_compliant_7d_ago` and `share_compliant_30d_ago` come from the daily rollups (the last rolled-up day at or before then, given as `trendDays` in JSON and `x-aigate-trend-days`), which are kept per group: by OS they are empty. `group` keeps one group; `staleAfter` sets when a device stops being active.",
   columns: [
     column('group', 'string', 'the group (by=group; empty by=os)'),
     column('os', 'string', 'the operating system: linux | darwin | windows (by=os; empty by=group)'),
@@ -134,17 +158,48 @@ export const complianceReport: ReportDefinition = {
     column('devices_with_block', 'integer', 'devices with an installed tool whose verdict is block'),
     column('devices_with_warn', 'integer', 'devices with an installed tool whose verdict is warn'),
     column('degraded', 'integer', "devices whose agent's last health report says degraded"),
-    column('share_compliant_7d_ago', 'number', 'share_compliant on the last rolled-up day at or before 7 days ago (by=group only)'),
-    column('share_compliant_30d_ago', 'number', 'share_compliant on the last rolled-up day at or before 30 days ago (by=group only)'),
+    column(
+      'share_compliant_7d_ago',
+      'number',
+      'share_compliant on the last rolled-up day at or before 7 days ago (by=group only)',
+    ),
+    column(
+      'share_compliant_30d_ago',
+      'number',
+      'share_compliant on the last rolled-up day at or before 30 days ago (by=group only)',
+    ),
   ],
   filters: ['by', 'group', 'staleAfter'],
   open({ db, now }, filters) {
     const by: ComplianceBy = filters.by ?? 'group';
-    const figures = complianceFigures(db, { now, staleBefore: now - (filters.staleAfterMs ?? 7 * DAY_MS), by, ...(filters.group !== undefined ? { group: filters.group } : {}) });
+    const figures = complianceFigures(db, {
+      now,
+      staleBefore: now - (filters.staleAfterMs ?? 7 * DAY_MS),
+      by,
+      ...(filters.group !== undefined ? { group: filters.group } : {}),
+    });
     return {
-      rows: figures.rows.map((r) => [by === 'group' ? r.key : null, by === 'os' ? r.key : null, r.devices, r.active, r.reporting, r.compliant, share(r.share), r.withBlock, r.withWarn, r.degraded, share(r.trend[0] ?? null), share(r.trend[1] ?? null)]),
-      meta: { by, trendDays: Object.fromEntries(TREND_DAYS.map((back, i) => [`${back}d`, figures.trendDays[i] ?? null])) },
-      headers: { 'x-aigate-trend-days': TREND_DAYS.map((back, i) => `${back}d=${figures.trendDays[i] ?? 'none'}`).join(', ') },
+      rows: figures.rows.map((r) => [
+        by === 'group' ? r.key : null,
+        by === 'os' ? r.key : null,
+        r.devices,
+        r.active,
+        r.reporting,
+        r.compliant,
+        share(r.share),
+        r.withBlock,
+        r.withWarn,
+        r.degraded,
+        share(r.trend[0] ?? null),
+        share(r.trend[1] ?? null),
+      ]),
+      meta: {
+        by,
+        trendDays: Object.fromEntries(TREND_DAYS.map((back, i) => [`${back}d`, figures.trendDays[i] ?? null])),
+      },
+      headers: {
+        'x-aigate-trend-days': TREND_DAYS.map((back, i) => `${back}d=${figures.trendDays[i] ?? 'none'}`).join(', '),
+      },
     };
   },
 };

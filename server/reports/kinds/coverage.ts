@@ -6,7 +6,7 @@
 import { DAY_MS } from '../../../policies/time.js';
 import { parseHealthReasons } from '../../store/devices.js';
 import { column, isoOrNull } from '../columns.js';
-import { mapRows, Where, type ReportDefinition } from '../definition.js';
+import { mapRows, type ReportDefinition, Where } from '../definition.js';
 
 interface CoverageRow {
   id: string;
@@ -50,7 +50,7 @@ export const coverageReport: ReportDefinition = {
   title: 'Coverage',
   summary: 'Every enrolled device: last check-in, agent version, applied policy, and whether it is stale or never seen',
   description:
-    'One row per enrolled device, by group and hostname. A device is stale when its last check-in is older than `staleAfter` (default: the server\'s --stale-after), never-seen when it enrolled but never checked in. `user` keeps devices that user signs in to.',
+    "One row per enrolled device, by group and hostname. A device is stale when its last check-in is older than `staleAfter` (default: the server's --stale-after), never-seen when it enrolled but never checked in. `user` keeps devices that user signs in to.",
   columns: [
     column('device_id', 'string', 'the device'),
     column('hostname', 'string', 'hostname'),
@@ -73,7 +73,11 @@ export const coverageReport: ReportDefinition = {
     column('violations', 'integer', 'of those, warned or blocked'),
     column('revoked_at', 'instant', 'when the device was revoked'),
     column('health', 'string', "the agent's own health report: ok | degraded | unknown (never reported)"),
-    column('health_reasons', 'list', 'why it is degraded: ledger-damaged, enforcement-failing, spool-trouble, cycle-errors, suspicious-layout'),
+    column(
+      'health_reasons',
+      'list',
+      'why it is degraded: ledger-damaged, enforcement-failing, spool-trouble, cycle-errors, suspicious-layout',
+    ),
     column('health_detail', 'string', "the agent's messages, one `code: message` per reason, separated by `; `"),
     column('degraded_since', 'instant', 'the check-in that first said degraded (empty when ok)'),
   ],
@@ -82,7 +86,8 @@ export const coverageReport: ReportDefinition = {
     const staleBefore = now - (filters.staleAfterMs ?? 0);
     const where = new Where();
     if (filters.group !== undefined) where.add('d.group_name = @group', { group: filters.group });
-    if (filters.user !== undefined) where.add('EXISTS (SELECT 1 FROM json_each(d.users) WHERE value = @user)', { user: filters.user });
+    if (filters.user !== undefined)
+      where.add('EXISTS (SELECT 1 FROM json_each(d.users) WHERE value = @user)', { user: filters.user });
     if (filters.status !== undefined) where.add(`(${DEVICE_STATUS_SQL}) = @status`, { status: filters.status });
     const statement = db.prepare<[Record<string, string | number>], CoverageRow>(
       `SELECT d.id, d.hostname, d.group_name, d.os, d.os_version, d.arch, d.users, d.agent_version, d.enrolled_at, d.last_checkin_at,
@@ -97,30 +102,30 @@ export const coverageReport: ReportDefinition = {
       rows: mapRows(statement.iterate({ ...where.params, stale_before: staleBefore }), (row) => {
         const reasons = parseHealthReasons(row.health_reasons);
         return [
-        row.id,
-        row.hostname,
-        row.group_name,
-        row.os,
-        row.os_version,
-        row.arch,
-        parseUsers(row.users),
-        row.agent_version,
-        isoOrNull(row.enrolled_at),
-        isoOrNull(row.last_checkin_at),
-        isoOrNull(row.last_seen_at),
-        row.status,
-        row.last_checkin_at === null || row.last_checkin_at < staleBefore,
-        row.last_checkin_at === null ? null : Math.max(0, Math.floor((now - row.last_checkin_at) / DAY_MS)),
-        row.policy_revision,
-        currentRevision,
-        currentRevision === null ? null : row.policy_revision === currentRevision,
-        row.tools,
-        row.violations,
-        isoOrNull(row.revoked_at),
-        row.health ?? 'unknown',
-        reasons.map((r) => r.code),
-        reasons.length ? reasons.map((r) => `${r.code}: ${r.message}`).join('; ') : null,
-        isoOrNull(row.degraded_since),
+          row.id,
+          row.hostname,
+          row.group_name,
+          row.os,
+          row.os_version,
+          row.arch,
+          parseUsers(row.users),
+          row.agent_version,
+          isoOrNull(row.enrolled_at),
+          isoOrNull(row.last_checkin_at),
+          isoOrNull(row.last_seen_at),
+          row.status,
+          row.last_checkin_at === null || row.last_checkin_at < staleBefore,
+          row.last_checkin_at === null ? null : Math.max(0, Math.floor((now - row.last_checkin_at) / DAY_MS)),
+          row.policy_revision,
+          currentRevision,
+          currentRevision === null ? null : row.policy_revision === currentRevision,
+          row.tools,
+          row.violations,
+          isoOrNull(row.revoked_at),
+          row.health ?? 'unknown',
+          reasons.map((r) => r.code),
+          reasons.length ? reasons.map((r) => `${r.code}: ${r.message}`).join('; ') : null,
+          isoOrNull(row.degraded_since),
         ];
       }),
       meta: { staleAfterMs: filters.staleAfterMs ?? null },

@@ -1,7 +1,7 @@
 /** events: what agents reported doing: warned and blocked launches, quarantines, restores, tamper, refused policies. */
 import { EVENT_TYPES } from '../../store/events.js';
 import { column, isoOrNull } from '../columns.js';
-import { mapRows, toolInfo, Where, type ReportDefinition } from '../definition.js';
+import { mapRows, type ReportDefinition, toolInfo, Where } from '../definition.js';
 
 interface EventRow {
   at: number;
@@ -28,7 +28,7 @@ export const eventsReport: ReportDefinition = {
   title: 'Events',
   summary: 'Warned and blocked launches, quarantines, restores, tamper and refused policies reported by agents',
   description:
-    'One row per event, oldest first. Without `type`, every type but policy-applied. `from`/`to` select by the time on the device (`at`). `user` is the user the event names. Raw events older than the server\'s --event-retention are pruned (the usage report keeps their daily counts).',
+    "One row per event, oldest first. Without `type`, every type but policy-applied. `from`/`to` select by the time on the device (`at`). `user` is the user the event names. Raw events older than the server's --event-retention are pruned (the usage report keeps their daily counts).",
   columns: [
     column('at', 'instant', 'when it happened on the device'),
     column('received_at', 'instant', 'when the server received it'),
@@ -57,7 +57,8 @@ export const eventsReport: ReportDefinition = {
     if (filters.group !== undefined) where.add('d.group_name = @group', { group: filters.group });
     if (filters.user !== undefined) where.add('e.user_name = @user', { user: filters.user });
     if (filters.device?.id !== undefined) where.add('e.device_id = @device_id', { device_id: filters.device.id });
-    if (filters.device?.hostname !== undefined) where.add('d.hostname = @hostname', { hostname: filters.device.hostname });
+    if (filters.device?.hostname !== undefined)
+      where.add('d.hostname = @hostname', { hostname: filters.device.hostname });
     const statement = db.prepare<[Record<string, string | number>], EventRow>(
       `SELECT e.at, e.received_at, e.device_id, d.hostname, d.group_name, e.type, e.tool_id, e.install_path, e.version, e.user_name,
               e.policy_revision, e.message, e.details, e.id

@@ -10,7 +10,17 @@ import { policiesReport } from './policies.js';
 import { usageReport } from './usage.js';
 import { violationsReport } from './violations.js';
 
-export const REPORTS: readonly ReportDefinition[] = [inventoryReport, violationsReport, eventsReport, coverageReport, complianceReport, usageReport, policiesReport, auditReport, attestationReport];
+export const REPORTS: readonly ReportDefinition[] = [
+  inventoryReport,
+  violationsReport,
+  eventsReport,
+  coverageReport,
+  complianceReport,
+  usageReport,
+  policiesReport,
+  auditReport,
+  attestationReport,
+];
 
 export const REPORT_KINDS = REPORTS.map((report) => report.kind);
 

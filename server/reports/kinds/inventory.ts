@@ -1,7 +1,7 @@
 /** inventory: every tool instance ever reported, with when it was seen and its current verdict. */
-import { boolOrNull, column, isoOrNull } from '../columns.js';
-import { KeyedCursor, reportedInstant, toolInfoCache, Where, type ReportDefinition } from '../definition.js';
 import type { Row } from '../columns.js';
+import { boolOrNull, column, isoOrNull } from '../columns.js';
+import { KeyedCursor, type ReportDefinition, reportedInstant, toolInfoCache, Where } from '../definition.js';
 import type { Filters } from '../filters.js';
 
 /** Columns read from the covering index `instances_report`, in this order (raw rows). */
@@ -37,7 +37,8 @@ export function instanceWhere(filters: Filters, where = new Where()): Where {
   if (filters.group !== undefined) where.add('i.group_name = @group', { group: filters.group });
   if (filters.user !== undefined) where.add('i.owner = @user', { user: filters.user });
   if (filters.device?.id !== undefined) where.add('i.device_id = @device_id', { device_id: filters.device.id });
-  if (filters.device?.hostname !== undefined) where.add('i.hostname = @hostname', { hostname: filters.device.hostname });
+  if (filters.device?.hostname !== undefined)
+    where.add('i.hostname = @hostname', { hostname: filters.device.hostname });
   return where;
 }
 
@@ -82,22 +83,47 @@ export const inventoryReport: ReportDefinition = {
     if (filters.group !== undefined) where.add('i.group_name = @group', { group: filters.group });
     if (filters.user !== undefined) where.add('i.owner = @user', { user: filters.user });
     if (filters.device?.id !== undefined) where.add('i.device_id = @device_id', { device_id: filters.device.id });
-    if (filters.device?.hostname !== undefined) where.add('i.device_id IN (SELECT id FROM devices WHERE hostname = @hostname)', { hostname: filters.device.hostname });
+    if (filters.device?.hostname !== undefined)
+      where.add('i.device_id IN (SELECT id FROM devices WHERE hostname = @hostname)', {
+        hostname: filters.device.hostname,
+      });
     // Last seen, as the inventory view resolves it: an absent instance's seen_until, else its device's last check-in.
-    if (filters.fromMs !== undefined) where.add('coalesce(i.seen_until, (SELECT d.last_checkin_at FROM devices d WHERE d.id = i.device_id), i.changed_at) >= @from', { from: filters.fromMs });
+    if (filters.fromMs !== undefined)
+      where.add(
+        'coalesce(i.seen_until, (SELECT d.last_checkin_at FROM devices d WHERE d.id = i.device_id), i.changed_at) >= @from',
+        { from: filters.fromMs },
+      );
     if (filters.toMs !== undefined) where.add('i.first_seen_at < @to', { to: filters.toMs });
     if (filters.verdict === 'none') where.add('i.action IS NULL');
     else if (filters.verdict !== undefined) where.add('i.action = @verdict', { verdict: filters.verdict });
     if (filters.present !== undefined) where.add('i.present = @present', { present: filters.present ? 1 : 0 });
-    const statement = db.prepare<[Record<string, string | number>], RawRow>(`SELECT ${INVENTORY_SELECT} FROM instances i ${where} ORDER BY i.device_id, i.instance_key`).raw(true);
+    const statement = db
+      .prepare<[Record<string, string | number>], RawRow>(
+        `SELECT ${INVENTORY_SELECT} FROM instances i ${where} ORDER BY i.device_id, i.instance_key`,
+      )
+      .raw(true);
     const tools = toolInfoCache(catalog);
     function* rows(): Generator<Row> {
       // Devices in id order: reading the table through its id index costs a random page read
       // per device, so copy the three columns (sequentially) into a temporary, indexed table.
       db.exec(`CREATE TEMP TABLE IF NOT EXISTS report_devices AS SELECT id, hostname, last_checkin_at FROM main.devices NOT INDEXED;
                CREATE INDEX IF NOT EXISTS temp.report_devices_by_id ON report_devices (id, hostname, last_checkin_at);`);
-      const devices = new KeyedCursor(db.prepare<[], [string, string, number | null]>('SELECT id, hostname, last_checkin_at FROM temp.report_devices ORDER BY id').raw(true).iterate());
-      const runs = new KeyedCursor(db.prepare<[], [string, string, number]>('SELECT device_id, instance_key, last_running_at FROM instance_running ORDER BY device_id').raw(true).iterate());
+      const devices = new KeyedCursor(
+        db
+          .prepare<[], [string, string, number | null]>(
+            'SELECT id, hostname, last_checkin_at FROM temp.report_devices ORDER BY id',
+          )
+          .raw(true)
+          .iterate(),
+      );
+      const runs = new KeyedCursor(
+        db
+          .prepare<[], [string, string, number]>(
+            'SELECT device_id, instance_key, last_running_at FROM instance_running ORDER BY device_id',
+          )
+          .raw(true)
+          .iterate(),
+      );
       const noneRunning = new Map<string, number>();
       let deviceId: string | null = null;
       let hostname = '';

@@ -1,7 +1,7 @@
 /** policies: the published revisions: who published what, when, and why. */
 import type { PolicyDocument } from '../../../policies/schema.js';
 import { column, isoOrNull } from '../columns.js';
-import { mapRows, Where, type ReportDefinition } from '../definition.js';
+import { mapRows, type ReportDefinition, Where } from '../definition.js';
 
 interface PolicyRow {
   revision: number;
@@ -20,7 +20,11 @@ interface PolicyRow {
 function summary(documentText: string): { mode: string | null; rules: number | null; exceptions: number | null } {
   try {
     const document = JSON.parse(documentText) as PolicyDocument;
-    return { mode: document.spec.mode ?? 'enforce', rules: document.spec.rules?.length ?? 0, exceptions: document.spec.exceptions?.length ?? 0 };
+    return {
+      mode: document.spec.mode ?? 'enforce',
+      rules: document.spec.rules?.length ?? 0,
+      exceptions: document.spec.exceptions?.length ?? 0,
+    };
   } catch {
     return { mode: null, rules: null, exceptions: null };
   }

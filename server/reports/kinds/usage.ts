@@ -4,7 +4,7 @@
  * last rollup run (`rollupAt`).
  */
 import { column } from '../columns.js';
-import { mapRows, toolInfo, Where, type ReportDefinition } from '../definition.js';
+import { mapRows, type ReportDefinition, toolInfo, Where } from '../definition.js';
 import { dayOf } from '../filters.js';
 
 interface UsageRow {
@@ -65,10 +65,15 @@ export const usageReport: ReportDefinition = {
         GROUP BY day, tool_id
         ORDER BY day, tool_id`,
     );
-    const rollupAt = db.prepare<[], { value: string }>("SELECT value FROM rollup_meta WHERE key = 'last_run_at'").get()?.value ?? null;
+    const rollupAt =
+      db.prepare<[], { value: string }>("SELECT value FROM rollup_meta WHERE key = 'last_run_at'").get()?.value ?? null;
     return {
       rows: mapRows(statement.iterate(where.params), (row) => {
-        const tool = toolInfo(catalog, row.tool_id, row.tool_id.startsWith('unknown:') ? row.tool_id.split(':').slice(2).join(':') : null);
+        const tool = toolInfo(
+          catalog,
+          row.tool_id,
+          row.tool_id.startsWith('unknown:') ? row.tool_id.split(':').slice(2).join(':') : null,
+        );
         return [
           row.day,
           row.tool_id,

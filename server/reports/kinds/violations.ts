@@ -3,7 +3,7 @@
  * rule that decided, and what the agent did about it (from the events it reported).
  */
 import { column, isoOrNull } from '../columns.js';
-import { mapRows, reportedInstant, toolInfoCache, type ReportDefinition } from '../definition.js';
+import { mapRows, type ReportDefinition, reportedInstant, toolInfoCache } from '../definition.js';
 import { ViolationVerdict } from '../filters.js';
 import { instanceWhere } from './inventory.js';
 
@@ -33,13 +33,22 @@ interface ViolationRow {
   last_event: string | null;
 }
 
-export const AGENT_ACTIONS = ['monitor-only', 'quarantined', 'launches-blocked', 'launches-warned', 'none-reported'] as const;
+export const AGENT_ACTIONS = [
+  'monitor-only',
+  'quarantined',
+  'launches-blocked',
+  'launches-warned',
+  'none-reported',
+] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
 /** The one-word summary of what the agent did, from the counts and times the agent reported. */
-export function agentAction(row: Pick<ViolationRow, 'enforce' | 'quarantined_at' | 'restored_at' | 'blocked_launches' | 'warned_launches'>): AgentAction {
+export function agentAction(
+  row: Pick<ViolationRow, 'enforce' | 'quarantined_at' | 'restored_at' | 'blocked_launches' | 'warned_launches'>,
+): AgentAction {
   if (row.enforce === 0) return 'monitor-only';
-  if (row.quarantined_at !== null && (row.restored_at === null || row.restored_at < row.quarantined_at)) return 'quarantined';
+  if (row.quarantined_at !== null && (row.restored_at === null || row.restored_at < row.quarantined_at))
+    return 'quarantined';
   if (row.blocked_launches > 0) return 'launches-blocked';
   if (row.warned_launches > 0) return 'launches-warned';
   return 'none-reported';
@@ -76,7 +85,11 @@ export const violationsReport: ReportDefinition = {
     column('violation_since', 'instant', 'when it became a violation (kept while it stays one)'),
     column('last_seen', 'instant', 'the last check-in that reported it'),
     column('policy_revision', 'integer', 'the policy revision the agent applied'),
-    column('agent_action', 'string', 'what the agent did: monitor-only | quarantined | launches-blocked | launches-warned | none-reported'),
+    column(
+      'agent_action',
+      'string',
+      'what the agent did: monitor-only | quarantined | launches-blocked | launches-warned | none-reported',
+    ),
     column('blocked_launches', 'integer', 'launches the agent blocked since violation_since'),
     column('warned_launches', 'integer', 'launches the agent warned about since violation_since'),
     column('quarantined_at', 'instant', 'the last quarantine reported since violation_since'),

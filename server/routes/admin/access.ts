@@ -1,6 +1,7 @@
 /** Shared guards for admin routes. */
 import type { FastifyInstance } from 'fastify';
-import { adminGuard, type Access } from '../auth.js';
+
+import { type Access, adminGuard } from '../auth.js';
 
 /** onRequest hooks for an admin route: authenticate (and authorise), then rate-limit per token. */
 export function adminAccess(app: FastifyInstance, access: Access) {

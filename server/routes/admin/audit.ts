@@ -1,6 +1,7 @@
 /** The audit log: read it page by page, and check its hash chain. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { adminErrors, Instant, Nullable } from '../../http/schemas.js';
 import { adminAccess, adminSecurity } from './access.js';
 
@@ -44,14 +45,21 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ entries: Type.Array(AuditEntry), next: Nullable(Type.Integer()) }), ...adminErrors },
+        response: {
+          200: Type.Object({ entries: Type.Array(AuditEntry), next: Nullable(Type.Integer()) }),
+          ...adminErrors,
+        },
       },
     },
     async (request) => {
       const limit = request.query.limit ?? 500;
       const entries = stores.audit.list(request.query.after ?? 0, limit);
       return {
-        entries: entries.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString(), details: JSON.parse(entry.details) as unknown })),
+        entries: entries.map((entry) => ({
+          ...entry,
+          at: new Date(entry.at).toISOString(),
+          details: JSON.parse(entry.details) as unknown,
+        })),
         next: entries.length === limit ? entries[entries.length - 1]!.seq : null,
       };
     },

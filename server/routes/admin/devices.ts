@@ -1,13 +1,14 @@
 /** Devices and groups: list, show (with inventory), revoke. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { ToolInstance } from '../../../policies/inventory.js';
 import { HealthReason } from '../../../policies/protocol.js';
 import { Verdict } from '../../../policies/verdict.js';
-import { actorOf } from '../auth.js';
 import { notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import type { DeviceRecord } from '../../store/devices.js';
+import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
 export const DeviceView = Type.Object({
@@ -28,7 +29,9 @@ export const DeviceView = Type.Object({
   health: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unknown')], {
     description: "the agent's own health report; unknown until it sends one",
   }),
-  healthReasons: Type.Array(HealthReason, { description: 'why the agent says enforcement cannot be trusted; empty unless degraded' }),
+  healthReasons: Type.Array(HealthReason, {
+    description: 'why the agent says enforcement cannot be trusted; empty unless degraded',
+  }),
   degradedSince: Nullable(Instant),
 });
 
@@ -96,7 +99,10 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ devices: Type.Array(DeviceView), next: Nullable(Type.String()) }), ...adminErrors },
+        response: {
+          200: Type.Object({ devices: Type.Array(DeviceView), next: Nullable(Type.String()) }),
+          ...adminErrors,
+        },
       },
     },
     async (request) => {
@@ -106,7 +112,10 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const page: { after?: string; limit: number } = { limit };
       if (after !== undefined) page.after = after;
       const devices = stores.devices.list(filter, page);
-      return { devices: devices.map(deviceView), next: devices.length === limit ? devices[devices.length - 1]!.id : null };
+      return {
+        devices: devices.map(deviceView),
+        next: devices.length === limit ? devices[devices.length - 1]!.id : null,
+      };
     },
   );
 
@@ -120,7 +129,11 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: adminSecurity,
         params: IdParams,
         response: {
-          200: Type.Object({ device: DeviceView, instances: Type.Array(InstanceView), history: Type.Array(HistoryView) }),
+          200: Type.Object({
+            device: DeviceView,
+            instances: Type.Array(InstanceView),
+            history: Type.Array(HistoryView),
+          }),
           ...adminErrors,
         },
       },
@@ -164,7 +177,13 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (device.revokedAt === null) {
         db.transaction(() => {
           stores.devices.revoke(id);
-          stores.audit.append({ actor: actorOf(request), action: 'device.revoke', target: `device:${id}`, details: { hostname: device.hostname, group: device.group }, remoteIp: request.ip });
+          stores.audit.append({
+            actor: actorOf(request),
+            action: 'device.revoke',
+            target: `device:${id}`,
+            details: { hostname: device.hostname, group: device.group },
+            remoteIp: request.ip,
+          });
         })();
         deviceAuth.invalidate(id);
       }
@@ -182,7 +201,14 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: adminSecurity,
         response: {
           200: Type.Object({
-            groups: Type.Array(Type.Object({ group: Type.String(), devices: Type.Integer(), active: Type.Integer(), lastCheckinAt: Nullable(Instant) })),
+            groups: Type.Array(
+              Type.Object({
+                group: Type.String(),
+                devices: Type.Integer(),
+                active: Type.Integer(),
+                lastCheckinAt: Nullable(Instant),
+              }),
+            ),
           }),
           ...adminErrors,
         },

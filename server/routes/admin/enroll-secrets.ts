@@ -1,11 +1,12 @@
 /** Enroll secrets: created (shown once), listed (never shown again), revoked. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { parseDateOrInstant, parseDuration } from '../../../policies/time.js';
-import { actorOf } from '../auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
 import { adminErrors, GroupName, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import type { EnrollSecretRecord } from '../../store/enroll-secrets.js';
+import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
 export const DEFAULT_SECRET_LIFETIME = '7d';
@@ -13,8 +14,16 @@ export const DEFAULT_SECRET_LIFETIME = '7d';
 const CreateBody = Type.Object(
   {
     group: GroupName,
-    expiresIn: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `a duration such as 7d or 12h (default ${DEFAULT_SECRET_LIFETIME})` })),
-    expiresAt: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'a date or RFC 3339 instant (instead of expiresIn)' })),
+    expiresIn: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description: `a duration such as 7d or 12h (default ${DEFAULT_SECRET_LIFETIME})`,
+      }),
+    ),
+    expiresAt: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'a date or RFC 3339 instant (instead of expiresIn)' }),
+    ),
     maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     note: Type.Optional(Type.String({ maxLength: 500 })),
   },
@@ -62,7 +71,8 @@ export const enrollSecretRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      if (body.expiresIn !== undefined && body.expiresAt !== undefined) throw badRequest('give body.expiresIn or body.expiresAt, not both');
+      if (body.expiresIn !== undefined && body.expiresAt !== undefined)
+        throw badRequest('give body.expiresIn or body.expiresAt, not both');
       let expiresAt: number;
       if (body.expiresAt !== undefined) {
         const parsed = parseDateOrInstant(body.expiresAt, 'UTC');
@@ -76,7 +86,13 @@ export const enrollSecretRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (expiresAt <= now()) throw badRequest('the secret would already be expired; choose a later expiry');
       const actor = actorOf(request);
       const { record, secret } = db.transaction(() => {
-        const created = stores.enrollSecrets.create({ group: body.group, note: body.note ?? null, expiresAt, maxUses: body.maxUses ?? null, createdBy: actor.name });
+        const created = stores.enrollSecrets.create({
+          group: body.group,
+          note: body.note ?? null,
+          expiresAt,
+          maxUses: body.maxUses ?? null,
+          createdBy: actor.name,
+        });
         stores.audit.append({
           actor,
           action: 'enroll-secret.create',
@@ -94,7 +110,12 @@ export const enrollSecretRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       onRequest: adminAccess(app, 'read'),
-      schema: { tags: ['admin'], summary: 'Enroll secrets (without the secrets)', security: adminSecurity, response: { 200: Type.Object({ secrets: Type.Array(SecretView) }), ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Enroll secrets (without the secrets)',
+        security: adminSecurity,
+        response: { 200: Type.Object({ secrets: Type.Array(SecretView) }), ...adminErrors },
+      },
     },
     async () => ({ secrets: stores.enrollSecrets.list().map(view) }),
   );
@@ -103,7 +124,13 @@ export const enrollSecretRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/revoke',
     {
       onRequest: adminAccess(app, 'write'),
-      schema: { tags: ['admin'], summary: 'Revoke an enroll secret', security: adminSecurity, params: IdParams, response: { 200: SecretView, ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Revoke an enroll secret',
+        security: adminSecurity,
+        params: IdParams,
+        response: { 200: SecretView, ...adminErrors },
+      },
     },
     async (request) => {
       const id = request.params.id.toLowerCase();
@@ -112,7 +139,13 @@ export const enrollSecretRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (found.revokedAt === null) {
         db.transaction(() => {
           stores.enrollSecrets.revoke(id);
-          stores.audit.append({ actor: actorOf(request), action: 'enroll-secret.revoke', target: `enroll-secret:${id}`, details: { group: found.group }, remoteIp: request.ip });
+          stores.audit.append({
+            actor: actorOf(request),
+            action: 'enroll-secret.revoke',
+            target: `enroll-secret:${id}`,
+            details: { group: found.group },
+            remoteIp: request.ip,
+          });
         })();
       }
       return view(stores.enrollSecrets.get(id)!);

@@ -1,10 +1,11 @@
 /** Exception requests for admins: list, show, approve (publishes a new revision), deny. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { actorOf } from '../auth.js';
+import { Type } from '@sinclair/typebox';
+
 import { notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
-import { REQUEST_STATUSES, type ExceptionRequestRecord } from '../../store/exception-requests.js';
+import { type ExceptionRequestRecord, REQUEST_STATUSES } from '../../store/exception-requests.js';
+import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
 const Status = Type.Union(
@@ -29,20 +30,35 @@ export const RequestView = Type.Object({
   decidedBy: Nullable(Type.String()),
   decisionReason: Nullable(Type.String()),
   policyRevision: Nullable(Type.Integer({ description: 'the revision that approved it' })),
-  approvedUntil: Nullable(Type.String({ description: 'the end the approval gave the exception (date or instant), null for none' })),
+  approvedUntil: Nullable(
+    Type.String({ description: 'the end the approval gave the exception (date or instant), null for none' }),
+  ),
   revokedAt: Nullable(Instant),
-  revokedInRevision: Nullable(Type.Integer({ description: 'the revision that removed the exception (status revoked)' })),
+  revokedInRevision: Nullable(
+    Type.Integer({ description: 'the revision that removed the exception (status revoked)' }),
+  ),
 });
 
 const ApproveBody = Type.Object(
   {
-    until: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'end of the exception (default: as requested, else none)' })),
-    scope: Type.Optional(Type.Union([Type.Literal('device'), Type.Literal('user')], { description: 'device (default) | user' })),
+    until: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description: 'end of the exception (default: as requested, else none)',
+      }),
+    ),
+    scope: Type.Optional(
+      Type.Union([Type.Literal('device'), Type.Literal('user')], { description: 'device (default) | user' }),
+    ),
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   },
   { additionalProperties: false },
 );
-const DenyBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500, description: 'why, shown to the employee' }) }, { additionalProperties: false });
+const DenyBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 500, description: 'why, shown to the employee' }) },
+  { additionalProperties: false },
+);
 
 export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { stores, exceptions } = app.aigate;
@@ -80,7 +96,10 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Exception requests, newest first',
         security: adminSecurity,
         querystring: Type.Object(
-          { status: Type.Optional(Status), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 200' })) },
+          {
+            status: Type.Optional(Status),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 200' })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ requests: Type.Array(RequestView) }), ...adminErrors },
@@ -96,7 +115,13 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:id',
     {
       onRequest: adminAccess(app, 'read'),
-      schema: { tags: ['admin'], summary: 'One exception request', security: adminSecurity, params: IdParams, response: { 200: RequestView, ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'One exception request',
+        security: adminSecurity,
+        params: IdParams,
+        response: { 200: RequestView, ...adminErrors },
+      },
     },
     async (request) => {
       const record = stores.exceptionRequests.find(request.params.id.toLowerCase());
@@ -115,7 +140,10 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: adminSecurity,
         params: IdParams,
         body: Nullable(ApproveBody),
-        response: { 200: Type.Object({ request: RequestView, revision: Type.Integer(), etag: Type.String() }), ...adminErrors },
+        response: {
+          200: Type.Object({ request: RequestView, revision: Type.Integer(), etag: Type.String() }),
+          ...adminErrors,
+        },
       },
     },
     async (request) => {
@@ -133,8 +161,22 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/deny',
     {
       onRequest: adminAccess(app, 'write'),
-      schema: { tags: ['admin'], summary: 'Deny, with a reason', security: adminSecurity, params: IdParams, body: DenyBody, response: { 200: RequestView, ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Deny, with a reason',
+        security: adminSecurity,
+        params: IdParams,
+        body: DenyBody,
+        response: { 200: RequestView, ...adminErrors },
+      },
     },
-    async (request) => view(exceptions.deny(request.params.id.toLowerCase(), { actor: actorOf(request), remoteIp: request.ip, reason: request.body.reason })),
+    async (request) =>
+      view(
+        exceptions.deny(request.params.id.toLowerCase(), {
+          actor: actorOf(request),
+          remoteIp: request.ip,
+          reason: request.body.reason,
+        }),
+      ),
   );
 };

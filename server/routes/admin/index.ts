@@ -1,6 +1,7 @@
 /** The admin API under /v1/admin. `read` routes take admin or auditor tokens; `write` routes admin only. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { adminErrors } from '../../http/schemas.js';
 import { adminAccess, adminSecurity } from './access.js';
 import { auditRoutes } from './audit.js';

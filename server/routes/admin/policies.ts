@@ -1,25 +1,35 @@
 /** Policy administration: validate, preview impact, publish, history, show, roll back. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
 import { builtinCatalog } from '../../../policies/catalog/index.js';
-import { loadPolicy, MAX_POLICY_BYTES } from '../../../policies/load.js';
-import { parseDateOrInstant } from '../../../policies/time.js';
-import { actorOf } from '../auth.js';
-import { badRequest, notFound } from '../../http/errors.js';
 import { ProblemSchema } from '../../../policies/errors.js';
+import { loadPolicy, MAX_POLICY_BYTES } from '../../../policies/load.js';
 import { EXCEPTION_REQUEST_STATUSES } from '../../../policies/protocol.js';
+import { parseDateOrInstant } from '../../../policies/time.js';
+import { badRequest, notFound } from '../../http/errors.js';
 import { adminErrors, Instant, iso, Nullable } from '../../http/schemas.js';
 import { guessFormat, invalidPolicy } from '../../services/policy-service.js';
 import { previewPolicy } from '../../services/preview.js';
 import type { PolicyRevisionSummary } from '../../store/policies.js';
+import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
-const Format = Type.Union([Type.Literal('yaml'), Type.Literal('json')], { description: 'yaml | json (default: guessed from the text)' });
-const Source = Type.String({ minLength: 1, maxLength: MAX_POLICY_BYTES, description: 'the policy file text (YAML or JSON)' });
+const Format = Type.Union([Type.Literal('yaml'), Type.Literal('json')], {
+  description: 'yaml | json (default: guessed from the text)',
+});
+const Source = Type.String({
+  minLength: 1,
+  maxLength: MAX_POLICY_BYTES,
+  description: 'the policy file text (YAML or JSON)',
+});
 
 const Problem = ProblemSchema;
 
-export const ValidateBody = Type.Object({ source: Source, format: Type.Optional(Format) }, { additionalProperties: false });
+export const ValidateBody = Type.Object(
+  { source: Source, format: Type.Optional(Format) },
+  { additionalProperties: false },
+);
 export const PublishBody = Type.Object(
   { source: Source, format: Type.Optional(Format), comment: Type.Optional(Type.String({ maxLength: 500 })) },
   { additionalProperties: false },
@@ -28,7 +38,9 @@ export const PreviewBody = Type.Object(
   {
     source: Source,
     format: Type.Optional(Format),
-    at: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'evaluate at this date or instant (default now)' })),
+    at: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'evaluate at this date or instant (default now)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,7 +48,12 @@ const RollbackBody = Type.Object(
   {
     comment: Type.Optional(Type.String({ maxLength: 500 })),
     dryRun: Type.Optional(Type.Boolean({ description: 'only say what the rollback would remove; publish nothing' })),
-    confirm: Type.Optional(Type.Boolean({ description: 'publish even though the rollback removes exceptions now in force (otherwise 409 confirmation_required)' })),
+    confirm: Type.Optional(
+      Type.Boolean({
+        description:
+          'publish even though the rollback removes exceptions now in force (otherwise 409 confirmation_required)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -56,7 +73,9 @@ export const RollbackPlanReply = Type.Object({
   dryRun: Type.Literal(true),
   toRevision: Type.Integer(),
   fromRevision: Nullable(Type.Integer()),
-  removes: Type.Array(RemovedException, { description: 'exceptions in force now that the target revision does not have' }),
+  removes: Type.Array(RemovedException, {
+    description: 'exceptions in force now that the target revision does not have',
+  }),
 });
 const FollowedRequests = Type.Object(
   { revoked: Type.Array(Type.String()), reinstated: Type.Array(Type.String()) },
@@ -154,7 +173,9 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { source, format } = request.body;
       const result = loadPolicy(source, { format: format ?? guessFormat(source), nowMs: now() });
-      return result.ok ? { valid: true, errors: [], warnings: result.warnings } : { valid: false, errors: result.errors, warnings: result.warnings };
+      return result.ok
+        ? { valid: true, errors: [], warnings: result.warnings }
+        : { valid: false, errors: result.errors, warnings: result.warnings };
     },
   );
 
@@ -200,7 +221,13 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { source, format, comment } = request.body;
-      const result = await policies.publish({ source, format: format ?? guessFormat(source), comment: comment ?? null, actor: actorOf(request), remoteIp: request.ip });
+      const result = await policies.publish({
+        source,
+        format: format ?? guessFormat(source),
+        comment: comment ?? null,
+        actor: actorOf(request),
+        remoteIp: request.ip,
+      });
       request.log.info({ revision: result.revision, by: request.admin!.name }, 'policy published');
       return reply.code(201).send(result);
     },
@@ -233,14 +260,25 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const detail = (revision: number) => {
     const found = stores.policies.get(revision);
     if (!found) throw notFound(`there is no policy revision ${revision}`);
-    return { ...summary(found), source: found.source, sourceFormat: found.sourceFormat, document: found.document, bundle: found.bundle };
+    return {
+      ...summary(found),
+      source: found.source,
+      sourceFormat: found.sourceFormat,
+      document: found.document,
+      bundle: found.bundle,
+    };
   };
 
   app.get(
     '/current',
     {
       onRequest: adminAccess(app, 'read'),
-      schema: { tags: ['admin'], summary: 'The current revision', security: adminSecurity, response: { 200: RevisionDetail, ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'The current revision',
+        security: adminSecurity,
+        response: { 200: RevisionDetail, ...adminErrors },
+      },
     },
     async () => {
       const current = channel.current;
@@ -281,7 +319,8 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (request.body?.dryRun) return reply.code(200).send({ dryRun: true as const, ...policies.rollbackPlan(request.params.revision) });
+      if (request.body?.dryRun)
+        return reply.code(200).send({ dryRun: true as const, ...policies.rollbackPlan(request.params.revision) });
       const result = await policies.rollback(request.params.revision, {
         actor: actorOf(request),
         comment: request.body?.comment ?? null,

@@ -1,10 +1,11 @@
 /** Admin and auditor tokens: create (shown once), list, revoke. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { actorOf } from '../auth.js';
+import { Type } from '@sinclair/typebox';
+
 import { conflict, notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
 import { ROLES, type TokenRecord } from '../../store/tokens.js';
+import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
 const Role = Type.Union(
@@ -43,7 +44,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Create a token (the token is in this reply only)',
         security: adminSecurity,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), role: Role }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100 }), role: Role },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Composite([TokenView, Type.Object({ token: Type.String() })]), ...adminErrors },
       },
     },
@@ -51,7 +55,13 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const actor = actorOf(request);
       const { record, token } = db.transaction(() => {
         const created = stores.tokens.create(request.body.name, request.body.role, actor.name);
-        stores.audit.append({ actor, action: 'token.create', target: `token:${created.record.id}`, details: { name: created.record.name, role: created.record.role }, remoteIp: request.ip });
+        stores.audit.append({
+          actor,
+          action: 'token.create',
+          target: `token:${created.record.id}`,
+          details: { name: created.record.name, role: created.record.role },
+          remoteIp: request.ip,
+        });
         return created;
       })();
       return reply.code(201).send({ ...view(record), token });
@@ -62,7 +72,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       onRequest: adminAccess(app, 'read'),
-      schema: { tags: ['admin'], summary: 'Tokens (never the secrets)', security: adminSecurity, response: { 200: Type.Object({ tokens: Type.Array(TokenView) }), ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Tokens (never the secrets)',
+        security: adminSecurity,
+        response: { 200: Type.Object({ tokens: Type.Array(TokenView) }), ...adminErrors },
+      },
     },
     async () => ({ tokens: stores.tokens.list().map(view) }),
   );
@@ -71,7 +86,13 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/revoke',
     {
       onRequest: adminAccess(app, 'write'),
-      schema: { tags: ['admin'], summary: 'Revoke a token', security: adminSecurity, params: IdParams, response: { 200: TokenView, ...adminErrors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Revoke a token',
+        security: adminSecurity,
+        params: IdParams,
+        response: { 200: TokenView, ...adminErrors },
+      },
     },
     async (request) => {
       const id = request.params.id.toLowerCase();
@@ -84,7 +105,13 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
             throw conflict('this is the last active admin token; create another admin token first', 'last_admin_token');
           }
           stores.tokens.revoke(id);
-          stores.audit.append({ actor: actorOf(request), action: 'token.revoke', target: `token:${id}`, details: { name: target.name, role: target.role }, remoteIp: request.ip });
+          stores.audit.append({
+            actor: actorOf(request),
+            action: 'token.revoke',
+            target: `token:${id}`,
+            details: { name: target.name, role: target.role },
+            remoteIp: request.ip,
+          });
         })();
       }
       return view(stores.tokens.get(id)!);

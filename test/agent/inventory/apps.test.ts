@@ -1,6 +1,8 @@
 /** Desktop apps: macOS bundles (XML and binary Info.plist), Windows program folders, Linux packages. */
 import { realpathSync } from 'node:fs';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, find, scratch, summary } from './fixtures.js';
 
@@ -19,13 +21,23 @@ export const xmlPlist = (id: string, version: string, extra = '') =>
 describe('macOS app bundles', () => {
   const t = scratch();
   t.file('etc/passwd', passwd());
-  t.file('Applications/Cursor.app/Contents/Info.plist', xmlPlist('com.todesktop.230313mzl4w4u92', '1.2.3', '\t<key>CFBundleName</key>\n\t<string>Cursor &amp; friends</string>\n'));
+  t.file(
+    'Applications/Cursor.app/Contents/Info.plist',
+    xmlPlist(
+      'com.todesktop.230313mzl4w4u92',
+      '1.2.3',
+      '\t<key>CFBundleName</key>\n\t<string>Cursor &amp; friends</string>\n',
+    ),
+  );
   t.file('Applications/Warp.app/Contents/Info.plist', Buffer.from(WARP_BPLIST, 'base64'));
   // Renamed bundle, still found by its identifier.
   t.file('Applications/My Windsurf.app/Contents/Info.plist', xmlPlist('com.exafunction.windsurf', '1.9577.24'));
   t.file('Applications/Safari.app/Contents/Info.plist', xmlPlist('com.apple.Safari', '18.0'));
   t.file('Applications/Claude.app/Contents/Info.plist', xmlPlist('com.anthropic.claudefordesktop', '0.12.0'));
-  t.file('Applications/Kiro.app/Contents/Info.plist', '<plist><dict><key>CFBundleIdentifier</key><string>dev.kiro.desktop</string>');
+  t.file(
+    'Applications/Kiro.app/Contents/Info.plist',
+    '<plist><dict><key>CFBundleIdentifier</key><string>dev.kiro.desktop</string>',
+  );
   t.file('Users/mo/Applications/Goose.app/Contents/Info.plist', xmlPlist('com.block.goose', '1.9.0'));
 
   it('matches by bundle id or name and reads the version from XML and binary plists', async () => {
@@ -37,9 +49,15 @@ describe('macOS app bundles', () => {
       'warp 0.2026.06.17.09.49.stable_02 app-bundle admin',
       'windsurf 1.9577.24 app-bundle admin',
     ]);
-    expect(find(result.instances, 'cursor')).toMatchObject({ installPath: realpathSync(t.path('Applications/Cursor.app')), evidence: [t.path('Applications/Cursor.app/Contents/Info.plist')], launchers: [] });
+    expect(find(result.instances, 'cursor')).toMatchObject({
+      installPath: realpathSync(t.path('Applications/Cursor.app')),
+      evidence: [t.path('Applications/Cursor.app/Contents/Info.plist')],
+      launchers: [],
+    });
     expect(find(result.instances, 'kiro-ide').versionError).toMatch(/^Info\.plist: malformed plist/);
-    expect(result.skipped).toEqual([{ path: t.path('Applications/Kiro.app/Contents/Info.plist'), reason: expect.stringMatching(/^malformed plist/) }]);
+    expect(result.skipped).toEqual([
+      { path: t.path('Applications/Kiro.app/Contents/Info.plist'), reason: expect.stringMatching(/^malformed plist/) },
+    ]);
     expect(result.users).toEqual(['mo']);
   });
 
@@ -53,7 +71,10 @@ describe('Windows program folders', () => {
   t.dir('Users/bob');
   t.json('Users/bob/AppData/Local/Programs/cursor/resources/app/package.json', { name: 'cursor', version: '1.2.3' });
   t.file('Users/bob/AppData/Local/Programs/cursor/Cursor.exe', 'MZ');
-  t.json('Users/bob/AppData/Local/Programs/Windsurf/resources/app/product.json', { nameShort: 'Windsurf', windsurfVersion: '1.9577.24' });
+  t.json('Users/bob/AppData/Local/Programs/Windsurf/resources/app/product.json', {
+    nameShort: 'Windsurf',
+    windsurfVersion: '1.9577.24',
+  });
   t.json('Users/bob/AppData/Local/Programs/Windsurf/resources/app/package.json', { version: '1.99.3' });
   t.dir('Users/bob/AppData/Local/Programs/Trae-CN');
   t.json('Program Files/Cursor/resources/app/package.json', { version: '1.1.0' });
@@ -70,7 +91,9 @@ describe('Windows program folders', () => {
       'windsurf 1.9577.24 windows-program bob',
     ]);
     expect(find(result.instances, 'trae').versionError).toBe('no resources/app/package.json or product.json version');
-    expect(find(result.instances, 'windsurf').evidence).toEqual([t.path('Users/bob/AppData/Local/Programs/Windsurf/resources/app/product.json')]);
+    expect(find(result.instances, 'windsurf').evidence).toEqual([
+      t.path('Users/bob/AppData/Local/Programs/Windsurf/resources/app/product.json'),
+    ]);
   });
 });
 
@@ -93,10 +116,20 @@ describe('Linux packages', () => {
   t.link('usr/bin/crush', 'opt/charm/crush/crush');
   t.json('usr/share/cursor/resources/app/package.json', { version: '1.2.4' });
 
-  it('reads dpkg status and file lists, and the catalog\'s Linux app folders', async () => {
+  it("reads dpkg status and file lists, and the catalog's Linux app folders", async () => {
     const result = await scanMachine({ root: t.root, platform: 'linux', ...quiet });
-    expect(summary(result.instances)).toEqual(['claude-code 2.1.168 linux-package admin', 'crush 0.7.1-1 linux-package admin', 'cursor 1.2.4 linux-package admin']);
-    expect(find(result.instances, 'claude-code')).toMatchObject({ installPath: t.path('usr/bin/claude'), launchers: [t.path('usr/bin/claude')] });
-    expect(find(result.instances, 'crush')).toMatchObject({ installPath: t.path('opt/charm'), launchers: [t.path('usr/bin/crush')] });
+    expect(summary(result.instances)).toEqual([
+      'claude-code 2.1.168 linux-package admin',
+      'crush 0.7.1-1 linux-package admin',
+      'cursor 1.2.4 linux-package admin',
+    ]);
+    expect(find(result.instances, 'claude-code')).toMatchObject({
+      installPath: t.path('usr/bin/claude'),
+      launchers: [t.path('usr/bin/claude')],
+    });
+    expect(find(result.instances, 'crush')).toMatchObject({
+      installPath: t.path('opt/charm'),
+      launchers: [t.path('usr/bin/crush')],
+    });
   });
 });

@@ -5,12 +5,14 @@
  * files. Each case is a real on-disk layout: real npm installs where npm is involved, other
  * tools' layouts built from their documented structure (sources named at each case).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
-import { cleanup, find, npmGlobal, scratch, summary, zip, type Tree } from './fixtures.js';
+import { cleanup, find, npmGlobal, scratch, summary, type Tree, zip } from './fixtures.js';
 import { npmInstallGlobal, pnpmGlobalHome } from './real-npm.js';
 
 afterAll(cleanup);
@@ -22,24 +24,44 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 function uvTool(t: Tree, toolsRel: string, dist: string, version: string, bin: string, binDirAbs: string): string {
   const dir = `${toolsRel}/${dist}`;
   const module = dist.replace(/-/g, '_');
-  t.file(`${dir}/uv-receipt.toml`, `[tool]\nrequirements = [{ name = "${dist}" }]\npython = "python3.12"\nentrypoints = [\n    { name = "${bin}", install-path = "${binDirAbs}/${bin}", from = "${dist}" },\n]\n`);
+  t.file(
+    `${dir}/uv-receipt.toml`,
+    `[tool]\nrequirements = [{ name = "${dist}" }]\npython = "python3.12"\nentrypoints = [\n    { name = "${bin}", install-path = "${binDirAbs}/${bin}", from = "${dist}" },\n]\n`,
+  );
   t.file(`${dir}/pyvenv.cfg`, 'home = /usr/bin\nimplementation = CPython\nuv = 0.7.9\nversion_info = 3.12.10\n');
-  t.file(`${dir}/lib/python3.12/site-packages/${module}-${version}.dist-info/METADATA`, `Metadata-Version: 2.4\nName: ${dist}\nVersion: ${version}\n\n`);
+  t.file(
+    `${dir}/lib/python3.12/site-packages/${module}-${version}.dist-info/METADATA`,
+    `Metadata-Version: 2.4\nName: ${dist}\nVersion: ${version}\n\n`,
+  );
   t.file(`${dir}/bin/${bin}`, `#!${t.path(dir)}/bin/python\nfrom aider.main import main\nmain()\n`, 0o755);
   return t.path(dir);
 }
 
 /** A VS Code extensions.json entry (the shape VS Code 1.9x writes). */
 function extEntry(id: string, version: string, location: string) {
-  return { identifier: { id }, version, location: { $mid: 1, fsPath: location, path: location, scheme: 'file' }, relativeLocation: location.split('/').pop(), metadata: { installedTimestamp: 1760000000000, source: 'gallery' } };
+  return {
+    identifier: { id },
+    version,
+    location: { $mid: 1, fsPath: location, path: location, scheme: 'file' },
+    relativeLocation: location.split('/').pop(),
+    metadata: { installedTimestamp: 1760000000000, source: 'gallery' },
+  };
 }
 
-function vscodeExtension(t: Tree, dirRel: string, folder: string, name: string, publisher: string, version: string): string {
+function vscodeExtension(
+  t: Tree,
+  dirRel: string,
+  folder: string,
+  name: string,
+  publisher: string,
+  version: string,
+): string {
   t.json(`${dirRel}/${folder}/package.json`, { name, publisher, version, engines: { vscode: '^1.90.0' } });
   return t.path(`${dirRel}/${folder}`);
 }
 
-const pluginXml = (id: string, version: string) => `<?xml version="1.0"?>\n<idea-plugin>\n  <id>${id}</id>\n  <name>Claude Code [Beta]</name>\n  <version>${version}</version>\n</idea-plugin>\n`;
+const pluginXml = (id: string, version: string) =>
+  `<?xml version="1.0"?>\n<idea-plugin>\n  <id>${id}</id>\n  <name>Claude Code [Beta]</name>\n  <version>${version}</version>\n</idea-plugin>\n`;
 
 describe("roots moved by the user's own environment", () => {
   // Field case 07 (pnpm/pnpm#4658): bob exports PNPM_HOME=$HOME/pnpm from ~/.zshrc; the daemon-style
@@ -53,7 +75,9 @@ describe("roots moved by the user's own environment", () => {
     renameSync(join(bob, '.local/share/pnpm'), join(bob, 'pnpm'));
     t.file('home/bob/.zshrc', `export PATH="${bob}/pnpm:$PATH"\nexport PNPM_HOME="${bob}/pnpm"\n`);
     const result = await scanMachine({ homes: [alice, bob], ...quiet });
-    const codex = result.instances.filter((i) => i.toolId === 'openai-codex-cli').map((i) => ({ owner: i.owner, version: i.version, launchers: i.launchers }));
+    const codex = result.instances
+      .filter((i) => i.toolId === 'openai-codex-cli')
+      .map((i) => ({ owner: i.owner, version: i.version, launchers: i.launchers }));
     expect(codex).toEqual([
       { owner: 'alice', version: '0.111.0', launchers: [join(alice, '.local/share/pnpm/codex')] },
       { owner: 'bob', version: '0.111.0', launchers: [join(bob, 'pnpm/codex')] },
@@ -66,7 +90,10 @@ describe("roots moved by the user's own environment", () => {
     const t = scratch();
     const carol = t.dir('home/carol');
     t.file('home/carol/.profile', 'export XDG_CONFIG_HOME="$HOME/.xdg/config"\n');
-    t.file('home/carol/.bashrc', 'export NVM_DIR="$([ -z "${XDG_CONFIG_HOME-}" ] && printf %s "${HOME}/.nvm" || printf %s "${XDG_CONFIG_HOME}/nvm")"\n[ -s "$NVM_DIR/nvm.sh" ] && \\. "$NVM_DIR/nvm.sh"\n');
+    t.file(
+      'home/carol/.bashrc',
+      'export NVM_DIR="$([ -z "${XDG_CONFIG_HOME-}" ] && printf %s "${HOME}/.nvm" || printf %s "${XDG_CONFIG_HOME}/nvm")"\n[ -s "$NVM_DIR/nvm.sh" ] && \\. "$NVM_DIR/nvm.sh"\n',
+    );
     const prefix = t.dir('home/carol/.xdg/config/nvm/versions/node/v22.10.0');
     npmInstallGlobal(prefix, ['@openai/codex@0.111.0'], { omitOptional: true });
     const result = await scanMachine({ homes: [carol], ...quiet });
@@ -83,17 +110,35 @@ describe("roots moved by the user's own environment", () => {
     const t = scratch();
     const dan = t.dir('home/dan');
     t.file('home/dan/.config/fish/conf.d/00-xdg.fish', 'set -gx XDG_DATA_HOME $HOME/.xdg/data\n');
-    t.file('home/dan/.config/fish/config.fish', 'set -gx BUN_INSTALL $XDG_DATA_HOME/bun\nfish_add_path $BUN_INSTALL/bin\n');
-    npmGlobal(t, 'home/dan/.xdg/data/bun/install/global', '@google/gemini-cli', { version: '0.9.0', bin: { gemini: 'dist/index.js' } });
-    t.link('home/dan/.xdg/data/bun/bin/gemini', 'home/dan/.xdg/data/bun/install/global/lib/node_modules/@google/gemini-cli/dist/index.js');
+    t.file(
+      'home/dan/.config/fish/config.fish',
+      'set -gx BUN_INSTALL $XDG_DATA_HOME/bun\nfish_add_path $BUN_INSTALL/bin\n',
+    );
+    npmGlobal(t, 'home/dan/.xdg/data/bun/install/global', '@google/gemini-cli', {
+      version: '0.9.0',
+      bin: { gemini: 'dist/index.js' },
+    });
+    t.link(
+      'home/dan/.xdg/data/bun/bin/gemini',
+      'home/dan/.xdg/data/bun/install/global/lib/node_modules/@google/gemini-cli/dist/index.js',
+    );
     // bun puts node_modules right in install/global (no lib/): move the fixture's lib level away.
-    renameSync(t.path('home/dan/.xdg/data/bun/install/global/lib/node_modules'), t.path('home/dan/.xdg/data/bun/install/global/node_modules'));
+    renameSync(
+      t.path('home/dan/.xdg/data/bun/install/global/lib/node_modules'),
+      t.path('home/dan/.xdg/data/bun/install/global/node_modules'),
+    );
     rmSync(t.path('home/dan/.xdg/data/bun/bin/gemini'));
-    t.link('home/dan/.xdg/data/bun/bin/gemini', 'home/dan/.xdg/data/bun/install/global/node_modules/@google/gemini-cli/dist/index.js');
+    t.link(
+      'home/dan/.xdg/data/bun/bin/gemini',
+      'home/dan/.xdg/data/bun/install/global/node_modules/@google/gemini-cli/dist/index.js',
+    );
     t.file('home/dan/.config/environment.d/60-uv.conf', 'UV_TOOL_DIR=${HOME}/.tools/uv\n');
     uvTool(t, 'home/dan/.tools/uv', 'aider-chat', '0.86.1', 'aider', join(dan, '.local/bin'));
     t.link('home/dan/.local/bin/aider', 'home/dan/.tools/uv/aider-chat/bin/aider');
-    t.file('home/dan/.config/fish/fish_variables', '# VERSION: 3.0\nSETUVAR --export PIPX_HOME:/nowhere\\x2dat\\x2dall\n');
+    t.file(
+      'home/dan/.config/fish/fish_variables',
+      '# VERSION: 3.0\nSETUVAR --export PIPX_HOME:/nowhere\\x2dat\\x2dall\n',
+    );
     const result = await scanMachine({ homes: [dan], ...quiet });
     expect(summary(result.instances)).toEqual(['aider 0.86.1 uv dan', 'gemini-cli 0.9.0 npm dan']);
     expect(find(result.instances, 'gemini-cli').launchers).toEqual([join(dan, '.xdg/data/bun/bin/gemini')]);
@@ -125,34 +170,46 @@ describe("roots moved by the user's own environment", () => {
   // As root: the environment of the user's running processes (/proc/<pid>/environ), here a
   // process started with VOLTA_HOME moved (Volta docs: VOLTA_HOME); Volta keeps each package in
   // tools/image/packages/<pkg>/lib/node_modules/<pkg> and dispatches through ~/.volta/bin shims.
-  it.skipIf(!isRoot || process.platform !== 'linux')("reads the environment of the user's running processes", { timeout: 60_000 }, async () => {
-    const user = 'aigt13env';
-    const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', user], { encoding: 'utf8' });
-    if (made.status !== 0 && made.status !== 9) throw new Error(`useradd: ${made.stderr}`);
-    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-    const t = scratch();
-    chmodSync(t.root, 0o755);
-    const home = t.dir('home/frank');
-    const volta = join(home, '.tools/volta');
-    npmGlobal(t, 'home/frank/.tools/volta/tools/image/packages/@google/gemini-cli', '@google/gemini-cli', { version: '0.8.2', bin: { gemini: 'dist/index.js' } });
-    t.rawLink('home/frank/.tools/volta/bin/gemini', join(volta, 'bin/volta-shim'));
-    t.file('home/frank/.tools/volta/bin/volta-shim', '#!/bin/sh\n', 0o755);
-    execFileSync('chown', ['-R', `${uid}:${gid}`, home]);
-    let child: ChildProcess | null = null;
-    try {
-      child = spawn('sleep', ['60'], { uid, gid, env: { HOME: home, VOLTA_HOME: volta, PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const result = await scanMachine({ homes: [home], ...quiet });
-      const gemini = find(result.instances, 'gemini-cli');
-      expect(gemini.version).toBe('0.8.2');
-      expect(gemini.launchers).toEqual([join(volta, 'bin/gemini')]);
-      // Without process environments nothing moved it: not found.
-      expect((await scanMachine({ homes: [home], ...quiet, userEnvironment: false })).instances).toEqual([]);
-    } finally {
-      child?.kill('SIGKILL');
-    }
-  });
+  it.skipIf(!isRoot || process.platform !== 'linux')(
+    "reads the environment of the user's running processes",
+    { timeout: 60_000 },
+    async () => {
+      const user = 'aigt13env';
+      const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', user], { encoding: 'utf8' });
+      if (made.status !== 0 && made.status !== 9) throw new Error(`useradd: ${made.stderr}`);
+      const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+      const t = scratch();
+      chmodSync(t.root, 0o755);
+      const home = t.dir('home/frank');
+      const volta = join(home, '.tools/volta');
+      npmGlobal(t, 'home/frank/.tools/volta/tools/image/packages/@google/gemini-cli', '@google/gemini-cli', {
+        version: '0.8.2',
+        bin: { gemini: 'dist/index.js' },
+      });
+      t.rawLink('home/frank/.tools/volta/bin/gemini', join(volta, 'bin/volta-shim'));
+      t.file('home/frank/.tools/volta/bin/volta-shim', '#!/bin/sh\n', 0o755);
+      execFileSync('chown', ['-R', `${uid}:${gid}`, home]);
+      let child: ChildProcess | null = null;
+      try {
+        child = spawn('sleep', ['60'], {
+          uid,
+          gid,
+          env: { HOME: home, VOLTA_HOME: volta, PATH: '/usr/bin:/bin' },
+          stdio: 'ignore',
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const result = await scanMachine({ homes: [home], ...quiet });
+        const gemini = find(result.instances, 'gemini-cli');
+        expect(gemini.version).toBe('0.8.2');
+        expect(gemini.launchers).toEqual([join(volta, 'bin/gemini')]);
+        // Without process environments nothing moved it: not found.
+        expect((await scanMachine({ homes: [home], ...quiet, userEnvironment: false })).instances).toEqual([]);
+      } finally {
+        child?.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('version managers: mise (npm and pipx backends), asdf, Volta images, yarn', () => {
@@ -186,16 +243,39 @@ describe('version managers: mise (npm and pipx backends), asdf, Volta images, ya
     const bob = t.dir('home/bob');
     t.file('home/bob/.zshenv', 'export MISE_DATA_DIR="$HOME/.mise-data"\n');
     const data = 'home/bob/.mise-data';
-    npmGlobal(t, `${data}/installs/npm-google-gemini-cli/0.9.0/x`, '@google/gemini-cli', { version: '0.9.0', bin: { gemini: 'dist/index.js' } });
-    renameSync(t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/x/lib/node_modules`), t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/node_modules`));
-    t.link(`${data}/installs/npm-google-gemini-cli/0.9.0/bin/gemini`, `${data}/installs/npm-google-gemini-cli/0.9.0/node_modules/@google/gemini-cli/dist/index.js`);
-    const aider = uvTool(t, `${data}/installs/pipx-aider-chat/0.86.1`, 'aider-chat', '0.86.1', 'aider', t.path(`${data}/installs/pipx-aider-chat/0.86.1/bin`));
-    t.link(`${data}/installs/pipx-aider-chat/0.86.1/bin/aider`, `${data}/installs/pipx-aider-chat/0.86.1/aider-chat/bin/aider`);
+    npmGlobal(t, `${data}/installs/npm-google-gemini-cli/0.9.0/x`, '@google/gemini-cli', {
+      version: '0.9.0',
+      bin: { gemini: 'dist/index.js' },
+    });
+    renameSync(
+      t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/x/lib/node_modules`),
+      t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/node_modules`),
+    );
+    t.link(
+      `${data}/installs/npm-google-gemini-cli/0.9.0/bin/gemini`,
+      `${data}/installs/npm-google-gemini-cli/0.9.0/node_modules/@google/gemini-cli/dist/index.js`,
+    );
+    const aider = uvTool(
+      t,
+      `${data}/installs/pipx-aider-chat/0.86.1`,
+      'aider-chat',
+      '0.86.1',
+      'aider',
+      t.path(`${data}/installs/pipx-aider-chat/0.86.1/bin`),
+    );
+    t.link(
+      `${data}/installs/pipx-aider-chat/0.86.1/bin/aider`,
+      `${data}/installs/pipx-aider-chat/0.86.1/aider-chat/bin/aider`,
+    );
     const result = await scanMachine({ homes: [bob], ...quiet });
     expect(summary(result.instances)).toEqual(['aider 0.86.1 uv bob', 'gemini-cli 0.9.0 npm bob']);
     expect(find(result.instances, 'aider').installPath).toBe(realpathSync(aider));
-    expect(find(result.instances, 'aider').launchers).toEqual([t.path(`${data}/installs/pipx-aider-chat/0.86.1/bin/aider`)]);
-    expect(find(result.instances, 'gemini-cli').launchers).toEqual([t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/bin/gemini`)]);
+    expect(find(result.instances, 'aider').launchers).toEqual([
+      t.path(`${data}/installs/pipx-aider-chat/0.86.1/bin/aider`),
+    ]);
+    expect(find(result.instances, 'gemini-cli').launchers).toEqual([
+      t.path(`${data}/installs/npm-google-gemini-cli/0.9.0/bin/gemini`),
+    ]);
   });
 
   // asdf docs ("Configuration": ASDF_DATA_DIR; asdf-nodejs keeps globals in the version's own
@@ -205,13 +285,26 @@ describe('version managers: mise (npm and pipx backends), asdf, Volta images, ya
     const t = scratch();
     const carl = t.dir('home/carl');
     t.file('home/carl/.bashrc', 'export ASDF_DATA_DIR="$HOME/.local/asdf"\nexport XDG_DATA_HOME=$HOME/.data\n');
-    npmGlobal(t, 'home/carl/.local/asdf/installs/nodejs/22.10.0', '@openai/codex', { version: '0.150.0', bin: { codex: 'bin/codex.js' } });
+    npmGlobal(t, 'home/carl/.local/asdf/installs/nodejs/22.10.0', '@openai/codex', {
+      version: '0.150.0',
+      bin: { codex: 'bin/codex.js' },
+    });
     t.file('home/carl/.local/asdf/shims/codex', '#!/usr/bin/env bash\nexec asdf exec "codex" "$@"\n', 0o755);
-    npmGlobal(t, 'home/carl/.volta/tools/image/node/22.10.0', '@qwen-code/qwen-code', { version: '0.22.3', bin: { qwen: 'cli.js' } });
+    npmGlobal(t, 'home/carl/.volta/tools/image/node/22.10.0', '@qwen-code/qwen-code', {
+      version: '0.22.3',
+      bin: { qwen: 'cli.js' },
+    });
     npmPackage(t, 'home/carl/.data/yarn/global/node_modules', '@google/gemini-cli', '0.10.0');
     const result = await scanMachine({ homes: [carl], ...quiet });
-    expect(summary(result.instances)).toEqual(['gemini-cli 0.10.0 npm carl', 'openai-codex-cli 0.150.0 npm carl', 'qwen-code 0.22.3 npm carl']);
-    expect(find(result.instances, 'openai-codex-cli').launchers).toEqual([t.path('home/carl/.local/asdf/installs/nodejs/22.10.0/bin/codex'), t.path('home/carl/.local/asdf/shims/codex')]);
+    expect(summary(result.instances)).toEqual([
+      'gemini-cli 0.10.0 npm carl',
+      'openai-codex-cli 0.150.0 npm carl',
+      'qwen-code 0.22.3 npm carl',
+    ]);
+    expect(find(result.instances, 'openai-codex-cli').launchers).toEqual([
+      t.path('home/carl/.local/asdf/installs/nodejs/22.10.0/bin/codex'),
+      t.path('home/carl/.local/asdf/shims/codex'),
+    ]);
   });
 });
 
@@ -225,14 +318,39 @@ describe('editors: profiles, remote servers, JetBrains folder namings', () => {
     const t = scratch();
     const h = t.dir('home/alice');
     const x = 'home/alice/.vscode/extensions';
-    const claude = vscodeExtension(t, x, 'anthropic.claude-code-2.0.50-linux-x64', 'claude-code', 'anthropic', '2.0.50');
+    const claude = vscodeExtension(
+      t,
+      x,
+      'anthropic.claude-code-2.0.50-linux-x64',
+      'claude-code',
+      'anthropic',
+      '2.0.50',
+    );
     const python = vscodeExtension(t, x, 'ms-python.python-2025.8.0-linux-x64', 'python', 'ms-python', '2025.8.0');
     t.json(`${x}/extensions.json`, [extEntry('ms-python.python', '2025.8.0', python)]);
-    t.json('home/alice/.config/Code/User/profiles/-6b2d7c1a/extensions.json', [extEntry('anthropic.claude-code', '2.0.50', claude)]);
-    t.json('home/alice/.config/Code/User/globalStorage/storage.json', { userDataProfiles: [{ location: '-6b2d7c1a', name: 'AI' }] });
+    t.json('home/alice/.config/Code/User/profiles/-6b2d7c1a/extensions.json', [
+      extEntry('anthropic.claude-code', '2.0.50', claude),
+    ]);
+    t.json('home/alice/.config/Code/User/globalStorage/storage.json', {
+      userDataProfiles: [{ location: '-6b2d7c1a', name: 'AI' }],
+    });
     const result = await scanMachine({ homes: [h], ...quiet });
-    expect(result.instances.map((i) => ({ toolId: i.toolId, channel: i.channel, version: i.version, host: i.host, installPath: i.installPath }))).toEqual([
-      { toolId: 'claude-code', channel: 'vscode-extension', version: '2.0.50', host: 'vscode', installPath: realpathSync(claude) },
+    expect(
+      result.instances.map((i) => ({
+        toolId: i.toolId,
+        channel: i.channel,
+        version: i.version,
+        host: i.host,
+        installPath: i.installPath,
+      })),
+    ).toEqual([
+      {
+        toolId: 'claude-code',
+        channel: 'vscode-extension',
+        version: '2.0.50',
+        host: 'vscode',
+        installPath: realpathSync(claude),
+      },
     ]);
   });
 
@@ -247,14 +365,30 @@ describe('editors: profiles, remote servers, JetBrains folder namings', () => {
     const copilot = vscodeExtension(t, cursor, 'github.copilot-1.250.0', 'copilot', 'GitHub', '1.250.0');
     vscodeExtension(t, cursor, 'github.copilot-1.240.0', 'copilot', 'GitHub', '1.240.0');
     t.json(`${cursor}/extensions.json`, []);
-    const dev = vscodeExtension(t, 'home/bob/dev/ext', 'saoudrizwan.claude-dev-3.20.0', 'claude-dev', 'saoudrizwan', '3.20.0');
-    t.json('home/bob/.config/Cursor/User/profiles/1a2b3c/extensions.json', [extEntry('github.copilot', '1.250.0', copilot), extEntry('saoudrizwan.claude-dev', '3.20.0', dev)]);
+    const dev = vscodeExtension(
+      t,
+      'home/bob/dev/ext',
+      'saoudrizwan.claude-dev-3.20.0',
+      'claude-dev',
+      'saoudrizwan',
+      '3.20.0',
+    );
+    t.json('home/bob/.config/Cursor/User/profiles/1a2b3c/extensions.json', [
+      extEntry('github.copilot', '1.250.0', copilot),
+      extEntry('saoudrizwan.claude-dev', '3.20.0', dev),
+    ]);
     const server = 'home/bob/.vscode-server/extensions';
     const claude = vscodeExtension(t, server, 'anthropic.claude-code-2.1.10', 'claude-code', 'anthropic', '2.1.10');
     t.json(`${server}/extensions.json`, []);
-    t.json('home/bob/.vscode-server/data/User/profiles/5e6f/extensions.json', [extEntry('anthropic.claude-code', '2.1.10', claude)]);
+    t.json('home/bob/.vscode-server/data/User/profiles/5e6f/extensions.json', [
+      extEntry('anthropic.claude-code', '2.1.10', claude),
+    ]);
     const result = await scanMachine({ homes: [h], ...quiet });
-    expect(summary(result.instances)).toEqual(['claude-code 2.1.10 vscode-extension bob vscode-server', 'cline 3.20.0 vscode-extension bob cursor', 'github-copilot-ide 1.250.0 vscode-extension bob cursor']);
+    expect(summary(result.instances)).toEqual([
+      'claude-code 2.1.10 vscode-extension bob vscode-server',
+      'cline 3.20.0 vscode-extension bob cursor',
+      'github-copilot-ide 1.250.0 vscode-extension bob cursor',
+    ]);
     expect(find(result.instances, 'cline').installPath).toBe(realpathSync(dev));
   });
 
@@ -266,11 +400,24 @@ describe('editors: profiles, remote servers, JetBrains folder namings', () => {
     const h = t.dir('home/carol');
     t.file('home/carol/.profile', 'export XDG_DATA_HOME=$HOME/.xdg-data\n');
     const jar = zip({ 'META-INF/plugin.xml': pluginXml('com.anthropic.code.plugin', '0.1.12-beta') });
-    t.file('home/carol/.PyCharm2019.3/config/plugins/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar', jar);
-    t.file('home/carol/.xdg-data/JetBrains/Toolbox/apps/IDEA-U/ch-0/193.5662.53.plugins/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar', jar);
-    t.file('home/carol/.xdg-data/JetBrains/GoLand2025.2/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar', jar);
+    t.file(
+      'home/carol/.PyCharm2019.3/config/plugins/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar',
+      jar,
+    );
+    t.file(
+      'home/carol/.xdg-data/JetBrains/Toolbox/apps/IDEA-U/ch-0/193.5662.53.plugins/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar',
+      jar,
+    );
+    t.file(
+      'home/carol/.xdg-data/JetBrains/GoLand2025.2/claude-code-jetbrains-plugin/lib/claude-code-jetbrains-plugin.jar',
+      jar,
+    );
     const result = await scanMachine({ homes: [h], ...quiet });
-    expect(result.instances.map((i) => `${i.toolId} ${i.version} ${i.host}`).sort()).toEqual(['claude-code 0.1.12-beta GoLand2025.2', 'claude-code 0.1.12-beta IDEA-U-193.5662.53', 'claude-code 0.1.12-beta PyCharm2019.3']);
+    expect(result.instances.map((i) => `${i.toolId} ${i.version} ${i.host}`).sort()).toEqual([
+      'claude-code 0.1.12-beta GoLand2025.2',
+      'claude-code 0.1.12-beta IDEA-U-193.5662.53',
+      'claude-code 0.1.12-beta PyCharm2019.3',
+    ]);
   });
 });
 
@@ -285,7 +432,9 @@ describe('one file reached by several paths is one instance', () => {
     linkSync(binary, t.path('home/alice/bin/opencode'));
     const result = await scanMachine({ homes: [alice, t.path('alice-link')], ...quiet });
     expect(summary(result.instances)).toEqual(['openai-codex-cli 0.150.0 npm alice', 'opencode null binary alice']);
-    expect(find(result.instances, 'opencode').launchers).toEqual([t.path('home/alice/.local/bin/opencode'), t.path('home/alice/bin/opencode')].sort());
+    expect(find(result.instances, 'opencode').launchers).toEqual(
+      [t.path('home/alice/.local/bin/opencode'), t.path('home/alice/bin/opencode')].sort(),
+    );
   });
 
   it.skipIf(!isRoot || process.platform !== 'linux')('a home bind-mounted at a second place', async () => {
@@ -316,10 +465,17 @@ describe("aigate's own files are never listed", () => {
     const alice = t.dir('home/alice');
     // During a ban: the install folder renamed to .x.aigate-quarantine, the launcher a stub, the
     // original launcher kept beside it (agent/enforce/stubs.ts siblingFor / quarantineFor).
-    npmGlobal(t, 'home/alice/.npm-global', '@anthropic-ai/claude-code', { version: '2.1.91', bin: { claude: 'cli.js' } });
-    renameSync(t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code'), t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine'));
+    npmGlobal(t, 'home/alice/.npm-global', '@anthropic-ai/claude-code', {
+      version: '2.1.91',
+      bin: { claude: 'cli.js' },
+    });
+    renameSync(
+      t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code'),
+      t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine'),
+    );
     renameSync(t.path('home/alice/.npm-global/bin/claude'), t.path('home/alice/.npm-global/bin/.claude.aigate-orig'));
-    const stub = '#!/bin/sh\n# aigate-stub v1 tool=claude-code kind=block key=0123456789abcdef\n# Put here by the aigate agent under the company\'s AI tools policy.\nexit 126\n';
+    const stub =
+      "#!/bin/sh\n# aigate-stub v1 tool=claude-code kind=block key=0123456789abcdef\n# Put here by the aigate agent under the company's AI tools policy.\nexit 126\n";
     t.file('home/alice/.npm-global/bin/claude', stub, 0o755);
     t.file('home/alice/.local/bin/claude', stub, 0o755);
     const result = await scanMachine({ homes: [alice], ...quiet, paths: [t.path('home/alice/.npm-global/bin')] });
@@ -335,22 +491,34 @@ describe('special files never block the scan (issue 10 item 4)', () => {
     execFileSync('mkfifo', [t.path('home/alice/.local/bin/claude')]);
     t.dir('home/alice/.npm-global/lib/node_modules/@google/gemini-cli');
     execFileSync('mkfifo', [t.path('home/alice/.npm-global/lib/node_modules/@google/gemini-cli/package.json')]);
-    const ext = vscodeExtension(t, 'home/alice/.vscode/extensions', 'anthropic.claude-code-2.0.50', 'claude-code', 'anthropic', '2.0.50');
+    const ext = vscodeExtension(
+      t,
+      'home/alice/.vscode/extensions',
+      'anthropic.claude-code-2.0.50',
+      'claude-code',
+      'anthropic',
+      '2.0.50',
+    );
     execFileSync('mkfifo', [t.path('home/alice/.vscode/extensions/extensions.json')]);
     t.dir('home/alice/.config/Code/User/profiles/p1');
     execFileSync('mkfifo', [t.path('home/alice/.config/Code/User/profiles/p1/extensions.json')]);
     const result = await scanMachine({ homes: [alice], ...quiet });
     // The folder and the extension are still reported; the FIFOs are named as skipped.
-    expect(summary(result.instances)).toEqual(['claude-code 2.0.50 vscode-extension alice vscode', 'gemini-cli null npm alice']);
+    expect(summary(result.instances)).toEqual([
+      'claude-code 2.0.50 vscode-extension alice vscode',
+      'gemini-cli null npm alice',
+    ]);
     expect(find(result.instances, 'claude-code').installPath).toBe(realpathSync(ext));
     expect(result.skipped).toEqual(
       expect.arrayContaining([
         { path: t.path('home/alice/.local/bin/claude'), reason: 'not a regular file' },
-        { path: t.path('home/alice/.npm-global/lib/node_modules/@google/gemini-cli/package.json'), reason: 'not a regular file' },
+        {
+          path: t.path('home/alice/.npm-global/lib/node_modules/@google/gemini-cli/package.json'),
+          reason: 'not a regular file',
+        },
         { path: t.path('home/alice/.vscode/extensions/extensions.json'), reason: 'not a regular file' },
         { path: t.path('home/alice/.config/Code/User/profiles/p1/extensions.json'), reason: 'not a regular file' },
       ]),
     );
   });
 });
-

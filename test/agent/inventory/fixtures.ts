@@ -6,7 +6,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { deflateRawSync, crc32 } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
+
 import type { ToolInstance } from '../../../policies/inventory.js';
 
 export class Tree {
@@ -90,9 +91,15 @@ export function npmPackage(tree: Tree, modulesRel: string, name: string, spec: P
  * A Unix npm global install: <prefix>/lib/node_modules/<name> plus <prefix>/bin/<bin> symlinks.
  * Returns the package folder.
  */
-export function npmGlobal(tree: Tree, prefixRel: string, name: string, spec: PackageSpec & { bin?: Record<string, string> } = {}): string {
+export function npmGlobal(
+  tree: Tree,
+  prefixRel: string,
+  name: string,
+  spec: PackageSpec & { bin?: Record<string, string> } = {},
+): string {
   const dir = npmPackage(tree, `${prefixRel}/lib/node_modules`, name, spec);
-  for (const [bin, script] of Object.entries(spec.bin ?? {})) tree.link(`${prefixRel}/bin/${bin}`, `${prefixRel}/lib/node_modules/${name}/${script}`);
+  for (const [bin, script] of Object.entries(spec.bin ?? {}))
+    tree.link(`${prefixRel}/bin/${bin}`, `${prefixRel}/lib/node_modules/${name}/${script}`);
   return dir;
 }
 
@@ -100,13 +107,27 @@ export function npmGlobal(tree: Tree, prefixRel: string, name: string, spec: Pac
  * A Windows npm global install: <prefix>\node_modules\<name> and the three cmd-shim files
  * (<bin>.cmd, <bin>.ps1 and the extensionless sh shim) beside node_modules.
  */
-export function npmGlobalWindows(tree: Tree, prefixRel: string, name: string, spec: PackageSpec & { bin?: Record<string, string> } = {}): string {
+export function npmGlobalWindows(
+  tree: Tree,
+  prefixRel: string,
+  name: string,
+  spec: PackageSpec & { bin?: Record<string, string> } = {},
+): string {
   const dir = npmPackage(tree, `${prefixRel}/node_modules`, name, spec);
   for (const [bin, script] of Object.entries(spec.bin ?? {})) {
     const winTarget = `node_modules\\${name.replace('/', '\\')}\\${script.replace(/\//g, '\\')}`;
-    tree.file(`${prefixRel}/${bin}.cmd`, `@ECHO off\r\nGOTO start\r\n:find_dp0\r\nSET dp0=%~dp0\r\nEXIT /b\r\n:start\r\nSETLOCAL\r\nCALL :find_dp0\r\n"%_prog%"  "%dp0%\\${winTarget}" %*\r\n`);
-    tree.file(`${prefixRel}/${bin}.ps1`, `#!/usr/bin/env pwsh\n$basedir=Split-Path $MyInvocation.MyCommand.Definition -Parent\n& "node$exe"  "$basedir/node_modules/${name}/${script}" $args\n`);
-    tree.file(`${prefixRel}/${bin}`, `#!/bin/sh\nbasedir=$(dirname "$(echo "$0" | sed -e 's,\\\\,/,g')")\nexec node  "$basedir/node_modules/${name}/${script}" "$@"\n`);
+    tree.file(
+      `${prefixRel}/${bin}.cmd`,
+      `@ECHO off\r\nGOTO start\r\n:find_dp0\r\nSET dp0=%~dp0\r\nEXIT /b\r\n:start\r\nSETLOCAL\r\nCALL :find_dp0\r\n"%_prog%"  "%dp0%\\${winTarget}" %*\r\n`,
+    );
+    tree.file(
+      `${prefixRel}/${bin}.ps1`,
+      `#!/usr/bin/env pwsh\n$basedir=Split-Path $MyInvocation.MyCommand.Definition -Parent\n& "node$exe"  "$basedir/node_modules/${name}/${script}" $args\n`,
+    );
+    tree.file(
+      `${prefixRel}/${bin}`,
+      `#!/bin/sh\nbasedir=$(dirname "$(echo "$0" | sed -e 's,\\\\,/,g')")\nexec node  "$basedir/node_modules/${name}/${script}" "$@"\n`,
+    );
   }
   return dir;
 }
@@ -154,7 +175,9 @@ export function zip(entries: Record<string, string>, deflate = true): Buffer {
 
 /** What tests compare: the facts that matter, without timing noise. */
 export function summary(instances: readonly ToolInstance[]): string[] {
-  return instances.map((i) => `${i.toolId} ${i.version ?? 'null'} ${i.channel} ${i.owner ?? '-'}${i.host ? ` ${i.host}` : ''}`);
+  return instances.map(
+    (i) => `${i.toolId} ${i.version ?? 'null'} ${i.channel} ${i.owner ?? '-'}${i.host ? ` ${i.host}` : ''}`,
+  );
 }
 
 export function find(instances: readonly ToolInstance[], toolId: string, channel?: string): ToolInstance {

@@ -8,7 +8,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, npmGlobal, npmPackage, scratch, summary, type Tree } from './fixtures.js';
 
@@ -37,13 +39,24 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     chmodSync(t.root, 0o755);
     home = t.dir('home/mallory');
     // A root-only file holding a manifest: what the user wants root to read out for them.
-    secret = t.file('secret/shadow.json', JSON.stringify({ name: '@openai/codex', version: SECRET_VERSION, description: SECRET_MARK }), 0o600);
+    secret = t.file(
+      'secret/shadow.json',
+      JSON.stringify({ name: '@openai/codex', version: SECRET_VERSION, description: SECRET_MARK }),
+      0o600,
+    );
 
     // Hostile: manifests that lead root to a root-only file, a device, a FIFO, a root file's inode.
     npmGlobal(t, 'home/mallory/.npm-global', '@openai/codex', { version: '0.1.0', bin: { codex: 'bin/codex.js' } });
     t.rawLink('home/mallory/.npm-global/lib/node_modules/@openai/codex/package.json.tmp', secret);
-    execFileSync('mv', ['-f', join(modules(), '@openai/codex/package.json.tmp'), join(modules(), '@openai/codex/package.json')]);
-    npmGlobal(t, 'home/mallory/.npm-global', '@google/gemini-cli', { version: '0.2.0', bin: { gemini: 'dist/index.js' } });
+    execFileSync('mv', [
+      '-f',
+      join(modules(), '@openai/codex/package.json.tmp'),
+      join(modules(), '@openai/codex/package.json'),
+    ]);
+    npmGlobal(t, 'home/mallory/.npm-global', '@google/gemini-cli', {
+      version: '0.2.0',
+      bin: { gemini: 'dist/index.js' },
+    });
     execFileSync('ln', ['-sfn', '/dev/zero', join(modules(), '@google/gemini-cli/package.json')]);
     npmGlobal(t, 'home/mallory/.npm-global', '@qwen-code/qwen-code', { version: '0.3.0', bin: { qwen: 'cli.js' } });
     execFileSync('rm', ['-f', join(modules(), '@qwen-code/qwen-code/package.json')]);
@@ -60,8 +73,14 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     // Legitimate: pnpm's global layout (links into its virtual store, inside the same home) and
     // an `npm link` from the global folder to a project folder of the same user.
     const pnpmGlobal = 'home/mallory/.local/share/pnpm/global/5/node_modules';
-    npmPackage(t, `${pnpmGlobal}/.pnpm/@anthropic-ai+claude-code@2.1.50/node_modules`, '@anthropic-ai/claude-code', { version: '2.1.50', bin: { claude: 'cli.js' } });
-    t.link(`${pnpmGlobal}/@anthropic-ai/claude-code`, `${pnpmGlobal}/.pnpm/@anthropic-ai+claude-code@2.1.50/node_modules/@anthropic-ai/claude-code`);
+    npmPackage(t, `${pnpmGlobal}/.pnpm/@anthropic-ai+claude-code@2.1.50/node_modules`, '@anthropic-ai/claude-code', {
+      version: '2.1.50',
+      bin: { claude: 'cli.js' },
+    });
+    t.link(
+      `${pnpmGlobal}/@anthropic-ai/claude-code`,
+      `${pnpmGlobal}/.pnpm/@anthropic-ai+claude-code@2.1.50/node_modules/@anthropic-ai/claude-code`,
+    );
     t.link('home/mallory/.local/share/pnpm/claude', `${pnpmGlobal}/@anthropic-ai/claude-code/cli.js`);
     npmPackage(t, 'home/mallory/src', 'cline', { version: '1.0.4', bin: { cline: 'bin/cline' } });
     t.rawLink('home/mallory/.npm-global/lib/node_modules/cline', join(home, 'src/cline'));
@@ -79,36 +98,55 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     linkSync(secret, join(modules(), 'opencode-ai/package.json'));
   });
 
-  it('never reports what a root-only file holds, never opens a device or FIFO, and records why', { timeout: 60_000 }, async () => {
-    const before = lstatSync(secret);
-    const result = await scanMachine({ homes: [home], ...quiet });
-    const text = JSON.stringify(result);
-    expect(text).not.toContain(SECRET_MARK);
-    expect(result.instances.map((i) => i.version)).not.toContain(SECRET_VERSION);
-    const reasons = new Map(result.skipped.map((s) => [s.path, s.reason]));
-    expect(reasons.get(join(modules(), '@openai/codex/package.json'))).toBe('a root file the user cannot read; not read');
-    expect(reasons.get(join(modules(), 'opencode-ai/package.json'))).toBe('a root file the user cannot read; not read');
-    expect(reasons.get(join(modules(), '@google/gemini-cli/package.json'))).toBe('not a regular file');
-    expect(reasons.get(join(modules(), '@qwen-code/qwen-code/package.json'))).toBe('not a regular file');
-    expect(reasons.get(join(modules(), '@github/copilot/package.json'))).toBe("leads outside the user's home; not read");
-    // The legitimate links are followed as before.
-    expect(summary(result.instances)).toEqual(expect.arrayContaining(['claude-code 2.1.50 npm mallory', 'cline 1.0.4 npm mallory']));
-    // Reading left the root file as it was.
-    const after = lstatSync(secret);
-    expect([after.uid, after.mode, after.nlink]).toEqual([before.uid, before.mode, before.nlink]);
-  });
+  it(
+    'never reports what a root-only file holds, never opens a device or FIFO, and records why',
+    { timeout: 60_000 },
+    async () => {
+      const before = lstatSync(secret);
+      const result = await scanMachine({ homes: [home], ...quiet });
+      const text = JSON.stringify(result);
+      expect(text).not.toContain(SECRET_MARK);
+      expect(result.instances.map((i) => i.version)).not.toContain(SECRET_VERSION);
+      const reasons = new Map(result.skipped.map((s) => [s.path, s.reason]));
+      expect(reasons.get(join(modules(), '@openai/codex/package.json'))).toBe(
+        'a root file the user cannot read; not read',
+      );
+      expect(reasons.get(join(modules(), 'opencode-ai/package.json'))).toBe(
+        'a root file the user cannot read; not read',
+      );
+      expect(reasons.get(join(modules(), '@google/gemini-cli/package.json'))).toBe('not a regular file');
+      expect(reasons.get(join(modules(), '@qwen-code/qwen-code/package.json'))).toBe('not a regular file');
+      expect(reasons.get(join(modules(), '@github/copilot/package.json'))).toBe(
+        "leads outside the user's home; not read",
+      );
+      // The legitimate links are followed as before.
+      expect(summary(result.instances)).toEqual(
+        expect.arrayContaining(['claude-code 2.1.50 npm mallory', 'cline 1.0.4 npm mallory']),
+      );
+      // Reading left the root file as it was.
+      const after = lstatSync(secret);
+      expect([after.uid, after.mode, after.nlink]).toEqual([before.uid, before.mode, before.nlink]);
+    },
+  );
 
-  it('does not read a root-only file through a user\'s link reached from a system folder', async () => {
+  it("does not read a root-only file through a user's link reached from a system folder", async () => {
     const result = await scanMachine({ homes: [], npmPrefixes: [t.path('usr/local')], systemRoots: true, ...quiet });
     expect(JSON.stringify(result)).not.toContain(SECRET_MARK);
     expect(result.instances.map((i) => i.version)).not.toContain(SECRET_VERSION);
-    expect(result.skipped).toContainEqual({ path: t.path('usr/local/lib/node_modules/cline/package.json'), reason: 'a private file reached through a link; not read' });
+    expect(result.skipped).toContainEqual({
+      path: t.path('usr/local/lib/node_modules/cline/package.json'),
+      reason: 'a private file reached through a link; not read',
+    });
   });
 
   it('reads the same files when the link target is the user-readable copy', async () => {
     // Control: the same link made to a file the user owns inside the home is read, so the
     // refusals above come from ownership and location, not from the link itself.
-    const own = t.json('home/mallory/notes/codex.json', { name: '@openai/codex', version: '0.7.7', bin: { codex: 'bin/codex.js' } });
+    const own = t.json('home/mallory/notes/codex.json', {
+      name: '@openai/codex',
+      version: '0.7.7',
+      bin: { codex: 'bin/codex.js' },
+    });
     execFileSync('chown', ['-h', `${uid}:${gid}`, own]);
     execFileSync('ln', ['-sfn', own, join(modules(), '@openai/codex/package.json')]);
     execFileSync('chown', ['-h', `${uid}:${gid}`, join(modules(), '@openai/codex/package.json')]);

@@ -2,9 +2,11 @@
  * A whole machine under a root folder: users from the password database and /home, several
  * users with the same tool, system locations, running processes, and the pure marking logic.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { markRunning } from '../../../agent/inventory/running.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
@@ -35,11 +37,18 @@ describe('a machine with several users', () => {
   npmGlobal(t, 'home/bob/.npm-global', '@anthropic-ai/claude-code', { version: '2.1.168', bin: { claude: 'cli.js' } });
   t.file('home/bob/.local/share/claude/versions/2.1.200', 'ELF', 0o755);
   // carol is a directory-service user: in /home, not in /etc/passwd.
-  t.json('home/carol/.cursor/extensions/openai.chatgpt-0.4.0/package.json', { publisher: 'openai', name: 'chatgpt', version: '0.4.0' });
-  t.file('root/.local/share/pipx/venvs/aider-chat/pipx_metadata.json', JSON.stringify({ main_package: { package: 'aider-chat', package_version: '0.86.1', apps: [] } }));
+  t.json('home/carol/.cursor/extensions/openai.chatgpt-0.4.0/package.json', {
+    publisher: 'openai',
+    name: 'chatgpt',
+    version: '0.4.0',
+  });
+  t.file(
+    'root/.local/share/pipx/venvs/aider-chat/pipx_metadata.json',
+    JSON.stringify({ main_package: { package: 'aider-chat', package_version: '0.86.1', apps: [] } }),
+  );
   t.file('srv/svc/.local/share/claude/versions/2.1.1', 'ELF');
 
-  it('scans every person\'s home (passwd and /home), records owners, and sorts deterministically', async () => {
+  it("scans every person's home (passwd and /home), records owners, and sorts deterministically", async () => {
     const result = await scanMachine({ root: t.root, paths: [], detectRunning: false });
     expect(result.users).toEqual(['alice', 'bob', 'carol', 'root']);
     expect(summary(result.instances)).toEqual([
@@ -51,12 +60,19 @@ describe('a machine with several users', () => {
     ]);
     const again = await scanMachine({ root: t.root, paths: [], detectRunning: false });
     expect(again.instances).toEqual(result.instances);
-    expect(result.platform).toBe(process.platform === 'darwin' ? 'darwin' : process.platform === 'win32' ? 'windows' : 'linux');
+    expect(result.platform).toBe(
+      process.platform === 'darwin' ? 'darwin' : process.platform === 'win32' ? 'windows' : 'linux',
+    );
     expect(new Date(result.startedAt).toString()).not.toBe('Invalid Date');
   });
 
   it('names an explicit home after its passwd entry, or its folder', async () => {
-    const result = await scanMachine({ root: t.root, homes: [t.path('home/bob'), t.path('home/carol'), t.path('home/bob/')], paths: [], detectRunning: false });
+    const result = await scanMachine({
+      root: t.root,
+      homes: [t.path('home/bob'), t.path('home/carol'), t.path('home/bob/')],
+      paths: [],
+      detectRunning: false,
+    });
     expect(result.users).toEqual(['bob', 'carol']);
   });
 });
@@ -92,16 +108,31 @@ describe.runIf(process.platform === 'linux')('running processes', () => {
 });
 
 describe('markRunning', () => {
-  const instance = (toolId: string, installPath: string, launchers: string[] = []): ToolInstance => ({ toolId, version: '1', channel: 'npm', installPath, launchers, owner: 'u', evidence: [] });
+  const instance = (toolId: string, installPath: string, launchers: string[] = []): ToolInstance => ({
+    toolId,
+    version: '1',
+    channel: 'npm',
+    installPath,
+    launchers,
+    owner: 'u',
+    evidence: [],
+  });
 
   it('matches executables and script arguments by path prefix or launcher, never by a sibling name', () => {
-    const instances = [instance('claude-code', '/p/lib/node_modules/@anthropic-ai/claude-code', ['/p/bin/claude']), instance('cursor', '/Applications/Cursor.app'), instance('cline', '/p/lib/node_modules/cline')];
+    const instances = [
+      instance('claude-code', '/p/lib/node_modules/@anthropic-ai/claude-code', ['/p/bin/claude']),
+      instance('cursor', '/Applications/Cursor.app'),
+      instance('cline', '/p/lib/node_modules/cline'),
+    ];
     markRunning(
       instances,
       [
         { pid: 10, paths: ['/usr/bin/node', '/p/bin/claude'] },
         { pid: 11, paths: ['/Applications/Cursor.app/Contents/MacOS/Cursor'] },
-        { pid: 12, paths: ['/Applications/Cursor.app/Contents/Frameworks/Helper (Renderer).app/Contents/MacOS/Helper'] },
+        {
+          pid: 12,
+          paths: ['/Applications/Cursor.app/Contents/Frameworks/Helper (Renderer).app/Contents/MacOS/Helper'],
+        },
         { pid: 13, paths: ['/p/lib/node_modules/cline-other/cli.js'] },
         { pid: 14, paths: ['/elsewhere/link'] },
       ],
@@ -123,6 +154,8 @@ describe('installPath is the real path', () => {
 
   it('resolves a home reached through a symlink', async () => {
     const result = await scanMachine({ homes: [t.path('home-link')], paths: [], detectRunning: false });
-    expect(result.instances[0]!.installPath).toBe(realpathSync(t.path('real-home/alice/.npm-global/lib/node_modules/@openai/codex')));
+    expect(result.instances[0]!.installPath).toBe(
+      realpathSync(t.path('real-home/alice/.npm-global/lib/node_modules/@openai/codex')),
+    );
   });
 });

@@ -4,7 +4,9 @@
  */
 import { realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, find, npmGlobal, npmPackage, scratch, summary } from './fixtures.js';
 
@@ -22,10 +24,19 @@ describe('native installers', () => {
   t.link('home/alice/.local/bin/claude', 'home/alice/.local/share/claude/versions/2.1.168');
   t.file('home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/cursor-agent', '#!/bin/sh\n', 0o755);
   t.file('home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/index.js', '');
-  t.link('home/alice/.local/bin/cursor-agent', 'home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/cursor-agent');
-  t.link('home/alice/.local/bin/agent', 'home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/cursor-agent');
+  t.link(
+    'home/alice/.local/bin/cursor-agent',
+    'home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/cursor-agent',
+  );
+  t.link(
+    'home/alice/.local/bin/agent',
+    'home/alice/.local/share/cursor-agent/versions/2026.08.04-aaa8809/cursor-agent',
+  );
   t.file('home/alice/.codex/packages/standalone/releases/0.153.4-x86_64-unknown-linux-musl/codex', 'ELF', 0o755);
-  t.link('home/alice/.codex/packages/standalone/current', 'home/alice/.codex/packages/standalone/releases/0.153.4-x86_64-unknown-linux-musl');
+  t.link(
+    'home/alice/.codex/packages/standalone/current',
+    'home/alice/.codex/packages/standalone/releases/0.153.4-x86_64-unknown-linux-musl',
+  );
   t.rawLink('home/alice/.local/bin/codex', '../../.codex/packages/standalone/current/codex');
   t.file('home/alice/.lingma/bin/2.11.1/x86_64_linux/Lingma', 'ELF', 0o755);
 
@@ -39,9 +50,18 @@ describe('native installers', () => {
       'tongyi-lingma 2.11.1 native alice',
     ]);
     const [newest, older] = result.instances.filter((i) => i.toolId === 'claude-code');
-    expect(newest).toMatchObject({ installPath: t.path('home/alice/.local/share/claude/versions/2.1.168'), launchers: [t.path('home/alice/.local/bin/claude')] });
-    expect(older).toMatchObject({ installPath: t.path('home/alice/.local/share/claude/versions/2.1.50'), launchers: [] });
-    expect(find(result.instances, 'cursor-agent').launchers).toEqual([t.path('home/alice/.local/bin/agent'), t.path('home/alice/.local/bin/cursor-agent')]);
+    expect(newest).toMatchObject({
+      installPath: t.path('home/alice/.local/share/claude/versions/2.1.168'),
+      launchers: [t.path('home/alice/.local/bin/claude')],
+    });
+    expect(older).toMatchObject({
+      installPath: t.path('home/alice/.local/share/claude/versions/2.1.50'),
+      launchers: [],
+    });
+    expect(find(result.instances, 'cursor-agent').launchers).toEqual([
+      t.path('home/alice/.local/bin/agent'),
+      t.path('home/alice/.local/bin/cursor-agent'),
+    ]);
     expect(find(result.instances, 'openai-codex-cli')).toMatchObject({
       installPath: t.path('home/alice/.codex/packages/standalone/releases/0.153.4-x86_64-unknown-linux-musl'),
       launchers: [t.path('home/alice/.local/bin/codex')],
@@ -65,8 +85,15 @@ describe('native installers', () => {
 describe('Claude Code legacy local install', () => {
   const t = scratch();
   const home = t.dir('home/old');
-  npmPackage(t, 'home/old/.claude/local/node_modules', '@anthropic-ai/claude-code', { version: '1.0.72', bin: { claude: 'cli.js' } });
-  t.file('home/old/.claude/local/claude', '#!/bin/bash\nexec "/home/old/.claude/local/node_modules/.bin/claude" "$@"\n', 0o755);
+  npmPackage(t, 'home/old/.claude/local/node_modules', '@anthropic-ai/claude-code', {
+    version: '1.0.72',
+    bin: { claude: 'cli.js' },
+  });
+  t.file(
+    'home/old/.claude/local/claude',
+    '#!/bin/bash\nexec "/home/old/.claude/local/node_modules/.bin/claude" "$@"\n',
+    0o755,
+  );
   t.file('home/old/.claude/local/package.json', '{"dependencies":{"@anthropic-ai/claude-code":"^1.0.72"}}');
 
   it('reports ~/.claude/local with its wrapper as the launcher', async () => {
@@ -148,7 +175,12 @@ describe('the PATH pass', () => {
   t.rawLink('sysbin/claude', t.path('nowhere/claude'));
 
   it('reports bare binaries without a version, follows links into known layouts, and ignores ambiguous names', async () => {
-    const result = await scanMachine({ homes: [home], npmPrefixes: [], paths: [t.path('sysbin')], detectRunning: false });
+    const result = await scanMachine({
+      homes: [home],
+      npmPrefixes: [],
+      paths: [t.path('sysbin')],
+      detectRunning: false,
+    });
     expect(summary(result.instances)).toEqual([
       `gemini-cli 0.11.0 npm ${me}`,
       'github-copilot-cli null binary erin',
@@ -162,7 +194,10 @@ describe('the PATH pass', () => {
       versionError: expect.stringMatching(/bare binary without a version file/),
     });
     expect(find(result.instances, 'plandex').launchers).toEqual([t.path('sysbin/pdx'), t.path('sysbin/plandex')]);
-    expect(find(result.instances, 'gemini-cli')).toMatchObject({ installPath: realpathSync(t.path('opt/elsewhere/lib/node_modules/@google/gemini-cli')), launchers: [t.path('sysbin/gemini')] });
+    expect(find(result.instances, 'gemini-cli')).toMatchObject({
+      installPath: realpathSync(t.path('opt/elsewhere/lib/node_modules/@google/gemini-cli')),
+      launchers: [t.path('sysbin/gemini')],
+    });
     expect(result.skipped).toEqual([{ path: t.path('sysbin/claude'), reason: 'broken symlink' }]);
   });
 });

@@ -6,8 +6,9 @@
  * the pnpm launcher still runs the allowed tool.
  */
 import { execFileSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { bunCacheEntryName } from '../../../agent/inventory/scanners/caches.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
@@ -28,7 +29,11 @@ beforeAll(async () => {
   npxVersion = npxRun(npxHome, '@anthropic-ai/claude-code@2.0.46', 'claude');
   pnpmGlobalHome(pnpm12, '12.21.0', ['@openai/codex@0.111.0']);
   pnpmGlobalHome(pnpm10, '10.34.9', ['@openai/codex@0.111.0']);
-  for (const [name, home] of [['npx', npxHome], ['p12', pnpm12], ['p10', pnpm10]] as const) {
+  for (const [name, home] of [
+    ['npx', npxHome],
+    ['p12', pnpm12],
+    ['p10', pnpm10],
+  ] as const) {
     found[name] = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
   }
 }, INSTALL_TIMEOUT_MS * 4);
@@ -37,10 +42,9 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
   it('finds what npx ran in ~/.npm/_npx, with its .bin launcher', () => {
     expect(npxVersion).toMatch(/^2\.0\.46/);
     const claude = found.npx!.filter((i) => i.toolId === 'claude-code');
-    expect(claude.map((i) => [i.version, i.installPath.replace(npxHome, '~')])).toEqual([[
-      '2.0.46',
-      expect.stringMatching(/^~\/\.npm\/_npx\/[0-9a-f]{16}\/node_modules\/@anthropic-ai\/claude-code$/),
-    ]]);
+    expect(claude.map((i) => [i.version, i.installPath.replace(npxHome, '~')])).toEqual([
+      ['2.0.46', expect.stringMatching(/^~\/\.npm\/_npx\/[0-9a-f]{16}\/node_modules\/@anthropic-ai\/claude-code$/)],
+    ]);
     expect(claude[0]!.launchers).toEqual([expect.stringMatching(/\/_npx\/[0-9a-f]{16}\/node_modules\/\.bin\/claude$/)]);
   });
 
@@ -48,16 +52,30 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     const codex = found.p12!.filter((i) => i.toolId === 'openai-codex-cli');
     expect(codex).toHaveLength(1);
     expect(codex[0]!.version).toBe('0.111.0');
-    expect(codex[0]!.installPath).toMatch(/\/\.local\/share\/pnpm\/store\/v11\/links\/@openai\/codex\/0\.111\.0\/[0-9a-f]+\/node_modules\/@openai\/codex$/);
-    expect(codex[0]!.parts).toEqual([expect.stringMatching(/\/store\/v11\/links\/@openai\/codex\/0\.111\.0-linux-x64\/[0-9a-f]+\/node_modules\/@openai\/codex$/)]);
+    expect(codex[0]!.installPath).toMatch(
+      /\/\.local\/share\/pnpm\/store\/v11\/links\/@openai\/codex\/0\.111\.0\/[0-9a-f]+\/node_modules\/@openai\/codex$/,
+    );
+    expect(codex[0]!.parts).toEqual([
+      expect.stringMatching(
+        /\/store\/v11\/links\/@openai\/codex\/0\.111\.0-linux-x64\/[0-9a-f]+\/node_modules\/@openai\/codex$/,
+      ),
+    ]);
     expect(codex[0]!.launchers).toEqual([`${pnpm12}/.local/share/pnpm/bin/codex`]);
-    expect(execFileSync(`${pnpm12}/.local/share/pnpm/bin/codex`, ['--version'], { encoding: 'utf8' }).trim()).toBe('codex-cli 0.111.0');
+    expect(execFileSync(`${pnpm12}/.local/share/pnpm/bin/codex`, ['--version'], { encoding: 'utf8' }).trim()).toBe(
+      'codex-cli 0.111.0',
+    );
   });
 
-  it('attaches pnpm 10\'s linked platform package from .pnpm', () => {
+  it("attaches pnpm 10's linked platform package from .pnpm", () => {
     const codex = found.p10!.filter((i) => i.toolId === 'openai-codex-cli');
-    expect(codex.map((i) => [i.version, i.installPath.replace(pnpm10, '~'), i.parts?.map((p) => p.replace(pnpm10, '~'))])).toEqual([
-      ['0.111.0', '~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0/node_modules/@openai/codex', ['~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0-linux-x64/node_modules/@openai/codex']],
+    expect(
+      codex.map((i) => [i.version, i.installPath.replace(pnpm10, '~'), i.parts?.map((p) => p.replace(pnpm10, '~'))]),
+    ).toEqual([
+      [
+        '0.111.0',
+        '~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0/node_modules/@openai/codex',
+        ['~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0-linux-x64/node_modules/@openai/codex'],
+      ],
     ]);
   });
 });
@@ -66,15 +84,31 @@ describe('bun and yarn caches (layouts from their sources)', () => {
   const c = scratch('aigate-caches-');
   const home = c.dir('home/bob');
   // bun: <cache>/<name>@<version>@@@1, scoped under @scope/
-  npmPackage(c, 'home/bob/.bun/install/cache/@anthropic-ai', 'claude-code@2.1.50@@@1', { raw: JSON.stringify({ name: '@anthropic-ai/claude-code', version: '2.1.50', bin: { claude: 'cli.js' } }) });
-  npmPackage(c, 'home/bob/.bun/install/cache/@openai', 'codex@0.169.0@@@1', { raw: JSON.stringify({ name: '@openai/codex', version: '0.169.0', bin: { codex: 'bin/codex.js' } }) });
-  npmPackage(c, 'home/bob/.bun/install/cache/@openai', 'codex-linux-x64@0.169.0-linux-x64@@@1', { raw: JSON.stringify({ name: '@openai/codex', version: '0.169.0-linux-x64' }) });
+  npmPackage(c, 'home/bob/.bun/install/cache/@anthropic-ai', 'claude-code@2.1.50@@@1', {
+    raw: JSON.stringify({ name: '@anthropic-ai/claude-code', version: '2.1.50', bin: { claude: 'cli.js' } }),
+  });
+  npmPackage(c, 'home/bob/.bun/install/cache/@openai', 'codex@0.169.0@@@1', {
+    raw: JSON.stringify({ name: '@openai/codex', version: '0.169.0', bin: { codex: 'bin/codex.js' } }),
+  });
+  npmPackage(c, 'home/bob/.bun/install/cache/@openai', 'codex-linux-x64@0.169.0-linux-x64@@@1', {
+    raw: JSON.stringify({ name: '@openai/codex', version: '0.169.0-linux-x64' }),
+  });
   // yarn 1: v6/npm-<name>-<version>-<hash>-integrity/node_modules/<name>
-  npmPackage(c, 'home/bob/.cache/yarn/v6/npm-@google-gemini-cli-0.60.0-0123abcd-integrity/node_modules', '@google/gemini-cli', { version: '0.60.0', bin: { gemini: 'bundle/gemini.js' } });
+  npmPackage(
+    c,
+    'home/bob/.cache/yarn/v6/npm-@google-gemini-cli-0.60.0-0123abcd-integrity/node_modules',
+    '@google/gemini-cli',
+    { version: '0.60.0', bin: { gemini: 'bundle/gemini.js' } },
+  );
 
-  it('finds each copy once, with the bun platform package as a part at the tool\'s version', async () => {
+  it("finds each copy once, with the bun platform package as a part at the tool's version", async () => {
     const result = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
-    expect(result.map((i) => `${i.toolId} ${i.version} ${i.installPath.replace(home, '~')} ${(i.parts ?? []).map((p) => p.replace(home, '~')).join(',')}`)).toEqual([
+    expect(
+      result.map(
+        (i) =>
+          `${i.toolId} ${i.version} ${i.installPath.replace(home, '~')} ${(i.parts ?? []).map((p) => p.replace(home, '~')).join(',')}`,
+      ),
+    ).toEqual([
       'claude-code 2.1.50 ~/.bun/install/cache/@anthropic-ai/claude-code@2.1.50@@@1 ',
       'gemini-cli 0.60.0 ~/.cache/yarn/v6/npm-@google-gemini-cli-0.60.0-0123abcd-integrity/node_modules/@google/gemini-cli ',
       'openai-codex-cli 0.169.0 ~/.bun/install/cache/@openai/codex@0.169.0@@@1 ~/.bun/install/cache/@openai/codex-linux-x64@0.169.0-linux-x64@@@1',

@@ -8,7 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, scratch } from './fixtures.js';
@@ -27,7 +29,10 @@ beforeAll(async () => {
   npmInstallGlobal(npmGlobal, ['@openai/codex@0.111.0', '@openai/codex-linux-x64@npm:@openai/codex@0.111.0-linux-x64']);
   npmInstallGlobal(nvm, ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
   npmInstallGlobal(t.path('old'), ['@anthropic-ai/claude-code@2.0.45'], { omitOptional: true });
-  renameSync(t.path('old/lib/node_modules/@anthropic-ai/claude-code'), `${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3`);
+  renameSync(
+    t.path('old/lib/node_modules/@anthropic-ai/claude-code'),
+    `${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3`,
+  );
   // A copy renamed to look like something else: folder and "name" edited.
   const copy = `${npmGlobal}/lib/node_modules/my-helper`;
   cpSync(`${nvm}/lib/node_modules/@anthropic-ai/claude-code`, copy, { recursive: true });
@@ -37,7 +42,12 @@ beforeAll(async () => {
   result = (await scanMachine({ homes: [home], paths: [`${apps}/bin`], detectRunning: false })).instances;
 }, INSTALL_TIMEOUT_MS * 5);
 
-const brief = (i: ToolInstance) => ({ toolId: i.toolId, version: i.version, installPath: i.installPath, ...(i.parts ? { parts: i.parts } : {}) });
+const brief = (i: ToolInstance) => ({
+  toolId: i.toolId,
+  version: i.version,
+  installPath: i.installPath,
+  ...(i.parts ? { parts: i.parts } : {}),
+});
 
 describe('real npm layouts, identified by content', () => {
   it('reports the aliased Codex platform package as part of Codex 0.111.0, not as a second Codex', () => {
@@ -51,24 +61,50 @@ describe('real npm layouts, identified by content', () => {
       },
     ]);
     expect(codex[0]!.launchers).toEqual([`${npmGlobal}/bin/codex`]);
-    expect(execFileSync(`${npmGlobal}/bin/codex`, ['--version'], { encoding: 'utf8' }).trim()).toBe('codex-cli 0.111.0');
+    expect(execFileSync(`${npmGlobal}/bin/codex`, ['--version'], { encoding: 'utf8' }).trim()).toBe(
+      'codex-cli 0.111.0',
+    );
   });
 
   it('finds the live Claude Code, the hidden leftover of a failed update, the renamed copy and the --prefix install on PATH', () => {
     const claude = result.filter((i) => i.toolId === 'claude-code').map(brief);
     expect(claude).toEqual(
       [
-        { toolId: 'claude-code', version: '2.0.45', installPath: realpathSync(`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3`) },
-        { toolId: 'claude-code', version: '2.0.46', installPath: realpathSync(`${nvm}/lib/node_modules/@anthropic-ai/claude-code`) },
-        { toolId: 'claude-code', version: '2.0.46', installPath: realpathSync(`${npmGlobal}/lib/node_modules/my-helper`) },
-        { toolId: 'claude-code', version: '2.0.46', installPath: realpathSync(`${apps}/lib/node_modules/@anthropic-ai/claude-code`) },
+        {
+          toolId: 'claude-code',
+          version: '2.0.45',
+          installPath: realpathSync(`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3`),
+        },
+        {
+          toolId: 'claude-code',
+          version: '2.0.46',
+          installPath: realpathSync(`${nvm}/lib/node_modules/@anthropic-ai/claude-code`),
+        },
+        {
+          toolId: 'claude-code',
+          version: '2.0.46',
+          installPath: realpathSync(`${npmGlobal}/lib/node_modules/my-helper`),
+        },
+        {
+          toolId: 'claude-code',
+          version: '2.0.46',
+          installPath: realpathSync(`${apps}/lib/node_modules/@anthropic-ai/claude-code`),
+        },
       ].sort((a, b) => (a.installPath < b.installPath ? -1 : 1)),
     );
     const renamed = result.find((i) => i.installPath.endsWith('my-helper'))!;
-    expect(renamed.evidence.some((e) => e.includes('bin claude and source github.com/anthropics/claude-code'))).toBe(true);
-    expect(result.find((i) => i.installPath.endsWith('apps/cc/lib/node_modules/@anthropic-ai/claude-code'))!.launchers).toEqual([`${apps}/bin/claude`]);
+    expect(renamed.evidence.some((e) => e.includes('bin claude and source github.com/anthropics/claude-code'))).toBe(
+      true,
+    );
+    expect(
+      result.find((i) => i.installPath.endsWith('apps/cc/lib/node_modules/@anthropic-ai/claude-code'))!.launchers,
+    ).toEqual([`${apps}/bin/claude`]);
     // The leftover really is runnable Claude Code.
-    expect(execFileSync('node', [`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3/cli.js`, '--version'], { encoding: 'utf8' })).toMatch(/^2\.0\.45/);
+    expect(
+      execFileSync('node', [`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3/cli.js`, '--version'], {
+        encoding: 'utf8',
+      }),
+    ).toMatch(/^2\.0\.45/);
   });
 
   it('finds the --prefix ~/apps/cc install by walking the home when it is not on any PATH the agent knows', async () => {
@@ -78,6 +114,12 @@ describe('real npm layouts, identified by content', () => {
   });
 
   it('reports nothing else', () => {
-    expect(result.map((i) => i.toolId).sort()).toEqual(['claude-code', 'claude-code', 'claude-code', 'claude-code', 'openai-codex-cli']);
+    expect(result.map((i) => i.toolId).sort()).toEqual([
+      'claude-code',
+      'claude-code',
+      'claude-code',
+      'claude-code',
+      'openai-codex-cli',
+    ]);
   });
 });

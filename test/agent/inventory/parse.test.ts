@@ -1,13 +1,34 @@
 /** The pure parsers: bytes or text found on disk in, data out. Table-driven. */
 import { describe, expect, it } from 'vitest';
+
 import { npmAiSdks, pypiAiSdks } from '../../../agent/inventory/ai-sdks.js';
 import { parsePluginXml } from '../../../agent/inventory/parse/jetbrains.js';
 import { npmPackageOf, parseNativeVersionEntry, shimRunsPackage } from '../../../agent/inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../../../agent/inventory/parse/package-json.js';
 import { bundleInfo, parseBinaryPlist, parsePlist, parseXmlPlist } from '../../../agent/inventory/parse/plist.js';
-import { argvPaths, parseProcCmdline, parsePsComm, parseWindowsProcesses, splitWindowsCommandLine } from '../../../agent/inventory/parse/processes.js';
-import { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseRecord, parseRequirement, parseUvReceipt, recordScripts } from '../../../agent/inventory/parse/python.js';
-import { isPersonAccount, parseApkInstalled, parseDpkgStatus, parseNpmrcPrefix, parsePasswd } from '../../../agent/inventory/parse/system.js';
+import {
+  argvPaths,
+  parseProcCmdline,
+  parsePsComm,
+  parseWindowsProcesses,
+  splitWindowsCommandLine,
+} from '../../../agent/inventory/parse/processes.js';
+import {
+  parseDistInfoDirName,
+  parseMetadata,
+  parsePipxMetadata,
+  parseRecord,
+  parseRequirement,
+  parseUvReceipt,
+  recordScripts,
+} from '../../../agent/inventory/parse/python.js';
+import {
+  isPersonAccount,
+  parseApkInstalled,
+  parseDpkgStatus,
+  parseNpmrcPrefix,
+  parsePasswd,
+} from '../../../agent/inventory/parse/system.js';
 import { decodeText } from '../../../agent/inventory/parse/text.js';
 import { checkVersion } from '../../../agent/inventory/parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../../../agent/inventory/parse/vscode.js';
@@ -18,8 +39,16 @@ describe('decodeText', () => {
   it.each([
     ['UTF-8', Buffer.from('{"v":"é"}'), '{"v":"é"}'],
     ['UTF-8 with BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"v":1}')]), '{"v":1}'],
-    ['UTF-16 LE with BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"v":"é"}', 'utf16le')]), '{"v":"é"}'],
-    ['UTF-16 BE with BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{"v":1}', 'utf16le').swap16()]), '{"v":1}'],
+    [
+      'UTF-16 LE with BOM',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"v":"é"}', 'utf16le')]),
+      '{"v":"é"}',
+    ],
+    [
+      'UTF-16 BE with BOM',
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{"v":1}', 'utf16le').swap16()]),
+      '{"v":1}',
+    ],
     ['Latin-1 bytes (invalid UTF-8)', Buffer.from([0x7b, 0xe9, 0x7d]), '{\uFFFD}'],
   ])('%s', (_name, bytes, text) => {
     expect(decodeText(bytes)).toBe(text);
@@ -43,7 +72,9 @@ describe('checkVersion', () => {
 
 describe('parsePackageJson', () => {
   it('reads name, version, bins, runtime dependencies and source URLs', () => {
-    const parsed = parsePackageJson('\uFEFF{"name":"@openai/codex","version":"0.149.1","repository":{"type":"git","url":"git+https://github.com/openai/codex.git"},"homepage":7,"bin":{"codex":"bin/codex.js","../evil":"x"},"dependencies":{"openai":"^4"},"optionalDependencies":{"@openai/codex-linux-x64":"npm:@openai/codex@0.149.1-linux-x64"},"devDependencies":{"vitest":"1"}}');
+    const parsed = parsePackageJson(
+      '\uFEFF{"name":"@openai/codex","version":"0.149.1","repository":{"type":"git","url":"git+https://github.com/openai/codex.git"},"homepage":7,"bin":{"codex":"bin/codex.js","../evil":"x"},"dependencies":{"openai":"^4"},"optionalDependencies":{"@openai/codex-linux-x64":"npm:@openai/codex@0.149.1-linux-x64"},"devDependencies":{"vitest":"1"}}',
+    );
     expect(parsed).toEqual({
       ok: true,
       value: {
@@ -56,7 +87,11 @@ describe('parsePackageJson', () => {
     });
   });
   it.each([
-    ['a string bin is named after the package without scope', '{"name":"@scope/tool","version":"1.0.0","bin":"cli.js"}', { tool: 'cli.js' }],
+    [
+      'a string bin is named after the package without scope',
+      '{"name":"@scope/tool","version":"1.0.0","bin":"cli.js"}',
+      { tool: 'cli.js' },
+    ],
     ['no bin', '{"name":"x","version":"1.0.0"}', {}],
   ])('%s', (_n, text, bin) => {
     const parsed = parsePackageJson(text);
@@ -87,13 +122,22 @@ describe('parsePackageJson', () => {
 describe('AI SDK detection', () => {
   it.each([
     [['@anthropic-ai/sdk', 'chalk'], ['@anthropic-ai/sdk']],
-    [['openai', 'ai', '@ai-sdk/anthropic', '@modelcontextprotocol/sdk'], ['@ai-sdk/anthropic', '@modelcontextprotocol/sdk', 'ai', 'openai']],
-    [['@google/genai', '@google/generative-ai', '@anthropic-ai/claude-agent-sdk'], ['@anthropic-ai/claude-agent-sdk', '@google/genai', '@google/generative-ai']],
+    [
+      ['openai', 'ai', '@ai-sdk/anthropic', '@modelcontextprotocol/sdk'],
+      ['@ai-sdk/anthropic', '@modelcontextprotocol/sdk', 'ai', 'openai'],
+    ],
+    [
+      ['@google/genai', '@google/generative-ai', '@anthropic-ai/claude-agent-sdk'],
+      ['@anthropic-ai/claude-agent-sdk', '@google/genai', '@google/generative-ai'],
+    ],
     [['openai-like', 'aide', 'claude-helper', '@openai-compat/x'], []],
   ])('npm %j', (deps, found) => expect(npmAiSdks(deps)).toEqual(found));
   it.each([
     [['Anthropic', 'rich'], ['anthropic']],
-    [['LiteLLM', 'google_genai', 'langchain-openai'], ['google-genai', 'langchain-openai', 'litellm']],
+    [
+      ['LiteLLM', 'google_genai', 'langchain-openai'],
+      ['google-genai', 'langchain-openai', 'litellm'],
+    ],
     [['requests', 'openai-whisper-cli'], []],
   ])('pypi %j', (reqs, found) => expect(pypiAiSdks(reqs)).toEqual(found));
 });
@@ -109,9 +153,15 @@ describe('Python packaging files', () => {
   ])('parseDistInfoDirName(%j)', (name, expected) => expect(parseDistInfoDirName(name)).toEqual(expected));
 
   it('reads METADATA headers up to the body, with continuation lines and conditional requirements', () => {
-    const meta = parseMetadata('Metadata-Version: 2.1\r\nName: Aider_Chat\r\nVersion: 0.86.1\r\nSummary: a\r\n  continued\r\nRequires-Dist: litellm>=1.0\r\nRequires-Dist: openai ; extra == "x"\r\nRequires-Dist: rich (>=13)\r\n\r\nVersion: 9.9.9\r\nRequires-Dist: anthropic\r\n');
+    const meta = parseMetadata(
+      'Metadata-Version: 2.1\r\nName: Aider_Chat\r\nVersion: 0.86.1\r\nSummary: a\r\n  continued\r\nRequires-Dist: litellm>=1.0\r\nRequires-Dist: openai ; extra == "x"\r\nRequires-Dist: rich (>=13)\r\n\r\nVersion: 9.9.9\r\nRequires-Dist: anthropic\r\n',
+    );
     expect(meta).toEqual({ name: 'aider-chat', version: { version: '0.86.1' }, requires: ['litellm', 'rich'] });
-    expect(parseMetadata('garbage without headers')).toEqual({ name: null, version: { version: null, error: 'METADATA has no version' }, requires: [] });
+    expect(parseMetadata('garbage without headers')).toEqual({
+      name: null,
+      version: { version: null, error: 'METADATA has no version' },
+      requires: [],
+    });
   });
 
   it.each([
@@ -122,14 +172,26 @@ describe('Python packaging files', () => {
   ])('parseRequirement(%j)', (text, expected) => expect(parseRequirement(text)).toEqual(expected));
 
   it('reads RECORD, quoted paths included, and picks the scripts', () => {
-    const paths = parseRecord('aider/__init__.py,sha256=x,1\n"aider/a,b.py",sha256=y,2\n../../../bin/aider,sha256=z,3\n..\\..\\Scripts\\aider.exe,,\n');
+    const paths = parseRecord(
+      'aider/__init__.py,sha256=x,1\n"aider/a,b.py",sha256=y,2\n../../../bin/aider,sha256=z,3\n..\\..\\Scripts\\aider.exe,,\n',
+    );
     expect(paths).toEqual(['aider/__init__.py', 'aider/a,b.py', '../../../bin/aider', '..\\..\\Scripts\\aider.exe']);
     expect(recordScripts(paths)).toEqual(['../../../bin/aider', '..\\..\\Scripts\\aider.exe']);
   });
 
   it('reads pipx_metadata.json', () => {
-    const text = JSON.stringify({ main_package: { package: 'Aider_Chat', package_version: '0.86.1', apps: ['aider', '../x'], app_paths: [{ __type__: 'Path', __Path__: '/v/bin/aider' }] } });
-    expect(parsePipxMetadata(text)).toEqual({ ok: true, value: { package: 'aider-chat', version: { version: '0.86.1' }, apps: ['aider'], appPaths: ['/v/bin/aider'] } });
+    const text = JSON.stringify({
+      main_package: {
+        package: 'Aider_Chat',
+        package_version: '0.86.1',
+        apps: ['aider', '../x'],
+        app_paths: [{ __type__: 'Path', __Path__: '/v/bin/aider' }],
+      },
+    });
+    expect(parsePipxMetadata(text)).toEqual({
+      ok: true,
+      value: { package: 'aider-chat', version: { version: '0.86.1' }, apps: ['aider'], appPaths: ['/v/bin/aider'] },
+    });
     expect(parsePipxMetadata('{}')).toEqual({ ok: false, error: 'pipx_metadata.json has no main_package' });
   });
 
@@ -151,10 +213,19 @@ describe('Python packaging files', () => {
 
 describe('VS Code extension records', () => {
   it.each([
-    ['anthropic.claude-code-2.1.50-linux-x64', { id: 'anthropic.claude-code', version: '2.1.50', targetPlatform: 'linux-x64' }],
+    [
+      'anthropic.claude-code-2.1.50-linux-x64',
+      { id: 'anthropic.claude-code', version: '2.1.50', targetPlatform: 'linux-x64' },
+    ],
     ['github.copilot-chat-0.30.0', { id: 'github.copilot-chat', version: '0.30.0', targetPlatform: null }],
-    ['RooVeterinaryInc.roo-cline-3.31.1', { id: 'rooveterinaryinc.roo-cline', version: '3.31.1', targetPlatform: null }],
-    ['ms-python.python-2024.1.0-darwin-arm64', { id: 'ms-python.python', version: '2024.1.0', targetPlatform: 'darwin-arm64' }],
+    [
+      'RooVeterinaryInc.roo-cline-3.31.1',
+      { id: 'rooveterinaryinc.roo-cline', version: '3.31.1', targetPlatform: null },
+    ],
+    [
+      'ms-python.python-2024.1.0-darwin-arm64',
+      { id: 'ms-python.python', version: '2024.1.0', targetPlatform: 'darwin-arm64' },
+    ],
     ['publisher.ext-1.0.0-beta.2', { id: 'publisher.ext', version: '1.0.0-beta.2', targetPlatform: null }],
     ['openai.chatgpt-0.4.0-universal', { id: 'openai.chatgpt', version: '0.4.0', targetPlatform: 'universal' }],
     ['.obsolete', null],
@@ -169,9 +240,21 @@ describe('VS Code extension records', () => {
     expect(parseObsolete('[]')).toEqual({ ok: false, error: '.obsolete is not a JSON object' });
     const installed = parseExtensionsJson(
       JSON.stringify([
-        { identifier: { id: 'Anthropic.claude-code' }, version: '2.1.50', relativeLocation: 'anthropic.claude-code-2.1.50' },
-        { identifier: { id: 'a.b' }, version: '1.0.0', location: { path: '/home/u/.vscode/extensions/a.b-1.0.0', scheme: 'file' } },
-        { identifier: { id: 'c.d' }, version: '2.0.0', location: { fsPath: 'C:\\Users\\u\\.vscode\\extensions\\c.d-2.0.0' } },
+        {
+          identifier: { id: 'Anthropic.claude-code' },
+          version: '2.1.50',
+          relativeLocation: 'anthropic.claude-code-2.1.50',
+        },
+        {
+          identifier: { id: 'a.b' },
+          version: '1.0.0',
+          location: { path: '/home/u/.vscode/extensions/a.b-1.0.0', scheme: 'file' },
+        },
+        {
+          identifier: { id: 'c.d' },
+          version: '2.0.0',
+          location: { fsPath: 'C:\\Users\\u\\.vscode\\extensions\\c.d-2.0.0' },
+        },
         { identifier: { id: 'e.f' }, version: '3.0.0', location: { external: 'file:///home/u/x/e.f-3.0.0%20copy' } },
         { identifier: {} },
         'junk',
@@ -192,7 +275,19 @@ describe('VS Code extension records', () => {
 describe('property lists', () => {
   it('reads XML with entities, CDATA, nested arrays and dicts, and self-closing values', () => {
     const xml = `<?xml version="1.0"?><!-- c --><plist version="1.0"><dict><key>CFBundleIdentifier</key><string>com.a&amp;b</string><key>CFBundleShortVersionString</key><string><![CDATA[1.2 <3>]]></string><key>N</key><integer>-4</integer><key>R</key><real>2.5</real><key>T</key><true/><key>E</key><string/><key>A</key><array><dict><key>k</key><false/></dict><array/></array><key>D</key><data>AAE=</data></dict></plist>`;
-    expect(parseXmlPlist(xml)).toEqual({ ok: true, value: { CFBundleIdentifier: 'com.a&b', CFBundleShortVersionString: '1.2 <3>', N: -4, R: 2.5, T: true, E: '', A: [{ k: false }, []], D: 'AAE=' } });
+    expect(parseXmlPlist(xml)).toEqual({
+      ok: true,
+      value: {
+        CFBundleIdentifier: 'com.a&b',
+        CFBundleShortVersionString: '1.2 <3>',
+        N: -4,
+        R: 2.5,
+        T: true,
+        E: '',
+        A: [{ k: false }, []],
+        D: 'AAE=',
+      },
+    });
   });
   it.each([
     ['no plist element', '<dict></dict>', /no <plist> element/],
@@ -208,23 +303,37 @@ describe('property lists', () => {
   });
 
   // plistlib.dumps({'CFBundleIdentifier': 'dev.kiro.desktop', 'CFBundleShortVersionString': '0.2.13', 'L': [1, True, 'é']}, fmt=FMT_BINARY)
-  const KIRO = 'YnBsaXN0MDDTAQIDBAUGXxASQ0ZCdW5kbGVJZGVudGlmaWVyXxAaQ0ZCdW5kbGVTaG9ydFZlcnNpb25TdHJpbmdRTF8QEGRldi5raXJvLmRlc2t0b3BWMC4yLjEzowcICRABCWEA6QgPJEFDVl1hY2QAAAAAAAABAQAAAAAAAAAKAAAAAAAAAAAAAAAAAAAAZw==';
+  const KIRO =
+    'YnBsaXN0MDDTAQIDBAUGXxASQ0ZCdW5kbGVJZGVudGlmaWVyXxAaQ0ZCdW5kbGVTaG9ydFZlcnNpb25TdHJpbmdRTF8QEGRldi5raXJvLmRlc2t0b3BWMC4yLjEzowcICRABCWEA6QgPJEFDVl1hY2QAAAAAAAABAQAAAAAAAAAKAAAAAAAAAAAAAAAAAAAAZw==';
   it('reads binary plists', () => {
     const parsed = parsePlist(Buffer.from(KIRO, 'base64'));
-    expect(parsed).toEqual({ ok: true, value: { CFBundleIdentifier: 'dev.kiro.desktop', CFBundleShortVersionString: '0.2.13', L: [1, true, 'é'] } });
-    expect(parsed.ok && bundleInfo(parsed.value)).toEqual({ id: 'dev.kiro.desktop', shortVersion: '0.2.13', version: null, name: null, executable: null });
+    expect(parsed).toEqual({
+      ok: true,
+      value: { CFBundleIdentifier: 'dev.kiro.desktop', CFBundleShortVersionString: '0.2.13', L: [1, true, 'é'] },
+    });
+    expect(parsed.ok && bundleInfo(parsed.value)).toEqual({
+      id: 'dev.kiro.desktop',
+      shortVersion: '0.2.13',
+      version: null,
+      name: null,
+      executable: null,
+    });
   });
   it.each([
     ['truncated', /not a bplist00 file/, (b: Buffer) => b.subarray(0, 30)],
     ['offset table pointing outside', /integer too large/, (b: Buffer) => Buffer.from(b).fill(0xff, b.length - 8)],
     ['bad magic', /not a bplist00 file/, (b: Buffer) => Buffer.concat([Buffer.from('bplist01'), b.subarray(8)])],
-    ['object cycle', /object cycle/, (b: Buffer) => {
-      // Point the array's first element reference back at the top dictionary (object 0).
-      const c = Buffer.from(b);
-      const arrayAt = c.indexOf(Buffer.from([0xa3, 0x07, 0x08, 0x09]));
-      c[arrayAt + 1] = 0x00;
-      return c;
-    }],
+    [
+      'object cycle',
+      /object cycle/,
+      (b: Buffer) => {
+        // Point the array's first element reference back at the top dictionary (object 0).
+        const c = Buffer.from(b);
+        const arrayAt = c.indexOf(Buffer.from([0xa3, 0x07, 0x08, 0x09]));
+        c[arrayAt + 1] = 0x00;
+        return c;
+      },
+    ],
   ])('rejects a damaged binary plist: %s', (_n, error, damage) => {
     const parsed = parseBinaryPlist(damage(Buffer.from(KIRO, 'base64')));
     expect(parsed.ok).toBe(false);
@@ -236,7 +345,11 @@ describe('plugin.xml', () => {
   it('takes top-level id, name and version, not nested or CDATA ones', () => {
     const xml = `<idea-plugin><!-- <version>0</version> --><id>com.github.copilot</id><name>GitHub &amp; Copilot</name><change-notes><![CDATA[<version>9</version>]]></change-notes><extensions><version>8</version></extensions><version>1.5.40-243</version></idea-plugin>`;
     expect(parsePluginXml(xml)).toEqual({ id: 'com.github.copilot', name: 'GitHub & Copilot', version: '1.5.40-243' });
-    expect(parsePluginXml('<idea-plugin><name>Only a name</name></idea-plugin>')).toEqual({ id: null, name: 'Only a name', version: null });
+    expect(parsePluginXml('<idea-plugin><name>Only a name</name></idea-plugin>')).toEqual({
+      id: null,
+      name: 'Only a name',
+      version: null,
+    });
     expect(parsePluginXml('<project/>')).toBeNull();
   });
 });
@@ -253,20 +366,34 @@ describe('zip archives', () => {
       ['META-INF/plugin.xml', deflate ? 8 : 0],
     ]);
     const entry = entries[1]!;
-    expect(localDataOffset(archive.subarray(entry.localHeaderOffset, entry.localHeaderOffset + 30), entry)).toBe(entry.localHeaderOffset + 30 + 'META-INF/plugin.xml'.length);
+    expect(localDataOffset(archive.subarray(entry.localHeaderOffset, entry.localHeaderOffset + 30), entry)).toBe(
+      entry.localHeaderOffset + 30 + 'META-INF/plugin.xml'.length,
+    );
   });
   it.each([
-    ['not a zip', Buffer.from('hello world, definitely not an archive'), 'not a zip archive (no end of central directory)'],
-    ['ZIP64 marker', (() => {
-      const z = zip({ a: 'b' });
-      z.writeUInt32LE(0xffffffff, z.length - 6);
-      return z;
-    })(), 'ZIP64 archive (not supported)'],
-    ['central directory past the end', (() => {
-      const z = zip({ a: 'b' });
-      z.writeUInt32LE(z.length, z.length - 6);
-      return z;
-    })(), 'central directory out of range'],
+    [
+      'not a zip',
+      Buffer.from('hello world, definitely not an archive'),
+      'not a zip archive (no end of central directory)',
+    ],
+    [
+      'ZIP64 marker',
+      (() => {
+        const z = zip({ a: 'b' });
+        z.writeUInt32LE(0xffffffff, z.length - 6);
+        return z;
+      })(),
+      'ZIP64 archive (not supported)',
+    ],
+    [
+      'central directory past the end',
+      (() => {
+        const z = zip({ a: 'b' });
+        z.writeUInt32LE(z.length, z.length - 6);
+        return z;
+      })(),
+      'central directory out of range',
+    ],
   ])('reports %s', (_n, buf, error) => {
     expect(findCentralDirectory(buf, 0, buf.length)).toBe(error);
   });
@@ -274,7 +401,9 @@ describe('zip archives', () => {
 
 describe('system files', () => {
   it('reads passwd and tells people from system accounts', () => {
-    const entries = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# comment\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nalice:x:1000:1000:Alice:/home/alice:/bin/zsh\nnobody:x:65534:65534::/nonexistent:/bin/sh\nbroken:line\nsvc:x:1001:1001::/srv/svc:/bin/false\n');
+    const entries = parsePasswd(
+      'root:x:0:0:root:/root:/bin/bash\n# comment\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nalice:x:1000:1000:Alice:/home/alice:/bin/zsh\nnobody:x:65534:65534::/nonexistent:/bin/sh\nbroken:line\nsvc:x:1001:1001::/srv/svc:/bin/false\n',
+    );
     expect(entries.map((e) => [e.name, isPersonAccount(e)])).toEqual([
       ['root', true],
       ['daemon', false],
@@ -292,9 +421,14 @@ describe('system files', () => {
     ['prefix=/a\nprefix=/b\n', '/b'],
   ])('parseNpmrcPrefix(%j)', (text, prefix) => expect(parseNpmrcPrefix(text, '/home/u')).toBe(prefix));
   it('reads dpkg status (installed only) and apk installed', () => {
-    const status = 'Package: claude-code\nStatus: install ok installed\nVersion: 2.1.168\n\nPackage: crush\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n';
-    expect(parseDpkgStatus(status, new Set(['claude-code', 'crush']))).toEqual([{ name: 'claude-code', version: '2.1.168' }]);
-    expect(parseApkInstalled('C:Q1abc\nP:claude-code\nV:2.1.150-r0\nA:x86_64\n\nP:musl\nV:1.2\n', new Set(['claude-code']))).toEqual([{ name: 'claude-code', version: '2.1.150-r0' }]);
+    const status =
+      'Package: claude-code\nStatus: install ok installed\nVersion: 2.1.168\n\nPackage: crush\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n';
+    expect(parseDpkgStatus(status, new Set(['claude-code', 'crush']))).toEqual([
+      { name: 'claude-code', version: '2.1.168' },
+    ]);
+    expect(
+      parseApkInstalled('C:Q1abc\nP:claude-code\nV:2.1.150-r0\nA:x86_64\n\nP:musl\nV:1.2\n', new Set(['claude-code'])),
+    ).toEqual([{ name: 'claude-code', version: '2.1.150-r0' }]);
   });
 });
 
@@ -317,9 +451,15 @@ describe('layouts', () => {
     ['"%dp0%\\node_modules\\cline\\cli.js"', 'cline', true],
   ])('shimRunsPackage(%j, %s)', (text, pkg, expected) => expect(shimRunsPackage(text, pkg)).toBe(expected));
   it.each([
-    ['/p/lib/node_modules/@anthropic-ai/claude-code/cli.js', { dir: '/p/lib/node_modules/@anthropic-ai/claude-code', name: '@anthropic-ai/claude-code' }],
+    [
+      '/p/lib/node_modules/@anthropic-ai/claude-code/cli.js',
+      { dir: '/p/lib/node_modules/@anthropic-ai/claude-code', name: '@anthropic-ai/claude-code' },
+    ],
     ['/p/lib/node_modules/a/node_modules/b/bin/x', { dir: '/p/lib/node_modules/a/node_modules/b', name: 'b' }],
-    ['C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\cline\\cli.js', { dir: 'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\cline', name: 'cline' }],
+    [
+      'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\cline\\cli.js',
+      { dir: 'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\cline', name: 'cline' },
+    ],
     ['/usr/bin/claude', null],
     ['/x/node_modules', null],
   ])('npmPackageOf(%j)', (p, expected) => expect(npmPackageOf(p)).toEqual(expected));
@@ -327,12 +467,22 @@ describe('layouts', () => {
 
 describe('process lists', () => {
   it('splits /proc cmdline and keeps absolute paths among the first arguments', () => {
-    const argv = parseProcCmdline(Buffer.from('/usr/bin/node\0--max-old-space-size=4096\0/home/a/.npm-global/bin/claude\0--resume\0/tmp/x\0'));
-    expect(argv).toEqual(['/usr/bin/node', '--max-old-space-size=4096', '/home/a/.npm-global/bin/claude', '--resume', '/tmp/x']);
+    const argv = parseProcCmdline(
+      Buffer.from('/usr/bin/node\0--max-old-space-size=4096\0/home/a/.npm-global/bin/claude\0--resume\0/tmp/x\0'),
+    );
+    expect(argv).toEqual([
+      '/usr/bin/node',
+      '--max-old-space-size=4096',
+      '/home/a/.npm-global/bin/claude',
+      '--resume',
+      '/tmp/x',
+    ]);
     expect(argvPaths(argv, (p) => p.startsWith('/'))).toEqual(['/usr/bin/node', '/home/a/.npm-global/bin/claude']);
   });
   it('reads ps output with spaces in paths', () => {
-    expect(parsePsComm('  1 /sbin/launchd\n 420 /Applications/Cursor.app/Contents/MacOS/Cursor Helper (Renderer)\nbad\n')).toEqual([
+    expect(
+      parsePsComm('  1 /sbin/launchd\n 420 /Applications/Cursor.app/Contents/MacOS/Cursor Helper (Renderer)\nbad\n'),
+    ).toEqual([
       { pid: 1, command: '/sbin/launchd' },
       { pid: 420, command: '/Applications/Cursor.app/Contents/MacOS/Cursor Helper (Renderer)' },
     ]);
@@ -340,13 +490,26 @@ describe('process lists', () => {
   it('reads the Windows process list (one object or an array)', () => {
     const json = JSON.stringify([
       { ProcessId: 4, ExecutablePath: null, CommandLine: null },
-      { ProcessId: 900, ExecutablePath: 'C:\\Program Files\\nodejs\\node.exe', CommandLine: '"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js --resume' },
+      {
+        ProcessId: 900,
+        ExecutablePath: 'C:\\Program Files\\nodejs\\node.exe',
+        CommandLine:
+          '"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js --resume',
+      },
     ]);
     expect(parseWindowsProcesses(json)).toEqual([
       { pid: 4, paths: [] },
-      { pid: 900, paths: ['C:\\Program Files\\nodejs\\node.exe', 'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js'] },
+      {
+        pid: 900,
+        paths: [
+          'C:\\Program Files\\nodejs\\node.exe',
+          'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js',
+        ],
+      },
     ]);
-    expect(parseWindowsProcesses(JSON.stringify({ ProcessId: 7, ExecutablePath: 'C:\\x.exe' }))).toEqual([{ pid: 7, paths: ['C:\\x.exe'] }]);
+    expect(parseWindowsProcesses(JSON.stringify({ ProcessId: 7, ExecutablePath: 'C:\\x.exe' }))).toEqual([
+      { pid: 7, paths: ['C:\\x.exe'] },
+    ]);
     expect(parseWindowsProcesses('not json')).toEqual([]);
     expect(splitWindowsCommandLine('"a b" c  "d"')).toEqual(['a b', 'c', 'd']);
   });

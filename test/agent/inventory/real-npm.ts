@@ -22,9 +22,24 @@ export const INSTALL_TIMEOUT_MS = 170_000;
  * `npm install -g --prefix <prefix> --ignore-scripts <specs...>`; `omitOptional` leaves out the
  * per-platform optional dependencies (what case 04 and 17 install). Throws with npm's stderr.
  */
-export function npmInstallGlobal(prefix: string, specs: readonly string[], options: { omitOptional?: boolean } = {}): void {
+export function npmInstallGlobal(
+  prefix: string,
+  specs: readonly string[],
+  options: { omitOptional?: boolean } = {},
+): void {
   mkdirSync(NPM_TEST_CACHE, { recursive: true });
-  const args = ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', ...(options.omitOptional ? ['--omit=optional'] : []), ...specs];
+  const args = [
+    'install',
+    '-g',
+    '--prefix',
+    prefix,
+    '--ignore-scripts',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    ...(options.omitOptional ? ['--omit=optional'] : []),
+    ...specs,
+  ];
   execFileSync('npm', args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     timeout: INSTALL_TIMEOUT_MS,
@@ -49,7 +64,15 @@ export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: read
       cwd: building,
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: INSTALL_TIMEOUT_MS,
-      env: { ...process.env, HOME: building, XDG_DATA_HOME: `${building}/.local/share`, PNPM_HOME: pnpmHome, PATH: `${pnpmHome}/bin:${pnpmHome}:${process.env.PATH}`, npm_config_cache: NPM_TEST_CACHE, npm_config_update_notifier: 'false' },
+      env: {
+        ...process.env,
+        HOME: building,
+        XDG_DATA_HOME: `${building}/.local/share`,
+        PNPM_HOME: pnpmHome,
+        PATH: `${pnpmHome}/bin:${pnpmHome}:${process.env.PATH}`,
+        npm_config_cache: NPM_TEST_CACHE,
+        npm_config_update_notifier: 'false',
+      },
     });
     try {
       renameSync(building, cached);
@@ -67,8 +90,18 @@ export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: read
  */
 export function npxRun(homeDir: string, spec: string, bin: string): string {
   mkdirSync(NPM_TEST_CACHE, { recursive: true });
-  const env = { ...process.env, npm_config_cache: NPM_TEST_CACHE, npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' };
-  const output = execFileSync('npx', ['-y', '-p', spec, bin, '--version'], { cwd: homeDir, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS, env });
+  const env = {
+    ...process.env,
+    npm_config_cache: NPM_TEST_CACHE,
+    npm_config_ignore_scripts: 'true',
+    npm_config_update_notifier: 'false',
+  };
+  const output = execFileSync('npx', ['-y', '-p', spec, bin, '--version'], {
+    cwd: homeDir,
+    encoding: 'utf8',
+    timeout: INSTALL_TIMEOUT_MS,
+    env,
+  });
   mkdirSync(`${homeDir}/.npm`, { recursive: true });
   execFileSync('cp', ['-a', `${NPM_TEST_CACHE}/_npx`, `${homeDir}/.npm/`]);
   return output;

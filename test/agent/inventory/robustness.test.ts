@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, find, npmGlobal, npmPackage, scratch, summary } from './fixtures.js';
 
@@ -42,11 +44,14 @@ describe('symlink loops and broken links', () => {
 describe('bounds', () => {
   const t = scratch();
   const home = t.dir('home/big');
-  for (let i = 0; i < 120; i++) npmPackage(t, 'home/big/.npm-global/lib/node_modules', `pkg-${String(i).padStart(3, '0')}`);
+  for (let i = 0; i < 120; i++)
+    npmPackage(t, 'home/big/.npm-global/lib/node_modules', `pkg-${String(i).padStart(3, '0')}`);
 
   it('reads at most maxEntriesPerDir entries of a folder and says so', async () => {
     const result = await scanMachine({ homes: [home], limits: { maxEntriesPerDir: 50 }, ...quiet });
-    expect(result.skipped).toEqual([{ path: t.path('home/big/.npm-global/lib/node_modules'), reason: 'more than 50 entries; read the first 50' }]);
+    expect(result.skipped).toEqual([
+      { path: t.path('home/big/.npm-global/lib/node_modules'), reason: 'more than 50 entries; read the first 50' },
+    ]);
   });
 
   it('stops when the time budget is spent, without throwing', async () => {
@@ -67,11 +72,25 @@ describe('manifests', () => {
   const t = scratch();
   const home = t.dir('home/odd');
   const nm = 'home/odd/.npm-global/lib/node_modules';
-  npmPackage(t, nm, '@anthropic-ai/claude-code', { raw: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"@anthropic-ai/claude-code","version":"2.1.50"}')]) });
-  npmPackage(t, nm, '@openai/codex', { raw: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"name":"@openai/codex","version":"0.149.1"}', 'utf16le')]) });
+  npmPackage(t, nm, '@anthropic-ai/claude-code', {
+    raw: Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('{"name":"@anthropic-ai/claude-code","version":"2.1.50"}'),
+    ]),
+  });
+  npmPackage(t, nm, '@openai/codex', {
+    raw: Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('{"name":"@openai/codex","version":"0.149.1"}', 'utf16le'),
+    ]),
+  });
   npmPackage(t, nm, '@google/gemini-cli', { raw: '{"name": "@google/gemini-cli", "version": "0.9' });
-  npmPackage(t, nm, '@github/copilot', { raw: `{"name":"@github/copilot","version":"1.0.0","description":"${'x'.repeat(2 * 1024 * 1024)}"}` });
-  npmPackage(t, nm, 'opencode-ai', { raw: Buffer.from('{"name":"opencode-ai","version":"1.0.0","description":"caf\xe9"}', 'latin1') });
+  npmPackage(t, nm, '@github/copilot', {
+    raw: `{"name":"@github/copilot","version":"1.0.0","description":"${'x'.repeat(2 * 1024 * 1024)}"}`,
+  });
+  npmPackage(t, nm, 'opencode-ai', {
+    raw: Buffer.from('{"name":"opencode-ai","version":"1.0.0","description":"caf\xe9"}', 'latin1'),
+  });
   // Unparseable and naming an AI SDK: worth saying it could not be read.
   npmPackage(t, nm, 'broken-thing', { raw: '{"name":"broken-thing","dependencies":{"openai": ' });
   // Unparseable but irrelevant (names no SDK): never parsed, so nothing to report.
@@ -108,6 +127,11 @@ describe('a FIFO where a manifest should be', () => {
     execFileSync('mkfifo', [t.path('home/f/.npm-global/lib/node_modules/@qwen-code/qwen-code/package.json')]);
     const result = await scanMachine({ homes: [home], ...quiet });
     expect(summary(result.instances)).toEqual(['qwen-code null npm f']);
-    expect(result.skipped).toEqual([{ path: t.path('home/f/.npm-global/lib/node_modules/@qwen-code/qwen-code/package.json'), reason: 'not a regular file' }]);
+    expect(result.skipped).toEqual([
+      {
+        path: t.path('home/f/.npm-global/lib/node_modules/@qwen-code/qwen-code/package.json'),
+        reason: 'not a regular file',
+      },
+    ]);
   });
 });

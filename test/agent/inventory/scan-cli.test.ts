@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, npmGlobal, scratch } from './fixtures.js';
 
@@ -30,7 +32,11 @@ function agent(args: string[], asNobody = false) {
 const t = scratch();
 const home = t.dir('home/alice');
 npmGlobal(t, 'home/alice/.npm-global', '@anthropic-ai/claude-code', { version: '2.1.50', bin: { claude: 'cli.js' } });
-t.json('home/alice/.vscode/extensions/github.copilot-1.250.0/package.json', { publisher: 'GitHub', name: 'copilot', version: '1.250.0' });
+t.json('home/alice/.vscode/extensions/github.copilot-1.250.0/package.json', {
+  publisher: 'GitHub',
+  name: 'copilot',
+  version: '1.250.0',
+});
 t.file('home/alice/.local/bin/copilot', '#!/bin/sh\n', 0o755);
 
 describe('aigate-agent scan', () => {
@@ -39,8 +45,14 @@ describe('aigate-agent scan', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^TOOL\s+VERSION\s+CHANNEL\s+USER\s+PATH\s+RUNNING$/);
-    expect(lines[1]).toMatch(new RegExp(`^claude-code\\s+2\\.1\\.50\\s+npm\\s+alice\\s+${t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code')}\\s+-$`));
-    expect(lines[2]).toMatch(/^github-copilot-cli\s+\?\s+binary\s+alice\s+\S+\/home\/alice\/\.local\/bin\/copilot\s+-$/);
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^claude-code\\s+2\\.1\\.50\\s+npm\\s+alice\\s+${t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code')}\\s+-$`,
+      ),
+    );
+    expect(lines[2]).toMatch(
+      /^github-copilot-cli\s+\?\s+binary\s+alice\s+\S+\/home\/alice\/\.local\/bin\/copilot\s+-$/,
+    );
     expect(lines[3]).toMatch(/^github-copilot-ide\s+1\.250\.0\s+vscode-extension \(vscode\)\s+alice\s+/);
     expect(lines.at(-1)).toBe('? = version not readable from files (the reason is in --json output)');
     expect(run.stderr).toMatch(/^aigate-agent scan: scanned 1 home in \d+ ms, found 3 instances; nothing skipped\n$/);
@@ -50,7 +62,11 @@ describe('aigate-agent scan', () => {
     const run = agent(['scan', '--json', '--home', home, '--no-running']);
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout) as Awaited<ReturnType<typeof scanMachine>>;
-    const direct = await scanMachine({ homes: [home], detectRunning: false, paths: (process.env.PATH ?? '').split(':').filter((p) => p.startsWith('/')) });
+    const direct = await scanMachine({
+      homes: [home],
+      detectRunning: false,
+      paths: (process.env.PATH ?? '').split(':').filter((p) => p.startsWith('/')),
+    });
     expect(printed.instances).toEqual(direct.instances);
     expect(printed.users).toEqual(['alice']);
     expect(printed.instances.find((i) => i.channel === 'binary')?.versionError).toMatch(/bare binary/);
@@ -77,7 +93,10 @@ describe('aigate-agent scan', () => {
     u.json('home/bob/.vscode/extensions/openai.chatgpt-0.4.0/package.json', { version: '0.4.0' });
     chmodSync(u.path('home/bob/.vscode/extensions'), 0o000);
     try {
-      const run = agent(['scan', '--json', '--home', bob, '--path', u.path('home/bob/.npm-global/bin'), '--no-running'], true);
+      const run = agent(
+        ['scan', '--json', '--home', bob, '--path', u.path('home/bob/.npm-global/bin'), '--no-running'],
+        true,
+      );
       expect(run.code).toBe(0);
       const result = JSON.parse(run.stdout) as Awaited<ReturnType<typeof scanMachine>>;
       expect(result.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['openai-codex-cli 0.149.1']);

@@ -3,6 +3,7 @@
  * really write, each with where it comes from.
  */
 import { describe, expect, it } from 'vitest';
+
 import { parseEnviron, parseStartupFile, type StartupDialect } from '../../../agent/inventory/parse/shell-env.js';
 
 const HOME = '/home/bob';
@@ -11,7 +12,11 @@ const HOME = '/home/bob';
 function parse(text: string, dialect: StartupDialect = 'sh', given: Record<string, string> = {}) {
   const scope = new Map<string, string>([['HOME', HOME], ...Object.entries(given)]);
   const parsed = parseStartupFile(text, dialect, scope);
-  return { set: parsed.assignments.filter((a) => a.name !== 'PATH').map((a) => `${a.name}=${a.value}`), unresolved: parsed.unresolved, sourced: parsed.sourced };
+  return {
+    set: parsed.assignments.filter((a) => a.name !== 'PATH').map((a) => `${a.name}=${a.value}`),
+    unresolved: parsed.unresolved,
+    sourced: parsed.sourced,
+  };
 }
 
 describe('startup files: sh family (bash, zsh, ~/.profile, environment.d, /etc/environment)', () => {
@@ -24,7 +29,10 @@ describe('startup files: sh family (bash, zsh, ~/.profile, environment.d, /etc/e
       ['PNPM_HOME=/home/bob/.local/share/pnpm'],
     ],
     // nvm's installer (nvm-sh/nvm install.sh) appends these lines.
-    ['export NVM_DIR="$HOME/.nvm"\n[ -s "$NVM_DIR/nvm.sh" ] && \\. "$NVM_DIR/nvm.sh"  # This loads nvm', ['NVM_DIR=/home/bob/.nvm']],
+    [
+      'export NVM_DIR="$HOME/.nvm"\n[ -s "$NVM_DIR/nvm.sh" ] && \\. "$NVM_DIR/nvm.sh"  # This loads nvm',
+      ['NVM_DIR=/home/bob/.nvm'],
+    ],
     // bun's installer (bun.sh/install) for zsh and bash.
     ['# bun\nexport BUN_INSTALL="$HOME/.bun"\nexport PATH="$BUN_INSTALL/bin:$PATH"', ['BUN_INSTALL=/home/bob/.bun']],
     // Volta's installer (volta-cli/volta) writes VOLTA_HOME to the profile.
@@ -32,13 +40,25 @@ describe('startup files: sh family (bash, zsh, ~/.profile, environment.d, /etc/e
     // Tilde, braces, defaults, earlier variables, `&&` and `then` guards, declare/typeset.
     ['export UV_TOOL_DIR=~/tools/uv', ['UV_TOOL_DIR=/home/bob/tools/uv']],
     ['export PNPM_HOME=${XDG_DATA_HOME:-$HOME/.local/share}/pnpm', ['PNPM_HOME=/home/bob/.local/share/pnpm']],
-    ['TOOLS=$HOME/tools\nexport PIPX_HOME="${TOOLS}/pipx" PIPX_BIN_DIR=$TOOLS/bin', ['TOOLS=/home/bob/tools', 'PIPX_HOME=/home/bob/tools/pipx', 'PIPX_BIN_DIR=/home/bob/tools/bin']],
+    [
+      'TOOLS=$HOME/tools\nexport PIPX_HOME="${TOOLS}/pipx" PIPX_BIN_DIR=$TOOLS/bin',
+      ['TOOLS=/home/bob/tools', 'PIPX_HOME=/home/bob/tools/pipx', 'PIPX_BIN_DIR=/home/bob/tools/bin'],
+    ],
     ['[ -d "$HOME/pnpm" ] && export PNPM_HOME="$HOME/pnpm"', ['PNPM_HOME=/home/bob/pnpm']],
     ['if [ -d ~/fnm ]; then\n  export FNM_DIR=~/fnm\nfi', ['FNM_DIR=/home/bob/fnm']],
-    ['declare -x MISE_DATA_DIR="$HOME/.mise"\ntypeset -gx ASDF_DATA_DIR=$HOME/.asdf-data', ['MISE_DATA_DIR=/home/bob/.mise', 'ASDF_DATA_DIR=/home/bob/.asdf-data']],
+    [
+      'declare -x MISE_DATA_DIR="$HOME/.mise"\ntypeset -gx ASDF_DATA_DIR=$HOME/.asdf-data',
+      ['MISE_DATA_DIR=/home/bob/.mise', 'ASDF_DATA_DIR=/home/bob/.asdf-data'],
+    ],
     // environment.d(5) and pam_env's /etc/environment: plain KEY=VALUE lines.
-    ['XDG_DATA_HOME=${HOME}/.data\nPIPX_HOME=${XDG_DATA_HOME}/pipx', ['XDG_DATA_HOME=/home/bob/.data', 'PIPX_HOME=/home/bob/.data/pipx']],
-    ['export A=1; export NPM_CONFIG_PREFIX=~/.npm-packages # npm docs "Resolving EACCES"', ['A=1', 'NPM_CONFIG_PREFIX=/home/bob/.npm-packages']],
+    [
+      'XDG_DATA_HOME=${HOME}/.data\nPIPX_HOME=${XDG_DATA_HOME}/pipx',
+      ['XDG_DATA_HOME=/home/bob/.data', 'PIPX_HOME=/home/bob/.data/pipx'],
+    ],
+    [
+      'export A=1; export NPM_CONFIG_PREFIX=~/.npm-packages # npm docs "Resolving EACCES"',
+      ['A=1', 'NPM_CONFIG_PREFIX=/home/bob/.npm-packages'],
+    ],
     // Single quotes are literal; a backslash-newline continues the line.
     ["export PNPM_HOME='$HOME/pnpm'", ['PNPM_HOME=$HOME/pnpm']],
     ['export \\\n  BUN_INSTALL="$HOME/.bun-x"', ['BUN_INSTALL=/home/bob/.bun-x']],
@@ -48,7 +68,9 @@ describe('startup files: sh family (bash, zsh, ~/.profile, environment.d, /etc/e
 
   it('leaves alone what only a running shell could know, and names set for one command', () => {
     // nvm's README: with XDG_CONFIG_HOME set the installer writes this command substitution.
-    const nvm = parse('export NVM_DIR="$([ -z "${XDG_CONFIG_HOME-}" ] && printf %s "${HOME}/.nvm" || printf %s "${XDG_CONFIG_HOME}/nvm")"');
+    const nvm = parse(
+      'export NVM_DIR="$([ -z "${XDG_CONFIG_HOME-}" ] && printf %s "${HOME}/.nvm" || printf %s "${XDG_CONFIG_HOME}/nvm")"',
+    );
     expect(nvm.set.filter((s) => s.startsWith('NVM_DIR='))).toEqual([]);
     expect(parse('export PNPM_HOME=`pnpm root -g`').unresolved).toEqual(['PNPM_HOME']);
     expect(parse('export X=$(brew --prefix)\nexport HOMEBREW_PREFIX=$X').set).toEqual([]);
@@ -59,22 +81,30 @@ describe('startup files: sh family (bash, zsh, ~/.profile, environment.d, /etc/e
   });
 
   it('lists the files it sources', () => {
-    expect(parse('source ~/.config/shell/env.sh\n. "$HOME/.cargo/env"\n[ -f ~/.aliases ] && source ~/.aliases').sourced).toEqual([
-      '/home/bob/.config/shell/env.sh',
-      '/home/bob/.cargo/env',
-      '/home/bob/.aliases',
-    ]);
+    expect(
+      parse('source ~/.config/shell/env.sh\n. "$HOME/.cargo/env"\n[ -f ~/.aliases ] && source ~/.aliases').sourced,
+    ).toEqual(['/home/bob/.config/shell/env.sh', '/home/bob/.cargo/env', '/home/bob/.aliases']);
   });
 });
 
 describe('startup files: fish', () => {
   it.each([
     // pnpm setup for fish (pnpm's setup.ts) writes `set -gx PNPM_HOME ...` to config.fish.
-    ['# pnpm\nset -gx PNPM_HOME "/home/bob/.local/share/pnpm"\nif not string match -q -- $PNPM_HOME $PATH\n  set -gx PATH "$PNPM_HOME" $PATH\nend', ['PNPM_HOME=/home/bob/.local/share/pnpm']],
+    [
+      '# pnpm\nset -gx PNPM_HOME "/home/bob/.local/share/pnpm"\nif not string match -q -- $PNPM_HOME $PATH\n  set -gx PATH "$PNPM_HOME" $PATH\nend',
+      ['PNPM_HOME=/home/bob/.local/share/pnpm'],
+    ],
     // bun's installer for fish.
     ['set --export BUN_INSTALL "$HOME/.bun"\nset --export PATH $BUN_INSTALL/bin $PATH', ['BUN_INSTALL=/home/bob/.bun']],
     // A dotfile moving everything under XDG (rank-6 search hit: `set -gx BUN_INSTALL $XDG_DATA_HOME/bun`).
-    ['set -gx XDG_DATA_HOME $HOME/.local/share\nset -gx BUN_INSTALL $XDG_DATA_HOME/bun\nset -gx PNPM_HOME {$XDG_DATA_HOME}/pnpm', ['XDG_DATA_HOME=/home/bob/.local/share', 'BUN_INSTALL=/home/bob/.local/share/bun', 'PNPM_HOME=/home/bob/.local/share/pnpm']],
+    [
+      'set -gx XDG_DATA_HOME $HOME/.local/share\nset -gx BUN_INSTALL $XDG_DATA_HOME/bun\nset -gx PNPM_HOME {$XDG_DATA_HOME}/pnpm',
+      [
+        'XDG_DATA_HOME=/home/bob/.local/share',
+        'BUN_INSTALL=/home/bob/.local/share/bun',
+        'PNPM_HOME=/home/bob/.local/share/pnpm',
+      ],
+    ],
     ['set -Ux VOLTA_HOME ~/.volta', ['VOLTA_HOME=/home/bob/.volta']],
     // Not exported: feeds later lines, reaches no tool.
     ['set -g base ~/tools\nset -x UV_TOOL_DIR $base/uv', ['UV_TOOL_DIR=/home/bob/tools/uv']],
@@ -85,8 +115,12 @@ describe('startup files: fish', () => {
   });
 
   it('reads universal variables (`set -Ux` is stored in fish_variables)', () => {
-    const text = '# This file contains fish universal variable definitions.\n# VERSION: 3.0\nSETUVAR --export PNPM_HOME:/home/bob/pnpm\nSETUVAR __fish_initialized:3400\nSETUVAR --export fish_user_paths:/home/bob/\\x2elocal/bin\\x1e/home/bob/bin\n';
-    expect(parse(text, 'fish-universal').set).toEqual(['PNPM_HOME=/home/bob/pnpm', 'fish_user_paths=/home/bob/.local/bin']);
+    const text =
+      '# This file contains fish universal variable definitions.\n# VERSION: 3.0\nSETUVAR --export PNPM_HOME:/home/bob/pnpm\nSETUVAR __fish_initialized:3400\nSETUVAR --export fish_user_paths:/home/bob/\\x2elocal/bin\\x1e/home/bob/bin\n';
+    expect(parse(text, 'fish-universal').set).toEqual([
+      'PNPM_HOME=/home/bob/pnpm',
+      'fish_user_paths=/home/bob/.local/bin',
+    ]);
   });
 });
 

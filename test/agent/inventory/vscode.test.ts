@@ -1,6 +1,8 @@
 /** VS Code-family extension folders, with the editors' own records of what is installed. */
 import { realpathSync } from 'node:fs';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, find, scratch, summary, type Tree } from './fixtures.js';
 
@@ -9,7 +11,13 @@ afterAll(cleanup);
 const quiet = { detectRunning: false, paths: [] as string[] };
 
 function extension(t: Tree, dirRel: string, folder: string, publisher: string, name: string, version: string): string {
-  t.json(`${dirRel}/${folder}/package.json`, { name, displayName: name, publisher, version, engines: { vscode: '^1.90.0' } });
+  t.json(`${dirRel}/${folder}/package.json`, {
+    name,
+    displayName: name,
+    publisher,
+    version,
+    engines: { vscode: '^1.90.0' },
+  });
   return t.path(`${dirRel}/${folder}`);
 }
 
@@ -52,7 +60,14 @@ describe('VS Code-family extensions', () => {
   extension(t, cur, 'openai.chatgpt-0.4.0-linux-x64', 'openai', 'chatgpt', '0.4.0');
   extension(t, cur, 'anthropic.claude-code-2.1.49', 'Anthropic', 'claude-code', '2.1.49');
   t.json(`${cur}/.obsolete`, { 'anthropic.claude-code-2.1.49': true });
-  extension(t, 'home/alice/.vscode-server/extensions', 'continue.continue-1.2.3-linux-x64', 'Continue', 'continue', '1.2.3');
+  extension(
+    t,
+    'home/alice/.vscode-server/extensions',
+    'continue.continue-1.2.3-linux-x64',
+    'Continue',
+    'continue',
+    '1.2.3',
+  );
   // A folder name that says one version while package.json says another: the manifest wins.
   extension(t, 'home/alice/.windsurf/extensions', 'codeium.codeium-1.30.0', 'Codeium', 'codeium', '1.30.2');
 
@@ -89,13 +104,25 @@ describe('VS Code-family extensions', () => {
       'github-copilot-ide 0.30.0',
       'roo-code 3.31.1',
     ]);
-    expect(result.skipped).toEqual([{ path: t.path(`${vs}/extensions.json`), reason: expect.stringMatching(/^malformed JSON .*every extension folder counted as installed$/) }]);
+    expect(result.skipped).toEqual([
+      {
+        path: t.path(`${vs}/extensions.json`),
+        reason: expect.stringMatching(/^malformed JSON .*every extension folder counted as installed$/),
+      },
+    ]);
   });
 
   it('reads Windows homes the same way', async () => {
     const w = scratch();
     const bob = w.dir('Users/bob');
-    extension(w, 'Users/bob/.vscode/extensions', 'google.geminicodeassist-2.40.0', 'Google', 'geminicodeassist', '2.40.0');
+    extension(
+      w,
+      'Users/bob/.vscode/extensions',
+      'google.geminicodeassist-2.40.0',
+      'Google',
+      'geminicodeassist',
+      '2.40.0',
+    );
     const result = await scanMachine({ homes: [bob], platform: 'windows', ...quiet });
     expect(summary(result.instances)).toEqual(['gemini-code-assist 2.40.0 vscode-extension bob vscode']);
   });

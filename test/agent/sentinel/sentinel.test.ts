@@ -8,13 +8,15 @@
  * once. The allowed Codex in the same home still runs, and nothing else is signalled.
  * Needs root (creates the user, reads other users' /proc entries); skipped otherwise.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scanMachine } from '../../../agent/inventory/index.js';
-import { createAgentSentinel, type AgentSentinel } from '../../../agent/sentinel/agent-hook.js';
-import { AgentEvent } from '../../../agent/events/event.js';
+
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { AgentEvent } from '../../../agent/events/event.js';
+import { scanMachine } from '../../../agent/inventory/index.js';
+import { type AgentSentinel, createAgentSentinel } from '../../../agent/sentinel/agent-hook.js';
 import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js';
 import { cleanup, scratch } from '../inventory/fixtures.js';
 import { INSTALL_TIMEOUT_MS, npmInstallGlobal, npxRun } from '../inventory/real-npm.js';
@@ -80,14 +82,24 @@ afterAll(() => sentinel?.stop());
 
 /** Starts `command` as the user on a pty (script), stdin held open; resolves when it exits. */
 function startOnTerminal(command: string, log: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn('script', ['-qfec', command, log], { uid, gid, cwd: home, env: { HOME: home, PATH: `/usr/bin:/bin:${process.execPath.replace(/\/node$/, '')}`, TERM: 'dumb' }, stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawn('script', ['-qfec', command, log], {
+    uid,
+    gid,
+    cwd: home,
+    env: { HOME: home, PATH: `/usr/bin:/bin:${process.execPath.replace(/\/node$/, '')}`, TERM: 'dumb' },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited };
 }
 
 const node = process.execPath;
 const ways: [string, () => string][] = [
-  ['npx cache', () => `${execFileSync('sh', ['-c', `ls -d ${home}/.npm/_npx/*/node_modules/.bin/claude`], { encoding: 'utf8' }).trim()} mcp serve`],
+  [
+    'npx cache',
+    () =>
+      `${execFileSync('sh', ['-c', `ls -d ${home}/.npm/_npx/*/node_modules/.bin/claude`], { encoding: 'utf8' }).trim()} mcp serve`,
+  ],
   ['copied folder', () => `${node} ${home}/stuff/cc/cli.js mcp serve`],
   ['renamed file (fingerprint)', () => `${node} ${home}/bin/helper mcp serve`],
   ['edited name', () => `${node} ${home}/.npm-global/lib/node_modules/my-helper/cli.js mcp serve`],
@@ -95,25 +107,36 @@ const ways: [string, () => string][] = [
 ];
 
 describe.skipIf(!isRoot)('sentinel (Linux, as root, real user and terminal)', () => {
-  it.each(ways)('stops Claude Code started from the %s, with the notice on its terminal, once', async (name, command) => {
-    const before = events.length;
-    const log = `${home}/log-${name.replace(/\W+/g, '-')}.txt`; // written by the user's script(1)
-    const { child, exited } = startOnTerminal(command(), log);
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
-    child.stdin?.end();
-    if (code === 'timeout') child.kill('SIGKILL');
-    expect(code).not.toBe('timeout');
-    await new Promise((r) => setTimeout(r, 200)); // the event is spooled asynchronously
-    const mine = events.slice(before);
-    expect(mine.map((e) => [e.type, e.toolId, e.version, e.user, e.details?.stopped, e.details?.noticeShown])).toEqual([['blocked-launch', 'claude-code', '2.0.46', USER, true, true]]);
-    expect(mine[0]!.details?.uid).toBe(uid);
-    expect(validEvent.Check(mine[0])).toBe(true);
-    expect(readFileSync(log, 'utf8')).toContain(NOTICE);
-  }, 60_000);
+  it.each(ways)(
+    'stops Claude Code started from the %s, with the notice on its terminal, once',
+    async (name, command) => {
+      const before = events.length;
+      const log = `${home}/log-${name.replace(/\W+/g, '-')}.txt`; // written by the user's script(1)
+      const { child, exited } = startOnTerminal(command(), log);
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+      child.stdin?.end();
+      if (code === 'timeout') child.kill('SIGKILL');
+      expect(code).not.toBe('timeout');
+      await new Promise((r) => setTimeout(r, 200)); // the event is spooled asynchronously
+      const mine = events.slice(before);
+      expect(
+        mine.map((e) => [e.type, e.toolId, e.version, e.user, e.details?.stopped, e.details?.noticeShown]),
+      ).toEqual([['blocked-launch', 'claude-code', '2.0.46', USER, true, true]]);
+      expect(mine[0]!.details?.uid).toBe(uid);
+      expect(validEvent.Check(mine[0])).toBe(true);
+      expect(readFileSync(log, 'utf8')).toContain(NOTICE);
+    },
+    60_000,
+  );
 
   it('leaves the allowed Codex in the same home running', () => {
     const before = events.length;
-    const out = spawnSync(`${home}/.npm-global/bin/codex`, ['--version'], { uid, gid, encoding: 'utf8', env: { HOME: home, PATH: `/usr/bin:/bin:${node.replace(/\/node$/, '')}` } });
+    const out = spawnSync(`${home}/.npm-global/bin/codex`, ['--version'], {
+      uid,
+      gid,
+      encoding: 'utf8',
+      env: { HOME: home, PATH: `/usr/bin:/bin:${node.replace(/\/node$/, '')}` },
+    });
     expect(out.status).toBe(0);
     expect(out.stdout.trim()).toBe('codex-cli 0.111.0');
     expect(events.length).toBe(before);
