@@ -20,12 +20,23 @@ export interface Fingerprint {
   version: string | null;
   /** The file it was learned from. */
   source: string;
+  /**
+   * The owner of the install it was learned from. Bytes learned from one user's install are
+   * matched only in that user's processes: a user must not be able to copy another user's
+   * program into a fake tool folder and have root stop it for them.
+   */
+  ownerUid: number;
 }
 
 /** Native binaries are at least this large; smaller executables in a package are scripts or helpers. */
 const NATIVE_MIN_BYTES = 1024 * 1024;
 const MANIFEST_MAX = 1024 * 1024;
 const WALK_MAX_ENTRIES = 2000;
+/**
+ * Files larger than this are not learned (Claude Code's native binary is ~400 MB): a user's 4 TiB
+ * sparse file must not keep the daemon hashing for hours with the sentinel not yet started.
+ */
+const LEARN_MAX_BYTES = 1024 * 1024 * 1024;
 /** Shared libraries and Node addons are loaded, never run as a process's executable. */
 const LIBRARY = /\.(so(\.\d+)*|node|dylib|dll)$/i;
 
@@ -35,7 +46,7 @@ export class FingerprintStore {
   add(fp: Fingerprint): void {
     let bucket = this.bySize.get(fp.size);
     if (!bucket) this.bySize.set(fp.size, (bucket = new Map()));
-    bucket.set(fp.sha256, fp);
+    bucket.set(`${fp.ownerUid}:${fp.sha256}`, fp);
   }
 
   /** Whether any fingerprint has this size (the cheap first test). */
@@ -43,8 +54,9 @@ export class FingerprintStore {
     return this.bySize.has(size);
   }
 
-  get(size: number, sha256: string): Fingerprint | undefined {
-    return this.bySize.get(size)?.get(sha256);
+  /** The fingerprint of these bytes learned from `ownerUid`'s installs. */
+  get(size: number, sha256: string, ownerUid: number): Fingerprint | undefined {
+    return this.bySize.get(size)?.get(`${ownerUid}:${sha256}`);
   }
 
   all(): Fingerprint[] {
@@ -52,21 +64,22 @@ export class FingerprintStore {
   }
 
   /** The fingerprint a file's content matches, or null (hashes only when a size matches). */
-  async match(file: string): Promise<Fingerprint | null> {
+  /** The fingerprint learned from `uid`'s installs that `file`'s bytes match (run by that user), or null. */
+  async match(file: string, uid: number): Promise<Fingerprint | null> {
     let size: number;
     try {
       const st = fs.lstatSync(file);
       // Root-owned programs are never matched by bytes alone: a user who copies /bin/bash into a
       // fake tool folder must not make the sentinel stop every shell on the machine. A system
       // install of a tool is still known by its package folder (identify.ts).
-      if (!st.isFile() || st.uid === 0) return null;
+      if (!st.isFile() || st.uid === 0 || uid === 0) return null;
       size = st.size;
     } catch {
       return null;
     }
     if (!this.hasSize(size)) return null;
     const hashed = await sha256File(file);
-    return hashed ? (this.get(hashed.size, hashed.sha256) ?? null) : null;
+    return hashed ? (this.get(hashed.size, hashed.sha256, uid) ?? null) : null;
   }
 
   /**
@@ -74,6 +87,13 @@ export class FingerprintStore {
    * it and its parts. Returns how many files were added.
    */
   async learn(instance: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>): Promise<number> {
+    // Only what really lies inside the install (or its parts), owned by the install's owner, is
+    // learned; root's installs teach nothing, since bytes alone never stop a root process.
+    const roots = [instance.installPath, ...(instance.parts ?? [])]
+      .map(realOrNull)
+      .filter((p): p is string => p !== null);
+    const ownerUid = roots.length ? ownerOf(roots[0]!) : null;
+    if (ownerUid === null || ownerUid === 0) return 0;
     const files = new Set<string>();
     const manifest = readRegularFile(path.join(instance.installPath, 'package.json'), MANIFEST_MAX);
     if (manifest) {
@@ -91,14 +111,16 @@ export class FingerprintStore {
       for (const file of nativeBinaries(dir)) files.add(file);
     let added = 0;
     for (const file of files) {
+      if (!learnable(file, roots, ownerUid)) continue;
       const hashed = await sha256File(file);
-      if (!hashed || hashed.size === 0 || isRootOwned(file)) continue;
+      if (!hashed || hashed.size === 0) continue;
       this.add({
         sha256: hashed.sha256,
         size: hashed.size,
         toolId: instance.toolId,
         version: instance.version,
         source: file,
+        ownerUid,
       });
       added++;
     }
@@ -141,11 +163,35 @@ function isStrictlyInside(child: string, parent: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-/** Root's files are never learned: their bytes may be any system program's (see match()). */
-function isRootOwned(file: string): boolean {
+function realOrNull(p: string): string | null {
   try {
-    return fs.lstatSync(file).uid === 0;
+    return fs.realpathSync.native(p);
   } catch {
-    return true;
+    return null;
+  }
+}
+
+function ownerOf(p: string): number | null {
+  try {
+    return fs.lstatSync(p).uid;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A file may be learned when its real path lies inside one of the install's real folders, it is
+ * a regular file of the install's owner, at most LEARN_MAX_BYTES, and not sparse (a file whose
+ * blocks cover less than half its size is a decoy, not a tool's binary).
+ */
+function learnable(file: string, roots: readonly string[], ownerUid: number): boolean {
+  const real = realOrNull(file);
+  if (!real || !roots.some((root) => isStrictlyInside(real, root))) return false;
+  try {
+    const st = fs.lstatSync(real);
+    if (!st.isFile() || st.uid !== ownerUid || st.size === 0 || st.size > LEARN_MAX_BYTES) return false;
+    return typeof st.blocks !== 'number' || st.blocks * 512 >= st.size / 2;
+  } catch {
+    return false;
   }
 }

@@ -101,6 +101,21 @@ export function owningPackage(file: string, catalog: CatalogIndex): { dir: strin
   return null;
 }
 
+/**
+ * A package folder the sentinel may trust: a real folder that no one but its owner may write,
+ * holding a package.json of the same owner. Without this, a user's package.json dropped in /tmp
+ * (root-owned, sticky, world-writable) would make every root program below /tmp "the tool".
+ */
+export function isTrustedPackageFolder(dir: string): boolean {
+  try {
+    const folder = fs.lstatSync(dir);
+    const manifest = fs.lstatSync(path.join(dir, 'package.json'));
+    return folder.isDirectory() && manifest.isFile() && manifest.uid === folder.uid && (folder.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | null {
   const manifestPath = path.join(dir, 'package.json');
   let key: string;
@@ -109,6 +124,7 @@ function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | nul
   } catch {
     return null;
   }
+  if (!isTrustedPackageFolder(dir)) return null;
   const cached = manifestCache.get(manifestPath);
   if (cached && cached.key === key) return cached.identity;
   const read = readRegularFile(manifestPath, MANIFEST_MAX);
@@ -168,7 +184,7 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
   }
   if (ctx.fingerprints) {
     for (const { file, how } of candidates) {
-      const fp = await ctx.fingerprints.match(file);
+      const fp = info.uid === null ? null : await ctx.fingerprints.match(file, info.uid);
       if (fp) {
         return {
           pid: info.pid,

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { ProcessMatch } from './identify.js';
-import { scriptArgument } from './identify.js';
+import { isTrustedPackageFolder, scriptArgument } from './identify.js';
 import { readProcess } from './proc.js';
 
 export type StopOutcome = { stopped: true; noticeShown: boolean } | { stopped: false; reason: string };
@@ -48,6 +48,12 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
       return { stopped: false, reason: `${match.packageDir} is gone` };
     }
     if (!codeStat.isDirectory()) return { stopped: false, reason: `${match.packageDir} is not a folder` };
+    if (!isTrustedPackageFolder(match.packageDir)) {
+      return {
+        stopped: false,
+        reason: `${match.packageDir} may be written by others or its manifest has another owner`,
+      };
+    }
   } else {
     if (real !== match.file) return { stopped: false, reason: `${real} is not the fingerprinted ${match.file}` };
     try {

@@ -16,7 +16,7 @@ import { identifyProcess } from '../../agent/sentinel/identify.js';
 import { readProcess } from '../../agent/sentinel/proc.js';
 import { stopMatched } from '../../agent/sentinel/stop.js';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
-import { alive, ensureUser, giveTree, type HostileUser, isRoot, removeTree, userDir } from './hostile.js';
+import { alive, asUserOk, ensureUser, giveTree, type HostileUser, isRoot, removeTree, userDir } from './hostile.js';
 
 // The real path: /bin is a link to /usr/bin on merged-/usr systems, and /proc/<pid>/exe is real.
 const SLEEP = realpathSync('/bin/sleep');
@@ -76,7 +76,12 @@ describe.skipIf(!isRoot || process.platform !== 'linux')('sentinel fingerprints 
     const installPath = join(dir, 'node_modules', '@anthropic-ai', 'claude-code');
     await store.learn({ toolId: 'claude-code', version: '2.1.91', installPath, parts: [] });
     expect(store.all().map((fp) => fp.source)).toEqual([join(installPath, 'cli.js')]);
-    expect(await store.match(SLEEP), 'a root-owned system program is never matched by bytes').toBeNull();
+    expect(await store.match(SLEEP, mallory.uid), 'a root-owned system program is never matched by bytes').toBeNull();
+    expect(
+      await store.match(join(dir, 'renamed'), bob.uid),
+      "bytes learned from mallory's install are not bob's",
+    ).toBeNull();
+    expect((await store.match(join(dir, 'renamed'), mallory.uid))?.toolId).toBe('claude-code');
 
     const ctx = { catalog: catalogIndex(builtinCatalog), fingerprints: store };
     const rootSleep = start([SLEEP, '300']);
@@ -103,5 +108,48 @@ describe.skipIf(!isRoot || process.platform !== 'linux')('sentinel fingerprints 
     await new Promise((resolve) => own.once('exit', resolve));
     expect(alive(rootSleep.pid!)).toBe(true);
     expect(alive(bobSleep.pid!)).toBe(true);
+  });
+
+  it('does not trust a package.json dropped in a folder others may write (a sticky /tmp)', async () => {
+    const sticky = join('/tmp', `aigt-sticky-${process.pid}`);
+    await mkdir(join(sticky, 'job'), { recursive: true });
+    await chmod(sticky, 0o1777);
+    try {
+      await copyFile(SLEEP, join(sticky, 'job', 'worker'));
+      await chmod(join(sticky, 'job', 'worker'), 0o755);
+      asUserOk(
+        mallory,
+        `printf '%s' '{"name":"@anthropic-ai/claude-code","version":"2.1.91","bin":{"claude":"cli.js"}}' > ${sticky}/package.json`,
+      );
+      const rootJob = start([join(sticky, 'job', 'worker'), '300']);
+      await waitExec(rootJob, join(sticky, 'job', 'worker'));
+      const ctx = { catalog: catalogIndex(builtinCatalog) };
+      expect(await identifyProcess(readProcess(rootJob.pid!)!, ctx)).toBeNull();
+      expect(alive(rootJob.pid!)).toBe(true);
+    } finally {
+      await removeTree(sticky);
+    }
+  });
+
+  it('never learns a sparse decoy or a file reached through a link out of the install', async () => {
+    const installPath = join(dir, 'decoy', 'node_modules', '@anthropic-ai', 'claude-code');
+    await mkdir(join(installPath, 'vendor'), { recursive: true });
+    await writeFile(
+      join(installPath, 'package.json'),
+      JSON.stringify({
+        name: '@anthropic-ai/claude-code',
+        version: '2.1.91',
+        bin: { claude: 'cli.js', other: 'link/secret.js' },
+      }),
+    );
+    await writeFile(join(installPath, 'cli.js'), '#!/usr/bin/env node\n');
+    await giveTree(join(dir, 'decoy'), mallory);
+    asUserOk(
+      mallory,
+      `truncate -s 64G ${installPath}/vendor/rg && chmod 755 ${installPath}/vendor/rg && ln -s ${dir} ${installPath}/link`,
+    );
+    const store = new FingerprintStore();
+    await store.learn({ toolId: 'claude-code', version: '2.1.91', installPath, parts: [] });
+    expect(store.all().map((fp) => fp.source)).toEqual([join(installPath, 'cli.js')]);
   });
 });
