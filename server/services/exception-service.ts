@@ -196,7 +196,11 @@ export class ExceptionService {
   async approve(
     reference: string,
     input: ApproveInput,
-  ): Promise<{ request: ExceptionRequestRecord; publish: PublishResult }> {
+  ): Promise<{
+    request: ExceptionRequestRecord;
+    publish: PublishResult;
+    scope: { scope: ExceptionScope; why: string };
+  }> {
     const request = this.pending(reference);
     const id = request.id;
     const chosen = input.scope
@@ -241,7 +245,7 @@ export class ExceptionService {
         },
       };
     });
-    return { request: this.deps.requests.get(id)!, publish };
+    return { request: this.deps.requests.get(id)!, publish, scope: chosen };
   }
 
   deny(reference: string, input: { actor: Actor; remoteIp: string | null; reason: string }): ExceptionRequestRecord {

@@ -211,7 +211,7 @@ describe('aigate admin CLI', () => {
     const approved = aigate(['exceptions', 'approve', asked.body.id, '--scope', 'user', '--until', '2031-01-01']);
     expect(approved.stderr).toBe('');
     expect(approved.stdout).toMatch(
-      /approved: claude-code for user carol until 2031-01-01; published as policy revision 4/,
+      /approved: claude-code for user carol on device \S+ until 2031-01-01; published as policy revision 4/,
     );
     expect(aigate(['exceptions', 'deny', asked.body.id, '--reason', 'x']).code).toBe(1);
 

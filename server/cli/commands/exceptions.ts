@@ -71,12 +71,16 @@ async function approve(
   if (options.until) body.until = options.until;
   if (options.scope) body.scope = options.scope;
   if (options.reason) body.reason = options.reason;
-  const result = await client.post<{ request: Request; revision: number }>(`/exception-requests/${id}/approve`, body);
+  const result = await client.post<{ request: Request; revision: number; scope: 'device' | 'user' }>(
+    `/exception-requests/${id}/approve`,
+    body,
+  );
   if (options.json) printJson(io, result);
   else {
+    // The server says which scope it used: without --scope, a shared device defaults to the user.
     const who =
-      options.scope === 'user'
-        ? line`user ${result.request.user}`
+      result.scope === 'user'
+        ? line`user ${result.request.user} on device ${result.request.hostname ?? result.request.deviceId}`
         : line`device ${result.request.hostname ?? result.request.deviceId}`;
     const until = result.request.approvedUntil;
     io.out(
@@ -121,7 +125,11 @@ export function registerExceptions(context: CliContext): void {
     .argument('<id>', 'exception request id (a UUID; see aigate exceptions list)', requestId)
     .description('approve: adds an exception to a new policy revision')
     .option('--until <when>', 'end of the exception (default: as requested)')
-    .option('--scope <scope>', 'device (default) | user', oneOf('--scope', ['device', 'user']))
+    .option(
+      '--scope <scope>',
+      'device | user (default: user when the device reported several users, else device)',
+      oneOf('--scope', ['device', 'user']),
+    )
     .option('--reason <text>', 'note kept with the exception')
     .option('--json', 'machine-readable result')
     .action(

@@ -141,7 +141,15 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         body: Nullable(ApproveBody),
         response: {
-          200: Type.Object({ request: RequestView, revision: Type.Integer(), etag: Type.String() }),
+          200: Type.Object({
+            request: RequestView,
+            revision: Type.Integer(),
+            etag: Type.String(),
+            scope: Type.Union([Type.Literal('device'), Type.Literal('user')], {
+              description: 'what the exception covers: the whole device, or the requesting user on it',
+            }),
+            scopeReason: Type.String({ description: 'why that scope: chosen by the admin, or the default and why' }),
+          }),
           ...adminErrors,
         },
       },
@@ -153,7 +161,13 @@ export const exceptionAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (body.scope !== undefined) input.scope = body.scope;
       if (body.reason !== undefined) input.reason = body.reason;
       const result = await exceptions.approve(request.params.id.toLowerCase(), input);
-      return { request: view(result.request), revision: result.publish.revision, etag: result.publish.etag };
+      return {
+        request: view(result.request),
+        revision: result.publish.revision,
+        etag: result.publish.etag,
+        scope: result.scope.scope,
+        scopeReason: result.scope.why,
+      };
     },
   );
 
