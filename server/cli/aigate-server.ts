@@ -146,8 +146,17 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     io.err(
-      `aigate-server: cannot listen on ${options.host}:${options.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (error as Error).message}`,
+      `aigate-server: cannot listen on ${options.host}:${options.port}: ${code === 'EADDRINUSE' ? 'the port is in use; choose another with --port (from a checkout: npm start -- --port 9090)' : (error as Error).message}`,
     );
+    // The database was created before the listen failed: a first start's admin token is shown
+    // now, or nobody could ever log in without create-admin-token.
+    const token = app.aigate.takeBootstrapToken();
+    if (token) {
+      io.err(
+        `aigate-server: this was the first start; the bootstrap admin token (shown once) is:\n\n    ${token}\n\n` +
+          'Start again on a free port; the next steps are in the README (Quick start).',
+      );
+    }
     await app.close();
     return 1;
   }

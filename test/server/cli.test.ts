@@ -124,6 +124,24 @@ describe('aigate-server start', () => {
     expect(second.stderr).toMatch(/in use by another aigate-server \(pid \d+\)/);
   });
 
+  it('on a first start whose port is taken, says how to pick another and still shows the admin token', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const first = spawnSync(
+        process.execPath,
+        [SERVER_BIN, 'start', '--data', join(dir.path, 'busy-port-data'), '--port', String(port)],
+        { cwd: ROOT, encoding: 'utf8', timeout: 20_000 },
+      );
+      expect(first.status).toBe(1);
+      expect(first.stderr).toMatch(/the port is in use; choose another with --port/);
+      expect(first.stderr).toMatch(/bootstrap admin token \(shown once\) is:\s+\S{20,}/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('refuses bad flags with a usage error', () => {
     const bad = spawnSync(process.execPath, [SERVER_BIN, 'start', '--port', 'eighty'], { cwd: ROOT, encoding: 'utf8' });
     expect(bad.status).toBe(2);
