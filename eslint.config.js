@@ -10,7 +10,15 @@ const importsOf = (...patterns) => ({ 'no-restricted-imports': ['error', { patte
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'dist-agent/**', 'node_modules/**', 'test-artifacts/**', 'coverage/**', 'server/ui/static/**', 'test/.cache/**'],
+    ignores: [
+      'dist/**',
+      'dist-agent/**',
+      'node_modules/**',
+      'test-artifacts/**',
+      'coverage/**',
+      'server/ui/static/**',
+      'test/.cache/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
