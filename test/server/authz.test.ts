@@ -101,7 +101,14 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/reports', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/reports/overview', kind: 'read', ok: 200 },
   { method: 'GET', path: '/v1/reports/rollups', kind: 'read', ok: 200 },
-  ...['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit'].map((kind) => ({
+  {
+    method: 'GET',
+    path: '/v1/reports/attestation',
+    kind: 'read',
+    prepare: async () => ({ path: `/v1/reports/attestation?at=${new Date(Date.now() - 1000).toISOString()}` }),
+    ok: 200,
+  },
+  ...['inventory', 'violations', 'events', 'coverage', 'usage', 'policies', 'audit', 'compliance'].map((kind) => ({
     method: 'GET' as const,
     path: `/v1/reports/${kind}`,
     kind: 'read' as const,
