@@ -1,10 +1,12 @@
 /** `aigate-agent enroll`: register this machine with an aigate server and pin its policy key. */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { enrollDevice, EnrollError } from '../enroll.js';
 import { machineFacts } from '../facts.js';
+import { defaultStateDir } from '../state/paths.js';
 import { addStateDirOption, CliError, EXIT_USAGE } from './common.js';
 
 interface EnrollFlags {
@@ -78,8 +80,10 @@ export function registerEnroll(program: Command): void {
         'Compare it with the fingerprint aigate-server printed at its first start; pass --policy-key-fingerprint next time to have it checked.',
       );
     }
+    // Commands copied from here must reach this state: name it unless it is the default one.
+    const stateFlag = flags.stateDir === resolve(defaultStateDir()) ? '' : ` --state-dir ${flags.stateDir}`;
     out(
-      `State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run (usually as the aigate-agent service).`,
+      `State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run${stateFlag} (usually as the aigate-agent service), or one cycle: aigate-agent once${stateFlag}.`,
     );
   });
 }
