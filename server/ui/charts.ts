@@ -127,17 +127,8 @@ export function stackedBars(days: readonly string[], series: readonly Series[], 
 }
 
 function svg(options: ChartOptions, body: string): Html {
-  return html`<svg
-    class="chart"
-    viewBox="0 0 ${WIDTH} ${HEIGHT}"
-    role="img"
-    aria-labelledby="${options.id}-title ${options.id}-desc"
-    preserveAspectRatio="xMidYMid meet"
-  >
-    <title id="${options.id}-title">${options.title}</title>
-    <desc id="${options.id}-desc">${options.description}</desc>
-    ${raw(body)}
-  </svg>`;
+  return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="${options.id}-title ${options.id}-desc" preserveAspectRatio="xMidYMid meet"
+    ><title id="${options.id}-title">${options.title}</title><desc id="${options.id}-desc">${options.description}</desc>${raw(body)}</svg>`;
 }
 
 /** A small trend line for tables. */
@@ -147,16 +138,12 @@ export function sparkline(values: readonly number[], label: string): Html {
   const max = Math.max(1, ...values);
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   const points = values.map((v, i) => `${round(i * step)},${round(h - 2 - (v / max) * (h - 4))}`).join(' ');
-  return html`<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${label}">
-    <polyline points="${points}" />
-  </svg>`;
+  return html`<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${label}"><polyline points="${points}"/></svg>`;
 }
 
 /** A legend as a list, each name with its series colour. */
 export function legend(series: readonly Series[]): Html {
-  return html`<ul class="legend">
-    ${series.map((s, i) => html`<li><span class="swatch ${tone(s, i)}" aria-hidden="true"></span>${s.name}</li>`)}
-  </ul>`;
+  return html`<ul class="legend">${series.map((s, i) => html`<li><span class="swatch ${tone(s, i)}" aria-hidden="true"></span>${s.name}</li>`)}</ul>`;
 }
 
 /** The data of a chart as a table, inside a disclosure. */
@@ -165,26 +152,7 @@ export function dataTable(
   series: readonly Series[],
   format: (v: number | null) => string = (v) => (v === null ? '–' : String(v)),
 ): Html {
-  return html`<details class="chart-data">
-    <summary>Show the data as a table</summary>
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Day</th>
-            ${series.map((s) => html`<th scope="col">${s.name}</th>`)}
-          </tr>
-        </thead>
-        <tbody>
-          ${days.map(
-            (day, i) =>
-              html`<tr>
-                <th scope="row">${day}</th>
-                ${series.map((s) => html`<td class="num">${format(s.values[i] ?? null)}</td>`)}
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-  </details>`;
+  return html`<details class="chart-data"><summary>Show the data as a table</summary>
+    <div class="table-wrap"><table><thead><tr><th scope="col">Day</th>${series.map((s) => html`<th scope="col">${s.name}</th>`)}</tr></thead>
+    <tbody>${days.map((day, i) => html`<tr><th scope="row">${day}</th>${series.map((s) => html`<td class="num">${format(s.values[i] ?? null)}</td>`)}</tr>`)}</tbody></table></div></details>`;
 }

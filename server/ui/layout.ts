@@ -40,74 +40,51 @@ export class Layout {
 
   render(session: UiSession | null, input: PageInput, extras: { pending?: number } = {}): string {
     const nav = session
-      ? html`<nav class="nav" aria-label="Dashboard sections">
-            <ul>
-              ${NAV.map(
-                (item) =>
-                  html`<li>
-                    <a href="${item.path}" ${item.section === input.section ? html` aria-current="page"` : ''}
-                      >${item.label}${
-                        item.section === 'exceptions' && extras.pending
-                          ? html` <span class="count" aria-label="${extras.pending} pending">${extras.pending}</span>`
-                          : ''
-                      }</a
-                    >
-                  </li>`,
-              )}
-            </ul>
-          </nav>
-          <div class="who">
-            <span
-              >Signed in as <strong>${session.token.name}</strong>
-              <span class="role role-${session.token.role}">${session.token.role}</span></span
-            >
-            <form method="post" action="/ui/logout">
-              <input type="hidden" name="csrf" value="${session.csrf}" /><button type="submit" class="link">
-                Sign out
-              </button>
-            </form>
-          </div>`
-      : '';
-    const notice = input.notice
-      ? html`<div
-          class="notice notice-${input.notice.kind}"
-          role="${input.notice.kind === 'error' ? 'alert' : 'status'}"
-        >
-          ${input.notice.text}
+      ? html`<nav class="nav" aria-label="Dashboard sections"><ul>${NAV.map(
+          (item) =>
+            html`<li><a href="${item.path}"${item.section === input.section ? html` aria-current="page"` : ''}>${item.label}${
+              item.section === 'exceptions' && extras.pending
+                ? html` <span class="count" aria-label="${extras.pending} pending">${extras.pending}</span>`
+                : ''
+            }</a></li>`,
+        )}</ul></nav>
+        <div class="who">
+          <span>Signed in as <strong>${session.token.name}</strong> <span class="role role-${session.token.role}">${session.token.role}</span></span>
+          <form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit" class="link">Sign out</button></form>
         </div>`
       : '';
+    const notice = input.notice
+      ? html`<div class="notice notice-${input.notice.kind}" role="${input.notice.kind === 'error' ? 'alert' : 'status'}">${input.notice.text}</div>`
+      : '';
     const page = html`<!doctype html>
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <meta name="referrer" content="same-origin" />
-          <title>${input.title} · aigate</title>
-          <link rel="icon" href="${this.asset('favicon.svg')}" type="image/svg+xml" />
-          <link rel="stylesheet" href="${this.asset('app.css')}" />
-          <script src="${this.asset('app.js')}" defer></script>
-        </head>
-        <body>
-          <a class="skip" href="#main">Skip to content</a>
-          <header class="top">
-            <a class="brand" href="/ui"
-              ><img src="${this.asset('favicon.svg')}" alt="" width="24" height="24" /> aigate</a
-            >
-            ${nav}
-          </header>
-          <main id="main" tabindex="-1">
-            <div class="page-head">
-              <div>
-                <h1>${input.heading ?? input.title}</h1>
-                ${input.subheading ? html`<p class="sub">${input.subheading}</p>` : ''}
-              </div>
-              ${input.actions ? html`<div class="actions">${input.actions}</div>` : ''}
-            </div>
-            ${notice} ${input.body}
-          </main>
-          <footer class="foot">aigate · times are UTC</footer>
-        </body>
-      </html> `;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${input.title} · aigate</title>
+<link rel="icon" href="${this.asset('favicon.svg')}" type="image/svg+xml">
+<link rel="stylesheet" href="${this.asset('app.css')}">
+<script src="${this.asset('app.js')}" defer></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="top">
+  <a class="brand" href="/ui"><img src="${this.asset('favicon.svg')}" alt="" width="24" height="24"> aigate</a>
+  ${nav}
+</header>
+<main id="main" tabindex="-1">
+  <div class="page-head">
+    <div><h1>${input.heading ?? input.title}</h1>${input.subheading ? html`<p class="sub">${input.subheading}</p>` : ''}</div>
+    ${input.actions ? html`<div class="actions">${input.actions}</div>` : ''}
+  </div>
+  ${notice}
+  ${input.body}
+</main>
+<footer class="foot">aigate · times are UTC</footer>
+</body>
+</html>
+`;
     return page.value;
   }
 }
@@ -116,9 +93,7 @@ export class Layout {
 export function verdictBadge(action: string | null | undefined, enforced: boolean | null = true): Html {
   if (!action) return html`<span class="badge badge-none">no verdict</span>`;
   const word = action === 'allow' ? 'allowed' : action === 'warn' ? 'warned' : 'blocked';
-  return html`<span class="badge badge-${action}"
-    >${word}${enforced === false && action !== 'allow' ? ' (monitor)' : ''}</span
-  >`;
+  return html`<span class="badge badge-${action}">${word}${enforced === false && action !== 'allow' ? ' (monitor)' : ''}</span>`;
 }
 
 export function statusBadge(status: string): Html {
@@ -138,9 +113,6 @@ export function exportButtons(kind: string, filters: Record<string, string | und
     for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
     return `/ui/export/${kind}?${params}`;
   };
-  return html`<div class="export" role="group" aria-label="${label} ${kind}">
-    <span class="export-label">${label} ${kind}:</span> <a class="button small" href="${query('csv')}" download>CSV</a
-    ><a class="button small secondary" href="${query('json')}" download>JSON</a
-    ><a class="button small secondary" href="${query('ndjson')}" download>NDJSON</a>
-  </div>`;
+  return html`<div class="export" role="group" aria-label="${label} ${kind}"><span class="export-label">${label} ${kind}:</span>
+    <a class="button small" href="${query('csv')}" download>CSV</a><a class="button small secondary" href="${query('json')}" download>JSON</a><a class="button small secondary" href="${query('ndjson')}" download>NDJSON</a></div>`;
 }

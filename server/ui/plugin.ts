@@ -568,10 +568,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.query.approved && request.query.revision) {
         page.notice = {
           kind: 'success',
-          text: html`Approved. The exception was added to the policy as
-            <a href="/ui/policy/revisions/${request.query.revision}"
-              >revision <span data-approved-revision>${request.query.revision}</span></a
-            >; agents pick it up at their next poll.`,
+          text: html`Approved. The exception was added to the policy as <a href="/ui/policy/revisions/${request.query.revision}">revision <span data-approved-revision>${request.query.revision}</span></a>; agents pick it up at their next poll.`,
         };
       } else if (request.query.denied)
         page.notice = { kind: 'success', text: 'Denied. The employee sees the reason in their next check.' };

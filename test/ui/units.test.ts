@@ -15,11 +15,9 @@ describe('html', () => {
     expect(html`<p title="${name}">${name}</p>`.value).toBe(
       '<p title="&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;">&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;</p>',
     );
-    expect(
-      html`<ul>
-        ${['a<', html`<li>b</li>`, null, undefined, false, 3]}
-      </ul>`.value,
-    ).toBe('<ul>a&lt;<li>b</li>3</ul>');
+    expect(html`<ul>${['a<', html`<li>b</li>`, null, undefined, false, 3]}</ul>`.value).toBe(
+      '<ul>a&lt;<li>b</li>3</ul>',
+    );
     expect(html`${raw('<svg/>')}`.value).toBe('<svg/>');
     expect(escapeHtml(`"'&<>`)).toBe('&quot;&#39;&amp;&lt;&gt;');
   });

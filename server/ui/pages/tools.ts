@@ -22,21 +22,15 @@ function verdictBar(summary: ToolSummary): Html {
     ['warn', summary.warn, 'warned'],
     ['block', summary.block, 'blocked'],
   ];
-  return html`<div class="verdicts">
-    <svg class="vbar" viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true">
-      ${(() => {
-        let x = 0;
-        return parts.map(([kind, n]) => {
-          const w = (n / total) * 100;
-          const rect = html`<rect class="v-${kind}" x="${x}" y="0" width="${w}" height="8" />`;
-          x += w;
-          return rect;
-        });
-      })()}</svg
-    ><span class="vtext"
-      >${parts.filter(([, n]) => n > 0).map(([, n, word], i) => html`${i ? ' · ' : ''}${count(n)} ${word}`)}</span
-    >
-  </div>`;
+  return html`<div class="verdicts"><svg class="vbar" viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true">${(() => {
+    let x = 0;
+    return parts.map(([kind, n]) => {
+      const w = (n / total) * 100;
+      const rect = html`<rect class="v-${kind}" x="${x}" y="0" width="${w}" height="8"/>`;
+      x += w;
+      return rect;
+    });
+  })()}</svg><span class="vtext">${parts.filter(([, n]) => n > 0).map(([, n, word], i) => html`${i ? ' · ' : ''}${count(n)} ${word}`)}</span></div>`;
 }
 
 export function toolsPage(input: {
@@ -51,67 +45,27 @@ export function toolsPage(input: {
   const notFound = catalog.catalog.tools.filter((tool) => !tools.some((t) => t.toolId === tool.id));
   const body = tools.length
     ? html`<section class="card">
-          <div class="table-wrap">
-            <table class="data">
-              <caption class="visually-hidden">
-                AI tools found on devices
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Tool</th>
-                  <th scope="col" class="num">Installs</th>
-                  <th scope="col" class="num">Devices</th>
-                  <th scope="col">Versions</th>
-                  <th scope="col">Verdicts</th>
-                  <th scope="col">Trend, 30 days</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${tools.map((t) => {
-                  const catalogTool = catalog.tool(t.toolId);
-                  const versions = input.versions[t.toolId] ?? [];
-                  const trend = input.trends.get(t.toolId) ?? [];
-                  return html`<tr>
-                    <th scope="row">
-                      <a href="/ui/tools/${encodeURIComponent(t.toolId)}">${toolName(catalog, t.toolId)}</a><br /><span
-                        class="muted"
-                        >${catalogTool ? `${catalogTool.vendorName} · ${catalogTool.category}` : t.toolId}</span
-                      >
-                    </th>
-                    <td class="num">${count(t.installs)}</td>
-                    <td class="num">${count(t.devices)}</td>
-                    <td>
-                      ${versions.length ? html`${plural(versions.length, 'version')}<br /><span class="muted">most: ${versions[0]!.version ?? 'unknown'} (${percent(versions[0]!.instances / Math.max(1, t.installs), 0)})</span>` : '–'}
-                    </td>
-                    <td>${verdictBar(t)}</td>
-                    <td>
-                      ${sparkline(trend, `Installs of ${toolName(catalog, t.toolId)} over 30 days: ${trend[0] ?? 0} then ${trend[trend.length - 1] ?? 0}`)}
-                    </td>
-                  </tr>`;
-                })}
-              </tbody>
-            </table>
-          </div>
-        </section>
-        ${
-          notFound.length
-            ? html`<section class="card">
-                <h2>Not found on any device</h2>
-                <p class="muted">
-                  ${notFound.map((tool, i) => html`${i ? ', ' : ''}<a href="/ui/tools/${tool.id}">${tool.name}</a>`)}
-                </p>
-              </section>`
-            : ''
-        }
-        <section class="card">
-          <h2>Exports</h2>
-          <div class="exports">${exportButtons('usage')}${exportButtons('inventory')}</div>
-        </section>`
-    : html`<section class="card">
-        <p class="empty">
-          No AI tool has been reported yet${input.day === null ? ', or the rollups have not run yet' : ''}.
-        </p>
-      </section>`;
+      <div class="table-wrap"><table class="data">
+        <caption class="visually-hidden">AI tools found on devices</caption>
+        <thead><tr><th scope="col">Tool</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th><th scope="col">Versions</th><th scope="col">Verdicts</th><th scope="col">Trend, 30 days</th></tr></thead>
+        <tbody>${tools.map((t) => {
+          const catalogTool = catalog.tool(t.toolId);
+          const versions = input.versions[t.toolId] ?? [];
+          const trend = input.trends.get(t.toolId) ?? [];
+          return html`<tr>
+            <th scope="row"><a href="/ui/tools/${encodeURIComponent(t.toolId)}">${toolName(catalog, t.toolId)}</a><br><span class="muted">${catalogTool ? `${catalogTool.vendorName} · ${catalogTool.category}` : t.toolId}</span></th>
+            <td class="num">${count(t.installs)}</td>
+            <td class="num">${count(t.devices)}</td>
+            <td>${versions.length ? html`${plural(versions.length, 'version')}<br><span class="muted">most: ${versions[0]!.version ?? 'unknown'} (${percent(versions[0]!.instances / Math.max(1, t.installs), 0)})</span>` : '–'}</td>
+            <td>${verdictBar(t)}</td>
+            <td>${sparkline(trend, `Installs of ${toolName(catalog, t.toolId)} over 30 days: ${trend[0] ?? 0} then ${trend[trend.length - 1] ?? 0}`)}</td>
+          </tr>`;
+        })}</tbody>
+      </table></div>
+    </section>
+    ${notFound.length ? html`<section class="card"><h2>Not found on any device</h2><p class="muted">${notFound.map((tool, i) => html`${i ? ', ' : ''}<a href="/ui/tools/${tool.id}">${tool.name}</a>`)}</p></section>` : ''}
+    <section class="card"><h2>Exports</h2><div class="exports">${exportButtons('usage')}${exportButtons('inventory')}</div></section>`
+    : html`<section class="card"><p class="empty">No AI tool has been reported yet${input.day === null ? ', or the rollups have not run yet' : ''}.</p></section>`;
   return {
     title: 'Tools',
     section: 'tools',
@@ -134,113 +88,48 @@ export function toolPage(input: {
   const { toolId, catalog, summary } = input;
   const tool = catalog.tool(toolId);
   const series = [{ name: 'Installs', values: input.trend }];
-  const body = html` <div class="grid-2">
-      <section class="card">
-        <h2>About</h2>
-        <dl class="facts">
-          <dt>Id</dt>
-          <dd><code>${toolId}</code></dd>
-          ${
-            tool
-              ? html`<dt>Vendor</dt>
-                  <dd>${tool.vendorName}</dd>
-                  <dt>Kind</dt>
-                  <dd>${tool.category}</dd>
-                  ${
-                    tool.homepage?.startsWith('https://')
-                      ? html`<dt>Home page</dt>
-                          <dd><a href="${tool.homepage}" rel="noreferrer noopener">${tool.homepage}</a></dd>`
-                      : ''
-                  }`
-              : html`<dt>Catalog</dt>
-                  <dd>not in the catalog: found by evidence</dd>`
-          }
-          <dt>Installs</dt>
-          <dd>${count(summary?.installs ?? 0)} on ${plural(summary?.devices ?? 0, 'device')}</dd>
-          <dt>Verdicts</dt>
-          <dd>${summary ? verdictBar(summary) : '–'}</dd>
-        </dl>
-      </section>
-      <section class="card">
-        <h2>Versions</h2>
-        ${
-          input.versions.length
-            ? html`<div class="table-wrap">
-                <table class="data">
-                  <thead>
-                    <tr>
-                      <th scope="col">Version</th>
-                      <th scope="col" class="num">Installs</th>
-                      <th scope="col" class="num">Devices</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    ${input.versions.map(
-                      (v) =>
-                        html`<tr>
-                          <td>${v.version ?? html`<span class="muted">unreadable</span>`}</td>
-                          <td class="num">${count(v.instances)}</td>
-                          <td class="num">${count(v.devices)}</td>
-                        </tr>`,
-                    )}
-                  </tbody>
-                </table>
-              </div>`
-            : html`<p class="empty">Not installed anywhere.</p>`
-        }
-      </section>
-    </div>
-    <section class="card" aria-labelledby="trend-title">
-      <h2 id="trend-title">Installs over time</h2>
-      ${lineChart(input.days, series, { id: 'tool-trend', title: `Installs of ${toolName(catalog, toolId)} over time`, description: `Installed instances per day over the last ${plural(input.days.length, 'day')}.` })}
-      ${legend(series)}${dataTable(input.days, series)}
+  const body = html`
+  <div class="grid-2">
+    <section class="card">
+      <h2>About</h2>
+      <dl class="facts">
+        <dt>Id</dt><dd><code>${toolId}</code></dd>
+        ${tool ? html`<dt>Vendor</dt><dd>${tool.vendorName}</dd><dt>Kind</dt><dd>${tool.category}</dd>${tool.homepage?.startsWith('https://') ? html`<dt>Home page</dt><dd><a href="${tool.homepage}" rel="noreferrer noopener">${tool.homepage}</a></dd>` : ''}` : html`<dt>Catalog</dt><dd>not in the catalog: found by evidence</dd>`}
+        <dt>Installs</dt><dd>${count(summary?.installs ?? 0)} on ${plural(summary?.devices ?? 0, 'device')}</dd>
+        <dt>Verdicts</dt><dd>${summary ? verdictBar(summary) : '–'}</dd>
+      </dl>
     </section>
     <section class="card">
-      <h2>Where it is installed</h2>
+      <h2>Versions</h2>
       ${
-        input.installs.rows.length
-          ? html`<div class="table-wrap">
-                <table class="data">
-                  <thead>
-                    <tr>
-                      <th scope="col">Device</th>
-                      <th scope="col">User</th>
-                      <th scope="col">Version</th>
-                      <th scope="col">Channel</th>
-                      <th scope="col">Path</th>
-                      <th scope="col">Verdict</th>
-                      <th scope="col">Since</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    ${input.installs.rows.map(
-                      (row) =>
-                        html`<tr>
-                          <td>
-                            <a href="/ui/devices/${row.device_id}">${row.hostname}</a><br /><span class="muted"
-                              >${row.group_name}</span
-                            >
-                          </td>
-                          <td>${row.owner ?? '–'}</td>
-                          <td>${row.version ?? '–'}</td>
-                          <td>${row.channel}</td>
-                          <td><code class="path">${row.install_path}</code></td>
-                          <td>${verdictBadge(row.action, row.enforce === null ? null : row.enforce === 1)}</td>
-                          <td>
-                            ${row.violation_since ? html`${utc(row.violation_since)}<br /><span class="muted">${relative(row.violation_since, input.now)}</span>` : '–'}
-                          </td>
-                        </tr>`,
-                    )}
-                  </tbody>
-                </table>
-              </div>
-              ${input.installs.total > input.installs.rows.length ? html`<p class="muted">Showing ${count(input.installs.rows.length)} of ${count(input.installs.total)} installs; export the inventory for all of them.</p>` : ''}`
-          : html`<p class="empty">Not installed on any active device.</p>`
+        input.versions.length
+          ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Version</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th></tr></thead>
+          <tbody>${input.versions.map((v) => html`<tr><td>${v.version ?? html`<span class="muted">unreadable</span>`}</td><td class="num">${count(v.instances)}</td><td class="num">${count(v.devices)}</td></tr>`)}</tbody></table></div>`
+          : html`<p class="empty">Not installed anywhere.</p>`
       }
-      <div class="exports">
-        ${exportButtons('inventory', { tool: toolId })}${exportButtons('violations', { tool: toolId })}${exportButtons('usage', { tool: toolId })}
-      </div>
-    </section>`;
+    </section>
+  </div>
+  <section class="card" aria-labelledby="trend-title">
+    <h2 id="trend-title">Installs over time</h2>
+    ${lineChart(input.days, series, { id: 'tool-trend', title: `Installs of ${toolName(catalog, toolId)} over time`, description: `Installed instances per day over the last ${plural(input.days.length, 'day')}.` })}
+    ${legend(series)}${dataTable(input.days, series)}
+  </section>
+  <section class="card">
+    <h2>Where it is installed</h2>
+    ${
+      input.installs.rows.length
+        ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Device</th><th scope="col">User</th><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Path</th><th scope="col">Verdict</th><th scope="col">Since</th></tr></thead>
+        <tbody>${input.installs.rows.map(
+          (
+            row,
+          ) => html`<tr><td><a href="/ui/devices/${row.device_id}">${row.hostname}</a><br><span class="muted">${row.group_name}</span></td><td>${row.owner ?? '–'}</td><td>${row.version ?? '–'}</td><td>${row.channel}</td><td><code class="path">${row.install_path}</code></td>
+            <td>${verdictBadge(row.action, row.enforce === null ? null : row.enforce === 1)}</td><td>${row.violation_since ? html`${utc(row.violation_since)}<br><span class="muted">${relative(row.violation_since, input.now)}</span>` : '–'}</td></tr>`,
+        )}</tbody></table></div>
+        ${input.installs.total > input.installs.rows.length ? html`<p class="muted">Showing ${count(input.installs.rows.length)} of ${count(input.installs.total)} installs; export the inventory for all of them.</p>` : ''}`
+        : html`<p class="empty">Not installed on any active device.</p>`
+    }
+    <div class="exports">${exportButtons('inventory', { tool: toolId })}${exportButtons('violations', { tool: toolId })}${exportButtons('usage', { tool: toolId })}</div>
+  </section>`;
   return {
     title: toolName(catalog, toolId),
     section: 'tools',
