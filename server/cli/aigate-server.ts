@@ -77,7 +77,7 @@ export function firstStartMessage(url: string, token: string, fingerprint: strin
     '',
     'Next steps (from this checkout; once installed, drop the "npx "):',
     `  1. log in:                  npx aigate login --server ${url} --token ${token}`,
-    '  2. an admin token for each person (log in with yours, then revoke the bootstrap one: npx aigate tokens revoke <id>):',
+    '  2. an admin token for each person (log in with your own, then revoke the bootstrap one with npx aigate tokens revoke <id>):',
     '                              npx aigate tokens create --name alice --role admin',
     '  3. check and publish a policy:',
     '                              npx aigate policy validate policies/examples/ban-claude-code.yaml',
