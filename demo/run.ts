@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { formatInZone, formatSpan, parseDateOrInstant } from '../policies/time.js';
 import { hashTree, openUp } from '../test/agent/helpers.js';
 import { claudeCodeNpm, npmTool } from '../test/agent/trees.js';
 
@@ -97,13 +98,26 @@ async function startServer(
   });
 }
 
+const ZONE = 'Asia/Shanghai';
+
+/**
+ * A ban date for the demo: the date in ZONE whose midnight lies between 10.5 and 11.5 days from
+ * `nowMs`, so the countdown (whole days, rounded down) reads the same for the hours a demo takes.
+ */
+function upcomingMidnight(nowMs: number): { date: string; epochMs: number } {
+  const date = formatInZone(nowMs + 11.5 * 86_400_000, ZONE).slice(0, 10);
+  const parsed = parseDateOrInstant(date, ZONE);
+  if (!parsed.ok) throw new Error(`cannot read the demo's ban date ${date}: ${parsed.error}`);
+  return { date, epochMs: parsed.epochMs };
+}
+
 const policy = (effective: string, warnFor: string) => `apiVersion: aigate/v1
 kind: Policy
 metadata:
   name: ban-claude-code
   description: Claude Code is replaced by approved tools
 spec:
-  timezone: Asia/Shanghai
+  timezone: ${ZONE}
   default: allow
   notice:
     contact: https://it.example.com/ai-tools
@@ -196,9 +210,13 @@ async function main(): Promise<void> {
       ],
     );
 
-    heading('IT publishes the ban: effective in 10 days, with a 30-day warning');
-    const inTenDays = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
-    await writeFile(join(work, 'ban.yaml'), policy(inTenDays, '30d'));
+    // The policy's bare date is midnight in its time zone (Asia/Shanghai), not in UTC: the heading's
+    // span is computed from that same instant, so it says what the notice and status say.
+    const ban = upcomingMidnight(Date.now());
+    heading(
+      `IT publishes the ban: effective ${ban.date} (in ${formatSpan(ban.epochMs - Date.now())}), with a 30-day warning`,
+    );
+    await writeFile(join(work, 'ban.yaml'), policy(ban.date, '30d'));
     await show(
       'aigate policy publish ban.yaml',
       process.execPath,
