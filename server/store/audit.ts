@@ -79,7 +79,8 @@ export function entryHash(prevHash: string, row: Omit<AuditEntry, 'prevHash' | '
   return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
-function toEntry(row: AuditRow): AuditEntry {
+/** A stored row in the entry's own field names. */
+export function toEntry(row: AuditRow): AuditEntry {
   return {
     seq: row.seq,
     at: row.at,

@@ -54,7 +54,8 @@ interface DeviceRow {
   degraded_since: number | null;
 }
 
-function parseUsers(text: string): string[] {
+/** The stored user list (a JSON array of names); anything else reads as no users. */
+export function parseUsers(text: string): string[] {
   try {
     const value: unknown = JSON.parse(text);
     return Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : [];

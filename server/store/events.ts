@@ -23,7 +23,8 @@ export interface StoredEvent extends DeviceEvent {
   receivedAt: number;
 }
 
-interface EventRow {
+/** An event as stored (one row of `events`). */
+export interface EventRow {
   device_id: string;
   id: string;
   type: EventType;

@@ -22,21 +22,8 @@ export interface PolicyRevision extends PolicyRevisionSummary {
   bundle: string;
 }
 
-export interface NewRevision {
-  revision: number;
-  name: string;
-  source: string;
-  sourceFormat: 'yaml' | 'json';
-  document: PolicyDocument;
-  sha256: string;
-  bundle: string;
-  etag: string;
-  publishedAt: number;
-  publishedBy: string | null;
-  comment: string | null;
-  rollbackOf: number | null;
-  exceptionRequest: string | null;
-}
+/** A revision to store: the same fields a stored one has. */
+export type NewRevision = PolicyRevision;
 
 interface PolicyRow {
   revision: number;

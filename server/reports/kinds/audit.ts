@@ -4,7 +4,7 @@
  * every row carries its own check: does it follow its predecessor, and does its hash still
  * match its content?
  */
-import { AuditLog, type AuditRow, entryHash, GENESIS_HASH } from '../../store/audit.js';
+import { AuditLog, type AuditRow, entryHash, GENESIS_HASH, toEntry } from '../../store/audit.js';
 import { column, isoOrNull, type Row } from '../columns.js';
 import type { ReportDefinition } from '../definition.js';
 
@@ -15,17 +15,7 @@ export type ChainStatus = (typeof CHAIN_STATUSES)[number];
 export function chainStatus(row: AuditRow, previous: Pick<AuditRow, 'seq' | 'hash'> | null): ChainStatus {
   if (row.seq !== (previous?.seq ?? 0) + 1) return 'gap';
   if (row.prev_hash !== (previous?.hash ?? GENESIS_HASH)) return 'unlinked';
-  const computed = entryHash(row.prev_hash, {
-    seq: row.seq,
-    at: row.at,
-    actorId: row.actor_id,
-    actorName: row.actor_name,
-    actorRole: row.actor_role,
-    action: row.action,
-    target: row.target,
-    details: row.details,
-    remoteIp: row.remote_ip,
-  });
+  const computed = entryHash(row.prev_hash, toEntry(row));
   return computed === row.hash ? 'ok' : 'changed';
 }
 

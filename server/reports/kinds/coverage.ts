@@ -4,7 +4,7 @@
  * never-seen (enrolled but never checked in) or revoked.
  */
 import { DAY_MS } from '../../../policies/time.js';
-import { parseHealthReasons } from '../../store/devices.js';
+import { parseHealthReasons, parseUsers } from '../../store/devices.js';
 import { column, isoOrNull } from '../columns.js';
 import { mapRows, type ReportDefinition, Where } from '../definition.js';
 
@@ -28,15 +28,6 @@ interface CoverageRow {
   health: string | null;
   health_reasons: string;
   degraded_since: number | null;
-}
-
-function parseUsers(text: string): string[] {
-  try {
-    const value: unknown = JSON.parse(text);
-    return Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : [];
-  } catch {
-    return [];
-  }
 }
 
 /** SQL for a device's status, given @stale_before (check-ins before it are stale). */

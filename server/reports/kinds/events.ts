@@ -1,23 +1,12 @@
 /** events: what agents reported doing: warned and blocked launches, quarantines, restores, tamper, refused policies. */
-import { EVENT_TYPES } from '../../store/events.js';
+import { EVENT_TYPES, type EventRow } from '../../store/events.js';
 import { column, isoOrNull } from '../columns.js';
 import { mapRows, type ReportDefinition, toolInfo, Where } from '../definition.js';
 
-interface EventRow {
-  at: number;
-  received_at: number;
-  device_id: string;
+/** A stored event with its device's hostname and group. */
+interface EventReportRow extends EventRow {
   hostname: string;
   group_name: string;
-  type: string;
-  tool_id: string | null;
-  install_path: string | null;
-  version: string | null;
-  user_name: string | null;
-  policy_revision: number | null;
-  message: string | null;
-  details: string | null;
-  id: string;
 }
 
 /** Types listed when no `type` is given: everything but the routine policy-applied. */
@@ -59,7 +48,7 @@ export const eventsReport: ReportDefinition = {
     if (filters.device?.id !== undefined) where.add('e.device_id = @device_id', { device_id: filters.device.id });
     if (filters.device?.hostname !== undefined)
       where.add('d.hostname = @hostname', { hostname: filters.device.hostname });
-    const statement = db.prepare<[Record<string, string | number>], EventRow>(
+    const statement = db.prepare<[Record<string, string | number>], EventReportRow>(
       `SELECT e.at, e.received_at, e.device_id, d.hostname, d.group_name, e.type, e.tool_id, e.install_path, e.version, e.user_name,
               e.policy_revision, e.message, e.details, e.id
          FROM events e JOIN devices d ON d.id = e.device_id

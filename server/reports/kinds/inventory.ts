@@ -42,6 +42,17 @@ export function instanceWhere(filters: Filters, where = new Where()): Where {
   return where;
 }
 
+/** The leading columns of both instance reports (inventory and violations): whose instance of which tool. */
+export const INSTANCE_COLUMNS = [
+  column('device_id', 'string', 'the device'),
+  column('hostname', 'string', "the device's hostname"),
+  column('group', 'string', "the device's group"),
+  column('user', 'string', 'the user owning the install'),
+  column('tool_id', 'string', 'catalog tool id, or unknown:<channel>:<name>'),
+  column('tool_name', 'string', 'display name'),
+  column('vendor', 'string', 'vendor (catalog tools)'),
+];
+
 export const inventoryReport: ReportDefinition = {
   kind: 'inventory',
   title: 'Inventory',
@@ -49,13 +60,7 @@ export const inventoryReport: ReportDefinition = {
   description:
     'One row per tool instance (a tool at one install path on one device), present or removed. `from`/`to` keep the instances seen at some time in that span (last seen at or after `from`, first seen before `to`).',
   columns: [
-    column('device_id', 'string', 'the device'),
-    column('hostname', 'string', "the device's hostname"),
-    column('group', 'string', "the device's group"),
-    column('user', 'string', 'the user owning the install'),
-    column('tool_id', 'string', 'catalog tool id, or unknown:<channel>:<name>'),
-    column('tool_name', 'string', 'display name'),
-    column('vendor', 'string', 'vendor (catalog tools)'),
+    ...INSTANCE_COLUMNS,
     column('version', 'string', 'installed version (empty when unreadable)'),
     column('channel', 'string', 'how it was installed: npm, native, pipx, vscode-extension, ...'),
     column('install_path', 'string', 'where it is installed'),

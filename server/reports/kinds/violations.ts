@@ -5,7 +5,7 @@
 import { column, isoOrNull } from '../columns.js';
 import { mapRows, type ReportDefinition, reportedInstant, toolInfoCache } from '../definition.js';
 import { ViolationVerdict } from '../filters.js';
-import { instanceWhere } from './inventory.js';
+import { INSTANCE_COLUMNS, instanceWhere } from './inventory.js';
 
 interface ViolationRow {
   device_id: string;
@@ -67,13 +67,7 @@ export const violationsReport: ReportDefinition = {
   description:
     'One row per installed instance on an active device whose current verdict is warn or block (enforced or in monitor mode). `from`/`to` select by `violation_since`.',
   columns: [
-    column('device_id', 'string', 'the device'),
-    column('hostname', 'string', "the device's hostname"),
-    column('group', 'string', "the device's group"),
-    column('user', 'string', 'the user owning the install'),
-    column('tool_id', 'string', 'catalog tool id, or unknown:<channel>:<name>'),
-    column('tool_name', 'string', 'display name'),
-    column('vendor', 'string', 'vendor (catalog tools)'),
+    ...INSTANCE_COLUMNS,
     column('version', 'string', 'installed version'),
     column('channel', 'string', 'how it was installed'),
     column('install_path', 'string', 'where it is installed'),
