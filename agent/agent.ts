@@ -12,6 +12,7 @@ import { hostname as osHostname } from 'node:os';
 import { builtinCatalog, type CatalogIndex, catalogIndex } from '../policies/catalog/index.js';
 import { evaluateInstance } from '../policies/evaluate.js';
 import { type DeviceFacts, instanceKey, type ToolInstance } from '../policies/inventory.js';
+import { counted } from '../policies/plural.js';
 import {
   type AgentHealth,
   type CheckinBody,
@@ -610,7 +611,7 @@ export class Agent {
         this.health.set(
           'spool',
           'spool-trouble',
-          `${result.unreportedLosses} lost event(s) not yet reported${result.reportError ? `: ${result.reportError}` : ''}`,
+          `${counted(result.unreportedLosses, 'lost event')} not yet reported${result.reportError ? `: ${result.reportError}` : ''}`,
           this.clock.now(),
         );
       return result;

@@ -1,8 +1,10 @@
 /** `aigate-agent once`: one full cycle, then exit (scripts, tests, the demo). */
 import type { Command } from 'commander';
 
+import { counted } from '../../policies/plural.js';
 import type { CycleReport } from '../agent.js';
 import { EXIT_FAILED, EXIT_OK } from './common.js';
+import type { AgentHooks } from './hooks.js';
 import { addAgentOptions, type AgentFlags, openAgent } from './open-agent.js';
 
 function summary(report: CycleReport): string[] {
@@ -18,14 +20,14 @@ function summary(report: CycleReport): string[] {
       : `Server unreachable${report.contactError ? ` (${report.contactError})` : ''}: the cached policy is enforced and events wait in the spool.`,
   );
   const { allow, warn, block } = report.verdicts;
-  lines.push(`${report.instances} AI tool instance(s): ${block} blocked, ${warn} warned, ${allow} allowed.`);
+  lines.push(`${counted(report.instances, 'AI tool instance')}: ${block} blocked, ${warn} warned, ${allow} allowed.`);
   if (report.enforcement) {
     const e = report.enforcement;
     lines.push(
       `Enforcement: ${e.applied} applied, ${e.restored} restored, ${e.repaired} repaired after tampering, ${e.failed} failed.`,
     );
   }
-  if (report.launchRecords) lines.push(`${report.launchRecords} launch record(s) collected.`);
+  if (report.launchRecords) lines.push(`${counted(report.launchRecords, 'launch record')} collected.`);
   lines.push(
     report.upload
       ? `Events: ${report.upload.sent} sent, ${report.spooled} waiting.`
@@ -41,13 +43,13 @@ function summary(report: CycleReport): string[] {
   return lines;
 }
 
-export function registerOnce(program: Command): void {
+export function registerOnce(program: Command, hooks: AgentHooks): void {
   const command = program
     .command('once')
     .description('run one full cycle (sync, scan, enforce, report) and exit')
     .option('--json', 'print the cycle report as JSON');
   addAgentOptions(command).action(async (flags: AgentFlags & { json?: boolean }) => {
-    const { agent, lock, log } = await openAgent(flags, null);
+    const { agent, lock, log } = await openAgent(flags, null, hooks);
     try {
       const report = await agent.cycle();
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${summary(report).join('\n')}\n`);

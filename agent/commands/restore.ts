@@ -6,8 +6,8 @@
  */
 import { type Command, Option } from 'commander';
 
+import { counted } from '../../policies/plural.js';
 import { Enforcer, LedgerDamaged } from '../enforce/engine.js';
-import { faultInjector, NO_FAULTS } from '../enforce/fault.js';
 import { lexists } from '../enforce/fs-facts.js';
 import type { AgentEvent } from '../events/event.js';
 import { EventSpool } from '../events/spool.js';
@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { acquireLock, LockHeldError } from '../state/lock.js';
 import { statePaths } from '../state/paths.js';
 import { addStateDirOption, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './common.js';
+import type { AgentHooks } from './hooks.js';
 
 interface RestoreFlags {
   all?: boolean;
@@ -23,7 +24,7 @@ interface RestoreFlags {
   logLevel: string;
 }
 
-export function registerRestore(program: Command): void {
+export function registerRestore(program: Command, hooks: AgentHooks): void {
   const command = program
     .command('restore')
     .description(
@@ -68,13 +69,13 @@ export function registerRestore(program: Command): void {
         guard: { platform: process.platform, homes: machineHomes(undefined), stateDir: flags.stateDir },
         isRoot: process.getuid?.() === 0,
         graceMs: 5000,
-        fault: process.env.AIGATE_AGENT_FAULT ? faultInjector(process.env.AIGATE_AGENT_FAULT) : NO_FAULTS,
+        fault: hooks.fault,
         log,
         emit: async (event) => {
           events.push(event);
           await spool.record(event);
         },
-        clock: Date.now,
+        clock: hooks.localClock,
       });
       try {
         await enforcer.load();
@@ -92,7 +93,9 @@ export function registerRestore(program: Command): void {
       const left = enforcer.applied.length;
       if (count === 0) out('Nothing to restore: no tool is stubbed or quarantined.');
       else
-        out(`${summary.restored} of ${count} tool(s) put back${left > 0 ? `; ${left} could not be (see above)` : ''}.`);
+        out(
+          `${summary.restored} of ${counted(count, 'tool')} put back${left > 0 ? `; ${left} could not be (see above)` : ''}.`,
+        );
       process.exitCode = left > 0 || summary.failed > 0 || unverified.length > 0 ? EXIT_FAILED : EXIT_OK;
     } finally {
       await lock.release();

@@ -18,6 +18,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { instanceKey } from '../../policies/inventory.js';
+import { counted } from '../../policies/plural.js';
 import type { Verdict } from '../../policies/verdict.js';
 import { type AgentEvent, type EventFields, type EventType, newEvent, stableEventId } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
@@ -668,7 +669,7 @@ export class Enforcer {
     if (pids.length > 0) {
       const killed = stopped.flatMap((result) => result.killed);
       await emit('processes-stopped', {
-        message: `stopped ${pids.length} running process(es) of ${toolId}`,
+        message: `stopped ${counted(pids.length, 'running process', 'running processes')} of ${toolId}`,
         details: { pids: pids.join(','), killed: killed.join(','), count: pids.length },
       });
     }
@@ -686,7 +687,7 @@ export class Enforcer {
       };
       if (!this.options.isRoot) details.ownerKept = true;
       await emit('quarantined', {
-        message: `${toolId} blocked: ${after!.launchers.length} launcher(s) replaced by the block notice${quarantined.length ? `, install folder quarantined at ${quarantined.join(', ')}` : ''}${this.options.isRoot ? '' : ' (the agent is not running as root, so the owner was kept)'}`,
+        message: `${toolId} blocked: ${counted(after!.launchers.length, 'launcher')} replaced by the block notice${quarantined.length ? `, install folder quarantined at ${quarantined.join(', ')}` : ''}${this.options.isRoot ? '' : ' (the agent is not running as root, so the owner was kept)'}`,
         details,
       });
     }
@@ -704,7 +705,7 @@ export class Enforcer {
     }
     if (nowLevel === 'warn') {
       await emit('warning-installed', {
-        message: `${toolId}: ${after!.launchers.length} launcher(s) now show the warning before starting`,
+        message: `${toolId}: ${counted(after!.launchers.length, 'launcher')} now ${after!.launchers.length === 1 ? 'shows' : 'show'} the warning before starting`,
         details: { launchers: after!.launchers.length },
       });
     }

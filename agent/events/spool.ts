@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
+import { counted } from '../../policies/plural.js';
 import { fsyncDirectory } from '../state/atomic.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../state/paths.js';
@@ -183,7 +184,7 @@ export class EventSpool {
     if (suffix === 'rejected' && files.length > 0) {
       this.onTrouble({
         kind: 'set-aside',
-        message: `${files.length} event(s) refused by the server set aside as .rejected: ${files.join(', ')}`,
+        message: `${counted(files.length, 'event')} refused by the server set aside as .rejected: ${files.join(', ')}`,
       });
       await this.countLoss({ setAside: files.length });
     }
@@ -218,12 +219,13 @@ export class EventSpool {
     const parts: string[] = [];
     if (full)
       parts.push(
-        `${full} event(s) were dropped because the agent's spool was full (${this.maxEvents} events) while the server was out of reach`,
+        `${counted(full, 'event')} ${full === 1 ? 'was' : 'were'} dropped because the agent's spool was full (${this.maxEvents} events) while the server was out of reach`,
       );
-    if (unwritable) parts.push(`${unwritable} event(s) could not be written to the spool (disk full or an I/O error)`);
+    if (unwritable)
+      parts.push(`${counted(unwritable, 'event')} could not be written to the spool (disk full or an I/O error)`);
     if (setAside)
       parts.push(
-        `${setAside} spooled event(s) were set aside unsent, damaged or refused by the server (kept as .bad or .rejected in ${this.dir})`,
+        `${counted(setAside, 'spooled event')} ${setAside === 1 ? 'was' : 'were'} set aside unsent, damaged or refused by the server (kept as .bad or .rejected in ${this.dir})`,
       );
     const event = newEvent(
       'events-dropped',

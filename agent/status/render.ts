@@ -1,4 +1,5 @@
 /** `aigate-agent status` for people: each tool, its verdict, since and until when, and why. Pure. */
+import { counted } from '../../policies/plural.js';
 import { formatSpan } from '../../policies/time.js';
 import { exceptionCommand, formatWhen } from '../notices/notice.js';
 import type { StatusFile, ToolStatus } from './status-file.js';
@@ -57,7 +58,7 @@ function policyLine(status: StatusFile): string {
     return status.policyProblem
       ? 'Policy: none usable on this machine now (nothing is enforced)'
       : 'Policy: none received yet (nothing is enforced)';
-  const what = [blocked ? `${blocked} tool(s) blocked` : '', warned ? `${warned} tool(s) warned` : '']
+  const what = [blocked ? `${counted(blocked, 'tool')} blocked` : '', warned ? `${counted(warned, 'tool')} warned` : '']
     .filter(Boolean)
     .join(', ');
   return `Policy: none usable on this machine now; what was last applied stays in force (${what})`;
@@ -98,7 +99,7 @@ export function renderStatus(status: StatusFile, nowMs: number): string {
     }
     out.push('');
   }
-  if (status.spool.pending > 0) out.push(`${status.spool.pending} event(s) waiting to be sent to the server.`);
+  if (status.spool.pending > 0) out.push(`${counted(status.spool.pending, 'event')} waiting to be sent to the server.`);
   for (const problem of status.problems.slice(-3))
     out.push(`Problem (${problem.at.slice(0, 16).replace('T', ' ')}): ${problem.message}`);
   return `${out.join('\n').replace(/\n+$/, '')}\n`;

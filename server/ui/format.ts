@@ -1,5 +1,8 @@
 /** How numbers, shares and times read on the dashboard (times in UTC, said so). */
+import { noun } from '../../policies/plural.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../policies/time.js';
+
+export { noun };
 
 const numbers = new Intl.NumberFormat('en-US');
 
@@ -9,9 +12,6 @@ export function percent(share: number | null, digits = 1): string {
   if (share === null || !Number.isFinite(share)) return '–';
   return `${(share * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
 }
-
-/** The word for `n` things: `noun(1, 'device')` is "device", `noun(2, 'device')` "devices". */
-export const noun = (n: number, one: string, many = `${one}s`): string => (n === 1 ? one : many);
 
 /** A count with its word, the one way the dashboard says how many: "1 device", "1,204 devices". */
 export const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${noun(n, one, many)}`;

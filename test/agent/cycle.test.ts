@@ -86,7 +86,7 @@ describe('evidence', () => {
     await publish(server.admin, ALLOW_ALL);
     const lifted = await onceOk(setup);
     expect(lifted.stdout).toContain('1 restored');
-    expect(lifted.stdout).toContain('16 launch record(s) collected.');
+    expect(lifted.stdout).toContain('16 launch records collected.');
     expect(await isOurStub(setup.install.launcher)).toBe(false);
     expect(eventsOf(setup.deviceId, 'blocked-launch')).toHaveLength(16);
     expect(await readdir(join(setup.stateDir, 'launches'))).toEqual([]);
@@ -231,7 +231,7 @@ describe('status describes the disk', () => {
       const damaged = (await agent(['status', '--state-dir', setup.stateDir])).stdout;
       expect(damaged).not.toContain('nothing is enforced');
       expect(damaged).toContain(
-        'Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)',
+        'Policy: none usable on this machine now; what was last applied stays in force (1 tool blocked)',
       );
       expect(damaged).toMatch(/BLOCKED {2}Claude Code 2\.1\.91/);
       expect(damaged).toMatch(/Note: the cached policy .* is not usable/);

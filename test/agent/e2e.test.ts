@@ -70,7 +70,7 @@ describe('the agent end to end', () => {
     const effective = new Date(Date.now() + 20 * 86_400_000).toISOString().slice(0, 10);
     await publish(server.admin, futureBan(effective));
     const cycle = await onceOk(setup);
-    expect(cycle.stdout).toContain('1 AI tool instance(s): 0 blocked, 1 warned, 0 allowed.');
+    expect(cycle.stdout).toContain('1 AI tool instance: 0 blocked, 1 warned, 0 allowed.');
     expect(await isOurStub(setup.install.launcher)).toBe(true);
 
     const launched = await run(setup.install.launcher, ['-p', 'explain this', '--model', 'x y'], {
@@ -111,7 +111,7 @@ describe('the agent end to end', () => {
 
     await publish(server.admin, pastBan());
     const cycle = await onceOk(setup);
-    expect(cycle.stdout).toContain('1 AI tool instance(s): 1 blocked, 0 warned, 0 allowed.');
+    expect(cycle.stdout).toContain('1 AI tool instance: 1 blocked, 0 warned, 0 allowed.');
     expect(await exited).toBe('SIGTERM');
 
     const launched = await run(setup.install.launcher, ['--help'], { input: '' });

@@ -81,7 +81,7 @@ describe('offline', () => {
     // The clock turned back to before the ban date (inside the old warn window), agent restarted, still offline.
     const rolledBack = await once(setup, { AIGATE_AGENT_TEST_CLOCK: new Date(Date.now() - 5 * DAY).toISOString() });
     expect(rolledBack.code).toBe(0);
-    expect(rolledBack.stdout).toContain('1 AI tool instance(s): 1 blocked, 0 warned, 0 allowed.');
+    expect(rolledBack.stdout).toContain('1 AI tool instance: 1 blocked, 0 warned, 0 allowed.');
     await expectBlocked();
     const status = await readStatus(setup.stateDir);
     expect(status.clockBehind).toBe(true);

@@ -275,7 +275,7 @@ describe('event spool', () => {
     expect(dropped).toHaveLength(2);
     expect(dropped[0]!.details).toMatchObject({ dropped: 3, totalDropped: 3, spoolFull: 3 });
     expect(dropped[1]!.details).toMatchObject({ dropped: 1, totalDropped: 4, setAside: 1 });
-    expect(dropped[1]!.message).toMatch(/1 spooled event\(s\) were set aside unsent, damaged/);
+    expect(dropped[1]!.message).toMatch(/1 spooled event was set aside unsent, damaged/);
     expect(
       stored
         .filter((e) => e.type === 'blocked-launch')

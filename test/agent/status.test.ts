@@ -142,7 +142,7 @@ describe('status for employees', () => {
     expect(text).toContain('(now unreachable: cannot reach https://aigate.example.com/v1/policy: ECONNREFUSED)');
     expect(text).toContain("this computer's clock is behind the server's");
     expect(text).toContain('BLOCKED (monitor only) Claude Code');
-    expect(text).toContain('12 event(s) waiting to be sent to the server.');
+    expect(text).toContain('12 events waiting to be sent to the server.');
   });
 
   it('shows the health, and with no usable policy what the ledger still applies', () => {
@@ -168,7 +168,7 @@ describe('status for employees', () => {
       NOW,
     );
     expect(text).toContain(
-      'Policy: none usable on this machine now; what was last applied stays in force (1 tool(s) blocked)',
+      'Policy: none usable on this machine now; what was last applied stays in force (1 tool blocked)',
     );
     expect(text).not.toContain('nothing is enforced');
     expect(text).toContain('Note: the cached policy /var/lib/aigate/policy/bundle.jws is not usable: bad signature');

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Static } from '@sinclair/typebox';
 import { InvalidArgumentError, Option } from 'commander';
 
+import { counted } from '../../../policies/plural.js';
 import { formatProblem } from '../../../policies/problem.js';
 import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
 import type {
@@ -72,11 +73,11 @@ async function preview(
     const mode = result.policy.mode === 'monitor' ? ' (monitor mode: would only be reported)' : '';
     io.out(
       line`preview of "${result.policy.name}"` +
-        `${mode} at ${shortTime(result.at)} over ${result.devices} devices, ${result.instances} tool instances`,
+        `${mode} at ${shortTime(result.at)} over ${counted(result.devices, 'device')}, ${counted(result.instances, 'tool instance')}`,
     );
     const t = result.totals;
     io.out(
-      `blocked: ${t.block.devices} devices, ${t.block.users} users; warned: ${t.warn.devices} devices, ${t.warn.users} users; allowed: ${t.allow.devices} devices`,
+      `blocked: ${counted(t.block.devices, 'device')}, ${counted(t.block.users, 'user')}; warned: ${counted(t.warn.devices, 'device')}, ${counted(t.warn.users, 'user')}; allowed: ${counted(t.allow.devices, 'device')}`,
     );
     const rows = result.rows.filter((row) => options.all || row.action !== 'allow');
     if (rows.length === 0) {
