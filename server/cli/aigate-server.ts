@@ -4,10 +4,8 @@
  * SIGINT/SIGTERM. On the first start it prints the bootstrap admin token, once, with the next
  * steps; logs (JSON, tokens redacted) go to stdout too, so the token is printed outside them.
  */
-import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
@@ -15,6 +13,7 @@ import { parseDuration } from '../../policies/time.js';
 import type { AigateServer } from '../app.js';
 import type { ServerOptions } from '../config.js';
 import type { Role } from '../store/tokens.js';
+import { isMainModule } from './is-main.js';
 import { type Output, processOutput } from './output.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -87,7 +86,9 @@ export function firstStartMessage(url: string, token: string, fingerprint: strin
     '  5. on each machine, as root, with the secret file copied there (the agent pins the policy key):',
     `                              npx aigate-agent enroll --server ${url} --secret-file ~/aigate-enroll-secret \\`,
     `                                --policy-key-fingerprint ${fingerprint}`,
-    '  6. a first scan and check-in now (the installed agent service then runs on its own), and the result:',
+    '  6. a first cycle now (the installed agent service then runs on its own), and the result. The cycle scans',
+    '     the machine it runs on and applies the policy there: a banned tool installed on it is quarantined.',
+    '     To only list what it would find, without changing anything, run npx aigate-agent scan instead.',
     '                              npx aigate-agent once',
     '                              npx aigate devices',
     '',
@@ -315,17 +316,7 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
   return exit;
 }
 
-function isMain(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   process.exitCode = await runAigateServer(process.argv.slice(2), processOutput);
   // A stray timer or socket must not keep a stopped server alive; unref'd, so a clean exit is not delayed.
   setTimeout(() => process.exit(), 3000).unref();

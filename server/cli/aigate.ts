@@ -8,8 +8,6 @@
  * HTTP client (the policy engine, the report definitions) is imported when it runs, so --help
  * and --version load little. All output goes through `terminalSafe`.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import { Command, CommanderError } from 'commander';
 
@@ -23,6 +21,7 @@ import { registerReports } from './commands/reports.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerWhoami } from './commands/whoami.js';
 import type { Env } from './config-file.js';
+import { isMainModule } from './is-main.js';
 import { EXIT_OK, EXIT_USAGE, type Output, processOutput, terminalSafe } from './output.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -82,17 +81,7 @@ export async function runAigate(
   return code;
 }
 
-function isMain(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (isMain())
+if (isMainModule(import.meta.url))
   process.exitCode = await runAigate(process.argv.slice(2), processOutput, process.env, {
     dataIsTerminal: process.stdout.isTTY === true,
   });
