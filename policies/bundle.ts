@@ -1,6 +1,9 @@
 /**
  * Signed policy bundles: what the server publishes and the agent accepts. A bundle is a compact
- * JWS (EdDSA, typ `aigate-policy+jws`) over { iss, iat, revision, policy, catalog?, policyHash? }.
+ * JWS (EdDSA, typ `aigate-policy+jws`) over { iss, iat, revision, policy, catalog?, policyHash?,
+ * fingerprints? }. `fingerprints` (file fingerprints of tools' code the server ships, see
+ * ToolFingerprint) is optional and left out when there are none, so a bundle without them is
+ * exactly what agents before it accept.
  *
  * The agent accepts a bundle only if it is signed by a pinned key, is newer than the last
  * revision it accepted (so an old, validly signed bundle cannot be replayed to lift a ban), and
@@ -22,6 +25,7 @@ import {
   type SigningKey,
   verifyCompactJws,
 } from './keys.js';
+import { MAX_SHIPPED_FINGERPRINTS, ToolFingerprint } from './protocol.js';
 import { PolicyDocument } from './schema.js';
 
 export const BUNDLE_TYP = 'aigate-policy+jws';
@@ -46,6 +50,12 @@ export const BundlePayload = Type.Object(
     catalog: Type.Optional(Catalog),
     policyHash: Type.Optional(
       Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hashPolicy(policy): SHA-256 of its canonical JSON, hex' }),
+    ),
+    fingerprints: Type.Optional(
+      Type.Array(ToolFingerprint, {
+        maxItems: MAX_SHIPPED_FINGERPRINTS,
+        description: 'fingerprints of tools’ files the server ships: approved by an admin or corroborated by devices',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -163,6 +173,11 @@ function payloadProblem(value: unknown): string | null {
   }
   if (value.policyHash !== undefined && value.policyHash !== hashPolicy(value.policy)) {
     return 'payload.policyHash does not match the policy it accompanies';
+  }
+  const seen = new Set<string>();
+  for (const [index, fp] of (value.fingerprints ?? []).entries()) {
+    if (seen.has(fp.sha256)) return `payload.fingerprints[${index}] repeats the SHA-256 ${fp.sha256}`;
+    seen.add(fp.sha256);
   }
   return null;
 }

@@ -286,3 +286,66 @@ export const DeviceExceptionRequestView = Type.Object({
   policyRevision: Nullable(Type.Integer()),
 });
 export type DeviceExceptionRequestView = Static<typeof DeviceExceptionRequestView>;
+
+// --- POST /v1/fingerprints -------------------------------------------------------------------
+
+/** Fingerprints in one POST /v1/fingerprints body. */
+export const MAX_FINGERPRINTS_PER_REPORT = 200;
+/** Fingerprints a signed bundle carries at most (about 150 bytes each in the bundle). */
+export const MAX_SHIPPED_FINGERPRINTS = 5000;
+/** The largest file a fingerprint may describe: the agent does not hash larger files (agent/sentinel/fingerprints.ts). */
+export const MAX_FINGERPRINT_FILE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * What the fingerprinted file is: `entry`, a script a tool's manifest names in `bin` (run by a
+ * runtime: `node cli.js`); `native`, a native executable of the tool or its per-platform package.
+ */
+export const FINGERPRINT_KINDS = ['entry', 'native'] as const;
+export type FingerprintKind = (typeof FINGERPRINT_KINDS)[number];
+
+/** A SHA-256 digest as 64 lower-case hex digits. */
+export const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, 64 lower-case hex digits' });
+
+/**
+ * One file fingerprint: the bytes of a catalogued tool's entry file or native binary. A device
+ * reports those it learned; the signed bundle carries those the server ships (approved by an
+ * admin or corroborated by several devices, see server/services/fingerprint-service.ts).
+ */
+export const ToolFingerprint = Type.Object(
+  {
+    sha256: Sha256Hex,
+    size: Type.Integer({
+      minimum: 1,
+      maximum: MAX_FINGERPRINT_FILE_BYTES,
+      description: 'file size in bytes (1 to 1 GiB)',
+    }),
+    toolId: Type.String({
+      pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+      maxLength: 100,
+      description: 'a catalogued tool id (kebab-case)',
+    }),
+    version: Nullable(DeviceText({ maxLength: 100 })),
+    kind: Type.Union(
+      FINGERPRINT_KINDS.map((k) => Type.Literal(k)),
+      { description: FINGERPRINT_KINDS.join(' | ') },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ToolFingerprint = Static<typeof ToolFingerprint>;
+
+/**
+ * A device reports fingerprints it learned from tool instances it found. Each must be of a tool
+ * this device reported in its last check-in; the server refuses the whole body otherwise.
+ */
+export const FingerprintsBody = Type.Object(
+  { fingerprints: Type.Array(ToolFingerprint, { minItems: 1, maxItems: MAX_FINGERPRINTS_PER_REPORT }) },
+  { additionalProperties: false },
+);
+export type FingerprintsBody = Static<typeof FingerprintsBody>;
+
+export const FingerprintsReply = Type.Object({
+  received: Type.Integer({ description: 'fingerprints in the body' }),
+  new: Type.Integer({ description: 'fingerprints no device had reported before' }),
+});
+export type FingerprintsReply = Static<typeof FingerprintsReply>;

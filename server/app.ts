@@ -22,6 +22,7 @@ import { checkinRoutes } from './routes/checkin.js';
 import { enrollRoutes } from './routes/enroll.js';
 import { eventRoutes } from './routes/events.js';
 import { exceptionRequestRoutes } from './routes/exception-requests.js';
+import { fingerprintRoutes } from './routes/fingerprints.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policy.js';
 
@@ -156,6 +157,7 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
     await app.register(checkinRoutes);
     await app.register(eventRoutes);
     await app.register(exceptionRequestRoutes);
+    await app.register(fingerprintRoutes);
     await app.register(adminRoutes, { prefix: '/v1/admin' });
     await app.register(reportsPlugin);
     return app;

@@ -50,6 +50,11 @@ export interface ServerOptions {
   rollupSchedule?: string;
   /** Build the rollups once at startup (in the background). Default true. */
   rollupOnStart?: boolean;
+  /**
+   * Distinct devices whose identical reports ship a file fingerprint without an admin's approval
+   * (server/services/fingerprint-service.ts). Default 2; 0: only approved fingerprints ship.
+   */
+  fingerprintCorroboration?: number;
 }
 
 export const DEFAULT_STALE_AFTER_MS = 7 * 86_400_000;
@@ -89,6 +94,7 @@ export interface ResolvedOptions {
   eventRetentionMs: number;
   rollupSchedule: string;
   rollupOnStart: boolean;
+  fingerprintCorroboration: number;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -108,5 +114,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
     rollupSchedule: options.rollupSchedule ?? DEFAULT_ROLLUP_SCHEDULE,
     rollupOnStart: options.rollupOnStart ?? true,
+    fingerprintCorroboration: Math.max(0, Math.floor(options.fingerprintCorroboration ?? 2)),
   };
 }

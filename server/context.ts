@@ -21,6 +21,7 @@ import { PolicyChannel } from './policy-channel.js';
 import { DeviceAuthenticator } from './security/device-auth.js';
 import { ReplayCache } from './security/replay-cache.js';
 import { ExceptionService } from './services/exception-service.js';
+import { FingerprintService } from './services/fingerprint-service.js';
 import { currentFromRevision, PolicyService } from './services/policy-service.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 import { AuditLog } from './store/audit.js';
@@ -28,6 +29,7 @@ import { DeviceStore } from './store/devices.js';
 import { EnrollSecretStore } from './store/enroll-secrets.js';
 import { EventStore } from './store/events.js';
 import { ExceptionRequestStore } from './store/exception-requests.js';
+import { FingerprintStore } from './store/fingerprints.js';
 import { InventoryStore } from './store/inventory.js';
 import { PolicyStore } from './store/policies.js';
 import { TokenStore } from './store/tokens.js';
@@ -66,6 +68,7 @@ export interface Stores {
   inventory: InventoryStore;
   events: EventStore;
   exceptionRequests: ExceptionRequestStore;
+  fingerprints: FingerprintStore;
   audit: AuditLog;
 }
 
@@ -91,6 +94,8 @@ export interface ServerContext {
   running: RunningObserver;
   policies: PolicyService;
   exceptions: ExceptionService;
+  /** Fingerprints devices report, and which ones the bundle ships. */
+  fingerprints: FingerprintService;
   /** What happened during this start, for the CLI's first-start message. */
   startup: {
     databaseCreated: boolean;
@@ -147,6 +152,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       inventory: new InventoryStore(db),
       events: new EventStore(db),
       exceptionRequests: new ExceptionRequestStore(db, now),
+      fingerprints: new FingerprintStore(db, now),
       audit: new AuditLog(db, now),
     };
 
@@ -177,6 +183,20 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       key: signingKey,
       issuer: audience,
       now,
+      fingerprints: {
+        shippable: () => fingerprints.shippable(),
+        shipped: (sha256s, revision) => stores.fingerprints.markShipped(sha256s, revision),
+      },
+    });
+    const fingerprints: FingerprintService = new FingerprintService({
+      db,
+      store: stores.fingerprints,
+      inventory: stores.inventory,
+      policies: stores.policies,
+      publisher: policies,
+      audit: stores.audit,
+      catalog: catalogIndex(builtinCatalog),
+      corroboration: options.fingerprintCorroboration,
     });
     const exceptions = new ExceptionService({
       db,
@@ -210,6 +230,7 @@ async function open(options: ResolvedOptions, releaseLock: () => void): Promise<
       running,
       policies,
       exceptions,
+      fingerprints,
       startup: { databaseCreated: migrated.includes(1), migrated, signingKeyCreated, signingKeyFile, databaseFile },
       takeBootstrapToken() {
         const token = bootstrapToken;

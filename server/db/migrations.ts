@@ -379,6 +379,41 @@ UPDATE exception_requests
                       AND json_extract(e.value, '$.name') = 'exception-request-' || exception_requests.id);
 `,
   },
+  {
+    version: 6,
+    name: 'fingerprints reported by devices',
+    sql: `
+-- One row per file fingerprint any device reported. Its claim (tool, kind, size) is the first
+-- report's; status is the admin's word: pending until approved or revoked.
+CREATE TABLE fingerprints (
+  sha256            TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  tool_id           TEXT NOT NULL,
+  kind              TEXT NOT NULL CHECK (kind IN ('entry', 'native')),
+  size              INTEGER NOT NULL CHECK (size > 0),
+  version           TEXT,
+  status            TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'revoked')),
+  first_reported_at INTEGER NOT NULL,
+  decided_at        INTEGER,
+  decided_by        TEXT,
+  -- The first policy revision whose bundle carried it (null: not shipped yet).
+  shipped_revision  INTEGER
+) STRICT;
+
+-- Which devices reported a fingerprint, with what they claimed and when.
+CREATE TABLE fingerprint_reports (
+  sha256      TEXT NOT NULL REFERENCES fingerprints (sha256),
+  device_id   TEXT NOT NULL REFERENCES devices (id),
+  tool_id     TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  size        INTEGER NOT NULL,
+  version     TEXT,
+  first_at    INTEGER NOT NULL,
+  last_at     INTEGER NOT NULL,
+  PRIMARY KEY (sha256, device_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX fingerprint_reports_by_device ON fingerprint_reports (device_id);
+`,
+  },
 ];
 
 export class MigrationError extends Error {}

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { hashPolicy, signBundle } from '../../policies/bundle.js';
 import type { SigningKey } from '../../policies/keys.js';
 import { formatProblem, loadPolicy, type Problem } from '../../policies/load.js';
+import type { ToolFingerprint } from '../../policies/protocol.js';
 import type { Exception } from '../../policies/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { CurrentPolicy, PolicyChannel } from '../policy-channel.js';
@@ -33,6 +34,15 @@ export interface PublishInput {
   /** The audit action name; default policy.publish. */
   auditAction?: string;
   auditDetails?: Record<string, unknown>;
+  /** The fingerprints the bundle carries; default: what the fingerprint source ships now. */
+  fingerprints?: ToolFingerprint[];
+}
+
+/** Where bundles get their shipped fingerprints (server/services/fingerprint-service.ts). */
+export interface FingerprintSource {
+  shippable(): ToolFingerprint[];
+  /** Called in the publish transaction with the fingerprints the new revision's bundle carries. */
+  shipped(sha256s: string[], revision: number): void;
 }
 
 export interface PublishResult {
@@ -122,6 +132,8 @@ export class PolicyService {
       key: SigningKey;
       issuer: string;
       now: () => number;
+      /** Fingerprints every bundle carries (none when absent). */
+      fingerprints?: FingerprintSource;
     },
   ) {}
 
@@ -147,8 +159,17 @@ export class PolicyService {
     const revision = store.latestRevision() + 1;
     const publishedAt = now();
     const sha256 = hashPolicy(policy);
+    const fingerprints = input.fingerprints ?? this.deps.fingerprints?.shippable() ?? [];
     const bundle = await signBundle(
-      { iss: issuer, iat: Math.floor(publishedAt / 1000), revision, policy, policyHash: sha256 },
+      {
+        iss: issuer,
+        iat: Math.floor(publishedAt / 1000),
+        revision,
+        policy,
+        policyHash: sha256,
+        // Left out when empty: such a bundle is exactly what agents without fingerprint support accept.
+        ...(fingerprints.length > 0 ? { fingerprints } : {}),
+      },
       key,
     );
     const etag = etagFor(revision, bundle);
@@ -171,6 +192,11 @@ export class PolicyService {
         exceptionRequest: input.exceptionRequest ?? null,
       });
       input.alsoInTransaction?.(revision);
+      if (fingerprints.length > 0)
+        this.deps.fingerprints?.shipped(
+          fingerprints.map((f) => f.sha256),
+          revision,
+        );
       followed = requests.followPolicy(
         requestIdsIn((policy.spec.exceptions ?? []).map((e) => e.name)),
         revision,

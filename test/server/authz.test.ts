@@ -3,12 +3,14 @@
  * token, revoked device} against a real server. Plus: a device cannot act as another, and the
  * per-device and per-token rate limits answer 429 in the JSON error shape.
  */
+import { randomBytes } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
 import { BAN_POLICY, serverWithSecret } from './harness.js';
-import { tempDir } from './helpers.js';
+import { npmInstance, tempDir } from './helpers.js';
 
 type Identity = 'none' | 'bad' | 'device' | 'auditor' | 'admin' | 'revoked-token' | 'revoked-device';
 const IDENTITIES: Identity[] = ['none', 'bad', 'device', 'auditor', 'admin', 'revoked-token', 'revoked-device'];
@@ -34,6 +36,16 @@ interface Route {
 
 async function freshDeviceId(): Promise<string> {
   return (await setup.enrollDevice({ hostname: 'fresh' })).deviceId!;
+}
+/** A fingerprint `device` reports now (after a check-in listing the tool it belongs to). */
+async function freshFingerprint(): Promise<string> {
+  const claude = npmInstance('claude-code', '@anthropic-ai/claude-code', '2.1.91', 'alice');
+  await device.checkin({ policyRevision: null, agentVersion: '0.1.0', inventory: [claude], verdicts: [] });
+  const sha256 = randomBytes(32).toString('hex');
+  const body = { fingerprints: [{ sha256, size: 5000, toolId: 'claude-code', version: '2.1.91', kind: 'entry' }] };
+  const reply = await device.send('POST', '/v1/fingerprints', { body });
+  if (reply.status !== 200) throw new Error(`report failed: ${reply.text}`);
+  return sha256;
 }
 async function freshRequestId(): Promise<string> {
   const asker = await setup.enrollDevice({ hostname: 'asker' });
@@ -149,6 +161,34 @@ const ROUTES: Route[] = [
       path: `/v1/admin/exception-requests/${await freshRequestId()}/deny`,
       body: { reason: 'no' },
     }),
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/v1/fingerprints',
+    kind: 'device',
+    prepare: async () => {
+      await freshFingerprint();
+      const sha256 = randomBytes(32).toString('hex');
+      return {
+        body: { fingerprints: [{ sha256, size: 5000, toolId: 'claude-code', version: '2.1.91', kind: 'entry' }] },
+      };
+    },
+    ok: 200,
+  },
+  { method: 'GET', path: '/v1/admin/fingerprints', kind: 'read', ok: 200 },
+  {
+    method: 'POST',
+    path: '/v1/admin/fingerprints/:sha/approve',
+    kind: 'write',
+    prepare: async () => ({ path: `/v1/admin/fingerprints/${await freshFingerprint()}/approve` }),
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: '/v1/admin/fingerprints/:sha/revoke',
+    kind: 'write',
+    prepare: async () => ({ path: `/v1/admin/fingerprints/${await freshFingerprint()}/revoke` }),
     ok: 200,
   },
   { method: 'POST', path: '/v1/admin/tokens', kind: 'write', body: { name: 'ci', role: 'auditor' }, ok: 201 },

@@ -8,6 +8,7 @@ import { auditRoutes } from './audit.js';
 import { deviceAdminRoutes } from './devices.js';
 import { enrollSecretRoutes } from './enroll-secrets.js';
 import { exceptionAdminRoutes } from './exceptions.js';
+import { fingerprintAdminRoutes } from './fingerprints.js';
 import { policyAdminRoutes } from './policies.js';
 import { tokenRoutes } from './tokens.js';
 
@@ -46,6 +47,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(deviceAdminRoutes);
   await app.register(enrollSecretRoutes, { prefix: '/enroll-secrets' });
   await app.register(exceptionAdminRoutes, { prefix: '/exception-requests' });
+  await app.register(fingerprintAdminRoutes, { prefix: '/fingerprints' });
   await app.register(tokenRoutes, { prefix: '/tokens' });
   await app.register(auditRoutes, { prefix: '/audit' });
 };
