@@ -1,7 +1,9 @@
 /**
  * The fleet at a glance: what the dashboard's overview page shows and GET /v1/reports/overview
- * returns. Device counts and launches are read live (indexed, cheap); compliance, charts and the
- * next scheduled change come from the rollups, so the answer stays fast on a fleet of any size.
+ * returns. The key figures (devices, compliance now, launches in the last 7 days, compliance by
+ * group and OS) are read live, as of `generatedAt`, so they always agree with each other and
+ * with the device and tool lists; the per-day charts, the trend and the next scheduled change
+ * come from the rollups, as of `asOf`, so the answer stays fast on a fleet of any size.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type Database from 'better-sqlite3';
@@ -43,7 +45,10 @@ const ComplianceRowSchema = Type.Object({
 export const OverviewSchema = Type.Object({
   generatedAt: Instant,
   asOf: Nullable(
-    Type.String({ description: 'when the rollups behind compliance, charts and upcoming changes were last built' }),
+    Type.String({
+      description:
+        'when the rollups behind the charts, the compliance trend and the upcoming changes were last built (null: never); every other figure is live, as of generatedAt',
+    }),
   ),
   staleAfterDays: Type.Number(),
   policy: Nullable(
@@ -66,8 +71,10 @@ export const OverviewSchema = Type.Object({
     }),
   }),
   compliance: Type.Object({
-    day: Nullable(Type.String({ description: 'the UTC day of these figures (from the rollups)' })),
-    devices: Type.Integer({ description: 'devices that have reported an inventory' }),
+    day: Nullable(
+      Type.String({ description: 'the UTC day of generatedAt: these figures are live (not from the rollups)' }),
+    ),
+    devices: Type.Integer({ description: 'devices, not revoked, that have reported an inventory' }),
     compliant: Type.Integer({ description: 'of those, with no installed tool warned or blocked' }),
     share: Nullable(Type.Number({ description: 'compliant / devices, 0..1' })),
     withBlockedTool: Type.Integer({ description: 'devices with at least one installed tool whose verdict is block' }),
@@ -149,22 +156,6 @@ export function buildOverview(input: OverviewInput): Overview {
     .get({ stale: now - staleAfterMs })!;
 
   const today = dayNumber(now);
-  const compliance = db
-    .prepare<
-      [string],
-      {
-        day: string | null;
-        devices: number | null;
-        compliant: number | null;
-        with_warn: number | null;
-        with_block: number | null;
-      }
-    >(
-      `SELECT day, sum(devices) AS devices, sum(compliant) AS compliant, sum(with_warn) AS with_warn, sum(with_block) AS with_block
-         FROM rollup_compliance_day WHERE day = (SELECT max(day) FROM rollup_compliance_day WHERE day <= ?)`,
-    )
-    .get(dayText(today))!;
-
   const since = now - 7 * DAY_MS;
   const launches = { blocked: 0, warned: 0 };
   for (const row of db
@@ -236,7 +227,16 @@ export function buildOverview(input: OverviewInput): Overview {
 
   const upcoming = (input.current?.upcoming ?? []).filter((change) => Date.parse(change.at) > now);
   const policy = input.policy;
-  const reporting = compliance.devices ?? 0;
+  // The compliance tile is the sum of the live rows by group (the same devices as by OS).
+  const live = byGroup.rows.reduce(
+    (sum, row) => ({
+      reporting: sum.reporting + row.reporting,
+      compliant: sum.compliant + row.compliant,
+      withBlock: sum.withBlock + row.withBlock,
+      withWarn: sum.withWarn + row.withWarn,
+    }),
+    { reporting: 0, compliant: 0, withBlock: 0, withWarn: 0 },
+  );
   return {
     generatedAt: new Date(now).toISOString(),
     asOf: input.lastRunAt,
@@ -259,12 +259,12 @@ export function buildOverview(input: OverviewInput): Overview {
       degraded: devices.degraded,
     },
     compliance: {
-      day: compliance.day,
-      devices: reporting,
-      compliant: compliance.compliant ?? 0,
-      share: reporting > 0 ? (compliance.compliant ?? 0) / reporting : null,
-      withBlockedTool: compliance.with_block ?? 0,
-      withWarnedTool: compliance.with_warn ?? 0,
+      day: dayText(today),
+      devices: live.reporting,
+      compliant: live.compliant,
+      share: live.reporting > 0 ? live.compliant / live.reporting : null,
+      withBlockedTool: live.withBlock,
+      withWarnedTool: live.withWarn,
     },
     complianceBy: { trendDays: byGroup.trendDays, group: byGroup.rows, os: byOs.rows },
     launches: { since: new Date(since).toISOString(), ...launches },

@@ -1,5 +1,6 @@
 /** The page shell: skip link, navigation, who is signed in, notices, main content. */
 import type { Asset } from './assets.js';
+import { utc } from './format.js';
 import { type Html, html, type HtmlValue } from './html.js';
 import type { UiSession } from './sessions.js';
 
@@ -115,4 +116,17 @@ export function exportButtons(kind: string, filters: Record<string, string | und
   };
   return html`<div class="export" role="group" aria-label="${label} ${kind}"><span class="export-label">${label} ${kind}:</span>
     <a class="button small" href="${query('csv')}" download>CSV</a><a class="button small secondary" href="${query('json')}" download>JSON</a><a class="button small secondary" href="${query('ndjson')}" download>NDJSON</a></div>`;
+}
+
+/**
+ * What the figures beside it are as of, said the same way on every page: `live` figures were
+ * read from the database for this page (at `now`); `rollups` figures come from the daily
+ * rollups, last built at `lastRunAt` (an ISO instant, or null when they never ran).
+ */
+export function asOf(source: 'live', now: number): Html;
+export function asOf(source: 'rollups', lastRunAt: string | null): Html;
+export function asOf(source: 'live' | 'rollups', at: number | string | null): Html {
+  return source === 'live'
+    ? html`<span class="as-of" data-as-of="live">live, as of ${utc(at)}</span>`
+    : html`<span class="as-of" data-as-of="rollups">from the daily rollups, as of ${at === null ? 'never (they have not run yet)' : utc(at)}</span>`;
 }

@@ -41,6 +41,7 @@ import {
   searchDevices,
   toolInstalls,
   toolSummaries,
+  toolVersions,
 } from './queries.js';
 import { randomToken, sameSecret, SessionStore, type UiSession } from './sessions.js';
 
@@ -346,19 +347,18 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // --- tools -------------------------------------------------------------------------------
+  // Installs, devices, verdicts and versions are live; only the trends come from the rollups.
   app.get('/tools', { onRequest: signedIn, schema: { hide: true } }, async (request, reply) => {
-    const { day, tools } = toolSummaries(db, now());
     const { byTool } = installTrends(db, now(), 30);
-    const current = app.reports.rollups.current();
     return render(
       reply,
       request.ui,
       toolsPage({
-        day,
-        tools,
-        versions: current?.versions ?? {},
+        tools: toolSummaries(db),
+        versions: toolVersions(db),
         trends: byTool,
         catalog,
+        now: now(),
         asOf: app.reports.rollups.status().lastRunAt,
       }),
     );
@@ -372,7 +372,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const toolId = request.params.id;
-      const summary = toolSummaries(db, now()).tools.find((t) => t.toolId === toolId) ?? null;
+      const summary = toolSummaries(db).find((t) => t.toolId === toolId) ?? null;
       if (!catalog.has(toolId) && !summary)
         throw notFound(
           `aigate knows no tool "${toolId}"${catalog.suggest(toolId) ? `; did you mean ${catalog.suggest(toolId)}?` : ''}`,
@@ -385,13 +385,14 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
           toolId,
           catalog,
           summary,
-          versions: app.reports.rollups.current()?.versions[toolId] ?? [],
+          versions: toolVersions(db, toolId).get(toolId) ?? [],
           days: trend.days,
           trend: (trend.byTool.get(toolId) ?? new Array<number>(trend.days.length).fill(0)).map((n, i) =>
             trend.firstDay === null || trend.days[i]! < trend.firstDay ? null : n,
           ),
           installs: toolInstalls(db, toolId, 200),
           now: now(),
+          asOf: app.reports.rollups.status().lastRunAt,
         }),
       );
     },

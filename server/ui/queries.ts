@@ -1,6 +1,7 @@
 /** Reads behind the dashboard's tables that the stores do not already offer (all indexed and paged). */
 import type Database from 'better-sqlite3';
 
+import type { VersionCount } from '../jobs/current-pass.js';
 import { dayNumber, dayText } from '../jobs/days.js';
 import type { DeviceStatus } from '../reports/filters.js';
 import { DEVICE_STATUS_SQL } from '../reports/kinds/coverage.js';
@@ -99,20 +100,39 @@ export interface ToolSummary {
   block: number;
 }
 
-/** Per tool, the latest day of the rollups (summed over groups). */
-export function toolSummaries(db: Database.Database, now: number): { day: string | null; tools: ToolSummary[] } {
-  const day =
-    db
-      .prepare<[string], { day: string | null }>('SELECT max(day) AS day FROM rollup_inventory_day WHERE day <= ?')
-      .get(dayText(dayNumber(now)))?.day ?? null;
-  if (!day) return { day: null, tools: [] };
-  const tools = db
-    .prepare<[string], ToolSummary>(
-      `SELECT tool_id AS toolId, sum(installs) AS installs, sum(devices) AS devices, sum(warn_instances) AS warn, sum(block_instances) AS block
-         FROM rollup_inventory_day WHERE day = ? GROUP BY tool_id ORDER BY installs DESC, tool_id`,
+/**
+ * Per tool, what is installed now (live): present instances on devices that are not revoked,
+ * the devices holding them, and how many are warned or blocked. The same rows as the tool
+ * page's list of installs, so the figures above a table agree with it.
+ */
+export function toolSummaries(db: Database.Database): ToolSummary[] {
+  return db
+    .prepare<[], ToolSummary>(
+      `SELECT i.tool_id AS toolId, count(*) AS installs, count(DISTINCT i.device_id) AS devices,
+              coalesce(sum(i.action = 'warn'), 0) AS warn, coalesce(sum(i.action = 'block'), 0) AS block
+         FROM instances i JOIN devices d ON d.id = i.device_id
+        WHERE i.present = 1 AND d.revoked_at IS NULL
+        GROUP BY i.tool_id ORDER BY installs DESC, toolId`,
     )
-    .all(day);
-  return { day, tools };
+    .all();
+}
+
+/** Per tool, the versions installed now (live, as toolSummaries), most installed first. */
+export function toolVersions(db: Database.Database, toolId?: string): Map<string, VersionCount[]> {
+  const byTool = new Map<string, VersionCount[]>();
+  for (const row of db
+    .prepare<[string | null, string | null], VersionCount & { tool_id: string }>(
+      `SELECT i.tool_id, i.version, count(*) AS instances, count(DISTINCT i.device_id) AS devices
+         FROM instances i JOIN devices d ON d.id = i.device_id
+        WHERE i.present = 1 AND d.revoked_at IS NULL AND (? IS NULL OR i.tool_id = ?)
+        GROUP BY i.tool_id, i.version ORDER BY i.tool_id, instances DESC, i.version`,
+    )
+    .all(toolId ?? null, toolId ?? null)) {
+    let versions = byTool.get(row.tool_id);
+    if (!versions) byTool.set(row.tool_id, (versions = []));
+    versions.push({ version: row.version, instances: row.instances, devices: row.devices });
+  }
+  return byTool;
 }
 
 /** Installs per day of each tool over the last `days` days (zeros where nothing was installed). */
@@ -161,9 +181,12 @@ export function toolInstalls(
   toolId: string,
   limit: number,
 ): { rows: ToolInstallRow[]; total: number } {
+  // Counted over the same rows as listed (revoked devices left out), so "showing N of M" is true.
   const total =
     db
-      .prepare<[string], { n: number }>('SELECT count(*) AS n FROM instances WHERE tool_id = ? AND present = 1')
+      .prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM inventory WHERE tool_id = ? AND present = 1 AND device_revoked_at IS NULL',
+      )
       .get(toolId)?.n ?? 0;
   const rows = db
     .prepare<[string, number], ToolInstallRow>(

@@ -11,6 +11,7 @@ import { DATABASE_FILE } from '../../server/context.js';
 import { safeNext, UI_CSP } from '../../server/ui/plugin.js';
 import { tempDir } from '../server/helpers.js';
 import { DAY, developerTools, Fleet, type FleetDevice, HOUR } from './fleet.js';
+import { Browser } from './http-browser.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let fleet: Fleet;
@@ -33,60 +34,9 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-/** A tiny browser: keeps cookies, does not follow redirects. */
-class Browser {
-  cookies = new Map<string, string>();
-  constructor(private readonly origin = fleet.url) {}
-
-  private store(response: Response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair!.split('=');
-      if (value === '' || /Max-Age=0/i.test(line)) this.cookies.delete(name!);
-      else this.cookies.set(name!, value!);
-    }
-  }
-
-  private header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  async get(path: string) {
-    const response = await fetch(`${fleet.url}${path}`, { headers: { cookie: this.header() }, redirect: 'manual' });
-    this.store(response);
-    return { response, text: await response.text() };
-  }
-
-  async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-    const response = await fetch(`${fleet.url}${path}`, {
-      method: 'POST',
-      headers: {
-        cookie: this.header(),
-        'content-type': 'application/x-www-form-urlencoded',
-        origin: this.origin,
-        ...headers,
-      },
-      body: new URLSearchParams(form).toString(),
-      redirect: 'manual',
-    });
-    this.store(response);
-    return { response, text: await response.text() };
-  }
-
-  async signIn(token: string) {
-    const page = await this.get('/ui/login');
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    return this.post('/ui/login', { csrf, token, next: '/ui' });
-  }
-
-  async csrf(): Promise<string> {
-    return /name="csrf" value="([^"]+)"/.exec((await this.get('/ui/exceptions')).text)![1]!;
-  }
-}
-
 describe('signing in', () => {
   it('sends visitors without a session to the sign-in page, and back afterwards', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     const first = await browser.get('/ui/devices?q=sess');
     expect(first.response.status).toBe(303);
     expect(first.response.headers.get('location')).toBe('/ui/login?next=%2Fui%2Fdevices%3Fq%3Dsess');
@@ -106,7 +56,7 @@ describe('signing in', () => {
   });
 
   it('keeps only a hash of the session id and never the token', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const session = browser.cookies.get('aigate_session')!;
     const raw = new Database(join(dir.path, DATABASE_FILE), { readonly: true });
@@ -126,7 +76,7 @@ describe('signing in', () => {
     ['a wrong token', 'aigt_' + 'x'.repeat(43), 401, /not a valid admin or auditor token/],
     ['something that is no token', 'password123', 401, /not a valid admin or auditor token/],
   ])('refuses %s', async (_what, token, status, message) => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     const result = await browser.signIn(token);
     expect(result.response.status).toBe(status);
     expect(result.text).toMatch(message);
@@ -134,12 +84,12 @@ describe('signing in', () => {
   });
 
   it('refuses a sign-in form from another site or without its form token', async () => {
-    const other = new Browser('https://evil.example');
+    const other = new Browser(fleet.url, 'https://evil.example');
     const page = await other.get('/ui/login');
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
     const cross = await other.post('/ui/login', { csrf, token: fleet.adminToken });
     expect(cross.response.status).toBe(403);
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.get('/ui/login');
     const forged = await browser.post('/ui/login', { csrf: 'not-the-form-token', token: fleet.adminToken });
     expect(forged.response.status).toBe(403);
@@ -162,7 +112,7 @@ describe('signing in', () => {
   });
 
   it('audits sign-ins', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const audit = await fleet.admin.get<{ entries: { action: string; actorName: string }[] }>('/audit?limit=5000');
     expect(audit.entries.some((e) => e.action === 'dashboard.sign-in' && e.actorName === 'audrey')).toBe(true);
@@ -171,7 +121,7 @@ describe('signing in', () => {
 
 describe('sessions end', () => {
   it('on signing out', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const cookie = browser.cookies.get('aigate_session')!;
     const out = await browser.post('/ui/logout', { csrf: await browser.csrf() });
@@ -183,7 +133,7 @@ describe('sessions end', () => {
 
   it('when the token is revoked', async () => {
     const token = await fleet.admin.post<{ id: string; token: string }>('/tokens', { name: 'temp', role: 'auditor' });
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(token.token);
     expect((await browser.get('/ui')).response.status).toBe(200);
     await fleet.admin.post(`/tokens/${token.id}/revoke`);
@@ -191,7 +141,7 @@ describe('sessions end', () => {
   });
 
   it('after an hour without a request', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     fleet.clock.advance(30 * 60_000);
     expect((await browser.get('/ui')).response.status).toBe(200);
@@ -203,7 +153,7 @@ describe('sessions end', () => {
 
 describe('changes need the session, its CSRF token, this origin and the admin role', () => {
   it('refuses an approval without the CSRF token or from another origin', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const missing = await browser.post(`/ui/exceptions/${requestId}/approve`, { csrf: 'wrong' });
     expect(missing.response.status).toBe(403);
@@ -231,7 +181,7 @@ describe('changes need the session, its CSRF token, this origin and the admin ro
   });
 
   it('lets auditors read exceptions but not decide them', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const page = await browser.get('/ui/exceptions');
     expect(page.text).toContain('Security review SEC-1');
@@ -247,7 +197,7 @@ describe('changes need the session, its CSRF token, this origin and the admin ro
 
   it('lets admins deny with a reason', async () => {
     const other = await fleet.requestException(device, 'openai-codex-cli', 'old version please');
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const csrf = await browser.csrf();
     const empty = await browser.post(`/ui/exceptions/${other}/deny`, { csrf, reason: '' });
@@ -268,7 +218,7 @@ describe('changes need the session, its CSRF token, this origin and the admin ro
 describe('pages', () => {
   it('carry a strict Content-Security-Policy and no inline script, style or handler', async () => {
     expect(UI_CSP).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const paths = [
       '/ui',
@@ -299,7 +249,7 @@ describe('pages', () => {
   });
 
   it('serve the stylesheet and script with long caching by content hash', async () => {
-    const page = await new Browser().get('/ui/login');
+    const page = await new Browser(fleet.url).get('/ui/login');
     const css = /href="(\/ui\/static\/app\.css\?v=([\w-]+))"/.exec(page.text)!;
     const response = await fetch(`${fleet.url}${css[1]}`);
     expect(response.status).toBe(200);
@@ -314,7 +264,7 @@ describe('pages', () => {
   it('escape what devices report', async () => {
     const evil = await fleet.enroll('<script>alert(1)</script>', { user: 'mallory' });
     await fleet.checkin(evil, [{ ...developerTools('mallory')[0]!, installPath: '/tmp/<img src=x onerror=alert(1)>' }]);
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(fleet.adminToken);
     const page = await browser.get(`/ui/devices/${evil.id}`);
     expect(page.text).not.toContain('<script>alert(1)</script>');
@@ -325,7 +275,7 @@ describe('pages', () => {
 
 describe('exports from the dashboard', () => {
   it('stream the same report as the API, ignoring empty filter fields', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const { response, text } = await browser.get(
       '/ui/export/violations?format=csv&from=&to=&tool=claude-code&group=&user=&device=&verdict=',
@@ -338,7 +288,7 @@ describe('exports from the dashboard', () => {
   });
 
   it('explain a bad filter on a page', async () => {
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const { response, text } = await browser.get('/ui/export/inventory?format=csv&tool=claud');
     expect(response.status).toBe(400);
@@ -362,7 +312,7 @@ describe('the overview', () => {
   it('shows the figures of the overview API', async () => {
     fleet.clock.advance(HOUR);
     await fleet.events(device, [{ type: 'blocked-launch', at: fleet.clock.ms - 2 * DAY, toolId: 'claude-code' }]);
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const api = await fleet.json<{ devices: { enrolled: number }; launches: { blocked: number } }>('/overview');
     const page = (await browser.get('/ui')).text;
@@ -386,7 +336,7 @@ describe('device health and exception state on the dashboard', () => {
       },
     });
     expect(result.status).toBe(200);
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const list = (await browser.get('/ui/devices?health=degraded')).text;
     expect(list).toContain('sess-sick');
@@ -405,7 +355,7 @@ describe('device health and exception state on the dashboard', () => {
     const id = await fleet.requestException(device, 'gemini-cli', 'Trying it for a week', { user: 'alice' });
     const before = await fleet.currentRevision();
     await fleet.admin.post(`/exception-requests/${id}/approve`, { until: '2026-12-31' });
-    const browser = new Browser();
+    const browser = new Browser(fleet.url);
     await browser.signIn(auditorToken);
     const approved = (await browser.get('/ui/exceptions?status=approved')).text;
     expect(approved).toMatch(new RegExp(`data-request="${id}"[\\s\\S]*?data-approved-until>2026-12-31<`));

@@ -3,7 +3,7 @@ import type { Overview } from '../../reports/overview.js';
 import { dataTable, legend, lineChart, stackedBars } from '../charts.js';
 import { count, describeChange, longDate, noun, percent, plural, relative, utc } from '../format.js';
 import { href, type Html, html } from '../html.js';
-import { exportButtons, type PageInput } from '../layout.js';
+import { asOf, exportButtons, type PageInput } from '../layout.js';
 
 /** A key figure; `tone` colours its value by what it means (blocked red, warned amber, compliant green). */
 type ComplianceRow = Overview['complianceBy']['group'][number];
@@ -54,14 +54,19 @@ function kpi(
   return html`<section class="card kpi" aria-label="${label}">${link ? html`<a class="kpi-link" href="${link}">${body}</a>` : body}</section>`;
 }
 
+/**
+ * The overview page. Every figure says what it is as of: the key figures and the compliance
+ * tables are live (`now`), the charts, trends and the next change come from the rollups (`data.asOf`).
+ */
 export function overviewPage(data: Overview, now: number, canRefresh: boolean, csrf: string): PageInput {
   const { devices, compliance, launches } = data;
+  const rollups = asOf('rollups', data.asOf);
   const next = data.nextChange;
   const nextCard = next
     ? html`<section class="card callout" aria-labelledby="next-change-title">
         <h2 id="next-change-title">Next scheduled change</h2>
         <p class="callout-text" data-next-change>${describeChange(next, now)}</p>
-        <p class="muted">${longDate(next.at)}, ${utc(next.at).slice(11)} · ${plural(next.instances, 'install')} · policy revision ${data.upcomingPolicyRevision ?? '–'}</p>
+        <p class="muted">${longDate(next.at)}, ${utc(next.at).slice(11)} · ${plural(next.instances, 'install')} · policy revision ${data.upcomingPolicyRevision ?? '–'} · ${rollups}</p>
         ${
           data.upcoming.length > 1
             ? html`<details><summary>All ${data.upcoming.length} scheduled changes</summary><div class="table-wrap"><table>
@@ -73,7 +78,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
             : ''
         }
       </section>`
-    : html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>${data.policy ? 'No dated rule of the current policy changes a verdict in the coming year.' : 'No policy has been published yet.'}</p></section>`;
+    : html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>${data.policy ? 'No dated rule of the current policy changes a verdict in the coming year.' : 'No policy has been published yet.'}</p>${data.policy ? html`<p class="muted">${rollups}</p>` : ''}</section>`;
 
   const installSeries = data.charts.installs.map((s) => ({ name: s.name, values: s.values }));
   const complianceSeries = [
@@ -90,6 +95,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
   const days = data.charts.days;
 
   const body = html`
+  <p class="muted">Key figures: ${asOf('live', now)}.</p>
   <div class="kpis">
     ${kpi('devices-enrolled', 'Devices', count(devices.enrolled), html`<span data-kpi="devices-active">${count(devices.active)}</span> active · <a href="/ui/devices?status=stale"><span data-kpi="devices-stale">${count(devices.stale)}</span> stale</a> · <a href="/ui/devices?status=never-seen"><span data-kpi="devices-never-seen">${count(devices.neverSeen)}</span> never seen</a> · <a href="/ui/devices?health=degraded"${devices.degraded ? html` class="text-block"` : ''}><span data-kpi="devices-degraded">${count(devices.degraded)}</span> degraded</a>`)}
     ${kpi('compliant-share', 'Compliant', percent(compliance.share), html`<span data-kpi="compliant">${count(compliance.compliant)}</span> of <span data-kpi="reporting">${count(compliance.devices)}</span> reporting ${noun(compliance.devices, 'device')} ${noun(compliance.compliant, 'has', 'have')} no warned or blocked tool`, undefined, compliance.share === null ? undefined : 'allow')}
@@ -100,13 +106,13 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
   <div class="grid-2">
     <section class="card" aria-labelledby="compliance-group-title">
       <h2 id="compliance-group-title">Compliance by group</h2>
-      <p class="muted">Now (live), and the share on the last rolled-up day 7 and 30 days ago. Compliant: checked in, no warned or blocked tool installed.</p>
+      <p class="muted">Now: ${asOf('live', now)}. The share 7 and 30 days ago: the last rolled-up day at or before then. Compliant: checked in, no warned or blocked tool installed.</p>
       ${complianceTable('group', 'group', data.complianceBy.group, data.complianceBy.trendDays)}
       <div class="exports">${exportButtons('compliance', { by: 'group' })}</div>
     </section>
     <section class="card" aria-labelledby="compliance-os-title">
       <h2 id="compliance-os-title">Compliance by operating system</h2>
-      <p class="muted">Now (live); the daily rollups are kept per group, so there is no trend per OS.</p>
+      <p class="muted">Now: ${asOf('live', now)}. The daily rollups are kept per group, so there is no trend per OS.</p>
       ${complianceTable('os', 'os', data.complianceBy.os, null)}
       <div class="exports">${exportButtons('compliance', { by: 'os' })}</div>
     </section>
@@ -114,7 +120,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
   <div class="grid-2">
     <section class="card" aria-labelledby="installs-title">
       <h2 id="installs-title">Installs per tool</h2>
-      <p class="muted">Instances installed at the end of each day, last ${plural(days.length, 'day')}.</p>
+      <p class="muted">Instances installed at the end of each day, last ${plural(days.length, 'day')}, ${rollups}.</p>
       ${
         installSeries.length
           ? html`${lineChart(days, installSeries, { id: 'installs', title: 'Installs per tool over time', description: `Installed instances per day for ${installSeries.map((s) => s.name).join(', ')}.` })}${legend(installSeries)}${dataTable(days, installSeries)}`
@@ -123,7 +129,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
     </section>
     <section class="card" aria-labelledby="compliance-title">
       <h2 id="compliance-title">Compliance over time</h2>
-      <p class="muted">Share of reporting devices with no warned or blocked tool.</p>
+      <p class="muted">Share of reporting devices with no warned or blocked tool, per day, ${rollups}.</p>
       ${lineChart(days, complianceSeries, { id: 'compliance', title: 'Compliance over time', description: 'Percentage of reporting devices that are compliant, per day.', yMax: 100, yLabel: (v) => `${Math.round(v)}%` })}
       ${dataTable(days, complianceSeries, (v) => (v === null ? '–' : `${v}%`))}
     </section>
@@ -131,7 +137,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
   <div class="grid-2">
     <section class="card" aria-labelledby="launches-title">
       <h2 id="launches-title">Launches stopped or warned</h2>
-      <p class="muted">Launches the agents blocked or warned about, per day.</p>
+      <p class="muted">Launches the agents blocked or warned about, per day, ${rollups}.</p>
       ${stackedBars(days, launchSeries, { id: 'launches', title: 'Blocked and warned launches per day', description: 'Launches the agents blocked or warned about, per day.' })}
       ${legend(launchSeries)}${dataTable(days, launchSeries)}
     </section>
@@ -146,7 +152,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
   return {
     title: 'Overview',
     section: 'overview',
-    subheading: html`${data.policy ? html`Policy <a href="/ui/policy">revision <span data-policy-revision>${data.policy.revision}</span></a> “${data.policy.name}” (${data.policy.mode}) · ` : 'No policy published · '}compliance and charts as of ${data.asOf ? utc(data.asOf) : 'never (the rollups have not run yet)'}`,
+    subheading: html`${data.policy ? html`Policy <a href="/ui/policy">revision <span data-policy-revision>${data.policy.revision}</span></a> “${data.policy.name}” (${data.policy.mode}) · ` : 'No policy published · '}key figures ${asOf('live', now)} · charts, trends and the next change ${rollups}`,
     actions: canRefresh
       ? html`<form method="post" action="/ui/rollups/run"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="button secondary">Refresh figures now</button></form>`
       : null,

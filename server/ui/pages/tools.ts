@@ -4,7 +4,7 @@ import type { VersionCount } from '../../jobs/current-pass.js';
 import { dataTable, legend, lineChart, sparkline } from '../charts.js';
 import { count, percent, plural, relative, utc } from '../format.js';
 import { type Html, html } from '../html.js';
-import { exportButtons, type PageInput, verdictBadge } from '../layout.js';
+import { asOf, exportButtons, type PageInput, verdictBadge } from '../layout.js';
 import type { ToolInstallRow, ToolSummary } from '../queries.js';
 
 export function toolName(catalog: CatalogIndex, toolId: string): string {
@@ -33,12 +33,14 @@ function verdictBar(summary: ToolSummary): Html {
   })()}</svg><span class="vtext">${parts.filter(([, n]) => n > 0).map(([, n, word], i) => html`${i ? ' · ' : ''}${count(n)} ${word}`)}</span></div>`;
 }
 
+/** Every tool found: installs, devices, versions and verdicts now (live), with its 30-day trend (rollups). */
 export function toolsPage(input: {
-  day: string | null;
   tools: ToolSummary[];
-  versions: Record<string, VersionCount[]>;
+  versions: Map<string, VersionCount[]>;
   trends: Map<string, number[]>;
   catalog: CatalogIndex;
+  now: number;
+  /** When the rollups behind the trends were last built. */
   asOf: string | null;
 }): PageInput {
   const { tools, catalog } = input;
@@ -47,10 +49,10 @@ export function toolsPage(input: {
     ? html`<section class="card">
       <div class="table-wrap"><table class="data">
         <caption class="visually-hidden">AI tools found on devices</caption>
-        <thead><tr><th scope="col">Tool</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th><th scope="col">Versions</th><th scope="col">Verdicts</th><th scope="col">Trend, 30 days</th></tr></thead>
+        <thead><tr><th scope="col">Tool</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th><th scope="col">Versions</th><th scope="col">Verdicts</th><th scope="col">Trend, 30 days (rollups)</th></tr></thead>
         <tbody>${tools.map((t) => {
           const catalogTool = catalog.tool(t.toolId);
-          const versions = input.versions[t.toolId] ?? [];
+          const versions = input.versions.get(t.toolId) ?? [];
           const trend = input.trends.get(t.toolId) ?? [];
           return html`<tr>
             <th scope="row"><a href="/ui/tools/${encodeURIComponent(t.toolId)}">${toolName(catalog, t.toolId)}</a><br><span class="muted">${catalogTool ? `${catalogTool.vendorName} · ${catalogTool.category}` : t.toolId}</span></th>
@@ -65,11 +67,11 @@ export function toolsPage(input: {
     </section>
     ${notFound.length ? html`<section class="card"><h2>Not found on any device</h2><p class="muted">${notFound.map((tool, i) => html`${i ? ', ' : ''}<a href="/ui/tools/${tool.id}">${tool.name}</a>`)}</p></section>` : ''}
     <section class="card"><h2>Exports</h2><div class="exports">${exportButtons('usage')}${exportButtons('inventory')}</div></section>`
-    : html`<section class="card"><p class="empty">No AI tool has been reported yet${input.day === null ? ', or the rollups have not run yet' : ''}.</p></section>`;
+    : html`<section class="card"><p class="empty">No AI tool is installed on an enrolled device.</p></section>`;
   return {
     title: 'Tools',
     section: 'tools',
-    subheading: `Installed instances per tool on ${input.day ?? '–'} (rollups as of ${input.asOf ? utc(input.asOf) : 'never'}).`,
+    subheading: html`Installs, devices, versions and verdicts: ${asOf('live', input.now)} (devices not revoked). Trends: ${asOf('rollups', input.asOf)}.`,
     body,
   };
 }
@@ -84,6 +86,8 @@ export function toolPage(input: {
   trend: (number | null)[];
   installs: { rows: ToolInstallRow[]; total: number };
   now: number;
+  /** When the rollups behind the trend were last built. */
+  asOf: string | null;
 }): PageInput {
   const { toolId, catalog, summary } = input;
   const tool = catalog.tool(toolId);
@@ -92,6 +96,7 @@ export function toolPage(input: {
   <div class="grid-2">
     <section class="card">
       <h2>About</h2>
+      <p class="muted">${asOf('live', input.now)}, as the installs listed below.</p>
       <dl class="facts">
         <dt>Id</dt><dd><code>${toolId}</code></dd>
         ${tool ? html`<dt>Vendor</dt><dd>${tool.vendorName}</dd><dt>Kind</dt><dd>${tool.category}</dd>${tool.homepage?.startsWith('https://') ? html`<dt>Home page</dt><dd><a href="${tool.homepage}" rel="noreferrer noopener">${tool.homepage}</a></dd>` : ''}` : html`<dt>Catalog</dt><dd>not in the catalog: found by evidence</dd>`}
@@ -101,6 +106,7 @@ export function toolPage(input: {
     </section>
     <section class="card">
       <h2>Versions</h2>
+      <p class="muted">${asOf('live', input.now)}.</p>
       ${
         input.versions.length
           ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Version</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th></tr></thead>
@@ -111,11 +117,13 @@ export function toolPage(input: {
   </div>
   <section class="card" aria-labelledby="trend-title">
     <h2 id="trend-title">Installs over time</h2>
+    <p class="muted">Installed instances at the end of each day, ${asOf('rollups', input.asOf)}.</p>
     ${lineChart(input.days, series, { id: 'tool-trend', title: `Installs of ${toolName(catalog, toolId)} over time`, description: `Installed instances per day over the last ${plural(input.days.length, 'day')}.` })}
     ${legend(series)}${dataTable(input.days, series)}
   </section>
   <section class="card">
     <h2>Where it is installed</h2>
+    <p class="muted">${asOf('live', input.now)}.</p>
     ${
       input.installs.rows.length
         ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Device</th><th scope="col">User</th><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Path</th><th scope="col">Verdict</th><th scope="col">Since</th></tr></thead>
