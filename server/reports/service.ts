@@ -7,7 +7,9 @@ import type { Readable } from 'node:stream';
 
 import type { FastifyReply } from 'fastify';
 
+import { signAttestation } from '../../policies/attestation.js';
 import { builtinCatalog, type CatalogIndex, catalogIndex } from '../../policies/catalog/index.js';
+import type { SigningKey } from '../../policies/keys.js';
 import { openReadConnection } from '../db/read-connection.js';
 import { ApiError } from '../http/errors.js';
 import type { ReportDefinition } from './definition.js';
@@ -84,6 +86,20 @@ export class ReportService {
     }
   }
 
+  /**
+   * A document report signed with the server's policy key (policies/attestation.ts), as the file
+   * served: indented JSON for the people who read it (the signature covers the content, not the
+   * layout). Used by GET /v1/reports/<kind> and the dashboard's download, so both serve the same.
+   */
+  async signedDocument(
+    report: ReportDefinition,
+    query: RawQuery,
+    key: SigningKey,
+  ): Promise<{ text: string; filename: string }> {
+    const { document, filename } = this.document(report, query);
+    return { text: `${JSON.stringify(await signAttestation(document, key), null, 2)}\n`, filename };
+  }
+
   run(report: ReportDefinition, query: RawQuery): RunningReport {
     const filters = resolveFilters(query, this.catalog, { staleAfterMs: this.options.staleAfterMs });
     if (this.active >= this.maxConcurrent) {
@@ -137,6 +153,19 @@ export class ReportService {
 
 /** A report may stream for a long time; the server-wide handler timeout must not cut it off. */
 export const REPORT_TIMEOUT_MS = 6 * 3600_000;
+
+/** Send a signed document report (ReportService.signedDocument) as a JSON download, no caching. */
+export function sendSignedDocument(reply: FastifyReply, signed: { text: string; filename: string }): FastifyReply {
+  return (
+    reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${signed.filename}"`)
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      // A string with a JSON content type is sent as is (not serialised again).
+      .send(signed.text as never)
+  );
+}
 
 /** Send a running report: download name, format, report facts as headers, no caching. */
 export function sendReport(reply: FastifyReply, running: RunningReport): FastifyReply {

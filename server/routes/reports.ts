@@ -5,7 +5,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 
-import { signAttestation } from '../../policies/attestation.js';
 import { adminErrors } from '../http/schemas.js';
 import { RollupStatusSchema } from '../jobs/rollup-job.js';
 import { describeColumns, rowSchema } from '../reports/columns.js';
@@ -13,7 +12,7 @@ import type { ReportDefinition } from '../reports/definition.js';
 import { querySchema, type RawQuery } from '../reports/filters.js';
 import { REPORTS } from '../reports/kinds/index.js';
 import { OverviewSchema } from '../reports/overview.js';
-import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
+import { REPORT_TIMEOUT_MS, sendReport, sendSignedDocument } from '../reports/service.js';
 import { adminAccess, adminSecurity } from './admin/access.js';
 
 function reportResponse(report: ReportDefinition) {
@@ -167,17 +166,9 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       async (request, reply) => {
         if (!report.document) return sendReport(reply, service.run(report, request.query as RawQuery));
         // A document report (attestation): built from one snapshot, signed with the policy key.
-        const { document, filename } = service.document(report, request.query as RawQuery);
-        const signed = await signAttestation(document, app.aigate.signingKey);
-        return (
-          reply
-            .header('content-type', 'application/json; charset=utf-8')
-            .header('content-disposition', `attachment; filename="${filename}"`)
-            .header('cache-control', 'no-store')
-            .header('x-content-type-options', 'nosniff')
-            // Indented for the people who read it; the signature covers the content, not the layout.
-            // A string with a JSON content type is sent as is (not serialised again).
-            .send(`${JSON.stringify(signed, null, 2)}\n` as never)
+        return sendSignedDocument(
+          reply,
+          await service.signedDocument(report, request.query as RawQuery, app.aigate.signingKey),
         );
       },
     );

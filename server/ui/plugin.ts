@@ -18,8 +18,9 @@ import { parseDateOrInstant } from '../../policies/time.js';
 import { ApiError, badRequest, forbidden, mapStorageFull, notFound } from '../http/errors.js';
 import { formatErrors } from '../http/validation.js';
 import { DEVICE_STATUSES, type DeviceStatus, querySchema, type RawQuery } from '../reports/filters.js';
+import { type AttestationDocument, attestationReport } from '../reports/kinds/attestation.js';
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
-import { REPORT_TIMEOUT_MS, sendReport } from '../reports/service.js';
+import { REPORT_TIMEOUT_MS, sendReport, sendSignedDocument } from '../reports/service.js';
 import { TOKEN_PREFIX } from '../security/secrets.js';
 import { defaultScope } from '../services/exception-service.js';
 import { guessFormat } from '../services/policy-service.js';
@@ -28,6 +29,7 @@ import { REQUEST_STATUSES } from '../store/exception-requests.js';
 import { loadAssets } from './assets.js';
 import { html } from './html.js';
 import { Layout, type Notice, type PageInput } from './layout.js';
+import { attestationDownload, attestationPage } from './pages/attestation.js';
 import { devicePage, devicesPage } from './pages/devices.js';
 import { exceptionsPage, type StatusFilter } from './pages/exceptions.js';
 import { overviewPage } from './pages/overview.js';
@@ -623,6 +625,57 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     render(reply, request.ui, reportsPage(REPORTS)),
   );
 
+  // --- attestation as of an instant ---------------------------------------------------------
+  const AttestationQuery = Type.Object(
+    {
+      at: Type.Optional(Type.String({ maxLength: 40 })),
+      group: Type.Optional(Type.String({ maxLength: 200 })),
+      device: Type.Optional(Type.String({ maxLength: 255 })),
+    },
+    { additionalProperties: false },
+  );
+  app.get(
+    '/attestation',
+    {
+      onRequest: signedIn,
+      handlerTimeout: REPORT_TIMEOUT_MS,
+      schema: { hide: true, querystring: AttestationQuery },
+    },
+    async (request, reply) => {
+      const query = {
+        at: request.query.at?.trim() ?? '',
+        group: request.query.group?.trim() ?? '',
+        device: request.query.device?.trim() ?? '',
+      };
+      const page = { query, document: null, downloadHref: null, fingerprint: context.policyKeyFingerprint };
+      if (!query.at) return render(reply, request.ui, attestationPage(page));
+      const raw: RawQuery = { at: query.at };
+      if (query.group) raw.group = query.group;
+      if (query.device) raw.device = query.device;
+      try {
+        // The report's own builder and filters, as GET /v1/reports/attestation uses them.
+        const { document } = app.reports.service.document(attestationReport, raw);
+        return render(
+          reply,
+          request.ui,
+          attestationPage({
+            ...page,
+            document: document as AttestationDocument,
+            downloadHref: attestationDownload(query),
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.statusCode !== 400) throw error;
+        // "query.at: ..." reads as the form's field.
+        const text = error.message.replace(
+          /^query\.(\w+): /,
+          (_m, field: string) => `${field === 'at' ? 'Instant' : field}: `,
+        );
+        return render(reply, request.ui, attestationPage({ ...page, notice: { kind: 'error', text } }), 400);
+      }
+    },
+  );
+
   const checks = new Map<string, TypeCheck<TObject>>();
   app.get(
     '/export/:kind',
@@ -643,6 +696,12 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       const query = Value.Convert(schema, given);
       if (!check.Check(query)) throw badRequest(formatErrors('query', check.Errors(query)));
+      // A document report (attestation) is served signed, exactly as the API serves it.
+      if (report.document)
+        return sendSignedDocument(
+          reply,
+          await app.reports.service.signedDocument(report, query as RawQuery, context.signingKey),
+        );
       return sendReport(reply, app.reports.service.run(report, query as RawQuery));
     },
   );

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { verifyAttestation } from '../../policies/attestation.js';
 import type { Overview } from '../../server/reports/overview.js';
 import { npmInstance, tempDir } from '../server/helpers.js';
 import { DAY, developerTools, Fleet, type FleetDevice, HOUR } from './fleet.js';
@@ -50,8 +51,12 @@ async function dashboardPages(): Promise<[string, string][]> {
     ['policy-revision', `/ui/policy/revisions/${await fleet.currentRevision()}`],
     ['exceptions', '/ui/exceptions?status=all'],
     ['reports', '/ui/reports'],
+    ['attestation', `/ui/attestation?at=${encodeURIComponent(ATTEST_AT)}`],
   ];
 }
+
+/** The instant the attestation tests look at: midnight in China on 3 June, after two days of check-ins. */
+const ATTEST_AT = '2026-06-03T00:00:00+08:00';
 
 async function signIn(target: Page, token: string): Promise<void> {
   await target.goto(`${fleet.url}/ui`);
@@ -285,6 +290,64 @@ describe('the dashboard in a browser', () => {
     expect(await readFile((await inventory.path())!, 'utf8')).toBe((await fleet.report('/inventory?format=csv')).text);
   });
 
+  it('shows the attestation as of an instant (the document of the API), downloads it signed, and says how to verify it', async () => {
+    await page.goto(`${fleet.url}/ui/reports`);
+    await page.locator('[data-open="attestation"]').click();
+    await page.waitForURL(/\/ui\/attestation$/);
+    // A wrong instant is said on the form, not as a crash.
+    await page.getByLabel('Instant', { exact: true }).fill('yesterday');
+    await page.getByRole('button', { name: 'Show the attestation' }).click();
+    expect(await page.getByRole('alert').innerText()).toMatch(/^Instant: /);
+    await page.getByLabel('Instant', { exact: true }).fill(ATTEST_AT);
+    await page.getByRole('button', { name: 'Show the attestation' }).click();
+    await page.waitForURL(/\/ui\/attestation\?at=/);
+
+    type Doc = {
+      at: string;
+      policy: { revision: number } | null;
+      devices: {
+        deviceId: string;
+        tools: { toolId: string; version: string | null; policy: { action: string } | null }[];
+        exceptions: unknown[];
+        appliedRevisionInForce: boolean | null;
+      }[];
+    };
+    const api = await fleet.json<{ attestation: Doc }>(`/attestation?at=${encodeURIComponent(ATTEST_AT)}`);
+    const doc = api.attestation;
+    expect(doc.at).toBe('2026-06-02T16:00:00.000Z');
+    expect(await page.locator('[data-at-utc]').innerText()).toBe(doc.at);
+    expect(await page.locator('[data-policy-in-force]').innerText()).toContain(`revision ${doc.policy!.revision}`);
+    expect(await page.locator('[data-devices]').innerText()).toBe(String(doc.devices.length));
+    expect(await page.locator('section[data-device]').count()).toBe(doc.devices.length);
+    expect(doc.devices.length).toBe(7);
+    for (const device of doc.devices) {
+      const section = page.locator(`section[data-device="${device.deviceId}"]`);
+      const rows = section.locator('tbody tr');
+      expect(await rows.count()).toBe(device.tools.length);
+      for (const [i, tool] of device.tools.entries()) {
+        expect(await rows.nth(i).getAttribute('data-tool')).toBe(tool.toolId);
+        expect(await rows.nth(i).locator('[data-version]').innerText()).toBe(tool.version ?? 'unreadable');
+        if (tool.policy)
+          expect(await rows.nth(i).locator('[data-policy-said] .badge').getAttribute('class')).toContain(
+            `badge-${tool.policy.action}`,
+          );
+      }
+    }
+    // Dan's laptop had Qwen Code only; Alice's had Claude Code blocked.
+    const alice = doc.devices.find((d) => d.deviceId === devices[0]!.id)!;
+    expect(alice.tools.some((t) => t.toolId === 'claude-code' && t.policy?.action === 'block')).toBe(true);
+    expect(await page.locator('[data-fingerprint]').innerText()).toBe(fleet.server.app.aigate.policyKeyFingerprint);
+    await shot('attestation');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download]').click()]);
+    expect(download.suggestedFilename()).toMatch(/^aigate-attestation-\d{8}-\d{6}Z\.json$/);
+    const file = JSON.parse(await readFile((await download.path())!, 'utf8')) as { attestation: Doc };
+    // The same document as the API's (the server's clock is fixed), and its signature holds.
+    expect(file.attestation).toEqual(doc);
+    const verified = await verifyAttestation(file, { fingerprint: fleet.server.app.aigate.policyKeyFingerprint });
+    expect(verified.ok).toBe(true);
+  });
+
   it('works with the keyboard and labels every control', async () => {
     await page.goto(`${fleet.url}/ui/devices`);
     await page.keyboard.press('Tab');
@@ -293,7 +356,14 @@ describe('the dashboard in a browser', () => {
     );
     await page.keyboard.press('Enter');
     expect(await page.evaluate<string>('document.activeElement && document.activeElement.id')).toBe('main');
-    for (const path of ['/ui', '/ui/devices', '/ui/policy', '/ui/exceptions?status=all', '/ui/reports']) {
+    for (const path of [
+      '/ui',
+      '/ui/devices',
+      '/ui/policy',
+      '/ui/exceptions?status=all',
+      '/ui/reports',
+      '/ui/attestation',
+    ]) {
       await page.goto(`${fleet.url}${path}`);
       const unlabelled = await page.evaluate<
         string[]

@@ -145,7 +145,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
       <h2 id="exports-title">Exports</h2>
       <p class="muted">Evidence for audits, straight from the database.</p>
       <div class="exports">${exportButtons('violations')}${exportButtons('inventory')}${exportButtons('coverage')}${exportButtons('events')}${exportButtons('audit')}</div>
-      <p><a href="/ui/reports">All reports, with filters</a></p>
+      <p><a href="/ui/reports">All reports, with filters</a> · <a href="/ui/attestation">Attestation as of an instant, signed</a></p>
     </section>
   </div>`;
 

@@ -46,13 +46,17 @@ export function reportsPage(reports: readonly ReportDefinition[]): PageInput {
     (report) => html`<section class="card report" aria-labelledby="report-${report.kind}">
       <h2 id="report-${report.kind}">${report.title}</h2>
       <p>${report.summary}.</p>
-      <form method="get" action="/ui/export/${report.kind}" class="report-form">
+      ${
+        report.document
+          ? html`<p><a class="button" href="/ui/${report.kind}" data-open="${report.kind}">Open the ${report.title.toLowerCase()} page</a></p><p class="muted">Choose the instant there, read it, and download it signed (JSON only: CSV or NDJSON would not be signed).</p>`
+          : html`<form method="get" action="/ui/export/${report.kind}" class="report-form">
         ${report.filters.length ? html`<fieldset><legend>Filters (all optional)</legend><div class="filter-grid">${report.filters.map((f) => filterField(report.kind, f))}</div></fieldset>` : ''}
         <div class="field-row">
           <div class="field narrow"><label for="${report.kind}-format">Format</label><select id="${report.kind}-format" name="format"><option value="csv">CSV</option><option value="json">JSON</option><option value="ndjson">NDJSON</option></select></div>
           <button type="submit" class="button" data-export="${report.kind}">Download ${report.title.toLowerCase()}</button>
         </div>
-      </form>
+      </form>`
+      }
       <details><summary>Columns</summary><p class="muted">${report.description}</p><dl class="columns">${report.columns.map((c) => html`<dt><code>${c.name}</code> <span class="muted">${c.type}</span></dt><dd>${c.description}</dd>`)}</dl></details>
     </section>`,
   )}</div>`;
