@@ -11,6 +11,11 @@
  * Calls are synchronous on purpose: a scan reads thousands of tiny files, and synchronous reads
  * are several times faster than the thread-pool round trips of fs/promises. The scanners yield to
  * the event loop between directories (ScanContext.breathe), so a daemon stays responsive.
+ *
+ * Listings (Linux): the folder is held by an O_PATH handle and read through that handle's
+ * /proc/self/fd name, in one readdir call when its size bounds its entries (ENTRY_BYTES), else in
+ * steps of 256 that stop at the limit. A folder that is not there (most of what a scan probes) is
+ * told by existsSync, without the cost of an exception.
  */
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
@@ -51,6 +56,21 @@ const REOPEN_FLAGS = fs.constants.O_RDONLY | NONBLOCK;
  * value is the kernel's on every architecture Node supports on Linux.
  */
 const O_PATH = 0o10000000;
+const O_DIRECTORY = (fs.constants as { O_DIRECTORY?: number }).O_DIRECTORY ?? 0;
+/**
+ * File systems on which a folder's size grows with its entries, by statfs(2) f_type, with the
+ * fewest bytes of size one entry adds: there `st_size / bytes` bounds the entries, so a folder
+ * small enough is listed in one call. ext2/3/4: every entry takes at least 12 bytes of the
+ * folder's blocks (EXT4_DIR_REC_LEN, fs/ext4/ext4.h); tmpfs: 20 per entry (BOGO_DIRENT_SIZE,
+ * mm/shmem.c); btrfs: twice the name's length (btrfs_add_link, fs/btrfs/inode.c), so at least 2.
+ * Elsewhere (FUSE, network file systems, overlayfs: sizes that need not count entries) folders
+ * are read in bounded steps.
+ */
+const ENTRY_BYTES = new Map<number, number>([
+  [0xef53, 12],
+  [0x01021994, 20],
+  [0x9123683e, 2],
+]);
 const CHUNK = 64 * 1024;
 
 /**
@@ -77,6 +97,8 @@ export class ScanFs {
   private readonly realpaths = new Map<string, string | null>();
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
+  /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
+  private readonly entryBytes = new Map<number, number>();
   /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
   private readonly pathHandles = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
@@ -99,38 +121,106 @@ export class ScanFs {
 
   /** A directory's entries, at most maxEntriesPerDir of them; null when it cannot be listed. */
   list(dir: string): DirEntry[] | null {
+    // Most folders a scan asks for do not exist (it probes every tool's default places): telling
+    // so without an exception (existsSync) is several times cheaper.
+    if (!fs.existsSync(dir) && this.absent(dir)) return null;
+    if (!this.pathHandles) return this.stream(dir);
+    let handle: number;
+    try {
+      // O_PATH: nothing is opened (a FIFO or device there fails with ENOTDIR, as with opendir).
+      handle = fs.openSync(dir, O_PATH | O_DIRECTORY);
+    } catch (error) {
+      this.fail(dir, error);
+      return null;
+    }
+    try {
+      // The very folder held (its name through /proc), listed in one call when its size bounds
+      // its entries; else read in bounded steps.
+      const pinned = `/proc/self/fd/${handle}`;
+      const stats = fs.fstatSync(handle);
+      if (!this.sizeBoundsEntries(pinned, stats)) return this.stream(pinned, dir);
+      const listed = fs.readdirSync(pinned, { withFileTypes: true });
+      let i = 0;
+      return this.collect(dir, () => listed[i++] ?? null, []);
+    } catch (error) {
+      this.fail(dir, error);
+      return null;
+    } finally {
+      closeQuietly(handle);
+    }
+  }
+
+  /**
+   * Whether a folder that existsSync did not see is really absent (quietly: null), rather than
+   * unreadable (recorded). False when it is there after all.
+   */
+  private absent(dir: string): boolean {
+    try {
+      return fs.statSync(dir, { throwIfNoEntry: false }) === undefined;
+    } catch (error) {
+      this.fail(dir, error);
+      return true;
+    }
+  }
+
+  /**
+   * Whether the folder's size (st_size) bounds how many entries it can hold to maxEntriesPerDir,
+   * on a file system where it does (see ENTRY_BYTES); the type is asked once per device.
+   */
+  private sizeBoundsEntries(pinned: string, stats: fs.Stats): boolean {
+    let perEntry = this.entryBytes.get(stats.dev);
+    if (perEntry === undefined) {
+      try {
+        perEntry = ENTRY_BYTES.get(Number(fs.statfsSync(pinned).type)) ?? 0;
+      } catch {
+        perEntry = 0;
+      }
+      this.entryBytes.set(stats.dev, perEntry);
+    }
+    return perEntry > 0 && stats.size / perEntry <= this.maxEntriesPerDir;
+  }
+
+  /** A listing read in steps of 256 entries, stopping at maxEntriesPerDir (`shown`: the name in skips). */
+  private stream(dir: string, shown = dir): DirEntry[] | null {
     let handle: fs.Dir;
     try {
       // (opendir opens with O_DIRECTORY: a FIFO or device there fails with ENOTDIR, unopened.)
       handle = fs.opendirSync(dir, { bufferSize: 256 });
     } catch (error) {
-      this.fail(dir, error);
+      this.fail(shown, error);
       return null;
     }
     const out: DirEntry[] = [];
     try {
-      for (;;) {
-        const entry = handle.readSync();
-        if (!entry) break;
-        if (out.length >= this.maxEntriesPerDir) {
-          this.skips.add(dir, `more than ${this.maxEntriesPerDir} entries; read the first ${this.maxEntriesPerDir}`);
-          break;
-        }
-        out.push({
-          name: entry.name,
-          isDirectory: entry.isDirectory(),
-          isSymbolicLink: entry.isSymbolicLink(),
-          isFile: entry.isFile(),
-        });
-      }
+      this.collect(shown, () => handle.readSync(), out);
     } catch (error) {
-      this.fail(dir, error);
+      this.fail(shown, error);
     } finally {
       try {
         handle.closeSync();
       } catch {
         // already closed
       }
+    }
+    return out;
+  }
+
+  /**
+   * Adds to `out` the entries `next` gives until it gives null, at most maxEntriesPerDir of them
+   * (a cut is recorded for `shown`); returns `out`. What `next` throws leaves `out` as far as it got.
+   */
+  private collect(shown: string, next: () => fs.Dirent | null, out: DirEntry[]): DirEntry[] {
+    for (let entry = next(); entry; entry = next()) {
+      if (out.length >= this.maxEntriesPerDir) {
+        this.skips.add(shown, `more than ${this.maxEntriesPerDir} entries; read the first ${this.maxEntriesPerDir}`);
+        break;
+      }
+      out.push({
+        name: entry.name,
+        isDirectory: entry.isDirectory(),
+        isSymbolicLink: entry.isSymbolicLink(),
+        isFile: entry.isFile(),
+      });
     }
     return out;
   }
@@ -198,13 +288,23 @@ export class ScanFs {
     return bytes === null ? null : decodeText(bytes);
   }
 
-  /** Reads `length` bytes at `position` of a regular file (for zip archives). */
-  readAt(path: string, position: number, length: number): Buffer | null {
-    return this.withFile(path, (fd) => {
-      const out = Buffer.allocUnsafe(length);
-      const n = fs.readSync(fd, out, 0, length, position);
-      return out.subarray(0, n);
-    });
+  /**
+   * Several reads of one regular file through one opening (a zip archive's tail, its central
+   * directory, one entry): `read` is given `at(position, length)`, the bytes there (fewer past
+   * the end), and the file's size in bytes. Null when the file cannot be read (recorded) or
+   * `read` gives null.
+   */
+  readParts<T>(
+    path: string,
+    read: (at: (position: number, length: number) => Buffer, size: number) => T | null,
+  ): T | null {
+    return this.withFile(path, (fd, stats) =>
+      read((position, length) => {
+        const out = Buffer.allocUnsafe(length);
+        const n = fs.readSync(fd, out, 0, length, position);
+        return out.subarray(0, n);
+      }, stats.size),
+    );
   }
 
   /**
@@ -227,11 +327,10 @@ export class ScanFs {
     try {
       let target: Located | null;
       if (this.pathHandles) {
-        holder = this.hold(path);
-        if (holder < 0) return null;
-        const handle = holder;
-        const stats = fs.fstatSync(handle);
-        target = { stats, where: () => fs.readlinkSync(`/proc/self/fd/${handle}`) };
+        const held = this.hold(path);
+        if (held === null) return null;
+        const handle = (holder = held.handle);
+        target = { stats: held.stats, where: () => fs.readlinkSync(`/proc/self/fd/${handle}`) };
       } else {
         target = this.lstatTarget(path);
         if (target === null) return null;
@@ -272,14 +371,29 @@ export class ScanFs {
 
   /**
    * An O_PATH handle on the file `path` names (a final symlink followed through its real path,
-   * never opened), or -1 when there is none (missing: quiet; else recorded).
+   * never opened) and its fstat, or null when there is none (missing: quiet; else recorded).
+   * The caller closes the handle.
    */
-  private hold(path: string): number {
-    const handle = fs.openSync(path, O_PATH | NOFOLLOW);
-    if (!fs.fstatSync(handle).isSymbolicLink()) return handle;
+  private hold(path: string): { handle: number; stats: fs.Stats } | null {
+    let handle = fs.openSync(path, O_PATH | NOFOLLOW);
+    let stats: fs.Stats;
+    try {
+      stats = fs.fstatSync(handle);
+      if (!stats.isSymbolicLink()) return { handle, stats };
+    } catch (error) {
+      closeQuietly(handle);
+      throw error;
+    }
     closeQuietly(handle);
     const real = this.realpath(path);
-    return real === null ? -1 : fs.openSync(real, O_PATH | NOFOLLOW);
+    if (real === null) return null;
+    handle = fs.openSync(real, O_PATH | NOFOLLOW);
+    try {
+      return { handle, stats: fs.fstatSync(handle) };
+    } catch (error) {
+      closeQuietly(handle);
+      throw error;
+    }
   }
 
   /** lstat of `path`, or of its real path when it is a symlink; null when there is none. */

@@ -170,52 +170,47 @@ export function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor 
 }
 
 function readZipEntry(ctx: ScanContext, file: string, name: string): string | null {
-  const stats = ctx.fs.stat(file);
-  if (!stats?.isFile()) return null;
-  const size = stats.size;
-  const tailLength = Math.min(size, EOCD_SEARCH);
-  const tail = ctx.fs.readAt(file, size - tailLength, tailLength);
-  if (!tail) return null;
-  const location = findCentralDirectory(tail, size - tailLength, size);
-  if (typeof location === 'string') {
-    ctx.skip(file, location);
+  // One opening of the archive for its tail, central directory, local header and entry.
+  return ctx.fs.readParts(file, (at, size) => {
+    const tailLength = Math.min(size, EOCD_SEARCH);
+    const tail = at(size - tailLength, tailLength);
+    const location = findCentralDirectory(tail, size - tailLength, size);
+    if (typeof location === 'string') {
+      ctx.skip(file, location);
+      return null;
+    }
+    if (location.size > MAX_CENTRAL_DIRECTORY) {
+      ctx.skip(file, `central directory too large (${location.size} bytes)`);
+      return null;
+    }
+    const entries = parseCentralDirectory(at(location.offset, location.size));
+    if (typeof entries === 'string') {
+      ctx.skip(file, entries);
+      return null;
+    }
+    const entry = entries.find((e) => e.name === name);
+    if (!entry) return null;
+    if (entry.uncompressedSize > MAX_DESCRIPTOR || entry.compressedSize > MAX_DESCRIPTOR * 4) {
+      ctx.skip(`${file}!/${name}`, `too large (${entry.uncompressedSize} bytes)`);
+      return null;
+    }
+    const start = localDataOffset(at(entry.localHeaderOffset, 30), entry);
+    if (typeof start === 'string') {
+      ctx.skip(file, start);
+      return null;
+    }
+    const data = at(start, entry.compressedSize);
+    if (data.length < entry.compressedSize) {
+      ctx.skip(`${file}!/${name}`, 'truncated archive');
+      return null;
+    }
+    try {
+      if (entry.method === 0) return decodeText(data);
+      if (entry.method === 8) return decodeText(inflateRawSync(data, { maxOutputLength: MAX_DESCRIPTOR }));
+      ctx.skip(`${file}!/${name}`, `unsupported compression method ${entry.method}`);
+    } catch (error) {
+      ctx.skip(`${file}!/${name}`, `cannot inflate (${error instanceof Error ? error.message : String(error)})`);
+    }
     return null;
-  }
-  if (location.size > MAX_CENTRAL_DIRECTORY) {
-    ctx.skip(file, `central directory too large (${location.size} bytes)`);
-    return null;
-  }
-  const cd = ctx.fs.readAt(file, location.offset, location.size);
-  if (!cd) return null;
-  const entries = parseCentralDirectory(cd);
-  if (typeof entries === 'string') {
-    ctx.skip(file, entries);
-    return null;
-  }
-  const entry = entries.find((e) => e.name === name);
-  if (!entry) return null;
-  if (entry.uncompressedSize > MAX_DESCRIPTOR || entry.compressedSize > MAX_DESCRIPTOR * 4) {
-    ctx.skip(`${file}!/${name}`, `too large (${entry.uncompressedSize} bytes)`);
-    return null;
-  }
-  const header = ctx.fs.readAt(file, entry.localHeaderOffset, 30);
-  if (!header) return null;
-  const start = localDataOffset(header, entry);
-  if (typeof start === 'string') {
-    ctx.skip(file, start);
-    return null;
-  }
-  const data = ctx.fs.readAt(file, start, entry.compressedSize);
-  if (!data || data.length < entry.compressedSize) {
-    ctx.skip(`${file}!/${name}`, 'truncated archive');
-    return null;
-  }
-  try {
-    if (entry.method === 0) return decodeText(data);
-    if (entry.method === 8) return decodeText(inflateRawSync(data, { maxOutputLength: MAX_DESCRIPTOR }));
-    ctx.skip(`${file}!/${name}`, `unsupported compression method ${entry.method}`);
-  } catch (error) {
-    ctx.skip(`${file}!/${name}`, `cannot inflate (${error instanceof Error ? error.message : String(error)})`);
-  }
-  return null;
+  });
 }
