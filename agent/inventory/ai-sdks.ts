@@ -3,6 +3,7 @@
  * catalog does not know yet. Direct dependencies only: a transitive SDK deep in a tree says
  * little about what the tool itself does.
  */
+import { escapeRegExp } from './parse/text.js';
 
 const NPM_EXACT = new Set([
   '@anthropic-ai/sdk',
@@ -31,9 +32,8 @@ const NPM_EXACT = new Set([
 
 const NPM_SCOPES = ['@ai-sdk/', '@langchain/', '@openrouter/'];
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const NPM_KEY = new RegExp(
-  `"(?:${[...[...NPM_EXACT].map(escape), ...NPM_SCOPES.map((scope) => `${escape(scope)}[^"]*`)].join('|')})"\\s*:`,
+  `"(?:${[...[...NPM_EXACT].map(escapeRegExp), ...NPM_SCOPES.map((scope) => `${escapeRegExp(scope)}[^"]*`)].join('|')})"\\s*:`,
 );
 
 /**

@@ -16,6 +16,7 @@ import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
 import { type NpmRoot, npmRoots, voltaHomes } from '../npm-roots.js';
 import { isPackageName, parsePackageJson } from '../parse/package-json.js';
+import { escapeRegExp } from '../parse/text.js';
 import type { Home } from '../users.js';
 
 export type { NpmRoot } from '../npm-roots.js';
@@ -273,12 +274,23 @@ export function readPackage(
  */
 function mayBeCatalogued(ctx: ScanContext, text: string): boolean {
   let needles = catalogNeedles.get(ctx.catalog);
-  if (!needles) catalogNeedles.set(ctx.catalog, (needles = npmManifestNeedles(ctx.catalog)));
+  if (!needles) catalogNeedles.set(ctx.catalog, (needles = needleSearch(npmManifestNeedles(ctx.catalog))));
+  // One case-insensitive pass; for ASCII text it finds exactly what lower-casing and searching
+  // each needle would. Other text (rare) is lower-cased as Unicode does it.
+  if (!NON_ASCII.test(text)) return needles.pattern.test(text);
   const lower = text.toLowerCase();
-  return needles.some((n) => lower.includes(n));
+  return needles.list.some((n) => lower.includes(n));
 }
 
-const catalogNeedles = new WeakMap<object, readonly string[]>();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The catalog's needles, and a pattern matching any of those written in lower case (as found lower-cased). */
+function needleSearch(list: readonly string[]): { list: readonly string[]; pattern: RegExp } {
+  const lower = list.filter((n) => n === n.toLowerCase()).map(escapeRegExp);
+  return { list, pattern: lower.length ? new RegExp(lower.join('|'), 'i') : /$^/ };
+}
+
+const catalogNeedles = new WeakMap<object, { list: readonly string[]; pattern: RegExp }>();
 
 function instanceFor(
   ctx: ScanContext,

@@ -19,6 +19,7 @@ import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { xdgConfigDirs, xdgDataDirs } from '../npm-roots.js';
 import { parsePackageJson } from '../parse/package-json.js';
+import { escapeRegExp } from '../parse/text.js';
 import { checkVersion } from '../parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../parse/vscode.js';
 import type { Home } from '../users.js';
@@ -206,9 +207,7 @@ const folderPatterns = new WeakMap<object, RegExp>();
 function cataloguedFolderPattern(ctx: ScanContext): RegExp {
   let pattern = folderPatterns.get(ctx.catalog);
   if (!pattern) {
-    const ids = [...ctx.catalog.signatureValues('vscodeExtensions')].map((id) =>
-      id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
-    );
+    const ids = [...ctx.catalog.signatureValues('vscodeExtensions')].map(escapeRegExp);
     pattern = ids.length ? new RegExp(`^(?:${ids.join('|')})-\\d`, 'i') : /$^/;
     folderPatterns.set(ctx.catalog, pattern);
   }
