@@ -1,4 +1,6 @@
 /** `aigate-agent status`: for employees (no root needed): each tool, its verdict, since/until when, and why. */
+import { existsSync } from 'node:fs';
+
 import type { Command } from 'commander';
 
 import { isAlive } from '../pid.js';
@@ -13,7 +15,15 @@ export function registerStatus(program: Command): void {
     .description('show each AI tool found on this machine, its verdict, since and until when, and why')
     .option('--json', 'print the status as JSON');
   addStateDirOption(command).action(async (flags: { stateDir: string; json?: boolean }) => {
-    const read = await readStatusFile(statePaths(flags.stateDir).status);
+    const paths = statePaths(flags.stateDir);
+    const read = await readStatusFile(paths.status);
+    if (!read.ok && read.missing)
+      // Whether config.json exists is visible to everyone (the folder is world-readable; the file is not).
+      throw new CliError(
+        existsSync(paths.config)
+          ? `aigate-agent status: this machine is enrolled, but the agent has not finished a cycle yet (no ${paths.status}); an admin starts it with: sudo aigate-agent once (or the agent service)`
+          : `aigate-agent status: this machine is not enrolled (no agent state in ${flags.stateDir}); an admin enrolls it with the command aigate enroll-secret create prints, then runs: sudo aigate-agent once (if the agent keeps its state elsewhere, give that folder with --state-dir)`,
+      );
     if (!read.ok) throw new CliError(`aigate-agent status: ${read.message}`);
     const status = read.status;
     // A daemon killed without a chance to say so still reads "running" in the file.

@@ -443,7 +443,12 @@ describe('aigate admin CLI', () => {
     const file = join(dir.path, 'enroll-secret');
     const created = aigate(['enroll-secret', 'create', '--group', 'files', '--secret-file', file]);
     expect(created.code, created.stderr).toBe(0);
-    expect(created.stdout).toContain(`aigate-agent enroll --server ${server.url} --secret-file ${file}`);
+    // The full command, as it runs from a checkout, pinning the server's policy key.
+    const fingerprint = /policy key fingerprint .*: ([A-Za-z0-9_-]{43})$/m.exec(aigate(['whoami']).stdout)?.[1];
+    expect(fingerprint).toBeDefined();
+    expect(created.stdout).toContain(
+      `\n  npx aigate-agent enroll --server ${server.url} --secret-file ${file} --policy-key-fingerprint ${fingerprint}\n`,
+    );
     expect(created.stdout).not.toMatch(/aiges_/);
     expect((await readFile(file, 'utf8')).trim()).toMatch(/^aiges_[A-Za-z0-9_-]{43}$/);
     expect((await stat(file)).mode & 0o777).toBe(0o600);

@@ -3,13 +3,26 @@ import { writeFile } from 'node:fs/promises';
 
 import type { Static } from '@sinclair/typebox';
 
+import { counted } from '../../../policies/plural.js';
 import type { AdminClient } from '../../client/admin-client.js';
 import type { SecretView } from '../../routes/admin/enroll-secrets.js';
+import type { WhoamiReply } from '../../routes/admin/index.js';
 import { EXIT_INVALID, EXIT_OK, line, type Output } from '../output.js';
 import { shortTime, table } from '../table.js';
 import { type CliContext, positiveInt, printJson, uuidArgument, withClient } from './common.js';
 
 type Secret = Static<typeof SecretView>;
+
+/**
+ * The enroll command to run on each machine, as root, working as printed from a checkout
+ * (`npx`), with the policy key fingerprint to pin so a machine never trusts another server's key.
+ */
+export function agentEnrollCommand(server: string, secret: { file: string } | { value: string }, fingerprint: string) {
+  // A path with spaces or shell characters is quoted so the line still pastes as one command.
+  const quoted = (text: string) => (/^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
+  const given = 'file' in secret ? `--secret-file ${quoted(secret.file)}` : `--secret ${secret.value}`;
+  return `npx aigate-agent enroll --server ${server} ${given} --policy-key-fingerprint ${fingerprint}`;
+}
 
 interface CreateOptions {
   group: string;
@@ -21,6 +34,8 @@ interface CreateOptions {
 }
 
 async function create(client: AdminClient, options: CreateOptions, io: Output): Promise<number> {
+  // Asked first: the fingerprint goes into the printed command, and a failure here leaves no secret behind.
+  const { policyKeyFingerprint } = await client.get<Static<typeof WhoamiReply>>('/whoami');
   const body: Record<string, unknown> = { group: options.group };
   // A date or instant is an absolute expiry; anything else is a duration such as 7d.
   if (options.expires) body[/^\d{4}-/.test(options.expires) ? 'expiresAt' : 'expiresIn'] = options.expires;
@@ -51,16 +66,18 @@ async function create(client: AdminClient, options: CreateOptions, io: Output): 
   }
   io.out(
     line`enroll secret for group "${result.group}" (id ${result.id}), expires ${shortTime(result.expiresAt)}` +
-      (result.maxUses ? `, at most ${result.maxUses} devices` : ''),
+      (result.maxUses ? `, at most ${counted(result.maxUses, 'device')}` : ''),
   );
+  const where = 'on each machine, as root (from a checkout; once installed, drop "npx "):';
   if (options.secretFile !== undefined) {
-    io.out(line`written to ${options.secretFile} (mode 0600); copy it to the machines to enroll:`);
-    io.out(line`  aigate-agent enroll --server ${client.baseUrl} --secret-file ${options.secretFile}`);
+    io.out(line`written to ${options.secretFile} (mode 0600); copy it to the machines to enroll, then ${where}`);
+    io.out(line`  ${agentEnrollCommand(client.baseUrl, { file: options.secretFile }, policyKeyFingerprint)}`);
     return EXIT_OK;
   }
   io.out('it is shown only now; give it to the machines to enroll:');
   io.out(line`  ${result.secret}`);
-  io.out(line`on each machine: aigate-agent enroll --server ${client.baseUrl} --secret ${result.secret}`);
+  io.out(where);
+  io.out(line`  ${agentEnrollCommand(client.baseUrl, { value: result.secret }, policyKeyFingerprint)}`);
   return EXIT_OK;
 }
 
