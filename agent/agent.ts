@@ -20,6 +20,7 @@ import {
   type HealthReasonCode,
   MAX_INSTANCES,
   MAX_USERS,
+  type ToolFingerprint,
 } from '../policies/protocol.js';
 import type { Verdict } from '../policies/verdict.js';
 import { policyFacts } from './enforce/desired.js';
@@ -44,6 +45,7 @@ import { PolicySync, type PollOutcome } from './policy/sync.js';
 import { TrustedClock } from './policy/trusted-clock.js';
 import { forwardRequests, loadTracked, requesters, type TrackedRequest } from './requests/forward.js';
 import type { AgentSentinelHooks } from './sentinel/agent-hook.js';
+import { FingerprintReporter } from './sentinel/report.js';
 import { Serial } from './serial.js';
 import { type AgentConfig, loadConfig } from './state/config.js';
 import { loadDeviceKey } from './state/device-key.js';
@@ -496,6 +498,29 @@ export class Agent {
     return [...this.verdicts.values()]
       .filter(({ verdict }) => verdict.action === 'block' && verdict.enforce)
       .map(({ instance }) => instance);
+  }
+
+  /** The fingerprints the bundle in force ships (the sentinel knows renamed copies by them). */
+  shippedFingerprints(): ToolFingerprint[] {
+    return this.sync.current?.payload.fingerprints ?? [];
+  }
+
+  private fingerprintReporter: FingerprintReporter | null = null;
+
+  /**
+   * Reports the fingerprints the sentinel learned (agent/sentinel/report.ts), each once per run.
+   * Offline or refused is logged, never thrown.
+   */
+  async reportFingerprints(learned: readonly ToolFingerprint[]): Promise<void> {
+    const log = this.options.log;
+    this.fingerprintReporter ??= new FingerprintReporter(this.http);
+    try {
+      const outcome = await this.fingerprintReporter.report(learned);
+      if (outcome.sent > 0) log.info({ sent: outcome.sent }, 'fingerprints reported');
+      if (outcome.refused) log.warn({ problem: outcome.refused }, 'the server refused learned fingerprints');
+    } catch (error) {
+      log.warn({ error: (error as Error).message }, 'fingerprints not reported; trying again after the next cycle');
+    }
   }
 
   /** The earliest instant any verdict changes (for the daemon's precise timer). */

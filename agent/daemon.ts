@@ -102,9 +102,15 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   const deliverSoon = soon('sentinel events', () => agent.deliverSpool());
   const sentinel: AgentSentinel | null =
     options.sentinel && process.platform === 'linux' ? createAgentSentinel(agent.sentinelHooks(deliverSoon)) : null;
-  /** After each evaluation: the sentinel learns the fingerprints of what is blocked now. */
+  /** After each evaluation: the sentinel learns the fingerprints of what is blocked now, takes the shipped ones and reports. */
   const refreshSentinel = async () => {
-    if (sentinel) await sentinel.refresh(agent.blockedInstances());
+    if (!sentinel) return;
+    await sentinel.refresh(agent.blockedInstances());
+    // Fingerprints from other devices, as the signed bundle ships them; then what this one learned.
+    const dropped = await sentinel.ship(agent.shippedFingerprints());
+    for (const fp of dropped)
+      log.warn({ sha256: fp.sha256, toolId: fp.toolId }, 'a shipped fingerprint equals a runtime here; ignored');
+    await agent.reportFingerprints(sentinel.learned());
   };
 
   agent.daemonRunning = true;

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
+import type { ToolFingerprint } from '../../policies/protocol.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent, stableEventId } from '../events/event.js';
 import { userNameOf } from '../users.js';
@@ -39,6 +40,13 @@ export interface AgentSentinel {
   stop(): void;
   /** Learns the fingerprints of the blocked instances found by the last scan. */
   refresh(blocked: readonly ToolInstance[]): Promise<void>;
+  /**
+   * Takes the fingerprints the bundle in force ships (replacing the previous ones); returns those
+   * dropped because they equal a runtime or shell on this device.
+   */
+  ship(fingerprints: readonly ToolFingerprint[]): Promise<ToolFingerprint[]>;
+  /** What this device learned, for POST /v1/fingerprints. */
+  learned(): ToolFingerprint[];
   readonly sentinel: Sentinel;
 }
 
@@ -64,8 +72,11 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     stop: () => sentinel.stop(),
     refresh: async (blocked) => {
       for (const instance of blocked)
-        if (instance.channel === 'npm' || instance.channel === 'legacy-local') await fingerprints.learn(instance);
+        if (instance.channel === 'npm' || instance.channel === 'legacy-local')
+          await fingerprints.learn(instance, { binaries: hooks.catalog.tool(instance.toolId)?.detect.binaries ?? [] });
     },
+    ship: (shipped) => fingerprints.ship(shipped),
+    learned: () => fingerprints.learned(),
   };
 }
 

@@ -41,15 +41,26 @@ export function contentKey(stat: fs.Stats | fs.BigIntStats): string {
   return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
 }
 
-const hashCache = new Map<string, string>();
+const hashCache = new Map<string, { sha256: string; native: boolean }>();
 const HASH_CACHE_MAX = 10_000;
 
+/** ELF, Mach-O (32/64-bit, either byte order, universal) and PE (`MZ`) headers: a native executable. */
+function isNativeHeader(head: Buffer): boolean {
+  if (head.length >= 4) {
+    const magic = head.readUInt32BE(0);
+    if ([0x7f454c46, 0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe].includes(magic)) return true;
+  }
+  return head.length >= 2 && head[0] === 0x4d && head[1] === 0x5a;
+}
+
 /**
- * SHA-256 (hex) of a regular file, read through one O_NOFOLLOW handle; cached by
- * dev+ino+size+mtime so a 400 MB native binary is hashed once per change. Null when the path
- * is not a regular file or cannot be read.
+ * SHA-256 (hex) of a regular file, read through one O_NOFOLLOW handle, and whether it starts
+ * like a native executable (ELF, Mach-O, PE); cached by dev+ino+size+mtime so a 400 MB native
+ * binary is hashed once per change. Null when the path is not a regular file or cannot be read.
  */
-export async function sha256File(p: string): Promise<{ sha256: string; size: number; key: string } | null> {
+export async function sha256File(
+  p: string,
+): Promise<{ sha256: string; size: number; key: string; native: boolean } | null> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(p, OPEN_FLAGS);
@@ -61,19 +72,21 @@ export async function sha256File(p: string): Promise<{ sha256: string; size: num
     if (!stat.isFile()) return null;
     const key = contentKey(stat);
     const cached = hashCache.get(key);
-    if (cached) return { sha256: cached, size: Number(stat.size), key };
+    if (cached) return { ...cached, size: Number(stat.size), key };
     const hash = createHash('sha256');
     const buf = Buffer.alloc(1024 * 1024);
+    let native = false;
     for (let pos = 0; ;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
+      if (pos === 0) native = isNativeHeader(buf.subarray(0, Math.min(bytesRead, 4)));
       hash.update(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
     const sha256 = hash.digest('hex');
     if (hashCache.size >= HASH_CACHE_MAX) hashCache.delete(hashCache.keys().next().value!);
-    hashCache.set(key, sha256);
-    return { sha256, size: Number(stat.size), key };
+    hashCache.set(key, { sha256, native });
+    return { sha256, native, size: Number(stat.size), key };
   } catch {
     return null;
   } finally {

@@ -3,18 +3,21 @@
  * executable, or for a runtime (node, bun, deno) the script it was given, is traced up to the
  * package folder holding it and that folder's manifest is identified exactly as the inventory
  * does (policies/catalog/npm.ts: name, per-platform family, bin + repository). A file with no
- * package around it (a renamed copy) is known by its SHA-256 fingerprint. Works the same for any
+ * package around it (a renamed copy) is known by its SHA-256 fingerprint: learned on this device,
+ * or shipped by the server in the signed bundle. A shipped fingerprint came from other devices'
+ * reports, so it is trusted less (shippedMatchRefusal): it never names a runtime or shell, nor a
+ * file inside another package, and it matches only the way its kind runs. Works the same for any
  * OS's process list given the executable path and argv.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { CatalogIndex } from '../../policies/catalog/index.js';
-import { identifyNpmPackage, type NpmIdentity } from '../../policies/catalog/npm.js';
+import { identifyNpmPackage, type NpmIdentity, splitPlatformSuffix } from '../../policies/catalog/npm.js';
 import { npmPackageOf } from '../inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../inventory/parse/package-json.js';
 import { contentKey, readRegularFile } from './files.js';
-import type { FingerprintStore } from './fingerprints.js';
+import { type Fingerprint, type FingerprintStore, RUNTIME_NAMES } from './fingerprints.js';
 import type { ProcessStart } from './proc.js';
 
 /** What identifyProcess needs: the catalog and, optionally, learned fingerprints. */
@@ -184,7 +187,8 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
   }
   if (ctx.fingerprints) {
     for (const { file, how } of candidates) {
-      const fp = info.uid === null ? null : await ctx.fingerprints.match(file, info.uid);
+      let fp = info.uid === null ? null : await ctx.fingerprints.match(file, info.uid, how);
+      if (fp && fp.ownerUid === null && shippedMatchRefusal(file, how, fp, ctx.catalog) !== null) fp = null;
       if (fp) {
         return {
           pid: info.pid,
@@ -196,10 +200,43 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
           how,
           packageDir: null,
           startedAs,
-          evidence: [`${how} ${file} has the SHA-256 of ${fp.source} (${fp.sha256.slice(0, 16)}…)`],
+          evidence: [
+            fp.ownerUid === null
+              ? `${how} ${file} has the SHA-256 of a ${fp.kind} file of ${fp.toolId} shipped by the server (${fp.sha256.slice(0, 16)}…)`
+              : `${how} ${file} has the SHA-256 of ${fp.source} (${fp.sha256.slice(0, 16)}…)`,
+          ],
         };
       }
     }
+  }
+  return null;
+}
+
+/**
+ * Why a fingerprint shipped by the server must not name `file`, or null when it may. The server
+ * ships fingerprints other devices reported; a hostile report could carry the SHA-256 of node or
+ * bash, or of another package's file. So: never a runtime or shell run as the executable (by file
+ * name, whatever its bytes; ship() also drops fingerprints equal to this device's runtimes), and
+ * never a file inside a `node_modules/<name>` folder of a package that is not the tool's (its
+ * own package, or one of its per-platform packages).
+ */
+export function shippedMatchRefusal(
+  file: string,
+  how: 'executable' | 'script',
+  fp: Pick<Fingerprint, 'toolId'>,
+  catalog: CatalogIndex,
+): string | null {
+  if (how === 'executable' && RUNTIME_NAMES.test(path.basename(file)))
+    return `${file} is a runtime or shell, never stopped by a shipped fingerprint`;
+  const pkg = npmPackageOf(file);
+  if (pkg) {
+    const detect = catalog.tool(fp.toolId)?.detect;
+    const name = pkg.name.toLowerCase();
+    const base = splitPlatformSuffix(name)?.base;
+    const own =
+      detect?.npm?.some((n) => n.toLowerCase() === name) ||
+      (base !== undefined && detect?.npmPlatformFamilies?.some((n) => n.toLowerCase() === base));
+    if (!own) return `${file} is inside the package ${pkg.name}, not ${fp.toolId}'s`;
   }
   return null;
 }
