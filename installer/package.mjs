@@ -23,6 +23,8 @@ import { parseArgs } from 'node:util';
 
 import * as esbuild from 'esbuild';
 
+import { agentBundleOptions } from './bundle-options.mjs';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OSES = ['linux', 'darwin', 'windows'];
 
@@ -57,17 +59,9 @@ mkdirSync(work, { recursive: true });
 // --- The bundle ------------------------------------------------------------------------------
 const bundle = join(work, 'aigate-agent.mjs');
 const result = await esbuild.build({
+  ...agentBundleOptions(version),
   entryPoints: [join(ROOT, 'agent/cli.ts')],
   outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  // Some bundled dependencies are CommonJS and call require() for Node built-ins.
-  banner: {
-    js: "import { createRequire as __aigateCreateRequire } from 'node:module'; const require = __aigateCreateRequire(import.meta.url);",
-  },
-  define: { __AIGATE_AGENT_VERSION__: JSON.stringify(version) },
   legalComments: 'eof',
   metafile: true,
   logLevel: 'warning',

@@ -2,9 +2,7 @@
 import { type Command, Option } from 'commander';
 
 import { Agent } from '../agent.js';
-import { faultInjector } from '../enforce/fault.js';
 import { type AgentLogger, createLogger } from '../log.js';
-import { localClockFromEnv } from '../policy/trusted-clock.js';
 import { NotEnrolledError } from '../state/config.js';
 import { acquireLock, type AgentLock, LockHeldError } from '../state/lock.js';
 import { statePaths } from '../state/paths.js';
@@ -16,6 +14,7 @@ import {
   positiveSeconds,
   type ScanRootFlags,
 } from './common.js';
+import type { AgentHooks } from './hooks.js';
 
 export interface AgentFlags extends ScanRootFlags {
   stateDir: string;
@@ -50,16 +49,13 @@ export interface OpenedAgent {
   log: AgentLogger;
 }
 
-export async function openAgent(flags: AgentFlags, cycleMinutes: number | null): Promise<OpenedAgent> {
+/** Takes the state lock and opens the agent; `hooks` are PRODUCTION_HOOKS except in a test build. */
+export async function openAgent(
+  flags: AgentFlags,
+  cycleMinutes: number | null,
+  hooks: AgentHooks,
+): Promise<OpenedAgent> {
   const log = createLogger({ level: flags.logLevel, ...(flags.logFile ? { file: flags.logFile } : {}) });
-  let fault;
-  let localClock;
-  try {
-    fault = faultInjector(process.env.AIGATE_AGENT_FAULT);
-    localClock = localClockFromEnv(process.env);
-  } catch (error) {
-    throw new CliError((error as Error).message, EXIT_USAGE);
-  }
   const paths = statePaths(flags.stateDir);
   let lock: AgentLock;
   try {
@@ -84,8 +80,8 @@ export async function openAgent(flags: AgentFlags, cycleMinutes: number | null):
       },
       graceMs: Math.round(flags.stopGrace * 1000),
       log,
-      localClock,
-      fault,
+      localClock: hooks.localClock,
+      fault: hooks.fault,
       desktopNotifications: flags.desktopNotify,
       cycleMinutes,
     });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 import { runDaemon } from '../daemon.js';
 import { positiveInt, positiveSeconds } from './common.js';
+import type { AgentHooks } from './hooks.js';
 import { addAgentOptions, type AgentFlags, openAgent } from './open-agent.js';
 
 interface RunFlags extends AgentFlags {
@@ -12,7 +13,7 @@ interface RunFlags extends AgentFlags {
   sentinel: boolean;
 }
 
-export function registerRun(program: Command): void {
+export function registerRun(program: Command, hooks: AgentHooks): void {
   const command = program
     .command('run')
     .description('run the agent daemon: scan and report every few minutes, follow policy changes, enforce')
@@ -30,7 +31,7 @@ export function registerRun(program: Command): void {
     .option('--poll-wait <seconds>', 'long-poll wait for policy changes', positiveSeconds('--poll-wait', 60), 55)
     .option('--no-sentinel', 'do not watch process starts to stop blocked tools as they start (Linux)');
   addAgentOptions(command).action(async (flags: RunFlags) => {
-    const { agent, lock, log } = await openAgent(flags, flags.cycleMinutes);
+    const { agent, lock, log } = await openAgent(flags, flags.cycleMinutes, hooks);
     try {
       await runDaemon(
         agent,

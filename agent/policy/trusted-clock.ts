@@ -76,16 +76,3 @@ export class TrustedClock {
     this.floorSeenAt = monotonicMs();
   }
 }
-
-/** The local clock the CLI uses: the real one, or (tests only) one started at AIGATE_AGENT_TEST_CLOCK. */
-export function localClockFromEnv(env: NodeJS.ProcessEnv): () => number {
-  const text = env.AIGATE_AGENT_TEST_CLOCK;
-  if (!text) return Date.now;
-  const start = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(start))
-    throw new Error(
-      `AIGATE_AGENT_TEST_CLOCK must be an RFC 3339 instant or epoch milliseconds, got ${JSON.stringify(text)}`,
-    );
-  const startedAt = monotonicMs();
-  return () => start + (monotonicMs() - startedAt);
-}

@@ -28,7 +28,7 @@ import {
 } from './e2e-helpers.js';
 import {
   agent,
-  AGENT_BIN,
+  agentBin,
   createEnrollSecret,
   publish,
   run,
@@ -248,7 +248,7 @@ describe('the daemon after an outage', () => {
     daemon = spawn(
       process.execPath,
       [
-        AGENT_BIN,
+        agentBin(),
         'run',
         '--state-dir',
         setup.stateDir,

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { userNameOf } from '../../agent/users.js';
 import { type AgentSetup, enrollBin, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
-import { AGENT_BIN, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { agentBin, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm, isRoot, OWNER_GID, OWNER_UID } from './trees.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -61,7 +61,7 @@ describe('aigate-agent run', () => {
     daemon = spawn(
       process.execPath,
       [
-        AGENT_BIN,
+        agentBin(),
         'run',
         '--state-dir',
         setup.stateDir,
@@ -85,7 +85,7 @@ describe('aigate-agent run', () => {
     await waitFor('the daemon to start', async () => (await readStatus(setup.stateDir)).daemon.running);
 
     // A second agent on the same state directory is refused.
-    const second = await run(process.execPath, [AGENT_BIN, 'once', '--state-dir', setup.stateDir]);
+    const second = await run(process.execPath, [agentBin(), 'once', '--state-dir', setup.stateDir]);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/another aigate agent \(pid \d+\) is using this state directory/);
 
@@ -101,7 +101,7 @@ describe('aigate-agent run', () => {
       const child = spawn(
         process.execPath,
         [
-          AGENT_BIN,
+          agentBin(),
           'request-exception',
           'claude-code',
           '--reason',
@@ -138,7 +138,7 @@ describe('aigate-agent run', () => {
 
     // The employee can read the status without root.
     const employeeStatus = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [AGENT_BIN, 'status', '--state-dir', setup.stateDir], {
+      const child = spawn(process.execPath, [agentBin(), 'status', '--state-dir', setup.stateDir], {
         env: { PATH: process.env.PATH ?? '' },
         ...asEmployee,
       });

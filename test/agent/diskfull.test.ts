@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { type AgentSetup, ALLOW_ALL, enrollBin, pastBan, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
 import {
-  AGENT_BIN,
+  agentBin,
   createEnrollSecret,
   hashTree,
   publish,
@@ -89,7 +89,7 @@ describe.skipIf(!isRoot)('a full spool file system', () => {
     daemon = spawn(
       process.execPath,
       [
-        AGENT_BIN,
+        agentBin(),
         'run',
         '--state-dir',
         setup.stateDir,

@@ -1,4 +1,4 @@
-/** Shared fixtures for the agent tests: temp dirs, a real server, tree hashing, the built bin. */
+/** Shared fixtures for the agent tests: temp dirs, a real server, tree hashing, the bundled test agent. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
@@ -9,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { type AigateServer, buildServer } from '../../server/app.js';
 import { AdminClient } from '../../server/client/admin-client.js';
 import type { ServerOptions } from '../../server/config.js';
+import { agentBin } from '../support/agent-bin.js';
+
+export { agentBin };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const AGENT_BIN = join(ROOT, 'dist/agent/cli.js');
 
 export async function tempDir(prefix = 'aigate-agent-'): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -139,9 +141,9 @@ export function run(
   });
 }
 
-/** Runs the built aigate-agent bin. */
+/** Runs the agent (the bundled test build, test/support/agent-bin.ts). */
 export function agent(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<RunResult> {
-  return run(process.execPath, [AGENT_BIN, ...args], {
+  return run(process.execPath, [agentBin(), ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     ...(input !== undefined ? { input } : {}),
   });

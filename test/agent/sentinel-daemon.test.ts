@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { enrollBin, waitFor } from './e2e-helpers.js';
-import { AGENT_BIN, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { agentBin, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm } from './trees.js';
 
 const USER = 'aigtsdmn';
@@ -78,7 +78,7 @@ describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
     daemon = spawn(
       process.execPath,
       [
-        AGENT_BIN,
+        agentBin(),
         'run',
         '--state-dir',
         join(dir.path, 'state'),

@@ -1,27 +1,27 @@
 /**
- * `aigate-agent scan` through the built bin (`npm test` builds first): the table, JSON equal to
+ * `aigate-agent scan` through the bundled test build (test/support/agent-bin.ts): the table, JSON equal to
  * the library's result, the stderr summary, flag validation, and a scan by an unprivileged user
  * that meets a folder it may not read.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { scanMachine } from '../../../agent/inventory/index.js';
+import { agentBin } from '../../support/agent-bin.js';
 import { cleanup, npmGlobal, scratch } from './fixtures.js';
 
 afterAll(cleanup);
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(ROOT, 'dist/agent/cli.js');
+// The bundled test build, in a folder everyone may read: nobody cannot read a checkout in a root-only home.
+const CLI = agentBin();
 const NOBODY = 65534;
 
 function agent(args: string[], asNobody = false) {
   const run = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
+    cwd: tmpdir(),
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent' },
     ...(asNobody && process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
