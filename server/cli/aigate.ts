@@ -16,6 +16,7 @@ import { type CliContext, reportError } from './commands/common.js';
 import { registerDevices } from './commands/devices.js';
 import { registerEnrollSecrets } from './commands/enroll-secrets.js';
 import { registerExceptions } from './commands/exceptions.js';
+import { registerFingerprints } from './commands/fingerprints.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerReports } from './commands/reports.js';
 import { registerTokens } from './commands/tokens.js';
@@ -46,6 +47,7 @@ export function buildProgram(io: Output, env: Env, setExit: (code: number) => vo
   registerDevices(context);
   registerEnrollSecrets(context);
   registerExceptions(context);
+  registerFingerprints(context);
   registerTokens(context);
   registerReports(context);
   registerAudit(context);

@@ -6,11 +6,13 @@
  * binary") is refused whole and changes nothing stored.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyBundle } from '../../policies/bundle.js';
 import { MAX_FINGERPRINTS_PER_REPORT } from '../../policies/protocol.js';
+import { runAigate } from '../../server/cli/aigate.js';
 import { AdminApiError, type AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
 import { BAN_POLICY, type RunningServer, serverWithSecret } from './harness.js';
@@ -230,5 +232,52 @@ describe('what the signed bundle ships', () => {
       await fleet.server.close();
       await other.remove();
     }
+  });
+});
+
+describe('aigate fingerprints', () => {
+  async function aigate(args: string[], token = server.bootstrapToken!) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runAigate(
+      ['--server', server.url, '--token', token, 'fingerprints', ...args],
+      { out: (t) => out.push(t), err: (t) => err.push(t) },
+      { AIGATE_CONFIG: join(dir.path, 'none.json') },
+    );
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  }
+
+  it('lists pending fingerprints with tool, version, size and device count, approves and revokes', async () => {
+    const device = await deviceWithClaude('cli-1');
+    await report(device, [entry('cli-one', { size: 10_703_883 })]);
+    const pending = await aigate(['list']);
+    expect(pending.code, pending.stderr).toBe(0);
+    const row = pending.stdout.split('\n').find((l) => l.startsWith(sha('cli-one')));
+    expect(row).toMatch(/pending\s+no\s+claude-code\s+2\.1\.91\s+entry\s+10\.2 MiB\s+1\s/);
+    expect(pending.stdout.split('\n')[0]).toMatch(
+      /^SHA-256\s+STATUS\s+SHIPPED\s+TOOL\s+VERSION\s+KIND\s+SIZE\s+DEVICES/,
+    );
+
+    const auditor = await aigate(['approve', sha('cli-one')], auditorToken);
+    expect(auditor.code).not.toBe(0);
+    expect(auditor.stderr).toMatch(/admin/i);
+
+    const approved = await aigate(['approve', sha('cli-one').toUpperCase()]);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(
+      new RegExp(
+        `^approved: ${sha('cli-one')} \\(claude-code 2\\.1\\.91 entry, 10\\.2 MiB\\); published as policy revision \\d+$`,
+      ),
+    );
+    const shipped = await aigate(['list', '--status', 'shipped', '--json']);
+    expect((JSON.parse(shipped.stdout) as { sha256: string }[]).map((f) => f.sha256)).toContain(sha('cli-one'));
+
+    const revoked = await aigate(['revoke', sha('cli-one')]);
+    expect(revoked.stdout).toMatch(/^revoked: /);
+    expect((await aigate(['list', '--status', 'revoked'])).stdout).toContain(sha('cli-one'));
+
+    const bad = await aigate(['approve', 'abc']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/"abc" is not a SHA-256: 64 hex digits/);
   });
 });
