@@ -17,6 +17,7 @@ import { loadPolicy, MAX_POLICY_BYTES } from '../../policies/load.js';
 import { parseDateOrInstant } from '../../policies/time.js';
 import { ApiError, badRequest, forbidden, mapStorageFull, notFound } from '../http/errors.js';
 import { formatErrors } from '../http/validation.js';
+import type { ReportDefinition } from '../reports/definition.js';
 import { DEVICE_STATUSES, type DeviceStatus, querySchema, type RawQuery } from '../reports/filters.js';
 import { type AttestationDocument, attestationReport } from '../reports/kinds/attestation.js';
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
@@ -625,6 +626,19 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     render(reply, request.ui, reportsPage(REPORTS)),
   );
 
+  const checks = new Map<string, TypeCheck<TObject>>();
+  /** A report's filters from a form, checked by the report's own query schema (as the API checks them). */
+  const reportQuery = (report: ReportDefinition, fields: Record<string, unknown>): RawQuery => {
+    const schema = querySchema(report.filters, report.overrides);
+    let check = checks.get(report.kind);
+    if (!check) checks.set(report.kind, (check = TypeCompiler.Compile(schema)));
+    // Filter forms send every field; an empty one means "any".
+    const given = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== '' && value !== undefined));
+    const query = Value.Convert(schema, given);
+    if (!check.Check(query)) throw badRequest(formatErrors('query', check.Errors(query)));
+    return query as RawQuery;
+  };
+
   // --- attestation as of an instant ---------------------------------------------------------
   const AttestationQuery = Type.Object(
     {
@@ -649,11 +663,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
       const page = { query, document: null, downloadHref: null, fingerprint: context.policyKeyFingerprint };
       if (!query.at) return render(reply, request.ui, attestationPage(page));
-      const raw: RawQuery = { at: query.at };
-      if (query.group) raw.group = query.group;
-      if (query.device) raw.device = query.device;
       try {
-        // The report's own builder and filters, as GET /v1/reports/attestation uses them.
+        // The report's own filters and builder, as GET /v1/reports/attestation uses them.
+        const raw = reportQuery(attestationReport, { ...query, format: 'json' });
         const { document } = app.reports.service.document(attestationReport, raw);
         return render(
           reply,
@@ -666,17 +678,14 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
         );
       } catch (error) {
         if (!(error instanceof ApiError) || error.statusCode !== 400) throw error;
-        // "query.at: ..." reads as the form's field.
-        const text = error.message.replace(
-          /^query\.(\w+): /,
-          (_m, field: string) => `${field === 'at' ? 'Instant' : field}: `,
-        );
+        // "query.at: ..." reads as the form's field ("Instant: ...").
+        const labels: Record<string, string> = { at: 'Instant', group: 'Group', device: 'Device' };
+        const text = error.message.replace(/^query\.(\w+):? /, (_m, field: string) => `${labels[field] ?? field}: `);
         return render(reply, request.ui, attestationPage({ ...page, notice: { kind: 'error', text } }), 400);
       }
     },
   );
 
-  const checks = new Map<string, TypeCheck<TObject>>();
   app.get(
     '/export/:kind',
     {
@@ -687,15 +696,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const report = reportByKind(request.params.kind);
       if (!report) throw notFound(`there is no report "${request.params.kind}"`);
-      const schema = querySchema(report.filters, report.overrides);
-      let check = checks.get(report.kind);
-      if (!check) checks.set(report.kind, (check = TypeCompiler.Compile(schema)));
-      // Filter forms send every field; an empty one means "any".
-      const given = Object.fromEntries(
-        Object.entries(request.query as Record<string, unknown>).filter(([, value]) => value !== ''),
-      );
-      const query = Value.Convert(schema, given);
-      if (!check.Check(query)) throw badRequest(formatErrors('query', check.Errors(query)));
+      const query = reportQuery(report, request.query as Record<string, unknown>);
       // A document report (attestation) is served signed, exactly as the API serves it.
       if (report.document)
         return sendSignedDocument(
