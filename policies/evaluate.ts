@@ -15,8 +15,9 @@
  */
 import type { CompiledEntry, CompiledPolicy } from './compile.js';
 import type { DeviceFacts, ToolInstance } from './inventory.js';
+import { reasonText } from './notice-text.js';
 import type { Action } from './schema.js';
-import { formatInZone, toIso } from './time.js';
+import { toIso } from './time.js';
 import type { DecidedBy, Verdict } from './verdict.js';
 import { rangeIncludes, type ReadVersion, readVersion } from './versions.js';
 
@@ -97,7 +98,18 @@ function entryVerdict(
     effectiveAt: entry.effectiveAtIso,
     upcomingAction: warning ? entry.action : null,
     until: entry.endsAtIso,
-    message: entryMessage(policy, toolName, entry, warning),
+    message: reasonText(
+      policy,
+      {
+        decidedBy: { kind: entry.kind, index: entry.index, name: entry.name },
+        action: warning ? 'warn' : entry.action,
+        phase: warning ? 'warn-window' : 'in-effect',
+        upcomingAction: warning ? entry.action : null,
+        effectiveAt: entry.effectiveAt,
+      },
+      toolName,
+      'en',
+    ),
     alternatives: entry.alternatives ?? policy.alternatives,
     nextChangeAt: next,
   });
@@ -142,11 +154,12 @@ function defaultVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName
   const action = policy.defaultAction;
   return verdict(policy, instance, action, {
     decidedBy: { ...DEFAULT_DECIDER },
-    message:
-      action === 'allow'
-        ? `${toolName} is allowed: no rule of the policy "${policy.name}" restricts it.`
-        : (policy.noticeMessage ??
-          `${toolName} is not on the list of approved AI tools of the policy "${policy.name}".`),
+    message: reasonText(
+      policy,
+      { decidedBy: DEFAULT_DECIDER, action, phase: 'in-effect', upcomingAction: null, effectiveAt: null },
+      toolName,
+      'en',
+    ),
     alternatives: policy.alternatives,
     nextChangeAt: nextStart,
   });
@@ -154,37 +167,16 @@ function defaultVerdict(policy: CompiledPolicy, instance: ToolInstance, toolName
 
 function unknownToolVerdict(policy: CompiledPolicy, instance: ToolInstance): Verdict {
   const action: Action = policy.unknownTools === 'report' ? 'allow' : policy.unknownTools;
-  const name = instance.name ?? instance.toolId;
-  const message =
-    action === 'allow'
-      ? `${name} looks like an AI tool that is not in the catalog; it is reported to IT and allowed.`
-      : action === 'warn'
-        ? `${name} looks like an AI tool that IT has not reviewed yet; please ask before using it.`
-        : `${name} looks like an AI tool that IT has not reviewed; unreviewed AI tools may not run under the policy "${policy.name}".`;
+  const message = reasonText(
+    policy,
+    { decidedBy: UNKNOWN_DECIDER, action, phase: 'in-effect', upcomingAction: null, effectiveAt: null },
+    instance.name ?? instance.toolId,
+    'en',
+  );
   return verdict(policy, instance, action, {
     decidedBy: { ...UNKNOWN_DECIDER },
     message,
     alternatives: policy.alternatives,
     nextChangeAt: Infinity,
   });
-}
-
-function entryMessage(policy: CompiledPolicy, toolName: string, entry: CompiledEntry, warning: boolean): string {
-  if (entry.kind === 'exception') return `${toolName} is allowed by the exception "${entry.name}": ${entry.reason}`;
-  if (entry.message !== null) return entry.message;
-  if (warning) {
-    const when = formatInZone(entry.effectiveAt!, policy.timeZone);
-    return `${toolName} will be ${entry.action === 'block' ? 'blocked' : 'discouraged'} from ${when} under the policy "${policy.name}".`;
-  }
-  switch (entry.action) {
-    case 'allow':
-      return `${toolName} is approved by the policy "${policy.name}".`;
-    case 'warn':
-      return (
-        policy.noticeMessage ??
-        `${toolName} is discouraged by the policy "${policy.name}"; please move to an approved tool.`
-      );
-    case 'block':
-      return policy.noticeMessage ?? `${toolName} may not run under the policy "${policy.name}".`;
-  }
 }

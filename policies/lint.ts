@@ -7,6 +7,7 @@ import semver from 'semver';
 
 import type { Catalog } from './catalog/schema.js';
 import type { Problem } from './load.js';
+import { NOTICE_LOCALES, noticeLocaleOf } from './notice-locale.js';
 import type { PolicyDocument, Rule } from './schema.js';
 import { resolveSelectors } from './selectors.js';
 import { parseDateOrInstant, subtractDuration } from './time.js';
@@ -74,6 +75,12 @@ export function lintPolicy(policy: PolicyDocument, catalog: Catalog, nowMs?: num
   const warnings: Problem[] = [];
   const timeZone = policy.spec.timezone ?? 'UTC';
   const rules = policy.spec.rules ?? [];
+  const locale = policy.spec.notice?.locale;
+  if (locale !== undefined && noticeLocaleOf(locale) === null)
+    warnings.push({
+      path: 'spec.notice.locale',
+      message: `aigate has notice texts in ${NOTICE_LOCALES.join(' and ')} only: employees without one of those languages read "${locale}" messages inside English notices`,
+    });
   const toolSets = rules.map((rule) => resolveSelectors(rule.tools, catalog));
 
   rules.forEach((rule, later) => {

@@ -10,8 +10,9 @@ import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } fr
 import { builtinCatalog, catalogIndex } from './catalog/index.js';
 import { type Catalog, CATEGORIES } from './catalog/schema.js';
 import { lintPolicy } from './lint.js';
+import { languageTagProblem } from './notice-locale.js';
 import { formatPath, pointerSegments, type Problem } from './problem.js';
-import { type Exception, PolicyDocument, type Rule } from './schema.js';
+import { type Exception, type LocalizedMessage, PolicyDocument, type Rule } from './schema.js';
 import { closest } from './suggest.js';
 import { isValidTimeZone, knownTimeZones, parseDateOrInstant, parseDuration } from './time.js';
 import { parseRange } from './versions.js';
@@ -262,6 +263,14 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
   }
   const zoneForDates = isValidTimeZone(timeZone) ? timeZone : 'UTC';
   const names = new Map<string, string>();
+  const notice = spec.notice as PolicyDocument['spec']['notice'] | undefined;
+  if (notice !== null && typeof notice === 'object' && !broken.part('spec.notice')) {
+    if (typeof notice.locale === 'string' && !broken.field('spec.notice.locale')) {
+      const problem = languageTagProblem(notice.locale);
+      if (problem) problems.push({ path: 'spec.notice.locale', message: problem });
+    }
+    if (!broken.field('spec.notice.message')) checkMessage(notice.message, 'spec.notice.message', problems);
+  }
 
   const list = <T>(items: unknown): T[] => (Array.isArray(items) ? (items as T[]) : []);
   list<Rule>(spec.rules).forEach((rule, index) => {
@@ -270,6 +279,7 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
     if (!broken.field(`${at}.name`)) checkName(rule.name, at, names, problems);
     if (!broken.field(`${at}.tools`)) checkSelectors(rule.tools, `${at}.tools`, catalog, problems);
     if (!broken.field(`${at}.versions`)) checkVersions(rule.versions, `${at}.versions`, problems);
+    if (!broken.field(`${at}.message`)) checkMessage(rule.message, `${at}.message`, problems);
     if (!['effective', 'until', 'warnFor'].some((field) => broken.field(`${at}.${field}`)))
       checkRuleTimes(rule, at, zoneForDates, problems);
   });
@@ -283,6 +293,25 @@ function semanticProblems(policy: PolicyDocument, catalog: Catalog, broken: Brok
       checkExceptionTimes(exception, at, zoneForDates, problems);
   });
   return problems;
+}
+
+/** The longest message, in characters, in any one language. */
+const MAX_MESSAGE_CHARS = 2000;
+
+/** A message given per language: each key a language tag, each text present and not too long. */
+function checkMessage(message: LocalizedMessage | undefined, at: string, problems: Problem[]): void {
+  if (message === undefined || typeof message === 'string') return;
+  const entries = Object.entries(message);
+  if (entries.length === 0)
+    problems.push({ path: at, message: 'give the message in at least one language, e.g. { en: "..." }' });
+  for (const [tag, text] of entries) {
+    const path = `${at}${formatPath([tag]).replace(/^(?!\[)/, '.')}`;
+    const problem = languageTagProblem(tag);
+    if (problem) problems.push({ path, message: problem });
+    else if (text.trim() === '') problems.push({ path, message: 'must not be empty' });
+    else if (text.length > MAX_MESSAGE_CHARS)
+      problems.push({ path, message: `is too long (at most ${MAX_MESSAGE_CHARS} characters)` });
+  }
 }
 
 function checkName(name: string | undefined, at: string, names: Map<string, string>, problems: Problem[]): void {

@@ -46,6 +46,22 @@ export const DateOrInstant = Type.String({
 /** `14d`, `2w`, `36h`, `90m`, or combinations such as `1d12h`. */
 export const Duration = Type.String({ minLength: 1, description: 'a duration such as 14d, 2w, 36h, 1d12h' });
 
+/**
+ * A message for employees: one text (in the policy's language, `spec.notice.locale`), or one per
+ * BCP 47 language tag, e.g. `{ en: "...", zh-CN: "..." }`. Each employee reads the one for their
+ * language (see notice-locale.ts). Tags and lengths are checked in load.ts, which names the key.
+ */
+export const LocalizedMessage = Type.Union(
+  [
+    Type.String({ minLength: 1, maxLength: 2000 }),
+    Type.Record(Type.String(), Type.String(), {
+      description: 'one text per language tag, e.g. { en: "...", zh-CN: "..." }',
+    }),
+  ],
+  { description: 'a text, or one text per language tag such as { en: "...", zh-CN: "..." }' },
+);
+export type LocalizedMessage = Static<typeof LocalizedMessage>;
+
 const NameList = (description: string) => Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description });
 
 /** Who a rule or exception applies to. Every scope given must match; absent means everyone. */
@@ -67,7 +83,7 @@ export const Rule = Type.Object(
     effective: Type.Optional(DateOrInstant),
     warnFor: Type.Optional(Duration),
     until: Type.Optional(DateOrInstant),
-    message: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    message: Type.Optional(LocalizedMessage),
     alternatives: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         description: 'approved tools to use instead (catalog ids or free text)',
@@ -95,8 +111,15 @@ export type Exception = Static<typeof Exception>;
 
 export const Notice = Type.Object(
   {
+    /**
+     * The language notices use for employees whose own language aigate has no texts for (and for
+     * plain-string messages): a BCP 47 tag such as `en` (the default) or `zh-CN`.
+     */
+    locale: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 35, description: 'a BCP 47 language tag such as en or zh-CN' }),
+    ),
     contact: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
-    message: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    message: Type.Optional(LocalizedMessage),
     alternatives: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   },
   { additionalProperties: false },

@@ -7,8 +7,10 @@
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { CompiledPolicy } from '../../policies/compile.js';
 import type { ToolInstance } from '../../policies/inventory.js';
+import type { NoticeLocale } from '../../policies/notice-locale.js';
+import { reasonFactsOf, reasonText } from '../../policies/notice-text.js';
 import type { Verdict } from '../../policies/verdict.js';
-import { buildNotice } from '../notices/notice.js';
+import { buildNotices } from '../notices/notice.js';
 import { checkInstallPath, checkLauncherPath, type GuardContext, isWithin } from './guard.js';
 import type { AppliedInstance } from './ledger.js';
 import type { Desired } from './plan.js';
@@ -18,8 +20,10 @@ export interface PolicyFacts {
   name: string;
   timeZone: string;
   index: CatalogIndex;
-  /** The deciding rule's own message, if it has one (for a block notice derived from a warning). */
-  ruleMessage: (verdict: Verdict) => string | null;
+  /** The policy's default notice language (`spec.notice.locale`, a BCP 47 tag). */
+  noticeLocale: string;
+  /** A verdict's reason in `locale` (the policy's message in that language, or aigate's text). */
+  reason: (verdict: Verdict, toolName: string, locale: NoticeLocale) => string;
 }
 
 export interface DesireInput {
@@ -93,15 +97,19 @@ export function desire(input: DesireInput): Desire {
 
   const key = recordKey(input.key);
   const noticeFor = (kind: 'warn' | 'block', shown: Verdict) =>
-    buildNotice({
-      kind,
-      toolId: instance.toolId,
-      toolName: tool.name,
-      version: instance.version,
-      policyName: policy.name,
-      timeZone: policy.timeZone,
-      verdict: shown,
-    });
+    buildNotices(
+      {
+        kind,
+        toolId: instance.toolId,
+        toolName: tool.name,
+        version: instance.version,
+        policyName: policy.name,
+        timeZone: policy.timeZone,
+        verdict: shown,
+      },
+      (locale) => policy.reason(shown, tool.name, locale),
+      policy.noticeLocale,
+    );
   const notice = noticeFor(level, verdict);
   const blockAt =
     level === 'warn' &&
@@ -110,12 +118,7 @@ export function desire(input: DesireInput): Desire {
     verdict.effectiveAt !== null
       ? {
           epochMs: Date.parse(verdict.effectiveAt),
-          notice: noticeFor('block', {
-            ...verdict,
-            phase: 'in-effect',
-            upcomingAction: null,
-            message: policy.ruleMessage(verdict) ?? `${tool.name} may not run under the policy "${policy.name}".`,
-          }),
+          notice: noticeFor('block', { ...verdict, action: 'block', phase: 'in-effect', upcomingAction: null }),
         }
       : null;
 
@@ -147,9 +150,7 @@ export function policyFacts(compiled: CompiledPolicy): PolicyFacts {
     name: compiled.name,
     timeZone: compiled.timeZone,
     index: compiled.index,
-    ruleMessage: (verdict) =>
-      verdict.decidedBy.kind === 'rule' && verdict.decidedBy.index !== null
-        ? (compiled.document.spec.rules?.[verdict.decidedBy.index]?.message ?? null)
-        : null,
+    noticeLocale: compiled.noticeLocale,
+    reason: (verdict, toolName, locale) => reasonText(compiled, reasonFactsOf(verdict), toolName, locale),
   };
 }

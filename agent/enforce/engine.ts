@@ -22,8 +22,8 @@ import { counted } from '../../policies/plural.js';
 import type { Verdict } from '../../policies/verdict.js';
 import { type AgentEvent, type EventFields, type EventType, newEvent, stableEventId } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
-import type { Notice } from '../notices/notice.js';
-import { buildNotice } from '../notices/notice.js';
+import type { NoticeSet } from '../notices/notice.js';
+import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
 import { captureFacts, lexists, sameContent, sameIdentity } from './fs-facts.js';
@@ -48,7 +48,7 @@ export interface EnforcerOptions {
   emit: (event: AgentEvent) => Promise<void>;
   clock: () => number;
   /** Best-effort desktop notification when a tool becomes warned or blocked. */
-  notify?: (notice: Notice) => void;
+  notify?: (notices: NoticeSet) => void;
 }
 
 export interface EnforcementItem {
@@ -617,15 +617,19 @@ export class Enforcer {
       const tool = policy.index.tool(item.instance.toolId);
       if (tool) {
         this.options.notify(
-          buildNotice({
-            kind: level,
-            toolId: tool.id,
-            toolName: tool.name,
-            version: item.instance.version,
-            policyName: policy.name,
-            timeZone: policy.timeZone,
-            verdict: item.verdict,
-          }),
+          buildNotices(
+            {
+              kind: level,
+              toolId: tool.id,
+              toolName: tool.name,
+              version: item.instance.version,
+              policyName: policy.name,
+              timeZone: policy.timeZone,
+              verdict: item.verdict,
+            },
+            (locale) => policy.reason(item.verdict, tool.name, locale),
+            policy.noticeLocale,
+          ),
         );
       }
     }
@@ -638,7 +642,8 @@ export class Enforcer {
       name: 'restore',
       timeZone: 'UTC',
       index: catalogIndex(builtinCatalog),
-      ruleMessage: () => null,
+      noticeLocale: 'en',
+      reason: (verdict) => verdict.message,
     };
     return this.reconcile(items, facts, null);
   }

@@ -7,12 +7,20 @@
  *
  * POSIX sh for Linux and macOS (and extensionless npm shims on Windows); .cmd and .ps1 for
  * Windows. Every policy-provided text is embedded literally: quoted heredocs for sh, escaped
- * echo for cmd, single-quoted strings for PowerShell. Pure.
+ * echo for cmd, single-quoted strings for PowerShell.
+ *
+ * Language: a sh stub carries the notice in every language aigate ships and shows the one the
+ * user's locale asks for (LC_ALL, else LC_MESSAGES, else LANG; the same mapping as
+ * notice-locale.ts noticeLocaleOf), else the policy's default language. A PowerShell stub reads
+ * the same variables, then Windows' UI language. A cmd stub shows the policy's default language
+ * when it is English, else English too: cmd reads a batch file in the console's code page, in
+ * which Chinese text does not survive. Pure.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
-import type { Notice, NoticeLine } from '../notices/notice.js';
+import { chooseNoticeLocale, type NoticeLocale } from '../../policies/notice-locale.js';
+import type { Notice, NoticeLine, NoticeSet } from '../notices/notice.js';
 
 export const STUB_MARKER = 'aigate-stub v1';
 export const BLOCKED_EXIT_CODE = 126;
@@ -24,9 +32,10 @@ export interface StubInput {
   toolId: string;
   /** 16 hex characters naming the instance (see recordKey). */
   key: string;
-  notice: Notice;
+  /** The notice in every language; the stub shows the one for the user's locale. */
+  notice: NoticeSet;
   /** For a warn stub counting down to a block: when to start blocking, and the notice then. */
-  blockAt?: { epochMs: number; notice: Notice } | null;
+  blockAt?: { epochMs: number; notice: NoticeSet } | null;
   /** The original launcher, kept beside the stub. */
   original: string;
   /** The folder stubs drop launch records into. */
@@ -110,7 +119,38 @@ function heredocTerminator(lines: readonly string[]): string {
   return `AIGATE_NOTICE_${n}`;
 }
 
-function shNotice(lines: readonly NoticeLine[]): string[] {
+/** The sh function a notice's countdown uses to say a span in its language. */
+const SH_SPAN: Record<NoticeLocale, string> = { en: 'aigate_span', 'zh-CN': 'aigate_span_zh' };
+
+/**
+ * Sets aigate_lang from the user's locale: the patterns follow noticeLocaleOf (simplified
+ * Chinese: zh, zh_CN, zh_SG, zh-Hans; traditional has no texts), anything else the default.
+ */
+function shLanguage(fallback: NoticeLocale): string[] {
+  return [
+    'aigate_lang=${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}',
+    'case $aigate_lang in',
+    '  zh_TW*|zh-TW*|zh_HK*|zh-HK*|zh_MO*|zh-MO*|zh_Hant*|zh-Hant*) aigate_lang=' + fallback + ' ;;',
+    '  zh|zh.*|zh@*|zh_CN*|zh-CN*|zh_SG*|zh-SG*|zh_Hans*|zh-Hans*) aigate_lang=zh-CN ;;',
+    '  en|en.*|en@*|en_*|en-*) aigate_lang=en ;;',
+    `  *) aigate_lang=${fallback} ;;`,
+    'esac',
+  ];
+}
+
+/** The notice of each language, chosen by aigate_lang at run time. */
+function shNotices(set: NoticeSet): string[] {
+  const [first, ...others] = Object.values(set.byLocale);
+  const out = ['  case $aigate_lang in'];
+  // (Not indented further: a heredoc's end marker must start its line.)
+  for (const notice of others) out.push(`  ${notice.locale})`, ...shNotice(notice), '  ;;');
+  out.push('  *)', ...shNotice(first!), '  ;;', '  esac');
+  return out;
+}
+
+function shNotice(notice: Notice): string[] {
+  const lines = notice.lines;
+  const span = SH_SPAN[notice.locale];
   const out: string[] = [];
   let pending: string[] = [];
   const flush = () => {
@@ -128,7 +168,7 @@ function shNotice(lines: readonly NoticeLine[]): string[] {
     const at = Math.floor(line.countdownTo / 1000);
     out.push(
       `  if [ "$aigate_now" -lt ${at} ]; then`,
-      `    printf '%s%s%s\\n' ${shQuote(line.before)} "$(aigate_span $((${at} - aigate_now)))" ${shQuote(line.after)} >&2`,
+      `    printf '%s%s%s\\n' ${shQuote(line.before)} "$(${span} $((${at} - aigate_now)))" ${shQuote(line.after)} >&2`,
       '  else',
       `    printf '%s\\n' ${shQuote(line.elapsed)} >&2`,
       '  fi',
@@ -155,6 +195,15 @@ function shStub(input: StubInput): string {
     '  elif [ "$aigate_m" -gt 0 ]; then aigate_plural "$aigate_m" minute',
     '  else aigate_plural "$1" second; fi',
     '}',
+    'aigate_span_zh() {',
+    '  aigate_d=$(($1 / 86400)); aigate_h=$(($1 % 86400 / 3600)); aigate_m=$(($1 % 3600 / 60))',
+    '  if [ "$aigate_d" -ge 2 ]; then printf \'%s 天\' "$aigate_d"',
+    '  elif [ "$aigate_d" -eq 1 ]; then printf \'1 天\'; if [ "$aigate_h" -gt 0 ]; then printf \' %s 小时\' "$aigate_h"; fi',
+    '  elif [ "$aigate_h" -gt 0 ]; then printf \'%s 小时\' "$aigate_h"; if [ "$aigate_m" -gt 0 ]; then printf \' %s 分钟\' "$aigate_m"; fi',
+    '  elif [ "$aigate_m" -gt 0 ]; then printf \'%s 分钟\' "$aigate_m"',
+    '  else printf \'%s 秒\' "$1"; fi',
+    '}',
+    ...shLanguage(chooseNoticeLocale(null, input.notice.policyLocale)),
     'aigate_record() {',
     '  ( umask 077; set -C',
     `    printf 'v=1\\nkind=%s\\nkey=%s\\nuid=%s\\nuser=%s\\nat=%s\\n' "$1" ${input.key} "$(id -u 2>/dev/null)" "$(id -un 2>/dev/null)" "$aigate_now" \\`,
@@ -162,8 +211,8 @@ function shStub(input: StubInput): string {
     '  ) 2>/dev/null || :',
     '}',
   ];
-  const blockWith = (notice: Notice) => [
-    ...shNotice(notice.lines),
+  const blockWith = (notice: NoticeSet) => [
+    ...shNotices(notice),
     '  aigate_record blocked',
     `  exit ${BLOCKED_EXIT_CODE}`,
   ];
@@ -181,7 +230,7 @@ function shStub(input: StubInput): string {
     }
     lines.push(
       'aigate_warn() {',
-      ...shNotice(input.notice.lines),
+      ...shNotices(input.notice),
       '}',
       'aigate_warn',
       'aigate_record warned',
@@ -240,8 +289,8 @@ function cmdStub(input: StubInput): string {
   const record = (kind: string) =>
     `(echo v=1& echo kind=${kind}& echo key=${input.key}& echo uid=& echo user=%USERNAME%& echo at=%AIGATE_NOW%)>"${dir.replace(/%/g, '%%')}\\%AIGATE_NOW%-%RANDOM%%RANDOM%-${input.key}.launch" 2>nul`;
   const labels = { next: 1 };
-  const block = (notice: Notice) => [
-    ...cmdNotice(notice.lines, labels),
+  const block = (notice: NoticeSet) => [
+    ...cmdNotice(notice.byLocale.en.lines, labels),
     record('blocked'),
     `exit /b ${BLOCKED_EXIT_CODE}`,
   ];
@@ -253,7 +302,7 @@ function cmdStub(input: StubInput): string {
       lines.push(`if %AIGATE_NOW% GEQ ${at} goto aigate_block`);
     }
     lines.push(
-      ...cmdNotice(input.notice.lines, labels),
+      ...cmdNotice(input.notice.byLocale.en.lines, labels),
       record('warned'),
       'call "%AIGATE_ORIGINAL%" %*',
       'exit /b %ERRORLEVEL%',
@@ -278,15 +327,30 @@ function cmdStub(input: StubInput): string {
 
 const psQuote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-function psNotice(lines: readonly NoticeLine[]): string[] {
-  return lines.map((line) => {
+/** The PowerShell function a notice's countdown uses to say a span in its language. */
+const PS_SPAN: Record<NoticeLocale, string> = { en: 'AigateSpan', 'zh-CN': 'AigateSpanZh' };
+
+function psNotice(notice: Notice): string[] {
+  const span = PS_SPAN[notice.locale];
+  return notice.lines.map((line) => {
     if ('text' in line) return `  [Console]::Error.WriteLine(${psQuote(line.text)})`;
     const at = Math.floor(line.countdownTo / 1000);
-    return `  if ($aigateNow -lt ${at}) { [Console]::Error.WriteLine(${psQuote(line.before)} + (AigateSpan (${at} - $aigateNow)) + ${psQuote(line.after)}) } else { [Console]::Error.WriteLine(${psQuote(line.elapsed)}) }`;
+    return `  if ($aigateNow -lt ${at}) { [Console]::Error.WriteLine(${psQuote(line.before)} + (${span} (${at} - $aigateNow)) + ${psQuote(line.after)}) } else { [Console]::Error.WriteLine(${psQuote(line.elapsed)}) }`;
   });
 }
 
+/** The notice of each language, chosen by $aigateLang at run time. */
+function psNotices(set: NoticeSet): string[] {
+  const [first, ...others] = Object.values(set.byLocale);
+  const out: string[] = [];
+  for (const notice of others)
+    out.push(`  if ($aigateLang -eq '${notice.locale}') {`, ...psNotice(notice), '  } else {');
+  out.push(...psNotice(first!), ...others.map(() => '  }'));
+  return out;
+}
+
 function ps1Stub(input: StubInput): string {
+  const fallback = chooseNoticeLocale(null, input.notice.policyLocale);
   const lines = [
     ...header(input, '#'),
     `$aigateOriginal = ${psQuote(input.original)}`,
@@ -296,13 +360,21 @@ function ps1Stub(input: StubInput): string {
     '  $d = [math]::Floor($s / 86400); $h = [math]::Floor(($s % 86400) / 3600); $m = [math]::Floor(($s % 3600) / 60)',
     '  if ($d -ge 2) { return "$d days" } elseif ($d -eq 1) { return "1 day $h hours" } elseif ($h -gt 0) { return "$h hours $m minutes" } elseif ($m -gt 0) { return "$m minutes" } else { return "$s seconds" }',
     '}',
+    'function AigateSpanZh([long]$s) {',
+    '  $d = [math]::Floor($s / 86400); $h = [math]::Floor(($s % 86400) / 3600); $m = [math]::Floor(($s % 3600) / 60)',
+    '  if ($d -ge 2) { return "$d 天" } elseif ($d -eq 1) { return "1 天 $h 小时" } elseif ($h -gt 0) { return "$h 小时 $m 分钟" } elseif ($m -gt 0) { return "$m 分钟" } else { return "$s 秒" }',
+    '}',
+    // The user's language: the POSIX variables if set, else Windows' UI language (see shLanguage).
+    '$aigateLang = @($env:LC_ALL, $env:LC_MESSAGES, $env:LANG) | Where-Object { $_ } | Select-Object -First 1',
+    'if (-not $aigateLang) { try { $aigateLang = [Globalization.CultureInfo]::CurrentUICulture.Name } catch { } }',
+    `if ($aigateLang -match '^zh[-_](TW|HK|MO|Hant)') { $aigateLang = '${fallback}' } elseif ($aigateLang -match '^zh($|[.@]|[-_](CN|SG|Hans))') { $aigateLang = 'zh-CN' } elseif ($aigateLang -match '^en($|[-_.@])') { $aigateLang = 'en' } else { $aigateLang = '${fallback}' }`,
     'function AigateRecord([string]$kind) {',
     `  try { $f = Join-Path $aigateLaunches ('{0}-{1}-${input.key}.launch' -f $aigateNow, $PID); Set-Content -LiteralPath $f -Value @('v=1', "kind=$kind", 'key=${input.key}', 'uid=', "user=$env:USERNAME", "at=$aigateNow") -ErrorAction Stop } catch { }`,
     '}',
   ];
-  const block = (notice: Notice) => [
+  const block = (notice: NoticeSet) => [
     'function AigateBlock {',
-    ...psNotice(notice.lines),
+    ...psNotices(notice),
     "  AigateRecord 'blocked'",
     `  exit ${BLOCKED_EXIT_CODE}`,
     '}',
@@ -316,11 +388,12 @@ function ps1Stub(input: StubInput): string {
         `if ($aigateNow -ge ${Math.floor(input.blockAt.epochMs / 1000)}) { AigateBlock }`,
       );
     lines.push(
-      ...psNotice(input.notice.lines).map((line) => line.slice(2)),
+      ...psNotices(input.notice).map((line) => line.slice(2)),
       "AigateRecord 'warned'",
       '& $aigateOriginal @args',
       'exit $LASTEXITCODE',
     );
   }
-  return `${lines.join('\r\n')}\r\n`;
+  // A byte order mark: Windows PowerShell 5.1 reads a file without one in the ANSI code page.
+  return `\uFEFF${lines.join('\r\n')}\r\n`;
 }

@@ -2,13 +2,17 @@
  * Best-effort desktop notifications when a tool becomes warned or blocked: notify-send to each
  * logged-in graphical user on Linux (run as that user, on their session bus), osascript for the
  * console user on macOS, msg on Windows. Never waits long, never fails the cycle: a machine with
- * no desktop simply gets none.
+ * no desktop simply gets none. Each Linux user reads it in their session's language
+ * (user-locale.ts); macOS and Windows get the policy's default language.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 
+import { localeFromEnv } from '../../policies/notice-locale.js';
+import { NOTICE_TEXTS } from '../../policies/notice-text.js';
 import type { AgentLogger } from '../log.js';
-import type { Notice } from './notice.js';
+import { type Notice, noticeForLocale, type NoticeSet } from './notice.js';
+import { sessionLocale } from './user-locale.js';
 
 const TIMEOUT_MS = 5000;
 
@@ -42,18 +46,30 @@ function linuxSessions(): { uid: number; gid: number; bus: string }[] {
 
 const appleScriptString = (text: string) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
+/** A notification's title and body. */
+function shown(notice: Notice): { title: string; body: string } {
+  return { title: NOTICE_TEXTS[notice.locale].headline(notice.title), body: notice.summary };
+}
+
 export function desktopNotifier(
   log: AgentLogger,
   platform: NodeJS.Platform = process.platform,
-): (notice: Notice) => void {
-  return (notice) => {
-    const title = `aigate: ${notice.title}`;
-    const body = notice.summary;
+): (notices: NoticeSet) => void {
+  return (notices) => {
+    const { title, body } = shown(noticeForLocale(notices, null));
     if (platform === 'linux') {
       const isRoot = process.getuid?.() === 0;
       for (const session of linuxSessions()) {
         if (!isRoot && session.uid !== process.getuid?.()) continue;
-        const env = { DBUS_SESSION_BUS_ADDRESS: session.bus, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+        const locale = isRoot ? sessionLocale(session.uid) : localeFromEnv(process.env);
+        const notice = noticeForLocale(notices, locale);
+        const { title, body } = shown(notice);
+        const env = {
+          DBUS_SESSION_BUS_ADDRESS: session.bus,
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          // GLib programs read non-ASCII arguments in the locale's encoding: UTF-8 for Chinese text.
+          ...(notice.locale === 'en' ? {} : { LANG: 'C.UTF-8' }),
+        };
         launch(
           'notify-send',
           ['--app-name=aigate', `--urgency=${notice.kind === 'block' ? 'critical' : 'normal'}`, title, body],

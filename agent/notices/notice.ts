@@ -1,11 +1,13 @@
 /**
  * What an employee reads when a tool is warned about or blocked: the tool, the policy, the date
  * (in the policy's time zone) with a countdown while warning, the reason, the approved
- * alternatives, who to ask, and the exact command to ask for an exception. Built once here and
- * rendered as text (status, desktop notifications) or embedded in launcher stubs, which compute
- * the countdown themselves when they run. Pure.
+ * alternatives, who to ask, and the exact command to ask for an exception. Built here in every
+ * language aigate ships (texts: policies/notice-text.ts) and rendered as text (status, the
+ * sentinel, desktop notifications) or embedded in launcher stubs, which pick the language from
+ * the user's locale and compute the countdown themselves when they run. Pure.
  */
-import { formatInZone, formatSpan } from '../../policies/time.js';
+import { chooseNoticeLocale, NOTICE_LOCALES, type NoticeLocale } from '../../policies/notice-locale.js';
+import { NOTICE_TEXTS } from '../../policies/notice-text.js';
 import type { Verdict } from '../../policies/verdict.js';
 
 export type NoticeKind = 'warn' | 'block';
@@ -15,9 +17,11 @@ export type NoticeLine = { text: string } | { countdownTo: number; before: strin
 
 export interface Notice {
   kind: NoticeKind;
+  /** The language of every line. */
+  locale: NoticeLocale;
   toolId: string;
   toolName: string;
-  /** One line, for a desktop notification's title. */
+  /** One line, for a desktop notification's title (shown after "aigate:", see NoticeTexts.headline). */
   title: string;
   /** One or two sentences for a desktop notification's body. */
   summary: string;
@@ -31,93 +35,108 @@ export interface NoticeInput {
   version: string | null;
   policyName: string;
   timeZone: string;
+  /** `message` must be in `locale` (see notice-text.ts reasonText). */
   verdict: Pick<
     Verdict,
     'message' | 'contact' | 'alternatives' | 'effectiveAt' | 'upcomingAction' | 'phase' | 'decidedBy'
   >;
+  /** Default `en`. */
+  locale?: NoticeLocale;
+}
+
+/** The same notice in every language aigate ships, and the policy's default language. */
+export interface NoticeSet {
+  /** `spec.notice.locale` (a BCP 47 tag), for users whose language has no texts. */
+  policyLocale: string;
+  byLocale: Readonly<Record<NoticeLocale, Notice>>;
 }
 
 /** `2026-07-10 00:00 (Asia/Shanghai)`. */
-export function formatWhen(epochMs: number, timeZone: string): string {
-  const text = formatInZone(epochMs, timeZone);
-  const match = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}):\d{2} (.+)$/.exec(text);
-  return match ? `${match[1]} (${match[2]})` : text;
+export function formatWhen(epochMs: number, timeZone: string, locale: NoticeLocale = 'en'): string {
+  return NOTICE_TEXTS[locale].when(epochMs, timeZone);
 }
 
-export function exceptionCommand(toolId: string): string {
-  return `aigate-agent request-exception ${toolId} --reason "what you need it for"`;
+/** The command an employee runs to ask for an exception, with a placeholder reason in their language. */
+export function exceptionCommand(toolId: string, locale: NoticeLocale = 'en'): string {
+  return NOTICE_TEXTS[locale].exceptionCommand(toolId);
 }
 
 export function buildNotice(input: NoticeInput): Notice {
   const { kind, toolId, toolName, verdict } = input;
+  const locale = input.locale ?? 'en';
+  const t = NOTICE_TEXTS[locale];
   const named = input.version ? `${toolName} ${input.version}` : toolName;
   const effective = verdict.effectiveAt ? Date.parse(verdict.effectiveAt) : null;
-  const when = effective !== null ? formatWhen(effective, input.timeZone) : null;
+  const when = effective !== null ? t.when(effective, input.timeZone) : null;
   const lines: NoticeLine[] = [];
   const text = (line: string) => lines.push({ text: line });
   const counting = kind === 'warn' && verdict.phase === 'warn-window' && effective !== null;
   const becomesBlocked = counting && verdict.upcomingAction === 'block';
 
-  let title: string;
-  let summary: string;
-  if (kind === 'block') {
-    title = `${toolName} is blocked on this computer`;
-    summary = `${verdict.message}${verdict.alternatives.length ? ` Use instead: ${verdict.alternatives.join(', ')}.` : ''}`;
-  } else if (becomesBlocked) {
-    title = `${toolName} will be blocked on this computer from ${when}`;
-    summary = `${verdict.message}${verdict.alternatives.length ? ` Please move to: ${verdict.alternatives.join(', ')}.` : ''}`;
-  } else {
-    title = `${toolName} is discouraged on this computer`;
-    summary = `${verdict.message}${verdict.alternatives.length ? ` Please use instead: ${verdict.alternatives.join(', ')}.` : ''}`;
-  }
+  const title =
+    kind === 'block'
+      ? t.blockTitle(toolName)
+      : becomesBlocked
+        ? t.willBlockTitle(toolName, when!)
+        : t.discouragedTitle(toolName);
+  const summary = t.summary(
+    kind === 'block' ? 'block' : becomesBlocked ? 'will-block' : 'discouraged',
+    verdict.message,
+    verdict.alternatives,
+  );
 
-  text(becomesBlocked ? `aigate: ${toolName} will be blocked on this computer soon.` : `aigate: ${title}.`);
+  text(becomesBlocked ? t.blockedSoon(toolName) : `${t.headline(title)}${locale === 'en' ? '.' : '。'}`);
   text('');
   text(`  ${verdict.message}`);
   text('');
   if (kind === 'block') {
-    text(
-      when !== null
-        ? `  Blocked since ${when} by the company policy "${input.policyName}".`
-        : `  Blocked by the company policy "${input.policyName}".`,
-    );
+    text(t.blockedSince(when, input.policyName));
   } else if (counting) {
-    text(
-      `  From ${when}, ${named} will ${becomesBlocked ? 'no longer start on this computer' : 'be restricted by the company policy'}.`,
-    );
-    lines.push({
-      countdownTo: effective,
-      before: '  That is in ',
-      after: '.',
-      elapsed: '  That time has come: the agent will apply it at its next check.',
-    });
+    text(t.fromWhen(when!, named, becomesBlocked));
+    lines.push({ countdownTo: effective, ...t.countdown });
   } else {
-    text(`  The company policy "${input.policyName}" discourages ${named}.`);
+    text(t.discourages(input.policyName, named));
   }
-  if (verdict.alternatives.length > 0) text(`  Approved alternatives: ${verdict.alternatives.join(', ')}`);
-  if (verdict.contact) text(`  Questions: ${verdict.contact}`);
-  text(
-    kind === 'block'
-      ? `  If you need ${toolName} for your work, you can ask for an exception:`
-      : `  Need ${toolName} for your work? Ask for an exception:`,
-  );
-  text(`    ${exceptionCommand(toolId)}`);
-  if (kind === 'block') {
-    text(`  Nothing was deleted: if ${toolName} is allowed again, it comes back exactly as it was.`);
-  } else {
-    text(`  ${toolName} starts normally for now.`);
-  }
+  if (verdict.alternatives.length > 0) text(t.alternatives(t.list(verdict.alternatives)));
+  if (verdict.contact) text(t.questions(verdict.contact));
+  text(t.askForException(toolName, kind === 'block'));
+  text(`    ${t.exceptionCommand(toolId)}`);
+  text(kind === 'block' ? t.nothingDeleted(toolName) : t.startsForNow(toolName));
   text('');
-  return { kind, toolId, toolName, title, summary, lines };
+  return { kind, locale, toolId, toolName, title, summary, lines };
+}
+
+/**
+ * The notice in every language: `reason(locale)` gives the verdict's reason in that language
+ * (the policy's per-language message, or aigate's text).
+ */
+export function buildNotices(
+  input: Omit<NoticeInput, 'locale'>,
+  reason: (locale: NoticeLocale) => string,
+  policyLocale: string,
+): NoticeSet {
+  const byLocale = Object.fromEntries(
+    NOTICE_LOCALES.map((locale) => [
+      locale,
+      buildNotice({ ...input, locale, verdict: { ...input.verdict, message: reason(locale) } }),
+    ]),
+  ) as Record<NoticeLocale, Notice>;
+  return { policyLocale, byLocale };
+}
+
+/** The notice for a user whose locale is `userLocale` (a POSIX name or tag; null when unknown). */
+export function noticeForLocale(set: NoticeSet, userLocale: string | null): Notice {
+  return set.byLocale[chooseNoticeLocale(userLocale, set.policyLocale)];
 }
 
 /** The notice as plain text, with countdowns computed at `nowMs`. */
 export function renderNotice(notice: Notice, nowMs: number): string {
+  const span = NOTICE_TEXTS[notice.locale].span;
   return notice.lines
     .map((line) => {
       if ('text' in line) return line.text;
       const left = line.countdownTo - nowMs;
-      return left > 0 ? `${line.before}${formatSpan(left)}${line.after}` : line.elapsed;
+      return left > 0 ? `${line.before}${span(left)}${line.after}` : line.elapsed;
     })
     .join('\n');
 }

@@ -33,7 +33,10 @@ export const ToolStatus = Type.Object(
     until: Nullable(Type.String()),
     nextChangeAt: Nullable(Type.String()),
     decidedBy: Type.String(),
+    /** The reason, in English (or the policy's language when it gives no English message). */
     message: Type.String(),
+    /** The reason per notice language (`en`, `zh-CN`), for `status` in the reader's language. Absent in older files. */
+    messages: Type.Optional(Type.Record(Type.String(), Type.String())),
     contact: Nullable(Type.String()),
     alternatives: Type.Array(Type.String()),
     catalogued: Type.Boolean(),
@@ -79,6 +82,8 @@ export const StatusFile = Type.Object(
         revision: Type.Integer(),
         mode: Type.String(),
         timeZone: Type.String(),
+        /** The policy's default notice language (spec.notice.locale). Absent in older files. */
+        noticeLocale: Type.Optional(Type.String()),
         acceptedAt: Nullable(Type.String()),
       }),
       Type.Null(),

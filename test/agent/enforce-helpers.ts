@@ -84,7 +84,7 @@ export async function makeEnforcer(
     log: silentLogger(),
     emit: async (event) => void events.push(event),
     clock: Date.now,
-    notify: (notice) => notices.push(notice.title),
+    notify: (set) => notices.push(set.byLocale.en.title),
   });
   await enforcer.load();
   return { enforcer, events, notices, paths };

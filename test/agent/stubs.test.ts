@@ -15,7 +15,13 @@ import {
   stubFlavour,
   type StubInput,
 } from '../../agent/enforce/stubs.js';
-import { buildNotice, type NoticeInput, renderNotice } from '../../agent/notices/notice.js';
+import {
+  buildNotice,
+  buildNotices,
+  type NoticeInput,
+  type NoticeSet,
+  renderNotice,
+} from '../../agent/notices/notice.js';
 import { run, tempDir } from './helpers.js';
 
 const EFFECTIVE = Date.parse('2026-07-09T16:00:00Z'); // 2026-07-10 00:00 in Asia/Shanghai
@@ -39,9 +45,17 @@ const warnInput = (overrides: Partial<NoticeInput['verdict']> = {}): NoticeInput
   },
 });
 
-const stubInput = (kind: 'warn' | 'block', original: string, launchesDir: string): StubInput => {
-  const warn = buildNotice(warnInput());
-  const block = buildNotice({ ...warnInput({ phase: 'in-effect', upcomingAction: null }), kind: 'block' });
+/** The notice in every language, its reason as given (a policy message in the Chinese one too). */
+const noticeSet = (input: NoticeInput, policyLocale = 'en'): NoticeSet =>
+  buildNotices(
+    input,
+    (locale) => (locale === 'en' ? input.verdict.message : `中文：${input.verdict.message}`),
+    policyLocale,
+  );
+
+const stubInput = (kind: 'warn' | 'block', original: string, launchesDir: string, policyLocale = 'en'): StubInput => {
+  const warn = noticeSet(warnInput(), policyLocale);
+  const block = noticeSet({ ...warnInput({ phase: 'in-effect', upcomingAction: null }), kind: 'block' }, policyLocale);
   return {
     kind,
     toolId: 'claude-code',
