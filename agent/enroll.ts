@@ -11,7 +11,7 @@ import { Value } from '@sinclair/typebox/value';
 
 import { publicKeyFingerprint, validatePublicJwk } from '../policies/keys.js';
 import { EnrollReply } from '../policies/protocol.js';
-import type { MachineFacts } from './facts.js';
+import type { MachineFacts } from './host/os.js';
 import { checkReply, errorMessage, MalformedReply, ServerUnreachable } from './net/contact.js';
 import { httpJson } from './net/device-http.js';
 import { checkServerUrl, isFingerprint } from './net/server-url.js';

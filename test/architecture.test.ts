@@ -5,6 +5,8 @@
  * - `policies/` imports neither, and nothing that does I/O (files, processes, network, database).
  * - Inside `server/`, no module imports one from a higher layer (SERVER_LAYERS, lowest first).
  *   The admin CLI (`server/cli/`) and its HTTP client sit on top and are not imported by the server.
+ * - `agent/host/` (the one source of host facts: processes, users and homes, OS) imports only
+ *   itself and `policies/`: inventory, enforcement, sentinel and status build on it, not it on them.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -120,6 +122,13 @@ describe('import direction', () => {
         (i.from.startsWith('server/ui/') && i.target!.startsWith('server/routes/')),
     );
     expect(crossing.map((i) => `${i.from} -> ${i.target}`)).toEqual([]);
+  });
+
+  it('agent/host/ imports nothing of the agent above it', async () => {
+    const bad = (await importsOf('agent/host')).filter(
+      (i) => i.target !== null && !i.target.startsWith('agent/host/') && !i.target.startsWith('policies/'),
+    );
+    expect(bad.map((i) => `${i.from} -> ${i.specifier}`)).toEqual([]);
   });
 
   it('the layer list covers every server file (a new folder must be placed)', async () => {

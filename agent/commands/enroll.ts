@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { enrollDevice, EnrollError } from '../enroll.js';
-import { machineFacts } from '../facts.js';
+import { machineFacts } from '../host/os.js';
 import { defaultStateDir } from '../state/paths.js';
 import { addStateDirOption, CliError, EXIT_USAGE } from './common.js';
 

@@ -11,7 +11,7 @@ import { Enforcer, LedgerDamaged } from '../enforce/engine.js';
 import { lexists } from '../enforce/fs-facts.js';
 import type { AgentEvent } from '../events/event.js';
 import { EventSpool } from '../events/spool.js';
-import { machineHomes } from '../homes.js';
+import { machineHomes } from '../host/users.js';
 import { createLogger } from '../log.js';
 import { acquireLock, LockHeldError } from '../state/lock.js';
 import { statePaths } from '../state/paths.js';

@@ -13,34 +13,21 @@
  *
  * Anything matching by path but owned by someone else is skipped and reported, never signalled;
  * so are this agent, its parent and pid 1. Just before each signal the process's uid and start
- * time are read again, so a recycled pid is not hit. Linux reads /proc; macOS uses `ps` (uid
- * included) and has no exe identity; Windows is not supported yet.
+ * time are read again, so a recycled pid is not hit. The process list is the host's
+ * (agent/host/processes.ts): Linux reads /proc; macOS uses `ps` (uids and start time included,
+ * no exe identity); Windows gives no owner, so nothing is stopped there.
  */
-import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 
+import { listProcesses as listHostProcesses, type ProcessInfo, readProcess } from '../host/processes.js';
 import { isAlive } from '../pid.js';
 import { identityOf, sameIdentity } from './fs-facts.js';
 import { isWithin } from './guard.js';
 
-const run = promisify(execFile);
+export type { ProcessInfo } from '../host/processes.js';
 
 const INTERPRETERS = /^(node|nodejs|bun|deno|python[0-9.]*|pypy[0-9.]*|ruby|java|electron|sh|bash|dash|zsh)(\.exe)?$/i;
-
-export interface ProcessInfo {
-  pid: number;
-  exe: string | null;
-  /** Device+inode of the executable, when known (Linux). */
-  exeId: { dev: string; ino: string } | null;
-  cwd: string | null;
-  args: string[];
-  /** Real and effective uid; null when unknown (then the process is never stopped). */
-  uids: { real: number; effective: number } | null;
-  /** Start time in clock ticks since boot (Linux), to recognise a recycled pid. */
-  startTime: string | null;
-}
 
 /** A folder or file of the instance, with the identity it must still have. */
 export interface Identified {
@@ -64,96 +51,20 @@ export interface StopSpec {
   files?: readonly Identified[];
 }
 
-function parseStatus(text: string): ProcessInfo['uids'] {
-  const line = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
-  return line ? { real: Number(line[1]), effective: Number(line[2]) } : null;
-}
-
-function parseStartTime(text: string): string | null {
-  // Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return rest[19] ?? null;
-}
-
-async function procInfo(pid: number): Promise<ProcessInfo | null> {
-  const dir = `/proc/${pid}`;
-  const [exe, exeStat, cwd, cmdline, status, statText] = await Promise.all([
-    readlink(`${dir}/exe`).catch(() => null),
-    stat(`${dir}/exe`, { bigint: true }).catch(() => null),
-    readlink(`${dir}/cwd`).catch(() => null),
-    readFile(`${dir}/cmdline`).catch(() => null),
-    readFile(`${dir}/status`, 'utf8').catch(() => null),
-    readFile(`${dir}/stat`, 'utf8').catch(() => null),
-  ]);
-  if (cmdline === null && exe === null) return null;
-  // The reads above are not atomic: if the pid ended and was reused meanwhile, the fields may
-  // mix two processes (one's executable, the other's owner and start time) and the start-time
-  // check before a signal would then pass for the wrong one. Read the start time again and drop
-  // the entry when it changed (the next listing sees the new process whole).
-  const startTime = statText ? parseStartTime(statText) : null;
-  const again = await readFile(`${dir}/stat`, 'utf8').catch(() => null);
-  if (startTime === null || again === null || parseStartTime(again) !== startTime) return null;
-  const args = cmdline
-    ? cmdline
-        .subarray(0, 64 * 1024)
-        .toString('utf8')
-        .split('\0')
-        .filter(Boolean)
-    : [];
-  return {
-    pid,
-    exe: exe?.replace(/ \(deleted\)$/, '') ?? null,
-    exeId: exeStat ? identityOf(exeStat) : null,
-    cwd,
-    args,
-    uids: status ? parseStatus(status) : null,
-    startTime,
-  };
-}
-
-async function linuxProcesses(): Promise<ProcessInfo[]> {
-  let names: string[];
-  try {
-    names = await readdir('/proc');
-  } catch {
-    return [];
-  }
-  const all = await Promise.all(names.filter((name) => /^\d+$/.test(name)).map((name) => procInfo(Number(name))));
-  return all.filter((info): info is ProcessInfo => info !== null);
-}
-
-async function psProcesses(): Promise<ProcessInfo[]> {
-  try {
-    const { stdout } = await run('ps', ['-axo', 'pid=,ruid=,uid=,command='], { maxBuffer: 32 * 1024 * 1024 });
-    return stdout
-      .split('\n')
-      .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({
-        pid: Number(m[1]),
-        exe: null,
-        exeId: null,
-        cwd: null,
-        args: m[4]!.split(/\s+/),
-        uids: { real: Number(m[2]), effective: Number(m[3]) },
-        startTime: null,
-      }));
-  } catch {
-    return [];
-  }
-}
-
+/** Every process, with executable identities (Linux); [] when the list cannot be had. */
 export async function listProcesses(): Promise<ProcessInfo[]> {
-  if (process.platform === 'linux') return linuxProcesses();
-  if (process.platform === 'darwin') return psProcesses();
-  return [];
+  try {
+    return (await listHostProcesses({ exeId: true })).processes;
+  } catch {
+    return [];
+  }
 }
 
 /** The script an interpreter runs: its first non-option argument, made absolute. */
 export function scriptOf(info: ProcessInfo): string | null {
-  const program = path.basename(info.exe ?? info.args[0] ?? '');
-  if (!INTERPRETERS.test(program) && !INTERPRETERS.test(path.basename(info.args[0] ?? ''))) return null;
-  const script = info.args.slice(1).find((arg) => !arg.startsWith('-'));
+  const program = path.basename(info.exe ?? info.argv[0] ?? '');
+  if (!INTERPRETERS.test(program) && !INTERPRETERS.test(path.basename(info.argv[0] ?? ''))) return null;
+  const script = info.argv.slice(1).find((arg) => !arg.startsWith('-'));
   if (!script) return null;
   if (path.isAbsolute(script)) return path.normalize(script);
   return info.cwd ? path.resolve(info.cwd, script) : null;
@@ -200,12 +111,12 @@ export function matchProcess(
     else if (realScript && inFolder(realScript, false)) why = `its script resolves into the quarantined instance`;
   }
   if (!why) return { kind: 'none' };
-  if (!info.uids) return { kind: 'skip', reason: `${why}, but its owner is unknown` };
+  if (info.uid === null || info.euid === null) return { kind: 'skip', reason: `${why}, but its owner is unknown` };
   if (!spec.owners) return { kind: 'skip', reason: `${why}, but the ledger entry records no owner` };
-  if (!spec.owners.includes(info.uids.real) || !spec.owners.includes(info.uids.effective)) {
+  if (!spec.owners.includes(info.uid) || !spec.owners.includes(info.euid)) {
     return {
       kind: 'skip',
-      reason: `${why}, but it runs as uid ${info.uids.real}/${info.uids.effective}, not the instance's owner (${spec.owners.join(', ')})`,
+      reason: `${why}, but it runs as uid ${info.uid}/${info.euid}, not the instance's owner (${spec.owners.join(', ')})`,
     };
   }
   return { kind: 'stop' };
@@ -247,15 +158,15 @@ export async function findInstanceProcesses(
   return { stop, skipped };
 }
 
-/** The same process still (uid and start time unchanged)? */
-async function unchanged(info: ProcessInfo): Promise<boolean> {
-  if (process.platform !== 'linux') return isAlive(info.pid);
-  const now = await procInfo(info.pid);
+/** The same process still (uids and start time unchanged, both known)? */
+function unchanged(info: ProcessInfo): boolean {
+  const now = readProcess(info.pid);
   return (
     now !== null &&
-    now.startTime === info.startTime &&
-    now.uids?.real === info.uids?.real &&
-    now.uids?.effective === info.uids?.effective
+    now.startTicks !== null &&
+    now.startTicks === info.startTicks &&
+    now.uid === info.uid &&
+    now.euid === info.euid
   );
 }
 
@@ -265,7 +176,7 @@ export async function stopProcesses(spec: StopSpec): Promise<StopResult> {
   const { stop, skipped } = await findInstanceProcesses(spec);
   result.skipped = skipped;
   const signal = async (info: ProcessInfo, sig: NodeJS.Signals, into: number[]) => {
-    if (!(await unchanged(info))) return;
+    if (!unchanged(info)) return;
     try {
       process.kill(info.pid, sig);
       into.push(info.pid);

@@ -11,7 +11,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { userNameOf } from '../users.js';
+import { userNameOf } from '../host/users.js';
 import { type AgentEvent, newEvent, stableEventId } from './event.js';
 
 const NAME = /^\d{1,12}-\d{1,12}-[0-9a-f]{16}\.launch$/;

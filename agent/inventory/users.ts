@@ -7,8 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { OsName } from '../../policies/schema.js';
+import { homesFolder, isPersonAccount, isPersonFolder, parsePasswd, type PasswdEntry } from '../host/users.js';
 import type { ScanFs } from './fs.js';
-import { isPersonAccount, parsePasswd, type PasswdEntry } from './parse/system.js';
 
 export interface Home {
   user: string;
@@ -23,16 +23,6 @@ export interface UserDirectory {
   ownerOf(stats: { uid: number } | null): string | null;
 }
 
-const NOT_PEOPLE_WINDOWS = new Set([
-  'public',
-  'default',
-  'default user',
-  'all users',
-  'defaultapppool',
-  'wdagutilityaccount',
-]);
-const NOT_PEOPLE_MAC = new Set(['shared', 'guest']);
-
 export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserDirectory {
   const passwd = platform === 'windows' ? [] : readPasswd(fs, root);
   const homes = new Map<string, Home>();
@@ -43,17 +33,9 @@ export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserD
     homes.set(real, { user, dir, current: real === current });
   };
   for (const entry of passwd) if (isPersonAccount(entry)) add(entry.name, path.join(root, entry.home));
-  const parents = platform === 'windows' ? ['Users'] : platform === 'darwin' ? ['Users'] : ['home'];
-  for (const parent of parents) {
-    const dir = path.join(root, parent);
-    for (const entry of fs.list(dir) ?? []) {
-      if (!entry.isDirectory || entry.name.startsWith('.') || entry.name === 'lost+found') continue;
-      const lower = entry.name.toLowerCase();
-      if (platform === 'windows' && NOT_PEOPLE_WINDOWS.has(lower)) continue;
-      if (platform === 'darwin' && NOT_PEOPLE_MAC.has(lower)) continue;
-      add(entry.name, path.join(dir, entry.name));
-    }
-  }
+  const dir = path.join(root, homesFolder(platform));
+  for (const entry of fs.list(dir) ?? [])
+    if (entry.isDirectory && isPersonFolder(entry.name, platform)) add(entry.name, path.join(dir, entry.name));
   return directory(fs, [...homes.values()], passwd, platform);
 }
 

@@ -12,6 +12,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { DeviceExceptionRequestView, type ExceptionRequestBody } from '../../policies/protocol.js';
+import { userNameOf } from '../host/users.js';
 import type { AgentLogger } from '../log.js';
 import {
   checkReply,
@@ -24,7 +25,6 @@ import {
 import type { DeviceHttp } from '../net/device-http.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_FILE_MODE } from '../state/paths.js';
-import { userNameOf } from '../users.js';
 import { readRequest, REQUEST_NAME } from './request-file.js';
 
 export const TrackedRequest = Type.Object(

@@ -15,7 +15,7 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import type { ToolFingerprint } from '../../policies/protocol.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent, stableEventId } from '../events/event.js';
-import { userNameOf } from '../users.js';
+import { userNameOf } from '../host/users.js';
 import { FingerprintStore } from './fingerprints.js';
 import type { ProcessMatch } from './identify.js';
 import { Sentinel } from './sentinel.js';

@@ -1,7 +1,10 @@
 /**
  * The sentinel: notices processes as they start and stops those running a blocked tool's code,
  * wherever the code lives and however it was started. Linux: polls /proc (see
- * docs/sentinel.md for why polling and not the netlink process connector or fanotify).
+ * docs/sentinel.md for why polling and not the netlink process connector or fanotify). macOS and
+ * Windows: polls the host's process list (`ps`, the CIM list; agent/host/processes.ts) with the
+ * same identification, stop and notice path; a full listing costs far more there, so the default
+ * period is longer (POLL_MS).
  *
  * Each tick lists /proc; a pid not seen on the previous tick is read and identified. A process
  * identified as a tool is passed to `isBlocked`; if blocked it is stopped under the safety rules
@@ -12,11 +15,63 @@
 import * as fs from 'node:fs';
 
 import type { CatalogIndex } from '../../policies/catalog/index.js';
-import { parseProcCmdline } from '../inventory/parse/processes.js';
+import type { OsName } from '../../policies/schema.js';
+import { hostOs } from '../host/os.js';
+import { parseProcCmdline, readExe } from '../host/proc-fs.js';
+import { listProcesses } from '../host/processes.js';
 import type { FingerprintStore } from './fingerprints.js';
 import { identifyProcess, type ProcessMatch } from './identify.js';
 import { listPids, type ProcessStart, readProcess } from './proc.js';
 import { stopMatched, type StopOutcome } from './stop.js';
+
+/**
+ * Where a tick's processes come from. `list` is called once per tick and gives the pids now
+ * running; `signature` (the executable and the start of argv: what an exec changes) and `read`
+ * are then asked about some of them during that tick.
+ */
+export interface ProcessSource {
+  list(): Promise<number[]>;
+  /** Cheap: tells whether the process exec'd since it was read. */
+  signature(pid: number): string | null;
+  /** The executable only (the periodic sweep), or null. */
+  exe(pid: number): string | null;
+  read(pid: number): ProcessStart | null;
+}
+
+/** Linux: /proc read per pid (only new or changed pids are read whole). */
+export function procSource(procRoot = '/proc'): ProcessSource {
+  return {
+    list: () => Promise.resolve(listPids(procRoot)),
+    signature: (pid) => readSignature(procRoot, pid),
+    exe: (pid) => readExe(procRoot, pid),
+    read: (pid) => readProcess(pid, procRoot),
+  };
+}
+
+/**
+ * macOS and Windows: one full listing per tick (`list` gives it; the others answer from it).
+ * `fetch` is the host's listing by default; tests give it recorded `ps` or CIM output.
+ */
+export function snapshotSource(
+  fetch: () => Promise<ProcessStart[]> = async () => (await listProcesses()).processes,
+): ProcessSource {
+  let byPid = new Map<number, ProcessStart>();
+  return {
+    list: async () => {
+      byPid = new Map((await fetch()).map((p) => [p.pid, p]));
+      return [...byPid.keys()];
+    },
+    signature: (pid) => {
+      const p = byPid.get(pid);
+      return p ? signatureOf(p.exe, p.argv) : null;
+    },
+    exe: (pid) => byPid.get(pid)?.exe ?? null,
+    read: (pid) => byPid.get(pid) ?? null,
+  };
+}
+
+/** Default poll period per OS, ms: /proc is cheap; `ps` and PowerShell start a process per listing. */
+export const POLL_MS: Record<OsName, number> = { linux: 250, darwin: 1000, windows: 3000 };
 
 export interface SentinelOptions {
   catalog: CatalogIndex;
@@ -29,13 +84,16 @@ export interface SentinelOptions {
   onMatch(match: ProcessMatch, outcome: StopOutcome): void;
   /** Called when something goes wrong in a tick (never throws out of the loop). */
   onError?(error: unknown): void;
-  /** Poll period in ms (default 250: p99 start-to-stop well under 1 s, see README.md). */
+  /** Poll period in ms (default POLL_MS of the OS; Linux 250: p99 start-to-stop well under 1 s, see README.md). */
   intervalMs?: number;
   /** Period of the full re-read of processes that exec'd since first seen, in ms (default 2000). */
   sweepMs?: number;
   /** Stop matched processes (default true); false only reports. */
   stop?: boolean;
+  /** A /proc to read instead of the real one (tests); Linux only. */
   procRoot?: string;
+  /** Where processes come from (default: /proc on Linux, the host's listing elsewhere). */
+  source?: ProcessSource;
 }
 
 export interface SentinelStats {
@@ -55,8 +113,13 @@ export class Sentinel {
   private lastSweep = 0;
   private readonly protectedPids = new Set([process.pid, process.ppid]);
   readonly stats: SentinelStats = { ticks: 0, processesRead: 0, matches: 0, stopped: 0 };
+  private readonly source: ProcessSource;
 
-  constructor(private readonly options: SentinelOptions) {}
+  constructor(private readonly options: SentinelOptions) {
+    this.source =
+      options.source ??
+      (hostOs() === 'linux' || options.procRoot !== undefined ? procSource(options.procRoot) : snapshotSource());
+  }
 
   /** Starts polling; the first tick reads every process already running. */
   start(): void {
@@ -75,9 +138,8 @@ export class Sentinel {
 
   /** One tick: exposed for tests and the benchmark. */
   async tick(): Promise<void> {
-    const procRoot = this.options.procRoot ?? '/proc';
     this.stats.ticks++;
-    const pids = listPids(procRoot);
+    const pids = await this.source.list();
     const next = new Map<number, Seen>();
     const sweep = Date.now() - this.lastSweep >= (this.options.sweepMs ?? 2000);
     if (sweep) this.lastSweep = Date.now();
@@ -93,14 +155,14 @@ export class Sentinel {
       if (seen.looksLeft > 0) {
         // Only a changed executable or command line (the exec after a fork) is worth a full read.
         seen.looksLeft--;
-        if (readSignature(procRoot, pid) !== seen.signature) toRead.push(pid);
-      } else if (sweep && readExe(procRoot, pid) !== seen.exe) {
+        if (this.source.signature(pid) !== seen.signature) toRead.push(pid);
+      } else if (sweep && this.source.exe(pid) !== seen.exe) {
         toRead.push(pid);
       }
     }
     this.known = next;
     for (const pid of toRead) {
-      const info = readProcess(pid, procRoot);
+      const info = this.source.read(pid);
       if (!info) continue;
       this.stats.processesRead++;
       const prior = this.known.get(pid);
@@ -141,7 +203,7 @@ export class Sentinel {
         this.options.onError?.(error);
       }
       if (!this.running) return;
-      const wait = Math.max(0, (this.options.intervalMs ?? 250) - (Date.now() - started));
+      const wait = Math.max(0, (this.options.intervalMs ?? POLL_MS[hostOs()]) - (Date.now() - started));
       await new Promise<void>((resolve) => {
         this.timer = setTimeout(resolve, wait);
         this.timer.unref?.();
@@ -166,14 +228,6 @@ function readSignature(procRoot: string, pid: number): string | null {
   try {
     const argv = parseProcCmdline(fs.readFileSync(`${procRoot}/${pid}/cmdline`).subarray(0, 4096));
     return signatureOf(readExe(procRoot, pid), argv);
-  } catch {
-    return null;
-  }
-}
-
-function readExe(procRoot: string, pid: number): string | null {
-  try {
-    return fs.readlinkSync(`${procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
   } catch {
     return null;
   }

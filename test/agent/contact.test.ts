@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { userNameOf } from '../../agent/host/users.js';
 import { silentLogger } from '../../agent/log.js';
 import { ContactError, MalformedReply, ServerError } from '../../agent/net/contact.js';
 import { DeviceHttp } from '../../agent/net/device-http.js';
@@ -20,7 +21,6 @@ import { dropRequest } from '../../agent/requests/request-file.js';
 import { generateDeviceKey } from '../../agent/state/device-key.js';
 import { ensureStateLayout } from '../../agent/state/layout.js';
 import { statePaths } from '../../agent/state/paths.js';
-import { userNameOf } from '../../agent/users.js';
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import { tempDir } from './helpers.js';
 

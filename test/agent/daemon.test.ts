@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isOurStub } from '../../agent/enforce/steps.js';
-import { userNameOf } from '../../agent/users.js';
+import { userNameOf } from '../../agent/host/users.js';
 import { type AgentSetup, enrollBin, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
 import { agentBin, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm, isRoot, OWNER_GID, OWNER_UID } from './trees.js';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { collectLaunchRecords, parseLaunchRecord, removeRecords } from '../../agent/events/launch-records.js';
+import { userNameOf } from '../../agent/host/users.js';
 import { dropRequest, readRequest } from '../../agent/requests/request-file.js';
-import { userNameOf } from '../../agent/users.js';
 import { tempDir } from './helpers.js';
 import { isRoot, OWNER_GID, OWNER_UID } from './trees.js';
 

@@ -201,12 +201,14 @@ describe.runIf(isRoot)('owner and mode through checked handles', () => {
 describe('which processes a block may stop', () => {
   const proc = (over: Partial<ProcessInfo>): ProcessInfo => ({
     pid: 4321,
+    ppid: 1,
     exe: '/usr/bin/node',
     exeId: null,
     cwd: '/home/alice',
-    args: ['node'],
-    uids: { real: 1000, effective: 1000 },
-    startTime: '1',
+    argv: ['node'],
+    uid: 1000,
+    euid: 1000,
+    startTicks: 1,
     ...over,
   });
   const spec = {
@@ -222,36 +224,30 @@ describe('which processes a block may stop', () => {
   it('stops the owner running the instance, skips anyone else, ignores the rest', () => {
     expect(
       matchProcess(
-        proc({ args: ['node', '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js'] }),
+        proc({ argv: ['node', '/home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js'] }),
         spec,
       ),
     ).toEqual({ kind: 'stop' });
     expect(
-      matchProcess(proc({ args: ['node', '--no-warnings', '/home/alice/.npm-global/bin/claude', 'chat'] }), spec),
+      matchProcess(proc({ argv: ['node', '--no-warnings', '/home/alice/.npm-global/bin/claude', 'chat'] }), spec),
     ).toEqual({ kind: 'stop' });
-    expect(matchProcess(proc({ exe: `${spec.folders[0]!.path}/vendor/rg`, args: ['rg'] }), spec)).toEqual({
+    expect(matchProcess(proc({ exe: `${spec.folders[0]!.path}/vendor/rg`, argv: ['rg'] }), spec)).toEqual({
       kind: 'stop',
     });
     expect(
-      matchProcess(
-        proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 0, effective: 0 } }),
-        spec,
-      ),
+      matchProcess(proc({ argv: ['node', '/home/alice/.npm-global/bin/claude'], uid: 0, euid: 0 }), spec),
     ).toMatchObject({ kind: 'skip', reason: expect.stringContaining('uid 0/0') });
     expect(
-      matchProcess(
-        proc({ args: ['node', '/home/alice/.npm-global/bin/claude'], uids: { real: 1000, effective: 0 } }),
-        spec,
-      ),
+      matchProcess(proc({ argv: ['node', '/home/alice/.npm-global/bin/claude'], uid: 1000, euid: 0 }), spec),
     ).toMatchObject({ kind: 'skip' });
     expect(
-      matchProcess(proc({ args: ['vim', '/home/alice/.npm-global/bin/claude'], exe: '/usr/bin/vim' }), spec),
+      matchProcess(proc({ argv: ['vim', '/home/alice/.npm-global/bin/claude'], exe: '/usr/bin/vim' }), spec),
     ).toEqual({ kind: 'none' });
-    expect(matchProcess(proc({ args: ['node', 'server.js', '/home/alice/.npm-global/bin/claude'] }), spec)).toEqual({
+    expect(matchProcess(proc({ argv: ['node', 'server.js', '/home/alice/.npm-global/bin/claude'] }), spec)).toEqual({
       kind: 'none',
     });
     expect(
-      matchProcess(proc({ args: ['node', '/home/alice/.npm-global/bin/claude'] }), {
+      matchProcess(proc({ argv: ['node', '/home/alice/.npm-global/bin/claude'] }), {
         folders: spec.folders,
         files: spec.files,
       }),

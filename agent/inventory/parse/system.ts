@@ -1,30 +1,4 @@
-/** Small system files: /etc/passwd, .npmrc, dpkg's status database and apk's installed database. */
-
-export interface PasswdEntry {
-  name: string;
-  uid: number;
-  home: string;
-  shell: string;
-}
-
-export function parsePasswd(text: string): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    if (line === '' || line.startsWith('#')) continue;
-    const fields = line.split(':');
-    if (fields.length < 7) continue;
-    const uid = Number(fields[2]);
-    if (!fields[0] || !Number.isInteger(uid) || uid < 0 || !fields[5]) continue;
-    out.push({ name: fields[0], uid, home: fields[5], shell: fields[6] ?? '' });
-  }
-  return out;
-}
-
-/** Accounts that belong to people (or root): a login shell and a uid outside the system range. */
-export function isPersonAccount(entry: PasswdEntry): boolean {
-  if (/(nologin|false|sync|shutdown|halt)$/.test(entry.shell)) return false;
-  return entry.uid === 0 || (entry.uid >= 1000 && entry.uid !== 65534);
-}
+/** Small system files: .npmrc, dpkg's status database and apk's installed database (/etc/passwd: agent/host/users.ts). */
 
 /**
  * The `prefix` an .npmrc sets, with `~` and `${HOME}` expanded; null when absent or when it

@@ -1,18 +1,12 @@
 /** The pure parsers: bytes or text found on disk in, data out. Table-driven. */
 import { describe, expect, it } from 'vitest';
 
+import { isPersonAccount, parsePasswd } from '../../../agent/host/users.js';
 import { npmAiSdks, pypiAiSdks } from '../../../agent/inventory/ai-sdks.js';
 import { parsePluginXml } from '../../../agent/inventory/parse/jetbrains.js';
 import { npmPackageOf, parseNativeVersionEntry, shimRunsPackage } from '../../../agent/inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../../../agent/inventory/parse/package-json.js';
 import { bundleInfo, parseBinaryPlist, parsePlist, parseXmlPlist } from '../../../agent/inventory/parse/plist.js';
-import {
-  argvPaths,
-  parseProcCmdline,
-  parsePsComm,
-  parseWindowsProcesses,
-  splitWindowsCommandLine,
-} from '../../../agent/inventory/parse/processes.js';
 import {
   parseDistInfoDirName,
   parseMetadata,
@@ -22,13 +16,7 @@ import {
   parseUvReceipt,
   recordScripts,
 } from '../../../agent/inventory/parse/python.js';
-import {
-  isPersonAccount,
-  parseApkInstalled,
-  parseDpkgStatus,
-  parseNpmrcPrefix,
-  parsePasswd,
-} from '../../../agent/inventory/parse/system.js';
+import { parseApkInstalled, parseDpkgStatus, parseNpmrcPrefix } from '../../../agent/inventory/parse/system.js';
 import { decodeText } from '../../../agent/inventory/parse/text.js';
 import { checkVersion } from '../../../agent/inventory/parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../../../agent/inventory/parse/vscode.js';
@@ -463,54 +451,4 @@ describe('layouts', () => {
     ['/usr/bin/claude', null],
     ['/x/node_modules', null],
   ])('npmPackageOf(%j)', (p, expected) => expect(npmPackageOf(p)).toEqual(expected));
-});
-
-describe('process lists', () => {
-  it('splits /proc cmdline and keeps absolute paths among the first arguments', () => {
-    const argv = parseProcCmdline(
-      Buffer.from('/usr/bin/node\0--max-old-space-size=4096\0/home/a/.npm-global/bin/claude\0--resume\0/tmp/x\0'),
-    );
-    expect(argv).toEqual([
-      '/usr/bin/node',
-      '--max-old-space-size=4096',
-      '/home/a/.npm-global/bin/claude',
-      '--resume',
-      '/tmp/x',
-    ]);
-    expect(argvPaths(argv, (p) => p.startsWith('/'))).toEqual(['/usr/bin/node', '/home/a/.npm-global/bin/claude']);
-  });
-  it('reads ps output with spaces in paths', () => {
-    expect(
-      parsePsComm('  1 /sbin/launchd\n 420 /Applications/Cursor.app/Contents/MacOS/Cursor Helper (Renderer)\nbad\n'),
-    ).toEqual([
-      { pid: 1, command: '/sbin/launchd' },
-      { pid: 420, command: '/Applications/Cursor.app/Contents/MacOS/Cursor Helper (Renderer)' },
-    ]);
-  });
-  it('reads the Windows process list (one object or an array)', () => {
-    const json = JSON.stringify([
-      { ProcessId: 4, ExecutablePath: null, CommandLine: null },
-      {
-        ProcessId: 900,
-        ExecutablePath: 'C:\\Program Files\\nodejs\\node.exe',
-        CommandLine:
-          '"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js --resume',
-      },
-    ]);
-    expect(parseWindowsProcesses(json)).toEqual([
-      { pid: 4, paths: [] },
-      {
-        pid: 900,
-        paths: [
-          'C:\\Program Files\\nodejs\\node.exe',
-          'C:\\Users\\b\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js',
-        ],
-      },
-    ]);
-    expect(parseWindowsProcesses(JSON.stringify({ ProcessId: 7, ExecutablePath: 'C:\\x.exe' }))).toEqual([
-      { pid: 7, paths: ['C:\\x.exe'] },
-    ]);
-    expect(parseWindowsProcesses('not json')).toEqual([]);
-    expect(splitWindowsCommandLine('"a b" c  "d"')).toEqual(['a b', 'c', 'd']);
-  });
 });
