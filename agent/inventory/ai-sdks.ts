@@ -32,7 +32,8 @@ const NPM_EXACT = new Set([
 
 const NPM_SCOPES = ['@ai-sdk/', '@langchain/', '@openrouter/'];
 
-const NPM_KEY = new RegExp(
+/** A JSON key naming one of the npm AI SDKs (`"openai":`): the pattern mayNameNpmAiSdk looks for. */
+export const NPM_SDK_KEY = new RegExp(
   `"(?:${[...[...NPM_EXACT].map(escapeRegExp), ...NPM_SCOPES.map((scope) => `${escapeRegExp(scope)}[^"]*`)].join('|')})"\\s*:`,
 );
 
@@ -41,7 +42,7 @@ const NPM_KEY = new RegExp(
  * not, and this one regular-expression pass spares parsing them (scans read thousands).
  */
 export function mayNameNpmAiSdk(packageJsonText: string): boolean {
-  return NPM_KEY.test(packageJsonText);
+  return NPM_SDK_KEY.test(packageJsonText);
 }
 
 /** The AI SDKs among npm dependency names, sorted. */

@@ -26,8 +26,11 @@ export function foldSameFiles(
 ): ToolInstance[] {
   const byIdentity = new Map<string, ToolInstance>();
   const out: ToolInstance[] = [];
+  // Only instances of a tool found more than once can be one file: the others' identity is not asked.
+  const perTool = new Map<string, number>();
+  for (const instance of instances) perTool.set(instance.toolId, (perTool.get(instance.toolId) ?? 0) + 1);
   for (const instance of instances) {
-    const id = identityOf(instance.installPath);
+    const id = perTool.get(instance.toolId)! > 1 ? identityOf(instance.installPath) : null;
     const key = id === null ? null : `${instance.toolId}\u0000${id}`;
     const existing = key === null ? undefined : byIdentity.get(key);
     if (!existing) {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { identifyNpmPackage, npmManifestNeedles } from '../../../policies/catalog/npm.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
-import { mayNameNpmAiSdk, npmAiSdks } from '../ai-sdks.js';
+import { mayNameNpmAiSdk, NPM_SDK_KEY, npmAiSdks } from '../ai-sdks.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
@@ -58,9 +58,10 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
     if (ctx.expired(root.modules)) break;
     await ctx.breathe();
   }
-  const modulesReal = ctx.fs.realpath(root.modules);
   const instances = attachPlatformParts(found);
   // pnpm links the package in from elsewhere (.pnpm/<name>@<ver>/node_modules, store/v11/links).
+  // (The folder's real path is asked only when there is an instance: most cache folders have none.)
+  const modulesReal = instances.length ? ctx.fs.realpath(root.modules) : null;
   for (const instance of instances)
     if (holdingModules(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
   out.push(...instances);
@@ -197,7 +198,7 @@ export function readPackage(
     return;
   }
   // Neither catalogued nor naming an AI SDK anywhere: nothing to learn from parsing it.
-  if (!byFolder && !mayNameNpmAiSdk(text) && !mayBeCatalogued(ctx, text)) return;
+  if (!byFolder && !worthParsing(ctx, text)) return;
   const parsed = parsePackageJson(text);
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
@@ -268,29 +269,40 @@ export function readPackage(
 }
 
 /**
- * A quick look for anything `identifyNpmPackage` could match (a catalogued name, a platform
- * family, a repository), so unrelated manifests are not parsed. Catches aliased installs
- * (`npm i -g foo@npm:@openai/codex`) and copies whose `name` was edited.
+ * A quick look for anything parsing could show: an AI SDK among the keys (mayNameNpmAiSdk), or
+ * anything `identifyNpmPackage` could match (a catalogued name, a platform family, a repository,
+ * looked for lower-cased), so unrelated manifests are not parsed. The latter catches aliased
+ * installs (`npm i -g foo@npm:@openai/codex`) and copies whose `name` was edited.
+ *
+ * One case-insensitive pass finds both (the SDK keys in any case: more, never fewer). Lower-casing
+ * turns only two non-ASCII characters into ASCII letters (U+0130 into `i̇`, the Kelvin sign U+212A
+ * into `k`); where one occurs, the exact checks run instead.
  */
-function mayBeCatalogued(ctx: ScanContext, text: string): boolean {
-  let needles = catalogNeedles.get(ctx.catalog);
-  if (!needles) catalogNeedles.set(ctx.catalog, (needles = needleSearch(npmManifestNeedles(ctx.catalog))));
-  // One case-insensitive pass; for ASCII text it finds exactly what lower-casing and searching
-  // each needle would. Other text (rare) is lower-cased as Unicode does it.
-  if (!NON_ASCII.test(text)) return needles.pattern.test(text);
+function worthParsing(ctx: ScanContext, text: string): boolean {
+  let quick = quickLooks.get(ctx.catalog);
+  if (!quick) quickLooks.set(ctx.catalog, (quick = quickLook(npmManifestNeedles(ctx.catalog))));
+  if (quick.pattern !== null) {
+    const match = quick.pattern.exec(text);
+    if (match === null) return false;
+    if (match[0] !== '\u0130' && match[0] !== '\u212a') return true;
+  }
+  if (mayNameNpmAiSdk(text)) return true;
   const lower = text.toLowerCase();
-  return needles.list.some((n) => lower.includes(n));
+  return quick.needles.some((n) => lower.includes(n));
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** The catalog's needles, and a pattern matching any of those written in lower case (as found lower-cased). */
-function needleSearch(list: readonly string[]): { list: readonly string[]; pattern: RegExp } {
-  const lower = list.filter((n) => n === n.toLowerCase()).map(escapeRegExp);
-  return { list, pattern: lower.length ? new RegExp(lower.join('|'), 'i') : /$^/ };
+/**
+ * The catalog's needles and the one pattern for worthParsing: of the lower-case needles (one with
+ * a capital is never in lower-cased text); null if a needle is not ASCII.
+ */
+function quickLook(needles: readonly string[]): { needles: readonly string[]; pattern: RegExp | null } {
+  if (needles.some((n) => !/^[\x00-\x7f]*$/.test(n))) return { needles, pattern: null };
+  const lower = needles.filter((n) => n === n.toLowerCase()).map(escapeRegExp);
+  const alternatives = [...lower, '[\\u0130\\u212a]', NPM_SDK_KEY.source];
+  return { needles, pattern: new RegExp(alternatives.join('|'), 'i') };
 }
 
-const catalogNeedles = new WeakMap<object, { list: readonly string[]; pattern: RegExp }>();
+const quickLooks = new WeakMap<object, { needles: readonly string[]; pattern: RegExp | null }>();
 
 function instanceFor(
   ctx: ScanContext,
