@@ -5,9 +5,13 @@
  * roots its own environment moves (issue 13): shell startup files (bash, zsh, fish) exporting
  * PNPM_HOME, NVM_DIR and BUN_INSTALL, a pnpm global dir there with 40 packages, mise installs (npm
  * and pipx backends, 6 tools), 3 VS Code profiles listing 50 extensions each, a Cursor extensions
- * folder with 40 extensions, and a JetBrains IDE folder with 20 plugins. Prints the scan's median
- * and p90 time, its peak RSS, and for scale `npm ls -g --json` on one of those prefixes, timed in
- * the same run.
+ * folder with 40 extensions, and a JetBrains IDE folder with 20 plugins. And the package-runner
+ * caches and stores (issue 12): 12 npx runs per home (~/.npm/_npx/<hash>/node_modules, 5 packages
+ * each), and per home one project package manager's cache: yarn 1 (~/.cache/yarn/v6, 150 entries,
+ * homes 0-3), bun (~/.bun/install/cache, 100, homes 4-6) or pnpm 11's store links (100, homes
+ * 7-9), a few AI tools among them. Prints the scan's median and p90 time, its CPU time, its peak
+ * RSS, and for scale `npm ls -g --json` on one of those prefixes, timed in the same run, with the
+ * ratio of the two.
  *
  * The scan runs in its own Node process (the inventory bundled with esbuild, no tsx loader), so
  * its peak RSS is the scan's and not this script's or the baseline's. Memory is reported twice:
@@ -30,6 +34,13 @@ const HOMES = 10;
 const NPM_PACKAGES = 300;
 const EXTENSIONS = 150;
 const FORMULAE = 400;
+/** Per home: npx runs (each the requested package and NPX_DEPS dependencies). */
+const NPX_RUNS = 12;
+const NPX_DEPS = 4;
+/** yarn 1 cache entries in homes 0-3, bun cache entries in homes 4-6, pnpm store packages in homes 7-9. */
+const YARN_ENTRIES = 150;
+const BUN_ENTRIES = 100;
+const PNPM_STORE_ENTRIES = 100;
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const WARMUP = 2;
 const BASELINE_RUNS = 3;
@@ -146,6 +157,7 @@ function buildMachine(): void {
     file(join(extDir, 'extensions.json'), JSON.stringify(installed));
     file(join(extDir, '.obsolete'), JSON.stringify({ 'publisher1.extension-1-0.9.0': true }));
     buildMovedRoots(home, installed);
+    buildCaches(home, h);
     const venvs = join(home, '.local', 'share', 'pipx', 'venvs');
     for (const [dist, version, requires] of [
       ['aider-chat', '0.86.1', ['litellm']],
@@ -255,6 +267,77 @@ function buildMovedRoots(home: string, installed: unknown[]): void {
     file(join(ide, `plugin-${i}`, 'lib', `plugin-${i}.jar`), 'PK\u0005\u0006' + '\u0000'.repeat(18));
 }
 
+/** A stable fake hash of `length` hex digits (the caches name folders by content hashes). */
+function hex(seed: string, length: number): string {
+  let out = '';
+  for (let i = 0; out.length < length; i++) {
+    let x = 2166136261;
+    for (const c of `${seed}:${i}`) x = Math.imul(x ^ c.charCodeAt(0), 16777619);
+    out += (x >>> 0).toString(16).padStart(8, '0');
+  }
+  return out.slice(0, length);
+}
+
+/**
+ * Package-runner caches and stores (issue 12): every home has npx runs; a few homes each use
+ * yarn 1, bun or pnpm 11 for their projects, whose caches keep every package they unpacked.
+ * Layouts as in agent/inventory/scanners/caches.ts and pnpm.ts.
+ */
+function buildCaches(home: string, h: number): void {
+  const cached = (tag: string, i: number): [string, string] =>
+    i % 5 === 0 ? [`@${tag}-scope${i % 7}/dep-${i}`, `3.${i}.1`] : [`${tag}-dep-${i}`, `0.${i}.2`];
+  const depsOf = (i: number) =>
+    i % 23 === 0 ? { '@anthropic-ai/sdk': '^0.40.0' } : { 'ansi-styles': '^6.2.1', 'supports-color': '^9.4.0' };
+  // npx: one folder per run, the requested package and its dependencies in its node_modules.
+  const npx = join(home, '.npm', '_npx');
+  for (let r = 0; r < NPX_RUNS; r++) {
+    const modules = join(npx, hex(`${h}-${r}`, 16), 'node_modules');
+    const [name, version, bin] =
+      r === 0
+        ? AI_NPM[h % 2 === 0 ? 0 : 2]!
+        : r === 1 && h % 3 === 0
+          ? AI_NPM[1]!
+          : [`runner-${r}`, `4.${r}.0`, `run-${r}`];
+    file(join(modules, name, 'package.json'), manifest(name, version, { bin: { [bin]: 'cli.js' } }));
+    link(join(modules, '.bin', bin), join(modules, name, 'cli.js'));
+    for (let d = 0; d < NPX_DEPS; d++) {
+      const [dep, depVersion] = cached('npx', r * NPX_DEPS + d);
+      file(join(modules, dep, 'package.json'), manifest(dep, depVersion, { dependencies: depsOf(r * NPX_DEPS + d) }));
+    }
+  }
+  const ai = (i: number, picks: readonly number[]): [string, string] | null =>
+    i < picks.length ? [AI_NPM[picks[i]!]![0], AI_NPM[picks[i]!]![1]] : null;
+  if (h < 4) {
+    // yarn 1: npm-<name>-<version>-<sha1>-integrity/node_modules/<name> (scoped names keep their @ and /-).
+    const v6 = join(home, '.cache', 'yarn', 'v6');
+    for (let i = 0; i < YARN_ENTRIES; i++) {
+      const [name, version] = ai(i, [1, 0]) ?? cached('yarn', i);
+      const folder = `npm-${name.replace('/', '-')}-${version}-${hex(`${h}-yarn-${i}`, 40)}-integrity`;
+      file(
+        join(v6, folder, 'node_modules', name, 'package.json'),
+        manifest(name, version, { dependencies: depsOf(i) }),
+      );
+    }
+  } else if (h < 7) {
+    // bun: <name>@<version>@@@1, scoped ones under their scope folder.
+    const cache = join(home, '.bun', 'install', 'cache');
+    for (let i = 0; i < BUN_ENTRIES; i++) {
+      const [name, version] = ai(i, [5, 4]) ?? cached('bun', i);
+      file(join(cache, `${name}@${version}@@@1`, 'package.json'), manifest(name, version, { dependencies: depsOf(i) }));
+    }
+  } else {
+    // pnpm 11 store: links/<name>/<version>/<hash>/node_modules/<name>.
+    const links = join(home, 'pnpm', 'store', 'v11', 'links');
+    for (let i = 0; i < PNPM_STORE_ENTRIES; i++) {
+      const [name, version] = ai(i, [0, 2]) ?? cached('pnpm', i);
+      file(
+        join(links, name, version, hex(`${h}-pnpm-${i}`, 64), 'node_modules', name, 'package.json'),
+        manifest(name, version, { dependencies: depsOf(i) }),
+      );
+    }
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -280,7 +363,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   buildMachine();
   console.log(
-    `synthetic machine: ${HOMES} homes x (${NPM_PACKAGES} npm packages, ${EXTENSIONS} extensions, 5 pipx venvs; startup files moving PNPM_HOME/NVM_DIR/BUN_INSTALL, 40 pnpm packages, 6 mise installs, 3 VS Code profiles, 40 Cursor extensions, 20 JetBrains plugins) + ${FORMULAE} Homebrew formulae, built in ${Math.round(performance.now() - started)} ms`,
+    `synthetic machine: ${HOMES} homes x (${NPM_PACKAGES} npm packages, ${EXTENSIONS} extensions, 5 pipx venvs; startup files moving PNPM_HOME/NVM_DIR/BUN_INSTALL, 40 pnpm packages, 6 mise installs, 3 VS Code profiles, 40 Cursor extensions, 20 JetBrains plugins; caches: ${NPX_RUNS} npx runs, yarn ${YARN_ENTRIES} / bun ${BUN_ENTRIES} / pnpm store ${PNPM_STORE_ENTRIES} entries) + ${FORMULAE} Homebrew formulae, built in ${Math.round(performance.now() - started)} ms`,
   );
 
   const here = dirname(fileURLToPath(import.meta.url));
