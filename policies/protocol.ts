@@ -349,3 +349,12 @@ export const FingerprintsReply = Type.Object({
   new: Type.Integer({ description: 'fingerprints no device had reported before' }),
 });
 export type FingerprintsReply = Static<typeof FingerprintsReply>;
+
+/**
+ * Request header of GET /v1/policy listing the optional bundle fields an agent understands
+ * (comma-separated). Agents from before a field refuse a bundle carrying it (the payload schema
+ * admits no unknown field), so the server serves them the same revision signed without it.
+ */
+export const BUNDLE_FEATURES_HEADER = 'aigate-bundle-features';
+/** The bundle features this code understands: `fingerprints` (BundlePayload.fingerprints). */
+export const BUNDLE_FEATURES = ['fingerprints'] as const;

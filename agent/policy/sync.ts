@@ -6,7 +6,7 @@
  */
 import type { JWK } from 'jose';
 
-import { PolicyReply } from '../../policies/protocol.js';
+import { BUNDLE_FEATURES, BUNDLE_FEATURES_HEADER, PolicyReply } from '../../policies/protocol.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent } from '../events/event.js';
 import type { AgentLogger } from '../log.js';
@@ -65,7 +65,8 @@ export class PolicySync {
 
   /** Asks for a newer bundle. Throws a ContactError (agent/net/contact.ts) when there is no usable answer. */
   async poll(options: { waitSeconds?: number; signal?: AbortSignal } = {}): Promise<PollOutcome> {
-    const headers: Record<string, string> = {};
+    // The optional bundle fields this agent understands (older servers ignore the header).
+    const headers: Record<string, string> = { [BUNDLE_FEATURES_HEADER]: BUNDLE_FEATURES.join(',') };
     const known = this.knownEtags();
     if (known.length > 0) headers['if-none-match'] = known.join(', ');
     if (options.waitSeconds) headers.prefer = `wait=${options.waitSeconds}`;

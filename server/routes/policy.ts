@@ -6,10 +6,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 
-import { PolicyReply } from '../../policies/protocol.js';
+import { BUNDLE_FEATURES_HEADER, PolicyReply } from '../../policies/protocol.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { deviceErrors } from '../http/schemas.js';
 import type { CurrentPolicy } from '../policy-channel.js';
+import { acceptsFeature, LegacyBundles } from '../services/legacy-bundle.js';
 import { deviceGuard } from './auth.js';
 
 /** The `wait` preference of a Prefer header (RFC 7240), clamped to `max`; null when absent. */
@@ -39,7 +40,8 @@ const matches = (tags: Set<string>, policy: CurrentPolicy | null) =>
   policy !== null && (tags.has('*') || tags.has(policy.etag));
 
 export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { channel, deviceAuth, lastSeen, now, options } = app.aigate;
+  const { channel, deviceAuth, lastSeen, now, options, signingKey } = app.aigate;
+  const legacy = new LegacyBundles(signingKey);
   app.get(
     '/v1/policy',
     {
@@ -55,6 +57,12 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: Type.Object({
           'if-none-match': Type.Optional(Type.String({ maxLength: 1000 })),
           prefer: Type.Optional(Type.String({ maxLength: 200 })),
+          [BUNDLE_FEATURES_HEADER]: Type.Optional(
+            Type.String({
+              maxLength: 200,
+              description: 'optional bundle fields the agent understands, e.g. fingerprints',
+            }),
+          ),
         }),
         response: {
           200: PolicyReply,
@@ -67,10 +75,16 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const wait = parseWait(request.headers.prefer, options.maxWaitSeconds);
       const known = parseIfNoneMatch(request.headers['if-none-match']);
       lastSeen.note(request.device!.id, now());
-      let policy = channel.current;
+      // An agent that does not say it understands fingerprints gets the bundle without them.
+      const fingerprints = acceptsFeature(request.headers, 'fingerprints');
+      const served = async (current: CurrentPolicy | null) =>
+        current === null || fingerprints ? current : legacy.withoutFingerprints(current);
+      let current = channel.current;
+      let policy = await served(current);
       if (wait !== null) reply.header('preference-applied', `wait=${wait}`);
       if ((policy === null || matches(known, policy)) && wait !== null && wait > 0) {
-        policy = await channel.waitForChange(policy?.etag ?? null, wait * 1000, request.signal);
+        current = await channel.waitForChange(current?.etag ?? null, wait * 1000, request.signal);
+        policy = await served(current);
       }
       reply.header('cache-control', 'no-cache, private').header('x-content-type-options', 'nosniff');
       if (policy === null) throw notFound('no policy has been published yet', 'no_policy');

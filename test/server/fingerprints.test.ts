@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyBundle } from '../../policies/bundle.js';
-import { MAX_FINGERPRINTS_PER_REPORT } from '../../policies/protocol.js';
+import { BUNDLE_FEATURES_HEADER, MAX_FINGERPRINTS_PER_REPORT } from '../../policies/protocol.js';
 import { runAigate } from '../../server/cli/aigate.js';
 import { AdminApiError, type AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
@@ -53,9 +53,15 @@ const report = (device: DeviceClient, fingerprints: unknown[]) =>
     body: { fingerprints },
   });
 
+/** GET /v1/policy as an agent that understands fingerprints asks for it. */
+const getPolicy = (device: DeviceClient, headers: Record<string, string> = {}) =>
+  device.send<{ revision: number; etag: string; bundle: string }>('GET', '/v1/policy', {
+    headers: { [BUNDLE_FEATURES_HEADER]: 'fingerprints', ...headers },
+  });
+
 /** The fingerprints the current signed bundle carries (signature verified with the server's key). */
 async function shippedInBundle(device: DeviceClient): Promise<string[]> {
-  const policy = await device.getPolicy();
+  const policy = await getPolicy(device);
   expect(policy.status).toBe(200);
   const verified = await verifyBundle(policy.body.bundle, {
     trustedKeys: [device.enrollment!.policyKey.jwk],
@@ -130,7 +136,7 @@ describe('what the signed bundle ships', () => {
   it('ships an approved fingerprint in a new revision, and drops it again on revoke', async () => {
     const device = await deviceWithClaude('reporter-2');
     await report(device, [entry('approve-me')]);
-    const before = (await device.getPolicy()).body.revision;
+    const before = (await getPolicy(device)).body.revision;
 
     // An auditor may read the list but not decide.
     const asAuditor = await fetch(`${server.url}/v1/admin/fingerprints/${sha('approve-me')}/approve`, {
@@ -149,6 +155,21 @@ describe('what the signed bundle ships', () => {
     expect(approved.fingerprint).toMatchObject({ status: 'approved', shipped: true });
     expect(approved.revision).toBe(before + 1);
     expect(await shippedInBundle(device)).toContain(sha('approve-me'));
+
+    // An agent from before fingerprints (no feature header) gets the same revision without them:
+    // its schema admits no unknown field, so it would refuse the bundle and keep an old policy.
+    const full = await getPolicy(device);
+    const old = await device.getPolicy();
+    expect(old.body.revision).toBe(full.body.revision);
+    expect(old.body.etag).not.toBe(full.body.etag);
+    const oldPayload = await verifyBundle(old.body.bundle, {
+      trustedKeys: [device.enrollment!.policyKey.jwk],
+      lastRevision: null,
+    });
+    if (!oldPayload.ok) throw new Error(oldPayload.message);
+    expect(Object.keys(oldPayload.payload).sort()).toEqual(['iat', 'iss', 'policy', 'policyHash', 'revision']);
+    expect((await device.getPolicy({ etag: old.body.etag })).status).toBe(304);
+    expect((await getPolicy(device, { 'if-none-match': old.body.etag })).status).toBe(200);
 
     const twice = await admin.post(`/fingerprints/${sha('approve-me')}/approve`).catch((e: unknown) => e);
     expect(twice).toBeInstanceOf(AdminApiError);
@@ -173,12 +194,12 @@ describe('what the signed bundle ships', () => {
   it('ships a fingerprint two devices corroborate, but not a disputed or implausible one', async () => {
     const first = await deviceWithClaude('corroborate-1');
     const second = await deviceWithClaude('corroborate-2');
-    const before = (await first.getPolicy()).body.revision;
+    const before = (await getPolicy(first)).body.revision;
     await report(first, [entry('corroborated'), entry('disputed'), entry('tiny', { size: 200 })]);
     expect(await shippedInBundle(first)).not.toContain(sha('corroborated'));
 
     await report(second, [entry('corroborated'), entry('disputed', { size: 8_000_000 }), entry('tiny', { size: 200 })]);
-    const policy = await second.getPolicy();
+    const policy = await getPolicy(second);
     expect(policy.body.revision).toBe(before + 1);
     const shipped = await shippedInBundle(second);
     expect(shipped).toContain(sha('corroborated'));
@@ -197,7 +218,7 @@ describe('what the signed bundle ships', () => {
 
     // Reporting it again publishes nothing new.
     await report(first, [entry('corroborated')]);
-    expect((await first.getPolicy()).body.revision).toBe(before + 1);
+    expect((await getPolicy(first)).body.revision).toBe(before + 1);
 
     // A revoke beats the devices.
     await admin.post(`/fingerprints/${sha('corroborated')}/revoke`);
@@ -225,7 +246,7 @@ describe('what the signed bundle ships', () => {
         expect((await report(device, [entry('three-devices')])).status).toBe(200);
         devices.push(device);
       }
-      expect((await devices[0]!.getPolicy()).body.revision).toBe(1);
+      expect((await getPolicy(devices[0]!)).body.revision).toBe(1);
       const [item] = (await fleet.admin.get<{ fingerprints: { why: string }[] }>('/fingerprints')).fingerprints;
       expect(item!.why).toMatch(/corroboration is off/);
     } finally {

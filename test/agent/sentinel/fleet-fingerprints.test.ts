@@ -30,7 +30,7 @@ import { FingerprintReporter } from '../../../agent/sentinel/report.js';
 import { verifyBundle } from '../../../policies/bundle.js';
 import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
-import type { ToolFingerprint } from '../../../policies/protocol.js';
+import { BUNDLE_FEATURES, BUNDLE_FEATURES_HEADER, type ToolFingerprint } from '../../../policies/protocol.js';
 import { DeviceClient } from '../../support/device-client.js';
 import { createEnrollSecret, publish, startTestServer, type TestServer } from '../helpers.js';
 import { cleanup, scratch } from '../inventory/fixtures.js';
@@ -109,7 +109,10 @@ async function learnAndReport(device: Device, home: string, version: string): Pr
 
 /** What the current signed bundle ships, verified with the key the device pinned at enrollment. */
 async function shippedBundle(device: Device): Promise<{ revision: number; fingerprints: ToolFingerprint[] }> {
-  const reply = await device.client.getPolicy();
+  // As the agent asks (agent/policy/sync.ts): saying it understands the fingerprints field.
+  const reply = await device.client.send<{ bundle: string }>('GET', '/v1/policy', {
+    headers: { [BUNDLE_FEATURES_HEADER]: BUNDLE_FEATURES.join(',') },
+  });
   expect(reply.status).toBe(200);
   const verified = await verifyBundle(reply.body.bundle, {
     trustedKeys: [device.client.enrollment!.policyKey.jwk],
