@@ -350,7 +350,8 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // --- tools -------------------------------------------------------------------------------
-  // Installs, devices, verdicts and versions are live; only the trends come from the rollups.
+  // Installs, devices and verdicts are live; versions (read per tool on its page) and trends
+  // come from the rollups, and the page says so.
   app.get('/tools', { onRequest: signedIn, schema: { hide: true } }, async (request, reply) => {
     const { byTool } = installTrends(db, now(), 30);
     return render(
@@ -358,7 +359,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.ui,
       toolsPage({
         tools: toolSummaries(db),
-        versions: toolVersions(db),
+        versions: app.reports.rollups.current()?.versions ?? {},
         trends: byTool,
         catalog,
         now: now(),
@@ -375,7 +376,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const toolId = request.params.id;
-      const summary = toolSummaries(db).find((t) => t.toolId === toolId) ?? null;
+      const summary = toolSummaries(db, toolId)[0] ?? null;
       if (!catalog.has(toolId) && !summary)
         throw notFound(
           `aigate knows no tool "${toolId}"${catalog.suggest(toolId) ? `; did you mean ${catalog.suggest(toolId)}?` : ''}`,
@@ -388,7 +389,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
           toolId,
           catalog,
           summary,
-          versions: toolVersions(db, toolId).get(toolId) ?? [],
+          versions: toolVersions(db, toolId),
           days: trend.days,
           trend: (trend.byTool.get(toolId) ?? new Array<number>(trend.days.length).fill(0)).map((n, i) =>
             trend.firstDay === null || trend.days[i]! < trend.firstDay ? null : n,

@@ -101,38 +101,43 @@ export interface ToolSummary {
 }
 
 /**
- * Per tool, what is installed now (live): present instances on devices that are not revoked,
- * the devices holding them, and how many are warned or blocked. The same rows as the tool
- * page's list of installs, so the figures above a table agree with it.
+ * Installed instances on devices that are not revoked (revoked devices are few: a NOT IN list
+ * lets SQLite read instances_by_tool alone, which holds device_id as part of the primary key).
  */
-export function toolSummaries(db: Database.Database): ToolSummary[] {
+const NOT_REVOKED = 'i.device_id NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)';
+
+/**
+ * Per tool (or one tool), what is installed now (live): present instances on devices that are
+ * not revoked, the devices holding them, and how many are warned or blocked. The same rows as
+ * the tool page's list of installs, so the figures above a table agree with it. Reads only the
+ * instances_by_tool index (about 1 s for 1,000,000 instances on a loaded 2-core machine).
+ */
+export function toolSummaries(db: Database.Database, toolId?: string): ToolSummary[] {
   return db
-    .prepare<[], ToolSummary>(
+    .prepare<[string | null, string | null], ToolSummary>(
       `SELECT i.tool_id AS toolId, count(*) AS installs, count(DISTINCT i.device_id) AS devices,
               coalesce(sum(i.action = 'warn'), 0) AS warn, coalesce(sum(i.action = 'block'), 0) AS block
-         FROM instances i JOIN devices d ON d.id = i.device_id
-        WHERE i.present = 1 AND d.revoked_at IS NULL
+         FROM instances i
+        WHERE (? IS NULL OR i.tool_id = ?) AND i.present = 1 AND ${NOT_REVOKED}
         GROUP BY i.tool_id ORDER BY installs DESC, toolId`,
     )
-    .all();
+    .all(toolId ?? null, toolId ?? null);
 }
 
-/** Per tool, the versions installed now (live, as toolSummaries), most installed first. */
-export function toolVersions(db: Database.Database, toolId?: string): Map<string, VersionCount[]> {
-  const byTool = new Map<string, VersionCount[]>();
-  for (const row of db
-    .prepare<[string | null, string | null], VersionCount & { tool_id: string }>(
-      `SELECT i.tool_id, i.version, count(*) AS instances, count(DISTINCT i.device_id) AS devices
-         FROM instances i JOIN devices d ON d.id = i.device_id
-        WHERE i.present = 1 AND d.revoked_at IS NULL AND (? IS NULL OR i.tool_id = ?)
-        GROUP BY i.tool_id, i.version ORDER BY i.tool_id, instances DESC, i.version`,
+/**
+ * The versions of one tool installed now (live, the same rows as toolSummaries), most installed
+ * first. One tool only: across every tool this reads each instance row (seconds on a fleet of a
+ * million instances), so the tools list takes its versions from the rollups instead.
+ */
+export function toolVersions(db: Database.Database, toolId: string): VersionCount[] {
+  return db
+    .prepare<[string], VersionCount>(
+      `SELECT i.version, count(*) AS instances, count(DISTINCT i.device_id) AS devices
+         FROM instances i
+        WHERE i.tool_id = ? AND i.present = 1 AND ${NOT_REVOKED}
+        GROUP BY i.version ORDER BY instances DESC, i.version`,
     )
-    .all(toolId ?? null, toolId ?? null)) {
-    let versions = byTool.get(row.tool_id);
-    if (!versions) byTool.set(row.tool_id, (versions = []));
-    versions.push({ version: row.version, instances: row.instances, devices: row.devices });
-  }
-  return byTool;
+    .all(toolId);
 }
 
 /** Installs per day of each tool over the last `days` days (zeros where nothing was installed). */
@@ -185,7 +190,7 @@ export function toolInstalls(
   const total =
     db
       .prepare<[string], { n: number }>(
-        'SELECT count(*) AS n FROM inventory WHERE tool_id = ? AND present = 1 AND device_revoked_at IS NULL',
+        `SELECT count(*) AS n FROM instances i WHERE i.tool_id = ? AND i.present = 1 AND ${NOT_REVOKED}`,
       )
       .get(toolId)?.n ?? 0;
   const rows = db

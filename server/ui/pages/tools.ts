@@ -36,7 +36,8 @@ function verdictBar(summary: ToolSummary): Html {
 /** Every tool found: installs, devices, versions and verdicts now (live), with its 30-day trend (rollups). */
 export function toolsPage(input: {
   tools: ToolSummary[];
-  versions: Map<string, VersionCount[]>;
+  /** Versions per tool from the rollups' last pass (reading them live for every tool is slow on a large fleet). */
+  versions: Record<string, VersionCount[]>;
   trends: Map<string, number[]>;
   catalog: CatalogIndex;
   now: number;
@@ -49,16 +50,17 @@ export function toolsPage(input: {
     ? html`<section class="card">
       <div class="table-wrap"><table class="data">
         <caption class="visually-hidden">AI tools found on devices</caption>
-        <thead><tr><th scope="col">Tool</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th><th scope="col">Versions</th><th scope="col">Verdicts</th><th scope="col">Trend, 30 days (rollups)</th></tr></thead>
+        <thead><tr><th scope="col">Tool</th><th scope="col" class="num">Installs</th><th scope="col" class="num">Devices</th><th scope="col">Versions (rollups)</th><th scope="col">Verdicts</th><th scope="col">Trend, 30 days (rollups)</th></tr></thead>
         <tbody>${tools.map((t) => {
           const catalogTool = catalog.tool(t.toolId);
-          const versions = input.versions.get(t.toolId) ?? [];
+          const versions = input.versions[t.toolId] ?? [];
+          const versionInstances = versions.reduce((sum, v) => sum + v.instances, 0);
           const trend = input.trends.get(t.toolId) ?? [];
           return html`<tr>
             <th scope="row"><a href="/ui/tools/${encodeURIComponent(t.toolId)}">${toolName(catalog, t.toolId)}</a><br><span class="muted">${catalogTool ? `${catalogTool.vendorName} · ${catalogTool.category}` : t.toolId}</span></th>
             <td class="num">${count(t.installs)}</td>
             <td class="num">${count(t.devices)}</td>
-            <td>${versions.length ? html`${plural(versions.length, 'version')}<br><span class="muted">most: ${versions[0]!.version ?? 'unknown'} (${percent(versions[0]!.instances / Math.max(1, t.installs), 0)})</span>` : '–'}</td>
+            <td>${versions.length ? html`${plural(versions.length, 'version')}<br><span class="muted">most: ${versions[0]!.version ?? 'unknown'} (${percent(versions[0]!.instances / Math.max(1, versionInstances), 0)})</span>` : '–'}</td>
             <td>${verdictBar(t)}</td>
             <td>${sparkline(trend, `Installs of ${toolName(catalog, t.toolId)} over 30 days: ${trend[0] ?? 0} then ${trend[trend.length - 1] ?? 0}`)}</td>
           </tr>`;
@@ -71,7 +73,7 @@ export function toolsPage(input: {
   return {
     title: 'Tools',
     section: 'tools',
-    subheading: html`Installs, devices, versions and verdicts: ${asOf('live', input.now)} (devices not revoked). Trends: ${asOf('rollups', input.asOf)}.`,
+    subheading: html`Installs, devices and verdicts: ${asOf('live', input.now)} (devices not revoked). Versions and trends: ${asOf('rollups', input.asOf)}; each tool's page has its versions live.`,
     body,
   };
 }
