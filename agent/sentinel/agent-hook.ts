@@ -15,6 +15,7 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import type { ToolFingerprint } from '../../policies/protocol.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent, stableEventId } from '../events/event.js';
+import { quarantineFor } from '../enforce/stubs.js';
 import { userNameOf } from '../host/users.js';
 import { FingerprintStore } from './fingerprints.js';
 import type { ProcessMatch } from './identify.js';
@@ -73,7 +74,11 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     refresh: async (blocked) => {
       for (const instance of blocked)
         if (instance.channel === 'npm' || instance.channel === 'legacy-local')
-          await fingerprints.learn(instance, { binaries: hooks.catalog.tool(instance.toolId)?.detect.binaries ?? [] });
+          await fingerprints.learn(instance, {
+            binaries: hooks.catalog.tool(instance.toolId)?.detect.binaries ?? [],
+            // The daemon refreshes after the cycle, which may have quarantined the install.
+            quarantineOf: (installPath) => quarantineFor(installPath),
+          });
     },
     ship: (shipped) => fingerprints.ship(shipped),
     learned: () => fingerprints.learned(),

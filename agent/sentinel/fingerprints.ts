@@ -188,18 +188,24 @@ export class FingerprintStore {
    * found by the walk is learned only when named after the tool (`claude`, `codex`,
    * `codex-x86_64-unknown-linux-musl`): tools vendor other programs (Claude Code 2.0 carries
    * ripgrep's release binaries in vendor/ripgrep/*), whose bytes must not stand for the tool.
+   * With `quarantineOf` (enforcement's quarantineFor), an install already quarantined (gone from
+   * its path, its quarantine folder root-owned with mode 000, as agent/enforce/steps.ts leaves it)
+   * is learned from the quarantine: the daemon learns after the cycle that quarantined it, and
+   * the files inside keep their owner and can no longer be changed by the user.
    * Returns how many files were added.
    */
   async learn(
-    instance: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>,
-    options: { binaries?: readonly string[] } = {},
+    given: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>,
+    options: { binaries?: readonly string[]; quarantineOf?: (installPath: string) => string } = {},
   ): Promise<number> {
+    const quarantined = options.quarantineOf ? quarantinedInstall(given, options.quarantineOf) : null;
+    const instance = quarantined?.instance ?? given;
     // Only what really lies inside the install (or its parts), owned by the install's owner, is
     // learned; root's installs teach nothing, since bytes alone never stop a root process.
     const roots = [instance.installPath, ...(instance.parts ?? [])]
       .map(realOrNull)
       .filter((p): p is string => p !== null);
-    const ownerUid = roots.length ? ownerOf(roots[0]!) : null;
+    const ownerUid = quarantined ? quarantined.ownerUid : roots.length ? ownerOf(roots[0]!) : null;
     if (ownerUid === null || ownerUid === 0) return 0;
     const files = new Set<string>();
     const manifest = readRegularFile(path.join(instance.installPath, 'package.json'), MANIFEST_MAX);
@@ -264,6 +270,35 @@ function nativeBinaries(dir: string): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The quarantined copy of an install that is gone from its path: its quarantine folder (and its
+ * parts', where quarantined) when that is a folder owned by root with mode 000, with the owner of
+ * the package.json inside (the install's owner). Null otherwise.
+ */
+function quarantinedInstall(
+  instance: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>,
+  quarantineOf: (installPath: string) => string,
+): { instance: Pick<ToolInstance, 'toolId' | 'version' | 'installPath' | 'parts'>; ownerUid: number } | null {
+  const locked = (p: string) => {
+    try {
+      const st = fs.lstatSync(p);
+      return st.isDirectory() && st.uid === 0 && (st.mode & 0o777) === 0;
+    } catch {
+      return false;
+    }
+  };
+  if (fs.existsSync(instance.installPath)) return null;
+  const installPath = quarantineOf(instance.installPath);
+  if (!locked(installPath)) return null;
+  const ownerUid = ownerOf(path.join(installPath, 'package.json'));
+  if (ownerUid === null) return null;
+  const parts = (instance.parts ?? []).map((part) => {
+    const q = quarantineOf(part);
+    return !fs.existsSync(part) && locked(q) ? q : part;
+  });
+  return { instance: { ...instance, installPath, parts }, ownerUid };
 }
 
 /** Whether a file found by the walk bears one of the tool's launcher names (any name when none are given). */

@@ -14,11 +14,12 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { quarantineFor } from '../../../agent/enforce/stubs.js';
 import type { AgentEvent } from '../../../agent/events/event.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { DeviceHttp } from '../../../agent/net/device-http.js';
@@ -248,6 +249,40 @@ describe.skipIf(!isRoot)(
       ]);
       expect(String(stopped.events[0]!.details?.evidence)).toMatch(/shipped by the server/);
     }, 120_000);
+
+    it('learns from an install enforcement already quarantined (root, mode 000), never from a decoy quarantine', async () => {
+      // The daemon refreshes the sentinel after the cycle, whose enforcement moved the install to
+      // .claude-code.aigate-quarantine beside it, owner root, mode 000 (agent/enforce/steps.ts).
+      const scan = await scanMachine({ homes: [homeA], paths: [], detectRunning: false });
+      const [instance] = scan.instances.filter((i) => i.toolId === 'claude-code');
+      const copyOf = (home: string) => ({ ...instance!, installPath: instance!.installPath.replace(homeA, home) });
+      const hooks = {
+        catalog,
+        isBlocked: () => false,
+        noticeFor: () => null,
+        emit: async () => {},
+        policyRevision: () => null,
+      };
+      const quarantined = copyOf(`${homeA}-q`);
+      cpSync(`${homeA}/.npm-global`, `${homeA}-q/.npm-global`, { recursive: true, verbatimSymlinks: true });
+      execFileSync('chown', ['-R', `${userA.uid}:${userA.gid}`, `${homeA}-q`]);
+      const locked = quarantineFor(quarantined.installPath);
+      renameSync(quarantined.installPath, locked);
+      chownSync(locked, 0, 0);
+      chmodSync(locked, 0);
+      const sentinel = createAgentSentinel(hooks);
+      await sentinel.refresh([quarantined]);
+      expect(sentinel.learned().map((f) => [f.sha256, f.kind])).toEqual([[sha256Of(cliOf(homeA)), 'entry']]);
+
+      // The user moved the install away and put a folder of their own where the quarantine would be.
+      const decoy = copyOf(`${homeA}-decoy`);
+      cpSync(`${homeA}/.npm-global`, `${homeA}-decoy/.npm-global`, { recursive: true, verbatimSymlinks: true });
+      renameSync(decoy.installPath, quarantineFor(decoy.installPath));
+      execFileSync('chown', ['-R', `${userA.uid}:${userA.gid}`, `${homeA}-decoy`]);
+      const fooled = createAgentSentinel(hooks);
+      await fooled.refresh([decoy]);
+      expect(fooled.learned()).toEqual([]);
+    }, 60_000);
 
     it('ships a fingerprint two devices report without an admin, and B stops that copy too', async () => {
       const c = await enroll('device-c');
