@@ -270,9 +270,10 @@ async function main(): Promise<void> {
       '--state-dir',
       state,
     ]);
-    const reference = /(?:request|reference) ([0-9a-f-]{36})/.exec(asked.stdout)?.[1];
+    // (In English or Chinese, as the demo's locale asks: see the README's notices.)
+    const reference = /(?:request|reference|申请编号) ([0-9a-f-]{36})/.exec(asked.stdout)?.[1];
     if (!reference) throw new Error(`request-exception printed no reference:\n${asked.stdout}`);
-    if (/is saved/.test(asked.stdout)) await once();
+    if (/is saved|已保存/.test(asked.stdout)) await once();
     const pending = await show('aigate exceptions list', process.execPath, [BIN.admin, 'exceptions', 'list'], {
       env: adminEnv,
     });

@@ -7,6 +7,8 @@
 import type { Command } from 'commander';
 
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
+import { chooseNoticeLocale, localeFromEnv } from '../../policies/notice-locale.js';
+import { NOTICE_TEXTS, type NoticeTexts } from '../../policies/notice-text.js';
 import { parseDateOrInstant } from '../../policies/time.js';
 import { silentLogger } from '../log.js';
 import { DeviceHttp } from '../net/device-http.js';
@@ -27,18 +29,14 @@ interface Flags {
   wait: boolean;
 }
 
-function resolveTool(input: string, status: StatusFile | null): { toolId: string; name: string } {
+function resolveTool(input: string, status: StatusFile | null, t: NoticeTexts): { toolId: string; name: string } {
   const index = catalogIndex(builtinCatalog);
   const local = status?.tools.find((tool) => tool.toolId === input);
   if (local) return { toolId: local.toolId, name: local.name };
   const tool = index.tool(input);
   if (tool) return { toolId: tool.id, name: tool.name };
   const guess = index.bySignature('binaries', input)?.id ?? index.suggest(input);
-  const hint = guess ? ` Did you mean ${guess}?` : '';
-  throw new CliError(
-    `aigate-agent request-exception: "${input}" is not a tool aigate knows.${hint} Run aigate-agent status to see the tools on this machine and their ids.`,
-    EXIT_USAGE,
-  );
+  throw new CliError(`aigate-agent request-exception: ${t.requestUnknownTool(input, guess ?? null)}`, EXIT_USAGE);
 }
 
 /** Filed directly (root, no agent running): the outcome, or null if that is not possible here. */
@@ -110,25 +108,20 @@ export function registerRequestException(program: Command): void {
     .option('--until <date>', 'until when you need it (YYYY-MM-DD)')
     .option('--no-wait', 'do not wait for the agent to send the request');
   addStateDirOption(command).action(async (toolInput: string, flags: Flags) => {
+    const paths = statePaths(flags.stateDir);
+    const current = await readStatusFile(paths.status);
+    const status = current.ok ? current.status : null;
+    // Replies in the employee's language: their locale, else the policy's default, else English.
+    const t = NOTICE_TEXTS[chooseNoticeLocale(localeFromEnv(process.env), status?.policy?.noticeLocale)];
     const reason = flags.reason?.trim() ?? '';
-    if (!reason)
-      throw new CliError(
-        'aigate-agent request-exception: say why you need it with --reason "..." (IT reads it to decide)',
-        EXIT_USAGE,
-      );
+    if (!reason) throw new CliError(`aigate-agent request-exception: ${t.requestNeedsReason}`, EXIT_USAGE);
     if (reason.length > MAX_REASON_CHARS)
-      throw new CliError(
-        `aigate-agent request-exception: --reason is limited to ${MAX_REASON_CHARS} characters`,
-        EXIT_USAGE,
-      );
+      throw new CliError(`aigate-agent request-exception: ${t.requestReasonTooLong(MAX_REASON_CHARS)}`, EXIT_USAGE);
     if (flags.until !== undefined) {
       const parsed = parseDateOrInstant(flags.until, 'UTC');
       if (!parsed.ok) throw new CliError(`aigate-agent request-exception: --until: ${parsed.error}`, EXIT_USAGE);
     }
-    const paths = statePaths(flags.stateDir);
-    const current = await readStatusFile(paths.status);
-    const status = current.ok ? current.status : null;
-    const tool = resolveTool(toolInput, status);
+    const tool = resolveTool(toolInput, status, t);
 
     let id: string;
     try {
@@ -140,13 +133,9 @@ export function registerRequestException(program: Command): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT')
-        throw new CliError(
-          `aigate-agent request-exception: the aigate agent is not set up on this machine (${paths.requestsDir} does not exist)`,
-        );
+        throw new CliError(`aigate-agent request-exception: ${t.requestNotSetUp(paths.requestsDir)}`);
       if (code === 'EACCES')
-        throw new CliError(
-          `aigate-agent request-exception: cannot write to ${paths.requestsDir}; ask IT to check the aigate agent installation`,
-        );
+        throw new CliError(`aigate-agent request-exception: ${t.requestCannotWrite(paths.requestsDir)}`);
       throw error;
     }
 
@@ -157,27 +146,18 @@ export function registerRequestException(program: Command): void {
     else if (!daemonUp) outcome = await fileDirectly(paths, status, id).catch(() => null);
 
     if (outcome?.status === 'refused') {
-      throw new CliError(
-        `aigate-agent request-exception: the request was not accepted: ${outcome.note ?? 'no reason given'}`,
-      );
+      throw new CliError(`aigate-agent request-exception: ${t.requestRefused(outcome.note)}`);
     }
     // Not filed yet (offline, or its user is reported at the agent's next check-in): it is saved.
     if (outcome?.serverId) {
-      out(`Your request for an exception for ${tool.name} was sent to IT (request ${outcome.serverId}).`);
+      out(t.requestSent(tool.name, outcome.serverId));
     } else {
-      out(`Your request for an exception for ${tool.name} is saved (reference ${id}).`);
-      out(
-        'The aigate agent sends it to IT as soon as this computer can reach the aigate server (it checks every few minutes).',
-      );
+      out(t.requestSaved(tool.name, id));
+      out(t.requestWhenOnline);
     }
     out('');
-    out('What happens next:');
-    out('  - IT reviews your request and your reason. You do not need to do anything else.');
-    out(
-      `  - If it is approved, this computer receives the updated policy within minutes and ${tool.name} works again, exactly as before.`,
-    );
-    out('  - If it is declined, IT will tell you why, and the answer also shows in: aigate-agent status');
-    if (outcome?.status === 'approved')
-      out(`Update: it has already been approved${outcome.note ? ` (${outcome.note})` : ''}.`);
+    for (const line of t.requestNext) out(line);
+    out(t.requestIfApproved(tool.name));
+    if (outcome?.status === 'approved') out(t.requestApproved(outcome.note));
   });
 }

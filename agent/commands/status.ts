@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
+import { chooseNoticeLocale, localeFromEnv } from '../../policies/notice-locale.js';
 import { isAlive } from '../pid.js';
 import { statePaths } from '../state/paths.js';
 import { renderStatus } from '../status/render.js';
@@ -28,6 +29,10 @@ export function registerStatus(program: Command): void {
     const status = read.status;
     // A daemon killed without a chance to say so still reads "running" in the file.
     if (status.daemon.running && !isAlive(status.daemon.pid)) status.daemon.running = false;
-    process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status, Date.now()));
+    // In the reader's language: their locale, else the policy's default, else English.
+    const locale = chooseNoticeLocale(localeFromEnv(process.env), status.policy?.noticeLocale);
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status, Date.now(), locale),
+    );
   });
 }

@@ -51,16 +51,6 @@ export interface NoticeSet {
   byLocale: Readonly<Record<NoticeLocale, Notice>>;
 }
 
-/** `2026-07-10 00:00 (Asia/Shanghai)`. */
-export function formatWhen(epochMs: number, timeZone: string, locale: NoticeLocale = 'en'): string {
-  return NOTICE_TEXTS[locale].when(epochMs, timeZone);
-}
-
-/** The command an employee runs to ask for an exception, with a placeholder reason in their language. */
-export function exceptionCommand(toolId: string, locale: NoticeLocale = 'en'): string {
-  return NOTICE_TEXTS[locale].exceptionCommand(toolId);
-}
-
 export function buildNotice(input: NoticeInput): Notice {
   const { kind, toolId, toolName, verdict } = input;
   const locale = input.locale ?? 'en';

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { noticeLocaleOf } from '../../policies/notice-locale.js';
+import { type Employee, employee } from './employee.js';
 import { compile, DAY, enforce, isoDay, makeEnforcer, npmInstanceOf } from './enforce-helpers.js';
 import { claudeCodeNpm, isRoot } from './trees.js';
 
@@ -40,37 +41,16 @@ ${warnFor ? `      warnFor: ${warnFor}\n` : ''}      message:
 `;
 
 let dir: string;
-let uid = -1;
-let gid = -1;
-
-function ensureUser(): void {
-  if (spawnSync('id', ['-u', USER]).status !== 0) {
-    const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
-    // 9: the user exists already (another run created it meanwhile).
-    if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${USER}: ${made.stderr}`);
-  }
-  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
-}
+let user: Employee | null = null;
 
 /** Runs `launcher` as the unprivileged user with exactly `env` (plus PATH). */
-function runAsUser(launcher: string, env: Record<string, string>) {
-  const result = spawnSync(launcher, ['--version'], {
-    uid,
-    gid,
-    cwd: '/',
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    timeout: 60_000,
-  });
-  return { code: result.status, stderr: result.stderr, stdout: result.stdout };
-}
+const runAsUser = (launcher: string, env: Record<string, string>) => user!.run(launcher, ['--version'], env);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aigate-notice-language-'));
   // The user must reach the launcher: the sandbox is readable by everyone (its files are not secret).
   await chmod(dir, 0o755);
-  if (isRoot) ensureUser();
+  if (isRoot) user = employee(USER);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -86,7 +66,7 @@ async function stubbed(name: string, yaml: string): Promise<string> {
   // Then the user's own, as on an employee's machine (a warned tool must still start for them).
   // (A blocked install is quarantined: only its launchers are left to reach.)
   const reach = [join(root, 'npm-global', 'bin'), ...(existsSync(install.installPath) ? [install.installPath] : [])];
-  const owned = spawnSync('chown', ['-R', `${uid}:${gid}`, ...reach]);
+  const owned = spawnSync('chown', ['-R', `${user!.uid}:${user!.gid}`, ...reach]);
   if (owned.status !== 0) throw new Error(`chown: ${owned.stderr.toString()}`);
   await chmod(join(dir, name), 0o755);
   return install.launcher;
