@@ -34,6 +34,7 @@ export interface StartOptions {
   staleAfter?: number;
   eventRetention?: number;
   rollupSchedule?: string;
+  fingerprintCorroboration?: number;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -115,6 +116,8 @@ async function start(options: StartOptions, io: Output): Promise<number> {
   serverOptions.rateLimits = rateLimits;
   if (options.staleAfter !== undefined) serverOptions.staleAfterMs = options.staleAfter;
   if (options.eventRetention !== undefined) serverOptions.eventRetentionMs = options.eventRetention;
+  if (options.fingerprintCorroboration !== undefined)
+    serverOptions.fingerprintCorroboration = options.fingerprintCorroboration;
   if (options.rollupSchedule !== undefined) {
     const { default: cron } = await import('node-cron');
     if (!cron.validate(options.rollupSchedule)) {
@@ -295,6 +298,17 @@ export async function runAigateServer(argv: string[], io: Output): Promise<numbe
       duration('--event-retention'),
     )
     .option('--rollup-schedule <cron>', 'when the daily rollups are rebuilt (default "*/15 * * * *")')
+    .option(
+      '--fingerprint-corroboration <n>',
+      'devices that must report the same file fingerprint before every agent gets it without an admin (default 2; 0: admins only)',
+      (value: string) => {
+        if (!/^\d{1,4}$/.test(value))
+          throw new InvalidArgumentError(
+            '--fingerprint-corroboration must be a whole number of devices (0: admins only)',
+          );
+        return Number(value);
+      },
+    )
     .action(async (options: StartOptions) => {
       exit = await start(options, io);
     });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../policies/bundle.js';
 import { BUNDLE_FEATURES_HEADER, MAX_FINGERPRINTS_PER_REPORT } from '../../policies/protocol.js';
 import { runAigate } from '../../server/cli/aigate.js';
+import { runAigateServer } from '../../server/cli/aigate-server.js';
 import { AdminApiError, type AdminClient } from '../../server/client/admin-client.js';
 import type { DeviceClient } from '../support/device-client.js';
 import { BAN_POLICY, type RunningServer, serverWithSecret } from './harness.js';
@@ -300,5 +301,17 @@ describe('aigate fingerprints', () => {
     const bad = await aigate(['approve', 'abc']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/"abc" is not a SHA-256: 64 hex digits/);
+  });
+});
+
+describe('aigate-server --fingerprint-corroboration', () => {
+  it('refuses a value that is not a number of devices before anything starts', async () => {
+    const err: string[] = [];
+    const code = await runAigateServer(
+      ['start', '--data', join(dir.path, 'unused'), '--fingerprint-corroboration', 'two'],
+      { out: () => undefined, err: (t) => err.push(t) },
+    );
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(/--fingerprint-corroboration must be a whole number of devices/);
   });
 });
