@@ -26,7 +26,7 @@ export interface FingerprintRecord {
   decidedBy: string | null;
   /** The first policy revision whose bundle carried it, or null. */
   shippedRevision: number | null;
-  /** Distinct devices that reported this SHA-256. */
+  /** Distinct devices (not revoked) that reported this SHA-256. */
   devices: number;
   /** Of those, the devices whose claim (tool, kind, size) is the same as the first report's. */
   agreeing: number;
@@ -51,7 +51,11 @@ interface Row {
 const SELECT = `SELECT f.*, count(r.device_id) AS devices,
                        coalesce(sum(r.tool_id = f.tool_id AND r.kind = f.kind AND r.size = f.size), 0) AS agreeing,
                        max(r.last_at) AS last_reported_at
-                  FROM fingerprints f LEFT JOIN fingerprint_reports r ON r.sha256 = f.sha256`;
+                  FROM fingerprints f
+                  LEFT JOIN fingerprint_reports r
+                         ON r.sha256 = f.sha256
+                        -- A revoked device's word no longer counts (a stolen laptop, a decommissioned VM).
+                        AND r.device_id IN (SELECT id FROM devices WHERE revoked_at IS NULL)`;
 
 const toRecord = (row: Row): FingerprintRecord => ({
   sha256: row.sha256,

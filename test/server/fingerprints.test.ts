@@ -230,6 +230,20 @@ describe('what the signed bundle ships', () => {
     expect(corroborations).toEqual([{ actor_role: 'system' }]);
   });
 
+  it('does not count a revoked device towards corroboration', async () => {
+    const first = await deviceWithClaude('revoked-1');
+    const second = await deviceWithClaude('revoked-2');
+    await report(first, [entry('with-a-revoked-device')]);
+    await admin.post(`/devices/${first.deviceId}/revoke`);
+    const before = (await getPolicy(second)).body.revision;
+    await report(second, [entry('with-a-revoked-device')]);
+    expect((await getPolicy(second)).body.revision).toBe(before);
+    expect(await shippedInBundle(second)).not.toContain(sha('with-a-revoked-device'));
+    const listed = (await admin.get<{ fingerprints: { sha256: string; devices: number }[] }>('/fingerprints'))
+      .fingerprints;
+    expect(listed.find((f) => f.sha256 === sha('with-a-revoked-device'))?.devices).toBe(1);
+  });
+
   it('with corroboration off, only an admin ships a fingerprint', async () => {
     const other = await tempDir();
     const fleet = await serverWithSecret(other.path, { fingerprintCorroboration: 0 });
