@@ -1,0 +1,119 @@
+/**
+ * The enforce step: evaluates the last scan plus every enforced instance at trusted time, and
+ * reconciles enforcement with the verdicts (enforce/engine.ts). Launch records are collected
+ * first: a change that puts a tool back removes its stubs, and the records they left must still
+ * be matched to it. One instance that cannot be enforced (a FIFO where its launcher was, say)
+ * does not hold back the others: it is retried alone, reported in the health and, once, as an
+ * `enforcement-failed` event.
+ */
+import { evaluateInstance } from '../../policies/evaluate.js';
+import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
+import { policyFacts } from '../enforce/desired.js';
+import { LedgerDamaged, type ReconcileSummary } from '../enforce/engine.js';
+import { lexists } from '../enforce/fs-facts.js';
+import { recordKey } from '../enforce/stubs.js';
+import { newEvent } from '../events/event.js';
+import { launchRecordsStep } from './launch-records.js';
+import { type CycleState, describeError } from './state.js';
+import { runStep, type Step } from './step.js';
+
+/** Launch records of a tool just put back are still matched for this long (a stub run during the restore). */
+const RELEASED_TARGET_MS = 60 * 60_000;
+
+/** The summary of the reconciliation, or null with no policy in force or a damaged ledger. */
+export const enforceStep: Step<ReconcileSummary | null> = {
+  name: 'enforce',
+  failure: 'enforcement-failing',
+  async run(state) {
+    await runStep(state, launchRecordsStep);
+    const { sync, enforcer, health, log } = state.parts;
+    const policy = sync.current;
+    const now = state.now;
+    const instances = new Map<string, ToolInstance>();
+    for (const instance of state.lastScan?.instances ?? []) instances.set(instanceKey(instance), instance);
+    const uninstalled = new Set<string>();
+    for (const record of enforcer.applied) {
+      if (instances.has(record.key)) continue;
+      instances.set(record.key, record.instance);
+      // A warned tool uninstalled meanwhile: nothing left to warn about, so put its launchers back.
+      if (record.quarantine.length === 0 && !(await lexists(record.instance.installPath))) uninstalled.add(record.key);
+    }
+    state.verdicts = new Map();
+    if (!policy) return null;
+    for (const [key, instance] of instances)
+      state.verdicts.set(key, {
+        instance,
+        verdict: evaluateInstance(policy.compiled, instance, state.parts.device, now),
+      });
+    if (state.ledgerProblem) return null;
+    const before = new Map(enforcer.applied.map((record) => [record.key, record] as const));
+    const items = [...state.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
+    const facts = policyFacts(policy.compiled);
+    const revision = policy.payload.revision;
+    let summary: ReconcileSummary;
+    try {
+      summary = await enforcer.reconcile(items, facts, revision);
+      health.clearPrefix('enforce:item:');
+    } catch (error) {
+      if (error instanceof LedgerDamaged) throw error;
+      // Find the instance(s) at fault: each alone, so the others are still enforced.
+      summary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
+      for (const item of items) {
+        const key = instanceKey(item.instance);
+        try {
+          const one = await enforcer.reconcile([item], facts, revision);
+          for (const field of ['applied', 'restored', 'repaired', 'failed', 'tampered'] as const)
+            summary[field] += one[field];
+          summary.notes.push(...one.notes);
+          health.clear(`enforce:item:${key}`);
+        } catch (itemError) {
+          if (itemError instanceof LedgerDamaged) throw itemError;
+          summary.failed++;
+          await reportEnforcementError(state, item.instance, itemError, revision);
+        }
+      }
+    }
+    for (const note of summary.notes) log.info({ note }, 'enforcement note');
+    // Put back just now: their stubs' records dropped meanwhile still belong to them.
+    for (const [key, record] of before) {
+      if (enforcer.store.ledger.applied[key]) continue;
+      state.released.set(recordKey(key), {
+        toolId: record.instance.toolId,
+        installPath: record.instance.installPath,
+        version: record.instance.version,
+        until: now + RELEASED_TARGET_MS,
+      });
+    }
+    return summary;
+  },
+};
+
+/** An instance enforcement threw on: logged, in the health, and reported once (not every minute). */
+async function reportEnforcementError(
+  state: CycleState,
+  instance: ToolInstance,
+  error: unknown,
+  policyRevision: number,
+): Promise<void> {
+  const { health, log } = state.parts;
+  const slot = `enforce:item:${instanceKey(instance)}`;
+  const message = `could not enforce the policy on ${instance.toolId} at ${instance.installPath}: ${describeError(error)}`;
+  log.error(
+    { err: error as Error, toolId: instance.toolId, installPath: instance.installPath },
+    'enforcement failed for one instance; the others go on',
+  );
+  const known = health.has(slot);
+  health.set(slot, 'enforcement-failing', message, state.now);
+  if (known) return;
+  await state.emit(
+    newEvent('enforcement-failed', state.now, {
+      toolId: instance.toolId,
+      installPath: instance.installPath,
+      version: instance.version,
+      ...(instance.owner ? { user: instance.owner } : {}),
+      policyRevision,
+      message,
+      details: { operation: 'reconcile', undone: true },
+    }),
+  );
+}
