@@ -159,7 +159,12 @@ export class FingerprintService {
         );
       return store.report(deviceId, fingerprints);
     })();
-    await this.shipCorroborated();
+    // Only a report that makes one of its fingerprints shippable can change the bundle.
+    const ships = fingerprints.some((fp) => {
+      const record = store.get(fp.sha256);
+      return record?.shippedRevision === null && shipState(record, catalog, this.deps.corroboration).shipped;
+    });
+    if (ships) await this.shipCorroborated();
     return { received: fingerprints.length, new: fresh };
   }
 
