@@ -13,10 +13,11 @@ import { createHash } from 'node:crypto';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { ToolFingerprint } from '../../policies/protocol.js';
+import { quarantineFor } from '../enforce/stubs.js';
 import type { AgentEvent } from '../events/event.js';
 import { newEvent, stableEventId } from '../events/event.js';
-import { quarantineFor } from '../enforce/stubs.js';
 import { userNameOf } from '../host/users.js';
+import { processLocale } from '../notices/user-locale.js';
 import { FingerprintStore } from './fingerprints.js';
 import type { ProcessMatch } from './identify.js';
 import { Sentinel } from './sentinel.js';
@@ -26,8 +27,11 @@ export interface AgentSentinelHooks {
   catalog: CatalogIndex;
   /** Whether `toolId` at `version` is blocked now for this user (the agent evaluates its policy). */
   isBlocked(toolId: string, version: string | null, user: string | null): boolean;
-  /** The rendered block notice for the user's terminal, or null. */
-  noticeFor(toolId: string, version: string | null, user: string | null): string | null;
+  /**
+   * The rendered block notice for the user's terminal, or null; `locale` is the one the stopped
+   * process ran in (its LC_ALL, LC_MESSAGES or LANG), null when it named none.
+   */
+  noticeFor(toolId: string, version: string | null, user: string | null, locale: string | null): string | null;
   /** Spools an event (the agent's emit). */
   emit(event: AgentEvent): Promise<void>;
   /** The current policy revision, for the event. */
@@ -59,7 +63,13 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     fingerprints,
     ...(hooks.intervalMs ? { intervalMs: hooks.intervalMs } : {}),
     isBlocked: (toolId, version, match) => hooks.isBlocked(toolId, version, userOf(match)),
-    noticeFor: (match) => hooks.noticeFor(match.toolId, match.version, userOf(match)),
+    noticeFor: (match) =>
+      hooks.noticeFor(
+        match.toolId,
+        match.version,
+        userOf(match),
+        match.uid === null ? null : processLocale(match.pid, match.uid),
+      ),
     onMatch: (match, outcome) => {
       hooks
         .emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now()))
