@@ -128,7 +128,9 @@ spec:
       action: block
       effective: ${effective}
       warnFor: ${warnFor}
-      message: Claude Code may not be used on company machines; please move to an approved tool.
+      message:
+        en: Claude Code may not be used on company machines; please move to an approved tool.
+        zh-CN: 公司电脑上不得使用 Claude Code，请改用经批准的工具。
     - tools: [qwen-code, tongyi-lingma]
       action: allow
 `;
@@ -228,6 +230,10 @@ async function main(): Promise<void> {
       '\n   Alice runs Claude Code: she sees the warning, and the tool still runs (output and exit code pass through):',
     );
     await runClaude(0);
+    say('\n   A colleague whose locale is Simplified Chinese reads the same notice in Chinese:');
+    await show('LANG=zh_CN.UTF-8 claude --version', claude.launcher, ['--version'], {
+      env: { LC_ALL: '', LC_MESSAGES: '', LANG: 'zh_CN.UTF-8' },
+    });
     await show('aigate-agent status', process.execPath, [BIN.agent, 'status', '--state-dir', state]);
 
     heading('The date has come: IT moves the ban into the past');
