@@ -163,6 +163,28 @@ describe('POSIX stubs', () => {
 });
 
 describe('Windows stubs', () => {
+  it('.ps1 carries every language and picks the POSIX variables, then the UI language; .cmd stays in English', () => {
+    const input = stubInput('warn', 'C:\\npm\\.claude.aigate-orig.ps1', 'C:\\ProgramData\\aigate\\launches', 'zh-CN');
+    const ps1 = renderStub('C:\\npm\\claude.ps1', input);
+    // A byte order mark: Windows PowerShell 5.1 reads a file without one in the ANSI code page.
+    expect(ps1.startsWith('\uFEFF# aigate-stub v1 tool=claude-code kind=warn')).toBe(true);
+    expect(isStubText(ps1)).toBe(true);
+    expect(ps1).toContain(
+      '$aigateLang = @($env:LC_ALL, $env:LC_MESSAGES, $env:LANG) | Where-Object { $_ } | Select-Object -First 1',
+    );
+    expect(ps1).toContain('[Globalization.CultureInfo]::CurrentUICulture.Name');
+    // The policy's default language for anything else.
+    expect(ps1).toContain("} else { $aigateLang = 'zh-CN' }");
+    expect(ps1).toContain("if ($aigateLang -eq 'zh-CN') {");
+    expect(ps1).toContain(
+      "[Console]::Error.WriteLine('  中文：Claude Code may not be used from 10 July; it''s 100% final & <binding>.')",
+    );
+    expect(ps1).toMatch(/\(AigateSpanZh \(\d+ - \$aigateNow\)\)/);
+    const cmd = renderStub('C:\\npm\\claude.cmd', { ...input, original: 'C:\\npm\\.claude.aigate-orig.cmd' });
+    expect(cmd).not.toMatch(/[\u4e00-\u9fff]/);
+    expect(cmd).toContain('>&2 echo(aigate: Claude Code will be blocked on this computer soon.');
+  });
+
   it('.cmd: escapes cmd metacharacters, runs the original with %*, exits 126 when blocked', () => {
     const input = stubInput(
       'warn',
