@@ -7,7 +7,6 @@ import type semver from 'semver';
 
 import { type CatalogIndex, catalogIndex } from './catalog/index.js';
 import type { Catalog } from './catalog/schema.js';
-import { pickText } from './notice-locale.js';
 import type { Action, Exception, PolicyDocument, Rule } from './schema.js';
 import { resolveSelectors } from './selectors.js';
 import { parseDateOrInstant, subtractDuration, toIso } from './time.js';
@@ -36,8 +35,6 @@ export interface CompiledEntry {
   readonly endsAt: number;
   readonly effectiveAtIso: string | null;
   readonly endsAtIso: string | null;
-  /** The rule's message in the verdicts' language (English if given, see pickText). */
-  readonly message: string | null;
   readonly alternatives: readonly string[] | null;
   /** An exception's reason. */
   readonly reason: string | null;
@@ -51,8 +48,6 @@ export interface CompiledPolicy {
   readonly defaultAction: Action;
   readonly unknownTools: 'report' | 'warn' | 'block';
   readonly contact: string | null;
-  /** The policy-wide message in the verdicts' language (English if given, see pickText). */
-  readonly noticeMessage: string | null;
   /** The language of plain-string messages and of notices for users aigate has no texts for. */
   readonly noticeLocale: string;
   /** Policy-wide approved alternatives, as display names. */
@@ -76,9 +71,7 @@ export function compilePolicy(document: PolicyDocument, catalog: Catalog): Compi
     names === undefined ? null : Object.freeze(names.map((name) => index.tool(name)?.name ?? name));
 
   const exceptions = (spec.exceptions ?? []).map((exception, i) => compileException(exception, i, timeZone));
-  const rules = (spec.rules ?? []).map((rule, i) =>
-    compileRule(rule, i, timeZone, displayNames(rule.alternatives), noticeLocale),
-  );
+  const rules = (spec.rules ?? []).map((rule, i) => compileRule(rule, i, timeZone, displayNames(rule.alternatives)));
 
   const candidates = new Map<string, CompiledEntry[]>();
   const selectEach = (entries: readonly CompiledEntry[], sources: readonly { tools: readonly string[] }[]) => {
@@ -102,7 +95,6 @@ export function compilePolicy(document: PolicyDocument, catalog: Catalog): Compi
     defaultAction: spec.default ?? 'allow',
     unknownTools: spec.unknownTools ?? 'report',
     contact: spec.notice?.contact ?? null,
-    noticeMessage: spec.notice?.message === undefined ? null : pickText(spec.notice.message, 'en', noticeLocale),
     noticeLocale,
     alternatives: displayNames(spec.notice?.alternatives) ?? Object.freeze([]),
     catalog,
@@ -116,7 +108,6 @@ function compileRule(
   index: number,
   timeZone: string,
   alternatives: readonly string[] | null,
-  noticeLocale: string,
 ): CompiledEntry {
   const effectiveAt =
     rule.effective === undefined ? null : instant(rule.effective, timeZone, `rules[${index}].effective`);
@@ -141,7 +132,6 @@ function compileRule(
     endsAt,
     effectiveAtIso: effectiveAt === null ? null : toIso(effectiveAt),
     endsAtIso: Number.isFinite(endsAt) ? toIso(endsAt) : null,
-    message: rule.message === undefined ? null : pickText(rule.message, 'en', noticeLocale),
     alternatives,
     reason: null,
   };
@@ -165,7 +155,6 @@ function compileException(exception: Exception, index: number, timeZone: string)
     endsAt,
     effectiveAtIso: null,
     endsAtIso: Number.isFinite(endsAt) ? toIso(endsAt) : null,
-    message: null,
     alternatives: null,
     reason: exception.reason,
   };
