@@ -78,7 +78,9 @@ describe('/proc fields', () => {
     ],
     ['truncated', '77 (x) S 42', null],
     ['no parenthesis', 'garbage', null],
-  ])('stat: %s', (_name, text, expected) => expect(parseProcStat(text)).toEqual(expected));
+  ])('stat: %s', (_name, text, expected) =>
+    expected === null ? expect(parseProcStat(text)).toBeNull() : expect(parseProcStat(text)).toMatchObject(expected),
+  );
 
   it.each([
     ['root', 'Name:\tsleep\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n', { uid: 0, euid: 0 }],
