@@ -62,6 +62,25 @@ export const Signatures = Type.Object(
 );
 export type Signatures = Static<typeof Signatures>;
 
+/**
+ * What the tool's entry file (the JS bundle a bin points to) always contains, whatever its
+ * manifest says: identity by content (policies/catalog/content.ts). Checked on the real releases
+ * in the test cache (test/policies/catalog-content.test.ts).
+ */
+export const ContentSignature = Type.Object(
+  {
+    markers: Type.Array(Type.String({ minLength: 8, pattern: '^[\\x20-\\x7e]+$' }), {
+      minItems: 1,
+      description: 'ASCII strings that must ALL occur in the first or last CONTENT_WINDOW_BYTES of the file',
+    }),
+    version: Type.Optional(
+      Type.String({ minLength: 1, description: 'regular expression (multiline) whose group 1 is the version' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ContentSignature = Static<typeof ContentSignature>;
+
 export const CatalogTool = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'stable kebab-case id used in policies' }),
@@ -78,6 +97,7 @@ export const CatalogTool = Type.Object(
     ),
     notes: Type.Optional(Type.String()),
     detect: Signatures,
+    content: Type.Optional(ContentSignature),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,142 @@
+/**
+ * Reads a file's first and last CONTENT_WINDOW_BYTES and asks the catalog which tool the bytes are
+ * (policies/catalog/content.ts): identity by what the code is, not what its manifest says. Used by
+ * the npm scanner on a package's bin files (or, with no manifest, on its top-level scripts) and by
+ * the sentinel on the file a process runs. Results are cached by device+inode+size+mtime, so a
+ * 10 MB bundle is read once per change, and every later scan costs one stat.
+ */
+import * as fs from 'node:fs';
+
+import { CONTENT_WINDOW_BYTES, type ContentMatch, identifyContent } from '../../policies/catalog/content.js';
+import type { CatalogIndex } from '../../policies/catalog/index.js';
+import type { ScanContext } from './context.js';
+import { child } from './fs.js';
+
+export type { ContentMatch } from '../../policies/catalog/content.js';
+
+const CACHE_MAX = 20_000;
+const caches = new WeakMap<CatalogIndex, Map<string, ContentMatch | null>>();
+/** Smaller files cannot hold a marker set worth matching. */
+const MIN_BYTES = 16;
+/** At most this many top-level files of a folder without a manifest are read. */
+const MAX_LOOSE_FILES = 32;
+
+function cacheFor(catalog: CatalogIndex): Map<string, ContentMatch | null> {
+  let cache = caches.get(catalog);
+  if (!cache) caches.set(catalog, (cache = new Map()));
+  return cache;
+}
+
+function remember(cache: Map<string, ContentMatch | null>, key: string, value: ContentMatch | null): void {
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+}
+
+/** dev:ino:size:mtime of a stat (ns when known). */
+function fileKey(stat: fs.Stats | fs.BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
+}
+
+/** The two windows as latin1 text (one window when the file fits in two). */
+function windows(at: (position: number, length: number) => Buffer, size: number): { head: string; tail: string } {
+  if (size <= 2 * CONTENT_WINDOW_BYTES) return { head: at(0, size).toString('latin1'), tail: '' };
+  return {
+    head: at(0, CONTENT_WINDOW_BYTES).toString('latin1'),
+    tail: at(size - CONTENT_WINDOW_BYTES, CONTENT_WINDOW_BYTES).toString('latin1'),
+  };
+}
+
+/**
+ * The tool a file found by the inventory is, by content, or null. Read through the scan's guarded
+ * file access (ctx.fs: regular files only, as root only what the home's owner may show).
+ */
+export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | null {
+  const stat = ctx.fs.stat(file);
+  if (!stat?.isFile() || stat.size < MIN_BYTES) return null;
+  const cache = cacheFor(ctx.catalog);
+  const key = fileKey(stat);
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const read = ctx.fs.readParts(file, (at, size) => windows(at, size));
+  const match = read ? identifyContent(ctx.catalog, read.head, read.tail) : null;
+  // Cached only when read: an unreadable file is asked again next scan.
+  if (read) remember(cache, key, match);
+  return match;
+}
+
+/**
+ * The files of a package folder worth reading for content: its bin targets (inside the folder,
+ * no `..`), or, with no manifest, its top-level regular files that are executable or end in
+ * .js/.mjs/.cjs (at most MAX_LOOSE_FILES, none when there are more: not an unpacked CLI).
+ */
+export function entryFiles(ctx: ScanContext, dir: string, binTargets: readonly string[] | null): string[] {
+  if (binTargets) {
+    const out = new Set<string>();
+    for (const target of binTargets) {
+      const parts = target
+        .replace(/\\/g, '/')
+        .split('/')
+        .filter((p) => p !== '' && p !== '.');
+      if (parts.length === 0 || parts.includes('..')) continue;
+      out.add(parts.reduce((d, p) => child(d, p), dir));
+    }
+    return [...out];
+  }
+  const entries = ctx.fs.list(dir);
+  if (!entries) return [];
+  const loose = entries.filter((e) => e.isFile && !e.name.startsWith('.'));
+  if (loose.length > MAX_LOOSE_FILES) return [];
+  return loose
+    .filter((e) => /\.(c|m)?js$/i.test(e.name) || ((ctx.fs.stat(child(dir, e.name))?.mode ?? 0) & 0o111) !== 0)
+    .map((e) => child(dir, e.name));
+}
+
+/** What the sentinel learns of a file by content: the match and the stat of the file read. */
+export interface FileContent {
+  match: ContentMatch;
+  /** Owner, device and inode of the file that was read (through the same handle). */
+  stat: fs.Stats;
+}
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const OPEN_FLAGS = O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
+
+/**
+ * The tool the file at `file` (a real path: a final symlink is refused) is by content, read
+ * through one O_NOFOLLOW|O_NONBLOCK handle so a FIFO or a swapped link never blocks or redirects
+ * the read; null when it is not a regular file, unreadable, or matches nothing.
+ */
+export function fileContent(file: string, catalog: CatalogIndex): FileContent | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, OPEN_FLAGS);
+  } catch {
+    return null;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size < MIN_BYTES) return null;
+    const cache = cacheFor(catalog);
+    const key = fileKey(fs.fstatSync(fd, { bigint: true }));
+    let match = cache.get(key);
+    if (match === undefined) {
+      const read = windows((position, length) => {
+        const out = Buffer.allocUnsafe(length);
+        let off = 0;
+        while (off < length) {
+          const n = fs.readSync(fd, out, off, length - off, position + off);
+          if (n === 0) break;
+          off += n;
+        }
+        return out.subarray(0, off);
+      }, stat.size);
+      match = identifyContent(catalog, read.head, read.tail);
+      remember(cache, key, match);
+    }
+    return match ? { match, stat } : null;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
