@@ -25,6 +25,7 @@ export interface MachineFacts {
   users: string[];
 }
 
+/** This machine's facts now (host name and OS version cut to the lengths the server accepts). */
 export function machineFacts(): MachineFacts {
   return {
     hostname: hostname().slice(0, 255) || 'unknown',
