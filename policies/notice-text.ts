@@ -397,7 +397,8 @@ export function reasonsByLocale(
 export function reasonText(policy: CompiledPolicy, facts: ReasonFacts, toolName: string, locale: NoticeLocale): string {
   const t = NOTICE_TEXTS[locale];
   const spec = policy.document.spec;
-  const own = (text: Parameters<typeof pickText>[0]) => pickText(text, locale, policy.noticeLocale);
+  // (No closure here: the evaluator calls this for every verdict, and a closure per call is costly
+  // where functions get names at run time, as under tsx.)
   const { decidedBy } = facts;
   if (decidedBy.kind === 'unknown-tools') return t.unknownTool(toolName, facts.action, policy.name);
   if (decidedBy.kind === 'exception') {
@@ -406,7 +407,7 @@ export function reasonText(policy: CompiledPolicy, facts: ReasonFacts, toolName:
   }
   if (decidedBy.kind === 'rule' && decidedBy.index !== null) {
     const message = spec.rules?.[decidedBy.index]?.message;
-    if (message !== undefined) return own(message);
+    if (message !== undefined) return pickText(message, locale, policy.noticeLocale);
     if (facts.phase === 'warn-window' && facts.effectiveAt !== null)
       return t.willBe(
         toolName,
@@ -419,7 +420,7 @@ export function reasonText(policy: CompiledPolicy, facts: ReasonFacts, toolName:
     return decidedBy.kind === 'default'
       ? t.defaultAllows(toolName, policy.name)
       : t.ruleApproves(toolName, policy.name);
-  if (spec.notice?.message !== undefined) return own(spec.notice.message);
+  if (spec.notice?.message !== undefined) return pickText(spec.notice.message, locale, policy.noticeLocale);
   if (decidedBy.kind === 'default') return t.notApproved(toolName, policy.name);
   return facts.action === 'warn' ? t.discouraged(toolName, policy.name) : t.mayNotRun(toolName, policy.name);
 }
