@@ -296,7 +296,7 @@ const zhCN: NoticeTexts = {
 
   // Four characters: as wide on a terminal as the English labels' eight.
   statusLabel: (action, monitorOnly) =>
-    `${{ allow: '允许使用', warn: '提醒警告', block: '禁止使用' }[action]}${monitorOnly ? '（仅监控）' : ''}`,
+    `${{ allow: '允许使用', warn: '使用警告', block: '禁止使用' }[action]}${monitorOnly ? '（仅监控）' : ''}`,
   agentOn: (hostname, deviceId, group) => `aigate 代理程序，主机 ${hostname}（设备 ${deviceId}，分组 ${group}）`,
   policyLine: (name, revision, monitor) =>
     `策略：“${name}”第 ${revision} 版${monitor ? '，监控模式（不禁止任何工具，只做报告）' : ''}`,
@@ -324,7 +324,7 @@ const zhCN: NoticeTexts = {
   questionsShort: (contact) => `如有疑问，请联系：${contact}`,
   askShort: (command) => `申请例外：${command}`,
   notCatalogued: '不在目录中：已报告给 IT，aigate 不会改动它',
-  appliedHere: (ago) => `已在本机执行：${ago}`,
+  appliedHere: (ago) => `已在本机生效：${ago}`,
   requestsHeading: '例外申请：',
   requestLine: (at, toolId, user, status, note) =>
     `  ${at}  ${toolId}（用户 ${user}）：${REQUEST_STATUS_ZH[status] ?? status}${note ? `（${note}）` : ''}`,

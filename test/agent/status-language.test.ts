@@ -117,9 +117,9 @@ describe('status in Simplified Chinese', () => {
         '         Old Codex versions are blocked.',
         '         如有疑问，请联系：https://it.example.com/ai-tools',
         '         申请例外：aigate-agent request-exception openai-codex-cli --reason "说明你的用途"',
-        '         已在本机执行：2 天前',
+        '         已在本机生效：2 天前',
         '',
-        '提醒警告 Claude Code 2.1.91 (npm, alice)',
+        '使用警告 Claude Code 2.1.91 (npm, alice)',
         '         自 2026-07-10 00:00（Asia/Shanghai）起禁止使用（还有 13 天）',
         '         自 7 月 10 日起不得使用 Claude Code。',
         '         请改用：Qwen Code、Tongyi Lingma',
@@ -170,7 +170,7 @@ describe.runIf(isRoot && process.platform === 'linux')('the real commands, run b
     expect(chinese.stderr).toBe('');
     expect(chinese.code).toBe(0);
     expect(chinese.stdout).toContain('策略：“ban-claude-code”第 4 版');
-    expect(chinese.stdout).toContain('提醒警告 Claude Code 2.1.91 (npm, alice)');
+    expect(chinese.stdout).toContain('使用警告 Claude Code 2.1.91 (npm, alice)');
     expect(chinese.stdout).toContain('         自 7 月 10 日起不得使用 Claude Code。');
     expect(chinese.stdout).toContain('代理程序：未运行');
 
@@ -180,7 +180,7 @@ describe.runIf(isRoot && process.platform === 'linux')('the real commands, run b
     const zhPolicy = status({ daemon: { pid: 1234, running: false, cycleMinutes: 10 } });
     zhPolicy.policy = { ...zhPolicy.policy!, noticeLocale: 'zh-CN' };
     await writeStatusFile(file, zhPolicy);
-    expect(agentAsUser(['status'], state, { LANG: 'C.UTF-8' }).stdout).toContain('提醒警告 Claude Code');
+    expect(agentAsUser(['status'], state, { LANG: 'C.UTF-8' }).stdout).toContain('使用警告 Claude Code');
     expect(agentAsUser(['status'], state, { LANG: 'en_US.UTF-8' }).stdout).toContain('WARNING  Claude Code');
   });
 
