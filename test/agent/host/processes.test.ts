@@ -40,6 +40,7 @@ import { dirname, join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { matchProcess } from '../../../agent/enforce/processes.js';
 import { cimDate, parseCimProcesses, splitWindowsCommandLine } from '../../../agent/host/cim.js';
 import { parseProcCmdline, parseProcStat, parseProcStatus } from '../../../agent/host/proc-fs.js';
 import {
@@ -218,6 +219,24 @@ describe('the macOS list (recorded ps output)', () => {
     // The same rows without the comm listing: no executables, nothing else lost.
     expect(parsePsArgs(fixture('macos-ps-args.txt')).filter((p) => p.pid !== 3300)).toHaveLength(19);
     expect(joinPsLists(fixture('macos-ps-args.txt'), '').every((p) => p.exe === null)).toBe(true);
+  });
+
+  it("feeds the enforcement's stop rules: the owner's process is stopped, another user's is left", () => {
+    const spec = {
+      folders: [
+        {
+          path: '/Users/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine',
+          from: '/Users/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code',
+        },
+      ],
+      files: [{ path: '/Users/alice/.npm-global/bin/claude' }],
+    };
+    expect(matchProcess(list.get(2305)!, { ...spec, owners: [501] })).toEqual({ kind: 'stop' });
+    expect(matchProcess(list.get(2305)!, { ...spec, owners: [502] })).toMatchObject({
+      kind: 'skip',
+      reason: expect.stringContaining('uid 501/501'),
+    });
+    expect(matchProcess(list.get(2500)!, { ...spec, owners: [501] })).toEqual({ kind: 'none' });
   });
 
   it('names program paths as the inventory matches them', () => {
