@@ -91,6 +91,14 @@ export function entryFiles(ctx: ScanContext, dir: string, binTargets: readonly s
     .map((e) => child(dir, e.name));
 }
 
+/**
+ * dev:ino:size:mtimeMs of a (non-bigint) stat: the sentinel keeps it with a content match, so the
+ * stop can check the file is unchanged since its bytes were read.
+ */
+export function contentStatKey(stat: fs.Stats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
 /** What the sentinel learns of a file by content: the match and the stat of the file read. */
 export interface FileContent {
   match: ContentMatch;

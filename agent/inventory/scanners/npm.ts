@@ -7,9 +7,10 @@
  */
 import * as path from 'node:path';
 
-import { identifyNpmPackage, npmManifestNeedles } from '../../../policies/catalog/npm.js';
+import { identifyNpmPackage, type NpmIdentity, npmManifestNeedles } from '../../../policies/catalog/npm.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { mayNameNpmAiSdk, NPM_SDK_KEY, npmAiSdks } from '../ai-sdks.js';
+import { entryFiles, scanFileContent } from '../content.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
@@ -194,11 +195,32 @@ export function readPackage(
         );
     } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
+    } else if (ctx.fs.isDirectory(dir)) {
+      // No manifest (deleted to hide the copy): its top-level scripts say what it is.
+      const found = byEntryContent(ctx, dir, null);
+      const real = found && ctx.fs.realpath(dir);
+      if (found && real)
+        out.push(
+          instanceFor(
+            ctx,
+            root,
+            found.match.tool.id,
+            folderName,
+            real,
+            manifestPath,
+            found.match.version === null
+              ? { version: null, versionError: 'package.json is missing; known by content' }
+              : { version: found.match.version },
+            { evidence: [found.why] },
+            channel,
+          ),
+        );
     }
     return;
   }
-  // Neither catalogued nor naming an AI SDK anywhere: nothing to learn from parsing it.
-  if (!byFolder && !worthParsing(ctx, text)) return;
+  // Neither catalogued nor naming an AI SDK or a catalogued bin name (whose file could be the
+  // tool's code under another package name): nothing to learn from parsing it.
+  if (!byFolder && !worthParsing(ctx, text) && !namesToolBin(ctx, text)) return;
   const parsed = parsePackageJson(text);
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
@@ -223,13 +245,26 @@ export function readPackage(
     return;
   }
   const manifest = parsed.value;
-  const identity = identifyNpmPackage(ctx.catalog, {
+  const claimed = identifyNpmPackage(ctx.catalog, {
     folderName: named,
     name: manifest.name,
     version: manifest.version.version,
     bins: Object.keys(manifest.bin),
     urls: manifest.urls,
   });
+  // The code decides over the manifest: a bin file that is another tool's code makes the folder
+  // that tool's (a Claude Code copy whose package.json says @openai/codex is Claude Code).
+  const found = byEntryContent(ctx, dir, Object.values(manifest.bin));
+  const overridden = found !== null && found.match.tool.id !== claimed?.tool.id;
+  const identity: NpmIdentity | null =
+    found && overridden
+      ? {
+          tool: found.match.tool,
+          role: 'tool',
+          version: found.match.version,
+          why: `${found.why}; ${claimed ? `the manifest says ${claimed.tool.id}` : `package named ${manifest.name ?? 'nothing'}`} (evidence: content, manifest mismatch)`,
+        }
+      : claimed;
   const tool = identity?.tool;
   let toolId: string;
   let evidence: string[] = [];
@@ -250,7 +285,9 @@ export function readPackage(
   if (tool && identity.role === 'tool')
     for (const name of [...(tool.detect.binaries ?? []), ...(tool.detect.ambiguousBinaries ?? [])]) bins.add(name);
   const version = identity
-    ? versionFields(identity.version === null ? manifest.version : { version: identity.version })
+    ? overridden && identity.version === null
+      ? { version: null, versionError: 'known by content; the manifest version is not its own' }
+      : versionFields(identity.version === null ? manifest.version : { version: identity.version })
     : versionFields(manifest.version);
   const instance = instanceFor(
     ctx,
@@ -266,6 +303,34 @@ export function readPackage(
   if (!tool) instance.name = folderName;
   if (identity?.role === 'platform') platformParts.add(instance);
   out.push(instance);
+}
+
+/**
+ * Whether the manifest text holds a catalogued (unambiguous) bin name as a JSON string, e.g.
+ * `"claude"`: a copy whose name and homepage were edited but whose bin was kept.
+ */
+function namesToolBin(ctx: ScanContext, text: string): boolean {
+  let re = binPatterns.get(ctx.catalog);
+  if (re === undefined) {
+    const names = [...ctx.catalog.signatureValues('binaries')].map(escapeRegExp);
+    binPatterns.set(ctx.catalog, (re = names.length ? new RegExp(`"(?:${names.join('|')})"`, 'i') : null));
+  }
+  return re !== null && re.test(text);
+}
+
+const binPatterns = new WeakMap<object, RegExp | null>();
+
+/** The first of a package's entry files whose content is a catalogued tool, with why. */
+function byEntryContent(
+  ctx: ScanContext,
+  dir: string,
+  binTargets: readonly string[] | null,
+): { match: NonNullable<ReturnType<typeof scanFileContent>>; why: string } | null {
+  for (const file of entryFiles(ctx, dir, binTargets)) {
+    const match = scanFileContent(ctx, file);
+    if (match) return { match, why: `${file}: ${match.why}` };
+  }
+  return null;
 }
 
 /**
