@@ -14,6 +14,7 @@ import * as path from 'node:path';
 
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { identifyNpmPackage, type NpmIdentity, splitPlatformSuffix } from '../../policies/catalog/npm.js';
+import { contentStatKey, fileContent } from '../inventory/content.js';
 import { npmPackageOf } from '../inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../inventory/parse/package-json.js';
 import { contentKey, readRegularFile } from './files.js';
@@ -39,6 +40,14 @@ export interface ProcessMatch {
   how: 'executable' | 'script';
   /** The package folder holding `file` (the tool's own or its platform package); null for a fingerprint match. */
   packageDir: string | null;
+  /**
+   * What decided: the package's manifest, a fingerprint, or the script's content (catalog
+   * content markers). A content match may stop another user's copy run by a non-root user
+   * (stop.ts); a manifest claim alone never does.
+   */
+  by?: 'manifest' | 'fingerprint' | 'content';
+  /** For a content match: dev:ino:size:mtimeMs of `file` when its bytes were read (contentStatKey). */
+  contentKey?: string;
   /** How it was started, for the event: argv[0] and the script, e.g. `node ~/.npm/_npx/…/cli.js`. */
   startedAs: string;
   /** Why, in words. */
@@ -170,6 +179,29 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
     .slice(0, 1000);
   for (const { file, how } of candidates) {
     const owner = owningPackage(file, ctx.catalog);
+    // The script's bytes decide over any manifest (a Claude Code copy whose package.json says
+    // @openai/codex, or sits in a folder others may write, is Claude Code). Scripts only: native
+    // binaries carry no markers yet, and this keeps process starts of programs at one lookup.
+    const content = how === 'script' ? fileContent(file, ctx.catalog) : null;
+    if (content) {
+      const said = owner?.identity.tool.id;
+      return {
+        pid: info.pid,
+        uid: info.uid,
+        startTicks: info.startTicks,
+        toolId: content.match.tool.id,
+        version: content.match.version ?? (said === content.match.tool.id ? owner!.identity.version : null),
+        file,
+        how,
+        packageDir: null,
+        by: 'content',
+        contentKey: contentStatKey(content.stat),
+        startedAs,
+        evidence: [
+          `${how} ${file}: ${content.match.why}${said && said !== content.match.tool.id ? `; its package ${owner!.dir} says ${said} (evidence: content, manifest mismatch)` : ''}`,
+        ],
+      };
+    }
     if (owner) {
       return {
         pid: info.pid,
@@ -180,6 +212,7 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
         file,
         how,
         packageDir: owner.dir,
+        by: 'manifest',
         startedAs,
         evidence: [`${how} ${file} is in ${owner.dir} (${owner.identity.why})`],
       };
@@ -199,6 +232,7 @@ export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext):
           file,
           how,
           packageDir: null,
+          by: 'fingerprint',
           startedAs,
           evidence: [
             fp.ownerUid === null

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { contentStatKey } from '../inventory/content.js';
 import type { ProcessMatch } from './identify.js';
 import { isTrustedPackageFolder, scriptArgument } from './identify.js';
 import { readProcess } from './proc.js';
@@ -62,16 +63,26 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
       return { stopped: false, reason: `${real} is gone` };
     }
   }
+  // A match by content (the script's bytes are the tool's, whatever any manifest says) stops a
+  // non-root process running that very file, unchanged since it was read, whoever owns the file
+  // (a copy in /tmp run by another user). Planting the markers in a file gets only the processes
+  // running that file stopped (docs/threat-model.md).
+  const byContent = match.by === 'content' ? contentStopRefusal(match, real, codeStat, now.uid) : undefined;
+  if (byContent) return { stopped: false, reason: byContent };
   // A match by bytes alone (no package folder) stops only a user's own copy run by that user:
   // never a root process, never a root-owned program (whose bytes a user can copy anywhere).
-  if (!match.packageDir && (now.uid === 0 || codeStat.uid === 0 || now.uid !== codeStat.uid)) {
+  if (
+    byContent === undefined &&
+    !match.packageDir &&
+    (now.uid === 0 || codeStat.uid === 0 || now.uid !== codeStat.uid)
+  ) {
     return {
       stopped: false,
       reason: `a fingerprint match stops only a user's own copy run by that user (process uid ${now.uid}, file uid ${codeStat.uid})`,
     };
   }
   const systemInstall = codeStat.uid === 0 && (codeStat.mode & 0o022) === 0;
-  if (now.uid !== codeStat.uid && !systemInstall) {
+  if (byContent === undefined && now.uid !== codeStat.uid && !systemInstall) {
     return { stopped: false, reason: `process owner uid ${now.uid} does not own the code (uid ${codeStat.uid})` };
   }
 
@@ -86,6 +97,14 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
     return { stopped: false, reason: `kill failed (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
   }
   return { stopped: true, noticeShown };
+}
+
+/** Why a content match must not stop this process, or null when it may. */
+function contentStopRefusal(match: ProcessMatch, real: string, codeStat: fs.Stats, uid: number): string | null {
+  if (uid === 0) return 'a root process is never stopped by a content match';
+  if (real !== match.file || !codeStat.isFile() || contentStatKey(codeStat) !== match.contentKey)
+    return `${real} changed since its content was read`;
+  return null;
 }
 
 /**
