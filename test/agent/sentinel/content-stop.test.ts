@@ -1,0 +1,133 @@
+/**
+ * Red-team B4, B6, B7 (issue 12) at execution time: the sentinel knows real Claude Code 2.0.46 by
+ * its cli.js content, whatever the package.json beside it says and whoever owns the folder. Run
+ * as a real unprivileged user on a pty (`script`), long-running (`claude mcp serve`), with NO
+ * learned fingerprints: a copy renamed to "@openai/codex" 0.111.0 (was taken for the allowed
+ * Codex), a copy in a chmod 777 folder with a byte appended (was "untrusted" and unmatched), and a
+ * copy owned by another user in a shared folder (was "process owner does not own the code"). Each
+ * is stopped with the notice on its terminal and one event; the allowed Codex still runs.
+ * Needs root (creates users, reads other users' /proc entries); skipped otherwise.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { AgentEvent } from '../../../agent/events/event.js';
+import { type AgentSentinel, createAgentSentinel } from '../../../agent/sentinel/agent-hook.js';
+import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js';
+import { ensureUser, type HostileUser, isRoot } from '../../security/hostile.js';
+import { cleanup, scratch } from '../inventory/fixtures.js';
+import { INSTALL_TIMEOUT_MS, npmInstallGlobal } from '../inventory/real-npm.js';
+
+const NOTICE = 'aigate: Claude Code is blocked on this computer by policy content-test.';
+const linuxRoot = isRoot && process.platform === 'linux';
+
+afterAll(cleanup);
+
+const t = scratch('aigate-content-stop-');
+const home = t.path('home/runner');
+const g = `${home}/.npm-global`;
+let runner: HostileUser;
+let other: HostileUser;
+let sentinel: AgentSentinel | null = null;
+const events: AgentEvent[] = [];
+
+beforeAll(async () => {
+  if (!linuxRoot) return;
+  runner = ensureUser('aigt-cstop-run');
+  other = ensureUser('aigt-cstop-own');
+  npmInstallGlobal(t.path('src'), ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
+  npmInstallGlobal(g, ['@openai/codex@0.111.0', '@openai/codex-linux-x64@npm:@openai/codex@0.111.0-linux-x64']);
+  const cc = t.path('src/lib/node_modules/@anthropic-ai/claude-code');
+  const manifest = JSON.parse(readFileSync(`${cc}/package.json`, 'utf8')) as Record<string, unknown>;
+  // B4: claims to be the allowed Codex.
+  cpSync(cc, `${g}/lib/node_modules/v4`, { recursive: true });
+  writeFileSync(
+    `${g}/lib/node_modules/v4/package.json`,
+    JSON.stringify({ ...manifest, name: '@openai/codex', version: '0.111.0' }),
+  );
+  // B6: a folder anyone may write, and not the bytes of any installed copy.
+  cpSync(cc, `${home}/loose/cc`, { recursive: true });
+  appendFileSync(`${home}/loose/cc/cli.js`, '\n');
+  execFileSync('chown', ['-R', `${runner.uid}:${runner.gid}`, t.path('home')]);
+  chmodSync(`${home}/loose/cc`, 0o777);
+  // B7: another user's copy in a shared folder.
+  cpSync(cc, t.path('shared/cc'), { recursive: true });
+  execFileSync('chown', ['-R', `${other.uid}:${other.gid}`, t.path('shared/cc')]);
+  chmodSync(t.root, 0o755);
+  chmodSync(t.path('shared'), 0o755);
+
+  sentinel = createAgentSentinel({
+    catalog: catalogIndex(builtinCatalog),
+    intervalMs: 50,
+    // Only this test's user: other test runs on the machine may run Claude Code too.
+    isBlocked: (toolId, _version, user) => toolId === 'claude-code' && user === runner.name,
+    noticeFor: () => NOTICE,
+    emit: async (event) => {
+      events.push(event);
+    },
+    policyRevision: () => 3,
+  });
+  await sentinel.refresh([]); // nothing learned: content alone must decide
+  sentinel.start();
+}, INSTALL_TIMEOUT_MS * 3);
+
+afterAll(() => sentinel?.stop());
+
+const node = process.execPath;
+const env = () => ({ HOME: home, PATH: `/usr/bin:/bin:${node.replace(/\/node$/, '')}`, TERM: 'dumb' });
+
+/** Starts `command` as the runner on a pty (script), stdin held open; resolves when it exits. */
+function startOnTerminal(command: string, log: string): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn('script', ['-qfec', command, log], {
+    uid: runner.uid,
+    gid: runner.gid,
+    cwd: home,
+    env: env(),
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
+
+const ways: [string, () => string, string][] = [
+  ['a copy named @openai/codex 0.111.0 (B4)', () => `${g}/lib/node_modules/v4/cli.js`, 'manifest mismatch'],
+  ['a chmod 777 copy with a byte appended (B6)', () => `${home}/loose/cc/cli.js`, "claude-code's markers"],
+  ["another user's copy in a shared folder (B7)", () => t.path('shared/cc/cli.js'), "claude-code's markers"],
+];
+
+describe.runIf(linuxRoot)('sentinel stops Claude Code known by content', () => {
+  it.each(ways)(
+    'stops %s, with the notice on its terminal, once',
+    async (name, script, evidence) => {
+      const before = events.length;
+      const log = `${home}/log-${name.replace(/\W+/g, '-')}.txt`;
+      const { child, exited } = startOnTerminal(`${node} ${script()} mcp serve`, log);
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+      child.stdin?.end();
+      if (code === 'timeout') child.kill('SIGKILL');
+      expect(code).not.toBe('timeout');
+      await new Promise((r) => setTimeout(r, 200)); // the event is spooled asynchronously
+      const mine = events.slice(before);
+      expect(
+        mine.map((e) => [e.type, e.toolId, e.version, e.user, e.details?.stopped, e.details?.noticeShown]),
+      ).toEqual([['blocked-launch', 'claude-code', '2.0.46', runner.name, true, true]]);
+      expect(JSON.stringify(mine[0]!.details)).toContain(evidence);
+      expect(readFileSync(log, 'utf8')).toContain(NOTICE);
+    },
+    60_000,
+  );
+
+  it('leaves the allowed Codex beside the lying copy running', () => {
+    const before = events.length;
+    const out = spawnSync(`${g}/bin/codex`, ['--version'], {
+      uid: runner.uid,
+      gid: runner.gid,
+      encoding: 'utf8',
+      env: env(),
+    });
+    expect(out.status).toBe(0);
+    expect(out.stdout.trim()).toBe('codex-cli 0.111.0');
+    expect(events.length).toBe(before);
+  });
+});
