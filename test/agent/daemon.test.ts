@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isOurStub } from '../../agent/enforce/steps.js';
 import { userNameOf } from '../../agent/host/users.js';
+import { banYaml } from '../support/policy.js';
 import { type AgentSetup, enrollBin, readStatus, rootsFor, waitFor } from './e2e-helpers.js';
 import { agentBin, createEnrollSecret, publish, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm, isRoot, OWNER_GID, OWNER_UID } from './trees.js';
@@ -23,18 +24,7 @@ let setup: AgentSetup;
 let daemon: ChildProcess;
 let daemonOutput = '';
 
-const banAt = (effective: string) => `apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: ban-soon
-spec:
-  default: allow
-  rules:
-    - tools: [claude-code]
-      action: block
-      effective: ${effective}
-      warnFor: 1d
-`;
+const banAt = (effective: string) => banYaml('ban-soon', ['claude-code'], { effective, warnFor: '1d' });
 
 beforeAll(async () => {
   dir = await tempDir('aigate-daemon-');

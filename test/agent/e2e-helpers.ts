@@ -6,37 +6,30 @@ import { expect } from 'vitest';
 
 import { type Ledger } from '../../agent/enforce/ledger.js';
 import type { StatusFile } from '../../agent/status/status-file.js';
+import { allowAllYaml, banYaml } from '../support/policy.js';
 import { agent, type RunResult } from './helpers.js';
 import type { NpmInstall } from './trees.js';
 
-export const futureBan = (effective: string, name = 'ban-claude-code') => `apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: ${name}
-spec:
-  timezone: Asia/Shanghai
-  default: allow
-  notice:
-    contact: https://it.example.com/ai-tools
-    alternatives: [qwen-code, tongyi-lingma]
-  rules:
-    - name: ban-claude-code
-      tools: [claude-code]
-      action: block
-      effective: ${effective}
-      warnFor: 30d
-      message: Claude Code may not be used on company machines.
-`;
+/** Claude Code blocked from `effective` (RFC 3339 or a date), warned for 30 days before. */
+export const futureBan = (effective: string, name = 'ban-claude-code') =>
+  banYaml(
+    name,
+    ['claude-code'],
+    {
+      name: 'ban-claude-code',
+      effective,
+      warnFor: '30d',
+      message: 'Claude Code may not be used on company machines.',
+    },
+    {
+      timezone: 'Asia/Shanghai',
+      notice: { contact: 'https://it.example.com/ai-tools', alternatives: ['qwen-code', 'tongyi-lingma'] },
+    },
+  );
 
 export const pastBan = (name = 'ban-claude-code', effective = '2020-01-01') => futureBan(effective, name);
 
-export const ALLOW_ALL = `apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: allow-all
-spec:
-  default: allow
-`;
+export const ALLOW_ALL = allowAllYaml();
 
 export interface AgentSetup {
   stateDir: string;

@@ -14,6 +14,7 @@ import { type CompiledPolicy, compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
+import { allowAllYaml, banYaml } from '../support/policy.js';
 import { isRoot } from './trees.js';
 
 export const DAY = 86_400_000;
@@ -31,28 +32,26 @@ export function banPolicy(options: {
   tools?: string[];
   message?: string;
 }): CompiledPolicy {
-  return compile(`apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: ban-ai-clis
-spec:
-  mode: ${options.mode ?? 'enforce'}
-  timezone: Asia/Shanghai
-  default: allow
-  notice:
-    contact: https://it.example.com/ai-tools
-    alternatives: [qwen-code, tongyi-lingma]
-  rules:
-    - name: ban
-      tools: [${(options.tools ?? ['claude-code']).join(', ')}]
-      action: block
-      effective: ${options.effective}
-${options.warnFor ? `      warnFor: ${options.warnFor}\n` : ''}${options.message ? `      message: ${JSON.stringify(options.message)}\n` : ''}`);
+  return compile(
+    banYaml(
+      'ban-ai-clis',
+      options.tools ?? ['claude-code'],
+      {
+        name: 'ban',
+        effective: options.effective,
+        ...(options.warnFor ? { warnFor: options.warnFor } : {}),
+        ...(options.message ? { message: options.message } : {}),
+      },
+      {
+        mode: options.mode ?? 'enforce',
+        timezone: 'Asia/Shanghai',
+        notice: { contact: 'https://it.example.com/ai-tools', alternatives: ['qwen-code', 'tongyi-lingma'] },
+      },
+    ),
+  );
 }
 
-export const ALLOW_ALL = compile(
-  'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: allow-all\nspec:\n  default: allow\n',
-);
+export const ALLOW_ALL = compile(allowAllYaml());
 
 export const DEVICE = { os: 'linux' as const, hostname: 'dev-laptop-1', deviceId: 'device-1' };
 

@@ -23,11 +23,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { homeOf } from '../../agent/enforce/plan.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
+import { policyYaml } from '../support/policy.js';
 import { ALLOW_ALL, banPolicy, compile, DAY, enforce, isoDay, makeEnforcer, npmInstanceOf } from './enforce-helpers.js';
 
-const UNKNOWN_BLOCKED = compile(
-  'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: strict\nspec:\n  default: allow\n  unknownTools: block\n',
-);
+const UNKNOWN_BLOCKED = compile(policyYaml('strict', { default: 'allow', unknownTools: 'block' }));
 import { hashTree, run, tempDir } from './helpers.js';
 import { aiderPipx, bareBinary, claudeCodeNpm, isRoot, OWNER_UID } from './trees.js';
 

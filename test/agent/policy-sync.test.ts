@@ -20,19 +20,11 @@ import { type StatePaths, statePaths } from '../../agent/state/paths.js';
 import { type BundlePayload, signBundle } from '../../policies/bundle.js';
 import { generateSigningKey } from '../../policies/keys.js';
 import { signServerTime } from '../../policies/signed-time.js';
+import { policyYaml } from '../support/policy.js';
 import { createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
 
-const policy = (name: string, action = 'block') => `apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: ${name}
-spec:
-  default: allow
-  rules:
-    - tools: [claude-code]
-      action: ${action}
-      effective: 2020-01-01
-`;
+const policy = (name: string, action: 'warn' | 'block' = 'block') =>
+  policyYaml(name, { default: 'allow', rules: [{ tools: ['claude-code'], action, effective: '2020-01-01' }] });
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { banYaml } from '../support/policy.js';
 import { enrollBin, waitFor } from './e2e-helpers.js';
 import { agentBin, createEnrollSecret, publish, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { claudeCodeNpm } from './trees.js';
@@ -18,18 +19,10 @@ import { claudeCodeNpm } from './trees.js';
 const USER = 'aigtsdmn';
 const canRun = process.platform === 'linux' && process.getuid?.() === 0;
 
-const banForUser = `apiVersion: aigate/v1
-kind: Policy
-metadata:
-  name: ban-for-${USER}
-spec:
-  default: allow
-  rules:
-    - tools: [claude-code]
-      users: [${USER}]
-      action: block
-      message: Claude Code may not be used on company machines.
-`;
+const banForUser = banYaml(`ban-for-${USER}`, ['claude-code'], {
+  users: [USER],
+  message: 'Claude Code may not be used on company machines.',
+});
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
