@@ -16,6 +16,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Agent } from './agent.js';
 import type { AgentLogger } from './log.js';
 import { type AgentSentinel, createAgentSentinel } from './sentinel/agent-hook.js';
+import { sentinelScope } from './sentinel/sentinel.js';
 
 export interface DaemonOptions {
   cycleMinutes: number;
@@ -25,6 +26,11 @@ export interface DaemonOptions {
   pollWaitSeconds: number;
   /** Start the sentinel (Linux only; `--no-sentinel` turns it off). */
   sentinel: boolean;
+  /**
+   * The daemon was pointed at some homes (`--home`): the sentinel then acts only on their owners'
+   * processes and on code under them and `roots` (`--npm-prefix`, `--path`). Absent: the machine.
+   */
+  scope?: { homes: string[]; roots: string[] };
 }
 
 /** The longest a single setTimeout can wait. */
@@ -101,7 +107,12 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   // Sentinel events are sent as soon as they are spooled, not at the next cycle.
   const deliverSoon = soon('sentinel events', () => agent.deliverSpool());
   const sentinel: AgentSentinel | null =
-    options.sentinel && process.platform === 'linux' ? createAgentSentinel(agent.sentinelHooks(deliverSoon)) : null;
+    options.sentinel && process.platform === 'linux'
+      ? createAgentSentinel({
+          ...agent.sentinelHooks(deliverSoon),
+          scope: options.scope ? sentinelScope(options.scope.homes, options.scope.roots) : null,
+        })
+      : null;
   /** After each evaluation: the sentinel learns the fingerprints of what is blocked now, takes the shipped ones and reports. */
   const refreshSentinel = async () => {
     if (!sentinel) return;
@@ -110,7 +121,8 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
     const dropped = await sentinel.ship(agent.shippedFingerprints());
     for (const fp of dropped)
       log.warn({ sha256: fp.sha256, toolId: fp.toolId }, 'a shipped fingerprint equals a runtime here; ignored');
-    await agent.reportFingerprints(sentinel.learned());
+    // In the background: an unreachable server must not hold the sentinel's start for a request timeout.
+    void agent.reportFingerprints(sentinel.learned());
   };
 
   agent.daemonRunning = true;

@@ -40,6 +40,10 @@ export function registerRun(program: Command, hooks: AgentHooks): void {
           jitterSeconds: flags.jitter ?? Math.min(120, flags.cycleMinutes * 12),
           pollWaitSeconds: Math.round(flags.pollWait),
           sentinel: flags.sentinel,
+          // Pointed at some homes: the sentinel stays within them (not every process on the machine).
+          ...(flags.home
+            ? { scope: { homes: flags.home, roots: [...(flags.npmPrefix ?? []), ...(flags.path ?? [])] } }
+            : {}),
         },
         log,
       );

@@ -22,18 +22,26 @@ export function parseProcCmdline(bytes: Uint8Array): string[] {
 }
 
 /**
- * /proc/<pid>/stat: start time (field 22, clock ticks since boot) and parent pid (field 4). The
- * command name (field 2) is in parentheses and may itself hold spaces and parentheses, so the
+ * /proc/<pid>/stat: start time (field 22, clock ticks since boot), parent pid (field 4) and the
+ * image key (see ProcessInfo.imageKey: fields 48 and 51, the start of the argument area and the
+ * end of the environment area, shown only to a reader allowed to trace the process, else 0).
+ * The command name (field 2) is in parentheses and may itself hold spaces and parentheses, so the
  * fields are counted from the last `)`.
  */
-export function parseProcStat(text: string): { startTicks: number; ppid: number } | null {
+export function parseProcStat(text: string): { startTicks: number; ppid: number; imageKey: string | null } | null {
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
   const fields = text.slice(close + 2).split(' ');
   const startTicks = Number(fields[19]);
   const ppid = Number(fields[1]);
   if (!Number.isSafeInteger(startTicks) || !Number.isSafeInteger(ppid)) return null;
-  return { startTicks, ppid };
+  const argStart = fields[45];
+  const envEnd = fields[48];
+  const imageKey =
+    argStart && envEnd && /^\d+$/.test(argStart) && /^\d+$/.test(envEnd) && argStart !== '0' && envEnd !== '0'
+      ? `${argStart}-${envEnd}`
+      : null;
+  return { startTicks, ppid, imageKey };
 }
 
 /** /proc/<pid>/status: real and effective uid (the `Uid:` line: real, effective, saved, fs). */
@@ -42,7 +50,7 @@ export function parseProcStatus(text: string): { uid: number; euid: number } | n
   return m ? { uid: Number(m[1]), euid: Number(m[2]) } : null;
 }
 
-function readStat(base: string): { startTicks: number; ppid: number } | null {
+function readStat(base: string): ReturnType<typeof parseProcStat> {
   try {
     return parseProcStat(fs.readFileSync(`${base}/stat`, 'latin1'));
   } catch {
@@ -72,8 +80,8 @@ function readLink(p: string): { target: string | null; denied: boolean } {
  * Reads one process; null when it has gone or its fields could mix two processes. The reads are
  * not atomic: if the pid ended and was reused meanwhile, the fields could be one's executable and
  * the other's owner, and a start-time check before a signal would then pass for the wrong one. So
- * the start time is read first and again last, and the entry is dropped when it changed (the next
- * listing sees the new process whole). `exeId` also stats the executable (one more system call).
+ * the start time (and the image key, which an exec changes) is read first and again last, and the
+ * entry is dropped when it changed (the next listing sees the new process whole). `exeId` also stats the executable (one more system call).
  */
 export function readProcFs(
   pid: number,
@@ -106,7 +114,9 @@ export function readProcFs(
       // unknown identity: never matched as a kept original
     }
   }
-  if (readStartTicks(base) !== stat.startTicks) return null;
+  // An exec meanwhile (the image key moved) could mix two programs' facts: dropped too.
+  const last = readStat(base);
+  if (last?.startTicks !== stat.startTicks || last.imageKey !== stat.imageKey) return null;
   return {
     info: {
       pid,
@@ -118,6 +128,7 @@ export function readProcFs(
       argv,
       cwd,
       startTicks: stat.startTicks,
+      imageKey: last.imageKey !== null && id !== null ? `${last.imageKey}:${id.dev}:${id.ino}` : null,
     },
     exeDenied: exe.denied,
   };

@@ -43,6 +43,15 @@ export interface ProcessInfo {
    * (read as UTC: only equality matters); Windows: milliseconds of `CreationDate` since 1970.
    */
   startTicks: number | null;
+  /**
+   * Which program image the process runs since its last exec (Linux, read with `exeId`, as root):
+   * the addresses of its argument and environment areas (`/proc/<pid>/stat` fields 48 and 51; an
+   * exec lays them out anew, at random places under ASLR; `process.title` rewrites the text in
+   * place and leaves them) and the executable's device+inode. Equal keys for the same pid and start
+   * time mean no exec happened between two reads, even if the command line now shows a title.
+   * Null or absent when unknown (not root, not Linux).
+   */
+  imageKey?: string | null;
 }
 
 /** A listing and how many executables could not be read for lack of permission (Linux, not root). */

@@ -20,7 +20,7 @@ import { userNameOf } from '../host/users.js';
 import { processLocale } from '../notices/user-locale.js';
 import { FingerprintStore } from './fingerprints.js';
 import type { ProcessMatch } from './identify.js';
-import { Sentinel } from './sentinel.js';
+import { Sentinel, type SentinelScope } from './sentinel.js';
 import type { StopOutcome } from './stop.js';
 
 export interface AgentSentinelHooks {
@@ -38,6 +38,8 @@ export interface AgentSentinelHooks {
   policyRevision(): number | null;
   onError?(error: unknown): void;
   intervalMs?: number;
+  /** Act only within this scope (the daemon run with `--home`; see SentinelScope); null: the whole machine. */
+  scope?: SentinelScope | null;
 }
 
 export interface AgentSentinel {
@@ -62,6 +64,7 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
     catalog: hooks.catalog,
     fingerprints,
     ...(hooks.intervalMs ? { intervalMs: hooks.intervalMs } : {}),
+    scope: hooks.scope ?? null,
     isBlocked: (toolId, version, match) => hooks.isBlocked(toolId, version, userOf(match)),
     noticeFor: (match) =>
       hooks.noticeFor(
@@ -70,9 +73,9 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
         userOf(match),
         match.uid === null ? null : processLocale(match.pid, match.uid),
       ),
-    onMatch: (match, outcome) => {
+    onMatch: (match, outcome, running) => {
       hooks
-        .emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now()))
+        .emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now(), running))
         .catch((error: unknown) => hooks.onError?.(error));
     },
     ...(hooks.onError ? { onError: hooks.onError } : {}),
@@ -95,13 +98,17 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
   };
 }
 
-/** One `blocked-launch` event for a process the sentinel found running blocked code. */
+/**
+ * One `blocked-launch` event for a process the sentinel found running blocked code; `running`:
+ * it started while allowed and was found when the ban took effect (details.running).
+ */
 export function blockedLaunchEvent(
   match: ProcessMatch,
   outcome: StopOutcome,
   user: string | null,
   policyRevision: number | null,
   at: number,
+  running = false,
 ): AgentEvent {
   const id = stableEventId(`sentinel:${match.pid}:${match.startTicks ?? 'x'}:${match.file}`, (text) =>
     createHash('sha256').update(text).digest('hex'),
@@ -115,7 +122,7 @@ export function blockedLaunchEvent(
       version: match.version,
       ...(user ? { user } : {}),
       ...(policyRevision !== null ? { policyRevision } : {}),
-      message: `${user ?? 'a user'} started ${match.toolId} (${match.startedAs}); ${outcome.stopped ? 'stopped by the sentinel' : `not stopped: ${outcome.reason}`}`,
+      message: `${user ?? 'a user'} ${running ? 'was running' : 'started'} ${match.toolId} (${match.startedAs})${running ? ' when the ban took effect' : ''}; ${outcome.stopped ? 'stopped by the sentinel' : `not stopped: ${outcome.reason}`}`,
       details: {
         source: 'sentinel',
         pid: match.pid,
@@ -123,6 +130,7 @@ export function blockedLaunchEvent(
         how: match.how,
         file: match.file,
         startedAs: match.startedAs,
+        running,
         stopped: outcome.stopped,
         ...(outcome.stopped ? { noticeShown: outcome.noticeShown } : { reason: outcome.reason }),
         evidence: match.evidence.join('; '),

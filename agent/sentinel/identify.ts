@@ -164,14 +164,21 @@ function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | nul
 /**
  * Identifies the tool a process runs, or null. Candidates are the executable and, for a runtime,
  * the script argument (its real path, so a `.bin` link or a renamed link leads to the code).
+ * `resolvedScript`, when given, replaces the script argument and is used as is (no realpath):
+ * the sentinel resolves a descriptor path or another mount namespace's path itself
+ * (sentinel/proc.ts processScript); null means the script cannot be known.
  */
-export async function identifyProcess(info: ProcessStart, ctx: IdentifyContext): Promise<ProcessMatch | null> {
+export async function identifyProcess(
+  info: ProcessStart,
+  ctx: IdentifyContext,
+  resolvedScript?: string | null,
+): Promise<ProcessMatch | null> {
   const candidates: { file: string; how: 'executable' | 'script' }[] = [];
   if (info.exe) candidates.push({ file: info.exe, how: 'executable' });
   const runtime = info.exe ? RUNTIMES.test(path.basename(info.exe)) : RUNTIMES.test(path.basename(info.argv[0] ?? ''));
   if (runtime) {
-    const script = scriptArgument(info.argv, info.cwd);
-    if (script) candidates.push({ file: realOrSelf(script), how: 'script' });
+    const script = resolvedScript !== undefined ? resolvedScript : scriptArgument(info.argv, info.cwd);
+    if (script) candidates.push({ file: resolvedScript !== undefined ? script : realOrSelf(script), how: 'script' });
   }
   const startedAs = info.argv
     .slice(0, runtime ? 2 : 1)

@@ -11,6 +11,13 @@
  * (stop.ts) and reported through `onMatch`. Because a fork is seen before its exec, a new pid is
  * looked at again on the next few ticks; and every `sweepMs` all processes whose executable
  * changed since they were last read are read again (an exec long after the fork).
+ *
+ * Every catalogued tool process is remembered (pid, start time, image key -> what it runs) for as
+ * long as it lives, allowed ones too, and asked about again on every tick: a ban that takes effect
+ * later (a new policy, its start date passing) stops the sessions already running, even when
+ * their command line no longer shows the script (Claude Code sets `process.title = 'claude'`).
+ * With a `scope` (the daemon run with `--home`), only processes of those homes' owners or code
+ * under the scope's roots are acted on.
  */
 import * as fs from 'node:fs';
 
@@ -21,7 +28,7 @@ import { parseProcCmdline, readExe } from '../host/proc-fs.js';
 import { listProcesses } from '../host/processes.js';
 import type { FingerprintStore } from './fingerprints.js';
 import { identifyProcess, type ProcessMatch } from './identify.js';
-import { listPids, type ProcessStart, readProcess } from './proc.js';
+import { listPids, processScript, type ProcessStart, readProcess } from './proc.js';
 import { stopMatched, type StopOutcome } from './stop.js';
 
 /**
@@ -36,6 +43,11 @@ export interface ProcessSource {
   /** The executable only (the periodic sweep), or null. */
   exe(pid: number): string | null;
   read(pid: number): ProcessStart | null;
+  /**
+   * The script as the process itself sees it (proc.ts processScript: its own descriptors, its
+   * mount namespace); undefined when the command line means the same to the sentinel.
+   */
+  script?(info: ProcessStart): string | null | undefined;
 }
 
 /** Linux: /proc read per pid (only new or changed pids are read whole). */
@@ -45,6 +57,7 @@ export function procSource(procRoot = '/proc'): ProcessSource {
     signature: (pid) => readSignature(procRoot, pid),
     exe: (pid) => readExe(procRoot, pid),
     read: (pid) => readProcess(pid, procRoot),
+    script: (info) => processScript(info, procRoot),
   };
 }
 
@@ -70,6 +83,51 @@ export function snapshotSource(
   };
 }
 
+/**
+ * Where the sentinel may act (the daemon run with `--home`): processes whose real uid owns one of
+ * the scope's homes (never root: a root-owned home in a test tree must not put every root process
+ * in scope), or whose identified code lies under one of its roots (the homes, npm prefixes and
+ * PATH folders named; real paths). Null or absent: the whole machine.
+ */
+export interface SentinelScope {
+  uids: ReadonlySet<number>;
+  roots: readonly string[];
+}
+
+/**
+ * The scope of a daemon told to look at `homes` (and `roots`: npm prefixes, PATH folders): the
+ * homes' owners (lstat, not followed; root left out) and the real paths of all of them. A folder
+ * that does not exist is left out.
+ */
+export function sentinelScope(homes: readonly string[], roots: readonly string[]): SentinelScope {
+  const uids = new Set<number>();
+  for (const home of homes) {
+    try {
+      const st = fs.lstatSync(home);
+      if (st.isDirectory() && st.uid !== 0) uids.add(st.uid);
+    } catch {
+      // not there: no owner
+    }
+  }
+  const real = new Set<string>();
+  for (const dir of [...homes, ...roots]) {
+    try {
+      real.add(fs.realpathSync.native(dir));
+    } catch {
+      // not there
+    }
+  }
+  return { uids, roots: [...real] };
+}
+
+/** Whether a match lies within `scope` (see SentinelScope); always true without one. */
+export function inScope(scope: SentinelScope | null | undefined, match: ProcessMatch): boolean {
+  if (!scope) return true;
+  if (match.uid !== null && match.uid !== 0 && scope.uids.has(match.uid)) return true;
+  const code = match.packageDir ?? match.file;
+  return scope.roots.some((root) => code === root || code.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
+
 /** Default poll period per OS, ms: /proc is cheap; `ps` and PowerShell start a process per listing. */
 export const POLL_MS: Record<OsName, number> = { linux: 250, darwin: 1000, windows: 3000 };
 
@@ -80,8 +138,11 @@ export interface SentinelOptions {
   isBlocked(toolId: string, version: string | null, match: ProcessMatch): boolean;
   /** The block notice shown on the process's terminal, or null. */
   noticeFor?(match: ProcessMatch): string | null;
-  /** Called for every blocked process found, with what the stop did. */
-  onMatch(match: ProcessMatch, outcome: StopOutcome): void;
+  /**
+   * Called for every blocked process found, with what the stop did; `running` is true when it was
+   * identified earlier (allowed then) and the ban took effect while it ran.
+   */
+  onMatch(match: ProcessMatch, outcome: StopOutcome, running: boolean): void;
   /** Called when something goes wrong in a tick (never throws out of the loop). */
   onError?(error: unknown): void;
   /** Poll period in ms (default POLL_MS of the OS; Linux 250: p99 start-to-stop well under 1 s, see README.md). */
@@ -94,6 +155,8 @@ export interface SentinelOptions {
   procRoot?: string;
   /** Where processes come from (default: /proc on Linux, the host's listing elsewhere). */
   source?: ProcessSource;
+  /** Act only within this scope (see SentinelScope); null or absent: the whole machine. */
+  scope?: SentinelScope | null;
 }
 
 export interface SentinelStats {
@@ -101,6 +164,8 @@ export interface SentinelStats {
   processesRead: number;
   matches: number;
   stopped: number;
+  /** Catalogued tool processes remembered now (allowed or not yet acted on). */
+  tools: number;
 }
 
 /** How many ticks a new pid is looked at again (covers fork-then-exec). */
@@ -112,7 +177,7 @@ export class Sentinel {
   private known = new Map<number, Seen>();
   private lastSweep = 0;
   private readonly protectedPids = new Set([process.pid, process.ppid]);
-  readonly stats: SentinelStats = { ticks: 0, processesRead: 0, matches: 0, stopped: 0 };
+  readonly stats: SentinelStats = { ticks: 0, processesRead: 0, matches: 0, stopped: 0, tools: 0 };
   private readonly source: ProcessSource;
 
   constructor(private readonly options: SentinelOptions) {
@@ -144,6 +209,7 @@ export class Sentinel {
     const sweep = Date.now() - this.lastSweep >= (this.options.sweepMs ?? 2000);
     if (sweep) this.lastSweep = Date.now();
     const toRead: number[] = [];
+    const tools: number[] = [];
     for (const pid of pids) {
       const seen = this.known.get(pid);
       if (!seen) {
@@ -151,7 +217,8 @@ export class Sentinel {
         continue;
       }
       next.set(pid, seen);
-      if (seen.matched) continue;
+      if (seen.done) continue;
+      if (seen.match) tools.push(pid);
       if (seen.looksLeft > 0) {
         // Only a changed executable or command line (the exec after a fork) is worth a full read.
         seen.looksLeft--;
@@ -161,6 +228,19 @@ export class Sentinel {
       }
     }
     this.known = next;
+    // Tools already known and allowed so far: blocked now (a new policy, a date passed)?
+    for (const pid of tools) {
+      const seen = next.get(pid)!;
+      if (toRead.includes(pid) || !this.options.isBlocked(seen.match!.toolId, seen.match!.version, seen.match!))
+        continue;
+      const now = this.source.read(pid);
+      // Another process under the same pid, or an exec since: identified afresh below.
+      if (!now || now.startTicks !== seen.startTicks || !seen.imageKey || now.imageKey !== seen.imageKey) {
+        if (now && !toRead.includes(pid)) toRead.push(pid);
+        continue;
+      }
+      seen.done = this.act(seen.match!, seen.imageKey, true);
+    }
     for (const pid of toRead) {
       const info = this.source.read(pid);
       if (!info) continue;
@@ -170,16 +250,34 @@ export class Sentinel {
         exe: info.exe,
         signature: signatureOf(info.exe, info.argv),
         looksLeft: prior ? prior.looksLeft : LOOK_AGAIN_TICKS,
-        matched: false,
+        startTicks: info.startTicks,
+        imageKey: info.imageKey ?? null,
+        match: null,
+        done: false,
       };
       this.known.set(pid, entry);
-      entry.matched = await this.examine(info);
+      let match = await identifyProcess(info, this.options, this.source.script?.(info));
+      // Same process, same image (no exec): a command line that lost its script (process.title) keeps what was identified.
+      if (
+        !match &&
+        prior?.match &&
+        prior.startTicks === info.startTicks &&
+        prior.imageKey !== null &&
+        prior.imageKey === entry.imageKey
+      )
+        match = prior.match;
+      if (!match || !inScope(this.options.scope, match)) continue;
+      entry.match = match;
+      if (this.options.isBlocked(match.toolId, match.version, match))
+        entry.done = this.act(match, entry.imageKey, false);
     }
+    let count = 0;
+    for (const seen of this.known.values()) if (seen.match && !seen.done) count++;
+    this.stats.tools = count;
   }
 
-  private async examine(info: ProcessStart): Promise<boolean> {
-    const match = await identifyProcess(info, this.options);
-    if (!match || !this.options.isBlocked(match.toolId, match.version, match)) return false;
+  /** Stops a blocked process (unless report-only) and reports it; true once reported. */
+  private act(match: ProcessMatch, imageKey: string | null, running: boolean): boolean {
     this.stats.matches++;
     const outcome: StopOutcome =
       this.options.stop === false
@@ -188,9 +286,10 @@ export class Sentinel {
             notice: this.options.noticeFor?.(match) ?? null,
             procRoot: this.options.procRoot,
             protectedPids: this.protectedPids,
+            imageKey,
           });
     if (outcome.stopped) this.stats.stopped++;
-    this.options.onMatch(match, outcome);
+    this.options.onMatch(match, outcome, running);
     return true;
   }
 
@@ -217,7 +316,13 @@ interface Seen {
   /** Executable and the start of argv: what an exec changes. */
   signature: string;
   looksLeft: number;
-  matched: boolean;
+  startTicks: number | null;
+  /** ProcessInfo.imageKey when read (null: unknown, then a lost script is not carried over). */
+  imageKey: string | null;
+  /** The catalogued tool it runs (allowed or blocked), or null. */
+  match: ProcessMatch | null;
+  /** Reported as blocked (stopped or not): never looked at again. */
+  done: boolean;
 }
 
 function signatureOf(exe: string | null, argv: readonly string[]): string {

@@ -1,8 +1,9 @@
 /**
  * Stopping a process the sentinel identified, under the agent's safety rules (issue 10): the
- * process is re-read and must be the same one (start time), its executable or script must still
- * resolve inside the identified code (the package folder, or the very file whose fingerprint
- * matched, same device+inode), and its owner must be the owner of that code, or the code must be
+ * process is re-read and must be the same one (start time), it must still run the identified code
+ * (the same image since identification, ProcessInfo.imageKey; or, when that is unknown, its
+ * executable or script must still resolve inside the identified package folder, or to the very
+ * file whose fingerprint matched), and its owner must be the owner of that code, or the code must be
  * a system install (root-owned, not writable by others). Anything else is left alone and reported.
  * Before the signal, the block notice is written to the process's terminal if it has one that
  * belongs to the same user.
@@ -13,7 +14,7 @@ import * as path from 'node:path';
 import { contentStatKey } from '../inventory/content.js';
 import type { ProcessMatch } from './identify.js';
 import { isTrustedPackageFolder, scriptArgument } from './identify.js';
-import { readProcess } from './proc.js';
+import { readProcess, realpathOrNull } from './proc.js';
 
 export type StopOutcome = { stopped: true; noticeShown: boolean } | { stopped: false; reason: string };
 
@@ -23,6 +24,13 @@ export interface StopOptions {
   procRoot?: string;
   /** Pids never signalled (the agent itself, its parent). */
   protectedPids?: ReadonlySet<number>;
+  /**
+   * The process's image key when it was identified (ProcessInfo.imageKey). If it still has it,
+   * it has not exec'd since, so it still runs the identified code whatever its command line shows
+   * now (a process title, a descriptor or another namespace's path). Null or absent: the script
+   * is resolved again from the command line.
+   */
+  imageKey?: string | null;
 }
 
 /** Re-verifies a match and, if it still holds, shows the notice and sends SIGKILL. */
@@ -35,9 +43,10 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
   if (now.startTicks !== match.startTicks) return { stopped: false, reason: 'the pid now belongs to another process' };
   if (now.uid === null) return { stopped: false, reason: 'the process owner is unknown' };
 
-  // The file must still be the identified code.
+  // The file must still be the identified code: no exec since, or its path resolves to it again.
+  const sameImage = options.imageKey != null && now.imageKey === options.imageKey;
   const current = match.how === 'executable' ? now.exe : scriptArgument(now.argv, now.cwd);
-  const real = current ? realpathOrNull(current) : null;
+  const real = sameImage ? match.file : current ? realpathOrNull(current) : null;
   if (!real) return { stopped: false, reason: 'cannot resolve what the process runs' };
   let codeStat: fs.Stats;
   if (match.packageDir) {
@@ -91,6 +100,7 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
   const again = readProcess(match.pid, procRoot);
   if (!again || again.startTicks !== match.startTicks)
     return { stopped: false, reason: 'the process ended before the signal' };
+  if (again.imageKey !== now.imageKey) return { stopped: false, reason: 'the process started another program' };
   try {
     process.kill(match.pid, 'SIGKILL');
   } catch (error) {
@@ -141,14 +151,6 @@ export function showOnTerminal(pid: number, uid: number, text: string, procRoot 
     }
   }
   return false;
-}
-
-function realpathOrNull(p: string): string | null {
-  try {
-    return fs.realpathSync.native(p);
-  } catch {
-    return null;
-  }
 }
 
 function isInside(child: string, parent: string): boolean {

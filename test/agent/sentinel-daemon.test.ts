@@ -57,11 +57,13 @@ afterAll(async () => {
 
 describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
   it('stops a blocked tool run from a copied folder outside every scanned root and reports one blocked-launch event', async () => {
-    // The scanned roots: an empty home and prefix. The copy lives elsewhere.
+    // The scanned roots: the user's (empty) home and a prefix. The copy lives elsewhere. Given
+    // --home, the sentinel acts only on that home's owner's processes (and code under the roots).
     const home = join(dir.path, 'tree', 'home', 'nobody-here');
     const prefix = join(dir.path, 'tree', 'npm-global');
     await mkdir(home, { recursive: true });
     await mkdir(prefix, { recursive: true });
+    execFileSync('chown', [`${uid}:${gid}`, home]);
     const prepared = await claudeCodeNpm(join(dir.path, 'prepared'));
     const copy = join(dir.path, 'elsewhere', 'copy');
     await cp(prepared.installPath, copy, { recursive: true, verbatimSymlinks: true });
