@@ -4,7 +4,8 @@
  * running the built dist/ files, and the bundled agent (installer/package.mjs, one esbuild file)
  * the same way. Most of a CLI's time is Node starting and loading modules, so each figure is
  * shown beside a bare `node -e 0` measured in the same run, interleaved with the others (a busy
- * machine slows all of them alike), and as the difference: what the CLI itself costs.
+ * machine slows all of them alike), and as the difference: what the CLI itself costs. Each run's
+ * CPU time (user + system) is shown too: on a busy machine it moves far less than the wall time.
  *
  *   npm run bench:cli           target: aigate --help median under 150 ms
  *   BENCH_RUNS=40 tsx test/bench/cli.ts
@@ -26,19 +27,31 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-/** Wall time of one `node ...args` run in ms; the run must succeed and print something. */
-function timeRun(args: string[], cwd: string): number {
+/**
+ * Preloaded into every run (the baseline too, so all pay it alike): at exit, writes the process's
+ * CPU time (user + system, µs) to fd 3. CPU time is what the CLI itself costs; on a busy machine
+ * the wall time also counts the wait for a core.
+ */
+const CPU_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  "import { writeSync } from 'node:fs'; process.on('exit', () => { const u = process.cpuUsage(); writeSync(3, String(u.user + u.system)); });",
+)}`;
+
+/** Wall and CPU time of one `node ...args` run in ms; the run must succeed and print something. */
+function timeRun(args: string[], cwd: string): { wall: number; cpu: number } {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, {
+  const result = spawnSync(process.execPath, ['--import', CPU_PRELOAD, ...args], {
     cwd,
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0 || (args[0] !== '-e' && !args[0]!.endsWith('empty.mjs') && result.stdout.length === 0)) {
     throw new Error(`node ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   }
-  return ms;
+  const cpu = Number(result.output[3]) / 1000;
+  if (!Number.isFinite(cpu)) throw new Error(`node ${args.join(' ')}: no CPU time reported`);
+  return { wall, cpu };
 }
 
 function main(): void {
@@ -82,26 +95,32 @@ function main(): void {
       );
     }
     const times = cases.map(() => [] as number[]);
+    const cpus = cases.map(() => [] as number[]);
     // Round-robin, so load that comes and goes during the run falls on every case alike.
     for (let run = 0; run < WARMUP + RUNS; run++) {
       cases.forEach((c, index) => {
-        const ms = timeRun(c.args, c.cwd);
-        if (run >= WARMUP) times[index]!.push(ms);
+        const { wall, cpu } = timeRun(c.args, c.cwd);
+        if (run < WARMUP) return;
+        times[index]!.push(wall);
+        cpus[index]!.push(cpu);
       });
     }
 
     const baseline = percentile(times[0]!, 0.5);
+    const cpuBaseline = percentile(cpus[0]!, 0.5);
     console.log(
       `CLI start-up from a checkout (node ${process.version}, ${RUNS} runs each after ${WARMUP} warm-up, interleaved)`,
     );
     console.log(
-      `${'command'.padEnd(26)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'over node -e 0'.padStart(15)}`,
+      `${'command'.padEnd(26)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'over node -e 0'.padStart(15)} ${'CPU median'.padStart(11)} ${'CPU over'.padStart(9)}`,
     );
     let missed = false;
     cases.forEach((c, index) => {
       const median = percentile(times[index]!, 0.5);
       const p90 = percentile(times[index]!, 0.9);
       const over = index === 0 ? '' : `+${(median - baseline).toFixed(0)} ms`;
+      const cpu = percentile(cpus[index]!, 0.5);
+      const cpuOver = index === 0 ? '' : `+${(cpu - cpuBaseline).toFixed(0)} ms`;
       let verdict = '';
       if (c.target !== undefined) {
         const met = median < c.target;
@@ -109,7 +128,7 @@ function main(): void {
         verdict = `   target < ${c.target} ms: ${met ? 'met' : `MISSED (of which node itself takes ${baseline.toFixed(0)} ms)`}`;
       }
       console.log(
-        `${c.name.padEnd(26)} ${`${median.toFixed(0)} ms`.padStart(9)} ${`${p90.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}${verdict}`,
+        `${c.name.padEnd(26)} ${`${median.toFixed(0)} ms`.padStart(9)} ${`${p90.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)} ${`${cpu.toFixed(0)} ms`.padStart(11)} ${cpuOver.padStart(9)}${verdict}`,
       );
     });
     if (missed && baseline > TARGET_MS / 2)
