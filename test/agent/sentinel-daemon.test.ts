@@ -2,8 +2,10 @@
  * The sentinel inside the real daemon (`aigate-agent run` as root, Linux): a blocked tool started
  * by a real unprivileged user from a copied folder outside every scanned root (what an npx-like
  * copy looks like: the package folder, run as `node copy/cli.js`) is stopped, and one
- * `blocked-launch` event reaches the real server. The ban names only this test's user, so the
- * daemon never stops anyone else's processes on a shared machine.
+ * `blocked-launch` event reaches the real server. The ban names only this test's users, so the
+ * daemon never stops anyone else's processes on a shared machine; and the daemon is given
+ * `--home` (the first user's), so the sentinel leaves alone the second user's blocked copy, which
+ * lies outside that scope (red-team H1: a daemon run on a prepared tree must not act machine-wide).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmod, cp, mkdir } from 'node:fs/promises';
@@ -17,10 +19,12 @@ import { agentBin, createEnrollSecret, publish, startTestServer, tempDir, type T
 import { claudeCodeNpm } from './trees.js';
 
 const USER = 'aigtsdmn';
+/** Banned too, but outside the daemon's --home scope. */
+const OUTSIDER = 'aigtsdou';
 const canRun = process.platform === 'linux' && process.getuid?.() === 0;
 
 const banForUser = banYaml(`ban-for-${USER}`, ['claude-code'], {
-  users: [USER],
+  users: [USER, OUTSIDER],
   message: 'Claude Code may not be used on company machines.',
 });
 
@@ -28,17 +32,26 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer;
 let daemon: ChildProcess | null = null;
 let tool: ChildProcess | null = null;
+let outsiderTool: ChildProcess | null = null;
 let daemonOutput = '';
 let deviceId = '';
 let uid = -1;
 let gid = -1;
+const outsider = { uid: -1, gid: -1 };
+
+function ensureUser(name: string): { uid: number; gid: number } {
+  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', name], { encoding: 'utf8' });
+  if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${name}: ${made.stderr}`);
+  return {
+    uid: Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim()),
+  };
+}
 
 beforeAll(async () => {
   if (!canRun) return;
-  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
-  if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${USER}: ${made.stderr}`);
-  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
-  gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
+  ({ uid, gid } = ensureUser(USER));
+  Object.assign(outsider, ensureUser(OUTSIDER));
   dir = await tempDir('aigate-sentinel-daemon-');
   await chmod(dir.path, 0o755); // the user must reach the copied folder
   server = await startTestServer(join(dir.path, 'server'));
@@ -49,7 +62,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (tool && tool.exitCode === null && tool.signalCode === null) tool.kill('SIGKILL');
+  for (const child of [tool, outsiderTool])
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
   await server?.close();
   await dir?.remove();
@@ -69,6 +83,11 @@ describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
     await cp(prepared.installPath, copy, { recursive: true, verbatimSymlinks: true });
     execFileSync('chown', ['-R', `${uid}:${gid}`, join(dir.path, 'elsewhere')]);
     await chmod(join(dir.path, 'elsewhere'), 0o755);
+    // The outsider's own copy, in a folder of theirs outside the scope.
+    const theirs = join(dir.path, 'outsider', 'copy');
+    await cp(prepared.installPath, theirs, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chown', ['-R', `${outsider.uid}:${outsider.gid}`, join(dir.path, 'outsider')]);
+    await chmod(join(dir.path, 'outsider'), 0o755);
 
     daemon = spawn(
       process.execPath,
@@ -99,6 +118,16 @@ describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
       async () => daemonOutput.includes('sentinel watching process starts'),
       60_000,
     );
+
+    // The outsider runs their copy first: the sentinel sees it before the employee's.
+    outsiderTool = spawn(process.execPath, [join(theirs, 'cli.js'), 'serve'], {
+      cwd: join(dir.path, 'outsider'),
+      uid: outsider.uid,
+      gid: outsider.gid,
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: 'ignore',
+    });
+    await new Promise((resolve) => outsiderTool!.once('spawn', resolve));
 
     // The employee runs the copy directly (a long-running session).
     tool = spawn(process.execPath, [join(copy, 'cli.js'), 'serve'], {
@@ -131,5 +160,9 @@ describe.runIf(canRun)('the sentinel in aigate-agent run', () => {
     );
     expect(code, daemonOutput).toBe(0);
     expect(launches()).toHaveLength(1);
+    // Out of scope: never signalled, never reported, though banned.
+    expect(outsiderTool.exitCode).toBeNull();
+    expect(outsiderTool.signalCode).toBeNull();
+    expect(launches().filter((event) => event.user === OUTSIDER)).toEqual([]);
   }, 120_000);
 });
