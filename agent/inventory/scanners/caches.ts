@@ -16,6 +16,11 @@
  * - bun: `<cache>/<name>@<version>@@@1/` (scoped: `<cache>/@scope/<name>@<version>@@@1/`), cache =
  *   `$BUN_INSTALL_CACHE_DIR`, else `$BUN_INSTALL/install/cache`, default ~/.bun/install/cache
  *   (bun docs "Global cache").
+ * - pnpm dlx: `<cacheDir>/dlx/<64 hex>/<prepare dir>/node_modules/<pkg>`, a pnpm node_modules
+ *   (`<pkg>` links into its `.pnpm`), beside a `pkg` link to the newest prepare dir (read from a
+ *   real `pnpm dlx` 10.x). cacheDir = `$XDG_CACHE_HOME/pnpm`, else `~/.cache/pnpm` (Linux),
+ *   `~/Library/Caches/pnpm` (macOS), `%LocalAppData%\pnpm-cache` (Windows) (pnpm docs
+ *   "settings: cacheDir").
  */
 import * as path from 'node:path';
 
@@ -47,12 +52,24 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
       }
     }
     for (const cache of bunCacheDirs(ctx, home)) await scanBunCache(ctx, cache, home, out);
+    for (const dlx of pnpmDlxDirs(ctx, home)) {
+      for (const spec of ctx.fs.list(dlx) ?? []) {
+        if (!spec.isDirectory) continue;
+        // Every prepare dir, not only the one `pkg` links to: an older one still runs.
+        for (const prepared of ctx.fs.list(child(dlx, spec.name)) ?? []) {
+          if (!prepared.isDirectory) continue;
+          const modules = path.join(dlx, spec.name, prepared.name, 'node_modules');
+          await scanModules(ctx, { modules, binDirs: [path.join(modules, '.bin')], home }, out);
+        }
+        if (ctx.expired(dlx)) return out;
+      }
+    }
   }
   return out;
 }
 
 /** The npm cache folders of a home (the parent of `_cacache`, where `_npx` lives). */
-export function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
+function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
   const dirs: string[] = [];
   // (`cache=` in ~/.npmrc is not read yet; the default and the environment cover most machines.)
   for (const dir of [ctx.envFor(home, 'npm_config_cache') ?? ctx.envFor(home, 'NPM_CONFIG_CACHE')])
@@ -72,6 +89,16 @@ function yarnCacheDirs(ctx: ScanContext, home: Home): string[] {
   else if (ctx.platform === 'darwin') bases.push(path.join(home.dir, 'Library', 'Caches', 'Yarn'));
   bases.push(path.join(home.dir, '.cache', 'yarn'));
   return [...new Set(bases.filter((b): b is string => !!b && path.isAbsolute(b)).map((b) => path.join(b, 'v6')))];
+}
+
+/** The `dlx` folders of a home's pnpm cache (see the layout above). */
+function pnpmDlxDirs(ctx: ScanContext, home: Home): string[] {
+  const xdg = ctx.envFor(home, 'XDG_CACHE_HOME');
+  const bases = [xdg && path.isAbsolute(xdg) ? path.join(xdg, 'pnpm') : undefined];
+  if (ctx.platform === 'windows') bases.push(path.join(home.dir, 'AppData', 'Local', 'pnpm-cache'));
+  else if (ctx.platform === 'darwin') bases.push(path.join(home.dir, 'Library', 'Caches', 'pnpm'));
+  bases.push(path.join(home.dir, '.cache', 'pnpm'));
+  return [...new Set(bases.filter((b): b is string => !!b).map((b) => path.join(b, 'dlx')))];
 }
 
 function bunCacheDirs(ctx: ScanContext, home: Home): string[] {

@@ -13,7 +13,7 @@ import { scanMachine } from '../../../agent/inventory/index.js';
 import { bunCacheEntryName } from '../../../agent/inventory/scanners/caches.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, npmPackage, scratch } from './fixtures.js';
-import { INSTALL_TIMEOUT_MS, npxRun, pnpmGlobalHome } from './real-npm.js';
+import { INSTALL_TIMEOUT_MS, npxRun, pnpmDlxHome, pnpmGlobalHome } from './real-npm.js';
 
 afterAll(cleanup);
 
@@ -21,6 +21,7 @@ const t = scratch('aigate-npm-caches-');
 const npxHome = t.path('home/npx');
 const pnpm12 = t.path('home/p12');
 const pnpm10 = t.path('home/p10');
+const dlxHome = t.path('home/dlx');
 let npxVersion = '';
 const found: Record<string, ToolInstance[]> = {};
 
@@ -29,10 +30,12 @@ beforeAll(async () => {
   npxVersion = npxRun(npxHome, '@anthropic-ai/claude-code@2.0.46', 'claude');
   pnpmGlobalHome(pnpm12, '12.21.0', ['@openai/codex@0.111.0']);
   pnpmGlobalHome(pnpm10, '10.34.9', ['@openai/codex@0.111.0']);
+  pnpmDlxHome(dlxHome, '10.34.9', '@anthropic-ai/claude-code@2.0.46');
   for (const [name, home] of [
     ['npx', npxHome],
     ['p12', pnpm12],
     ['p10', pnpm10],
+    ['dlx', dlxHome],
   ] as const) {
     found[name] = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
   }
@@ -64,6 +67,18 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     expect(execFileSync(`${pnpm12}/.local/share/pnpm/bin/codex`, ['--version'], { encoding: 'utf8' }).trim()).toBe(
       'codex-cli 0.111.0',
     );
+  });
+
+  it('finds what pnpm dlx ran in ~/.cache/pnpm/dlx (red-team: it ran after the ban)', () => {
+    const claude = found.dlx!.filter((i) => i.toolId === 'claude-code');
+    expect(claude.map((i) => [i.version, i.installPath.replace(dlxHome, '~')])).toEqual([
+      [
+        '2.0.46',
+        expect.stringMatching(
+          /^~\/\.cache\/pnpm\/dlx\/[0-9a-f]{64}\/[^/]+\/node_modules\/\.pnpm\/@anthropic-ai\+claude-code@2\.0\.46\/node_modules\/@anthropic-ai\/claude-code$/,
+        ),
+      ],
+    ]);
   });
 
   it("attaches pnpm 10's linked platform package from .pnpm", () => {

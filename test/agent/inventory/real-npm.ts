@@ -85,6 +85,39 @@ export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: read
 }
 
 /**
+ * A user's home after `pnpm dlx <spec> --version` (pnpm's cache in ~/.cache/pnpm, its dlx folder
+ * `dlx/<hash>/<prepare dir>/node_modules`), made once in the test cache and copied to `homeDir`.
+ */
+export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string): void {
+  const cached = join(TEST_CACHE, 'pnpm-dlx', `${pnpmVersion}-${spec.replace(/[^A-Za-z0-9.+-]/g, '_')}`, 'home');
+  if (!existsSync(`${cached}/.cache/pnpm/dlx`)) {
+    const building = `${cached}.${process.pid}-${Date.now()}`;
+    mkdirSync(building, { recursive: true });
+    execFileSync('npx', ['-y', `pnpm@${pnpmVersion}`, 'dlx', spec, '--version'], {
+      cwd: building,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+      env: {
+        ...process.env,
+        HOME: building,
+        XDG_CACHE_HOME: `${building}/.cache`,
+        XDG_DATA_HOME: `${building}/.local/share`,
+        npm_config_cache: NPM_TEST_CACHE,
+        npm_config_ignore_scripts: 'true',
+        npm_config_update_notifier: 'false',
+      },
+    });
+    try {
+      renameSync(building, cached);
+    } catch {
+      rmSync(building, { recursive: true, force: true });
+    }
+  }
+  mkdirSync(homeDir, { recursive: true });
+  execFileSync('cp', ['-a', `${cached}/.cache`, homeDir]);
+}
+
+/**
  * What `npx -y -p <spec> <bin> --version` leaves in npm's cache (`_npx/<hash>/node_modules`), made
  * with the shared test cache and copied into `<homeDir>/.npm/_npx`. Returns the bin's output.
  */
