@@ -40,7 +40,9 @@ import { INSTALL_TIMEOUT_MS, npmInstallGlobal } from '../inventory/real-npm.js';
 const USER_A = 'aigtflta';
 const USER_B = 'aigtfltb';
 const isRoot = process.getuid?.() === 0 && process.platform === 'linux';
-const catalog = catalogIndex(builtinCatalog);
+// Fingerprints are what this file tests: the catalog without content markers, else the real
+// Claude Code bytes here would be known by content first (test/agent/sentinel/content-stop.test.ts).
+const catalog = catalogIndex({ ...builtinCatalog, tools: builtinCatalog.tools.map(({ content: _, ...tool }) => tool) });
 const node = process.execPath;
 
 const t = scratch('aigate-fleet-fp-');
