@@ -32,7 +32,16 @@ export class FingerprintReporter {
    * Sends the fingerprints not sent yet, at most MAX_FINGERPRINTS_PER_REPORT per body. Throws a
    * ContactError (agent/net/contact.ts) when the server cannot be reached or fails.
    */
-  async report(learned: readonly ToolFingerprint[]): Promise<ReportOutcome> {
+  report(learned: readonly ToolFingerprint[]): Promise<ReportOutcome> {
+    // One report at a time: a call while one runs waits for it (what it sends is not sent twice).
+    const run = this.previous.then(() => this.send(learned));
+    this.previous = run.catch(() => undefined);
+    return run;
+  }
+
+  private previous: Promise<unknown> = Promise.resolve();
+
+  private async send(learned: readonly ToolFingerprint[]): Promise<ReportOutcome> {
     const outcome: ReportOutcome = { sent: 0, refused: null };
     if (this.unsupported) return outcome;
     const pending = learned.filter((fp) => !this.sent.has(fp.sha256));

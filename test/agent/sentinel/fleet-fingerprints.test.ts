@@ -14,7 +14,17 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,9 +95,14 @@ async function enroll(hostname: string): Promise<Device> {
 }
 
 /** Device A's side: scan its home, check the instances in, learn them as the daemon's sentinel does, report. */
-async function learnAndReport(device: Device, home: string, version: string): Promise<ToolFingerprint[]> {
+async function learnAndReport(
+  device: Device,
+  home: string,
+  version: string,
+  toolId = 'claude-code',
+): Promise<ToolFingerprint[]> {
   const scan = await scanMachine({ homes: [home], paths: [], detectRunning: false });
-  const instances: ToolInstance[] = scan.instances.filter((i) => i.toolId === 'claude-code' && i.version === version);
+  const instances: ToolInstance[] = scan.instances.filter((i) => i.toolId === toolId && i.version === version);
   expect(instances).toHaveLength(1);
   const checkin = await device.client.checkin({
     policyRevision: null,
@@ -128,10 +143,18 @@ async function shippedBundle(device: Device): Promise<{ revision: number; finger
 
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const cliOf = (home: string) => `${home}/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js`;
+const codexBinaryOf = (home: string) =>
+  `${home}/.npm-global/lib/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/codex/codex`;
 
-/** Starts `node <file> mcp serve` as user B (long-running: it waits on stdin). */
-function startAsB(file: string): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null> } {
-  const child = spawn(node, [file, 'mcp', 'serve'], {
+/**
+ * Starts `node <file> mcp serve` as user B, or `<file> mcp-server` for a native binary (both
+ * long-running: they wait on stdin).
+ */
+function startAsB(
+  file: string,
+  native = false,
+): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null> } {
+  const child = spawn(native ? file : node, native ? ['mcp-server'] : [file, 'mcp', 'serve'], {
     uid: userB.uid,
     gid: userB.gid,
     cwd: homeB,
@@ -160,13 +183,15 @@ async function waitForScript(pid: number, file: string): Promise<void> {
 async function deviceBStops(
   shipped: ToolFingerprint[],
   file: string,
+  native = false,
 ): Promise<{ ended: NodeJS.Signals | number | null | 'running'; events: AgentEvent[] }> {
   const events: AgentEvent[] = [];
   const sentinel: AgentSentinel = createAgentSentinel({
     catalog,
     intervalMs: 50,
     // Only this test's user: other test runs on the machine may run Claude Code too.
-    isBlocked: (toolId, _version, user) => toolId === 'claude-code' && user === USER_B,
+    isBlocked: (toolId, _version, user) =>
+      (toolId === 'claude-code' || toolId === 'openai-codex-cli') && user === USER_B,
     noticeFor: () => 'aigate: Claude Code is blocked on this computer.',
     emit: async (event) => {
       events.push(event);
@@ -176,7 +201,7 @@ async function deviceBStops(
   expect(await sentinel.ship(shipped)).toEqual([]);
   sentinel.start();
   try {
-    const { child, exited } = startAsB(file);
+    const { child, exited } = startAsB(file, native);
     const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 5000))]);
     if (ended === 'running') child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 100)); // the event is emitted asynchronously
@@ -191,14 +216,16 @@ beforeAll(async () => {
   userA = ensureUser(USER_A);
   userB = ensureUser(USER_B);
   npmInstallGlobal(`${homeA}/.npm-global`, ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
-  npmInstallGlobal(`${homeA}-c/.npm-global`, ['@anthropic-ai/claude-code@2.0.45'], { omitOptional: true });
-  npmInstallGlobal(`${homeA}-d/.npm-global`, ['@anthropic-ai/claude-code@2.0.45'], { omitOptional: true });
-  for (const home of [homeA, `${homeA}-c`, `${homeA}-d`])
-    execFileSync('chown', ['-R', `${userA.uid}:${userA.gid}`, home]);
+  // Codex 0.111.0 with its per-platform package: a ~100 MB native binary with no markers in it.
+  npmInstallGlobal(`${homeA}-c/.npm-global`, [
+    '@openai/codex@0.111.0',
+    '@openai/codex-linux-x64@npm:@openai/codex@0.111.0-linux-x64',
+  ]);
+  for (const home of [homeA, `${homeA}-c`]) execFileSync('chown', ['-R', `${userA.uid}:${userA.gid}`, home]);
   // Device B: the user's renamed copies, outside any package folder.
   mkdirSync(`${homeB}/notes`, { recursive: true });
   cpSync(cliOf(homeA), `${homeB}/notes/helper`);
-  cpSync(cliOf(`${homeA}-c`), `${homeB}/notes/helper-older`);
+  cpSync(codexBinaryOf(`${homeA}-c`), `${homeB}/notes/cx`);
   execFileSync('chown', ['-R', `${userB.uid}:${userB.gid}`, homeB]);
   chmodSync(t.root, 0o755);
   chmodSync(t.path('home'), 0o755);
@@ -208,7 +235,7 @@ beforeAll(async () => {
   await publish(
     server.admin,
     'apiVersion: aigate/v1\nkind: Policy\nmetadata:\n  name: fleet-fp\nspec:\n  default: allow\n  rules:\n' +
-      `    - tools: [claude-code]\n      users: [${USER_B}]\n      action: block\n`,
+      `    - tools: [claude-code, openai-codex-cli]\n      users: [${USER_B}]\n      action: block\n`,
   );
 }, INSTALL_TIMEOUT_MS * 3);
 
@@ -236,8 +263,10 @@ describe.skipIf(!isRoot)(
       expect(listed.fingerprints.find((f) => f.sha256 === cli)).toMatchObject({ status: 'pending', shipped: false });
       const before = await shippedBundle(b);
       expect(before.fingerprints.map((f) => f.sha256)).not.toContain(cli);
-      const unstopped = await deviceBStops(before.fingerprints, `${homeB}/notes/helper`);
-      expect(unstopped).toEqual({ ended: 'running', events: [] });
+      const helper = `${homeB}/notes/helper`;
+      const beforeStore = new FingerprintStore();
+      await beforeStore.ship(before.fingerprints);
+      expect(await beforeStore.match(helper, userB.uid, 'script')).toBeNull();
 
       await server.admin.post(`/fingerprints/${cli}/approve`);
       const after = await shippedBundle(b);
@@ -249,7 +278,18 @@ describe.skipIf(!isRoot)(
       expect(stopped.events.map((e) => [e.type, e.toolId, e.version, e.user, e.details?.stopped])).toEqual([
         ['blocked-launch', 'claude-code', '2.0.46', USER_B, true],
       ]);
-      expect(String(stopped.events[0]!.details?.evidence)).toMatch(/shipped by the server/);
+      // B learned nothing and no package is around the copy: the shipped fingerprint knows it (a
+      // script of Claude Code is also known by its content markers; a native binary by its
+      // fingerprint only, next test).
+      const afterStore = new FingerprintStore();
+      await afterStore.ship(after.fingerprints);
+      expect(await afterStore.match(helper, userB.uid, 'script')).toMatchObject({
+        toolId: 'claude-code',
+        version: '2.0.46',
+        kind: 'entry',
+        source: 'server',
+      });
+      expect(await afterStore.match(helper, userA.uid, 'executable')).toBeNull();
     }, 120_000);
 
     it('learns from an install enforcement already quarantined (root, mode 000), never from a decoy quarantine', async () => {
@@ -286,25 +326,34 @@ describe.skipIf(!isRoot)(
       expect(fooled.learned()).toEqual([]);
     }, 60_000);
 
-    it('ships a fingerprint two devices report without an admin, and B stops that copy too', async () => {
+    it('ships a native binary two devices report without an admin, and B stops a renamed copy by it alone', async () => {
       const c = await enroll('device-c');
       const d = await enroll('device-d');
       const b = await enroll('device-b2');
-      const older = sha256Of(cliOf(`${homeA}-c`));
+      const binary = sha256Of(codexBinaryOf(`${homeA}-c`));
       const start = await shippedBundle(b);
-      await learnAndReport(c, `${homeA}-c`, '2.0.45');
-      expect((await shippedBundle(b)).fingerprints.map((f) => f.sha256)).not.toContain(older);
-      await learnAndReport(d, `${homeA}-d`, '2.0.45');
+      const learned = await learnAndReport(c, `${homeA}-c`, '0.111.0', 'openai-codex-cli');
+      // The launcher script and the native binary named after the tool, not the vendored rg.
+      expect(learned.map((f) => f.kind).sort()).toEqual(['entry', 'native']);
+      expect(learned.find((f) => f.kind === 'native')).toMatchObject({ sha256: binary, toolId: 'openai-codex-cli' });
+      expect((await shippedBundle(b)).fingerprints.map((f) => f.sha256)).not.toContain(binary);
+      await learnAndReport(d, `${homeA}-c`, '0.111.0', 'openai-codex-cli');
       const after = await shippedBundle(b);
       expect(after.revision).toBe(start.revision + 1);
-      expect(after.fingerprints.map((f) => f.sha256)).toContain(older);
+      expect(after.fingerprints.map((f) => f.sha256)).toContain(binary);
 
-      const stopped = await deviceBStops(after.fingerprints, `${homeB}/notes/helper-older`);
+      const stopped = await deviceBStops(after.fingerprints, `${homeB}/notes/cx`, true);
       expect(stopped.ended).toBe('SIGKILL');
-      expect(stopped.events.map((e) => [e.toolId, e.version, e.details?.stopped])).toEqual([
-        ['claude-code', '2.0.45', true],
+      expect(stopped.events.map((e) => [e.toolId, e.version, e.user, e.details?.how, e.details?.stopped])).toEqual([
+        ['openai-codex-cli', '0.111.0', USER_B, 'executable', true],
       ]);
-    }, 120_000);
+      expect(String(stopped.events[0]!.details?.evidence)).toMatch(
+        /native file of openai-codex-cli shipped by the server/,
+      );
+      // Without the shipped fingerprint, nothing knows it.
+      const unshipped = await deviceBStops(start.fingerprints, `${homeB}/notes/cx`, true);
+      expect(unshipped).toEqual({ ended: 'running', events: [] });
+    }, 180_000);
 
     it('never lets a shipped fingerprint of the node runtime stop node, nor of a file in another package', async () => {
       const runtime = sha256Of(node);
@@ -321,19 +370,25 @@ describe.skipIf(!isRoot)(
       expect(store.shipped()).toEqual([]);
 
       // A program the user owns under a runtime's name (its bytes are no runtime here, so ship()
-      // keeps its fingerprint): refused by name. And the tool's entry file inside another package.
+      // keeps its fingerprint): refused by name. And another package's file (left-pad's index.js,
+      // long-running here) that a hostile report called claude-code's entry file.
       mkdirSync(`${homeB}/rt`, { recursive: true });
       cpSync(realpathSync('/bin/sleep'), `${homeB}/rt/node`);
       const fakeTool = join(homeB, 'proj', 'node_modules', 'left-pad');
+      const otherFile = join(fakeTool, 'index.js');
       mkdirSync(fakeTool, { recursive: true });
-      cpSync(cliOf(homeA), join(fakeTool, 'index.js'));
+      writeFileSync(
+        otherFile,
+        `// left-pad\n${'module.exports = (s, n) => String(s).padStart(n);\n'.repeat(30)}setTimeout(() => {}, 30000);\n`,
+      );
+      cpSync(otherFile, `${homeB}/notes/renamed.js`);
       execFileSync('chown', ['-R', `${userB.uid}:${userB.gid}`, homeB]);
       const trusting = new FingerprintStore();
       const shipped: ToolFingerprint[] = [
         { ...poisoned, sha256: sha256Of(`${homeB}/rt/node`), size: statSync(`${homeB}/rt/node`).size },
         {
-          sha256: sha256Of(cliOf(homeA)),
-          size: statSync(cliOf(homeA)).size,
+          sha256: sha256Of(otherFile),
+          size: statSync(otherFile).size,
           toolId: 'claude-code',
           version: '2.0.46',
           kind: 'entry',
@@ -347,7 +402,7 @@ describe.skipIf(!isRoot)(
         stdio: 'ignore',
       });
       children.push(ownNode);
-      const inPackage = spawn(node, [join(fakeTool, 'index.js'), 'mcp', 'serve'], {
+      const inPackage = spawn(node, [otherFile], {
         uid: userB.uid,
         gid: userB.gid,
         cwd: homeB,
@@ -356,14 +411,21 @@ describe.skipIf(!isRoot)(
       children.push(inPackage);
       for (let i = 0; i < 300 && readProcess(ownNode.pid!)?.exe !== `${homeB}/rt/node`; i++)
         await new Promise((r) => setTimeout(r, 10));
-      await waitForScript(inPackage.pid!, join(fakeTool, 'index.js'));
+      await waitForScript(inPackage.pid!, otherFile);
       const ctx = { catalog, fingerprints: trusting };
       expect(await identifyProcess(readProcess(ownNode.pid!)!, ctx)).toBeNull();
       expect(await identifyProcess(readProcess(inPackage.pid!)!, ctx)).toBeNull();
-      // The same bytes outside any package are the tool.
-      const renamed = startAsB(`${homeB}/notes/helper`);
-      await waitForScript(renamed.child.pid!, `${homeB}/notes/helper`);
-      expect((await identifyProcess(readProcess(renamed.child.pid!)!, ctx))?.toolId).toBe('claude-code');
+      // The same bytes outside any package are taken for the tool (what the server's trust rule
+      // must prevent: only an admin or corroborating devices ship such a fingerprint).
+      const renamed = spawn(node, [`${homeB}/notes/renamed.js`], {
+        uid: userB.uid,
+        gid: userB.gid,
+        cwd: homeB,
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      children.push(renamed);
+      await waitForScript(renamed.pid!, `${homeB}/notes/renamed.js`);
+      expect((await identifyProcess(readProcess(renamed.pid!)!, ctx))?.toolId).toBe('claude-code');
     }, 60_000);
   },
 );
