@@ -70,8 +70,3 @@ export function identifyContent(index: CatalogIndex, head: string, tail: string)
     why: `its content has ${best.id}'s markers (${best.content!.markers.map((s) => JSON.stringify(s)).join(', ')})`,
   };
 }
-
-/** Whether any tool in the catalog has content markers (else reading files is pointless). */
-export function hasContentMarkers(index: CatalogIndex): boolean {
-  return index.catalog.tools.some((t) => (t.content?.markers.length ?? 0) > 0);
-}
