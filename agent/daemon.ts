@@ -38,12 +38,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Full-jitter exponential backoff: random in [1 s, min(5 min, 2 s * 2^failures)]. */
-export function backoffMs(failures: number, random: () => number = Math.random): number {
+function backoffMs(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(MAX_BACKOFF_MS, 2000 * 2 ** Math.min(failures, 20));
   return Math.max(1000, Math.floor(random() * ceiling));
 }
 
-export function cronExpression(minutes: number): string {
+function cronExpression(minutes: number): string {
   return minutes >= 60 ? '0 * * * *' : `*/${minutes} * * * *`;
 }
 

@@ -28,11 +28,11 @@ import {
 /** The JWS `typ` of an attestation: a signature over something else cannot pass as one. */
 export const ATTESTATION_TYP = 'aigate-attestation+jws';
 /** The file's `format` member. */
-export const ATTESTATION_FORMAT = 'aigate-attestation/1';
+const ATTESTATION_FORMAT = 'aigate-attestation/1';
 /** Longest canonical attestation accepted for verification, in characters of the JWS (about 96 MiB). */
-export const MAX_ATTESTATION_CHARS = 128 * 1024 * 1024;
+const MAX_ATTESTATION_CHARS = 128 * 1024 * 1024;
 
-export interface AttestationSignature {
+interface AttestationSignature {
   alg: 'EdDSA';
   /** The signing key's RFC 7638 thumbprint (the policy key fingerprint agents pin). */
   kid: string;
@@ -75,7 +75,7 @@ export async function signAttestation<T>(attestation: T, key: SigningKey): Promi
 }
 
 /** Why a file did not verify. */
-export type AttestationRefusal = 'not-an-attestation' | 'untrusted-key' | 'malformed-signature' | 'bad-signature';
+type AttestationRefusal = 'not-an-attestation' | 'untrusted-key' | 'malformed-signature' | 'bad-signature';
 
 export type AttestationVerifyResult =
   { ok: true; kid: string; attestation: unknown } | { ok: false; code: AttestationRefusal; message: string };

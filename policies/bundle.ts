@@ -28,10 +28,10 @@ import {
 import { MAX_SHIPPED_FINGERPRINTS, ToolFingerprint } from './protocol.js';
 import { PolicyDocument } from './schema.js';
 
-export const BUNDLE_TYP = 'aigate-policy+jws';
+const BUNDLE_TYP = 'aigate-policy+jws';
 
 /** A bundle holds one policy (at most 1 MiB) and perhaps a catalog; anything far larger is refused unparsed. */
-export const MAX_BUNDLE_CHARS = 4 * 1024 * 1024;
+const MAX_BUNDLE_CHARS = 4 * 1024 * 1024;
 
 export const BundlePayload = Type.Object(
   {

@@ -13,7 +13,7 @@ export const DEVICE_TOKEN_TYP = 'aigate-device+jwt';
 /** Longest lifetime (exp - iat) the server accepts. */
 export const MAX_DEVICE_TOKEN_LIFETIME_S = 300;
 /** Lifetime the agent asks for: short, with room for clock skew and slow links. */
-export const DEFAULT_DEVICE_TOKEN_LIFETIME_S = 120;
+const DEFAULT_DEVICE_TOKEN_LIFETIME_S = 120;
 
 export interface DeviceTokenInput {
   deviceId: string;

@@ -6,7 +6,7 @@ import { type Static, Type } from '@sinclair/typebox';
 
 import { OsName } from './schema.js';
 
-export const CHANNELS = [
+const CHANNELS = [
   'npm',
   'native',
   'legacy-local',
@@ -22,7 +22,7 @@ export const CHANNELS = [
   'linux-package',
   'binary',
 ] as const;
-export const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
+const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
 export type Channel = Static<typeof Channel>;
 
 export const ToolInstance = Type.Object(

@@ -21,7 +21,7 @@ import {
 } from 'jose';
 
 /** The only signature algorithm aigate signs with or accepts. */
-export const SIGNING_ALGORITHM = 'EdDSA';
+const SIGNING_ALGORITHM = 'EdDSA';
 
 const BASE64URL_32_BYTES = '^[A-Za-z0-9_-]{43}$';
 

@@ -14,7 +14,7 @@ export type NoticeLocale = (typeof NOTICE_LOCALES)[number];
 export type LocalizedText = string | Readonly<Record<string, string>>;
 
 /** The environment variables that name a user's language, strongest first (POSIX). */
-export const LOCALE_VARIABLES = ['LC_ALL', 'LC_MESSAGES', 'LANG'] as const;
+const LOCALE_VARIABLES = ['LC_ALL', 'LC_MESSAGES', 'LANG'] as const;
 
 // language[-script][-region][-variant...]: the BCP 47 subtags a notice language can use
 // (RFC 5646 section 2.1; extensions and private use are not needed here).

@@ -23,7 +23,7 @@ export const MAX_EVENTS_PER_BATCH = 500;
 /** Local users a device may report (enroll and check-in). */
 export const MAX_USERS = 500;
 /** Reasons in one health report. */
-export const MAX_HEALTH_REASONS = 20;
+const MAX_HEALTH_REASONS = 20;
 /**
  * Largest request bodies the server accepts by default, in bytes (an operator may change them;
  * a larger body gets 413 `body_too_large`). Agents split event batches to stay below.
@@ -45,13 +45,13 @@ export const Instant = Type.String({ description: 'RFC 3339 instant (UTC)' });
  * (hostname, user names, an exception reason) end up on admins' terminals and in CSV cells; an
  * escape sequence in them could repaint a terminal or set its title, so they are refused.
  */
-export const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+const NO_CONTROL_CHARACTERS_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
 
 /**
  * A short text a device sends that people will read: no control characters, bounded length.
  * The description is what a validation error says is expected.
  */
-export const DeviceText = (options: { minLength?: number; maxLength: number }) =>
+const DeviceText = (options: { minLength?: number; maxLength: number }) =>
   Type.String({
     minLength: options.minLength ?? 1,
     maxLength: options.maxLength,
@@ -60,14 +60,14 @@ export const DeviceText = (options: { minLength?: number; maxLength: number }) =
   });
 
 /** A local user name as the device reports it. */
-export const UserName = DeviceText({ maxLength: 200 });
-export const Hostname = DeviceText({ maxLength: 255 });
-export const AgentVersion = DeviceText({ maxLength: 50 });
+const UserName = DeviceText({ maxLength: 200 });
+const Hostname = DeviceText({ maxLength: 255 });
+const AgentVersion = DeviceText({ maxLength: 50 });
 
 // --- health ----------------------------------------------------------------------------------
 
 /** Why an agent says enforcement on its device cannot be trusted right now. */
-export const HEALTH_REASON_CODES = [
+const HEALTH_REASON_CODES = [
   /** The enforcement ledger cannot be read; nothing is changed until it is repaired. */
   'ledger-damaged',
   /** An enforcement operation failed (and was undone, or could not be). */
@@ -108,7 +108,7 @@ export type AgentHealth = Static<typeof AgentHealth>;
 
 // --- POST /v1/enroll -------------------------------------------------------------------------
 
-export const PublicKeyJwk = Type.Object(
+const PublicKeyJwk = Type.Object(
   {
     kty: Type.Literal('OKP'),
     crv: Type.Literal('Ed25519'),
@@ -203,7 +203,7 @@ export type CheckinReply = Static<typeof CheckinReply>;
 
 // --- POST /v1/events -------------------------------------------------------------------------
 
-export const DeviceEvent = Type.Object(
+const DeviceEvent = Type.Object(
   {
     id: Type.String({ format: 'uuid', description: 'client-generated UUID; resending it is harmless' }),
     type: Type.Union(

@@ -6,7 +6,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 
-export const ACTIONS = ['allow', 'warn', 'block'] as const;
+const ACTIONS = ['allow', 'warn', 'block'] as const;
 export const Action = Type.Union(
   ACTIONS.map((a) => Type.Literal(a)),
   {
@@ -15,7 +15,7 @@ export const Action = Type.Union(
 );
 export type Action = Static<typeof Action>;
 
-export const UnknownToolsAction = Type.Union([Type.Literal('report'), Type.Literal('warn'), Type.Literal('block')], {
+const UnknownToolsAction = Type.Union([Type.Literal('report'), Type.Literal('warn'), Type.Literal('block')], {
   description: 'report | warn | block',
 });
 
@@ -29,7 +29,7 @@ export const OsName = Type.Union(
 export type OsName = Static<typeof OsName>;
 
 /** A catalog id, `vendor:<slug>`, `category:<cli|ide-extension|desktop-app|ide>`, or `*`. */
-export const Selector = Type.String({
+const Selector = Type.String({
   minLength: 1,
   description: 'a catalog tool id, vendor:<slug>, category:<name> or *',
 });
@@ -38,13 +38,13 @@ export const Selector = Type.String({
  * A bare date (`2026-07-10`, midnight in the policy timezone), a local date-time
  * (`2026-07-10T09:00`, in the policy timezone) or an RFC 3339 instant (`2026-07-10T00:00:00Z`).
  */
-export const DateOrInstant = Type.String({
+const DateOrInstant = Type.String({
   minLength: 1,
   description: 'YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (policy timezone) or an RFC 3339 instant',
 });
 
 /** `14d`, `2w`, `36h`, `90m`, or combinations such as `1d12h`. */
-export const Duration = Type.String({ minLength: 1, description: 'a duration such as 14d, 2w, 36h, 1d12h' });
+const Duration = Type.String({ minLength: 1, description: 'a duration such as 14d, 2w, 36h, 1d12h' });
 
 /**
  * A message for employees: one text (in the policy's language, `spec.notice.locale`), or one per
@@ -109,7 +109,7 @@ export const Exception = Type.Object(
 );
 export type Exception = Static<typeof Exception>;
 
-export const Notice = Type.Object(
+const Notice = Type.Object(
   {
     /**
      * The language notices use for employees whose own language aigate has no texts for (and for
@@ -126,7 +126,7 @@ export const Notice = Type.Object(
 );
 export type Notice = Static<typeof Notice>;
 
-export const PolicySpec = Type.Object(
+const PolicySpec = Type.Object(
   {
     mode: Type.Optional(
       Type.Union([Type.Literal('enforce'), Type.Literal('monitor')], { description: 'enforce | monitor' }),

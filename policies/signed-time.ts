@@ -10,12 +10,12 @@ import type { JWK } from 'jose';
 
 import { describe, type JwsRefusalCode, signCompactJws, type SigningKey, verifyCompactJws } from './keys.js';
 
-export const TIME_TYP = 'aigate-time+jws';
+const TIME_TYP = 'aigate-time+jws';
 
 /** A time statement is a few hundred characters. */
-export const MAX_TIME_TOKEN_CHARS = 4096;
+const MAX_TIME_TOKEN_CHARS = 4096;
 
-export const ServerTimePayload = Type.Object(
+const ServerTimePayload = Type.Object(
   {
     sub: Type.String({ minLength: 1, maxLength: 200, description: 'the device id the statement is for' }),
     t: Type.Integer({
@@ -29,7 +29,7 @@ export const ServerTimePayload = Type.Object(
 );
 export type ServerTimePayload = Static<typeof ServerTimePayload>;
 
-export type ServerTimeRefusalCode = JwsRefusalCode | 'bad-payload' | 'wrong-device';
+type ServerTimeRefusalCode = JwsRefusalCode | 'bad-payload' | 'wrong-device';
 
 export type ServerTimeResult =
   { ok: true; timeMs: number } | { ok: false; code: ServerTimeRefusalCode; message: string };

@@ -1,7 +1,7 @@
 /** "Did you mean" for names typed by people: the closest candidate within a small edit distance. */
 
 /** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
   const d: number[] = new Array(rows * cols).fill(0);

@@ -58,7 +58,7 @@ export function zoneOffsetMs(timeZone: string, epochMs: number): number {
 }
 
 /** The instant at which the wall clock in `timeZone` shows the given local time. */
-export function localToInstant(
+function localToInstant(
   timeZone: string,
   wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number },
 ): number {

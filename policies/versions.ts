@@ -199,7 +199,7 @@ export function compareVersions(a: string, b: string, scheme: VersionScheme): nu
  * A PEP 440 version as its sort key parts (packaging's `_cmpkey`): pre/post/dev use -Infinity /
  * +Infinity where the specification orders an absent part before or after every present one.
  */
-export interface Pep440 {
+interface Pep440 {
   epoch: number;
   /** Release numbers with trailing zeros removed (1.0 == 1.0.0). */
   release: number[];
@@ -216,7 +216,7 @@ const PEP440 =
   /^\s*v?(?:(?:(\d+)!)?(\d+(?:\.\d+)*)([-_.]?(alpha|a|beta|b|preview|pre|c|rc)[-_.]?(\d+)?)?((?:-(\d+))|(?:[-_.]?(post|rev|r)[-_.]?(\d+)?))?([-_.]?(dev)[-_.]?(\d+)?)?)(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$/i;
 
 /** A PEP 440 version, or null if the text is not one. */
-export function parsePep440(text: string): Pep440 | null {
+function parsePep440(text: string): Pep440 | null {
   const m = PEP440.exec(text);
   if (!m) return null;
   const num = (s: string | undefined) => (s === undefined ? 0 : Number(s));
@@ -244,7 +244,7 @@ export function parsePep440(text: string): Pep440 | null {
   };
 }
 
-export function comparePep440(a: Pep440, b: Pep440): number {
+function comparePep440(a: Pep440, b: Pep440): number {
   return (
     a.epoch - b.epoch ||
     compareNumberLists(a.release, b.release) ||
@@ -290,7 +290,7 @@ function compareLocal(a: (number | string)[] | null, b: (number | string)[] | nu
  * plain words below numbers; a formula's `_N` revision (pkg_version) decides between equal
  * versions; a cask's `version,build` compares the build after the version.
  */
-export interface BrewVersion {
+interface BrewVersion {
   tokens: BrewToken[];
   revision: number;
 }
@@ -315,7 +315,7 @@ const BREW_TAGS: [RegExp, number][] = [
   [/^post(\d*)$/i, 2],
 ];
 
-export function parseHomebrew(text: string): BrewVersion | null {
+function parseHomebrew(text: string): BrewVersion | null {
   let body = text.trim();
   let revision = 0;
   const rev = /_(\d+)$/.exec(body);
@@ -338,7 +338,7 @@ export function parseHomebrew(text: string): BrewVersion | null {
   return { tokens, revision };
 }
 
-export function compareHomebrew(a: BrewVersion, b: BrewVersion): number {
+function compareHomebrew(a: BrewVersion, b: BrewVersion): number {
   const length = Math.max(a.tokens.length, b.tokens.length);
   for (let i = 0; i < length; i++) {
     const order = compareBrewToken(a.tokens[i], b.tokens[i]);

@@ -40,12 +40,12 @@ declare module 'fastify' {
 }
 
 /** A handler still running after this long gets a 503 (routes may set their own). */
-export const HANDLER_TIMEOUT_MS = 15_000;
+const HANDLER_TIMEOUT_MS = 15_000;
 
 export type AigateServer = FastifyInstance;
 
 /** Paths pino replaces with "[redacted]" wherever they appear in a log line. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
@@ -62,7 +62,7 @@ export const REDACTED_PATHS = [
   '*.privateJwk',
 ];
 
-export function loggerOptions(level: string): LoggerOptions {
+function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

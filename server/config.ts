@@ -12,7 +12,7 @@ export interface RateLimits {
   enrollPerMinutePerIp: number;
 }
 
-export interface BodyLimits {
+interface BodyLimits {
   /** Default for routes not listed below. */
   default: number;
   enroll: number;
@@ -57,11 +57,11 @@ export interface ServerOptions {
   fingerprintCorroboration?: number;
 }
 
-export const DEFAULT_STALE_AFTER_MS = 7 * 86_400_000;
-export const DEFAULT_EVENT_RETENTION_MS = 400 * 86_400_000;
-export const DEFAULT_ROLLUP_SCHEDULE = '*/15 * * * *';
+const DEFAULT_STALE_AFTER_MS = 7 * 86_400_000;
+const DEFAULT_EVENT_RETENTION_MS = 400 * 86_400_000;
+const DEFAULT_ROLLUP_SCHEDULE = '*/15 * * * *';
 
-export const DEFAULT_RATE_LIMITS: RateLimits = {
+const DEFAULT_RATE_LIMITS: RateLimits = {
   devicePerMinute: 120,
   tokenPerMinute: 600,
   enrollPerMinutePerIp: 30,
@@ -70,7 +70,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-export const DEFAULT_BODY_LIMITS: BodyLimits = {
+const DEFAULT_BODY_LIMITS: BodyLimits = {
   default: 64 * KiB,
   enroll: 64 * KiB,
   checkin: MAX_CHECKIN_BODY_BYTES,

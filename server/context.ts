@@ -37,7 +37,7 @@ import { TokenStore } from './store/tokens.js';
 export const DATABASE_FILE = 'aigate.db';
 
 /** The data directory is in a state the server must not start from (the message says why and what to do). */
-export class DataDirError extends Error {}
+class DataDirError extends Error {}
 
 /**
  * A signing key beside an empty or missing database is not a first start: the database was
@@ -60,7 +60,7 @@ async function refuseLostDatabase(databaseFile: string, signingKeyFile: string):
   );
 }
 
-export interface Stores {
+interface Stores {
   tokens: TokenStore;
   enrollSecrets: EnrollSecretStore;
   devices: DeviceStore;

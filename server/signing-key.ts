@@ -13,7 +13,7 @@ import { Value } from '@sinclair/typebox/value';
 
 import { generateSigningKey, type SigningKey } from '../policies/keys.js';
 
-export const SIGNING_KEY_FILE = 'policy-signing-key.json';
+const SIGNING_KEY_FILE = 'policy-signing-key.json';
 
 const Jwk = Type.Object({ kty: Type.Literal('OKP'), crv: Type.Literal('Ed25519'), x: Type.String({ minLength: 1 }) });
 const KeyFile = Type.Object({
@@ -22,7 +22,7 @@ const KeyFile = Type.Object({
   publicJwk: Jwk,
 });
 
-export class SigningKeyError extends Error {}
+class SigningKeyError extends Error {}
 
 export async function loadOrCreateSigningKey(
   dataDir: string,

@@ -43,7 +43,7 @@ export interface Desire {
 }
 
 /** The instance as recorded: without what changes every scan (running, pids). */
-export function stableInstance(instance: ToolInstance): ToolInstance {
+function stableInstance(instance: ToolInstance): ToolInstance {
   const { running: _running, pids: _pids, ...rest } = instance;
   return rest;
 }

@@ -70,7 +70,7 @@ export function sameIdentity(a: { dev?: string; ino?: string }, b: { dev?: strin
  * SHA-256 of the regular file at `path`, read through a handle that was checked with fstat to be
  * a regular file (and, when `expect` is given, the same dev+ino as a preceding lstat).
  */
-export async function sha256File(path: string, expect?: { dev: string; ino: string }): Promise<string> {
+async function sha256File(path: string, expect?: { dev: string; ino: string }): Promise<string> {
   const hash = createHash('sha256');
   const handle = await open(path, READ_UNTRUSTED);
   try {

@@ -23,15 +23,7 @@ export interface TrustedRoot {
  * System install prefixes trusted by default (each still passes the on-disk ownership walk).
  * /usr/local and /opt/homebrew hold npm/Homebrew globals, /opt and /Applications vendor apps.
  */
-export const SYSTEM_PREFIXES_POSIX = [
-  '/usr',
-  '/usr/local',
-  '/opt',
-  '/opt/homebrew',
-  '/Applications',
-  '/Library',
-  '/snap',
-];
+const SYSTEM_PREFIXES_POSIX = ['/usr', '/usr/local', '/opt', '/opt/homebrew', '/Applications', '/Library', '/snap'];
 
 /** Last path components that name a shared folder, not one install. */
 const SHARED_NAMES = new Set([
@@ -96,7 +88,7 @@ export function isWithin(child: string, parent: string, platform: NodeJS.Platfor
 }
 
 /** Every trusted root of the context (homes, system prefixes, extra roots), deduplicated. */
-export function trustedRoots(ctx: GuardContext): TrustedRoot[] {
+function trustedRoots(ctx: GuardContext): TrustedRoot[] {
   const system =
     ctx.systemPrefixes === false
       ? []

@@ -150,7 +150,7 @@ export const Step = Type.Union([
 ]);
 export type Step = Static<typeof Step>;
 
-export const StepState = Type.Union([
+const StepState = Type.Union([
   Type.Literal('pending'),
   Type.Literal('started'),
   Type.Literal('done'),
@@ -189,7 +189,7 @@ export const Operation = Type.Object(
 );
 export type Operation = Static<typeof Operation>;
 
-export const Problem = Type.Object(
+const Problem = Type.Object(
   { at: Type.String(), key: Type.String(), message: Type.String() },
   { additionalProperties: false },
 );
@@ -214,7 +214,7 @@ export const Ledger = Type.Object(
 );
 export type Ledger = Static<typeof Ledger>;
 
-export const MAX_PROBLEMS = 50;
+const MAX_PROBLEMS = 50;
 
 /** Remembers trusted roots used by applied records (deduplicated). */
 export function rememberRoots(ledger: Ledger, roots: readonly TrustedRoot[]): void {
@@ -223,7 +223,7 @@ export function rememberRoots(ledger: Ledger, roots: readonly TrustedRoot[]): vo
   if (known.size > 0) ledger.roots = [...known.values()];
 }
 
-export function emptyLedger(): Ledger {
+function emptyLedger(): Ledger {
   return { version: 1, applied: {}, journal: null, problems: [] };
 }
 

@@ -13,7 +13,7 @@ import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } fro
 import { pinParent, UnsafeLayout } from './safe-fs.js';
 import { isOurStub } from './steps.js';
 
-export type FindingKind =
+type FindingKind =
   | 'stub-removed'
   | 'stub-changed'
   | 'original-restored'
@@ -26,7 +26,7 @@ export type FindingKind =
   | 'quarantine-gone'
   | 'copy-unlocked';
 
-export interface Finding {
+interface Finding {
   kind: FindingKind;
   path: string;
   message: string;

@@ -61,7 +61,7 @@ export async function listProcesses(): Promise<ProcessInfo[]> {
 }
 
 /** The script an interpreter runs: its first non-option argument, made absolute. */
-export function scriptOf(info: ProcessInfo): string | null {
+function scriptOf(info: ProcessInfo): string | null {
   const program = path.basename(info.exe ?? info.argv[0] ?? '');
   if (!INTERPRETERS.test(program) && !INTERPRETERS.test(path.basename(info.argv[0] ?? ''))) return null;
   const script = info.argv.slice(1).find((arg) => !arg.startsWith('-'));
@@ -71,7 +71,7 @@ export function scriptOf(info: ProcessInfo): string | null {
 }
 
 /** The spec's folders and files that are still the recorded objects (checked without following symlinks). */
-export async function verifiedSpec(spec: StopSpec): Promise<{ folders: Identified[]; files: Identified[] }> {
+async function verifiedSpec(spec: StopSpec): Promise<{ folders: Identified[]; files: Identified[] }> {
   const check = async (item: Identified): Promise<Identified | null> => {
     if (item.dev === undefined || item.ino === undefined) return null;
     try {

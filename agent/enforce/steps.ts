@@ -29,7 +29,7 @@ import {
 } from './safe-fs.js';
 import { isStubText } from './stubs.js';
 
-export class StepConflict extends Error {
+class StepConflict extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StepConflict';

@@ -22,8 +22,8 @@ import * as path from 'node:path';
 import { chooseNoticeLocale, type NoticeLocale } from '../../policies/notice-locale.js';
 import type { Notice, NoticeLine, NoticeSet } from '../notices/notice.js';
 
-export const STUB_MARKER = 'aigate-stub v1';
-export const BLOCKED_EXIT_CODE = 126;
+const STUB_MARKER = 'aigate-stub v1';
+const BLOCKED_EXIT_CODE = 126;
 
 export type StubFlavour = 'sh' | 'cmd' | 'ps1';
 

@@ -21,7 +21,7 @@ import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../state/paths.js';
 import { AgentEvent, newEvent, stableEventId } from './event.js';
 
-export const DEFAULT_MAX_SPOOLED_EVENTS = 10_000;
+const DEFAULT_MAX_SPOOLED_EVENTS = 10_000;
 const NAME = /^(\d{12})-([0-9a-f-]{36})\.json$/;
 /** Above the largest valid event (50 details of 4096 characters, each up to 6 bytes once escaped): larger is damage. */
 const MAX_EVENT_FILE_BYTES = 2 * 1024 * 1024;

@@ -32,7 +32,7 @@ export interface UploadResult {
 }
 
 /** The server did not take the events (one of the agent's contact errors). */
-export class EventUploadError extends ContactError {
+class EventUploadError extends ContactError {
   constructor(message: string, status: number | null = null, code: ReturnType<typeof errorCode> = null) {
     super(message, status, code);
     this.name = 'EventUploadError';
@@ -46,7 +46,7 @@ async function send(http: DeviceHttp, events: readonly AgentEvent[]) {
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** The event with its long texts cut short, marked as such (same id: the server keeps one). */
-export function shrinkEvent(event: AgentEvent): AgentEvent {
+function shrinkEvent(event: AgentEvent): AgentEvent {
   const details: NonNullable<AgentEvent['details']> = {};
   for (const [key, value] of Object.entries(event.details ?? {}))
     details[key] = typeof value === 'string' ? clip(value, SHRUNK_DETAIL_CHARS) : value;
@@ -61,10 +61,7 @@ export function shrinkEvent(event: AgentEvent): AgentEvent {
  * Cuts a batch into requests that fit the protocol's default body limit (bytes of JSON), so the
  * usual case needs no refused request first; a server configured lower still answers 413.
  */
-export function chunkBySize<T extends { event: AgentEvent }>(
-  batch: readonly T[],
-  maxBytes = MAX_EVENTS_BODY_BYTES,
-): T[][] {
+function chunkBySize<T extends { event: AgentEvent }>(batch: readonly T[], maxBytes = MAX_EVENTS_BODY_BYTES): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = '{"events":[]}'.length;

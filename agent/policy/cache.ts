@@ -36,7 +36,7 @@ export const PolicyState = Type.Object(
 );
 export type PolicyState = Static<typeof PolicyState>;
 
-export const EMPTY_POLICY_STATE: PolicyState = { revision: null, etag: null, acceptedAt: null, refused: null };
+const EMPTY_POLICY_STATE: PolicyState = { revision: null, etag: null, acceptedAt: null, refused: null };
 
 export async function loadPolicyState(paths: StatePaths): Promise<{ state: PolicyState; problem: string | null }> {
   const read = await readJsonFile(paths.policyState, PolicyState);

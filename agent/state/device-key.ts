@@ -11,7 +11,7 @@ export interface DeviceKey {
   publicJwk: PublicJwk;
 }
 
-export function publicJwkOf(privateKey: KeyObject): PublicJwk {
+function publicJwkOf(privateKey: KeyObject): PublicJwk {
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { x?: string };
   if (typeof jwk.x !== 'string') throw new TypeError('not an Ed25519 key');
   return { kty: 'OKP', crv: 'Ed25519', x: jwk.x };

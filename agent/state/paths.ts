@@ -18,7 +18,7 @@
  */
 import { join } from 'node:path';
 
-export const STATE_DIR_ENV = 'AIGATE_STATE_DIR';
+const STATE_DIR_ENV = 'AIGATE_STATE_DIR';
 
 /** The per-OS default: /var/lib/aigate, /Library/Application Support/aigate, %ProgramData%\aigate. */
 export function defaultStateDir(

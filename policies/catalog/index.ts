@@ -12,7 +12,7 @@ import { Catalog, type CatalogTool, type Category, type Signatures } from './sch
 const catalogCheck = TypeCompiler.Compile(Catalog);
 
 /** Returns the catalog when it matches the schema, else throws naming the first problem. */
-export function checkCatalog(value: unknown): Catalog {
+function checkCatalog(value: unknown): Catalog {
   if (catalogCheck.Check(value)) return value;
   const first = catalogCheck.Errors(value).First();
   throw new TypeError(`invalid catalog${first ? ` at ${first.path || '/'}: ${first.message}` : ''}`);
@@ -21,7 +21,7 @@ export function checkCatalog(value: unknown): Catalog {
 /** The catalog shipped with this build. A signed bundle may carry a newer one. */
 export const builtinCatalog: Catalog = checkCatalog(catalogData);
 
-export type SignatureKind = keyof Signatures;
+type SignatureKind = keyof Signatures;
 
 export interface CatalogIndex {
   readonly catalog: Catalog;

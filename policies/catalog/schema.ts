@@ -67,7 +67,7 @@ export type Signatures = Static<typeof Signatures>;
  * manifest says: identity by content (policies/catalog/content.ts). Checked on the real releases
  * in the test cache (test/policies/catalog-content.test.ts).
  */
-export const ContentSignature = Type.Object(
+const ContentSignature = Type.Object(
   {
     markers: Type.Array(Type.String({ minLength: 8, pattern: '^[\\x20-\\x7e]+$' }), {
       minItems: 1,

@@ -10,7 +10,7 @@ export interface OpenedDatabase {
 }
 
 /** The database file is damaged (or not a database): the server refuses to start on it. */
-export class DatabaseDamagedError extends Error {}
+class DatabaseDamagedError extends Error {}
 
 /** Problems `PRAGMA quick_check` reports at most (it stops after this many). */
 const MAX_CHECK_PROBLEMS = 10;

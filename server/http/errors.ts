@@ -33,7 +33,7 @@ export const notFound = (message: string, code: ErrorCode = 'not_found') => new 
 export const conflict = (message: string, code: ErrorCode = 'conflict') => new ApiError(409, code, message);
 
 /** A write refused because the disk is full: 503 with Retry-After (not a bug, not a 500). */
-export const storageFull = () =>
+const storageFull = () =>
   new ApiError(
     503,
     'storage_full',
@@ -78,7 +78,7 @@ function send(
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-export function errorHandler(
+function errorHandler(
   error: FastifyError | ApiError | Error,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -118,7 +118,7 @@ export function errorHandler(
   return send(reply, 500, 'internal_error', `internal server error (request id ${request.id})`);
 }
 
-export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return send(reply, 404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`);
 }
 

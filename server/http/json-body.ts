@@ -30,7 +30,7 @@ function forbiddenKey(value: unknown): string | null {
   return null;
 }
 
-export function parseJsonBody(text: string): unknown {
+function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw new ApiError(400, 'invalid_json', 'the request body is empty; send a JSON document');
   let value: unknown;
   try {

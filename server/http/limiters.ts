@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 
 import type { RateLimits } from '../config.js';
 
-export type Limiter = ReturnType<FastifyInstance['rateLimit']>;
+type Limiter = ReturnType<FastifyInstance['rateLimit']>;
 
 export interface Limiters {
   device: Limiter;

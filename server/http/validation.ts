@@ -34,7 +34,7 @@ export class RequestValidationError extends Error {
 }
 
 /** `body` + `/inventory/0/sha` -> `body.inventory[0].sha` (the one path format, policies/problem.ts). */
-export function fieldPath(root: string, pointer: string): string {
+function fieldPath(root: string, pointer: string): string {
   return formatPath([root, ...pointerSegments(pointer)]);
 }
 
@@ -90,7 +90,7 @@ function allowedFields(schema: TSchema): string {
   return properties ? Object.keys(properties).join(', ') : '(none)';
 }
 
-export function describeError(error: ValueError): string {
+function describeError(error: ValueError): string {
   const s = error.schema as Record<string, unknown>;
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:

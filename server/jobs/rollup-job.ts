@@ -33,7 +33,7 @@ import type { RunningObserver } from './running-observer.js';
 const RUNNING_RAW_DAYS = 35;
 const PRUNE_BATCH = 5_000;
 
-export const RollupRunSchema = Type.Object({
+const RollupRunSchema = Type.Object({
   reason: Type.String({ description: 'startup | schedule | manual | policy' }),
   startedAt: Instant,
   finishedAt: Instant,

@@ -14,7 +14,7 @@ export interface ReportContext {
   currentRevision: number | null;
 }
 
-export interface OpenedReport {
+interface OpenedReport {
   rows: Iterable<Row>;
   /** Extra top-level facts of the JSON document. */
   meta?: Record<string, unknown>;

@@ -24,7 +24,7 @@ const literals = <T extends string>(values: readonly T[], description: string) =
 const TIME_HELP = 'YYYY-MM-DD (UTC), YYYY-MM-DDTHH:MM (UTC) or an RFC 3339 instant';
 
 /** Every filter a report may accept; each report picks its own subset. */
-export const FILTERS = {
+const FILTERS = {
   format: Type.Optional(literals(FORMATS, 'csv | json | ndjson (default json)')),
   from: Type.Optional(
     Type.String({ minLength: 1, maxLength: 40, description: `from this time on (inclusive): ${TIME_HELP}` }),
@@ -126,7 +126,7 @@ function parseTime(name: 'from' | 'to' | 'at', text: string): number {
   return name === 'to' && /^\d{4}-\d{2}-\d{2}$/.test(text) ? parsed.epochMs + DAY_MS : parsed.epochMs;
 }
 
-export function checkToolId(tool: string, catalog: CatalogIndex): string {
+function checkToolId(tool: string, catalog: CatalogIndex): string {
   if (tool.startsWith('unknown:') || catalog.has(tool)) return tool;
   const suggestion = catalog.suggest(tool);
   throw badRequest(

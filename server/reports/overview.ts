@@ -132,7 +132,7 @@ export interface OverviewInput {
 
 /** The tools drawn separately in the installs chart; the rest are summed as "Other tools". */
 const CHART_TOOLS = 6;
-export const OTHER_TOOLS = '(other)';
+const OTHER_TOOLS = '(other)';
 
 /** The headline change: the first that blocks something, else the first of any kind. */
 export function headlineChange(upcoming: readonly UpcomingChange[]): UpcomingChange | null {

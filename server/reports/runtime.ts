@@ -6,7 +6,7 @@ import type { RollupJob } from '../jobs/rollup-job.js';
 import type { Overview } from './overview.js';
 import type { ReportService } from './service.js';
 
-export interface ReportsRuntime {
+interface ReportsRuntime {
   service: ReportService;
   rollups: RollupJob;
   /** The overview figures (charts over `days` days). */

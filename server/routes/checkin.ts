@@ -19,7 +19,7 @@ function describeInstance(item: { toolId: string; installPath: string }): string
 }
 
 /** Pair each instance with its verdict; refuse duplicates and verdicts for unreported instances. */
-export function pairVerdicts(inventory: readonly ToolInstance[], verdicts: readonly Verdict[]): ReportedInstance[] {
+function pairVerdicts(inventory: readonly ToolInstance[], verdicts: readonly Verdict[]): ReportedInstance[] {
   const byKey = new Map<string, ReportedInstance>();
   inventory.forEach((instance, index) => {
     const key = instanceKey(instance);

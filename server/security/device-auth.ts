@@ -25,7 +25,7 @@ import type { ReplayCache } from './replay-cache.js';
 export { DEVICE_TOKEN_TYP, MAX_DEVICE_TOKEN_LIFETIME_S };
 
 /** Allowed difference between the device's clock and ours. */
-export const CLOCK_TOLERANCE_S = 60;
+const CLOCK_TOLERANCE_S = 60;
 
 /**
  * What the authenticator reads about a device (the device store provides it). An interface

@@ -56,7 +56,7 @@ export interface DeviceReports {
 }
 
 /** Every user the device reported: enrollment/check-in users and instance owners, sorted. */
-export function reportedUsers(reports: DeviceReports): string[] {
+function reportedUsers(reports: DeviceReports): string[] {
   return [...new Set([...reports.users, ...reports.owners])].sort();
 }
 
@@ -66,7 +66,7 @@ export function reportedUsers(reports: DeviceReports): string[] {
  * from this device's own inventory), or a user the device never reported. Without this a device
  * could ask for `*` for a made-up user, which one approval would turn into a fleet-wide exception.
  */
-export function checkExceptionRequest(
+function checkExceptionRequest(
   input: { toolId: string; user: string | null },
   reports: DeviceReports,
   catalog: CatalogIndex,
@@ -127,7 +127,7 @@ export function defaultScope(
  * The policy exception an approval adds. Scope `user` covers the requesting user on the
  * requesting device only (both `devices` and `users` set: all given must match).
  */
-export function exceptionFor(request: ExceptionRequestRecord, input: ApproveInput): Exception {
+function exceptionFor(request: ExceptionRequestRecord, input: ApproveInput): Exception {
   const scope = input.scope ?? 'device';
   const note = ` (request ${request.id}, approved by ${input.actor.name}${input.reason ? `: ${input.reason}` : ''})`;
   const exception: Exception = {

@@ -32,11 +32,11 @@ import type { PolicyService } from './policy-service.js';
 /** Default number of distinct devices whose identical reports ship a fingerprint without an admin. */
 export const DEFAULT_FINGERPRINT_CORROBORATION = 2;
 /** A device stores at most this many fingerprints (each SHA-256 once); more is refused. */
-export const MAX_FINGERPRINTS_PER_DEVICE = 2000;
+const MAX_FINGERPRINTS_PER_DEVICE = 2000;
 /** Smallest native binary the agent learns (agent/sentinel/fingerprints.ts NATIVE_MIN_BYTES). */
-export const NATIVE_MIN_BYTES = 1024 * 1024;
+const NATIVE_MIN_BYTES = 1024 * 1024;
 /** Smallest entry file corroboration alone may ship. */
-export const ENTRY_MIN_BYTES = 1024;
+const ENTRY_MIN_BYTES = 1024;
 
 const SYSTEM: Actor = { id: null, name: 'aigate-server', role: 'system' };
 
@@ -44,10 +44,7 @@ const SYSTEM: Actor = { id: null, name: 'aigate-server', role: 'system' };
 export type ShipState = { shipped: true; why: 'approved' | 'corroborated' } | { shipped: false; why: string };
 
 /** The first reason a claim is implausible for corroboration, or null (admins may still approve it). */
-export function implausible(
-  fp: Pick<ToolFingerprint, 'toolId' | 'kind' | 'size'>,
-  catalog: CatalogIndex,
-): string | null {
+function implausible(fp: Pick<ToolFingerprint, 'toolId' | 'kind' | 'size'>, catalog: CatalogIndex): string | null {
   const tool = catalog.tool(fp.toolId);
   if (!tool) return `${fp.toolId} is not in the catalog`;
   if (!tool.detect.npm?.length && !tool.detect.npmPlatformFamilies?.length)
@@ -59,7 +56,7 @@ export function implausible(
 }
 
 /** Whether a stored fingerprint is shipped under the trust rule above, and why (not). */
-export function shipState(record: FingerprintRecord, catalog: CatalogIndex, corroboration: number): ShipState {
+function shipState(record: FingerprintRecord, catalog: CatalogIndex, corroboration: number): ShipState {
   if (record.status === 'approved') return { shipped: true, why: 'approved' };
   if (record.status === 'revoked') return { shipped: false, why: 'revoked by an admin' };
   if (corroboration <= 0) return { shipped: false, why: 'waits for an admin (corroboration is off)' };

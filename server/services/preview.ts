@@ -10,7 +10,7 @@ import type { DeviceFacts } from '../../policies/inventory.js';
 import type { Action, OsName, PolicyDocument } from '../../policies/schema.js';
 import type { InventoryStore } from '../store/inventory.js';
 
-export interface PreviewRow {
+interface PreviewRow {
   toolId: string;
   name: string | null;
   action: Action;

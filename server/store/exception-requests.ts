@@ -13,7 +13,7 @@ export const REQUEST_STATUSES = EXCEPTION_REQUEST_STATUSES;
 export type RequestStatus = ExceptionRequestStatus;
 
 /** The name of the policy exception an approval adds; the request id is recoverable from it. */
-export const EXCEPTION_NAME_PREFIX = 'exception-request-';
+const EXCEPTION_NAME_PREFIX = 'exception-request-';
 export const exceptionNameFor = (requestId: string) => `${EXCEPTION_NAME_PREFIX}${requestId}`;
 
 /** The request ids of the approval exceptions among a policy's exception names. */

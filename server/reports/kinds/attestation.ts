@@ -18,7 +18,7 @@ import { type ReportContext, type ReportDefinition, toolInfoCache } from '../def
 import type { Filters } from '../filters.js';
 
 /** One installed tool instance at the instant. */
-export interface AttestedTool {
+interface AttestedTool {
   toolId: string;
   name: string | null;
   vendor: string | null;
@@ -208,7 +208,7 @@ function exceptionsInForce(policy: CompiledPolicy, facts: DeviceFacts, atMs: num
 }
 
 /** Build the attestation document (unsigned) from the report's snapshot. Throws a 400 for unusable filters. */
-export function buildAttestation(context: ReportContext, filters: Filters): AttestationDocument {
+function buildAttestation(context: ReportContext, filters: Filters): AttestationDocument {
   const { db, catalog, now } = context;
   if (filters.format !== 'json') {
     throw badRequest(

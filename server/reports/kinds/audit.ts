@@ -9,10 +9,10 @@ import { column, isoOrNull, type Row } from '../columns.js';
 import type { ReportDefinition } from '../definition.js';
 
 export const CHAIN_STATUSES = ['ok', 'gap', 'unlinked', 'changed'] as const;
-export type ChainStatus = (typeof CHAIN_STATUSES)[number];
+type ChainStatus = (typeof CHAIN_STATUSES)[number];
 
 /** One row's own check, given the row before it (null for the first). */
-export function chainStatus(row: AuditRow, previous: Pick<AuditRow, 'seq' | 'hash'> | null): ChainStatus {
+function chainStatus(row: AuditRow, previous: Pick<AuditRow, 'seq' | 'hash'> | null): ChainStatus {
   if (row.seq !== (previous?.seq ?? 0) + 1) return 'gap';
   if (row.prev_hash !== (previous?.hash ?? GENESIS_HASH)) return 'unlinked';
   const computed = entryHash(row.prev_hash, toEntry(row));

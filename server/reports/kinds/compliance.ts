@@ -20,10 +20,10 @@ export type ComplianceBy = 'group' | 'os';
 export const COMPLIANCE_BY = ['group', 'os'] as const;
 
 /** The days back the trend looks at, in the order of the trend columns. */
-export const TREND_DAYS = [7, 30] as const;
+const TREND_DAYS = [7, 30] as const;
 
 /** One group's (or OS's) compliance now, with the share on earlier days. */
-export interface ComplianceRow {
+interface ComplianceRow {
   /** The group name, or the OS (linux | darwin | windows). */
   key: string;
   /** Enrolled devices, not revoked. */

@@ -10,7 +10,7 @@ interface EventReportRow extends EventRow {
 }
 
 /** Types listed when no `type` is given: everything but the routine policy-applied. */
-export const DEFAULT_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'policy-applied');
+const DEFAULT_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'policy-applied');
 
 export const eventsReport: ReportDefinition = {
   kind: 'events',

@@ -20,7 +20,7 @@ interface UsageRow {
 }
 
 /** The rollup tables as one set of (day, group, tool) figures. */
-export const USAGE_UNION = `
+const USAGE_UNION = `
   SELECT day, group_name, tool_id, installs, devices, 0 AS devices_running, warn_instances, block_instances, 0 AS warned_launches, 0 AS blocked_launches
     FROM rollup_inventory_day
   UNION ALL

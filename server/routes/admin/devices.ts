@@ -57,7 +57,7 @@ const HistoryView = Type.Object({
   newAction: Nullable(Type.String()),
 });
 
-export function deviceView(device: DeviceRecord) {
+function deviceView(device: DeviceRecord) {
   return {
     id: device.id,
     hostname: device.hostname,

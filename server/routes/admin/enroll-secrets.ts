@@ -9,7 +9,7 @@ import type { EnrollSecretRecord } from '../../store/enroll-secrets.js';
 import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
 
-export const DEFAULT_SECRET_LIFETIME = '7d';
+const DEFAULT_SECRET_LIFETIME = '7d';
 
 const CreateBody = Type.Object(
   {

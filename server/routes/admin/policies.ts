@@ -26,15 +26,12 @@ const Source = Type.String({
 
 const Problem = ProblemSchema;
 
-export const ValidateBody = Type.Object(
-  { source: Source, format: Type.Optional(Format) },
-  { additionalProperties: false },
-);
-export const PublishBody = Type.Object(
+const ValidateBody = Type.Object({ source: Source, format: Type.Optional(Format) }, { additionalProperties: false });
+const PublishBody = Type.Object(
   { source: Source, format: Type.Optional(Format), comment: Type.Optional(Type.String({ maxLength: 500 })) },
   { additionalProperties: false },
 );
-export const PreviewBody = Type.Object(
+const PreviewBody = Type.Object(
   {
     source: Source,
     format: Type.Optional(Format),
@@ -57,7 +54,7 @@ const RollbackBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export const RemovedException = Type.Object({
+const RemovedException = Type.Object({
   name: Nullable(Type.String()),
   tools: Type.Array(Type.String()),
   until: Nullable(Type.String()),
