@@ -1,20 +1,24 @@
 /**
- * Red-team B4, B6, B7 (issue 12) at execution time: the sentinel knows real Claude Code 2.0.46 by
+ * Red-team B4-B7 (issue 12) at execution time: the sentinel knows real Claude Code 2.0.46 by
  * its cli.js content, whatever the package.json beside it says and whoever owns the folder. Run
  * as a real unprivileged user on a pty (`script`), long-running (`claude mcp serve`), with NO
  * learned fingerprints: a copy renamed to "@openai/codex" 0.111.0 (was taken for the allowed
- * Codex), a copy in a chmod 777 folder with a byte appended (was "untrusted" and unmatched), and a
- * copy owned by another user in a shared folder (was "process owner does not own the code"). Each
- * is stopped with the notice on its terminal and one event; the allowed Codex still runs.
+ * Codex), a copy without package.json, a copy in a chmod 777 folder with a byte appended (was
+ * "untrusted" and unmatched), and a copy owned by another user in a shared folder (was "process
+ * owner does not own the code"). Each is stopped with the notice on its terminal and one event;
+ * the allowed Codex still runs; a root process running such a copy is never stopped by content.
  * Needs root (creates users, reads other users' /proc entries); skipped otherwise.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { AgentEvent } from '../../../agent/events/event.js';
 import { type AgentSentinel, createAgentSentinel } from '../../../agent/sentinel/agent-hook.js';
+import { identifyProcess } from '../../../agent/sentinel/identify.js';
+import { readProcess } from '../../../agent/sentinel/proc.js';
+import { stopMatched } from '../../../agent/sentinel/stop.js';
 import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js';
 import { ensureUser, type HostileUser, isRoot } from '../../security/hostile.js';
 import { cleanup, scratch } from '../inventory/fixtures.js';
@@ -47,6 +51,9 @@ beforeAll(async () => {
     `${g}/lib/node_modules/v4/package.json`,
     JSON.stringify({ ...manifest, name: '@openai/codex', version: '0.111.0' }),
   );
+  // B5: no package.json at all.
+  cpSync(cc, `${g}/lib/node_modules/v5`, { recursive: true });
+  rmSync(`${g}/lib/node_modules/v5/package.json`);
   // B6: a folder anyone may write, and not the bytes of any installed copy.
   cpSync(cc, `${home}/loose/cc`, { recursive: true });
   appendFileSync(`${home}/loose/cc/cli.js`, '\n');
@@ -92,6 +99,7 @@ function startOnTerminal(command: string, log: string): { child: ChildProcess; e
 
 const ways: [string, () => string, string][] = [
   ['a copy named @openai/codex 0.111.0 (B4)', () => `${g}/lib/node_modules/v4/cli.js`, 'manifest mismatch'],
+  ['a copy without package.json (B5)', () => `${g}/lib/node_modules/v5/cli.js`, "claude-code's markers"],
   ['a chmod 777 copy with a byte appended (B6)', () => `${home}/loose/cc/cli.js`, "claude-code's markers"],
   ["another user's copy in a shared folder (B7)", () => t.path('shared/cc/cli.js'), "claude-code's markers"],
 ];
@@ -117,6 +125,29 @@ describe.runIf(linuxRoot)('sentinel stops Claude Code known by content', () => {
     },
     60_000,
   );
+
+  it('never stops a root process by content (a root-owned copy root runs is left alone and said why)', async () => {
+    const child = spawn(node, [`${g}/lib/node_modules/v4/cli.js`, 'mcp', 'serve'], {
+      env: { HOME: home, PATH: '/usr/bin:/bin' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    try {
+      let info = readProcess(child.pid!);
+      for (let i = 0; i < 300 && !info?.argv.some((a) => a.endsWith('v4/cli.js')); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        info = readProcess(child.pid!);
+      }
+      const match = await identifyProcess(info!, { catalog: catalogIndex(builtinCatalog) });
+      expect(match).toMatchObject({ toolId: 'claude-code', version: '2.0.46', by: 'content', uid: 0 });
+      expect(stopMatched(match!, { notice: null })).toEqual({
+        stopped: false,
+        reason: 'a root process is never stopped by a content match',
+      });
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 
   it('leaves the allowed Codex beside the lying copy running', () => {
     const before = events.length;
