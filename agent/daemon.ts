@@ -135,7 +135,10 @@ export async function runDaemon(agent: Agent, options: DaemonOptions, log: Agent
   await guarded('sentinel', refreshSentinel)();
   if (sentinel) {
     sentinel.start();
-    log.info({ blocked: agent.blockedInstances().length }, 'sentinel watching process starts');
+    log.info(
+      { blocked: agent.blockedInstances().length, scope: options.scope ?? 'the whole machine' },
+      'sentinel watching process starts',
+    );
   }
 
   const tasks: ScheduledTask[] = [
