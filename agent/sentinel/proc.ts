@@ -49,7 +49,8 @@ export function processScript(info: ProcessStart, procRoot = '/proc'): string | 
   const base = `${procRoot}/${info.pid}`;
   const fdMatch = OWN_FD.exec(raw);
   const fdNum = fdMatch ? Number(fdMatch[1]) : STD_STREAMS[raw];
-  const sameView = sameRootAsOurs(base);
+  // Unknown (the namespace links are not readable, not root): the path is taken as the sentinel sees it, as before.
+  const sameView = sameRootAsOurs(base) ?? true;
   if (fdNum === undefined) {
     return sameView ? undefined : resolveInRoot(`${base}/root`, raw);
   }
@@ -76,12 +77,12 @@ export function processScript(info: ProcessStart, procRoot = '/proc'): string | 
 
 let ours: { mnt: string | null; root: fs.Stats | null } | null = null;
 
-/** Whether the process at `base` sees the same mount namespace and root as the sentinel. */
-function sameRootAsOurs(base: string): boolean {
+/** Whether the process at `base` sees the same mount namespace and root as the sentinel; null when unknown. */
+function sameRootAsOurs(base: string): boolean | null {
   ours ??= { mnt: readLink('/proc/self/ns/mnt'), root: statOrNull('/') };
   const mnt = readLink(`${base}/ns/mnt`);
   const root = statOrNull(`${base}/root`);
-  if (!ours.mnt || !ours.root || !mnt || !root) return false;
+  if (!ours.mnt || !ours.root || !mnt || !root) return null;
   return mnt === ours.mnt && root.dev === ours.root.dev && root.ino === ours.root.ino;
 }
 
