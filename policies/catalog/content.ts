@@ -43,26 +43,30 @@ function versionPattern(tool: CatalogTool): RegExp | null {
 }
 
 /**
- * The tool whose every content marker occurs in `head` or `tail` (the first and last
+ * The tool a file is by its markers, looked for in `head` and `tail` (the first and last
  * CONTENT_WINDOW_BYTES of the file, decoded as latin1 so bytes map 1:1; `tail` empty when the
- * whole file fits in `head`), or null. When several tools match (a file quoting another tool's
- * markers), the one with the most markers wins; a tie gives null (do nothing when in doubt).
+ * whole file fits in `head`), or null. Each tool scores the number of its markers present; the
+ * single top scorer is the answer when it has all of its markers. So another tool's marker added
+ * to a bundle does not hide it (Claude Code's 3 outscore Codex's 1), removing one of its markers
+ * and adding another tool's does not launder it into that tool (a partial top scorer gives null:
+ * the manifest or a fingerprint decides, as without markers), and a tie gives null (do nothing
+ * when in doubt).
  */
 export function identifyContent(index: CatalogIndex, head: string, tail: string): ContentMatch | null {
   let best: CatalogTool | null = null;
+  let bestScore = 0;
   let tie = false;
   for (const tool of index.catalog.tools) {
     const markers = tool.content?.markers;
     if (!markers?.length) continue;
-    if (!markers.every((m) => head.includes(m) || tail.includes(m))) continue;
-    const n = markers.length;
-    const bestN = best?.content?.markers.length ?? 0;
-    if (n > bestN) {
+    const score = markers.filter((m) => head.includes(m) || tail.includes(m)).length;
+    if (score > bestScore) {
       best = tool;
+      bestScore = score;
       tie = false;
-    } else if (n === bestN) tie = true;
+    } else if (score === bestScore && score > 0) tie = true;
   }
-  if (!best || tie) return null;
+  if (!best || tie || bestScore < best.content!.markers.length) return null;
   const m = versionPattern(best)?.exec(head.slice(0, 4096));
   return {
     tool: best,

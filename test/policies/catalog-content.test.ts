@@ -91,6 +91,14 @@ describe('content markers on real releases', () => {
     expect(identifyContent(index, head, `${tail}\n`)?.tool.id).toBe('claude-code');
   });
 
+  it('another tool’s marker added does not hide Claude Code; removing one of its markers does not launder it into Codex', () => {
+    const { head, tail } = windowsOf(files.get('@anthropic-ai/claude-code@2.0.46')!);
+    const codexComment = '// Unified entry point for the Codex CLI.\n';
+    expect(identifyContent(index, codexComment + head, tail)?.tool.id).toBe('claude-code');
+    const headerless = head.replace('(c) Anthropic PBC. All rights reserved.', '');
+    expect(identifyContent(index, codexComment + headerless, tail)).toBeNull();
+  });
+
   it('node itself and npm’s own CLI are no tool', () => {
     const npmCli = join(execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm', 'bin', 'npm-cli.js');
     for (const file of [process.execPath, npmCli]) {
