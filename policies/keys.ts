@@ -193,12 +193,6 @@ export interface JwsVerifyOptions {
   maxLength: number;
 }
 
-export interface JwsHeader {
-  alg: string;
-  kid: string;
-  typ: string;
-}
-
 /**
  * Splits a compact JWS and decodes its header, verifying nothing. The header must be canonical
  * unpadded base64url of a UTF-8 JSON object; payload and signature are returned still encoded,

@@ -20,10 +20,6 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [c
 export const deviceErrors = errors(400, 401, 403, 404, 409, 413, 415, 429, 503);
 export const adminErrors = errors(400, 401, 403, 404, 409, 413, 415, 429);
 
-/** `limit` and cursor query parameters for listings. */
-export const pageLimit = (max: number, fallback: number) =>
-  Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `at most ${max}` });
-
 /** A device group's name (enroll secrets, filters). */
 export const GroupName = Type.String({
   minLength: 1,

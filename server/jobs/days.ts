@@ -5,10 +5,6 @@ export const dayNumber = (ms: number): number => Math.floor(ms / DAY_MS);
 export const dayStartMs = (day: number): number => day * DAY_MS;
 export const dayText = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
 
-export function dayFromText(text: string): number {
-  return Math.floor(Date.parse(`${text}T00:00:00Z`) / DAY_MS);
-}
-
 /** Let the event loop serve requests between slices of a long job. */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

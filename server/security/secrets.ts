@@ -19,8 +19,3 @@ export function hashSecret(secret: string): string {
 export function newId(): string {
   return randomUUID();
 }
-
-/** A secret as it may be shown in logs and listings: prefix and the first characters only. */
-export function secretHint(secret: string): string {
-  return `${secret.slice(0, Math.min(secret.length, 10))}…`;
-}

@@ -17,7 +17,6 @@ import type { ReportDefinition } from '../definition.js';
 
 /** What the rows are grouped by. */
 export type ComplianceBy = 'group' | 'os';
-export const COMPLIANCE_BY = ['group', 'os'] as const;
 
 /** The days back the trend looks at, in the order of the trend columns. */
 const TREND_DAYS = [7, 30] as const;
