@@ -116,5 +116,5 @@ describe('offline', () => {
     expect(online.stdout).toContain('Server reachable.');
     expect(online.stdout).toContain('1 blocked');
     await expectBlocked();
-  });
+  }, 120_000);
 });
