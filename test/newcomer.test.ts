@@ -1,5 +1,5 @@
 /**
- * A newcomer's first day, scripted: start the built server (dist/) on a fresh data directory,
+ * A newcomer's first day, scripted: `npm start` the built server (dist/) on a fresh data directory,
  * read only what its first start prints, and run the commands it prints, as printed, in a shell
  * in the checkout: log in, make an admin token, validate and publish the example ban policy,
  * create an enroll secret in a file, enroll an agent with the printed fingerprint, run a first
@@ -96,10 +96,13 @@ beforeAll(async () => {
     npm_config_update_notifier: 'false',
   };
 
-  server = spawn(process.execPath, [SERVER_BIN, 'start', '--data', join(dir.path, 'data'), '--port', '0'], {
+  // As the README says: `npm start` in the checkout (npm ci has run: CI works on a clean clone). Its
+  // own process group, so that stopping it stops node under npm's shell too.
+  server = spawn('npm', ['start', '--', '--data', join(dir.path, 'data'), '--port', '0'], {
     cwd: CHECKOUT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -122,7 +125,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (server && server.exitCode === null) {
     const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
+    process.kill(-server.pid!, 'SIGTERM');
     await exited;
   }
   await dir?.remove();
