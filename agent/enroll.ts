@@ -1,16 +1,25 @@
 /**
  * Enrollment: make (or reuse) the device key, register it with an enroll secret, and pin the
  * policy signing key the server names, refusing it if the admin gave a different fingerprint.
+ * With a fingerprint given, the server must first prove it holds that key (it signs a random
+ * challenge) before the enroll secret is sent: a look-alike server never sees the secret.
  * Nothing is written unless everything checked out; the key is written before the config, and
  * the config is what marks the machine enrolled.
  */
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-import { publicKeyFingerprint, validatePublicJwk } from '../policies/keys.js';
-import { EnrollReply } from '../policies/protocol.js';
+import { publicKeyFingerprint, validatePublicJwk, verifyCompactJws } from '../policies/keys.js';
+import {
+  EnrollReply,
+  KEY_PROOF_TYP,
+  KeyProofPayload,
+  KeyProofReply,
+  MAX_KEY_PROOF_CHARS,
+} from '../policies/protocol.js';
 import type { MachineFacts } from './host/os.js';
 import { checkReply, errorMessage, MalformedReply, ServerUnreachable } from './net/contact.js';
 import { httpJson } from './net/device-http.js';
@@ -81,6 +90,8 @@ export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
   const oldKey = sameServer || !existing.ok ? await loadDeviceKey(paths.deviceKey).catch(() => null) : null;
   const key = oldKey ?? generateDeviceKey();
 
+  if (input.expectedFingerprint !== undefined) await checkKeyProof(url.url, input.expectedFingerprint);
+
   let reply;
   try {
     reply = await httpJson(`${url.url}/v1/enroll`, 'POST', {
@@ -148,4 +159,52 @@ export async function enrollDevice(input: EnrollInput): Promise<EnrollOutcome> {
     fingerprintVerified: input.expectedFingerprint !== undefined,
     keyReused: oldKey !== null,
   };
+}
+
+/**
+ * Before the secret leaves this machine: the server at `server` must hold the private key whose
+ * fingerprint is `expected`. It signs a fresh 32-byte challenge (GET /v1/policy-key); the
+ * signature is checked with the key it names, and that key's fingerprint against `expected`.
+ * Throws EnrollError (saying nothing was sent) on any mismatch, error or unreachable server.
+ */
+async function checkKeyProof(server: string, expected: string): Promise<void> {
+  const refuse = (why: string) =>
+    new EnrollError(`${why}. Refusing to enroll: this may not be your company server. Nothing was sent or written.`);
+  const challenge = randomBytes(32).toString('base64url');
+  let reply;
+  try {
+    reply = await httpJson(`${server}/v1/policy-key?challenge=${challenge}`, 'GET', { timeoutMs: 30_000 });
+  } catch (error) {
+    if (error instanceof ServerUnreachable)
+      throw new EnrollError(`${error.message}. Check the URL and that the server is running.`);
+    throw error;
+  }
+  if (reply.status !== 200)
+    throw refuse(
+      `the server did not prove its policy key (GET /v1/policy-key: HTTP ${reply.status}: ${errorMessage(reply)})`,
+    );
+  let body: KeyProofReply;
+  try {
+    body = checkReply(KeyProofReply, 'GET /v1/policy-key', reply);
+  } catch (error) {
+    if (error instanceof MalformedReply) throw refuse(error.message);
+    throw error;
+  }
+  const jwk = validatePublicJwk(body.policyKey.jwk);
+  if (!jwk.ok) throw refuse(`the server's policy key is not usable: ${jwk.message}`);
+  const fingerprint = await publicKeyFingerprint(jwk.jwk);
+  if (fingerprint !== expected)
+    throw refuse(
+      `the server's policy key fingerprint is ${fingerprint}, but --policy-key-fingerprint says ${expected}`,
+    );
+  const proof = await verifyCompactJws(body.proof, {
+    trustedKeys: [jwk.jwk],
+    typ: KEY_PROOF_TYP,
+    maxLength: MAX_KEY_PROOF_CHARS,
+  });
+  const payload = proof.ok && Value.Check(KeyProofPayload, proof.payload) ? proof.payload : null;
+  if (payload === null || payload.challenge !== challenge)
+    throw refuse(
+      `the server names the policy key ${fingerprint} but did not sign this enrollment's challenge with it${proof.ok ? '' : ` (${proof.message})`}`,
+    );
 }

@@ -155,6 +155,39 @@ export const EnrollReply = Type.Object({
 });
 export type EnrollReply = Static<typeof EnrollReply>;
 
+// --- GET /v1/policy-key ----------------------------------------------------------------------
+
+/** The `typ` of a key proof: a policy key's signature over a device's challenge, never a bundle. */
+export const KEY_PROOF_TYP = 'aigate-key-proof+jws';
+/** A key proof is a few hundred characters. */
+export const MAX_KEY_PROOF_CHARS = 4096;
+
+/**
+ * `?challenge=`: 32 random bytes in base64url from the agent, so the server must sign now, with the
+ * private policy key, to prove it holds the key the agent was told to pin (before any secret is sent).
+ */
+export const KeyProofQuery = Type.Object(
+  { challenge: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: '32 random bytes, base64url' }) },
+  { additionalProperties: false },
+);
+export type KeyProofQuery = Static<typeof KeyProofQuery>;
+
+/** What a key proof signs: the challenge, and when (seconds since the epoch). */
+export const KeyProofPayload = Type.Object(
+  { challenge: Type.String(), iat: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type KeyProofPayload = Static<typeof KeyProofPayload>;
+
+export const KeyProofReply = Type.Object({
+  policyKey: EnrollReply.properties.policyKey,
+  proof: Type.String({
+    maxLength: MAX_KEY_PROOF_CHARS,
+    description: `compact JWS (EdDSA, typ ${KEY_PROOF_TYP}) over { challenge, iat }, signed by the policy key`,
+  }),
+});
+export type KeyProofReply = Static<typeof KeyProofReply>;
+
 // --- GET /v1/policy --------------------------------------------------------------------------
 
 export const PolicyReply = Type.Object({

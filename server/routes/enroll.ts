@@ -2,12 +2,23 @@
  * POST /v1/enroll: a device registers its Ed25519 public key with an enroll secret. The same
  * key enrolling again gets the same device id back (facts refreshed, no extra use counted), so
  * an agent may safely retry after a lost response.
+ *
+ * GET /v1/policy-key?challenge=: the policy key and its signature over the agent's random challenge,
+ * so an agent told which key to pin checks that this server holds it BEFORE sending the enroll
+ * secret (a look-alike server can copy the public key, not sign with it).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { calculateJwkThumbprint } from 'jose';
 
-import { validatePublicJwk } from '../../policies/keys.js';
-import { EnrollBody, EnrollReply } from '../../policies/protocol.js';
+import { signCompactJws, validatePublicJwk } from '../../policies/keys.js';
+import {
+  EnrollBody,
+  EnrollReply,
+  KEY_PROOF_TYP,
+  type KeyProofPayload,
+  KeyProofQuery,
+  KeyProofReply,
+} from '../../policies/protocol.js';
 import { ApiError, badRequest, forbidden, unauthorized } from '../http/errors.js';
 import { deviceErrors, iso } from '../http/schemas.js';
 import { newId } from '../security/secrets.js';
@@ -21,6 +32,29 @@ const SECRET_REFUSALS = {
 
 export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, stores, deviceAuth, signingKey, policyKeyFingerprint, audience } = app.aigate;
+  const policyKey = {
+    kid: signingKey.kid,
+    jwk: signingKey.publicJwk as { kty: string; crv: string; x: string },
+    fingerprint: policyKeyFingerprint,
+  };
+
+  app.get(
+    '/v1/policy-key',
+    {
+      onRequest: [app.limiters.enroll],
+      schema: {
+        tags: ['device'],
+        summary: "The policy key, with its signature over the caller's challenge (checked before enrolling)",
+        querystring: KeyProofQuery,
+        response: { 200: KeyProofReply, ...deviceErrors },
+      },
+    },
+    async (request) => {
+      const payload: KeyProofPayload = { challenge: request.query.challenge, iat: Math.floor(Date.now() / 1000) };
+      return { policyKey, proof: await signCompactJws(payload, KEY_PROOF_TYP, signingKey) };
+    },
+  );
+
   app.post(
     '/v1/enroll',
     {
@@ -85,11 +119,7 @@ export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
         created: outcome.created,
         enrolledAt: iso(outcome.device.enrolledAt)!,
         audience,
-        policyKey: {
-          kid: signingKey.kid,
-          jwk: signingKey.publicJwk as { kty: string; crv: string; x: string },
-          fingerprint: policyKeyFingerprint,
-        },
+        policyKey,
       });
     },
   );

@@ -1,5 +1,7 @@
 /** Enrollment, the state directory and device tokens, against a real server. */
 import { readdir, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,8 @@ import { loadConfig } from '../../agent/state/config.js';
 import { loadDeviceKey } from '../../agent/state/device-key.js';
 import { acquireLock, LockHeldError } from '../../agent/state/lock.js';
 import { statePaths } from '../../agent/state/paths.js';
+import { generateSigningKey, signCompactJws } from '../../policies/keys.js';
+import { KEY_PROOF_TYP } from '../../policies/protocol.js';
 import { createEnrollSecret, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 const FACTS = { hostname: 'dev-laptop-1', os: 'linux' as const, osVersion: '6.8', arch: 'x64', users: ['alice'] };
@@ -88,13 +92,54 @@ describe('enroll', () => {
     });
   });
 
-  it('refuses a fingerprint mismatch and writes nothing', async () => {
+  it('refuses a fingerprint mismatch before the secret is sent: no device on the server, nothing written', async () => {
     const stateDir = join(dir.path, 'state-mismatch');
     const wrong = 'A'.repeat(43);
+    const devicesBefore = server.app.aigate.stores.devices.list().length;
     await expect(enrollDevice(input(stateDir, { expectedFingerprint: wrong }))).rejects.toThrow(
-      /fingerprint is .* but --policy-key-fingerprint says A{43}.*Nothing was written/,
+      /fingerprint is .* but --policy-key-fingerprint says A{43}.*Nothing was sent or written/,
     );
     await expect(readdir(stateDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(server.app.aigate.stores.devices.list()).toHaveLength(devicesBefore);
+  });
+
+  it('never sends the secret to a look-alike server that shows the right public key but cannot sign with it', async () => {
+    const realKey = (await (await fetch(`${server.url}/v1/policy-key?challenge=${'a'.repeat(43)}`)).json()) as {
+      policyKey: unknown;
+    };
+    const impostorKey = await generateSigningKey();
+    const received: string[] = [];
+    const impostor = createServer((request, response) => {
+      received.push(`${request.method} ${request.url?.split('?')[0]}`);
+      void (async () => {
+        const challenge = new URL(request.url ?? '/', 'http://x').searchParams.get('challenge') ?? '';
+        const proof = await signCompactJws({ challenge, iat: 1 }, KEY_PROOF_TYP, impostorKey);
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ policyKey: realKey.policyKey, proof }));
+      })();
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = impostor.address() as AddressInfo;
+      const stateDir = join(dir.path, 'state-impostor');
+      await expect(
+        enrollDevice(input(stateDir, { server: `http://127.0.0.1:${port}`, expectedFingerprint: fingerprint })),
+      ).rejects.toThrow(/did not sign this enrollment's challenge with it.*Nothing was sent or written/);
+      expect(received).toEqual(['GET /v1/policy-key']);
+      await expect(readdir(stateDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
+  });
+
+  it.each([
+    ['no challenge', ''],
+    ['a short challenge', '?challenge=abc'],
+    ['a challenge with other characters', `?challenge=${'%2F'.repeat(43)}`],
+  ])('GET /v1/policy-key refuses %s with 400', async (_what, query) => {
+    const reply = await fetch(`${server.url}/v1/policy-key${query}`);
+    expect(reply.status).toBe(400);
+    expect(((await reply.json()) as { code: string }).code).toBe('invalid_request');
   });
 
   it.each([
