@@ -175,21 +175,27 @@ export async function identifyProcess(
 ): Promise<ProcessMatch | null> {
   const candidates: { file: string; how: 'executable' | 'script' }[] = [];
   if (info.exe) candidates.push({ file: info.exe, how: 'executable' });
-  const runtime = info.exe ? RUNTIMES.test(path.basename(info.exe)) : RUNTIMES.test(path.basename(info.argv[0] ?? ''));
-  if (runtime) {
+  const runs = scriptRunner(info);
+  const runtime = runs !== null;
+  if (runs) {
     const script = resolvedScript !== undefined ? resolvedScript : scriptArgument(info.argv, info.cwd);
-    if (script) candidates.push({ file: resolvedScript !== undefined ? script : realOrSelf(script), how: 'script' });
+    const file = script && (resolvedScript !== undefined ? script : realOrSelf(script));
+    if (file && (runs === 'runtime' || isRegularFile(file))) candidates.push({ file, how: 'script' });
   }
   const startedAs = info.argv
     .slice(0, runtime ? 2 : 1)
     .join(' ')
     .slice(0, 1000);
   for (const { file, how } of candidates) {
-    const owner = owningPackage(file, ctx.catalog);
+    // A user's own program given a file is not known to be a runtime: the file's bytes (content,
+    // or below a fingerprint) may say it is the tool's code, a package folder around it may not
+    // (`~/bin/less …/claude-code/README.md` runs no Claude Code).
+    const owner = how === 'script' && runs === 'own-program' ? null : owningPackage(file, ctx.catalog);
     // The script's bytes decide over any manifest (a Claude Code copy whose package.json says
     // @openai/codex, or sits in a folder others may write, is Claude Code). Scripts only: native
     // binaries carry no markers yet, and this keeps process starts of programs at one lookup.
-    const content = how === 'script' ? fileContent(file, ctx.catalog) : null;
+    // Only a regular file is opened: a device named on a command line is never opened as root.
+    const content = how === 'script' && isRegularFile(file) ? fileContent(file, ctx.catalog) : null;
     if (content) {
       const said = owner?.identity.tool.id;
       return {
@@ -280,6 +286,48 @@ export function shippedMatchRefusal(
     if (!own) return `${file} is inside the package ${pkg.name}, not ${fp.toolId}'s`;
   }
   return null;
+}
+
+/**
+ * Whether a process may be a JS runtime running a script, decided by what its executable is, not
+ * its name (red-team: `cp /usr/bin/node ~/bin/vim; ~/bin/vim …/claude-code/cli.js` ran after the
+ * ban). 'runtime': the executable's file name is a runtime's (node, bun, deno, …; a symlink named
+ * `vim` to node is already `node` here, /proc/<pid>/exe being the real path). 'own-program': a
+ * non-root process whose executable is not a root-owned, single-link file: a user's own copy of
+ * any binary (renamed node, bun, deno, an edited build) or a hard link to a system binary
+ * (`ln /usr/bin/node ~/n` where fs.protected_hardlinks is 0), or a file that is no longer the one
+ * running (dev+ino differs from ProcessInfo.exeId, unreadable). Its first script-like argument is
+ * then checked by its bytes only (content markers, fingerprints), never by a package folder.
+ *
+ * Why this rule and not the executable's bytes or an inventory of runtimes: a user can copy,
+ * patch (strip a version string) or build any runtime, and a same-inode list misses copies; but a
+ * user cannot make a root-owned single-link file, so every executable a user controls falls in
+ * 'own-program' whatever its name or bytes. The cost is bounded: one stat of the executable per
+ * new process, and for a user's own program one lstat of its first file argument and at most the
+ * content reader's two 4 MiB windows, cached by dev+ino+size+mtime (agent/inventory/content.ts),
+ * so `~/bin/cat bigfile` reads 8 MiB of it once per change. Root's processes keep the name rule
+ * only (and are never stopped by content, stop.ts). Not caught: a root-installed program that
+ * embeds a runtime under another name (an Electron app run with ELECTRON_RUN_AS_NODE=1).
+ */
+function scriptRunner(info: ProcessStart): 'runtime' | 'own-program' | null {
+  if (RUNTIMES.test(path.basename(info.exe ?? info.argv[0] ?? ''))) return 'runtime';
+  if (info.uid === null || info.uid === 0 || !info.exe) return null;
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(info.exe, { bigint: true });
+  } catch {
+    return 'own-program';
+  }
+  const same = !info.exeId || (String(st.dev) === info.exeId.dev && String(st.ino) === info.exeId.ino);
+  return same && st.uid === 0n && st.nlink === 1n ? null : 'own-program';
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function realOrSelf(p: string): string {

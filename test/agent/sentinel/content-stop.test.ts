@@ -9,13 +9,13 @@
  * the allowed Codex still runs; a root process running such a copy is never stopped by content.
  * Needs root (creates users, reads other users' /proc entries); skipped otherwise.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { AgentEvent } from '../../../agent/events/event.js';
-import { type AgentSentinel, createAgentSentinel } from '../../../agent/sentinel/agent-hook.js';
+import type { AgentSentinel } from '../../../agent/sentinel/agent-hook.js';
 import { identifyProcess } from '../../../agent/sentinel/identify.js';
 import { readProcess } from '../../../agent/sentinel/proc.js';
 import { stopMatched } from '../../../agent/sentinel/stop.js';
@@ -23,6 +23,7 @@ import { builtinCatalog, catalogIndex } from '../../../policies/catalog/index.js
 import { ensureUser, type HostileUser, isRoot } from '../../security/hostile.js';
 import { cleanup, scratch } from '../inventory/fixtures.js';
 import { INSTALL_TIMEOUT_MS, npmInstallGlobal } from '../inventory/real-npm.js';
+import { endedWithin, startClaudeBlockingSentinel, startOnTerminal } from './terminal.js';
 
 const NOTICE = 'aigate: Claude Code is blocked on this computer by policy content-test.';
 const linuxRoot = isRoot && process.platform === 'linux';
@@ -65,37 +66,13 @@ beforeAll(async () => {
   chmodSync(t.root, 0o755);
   chmodSync(t.path('shared'), 0o755);
 
-  sentinel = createAgentSentinel({
-    catalog: catalogIndex(builtinCatalog),
-    intervalMs: 50,
-    // Only this test's user: other test runs on the machine may run Claude Code too.
-    isBlocked: (toolId, _version, user) => toolId === 'claude-code' && user === runner.name,
-    noticeFor: () => NOTICE,
-    emit: async (event) => {
-      events.push(event);
-    },
-    policyRevision: () => 3,
-  });
-  await sentinel.refresh([]); // nothing learned: content alone must decide
-  sentinel.start();
+  sentinel = await startClaudeBlockingSentinel(runner.name, NOTICE, events, 3);
 }, INSTALL_TIMEOUT_MS * 3);
 
 afterAll(() => sentinel?.stop());
 
 const node = process.execPath;
 const env = () => ({ HOME: home, PATH: `/usr/bin:/bin:${node.replace(/\/node$/, '')}`, TERM: 'dumb' });
-
-/** Starts `command` as the runner on a pty (script), stdin held open; resolves when it exits. */
-function startOnTerminal(command: string, log: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn('script', ['-qfec', command, log], {
-    uid: runner.uid,
-    gid: runner.gid,
-    cwd: home,
-    env: env(),
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-}
 
 const ways: [string, () => string, string][] = [
   ['a copy named @openai/codex 0.111.0 (B4)', () => `${g}/lib/node_modules/v4/cli.js`, 'manifest mismatch'],
@@ -110,11 +87,8 @@ describe.runIf(linuxRoot)('sentinel stops Claude Code known by content', () => {
     async (name, script, evidence) => {
       const before = events.length;
       const log = `${home}/log-${name.replace(/\W+/g, '-')}.txt`;
-      const { child, exited } = startOnTerminal(`${node} ${script()} mcp serve`, log);
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
-      child.stdin?.end();
-      if (code === 'timeout') child.kill('SIGKILL');
-      expect(code).not.toBe('timeout');
+      const started = startOnTerminal(runner, `${node} ${script()} mcp serve`, log, { cwd: home, env: env() });
+      expect(await endedWithin(started, 30_000)).not.toBe('timeout');
       await new Promise((r) => setTimeout(r, 200)); // the event is spooled asynchronously
       const mine = events.slice(before);
       expect(
