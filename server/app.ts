@@ -12,7 +12,7 @@ import type { LoggerOptions } from 'pino';
 
 import { resolveOptions, type ServerOptions } from './config.js';
 import { createContext, type ServerContext } from './context.js';
-import { installErrorHandling } from './http/errors.js';
+import { frameworkErrors, installErrorHandling } from './http/errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { createLimiters } from './http/limiters.js';
 import { validatorCompiler } from './http/validation.js';
@@ -85,6 +85,7 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
       onProtoPoisoning: 'error',
       onConstructorPoisoning: 'error',
       return503OnClosing: true,
+      frameworkErrors,
       ...(resolved.tls ? { https: { key: resolved.tls.key, cert: resolved.tls.cert } } : {}),
     });
 

@@ -126,6 +126,15 @@ function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyR
  * Install the JSON error shape on an instance (and, through encapsulation, its children).
  * `onStorageFull` hears of every write refused for a full disk (the storage health).
  */
+/**
+ * For Fastify's `frameworkErrors` option: errors Fastify raises before routing (a URL it cannot
+ * decode, FST_ERR_BAD_URL) get the same body and code as every other error (`bad_url`), not
+ * Fastify's own `{ statusCode, code: "FST_ERR_BAD_URL" }`.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  errorHandler(error, request, reply);
+}
+
 export function installErrorHandling(app: FastifyInstance, onStorageFull?: (error: unknown) => void): void {
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) =>
     errorHandler(error, request, reply, onStorageFull),

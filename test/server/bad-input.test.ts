@@ -71,6 +71,14 @@ const raw = async (
 const json = (body: unknown) => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 const CASES: Case[] = [
+  // A URL Fastify cannot decode is refused before routing, with our code (not FST_ERR_BAD_URL)
+  ...['/v1/%E0%A4%A', '/ui/%E0%A4%A', '/%E0%A4%A'].map((path): Case => ({
+    name: `an undecodable URL ${path}`,
+    send: () => raw('GET', path),
+    status: 400,
+    error: 'bad_url',
+    message: /.+/,
+  })),
   // Body syntax and shape
   {
     name: 'malformed JSON',
