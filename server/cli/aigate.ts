@@ -184,7 +184,13 @@ export async function runAigate(
   return code;
 }
 
-if (isMainModule(import.meta.url))
+if (isMainModule(import.meta.url)) {
+  // A reader that stops early (`| head -1`) closes the pipe: stop quietly, as Unix tools do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
   process.exitCode = await runAigate(process.argv.slice(2), processOutput, process.env, {
     dataIsTerminal: process.stdout.isTTY === true,
   });
+}
