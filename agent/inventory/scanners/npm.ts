@@ -175,24 +175,19 @@ export function readPackage(
   const byFolder = named
     ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] })
     : null;
+  /** A tool instance known without a usable manifest (no bins from it; `version` says why none). */
+  const reportBare = (
+    toolId: string,
+    real: string,
+    version: Parameters<typeof instanceFor>[6],
+    extra: Parameters<typeof instanceFor>[7] = {},
+  ) => out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
   if (text === null) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.realpath(dir);
       if (real)
-        out.push(
-          instanceFor(
-            ctx,
-            root,
-            byFolder.tool.id,
-            folderName,
-            real,
-            manifestPath,
-            { version: null, versionError: 'package.json is missing or unreadable' },
-            {},
-            channel,
-          ),
-        );
+        reportBare(byFolder.tool.id, real, { version: null, versionError: 'package.json is missing or unreadable' });
     } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
     } else if (ctx.fs.isDirectory(dir)) {
@@ -200,20 +195,13 @@ export function readPackage(
       const found = byEntryContent(ctx, dir, null);
       const real = found && ctx.fs.realpath(dir);
       if (found && real)
-        out.push(
-          instanceFor(
-            ctx,
-            root,
-            found.match.tool.id,
-            folderName,
-            real,
-            manifestPath,
-            found.match.version === null
-              ? { version: null, versionError: 'package.json is missing; known by content' }
-              : { version: found.match.version },
-            { evidence: [found.why] },
-            channel,
-          ),
+        reportBare(
+          found.match.tool.id,
+          real,
+          found.match.version === null
+            ? { version: null, versionError: 'package.json is missing; known by content' }
+            : { version: found.match.version },
+          { evidence: [found.why] },
         );
     }
     return;
@@ -225,20 +213,7 @@ export function readPackage(
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
       const real = ctx.fs.realpath(dir);
-      if (real)
-        out.push(
-          instanceFor(
-            ctx,
-            root,
-            byFolder.tool.id,
-            folderName,
-            real,
-            manifestPath,
-            { version: null, versionError: `package.json: ${parsed.error}` },
-            {},
-            channel,
-          ),
-        );
+      if (real) reportBare(byFolder.tool.id, real, { version: null, versionError: `package.json: ${parsed.error}` });
     } else {
       ctx.skip(manifestPath, parsed.error);
     }
