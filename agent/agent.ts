@@ -220,12 +220,16 @@ export class Agent {
     });
   }
 
-  /** After a new policy arrives: enforce it, report, and upload. */
+  /**
+   * After a new policy arrives: enforce it on the last known inventory, report, follow the
+   * exception requests (a revision approves or revokes them on the server), and upload.
+   */
   applyNewPolicy(): Promise<void> {
     return this.exclusive(async () => {
       if (!this.state.lastScan) await runStep(this.state, scanStep);
       await runStep(this.state, enforceStep);
       await runStep(this.state, checkInStep);
+      await runStep(this.state, requestsStep);
       await runStep(this.state, uploadStep);
       await runStep(this.state, statusStep);
     });

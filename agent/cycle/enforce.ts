@@ -83,10 +83,25 @@ export const enforceStep: Step<ReconcileSummary | null> = {
         version: record.instance.version,
         until: now + RELEASED_TARGET_MS,
       });
+      if (!uninstalled.has(key)) await keepInInventory(state, key, record.instance);
     }
     return summary;
   },
 };
+
+/**
+ * An instance put back (restored from quarantine, or its launchers back) stays in the last
+ * scan's inventory until the next scan. The scan leaves quarantined folders out, so a tool
+ * quarantined before that scan was known only through its ledger record; without this, the
+ * minute's re-evaluation, a policy arriving by long-poll, the check-in and the status would not
+ * see it once the record is gone, until the next full scan. Only when something is at its path
+ * again (the next scan decides what it is).
+ */
+async function keepInInventory(state: CycleState, key: string, instance: ToolInstance): Promise<void> {
+  const scan = state.lastScan;
+  if (!scan || scan.instances.some((known) => instanceKey(known) === key)) return;
+  if (await lexists(instance.installPath)) scan.instances.push(instance);
+}
 
 /** An instance enforcement threw on: logged, in the health, and reported once (not every minute). */
 async function reportEnforcementError(

@@ -139,7 +139,10 @@ function isRefusal(reply: { status: number; body: unknown }): boolean {
   );
 }
 
-/** Files every dropped request; refreshes the status of those still pending. Offline: keeps them for later. */
+/** The states the server may still change: pending until decided, approved and revoked as the policy in force says. */
+const FOLLOWED: ReadonlySet<TrackedRequest['status']> = new Set(['pending', 'approved', 'revoked']);
+
+/** Files every dropped request; refreshes the status of those the server may still change. Offline: keeps them for later. */
 export async function forwardRequests(ctx: ForwardContext): Promise<TrackedRequest[]> {
   const { requests: tracked, reportedUsers: storedUsers } = await loadTracked(ctx.trackedFile);
   const reportedUsers = ctx.reportedUsers ?? storedUsers;
@@ -231,7 +234,8 @@ export async function forwardRequests(ctx: ForwardContext): Promise<TrackedReque
 
   if (!offline) {
     for (const entry of byId.values()) {
-      if (entry.status !== 'pending' || entry.serverId === null) continue;
+      // Approved and revoked change with the policy in force (a revision without the exception revokes it).
+      if (!FOLLOWED.has(entry.status) || entry.serverId === null) continue;
       try {
         const reply = await ctx.http.request('GET', `/v1/exception-requests/${encodeURIComponent(entry.serverId)}`);
         if (reply.status !== 200) continue;

@@ -1,5 +1,6 @@
 /** The real agent bin against prepared trees and a real server: shared steps of the end-to-end tests. */
-import { readFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { expect } from 'vitest';
@@ -7,8 +8,16 @@ import { expect } from 'vitest';
 import { type Ledger } from '../../agent/enforce/ledger.js';
 import type { StatusFile } from '../../agent/status/status-file.js';
 import { allowAllYaml, banYaml } from '../support/policy.js';
-import { agent, type RunResult } from './helpers.js';
-import type { NpmInstall } from './trees.js';
+import {
+  agent,
+  agentBin,
+  createEnrollSecret,
+  type RunResult,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from './helpers.js';
+import { claudeCodeNpm, isRoot, type NpmInstall, OWNER_GID, OWNER_UID } from './trees.js';
 
 /** Claude Code blocked from `effective` (RFC 3339 or a date), warned for 30 days before. */
 export const futureBan = (effective: string, name = 'ban-claude-code') =>
@@ -97,4 +106,74 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** A daemon (`aigate-agent run`) on `setup`'s trees: its process and everything it printed so far. */
+export interface RunningDaemon {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM, then its exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Starts `aigate-agent run` scanning `setup`'s trees, with `flags` (cycle, poll wait, sentinel...). */
+export function startDaemon(setup: AgentSetup, flags: string[]): RunningDaemon {
+  const child = spawn(
+    process.execPath,
+    [agentBin(), 'run', '--state-dir', setup.stateDir, ...rootsFor(setup), ...flags],
+    {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return {
+    child,
+    output: () => output,
+    stop: () => {
+      child.kill('SIGTERM');
+      return new Promise((resolve) =>
+        child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+      );
+    },
+  };
+}
+
+/** Runs the agent bin as the trees' owner (when the tests run as root), as an employee would, without root. */
+export function agentAsEmployee(args: string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [agentBin(), ...args], {
+      env: { PATH: process.env.PATH ?? '' },
+      ...(isRoot ? { uid: OWNER_UID, gid: OWNER_GID } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/**
+ * A temp folder any user can enter (employees reach the state folder), a real server in it, a
+ * Claude Code npm install and an enrolled state folder: what the daemon tests start from.
+ */
+export async function enrolledSetup(
+  prefix: string,
+): Promise<{ dir: Awaited<ReturnType<typeof tempDir>>; server: TestServer; setup: AgentSetup }> {
+  const dir = await tempDir(prefix);
+  await chmod(dir.path, 0o755);
+  const server = await startTestServer(join(dir.path, 'server'));
+  const tree = join(dir.path, 'tree');
+  const setup: AgentSetup = {
+    stateDir: join(dir.path, 'state'),
+    install: await claudeCodeNpm(join(tree, 'npm-global')),
+    home: join(tree, 'home', 'alice'),
+    env: {},
+  };
+  const enrolled = await enrollBin(server.url, await createEnrollSecret(server.admin), setup.stateDir);
+  expect(enrolled.code, enrolled.stderr).toBe(0);
+  return { dir, server, setup };
 }
