@@ -17,7 +17,7 @@ import { closest } from './suggest.js';
 import { isValidTimeZone, knownTimeZones, parseDateOrInstant, parseDuration } from './time.js';
 import { parseRange } from './versions.js';
 
-export { formatPath, formatProblem, type Problem } from './problem.js';
+export { formatProblem, type Problem } from './problem.js';
 
 export type LoadResult =
   { ok: true; policy: PolicyDocument; warnings: Problem[] } | { ok: false; errors: Problem[]; warnings: Problem[] };

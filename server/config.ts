@@ -3,6 +3,9 @@ import type { DestinationStream, LevelWithSilent } from 'pino';
 
 import { MAX_CHECKIN_BODY_BYTES, MAX_EVENTS_BODY_BYTES, MAX_POLICY_WAIT_SECONDS } from '../policies/protocol.js';
 
+/** Default number of distinct devices whose identical reports ship a fingerprint without an admin. */
+const DEFAULT_FINGERPRINT_CORROBORATION = 2;
+
 export interface RateLimits {
   /** Requests per minute one device may make (all device routes together). */
   devicePerMinute: number;
@@ -114,6 +117,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
     rollupSchedule: options.rollupSchedule ?? DEFAULT_ROLLUP_SCHEDULE,
     rollupOnStart: options.rollupOnStart ?? true,
-    fingerprintCorroboration: Math.max(0, Math.floor(options.fingerprintCorroboration ?? 2)),
+    fingerprintCorroboration: Math.max(
+      0,
+      Math.floor(options.fingerprintCorroboration ?? DEFAULT_FINGERPRINT_CORROBORATION),
+    ),
   };
 }

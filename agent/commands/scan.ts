@@ -59,7 +59,7 @@ export function registerScan(program: Command): void {
 }
 
 /** The scan options the flags ask for, or what is wrong with them. */
-export function toOptions(flags: ScanFlags): ScanOptions | string {
+function toOptions(flags: ScanFlags): ScanOptions | string {
   for (const [flag, dirs] of [
     ['--home', flags.home],
     ['--npm-prefix', flags.npmPrefix],

@@ -8,7 +8,7 @@ import { type Static, Type } from '@sinclair/typebox';
 
 import { EVENT_TYPES, type EventType } from '../../policies/events.js';
 
-export { EVENT_TYPES, type EventType };
+export { type EventType };
 
 export const AgentEvent = Type.Object(
   {

@@ -58,11 +58,6 @@ function readStat(base: string): ReturnType<typeof parseProcStat> {
   }
 }
 
-/** Start time of the process at `base` (`/proc/<pid>`), or null when it is gone. */
-export function readStartTicks(base: string): number | null {
-  return readStat(base)?.startTicks ?? null;
-}
-
 /** The executable's path (kernel link, ` (deleted)` removed), or null. */
 export function readExe(procRoot: string, pid: number): string | null {
   return readLink(`${procRoot}/${pid}/exe`).target;

@@ -61,7 +61,7 @@ export interface ProcessList {
 }
 
 /** Upper bound on listed processes (a fork bomb must not make the agent's work unbounded). */
-export const MAX_PROCESSES = 100_000;
+const MAX_PROCESSES = 100_000;
 const LIST_TIMEOUT_MS = 10_000;
 const LIST_MAX_BYTES = 64 * 1024 * 1024;
 /** argv entries looked at for a program path (the runtime, then the script it runs). */

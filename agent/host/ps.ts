@@ -85,7 +85,7 @@ export function parsePsArgs(text: string): ProcessInfo[] {
 }
 
 /** `ps -o pid= -o lstart= -o comm=` lines: pid, start time and the executable's path. */
-export function parsePsComm(text: string): { pid: number; startTicks: number; comm: string }[] {
+function parsePsComm(text: string): { pid: number; startTicks: number; comm: string }[] {
   const out: { pid: number; startTicks: number; comm: string }[] = [];
   for (const line of text.split('\n')) {
     if (line.length > MAX_LINE) continue;

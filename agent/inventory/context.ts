@@ -12,14 +12,14 @@ import type { ScanLimits, ScanOptions, Skipped } from './types.js';
 import { mergeEnv, readProcessEnvs, readStartupEnv, type UserEnv } from './user-env.js';
 import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
 
-export const DEFAULT_LIMITS: ScanLimits = {
+const DEFAULT_LIMITS: ScanLimits = {
   maxEntriesPerDir: 20_000,
   maxManifestBytes: 1024 * 1024,
   maxDatabaseBytes: 32 * 1024 * 1024,
   maxJarsPerPlugin: 40,
 };
 
-export const DEFAULT_BUDGET_MS = 30_000;
+const DEFAULT_BUDGET_MS = 30_000;
 /** How long scanners may hold the event loop before yielding. */
 const SLICE_MS = 15;
 
@@ -61,11 +61,11 @@ export interface ScanContext {
   envDirs(home: Home, name: string, fallbacks: readonly string[]): string[];
 }
 
-export function hostPlatform(): OsName {
+function hostPlatform(): OsName {
   return process.platform === 'win32' ? 'windows' : process.platform === 'darwin' ? 'darwin' : 'linux';
 }
 
-export class SkipList implements SkipLog {
+class SkipList implements SkipLog {
   private readonly seen = new Map<string, Skipped>();
   add(where: string, reason: string): void {
     const key = `${where}\u0000${reason}`;

@@ -27,7 +27,7 @@ export function formatTable(instances: readonly ToolInstance[]): string {
 }
 
 /** "skipped 3 places (2 permission denied, 1 symlink loop)" or "nothing skipped". */
-export function summarizeSkipped(skipped: readonly Skipped[]): string {
+function summarizeSkipped(skipped: readonly Skipped[]): string {
   if (skipped.length === 0) return 'nothing skipped';
   const counts = new Map<string, number>();
   for (const s of skipped) {

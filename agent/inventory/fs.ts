@@ -563,7 +563,7 @@ function closeQuietly(fd: number): void {
   }
 }
 
-export function reasonFor(code: string | undefined, error: unknown): string {
+function reasonFor(code: string | undefined, error: unknown): string {
   switch (code) {
     case 'EACCES':
     case 'EPERM':

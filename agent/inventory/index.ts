@@ -28,21 +28,10 @@ import { scanVscode } from './scanners/vscode.js';
 import { scanWindowsPrograms } from './scanners/windows-programs.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
-export { DEFAULT_BUDGET_MS, DEFAULT_LIMITS } from './context.js';
-export { formatTable, summarizeSkipped, summaryLine } from './format.js';
-export { markRunning } from './running.js';
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
-// Pure parsers (text or bytes in, data out), for callers and tests.
-export { npmAiSdks, pypiAiSdks } from './ai-sdks.js';
-export { parsePluginXml } from './parse/jetbrains.js';
-export { parseNativeVersionEntry } from './parse/layouts.js';
-export { parsePackageJson } from './parse/package-json.js';
-export { bundleInfo, parsePlist } from './parse/plist.js';
-export { parseDistInfoDirName, parseMetadata, parsePipxMetadata, parseUvReceipt } from './parse/python.js';
-export { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from './parse/vscode.js';
 
 /** The channel scanners, in the order they run. */
-export const SCANNERS: readonly (readonly [string, Scanner])[] = [
+const SCANNERS: readonly (readonly [string, Scanner])[] = [
   ['npm', scanNpm],
   ['npm-caches', scanCaches],
   ['pnpm', scanPnpm],

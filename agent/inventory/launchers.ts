@@ -16,7 +16,7 @@ const SHIM_HEAD_BYTES = 16 * 1024;
 const listings = new WeakMap<ScanContext, Map<string, Map<string, string> | null>>();
 
 /** A directory's file names (lower-cased keys on Windows, which ignores case), cached per scan. */
-export function dirNames(ctx: ScanContext, dir: string): Map<string, string> | null {
+function dirNames(ctx: ScanContext, dir: string): Map<string, string> | null {
   let cache = listings.get(ctx);
   if (!cache) listings.set(ctx, (cache = new Map()));
   if (cache.has(dir)) return cache.get(dir)!;

@@ -55,7 +55,7 @@ export function xdgConfigDirs(ctx: ScanContext, home: Home): string[] {
 }
 
 /** mise's data folders ($MISE_DATA_DIR, $XDG_DATA_HOME/mise, ~/.local/share/mise). */
-export function miseDataDirs(ctx: ScanContext, home: Home): string[] {
+function miseDataDirs(ctx: ScanContext, home: Home): string[] {
   const defaults = xdgDataDirs(ctx, home).map((d) => path.join(d, 'mise'));
   if (ctx.platform === 'windows') defaults.push(path.join(home.dir, 'AppData', 'Local', 'mise'));
   return ctx.envDirs(home, 'MISE_DATA_DIR', defaults);
@@ -84,7 +84,7 @@ export function pnpmHomes(ctx: ScanContext, home: Home): string[] {
  * One installed version's subfolders of a version manager (`<dir>/<version>`), hidden ones
  * skipped; symlinked versions (aliases) are kept, the real path dedupes them later.
  */
-export function versionDirs(ctx: ScanContext, dir: string, filter: (name: string) => boolean = () => true): string[] {
+function versionDirs(ctx: ScanContext, dir: string, filter: (name: string) => boolean = () => true): string[] {
   const out: string[] = [];
   for (const entry of ctx.fs.list(dir) ?? []) {
     if (entry.name.startsWith('.') || !(entry.isDirectory || entry.isSymbolicLink) || !filter(entry.name)) continue;
@@ -272,7 +272,7 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
 }
 
 /** The scanned home holding `dir`, if any. */
-export function homeContaining(ctx: ScanContext, dir: string): Home | null {
+function homeContaining(ctx: ScanContext, dir: string): Home | null {
   const real = ctx.fs.realpath(dir) ?? dir;
   for (const home of ctx.homes) {
     const homeReal = ctx.fs.realpath(home.dir) ?? home.dir;

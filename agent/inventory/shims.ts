@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 
 /** Executable base names of shim managers (lower case, without a Windows extension). */
-export const SHIM_MANAGER_EXECUTABLES: ReadonlySet<string> = new Set([
+const SHIM_MANAGER_EXECUTABLES: ReadonlySet<string> = new Set([
   'mise',
   'rtx',
   'asdf',

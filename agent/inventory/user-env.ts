@@ -21,7 +21,7 @@ import type { ScanFs } from './fs.js';
 import { parseEnviron, parseStartupFile, type StartupDialect } from './parse/shell-env.js';
 
 /** The variables that move a root the scanners read. */
-export const ROOT_VARIABLES = [
+const ROOT_VARIABLES = [
   'PNPM_HOME',
   'NVM_DIR',
   'FNM_DIR',

@@ -13,8 +13,6 @@ import type { KeyObject } from 'node:crypto';
 import { mintDeviceToken } from '../../policies/device-token.js';
 import { errorCode, ServerUnreachable } from './contact.js';
 
-export { errorCode, errorMessage, ServerUnreachable } from './contact.js';
-
 export interface HttpReply {
   status: number;
   headers: Headers;

@@ -34,7 +34,7 @@ export interface LocaleSources {
 }
 
 /** A locale named by an environment given as `/proc/<pid>/environ` bytes. */
-export function localeFromEnviron(bytes: Uint8Array): string | null {
+function localeFromEnviron(bytes: Uint8Array): string | null {
   return localeFromEnv(Object.fromEntries(parseEnviron(bytes)));
 }
 

@@ -15,7 +15,7 @@ import { Value } from '@sinclair/typebox/value';
 export const MAX_REASON_CHARS = 2000;
 const MAX_REQUEST_BYTES = 8 * 1024;
 
-export const RequestFile = Type.Object(
+const RequestFile = Type.Object(
   {
     v: Type.Literal(1),
     id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),

@@ -102,7 +102,7 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
  * One `blocked-launch` event for a process the sentinel found running blocked code; `running`:
  * it started while allowed and was found when the ban took effect (details.running).
  */
-export function blockedLaunchEvent(
+function blockedLaunchEvent(
   match: ProcessMatch,
   outcome: StopOutcome,
   user: string | null,

@@ -101,7 +101,7 @@ export function scriptArgument(
 const manifestCache = new Map<string, { key: string; identity: NpmIdentity | null }>();
 
 /** The catalogued package folder at or above `file`'s folder, with its identity. */
-export function owningPackage(file: string, catalog: CatalogIndex): { dir: string; identity: NpmIdentity } | null {
+function owningPackage(file: string, catalog: CatalogIndex): { dir: string; identity: NpmIdentity } | null {
   let dir = path.dirname(file);
   for (let depth = 0; depth < MAX_WALK_UP; depth++) {
     const identity = identifyManifest(dir, catalog);
@@ -267,7 +267,7 @@ export async function identifyProcess(
  * never a file inside a `node_modules/<name>` folder of a package that is not the tool's (its
  * own package, or one of its per-platform packages).
  */
-export function shippedMatchRefusal(
+function shippedMatchRefusal(
   file: string,
   how: 'executable' | 'script',
   fp: Pick<Fingerprint, 'toolId'>,

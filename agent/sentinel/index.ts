@@ -3,9 +3,9 @@
  * identify.ts for how a process is known (by content, like the inventory), stop.ts for the safety
  * checks before a signal, fingerprints.ts for renamed copies.
  */
-export { type AgentSentinel, type AgentSentinelHooks, blockedLaunchEvent, createAgentSentinel } from './agent-hook.js';
-export { type Fingerprint, FingerprintStore } from './fingerprints.js';
-export { type IdentifyContext, identifyProcess, owningPackage, type ProcessMatch, scriptArgument } from './identify.js';
-export { listPids, type ProcessStart, readProcess } from './proc.js';
+export { type AgentSentinel, type AgentSentinelHooks } from './agent-hook.js';
+export { type Fingerprint } from './fingerprints.js';
+export { type IdentifyContext, type ProcessMatch } from './identify.js';
+export { type ProcessStart } from './proc.js';
 export { Sentinel, type SentinelOptions, type SentinelStats } from './sentinel.js';
-export { showOnTerminal, stopMatched, type StopOptions, type StopOutcome } from './stop.js';
+export { type StopOptions, type StopOutcome } from './stop.js';

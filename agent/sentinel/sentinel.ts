@@ -51,7 +51,7 @@ export interface ProcessSource {
 }
 
 /** Linux: /proc read per pid (only new or changed pids are read whole). */
-export function procSource(procRoot = '/proc'): ProcessSource {
+function procSource(procRoot = '/proc'): ProcessSource {
   return {
     list: () => Promise.resolve(listPids(procRoot)),
     signature: (pid) => readSignature(procRoot, pid),
@@ -121,7 +121,7 @@ export function sentinelScope(homes: readonly string[], roots: readonly string[]
 }
 
 /** Whether a match lies within `scope` (see SentinelScope); always true without one. */
-export function inScope(scope: SentinelScope | null | undefined, match: ProcessMatch): boolean {
+function inScope(scope: SentinelScope | null | undefined, match: ProcessMatch): boolean {
   if (!scope) return true;
   if (match.uid !== null && match.uid !== 0 && scope.uids.has(match.uid)) return true;
   const code = match.packageDir ?? match.file;
@@ -129,7 +129,7 @@ export function inScope(scope: SentinelScope | null | undefined, match: ProcessM
 }
 
 /** Default poll period per OS, ms: /proc is cheap; `ps` and PowerShell start a process per listing. */
-export const POLL_MS: Record<OsName, number> = { linux: 250, darwin: 1000, windows: 3000 };
+const POLL_MS: Record<OsName, number> = { linux: 250, darwin: 1000, windows: 3000 };
 
 export interface SentinelOptions {
   catalog: CatalogIndex;

@@ -121,7 +121,7 @@ function contentStopRefusal(match: ProcessMatch, real: string, codeStat: fs.Stat
  * Writes `text` to the terminal on the process's stderr/stdout/stdin, if that is a tty device
  * owned by the process's user (never another user's terminal, never a regular file).
  */
-export function showOnTerminal(pid: number, uid: number, text: string, procRoot = '/proc'): boolean {
+function showOnTerminal(pid: number, uid: number, text: string, procRoot = '/proc'): boolean {
   for (const fdNum of [2, 1, 0]) {
     let target: string;
     try {

@@ -45,7 +45,7 @@ export const ToolStatus = Type.Object(
 );
 export type ToolStatus = Static<typeof ToolStatus>;
 
-export const RequestStatus = Type.Object(
+const RequestStatus = Type.Object(
   {
     /** The reference the employee was given when the request was dropped. */
     id: Type.String(),

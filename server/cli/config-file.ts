@@ -14,7 +14,7 @@ export interface CliConfig {
 
 export type Env = Record<string, string | undefined>;
 
-export function configPath(env: Env): string {
+function configPath(env: Env): string {
   if (env.AIGATE_CONFIG) return env.AIGATE_CONFIG;
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return join(base, 'aigate', 'config.json');
@@ -22,7 +22,7 @@ export function configPath(env: Env): string {
 
 export class ConfigError extends Error {}
 
-export async function readConfig(env: Env): Promise<Partial<CliConfig>> {
+async function readConfig(env: Env): Promise<Partial<CliConfig>> {
   const file = configPath(env);
   let text: string;
   try {

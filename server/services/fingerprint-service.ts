@@ -29,8 +29,6 @@ import type { InventoryStore } from '../store/inventory.js';
 import type { PolicyStore } from '../store/policies.js';
 import type { PolicyService } from './policy-service.js';
 
-/** Default number of distinct devices whose identical reports ship a fingerprint without an admin. */
-export const DEFAULT_FINGERPRINT_CORROBORATION = 2;
 /** A device stores at most this many fingerprints (each SHA-256 once); more is refused. */
 const MAX_FINGERPRINTS_PER_DEVICE = 2000;
 /** Smallest native binary the agent learns (agent/sentinel/fingerprints.ts NATIVE_MIN_BYTES). */

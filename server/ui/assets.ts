@@ -21,7 +21,7 @@ const TYPES: Record<string, string> = {
   svg: 'image/svg+xml',
 };
 
-export const ASSET_NAMES = ['app.css', 'app.js', 'favicon.svg'] as const;
+const ASSET_NAMES = ['app.css', 'app.js', 'favicon.svg'] as const;
 export type AssetName = (typeof ASSET_NAMES)[number];
 
 function staticDir(): string {

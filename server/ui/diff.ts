@@ -15,7 +15,7 @@ export interface Hunk {
 }
 
 /** Beyond this many lines on a side the table would be too large; callers show both texts instead. */
-export const MAX_DIFF_LINES = 3000;
+const MAX_DIFF_LINES = 3000;
 
 export function diffLines(before: string, after: string): DiffLine[] | null {
   const a = before.replace(/\n$/, '').split('\n');

@@ -45,8 +45,7 @@ export function relative(value: number | string | null | undefined, now: number)
 }
 
 /** Whole days from now until an instant, rounded up (a change tomorrow at 00:00 is "in 1 day"). */
-export const daysUntil = (value: string, now: number): number =>
-  Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
+const daysUntil = (value: string, now: number): number => Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
 
 const ACTION_WORDS: Record<string, string> = { allow: 'allowed', warn: 'warned', block: 'blocked' };
 

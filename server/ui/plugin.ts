@@ -54,7 +54,7 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'aigate_session';
+const SESSION_COOKIE = 'aigate_session';
 const LOGIN_COOKIE = 'aigate_login';
 
 export const UI_CSP = [

@@ -12,9 +12,9 @@ import { hashSecret } from '../security/secrets.js';
 import type { TokenRecord, TokenStore } from '../store/tokens.js';
 
 /** Signed out after this long without a request... */
-export const IDLE_MS = 60 * 60_000;
+const IDLE_MS = 60 * 60_000;
 /** ...and after this long in any case. */
-export const ABSOLUTE_MS = 12 * 60 * 60_000;
+const ABSOLUTE_MS = 12 * 60 * 60_000;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_MS = 60_000;
 

@@ -23,7 +23,7 @@ function swapPairs(bytes: Uint8Array): Uint8Array {
 }
 
 /** A string with a leading BOM removed (JSON.parse rejects it). */
-export function stripBom(text: string): string {
+function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

@@ -161,7 +161,7 @@ function pluginJars(ctx: ScanContext, pluginDir: string, folder: string): string
 }
 
 /** META-INF/plugin.xml of one jar, or null (not there, or unreadable: then recorded as skipped). */
-export function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor | null {
+function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor | null {
   const text = readZipEntry(ctx, jar, 'META-INF/plugin.xml');
   if (text === null) return null;
   const descriptor = parsePluginXml(text);

@@ -151,11 +151,6 @@ export function attachPlatformParts(found: readonly ToolInstance[]): ToolInstanc
   return out;
 }
 
-/** Whether an instance stands for a per-platform package (see attachPlatformParts). */
-export function isPlatformPart(instance: ToolInstance): boolean {
-  return platformParts.has(instance);
-}
-
 /**
  * Reads one package folder and, if it is (part of) an AI tool, records it. The folder's name
  * counts only when it is a package name; a hidden or renamed folder is known by its manifest

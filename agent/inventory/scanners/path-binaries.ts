@@ -31,7 +31,7 @@ interface LauncherDir {
   home: Home | null;
 }
 
-export function launcherDirs(ctx: ScanContext): LauncherDir[] {
+function launcherDirs(ctx: ScanContext): LauncherDir[] {
   const dirs = new Map<string, LauncherDir>();
   const add = (dir: string, home: Home | null) => {
     if (!dirs.has(dir)) dirs.set(dir, { dir, home });

@@ -25,7 +25,7 @@ import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '..
 import type { Home } from '../users.js';
 
 /** Editor (reported as `host`) -> its extensions folder, relative to the home. */
-export const EDITOR_EXTENSION_DIRS: readonly (readonly [string, string])[] = [
+const EDITOR_EXTENSION_DIRS: readonly (readonly [string, string])[] = [
   ['vscode', '.vscode/extensions'],
   ['vscode-insiders', '.vscode-insiders/extensions'],
   ['vscode-server', '.vscode-server/extensions'],

@@ -17,7 +17,7 @@ type Secret = Static<typeof SecretView>;
  * The enroll command to run on each machine, as root, working as printed from a checkout
  * (`npx`), with the policy key fingerprint to pin so a machine never trusts another server's key.
  */
-export function agentEnrollCommand(server: string, secret: { file: string } | { value: string }, fingerprint: string) {
+function agentEnrollCommand(server: string, secret: { file: string } | { value: string }, fingerprint: string) {
   // A path with spaces or shell characters is quoted so the line still pastes as one command.
   const quoted = (text: string) => (/^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
   const given = 'file' in secret ? `--secret-file ${quoted(secret.file)}` : `--secret ${secret.value}`;

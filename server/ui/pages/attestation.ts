@@ -11,7 +11,7 @@ import type { Notice, PageInput } from '../layout.js';
 import { verdictBadge } from '../layout.js';
 
 /** Devices shown on the page; the signed download always has all of them. */
-export const ATTESTATION_PAGE_DEVICES = 200;
+const ATTESTATION_PAGE_DEVICES = 200;
 
 /** The form's values as given (empty: not given). */
 export interface AttestationQuery {

@@ -22,7 +22,7 @@ function users(text: string): string {
 }
 
 /** "degraded" badge with the agent's reasons as its title; nothing for ok or unreported health. */
-export function healthBadge(health: string | null, reasons: readonly HealthReason[]): Html | string {
+function healthBadge(health: string | null, reasons: readonly HealthReason[]): Html | string {
   if (health !== 'degraded') return '';
   const title = reasons.map((r) => `${r.code}: ${r.message}`).join('\n') || 'the agent gave no reason';
   return html`<span class="badge health-degraded" title="${title}">degraded</span>`;

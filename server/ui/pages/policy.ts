@@ -15,7 +15,7 @@ function revisionNote(r: PolicyRevisionSummary): Html {
   return html`${r.comment ?? ''}`;
 }
 
-export function sourceBlock(source: string, label: string): Html {
+function sourceBlock(source: string, label: string): Html {
   return html`<pre class="source" tabindex="0" aria-label="${label}"><code>${source}</code></pre>`;
 }
 
