@@ -19,6 +19,7 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { localeFromEnv } from '../../policies/notice-locale.js';
+import { parsePasswd } from '../host/users.js';
 import { isInside, ScanFs } from '../inventory/fs.js';
 import { parseEnviron, parseStartupFile } from '../inventory/parse/shell-env.js';
 
@@ -62,11 +63,8 @@ export function processLocale(pid: number, uid: number, sources: LocaleSources =
 /** The home of `uid` from the passwd file, or null. */
 function homeOf(fs: ScanFs, uid: number, etcDir: string): string | null {
   const text = fs.readText(path.join(etcDir, 'passwd'), 4 * 1024 * 1024);
-  const fields = text
-    ?.split('\n')
-    .map((line) => line.split(':'))
-    .find((entry) => entry.length >= 7 && entry[2] === String(uid));
-  return fields && path.isAbsolute(fields[5]!) ? fields[5]! : null;
+  const home = text === null ? undefined : parsePasswd(text).find((entry) => entry.uid === uid)?.home;
+  return home !== undefined && path.isAbsolute(home) ? home : null;
 }
 
 /** The locale of `uid`'s session (see the module comment), or null when nothing names one. */
