@@ -33,7 +33,11 @@ function remember(cache: Map<string, ContentMatch | null>, key: string, value: C
 }
 
 /** dev:ino:size:mtime of a stat (ns when known). */
-function fileKey(stat: fs.Stats | fs.BigIntStats): string {
+/**
+ * The identity of a file's content on this device: dev, inode, size, mtime (ns when a bigint stat
+ * gives it). One key for every cache and re-check of what a file held (scan, sentinel, stop).
+ */
+export function contentKey(stat: fs.Stats | fs.BigIntStats): string {
   return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
 }
 
@@ -54,7 +58,7 @@ export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | 
   const stat = ctx.fs.stat(file);
   if (!stat?.isFile() || stat.size < MIN_BYTES) return null;
   const cache = cacheFor(ctx.catalog);
-  const key = fileKey(stat);
+  const key = contentKey(stat);
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
   const read = ctx.fs.readParts(file, (at, size) => windows(at, size));
@@ -91,14 +95,6 @@ export function entryFiles(ctx: ScanContext, dir: string, binTargets: readonly s
     .map((e) => child(dir, e.name));
 }
 
-/**
- * dev:ino:size:mtimeMs of a (non-bigint) stat: the sentinel keeps it with a content match, so the
- * stop can check the file is unchanged since its bytes were read.
- */
-export function contentStatKey(stat: fs.Stats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-}
-
 /** What the sentinel learns of a file by content: the match and the stat of the file read. */
 export interface FileContent {
   match: ContentMatch;
@@ -107,7 +103,8 @@ export interface FileContent {
 }
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-const OPEN_FLAGS = O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
+/** Opening a file in a user's tree as root: never through a final link, never blocking on a FIFO. */
+export const OPEN_FLAGS = O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
 
 /**
  * The tool the file at `file` (a real path: a final symlink is refused) is by content, read
@@ -125,7 +122,7 @@ export function fileContent(file: string, catalog: CatalogIndex): FileContent | 
     const stat = fs.fstatSync(fd);
     if (!stat.isFile() || stat.size < MIN_BYTES) return null;
     const cache = cacheFor(catalog);
-    const key = fileKey(fs.fstatSync(fd, { bigint: true }));
+    const key = contentKey(stat);
     let match = cache.get(key);
     if (match === undefined) {
       const read = windows((position, length) => {

@@ -7,8 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-const OPEN_FLAGS = O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
+import { contentKey, OPEN_FLAGS } from '../inventory/content.js';
 
 /** A regular file's text, at most `maxBytes`; null if absent, special, too large or unreadable. */
 export function readRegularFile(p: string, maxBytes: number): { text: string; stat: fs.Stats } | null {
@@ -34,11 +33,6 @@ export function readRegularFile(p: string, maxBytes: number): { text: string; st
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** The identity of a file's content on this device: dev, inode, size, mtime (ns when known). */
-export function contentKey(stat: fs.Stats | fs.BigIntStats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
 }
 
 const hashCache = new Map<string, { sha256: string; native: boolean }>();

@@ -14,10 +14,10 @@ import * as path from 'node:path';
 
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { identifyNpmPackage, type NpmIdentity, splitPlatformSuffix } from '../../policies/catalog/npm.js';
-import { contentStatKey, fileContent } from '../inventory/content.js';
+import { contentKey, fileContent } from '../inventory/content.js';
 import { npmPackageOf } from '../inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../inventory/parse/package-json.js';
-import { contentKey, readRegularFile } from './files.js';
+import { readRegularFile } from './files.js';
 import { type Fingerprint, type FingerprintStore, RUNTIME_NAMES } from './fingerprints.js';
 import type { ProcessStart } from './proc.js';
 
@@ -46,7 +46,7 @@ export interface ProcessMatch {
    * (stop.ts); a manifest claim alone never does.
    */
   by?: 'manifest' | 'fingerprint' | 'content';
-  /** For a content match: dev:ino:size:mtimeMs of `file` when its bytes were read (contentStatKey). */
+  /** For a content match: dev:ino:size:mtimeMs of `file` when its bytes were read (contentKey). */
   contentKey?: string;
   /** How it was started, for the event: argv[0] and the script, e.g. `node ~/.npm/_npx/…/cli.js`. */
   startedAs: string;
@@ -208,7 +208,7 @@ export async function identifyProcess(
         how,
         packageDir: null,
         by: 'content',
-        contentKey: contentStatKey(content.stat),
+        contentKey: contentKey(content.stat),
         startedAs,
         evidence: [
           `${how} ${file}: ${content.match.why}${said && said !== content.match.tool.id ? `; its package ${owner!.dir} says ${said} (evidence: content, manifest mismatch)` : ''}`,

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { contentStatKey } from '../inventory/content.js';
+import { contentKey } from '../inventory/content.js';
 import type { ProcessMatch } from './identify.js';
 import { isTrustedPackageFolder, scriptArgument } from './identify.js';
 import { readProcess, realpathOrNull } from './proc.js';
@@ -112,7 +112,7 @@ export function stopMatched(match: ProcessMatch, options: StopOptions): StopOutc
 /** Why a content match must not stop this process, or null when it may. */
 function contentStopRefusal(match: ProcessMatch, real: string, codeStat: fs.Stats, uid: number): string | null {
   if (uid === 0) return 'a root process is never stopped by a content match';
-  if (real !== match.file || !codeStat.isFile() || contentStatKey(codeStat) !== match.contentKey)
+  if (real !== match.file || !codeStat.isFile() || contentKey(codeStat) !== match.contentKey)
     return `${real} changed since its content was read`;
   return null;
 }
