@@ -12,6 +12,29 @@ import * as fs from 'node:fs';
 import type { ProcessInfo } from './processes.js';
 
 const CMDLINE_MAX = 64 * 1024;
+/**
+ * One buffer for every /proc read: the kernel reports these files' size as 0, so readFileSync
+ * would allocate a fresh 64 KiB buffer per read (four reads per process, every listing), which
+ * is most of a listing's cost and memory. Each read is turned into a string or copied before the
+ * next.
+ */
+const buffer = Buffer.allocUnsafe(CMDLINE_MAX);
+
+/** The first CMDLINE_MAX bytes of a /proc file, as a view of the shared buffer (valid until the next read). */
+function readProcFile(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    let total = 0;
+    while (total < buffer.length) {
+      const n = fs.readSync(fd, buffer, total, buffer.length - total, null);
+      if (n === 0) break;
+      total += n;
+    }
+    return buffer.subarray(0, total);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 /** /proc/<pid>/cmdline: NUL-separated argv (a trailing NUL ends the last one). */
 export function parseProcCmdline(bytes: Uint8Array): string[] {
@@ -52,7 +75,7 @@ export function parseProcStatus(text: string): { uid: number; euid: number } | n
 
 function readStat(base: string): ReturnType<typeof parseProcStat> {
   try {
-    return parseProcStat(fs.readFileSync(`${base}/stat`, 'latin1'));
+    return parseProcStat(readProcFile(`${base}/stat`).toString('latin1'));
   } catch {
     return null;
   }
@@ -88,13 +111,13 @@ export function readProcFs(
   if (!stat) return null;
   let argv: string[];
   try {
-    argv = parseProcCmdline(fs.readFileSync(`${base}/cmdline`).subarray(0, CMDLINE_MAX));
+    argv = parseProcCmdline(readProcFile(`${base}/cmdline`));
   } catch {
     return null;
   }
   let uids: { uid: number; euid: number } | null = null;
   try {
-    uids = parseProcStatus(fs.readFileSync(`${base}/status`, 'latin1'));
+    uids = parseProcStatus(readProcFile(`${base}/status`).toString('latin1'));
   } catch {
     // gone meanwhile: the start-time check below drops it
   }
