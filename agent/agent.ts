@@ -28,6 +28,7 @@ import type { AgentEvent } from './events/event.js';
 import { EventSpool } from './events/spool.js';
 import { osName } from './host/os.js';
 import { machineHomes } from './host/users.js';
+import { ScanMemo } from './inventory/memo.js';
 import type { AgentLogger } from './log.js';
 import { DeviceHttp } from './net/device-http.js';
 import { desktopNotifier } from './notices/desktop.js';
@@ -128,6 +129,7 @@ export class Agent {
       health,
       log: options.log,
       scanRoots: options.scanRoots,
+      scanMemo: new ScanMemo(),
       cycleMinutes: options.cycleMinutes,
       device: { deviceId: config.deviceId, hostname: config.hostname, group: config.group, os: osName() },
     });

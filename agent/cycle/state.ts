@@ -13,6 +13,7 @@ import type { Enforcer } from '../enforce/engine.js';
 import type { AgentEvent } from '../events/event.js';
 import type { LaunchTarget } from '../events/launch-records.js';
 import type { EventSpool } from '../events/spool.js';
+import type { ScanMemo } from '../inventory/memo.js';
 import type { ScanResult } from '../inventory/types.js';
 import type { AgentLogger } from '../log.js';
 import { ContactError } from '../net/contact.js';
@@ -43,6 +44,8 @@ export interface CycleParts {
   health: HealthTracker;
   log: AgentLogger;
   scanRoots: ScanRoots;
+  /** What each scan may reuse of the last one (inventory/memo.ts); lives as long as the agent. */
+  scanMemo: ScanMemo;
   /** For the status file: the daemon's cycle period, null for `once`. */
   cycleMinutes: number | null;
   /** What policies match devices by (id, hostname, group, OS). */

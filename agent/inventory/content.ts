@@ -2,8 +2,8 @@
  * Reads a file's first and last CONTENT_WINDOW_BYTES and asks the catalog which tool the bytes are
  * (policies/catalog/content.ts): identity by what the code is, not what its manifest says. Used by
  * the npm scanner on a package's bin files (or, with no manifest, on its top-level scripts) and by
- * the sentinel on the file a process runs. Results are cached by device+inode+size+mtime, so a
- * 10 MB bundle is read once per change, and every later scan costs one stat.
+ * the sentinel on the file a process runs. Results are cached by contentKey (device, inode, size,
+ * mtime, ctime), so a 10 MB bundle is read once per change, and every later scan costs one stat.
  */
 import * as fs from 'node:fs';
 
@@ -11,6 +11,7 @@ import { CONTENT_WINDOW_BYTES, type ContentMatch, identifyContent } from '../../
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ScanContext } from './context.js';
 import { child } from './fs.js';
+import { RACY_MS } from './memo.js';
 
 export type { ContentMatch } from '../../policies/catalog/content.js';
 
@@ -27,18 +28,31 @@ function cacheFor(catalog: CatalogIndex): Map<string, ContentMatch | null> {
   return cache;
 }
 
-function remember(cache: Map<string, ContentMatch | null>, key: string, value: ContentMatch | null): void {
+/**
+ * Keeps a verdict unless the file changed too recently for its stamp to tell a later change in
+ * the same clock tick (see RACY_MS in memo.ts): such a file is read again next time.
+ */
+function remember(
+  cache: Map<string, ContentMatch | null>,
+  key: string,
+  value: ContentMatch | null,
+  stat: fs.Stats,
+): void {
+  if (!(stat.ctimeMs < Date.now() - RACY_MS)) return;
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(key, value);
 }
 
-/** dev:ino:size:mtime of a stat (ns when known). */
 /**
- * The identity of a file's content on this device: dev, inode, size, mtime (ns when a bigint stat
- * gives it). One key for every cache and re-check of what a file held (scan, sentinel, stop).
+ * The identity of a file's content on this device: dev, inode, size, mtime and ctime (ns when a
+ * bigint stat gives them). One key for every cache and re-check of what a file held (scan,
+ * sentinel, stop). ctime is what makes it hold against the file's owner: anyone who may write a
+ * file may also set its mtime back (utimensat), but only the kernel sets ctime, on every change.
  */
 export function contentKey(stat: fs.Stats | fs.BigIntStats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${'mtimeNs' in stat ? stat.mtimeNs : stat.mtimeMs}`;
+  return 'mtimeNs' in stat
+    ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`
+    : `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
 }
 
 /** The two windows as latin1 text (one window when the file fits in two). */
@@ -64,7 +78,7 @@ export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | 
   const read = ctx.fs.readParts(file, (at, size) => windows(at, size));
   const match = read ? identifyContent(ctx.catalog, read.head, read.tail) : null;
   // Cached only when read: an unreadable file is asked again next scan.
-  if (read) remember(cache, key, match);
+  if (read) remember(cache, key, match, stat);
   return match;
 }
 
@@ -136,7 +150,7 @@ export function fileContent(file: string, catalog: CatalogIndex): FileContent | 
         return out.subarray(0, off);
       }, stat.size);
       match = identifyContent(catalog, read.head, read.tail);
-      remember(cache, key, match);
+      remember(cache, key, match, stat);
     }
     return match ? { match, stat } : null;
   } catch {

@@ -82,13 +82,18 @@ export interface BuiltContext {
   ctx: ScanContext;
   skips: SkipList;
   budgetExhausted(): boolean;
+  /** Ends the scan's use of the memo (ScanMemo.end), if it had one. */
+  finish(): void;
 }
 
 export function createContext(options: ScanOptions, now: () => number = () => performance.now()): BuiltContext {
   const platform = options.platform ?? hostPlatform();
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
   const skips = new SkipList();
-  const scanFs = new ScanFs(skips, limits.maxEntriesPerDir);
+  const catalog = catalogIndex(options.catalog ?? builtinCatalog);
+  // A memo serves one scan at a time; a scan started meanwhile reads everything.
+  const memo = options.memo?.begin(catalog) ? options.memo : null;
+  const scanFs = new ScanFs(skips, limits.maxEntriesPerDir, undefined, memo);
   const root = path.resolve(options.root ?? defaultRoot());
   const deadline = now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   let exhausted = false;
@@ -115,7 +120,7 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
 
   const ctx: ScanContext = {
     platform,
-    catalog: catalogIndex(options.catalog ?? builtinCatalog),
+    catalog,
     root,
     homes: users.homes,
     systemRoots,
@@ -144,7 +149,7 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
     envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
   };
   const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
-  return { ctx, skips, budgetExhausted: () => exhausted };
+  return { ctx, skips, budgetExhausted: () => exhausted, finish: () => memo?.end() };
 }
 
 /**

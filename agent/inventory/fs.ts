@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 
+import type { ScanMemo } from './memo.js';
 import { decodeText } from './parse/text.js';
 
 /**
@@ -72,6 +73,10 @@ const ENTRY_BYTES = new Map<number, number>([
   [0x9123683e, 2],
 ]);
 const CHUNK = 64 * 1024;
+/** A path with an empty, `.` or `..` component, or a trailing separator: not resolved by components. */
+const UNPLAIN = /\/\.{0,2}(\/|$)/;
+/** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
+const MAX_LINKS = 40;
 
 /**
  * A user's home whose files a root scan reads only when they are the user's own (or
@@ -95,6 +100,7 @@ interface Located {
 export class ScanFs {
   private readonly buffer = Buffer.allocUnsafe(CHUNK);
   private readonly realpaths = new Map<string, string | null>();
+  private readonly resolved = new Map<string, string | null | undefined>();
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
   /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
@@ -107,6 +113,8 @@ export class ScanFs {
     private readonly maxEntriesPerDir: number,
     /** Whether reads run with root's rights (then files under guarded homes are checked). */
     readonly asRoot = process.platform !== 'win32' && typeof process.geteuid === 'function' && process.geteuid() === 0,
+    /** Listings and file values kept from earlier scans (memo.ts), or none. */
+    private readonly memo: ScanMemo | null = null,
   ) {}
 
   /**
@@ -121,10 +129,24 @@ export class ScanFs {
 
   /** A directory's entries, at most maxEntriesPerDir of them; null when it cannot be listed. */
   list(dir: string): DirEntry[] | null {
-    // Most folders a scan asks for do not exist (it probes every tool's default places): telling
-    // so without an exception (existsSync) is several times cheaper.
-    if (!fs.existsSync(dir) && this.absent(dir)) return null;
-    if (!this.pathHandles) return this.stream(dir);
+    if (this.memo !== null && this.pathHandles) {
+      // One stat tells both whether the folder is there and whether the last listing still holds
+      // (an error other than its absence is told and recorded by the listing below).
+      let stats: fs.Stats | undefined | null = null;
+      try {
+        stats = fs.statSync(dir, { throwIfNoEntry: false });
+      } catch {
+        // listed below
+      }
+      if (stats === undefined) return null;
+      const kept = stats?.isDirectory() ? this.memo.listing(dir, stats) : undefined;
+      if (kept !== undefined) return kept.slice();
+    } else if (!fs.existsSync(dir) && this.absent(dir)) {
+      // Most folders a scan asks for do not exist (it probes every tool's default places):
+      // telling so without an exception (existsSync) is several times cheaper.
+      return null;
+    }
+    if (!this.pathHandles) return this.stream(dir)?.entries ?? null;
     let handle: number;
     try {
       // O_PATH: nothing is opened (a FIFO or device there fails with ENOTDIR, as with opendir).
@@ -138,10 +160,21 @@ export class ScanFs {
       // its entries; else read in bounded steps.
       const pinned = `/proc/self/fd/${handle}`;
       const stats = fs.fstatSync(handle);
-      if (!this.sizeBoundsEntries(pinned, stats)) return this.stream(pinned, dir);
-      const listed = fs.readdirSync(pinned, { withFileTypes: true });
-      let i = 0;
-      return this.collect(dir, () => listed[i++] ?? null, []);
+      let entries: DirEntry[] | null;
+      let cut: boolean;
+      if (this.sizeBoundsEntries(pinned, stats)) {
+        const listed = fs.readdirSync(pinned, { withFileTypes: true });
+        let i = 0;
+        entries = [];
+        cut = this.collect(dir, () => listed[i++] ?? null, entries);
+      } else {
+        const streamed = this.stream(pinned, dir);
+        entries = streamed?.entries ?? null;
+        cut = streamed?.cut ?? true;
+      }
+      // Kept by the stamp of the folder listed (the one the handle holds), only when complete.
+      if (entries !== null && !cut) this.memo?.keepListing(dir, stats, entries);
+      return entries;
     } catch (error) {
       this.fail(dir, error);
       return null;
@@ -180,8 +213,11 @@ export class ScanFs {
     return perEntry > 0 && stats.size / perEntry <= this.maxEntriesPerDir;
   }
 
-  /** A listing read in steps of 256 entries, stopping at maxEntriesPerDir (`shown`: the name in skips). */
-  private stream(dir: string, shown = dir): DirEntry[] | null {
+  /**
+   * A listing read in steps of 256 entries, stopping at maxEntriesPerDir (`shown`: the name in
+   * skips); `cut` when it is not the whole folder (a limit or an error).
+   */
+  private stream(dir: string, shown = dir): { entries: DirEntry[]; cut: boolean } | null {
     let handle: fs.Dir;
     try {
       // (opendir opens with O_DIRECTORY: a FIFO or device there fails with ENOTDIR, unopened.)
@@ -191,8 +227,9 @@ export class ScanFs {
       return null;
     }
     const out: DirEntry[] = [];
+    let cut = true;
     try {
-      this.collect(shown, () => handle.readSync(), out);
+      cut = this.collect(shown, () => handle.readSync(), out);
     } catch (error) {
       this.fail(shown, error);
     } finally {
@@ -202,18 +239,19 @@ export class ScanFs {
         // already closed
       }
     }
-    return out;
+    return { entries: out, cut };
   }
 
   /**
    * Adds to `out` the entries `next` gives until it gives null, at most maxEntriesPerDir of them
-   * (a cut is recorded for `shown`); returns `out`. What `next` throws leaves `out` as far as it got.
+   * (a cut is recorded for `shown`); returns whether it cut. What `next` throws leaves `out` as
+   * far as it got.
    */
-  private collect(shown: string, next: () => fs.Dirent | null, out: DirEntry[]): DirEntry[] {
+  private collect(shown: string, next: () => fs.Dirent | null, out: DirEntry[]): boolean {
     for (let entry = next(); entry; entry = next()) {
       if (out.length >= this.maxEntriesPerDir) {
         this.skips.add(shown, `more than ${this.maxEntriesPerDir} entries; read the first ${this.maxEntriesPerDir}`);
-        break;
+        return true;
       }
       out.push({
         name: entry.name,
@@ -222,7 +260,7 @@ export class ScanFs {
         isFile: entry.isFile(),
       });
     }
-    return out;
+    return false;
   }
 
   /** A regular file's bytes, at most maxBytes (else skipped as too large); null if unreadable. */
@@ -235,10 +273,11 @@ export class ScanFs {
    * The file's bytes as a view that is only valid until the next read (the scan's shared buffer
    * for small files): no copy.
    */
-  private readView(path: string, maxBytes: number, accept?: Accept): Buffer | null {
+  private readView(path: string, maxBytes: number, accept?: Accept, opened?: (stats: fs.Stats) => void): Buffer | null {
     return this.withFile(
       path,
       (fd, stats) => {
+        opened?.(stats);
         const n = fs.readSync(fd, this.buffer, 0, CHUNK, 0);
         // A short read is the whole of a regular file; only a full buffer needs a closer look.
         if (n < CHUNK) {
@@ -277,6 +316,34 @@ export class ScanFs {
   readText(path: string, maxBytes: number): string | null {
     const bytes = this.readView(path, maxBytes);
     return bytes === null ? null : decodeText(bytes);
+  }
+
+  /**
+   * What `derive` makes of a regular file's text (as readText reads it), or undefined when the
+   * file is missing or unreadable (recorded as readText records it). With a memo, the value made
+   * in an earlier scan is given again, without opening the file, while the file (lstat) keeps its
+   * stamp (memo.ts); `kind` names what `derive` makes. `derive` must be a pure function of the
+   * text, the path and the catalog, and its value is shared between scans: never changed.
+   *
+   * Reusing by stamp skips withFile's checks on that scan, which is sound: the stamp holds owner,
+   * mode and content unchanged, so the checks' verdict on what the file holds stands. Only where
+   * the file lies could differ (a parent folder the user moved), and the file is still the one
+   * root read before, the user's own or a root file anyone may read: nothing more is learned.
+   */
+  readDerived<T>(kind: string, path: string, maxBytes: number, derive: (text: string) => T): T | undefined {
+    const before = this.memo === null ? undefined : quietLstat(path);
+    if (before?.isFile()) {
+      const kept = this.memo!.file<T>(kind, path, before);
+      if (kept !== undefined) return kept;
+    }
+    let read: fs.Stats | undefined;
+    const bytes = this.readView(path, maxBytes, undefined, (stats) => (read = stats));
+    if (bytes === null) return undefined;
+    const value = derive(decodeText(bytes));
+    // Kept only when the file read is the one the path names itself (no final symlink).
+    if (read !== undefined && before?.isFile() && read.ino === before.ino && read.dev === before.dev)
+      this.memo!.keepFile(kind, path, read, value);
+    return value;
   }
 
   /**
@@ -480,19 +547,75 @@ export class ScanFs {
     return this.stat(path)?.isFile() ?? false;
   }
 
-  /** The canonical path (symlinks resolved), cached; null for missing files, loops, denials. */
+  /**
+   * The canonical path (symlinks resolved), cached for the scan; null for missing files, loops,
+   * denials. A scan asks for thousands of paths under a few folders, so off Windows a plain
+   * absolute path is resolved from its parent's real path (cached) with one lstat of its last
+   * name (and a readlink when that is a link: an npm bin link costs one call, not one per
+   * component as in realpath(3)). Anything else, and every failure but a missing file, goes to
+   * realpath(3), so that what is recorded is the system's word on the path asked for.
+   */
   realpath(path: string): string | null {
     const cached = this.realpaths.get(path);
     if (cached !== undefined) return cached;
-    let real: string | null;
-    try {
-      real = fs.realpathSync.native(path);
-    } catch (error) {
-      this.fail(path, error);
-      real = null;
-    }
+    let real = this.resolve(path, 0);
+    if (real === undefined) real = this.nativeRealpath(path);
     this.realpaths.set(path, real);
     return real;
+  }
+
+  /**
+   * realpath by components, recording nothing (cached for the scan): the real path, null when a
+   * component is missing, undefined when realpath(3) must answer (not a plain absolute path, a
+   * link target with `.` or `..` after its leading `..`s, over MAX_LINKS links, any other error).
+   */
+  private resolve(path: string, links: number): string | null | undefined {
+    if (this.resolved.has(path)) return this.resolved.get(path);
+    let real: string | null | undefined;
+    if (SEP !== '/' || !path.startsWith('/') || path.length === 1 || UNPLAIN.test(path)) {
+      real = undefined;
+    } else {
+      const parent = dirname(path);
+      const realParent = parent === '/' ? '/' : this.resolve(parent, links);
+      if (typeof realParent !== 'string') {
+        real = realParent;
+      } else {
+        const candidate = child(realParent, path.slice(parent.length === 1 ? 1 : parent.length + 1));
+        try {
+          real = fs.lstatSync(candidate).isSymbolicLink() ? this.follow(candidate, realParent, links) : candidate;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          real = code === 'ENOENT' || code === 'ENOTDIR' ? null : undefined;
+        }
+      }
+    }
+    this.resolved.set(path, real);
+    return real;
+  }
+
+  /** The real path a link at `link` (in the real folder `realParent`) leads to, as resolve gives it. */
+  private follow(link: string, realParent: string, links: number): string | null | undefined {
+    if (links >= MAX_LINKS) return undefined;
+    const target = fs.readlinkSync(link);
+    // Leading `..`s taken from a real folder are exact; after them the target must be plain.
+    let base = target.startsWith('/') ? '/' : realParent;
+    let rest = target.startsWith('/') ? target.slice(1) : target;
+    while (rest === '..' || rest.startsWith('../')) {
+      base = dirname(base);
+      rest = rest.slice(3);
+    }
+    if (rest === '') return base;
+    const next = child(base, rest);
+    return UNPLAIN.test(next) ? undefined : this.resolve(next, links + 1);
+  }
+
+  private nativeRealpath(path: string): string | null {
+    try {
+      return fs.realpathSync.native(path);
+    } catch (error) {
+      this.fail(path, error);
+      return null;
+    }
   }
 
   /** A symlink whose target does not exist (loops are reported by realpath as such). */
@@ -553,6 +676,15 @@ function acceptable(accept: Accept, target: Located): boolean {
 export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
   return child.startsWith(parent.endsWith(SEP) ? parent : parent + SEP);
+}
+
+/** lstat or nothing, without recording: the caller goes on to the read, which records. */
+function quietLstat(path: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function closeQuietly(fd: number): void {

@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 
 import type { ToolInstance } from '../../policies/inventory.js';
-import { createContext, type ScanContext, type Scanner } from './context.js';
+import { type BuiltContext, createContext, type ScanContext, type Scanner } from './context.js';
 import { foldSameFiles, isAigateKept } from './identity.js';
 import { compareInstances, finalizeInstance, mergeInstances } from './instances.js';
 import { listProcesses, markRunning } from './running.js';
@@ -28,6 +28,7 @@ import { scanVscode } from './scanners/vscode.js';
 import { scanWindowsPrograms } from './scanners/windows-programs.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
+export { ScanMemo } from './memo.js';
 export type { ScanLimits, ScanOptions, ScanResult, Skipped } from './types.js';
 
 /** The channel scanners, in the order they run. */
@@ -50,7 +51,20 @@ const SCANNERS: readonly (readonly [string, Scanner])[] = [
 export async function scanMachine(options: ScanOptions = {}): Promise<ScanResult> {
   const startedAt = new Date();
   const t0 = performance.now();
-  const { ctx, skips, budgetExhausted } = createContext(options);
+  const built = createContext(options);
+  try {
+    return await scanWith(built, options, startedAt, t0);
+  } finally {
+    built.finish();
+  }
+}
+
+async function scanWith(
+  { ctx, skips, budgetExhausted }: BuiltContext,
+  options: ScanOptions,
+  startedAt: Date,
+  t0: number,
+): Promise<ScanResult> {
   const found: ToolInstance[] = [];
   for (const [name, scanner] of SCANNERS) {
     await guarded(ctx, name, async () => {

@@ -44,9 +44,14 @@ export function commandFiles(ctx: ScanContext, dir: string, name: string): strin
 }
 
 /** Where users' own launchers live, whether or not they are on the scanning process's PATH. */
-export function homeBinDirs(home: Home): string[] {
-  return [path.join(home.dir, '.local', 'bin'), path.join(home.dir, 'bin')];
+export function homeBinDirs(home: Home): readonly string[] {
+  let dirs = binDirsOf.get(home);
+  if (dirs === undefined)
+    binDirsOf.set(home, (dirs = [path.join(home.dir, '.local', 'bin'), path.join(home.dir, 'bin')]));
+  return dirs;
 }
+
+const binDirsOf = new WeakMap<Home, readonly string[]>();
 
 export interface LauncherQuery {
   dirs: readonly string[];

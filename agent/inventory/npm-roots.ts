@@ -38,7 +38,7 @@ export interface NpmRoot {
   /** The node_modules folder holding global packages. */
   modules: string;
   /** Where this install method puts launchers (checked by real path or shim text). */
-  binDirs: string[];
+  binDirs: readonly string[];
   /** Launcher dirs whose files dispatch by name (Volta, asdf and mise shims). */
   byNameDirs?: string[];
   home: Home | null;

@@ -5,6 +5,7 @@
 import type { Catalog } from '../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import type { OsName } from '../../policies/schema.js';
+import type { ScanMemo } from './memo.js';
 
 export interface ScanOptions {
   /**
@@ -48,6 +49,11 @@ export interface ScanOptions {
   budgetMs?: number;
   /** Bounds on what one scan reads; defaults in `DEFAULT_LIMITS`. */
   limits?: Partial<ScanLimits>;
+  /**
+   * What this scan may reuse of earlier ones while nothing changed (memo.ts): the daemon keeps one
+   * for its lifetime. Default none: every file is read.
+   */
+  memo?: ScanMemo;
 }
 
 export interface ScanLimits {

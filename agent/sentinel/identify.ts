@@ -46,7 +46,7 @@ export interface ProcessMatch {
    * (stop.ts); a manifest claim alone never does.
    */
   by?: 'manifest' | 'fingerprint' | 'content';
-  /** For a content match: dev:ino:size:mtimeMs of `file` when its bytes were read (contentKey). */
+  /** For a content match: the contentKey (dev, ino, size, mtime, ctime) of `file` when its bytes were read. */
   contentKey?: string;
   /** How it was started, for the event: argv[0] and the script, e.g. `node ~/.npm/_npx/…/cli.js`. */
   startedAs: string;

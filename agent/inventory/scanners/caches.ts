@@ -39,15 +39,15 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
       const npx = path.join(cache, '_npx');
       for (const entry of ctx.fs.list(npx) ?? []) {
         if (!entry.isDirectory) continue;
-        const modules = path.join(npx, entry.name, 'node_modules');
-        await scanModules(ctx, { modules, binDirs: [path.join(modules, '.bin')], home }, out);
+        const modules = child(child(npx, entry.name), 'node_modules');
+        await scanModules(ctx, { modules, binDirs: [child(modules, '.bin')], home }, out);
         if (ctx.expired(npx)) return out;
       }
     }
     for (const cache of yarnCacheDirs(ctx, home)) {
       for (const entry of ctx.fs.list(cache) ?? []) {
         if (!entry.isDirectory || !entry.name.startsWith('npm-')) continue;
-        await scanModules(ctx, { modules: path.join(cache, entry.name, 'node_modules'), binDirs: [], home }, out);
+        await scanModules(ctx, { modules: child(child(cache, entry.name), 'node_modules'), binDirs: [], home }, out);
         if (ctx.expired(cache)) return out;
       }
     }

@@ -166,10 +166,17 @@ export function readPackage(
 ): void {
   const named = isPackageName(folderName) ? folderName : null;
   const manifestPath = child(dir, 'package.json');
-  const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
   const byFolder = named
     ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] })
     : null;
+  // Neither catalogued nor naming an AI SDK or a catalogued bin name (whose file could be the
+  // tool's code under another package name): nothing to learn from parsing it (null).
+  const look = ctx.fs.readDerived(
+    byFolder ? 'npm-manifest' : 'npm-manifest-if-named',
+    manifestPath,
+    ctx.limits.maxManifestBytes,
+    (text) => (byFolder || worthParsing(ctx, text) || namesToolBin(ctx, text) ? parsePackageJson(text) : null),
+  );
   /** A tool instance known without a usable manifest (no bins from it; `version` says why none). */
   const reportBare = (
     toolId: string,
@@ -177,7 +184,7 @@ export function readPackage(
     version: Parameters<typeof instanceFor>[6],
     extra: Parameters<typeof instanceFor>[7] = {},
   ) => out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
-  if (text === null) {
+  if (look === undefined) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.realpath(dir);
@@ -201,10 +208,8 @@ export function readPackage(
     }
     return;
   }
-  // Neither catalogued nor naming an AI SDK or a catalogued bin name (whose file could be the
-  // tool's code under another package name): nothing to learn from parsing it.
-  if (!byFolder && !worthParsing(ctx, text) && !namesToolBin(ctx, text)) return;
-  const parsed = parsePackageJson(text);
+  if (look === null) return;
+  const parsed = look;
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
       const real = ctx.fs.realpath(dir);

@@ -74,8 +74,8 @@ async function scanStoreLinks(ctx: ScanContext, links: string, home: Home, out: 
       if (!version.isDirectory) continue;
       for (const hash of ctx.fs.list(child(dir, version.name)) ?? []) {
         if (!hash.isDirectory) continue;
-        const modules = path.join(dir, version.name, hash.name, 'node_modules');
-        readPackage(ctx, { modules, binDirs: [], home }, name, path.join(modules, ...name.split('/')), found);
+        const modules = child(child(child(dir, version.name), hash.name), 'node_modules');
+        readPackage(ctx, { modules, binDirs: [], home }, name, name.split('/').reduce(child, modules), found);
       }
     }
     if (ctx.expired(links)) break;

@@ -226,9 +226,8 @@ function readObsolete(ctx: ScanContext, dir: string): Set<string> {
 
 /** What one extensions.json lists, or null when there is none usable (older editors). */
 function readInstalled(ctx: ScanContext, file: string, locations?: Set<string>): Installed | null {
-  const text = ctx.fs.readText(file, ctx.limits.maxDatabaseBytes);
-  if (text === null) return null;
-  const parsed = parseExtensionsJson(text);
+  const parsed = ctx.fs.readDerived('vscode-extensions-json', file, ctx.limits.maxDatabaseBytes, parseExtensionsJson);
+  if (parsed === undefined) return null;
   if (!parsed.ok) {
     ctx.skip(file, `${parsed.error}; every extension folder counted as installed`);
     return null;

@@ -1,0 +1,140 @@
+/**
+ * What a scan may reuse of the scans before it in the same process (the daemon scans every few
+ * minutes, and between two scans almost nothing on a machine changes): folder listings, and what
+ * was made of a file's text (a manifest's parse, or the verdict that it is nothing to parse).
+ *
+ * An entry is reused only while the folder or file still has the same stamp: device, inode,
+ * size, mtime, ctime, owner and mode. ctime is the kernel's: every write, rename into place,
+ * chmod, chown or link changes it, and no unprivileged call sets it back (utimensat sets mtime
+ * and atime only), so a user who edits a file and restores its mtime still changes its stamp.
+ * Adding, removing or renaming an entry changes its folder's mtime and ctime.
+ *
+ * Racy stamps: timestamps have a granularity (the kernel's coarse clock; seconds on some file
+ * systems), so a change in the same tick as the read could leave the stamp as it was. An entry
+ * is therefore kept only when its ctime is at least RACY_MS older than the start of the scan
+ * that read it (git's "racily clean" rule): any later change gets a later ctime.
+ *
+ * What is not reused: anything read through a final symlink, any read or listing that recorded a
+ * skip (cut, refused, unreadable: asked again each scan), and everything of a file once the
+ * catalog changes (a new signed bundle). Entries no scan used are dropped at the end of each scan
+ * (`end`), so the memo holds about one scan's working set.
+ */
+import type { Stats } from 'node:fs';
+
+import type { DirEntry } from './fs.js';
+
+/** A stamp younger than this (ms, against the scan's start) may hide a change in the same tick. */
+export const RACY_MS = 3000;
+
+/** The parts of a stat that change whenever a file's content, type, owner or mode does. */
+export interface Stamp {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  uid: number;
+  mode: number;
+}
+
+interface Kept<T> {
+  stamp: Stamp;
+  value: T;
+  /** The last scan (generation) that used it. */
+  seen: number;
+}
+
+export function stampOf(stats: Stats): Stamp {
+  const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
+  return { dev, ino, size, mtimeMs, ctimeMs, uid, mode };
+}
+
+function sameStamp(kept: Stamp, stats: Stats): boolean {
+  return (
+    kept.ino === stats.ino &&
+    kept.ctimeMs === stats.ctimeMs &&
+    kept.mtimeMs === stats.mtimeMs &&
+    kept.size === stats.size &&
+    kept.dev === stats.dev &&
+    kept.uid === stats.uid &&
+    kept.mode === stats.mode
+  );
+}
+
+/**
+ * One per daemon (or per long-lived caller), handed to every scanMachine call as
+ * `ScanOptions.memo`. Not shared between processes and never written to disk.
+ */
+export class ScanMemo {
+  private generation = 0;
+  private active = false;
+  private startedMs = 0;
+  private catalog: object | null = null;
+  private readonly listings = new Map<string, Kept<readonly DirEntry[]>>();
+  /** Per kind of value, per path. */
+  private readonly files = new Map<string, Map<string, Kept<unknown>>>();
+
+  /**
+   * Starts a scan: `catalog` is the index it matches against (file values made with another are
+   * dropped). False, and nothing changes, while another scan is using the memo.
+   */
+  begin(catalog: object, nowMs = Date.now()): boolean {
+    if (this.active) return false;
+    this.active = true;
+    this.generation++;
+    this.startedMs = nowMs;
+    if (catalog !== this.catalog) this.files.clear();
+    this.catalog = catalog;
+    return true;
+  }
+
+  /** Ends a scan: drops what it did not use. */
+  end(): void {
+    if (!this.active) return;
+    this.active = false;
+    for (const map of [this.listings as Map<string, Kept<unknown>>, ...this.files.values()])
+      for (const [key, kept] of map) if (kept.seen !== this.generation) map.delete(key);
+  }
+
+  /** How many listings and file values are kept (for benchmarks and tests). */
+  get size(): { listings: number; files: number } {
+    let files = 0;
+    for (const map of this.files.values()) files += map.size;
+    return { listings: this.listings.size, files };
+  }
+
+  /** The listing kept for `dir` if the folder (stat, symlinks followed) still has its stamp. */
+  listing(dir: string, stats: Stats): readonly DirEntry[] | undefined {
+    return this.take(this.listings, dir, stats);
+  }
+
+  /** Keeps a complete listing of `dir`, read from the folder whose stat is `stats`. */
+  keepListing(dir: string, stats: Stats, entries: readonly DirEntry[]): void {
+    this.keep(this.listings, dir, stats, entries);
+  }
+
+  /** The value of `kind` kept for the file at `path` if it (lstat) still has its stamp. */
+  file<T>(kind: string, path: string, stats: Stats): T | undefined {
+    const map = this.files.get(kind);
+    return map && (this.take(map, path, stats) as T | undefined);
+  }
+
+  /** Keeps what was made (`kind`) of the text of the file at `path`, read from the file `stats` describes. */
+  keepFile(kind: string, path: string, stats: Stats, value: unknown): void {
+    let map = this.files.get(kind);
+    if (map === undefined) this.files.set(kind, (map = new Map()));
+    this.keep(map, path, stats, value);
+  }
+
+  private take<T>(map: Map<string, Kept<T>>, key: string, stats: Stats): T | undefined {
+    const kept = map.get(key);
+    if (kept === undefined || !sameStamp(kept.stamp, stats)) return undefined;
+    kept.seen = this.generation;
+    return kept.value;
+  }
+
+  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T): void {
+    if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return;
+    map.set(key, { stamp: stampOf(stats), value, seen: this.generation });
+  }
+}

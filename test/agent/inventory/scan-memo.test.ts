@@ -1,0 +1,184 @@
+/**
+ * What the daemon's scans reuse of the scan before (agent/inventory/memo.ts), on a real Claude Code
+ * 2.0.46 from the npm registry in an npm global prefix: the same instances and skips as a scan that
+ * reads everything, and never a stale answer when the owner edits a file in place and sets its
+ * mtime back (only the kernel sets ctime), adds a package, or a new catalog arrives. Also the
+ * scan's realpath by components (fs.ts) against realpath(3) on links, `..`, loops and missing names.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ScanFs } from '../../../agent/inventory/fs.js';
+import { scanMachine, ScanMemo, type ScanOptions, type ScanResult } from '../../../agent/inventory/index.js';
+import { builtinCatalog } from '../../../policies/catalog/index.js';
+import type { ToolInstance } from '../../../policies/inventory.js';
+import { cleanup, npmGlobal as fakeNpmGlobal, npmPackage, scratch, type Tree } from './fixtures.js';
+import { INSTALL_TIMEOUT_MS, npmInstallGlobal } from './real-npm.js';
+
+afterAll(cleanup);
+
+const t = scratch('aigate-memo-');
+const home = t.path('home/alice');
+const prefix = t.path('home/alice/.npm-global');
+const modules = `${prefix}/lib/node_modules`;
+const claudeDir = `${modules}/@anthropic-ai/claude-code`;
+/**
+ * A helper whose bin (named `claude`, so its content is looked at) is, at first, a harmless
+ * script the size of Claude Code's cli.js.
+ */
+const helperCli = `${modules}/team-helper/cli.js`;
+const options: ScanOptions = { homes: [home], paths: [], detectRunning: false };
+
+/** The memo keeps nothing younger than its racy window (3 s): the tree must be older. */
+const RACY_WAIT_MS = 3200;
+
+beforeAll(async () => {
+  npmInstallGlobal(prefix, ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
+  const size = statSync(`${claudeDir}/cli.js`).size;
+  npmPackage(t, 'home/alice/.npm-global/lib/node_modules', 'team-helper', {
+    version: '1.0.0',
+    bin: { claude: 'cli.js' },
+  });
+  writeFileSync(helperCli, Buffer.concat([Buffer.from('#!/usr/bin/env node\n'), Buffer.alloc(size - 20, 0x20)]));
+  await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+}, INSTALL_TIMEOUT_MS + RACY_WAIT_MS);
+
+const brief = (i: ToolInstance) => `${i.toolId} ${i.version ?? 'no version'} ${i.installPath}`;
+const same = (r: ScanResult) => JSON.stringify([r.instances, r.skipped]);
+
+/** Sets a file's mtime back to exactly `mtimeNs` (GNU touch takes @seconds.nanoseconds). */
+function setMtime(file: string, mtimeNs: bigint): void {
+  const seconds = mtimeNs / 1_000_000_000n;
+  const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
+  execFileSync('touch', ['-m', '-d', `@${seconds}.${nanos}`, file]);
+  expect(statSync(file, { bigint: true }).mtimeNs).toBe(mtimeNs);
+}
+
+describe('a scan with the memo of the scan before', () => {
+  const memo = new ScanMemo();
+
+  it('finds what a scan reading everything finds, and keeps listings and manifests for the next', async () => {
+    const fresh = await scanMachine(options);
+    const first = await scanMachine({ ...options, memo });
+    const second = await scanMachine({ ...options, memo });
+    expect(same(first)).toBe(same(fresh));
+    expect(same(second)).toBe(same(fresh));
+    expect(fresh.instances.map(brief)).toEqual([`claude-code 2.0.46 ${realpathSync(claudeDir)}`]);
+    expect(memo.size.listings).toBeGreaterThan(3);
+    expect(memo.size.files).toBeGreaterThan(1);
+  });
+
+  it('sees a manifest edited in place with its size and mtime kept', async () => {
+    const manifest = `${claudeDir}/package.json`;
+    const before = statSync(manifest, { bigint: true });
+    const text = readFileSync(manifest, 'utf8');
+    expect(text).toContain('"version": "2.0.46"');
+    writeFileSync(manifest, text.replace('"version": "2.0.46"', '"version": "2.0.47"'));
+    setMtime(manifest, before.mtimeNs);
+    const after = statSync(manifest, { bigint: true });
+    expect([after.ino, after.size]).toEqual([before.ino, before.size]);
+    const scanned = await scanMachine({ ...options, memo });
+    expect(scanned.instances.map(brief)).toEqual([`claude-code 2.0.47 ${realpathSync(claudeDir)}`]);
+  });
+
+  it('sees a harmless bin overwritten in place with Claude Code, size and mtime kept', async () => {
+    // Known first as nothing, by content (the verdict is cached by contentKey)...
+    expect((await scanMachine({ ...options, memo })).instances.map((i) => i.toolId)).toEqual(['claude-code']);
+    const before = statSync(helperCli, { bigint: true });
+    copyFileSync(`${claudeDir}/cli.js`, helperCli);
+    setMtime(helperCli, before.mtimeNs);
+    expect(statSync(helperCli, { bigint: true }).size).toBe(before.size);
+    // ...then as the Claude Code it now is, with or without a memo.
+    for (const scanned of [await scanMachine({ ...options, memo }), await scanMachine(options)]) {
+      const found = scanned.instances.find((i) => i.installPath === realpathSync(`${modules}/team-helper`));
+      expect(found?.toolId).toBe('claude-code');
+    }
+  });
+
+  it('sees a package added to a folder it listed before', async () => {
+    fakeNpmGlobal(t, 'home/alice/.npm-global', '@openai/codex', { version: '0.111.0', bin: { codex: 'bin/codex.js' } });
+    const scanned = await scanMachine({ ...options, memo });
+    expect(scanned.instances.map((i) => `${i.toolId} ${i.version}`)).toContain('openai-codex-cli 0.111.0');
+  });
+
+  it('makes nothing of a file with the values of another catalog', async () => {
+    const withoutClaude = {
+      ...builtinCatalog,
+      tools: builtinCatalog.tools.filter((tool) => tool.id !== 'claude-code'),
+    };
+    const other = await scanMachine({ ...options, memo, catalog: withoutClaude });
+    expect(other.instances.map((i) => i.toolId)).not.toContain('claude-code');
+    const back = await scanMachine({ ...options, memo });
+    expect(back.instances.map((i) => i.toolId)).toContain('claude-code');
+  });
+
+  it('serves one scan at a time: two at once find the same', async () => {
+    const [a, b] = await Promise.all([scanMachine({ ...options, memo }), scanMachine({ ...options, memo })]);
+    expect(same(a)).toBe(same(b));
+    expect(same(await scanMachine(options))).toBe(same(a));
+  });
+});
+
+describe("the scan's realpath by components", () => {
+  const tree: Tree = scratch('aigate-realpath-');
+  const skips = { add: () => undefined };
+  const paths: string[] = [];
+
+  beforeAll(() => {
+    tree.file('real/lib/node_modules/pkg/cli.js', '');
+    tree.dir('real/other');
+    tree.link('real/bin/pkg', 'real/lib/node_modules/pkg/cli.js');
+    tree.rawLink('abs', tree.path('real/lib'));
+    tree.rawLink('chain1', 'chain2');
+    tree.rawLink('chain2', 'real/bin/pkg');
+    tree.rawLink('real/up', '../real/other/../lib');
+    tree.rawLink('real/dots', './lib/./node_modules');
+    tree.rawLink('real/trailing', 'lib/');
+    tree.rawLink('real/parent', '..');
+    tree.rawLink('dangling', 'nowhere/at/all');
+    tree.rawLink('loop1', 'loop2');
+    tree.rawLink('loop2', 'loop1');
+    tree.rawLink('real/lib/self', '.');
+    const r = tree.root;
+    paths.push(
+      ...[
+        'real/lib/node_modules/pkg/cli.js',
+        'real/bin/pkg',
+        'abs/node_modules/pkg/cli.js',
+        'chain1',
+        'real/up/node_modules',
+        'real/dots/pkg',
+        'real/trailing/node_modules',
+        'real/parent/real/bin/pkg',
+        'real/lib/self/self/node_modules',
+        'dangling',
+        'loop1',
+        'loop1/x',
+        'missing/deeper',
+        'real/lib/node_modules/pkg/cli.js/not-a-dir',
+        'real/../real/bin/pkg',
+        'real/./lib',
+        'real/lib/',
+      ].map((p) => `${r}/${p}`),
+      r,
+      '/',
+      '/proc/self/cwd',
+    );
+  });
+
+  it('gives realpath(3)’s answer for every path (null where it fails)', () => {
+    const fs = new ScanFs(skips, 1000, false);
+    const native = (p: string) => {
+      try {
+        return realpathSync.native(p);
+      } catch {
+        return null;
+      }
+    };
+    // Twice: the second time from the scan's cache, after every parent was resolved.
+    for (let round = 0; round < 2; round++)
+      for (const p of paths) expect({ path: p, real: fs.realpath(p) }).toEqual({ path: p, real: native(p) });
+  });
+});
