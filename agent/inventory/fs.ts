@@ -101,6 +101,12 @@ export class ScanFs {
   private readonly buffer = Buffer.allocUnsafe(CHUNK);
   private readonly realpaths = new Map<string, string | null>();
   private readonly resolved = new Map<string, string | null | undefined>();
+  /**
+   * This scan's complete listings (with a memo, which holds them anyway), by folder as asked, for
+   * resolve; by name once asked for.
+   */
+  private readonly listed = new Map<string, readonly DirEntry[]>();
+  private readonly listedByName = new Map<string, Map<string, DirEntry>>();
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
   /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
@@ -140,7 +146,10 @@ export class ScanFs {
       }
       if (stats === undefined) return null;
       const kept = stats?.isDirectory() ? this.memo.listing(dir, stats) : undefined;
-      if (kept !== undefined) return kept.slice();
+      if (kept !== undefined) {
+        this.listed.set(dir, kept);
+        return kept.slice();
+      }
     } else if (!fs.existsSync(dir) && this.absent(dir)) {
       // Most folders a scan asks for do not exist (it probes every tool's default places):
       // telling so without an exception (existsSync) is several times cheaper.
@@ -173,7 +182,12 @@ export class ScanFs {
         cut = streamed?.cut ?? true;
       }
       // Kept by the stamp of the folder listed (the one the handle holds), only when complete.
-      if (entries !== null && !cut) this.memo?.keepListing(dir, stats, entries);
+      if (entries !== null && !cut && this.memo !== null) {
+        // Copies: the caller may reorder its own.
+        const whole = entries.slice();
+        this.listed.set(dir, whole);
+        this.memo.keepListing(dir, stats, whole);
+      }
       return entries;
     } catch (error) {
       this.fail(dir, error);
@@ -331,19 +345,52 @@ export class ScanFs {
    * root read before, the user's own or a root file anyone may read: nothing more is learned.
    */
   readDerived<T>(kind: string, path: string, maxBytes: number, derive: (text: string) => T): T | undefined {
+    return this.memoized(kind, path, (opened) => {
+      const bytes = this.readView(path, maxBytes, undefined, opened);
+      return bytes === null ? null : { value: derive(decodeText(bytes)) };
+    });
+  }
+
+  /**
+   * What `read` makes of parts of a regular file (as readParts reads them), reused from an
+   * earlier scan while the file keeps its stamp, as readDerived; undefined when the file is
+   * missing or unreadable. `read` must be a pure function of the bytes (no skips of its own:
+   * it returns what the caller records).
+   */
+  readPartsDerived<T>(
+    kind: string,
+    path: string,
+    read: (at: (position: number, length: number) => Buffer, size: number) => T,
+  ): T | undefined {
+    return this.memoized(kind, path, (opened) =>
+      this.withFile(path, (fd, stats) => {
+        opened(stats);
+        return { value: read(partsOf(fd), stats.size) };
+      }),
+    );
+  }
+
+  /**
+   * The memo's frame for readDerived and readPartsDerived: the kept value while the file (lstat)
+   * keeps its stamp, else what `make` gives (told the stat of the file it opened), kept when that
+   * file is the one the path names itself (no final symlink).
+   */
+  private memoized<T>(
+    kind: string,
+    path: string,
+    make: (opened: (stats: fs.Stats) => void) => { value: T } | null,
+  ): T | undefined {
     const before = this.memo === null ? undefined : quietLstat(path);
     if (before?.isFile()) {
       const kept = this.memo!.file<T>(kind, path, before);
       if (kept !== undefined) return kept;
     }
     let read: fs.Stats | undefined;
-    const bytes = this.readView(path, maxBytes, undefined, (stats) => (read = stats));
-    if (bytes === null) return undefined;
-    const value = derive(decodeText(bytes));
-    // Kept only when the file read is the one the path names itself (no final symlink).
+    const made = make((stats) => (read = stats));
+    if (made === null) return undefined;
     if (read !== undefined && before?.isFile() && read.ino === before.ino && read.dev === before.dev)
-      this.memo!.keepFile(kind, path, read, value);
-    return value;
+      this.memo!.keepFile(kind, path, read, made.value);
+    return made.value;
   }
 
   /**
@@ -365,13 +412,7 @@ export class ScanFs {
     path: string,
     read: (at: (position: number, length: number) => Buffer, size: number) => T | null,
   ): T | null {
-    return this.withFile(path, (fd, stats) =>
-      read((position, length) => {
-        const out = Buffer.allocUnsafe(length);
-        const n = fs.readSync(fd, out, 0, length, position);
-        return out.subarray(0, n);
-      }, stats.size),
-    );
+    return this.withFile(path, (fd, stats) => read(partsOf(fd), stats.size));
   }
 
   /**
@@ -580,9 +621,15 @@ export class ScanFs {
       if (typeof realParent !== 'string') {
         real = realParent;
       } else {
-        const candidate = child(realParent, path.slice(parent.length === 1 ? 1 : parent.length + 1));
+        const name = path.slice(parent.length === 1 ? 1 : parent.length + 1);
+        const candidate = child(realParent, name);
         try {
-          real = fs.lstatSync(candidate).isSymbolicLink() ? this.follow(candidate, realParent, links) : candidate;
+          // A name this scan listed needs no lstat of its own: the listing says whether it is a link.
+          const entry = this.listedEntry(parent, name);
+          real =
+            entry?.isSymbolicLink || (entry === undefined && fs.lstatSync(candidate).isSymbolicLink())
+              ? this.follow(candidate, realParent, links)
+              : candidate;
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           real = code === 'ENOENT' || code === 'ENOTDIR' ? null : undefined;
@@ -591,6 +638,18 @@ export class ScanFs {
     }
     this.resolved.set(path, real);
     return real;
+  }
+
+  /** What this scan's complete listing of `dir` (if any) said `name` is. */
+  private listedEntry(dir: string, name: string): DirEntry | undefined {
+    let byName = this.listedByName.get(dir);
+    if (byName === undefined) {
+      const entries = this.listed.get(dir);
+      if (entries === undefined) return undefined;
+      byName = new Map(entries.map((e) => [e.name, e]));
+      this.listedByName.set(dir, byName);
+    }
+    return byName.get(name);
   }
 
   /** The real path a link at `link` (in the real folder `realParent`) leads to, as resolve gives it. */
@@ -676,6 +735,15 @@ function acceptable(accept: Accept, target: Located): boolean {
 export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
   return child.startsWith(parent.endsWith(SEP) ? parent : parent + SEP);
+}
+
+/** `at(position, length)` for readParts: the bytes of `fd` there (fewer past the end). */
+function partsOf(fd: number): (position: number, length: number) => Buffer {
+  return (position, length) => {
+    const out = Buffer.allocUnsafe(length);
+    const n = fs.readSync(fd, out, 0, length, position);
+    return out.subarray(0, n);
+  };
 }
 
 /** lstat or nothing, without recording: the caller goes on to the read, which records. */

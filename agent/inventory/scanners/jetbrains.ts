@@ -162,55 +162,57 @@ function pluginJars(ctx: ScanContext, pluginDir: string, folder: string): string
 
 /** META-INF/plugin.xml of one jar, or null (not there, or unreadable: then recorded as skipped). */
 function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor | null {
-  const text = readZipEntry(ctx, jar, 'META-INF/plugin.xml');
-  if (text === null) return null;
-  const descriptor = parsePluginXml(text);
-  if (!descriptor) ctx.skip(`${jar}!/META-INF/plugin.xml`, 'not an <idea-plugin> descriptor');
-  return descriptor;
+  // What a jar holds is a function of its bytes: the scan's memo keeps it while the jar is unchanged.
+  const read = ctx.fs.readPartsDerived('jetbrains-plugin-xml', jar, (at, size) => {
+    const entry = readZipEntry(jar, 'META-INF/plugin.xml', at, size);
+    if (entry === null || 'problem' in entry) return entry;
+    const descriptor = parsePluginXml(entry.text);
+    return descriptor ?? { problem: [`${jar}!/META-INF/plugin.xml`, 'not an <idea-plugin> descriptor'] as const };
+  });
+  if (read === undefined || read === null) return null;
+  if ('problem' in read) {
+    ctx.skip(...read.problem);
+    return null;
+  }
+  return read;
 }
 
-function readZipEntry(ctx: ScanContext, file: string, name: string): string | null {
-  // One opening of the archive for its tail, central directory, local header and entry.
-  return ctx.fs.readParts(file, (at, size) => {
-    const tailLength = Math.min(size, EOCD_SEARCH);
-    const tail = at(size - tailLength, tailLength);
-    const location = findCentralDirectory(tail, size - tailLength, size);
-    if (typeof location === 'string') {
-      ctx.skip(file, location);
-      return null;
-    }
-    if (location.size > MAX_CENTRAL_DIRECTORY) {
-      ctx.skip(file, `central directory too large (${location.size} bytes)`);
-      return null;
-    }
-    const entries = parseCentralDirectory(at(location.offset, location.size));
-    if (typeof entries === 'string') {
-      ctx.skip(file, entries);
-      return null;
-    }
-    const entry = entries.find((e) => e.name === name);
-    if (!entry) return null;
-    if (entry.uncompressedSize > MAX_DESCRIPTOR || entry.compressedSize > MAX_DESCRIPTOR * 4) {
-      ctx.skip(`${file}!/${name}`, `too large (${entry.uncompressedSize} bytes)`);
-      return null;
-    }
-    const start = localDataOffset(at(entry.localHeaderOffset, 30), entry);
-    if (typeof start === 'string') {
-      ctx.skip(file, start);
-      return null;
-    }
-    const data = at(start, entry.compressedSize);
-    if (data.length < entry.compressedSize) {
-      ctx.skip(`${file}!/${name}`, 'truncated archive');
-      return null;
-    }
-    try {
-      if (entry.method === 0) return decodeText(data);
-      if (entry.method === 8) return decodeText(inflateRawSync(data, { maxOutputLength: MAX_DESCRIPTOR }));
-      ctx.skip(`${file}!/${name}`, `unsupported compression method ${entry.method}`);
-    } catch (error) {
-      ctx.skip(`${file}!/${name}`, `cannot inflate (${error instanceof Error ? error.message : String(error)})`);
-    }
-    return null;
-  });
+/** Why an archive's entry could not be read: the place (the archive, or `archive!/entry`) and the reason. */
+type ZipProblem = { problem: readonly [string, string] };
+
+/**
+ * The text of the entry `name` of the zip archive `file`, read with `at` (one opening of the
+ * archive for its tail, central directory, local header and entry); null when the archive has
+ * no such entry.
+ */
+function readZipEntry(
+  file: string,
+  name: string,
+  at: (position: number, length: number) => Buffer,
+  size: number,
+): { text: string } | ZipProblem | null {
+  const problem = (where: string, reason: string): ZipProblem => ({ problem: [where, reason] });
+  const tailLength = Math.min(size, EOCD_SEARCH);
+  const tail = at(size - tailLength, tailLength);
+  const location = findCentralDirectory(tail, size - tailLength, size);
+  if (typeof location === 'string') return problem(file, location);
+  if (location.size > MAX_CENTRAL_DIRECTORY)
+    return problem(file, `central directory too large (${location.size} bytes)`);
+  const entries = parseCentralDirectory(at(location.offset, location.size));
+  if (typeof entries === 'string') return problem(file, entries);
+  const entry = entries.find((e) => e.name === name);
+  if (!entry) return null;
+  if (entry.uncompressedSize > MAX_DESCRIPTOR || entry.compressedSize > MAX_DESCRIPTOR * 4)
+    return problem(`${file}!/${name}`, `too large (${entry.uncompressedSize} bytes)`);
+  const start = localDataOffset(at(entry.localHeaderOffset, 30), entry);
+  if (typeof start === 'string') return problem(file, start);
+  const data = at(start, entry.compressedSize);
+  if (data.length < entry.compressedSize) return problem(`${file}!/${name}`, 'truncated archive');
+  try {
+    if (entry.method === 0) return { text: decodeText(data) };
+    if (entry.method === 8) return { text: decodeText(inflateRawSync(data, { maxOutputLength: MAX_DESCRIPTOR })) };
+    return problem(`${file}!/${name}`, `unsupported compression method ${entry.method}`);
+  } catch (error) {
+    return problem(`${file}!/${name}`, `cannot inflate (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
