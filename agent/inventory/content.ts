@@ -11,36 +11,22 @@ import { CONTENT_WINDOW_BYTES, type ContentMatch, identifyContent } from '../../
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import type { ScanContext } from './context.js';
 import { child } from './fs.js';
-import { RACY_MS } from './memo.js';
+import { StampCache } from './memo.js';
 
 export type { ContentMatch } from '../../policies/catalog/content.js';
 
 const CACHE_MAX = 20_000;
-const caches = new WeakMap<CatalogIndex, Map<string, ContentMatch | null>>();
+/** Per catalog: the verdict on each file by contentKey (null: no tool). */
+const caches = new WeakMap<CatalogIndex, StampCache<ContentMatch | null>>();
 /** Smaller files cannot hold a marker set worth matching. */
 const MIN_BYTES = 16;
 /** At most this many top-level files of a folder without a manifest are read. */
 const MAX_LOOSE_FILES = 32;
 
-function cacheFor(catalog: CatalogIndex): Map<string, ContentMatch | null> {
+function cacheFor(catalog: CatalogIndex): StampCache<ContentMatch | null> {
   let cache = caches.get(catalog);
-  if (!cache) caches.set(catalog, (cache = new Map()));
+  if (!cache) caches.set(catalog, (cache = new StampCache(CACHE_MAX)));
   return cache;
-}
-
-/**
- * Keeps a verdict unless the file changed too recently for its stamp to tell a later change in
- * the same clock tick (see RACY_MS in memo.ts): such a file is read again next time.
- */
-function remember(
-  cache: Map<string, ContentMatch | null>,
-  key: string,
-  value: ContentMatch | null,
-  stat: fs.Stats,
-): void {
-  if (!(stat.ctimeMs < Date.now() - RACY_MS)) return;
-  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-  cache.set(key, value);
 }
 
 /**
@@ -66,20 +52,26 @@ function windows(at: (position: number, length: number) => Buffer, size: number)
 
 /**
  * The tool a file found by the inventory is, by content, or null. Read through the scan's guarded
- * file access (ctx.fs: regular files only, as root only what the home's owner may show).
+ * file access (ctx.fs: regular files only, as root only what the home's owner may show); the
+ * cache is asked only after those checks passed, with the stat of the very file they held, and a
+ * verdict is kept under the stat of the file its bytes came from: a link swapped between two
+ * looks, or a link to another user's file, never meets a verdict made on another file.
  */
 export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | null {
+  // A cheap first look (by path) passes over folders and tiny files without a recorded skip.
   const stat = ctx.fs.stat(file);
   if (!stat?.isFile() || stat.size < MIN_BYTES) return null;
   const cache = cacheFor(ctx.catalog);
-  const key = contentKey(stat);
-  const cached = cache.get(key);
-  if (cached !== undefined) return cached;
-  const read = ctx.fs.readParts(file, (at, size) => windows(at, size));
-  const match = read ? identifyContent(ctx.catalog, read.head, read.tail) : null;
-  // Cached only when read: an unreadable file is asked again next scan.
-  if (read) remember(cache, key, match, stat);
-  return match;
+  return ctx.fs.readPartsKnown(
+    file,
+    (held) => (held.size < MIN_BYTES ? null : cache.get(contentKey(held))),
+    (at, size, held) => {
+      const read = windows(at, size);
+      const match = identifyContent(ctx.catalog, read.head, read.tail);
+      cache.set(contentKey(held), match, held);
+      return match;
+    },
+  );
 }
 
 /**
@@ -136,8 +128,7 @@ export function fileContent(file: string, catalog: CatalogIndex): FileContent | 
     const stat = fs.fstatSync(fd);
     if (!stat.isFile() || stat.size < MIN_BYTES) return null;
     const cache = cacheFor(catalog);
-    const key = contentKey(stat);
-    let match = cache.get(key);
+    let match = cache.get(contentKey(stat));
     if (match === undefined) {
       const read = windows((position, length) => {
         const out = Buffer.allocUnsafe(length);
@@ -150,7 +141,7 @@ export function fileContent(file: string, catalog: CatalogIndex): FileContent | 
         return out.subarray(0, off);
       }, stat.size);
       match = identifyContent(catalog, read.head, read.tail);
-      remember(cache, key, match, stat);
+      cache.set(contentKey(stat), match, stat);
     }
     return match ? { match, stat } : null;
   } catch {

@@ -78,6 +78,14 @@ const UNPLAIN = /\/\.{0,2}(\/|$)/;
 /** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
 const MAX_LINKS = 40;
 
+/** A resolution by components (ScanFs.resolve): the real path, or null (missing), or undefined (ask realpath(3)), and the links it followed. */
+interface Resolved {
+  real: string | null | undefined;
+  links: number;
+}
+const ASK_REALPATH: Resolved = { real: undefined, links: 0 };
+const ROOT: Resolved = { real: '/', links: 0 };
+
 /**
  * A user's home whose files a root scan reads only when they are the user's own (or
  * world-readable root files) and really lie inside the home or a root-owned system location.
@@ -100,7 +108,7 @@ interface Located {
 export class ScanFs {
   private readonly buffer = Buffer.allocUnsafe(CHUNK);
   private readonly realpaths = new Map<string, string | null>();
-  private readonly resolved = new Map<string, string | null | undefined>();
+  private readonly resolved = new Map<string, Resolved>();
   /**
    * This scan's complete listings (with a memo, which holds them anyway), by folder as asked, for
    * resolve; by name once asked for.
@@ -155,7 +163,17 @@ export class ScanFs {
       // telling so without an exception (existsSync) is several times cheaper.
       return null;
     }
-    if (!this.pathHandles) return this.stream(dir)?.entries ?? null;
+    if (!this.pathHandles) {
+      // Without O_PATH the folder is judged by its path (stat, realpath) before it is listed.
+      const guard = this.asRoot ? this.homeOf(dir) : null;
+      const stats = guard ? this.stat(dir) : null;
+      const refused = guard && stats ? this.refusal(guard, { stats, where: () => this.realpath(dir) }) : null;
+      if (refused) {
+        this.skips.add(dir, refused);
+        return null;
+      }
+      return this.stream(dir)?.entries ?? null;
+    }
     let handle: number;
     try {
       // O_PATH: nothing is opened (a FIFO or device there fails with ENOTDIR, as with opendir).
@@ -169,6 +187,15 @@ export class ScanFs {
       // its entries; else read in bounded steps.
       const pinned = `/proc/self/fd/${handle}`;
       const stats = fs.fstatSync(handle);
+      // As root, a folder of a guarded home is listed on the terms a file is read: the user's
+      // own (or a root folder anyone may read) lying in the home or a system folder. Else a
+      // user's link to a root-only or another user's folder would show root its names.
+      const guard = this.asRoot ? this.homeOf(dir) : null;
+      const refused = guard ? this.refusal(guard, { stats, where: () => fs.readlinkSync(pinned) }) : null;
+      if (refused) {
+        this.skips.add(dir, refused);
+        return null;
+      }
       let entries: DirEntry[] | null;
       let cut: boolean;
       if (this.sizeBoundsEntries(pinned, stats)) {
@@ -371,6 +398,21 @@ export class ScanFs {
   }
 
   /**
+   * readParts with a shortcut, for caches keyed by what a file holds (content.ts): once withFile's
+   * checks pass on the very file held (a refusal is recorded as readParts records it), `known` is
+   * asked with that file's stat, and a value it gives (not undefined) is the answer, the file
+   * unopened. Else `read` reads it, told the same stat: a key is only ever made from the file the
+   * checks passed on and the bytes came from.
+   */
+  readPartsKnown<T>(
+    path: string,
+    known: (stats: fs.Stats) => T | undefined,
+    read: (at: (position: number, length: number) => Buffer, size: number, stats: fs.Stats) => T | null,
+  ): T | null {
+    return this.withFile(path, (fd, stats) => read(partsOf(fd), stats.size, stats), undefined, known);
+  }
+
+  /**
    * The memo's frame for readDerived and readPartsDerived: the kept value while the file (lstat)
    * keeps its stamp, else what `make` gives (told the stat of the file it opened), kept when that
    * file is the one the path names itself (no final symlink).
@@ -428,7 +470,12 @@ export class ScanFs {
    * of the real path, open of that path with O_NOFOLLOW, then the open file's device and inode
    * must be the ones checked.
    */
-  private withFile<T>(path: string, read: (fd: number, stats: fs.Stats) => T | null, accept?: Accept): T | null {
+  private withFile<T>(
+    path: string,
+    read: (fd: number, stats: fs.Stats) => T | null,
+    accept?: Accept,
+    known?: (stats: fs.Stats) => T | undefined,
+  ): T | null {
     const guard = this.asRoot ? this.homeOf(path) : null;
     let holder = -1;
     let fd = -1;
@@ -457,6 +504,8 @@ export class ScanFs {
         this.skips.add(path, refused);
         return null;
       }
+      const answer = known?.(target.stats);
+      if (answer !== undefined) return answer;
       if (holder >= 0) {
         fd = fs.openSync(`/proc/self/fd/${holder}`, REOPEN_FLAGS);
       } else {
@@ -562,6 +611,17 @@ export class ScanFs {
     return ok;
   }
 
+  /**
+   * Whether `path` is locked as enforcement locks what it keeps (enforce/steps.ts `lock`): no
+   * permission bits at all, and, when this scan runs as root, owned by root, which no user can
+   * make. On Windows, where locks are ACLs the mode does not show, every path counts as locked.
+   */
+  isLocked(path: string): boolean {
+    if (process.platform === 'win32') return true;
+    const stats = this.lstat(path);
+    return stats !== null && (stats.mode & 0o7777) === 0 && (!this.asRoot || stats.uid === 0);
+  }
+
   lstat(path: string): fs.Stats | null {
     try {
       return fs.lstatSync(path);
@@ -599,7 +659,7 @@ export class ScanFs {
   realpath(path: string): string | null {
     const cached = this.realpaths.get(path);
     if (cached !== undefined) return cached;
-    let real = this.resolve(path, 0);
+    let real = this.resolve(path, 0).real;
     if (real === undefined) real = this.nativeRealpath(path);
     this.realpaths.set(path, real);
     return real;
@@ -608,36 +668,41 @@ export class ScanFs {
   /**
    * realpath by components, recording nothing (cached for the scan): the real path, null when a
    * component is missing, undefined when realpath(3) must answer (not a plain absolute path, a
-   * link target with `.` or `..` after its leading `..`s, over MAX_LINKS links, any other error).
+   * link target with `.` or `..` after its leading `..`s, more than MAX_LINKS links in all, any
+   * other error); and how many links the whole resolution followed, as the kernel counts them
+   * for ELOOP. `depth`: links being followed above this call (a loop stops there).
    */
-  private resolve(path: string, links: number): string | null | undefined {
-    if (this.resolved.has(path)) return this.resolved.get(path);
-    let real: string | null | undefined;
-    if (SEP !== '/' || !path.startsWith('/') || path.length === 1 || UNPLAIN.test(path)) {
-      real = undefined;
-    } else {
+  private resolve(path: string, depth: number): Resolved {
+    const cached = this.resolved.get(path);
+    if (cached !== undefined) return cached;
+    let out: Resolved = ASK_REALPATH;
+    if (SEP === '/' && path.startsWith('/') && path.length > 1 && !UNPLAIN.test(path)) {
       const parent = dirname(path);
-      const realParent = parent === '/' ? '/' : this.resolve(parent, links);
-      if (typeof realParent !== 'string') {
-        real = realParent;
+      const up = parent === '/' ? ROOT : this.resolve(parent, depth);
+      if (typeof up.real !== 'string') {
+        out = up;
       } else {
         const name = path.slice(parent.length === 1 ? 1 : parent.length + 1);
-        const candidate = child(realParent, name);
+        const candidate = child(up.real, name);
         try {
           // A name this scan listed needs no lstat of its own: the listing says whether it is a link.
           const entry = this.listedEntry(parent, name);
-          real =
-            entry?.isSymbolicLink || (entry === undefined && fs.lstatSync(candidate).isSymbolicLink())
-              ? this.follow(candidate, realParent, links)
-              : candidate;
+          const isLink = entry?.isSymbolicLink || (entry === undefined && fs.lstatSync(candidate).isSymbolicLink());
+          if (!isLink) out = { real: candidate, links: up.links };
+          else {
+            const target = this.follow(candidate, up.real, depth);
+            const links = up.links + 1 + target.links;
+            out = typeof target.real === 'string' && links > MAX_LINKS ? ASK_REALPATH : { real: target.real, links };
+          }
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          real = code === 'ENOENT' || code === 'ENOTDIR' ? null : undefined;
+          out = code === 'ENOENT' || code === 'ENOTDIR' ? { real: null, links: up.links } : ASK_REALPATH;
         }
       }
     }
-    this.resolved.set(path, real);
-    return real;
+    // A result cut short by a loop in progress is not this path's answer for other callers.
+    if (depth < MAX_LINKS) this.resolved.set(path, out);
+    return out;
   }
 
   /** What this scan's complete listing of `dir` (if any) said `name` is. */
@@ -652,9 +717,12 @@ export class ScanFs {
     return byName.get(name);
   }
 
-  /** The real path a link at `link` (in the real folder `realParent`) leads to, as resolve gives it. */
-  private follow(link: string, realParent: string, links: number): string | null | undefined {
-    if (links >= MAX_LINKS) return undefined;
+  /**
+   * Where a link at `link` (in the real folder `realParent`) leads, as resolve gives it, with the
+   * links that resolution followed (the link itself not counted).
+   */
+  private follow(link: string, realParent: string, depth: number): Resolved {
+    if (depth >= MAX_LINKS) return ASK_REALPATH;
     const target = fs.readlinkSync(link);
     // Leading `..`s taken from a real folder are exact; after them the target must be plain.
     let base = target.startsWith('/') ? '/' : realParent;
@@ -663,9 +731,9 @@ export class ScanFs {
       base = dirname(base);
       rest = rest.slice(3);
     }
-    if (rest === '') return base;
+    if (rest === '') return { real: base, links: 0 };
     const next = child(base, rest);
-    return UNPLAIN.test(next) ? undefined : this.resolve(next, links + 1);
+    return UNPLAIN.test(next) ? ASK_REALPATH : this.resolve(next, depth + 1);
   }
 
   private nativeRealpath(path: string): string | null {

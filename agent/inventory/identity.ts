@@ -77,7 +77,15 @@ function uniqueEntries(launchers: readonly string[], dirIdentityOf: IdentityOf):
 /** A kept original launcher or a quarantined install folder of aigate's own (see enforce/stubs.ts). */
 const AIGATE_KEPT = /^\..+\.aigate-(?:orig|quarantine)(?:-\d+)?(?:\.[A-Za-z0-9]+)?$/;
 
-/** Whether any segment of `file` is a launcher original or quarantine aigate keeps. */
-export function isAigateKept(file: string): boolean {
-  return file.includes('.aigate-') && file.split(/[\\/]/).some((segment) => AIGATE_KEPT.test(segment));
+/**
+ * Whether `file` is, or lies in, a launcher original or quarantine aigate keeps: a segment named
+ * as enforce/stubs.ts names them that is also locked as enforcement locks them (`isLocked` of
+ * the path up to that segment; see ScanFs.isLocked). The name alone is not enough: anyone can
+ * name a copy `.claude.aigate-quarantine` to hide it from the scan.
+ */
+export function isAigateKept(file: string, isLocked: (path: string) => boolean): boolean {
+  if (!file.includes('.aigate-')) return false;
+  for (const segment of file.matchAll(/[^\\/]+/g))
+    if (AIGATE_KEPT.test(segment[0]) && isLocked(file.slice(0, segment.index + segment[0].length))) return true;
+  return false;
 }

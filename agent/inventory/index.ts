@@ -75,11 +75,10 @@ async function scanWith(
     found.push(...scanPathBinaries(ctx, found));
   });
   // aigate's own quarantines and kept originals are never an instance or a launcher.
+  const kept = (file: string) => isAigateKept(file, (p) => ctx.fs.isLocked(p));
   const own = found
-    .filter((i) => !isAigateKept(i.installPath))
-    .map((i) =>
-      i.launchers.some(isAigateKept) ? { ...i, launchers: i.launchers.filter((l) => !isAigateKept(l)) } : i,
-    );
+    .filter((i) => !kept(i.installPath))
+    .map((i) => (i.launchers.some(kept) ? { ...i, launchers: i.launchers.filter((l) => !kept(l)) } : i));
   const identity = (follow: boolean) => (file: string) => {
     const stats = follow ? ctx.fs.stat(file) : ctx.fs.lstat(file);
     return stats ? `${stats.dev}:${stats.ino}` : null;

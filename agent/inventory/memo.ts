@@ -15,16 +15,34 @@
  * that read it (git's "racily clean" rule): any later change gets a later ctime.
  *
  * What is not reused: anything read through a final symlink, any read or listing that recorded a
- * skip (cut, refused, unreadable: asked again each scan), and everything of a file once the
- * catalog changes (a new signed bundle). Entries no scan used are dropped at the end of each scan
- * (`end`), so the memo holds about one scan's working set.
+ * skip (cut, refused, unreadable: asked again each scan), everything of a file once the catalog
+ * changes (a new signed bundle), and anything kept longer than MAX_REUSE_MS (writes through a
+ * shared memory mapping leave no stamp). Entries no scan used are dropped at the end of each scan
+ * (`end`), so the memo holds about one scan's working set, and never more than MAX_KEPT.
  */
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 
 import type { DirEntry } from './fs.js';
 
 /** A stamp younger than this (ms, against the scan's start) may hide a change in the same tick. */
 export const RACY_MS = 3000;
+
+/**
+ * The longest an entry is reused (ms), whatever its stamp says: a write through a shared memory
+ * mapping into a page already dirty changes no timestamp (the kernel updates them when a page
+ * first becomes writable), so the file's owner can change bytes under an unchanged stamp. Each
+ * entry gets a limit drawn between half of this and this, so re-reads spread over scans instead
+ * of all falling in one.
+ */
+export const MAX_REUSE_MS = 30 * 60 * 1000;
+
+/** The most a memo holds, in listing entries plus file values: a home full of names costs no more. */
+export const MAX_KEPT = 200_000;
+
+/** When something kept at `nowMs` must be read again (see MAX_REUSE_MS). */
+export function reuseUntil(nowMs: number, random = Math.random()): number {
+  return nowMs + MAX_REUSE_MS * (0.5 + random / 2);
+}
 
 /** The parts of a stat that change whenever a file's content, type, owner or mode does. */
 export interface Stamp {
@@ -42,6 +60,10 @@ interface Kept<T> {
   value: T;
   /** The last scan (generation) that used it. */
   seen: number;
+  /** Not reused by a scan started after this (ms since the epoch; see MAX_REUSE_MS). */
+  until: number;
+  /** What it counts against MAX_KEPT. */
+  cost: number;
 }
 
 export function stampOf(stats: Stats): Stamp {
@@ -73,6 +95,8 @@ export class ScanMemo {
   private readonly listings = new Map<string, Kept<readonly DirEntry[]>>();
   /** Per kind of value, per path. */
   private readonly files = new Map<string, Map<string, Kept<unknown>>>();
+  /** The sum of the kept entries' costs (at most MAX_KEPT). */
+  private kept = 0;
 
   /**
    * Starts a scan: `catalog` is the index it matches against (file values made with another are
@@ -83,7 +107,7 @@ export class ScanMemo {
     this.active = true;
     this.generation++;
     this.startedMs = nowMs;
-    if (catalog !== this.catalog) this.files.clear();
+    if (catalog !== this.catalog) for (const map of this.files.values()) this.drop(map, () => true);
     this.catalog = catalog;
     return true;
   }
@@ -99,15 +123,15 @@ export class ScanMemo {
     if (!this.active) return;
     this.active = false;
     for (const map of [this.listings as Map<string, Kept<unknown>>, ...this.files.values()])
-      for (const [key, kept] of map) if (kept.seen !== this.generation) map.delete(key);
+      this.drop(map, (kept) => kept.seen !== this.generation);
     (globalThis as { gc?: () => void }).gc?.();
   }
 
-  /** How many listings and file values are kept (for benchmarks and tests). */
-  get size(): { listings: number; files: number } {
+  /** How many listings and file values are kept, and their cost against MAX_KEPT (for benchmarks and tests). */
+  get size(): { listings: number; files: number; cost: number } {
     let files = 0;
     for (const map of this.files.values()) files += map.size;
-    return { listings: this.listings.size, files };
+    return { listings: this.listings.size, files, cost: this.kept };
   }
 
   /** The listing kept for `dir` if the folder (stat, symlinks followed) still has its stamp. */
@@ -117,7 +141,7 @@ export class ScanMemo {
 
   /** Keeps a complete listing of `dir`, read from the folder whose stat is `stats`. */
   keepListing(dir: string, stats: Stats, entries: readonly DirEntry[]): void {
-    this.keep(this.listings, dir, stats, entries);
+    this.keep(this.listings, dir, stats, entries, 1 + entries.length);
   }
 
   /** The value of `kind` kept for the file at `path` if it (lstat) still has its stamp. */
@@ -130,18 +154,67 @@ export class ScanMemo {
   keepFile(kind: string, path: string, stats: Stats, value: unknown): void {
     let map = this.files.get(kind);
     if (map === undefined) this.files.set(kind, (map = new Map()));
-    this.keep(map, path, stats, value);
+    this.keep(map, path, stats, value, 1);
   }
 
   private take<T>(map: Map<string, Kept<T>>, key: string, stats: Stats): T | undefined {
     const kept = map.get(key);
-    if (kept === undefined || !sameStamp(kept.stamp, stats)) return undefined;
+    if (kept === undefined || kept.until < this.startedMs || !sameStamp(kept.stamp, stats)) return undefined;
     kept.seen = this.generation;
     return kept.value;
   }
 
-  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T): void {
+  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T, cost: number): void {
     if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return;
-    map.set(key, { stamp: stampOf(stats), value, seen: this.generation });
+    const old = map.get(key);
+    if (this.kept - (old?.cost ?? 0) + cost > MAX_KEPT) return;
+    this.kept += cost - (old?.cost ?? 0);
+    map.set(key, { stamp: stampOf(stats), value, seen: this.generation, until: reuseUntil(this.startedMs), cost });
+  }
+
+  private drop<T>(map: Map<string, Kept<T>>, drops: (kept: Kept<T>) => boolean): void {
+    for (const [key, kept] of map)
+      if (drops(kept)) {
+        map.delete(key);
+        this.kept -= kept.cost;
+      }
+  }
+}
+
+/**
+ * A bounded cache of what was learned from files by their contentKey (content.ts), with the
+ * memo's two rules: nothing learned from a file changed within RACY_MS of the look is kept, and
+ * nothing is given again after its reuseUntil. For the content verdicts, the sentinel's manifest
+ * identities and its SHA-256 hashes, which live as long as the process.
+ */
+export class StampCache<T> {
+  private readonly entries = new Map<string, { value: T; until: number }>();
+
+  constructor(private readonly max: number) {}
+
+  /** The value kept under `key`, or undefined (none, or too old: then dropped). */
+  get(key: string, nowMs = Date.now()): T | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until < nowMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /**
+   * Keeps `value` under `key`, learned from the file `stat` describes (the very file read), unless
+   * that file changed less than RACY_MS ago. The oldest entry goes when the cache is full.
+   */
+  set(key: string, value: T, stat: Stats | BigIntStats, nowMs = Date.now()): void {
+    const ctimeMs = typeof stat.ctimeMs === 'bigint' ? Number(stat.ctimeMs) : stat.ctimeMs;
+    if (!(ctimeMs < nowMs - RACY_MS)) return;
+    if (!this.entries.has(key) && this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, until: reuseUntil(nowMs) });
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 }

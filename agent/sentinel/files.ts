@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 
 import { contentKey, OPEN_FLAGS } from '../inventory/content.js';
+import { StampCache } from '../inventory/memo.js';
 
 /** A regular file's text, at most `maxBytes`; null if absent, special, too large or unreadable. */
 export function readRegularFile(p: string, maxBytes: number): { text: string; stat: fs.Stats } | null {
@@ -35,8 +36,7 @@ export function readRegularFile(p: string, maxBytes: number): { text: string; st
   }
 }
 
-const hashCache = new Map<string, { sha256: string; native: boolean }>();
-const HASH_CACHE_MAX = 10_000;
+const hashCache = new StampCache<{ sha256: string; native: boolean }>(10_000);
 
 /** ELF, Mach-O (32/64-bit, either byte order, universal) and PE (`MZ`) headers: a native executable. */
 function isNativeHeader(head: Buffer): boolean {
@@ -49,8 +49,9 @@ function isNativeHeader(head: Buffer): boolean {
 
 /**
  * SHA-256 (hex) of a regular file, read through one O_NOFOLLOW handle, and whether it starts
- * like a native executable (ELF, Mach-O, PE); cached by dev+ino+size+mtime so a 400 MB native
- * binary is hashed once per change. Null when the path is not a regular file or cannot be read.
+ * like a native executable (ELF, Mach-O, PE); cached by contentKey (StampCache: not when changed
+ * in the last seconds, and read again after a while) so a 400 MB native binary is hashed once per
+ * change. Null when the path is not a regular file or cannot be read.
  */
 export async function sha256File(
   p: string,
@@ -78,8 +79,7 @@ export async function sha256File(
       pos += bytesRead;
     }
     const sha256 = hash.digest('hex');
-    if (hashCache.size >= HASH_CACHE_MAX) hashCache.delete(hashCache.keys().next().value!);
-    hashCache.set(key, { sha256, native });
+    hashCache.set(key, { sha256, native }, stat);
     return { sha256, native, size: Number(stat.size), key };
   } catch {
     return null;

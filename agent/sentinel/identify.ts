@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
 import { identifyNpmPackage, type NpmIdentity, splitPlatformSuffix } from '../../policies/catalog/npm.js';
 import { contentKey, fileContent } from '../inventory/content.js';
+import { StampCache } from '../inventory/memo.js';
 import { npmPackageOf } from '../inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../inventory/parse/package-json.js';
 import { readRegularFile } from './files.js';
@@ -98,7 +99,8 @@ export function scriptArgument(
   return null;
 }
 
-const manifestCache = new Map<string, { key: string; identity: NpmIdentity | null }>();
+/** Per catalog: manifest identities by contentKey and path (the folder's name counts too). */
+const manifestCaches = new WeakMap<CatalogIndex, StampCache<NpmIdentity | null>>();
 
 /** The catalogued package folder at or above `file`'s folder, with its identity. */
 function owningPackage(file: string, catalog: CatalogIndex): { dir: string; identity: NpmIdentity } | null {
@@ -130,15 +132,17 @@ export function isTrustedPackageFolder(dir: string): boolean {
 
 function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | null {
   const manifestPath = path.join(dir, 'package.json');
-  let key: string;
+  let stat: fs.Stats;
   try {
-    key = contentKey(fs.lstatSync(manifestPath, { bigint: true }));
+    stat = fs.lstatSync(manifestPath);
   } catch {
     return null;
   }
   if (!isTrustedPackageFolder(dir)) return null;
-  const cached = manifestCache.get(manifestPath);
-  if (cached && cached.key === key) return cached.identity;
+  let manifestCache = manifestCaches.get(catalog);
+  if (!manifestCache) manifestCaches.set(catalog, (manifestCache = new StampCache(5000)));
+  const cached = manifestCache.get(`${contentKey(stat)}\u0000${manifestPath}`);
+  if (cached !== undefined) return cached;
   const read = readRegularFile(manifestPath, MANIFEST_MAX);
   let identity: NpmIdentity | null = null;
   if (read) {
@@ -156,8 +160,8 @@ function identifyManifest(dir: string, catalog: CatalogIndex): NpmIdentity | nul
       });
     }
   }
-  if (manifestCache.size > 5000) manifestCache.clear();
-  manifestCache.set(manifestPath, { key, identity });
+  // Kept under the stamp of the file read (read.stat), not of the one looked at first.
+  if (read) manifestCache.set(`${contentKey(read.stat)}\u0000${manifestPath}`, identity, read.stat);
   return identity;
 }
 

@@ -92,7 +92,7 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
           if (ctx.fs.isBrokenLink(file)) ctx.skip(file, 'broken symlink');
           continue;
         }
-        if (isAigateKept(file)) continue;
+        if (isAigateKept(file, (p) => ctx.fs.isLocked(p))) continue;
         const stats = ctx.fs.stat(real);
         if (!stats?.isFile()) {
           // A FIFO, socket or device named like a tool: never opened, said why.

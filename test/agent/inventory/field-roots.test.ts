@@ -463,22 +463,23 @@ describe("aigate's own files are never listed", () => {
   it('stubs, kept originals and quarantined installs (issue 13 item 5)', async () => {
     const t = scratch();
     const alice = t.dir('home/alice');
-    // During a ban: the install folder renamed to .x.aigate-quarantine, the launcher a stub, the
-    // original launcher kept beside it (agent/enforce/stubs.ts siblingFor / quarantineFor).
+    // During a ban: the install folder renamed to .x.aigate-quarantine and locked (owner root,
+    // mode 000: enforce/steps.ts lock), the launcher a stub, the original launcher kept beside it
+    // (agent/enforce/stubs.ts siblingFor / quarantineFor).
     npmGlobal(t, 'home/alice/.npm-global', '@anthropic-ai/claude-code', {
       version: '2.1.91',
       bin: { claude: 'cli.js' },
     });
-    renameSync(
-      t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code'),
-      t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine'),
-    );
+    const quarantine = t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine');
+    renameSync(t.path('home/alice/.npm-global/lib/node_modules/@anthropic-ai/claude-code'), quarantine);
+    chmodSync(quarantine, 0);
     renameSync(t.path('home/alice/.npm-global/bin/claude'), t.path('home/alice/.npm-global/bin/.claude.aigate-orig'));
     const stub =
       "#!/bin/sh\n# aigate-stub v1 tool=claude-code kind=block key=0123456789abcdef\n# Put here by the aigate agent under the company's AI tools policy.\nexit 126\n";
     t.file('home/alice/.npm-global/bin/claude', stub, 0o755);
     t.file('home/alice/.local/bin/claude', stub, 0o755);
     const result = await scanMachine({ homes: [alice], ...quiet, paths: [t.path('home/alice/.npm-global/bin')] });
+    chmodSync(quarantine, 0o755);
     expect(result.instances).toEqual([]);
   });
 });

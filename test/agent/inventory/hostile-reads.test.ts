@@ -1,9 +1,10 @@
 /**
  * A scan run as root reads files a hostile user laid out in their home (issue 10): manifests
- * linked to a root-only file, to a device, replaced by a FIFO, hard-linked to a root file. Root
- * must never open a special file, never hang, and never report anything read from a file the
- * user could not read; the user's own legitimate links (pnpm's store, `npm link` to a project
- * folder) keep being followed. Runs as root with a real unprivileged user (CI runs as root).
+ * linked to a root-only file, to a device, replaced by a FIFO, hard-linked to a root file, a link
+ * to a root-only folder. Root must never open a special file, never hang, and never report
+ * anything read from a file or folder the user could not read; the user's own legitimate links
+ * (pnpm's store, `npm link` to a project folder) keep being followed. Runs as root with a real
+ * unprivileged user (CI runs as root).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, lstatSync } from 'node:fs';
@@ -92,6 +93,11 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     t.dir('usr/local/lib/node_modules');
     t.rawLink('usr/local/lib/node_modules/cline', join(home, 'work/cline'));
 
+    // A link to a root-only folder: its names (a project's, here) are not the user's to see.
+    t.json('private/secret-project-falcon/package.json', { name: 'secret-project-falcon', version: '1.0.0' });
+    chmodSync(t.path('private'), 0o700);
+    t.rawLink('home/mallory/.npm-global/lib/node_modules/@leak', t.path('private'));
+
     execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, home]);
     // A hard link keeps the root file's inode (owner root, mode 0600) under the user's path
     // (made after the chown, which would otherwise hand the inode over).
@@ -119,6 +125,9 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
       expect(reasons.get(join(modules(), '@github/copilot/package.json'))).toBe(
         "leads outside the user's home; not read",
       );
+      // A root-only folder is not listed through the user's link: no name in it shows.
+      expect(text).not.toContain('secret-project-falcon');
+      expect(reasons.get(join(modules(), '@leak'))).toBe('a root file the user cannot read; not read');
       // The legitimate links are followed as before.
       expect(summary(result.instances)).toEqual(
         expect.arrayContaining(['claude-code 2.1.50 npm mallory', 'cline 1.0.4 npm mallory']),

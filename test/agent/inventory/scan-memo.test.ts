@@ -141,6 +141,10 @@ describe("the scan's realpath by components", () => {
     tree.rawLink('loop1', 'loop2');
     tree.rawLink('loop2', 'loop1');
     tree.rawLink('real/lib/self', '.');
+    // Chains: 45 links (over the kernel's 40), and 30 + 30 in one path (ELOOP too), 30 alone (fine).
+    for (let i = 1; i <= 45; i++) tree.rawLink(`long${i}`, i === 45 ? 'real/lib' : `long${i + 1}`);
+    for (let i = 1; i <= 30; i++) tree.rawLink(`p${i}`, i === 30 ? 'real/lib' : `p${i + 1}`);
+    for (let i = 1; i <= 30; i++) tree.rawLink(`real/lib/f${i}`, i === 30 ? 'node_modules' : `f${i + 1}`);
     const r = tree.root;
     paths.push(
       ...[
@@ -161,6 +165,13 @@ describe("the scan's realpath by components", () => {
         'real/../real/bin/pkg',
         'real/./lib',
         'real/lib/',
+        'long30/node_modules',
+        'long1/node_modules',
+        'long1',
+        'p1/node_modules',
+        'p1/f1',
+        'p15/f20/pkg',
+        'real/lib/f1/pkg',
       ].map((p) => `${r}/${p}`),
       r,
       '/',
@@ -177,8 +188,12 @@ describe("the scan's realpath by components", () => {
         return null;
       }
     };
-    // Twice: the second time from the scan's cache, after every parent was resolved.
+    // Twice: the second time from the scan's cache, after every parent was resolved; then in the
+    // other order on a fresh scan (the deep end of a chain first), which must not change answers.
     for (let round = 0; round < 2; round++)
       for (const p of paths) expect({ path: p, real: fs.realpath(p) }).toEqual({ path: p, real: native(p) });
+    const reversed = new ScanFs(skips, 1000, false);
+    const deepFirst = [...Array.from({ length: 45 }, (_, i) => `${tree.root}/long${45 - i}`), ...paths.toReversed()];
+    for (const p of deepFirst) expect({ path: p, real: reversed.realpath(p) }).toEqual({ path: p, real: native(p) });
   });
 });

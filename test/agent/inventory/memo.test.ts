@@ -1,0 +1,106 @@
+/**
+ * The rules of the scan memo and of the caches by content key (agent/inventory/memo.ts), on real
+ * files' stats with the clock given: a stamp younger than RACY_MS is not kept, nothing is reused
+ * past its reuse limit (writes through a shared mapping leave the stamp as it was), a changed
+ * stamp is a miss, and a memo never holds more than MAX_KEPT.
+ */
+import { statSync } from 'node:fs';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { DirEntry } from '../../../agent/inventory/fs.js';
+import { MAX_KEPT, MAX_REUSE_MS, RACY_MS, ScanMemo, StampCache } from '../../../agent/inventory/memo.js';
+import { cleanup, scratch } from './fixtures.js';
+
+afterAll(cleanup);
+
+const t = scratch('aigate-memo-rules-');
+const file = t.file('package.json', '{"name":"x","version":"1.0.0"}');
+const dir = t.dir('node_modules');
+const catalog = {};
+const entries: DirEntry[] = [{ name: 'x', isDirectory: true, isSymbolicLink: false, isFile: false }];
+
+/** A scan's clock: `after` ms after the file's last change. */
+const at = (after: number) => statSync(file).ctimeMs + after;
+
+describe('ScanMemo', () => {
+  it('keeps what it may, gives it back while the stamp holds, and forgets what a scan did not use', () => {
+    const memo = new ScanMemo();
+    expect(memo.begin(catalog, at(RACY_MS + 10))).toBe(true);
+    memo.keepFile('kind', file, statSync(file), { made: 1 });
+    memo.keepListing(dir, statSync(dir), entries);
+    memo.end();
+    expect(memo.size).toMatchObject({ listings: 1, files: 1 });
+
+    memo.begin(catalog, at(RACY_MS + 20));
+    expect(memo.file('kind', file, statSync(file))).toEqual({ made: 1 });
+    expect(memo.file('other kind', file, statSync(file))).toBeUndefined();
+    memo.end();
+    // The listing was not used by that scan: gone.
+    expect(memo.size).toMatchObject({ listings: 0, files: 1 });
+  });
+
+  it('keeps nothing changed within RACY_MS of the scan, and serves one scan at a time', () => {
+    const memo = new ScanMemo();
+    memo.begin(catalog, at(RACY_MS - 1));
+    expect(memo.begin(catalog, at(RACY_MS - 1))).toBe(false);
+    memo.keepFile('kind', file, statSync(file), 1);
+    memo.end();
+    expect(memo.size.files).toBe(0);
+  });
+
+  it('misses on a changed stamp, a new catalog, and after the reuse limit', () => {
+    const memo = new ScanMemo();
+    const start = at(RACY_MS + 10);
+    memo.begin(catalog, start);
+    memo.keepFile('kind', file, statSync(file), 1);
+    memo.end();
+    memo.begin({}, start + 1);
+    expect(memo.file('kind', file, statSync(file))).toBeUndefined();
+    memo.keepFile('kind', file, statSync(file), 1);
+    memo.end();
+    const other = statSync(dir);
+    memo.begin(catalog, start + 2);
+    memo.keepFile('kind', file, statSync(file), 1);
+    expect(memo.file('kind', file, other)).toBeUndefined();
+    memo.end();
+    memo.begin(catalog, start + MAX_REUSE_MS / 2 - 1);
+    expect(memo.file('kind', file, statSync(file))).toBe(1);
+    memo.end();
+    memo.begin(catalog, start + 2 + MAX_REUSE_MS + 1);
+    expect(memo.file('kind', file, statSync(file))).toBeUndefined();
+    memo.end();
+  });
+
+  it('holds at most MAX_KEPT listing entries and file values', () => {
+    const memo = new ScanMemo();
+    memo.begin(catalog, at(RACY_MS + 10));
+    const huge = Array.from({ length: MAX_KEPT }, (_, i) => ({ ...entries[0]!, name: `n${i}` }));
+    memo.keepListing(dir, statSync(dir), huge);
+    expect(memo.size.listings).toBe(0);
+    memo.keepListing(dir, statSync(dir), huge.slice(0, MAX_KEPT - 1));
+    memo.keepFile('kind', file, statSync(file), 1);
+    expect(memo.size).toEqual({ listings: 1, files: 0, cost: MAX_KEPT });
+    memo.end();
+  });
+});
+
+describe('StampCache', () => {
+  it('keeps a value learned from a file changed long enough ago, for at most MAX_REUSE_MS', () => {
+    const cache = new StampCache<string>(2);
+    cache.set('young', 'v', statSync(file), at(RACY_MS - 1));
+    expect(cache.get('young', at(RACY_MS))).toBeUndefined();
+    const kept = at(RACY_MS + 1);
+    cache.set('a', 'v', statSync(file), kept);
+    expect(cache.get('a', kept + MAX_REUSE_MS / 2 - 1)).toBe('v');
+    expect(cache.get('a', kept + MAX_REUSE_MS + 1)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('drops the oldest entry when full, and takes bigint stats', () => {
+    const cache = new StampCache<number>(2);
+    const now = at(RACY_MS + 1) + 60_000;
+    for (const key of ['a', 'b', 'c']) cache.set(key, 1, statSync(file, { bigint: true }), now);
+    expect([cache.get('a', now), cache.get('b', now), cache.get('c', now)]).toEqual([undefined, 1, 1]);
+  });
+});
