@@ -59,6 +59,13 @@ export interface ScanContext {
   envValues(home: Home, name: string): string[];
   /** `envValues(home, name)` followed by `fallbacks` (the tool's defaults), without repeats. */
   envDirs(home: Home, name: string, fallbacks: readonly string[]): string[];
+  /**
+   * Whether a folder the user of `home` names (an environment value, a `prefix=` in their
+   * `.npmrc`) may be scanned: an absolute path whose real path lies inside the home. Else false,
+   * recorded as skipped with `source` (what named it): a user cannot point the root agent at a
+   * system folder or another user's.
+   */
+  userChosen(home: Home, dir: string, source: string): boolean;
 }
 
 function hostPlatform(): OsName {
@@ -147,6 +154,7 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
     envFor: (home, name) => userEnv.values(home, name)[0],
     envValues: (home, name) => userEnv.values(home, name),
     envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
+    userChosen: (home, dir, source) => userEnv.insideHome(home, dir, source),
   };
   const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
   return { ctx, skips, budgetExhausted: () => exhausted, finish: () => memo?.end() };
@@ -194,26 +202,30 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
     return entry;
   };
   const checked = new Map<string, boolean>();
+  const insideHome = (home: Home, value: string, source: string): boolean => {
+    if (!path.isAbsolute(value)) return false;
+    const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
+    const key = `${homeReal}\u0000${value}`;
+    let ok = checked.get(key);
+    if (ok === undefined) {
+      const real = ctx.fs.realpath(value);
+      ok = real !== null && isInside(real, homeReal);
+      if (real !== null && !ok) ctx.skip(value, `${source} of ${home.user} leads outside the user's home; not scanned`);
+      checked.set(key, ok);
+    }
+    return ok;
+  };
   return {
+    insideHome,
     values(home: Home, name: string): string[] {
       const own = home.current ? nonEmpty(env[name]) : undefined;
-      const { env: found, homeReal } = load(home);
+      const { env: found } = load(home);
       const out: string[] = own !== undefined ? [own] : [];
       for (const raw of found.get(name) ?? []) {
         if (!path.isAbsolute(raw)) continue;
         // `~/pnpm/` and `~/pnpm` are one folder.
         const value = path.normalize(raw).replace(/(.)[\\/]+$/, '$1');
-        if (out.includes(value)) continue;
-        const key = `${homeReal}\u0000${value}`;
-        let ok = checked.get(key);
-        if (ok === undefined) {
-          const real = ctx.fs.realpath(value);
-          ok = real !== null && isInside(real, homeReal);
-          if (real !== null && !ok)
-            ctx.skip(value, `${name} of ${home.user} leads outside the user's home; not scanned`);
-          checked.set(key, ok);
-        }
-        if (ok) out.push(value);
+        if (!out.includes(value) && insideHome(home, value, name)) out.push(value);
       }
       return out;
     },

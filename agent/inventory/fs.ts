@@ -618,8 +618,38 @@ export class ScanFs {
    */
   isLocked(path: string): boolean {
     if (process.platform === 'win32') return true;
-    const stats = this.lstat(path);
+    const stats = this.pathHandles ? this.walkNoLinks(path) : this.lstat(path);
     return stats !== null && (stats.mode & 0o7777) === 0 && (!this.asRoot || stats.uid === 0);
+  }
+
+  /**
+   * The stat of what `path` names, reached one component at a time from `/`, each held by an
+   * O_PATH handle and looked up through the one before (/proc/self/fd), the last one not
+   * followed; null when a component is missing, a link, or not a folder where one is needed. So
+   * a user who swaps a folder of the path for a link during the walk gets null, never the stat of
+   * whatever the link leads to.
+   */
+  private walkNoLinks(path: string): fs.Stats | null {
+    const names = path.split(SEP).filter((name) => name !== '');
+    if (!path.startsWith(SEP) || names.some((name) => name === '.' || name === '..')) return null;
+    let handle = -1;
+    try {
+      handle = fs.openSync(SEP, O_PATH | O_DIRECTORY);
+      let stats = fs.fstatSync(handle);
+      for (const name of names) {
+        if (!stats.isDirectory()) return null;
+        const next = fs.openSync(`/proc/self/fd/${handle}/${name}`, O_PATH | NOFOLLOW);
+        closeQuietly(handle);
+        handle = next;
+        stats = fs.fstatSync(handle);
+        if (stats.isSymbolicLink()) return null;
+      }
+      return stats;
+    } catch {
+      return null;
+    } finally {
+      if (handle >= 0) closeQuietly(handle);
+    }
   }
 
   lstat(path: string): fs.Stats | null {

@@ -139,8 +139,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
   for (const home of ctx.homes) {
     const h = (...parts: string[]) => path.join(home.dir, ...parts);
     const npmrc = ctx.fs.readText(h('.npmrc'), ctx.limits.maxManifestBytes);
+    // The user's own `.npmrc` is theirs to write: its prefix counts only inside the home.
+    const fromRc = npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir);
     const configured = [
-      npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir),
+      fromRc !== null && ctx.userChosen(home, fromRc, '.npmrc prefix') ? fromRc : null,
       ...ctx.envValues(home, 'NPM_CONFIG_PREFIX'),
       ...ctx.envValues(home, 'npm_config_prefix'),
     ];
@@ -257,15 +259,13 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
     const h = (...parts: string[]) => path.join(home.dir, ...parts);
     const rc = ctx.fs.readText(h('.yarnrc'), ctx.limits.maxManifestBytes);
     const config = rc === null ? { globalFolder: null, prefix: null } : parseYarnrc(rc, home.dir);
+    const chosen = (dir: string | null, source: string) => (dir && ctx.userChosen(home, dir, source) ? [dir] : []);
     const globals = ctx.envDirs(home, 'YARN_GLOBAL_FOLDER', [
-      ...(config.globalFolder && path.isAbsolute(config.globalFolder) ? [config.globalFolder] : []),
+      ...chosen(config.globalFolder, '.yarnrc global-folder'),
       ...ctx.envValues(home, 'XDG_DATA_HOME').map((d) => path.join(d, 'yarn', 'global')),
       ...xdgConfigDirs(ctx, home).map((d) => path.join(d, 'yarn', 'global')),
     ]);
-    const prefixes = ctx.envDirs(home, 'YARN_PREFIX', [
-      ...(config.prefix && path.isAbsolute(config.prefix) ? [config.prefix] : []),
-      h('.yarn'),
-    ]);
+    const prefixes = ctx.envDirs(home, 'YARN_PREFIX', [...chosen(config.prefix, '.yarnrc prefix'), h('.yarn')]);
     const binDirs = prefixes.map((p) => path.join(p, 'bin'));
     for (const global of globals) roots.push({ modules: path.join(global, 'node_modules'), binDirs, home });
   }

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ScanFs } from '../../../agent/inventory/fs.js';
+import { isAigateKept } from '../../../agent/inventory/identity.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { employee } from '../employee.js';
 import { cleanup, npmGlobal, scratch, summary, type Tree } from './fixtures.js';
@@ -48,6 +50,22 @@ describe.skipIf(!isRoot)("names like aigate's own", () => {
     // Mode 000 is the user's to set on their own folder; the owner stays theirs.
     chmodSync(hidden, 0);
     expect(await scan()).toContain('claude-code 2.1.91 npm eve');
+  });
+
+  it('takes no lock seen through a link: a folder swapped for a link mid-scan hides nothing', () => {
+    // What a user's swap gives the check at the wrong moment: their path, a folder of it now a
+    // link to where aigate's real (locked) quarantine lies.
+    const locked = t.dir('home/eve/.npm-global/lib/node_modules/@x/.real.aigate-quarantine');
+    chownSync(locked, 0, 0);
+    chmodSync(locked, 0);
+    t.rawLink('home/eve/w', join(home, '.npm-global'));
+    const fs = new ScanFs({ add: () => undefined }, 1000, true);
+    expect(fs.isLocked(locked)).toBe(true);
+    expect(fs.isLocked(join(home, 'w/lib/node_modules/@x/.real.aigate-quarantine'))).toBe(false);
+    expect(
+      isAigateKept(join(home, 'w/lib/node_modules/@x/.real.aigate-quarantine/cli.js'), (p) => fs.isLocked(p)),
+    ).toBe(false);
+    chmodSync(locked, 0o755);
   });
 
   it('passes over a folder locked as enforcement locks it (root, mode 000), and nothing else', async () => {

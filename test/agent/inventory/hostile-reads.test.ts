@@ -97,6 +97,13 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     t.json('private/secret-project-falcon/package.json', { name: 'secret-project-falcon', version: '1.0.0' });
     chmodSync(t.path('private'), 0o700);
     t.rawLink('home/mallory/.npm-global/lib/node_modules/@leak', t.path('private'));
+    // And the same folder named as the user's npm prefix (their own .npmrc is theirs to write).
+    t.json('private/lib/node_modules/secret-project-zebra/package.json', {
+      name: 'secret-project-zebra',
+      version: '1.0.0',
+      dependencies: { '@anthropic-ai/sdk': '^0.60.0' },
+    });
+    t.file('home/mallory/.npmrc', `prefix=${t.path('private')}\n`);
 
     execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, home]);
     // A hard link keeps the root file's inode (owner root, mode 0600) under the user's path
@@ -127,6 +134,10 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
       );
       // A root-only folder is not listed through the user's link: no name in it shows.
       expect(text).not.toContain('secret-project-falcon');
+      expect(text).not.toContain('secret-project-zebra');
+      expect(reasons.get(t.path('private'))).toBe(
+        ".npmrc prefix of mallory leads outside the user's home; not scanned",
+      );
       expect(reasons.get(join(modules(), '@leak'))).toBe('a root file the user cannot read; not read');
       // The legitimate links are followed as before.
       expect(summary(result.instances)).toEqual(
