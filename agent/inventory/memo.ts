@@ -36,6 +36,9 @@ export const RACY_MS = 3000;
  */
 export const MAX_REUSE_MS = 30 * 60 * 1000;
 
+/** How long the process must have been idle after a scan before the heap is collected (ms; see ScanMemo.end). */
+const IDLE_COLLECT_MS = 1000;
+
 /** The most a memo holds, in listing entries plus file values: a home full of names costs no more. */
 export const MAX_KEPT = 200_000;
 
@@ -97,6 +100,8 @@ export class ScanMemo {
   private readonly files = new Map<string, Map<string, Kept<unknown>>>();
   /** The sum of the kept entries' costs (at most MAX_KEPT). */
   private kept = 0;
+  /** The collection planned after the last scan (see end). */
+  private collect: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Starts a scan: `catalog` is the index it matches against (file values made with another are
@@ -105,6 +110,7 @@ export class ScanMemo {
   begin(catalog: object, nowMs = Date.now()): boolean {
     if (this.active) return false;
     this.active = true;
+    clearTimeout(this.collect);
     this.generation++;
     this.startedMs = nowMs;
     if (catalog !== this.catalog) for (const map of this.files.values()) this.drop(map, () => true);
@@ -114,17 +120,19 @@ export class ScanMemo {
 
   /**
    * Ends a scan: drops what it did not use, then, when node runs with --expose-gc (the shipped
-   * launchers start the agent so), collects the heap at once. A scan's working state lives long
+   * launchers start the agent so), collects the heap once the process has been idle for
+   * IDLE_COLLECT_MS (a scan that starts sooner cancels it). A scan's working state lives long
    * enough to be promoted to V8's old generation, whose garbage V8 would let grow over several
-   * scans before a full collection; one collection per scan (some ms, every few minutes) keeps
-   * the daemon's peak memory at one scan's worth (bench:scan).
+   * scans before a full collection; one collection in the quiet after each scan (tens of ms,
+   * every few minutes) keeps the daemon's peak memory at one scan's worth (bench:scan).
    */
   end(): void {
     if (!this.active) return;
     this.active = false;
     for (const map of [this.listings as Map<string, Kept<unknown>>, ...this.files.values()])
       this.drop(map, (kept) => kept.seen !== this.generation);
-    (globalThis as { gc?: () => void }).gc?.();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) this.collect = setTimeout(gc, IDLE_COLLECT_MS).unref();
   }
 
   /** How many listings and file values are kept, and their cost against MAX_KEPT (for benchmarks and tests). */
