@@ -43,12 +43,12 @@ const IDLE_COLLECT_MS = 1000;
 export const MAX_KEPT = 200_000;
 
 /** When something kept at `nowMs` must be read again (see MAX_REUSE_MS). */
-export function reuseUntil(nowMs: number, random = Math.random()): number {
+function reuseUntil(nowMs: number, random = Math.random()): number {
   return nowMs + MAX_REUSE_MS * (0.5 + random / 2);
 }
 
 /** The parts of a stat that change whenever a file's content, type, owner or mode does. */
-export interface Stamp {
+interface Stamp {
   dev: number;
   ino: number;
   size: number;
@@ -69,7 +69,7 @@ interface Kept<T> {
   cost: number;
 }
 
-export function stampOf(stats: Stats): Stamp {
+function stampOf(stats: Stats): Stamp {
   const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
   return { dev, ino, size, mtimeMs, ctimeMs, uid, mode };
 }
