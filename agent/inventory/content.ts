@@ -58,12 +58,16 @@ function windows(at: (position: number, length: number) => Buffer, size: number)
  * looks, or a link to another user's file, never meets a verdict made on another file.
  */
 export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | null {
-  // A cheap first look (by path) passes over folders and tiny files without a recorded skip.
-  const stat = ctx.fs.stat(file);
-  if (!stat?.isFile() || stat.size < MIN_BYTES) return null;
   const cache = cacheFor(ctx.catalog);
-  return ctx.fs.readPartsKnown(
+  // A daemon's scan takes the verdict of the scan before while the file keeps its stamp (memo.ts).
+  return ctx.fs.readPartsKnownKept(
+    'content',
     file,
+    () => {
+      // A cheap first look (by path) passes over folders and tiny files without a recorded skip.
+      const stat = ctx.fs.stat(file);
+      return stat !== null && stat.isFile() && stat.size >= MIN_BYTES;
+    },
     (held) => (held.size < MIN_BYTES ? null : cache.get(contentKey(held))),
     (at, size, held) => {
       const read = windows(at, size);

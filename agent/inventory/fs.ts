@@ -110,11 +110,10 @@ export class ScanFs {
   private readonly realpaths = new Map<string, string | null>();
   private readonly resolved = new Map<string, Resolved>();
   /**
-   * This scan's complete listings (with a memo, which holds them anyway), by folder as asked, for
-   * resolve; by name once asked for.
+   * This scan's complete listings, by folder as asked, for resolve (a name a listing shows as no
+   * link needs no lstat); by name once asked for (entriesByName).
    */
   private readonly listed = new Map<string, readonly DirEntry[]>();
-  private readonly listedByName = new Map<string, Map<string, DirEntry>>();
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
   /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
@@ -208,12 +207,13 @@ export class ScanFs {
         entries = streamed?.entries ?? null;
         cut = streamed?.cut ?? true;
       }
-      // Kept by the stamp of the folder listed (the one the handle holds), only when complete.
-      if (entries !== null && !cut && this.memo !== null) {
-        // Copies: the caller may reorder its own.
+      // Remembered for this scan (realpath by components), and kept by the stamp of the folder
+      // listed (the one the handle holds), only when complete.
+      if (entries !== null && !cut) {
+        // A copy: the caller may reorder its own.
         const whole = entries.slice();
         this.listed.set(dir, whole);
-        this.memo.keepListing(dir, stats, whole);
+        this.memo?.keepListing(dir, stats, whole);
       }
       return entries;
     } catch (error) {
@@ -347,10 +347,23 @@ export class ScanFs {
 
   /** The first bytes of a file (for headers: METADATA, shims), never more than maxBytes. */
   readHead(path: string, maxBytes: number): Buffer | null {
-    return this.withFile(path, (fd, stats) => {
-      const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
-      const n = fs.readSync(fd, out, 0, out.length, 0);
-      return out.subarray(0, n);
+    return this.withFile(path, (fd, stats) => headOf(fd, stats, maxBytes));
+  }
+
+  /**
+   * What `derive` makes of a file's first bytes (as readHead reads them), reused from an earlier
+   * scan while the file keeps its stamp, as readDerived; undefined when the file is missing or
+   * unreadable. `derive` must be a pure function of the bytes, and its value is never changed.
+   */
+  readHeadDerived<T>(kind: string, path: string, maxBytes: number, derive: (head: Buffer) => T): T | undefined {
+    return this.memoized(kind, path, (opened) => {
+      let made: { value: T } | null = null;
+      this.withFile(path, (fd, stats) => {
+        made = { value: derive(headOf(fd, stats, maxBytes)) };
+        opened(stats);
+        return null;
+      });
+      return made;
     });
   }
 
@@ -410,6 +423,44 @@ export class ScanFs {
     read: (at: (position: number, length: number) => Buffer, size: number, stats: fs.Stats) => T | null,
   ): T | null {
     return this.withFile(path, (fd, stats) => read(partsOf(fd), stats.size, stats), undefined, known);
+  }
+
+  /**
+   * readPartsKnown whose answers are also kept by the memo as `kind` (as readDerived keeps its
+   * values): while the file (lstat) keeps the stamp of the file an answer came from, that answer
+   * again, with no look at the file. Every answer of `known` and `read`, null included, must be a
+   * pure function of the file's bytes (and the catalog). `worth` is asked first when nothing is
+   * kept: false answers null without reading (a cheap look that spares a recorded skip).
+   */
+  readPartsKnownKept<T>(
+    kind: string,
+    path: string,
+    worth: () => boolean,
+    known: (stats: fs.Stats) => T | undefined,
+    read: (at: (position: number, length: number) => Buffer, size: number, stats: fs.Stats) => T | null,
+  ): T | null {
+    const kept = this.memoized(kind, path, (opened) => {
+      if (!worth()) return null;
+      let from: fs.Stats | undefined;
+      const value = this.withFile(
+        path,
+        (fd, stats) => {
+          const answer = read(partsOf(fd), stats.size, stats);
+          from = stats;
+          return answer;
+        },
+        undefined,
+        (stats) => {
+          const answer = known(stats);
+          if (answer !== undefined) from = stats;
+          return answer;
+        },
+      );
+      if (from === undefined) return null;
+      opened(from);
+      return { value };
+    });
+    return kept ?? null;
   }
 
   /**
@@ -737,14 +788,8 @@ export class ScanFs {
 
   /** What this scan's complete listing of `dir` (if any) said `name` is. */
   private listedEntry(dir: string, name: string): DirEntry | undefined {
-    let byName = this.listedByName.get(dir);
-    if (byName === undefined) {
-      const entries = this.listed.get(dir);
-      if (entries === undefined) return undefined;
-      byName = new Map(entries.map((e) => [e.name, e]));
-      this.listedByName.set(dir, byName);
-    }
-    return byName.get(name);
+    const entries = this.listed.get(dir);
+    return entries === undefined ? undefined : entriesByName(entries).get(name);
   }
 
   /**
@@ -833,6 +878,25 @@ function acceptable(accept: Accept, target: Located): boolean {
 export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
   return child.startsWith(parent.endsWith(SEP) ? parent : parent + SEP);
+}
+
+/** The first bytes of the open regular file `fd` (whose stat is `stats`), at most maxBytes. */
+function headOf(fd: number, stats: fs.Stats, maxBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
+  const n = fs.readSync(fd, out, 0, out.length, 0);
+  return out.subarray(0, n);
+}
+
+/**
+ * Per listing (the array, which a memo hands to every scan while the folder keeps its stamp):
+ * its entries by name, made once.
+ */
+const byNameOf = new WeakMap<readonly DirEntry[], Map<string, DirEntry>>();
+
+function entriesByName(entries: readonly DirEntry[]): Map<string, DirEntry> {
+  let byName = byNameOf.get(entries);
+  if (byName === undefined) byNameOf.set(entries, (byName = new Map(entries.map((e) => [e.name, e]))));
+  return byName;
 }
 
 /** `at(position, length)` for readParts: the bytes of `fd` there (fewer past the end). */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 
 import { isInside, type ScanContext } from './context.js';
 import { child } from './fs.js';
-import { shimRunsPackage } from './parse/layouts.js';
+import { MAX_PACKAGE_NAME, shimPackages, shimRunsPackage } from './parse/layouts.js';
 import type { Home } from './users.js';
 
 const WINDOWS_SUFFIXES = ['', '.exe', '.cmd', '.bat', '.ps1', '.bunx'];
@@ -64,6 +64,23 @@ export interface LauncherQuery {
   byNameDirs?: readonly string[];
 }
 
+/**
+ * Whether the script shim at `file` runs `packageName` (shimRunsPackage on its head). What the
+ * head names is kept by a daemon's memo, one value per file whatever package is asked about.
+ */
+function shimRuns(ctx: ScanContext, file: string, packageName: string): boolean {
+  const name = packageName.toLowerCase();
+  if (name.length <= MAX_PACKAGE_NAME && name.split('/').length <= 2) {
+    const named = ctx.fs.readHeadDerived('shim-packages', file, SHIM_HEAD_BYTES, (head) =>
+      shimPackages(head.toString('latin1')),
+    );
+    if (named === undefined) return false;
+    if (named !== null) return named.includes(name);
+  }
+  const head = ctx.fs.readHead(file, SHIM_HEAD_BYTES);
+  return head !== null && shimRunsPackage(head.toString('latin1'), packageName);
+}
+
 export function findLaunchers(ctx: ScanContext, query: LauncherQuery): string[] {
   const found = new Set<string>();
   const names = [...new Set(query.names)];
@@ -81,8 +98,7 @@ export function findLaunchers(ctx: ScanContext, query: LauncherQuery): string[] 
           continue;
         }
         if (query.packageName && real !== null && real === file) {
-          const head = ctx.fs.readHead(file, SHIM_HEAD_BYTES);
-          if (head && shimRunsPackage(head.toString('latin1'), query.packageName)) found.add(file);
+          if (shimRuns(ctx, file, query.packageName)) found.add(file);
         }
       }
     }

@@ -113,7 +113,10 @@ export class ScanMemo {
     clearTimeout(this.collect);
     this.generation++;
     this.startedMs = nowMs;
-    if (catalog !== this.catalog) for (const map of this.files.values()) this.drop(map, () => true);
+    if (catalog !== this.catalog) {
+      for (const map of this.files.values()) this.drop(map, () => true);
+      this.files.clear();
+    }
     this.catalog = catalog;
     return true;
   }
@@ -129,17 +132,20 @@ export class ScanMemo {
   end(): void {
     if (!this.active) return;
     this.active = false;
-    for (const map of [this.listings as Map<string, Kept<unknown>>, ...this.files.values()])
+    this.drop(this.listings, (kept) => kept.seen !== this.generation);
+    for (const [kind, map] of this.files) {
       this.drop(map, (kept) => kept.seen !== this.generation);
+      if (map.size === 0) this.files.delete(kind);
+    }
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) this.collect = setTimeout(gc, IDLE_COLLECT_MS).unref();
   }
 
-  /** How many listings and file values are kept, and their cost against MAX_KEPT (for benchmarks and tests). */
-  get size(): { listings: number; files: number; cost: number } {
+  /** How many listings, file values and kinds of value are kept, and their cost against MAX_KEPT (for benchmarks and tests). */
+  get size(): { listings: number; files: number; kinds: number; cost: number } {
     let files = 0;
     for (const map of this.files.values()) files += map.size;
-    return { listings: this.listings.size, files, cost: this.kept };
+    return { listings: this.listings.size, files, kinds: this.files.size, cost: this.kept };
   }
 
   /** The listing kept for `dir` if the folder (stat, symlinks followed) still has its stamp. */
@@ -160,9 +166,13 @@ export class ScanMemo {
 
   /** Keeps what was made (`kind`) of the text of the file at `path`, read from the file `stats` describes. */
   keepFile(kind: string, path: string, stats: Stats, value: unknown): void {
-    let map = this.files.get(kind);
-    if (map === undefined) this.files.set(kind, (map = new Map()));
-    this.keep(map, path, stats, value, 1);
+    const map = this.files.get(kind);
+    if (map !== undefined) this.keep(map, path, stats, value, 1);
+    else {
+      // A kind's map is made only for an entry kept (end() drops the maps it empties).
+      const made = new Map<string, Kept<unknown>>();
+      if (this.keep(made, path, stats, value, 1)) this.files.set(kind, made);
+    }
   }
 
   private take<T>(map: Map<string, Kept<T>>, key: string, stats: Stats): T | undefined {
@@ -172,12 +182,14 @@ export class ScanMemo {
     return kept.value;
   }
 
-  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T, cost: number): void {
-    if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return;
+  /** Whether it kept `value` (not when racy, or when the memo is full). */
+  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T, cost: number): boolean {
+    if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return false;
     const old = map.get(key);
-    if (this.kept - (old?.cost ?? 0) + cost > MAX_KEPT) return;
+    if (this.kept - (old?.cost ?? 0) + cost > MAX_KEPT) return false;
     this.kept += cost - (old?.cost ?? 0);
     map.set(key, { stamp: stampOf(stats), value, seen: this.generation, until: reuseUntil(this.startedMs), cost });
+    return true;
   }
 
   private drop<T>(map: Map<string, Kept<T>>, drops: (kept: Kept<T>) => boolean): void {

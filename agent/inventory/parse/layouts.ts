@@ -28,6 +28,34 @@ export function shimRunsPackage(script: string, packageName: string): boolean {
   return text.includes(`node_modules/${packageName.toLowerCase()}/`);
 }
 
+/** The longest package name npm accepts (and so the longest shimPackages records). */
+export const MAX_PACKAGE_NAME = 214;
+const MAX_SHIM_PACKAGES = 64;
+
+/**
+ * The package names (lower-cased) a launcher script names as `node_modules/<name>/`, with either
+ * kind of slash: for each mention, the next segment and the next two joined (`@scope/name`), as
+ * long as npm allows a name to be; null when it names more than MAX_SHIM_PACKAGES. For a name of
+ * at most one slash and MAX_PACKAGE_NAME characters, `shimRunsPackage(script, name)` is
+ * `shimPackages(script).includes(name.toLowerCase())`: a value the memo can keep whatever package
+ * it is asked about.
+ */
+export function shimPackages(script: string): string[] | null {
+  const text = script.replace(/\\/g, '/').toLowerCase();
+  const marker = 'node_modules/';
+  const out = new Set<string>();
+  for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, at + 1)) {
+    const start = at + marker.length;
+    const first = text.indexOf('/', start);
+    if (first === -1) break;
+    if (first - start <= MAX_PACKAGE_NAME) out.add(text.slice(start, first));
+    const second = text.indexOf('/', first + 1);
+    if (second !== -1 && second - start <= MAX_PACKAGE_NAME) out.add(text.slice(start, second));
+    if (out.size > MAX_SHIM_PACKAGES) return null;
+  }
+  return [...out];
+}
+
 /** Splits any path into its segments, whichever separator it uses. */
 export function segments(path: string): string[] {
   return path.split(/[\\/]+/).filter((s) => s !== '');

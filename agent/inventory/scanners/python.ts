@@ -153,14 +153,20 @@ function findDist(
       const parsed = parseDistInfoDirName(entry.name);
       if (!parsed || parsed.name !== dist) continue;
       const dir = path.join(sp, entry.name);
-      const head = ctx.fs.readHead(
-        path.join(dir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO'),
-        METADATA_HEAD_BYTES,
-      );
-      return { dir, metadata: head ? parseMetadata(head.toString('utf8')) : null, version: parsed.version };
+      const metadata = readMetadata(ctx, path.join(dir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO'));
+      return { dir, metadata, version: parsed.version };
     }
   }
   return null;
+}
+
+/** A distribution's METADATA (or PKG-INFO) headers; null when unreadable. Kept by a daemon's memo. */
+function readMetadata(ctx: ScanContext, file: string): DistMetadata | null {
+  return (
+    ctx.fs.readHeadDerived('python-metadata', file, METADATA_HEAD_BYTES, (head) =>
+      parseMetadata(head.toString('utf8')),
+    ) ?? null
+  );
 }
 
 function binaryNames(tool: CatalogTool | undefined): string[] {
@@ -176,8 +182,8 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
     const real = ctx.fs.realpath(venv);
     if (!real) continue;
     const metadataPath = path.join(venv, 'pipx_metadata.json');
-    const text = ctx.fs.readText(metadataPath, ctx.limits.maxManifestBytes);
-    const parsed = text === null ? null : parsePipxMetadata(text);
+    const parsed =
+      ctx.fs.readDerived('pipx-metadata', metadataPath, ctx.limits.maxManifestBytes, parsePipxMetadata) ?? null;
     if (parsed && !parsed.ok) ctx.skip(metadataPath, parsed.error);
     const meta = parsed?.ok ? parsed.value : null;
     const dist = meta?.package ?? normalizePyName(entry.name);
@@ -186,7 +192,7 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
     // The dist-info is read only when needed: for an unknown tool's requirements, or a version.
     const found = !tool || !meta || meta.version.version === null ? findDist(ctx, sitePackages, dist) : null;
     let toolId: string;
-    const evidence = [text === null ? venv : metadataPath];
+    const evidence = [parsed === null ? venv : metadataPath];
     if (tool) toolId = tool.id;
     else {
       const sdks = pypiAiSdks(found?.metadata?.requires ?? []);
@@ -232,9 +238,8 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
     if (entry.name.startsWith('.') || entry.isFile) continue;
     const dir = path.join(toolsDir, entry.name);
     const receiptPath = path.join(dir, 'uv-receipt.toml');
-    const text = ctx.fs.readText(receiptPath, ctx.limits.maxManifestBytes);
-    if (text === null) continue;
-    const receipt = parseUvReceipt(text);
+    const receipt = ctx.fs.readDerived('uv-receipt', receiptPath, ctx.limits.maxManifestBytes, parseUvReceipt);
+    if (receipt === undefined) continue;
     if (!receipt.ok) {
       ctx.skip(receiptPath, receipt.error);
       continue;
@@ -298,8 +303,7 @@ function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | n
     if (!tool) continue;
     const distDir = path.join(sitePackages, entry.name);
     const metadataPath = path.join(distDir, parsed.kind === 'dist-info' ? 'METADATA' : 'PKG-INFO');
-    const head = ctx.fs.readHead(metadataPath, METADATA_HEAD_BYTES);
-    const metadata = head ? parseMetadata(head.toString('utf8')) : null;
+    const metadata = readMetadata(ctx, metadataPath);
     const version = metadata?.version.version ? metadata.version : checkVersion(parsed.version, 'dist-info folder');
     // The package's own folder (top_level.txt) is what runs; fall back to the dist-info.
     const topLevel = ctx.fs
@@ -318,17 +322,22 @@ function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | n
       installPath: real,
       launchers: recordLaunchers(ctx, sitePackages, distDir),
       owner: home ? home.user : ctx.users.ownerOf(ctx.fs.stat(real)),
-      evidence: head ? [metadataPath] : [distDir],
+      evidence: metadata ? [metadataPath] : [distDir],
     });
   }
 }
 
 /** pip's RECORD lists the console scripts it wrote (../../../bin/aider); those are the launchers. */
 function recordLaunchers(ctx: ScanContext, sitePackages: string, distDir: string): string[] {
-  const text = ctx.fs.readText(path.join(distDir, 'RECORD'), ctx.limits.maxDatabaseBytes);
-  if (text === null) return [];
+  const scripts = ctx.fs.readDerived(
+    'pip-record-scripts',
+    path.join(distDir, 'RECORD'),
+    ctx.limits.maxDatabaseBytes,
+    (text) => recordScripts(parseRecord(text)),
+  );
+  if (scripts === undefined) return [];
   const out: string[] = [];
-  for (const rel of recordScripts(parseRecord(text))) {
+  for (const rel of scripts) {
     const file = path.resolve(sitePackages, ...rel.split(/[\\/]/));
     const dir = path.dirname(file);
     const name = path.basename(file);

@@ -80,8 +80,27 @@ describe('ScanMemo', () => {
     expect(memo.size.listings).toBe(0);
     memo.keepListing(dir, statSync(dir), huge.slice(0, MAX_KEPT - 1));
     memo.keepFile('kind', file, statSync(file), 1);
-    expect(memo.size).toEqual({ listings: 1, files: 0, cost: MAX_KEPT });
+    expect(memo.size).toEqual({ listings: 1, files: 0, kinds: 0, cost: MAX_KEPT });
     memo.end();
+  });
+
+  it('holds no kind of value it keeps nothing of: refused entries make none, a scan that used none drops it', () => {
+    const memo = new ScanMemo();
+    memo.begin(catalog, at(RACY_MS - 1));
+    for (let i = 0; i < 100; i++) memo.keepFile(`racy ${i}`, file, statSync(file), i);
+    expect(memo.size).toMatchObject({ files: 0, kinds: 0 });
+    memo.end();
+    memo.begin(catalog, at(RACY_MS + 10));
+    for (let i = 0; i < 100; i++) memo.keepFile(`kind ${i}`, file, statSync(file), i);
+    memo.end();
+    expect(memo.size).toMatchObject({ files: 100, kinds: 100 });
+    memo.begin(catalog, at(RACY_MS + 20));
+    expect(memo.file('kind 7', file, statSync(file))).toBe(7);
+    memo.end();
+    expect(memo.size).toMatchObject({ files: 1, kinds: 1 });
+    memo.begin(catalog, at(RACY_MS + 30));
+    memo.end();
+    expect(memo.size).toMatchObject({ files: 0, kinds: 0 });
   });
 });
 

@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { isPersonAccount, parsePasswd } from '../../../agent/host/users.js';
 import { npmAiSdks, pypiAiSdks } from '../../../agent/inventory/ai-sdks.js';
 import { parsePluginXml } from '../../../agent/inventory/parse/jetbrains.js';
-import { npmPackageOf, parseNativeVersionEntry, shimRunsPackage } from '../../../agent/inventory/parse/layouts.js';
+import {
+  npmPackageOf,
+  parseNativeVersionEntry,
+  shimPackages,
+  shimRunsPackage,
+} from '../../../agent/inventory/parse/layouts.js';
 import { isPackageName, parsePackageJson } from '../../../agent/inventory/parse/package-json.js';
 import { bundleInfo, parseBinaryPlist, parsePlist, parseXmlPlist } from '../../../agent/inventory/parse/plist.js';
 import {
@@ -437,7 +442,24 @@ describe('layouts', () => {
     ['exec node "$basedir/node_modules/@anthropic-ai/claude-code/cli.js" "$@"', '@anthropic-ai/claude-code', true],
     ['exec node "$basedir/node_modules/@anthropic-ai/claude-code-helper/cli.js"', '@anthropic-ai/claude-code', false],
     ['"%dp0%\\node_modules\\cline\\cli.js"', 'cline', true],
-  ])('shimRunsPackage(%j, %s)', (text, pkg, expected) => expect(shimRunsPackage(text, pkg)).toBe(expected));
+    ['exec node "$basedir/NODE_MODULES/@Anthropic-AI/Claude-Code/cli.js"', '@anthropic-ai/claude-code', true],
+    ['node_modules/a/b/c/x.js', 'a/b', true],
+    ['node_modules/a/b/c/x.js', 'a', true],
+    ['node_modules/a/b/c/x.js', 'b', false],
+    ['node_modules/node_modules/cline/x.js', 'cline', true],
+    ['node_modules/cline', 'cline', false],
+    ['see node_modules//x', '', true],
+  ])('shimRunsPackage(%j, %s)', (text, pkg, expected) => {
+    expect(shimRunsPackage(text, pkg)).toBe(expected);
+    // What the memo keeps of a shim answers the same for every name of at most one slash.
+    expect(shimPackages(text)?.includes(pkg.toLowerCase())).toBe(expected);
+  });
+  it('shimPackages gives up (null) past 64 names, and records no name longer than npm allows', () => {
+    const many = Array.from({ length: 65 }, (_, i) => `node_modules/p${i}/x`).join(' ');
+    expect(shimPackages(many)).toBeNull();
+    expect(shimPackages(`node_modules/${'n'.repeat(215)}/x`)).toEqual([]);
+    expect(shimPackages(`node_modules/${'n'.repeat(214)}/x`)).toEqual(['n'.repeat(214)]);
+  });
   it.each([
     [
       '/p/lib/node_modules/@anthropic-ai/claude-code/cli.js',

@@ -121,6 +121,54 @@ describe('a scan with the memo of the scan before', () => {
   });
 });
 
+describe('a scan with the memo, on roots that appear and Python metadata edited in place', () => {
+  const u = scratch('aigate-memo-roots-');
+  const bob = u.path('home/bob');
+  const bobOptions: ScanOptions = { homes: [bob], paths: [], detectRunning: false };
+  const metadataRel =
+    'home/bob/.local/share/uv/tools/aider-chat/lib/python3.12/site-packages/aider_chat-0.86.1.dist-info/METADATA';
+  const metadata = u.path(metadataRel);
+  const memo = new ScanMemo();
+
+  beforeAll(async () => {
+    // A uv tool as uv lays it out (uv-receipt.toml, dist-info METADATA); docs.astral.sh/uv/concepts/tools.
+    const tool = 'home/bob/.local/share/uv/tools/aider-chat';
+    u.file(`${tool}/uv-receipt.toml`, '[tool]\nrequirements = [{ name = "aider-chat" }]\n');
+    u.file(`${tool}/pyvenv.cfg`, 'home = /usr/bin\nversion_info = 3.12.10\n');
+    u.file(metadataRel, 'Metadata-Version: 2.4\nName: aider-chat\nVersion: 0.86.1\n\n');
+    u.file('home/bob/.bashrc', 'export EDITOR=vi\n');
+    await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+  }, 2 * RACY_WAIT_MS);
+
+  it('sees METADATA edited in place with its size and mtime kept', async () => {
+    const fresh = await scanMachine(bobOptions);
+    expect(fresh.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['aider 0.86.1']);
+    expect(same(await scanMachine({ ...bobOptions, memo }))).toBe(same(fresh));
+    // The receipt and METADATA are kept (the memo answers for them on this scan)...
+    expect(memo.size.files).toBeGreaterThanOrEqual(2);
+    const before = statSync(metadata, { bigint: true });
+    writeFileSync(metadata, readFileSync(metadata, 'utf8').replace('0.86.1', '0.86.2'));
+    setMtime(metadata, before.mtimeNs);
+    expect(statSync(metadata, { bigint: true }).size).toBe(before.size);
+    const scanned = await scanMachine({ ...bobOptions, memo });
+    expect(scanned.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['aider 0.86.2']);
+  });
+
+  it('finds a root that a scan before found missing from the home (an npx run since)', async () => {
+    expect((await scanMachine({ ...bobOptions, memo })).instances.map((i) => i.toolId)).toEqual(['aider']);
+    npmPackage(u, 'home/bob/.npm/_npx/1f2e3d4c5b6a7980/node_modules', '@openai/codex', {
+      version: '0.111.0',
+      bin: { codex: 'bin/codex.js' },
+    });
+    const scanned = await scanMachine({ ...bobOptions, memo });
+    expect(scanned.instances.map((i) => `${i.toolId} ${i.version}`).sort()).toEqual([
+      'aider 0.86.2',
+      'openai-codex-cli 0.111.0',
+    ]);
+    expect(same(scanned)).toBe(same(await scanMachine(bobOptions)));
+  });
+});
+
 describe("the scan's realpath by components", () => {
   const tree: Tree = scratch('aigate-realpath-');
   const skips = { add: () => undefined };
