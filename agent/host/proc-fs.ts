@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 
 import type { ProcessInfo } from './processes.js';
+import { readFully } from './read-fully.js';
 
 const CMDLINE_MAX = 64 * 1024;
 /**
@@ -24,13 +25,7 @@ const buffer = Buffer.allocUnsafe(CMDLINE_MAX);
 function readProcFile(file: string): Buffer {
   const fd = fs.openSync(file, 'r');
   try {
-    let total = 0;
-    while (total < buffer.length) {
-      const n = fs.readSync(fd, buffer, total, buffer.length - total, null);
-      if (n === 0) break;
-      total += n;
-    }
-    return buffer.subarray(0, total);
+    return readFully(fd, buffer, null);
   } finally {
     fs.closeSync(fd);
   }

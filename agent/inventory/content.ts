@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 
 import { CONTENT_WINDOW_BYTES, type ContentMatch, identifyContent } from '../../policies/catalog/content.js';
 import type { CatalogIndex } from '../../policies/catalog/index.js';
+import { readFully } from '../host/read-fully.js';
 import type { ScanContext } from './context.js';
 import { child } from './fs.js';
 import { StampCache } from './memo.js';
@@ -134,16 +135,7 @@ export function fileContent(file: string, catalog: CatalogIndex): FileContent | 
     const cache = cacheFor(catalog);
     let match = cache.get(contentKey(stat));
     if (match === undefined) {
-      const read = windows((position, length) => {
-        const out = Buffer.allocUnsafe(length);
-        let off = 0;
-        while (off < length) {
-          const n = fs.readSync(fd, out, off, length - off, position + off);
-          if (n === 0) break;
-          off += n;
-        }
-        return out.subarray(0, off);
-      }, stat.size);
+      const read = windows((position, length) => readFully(fd, Buffer.allocUnsafe(length), position), stat.size);
       match = identifyContent(catalog, read.head, read.tail);
       cache.set(contentKey(stat), match, stat);
     }

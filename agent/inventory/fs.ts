@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 
+import { readFully } from '../host/read-fully.js';
 import type { ScanMemo } from './memo.js';
 import { decodeText } from './parse/text.js';
 
@@ -332,14 +333,7 @@ export class ScanFs {
           this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
           return null;
         }
-        const out = Buffer.allocUnsafe(stats.size);
-        let total = 0;
-        while (total < out.length) {
-          const read = fs.readSync(fd, out, total, out.length - total, total);
-          if (read === 0) break;
-          total += read;
-        }
-        return out.subarray(0, total);
+        return readFully(fd, Buffer.allocUnsafe(stats.size), 0);
       },
       accept,
     );
@@ -882,9 +876,7 @@ export function isInside(child: string, parent: string): boolean {
 
 /** The first bytes of the open regular file `fd` (whose stat is `stats`), at most maxBytes. */
 function headOf(fd: number, stats: fs.Stats, maxBytes: number): Buffer {
-  const out = Buffer.allocUnsafe(Math.min(maxBytes, stats.size));
-  const n = fs.readSync(fd, out, 0, out.length, 0);
-  return out.subarray(0, n);
+  return readFully(fd, Buffer.allocUnsafe(Math.min(maxBytes, stats.size)), 0);
 }
 
 /**
@@ -901,11 +893,7 @@ function entriesByName(entries: readonly DirEntry[]): Map<string, DirEntry> {
 
 /** `at(position, length)` for readParts: the bytes of `fd` there (fewer past the end). */
 function partsOf(fd: number): (position: number, length: number) => Buffer {
-  return (position, length) => {
-    const out = Buffer.allocUnsafe(length);
-    const n = fs.readSync(fd, out, 0, length, position);
-    return out.subarray(0, n);
-  };
+  return (position, length) => readFully(fd, Buffer.allocUnsafe(length), position);
 }
 
 /** lstat or nothing, without recording: the caller goes on to the read, which records. */

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 
+import { readFully } from '../host/read-fully.js';
 import { contentKey, OPEN_FLAGS } from '../inventory/content.js';
 import { StampCache } from '../inventory/memo.js';
 
@@ -21,14 +22,7 @@ export function readRegularFile(p: string, maxBytes: number): { text: string; st
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile() || stat.size > maxBytes) return null;
-    const buf = Buffer.alloc(stat.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = fs.readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return { text: buf.subarray(0, off).toString('utf8'), stat };
+    return { text: readFully(fd, Buffer.alloc(stat.size), 0).toString('utf8'), stat };
   } catch {
     return null;
   } finally {
