@@ -61,20 +61,22 @@ function windows(at: (position: number, length: number) => Buffer, size: number)
 export function scanFileContent(ctx: ScanContext, file: string): ContentMatch | null {
   const cache = cacheFor(ctx.catalog);
   // A daemon's scan takes the verdict of the scan before while the file keeps its stamp (memo.ts).
-  return ctx.fs.readPartsKnownKept(
+  return ctx.fs.readPartsDerived(
     'content',
     file,
-    () => {
-      // A cheap first look (by path) passes over folders and tiny files without a recorded skip.
-      const stat = ctx.fs.stat(file);
-      return stat !== null && stat.isFile() && stat.size >= MIN_BYTES;
-    },
-    (held) => (held.size < MIN_BYTES ? null : cache.get(contentKey(held))),
     (at, size, held) => {
       const read = windows(at, size);
       const match = identifyContent(ctx.catalog, read.head, read.tail);
       cache.set(contentKey(held), match, held);
       return match;
+    },
+    {
+      worth: () => {
+        // A cheap first look (by path) passes over folders and tiny files without a recorded skip.
+        const stat = ctx.fs.stat(file);
+        return stat !== null && stat.isFile() && stat.size >= MIN_BYTES;
+      },
+      known: (held) => (held.size < MIN_BYTES ? null : cache.get(contentKey(held))),
     },
   );
 }

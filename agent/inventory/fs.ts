@@ -386,55 +386,26 @@ export class ScanFs {
   }
 
   /**
-   * What `read` makes of parts of a regular file (as readParts reads them), reused from an
-   * earlier scan while the file keeps its stamp, as readDerived; undefined when the file is
-   * missing or unreadable. `read` must be a pure function of the bytes (no skips of its own:
-   * it returns what the caller records).
+   * What `read` makes of parts of a regular file, read through one opening (a zip archive's tail,
+   * its central directory, one entry; a file's first and last bytes): `read` is given
+   * `at(position, length)`, the bytes there (fewer past the end), the file's size in bytes and
+   * the stat of the very file held. Reused from an earlier scan while the file (lstat) keeps the
+   * stamp of the file it was made from, as readDerived; null when the file is missing, unreadable
+   * or refused (recorded). Every value, null included, must be a pure function of the file's
+   * bytes and the catalog: `read` records no skips of its own (it returns what the caller
+   * records). When nothing is kept, `shortcut.worth` is asked first (false answers null without a
+   * look: a cheap check that spares a recorded skip), and, once withFile's checks pass on the file
+   * held, `shortcut.known` with that file's stat: a value it gives (not undefined) is the answer,
+   * the file unopened (caches keyed by what a file holds, content.ts).
    */
   readPartsDerived<T>(
     kind: string,
     path: string,
-    read: (at: (position: number, length: number) => Buffer, size: number) => T,
-  ): T | undefined {
-    return this.memoized(kind, path, (opened) =>
-      this.withFile(path, (fd, stats) => {
-        opened(stats);
-        return { value: read(partsOf(fd), stats.size) };
-      }),
-    );
-  }
-
-  /**
-   * readParts with a shortcut, for caches keyed by what a file holds (content.ts): once withFile's
-   * checks pass on the very file held (a refusal is recorded as readParts records it), `known` is
-   * asked with that file's stat, and a value it gives (not undefined) is the answer, the file
-   * unopened. Else `read` reads it, told the same stat: a key is only ever made from the file the
-   * checks passed on and the bytes came from.
-   */
-  readPartsKnown<T>(
-    path: string,
-    known: (stats: fs.Stats) => T | undefined,
     read: (at: (position: number, length: number) => Buffer, size: number, stats: fs.Stats) => T | null,
-  ): T | null {
-    return this.withFile(path, (fd, stats) => read(partsOf(fd), stats.size, stats), undefined, known);
-  }
-
-  /**
-   * readPartsKnown whose answers are also kept by the memo as `kind` (as readDerived keeps its
-   * values): while the file (lstat) keeps the stamp of the file an answer came from, that answer
-   * again, with no look at the file. Every answer of `known` and `read`, null included, must be a
-   * pure function of the file's bytes (and the catalog). `worth` is asked first when nothing is
-   * kept: false answers null without reading (a cheap look that spares a recorded skip).
-   */
-  readPartsKnownKept<T>(
-    kind: string,
-    path: string,
-    worth: () => boolean,
-    known: (stats: fs.Stats) => T | undefined,
-    read: (at: (position: number, length: number) => Buffer, size: number, stats: fs.Stats) => T | null,
+    shortcut?: { worth: () => boolean; known: (stats: fs.Stats) => T | undefined },
   ): T | null {
     const kept = this.memoized(kind, path, (opened) => {
-      if (!worth()) return null;
+      if (shortcut && !shortcut.worth()) return null;
       let from: fs.Stats | undefined;
       const value = this.withFile(
         path,
@@ -444,11 +415,12 @@ export class ScanFs {
           return answer;
         },
         undefined,
-        (stats) => {
-          const answer = known(stats);
-          if (answer !== undefined) from = stats;
-          return answer;
-        },
+        shortcut &&
+          ((stats) => {
+            const answer = shortcut.known(stats);
+            if (answer !== undefined) from = stats;
+            return answer;
+          }),
       );
       if (from === undefined) return null;
       opened(from);
@@ -487,19 +459,6 @@ export class ScanFs {
   readTextWhere(path: string, maxBytes: number, accept: (real: string) => boolean, refused: string): string | null {
     const bytes = this.readView(path, maxBytes, { accept, refused });
     return bytes === null ? null : decodeText(bytes);
-  }
-
-  /**
-   * Several reads of one regular file through one opening (a zip archive's tail, its central
-   * directory, one entry): `read` is given `at(position, length)`, the bytes there (fewer past
-   * the end), and the file's size in bytes. Null when the file cannot be read (recorded) or
-   * `read` gives null.
-   */
-  readParts<T>(
-    path: string,
-    read: (at: (position: number, length: number) => Buffer, size: number) => T | null,
-  ): T | null {
-    return this.withFile(path, (fd, stats) => read(partsOf(fd), stats.size));
   }
 
   /**
@@ -891,7 +850,7 @@ function entriesByName(entries: readonly DirEntry[]): Map<string, DirEntry> {
   return byName;
 }
 
-/** `at(position, length)` for readParts: the bytes of `fd` there (fewer past the end). */
+/** `at(position, length)` for readPartsDerived: the bytes of `fd` there (fewer past the end). */
 function partsOf(fd: number): (position: number, length: number) => Buffer {
   return (position, length) => readFully(fd, Buffer.allocUnsafe(length), position);
 }

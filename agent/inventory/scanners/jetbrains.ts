@@ -169,7 +169,7 @@ function readDescriptor(ctx: ScanContext, jar: string): PluginDescriptor | null 
     const descriptor = parsePluginXml(entry.text);
     return descriptor ?? { problem: [`${jar}!/META-INF/plugin.xml`, 'not an <idea-plugin> descriptor'] as const };
   });
-  if (read === undefined || read === null) return null;
+  if (read === null) return null;
   if ('problem' in read) {
     ctx.skip(...read.problem);
     return null;
