@@ -598,6 +598,23 @@ export class ScanFs {
     return "leads outside the user's home; not read";
   }
 
+  /**
+   * As root, why the file a link of a guarded home leads to (`real`, its real path, or null when
+   * it leads nowhere) must be neither read nor reported for that home: the terms of refusal, on
+   * the file `real` names (the user's own inside the home, or a root file anyone may read in a
+   * system folder). Null when it may, and for a link in no guarded home. One reason for every
+   * refusal, a missing target included: what root finds beyond a folder the user cannot enter
+   * (another user's, a root-only one) must not show, not even whether a name exists there.
+   */
+  linkTargetRefusal(link: string, real: string | null): string | null {
+    const guard = this.asRoot ? this.homeOf(link) : null;
+    if (guard === null) return null;
+    const stats = real === null ? undefined : quietLstat(real);
+    if (real === null || stats === undefined || this.refusal(guard, { stats, where: () => real }) !== null)
+      return LINK_NOT_FOLLOWED;
+    return null;
+  }
+
   /** Whether `dir` and every folder above it are root's and writable by nobody else (cached). */
   private isSystemDir(dir: string): boolean {
     const cached = this.systemDirs.get(dir);
@@ -849,6 +866,10 @@ function entriesByName(entries: readonly DirEntry[]): Map<string, DirEntry> {
   if (byName === undefined) byNameOf.set(entries, (byName = new Map(entries.map((e) => [e.name, e]))));
   return byName;
 }
+
+/** ScanFs.linkTargetRefusal's one reason. */
+export const LINK_NOT_FOLLOWED =
+  "leads nowhere, or to a file that is not the user's own in the home nor a root file in a system folder; not followed";
 
 /** `at(position, length)` for readPartsDerived: the bytes of `fd` there (fewer past the end). */
 function partsOf(fd: number): (position: number, length: number) => Buffer {

@@ -88,6 +88,14 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
       for (const file of commandFiles(ctx, dir, name)) {
         if (claimed.has(file)) continue;
         const real = ctx.fs.realpath(file);
+        // As root, a link in a user's home leads only where the user's own files are (or to a
+        // system install): another user's or a root-only install is not read or reported for
+        // them, and a missing target gets the same word, so nothing shows of places they cannot see.
+        const refused = ctx.fs.linkTargetRefusal(file, real);
+        if (refused !== null) {
+          ctx.skip(file, refused);
+          continue;
+        }
         if (real === null) {
           if (ctx.fs.isBrokenLink(file)) ctx.skip(file, 'broken symlink');
           continue;

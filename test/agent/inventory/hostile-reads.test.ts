@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { LINK_NOT_FOLLOWED } from '../../../agent/inventory/fs.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { cleanup, npmGlobal, npmPackage, scratch, summary, type Tree } from './fixtures.js';
 
@@ -157,6 +158,53 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
       path: t.path('usr/local/lib/node_modules/cline/package.json'),
       reason: 'a private file reached through a link; not read',
     });
+  });
+
+  it("follows a launcher link of the home only to the user's own files: nothing of another user's or a root-only install shows, not even whether it exists", async () => {
+    // Found by a red-team helper: the PATH pass read a manifest through the real path of a
+    // user's bin link, outside every guarded home. Installs the user cannot reach: a root one
+    // (world-readable files, in a root-only folder) and another user's (uid 65534) private one.
+    npmPackage(t, 'vault/node_modules', '@anthropic-ai/claude-code', {
+      version: SECRET_VERSION,
+      bin: { claude: 'cli.js' },
+    });
+    t.file('vault/node_modules/@anthropic-ai/claude-code/cli.js', `// ${SECRET_MARK}\n`);
+    chmodSync(t.path('vault'), 0o700);
+    npmPackage(t, 'other/private/proj/node_modules', '@openai/codex', {
+      version: SECRET_VERSION,
+      bin: { codex: 'bin/codex.js' },
+    });
+    t.file('other/private/proj/node_modules/@openai/codex/bin/codex.js', '');
+    t.dir('other/private/secret-target-name');
+    t.rawLink('other/private/lnk', t.path('other/private/secret-target-name'));
+    t.file('other/private/secret-target-name/qwen', '');
+    execFileSync('chown', ['-R', '65534:65534', t.path('other')]);
+    chmodSync(t.path('other/private'), 0o700);
+    // The user's links, to those installs and to names that do not exist there.
+    const bin = 'home/mallory/.local/bin';
+    t.rawLink(`${bin}/claude`, t.path('vault/node_modules/@anthropic-ai/claude-code/cli.js'));
+    t.rawLink(`${bin}/codex`, t.path('other/private/proj/node_modules/@openai/codex/bin/codex.js'));
+    t.rawLink(`${bin}/qwen`, t.path('other/private/lnk/qwen'));
+    t.rawLink(`${bin}/gemini`, t.path('other/private/nothing-here'));
+    t.rawLink(`${bin}/opencode`, t.path('vault/nothing-here'));
+    // Control: a link to the user's own install in the home is followed into it.
+    npmPackage(t, 'home/mallory/apps/node_modules', '@sourcegraph/amp', { version: '0.0.1', bin: { amp: 'cli.js' } });
+    t.rawLink(`${bin}/amp`, join(home, 'apps/node_modules/@sourcegraph/amp/cli.js'));
+    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, join(home, '.local'), join(home, 'apps')]);
+
+    const result = await scanMachine({ homes: [home], ...quiet });
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(SECRET_MARK);
+    expect(result.instances.map((i) => i.version)).not.toContain(SECRET_VERSION);
+    for (const hidden of ['vault', 'other/private', 'secret-target-name']) expect(text).not.toContain(t.path(hidden));
+    // One word for an install beyond reach and for a name that is not there.
+    const reasons = new Set(
+      ['claude', 'codex', 'qwen', 'gemini', 'opencode'].map(
+        (name) => result.skipped.find((s) => s.path === join(home, '.local/bin', name))?.reason,
+      ),
+    );
+    expect([...reasons]).toEqual([LINK_NOT_FOLLOWED]);
+    expect(summary(result.instances)).toContain('amp 0.0.1 npm mallory');
   });
 
   it('reads the same files when the link target is the user-readable copy', async () => {
