@@ -599,15 +599,16 @@ export class ScanFs {
   }
 
   /**
-   * As root, why the file a link of a guarded home leads to (`real`, its real path, or null when
-   * it leads nowhere) must be neither read nor reported for that home: the terms of refusal, on
-   * the file `real` names (the user's own inside the home, or a root file anyone may read in a
-   * system folder). Null when it may, and for a link in no guarded home. One reason for every
-   * refusal, a missing target included: what root finds beyond a folder the user cannot enter
-   * (another user's, a root-only one) must not show, not even whether a name exists there.
+   * As root, why what `path` (named in a guarded home: a launcher link, a package folder that
+   * may be a link) really is (`real`, its real path, or null when it leads nowhere) must be
+   * neither read nor reported for that home: the terms of refusal, on the file or folder `real`
+   * names (the user's own inside the home, or a root one anyone may read in a system folder).
+   * Null when it may, and for a path in no guarded home. One reason for every refusal, a missing
+   * target included: what root finds beyond a folder the user cannot enter (another user's, a
+   * root-only one) must not show, not even whether a name exists there.
    */
-  linkTargetRefusal(link: string, real: string | null): string | null {
-    const guard = this.asRoot ? this.homeOf(link) : null;
+  targetRefusal(path: string, real: string | null): string | null {
+    const guard = this.asRoot ? this.homeOf(path) : null;
     if (guard === null) return null;
     const stats = real === null ? undefined : quietLstat(real);
     if (real === null || stats === undefined || this.refusal(guard, { stats, where: () => real }) !== null)
@@ -867,7 +868,7 @@ function entriesByName(entries: readonly DirEntry[]): Map<string, DirEntry> {
   return byName;
 }
 
-/** ScanFs.linkTargetRefusal's one reason. */
+/** ScanFs.targetRefusal's one reason. */
 export const LINK_NOT_FOLLOWED =
   "leads nowhere, or to a file that is not the user's own in the home nor a root file in a system folder; not followed";
 

@@ -183,7 +183,12 @@ export function readPackage(
     real: string,
     version: Parameters<typeof instanceFor>[6],
     extra: Parameters<typeof instanceFor>[7] = {},
-  ) => out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
+  ) => {
+    // Known by its folder alone, the folder must be one the home may show: a user's link to
+    // another user's or a root-only install (whose manifest was refused) is not reported.
+    if (ctx.fs.targetRefusal(dir, real) === null)
+      out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
+  };
   if (look === undefined) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {

@@ -91,7 +91,7 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
         // As root, a link in a user's home leads only where the user's own files are (or to a
         // system install): another user's or a root-only install is not read or reported for
         // them, and a missing target gets the same word, so nothing shows of places they cannot see.
-        const refused = ctx.fs.linkTargetRefusal(file, real);
+        const refused = ctx.fs.targetRefusal(file, real);
         if (refused !== null) {
           ctx.skip(file, refused);
           continue;
@@ -167,7 +167,10 @@ function knownLayout(
     }
   }
   for (const pkg of packages) {
-    if (!(tool.detect.npm ?? []).includes(pkg.name) || !ctx.fs.isDirectory(pkg.dir)) continue;
+    if (!(tool.detect.npm ?? []).includes(pkg.name)) continue;
+    // A folder the shim's text names may be a user's link out of the home: followed on the
+    // terms of the launcher link above, and passed over in silence whether it exists or not.
+    if (ctx.fs.targetRefusal(pkg.dir, ctx.fs.realpath(pkg.dir)) !== null || !ctx.fs.isDirectory(pkg.dir)) continue;
     const out: ToolInstance[] = [];
     readPackage(ctx, { modules: path.dirname(pkg.dir), binDirs: [path.dirname(file)], home }, pkg.name, pkg.dir, out);
     for (const instance of out)

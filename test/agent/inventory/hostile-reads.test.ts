@@ -187,10 +187,32 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     t.rawLink(`${bin}/qwen`, t.path('other/private/lnk/qwen'));
     t.rawLink(`${bin}/gemini`, t.path('other/private/nothing-here'));
     t.rawLink(`${bin}/opencode`, t.path('vault/nothing-here'));
+    // A shim script of the user's own, whose node_modules beside it is a link to the root-only
+    // install, and the same shim whose link leads nowhere: the same outcome (a bare command).
+    const shim = '#!/bin/sh\nexec node "$(dirname "$0")/node_modules/@anthropic-ai/claude-code/cli.js" "$@"\n';
+    t.file('home/mallory/.cargo/bin/claude', shim, 0o755);
+    t.rawLink('home/mallory/.cargo/bin/node_modules', t.path('vault/node_modules'));
+    t.file('home/mallory/go/bin/claude', shim, 0o755);
+    t.rawLink('home/mallory/go/bin/node_modules', t.path('vault/nowhere'));
+    // A global package folder that is a link to the root-only install.
+    npmPackage(t, 'vault/node_modules', '@charmland/crush', { version: SECRET_VERSION, bin: { crush: 'cli.js' } });
+    t.rawLink(
+      'home/mallory/.npm-global/lib/node_modules/@charmland/crush',
+      t.path('vault/node_modules/@charmland/crush'),
+    );
     // Control: a link to the user's own install in the home is followed into it.
     npmPackage(t, 'home/mallory/apps/node_modules', '@sourcegraph/amp', { version: '0.0.1', bin: { amp: 'cli.js' } });
     t.rawLink(`${bin}/amp`, join(home, 'apps/node_modules/@sourcegraph/amp/cli.js'));
-    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, join(home, '.local'), join(home, 'apps')]);
+    execFileSync('chown', [
+      '-R',
+      '-h',
+      `${uid}:${gid}`,
+      join(home, '.local'),
+      join(home, 'apps'),
+      join(home, '.cargo'),
+      join(home, 'go'),
+    ]);
+    execFileSync('chown', ['-h', `${uid}:${gid}`, join(modules(), '@charmland'), join(modules(), '@charmland/crush')]);
 
     const result = await scanMachine({ homes: [home], ...quiet });
     const text = JSON.stringify(result);
@@ -205,6 +227,13 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     );
     expect([...reasons]).toEqual([LINK_NOT_FOLLOWED]);
     expect(summary(result.instances)).toContain('amp 0.0.1 npm mallory');
+    const shims = ['.cargo/bin/claude', 'go/bin/claude'].map((rel) =>
+      result.instances.find((i) => i.launchers.includes(join(home, rel))),
+    );
+    expect(shims.map((i) => i && `${i.channel} ${i.installPath}`)).toEqual([
+      `binary ${join(home, '.cargo/bin/claude')}`,
+      `binary ${join(home, 'go/bin/claude')}`,
+    ]);
   });
 
   it('reads the same files when the link target is the user-readable copy', async () => {
