@@ -599,6 +599,16 @@ export class ScanFs {
   }
 
   /**
+   * The real path of `path` as its guarded home may show it: null, as for a path that leads
+   * nowhere, when what it really is fails targetRefusal (the same as realpath outside guarded
+   * homes). For the install paths the scanners report for a home.
+   */
+  shownRealpath(path: string): string | null {
+    const real = this.realpath(path);
+    return real !== null && this.targetRefusal(path, real) === null ? real : null;
+  }
+
+  /**
    * As root, why what `path` (named in a guarded home: a launcher link, a package folder that
    * may be a link) really is (`real`, its real path, or null when it leads nowhere) must be
    * neither read nor reported for that home: the terms of refusal, on the file or folder `real`

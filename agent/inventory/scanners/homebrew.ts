@@ -31,7 +31,7 @@ export async function scanHomebrew(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   const seen = new Set<string>();
   for (const prefix of brewPrefixes(ctx)) {
-    const real = ctx.fs.realpath(prefix);
+    const real = ctx.fs.shownRealpath(prefix);
     if (real === null || seen.has(real)) continue;
     seen.add(real);
     if (ctx.expired(prefix)) break;
@@ -77,7 +77,7 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
         (tap ? ctx.catalog.bySignature('brewFormulae', `${tap}/${formula.name}`) : undefined) ??
         (tap === null || tap === 'homebrew/core' ? core : undefined);
       if (!tool) continue;
-      const real = ctx.fs.realpath(kegDir);
+      const real = ctx.fs.shownRealpath(kegDir);
       if (!real) continue;
       const kegBins = (ctx.fs.list(path.join(kegDir, 'bin')) ?? []).map((e) => e.name);
       out.push({
@@ -120,7 +120,7 @@ function scanCaskroom(ctx: ScanContext, prefix: string, home: Home | null, out: 
     for (const version of ctx.fs.list(caskDir) ?? []) {
       if (version.name.startsWith('.')) continue;
       const versionDir = path.join(caskDir, version.name);
-      const real = ctx.fs.realpath(versionDir);
+      const real = ctx.fs.shownRealpath(versionDir);
       if (!real || !ctx.fs.isDirectory(real)) continue;
       const payload = (ctx.fs.list(versionDir) ?? []).map((e) => e.name);
       out.push({

@@ -122,7 +122,7 @@ function scanPlugins(ctx: ScanContext, home: Home, product: string, pluginsDir: 
     const tool: CatalogTool | undefined =
       (descriptor?.id ? ctx.catalog.bySignature('jetbrainsPlugins', descriptor.id) : undefined) ?? byFolder;
     if (!tool) continue;
-    const real = ctx.fs.realpath(pluginPath);
+    const real = ctx.fs.shownRealpath(pluginPath);
     if (!real) continue;
     const version = descriptor
       ? checkVersion(descriptor.version ?? undefined, 'plugin.xml')

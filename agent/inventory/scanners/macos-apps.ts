@@ -50,7 +50,7 @@ function readApp(ctx: ScanContext, app: string, name: string, home: Home | null)
     }
   }
   if (!tool) return null;
-  const real = ctx.fs.realpath(app);
+  const real = ctx.fs.shownRealpath(app);
   if (!real) return null;
   return {
     toolId: tool.id,

@@ -39,7 +39,7 @@ function versionsIn(ctx: ScanContext, tool: CatalogTool, home: Home, dir: string
     const version = parseNativeVersionEntry(entry.name);
     if (version === null) continue;
     const entryPath = path.join(dir, entry.name);
-    const real = ctx.fs.realpath(entryPath);
+    const real = ctx.fs.shownRealpath(entryPath);
     if (real === null) continue;
     found.push({
       toolId: tool.id,

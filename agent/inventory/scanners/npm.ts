@@ -177,22 +177,21 @@ export function readPackage(
     ctx.limits.maxManifestBytes,
     (text) => (byFolder || worthParsing(ctx, text) || namesToolBin(ctx, text) ? parsePackageJson(text) : null),
   );
-  /** A tool instance known without a usable manifest (no bins from it; `version` says why none). */
+  /**
+   * A tool instance known without a usable manifest (no bins from it; `version` says why none),
+   * at `real`: the folder's real path as the home may show it (shownRealpath), since nothing
+   * read in it vouches for where it lies.
+   */
   const reportBare = (
     toolId: string,
     real: string,
     version: Parameters<typeof instanceFor>[6],
     extra: Parameters<typeof instanceFor>[7] = {},
-  ) => {
-    // Known by its folder alone, the folder must be one the home may show: a user's link to
-    // another user's or a root-only install (whose manifest was refused) is not reported.
-    if (ctx.fs.targetRefusal(dir, real) === null)
-      out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
-  };
+  ) => out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
   if (look === undefined) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
-      const real = ctx.fs.realpath(dir);
+      const real = ctx.fs.shownRealpath(dir);
       if (real)
         reportBare(byFolder.tool.id, real, { version: null, versionError: 'package.json is missing or unreadable' });
     } else if (ctx.fs.isBrokenLink(dir)) {
@@ -200,7 +199,7 @@ export function readPackage(
     } else if (ctx.fs.isDirectory(dir)) {
       // No manifest (deleted to hide the copy): its top-level scripts say what it is.
       const found = byEntryContent(ctx, dir, null);
-      const real = found && ctx.fs.realpath(dir);
+      const real = found && ctx.fs.shownRealpath(dir);
       if (found && real)
         reportBare(
           found.match.tool.id,
@@ -217,7 +216,7 @@ export function readPackage(
   const parsed = look;
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
-      const real = ctx.fs.realpath(dir);
+      const real = ctx.fs.shownRealpath(dir);
       if (real) reportBare(byFolder.tool.id, real, { version: null, versionError: `package.json: ${parsed.error}` });
     } else {
       ctx.skip(manifestPath, parsed.error);

@@ -170,7 +170,7 @@ function knownLayout(
     if (!(tool.detect.npm ?? []).includes(pkg.name)) continue;
     // A folder the shim's text names may be a user's link out of the home: followed on the
     // terms of the launcher link above, and passed over in silence whether it exists or not.
-    if (ctx.fs.targetRefusal(pkg.dir, ctx.fs.realpath(pkg.dir)) !== null || !ctx.fs.isDirectory(pkg.dir)) continue;
+    if (ctx.fs.shownRealpath(pkg.dir) === null || !ctx.fs.isDirectory(pkg.dir)) continue;
     const out: ToolInstance[] = [];
     readPackage(ctx, { modules: path.dirname(pkg.dir), binDirs: [path.dirname(file)], home }, pkg.name, pkg.dir, out);
     for (const instance of out)

@@ -179,7 +179,7 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
   for (const entry of venvs) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
     const venv = path.join(venvsDir, entry.name);
-    const real = ctx.fs.realpath(venv);
+    const real = ctx.fs.shownRealpath(venv);
     if (!real) continue;
     const metadataPath = path.join(venv, 'pipx_metadata.json');
     const parsed =
@@ -256,7 +256,7 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
       toolId = `unknown:uv:${dist}`;
       evidence.push(path.join(found!.dir, 'METADATA'), ...sdks.map((sdk) => `requires ${sdk}`));
     }
-    const real = ctx.fs.realpath(dir);
+    const real = ctx.fs.shownRealpath(dir);
     if (!real) continue;
     const version = found?.metadata?.version.version
       ? found.metadata.version
@@ -313,7 +313,7 @@ function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | n
       ?.trim();
     const packageDir =
       topLevel && ctx.fs.isDirectory(path.join(sitePackages, topLevel)) ? path.join(sitePackages, topLevel) : distDir;
-    const real = ctx.fs.realpath(packageDir);
+    const real = ctx.fs.shownRealpath(packageDir);
     if (!real) continue;
     out.push({
       toolId: tool.id,

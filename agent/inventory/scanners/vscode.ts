@@ -140,7 +140,7 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
     const lower = name.toLowerCase();
     if (obsolete.has(lower)) continue;
     if (installed && !installed.folders.has(lower) && !installed.ids.has(`${folder.id}@${folder.version}`)) continue;
-    const real = ctx.fs.realpath(extDir);
+    const real = ctx.fs.shownRealpath(extDir);
     if (!real || !ctx.fs.isDirectory(real)) continue;
     if (path.dirname(extDir) !== dir && !isInside(real, homeReal)) {
       ctx.skip(extDir, "a profile's extension outside the user's home; not read");

@@ -200,6 +200,11 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
       'home/mallory/.npm-global/lib/node_modules/@charmland/crush',
       t.path('vault/node_modules/@charmland/crush'),
     );
+    // Native installer versions that are links to the root-only folder, to a file there and
+    // to nothing there: no version is reported for either.
+    t.file('vault/claude-2.0.1', `#!/bin/sh\n# ${SECRET_MARK}\n`, 0o755);
+    t.rawLink('home/mallory/.local/share/claude/versions/2.0.1', t.path('vault/claude-2.0.1'));
+    t.rawLink('home/mallory/.local/share/claude/versions/2.0.2', t.path('vault/claude-2.0.2'));
     // Control: a link to the user's own install in the home is followed into it.
     npmPackage(t, 'home/mallory/apps/node_modules', '@sourcegraph/amp', { version: '0.0.1', bin: { amp: 'cli.js' } });
     t.rawLink(`${bin}/amp`, join(home, 'apps/node_modules/@sourcegraph/amp/cli.js'));
@@ -227,6 +232,8 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     );
     expect([...reasons]).toEqual([LINK_NOT_FOLLOWED]);
     expect(summary(result.instances)).toContain('amp 0.0.1 npm mallory');
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.1']));
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.2']));
     const shims = ['.cargo/bin/claude', 'go/bin/claude'].map((rel) =>
       result.instances.find((i) => i.launchers.includes(join(home, rel))),
     );
