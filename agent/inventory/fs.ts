@@ -716,13 +716,16 @@ export class ScanFs {
    * absolute path is resolved from its parent's real path (cached) with one lstat of its last
    * name (and a readlink when that is a link: an npm bin link costs one call, not one per
    * component as in realpath(3)). Anything else, and every failure but a missing file, goes to
-   * realpath(3), so that what is recorded is the system's word on the path asked for.
+   * realpath(3), so that what is recorded is the system's word on the path asked for; except, as
+   * root, for a path in a guarded home, which then leads nowhere (see below).
    */
   realpath(path: string): string | null {
     const cached = this.realpaths.get(path);
     if (cached !== undefined) return cached;
     let real = this.resolve(path, 0).real;
-    if (real === undefined) real = this.nativeRealpath(path);
+    // realpath(3) walks as root through folders the user may not enter (a link's `x/../..` comes
+    // back out only if `x` exists there): in a guarded home such a path leads nowhere.
+    if (real === undefined) real = this.asRoot && this.homeOf(path) !== null ? null : this.nativeRealpath(path);
     this.realpaths.set(path, real);
     return real;
   }

@@ -205,6 +205,18 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     t.file('vault/claude-2.0.1', `#!/bin/sh\n# ${SECRET_MARK}\n`, 0o755);
     t.rawLink('home/mallory/.local/share/claude/versions/2.0.1', t.path('vault/claude-2.0.1'));
     t.rawLink('home/mallory/.local/share/claude/versions/2.0.2', t.path('vault/claude-2.0.2'));
+    // Links that pass through the root-only folder and come back into the home (`name/../..`,
+    // which resolves only if `name` exists there): they lead nowhere, whether it exists or not.
+    for (const [version, via] of [
+      ['2.0.3', 'node_modules'],
+      ['2.0.4', 'no-such-name'],
+    ] as const) {
+      t.file(`home/mallory/apps/claude-${version}`, '#!/bin/sh\n', 0o755);
+      t.rawLink(
+        `home/mallory/.local/share/claude/versions/${version}`,
+        `${t.path('vault')}/${via}/../../home/mallory/apps/claude-${version}`,
+      );
+    }
     // Control: a link to the user's own install in the home is followed into it.
     npmPackage(t, 'home/mallory/apps/node_modules', '@sourcegraph/amp', { version: '0.0.1', bin: { amp: 'cli.js' } });
     t.rawLink(`${bin}/amp`, join(home, 'apps/node_modules/@sourcegraph/amp/cli.js'));
@@ -234,6 +246,8 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(summary(result.instances)).toContain('amp 0.0.1 npm mallory');
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.1']));
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.2']));
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.3']));
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.4']));
     const shims = ['.cargo/bin/claude', 'go/bin/claude'].map((rel) =>
       result.instances.find((i) => i.launchers.includes(join(home, rel))),
     );
