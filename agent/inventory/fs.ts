@@ -599,6 +599,16 @@ export class ScanFs {
   }
 
   /**
+   * As root, whether `path`, read out of a file that lies at `from` (a uv receipt's entry point,
+   * a RECORD line), lies as written inside the guarded home `from` is in: a scanner looks nowhere
+   * else for it, so nothing shows of places the user cannot enter. True outside guarded homes.
+   */
+  insideHomeOf(from: string, path: string): boolean {
+    const guard = this.asRoot ? this.homeOf(from) : null;
+    return guard === null || isInside(path, guard.dir) || isInside(path, guard.real);
+  }
+
+  /**
    * The real path of `path` as its guarded home may show it: null, as for a path that leads
    * nowhere, when what it really is fails targetRefusal (the same as realpath outside guarded
    * homes). For the install paths the scanners report for a home.

@@ -276,7 +276,8 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
       }),
     );
     for (const file of recorded) {
-      const target = ctx.fs.realpath(file);
+      if (!ctx.fs.insideHomeOf(dir, file)) continue;
+      const target = ctx.fs.shownRealpath(file);
       if (target && (isInside(target, real) || ctx.platform === 'windows')) launchers.add(file);
     }
     const instance: ToolInstance = {
@@ -311,8 +312,10 @@ function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | n
       ?.split(/\r?\n/)
       .find((l) => /^[A-Za-z_][\w]*$/.test(l.trim()))
       ?.trim();
-    const packageDir =
-      topLevel && ctx.fs.isDirectory(path.join(sitePackages, topLevel)) ? path.join(sitePackages, topLevel) : distDir;
+    // (A folder beyond the home's reach reads as missing: shownRealpath.)
+    const topDir = topLevel ? path.join(sitePackages, topLevel) : null;
+    const topReal = topDir === null ? null : ctx.fs.shownRealpath(topDir);
+    const packageDir = topDir !== null && topReal !== null && ctx.fs.isDirectory(topReal) ? topDir : distDir;
     const real = ctx.fs.shownRealpath(packageDir);
     if (!real) continue;
     out.push({
@@ -339,6 +342,7 @@ function recordLaunchers(ctx: ScanContext, sitePackages: string, distDir: string
   const out: string[] = [];
   for (const rel of scripts) {
     const file = path.resolve(sitePackages, ...rel.split(/[\\/]/));
+    if (!ctx.fs.insideHomeOf(sitePackages, file)) continue;
     const dir = path.dirname(file);
     const name = path.basename(file);
     if (commandFiles(ctx, dir, name).length) out.push(file);

@@ -217,6 +217,31 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
         `${t.path('vault')}/${via}/../../home/mallory/apps/claude-${version}`,
       );
     }
+    // Python: a uv receipt's entry point and a pip RECORD line naming the root-only folder, and
+    // a top_level.txt folder that is a link there, existing or not: nothing of it shows.
+    const uvTool = 'home/mallory/.local/share/uv/tools/aider-chat';
+    t.file(
+      `${uvTool}/uv-receipt.toml`,
+      `[tool]\nrequirements = [{ name = "aider-chat" }]\nentrypoints = [\n  { name = "aider", install-path = "${t.path('vault')}/node_modules/../../${uvTool}/bin/aider" },\n  { name = "aider2", install-path = "${t.path('vault')}/claude-2.0.1" },\n]\n`,
+    );
+    t.file(
+      `${uvTool}/lib/python3.12/site-packages/aider_chat-0.60.0.dist-info/METADATA`,
+      'Name: aider-chat\nVersion: 0.60.0\n\n',
+    );
+    t.file(`${uvTool}/bin/aider`, '#!/bin/sh\n', 0o755);
+    for (const [py, via] of [
+      ['3.11', 'node_modules'],
+      ['3.12', 'no-such-name'],
+    ] as const) {
+      const sp = `home/mallory/.local/lib/python${py}/site-packages`;
+      t.file(`${sp}/aider_chat-0.50.0.dist-info/METADATA`, 'Name: aider-chat\nVersion: 0.50.0\n\n');
+      t.file(`${sp}/aider_chat-0.50.0.dist-info/top_level.txt`, 'aider\n');
+      t.file(
+        `${sp}/aider_chat-0.50.0.dist-info/RECORD`,
+        `../../../../../../vault/${via === 'node_modules' ? 'claude-2.0.1' : via},,\n`,
+      );
+      t.rawLink(`${sp}/aider`, `${t.path('vault')}/${via}`);
+    }
     // Control: a link to the user's own install in the home is followed into it.
     npmPackage(t, 'home/mallory/apps/node_modules', '@sourcegraph/amp', { version: '0.0.1', bin: { amp: 'cli.js' } });
     t.rawLink(`${bin}/amp`, join(home, 'apps/node_modules/@sourcegraph/amp/cli.js'));
@@ -248,6 +273,15 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.2']));
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.3']));
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.4']));
+    // Both site-packages report the distribution (at its dist-info), the link existing or not.
+    expect(
+      result.instances
+        .filter((i) => i.channel === 'pip')
+        .map((i) => i.installPath)
+        .sort(),
+    ).toEqual(
+      ['3.11', '3.12'].map((py) => join(home, `.local/lib/python${py}/site-packages/aider_chat-0.50.0.dist-info`)),
+    );
     const shims = ['.cargo/bin/claude', 'go/bin/claude'].map((rel) =>
       result.instances.find((i) => i.launchers.includes(join(home, rel))),
     );
