@@ -117,6 +117,8 @@ export class ScanFs {
   private readonly listed = new Map<string, readonly DirEntry[]>();
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
+  /** walkableBy's lstats, per path. */
+  private readonly walkStats = new Map<string, fs.Stats | null>();
   /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
   private readonly entryBytes = new Map<number, number>();
   /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
@@ -633,7 +635,58 @@ export class ScanFs {
     const stats = real === null ? undefined : quietLstat(real);
     if (real === null || stats === undefined || this.refusal(guard, { stats, where: () => real }) !== null)
       return LINK_NOT_FOLLOWED;
+    // Through links, the way there must be one the user could walk: a link in a folder they
+    // cannot enter (another user's private folder pointing at a system install) tells root only.
+    if (real !== path && !this.walkableBy(path, guard.uid)) return LINK_NOT_FOLLOWED;
     return null;
+  }
+
+  /**
+   * Whether the user `uid` could resolve `path` (absolute) as the kernel would for them: every
+   * folder looked up in, along `path` and along every link's target, searchable by them (owner's
+   * or others' x bit; a group's x bit is not counted, so a folder shared by group only is judged
+   * closed), every name there, at most MAX_LINKS links. Stats are this scan's (cached).
+   */
+  private walkableBy(path: string, uid: number): boolean {
+    const pending = path.split(SEP).filter((name) => name !== '' && name !== '.');
+    if (!path.startsWith(SEP)) return false;
+    let at = SEP;
+    let links = 0;
+    while (pending.length > 0) {
+      const name = pending.shift()!;
+      const here = this.walkStat(at);
+      if (here === null || !here.isDirectory()) return false;
+      const searchable = here.uid === uid ? (here.mode & 0o100) !== 0 : (here.mode & 0o001) !== 0;
+      if (!searchable) return false;
+      if (name === '..') {
+        at = dirname(at);
+        continue;
+      }
+      const next = at === SEP ? SEP + name : at + SEP + name;
+      const stats = this.walkStat(next);
+      if (stats === null) return false;
+      if (!stats.isSymbolicLink()) {
+        at = next;
+        continue;
+      }
+      if (++links > MAX_LINKS) return false;
+      let target: string;
+      try {
+        target = fs.readlinkSync(next);
+      } catch {
+        return false;
+      }
+      if (target.startsWith(SEP)) at = SEP;
+      pending.unshift(...target.split(SEP).filter((part) => part !== '' && part !== '.'));
+    }
+    return true;
+  }
+
+  /** lstat for walkableBy, cached for the scan; null when there is none. */
+  private walkStat(path: string): fs.Stats | null {
+    let stats = this.walkStats.get(path);
+    if (stats === undefined) this.walkStats.set(path, (stats = quietLstat(path) ?? null));
+    return stats;
   }
 
   /** Whether `dir` and every folder above it are root's and writable by nobody else (cached). */

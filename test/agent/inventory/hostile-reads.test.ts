@@ -178,6 +178,12 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     t.dir('other/private/secret-target-name');
     t.rawLink('other/private/lnk', t.path('other/private/secret-target-name'));
     t.file('other/private/secret-target-name/qwen', '');
+    // Another user's own link in their private folder, back to a file of this user: resolvable
+    // as root, not by the user (who cannot enter that folder).
+    t.file('home/mallory/apps/claude-2.0.5', '#!/bin/sh\n', 0o755);
+    t.rawLink('other/private/back', join(home, 'apps/claude-2.0.5'));
+    t.rawLink('home/mallory/.local/share/claude/versions/2.0.5', t.path('other/private/back'));
+    t.rawLink('home/mallory/.local/share/claude/versions/2.0.6', t.path('other/private/no-such-link'));
     execFileSync('chown', ['-R', '65534:65534', t.path('other')]);
     chmodSync(t.path('other/private'), 0o700);
     // The user's links, to those installs and to names that do not exist there.
@@ -273,6 +279,8 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.2']));
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.3']));
     expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.4']));
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.5']));
+    expect(result.instances.map((i) => i.version)).not.toEqual(expect.arrayContaining(['2.0.6']));
     // Both site-packages report the distribution (at its dist-info), the link existing or not.
     expect(
       result.instances
