@@ -143,8 +143,11 @@ export class ScanFs {
     this.homes = homes.filter((h) => h.uid !== 0).sort((a, b) => b.real.length - a.real.length);
   }
 
-  /** A directory's entries, at most maxEntriesPerDir of them; null when it cannot be listed. */
-  list(dir: string): DirEntry[] | null {
+  /**
+   * A directory's entries, at most maxEntriesPerDir of them; null when it cannot be listed. The
+   * array is shared with this scan's and the memo's copies (never changed: not copied per call).
+   */
+  list(dir: string): readonly DirEntry[] | null {
     if (this.memo !== null && this.pathHandles) {
       // One stat tells both whether the folder is there and whether the last listing still holds
       // (an error other than its absence is told and recorded by the listing below).
@@ -158,7 +161,7 @@ export class ScanFs {
       const kept = stats?.isDirectory() ? this.memo.listing(dir, stats) : undefined;
       if (kept !== undefined) {
         this.listed.set(dir, kept);
-        return kept.slice();
+        return kept;
       }
     } else if (!fs.existsSync(dir) && this.absent(dir)) {
       // Most folders a scan asks for do not exist (it probes every tool's default places):
@@ -213,10 +216,8 @@ export class ScanFs {
       // Remembered for this scan (realpath by components), and kept by the stamp of the folder
       // listed (the one the handle holds), only when complete.
       if (entries !== null && !cut) {
-        // A copy: the caller may reorder its own.
-        const whole = entries.slice();
-        this.listed.set(dir, whole);
-        this.memo?.keepListing(dir, stats, whole);
+        this.listed.set(dir, entries);
+        this.memo?.keepListing(dir, stats, entries);
       }
       return entries;
     } catch (error) {

@@ -20,7 +20,7 @@
  * shared memory mapping leave no stamp). Entries no scan used are dropped at the end of each scan
  * (`end`), so the memo holds about one scan's working set, and never more than MAX_KEPT.
  */
-import type { BigIntStats, Stats } from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, type Stats } from 'node:fs';
 
 import type { DirEntry } from './fs.js';
 
@@ -58,8 +58,8 @@ interface Stamp {
   mode: number;
 }
 
-interface Kept<T> {
-  stamp: Stamp;
+/** An entry: the stamp it was made under (inline, one object per entry), and what was made. */
+interface Kept<T> extends Stamp {
   value: T;
   /** The last scan (generation) that used it. */
   seen: number;
@@ -69,9 +69,12 @@ interface Kept<T> {
   cost: number;
 }
 
-function stampOf(stats: Stats): Stamp {
-  const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
-  return { dev, ino, size, mtimeMs, ctimeMs, uid, mode };
+function shapeSamples(): object[] {
+  try {
+    return [lstatSync('/'), ...readdirSync('/', { withFileTypes: true }).slice(0, 1)];
+  } catch {
+    return [];
+  }
 }
 
 function sameStamp(kept: Stamp, stats: Stats): boolean {
@@ -102,6 +105,14 @@ export class ScanMemo {
   private kept = 0;
   /** The collection planned after the last scan (see end). */
   private collect: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * One of each object node's fs makes thousands of per scan (a Stats, a Dirent), alive across
+   * the idle collection. A forced collection drops the hidden classes no live object has, and V8
+   * throws away the code it optimized for them ("weak objects" in --trace-deopt): without these
+   * the next scan ran while node's stat and readdir code was compiled again. Never read: holding
+   * them is the point.
+   */
+  readonly shapeSamples: readonly object[] = shapeSamples();
 
   /**
    * Starts a scan: `catalog` is the index it matches against (file values made with another are
@@ -177,7 +188,7 @@ export class ScanMemo {
 
   private take<T>(map: Map<string, Kept<T>>, key: string, stats: Stats): T | undefined {
     const kept = map.get(key);
-    if (kept === undefined || kept.until < this.startedMs || !sameStamp(kept.stamp, stats)) return undefined;
+    if (kept === undefined || kept.until < this.startedMs || !sameStamp(kept, stats)) return undefined;
     kept.seen = this.generation;
     return kept.value;
   }
@@ -188,7 +199,9 @@ export class ScanMemo {
     const old = map.get(key);
     if (this.kept - (old?.cost ?? 0) + cost > MAX_KEPT) return false;
     this.kept += cost - (old?.cost ?? 0);
-    map.set(key, { stamp: stampOf(stats), value, seen: this.generation, until: reuseUntil(this.startedMs), cost });
+    const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
+    const until = reuseUntil(this.startedMs);
+    map.set(key, { dev, ino, size, mtimeMs, ctimeMs, uid, mode, value, seen: this.generation, until, cost });
     return true;
   }
 

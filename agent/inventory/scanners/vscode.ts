@@ -19,7 +19,7 @@ import { child } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { xdgConfigDirs, xdgDataDirs } from '../npm-roots.js';
 import { parsePackageJson } from '../parse/package-json.js';
-import { escapeRegExp } from '../parse/text.js';
+import { escapeRegExp, type Parsed } from '../parse/text.js';
 import { checkVersion } from '../parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../parse/vscode.js';
 import type { Home } from '../users.js';
@@ -166,8 +166,8 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
 }
 
 interface Installed {
-  folders: Set<string>;
-  ids: Set<string>;
+  folders: ReadonlySet<string>;
+  ids: ReadonlySet<string>;
 }
 
 function mergeInstalled(a: Installed | null, b: Installed): Installed {
@@ -180,7 +180,8 @@ function readProfiles(
   home: Home,
   host: string,
 ): { installed: Installed; lists: number; broken: boolean; elsewhere: string[] } {
-  const installed: Installed = { folders: new Set(), ids: new Set() };
+  const folders = new Set<string>();
+  const ids = new Set<string>();
   const elsewhere = new Set<string>();
   let lists = 0;
   let broken = false;
@@ -194,11 +195,11 @@ function readProfiles(
         continue;
       }
       lists++;
-      for (const f of parsed.folders) installed.folders.add(f);
-      for (const id of parsed.ids) installed.ids.add(id);
+      for (const f of parsed.folders) folders.add(f);
+      for (const id of parsed.ids) ids.add(id);
     }
   }
-  return { installed, lists, broken, elsewhere: [...elsewhere] };
+  return { installed: { folders, ids }, lists, broken, elsewhere: [...elsewhere] };
 }
 
 const folderPatterns = new WeakMap<object, RegExp>();
@@ -226,17 +227,32 @@ function readObsolete(ctx: ScanContext, dir: string): Set<string> {
 
 /** What one extensions.json lists, or null when there is none usable (older editors). */
 function readInstalled(ctx: ScanContext, file: string, locations?: Set<string>): Installed | null {
-  const parsed = ctx.fs.readDerived('vscode-extensions-json', file, ctx.limits.maxDatabaseBytes, parseExtensionsJson);
+  const parsed = ctx.fs.readDerived('vscode-installed', file, ctx.limits.maxDatabaseBytes, installedOf);
   if (parsed === undefined) return null;
   if (!parsed.ok) {
     ctx.skip(file, `${parsed.error}; every extension folder counted as installed`);
     return null;
   }
-  if (locations)
-    for (const e of parsed.value)
-      if (e.location && path.isAbsolute(e.location)) locations.add(path.normalize(e.location));
+  if (locations) for (const location of parsed.value.locations) locations.add(location);
+  return parsed.value;
+}
+
+/**
+ * What an extensions.json lists, as the scan looks it up: a pure function of the text, so the
+ * memo keeps it between scans (shared: never changed).
+ */
+function installedOf(text: string): Parsed<Installed & { locations: readonly string[] }> {
+  const parsed = parseExtensionsJson(text);
+  if (!parsed.ok) return parsed;
+  const entries = parsed.value;
   return {
-    folders: new Set(parsed.value.map((e) => e.folder).filter((f): f is string => f !== null)),
-    ids: new Set(parsed.value.filter((e) => e.version !== null).map((e) => `${e.id}@${e.version}`)),
+    ok: true,
+    value: {
+      folders: new Set(entries.map((e) => e.folder).filter((f): f is string => f !== null)),
+      ids: new Set(entries.filter((e) => e.version !== null).map((e) => `${e.id}@${e.version}`)),
+      locations: entries.flatMap((e) =>
+        e.location && path.isAbsolute(e.location) ? [path.normalize(e.location)] : [],
+      ),
+    },
   };
 }

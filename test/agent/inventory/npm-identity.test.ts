@@ -103,6 +103,10 @@ describe('real npm layouts, identified by content', () => {
     expect(
       execFileSync('node', [`${nvm}/lib/node_modules/@anthropic-ai/.claude-code-euxhxob3/cli.js`, '--version'], {
         encoding: 'utf8',
+        // Its own home: Claude Code writes ~/.claude.json on start, and no other test's run may
+        // share that file (once, with the whole folder running, the output did not start with the
+        // version).
+        env: { ...process.env, HOME: home },
       }),
     ).toMatch(/^2\.0\.45/);
   });

@@ -169,6 +169,50 @@ describe('a scan with the memo, on roots that appear and Python metadata edited 
   });
 });
 
+describe('a scan with the memo, on a VS Code extensions.json edited in place', () => {
+  const v = scratch('aigate-memo-vscode-');
+  const carol = v.path('home/carol');
+  const carolOptions: ScanOptions = { homes: [carol], paths: [], detectRunning: false };
+  const extensions = 'home/carol/.vscode/extensions';
+  const list = v.path(`${extensions}/extensions.json`);
+  /** One entry as VS Code writes it (identifier, version, relativeLocation), for version `at`. */
+  const listing = (at: string) =>
+    JSON.stringify([
+      {
+        identifier: { id: 'anthropic.claude-code' },
+        version: at,
+        relativeLocation: `anthropic.claude-code-${at}-linux-x64`,
+      },
+    ]);
+  const memo = new ScanMemo();
+
+  beforeAll(async () => {
+    v.json(`${extensions}/anthropic.claude-code-2.1.50-linux-x64/package.json`, {
+      name: 'claude-code',
+      publisher: 'Anthropic',
+      version: '2.1.50',
+    });
+    // The folder of 2.1.50 is there, but the list names 2.1.49: the editor has not installed it.
+    v.file(`${extensions}/extensions.json`, listing('2.1.49'));
+    await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+  }, 2 * RACY_WAIT_MS);
+
+  it('sees the extension once the list names it, size and mtime kept', async () => {
+    const fresh = await scanMachine(carolOptions);
+    expect(fresh.instances).toEqual([]);
+    expect(same(await scanMachine({ ...carolOptions, memo }))).toBe(same(fresh));
+    expect(same(await scanMachine({ ...carolOptions, memo }))).toBe(same(fresh));
+    expect(memo.size.files).toBeGreaterThanOrEqual(1);
+    const before = statSync(list, { bigint: true });
+    writeFileSync(list, listing('2.1.50'));
+    setMtime(list, before.mtimeNs);
+    expect(statSync(list, { bigint: true }).size).toBe(before.size);
+    const scanned = await scanMachine({ ...carolOptions, memo });
+    expect(scanned.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['claude-code 2.1.50']);
+    expect(same(scanned)).toBe(same(await scanMachine(carolOptions)));
+  });
+});
+
 describe("the scan's realpath by components", () => {
   const tree: Tree = scratch('aigate-realpath-');
   const skips = { add: () => undefined };
