@@ -42,6 +42,13 @@ const IDLE_COLLECT_MS = 1000;
 /** The most a memo holds, in listing entries plus file values: a home full of names costs no more. */
 export const MAX_KEPT = 200_000;
 
+/**
+ * The most of MAX_KEPT the folders and files of one owner (uid) may hold: a user who fills their
+ * home with names leaves the other homes (and the system's, uid 0) their reuse. A user cannot
+ * make a file of another owner (chown is root's; protected_hardlinks stops linking others' files).
+ */
+export const MAX_KEPT_PER_OWNER = MAX_KEPT / 4;
+
 /** When something kept at `nowMs` must be read again (see MAX_REUSE_MS). */
 function reuseUntil(nowMs: number, random = Math.random()): number {
   return nowMs + MAX_REUSE_MS * (0.5 + random / 2);
@@ -103,6 +110,8 @@ export class ScanMemo {
   private readonly files = new Map<string, Map<string, Kept<unknown>>>();
   /** The sum of the kept entries' costs (at most MAX_KEPT). */
   private kept = 0;
+  /** The same sum per owner of what was kept (each at most MAX_KEPT_PER_OWNER). */
+  private readonly keptBy = new Map<number, number>();
   /** The collection planned after the last scan (see end). */
   private collect: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -193,12 +202,17 @@ export class ScanMemo {
     return kept.value;
   }
 
-  /** Whether it kept `value` (not when racy, or when the memo is full). */
+  /** Whether it kept `value` (not when racy, or when the memo or its owner's share is full). */
   private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T, cost: number): boolean {
     if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return false;
     const old = map.get(key);
-    if (this.kept - (old?.cost ?? 0) + cost > MAX_KEPT) return false;
-    this.kept += cost - (old?.cost ?? 0);
+    const freed = old?.cost ?? 0;
+    const owners = this.keptBy.get(stats.uid) ?? 0;
+    const ownersFreed = old?.uid === stats.uid ? freed : 0;
+    if (this.kept - freed + cost > MAX_KEPT || owners - ownersFreed + cost > MAX_KEPT_PER_OWNER) return false;
+    if (old !== undefined) this.release(old);
+    this.kept += cost;
+    this.keptBy.set(stats.uid, (this.keptBy.get(stats.uid) ?? 0) + cost);
     const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
     const until = reuseUntil(this.startedMs);
     map.set(key, { dev, ino, size, mtimeMs, ctimeMs, uid, mode, value, seen: this.generation, until, cost });
@@ -209,8 +223,16 @@ export class ScanMemo {
     for (const [key, kept] of map)
       if (drops(kept)) {
         map.delete(key);
-        this.kept -= kept.cost;
+        this.release(kept);
       }
+  }
+
+  /** Takes an entry's cost off the totals (the caller removes or replaces the entry). */
+  private release(kept: Kept<unknown>): void {
+    this.kept -= kept.cost;
+    const left = (this.keptBy.get(kept.uid) ?? 0) - kept.cost;
+    if (left > 0) this.keptBy.set(kept.uid, left);
+    else this.keptBy.delete(kept.uid);
   }
 }
 

@@ -2,14 +2,22 @@
  * The rules of the scan memo and of the caches by content key (agent/inventory/memo.ts), on real
  * files' stats with the clock given: a stamp younger than RACY_MS is not kept, nothing is reused
  * past its reuse limit (writes through a shared mapping leave the stamp as it was), a changed
- * stamp is a miss, and a memo never holds more than MAX_KEPT.
+ * stamp is a miss, and a memo never holds more than MAX_KEPT, nor more than MAX_KEPT_PER_OWNER of
+ * one owner's folders and files.
  */
-import { statSync } from 'node:fs';
+import { chownSync, statSync } from 'node:fs';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { DirEntry } from '../../../agent/inventory/fs.js';
-import { MAX_KEPT, MAX_REUSE_MS, RACY_MS, ScanMemo, StampCache } from '../../../agent/inventory/memo.js';
+import {
+  MAX_KEPT,
+  MAX_KEPT_PER_OWNER,
+  MAX_REUSE_MS,
+  RACY_MS,
+  ScanMemo,
+  StampCache,
+} from '../../../agent/inventory/memo.js';
 import { cleanup, scratch } from './fixtures.js';
 
 afterAll(cleanup);
@@ -22,6 +30,7 @@ const entries: DirEntry[] = [{ name: 'x', isDirectory: true, isSymbolicLink: fal
 
 /** A scan's clock: `after` ms after the file's last change. */
 const at = (after: number) => statSync(file).ctimeMs + after;
+const isRoot = process.getuid?.() === 0;
 
 describe('ScanMemo', () => {
   it('keeps what it may, gives it back while the stamp holds, and forgets what a scan did not use', () => {
@@ -72,15 +81,50 @@ describe('ScanMemo', () => {
     memo.end();
   });
 
-  it('holds at most MAX_KEPT listing entries and file values', () => {
+  it("holds at most MAX_KEPT_PER_OWNER of one owner's listing entries and file values", () => {
     const memo = new ScanMemo();
     memo.begin(catalog, at(RACY_MS + 10));
-    const huge = Array.from({ length: MAX_KEPT }, (_, i) => ({ ...entries[0]!, name: `n${i}` }));
+    const huge = Array.from({ length: MAX_KEPT_PER_OWNER }, (_, i) => ({ ...entries[0]!, name: `n${i}` }));
     memo.keepListing(dir, statSync(dir), huge);
     expect(memo.size.listings).toBe(0);
-    memo.keepListing(dir, statSync(dir), huge.slice(0, MAX_KEPT - 1));
+    memo.keepListing(dir, statSync(dir), huge.slice(0, MAX_KEPT_PER_OWNER - 1));
+    // The same owner's file: over the share.
     memo.keepFile('kind', file, statSync(file), 1);
-    expect(memo.size).toEqual({ listings: 1, files: 0, kinds: 0, cost: MAX_KEPT });
+    expect(memo.size).toEqual({ listings: 1, files: 0, kinds: 0, cost: MAX_KEPT_PER_OWNER });
+    memo.end();
+    // A listing no scan used is dropped, and its owner's share is free again.
+    memo.begin(catalog, at(RACY_MS + 20));
+    memo.end();
+    memo.begin(catalog, at(RACY_MS + 30));
+    memo.keepFile('kind', file, statSync(file), 1);
+    expect(memo.size).toEqual({ listings: 0, files: 1, kinds: 1, cost: 1 });
+    memo.end();
+  });
+
+  it.skipIf(!isRoot)("keeps other owners' entries when one owner's share is full, and MAX_KEPT in all", () => {
+    // Real folders and files of six owners (uids that need no account: chown is root's).
+    const owned = (uid: number, kind: 'dir' | 'file') => {
+      const made = kind === 'dir' ? t.dir(`owners/d${uid}`) : t.file(`owners/f${uid}`, String(uid));
+      chownSync(made, uid, uid);
+      return made;
+    };
+    const [d1, d2, d3, d4] = [4001, 4002, 4003, 4004].map((uid) => owned(uid, 'dir'));
+    const [f4, f5, f6] = [4004, 4005, 4006].map((uid) => owned(uid, 'file'));
+    const memo = new ScanMemo();
+    memo.begin(catalog, Date.now() + RACY_MS + 1000);
+    const listing = (n: number) => Array.from({ length: n }, (_, i) => ({ ...entries[0]!, name: `n${i}` }));
+    const share = MAX_KEPT_PER_OWNER;
+    for (const d of [d1!, d2!, d3!]) memo.keepListing(d, statSync(d), listing(share - 1));
+    // 4004's share is not full: its listing and its file fit.
+    memo.keepListing(d4!, statSync(d4!), listing(share - 3));
+    memo.keepFile('kind', f4!, statSync(f4!), 4);
+    expect(memo.size).toEqual({ listings: 4, files: 1, kinds: 1, cost: MAX_KEPT - 1 });
+    memo.keepFile('kind', f5!, statSync(f5!), 5);
+    memo.keepFile('kind', f6!, statSync(f6!), 6);
+    // The memo is full: 4006's file, its first entry, is not kept.
+    expect(memo.size).toEqual({ listings: 4, files: 2, kinds: 1, cost: MAX_KEPT });
+    expect(memo.file('kind', f5!, statSync(f5!))).toBe(5);
+    expect(memo.file('kind', f6!, statSync(f6!))).toBeUndefined();
     memo.end();
   });
 
