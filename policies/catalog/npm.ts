@@ -100,35 +100,42 @@ function urlMatches(url: string, catalogued: string): boolean {
  * repository/homepage). Null when nothing ties it to a catalogued tool.
  */
 export function identifyNpmPackage(index: CatalogIndex, facts: NpmPackageFacts): NpmIdentity | null {
-  const version = facts.version;
-  const byName = (name: string | null, source: string): NpmIdentity | null => {
-    if (!name) return null;
-    const tool = index.bySignature('npm', name);
-    if (tool) {
-      const split = version ? splitPlatformSuffix(version) : null;
-      if (split && (tool.detect.npmPlatformFamilies ?? []).some((f) => f.toLowerCase() === name.toLowerCase())) {
-        return { tool, role: 'platform', version: split.base, why: `${source} ${name} at platform version ${version}` };
-      }
-      return { tool, role: 'tool', version, why: `${source} ${name}` };
-    }
-    const split = splitPlatformSuffix(name);
-    const family = split ? index.bySignature('npmPlatformFamilies', split.base) : undefined;
-    if (split && family)
-      return {
-        tool: family,
-        role: 'platform',
-        version: version === null ? null : toolVersion(version),
-        why: `${source} ${name} is a ${split.platform} package of ${family.id}`,
-      };
-    return null;
-  };
   // The folder decides first when catalogued (an alias folder @openai/codex-linux-x64 holding
   // "name": "@openai/codex" is the platform package), then the manifest's name.
-  const folder = byName(facts.folderName, 'folder');
-  if (folder) return folder.role === 'platform' || !facts.name ? folder : (byName(facts.name, 'package') ?? folder);
-  const named = byName(facts.name, 'package');
+  const folder = byName(index, facts.version, facts.folderName, 'folder');
+  if (folder)
+    return folder.role === 'platform' || !facts.name
+      ? folder
+      : (byName(index, facts.version, facts.name, 'package') ?? folder);
+  const named = byName(index, facts.version, facts.name, 'package');
   if (named) return named;
   return byContent(index, facts);
+}
+
+/**
+ * A package or folder `name` (said to come from `source`) as a tool's package or a member of its
+ * platform family, with the manifest's `version`; null when neither.
+ */
+function byName(index: CatalogIndex, version: string | null, name: string | null, source: string): NpmIdentity | null {
+  if (!name) return null;
+  const tool = index.bySignature('npm', name);
+  if (tool) {
+    const split = version ? splitPlatformSuffix(version) : null;
+    if (split && (tool.detect.npmPlatformFamilies ?? []).some((f) => f.toLowerCase() === name.toLowerCase())) {
+      return { tool, role: 'platform', version: split.base, why: `${source} ${name} at platform version ${version}` };
+    }
+    return { tool, role: 'tool', version, why: `${source} ${name}` };
+  }
+  const split = splitPlatformSuffix(name);
+  const family = split ? index.bySignature('npmPlatformFamilies', split.base) : undefined;
+  if (split && family)
+    return {
+      tool: family,
+      role: 'platform',
+      version: version === null ? null : toolVersion(version),
+      why: `${source} ${name} is a ${split.platform} package of ${family.id}`,
+    };
+  return null;
 }
 
 function byContent(index: CatalogIndex, facts: NpmPackageFacts): NpmIdentity | null {

@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 
+import type { CatalogIndex } from '../../../policies/catalog/index.js';
 import { identifyNpmPackage, type NpmIdentity, npmManifestNeedles } from '../../../policies/catalog/npm.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { mayNameNpmAiSdk, NPM_SDK_KEY, npmAiSdks } from '../ai-sdks.js';
@@ -167,33 +168,22 @@ export function readPackage(
   const named = isPackageName(folderName) ? folderName : null;
   const manifestPath = child(dir, 'package.json');
   const byFolder = named
-    ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: [], urls: [] })
+    ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: NO_NAMES, urls: NO_NAMES })
     : null;
   // Neither catalogued nor naming an AI SDK or a catalogued bin name (whose file could be the
   // tool's code under another package name): nothing to learn from parsing it (null).
-  const look = ctx.fs.readDerived(
-    byFolder ? 'npm-manifest' : 'npm-manifest-if-named',
-    manifestPath,
-    ctx.limits.maxManifestBytes,
-    (text) => (byFolder || worthParsing(ctx, text) || namesToolBin(ctx, text) ? parsePackageJson(text) : null),
-  );
-  /**
-   * A tool instance known without a usable manifest (no bins from it; `version` says why none),
-   * at `real`: the folder's real path as the home may show it (shownRealpath), since nothing
-   * read in it vouches for where it lies.
-   */
-  const reportBare = (
-    toolId: string,
-    real: string,
-    version: Parameters<typeof instanceFor>[6],
-    extra: Parameters<typeof instanceFor>[7] = {},
-  ) => out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
+  const look = byFolder
+    ? ctx.fs.readDerived('npm-manifest', manifestPath, ctx.limits.maxManifestBytes, parsePackageJson)
+    : ctx.fs.readDerived('npm-manifest-if-named', manifestPath, ctx.limits.maxManifestBytes, parseIfNamed(ctx));
   if (look === undefined) {
     // A catalogued folder whose manifest cannot be read is still reported, without a version.
     if (byFolder?.role === 'tool' && ctx.fs.isDirectory(dir)) {
       const real = ctx.fs.shownRealpath(dir);
       if (real)
-        reportBare(byFolder.tool.id, real, { version: null, versionError: 'package.json is missing or unreadable' });
+        reportBare({ ctx, root, folderName, manifestPath, channel, out }, byFolder.tool.id, real, {
+          version: null,
+          versionError: 'package.json is missing or unreadable',
+        });
     } else if (ctx.fs.isBrokenLink(dir)) {
       ctx.skip(dir, 'broken symlink');
     } else if (ctx.fs.isDirectory(dir)) {
@@ -202,6 +192,7 @@ export function readPackage(
       const real = found && ctx.fs.shownRealpath(dir);
       if (found && real)
         reportBare(
+          { ctx, root, folderName, manifestPath, channel, out },
           found.match.tool.id,
           real,
           found.match.version === null
@@ -217,7 +208,11 @@ export function readPackage(
   if (!parsed.ok) {
     if (byFolder?.role === 'tool') {
       const real = ctx.fs.shownRealpath(dir);
-      if (real) reportBare(byFolder.tool.id, real, { version: null, versionError: `package.json: ${parsed.error}` });
+      if (real)
+        reportBare({ ctx, root, folderName, manifestPath, channel, out }, byFolder.tool.id, real, {
+          version: null,
+          versionError: `package.json: ${parsed.error}`,
+        });
     } else {
       ctx.skip(manifestPath, parsed.error);
     }
@@ -284,15 +279,58 @@ export function readPackage(
   out.push(instance);
 }
 
+const NO_NAMES: readonly string[] = [];
+
+/** What readPackage reports a tool instance known without a usable manifest with. */
+interface BareReport {
+  ctx: ScanContext;
+  root: NpmRoot;
+  folderName: string;
+  manifestPath: string;
+  channel: 'npm' | 'legacy-local';
+  out: ToolInstance[];
+}
+
+/**
+ * Reports a tool instance known without a usable manifest (no bins from it; `version` says why
+ * none), at `real`: the folder's real path as the home may show it (shownRealpath), since nothing
+ * read in it vouches for where it lies.
+ */
+function reportBare(
+  { ctx, root, folderName, manifestPath, channel, out }: BareReport,
+  toolId: string,
+  real: string,
+  version: Parameters<typeof instanceFor>[6],
+  extra: Parameters<typeof instanceFor>[7] = {},
+): void {
+  out.push(instanceFor(ctx, root, toolId, folderName, real, manifestPath, version, extra, channel));
+}
+
+const manifestParsers = new WeakMap<object, (text: string) => ReturnType<typeof parsePackageJson> | null>();
+
+/**
+ * For a folder not catalogued by name: the parse of a manifest that names an AI SDK or a
+ * catalogued bin name, else null. One function per catalog (the memo keeps what it makes).
+ */
+function parseIfNamed(ctx: ScanContext): (text: string) => ReturnType<typeof parsePackageJson> | null {
+  let parse = manifestParsers.get(ctx.catalog);
+  if (parse === undefined) {
+    const { catalog } = ctx;
+    parse = (text) => (worthParsing(catalog, text) || namesToolBin(catalog, text) ? parsePackageJson(text) : null);
+    manifestParsers.set(catalog, parse);
+  }
+  return parse;
+}
+
 /**
  * Whether the manifest text holds a catalogued (unambiguous) bin name as a JSON string, e.g.
  * `"claude"`: a copy whose name and homepage were edited but whose bin was kept.
  */
-function namesToolBin(ctx: ScanContext, text: string): boolean {
-  let re = binPatterns.get(ctx.catalog);
+function namesToolBin(catalog: CatalogIndex, text: string): boolean {
+  let re = binPatterns.get(catalog);
   if (re === undefined) {
-    const names = [...ctx.catalog.signatureValues('binaries')].map(escapeRegExp);
-    binPatterns.set(ctx.catalog, (re = names.length ? new RegExp(`"(?:${names.join('|')})"`, 'i') : null));
+    const names = [...catalog.signatureValues('binaries')].map(escapeRegExp);
+    binPatterns.set(catalog, (re = names.length ? new RegExp(`"(?:${names.join('|')})"`, 'i') : null));
   }
   return re !== null && re.test(text);
 }
@@ -322,9 +360,9 @@ function byEntryContent(
  * turns only two non-ASCII characters into ASCII letters (U+0130 into `i̇`, the Kelvin sign U+212A
  * into `k`); where one occurs, the exact checks run instead.
  */
-function worthParsing(ctx: ScanContext, text: string): boolean {
-  let quick = quickLooks.get(ctx.catalog);
-  if (!quick) quickLooks.set(ctx.catalog, (quick = quickLook(npmManifestNeedles(ctx.catalog))));
+function worthParsing(catalog: CatalogIndex, text: string): boolean {
+  let quick = quickLooks.get(catalog);
+  if (!quick) quickLooks.set(catalog, (quick = quickLook(npmManifestNeedles(catalog))));
   if (quick.pattern !== null) {
     const match = quick.pattern.exec(text);
     if (match === null) return false;
