@@ -73,6 +73,13 @@ const ENTRY_BYTES = new Map<number, number>([
   [0x01021994, 20],
   [0x9123683e, 2],
 ]);
+/**
+ * Local file systems on which adding, removing or renaming an entry changes its folder's mtime
+ * and ctime, the memo's ground for reusing a listing, by statfs(2) f_type: ext2/3/4, tmpfs, btrfs,
+ * xfs, overlayfs, zfs, f2fs. Not /proc, /sys and their like (a folder's stamp there stays as
+ * processes come and go), nor FUSE or network file systems (stamps that are a server's word).
+ */
+const STAMPED_LISTINGS = new Set([0xef53, 0x01021994, 0x9123683e, 0x58465342, 0x794c7630, 0x2fc12fc1, 0xf2f52010]);
 const CHUNK = 64 * 1024;
 /** A path with an empty, `.` or `..` component, or a trailing separator: not resolved by components. */
 const UNPLAIN = /\/\.{0,2}(\/|$)/;
@@ -119,8 +126,8 @@ export class ScanFs {
   private readonly systemDirs = new Map<string, boolean>();
   /** walkableBy's lstats, per path. */
   private readonly walkStats = new Map<string, fs.Stats | null>();
-  /** Per device: the fewest bytes of folder size per entry (0: size says nothing), see ENTRY_BYTES. */
-  private readonly entryBytes = new Map<number, number>();
+  /** Per device: its file system's statfs(2) f_type (-1 when it cannot be told). */
+  private readonly fsTypes = new Map<number, number>();
   /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
   private readonly pathHandles = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
@@ -217,7 +224,8 @@ export class ScanFs {
       // listed (the one the handle holds), only when complete.
       if (entries !== null && !cut) {
         this.listed.set(dir, entries);
-        this.memo?.keepListing(dir, stats, entries);
+        if (this.stampsTrackEntries(pinned, stats))
+          this.memo?.keepListing(dir, stats, entries, this.chargedTo(dir, stats));
       }
       return entries;
     } catch (error) {
@@ -246,16 +254,27 @@ export class ScanFs {
    * on a file system where it does (see ENTRY_BYTES); the type is asked once per device.
    */
   private sizeBoundsEntries(pinned: string, stats: fs.Stats): boolean {
-    let perEntry = this.entryBytes.get(stats.dev);
-    if (perEntry === undefined) {
-      try {
-        perEntry = ENTRY_BYTES.get(Number(fs.statfsSync(pinned).type)) ?? 0;
-      } catch {
-        perEntry = 0;
-      }
-      this.entryBytes.set(stats.dev, perEntry);
-    }
+    const perEntry = ENTRY_BYTES.get(this.fsType(pinned, stats)) ?? 0;
     return perEntry > 0 && stats.size / perEntry <= this.maxEntriesPerDir;
+  }
+
+  /** Whether the folder's stamp changes with its entries, so the memo may keep its listing (see STAMPED_LISTINGS). */
+  private stampsTrackEntries(pinned: string, stats: fs.Stats): boolean {
+    return STAMPED_LISTINGS.has(this.fsType(pinned, stats));
+  }
+
+  /** The f_type of the file system of the folder held at `pinned` (its stat `stats`), asked once per device. */
+  private fsType(pinned: string, stats: fs.Stats): number {
+    let type = this.fsTypes.get(stats.dev);
+    if (type === undefined) {
+      try {
+        type = Number(fs.statfsSync(pinned).type);
+      } catch {
+        type = -1;
+      }
+      this.fsTypes.set(stats.dev, type);
+    }
+    return type;
   }
 
   /**
@@ -354,9 +373,10 @@ export class ScanFs {
    */
   readHeadDerived<T>(kind: string, path: string, maxBytes: number, derive: (head: Buffer) => T): T | undefined {
     return this.memoized(kind, path, (opened) => {
-      let made: { value: T } | null = null;
+      let made: { value: T; textBytes: number } | null = null;
       this.withFile(path, (fd, stats) => {
-        made = { value: derive(headOf(fd, stats, maxBytes)) };
+        const head = headOf(fd, stats, maxBytes);
+        made = { value: derive(head), textBytes: head.length };
         opened(stats);
         return null;
       });
@@ -384,7 +404,7 @@ export class ScanFs {
   readDerived<T>(kind: string, path: string, maxBytes: number, derive: (text: string) => T): T | undefined {
     return this.memoized(kind, path, (opened) => {
       const bytes = this.readView(path, maxBytes, undefined, opened);
-      return bytes === null ? null : { value: derive(decodeText(bytes)) };
+      return bytes === null ? null : { value: derive(decodeText(bytes)), textBytes: bytes.length };
     });
   }
 
@@ -434,13 +454,14 @@ export class ScanFs {
 
   /**
    * The memo's frame for readDerived and readPartsDerived: the kept value while the file (lstat)
-   * keeps its stamp, else what `make` gives (told the stat of the file it opened), kept when that
-   * file is the one the path names itself (no final symlink).
+   * keeps its stamp, else what `make` gives (told the stat of the file it opened; `textBytes`: how
+   * much text the value was made from, its cost in the memo), kept when that file is the one the
+   * path names itself (no final symlink), charged to the home the path lies in (or the file's owner).
    */
   private memoized<T>(
     kind: string,
     path: string,
-    make: (opened: (stats: fs.Stats) => void) => { value: T } | null,
+    make: (opened: (stats: fs.Stats) => void) => { value: T; textBytes?: number } | null,
   ): T | undefined {
     const before = this.memo === null ? undefined : quietLstat(path);
     if (before?.isFile()) {
@@ -451,7 +472,7 @@ export class ScanFs {
     const made = make((stats) => (read = stats));
     if (made === null) return undefined;
     if (read !== undefined && before?.isFile() && read.ino === before.ino && read.dev === before.dev)
-      this.memo!.keepFile(kind, path, read, made.value);
+      this.memo!.keepFile(kind, path, read, made.value, made.textBytes ?? 0, this.chargedTo(path, read));
     return made.value;
   }
 
@@ -579,6 +600,15 @@ export class ScanFs {
   }
 
   /** The guarded home `path` lies in (as given or by the home's real path), if any. */
+  /**
+   * Whose share of the memo an entry for `path` counts against: the guarded home it lies in, so a
+   * user's links to system folders are charged to that user (MAX_KEPT_PER_OWNER), else the owner
+   * of what `stats` describes.
+   */
+  private chargedTo(path: string, stats: fs.Stats): number {
+    return (this.asRoot ? this.homeOf(path)?.uid : undefined) ?? stats.uid;
+  }
+
   private homeOf(path: string): GuardedHome | null {
     for (const home of this.homes) if (isInside(path, home.dir) || isInside(path, home.real)) return home;
     return null;

@@ -39,15 +39,30 @@ export const MAX_REUSE_MS = 30 * 60 * 1000;
 /** How long the process must have been idle after a scan before the heap is collected (ms; see ScanMemo.end). */
 const IDLE_COLLECT_MS = 1000;
 
-/** The most a memo holds, in listing entries plus file values: a home full of names costs no more. */
+/**
+ * The most a memo holds, in units: a listing costs 1 plus 1 per entry, a file value 1 plus 1 per
+ * COST_UNIT_BYTES of the text it was made from (a null or boolean verdict only 1), and every
+ * entry 1 more per COST_UNIT_BYTES of its path. So a home full of names, or of huge manifests
+ * reached by many paths, costs no more than this: about 50 MB of text at most.
+ */
 export const MAX_KEPT = 200_000;
 
+/** The bytes of text (a file's, a path's) that cost one unit of MAX_KEPT. */
+export const COST_UNIT_BYTES = 256;
+
 /**
- * The most of MAX_KEPT the folders and files of one owner (uid) may hold: a user who fills their
- * home with names leaves the other homes (and the system's, uid 0) their reuse. A user cannot
- * make a file of another owner (chown is root's; protected_hardlinks stops linking others' files).
+ * The most of MAX_KEPT one owner's entries may cost: a user who fills their home with names
+ * leaves the other homes and the system their reuse. The owner is the one the scanner names (the
+ * home a path lies in, whoever owns the folder or file it reaches: a user's link to a system
+ * folder is charged to that user), else the file's own uid.
  */
 export const MAX_KEPT_PER_OWNER = MAX_KEPT / 4;
+
+/** What an entry costs against MAX_KEPT (see there): `textBytes` of text made `value`, kept under `key`. */
+export function entryCost(key: string, value: unknown, textBytes: number): number {
+  const valueCost = value === null || typeof value !== 'object' ? 0 : Math.ceil(textBytes / COST_UNIT_BYTES);
+  return 1 + valueCost + Math.floor(key.length / COST_UNIT_BYTES);
+}
 
 /** When something kept at `nowMs` must be read again (see MAX_REUSE_MS). */
 function reuseUntil(nowMs: number, random = Math.random()): number {
@@ -74,6 +89,8 @@ interface Kept<T> extends Stamp {
   until: number;
   /** What it counts against MAX_KEPT. */
   cost: number;
+  /** Whose share it counts against (see MAX_KEPT_PER_OWNER). */
+  owner: number;
 }
 
 function shapeSamples(): object[] {
@@ -161,11 +178,19 @@ export class ScanMemo {
     if (gc) this.collect = setTimeout(gc, IDLE_COLLECT_MS).unref();
   }
 
-  /** How many listings, file values and kinds of value are kept, and their cost against MAX_KEPT (for benchmarks and tests). */
+  /**
+   * How many listings, file values and kinds of value are kept, and their cost against MAX_KEPT
+   * (for benchmarks and tests).
+   */
   get size(): { listings: number; files: number; kinds: number; cost: number } {
     let files = 0;
     for (const map of this.files.values()) files += map.size;
     return { listings: this.listings.size, files, kinds: this.files.size, cost: this.kept };
+  }
+
+  /** What the entries charged to `owner` cost (see MAX_KEPT_PER_OWNER; for tests). */
+  costOf(owner: number): number {
+    return this.keptBy.get(owner) ?? 0;
   }
 
   /** The listing kept for `dir` if the folder (stat, symlinks followed) still has its stamp. */
@@ -173,9 +198,12 @@ export class ScanMemo {
     return this.take(this.listings, dir, stats);
   }
 
-  /** Keeps a complete listing of `dir`, read from the folder whose stat is `stats`. */
-  keepListing(dir: string, stats: Stats, entries: readonly DirEntry[]): void {
-    this.keep(this.listings, dir, stats, entries, 1 + entries.length);
+  /**
+   * Keeps a complete listing of `dir`, read from the folder whose stat is `stats`, charged to
+   * `owner` (see MAX_KEPT_PER_OWNER; the folder's uid when not told).
+   */
+  keepListing(dir: string, stats: Stats, entries: readonly DirEntry[], owner = stats.uid): void {
+    this.keep(this.listings, dir, stats, entries, 1 + entries.length + Math.floor(dir.length / COST_UNIT_BYTES), owner);
   }
 
   /** The value of `kind` kept for the file at `path` if it (lstat) still has its stamp. */
@@ -184,14 +212,19 @@ export class ScanMemo {
     return map && (this.take(map, path, stats) as T | undefined);
   }
 
-  /** Keeps what was made (`kind`) of the text of the file at `path`, read from the file `stats` describes. */
-  keepFile(kind: string, path: string, stats: Stats, value: unknown): void {
+  /**
+   * Keeps what was made (`kind`) of `textBytes` of the text of the file at `path`, read from the
+   * file `stats` describes, charged to `owner` (see MAX_KEPT_PER_OWNER; the file's uid when not
+   * told).
+   */
+  keepFile(kind: string, path: string, stats: Stats, value: unknown, textBytes = 0, owner = stats.uid): void {
+    const cost = entryCost(path, value, textBytes);
     const map = this.files.get(kind);
-    if (map !== undefined) this.keep(map, path, stats, value, 1);
+    if (map !== undefined) this.keep(map, path, stats, value, cost, owner);
     else {
       // A kind's map is made only for an entry kept (end() drops the maps it empties).
       const made = new Map<string, Kept<unknown>>();
-      if (this.keep(made, path, stats, value, 1)) this.files.set(kind, made);
+      if (this.keep(made, path, stats, value, cost, owner)) this.files.set(kind, made);
     }
   }
 
@@ -203,19 +236,26 @@ export class ScanMemo {
   }
 
   /** Whether it kept `value` (not when racy, or when the memo or its owner's share is full). */
-  private keep<T>(map: Map<string, Kept<T>>, key: string, stats: Stats, value: T, cost: number): boolean {
+  private keep<T>(
+    map: Map<string, Kept<T>>,
+    key: string,
+    stats: Stats,
+    value: T,
+    cost: number,
+    owner: number,
+  ): boolean {
     if (this.generation === 0 || !(stats.ctimeMs < this.startedMs - RACY_MS)) return false;
     const old = map.get(key);
     const freed = old?.cost ?? 0;
-    const owners = this.keptBy.get(stats.uid) ?? 0;
-    const ownersFreed = old?.uid === stats.uid ? freed : 0;
+    const owners = this.keptBy.get(owner) ?? 0;
+    const ownersFreed = old?.owner === owner ? freed : 0;
     if (this.kept - freed + cost > MAX_KEPT || owners - ownersFreed + cost > MAX_KEPT_PER_OWNER) return false;
     if (old !== undefined) this.release(old);
     this.kept += cost;
-    this.keptBy.set(stats.uid, (this.keptBy.get(stats.uid) ?? 0) + cost);
+    this.keptBy.set(owner, (this.keptBy.get(owner) ?? 0) + cost);
     const { dev, ino, size, mtimeMs, ctimeMs, uid, mode } = stats;
     const until = reuseUntil(this.startedMs);
-    map.set(key, { dev, ino, size, mtimeMs, ctimeMs, uid, mode, value, seen: this.generation, until, cost });
+    map.set(key, { dev, ino, size, mtimeMs, ctimeMs, uid, mode, value, seen: this.generation, until, cost, owner });
     return true;
   }
 
@@ -230,9 +270,9 @@ export class ScanMemo {
   /** Takes an entry's cost off the totals (the caller removes or replaces the entry). */
   private release(kept: Kept<unknown>): void {
     this.kept -= kept.cost;
-    const left = (this.keptBy.get(kept.uid) ?? 0) - kept.cost;
-    if (left > 0) this.keptBy.set(kept.uid, left);
-    else this.keptBy.delete(kept.uid);
+    const left = (this.keptBy.get(kept.owner) ?? 0) - kept.cost;
+    if (left > 0) this.keptBy.set(kept.owner, left);
+    else this.keptBy.delete(kept.owner);
   }
 }
 

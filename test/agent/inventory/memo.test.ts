@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import type { DirEntry } from '../../../agent/inventory/fs.js';
 import {
+  COST_UNIT_BYTES,
+  entryCost,
   MAX_KEPT,
   MAX_KEPT_PER_OWNER,
   MAX_REUSE_MS,
@@ -31,6 +33,22 @@ const entries: DirEntry[] = [{ name: 'x', isDirectory: true, isSymbolicLink: fal
 /** A scan's clock: `after` ms after the file's last change. */
 const at = (after: number) => statSync(file).ctimeMs + after;
 const isRoot = process.getuid?.() === 0;
+
+describe('entryCost', () => {
+  it.each([
+    ['a null verdict', null, 4096, 1],
+    ['a boolean', true, 4096, 1],
+    ['a parse of 1,000 bytes', { name: 'x' }, 1000, 1 + 4],
+    ['a parse of exactly one unit', { name: 'x' }, COST_UNIT_BYTES, 1 + 1],
+    ['a parse of nothing', { name: 'x' }, 0, 1],
+  ])('%s costs %#', (_what, value, textBytes, cost) => {
+    expect(entryCost('/home/u/package.json', value, textBytes)).toBe(cost);
+  });
+
+  it('charges a long path one unit per COST_UNIT_BYTES', () => {
+    expect(entryCost(`/${'x'.repeat(2 * COST_UNIT_BYTES)}`, null, 0)).toBe(3);
+  });
+});
 
 describe('ScanMemo', () => {
   it('keeps what it may, gives it back while the stamp holds, and forgets what a scan did not use', () => {

@@ -5,13 +5,14 @@
  * mtime back (only the kernel sets ctime), adds a package, or a new catalog arrives. Also the
  * scan's realpath by components (fs.ts) against realpath(3) on links, `..`, loops and missing names.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ScanFs } from '../../../agent/inventory/fs.js';
 import { scanMachine, ScanMemo, type ScanOptions, type ScanResult } from '../../../agent/inventory/index.js';
+import { MAX_KEPT_PER_OWNER, RACY_MS as RACY_MS_FOR_TESTS } from '../../../agent/inventory/memo.js';
 import { builtinCatalog } from '../../../policies/catalog/index.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, npmGlobal as fakeNpmGlobal, npmPackage, scratch, type Tree } from './fixtures.js';
@@ -33,6 +34,9 @@ const options: ScanOptions = { homes: [home], paths: [], detectRunning: false };
 
 /** The memo keeps nothing younger than its racy window (3 s): the tree must be older. */
 const RACY_WAIT_MS = 3200;
+const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
+/** A real unprivileged account for the owner test (made if missing; no home folder). */
+const MEMO_USER = 'aigt-memo';
 
 beforeAll(async () => {
   npmInstallGlobal(prefix, ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
@@ -211,6 +215,73 @@ describe('a scan with the memo, on a VS Code extensions.json edited in place', (
     expect(scanned.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['claude-code 2.1.50']);
     expect(same(scanned)).toBe(same(await scanMachine(carolOptions)));
   });
+});
+
+describe('what the memo keeps, and whose share it counts against', () => {
+  it('charges a file value by the text it was made from: one huge list reached by many links is not kept again and again', async () => {
+    const w = scratch('aigate-memo-cost-');
+    const profiles = 'home/dave/.config/Code/User/profiles';
+    // A 2 MB extensions.json (8,192 units) and ten links to its profile folder: eleven paths.
+    const entry = (i: number) => ({
+      identifier: { id: `someone.ext-${i}` },
+      version: '1.0.0',
+      relativeLocation: `someone.ext-${i}-1.0.0`,
+    });
+    const list = JSON.stringify(Array.from({ length: 24_000 }, (_, i) => entry(i)));
+    expect(list.length).toBeGreaterThan(2 * 1024 * 1024);
+    w.file(`${profiles}/real/extensions.json`, list);
+    for (let i = 1; i <= 10; i++) w.rawLink(`${profiles}/p${i}`, 'real');
+    await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+    const memo = new ScanMemo();
+    const daveOptions: ScanOptions = { homes: [w.path('home/dave')], paths: [], detectRunning: false };
+    const fresh = await scanMachine(daveOptions);
+    expect(same(await scanMachine({ ...daveOptions, memo }))).toBe(same(fresh));
+    // Each kept copy costs what its text does: the owner's share holds six of the eleven.
+    const owner = statSync(w.path(`${profiles}/real/extensions.json`)).uid;
+    expect(memo.costOf(owner)).toBeLessThanOrEqual(MAX_KEPT_PER_OWNER);
+    expect(memo.size.files).toBeLessThan(11);
+    expect(memo.size.files).toBeGreaterThan(0);
+    expect(same(await scanMachine({ ...daveOptions, memo }))).toBe(same(fresh));
+  }, 60_000);
+
+  it('keeps no listing of /proc, whose folder stamp stays as processes come and go', () => {
+    const memo = new ScanMemo();
+    const w = scratch('aigate-memo-proc-');
+    const dir = w.dir('plain');
+    w.file('plain/a', '');
+    memo.begin(builtinCatalog, Date.now() + RACY_MS_FOR_TESTS + 1000);
+    const fs = new ScanFs({ add: () => undefined }, 100_000, false, memo);
+    expect(fs.list('/proc')?.some((e) => e.name === 'self')).toBe(true);
+    expect(memo.size.listings).toBe(0);
+    expect(fs.list(dir)?.map((e) => e.name)).toEqual(['a']);
+    expect(memo.size.listings).toBe(1);
+    memo.end();
+  });
+
+  it.skipIf(!isRoot)(
+    "charges a user's links to system folders to that user, not to root",
+    async () => {
+      const made = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', MEMO_USER], { encoding: 'utf8' });
+      if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${MEMO_USER}: ${made.stderr}`);
+      const uid = Number(execFileSync('id', ['-u', MEMO_USER], { encoding: 'utf8' }).trim());
+      const w = scratch('aigate-memo-owner-');
+      chmodSync(w.root, 0o755);
+      const erin = w.dir('home/erin');
+      // Root-owned, world-readable system folders (a real /usr/share/doc) under the user's npm prefix.
+      w.dir('home/erin/.npm-global/lib/node_modules');
+      for (let i = 1; i <= 3; i++) w.rawLink(`home/erin/.npm-global/lib/node_modules/@s${i}`, '/usr/share/doc');
+      execFileSync('chown', ['-R', '-h', `${uid}:${uid}`, erin]);
+      await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+      const memo = new ScanMemo();
+      const erinOptions: ScanOptions = { homes: [erin], paths: [], detectRunning: false };
+      await scanMachine({ ...erinOptions, memo });
+      expect(memo.size.listings).toBeGreaterThan(3);
+      expect(memo.costOf(uid)).toBeGreaterThan(3);
+      // Nothing outside the home was scanned: nothing is root's.
+      expect(memo.costOf(0)).toBe(0);
+    },
+    30_000,
+  );
 });
 
 describe("the scan's realpath by components", () => {
