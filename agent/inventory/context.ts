@@ -20,6 +20,12 @@ const DEFAULT_LIMITS: ScanLimits = {
 };
 
 const DEFAULT_BUDGET_MS = 30_000;
+/**
+ * The most of the time budget one home's work may take while the machine has other homes: a
+ * user who makes their own home slow to scan (thousands of links to big system folders) cuts
+ * only their home short, and the other homes keep the other half.
+ */
+const HOME_SHARE_OF_BUDGET = 0.5;
 /** How long scanners may hold the event loop before yielding. */
 const SLICE_MS = 15;
 
@@ -41,7 +47,10 @@ export interface ScanContext {
   readonly fs: ScanFs;
   readonly users: UserDirectory;
   skip(path: string, reason: string): void;
-  /** True once the time budget is spent (records the place that was cut short, once). */
+  /**
+   * True once the time budget is spent, or, with other homes on the machine, once the home
+   * `where` lies in has taken HOME_SHARE_OF_BUDGET of it (records the place that was cut short).
+   */
   expired(where: string): boolean;
   /** Lets the event loop run if this scan has held it for a while. */
   breathe(): Promise<void>;
@@ -102,7 +111,8 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
   const memo = options.memo?.begin(catalog) ? options.memo : null;
   const scanFs = new ScanFs(skips, limits.maxEntriesPerDir, undefined, memo);
   const root = path.resolve(options.root ?? defaultRoot());
-  const deadline = now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const deadline = now() + budgetMs;
   let exhausted = false;
   let sliceStart = now();
 
@@ -140,10 +150,13 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
     users,
     skip: (where, reason) => skips.add(where, reason),
     expired: (where) => {
-      if (now() < deadline) return false;
-      if (!exhausted) exhausted = true;
-      skips.add(where, 'time budget exhausted; not read');
-      return true;
+      const at = now();
+      if (at >= deadline) {
+        exhausted = true;
+        skips.add(where, 'time budget exhausted; not read');
+        return true;
+      }
+      return homeBudget.spent(where, at);
     },
     breathe: async () => {
       if (now() - sliceStart < SLICE_MS) return;
@@ -156,8 +169,43 @@ export function createContext(options: ScanOptions, now: () => number = () => pe
     envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
     userChosen: (home, dir, source) => userEnv.insideHome(home, dir, source),
   };
+  const homeBudget = homeShares(users.homes, budgetMs * HOME_SHARE_OF_BUDGET, now(), (where) => {
+    exhausted = true;
+    skips.add(where, "time budget exhausted; this home's share of it is spent; not read");
+  });
   const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
   return { ctx, skips, budgetExhausted: () => exhausted, finish: () => memo?.end() };
+}
+
+/**
+ * Each home's time so far, told at the scanners' checkpoints (ScanContext.expired): the time
+ * since the last checkpoint counts for the home that one lay in (paths outside every home count
+ * for none). `spent(where, at)` is true, and `cut(where)` is told, once the home `where` lies in
+ * has taken more than `shareMs`; never on a machine with one home, which may use the whole budget.
+ */
+function homeShares(
+  homes: readonly Home[],
+  shareMs: number,
+  startedAt: number,
+  cut: (where: string) => void,
+): { spent(where: string, at: number): boolean } {
+  const dirs = homes.map((h) => path.resolve(h.dir));
+  const taken = new Map<string, number>();
+  let lastHome: string | null = null;
+  let lastAt = startedAt;
+  const homeOf = (where: string) => dirs.find((dir) => isInside(where, dir)) ?? null;
+  return {
+    spent(where, at) {
+      if (dirs.length < 2) return false;
+      if (lastHome !== null) taken.set(lastHome, (taken.get(lastHome) ?? 0) + (at - lastAt));
+      const home = homeOf(where);
+      lastHome = home;
+      lastAt = at;
+      if (home === null || (taken.get(home) ?? 0) <= shareMs) return false;
+      cut(where);
+      return true;
+    },
+  };
 }
 
 /**

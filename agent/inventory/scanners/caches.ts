@@ -34,21 +34,22 @@ import { attachPlatformParts, readPackage, scanModules } from './npm.js';
 export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   if (ctx.npmPrefixes) return out;
-  for (const home of ctx.homes) {
+  // A home cut short (its share of the time budget spent) leaves the next homes their turn.
+  homes: for (const home of ctx.homes) {
     for (const cache of npmCacheDirs(ctx, home)) {
       const npx = path.join(cache, '_npx');
       for (const entry of ctx.fs.list(npx) ?? []) {
         if (!entry.isDirectory) continue;
         const modules = child(child(npx, entry.name), 'node_modules');
         await scanModules(ctx, { modules, binDirs: [child(modules, '.bin')], home }, out);
-        if (ctx.expired(npx)) return out;
+        if (ctx.expired(npx)) continue homes;
       }
     }
     for (const cache of yarnCacheDirs(ctx, home)) {
       for (const entry of ctx.fs.list(cache) ?? []) {
         if (!entry.isDirectory || !entry.name.startsWith('npm-')) continue;
         await scanModules(ctx, { modules: child(child(cache, entry.name), 'node_modules'), binDirs: [], home }, out);
-        if (ctx.expired(cache)) return out;
+        if (ctx.expired(cache)) continue homes;
       }
     }
     for (const cache of bunCacheDirs(ctx, home)) await scanBunCache(ctx, cache, home, out);
@@ -61,7 +62,7 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
           const modules = path.join(dlx, spec.name, prepared.name, 'node_modules');
           await scanModules(ctx, { modules, binDirs: [path.join(modules, '.bin')], home }, out);
         }
-        if (ctx.expired(dlx)) return out;
+        if (ctx.expired(dlx)) continue homes;
       }
     }
   }

@@ -34,7 +34,7 @@ export async function scanHomebrew(ctx: ScanContext): Promise<ToolInstance[]> {
     const real = ctx.fs.shownRealpath(prefix);
     if (real === null || seen.has(real)) continue;
     seen.add(real);
-    if (ctx.expired(prefix)) break;
+    if (ctx.expired(prefix)) continue;
     const home = ctx.homes.find((h) => prefix.startsWith(h.dir + path.sep)) ?? null;
     scanCellar(ctx, prefix, home, out);
     scanCaskroom(ctx, prefix, home, out);

@@ -26,7 +26,7 @@ const EOCD_SEARCH = 65_557;
 export async function scanJetbrains(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   for (const home of ctx.homes) {
-    if (ctx.expired(home.dir)) break;
+    if (ctx.expired(home.dir)) continue;
     for (const { product, pluginsDir } of pluginDirs(ctx, home)) scanPlugins(ctx, home, product, pluginsDir, out);
     await ctx.breathe();
   }

@@ -19,7 +19,7 @@ export async function scanMacApps(ctx: ScanContext): Promise<ToolInstance[]> {
   const places: [string, Home | null][] = ctx.homes.map((home) => [path.join(home.dir, 'Applications'), home]);
   if (ctx.systemRoots) places.unshift([ctx.sys('Applications'), null]);
   for (const [dir, home] of places) {
-    if (ctx.expired(dir)) break;
+    if (ctx.expired(dir)) continue;
     for (const entry of ctx.fs.list(dir) ?? []) {
       if (!entry.name.toLowerCase().endsWith('.app') || entry.isFile) continue;
       const instance = readApp(ctx, path.join(dir, entry.name), entry.name, home);

@@ -20,7 +20,7 @@ export async function scanNative(ctx: ScanContext): Promise<ToolInstance[]> {
   for (const tool of ctx.catalog.catalog.tools) {
     for (const relative of tool.detect.nativeVersionDirs ?? []) {
       for (const home of ctx.homes) {
-        if (ctx.expired(home.dir)) return out;
+        if (ctx.expired(home.dir)) continue;
         out.push(...versionsIn(ctx, tool, home, path.join(home.dir, ...segments(relative))));
       }
     }

@@ -30,7 +30,7 @@ export async function scanNpm(ctx: ScanContext): Promise<ToolInstance[]> {
     const real = ctx.fs.realpath(root.modules);
     if (real === null || seen.has(real)) continue;
     seen.add(real);
-    if (ctx.expired(root.modules)) break;
+    if (ctx.expired(root.modules)) continue;
     await scanModules(ctx, root, out);
     await ctx.breathe();
   }

@@ -83,7 +83,7 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
   const claimed = new Set(found.flatMap((i) => i.launchers));
   const added: ToolInstance[] = [];
   for (const { dir, home } of launcherDirs(ctx)) {
-    if (ctx.expired(dir)) break;
+    if (ctx.expired(dir)) continue;
     for (const [name, { tool, ambiguous }] of names) {
       for (const file of commandFiles(ctx, dir, name)) {
         if (claimed.has(file)) continue;

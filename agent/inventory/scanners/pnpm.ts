@@ -30,7 +30,8 @@ export async function scanPnpm(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   if (ctx.npmPrefixes) return out;
   const seen = new Set<string>();
-  for (const home of ctx.homes) {
+  // A home cut short (its share of the time budget spent) leaves the next homes their turn.
+  homes: for (const home of ctx.homes) {
     for (const pnpmHome of pnpmHomes(ctx, home)) {
       const binDirs = [pnpmHome, path.join(pnpmHome, 'bin')];
       const global = path.join(pnpmHome, 'global');
@@ -46,7 +47,7 @@ export async function scanPnpm(ctx: ScanContext): Promise<ToolInstance[]> {
           const found: ToolInstance[] = [];
           await scanModules(ctx, { modules, binDirs, home }, found);
           out.push(...found);
-          if (ctx.expired(global)) return out;
+          if (ctx.expired(global)) continue homes;
         }
       }
       for (const store of ctx.fs.list(path.join(pnpmHome, 'store')) ?? []) {

@@ -30,7 +30,7 @@ const METADATA_HEAD_BYTES = 256 * 1024;
 export async function scanPython(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   for (const home of ctx.homes) {
-    if (ctx.expired(home.dir)) return out;
+    if (ctx.expired(home.dir)) continue;
     for (const { dir, binDirs } of pipxHomes(ctx, home)) scanPipx(ctx, path.join(dir, 'venvs'), home, out, binDirs);
     for (const { dir, binDirs } of uvToolDirs(ctx, home)) scanUvTools(ctx, dir, home, out, binDirs);
     for (const sp of userSitePackages(ctx, home)) scanSitePackages(ctx, sp, home, out);

@@ -75,7 +75,7 @@ const USER_DATA: Record<string, { app?: string; home?: string }> = {
 export async function scanVscode(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   for (const home of ctx.homes) {
-    if (ctx.expired(home.dir)) break;
+    if (ctx.expired(home.dir)) continue;
     for (const [host, dir] of extensionDirs(ctx, home)) scanExtensionsDir(ctx, home, host, dir, out);
     await ctx.breathe();
   }
@@ -188,6 +188,11 @@ function readProfiles(
   for (const root of profileRoots(ctx, home, host)) {
     for (const entry of ctx.fs.list(root) ?? []) {
       if (entry.isFile) continue;
+      // Cut short, the lists not read may name any folder: every folder counts, as when broken.
+      if (ctx.expired(root)) {
+        broken = true;
+        break;
+      }
       const file = path.join(root, entry.name, 'extensions.json');
       const parsed = readInstalled(ctx, file, elsewhere);
       if (!parsed) {

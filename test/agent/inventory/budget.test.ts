@@ -1,0 +1,57 @@
+/**
+ * The scan's time budget (agent/inventory/context.ts), on a clock the test moves: the whole scan
+ * stops at the budget, and on a machine with several homes no home may take more than half of it
+ * (a user who makes their own home slow to scan cuts only that home short), told at the scanners'
+ * checkpoints with the place cut short recorded.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { createContext } from '../../../agent/inventory/context.js';
+import { cleanup, scratch } from './fixtures.js';
+
+afterAll(cleanup);
+
+const t = scratch('aigate-budget-');
+const mallory = t.dir('home/mallory');
+const alice = t.dir('home/alice');
+const SHARE_SPENT = "time budget exhausted; this home's share of it is spent; not read";
+
+describe('the time budget', () => {
+  it('cuts a home short once it has taken half the budget, while the other homes go on', () => {
+    let clock = 0;
+    const { ctx, skips, budgetExhausted } = createContext({ homes: [mallory, alice], budgetMs: 1000 }, () => clock);
+    // [time, checkpoint, expired?]: the time since a checkpoint counts for that checkpoint's home.
+    const steps: [number, string, boolean][] = [
+      [0, `${mallory}/.npm-global/lib/node_modules`, false],
+      [400, `${mallory}/.npm-global/lib/node_modules`, false],
+      [501, `${mallory}/.npm-global/lib/node_modules`, true],
+      [501, `${alice}/.npm-global/lib/node_modules`, false],
+      [900, `${alice}/.vscode/extensions`, false],
+      [900, `${mallory}/.vscode/extensions`, true],
+      [950, '/usr/local/lib/node_modules', false],
+      [1000, `${alice}/.local/share/pnpm/global`, true],
+    ];
+    for (const [at, where, expired] of steps) {
+      clock = at;
+      expect([at, where, ctx.expired(where)]).toEqual([at, where, expired]);
+    }
+    expect(budgetExhausted()).toBe(true);
+    expect(skips.all()).toEqual([
+      { path: `${alice}/.local/share/pnpm/global`, reason: 'time budget exhausted; not read' },
+      { path: `${mallory}/.npm-global/lib/node_modules`, reason: SHARE_SPENT },
+      { path: `${mallory}/.vscode/extensions`, reason: SHARE_SPENT },
+    ]);
+  });
+
+  it('gives a machine with one home the whole budget', () => {
+    let clock = 0;
+    const { ctx, budgetExhausted } = createContext({ homes: [alice], budgetMs: 1000 }, () => clock);
+    expect(ctx.expired(alice)).toBe(false);
+    clock = 999;
+    expect(ctx.expired(alice)).toBe(false);
+    expect(budgetExhausted()).toBe(false);
+    clock = 1000;
+    expect(ctx.expired(alice)).toBe(true);
+    expect(budgetExhausted()).toBe(true);
+  });
+});
