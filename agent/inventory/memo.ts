@@ -58,10 +58,23 @@ export const COST_UNIT_BYTES = 256;
  */
 export const MAX_KEPT_PER_OWNER = MAX_KEPT / 4;
 
-/** What an entry costs against MAX_KEPT (see there): `textBytes` of text made `value`, kept under `key`. */
+/**
+ * What an entry costs against MAX_KEPT (see there): `textBytes` of text made `value`, kept under
+ * `key`. A value costs at least what its JSON takes, whatever text it came from (a plugin.xml
+ * inflated from a few compressed bytes can hold a 1 MB name): kept values are plain data, and
+ * Sets (which JSON does not show) come with the text they were made from.
+ */
 export function entryCost(key: string, value: unknown, textBytes: number): number {
-  const valueCost = value === null || typeof value !== 'object' ? 0 : Math.ceil(textBytes / COST_UNIT_BYTES);
-  return 1 + valueCost + Math.floor(key.length / COST_UNIT_BYTES);
+  const bytes = value === null || typeof value !== 'object' ? 0 : Math.max(textBytes, jsonLength(value));
+  return 1 + Math.ceil(bytes / COST_UNIT_BYTES) + Math.floor(key.length / COST_UNIT_BYTES);
+}
+
+function jsonLength(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** When something kept at `nowMs` must be read again (see MAX_REUSE_MS). */

@@ -88,10 +88,20 @@ function versionDirs(ctx: ScanContext, dir: string, filter: (name: string) => bo
   const out: string[] = [];
   for (const entry of ctx.fs.list(dir) ?? []) {
     if (entry.name.startsWith('.') || !(entry.isDirectory || entry.isSymbolicLink) || !filter(entry.name)) continue;
+    if (out.length === MAX_VERSION_DIRS) {
+      ctx.skip(dir, `more than ${MAX_VERSION_DIRS} version folders; the rest not read`);
+      break;
+    }
     out.push(path.join(dir, entry.name));
   }
   return out;
 }
+
+/**
+ * The most version folders read in one version manager's folder, and mise backend installs in
+ * one home: each is a root, and a home could otherwise make thousands (links to one folder).
+ */
+const MAX_VERSION_DIRS = 256;
 
 /** The mise npm-backend install folders: `<data>/installs/npm-<name>/<version>`. */
 export function miseBackendInstalls(
@@ -103,7 +113,13 @@ export function miseBackendInstalls(
   for (const data of miseDataDirs(ctx, home)) {
     const shims = path.join(data, 'shims');
     for (const tool of versionDirs(ctx, path.join(data, 'installs'), (name) => name.startsWith(`${backend}-`))) {
-      for (const version of versionDirs(ctx, tool)) out.push({ install: version, shims });
+      for (const version of versionDirs(ctx, tool)) {
+        if (out.length === MAX_VERSION_DIRS) {
+          ctx.skip(path.join(data, 'installs'), `more than ${MAX_VERSION_DIRS} ${backend} installs; the rest not read`);
+          return out;
+        }
+        out.push({ install: version, shims });
+      }
     }
   }
   return out;

@@ -53,6 +53,12 @@ const MAX_FILES = 40;
 const MAX_SOURCE_DEPTH = 2;
 const MAX_PROCESSES = 4096;
 const MAX_ENVIRON_BYTES = 256 * 1024;
+/**
+ * The most distinct values kept for one variable (startup files and processes together): each
+ * is a root every scanner probes, and a real user sets a variable a handful of ways at most;
+ * thousands of assignments in a .profile would make the scan's work grow without bound.
+ */
+export const MAX_VALUES_PER_VARIABLE = 8;
 
 /** Variable name -> the distinct values found for it, in the order found. */
 export type UserEnv = Map<string, string[]>;
@@ -61,7 +67,7 @@ function add(env: UserEnv, name: string, value: string): void {
   if (!WANTED.has(name) || value === '') return;
   const list = env.get(name);
   if (!list) env.set(name, [value]);
-  else if (!list.includes(value)) list.push(value);
+  else if (list.length < MAX_VALUES_PER_VARIABLE && !list.includes(value)) list.push(value);
 }
 
 /** What reading one user's startup files needs. */

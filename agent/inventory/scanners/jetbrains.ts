@@ -105,6 +105,7 @@ function pluginDirs(ctx: ScanContext, home: Home): { product: string; pluginsDir
 function scanPlugins(ctx: ScanContext, home: Home, product: string, pluginsDir: string, out: ToolInstance[]): void {
   for (const entry of ctx.fs.list(pluginsDir) ?? []) {
     if (entry.name.startsWith('.')) continue;
+    if (ctx.expired(pluginsDir)) return;
     const pluginPath = path.join(pluginsDir, entry.name);
     const isJar = entry.name.toLowerCase().endsWith('.jar') && !entry.isDirectory;
     if (!isJar && !(entry.isDirectory || (entry.isSymbolicLink && ctx.fs.isDirectory(pluginPath)))) continue;

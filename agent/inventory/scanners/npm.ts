@@ -27,10 +27,11 @@ export async function scanNpm(ctx: ScanContext): Promise<ToolInstance[]> {
   const out: ToolInstance[] = [];
   const seen = new Set<string>();
   for (const root of npmRoots(ctx)) {
+    // Every root is a checkpoint, one that leads nowhere too (its realpath is work of its home's).
+    if (ctx.expired(root.modules)) continue;
     const real = ctx.fs.realpath(root.modules);
     if (real === null || seen.has(real)) continue;
     seen.add(real);
-    if (ctx.expired(root.modules)) continue;
     await scanModules(ctx, root, out);
     await ctx.breathe();
   }
@@ -52,6 +53,8 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
       const scopeDir = child(root.modules, entry.name);
       for (const sub of ctx.fs.list(scopeDir) ?? []) {
         if (sub.isFile || !mayHoldPackage(sub.name)) continue;
+        // A scope folder may hold thousands of packages: each is a checkpoint of its own.
+        if (ctx.expired(root.modules)) break;
         readPackage(ctx, root, `${entry.name}/${sub.name}`, child(scopeDir, sub.name), found);
       }
     } else {

@@ -2,11 +2,14 @@
  * The scan's time budget (agent/inventory/context.ts), on a clock the test moves: the whole scan
  * stops at the budget, and on a machine with several homes no home may take more than half of it
  * (a user who makes their own home slow to scan cuts only that home short), told at the scanners'
- * checkpoints with the place cut short recorded.
+ * checkpoints with the place cut short recorded. And the bounds on what one home can make a
+ * scan do: values per variable from its startup files, version folders per version manager.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createContext } from '../../../agent/inventory/context.js';
+import { scanMachine } from '../../../agent/inventory/index.js';
+import { MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
 import { cleanup, scratch } from './fixtures.js';
 
 afterAll(cleanup);
@@ -53,5 +56,30 @@ describe('the time budget', () => {
     clock = 1000;
     expect(ctx.expired(alice)).toBe(true);
     expect(budgetExhausted()).toBe(true);
+  });
+});
+
+describe("the bounds on one home's work", () => {
+  it('keeps at most MAX_VALUES_PER_VARIABLE values of a variable from the startup files', () => {
+    const u = scratch('aigate-bounds-env-');
+    const bob = u.dir('home/bob');
+    const lines = Array.from({ length: 40 }, (_, i) => `export XDG_DATA_HOME=$HOME/x${i}`);
+    for (let i = 0; i < 40; i++) u.dir(`home/bob/x${i}`);
+    u.file('home/bob/.profile', `${lines.join('\n')}\n`);
+    const { ctx } = createContext({ homes: [bob] });
+    const values = ctx.envValues(ctx.homes[0]!, 'XDG_DATA_HOME');
+    expect(values.length).toBe(MAX_VALUES_PER_VARIABLE);
+    expect(values[0]).toBe(u.path('home/bob/x0'));
+  });
+
+  it('reads at most 256 version folders of a version manager, and says so', async () => {
+    const u = scratch('aigate-bounds-nvm-');
+    const carol = u.dir('home/carol');
+    for (let i = 0; i < 300; i++) u.dir(`home/carol/.nvm/versions/node/v${i}.0.0`);
+    const result = await scanMachine({ homes: [carol], paths: [], detectRunning: false });
+    expect(result.skipped).toContainEqual({
+      path: u.path('home/carol/.nvm/versions/node'),
+      reason: 'more than 256 version folders; the rest not read',
+    });
   });
 });

@@ -40,7 +40,8 @@ describe('entryCost', () => {
     ['a boolean', true, 4096, 1],
     ['a parse of 1,000 bytes', { name: 'x' }, 1000, 1 + 4],
     ['a parse of exactly one unit', { name: 'x' }, COST_UNIT_BYTES, 1 + 1],
-    ['a parse of nothing', { name: 'x' }, 0, 1],
+    ['a parse of nothing', { name: '' }, 0, 1 + 1],
+    ['a parse with a 1 MB name made from a few bytes', { name: 'A'.repeat(1 << 20) }, 600, 1 + 4097],
   ])('%s costs %#', (_what, value, textBytes, cost) => {
     expect(entryCost('/home/u/package.json', value, textBytes)).toBe(cost);
   });
