@@ -192,16 +192,25 @@ function homeShares(
   const dirs = homes.map((h) => path.resolve(h.dir));
   const taken = new Map<string, number>();
   let lastHome: string | null = null;
+  let lastWhere: string | null = null;
   let lastAt = startedAt;
+  /** lastHome's time so far (kept in `taken` only when another home's checkpoint comes). */
+  let lastTaken = 0;
   const homeOf = (where: string) => dirs.find((dir) => isInside(where, dir)) ?? null;
   return {
     spent(where, at) {
       if (dirs.length < 2) return false;
-      if (lastHome !== null) taken.set(lastHome, (taken.get(lastHome) ?? 0) + (at - lastAt));
-      const home = homeOf(where);
-      lastHome = home;
+      lastTaken += at - lastAt;
       lastAt = at;
-      if (home === null || (taken.get(home) ?? 0) <= shareMs) return false;
+      // Checkpoints come in runs at one place (each package of a node_modules).
+      const home = where === lastWhere ? lastHome : homeOf(where);
+      lastWhere = where;
+      if (home !== lastHome) {
+        if (lastHome !== null) taken.set(lastHome, lastTaken);
+        lastHome = home;
+        lastTaken = home === null ? 0 : (taken.get(home) ?? 0);
+      }
+      if (home === null || lastTaken <= shareMs) return false;
       cut(where);
       return true;
     },
