@@ -19,6 +19,7 @@
  * scans 2 s apart with the memo's idle collection between them, which the next scan pays for.
  * Also a fresh process's first scan, the peak RSS of that daemon-paced process, and for scale
  * `npm ls -g --json` on one of those prefixes, timed in the same run, with the ratio of the two.
+ * Each timed line says what a fixed CPU loop took just before it: shared hosts drift between phases.
  *
  * The scan runs in its own Node process (the inventory bundled with esbuild, no tsx loader, the
  * shipped launcher's node flags), so its peak RSS is the scan's and not this script's or the
@@ -461,9 +462,15 @@ process.stdout.write(JSON.stringify({ times, cpu, first, maxRssKb: process.resou
   // then). And as the daemon really runs: a fresh process's first scan, then scans with a pause
   // between them long enough for the memo's idle collection (memo.ts), which the next scan pays
   // for (V8 gives pages back and the next scans run slower). Memory: over that last run.
+  // The speed loop before each phase: the phases run one after another, and a shared host's
+  // speed drifts between them (compare figures of two phases only at like speeds).
+  const speedBefore: number[] = [];
+  speedBefore.push(referenceLoopMs());
   const report = scanChild(RUNS, WARMUP, 0, false);
+  speedBefore.push(referenceLoopMs());
   const daemon = scanChild(RUNS, WARMUP, 0, true);
   if (daemon.result !== report.result) throw new Error('the scans with a memo found something else than those without');
+  speedBefore.push(referenceLoopMs());
   const periodic = scanChild(DAEMON_SCANS, 1, DAEMON_GAP_MS, true);
   if (periodic.result !== report.result) throw new Error('the daemon-paced scans found something else');
   const idle = spawnSync(
@@ -500,17 +507,23 @@ process.stdout.write(JSON.stringify({ times, cpu, first, maxRssKb: process.resou
   const daemonMedian = median(daemon.times);
   const pacedMedian = median(periodic.times);
   const verdict = (ms: number) => `target < 150 ms: ${ms < 150 ? 'met' : 'MISSED'}`;
-  const line = (what: string, r: ChildReport, runs: string) =>
-    `${what} (${runs}): median ${median(r.times).toFixed(1)} ms, p90 ${percentile(r.times, 0.9).toFixed(1)} ms, min ${Math.min(...r.times).toFixed(1)} ms, CPU median ${median(r.cpu).toFixed(1)} ms   ${verdict(median(r.times))}`;
+  const line = (what: string, r: ChildReport, runs: string, speed: number) =>
+    `${what} (${runs}; speed loop before: ${speed.toFixed(0)} ms): median ${median(r.times).toFixed(1)} ms, p90 ${percentile(r.times, 0.9).toFixed(1)} ms, min ${Math.min(...r.times).toFixed(1)} ms, CPU median ${median(r.cpu).toFixed(1)} ms   ${verdict(median(r.times))}`;
   console.log(
-    line('scan reading everything, back to back in a warmed process', report, `${RUNS} runs after ${WARMUP}`),
+    line(
+      'scan reading everything, back to back in a warmed process',
+      report,
+      `${RUNS} runs after ${WARMUP}`,
+      speedBefore[0]!,
+    ),
   );
-  console.log(line('daemon scan with the memo, back to back', daemon, `${RUNS} runs after ${WARMUP}`));
+  console.log(line('daemon scan with the memo, back to back', daemon, `${RUNS} runs after ${WARMUP}`, speedBefore[1]!));
   console.log(
     line(
       `daemon scan as the daemon runs it (memo; ${DAEMON_GAP_MS / 1000} s apart, its idle collection between)`,
       periodic,
       `${DAEMON_SCANS} runs after the first`,
+      speedBefore[2]!,
     ),
   );
   console.log(
