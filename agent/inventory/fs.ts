@@ -81,6 +81,8 @@ const ENTRY_BYTES = new Map<number, number>([
  */
 const STAMPED_LISTINGS = new Set([0xef53, 0x01021994, 0x9123683e, 0x58465342, 0x794c7630, 0x2fc12fc1, 0xf2f52010]);
 const CHUNK = 64 * 1024;
+/** The most listing entries one scan remembers (ScanFs.remember), as many as the memo's MAX_KEPT. */
+const MAX_LISTED_ENTRIES = 200_000;
 /** A path with an empty, `.` or `..` component, or a trailing separator: not resolved by components. */
 const UNPLAIN = /\/\.{0,2}(\/|$)/;
 /** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
@@ -122,6 +124,8 @@ export class ScanFs {
    * link needs no lstat); by name once asked for (entriesByName).
    */
   private readonly listed = new Map<string, readonly DirEntry[]>();
+  /** The entries `listed` holds (at most MAX_LISTED_ENTRIES: past that, listings are not remembered). */
+  private listedEntries = 0;
   private homes: GuardedHome[] = [];
   private readonly systemDirs = new Map<string, boolean>();
   /** walkableBy's lstats, per path. */
@@ -167,7 +171,7 @@ export class ScanFs {
       if (stats === undefined) return null;
       const kept = stats?.isDirectory() ? this.memo.listing(dir, stats) : undefined;
       if (kept !== undefined) {
-        this.listed.set(dir, kept);
+        this.remember(dir, kept);
         return kept;
       }
     } else if (!fs.existsSync(dir) && this.absent(dir)) {
@@ -223,7 +227,7 @@ export class ScanFs {
       // Remembered for this scan (realpath by components), and kept by the stamp of the folder
       // listed (the one the handle holds), only when complete.
       if (entries !== null && !cut) {
-        this.listed.set(dir, entries);
+        this.remember(dir, entries);
         if (this.stampsTrackEntries(pinned, stats))
           this.memo?.keepListing(dir, stats, entries, this.chargedTo(dir, stats));
       }
@@ -234,6 +238,21 @@ export class ScanFs {
     } finally {
       closeQuietly(handle);
     }
+  }
+
+  /**
+   * Remembers a complete listing for this scan (realpath by components uses it), while the
+   * listings remembered hold fewer than MAX_LISTED_ENTRIES entries: a home of thousands of links
+   * to one big folder would otherwise keep each path's copy until the scan ends.
+   */
+  private remember(dir: string, entries: readonly DirEntry[]): void {
+    const before = this.listed.get(dir)?.length ?? 0;
+    // An older listing of the folder is never left in place of the new one.
+    this.listed.delete(dir);
+    this.listedEntries -= before;
+    if (this.listedEntries + entries.length > MAX_LISTED_ENTRIES) return;
+    this.listed.set(dir, entries);
+    this.listedEntries += entries.length;
   }
 
   /**

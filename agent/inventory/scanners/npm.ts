@@ -347,6 +347,8 @@ function byEntryContent(
   binTargets: readonly string[] | null,
 ): { match: NonNullable<ReturnType<typeof scanFileContent>>; why: string } | null {
   for (const file of entryFiles(ctx, dir, binTargets)) {
+    // Each entry file is up to two 4 MiB windows read and searched: a checkpoint of its own.
+    if (ctx.expired(dir)) return null;
     const match = scanFileContent(ctx, file);
     if (match) return { match, why: `${file}: ${match.why}` };
   }
@@ -426,6 +428,8 @@ function instanceFor(
  * <pkg>) and launches it through name-dispatching shims in ~/.volta/bin.
  */
 async function scanVolta(ctx: ScanContext, home: Home, out: ToolInstance[]): Promise<void> {
+  // A checkpoint at the start of this home's work, so it is not counted for the home before.
+  if (ctx.expired(home.dir)) return;
   for (const voltaHome of voltaHomes(ctx, home)) await scanVoltaHome(ctx, home, voltaHome, out);
 }
 

@@ -178,6 +178,7 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
   if (!venvs) return;
   for (const entry of venvs) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
+    if (ctx.expired(venvsDir)) return;
     const venv = path.join(venvsDir, entry.name);
     const real = ctx.fs.shownRealpath(venv);
     if (!real) continue;
@@ -236,6 +237,7 @@ function scanPipx(ctx: ScanContext, venvsDir: string, home: Home | null, out: To
 function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolInstance[], binDirs: string[]): void {
   for (const entry of ctx.fs.list(toolsDir) ?? []) {
     if (entry.name.startsWith('.') || entry.isFile) continue;
+    if (ctx.expired(toolsDir)) return;
     const dir = path.join(toolsDir, entry.name);
     const receiptPath = path.join(dir, 'uv-receipt.toml');
     const receipt = ctx.fs.readDerived('uv-receipt', receiptPath, ctx.limits.maxManifestBytes, parseUvReceipt);
@@ -295,6 +297,7 @@ function scanUvTools(ctx: ScanContext, toolsDir: string, home: Home, out: ToolIn
 }
 
 function scanSitePackages(ctx: ScanContext, sitePackages: string, home: Home | null, out: ToolInstance[]): void {
+  if (ctx.expired(sitePackages)) return;
   const entries = ctx.fs.list(sitePackages);
   if (!entries) return;
   for (const entry of entries) {
