@@ -102,7 +102,10 @@ export interface BuiltContext {
   finish(): void;
 }
 
-export function createContext(options: ScanOptions, now: () => number = () => performance.now()): BuiltContext {
+/** The scan's clock (ms), one function for every scan (see ScanMemo.shapeSamples on why per-scan closures cost). */
+const performanceNow = (): number => performance.now();
+
+export function createContext(options: ScanOptions, now: () => number = performanceNow): BuiltContext {
   const platform = options.platform ?? hostPlatform();
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
   const skips = new SkipList();
@@ -197,13 +200,16 @@ function homeShares(
   /** lastHome's time so far (kept in `taken` only when another home's checkpoint comes). */
   let lastTaken = 0;
   const homeOf = (where: string) => dirs.find((dir) => isInside(where, dir)) ?? null;
+  // With no home inside another, the home of the last checkpoint is the only one to try first.
+  const nested = dirs.some((a) => dirs.some((b) => a !== b && isInside(a, b)));
   return {
     spent(where, at) {
       if (dirs.length < 2) return false;
       lastTaken += at - lastAt;
       lastAt = at;
-      // Checkpoints come in runs at one place (each package of a node_modules).
-      const home = where === lastWhere ? lastHome : homeOf(where);
+      // Checkpoints come in runs at one place (each package of a node_modules), and in one home.
+      const home =
+        where === lastWhere || (!nested && lastHome !== null && isInside(where, lastHome)) ? lastHome : homeOf(where);
       lastWhere = where;
       if (home !== lastHome) {
         if (lastHome !== null) taken.set(lastHome, lastTaken);

@@ -419,10 +419,18 @@ export class ScanFs {
    * mode and content unchanged, so the checks' verdict on what the file holds stands. Only where
    * the file lies could differ (a parent folder the user moved), and the file is still the one
    * root read before, the user's own or a root file anyone may read: nothing more is learned.
+   * `where`, when given, is readTextWhere's check on the opened file's real path (a kept value
+   * was made from a file that passed it; moving or linking that file changes its ctime).
    */
-  readDerived<T>(kind: string, path: string, maxBytes: number, derive: (text: string) => T): T | undefined {
+  readDerived<T>(
+    kind: string,
+    path: string,
+    maxBytes: number,
+    derive: (text: string) => T,
+    where?: Accept,
+  ): T | undefined {
     return this.memoized(kind, path, (opened) => {
-      const bytes = this.readView(path, maxBytes, undefined, opened);
+      const bytes = this.readView(path, maxBytes, where, opened);
       return bytes === null ? null : { value: derive(decodeText(bytes)), textBytes: bytes.length };
     });
   }
@@ -961,7 +969,8 @@ function linkedPrivate(path: string, target: Located): string | null {
 }
 
 /** A read's extra condition on the real path of the file, and the skip reason when it fails. */
-interface Accept {
+/** A check on the real path of the file opened; `refused`: the skip reason when it fails. */
+export interface Accept {
   accept(real: string): boolean;
   refused: string;
 }
@@ -974,7 +983,9 @@ function acceptable(accept: Accept, target: Located): boolean {
 /** Whether `child` is `parent` or lies inside it (both absolute; compared as given). */
 export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
-  return child.startsWith(parent.endsWith(SEP) ? parent : parent + SEP);
+  if (parent.endsWith(SEP)) return child.startsWith(parent);
+  // As child.startsWith(parent + SEP), without making that string (called per path, per scan).
+  return child.length > parent.length && child[parent.length] === SEP && child.startsWith(parent);
 }
 
 /** The first bytes of the open regular file `fd` (whose stat is `stats`), at most maxBytes. */

@@ -273,11 +273,13 @@ export class ScanMemo {
   }
 
   private drop<T>(map: Map<string, Kept<T>>, drops: (kept: Kept<T>) => boolean): void {
-    for (const [key, kept] of map)
+    // forEach, not for-of over entries: no [key, value] pair made per entry (tens of thousands per scan).
+    map.forEach((kept, key) => {
       if (drops(kept)) {
         map.delete(key);
         this.release(kept);
       }
+    });
   }
 
   /** Takes an entry's cost off the totals (the caller removes or replaces the entry). */

@@ -154,9 +154,11 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
 
   for (const home of ctx.homes) {
     const h = (...parts: string[]) => path.join(home.dir, ...parts);
-    const npmrc = ctx.fs.readText(h('.npmrc'), ctx.limits.maxManifestBytes);
     // The user's own `.npmrc` is theirs to write: its prefix counts only inside the home.
-    const fromRc = npmrc === null ? null : parseNpmrcPrefix(npmrc, home.dir);
+    const fromRc =
+      ctx.fs.readDerived('npmrc-prefix', h('.npmrc'), ctx.limits.maxManifestBytes, (text) =>
+        parseNpmrcPrefix(text, home.dir),
+      ) ?? null;
     const configured = [
       fromRc !== null && ctx.userChosen(home, fromRc, '.npmrc prefix') ? fromRc : null,
       ...ctx.envValues(home, 'NPM_CONFIG_PREFIX'),
@@ -252,8 +254,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
     if (win) {
       prefix(ctx.sys('Program Files', 'nodejs'), null, 'windows');
     } else {
-      const npmrc = ctx.fs.readText(ctx.sys('etc', 'npmrc'), ctx.limits.maxManifestBytes);
-      const configured = npmrc === null ? null : parseNpmrcPrefix(npmrc, '');
+      const configured =
+        ctx.fs.readDerived('npmrc-prefix-system', ctx.sys('etc', 'npmrc'), ctx.limits.maxManifestBytes, (text) =>
+          parseNpmrcPrefix(text, ''),
+        ) ?? null;
       if (configured && path.isAbsolute(configured)) prefix(ctx.sys(configured), null);
       for (const dir of [['usr', 'local'], ['usr'], ['opt', 'homebrew'], ['home', 'linuxbrew', '.linuxbrew']])
         prefix(ctx.sys(...dir), null);
@@ -273,8 +277,9 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
 
   function yarn(home: Home) {
     const h = (...parts: string[]) => path.join(home.dir, ...parts);
-    const rc = ctx.fs.readText(h('.yarnrc'), ctx.limits.maxManifestBytes);
-    const config = rc === null ? { globalFolder: null, prefix: null } : parseYarnrc(rc, home.dir);
+    const config = ctx.fs.readDerived('yarnrc', h('.yarnrc'), ctx.limits.maxManifestBytes, (text) =>
+      parseYarnrc(text, home.dir),
+    ) ?? { globalFolder: null, prefix: null };
     const chosen = (dir: string | null, source: string) => (dir && ctx.userChosen(home, dir, source) ? [dir] : []);
     const globals = ctx.envDirs(home, 'YARN_GLOBAL_FOLDER', [
       ...chosen(config.globalFolder, '.yarnrc global-folder'),

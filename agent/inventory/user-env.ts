@@ -18,7 +18,13 @@ import * as path from 'node:path';
 
 import { isInside } from './context.js';
 import type { ScanFs } from './fs.js';
-import { parseEnviron, parseStartupFile, type StartupDialect } from './parse/shell-env.js';
+import {
+  evaluateStartup,
+  parseEnviron,
+  type StartupCommands,
+  startupCommands,
+  type StartupDialect,
+} from './parse/shell-env.js';
 
 /** The variables that move a root the scanners read. */
 const ROOT_VARIABLES = [
@@ -111,10 +117,10 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   ): void => {
     // (/etc is not listed for one file: a missing /etc/environment is one quiet failed open.)
     if (budget <= 0 || (insideHome && !present(file))) return;
-    const text = readBounded(source, file, insideHome);
-    if (text === null) return;
+    const commands = readCommands(source, file, dialect, insideHome);
+    if (commands === undefined) return;
     budget--;
-    const parsed = parseStartupFile(text, dialect, scope);
+    const parsed = evaluateStartup(commands, scope);
     for (const { name, value } of parsed.assignments) add(env, name, value);
     if (depth >= MAX_SOURCE_DEPTH) return;
     for (const target of parsed.sourced) {
@@ -159,15 +165,27 @@ function sortedFiles(source: StartupSource, dir: string, suffix: string): string
     .map((name) => path.join(dir, name));
 }
 
-/** The text of a file that really lies inside the home (checked on the opened file), or any file for system ones. */
-function readBounded(source: StartupSource, file: string, insideHome: boolean): string | null {
-  if (!insideHome) return source.fs.readText(file, MAX_FILE_BYTES);
-  return source.fs.readTextWhere(
-    file,
-    MAX_FILE_BYTES,
-    (real) => isInside(real, source.homeReal),
-    "leads outside the user's home; not read",
-  );
+const readers: Record<StartupDialect, (text: string) => StartupCommands> = {
+  sh: (text) => startupCommands(text, 'sh'),
+  fish: (text) => startupCommands(text, 'fish'),
+  'fish-universal': (text) => startupCommands(text, 'fish-universal'),
+};
+
+/**
+ * A startup file's commands (kept by a daemon's memo while the file keeps its stamp), only from a
+ * file that really lies inside the home (checked on the opened file), or any file for system ones;
+ * undefined when missing, unreadable or refused (recorded).
+ */
+function readCommands(
+  source: StartupSource,
+  file: string,
+  dialect: StartupDialect,
+  insideHome: boolean,
+): StartupCommands | undefined {
+  const where = insideHome
+    ? { accept: (real: string) => isInside(real, source.homeReal), refused: "leads outside the user's home; not read" }
+    : undefined;
+  return source.fs.readDerived(`startup-${dialect}`, file, MAX_FILE_BYTES, readers[dialect], where);
 }
 
 /**

@@ -36,24 +36,47 @@ const DECLARE_WORDS = new Set(['export', 'declare', 'typeset', 'readonly', 'loca
 const LEAD_KEYWORDS = new Set(['then', 'else', 'do', '{', '(', 'if', 'elif', '!', 'command']);
 
 /**
- * Parses one startup file. `scope` holds what is known before it (at least HOME) and is updated
- * with every assignment, so later lines (and later files sharing the scope) can refer to them.
+ * A startup file read into its commands, before any expansion: a pure function of the text and
+ * the dialect, so a daemon's memo keeps it between scans (never changed once made). `commands`:
+ * each simple command's words (sh, fish); `universal`: fish_variables' exported NAME/value pairs.
  */
-export function parseStartupFile(text: string, dialect: StartupDialect, scope: Map<string, string>): ParsedStartup {
-  const out: ParsedStartup = { assignments: [], unresolved: [], sourced: [] };
-  if (dialect === 'fish-universal') {
-    parseFishUniversal(text, scope, out);
-    return out;
-  }
+export interface StartupCommands {
+  dialect: StartupDialect;
+  commands: readonly (readonly Word[])[];
+  universal: readonly EnvAssignment[];
+}
+
+/** Splits a startup file into commands (see StartupCommands). */
+export function startupCommands(text: string, dialect: StartupDialect): StartupCommands {
+  if (dialect === 'fish-universal') return { dialect, commands: [], universal: fishUniversal(text) };
+  const commands: Word[][] = [];
   for (const line of logicalLines(text, dialect)) {
     for (const command of splitCommands(line)) {
       const words = splitWords(command);
-      if (words === null || words.length === 0) continue;
-      if (dialect === 'sh') shCommand(words, scope, out);
-      else fishCommand(words, scope, out);
+      if (words !== null && words.length > 0) commands.push(words);
     }
   }
+  return { dialect, commands, universal: [] };
+}
+
+/**
+ * What a file's commands assign and source. `scope` holds what is known before it (at least
+ * HOME) and is updated with every assignment, so later lines (and later files sharing the scope)
+ * can refer to them.
+ */
+export function evaluateStartup(file: StartupCommands, scope: Map<string, string>): ParsedStartup {
+  const out: ParsedStartup = { assignments: [], unresolved: [], sourced: [] };
+  for (const { name, value } of file.universal) record(name, value, scope, out);
+  for (const words of file.commands) {
+    if (file.dialect === 'sh') shCommand(words, scope, out);
+    else fishCommand(words, scope, out);
+  }
   return out;
+}
+
+/** Parses one startup file: evaluateStartup of its startupCommands. */
+export function parseStartupFile(text: string, dialect: StartupDialect, scope: Map<string, string>): ParsedStartup {
+  return evaluateStartup(startupCommands(text, dialect), scope);
 }
 
 /** `/proc/<pid>/environ`: NUL-separated NAME=VALUE pairs; malformed entries are dropped. */
@@ -83,7 +106,7 @@ function record(name: string, value: string | null, scope: Map<string, string>, 
 /** Stands in `scope` for a variable set to something only a running shell could know. */
 const UNKNOWN = '\u0000unknown';
 
-function shCommand(words: Word[], scope: Map<string, string>, out: ParsedStartup): void {
+function shCommand(words: readonly Word[], scope: Map<string, string>, out: ParsedStartup): void {
   let i = 0;
   while (i < words.length && words[i]!.plain && LEAD_KEYWORDS.has(words[i]!.raw)) i++;
   if (i >= words.length) return;
@@ -115,7 +138,7 @@ function shCommand(words: Word[], scope: Map<string, string>, out: ParsedStartup
   for (const [name, value] of assignments) record(name, expandWord(value, scope, 'sh'), scope, out);
 }
 
-function fishCommand(words: Word[], scope: Map<string, string>, out: ParsedStartup): void {
+function fishCommand(words: readonly Word[], scope: Map<string, string>, out: ParsedStartup): void {
   let i = 0;
   while (i < words.length && words[i]!.plain && LEAD_KEYWORDS.has(words[i]!.raw)) i++;
   const first = words[i];
@@ -148,15 +171,17 @@ function fishCommand(words: Word[], scope: Map<string, string>, out: ParsedStart
 }
 
 /** `SETUVAR --export NAME:VALUE`; `\xNN` escapes; list elements separated by \x1e (the first is kept). */
-function parseFishUniversal(text: string, scope: Map<string, string>, out: ParsedStartup): void {
+function fishUniversal(text: string): EnvAssignment[] {
+  const out: EnvAssignment[] = [];
   for (const line of text.split(/\r?\n/)) {
     const m = /^SETUVAR\s+(--export\s+)?([A-Za-z_][A-Za-z0-9_]*):(.*)$/.exec(line);
     if (!m || !m[1]) continue;
     const value = m[3]!
       .replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
       .split('\x1e')[0]!;
-    record(m[2]!, value, scope, out);
+    out.push({ name: m[2]!, value });
   }
+  return out;
 }
 
 /** Lines with backslash-newline continuations joined and comments dropped. */
@@ -238,8 +263,9 @@ interface Part {
   quote: '' | "'" | '"';
 }
 
-class Word {
-  constructor(readonly parts: Part[]) {}
+/** One shell word (immutable: kept in a memo's StartupCommands). */
+export class Word {
+  constructor(readonly parts: readonly Part[]) {}
   get raw(): string {
     return this.parts.map((p) => p.text).join('');
   }

@@ -147,8 +147,8 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
       continue;
     }
     const manifestPath = child(extDir, 'package.json');
-    const text = ctx.fs.readText(manifestPath, ctx.limits.maxManifestBytes);
-    const manifest = text === null ? null : parsePackageJson(text);
+    // The same kind of value as npm's manifests: the memo keeps one parse per file for both.
+    const manifest = ctx.fs.readDerived('npm-manifest', manifestPath, ctx.limits.maxManifestBytes, parsePackageJson);
     if (manifest && !manifest.ok) ctx.skip(manifestPath, manifest.error);
     const fromManifest = manifest?.ok ? manifest.value.version : null;
     const version = fromManifest?.version ? fromManifest : checkVersion(folder.version, 'extension folder name');
@@ -159,7 +159,7 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
       installPath: real,
       launchers: [],
       owner: home.user,
-      evidence: [text === null ? extDir : manifestPath],
+      evidence: [manifest === undefined ? extDir : manifestPath],
       host,
     });
   }
@@ -220,11 +220,18 @@ function cataloguedFolderPattern(ctx: ScanContext): RegExp {
   return pattern;
 }
 
-function readObsolete(ctx: ScanContext, dir: string): Set<string> {
+/**
+ * The lower-cased folder names a `.obsolete` file marks as removed; an empty file marks none. A
+ * pure function of the text, so the memo keeps it between scans (shared: never changed).
+ */
+function obsoleteOf(text: string): Parsed<ReadonlySet<string>> {
+  return text.trim() === '' ? { ok: true, value: new Set() } : parseObsolete(text);
+}
+
+function readObsolete(ctx: ScanContext, dir: string): ReadonlySet<string> {
   const file = path.join(dir, '.obsolete');
-  const text = ctx.fs.readText(file, ctx.limits.maxManifestBytes);
-  if (text === null || text.trim() === '') return new Set();
-  const parsed = parseObsolete(text);
+  const parsed = ctx.fs.readDerived('vscode-obsolete', file, ctx.limits.maxManifestBytes, obsoleteOf);
+  if (parsed === undefined) return new Set();
   if (parsed.ok) return parsed.value;
   ctx.skip(file, parsed.error);
   return new Set();

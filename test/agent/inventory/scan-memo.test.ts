@@ -217,6 +217,119 @@ describe('a scan with the memo, on a VS Code extensions.json edited in place', (
   });
 });
 
+/**
+ * Files the memo keeps besides manifests and listings: shell startup files, .npmrc, .yarnrc, a VS
+ * Code extension's package.json and .obsolete. Each case is one home; every file is edited in
+ * place to the same size with its mtime set back, and the next scan with the memo must find what
+ * a scan reading everything finds.
+ */
+describe('a scan with the memo, on startup files and editor files edited in place', () => {
+  const w = scratch('aigate-memo-kept-');
+  // Hidden prefixes: the home walk (home-prefixes.ts) would find a visible one without being told.
+  const codex = (prefixRel: string, version: string) =>
+    fakeNpmGlobal(w, prefixRel, '@openai/codex', { version, bin: { codex: 'bin/codex.js' } });
+  const extension = 'anthropic.claude-code-2.1.50-linux-x64';
+  interface Case {
+    user: string;
+    /** The file edited, relative to the home, its text before and after (same length). */
+    file: string;
+    before: string;
+    after: string;
+    /** Lays out what the home holds besides that file. */
+    layout: (home: string) => void;
+    found: [string[], string[]];
+  }
+  const cases: Case[] = [
+    {
+      user: 'bash',
+      file: '.bashrc',
+      before: 'export NPM_CONFIG_PREFIX="$HOME/.pfxA"\n',
+      after: 'export NPM_CONFIG_PREFIX="$HOME/.pfxB"\n',
+      layout: (home) => (codex(`${home}/.pfxA`, '0.111.0'), codex(`${home}/.pfxB`, '0.112.0')),
+      found: [['openai-codex-cli 0.111.0'], ['openai-codex-cli 0.112.0']],
+    },
+    {
+      user: 'fish',
+      file: '.config/fish/config.fish',
+      before: 'set -gx NPM_CONFIG_PREFIX ~/.pfxA\n',
+      after: 'set -gx NPM_CONFIG_PREFIX ~/.pfxB\n',
+      layout: (home) => (codex(`${home}/.pfxA`, '0.111.0'), codex(`${home}/.pfxB`, '0.112.0')),
+      found: [['openai-codex-cli 0.111.0'], ['openai-codex-cli 0.112.0']],
+    },
+    {
+      user: 'npmrc',
+      file: '.npmrc',
+      before: 'prefix=~/.pfxA\n',
+      after: 'prefix=~/.pfxB\n',
+      layout: (home) => (codex(`${home}/.pfxA`, '0.111.0'), codex(`${home}/.pfxB`, '0.112.0')),
+      found: [['openai-codex-cli 0.111.0'], ['openai-codex-cli 0.112.0']],
+    },
+    {
+      user: 'yarnrc',
+      file: '.yarnrc',
+      before: 'global-folder "~/ygA"\n',
+      after: 'global-folder "~/ygB"\n',
+      layout: (home) => {
+        npmPackage(w, `${home}/ygA/node_modules`, '@openai/codex', { version: '0.111.0' });
+        npmPackage(w, `${home}/ygB/node_modules`, '@openai/codex', { version: '0.112.0' });
+      },
+      found: [['openai-codex-cli 0.111.0'], ['openai-codex-cli 0.112.0']],
+    },
+    {
+      user: 'manifest',
+      file: `.vscode/extensions/${extension}/package.json`,
+      before: JSON.stringify({ name: 'claude-code', publisher: 'Anthropic', version: '2.1.50' }),
+      after: JSON.stringify({ name: 'claude-code', publisher: 'Anthropic', version: '2.1.51' }),
+      layout: () => undefined,
+      found: [['claude-code 2.1.50'], ['claude-code 2.1.51']],
+    },
+    {
+      user: 'obsolete',
+      file: '.vscode/extensions/.obsolete',
+      before: `{"${extension}":false}`,
+      after: `{"${extension}":true }`,
+      layout: (home) =>
+        w.json(`${home}/.vscode/extensions/${extension}/package.json`, {
+          name: 'claude-code',
+          publisher: 'Anthropic',
+          version: '2.1.50',
+        }),
+      found: [['claude-code 2.1.50'], []],
+    },
+  ];
+  const homeOf = (c: Case) => `home/${c.user}`;
+  const optionsOf = (c: Case): ScanOptions => ({ homes: [w.path(homeOf(c))], paths: [], detectRunning: false });
+  const versions = (r: ScanResult) => r.instances.map((i) => `${i.toolId} ${i.version}`).sort();
+  const memos = new Map(cases.map((c) => [c.user, new ScanMemo()]));
+
+  beforeAll(async () => {
+    for (const c of cases) {
+      expect(Buffer.byteLength(c.after)).toBe(Buffer.byteLength(c.before));
+      c.layout(homeOf(c));
+      w.file(`${homeOf(c)}/${c.file}`, c.before);
+    }
+    await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
+  }, 2 * RACY_WAIT_MS);
+
+  it.each(cases)('$file: kept while unchanged, read again once edited in place', async (c) => {
+    const memo = memos.get(c.user)!;
+    const fresh = await scanMachine(optionsOf(c));
+    expect(versions(fresh)).toEqual(c.found[0]);
+    expect(same(await scanMachine({ ...optionsOf(c), memo }))).toBe(same(fresh));
+    const kept = memo.size.files;
+    expect(same(await scanMachine({ ...optionsOf(c), memo }))).toBe(same(fresh));
+    expect(memo.size.files).toBe(kept);
+    const file = w.path(homeOf(c), c.file);
+    const before = statSync(file, { bigint: true });
+    writeFileSync(file, c.after);
+    setMtime(file, before.mtimeNs);
+    expect(statSync(file, { bigint: true }).size).toBe(before.size);
+    const scanned = await scanMachine({ ...optionsOf(c), memo });
+    expect(versions(scanned)).toEqual(c.found[1]);
+    expect(same(scanned)).toBe(same(await scanMachine(optionsOf(c))));
+  });
+});
+
 describe('what the memo keeps, and whose share it counts against', () => {
   it('charges a file value by the text it was made from: one huge list reached by many links is not kept again and again', async () => {
     const w = scratch('aigate-memo-cost-');
@@ -273,7 +386,8 @@ describe('what the memo keeps, and whose share it counts against', () => {
       execFileSync('chown', ['-R', '-h', `${uid}:${uid}`, erin]);
       await new Promise((resolve) => setTimeout(resolve, RACY_WAIT_MS));
       const memo = new ScanMemo();
-      const erinOptions: ScanOptions = { homes: [erin], paths: [], detectRunning: false };
+      // No startup files: /etc/environment, a system file the memo keeps, would be root's.
+      const erinOptions: ScanOptions = { homes: [erin], paths: [], detectRunning: false, userEnvironment: false };
       await scanMachine({ ...erinOptions, memo });
       expect(memo.size.listings).toBeGreaterThan(3);
       expect(memo.costOf(uid)).toBeGreaterThan(3);
