@@ -13,7 +13,7 @@ import type { ToolInstance } from '../../../policies/inventory.js';
 import { mayNameNpmAiSdk, NPM_SDK_KEY, npmAiSdks } from '../ai-sdks.js';
 import { entryFiles, scanFileContent } from '../content.js';
 import type { ScanContext } from '../context.js';
-import { child } from '../fs.js';
+import { child, type DirEntry } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
 import { type NpmRoot, npmRoots, voltaHomes } from '../npm-roots.js';
@@ -47,18 +47,24 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
   const entries = ctx.fs.list(root.modules);
   if (!entries) return;
   const found: ToolInstance[] = [];
-  for (const entry of entries) {
+  const folders = packageFolders(root.modules, entries, null);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     if (entry.isFile || !mayHoldPackage(entry.name)) continue;
+    const folder = folders[i]!;
     if (entry.name.startsWith('@')) {
-      const scopeDir = child(root.modules, entry.name);
-      for (const sub of ctx.fs.list(scopeDir) ?? []) {
+      const subs = ctx.fs.list(folder.dir) ?? [];
+      const scoped = packageFolders(folder.dir, subs, entry.name);
+      for (let j = 0; j < subs.length; j++) {
+        const sub = subs[j]!;
         if (sub.isFile || !mayHoldPackage(sub.name)) continue;
         // A scope folder may hold thousands of packages: each is a checkpoint of its own.
         if (ctx.expired(root.modules)) break;
-        readPackage(ctx, root, `${entry.name}/${sub.name}`, child(scopeDir, sub.name), found);
+        const { name, dir, manifest } = scoped[j]!;
+        readPackage(ctx, root, name, dir, found, 'npm', manifest);
       }
     } else {
-      readPackage(ctx, root, entry.name, child(root.modules, entry.name), found);
+      readPackage(ctx, root, folder.name, folder.dir, found, 'npm', folder.manifest);
     }
     if (ctx.expired(root.modules)) break;
     await ctx.breathe();
@@ -70,6 +76,32 @@ export async function scanModules(ctx: ScanContext, root: NpmRoot, out: ToolInst
   for (const instance of instances)
     if (holdingModules(instance.installPath) !== modulesReal) addLinkedParts(ctx, instance, root.home);
   out.push(...instances);
+}
+
+/** A listed folder of a node_modules (or of a scope in one) as readPackage is given it. */
+interface PackageFolder {
+  /** `name` or `@scope/name`. */
+  name: string;
+  dir: string;
+  manifest: string;
+}
+
+/**
+ * Per listing (the array a memo hands every scan while the folder keeps its stamp): its entries'
+ * PackageFolders, index for index, made once. The same strings every scan, so the memo's lookups
+ * by path hash them once and no path is built again per package per scan.
+ */
+const foldersOf = new WeakMap<readonly DirEntry[], { base: string; folders: readonly PackageFolder[] }>();
+
+function packageFolders(base: string, entries: readonly DirEntry[], scope: string | null): readonly PackageFolder[] {
+  const known = foldersOf.get(entries);
+  if (known !== undefined && known.base === base) return known.folders;
+  const folders = entries.map((e) => {
+    const dir = child(base, e.name);
+    return { name: scope === null ? e.name : `${scope}/${e.name}`, dir, manifest: child(dir, 'package.json') };
+  });
+  foldersOf.set(entries, { base, folders });
+  return folders;
 }
 
 /** The node_modules folder a package folder sits in (its scope folder's parent for `@scope/name`). */
@@ -158,7 +190,8 @@ export function attachPlatformParts(found: readonly ToolInstance[]): ToolInstanc
 /**
  * Reads one package folder and, if it is (part of) an AI tool, records it. The folder's name
  * counts only when it is a package name; a hidden or renamed folder is known by its manifest
- * (name, platform family, or bin names with repository/homepage).
+ * (name, platform family, or bin names with repository/homepage). `manifestPath`: the folder's
+ * package.json (callers that keep that string pass it).
  */
 export function readPackage(
   ctx: ScanContext,
@@ -167,9 +200,9 @@ export function readPackage(
   dir: string,
   out: ToolInstance[],
   channel: 'npm' | 'legacy-local' = 'npm',
+  manifestPath = child(dir, 'package.json'),
 ): void {
   const named = isPackageName(folderName) ? folderName : null;
-  const manifestPath = child(dir, 'package.json');
   const byFolder = named
     ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: NO_NAMES, urls: NO_NAMES })
     : null;
