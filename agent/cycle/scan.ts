@@ -2,6 +2,8 @@
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { scanMachine } from '../inventory/index.js';
 import type { ScanResult } from '../inventory/types.js';
+import type { AgentLogger } from '../log.js';
+import type { HealthTracker } from '../status/health.js';
 import type { Step } from './step.js';
 
 export const scanStep: Step<ScanResult> = {
@@ -18,6 +20,39 @@ export const scanStep: Step<ScanResult> = {
     // Stubs, kept originals and quarantined folders are enforcement's own, not tools.
     result.instances = result.instances.filter((instance) => !enforcer.isArtefact(instance));
     state.lastScan = result;
+    reportCutScan(state.parts.health, state.parts.log, result, state.now);
     return result;
   },
 };
+
+/** The health slot of a scan cut short by its time budget. */
+const CUT_SLOT = 'scan:budget';
+
+/**
+ * A scan cut short by its time budget did not read every place: its inventory lacks whatever
+ * lies there, and must not pass for the whole machine. The health says so (reason
+ * `cycle-errors`, with the places not read) until a scan reads everything again.
+ */
+export function reportCutScan(
+  health: HealthTracker,
+  log: Pick<AgentLogger, 'warn'>,
+  result: Pick<ScanResult, 'budgetExhausted' | 'skipped'>,
+  nowMs: number,
+): void {
+  if (!result.budgetExhausted) {
+    health.clear(CUT_SLOT);
+    return;
+  }
+  const unread = result.skipped.filter((skip) => skip.reason.startsWith('time budget exhausted')).map((s) => s.path);
+  const shown = unread.slice(0, 3).join(', ') + (unread.length > 3 ? ', ...' : '');
+  health.set(
+    CUT_SLOT,
+    'cycle-errors',
+    `the scan ran out of its time budget and did not read ${unread.length} place(s) (${shown}): tools there are missing from this inventory`,
+    nowMs,
+  );
+  log.warn(
+    { unread: unread.slice(0, 20), count: unread.length },
+    'the scan ran out of its time budget; its inventory is partial',
+  );
+}
