@@ -21,11 +21,15 @@ const DEFAULT_LIMITS: ScanLimits = {
 
 const DEFAULT_BUDGET_MS = 30_000;
 /**
- * The most of the time budget one home's work may take while the machine has other homes: a
- * user who makes their own home slow to scan (thousands of links to big system folders) cuts
- * only their home short, and the other homes keep the other half.
+ * How long (ms) one home's work may take of a `budgetMs` scan on a machine with `homes` homes (2
+ * or more): twice a fair share (budgetMs / homes), at most half the budget and at least a
+ * twentieth of it. A user who makes their own home slow to scan (thousands of links to big
+ * system folders) cuts only their home short, and k users acting together take at most k shares,
+ * not the whole budget (on a machine with up to 4 homes, one share is half of it).
  */
-const HOME_SHARE_OF_BUDGET = 0.5;
+export function homeShareMs(budgetMs: number, homes: number): number {
+  return Math.min(budgetMs / 2, Math.max((2 * budgetMs) / homes, budgetMs / 20));
+}
 /** How long scanners may hold the event loop before yielding. */
 const SLICE_MS = 15;
 
@@ -49,7 +53,7 @@ export interface ScanContext {
   skip(path: string, reason: string): void;
   /**
    * True once the time budget is spent, or, with other homes on the machine, once the home
-   * `where` lies in has taken HOME_SHARE_OF_BUDGET of it (records the place that was cut short).
+   * `where` lies in has taken its share of it (homeShareMs; records the place that was cut short).
    */
   expired(where: string): boolean;
   /** Lets the event loop run if this scan has held it for a while. */
@@ -172,7 +176,7 @@ export function createContext(options: ScanOptions, now: () => number = performa
     envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
     userChosen: (home, dir, source) => userEnv.insideHome(home, dir, source),
   };
-  const homeBudget = homeShares(users.homes, budgetMs * HOME_SHARE_OF_BUDGET, now(), (where) => {
+  const homeBudget = homeShares(users.homes, homeShareMs(budgetMs, users.homes.length), now(), (where) => {
     exhausted = true;
     skips.add(where, "time budget exhausted; this home's share of it is spent; not read");
   });

@@ -1,13 +1,14 @@
 /**
  * The scan's time budget (agent/inventory/context.ts), on a clock the test moves: the whole scan
- * stops at the budget, and on a machine with several homes no home may take more than half of it
+ * stops at the budget, and on a machine with several homes no home may take more than its share
+ * (half of it with up to 4 homes, twice a fair share with more)
  * (a user who makes their own home slow to scan cuts only that home short), told at the scanners'
  * checkpoints with the place cut short recorded. And the bounds on what one home can make a
  * scan do: values per variable from its startup files, version folders per version manager.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { createContext } from '../../../agent/inventory/context.js';
+import { createContext, homeShareMs } from '../../../agent/inventory/context.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
 import { cleanup, scratch } from './fixtures.js';
@@ -44,6 +45,37 @@ describe('the time budget', () => {
       { path: `${mallory}/.npm-global/lib/node_modules`, reason: SHARE_SPENT },
       { path: `${mallory}/.vscode/extensions`, reason: SHARE_SPENT },
     ]);
+  });
+
+  it.each([
+    [2, 500],
+    [4, 500],
+    [5, 400],
+    [10, 200],
+    [40, 50],
+    [1000, 50],
+  ])('gives each of %i homes at most %i ms of a 1000 ms budget', (homes, share) => {
+    expect(homeShareMs(1000, homes)).toBe(share);
+  });
+
+  it('leaves the homes of a machine most of the budget when two users slow theirs down together', () => {
+    const homes = Array.from({ length: 10 }, (_, i) => t.dir(`home/u${i}`));
+    let clock = 0;
+    const { ctx, skips } = createContext({ homes, budgetMs: 1000 }, () => clock);
+    // u0 and u1 each take their share (200 ms), then every other home still gets its turn.
+    const steps: [number, string, boolean][] = [
+      [0, `${homes[0]}/.npm`, false],
+      [201, `${homes[0]}/.npm`, true],
+      [201, `${homes[1]}/.npm`, false],
+      [402, `${homes[1]}/.npm`, true],
+      ...homes.slice(2).map((home, i): [number, string, boolean] => [402 + 70 * (i + 1), `${home}/.npm`, false]),
+      [980, `${homes[0]}/.cache`, true],
+    ];
+    for (const [at, where, expired] of steps) {
+      clock = at;
+      expect([at, where, ctx.expired(where)]).toEqual([at, where, expired]);
+    }
+    expect(skips.all().map((s) => s.path)).toEqual([`${homes[0]}/.cache`, `${homes[0]}/.npm`, `${homes[1]}/.npm`]);
   });
 
   it('gives a machine with one home the whole budget', () => {
