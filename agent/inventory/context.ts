@@ -252,6 +252,7 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
           homeReal,
           etcEnvironment: ctx.sys('etc', 'environment'),
           skip: ctx.skip,
+          expired: ctx.expired,
         }),
       );
       if (readProcesses) {

@@ -420,7 +420,10 @@ export class ScanFs {
    * the file lies could differ (a parent folder the user moved), and the file is still the one
    * root read before, the user's own or a root file anyone may read: nothing more is learned.
    * `where`, when given, is readTextWhere's check on the opened file's real path (a kept value
-   * was made from a file that passed it; moving or linking that file changes its ctime).
+   * was made from a file that passed it; moving or linking that file changes its ctime). A kept
+   * value is given without the check: `kind` must name everything the check depends on besides
+   * the path (a home whose files alone pass, say), or one reader's value would reach another.
+   * The memo is asked first, so the kind also keeps readers apart for files that fail the check.
    */
   readDerived<T>(
     kind: string,

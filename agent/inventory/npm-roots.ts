@@ -82,9 +82,10 @@ export function pnpmHomes(ctx: ScanContext, home: Home): string[] {
 
 /**
  * One installed version's subfolders of a version manager (`<dir>/<version>`), hidden ones
- * skipped; symlinked versions (aliases) are kept, the real path dedupes them later.
+ * skipped; symlinked versions (aliases) are kept, the real path dedupes them later. At most
+ * MAX_VERSION_DIRS (the rest recorded as skipped).
  */
-function versionDirs(ctx: ScanContext, dir: string, filter: (name: string) => boolean = () => true): string[] {
+export function versionDirs(ctx: ScanContext, dir: string, filter: (name: string) => boolean = () => true): string[] {
   const out: string[] = [];
   for (const entry of ctx.fs.list(dir) ?? []) {
     if (entry.name.startsWith('.') || !(entry.isDirectory || entry.isSymbolicLink) || !filter(entry.name)) continue;

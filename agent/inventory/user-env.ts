@@ -85,7 +85,17 @@ export interface StartupSource {
   /** `/etc/environment` under the scan's root, or null not to read it. */
   etcEnvironment: string | null;
   skip(path: string, reason: string): void;
+  /** The scan's checkpoint (ScanContext.expired): true stops reading this home's files. */
+  expired?(where: string): boolean;
 }
+
+/** What a startup file sourced from outside the home is recorded with (never looked at). */
+export const OUTSIDE_HOME = "leads outside the user's home; not read";
+/**
+ * The most commands of one home's startup files evaluated per scan (a real set has a few hundred;
+ * 40 files of thousands of `source` lines each would otherwise cost seconds every scan).
+ */
+export const MAX_STARTUP_COMMANDS = 20_000;
 
 /** The root variables set by one user's startup files. */
 export function readStartupEnv(source: StartupSource): UserEnv {
@@ -108,18 +118,40 @@ export function readStartupEnv(source: StartupSource): UserEnv {
 
   // The login environment every shell starts from.
   const base = new Map<string, string>([['HOME', source.homeDir]]);
+  const insideHomePath = (file: string) => isInside(file, source.homeDir) || isInside(file, source.homeReal);
+  let commandsLeft = MAX_STARTUP_COMMANDS;
   const read = (
-    file: string,
+    given: string,
     dialect: StartupDialect,
     scope: Map<string, string>,
     depth: number,
     insideHome = true,
   ): void => {
+    if (budget <= 0) return;
+    // `..` taken by name, as the path reads: a link inside the home cannot lead `..` out of it.
+    const file = path.resolve(given);
+    if (insideHome && !insideHomePath(file)) {
+      // Not listed, not opened: whether a file exists outside the home is not the user's to learn.
+      budget--;
+      source.skip(file, OUTSIDE_HOME);
+      return;
+    }
     // (/etc is not listed for one file: a missing /etc/environment is one quiet failed open.)
-    if (budget <= 0 || (insideHome && !present(file))) return;
+    if (insideHome && !present(file)) return;
+    if (source.expired?.(file)) {
+      budget = 0;
+      return;
+    }
+    // Every file tried counts, read or refused (too big, a link out of the home).
+    budget--;
     const commands = readCommands(source, file, dialect, insideHome);
     if (commands === undefined) return;
-    budget--;
+    if (commands.commands.length + commands.universal.length > commandsLeft) {
+      budget = 0;
+      source.skip(file, `more than ${MAX_STARTUP_COMMANDS} commands in this home's startup files; the rest not read`);
+      return;
+    }
+    commandsLeft -= commands.commands.length + commands.universal.length;
     const parsed = evaluateStartup(commands, scope);
     for (const { name, value } of parsed.assignments) add(env, name, value);
     if (depth >= MAX_SOURCE_DEPTH) return;
@@ -182,10 +214,11 @@ function readCommands(
   dialect: StartupDialect,
   insideHome: boolean,
 ): StartupCommands | undefined {
-  const where = insideHome
-    ? { accept: (real: string) => isInside(real, source.homeReal), refused: "leads outside the user's home; not read" }
-    : undefined;
-  return source.fs.readDerived(`startup-${dialect}`, file, MAX_FILE_BYTES, readers[dialect], where);
+  if (!insideHome) return source.fs.readDerived(`startup-${dialect}`, file, MAX_FILE_BYTES, readers[dialect]);
+  // The check depends on whose home reads: the kind names that home, so a file kept for one home
+  // (another user's own, sourced by theirs) is never handed to another without the check.
+  const where = { accept: (real: string) => isInside(real, source.homeReal), refused: OUTSIDE_HOME };
+  return source.fs.readDerived(`startup-${dialect}@${source.homeReal}`, file, MAX_FILE_BYTES, readers[dialect], where);
 }
 
 /**

@@ -10,7 +10,8 @@ import type { CatalogTool } from '../../../policies/catalog/schema.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { findLaunchers } from '../launchers.js';
-import { isRecord, parseJson } from '../parse/text.js';
+import { versionDirs } from '../npm-roots.js';
+import { isRecord, type Parsed, parseJson } from '../parse/text.js';
 import type { Home } from '../users.js';
 
 export function brewPrefixes(ctx: ScanContext): string[] {
@@ -67,9 +68,10 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
     const taps = tapped.get(formula.name.toLowerCase());
     if (!core && !taps) continue;
     const formulaDir = path.join(cellar, formula.name);
-    for (const keg of ctx.fs.list(formulaDir) ?? []) {
-      if (keg.name.startsWith('.')) continue;
-      const kegDir = path.join(formulaDir, keg.name);
+    for (const kegDir of versionDirs(ctx, formulaDir)) {
+      // Each keg is a checkpoint: a home's Cellar may hold thousands.
+      if (ctx.expired(kegDir)) return;
+      const keg = { name: path.basename(kegDir) };
       const receiptPath = path.join(kegDir, 'INSTALL_RECEIPT.json');
       const tap = receiptTap(ctx, receiptPath);
       // A tapped formula wins over a core one of the same name when the receipt says so.
@@ -99,15 +101,21 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
 
 /** The tap a keg came from (`charmbracelet/tap`), or null when the receipt does not say. */
 function receiptTap(ctx: ScanContext, receiptPath: string): string | null {
-  const text = ctx.fs.readText(receiptPath, ctx.limits.maxManifestBytes);
-  if (text === null) return null;
-  const json = parseJson(text);
-  if (!json.ok) {
-    ctx.skip(receiptPath, json.error);
+  const tap = ctx.fs.readDerived('brew-receipt-tap', receiptPath, ctx.limits.maxManifestBytes, tapOf);
+  if (tap === undefined) return null;
+  if (!tap.ok) {
+    ctx.skip(receiptPath, tap.error);
     return null;
   }
+  return tap.value;
+}
+
+/** The lower-cased `source.tap` of an INSTALL_RECEIPT.json's text (a pure function: the memo keeps it). */
+function tapOf(text: string): Parsed<string | null> {
+  const json = parseJson(text);
+  if (!json.ok) return json;
   const source = isRecord(json.value) ? json.value.source : undefined;
-  return isRecord(source) && typeof source.tap === 'string' ? source.tap.toLowerCase() : null;
+  return { ok: true, value: isRecord(source) && typeof source.tap === 'string' ? source.tap.toLowerCase() : null };
 }
 
 function scanCaskroom(ctx: ScanContext, prefix: string, home: Home | null, out: ToolInstance[]): void {
@@ -117,9 +125,9 @@ function scanCaskroom(ctx: ScanContext, prefix: string, home: Home | null, out: 
     const tool = ctx.catalog.bySignature('brewCasks', cask.name);
     if (!tool) continue;
     const caskDir = path.join(caskroom, cask.name);
-    for (const version of ctx.fs.list(caskDir) ?? []) {
-      if (version.name.startsWith('.')) continue;
-      const versionDir = path.join(caskDir, version.name);
+    for (const versionDir of versionDirs(ctx, caskDir)) {
+      if (ctx.expired(versionDir)) return;
+      const version = { name: path.basename(versionDir) };
       const real = ctx.fs.shownRealpath(versionDir);
       if (!real || !ctx.fs.isDirectory(real)) continue;
       const payload = (ctx.fs.list(versionDir) ?? []).map((e) => e.name);

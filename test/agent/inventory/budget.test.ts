@@ -10,8 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { createContext, homeShareMs } from '../../../agent/inventory/context.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
-import { MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
-import { cleanup, scratch } from './fixtures.js';
+import { MAX_STARTUP_COMMANDS, MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
+import { cleanup, npmGlobal, scratch } from './fixtures.js';
 
 afterAll(cleanup);
 
@@ -102,6 +102,48 @@ describe("the bounds on one home's work", () => {
     const values = ctx.envValues(ctx.homes[0]!, 'XDG_DATA_HOME');
     expect(values.length).toBe(MAX_VALUES_PER_VARIABLE);
     expect(values[0]).toBe(u.path('home/bob/x0'));
+  });
+
+  it('reads at most 256 kegs of a Homebrew formula, each a checkpoint, and says so', async () => {
+    const u = scratch('aigate-bounds-brew-');
+    const dave = u.dir('home/dave');
+    // A Cellar as Homebrew lays it out (docs.brew.sh/Formula-Cookbook: Cellar/<formula>/<version>).
+    for (let i = 0; i < 300; i++) u.json(`home/dave/.linuxbrew/Cellar/codex/0.${i}.0/INSTALL_RECEIPT.json`, {});
+    const result = await scanMachine({ homes: [dave], paths: [], detectRunning: false });
+    expect(result.instances.filter((i) => i.channel === 'homebrew-formula')).toHaveLength(256);
+    expect(result.skipped).toContainEqual({
+      path: u.path('home/dave/.linuxbrew/Cellar/codex'),
+      reason: 'more than 256 version folders; the rest not read',
+    });
+    // Cut by a budget spent at once, not one keg is read past the first checkpoint.
+    const cut = await scanMachine({ homes: [dave], paths: [], detectRunning: false, budgetMs: 0 });
+    expect(cut.instances).toEqual([]);
+  });
+
+  it('tries at most 40 startup files per home, read or refused, and evaluates a bounded number of commands', async () => {
+    const u = scratch('aigate-bounds-startup-');
+    const erin = u.dir('home/erin');
+    const gina = u.dir('home/gina');
+    const frank = u.dir('home/frank');
+    npmGlobal(u, 'home/frank/.npm-global', '@openai/codex', { version: '0.111.0', bin: { codex: 'bin/codex.js' } });
+    // Red-team: sourced files of thousands of `source` lines each, every one naming a file too
+    // big to read (refused each time: each try counts)...
+    u.file('home/erin/big', 'x'.repeat(300 * 1024));
+    for (let i = 0; i < 40; i++) u.file(`home/erin/s/f${i}`, '. ~/big\n'.repeat(6_000));
+    u.file('home/erin/.profile', Array.from({ length: 40 }, (_, i) => `. ~/s/f${i}\n`).join(''));
+    // (Were every try not counted, erin's 240,000 tries would outlast the budget, and frank's
+    // codex would go unreported.) And a file of more commands than a home may have evaluated.
+    u.file('home/gina/.bashrc', 'export A=1\n'.repeat(MAX_STARTUP_COMMANDS + 1));
+    const result = await scanMachine({ homes: [erin, gina, frank], paths: [], detectRunning: false, budgetMs: 4000 });
+    expect(result.budgetExhausted).toBe(false);
+    expect(result.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['openai-codex-cli 0.111.0']);
+    expect(result.skipped.filter((s) => s.path.startsWith(`${erin}/`))).toEqual([
+      { path: `${erin}/big`, reason: expect.stringMatching(/larger than|too large|exceeds/) },
+    ]);
+    expect(result.skipped).toContainEqual({
+      path: `${gina}/.bashrc`,
+      reason: `more than ${MAX_STARTUP_COMMANDS} commands in this home's startup files; the rest not read`,
+    });
   });
 
   it('reads at most 256 version folders of a version manager, and says so', async () => {
