@@ -31,7 +31,8 @@ const CUT_SLOT = 'scan:budget';
 /**
  * A scan cut short by its time budget did not read every place: its inventory lacks whatever
  * lies there, and must not pass for the whole machine. The health says so (reason
- * `cycle-errors`, with the places not read) until a scan reads everything again.
+ * `cycle-errors`, with how many places were not read; the log names them) until a scan reads
+ * everything again.
  */
 export function reportCutScan(
   health: HealthTracker,
@@ -44,11 +45,11 @@ export function reportCutScan(
     return;
   }
   const unread = result.skipped.filter((skip) => skip.reason.startsWith('time budget exhausted')).map((s) => s.path);
-  const shown = unread.slice(0, 3).join(', ') + (unread.length > 3 ? ', ...' : '');
+  // The health is shown to every local user (status): it counts the places, the root-only log names them.
   health.set(
     CUT_SLOT,
     'cycle-errors',
-    `the scan ran out of its time budget and did not read ${unread.length} place(s) (${shown}): tools there are missing from this inventory`,
+    `the scan ran out of its time budget and did not read ${unread.length} place(s) (named in the agent's log): tools there are missing from this inventory`,
     nowMs,
   );
   log.warn(

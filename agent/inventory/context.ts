@@ -17,6 +17,8 @@ const DEFAULT_LIMITS: ScanLimits = {
   maxManifestBytes: 1024 * 1024,
   maxDatabaseBytes: 32 * 1024 * 1024,
   maxJarsPerPlugin: 40,
+  // A real home's top two levels hold a few thousand names.
+  maxWalkNames: 50_000,
 };
 
 const DEFAULT_BUDGET_MS = 30_000;

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 
 import type { ToolInstance } from '../../policies/inventory.js';
-import { union } from './instances.js';
+import { MAX_EVIDENCE, MAX_LAUNCHERS, union } from './instances.js';
 
 /** `dev:ino` of a path (following symlinks for installs, as the install path is real), or null. */
 export type IdentityOf = (file: string) => string | null;
@@ -40,8 +40,8 @@ export function foldSameFiles(
       continue;
     }
     if (instance.installPath < existing.installPath) existing.installPath = instance.installPath;
-    existing.launchers = union(existing.launchers, instance.launchers);
-    existing.evidence = union(existing.evidence, instance.evidence);
+    existing.launchers = union(existing.launchers, instance.launchers, MAX_LAUNCHERS);
+    existing.evidence = union(existing.evidence, instance.evidence, MAX_EVIDENCE);
     if (existing.version === null && instance.version !== null) {
       existing.version = instance.version;
       delete existing.versionError;

@@ -29,9 +29,9 @@ export function mergeInstances(instances: readonly ToolInstance[]): ToolInstance
       });
       continue;
     }
-    existing.launchers = union(existing.launchers, instance.launchers);
-    existing.evidence = union(existing.evidence, instance.evidence);
-    if (instance.parts) existing.parts = union(existing.parts ?? [], instance.parts);
+    existing.launchers = union(existing.launchers, instance.launchers, MAX_LAUNCHERS);
+    existing.evidence = union(existing.evidence, instance.evidence, MAX_EVIDENCE);
+    if (instance.parts) existing.parts = union(existing.parts ?? [], instance.parts, MAX_PARTS);
     if (existing.version === null && instance.version !== null) {
       existing.version = instance.version;
       delete existing.versionError;
@@ -43,8 +43,19 @@ export function mergeInstances(instances: readonly ToolInstance[]): ToolInstance
   return [...merged.values()];
 }
 
-export function union(a: readonly string[], b: readonly string[]): string[] {
-  return [...new Set([...a, ...b])].sort();
+/** The most launchers, evidence and parts an instance reports (finalizeInstance keeps the first, sorted). */
+export const MAX_LAUNCHERS = 100;
+export const MAX_EVIDENCE = 50;
+export const MAX_PARTS = 50;
+
+/**
+ * The sorted union of `a` and `b`, at most `max` of it (the first, sorted). Merging thousands of
+ * copies of one install (hard links, links to one folder) keeps each list bounded, so merging
+ * stays linear: the first `max` of a union of firsts are the first `max` of the whole union.
+ */
+export function union(a: readonly string[], b: readonly string[], max = Infinity): string[] {
+  const out = [...new Set([...a, ...b])].sort();
+  return out.length > max ? out.slice(0, max) : out;
 }
 
 /** Fits an instance into the schema's bounds (launchers, evidence) and checks it. */
@@ -53,9 +64,9 @@ export function finalizeInstance(
 ): { ok: true; instance: ToolInstance } | { ok: false; error: string } {
   const out: ToolInstance = {
     ...instance,
-    launchers: [...new Set(instance.launchers)].sort().slice(0, 100),
-    evidence: [...new Set(instance.evidence)].sort().slice(0, 50),
-    ...(instance.parts?.length ? { parts: [...new Set(instance.parts)].sort().slice(0, 50) } : {}),
+    launchers: union(instance.launchers, [], MAX_LAUNCHERS),
+    evidence: union(instance.evidence, [], MAX_EVIDENCE),
+    ...(instance.parts?.length ? { parts: union(instance.parts, [], MAX_PARTS) } : {}),
   };
   if (!out.parts?.length) delete out.parts;
   if (out.version !== null) delete out.versionError;

@@ -65,6 +65,8 @@ export interface ScanLimits {
   maxDatabaseBytes: number;
   /** Jars opened per JetBrains plugin while looking for META-INF/plugin.xml. */
   maxJarsPerPlugin: number;
+  /** Names listed per home by the walk for npm prefixes (scanners/home-prefixes.ts). */
+  maxWalkNames: number;
 }
 
 /** A place the scan could not read, and why (permission denied, symlink loop, too large, ...). */

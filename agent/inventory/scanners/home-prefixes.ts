@@ -4,7 +4,8 @@
  * deep, for `<dir>/lib/node_modules` (Unix) or `<dir>/node_modules` beside npm's cmd-shims
  * (Windows: a `<name>.cmd` next to it is not checked; any `node_modules` with packages counts).
  * Hidden folders are skipped (the known roots under them are read by the npm scanner), so are
- * bulky folders that are never a prefix. At most MAX_CHECKS folders are looked at per home.
+ * bulky folders that are never a prefix. At most MAX_CHECKS folders are looked at, and
+ * `limits.maxWalkNames` names listed, per home.
  */
 import * as path from 'node:path';
 
@@ -31,15 +32,26 @@ export async function scanHomePrefixes(ctx: ScanContext): Promise<ToolInstance[]
   if (ctx.npmPrefixes) return out;
   for (const home of ctx.homes) {
     let checks = 0;
-    const level = (dir: string): string[] =>
-      (ctx.fs.list(dir) ?? [])
+    let listed = 0;
+    const level = (dir: string): string[] => {
+      const entries = ctx.fs.list(dir) ?? [];
+      listed += entries.length;
+      return entries
         .filter((e) => e.isDirectory && !e.name.startsWith('.') && !NEVER_PREFIX.has(e.name))
         .map((e) => path.join(dir, e.name));
+    };
     const candidates: string[] = [];
     for (const first of level(home.dir)) {
+      // Each folder listed is a checkpoint: a home may hold thousands of folders of thousands of names.
+      if (ctx.expired(first)) break;
       candidates.push(first);
       for (const second of level(first)) candidates.push(second);
+      if (listed >= ctx.limits.maxWalkNames) {
+        ctx.skip(home.dir, `home walk for npm prefixes stopped after listing ${ctx.limits.maxWalkNames} names`);
+        break;
+      }
       if (candidates.length >= MAX_CHECKS) break;
+      await ctx.breathe();
     }
     for (const dir of candidates.slice(0, MAX_CHECKS)) {
       checks++;

@@ -6,11 +6,15 @@
  * checkpoints with the place cut short recorded. And the bounds on what one home can make a
  * scan do: values per variable from its startup files, version folders per version manager.
  */
+import { execFileSync } from 'node:child_process';
+
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createContext, homeShareMs } from '../../../agent/inventory/context.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
+import { MAX_EVIDENCE, MAX_LAUNCHERS, mergeInstances } from '../../../agent/inventory/instances.js';
 import { MAX_STARTUP_COMMANDS, MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
+import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, npmGlobal, scratch } from './fixtures.js';
 
 afterAll(cleanup);
@@ -144,6 +148,54 @@ describe("the bounds on one home's work", () => {
       path: `${gina}/.bashrc`,
       reason: `more than ${MAX_STARTUP_COMMANDS} commands in this home's startup files; the rest not read`,
     });
+  });
+
+  it('walks a home for npm prefixes with a checkpoint per folder, listing a bounded number of names', async () => {
+    const u = scratch('aigate-bounds-walk-');
+    const hank = u.dir('home/hank');
+    npmGlobal(u, 'home/hank/apps/cc', '@openai/codex', { version: '0.111.0', bin: { codex: 'bin/codex.js' } });
+    const found = await scanMachine({ homes: [hank], paths: [], detectRunning: false });
+    expect(found.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['openai-codex-cli 0.111.0']);
+    // Spent at once: not one folder of the walk is listed past its first checkpoint.
+    const cut = await scanMachine({ homes: [hank], paths: [], detectRunning: false, budgetMs: 0 });
+    expect(cut.instances).toEqual([]);
+    // Red-team: folders of thousands of names each (here past a limit lowered for the test).
+    for (const dir of ['a', 'b', 'c']) {
+      u.dir(`home/hank/${dir}`);
+      execFileSync('sh', ['-c', 'seq 1 1001 | xargs touch'], { cwd: u.path(`home/hank/${dir}`) });
+    }
+    const limits = { maxEntriesPerDir: 1000, maxWalkNames: 2500 };
+    const walked = await scanMachine({ homes: [hank], paths: [], detectRunning: false, limits });
+    expect(walked.skipped).toContainEqual({
+      path: hank,
+      reason: 'home walk for npm prefixes stopped after listing 2500 names',
+    });
+  });
+
+  it('merges thousands of copies of one install (hard links, links to one folder) into bounded lists', () => {
+    const copies: ToolInstance[] = Array.from({ length: 3000 }, (_, i) => ({
+      toolId: 'claude-code',
+      version: '2.1.91',
+      channel: 'native',
+      installPath: '/home/ivy/.local/share/claude/versions/2.1.91',
+      launchers: [`/home/ivy/bin/claude-${i}`],
+      owner: 'ivy',
+      evidence: [`/home/ivy/.local/share/claude/versions/2.1.${i}`],
+    }));
+    const merged = mergeInstances(copies);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]!.launchers).toEqual(
+      copies
+        .flatMap((c) => c.launchers)
+        .sort()
+        .slice(0, MAX_LAUNCHERS),
+    );
+    expect(merged[0]!.evidence).toEqual(
+      copies
+        .flatMap((c) => c.evidence)
+        .sort()
+        .slice(0, MAX_EVIDENCE),
+    );
   });
 
   it('reads at most 256 version folders of a version manager, and says so', async () => {
