@@ -126,8 +126,12 @@ async function scanBunCache(ctx: ScanContext, cache: string, home: Home, out: To
     if (!entry.isDirectory) continue;
     if (entry.name.startsWith('@') && !entry.name.includes('@', 1)) {
       const scopeDir = child(cache, entry.name);
-      for (const sub of ctx.fs.list(scopeDir) ?? [])
-        if (sub.isDirectory) read(entry.name, sub.name, child(scopeDir, sub.name));
+      for (const sub of ctx.fs.list(scopeDir) ?? []) {
+        if (!sub.isDirectory) continue;
+        // A scope folder may hold thousands of packages: each is a checkpoint of its own.
+        if (ctx.expired(cache)) break;
+        read(entry.name, sub.name, child(scopeDir, sub.name));
+      }
     } else {
       read(null, entry.name, child(cache, entry.name));
     }

@@ -133,6 +133,8 @@ function scanExtensionsDir(ctx: ScanContext, home: Home, host: string, dir: stri
     profiles.broken || (own === null && profiles.lists === 0) ? null : mergeInstalled(own, profiles.installed);
   const homeReal = ctx.fs.realpath(home.dir) ?? home.dir;
   for (const [name, extDir] of candidates) {
+    // Each candidate's manifest is a read: a home may hold thousands of catalogued-looking folders.
+    if (ctx.expired(extDir)) return;
     const folder = parseExtensionFolderName(name);
     if (!folder) continue;
     const tool = ctx.catalog.bySignature('vscodeExtensions', folder.id);
