@@ -1,5 +1,6 @@
 /** The scan step: the machine's AI tools (agent/inventory), minus enforcement's own files. */
 import { builtinCatalog } from '../../policies/catalog/index.js';
+import { counted } from '../../policies/plural.js';
 import { scanMachine } from '../inventory/index.js';
 import type { ScanResult } from '../inventory/types.js';
 import type { AgentLogger } from '../log.js';
@@ -49,7 +50,7 @@ export function reportCutScan(
   health.set(
     CUT_SLOT,
     'cycle-errors',
-    `the scan ran out of its time budget and did not read ${unread.length} place(s) (named in the agent's log): tools there are missing from this inventory`,
+    `the scan ran out of its time budget and did not read ${counted(unread.length, 'place')} (named in the agent's log): tools there are missing from this inventory`,
     nowMs,
   );
   log.warn(
