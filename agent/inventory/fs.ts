@@ -629,7 +629,6 @@ export class ScanFs {
     };
   }
 
-  /** The guarded home `path` lies in (as given or by the home's real path), if any. */
   /**
    * Whose share of the memo an entry for `path` counts against: the guarded home it lies in, so a
    * user's links to system folders are charged to that user (MAX_KEPT_PER_OWNER), else the owner
@@ -639,6 +638,7 @@ export class ScanFs {
     return (this.asRoot ? this.homeOf(path)?.uid : undefined) ?? stats.uid;
   }
 
+  /** The guarded home `path` lies in (as given or by the home's real path), if any. */
   private homeOf(path: string): GuardedHome | null {
     for (const home of this.homes) if (isInside(path, home.dir) || isInside(path, home.real)) return home;
     return null;
@@ -971,7 +971,6 @@ function linkedPrivate(path: string, target: Located): string | null {
   return target.where() === path ? null : 'a private file reached through a link; not read';
 }
 
-/** A read's extra condition on the real path of the file, and the skip reason when it fails. */
 /** A check on the real path of the file opened; `refused`: the skip reason when it fails. */
 export interface Accept {
   accept(real: string): boolean;

@@ -71,7 +71,6 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
     for (const kegDir of versionDirs(ctx, formulaDir)) {
       // Each keg is a checkpoint: a home's Cellar may hold thousands.
       if (ctx.expired(kegDir)) return;
-      const keg = { name: path.basename(kegDir) };
       const receiptPath = path.join(kegDir, 'INSTALL_RECEIPT.json');
       const tap = receiptTap(ctx, receiptPath);
       // A tapped formula wins over a core one of the same name when the receipt says so.
@@ -84,7 +83,7 @@ function scanCellar(ctx: ScanContext, prefix: string, home: Home | null, out: To
       const kegBins = (ctx.fs.list(path.join(kegDir, 'bin')) ?? []).map((e) => e.name);
       out.push({
         toolId: tool.id,
-        version: keg.name,
+        version: path.basename(kegDir),
         channel: 'homebrew-formula',
         installPath: real,
         launchers: findLaunchers(ctx, {
@@ -127,13 +126,12 @@ function scanCaskroom(ctx: ScanContext, prefix: string, home: Home | null, out: 
     const caskDir = path.join(caskroom, cask.name);
     for (const versionDir of versionDirs(ctx, caskDir)) {
       if (ctx.expired(versionDir)) return;
-      const version = { name: path.basename(versionDir) };
       const real = ctx.fs.shownRealpath(versionDir);
       if (!real || !ctx.fs.isDirectory(real)) continue;
       const payload = (ctx.fs.list(versionDir) ?? []).map((e) => e.name);
       out.push({
         toolId: tool.id,
-        version: version.name,
+        version: path.basename(versionDir),
         channel: 'homebrew-cask',
         installPath: real,
         launchers: findLaunchers(ctx, {
