@@ -93,6 +93,10 @@ class SkipList implements SkipLog {
     const key = `${where}\u0000${reason}`;
     if (!this.seen.has(key)) this.seen.set(key, { path: where, reason });
   }
+  /** Forgets every skip (once the scan's result holds its copy). */
+  clear(): void {
+    this.seen.clear();
+  }
   all(): Skipped[] {
     return [...this.seen.values()].sort((a, b) =>
       a.path < b.path ? -1 : a.path > b.path ? 1 : a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0,
@@ -121,9 +125,7 @@ export function createContext(options: ScanOptions, now: () => number = performa
   const scanFs = new ScanFs(skips, limits.maxEntriesPerDir, undefined, memo);
   const root = path.resolve(options.root ?? defaultRoot());
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
-  const deadline = now() + budgetMs;
-  let exhausted = false;
-  let sliceStart = now();
+  const clock = new ScanClock(skips, now, budgetMs);
 
   const discovered = options.homes === undefined;
   const env = options.env ?? (discovered ? process.env : {});
@@ -144,46 +146,149 @@ export function createContext(options: ScanOptions, now: () => number = performa
   const hostPath = platform === hostPlatform() ? (process.env.PATH ?? '').split(path.delimiter) : [];
   const pathDirs = unique((options.paths ?? hostPath).filter((d) => d !== '' && path.isAbsolute(d)));
 
-  const ctx: ScanContext = {
-    platform,
-    catalog,
-    root,
-    homes: users.homes,
-    systemRoots,
-    npmPrefixes: options.npmPrefixes ? unique(options.npmPrefixes.map((p) => path.resolve(p))) : null,
-    brewPrefixes: options.brewPrefixes ? unique(options.brewPrefixes.map((p) => path.resolve(p))) : null,
-    pathDirs,
-    env,
-    limits,
-    fs: scanFs,
-    users,
-    skip: (where, reason) => skips.add(where, reason),
-    expired: (where) => {
-      const at = now();
-      if (at >= deadline) {
-        exhausted = true;
-        skips.add(where, 'time budget exhausted; not read');
-        return true;
-      }
-      return homeBudget.spent(where, at);
+  const ctx = new Scan(
+    {
+      platform,
+      catalog,
+      root,
+      homes: users.homes,
+      systemRoots,
+      npmPrefixes: options.npmPrefixes ? unique(options.npmPrefixes.map((p) => path.resolve(p))) : null,
+      brewPrefixes: options.brewPrefixes ? unique(options.brewPrefixes.map((p) => path.resolve(p))) : null,
+      pathDirs,
+      env,
+      limits,
+      fs: scanFs,
+      users,
     },
-    breathe: async () => {
-      if (now() - sliceStart < SLICE_MS) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = now();
+    clock,
+    options.userEnvironment !== false && platform !== 'windows',
+  );
+  clock.shareAmong(users.homes);
+  return {
+    ctx,
+    skips,
+    budgetExhausted: () => clock.exhausted,
+    finish: () => {
+      if (memo === null) return;
+      // The result holds copies of the skips (SkipList.all); the memo keeps the emptied husks.
+      skips.clear();
+      scanFs.release();
+      ctx.release();
+      memo.end([ctx, clock, scanFs, skips]);
     },
-    sys: (...parts) => path.join(root, ...parts),
-    envFor: (home, name) => userEnv.values(home, name)[0],
-    envValues: (home, name) => userEnv.values(home, name),
-    envDirs: (home, name, fallbacks) => [...new Set([...userEnv.values(home, name), ...fallbacks])],
-    userChosen: (home, dir, source) => userEnv.insideHome(home, dir, source),
   };
-  const homeBudget = homeShares(users.homes, homeShareMs(budgetMs, users.homes.length), now(), (where) => {
-    exhausted = true;
-    skips.add(where, "time budget exhausted; this home's share of it is spent; not read");
-  });
-  const userEnv = userEnvironments(ctx, env, options.userEnvironment !== false && platform !== 'windows');
-  return { ctx, skips, budgetExhausted: () => exhausted, finish: () => memo?.end() };
+}
+
+/** ScanContext's fields, as createContext works them out. */
+type ScanFields = Omit<
+  ScanContext,
+  'skip' | 'expired' | 'breathe' | 'sys' | 'envFor' | 'envValues' | 'envDirs' | 'userChosen'
+>;
+
+// Scan's fields are ScanFields', all set by its constructor (one list of them: ScanContext's).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+interface Scan extends ScanFields {}
+
+/**
+ * The ScanContext createContext hands out. Its functions are methods, one of each for every scan:
+ * per-scan closures were what the scanners' optimized code was built around, and the memo's idle
+ * collection dropped them with that code (ScanMemo.lastScan).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+class Scan implements ScanContext {
+  /** Made on first use (userEnvironments reads this context). */
+  private userEnv: UserEnvironments | null = null;
+
+  constructor(
+    fields: ScanFields,
+    private readonly clock: ScanClock,
+    private readonly userEnvEnabled: boolean,
+  ) {
+    Object.assign(this, fields);
+  }
+
+  skip(where: string, reason: string): void {
+    this.clock.skip(where, reason);
+  }
+  expired(where: string): boolean {
+    return this.clock.expired(where);
+  }
+  breathe(): Promise<void> {
+    return this.clock.breathe();
+  }
+  sys(...parts: string[]): string {
+    return path.join(this.root, ...parts);
+  }
+  envFor(home: Home, name: string): string | undefined {
+    return this.environments().values(home, name)[0];
+  }
+  envValues(home: Home, name: string): string[] {
+    return this.environments().values(home, name);
+  }
+  envDirs(home: Home, name: string, fallbacks: readonly string[]): string[] {
+    return [...new Set([...this.environments().values(home, name), ...fallbacks])];
+  }
+  userChosen(home: Home, dir: string, source: string): boolean {
+    return this.environments().insideHome(home, dir, source);
+  }
+  /** Forgets the users' environments read (once the scan is over). */
+  release(): void {
+    this.userEnv = null;
+  }
+
+  private environments(): UserEnvironments {
+    return (this.userEnv ??= userEnvironments(this, this.env, this.userEnvEnabled));
+  }
+}
+
+/**
+ * The scan's checkpoints (ScanContext's skip, expired and breathe) and its time budget:
+ * `budgetMs` from its making, shared among the homes once they are known (shareAmong; until then
+ * no home has a share). `now`: the clock, ms.
+ */
+class ScanClock {
+  private readonly deadline: number;
+  private sliceStart: number;
+  private homeBudget: HomeShares | null = null;
+  /** Whether a checkpoint found the budget, or a home's share of it, spent. */
+  exhausted = false;
+
+  constructor(
+    private readonly skips: SkipList,
+    private readonly now: () => number,
+    private readonly budgetMs: number,
+  ) {
+    this.deadline = now() + budgetMs;
+    this.sliceStart = now();
+  }
+
+  skip(where: string, reason: string): void {
+    this.skips.add(where, reason);
+  }
+
+  expired(where: string): boolean {
+    const at = this.now();
+    if (at >= this.deadline) {
+      this.exhausted = true;
+      this.skips.add(where, 'time budget exhausted; not read');
+      return true;
+    }
+    return this.homeBudget !== null && this.homeBudget.spent(where, at);
+  }
+
+  async breathe(): Promise<void> {
+    if (this.now() - this.sliceStart < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sliceStart = this.now();
+  }
+
+  shareAmong(homes: readonly Home[]): void {
+    this.homeBudget = new HomeShares(homes, homeShareMs(this.budgetMs, homes.length), this.now(), (where) => {
+      this.exhausted = true;
+      this.skips.add(where, "time budget exhausted; this home's share of it is spent; not read");
+    });
+  }
 }
 
 /**
@@ -192,42 +297,55 @@ export function createContext(options: ScanOptions, now: () => number = performa
  * for none). `spent(where, at)` is true, and `cut(where)` is told, once the home `where` lies in
  * has taken more than `shareMs`; never on a machine with one home, which may use the whole budget.
  */
-function homeShares(
-  homes: readonly Home[],
-  shareMs: number,
-  startedAt: number,
-  cut: (where: string) => void,
-): { spent(where: string, at: number): boolean } {
-  const dirs = homes.map((h) => path.resolve(h.dir));
-  const taken = new Map<string, number>();
-  let lastHome: string | null = null;
-  let lastWhere: string | null = null;
-  let lastAt = startedAt;
+class HomeShares {
+  private readonly dirs: readonly string[];
+  private readonly taken = new Map<string, number>();
+  private lastHome: string | null = null;
+  private lastWhere: string | null = null;
+  private lastAt: number;
   /** lastHome's time so far (kept in `taken` only when another home's checkpoint comes). */
-  let lastTaken = 0;
-  const homeOf = (where: string) => dirs.find((dir) => isInside(where, dir)) ?? null;
-  // With no home inside another, the home of the last checkpoint is the only one to try first.
-  const nested = dirs.some((a) => dirs.some((b) => a !== b && isInside(a, b)));
-  return {
-    spent(where, at) {
-      if (dirs.length < 2) return false;
-      lastTaken += at - lastAt;
-      lastAt = at;
-      // Checkpoints come in runs at one place (each package of a node_modules), and in one home.
-      const home =
-        where === lastWhere || (!nested && lastHome !== null && isInside(where, lastHome)) ? lastHome : homeOf(where);
-      lastWhere = where;
-      if (home !== lastHome) {
-        if (lastHome !== null) taken.set(lastHome, lastTaken);
-        lastHome = home;
-        lastTaken = home === null ? 0 : (taken.get(home) ?? 0);
-      }
-      if (home === null || lastTaken <= shareMs) return false;
-      cut(where);
-      return true;
-    },
-  };
+  private lastTaken = 0;
+  /** Whether a home lies inside another (else the last checkpoint's home is the only one to try first). */
+  private readonly nested: boolean;
+
+  constructor(
+    homes: readonly Home[],
+    private readonly shareMs: number,
+    startedAt: number,
+    private readonly cut: (where: string) => void,
+  ) {
+    const dirs = homes.map((h) => path.resolve(h.dir));
+    this.dirs = dirs;
+    this.lastAt = startedAt;
+    this.nested = dirs.some((a) => dirs.some((b) => a !== b && isInside(a, b)));
+  }
+
+  spent(where: string, at: number): boolean {
+    if (this.dirs.length < 2) return false;
+    this.lastTaken += at - this.lastAt;
+    this.lastAt = at;
+    // Checkpoints come in runs at one place (each package of a node_modules), and in one home.
+    const home =
+      where === this.lastWhere || (!this.nested && this.lastHome !== null && isInside(where, this.lastHome))
+        ? this.lastHome
+        : this.homeOf(where);
+    this.lastWhere = where;
+    if (home !== this.lastHome) {
+      if (this.lastHome !== null) this.taken.set(this.lastHome, this.lastTaken);
+      this.lastHome = home;
+      this.lastTaken = home === null ? 0 : (this.taken.get(home) ?? 0);
+    }
+    if (home === null || this.lastTaken <= this.shareMs) return false;
+    this.cut(where);
+    return true;
+  }
+
+  private homeOf(where: string): string | null {
+    return this.dirs.find((dir) => isInside(where, dir)) ?? null;
+  }
 }
+
+type UserEnvironments = ReturnType<typeof userEnvironments>;
 
 /**
  * Per-home environments, read on first use: the startup files of every home, and (scanning this
@@ -253,8 +371,8 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
           homeDir: home.dir,
           homeReal,
           etcEnvironment: ctx.sys('etc', 'environment'),
-          skip: ctx.skip,
-          expired: ctx.expired,
+          skip: (where, reason) => ctx.skip(where, reason),
+          expired: (where) => ctx.expired(where),
         }),
       );
       if (readProcesses) {

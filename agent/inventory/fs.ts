@@ -145,6 +145,21 @@ export class ScanFs {
   ) {}
 
   /**
+   * Forgets what this scan cached (listings, real paths, lstats, file system types, guarded
+   * homes), once the scan is over: the memo keeps the emptied object (ScanMemo.lastScan).
+   */
+  release(): void {
+    this.realpaths.clear();
+    this.resolved.clear();
+    this.listed.clear();
+    this.listedEntries = 0;
+    this.homes = [];
+    this.systemDirs.clear();
+    this.walkStats.clear();
+    this.fsTypes.clear();
+  }
+
+  /**
    * Homes whose files are read only if they are the home owner's (or world-readable root files)
    * and really lie inside the home or a root-owned system location; applies when scanning as root.
    * A home owned by root (root's own, or a test's) is trusted as a whole.

@@ -20,7 +20,17 @@
  * shared memory mapping leave no stamp). Entries no scan used are dropped at the end of each scan
  * (`end`), so the memo holds about one scan's working set, and never more than MAX_KEPT.
  */
-import { type BigIntStats, lstatSync, readdirSync, type Stats } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 
 import type { DirEntry } from './fs.js';
 
@@ -106,12 +116,36 @@ interface Kept<T> extends Stamp {
   owner: number;
 }
 
+/**
+ * One Stats, one Dirent and one of each error a scan's fs calls throw most (a missing name, a
+ * file where a folder was expected, readlink of a non-link), made once per memo: see
+ * ScanMemo.shapeSamples. Node's fs errors get their fields one by one (code, errno, syscall,
+ * path), so each kind has hidden classes of its own that no live object would otherwise keep.
+ */
 function shapeSamples(): object[] {
-  try {
-    return [lstatSync('/'), ...readdirSync('/', { withFileTypes: true }).slice(0, 1)];
-  } catch {
-    return [];
+  const samples: object[] = [];
+  const missing = '/nonexistent-aigate-shape-sample/x';
+  for (const fail of [
+    () => lstatSync(missing),
+    () => statSync(missing, { throwIfNoEntry: true }),
+    () => lstatSync('/dev/null/x'),
+    () => readlinkSync('/'),
+    () => realpathSync.native(missing),
+    () => closeSync(openSync(missing, 'r')),
+    () => readdirSync(missing),
+  ]) {
+    try {
+      fail();
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) samples.push(error);
+    }
   }
+  try {
+    samples.push(lstatSync('/'), ...readdirSync('/', { withFileTypes: true }).slice(0, 1));
+  } catch {
+    // a root that cannot be listed: no samples of these
+  }
+  return samples;
 }
 
 function sameStamp(kept: Stamp, stats: Stats): boolean {
@@ -145,13 +179,21 @@ export class ScanMemo {
   /** The collection planned after the last scan (see end). */
   private collect: ReturnType<typeof setTimeout> | undefined;
   /**
-   * One of each object node's fs makes thousands of per scan (a Stats, a Dirent), alive across
-   * the idle collection. A forced collection drops the hidden classes no live object has, and V8
+   * One of each object node's fs makes thousands of per scan (a Stats, a Dirent, the errors of
+   * a missing name), alive across the idle collection. A forced collection drops the hidden classes no live object has, and V8
    * throws away the code it optimized for them ("weak objects" in --trace-deopt): without these
    * the next scan ran while node's stat and readdir code was compiled again. Never read: holding
    * them is the point.
    */
   readonly shapeSamples: readonly object[] = shapeSamples();
+  /**
+   * What the last scan handed to `end`: its own objects (its context, clock and file system
+   * view, emptied of what they cached), held until the next scan ends for the same reason as
+   * shapeSamples. The scanners' optimized code was built around their hidden classes; dropped by
+   * the idle collection, that code was thrown away and compiled again every scan (about 20
+   * functions, some 40 ms of CPU per scan in bench:scan). Never read.
+   */
+  private readonly lastScan: object[] = [];
 
   /**
    * Starts a scan: `catalog` is the index it matches against (file values made with another are
@@ -178,10 +220,13 @@ export class ScanMemo {
    * enough to be promoted to V8's old generation, whose garbage V8 would let grow over several
    * scans before a full collection; one collection in the quiet after each scan (tens of ms,
    * every few minutes) keeps the daemon's peak memory at one scan's worth (bench:scan).
+   * `held`: the scan's own objects to keep until the next scan ends (see lastScan), emptied of
+   * anything large by the caller.
    */
-  end(): void {
+  end(held: readonly object[] = []): void {
     if (!this.active) return;
     this.active = false;
+    this.lastScan.splice(0, this.lastScan.length, ...held);
     this.drop(this.listings, (kept) => kept.seen !== this.generation);
     for (const [kind, map] of this.files) {
       this.drop(map, (kept) => kept.seen !== this.generation);

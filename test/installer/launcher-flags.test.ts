@@ -1,6 +1,6 @@
 /**
- * The node flags the agent runs with (a small young generation, and --expose-gc for the daemon's
- * collection after each scan: agent/inventory/memo.ts) are the same in every way the agent is
+ * The node flags the agent runs with (a small young generation, --expose-gc for the daemon's
+ * collection after each scan: agent/inventory/memo.ts, and one V8 background thread) are the same in every way the agent is
  * started: the POSIX launcher (Linux systemd unit and macOS LaunchDaemon), the Windows command
  * launcher and the Windows service; bench:scan measures with them. And this node takes them.
  */
@@ -38,7 +38,7 @@ describe('the node flags of the agent', () => {
 
   it('are the same in every launcher and the Windows service', () => {
     const posix = flags[0]!.flags;
-    expect(posix).toEqual(['--max-semi-space-size=2', '--expose-gc']);
+    expect(posix).toEqual(['--max-semi-space-size=2', '--expose-gc', '--v8-pool-size=1']);
     for (const { file, flags: own } of flags) expect({ file, flags: own }).toEqual({ file, flags: posix });
   });
 

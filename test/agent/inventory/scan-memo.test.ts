@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, readFileSync, realpathSync, statSync, writeFil
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { createContext } from '../../../agent/inventory/context.js';
 import { ScanFs } from '../../../agent/inventory/fs.js';
 import { scanMachine, ScanMemo, type ScanOptions, type ScanResult } from '../../../agent/inventory/index.js';
 import { MAX_KEPT_PER_OWNER, RACY_MS as RACY_MS_FOR_TESTS } from '../../../agent/inventory/memo.js';
@@ -327,6 +328,32 @@ describe('a scan with the memo, on startup files and editor files edited in plac
     const scanned = await scanMachine({ ...optionsOf(c), memo });
     expect(versions(scanned)).toEqual(c.found[1]);
     expect(same(scanned)).toBe(same(await scanMachine(optionsOf(c))));
+  });
+});
+
+describe('what a scan leaves to the memo when it ends', () => {
+  it("hands every scan the same checkpoint functions, and empties the context's skips and caches at the end", () => {
+    const memo = new ScanMemo();
+    const first = createContext({ ...options, memo });
+    first.ctx.skip('/somewhere', 'a reason');
+    const real = first.ctx.fs.realpath(home);
+    first.finish();
+    const second = createContext({ ...options, memo });
+    // Methods, not closures made per scan: optimized scanner code built around one scan's
+    // closures was thrown away when the memo's idle collection dropped them (ScanMemo.lastScan).
+    expect(second.ctx.expired).toBe(first.ctx.expired);
+    expect(second.ctx.skip).toBe(first.ctx.skip);
+    expect(second.ctx.breathe).toBe(first.ctx.breathe);
+    // What the memo holds of the first scan is emptied: its skips, and (the same answer again,
+    // found anew) its file system view's caches.
+    expect(first.skips.all()).toEqual([]);
+    expect(first.ctx.fs.realpath(home)).toBe(real);
+    second.finish();
+    // A context made without a memo keeps its skips for its caller.
+    const alone = createContext(options);
+    alone.ctx.skip('/somewhere', 'a reason');
+    alone.finish();
+    expect(alone.skips.all()).toEqual([{ path: '/somewhere', reason: 'a reason' }]);
   });
 });
 
