@@ -129,13 +129,22 @@ export function npxRun(homeDir: string, spec: string, bin: string): string {
     npm_config_ignore_scripts: 'true',
     npm_config_update_notifier: 'false',
   };
-  const output = execFileSync('npx', ['-y', '-p', spec, bin, '--version'], {
-    cwd: homeDir,
-    encoding: 'utf8',
-    timeout: INSTALL_TIMEOUT_MS,
-    env,
-  });
   mkdirSync(`${homeDir}/.npm`, { recursive: true });
-  execFileSync('cp', ['-a', `${NPM_TEST_CACHE}/_npx`, `${homeDir}/.npm/`]);
-  return output;
+  // One npx at a time on the shared cache (test files run in parallel, and two npx runs of one
+  // spec reify the same _npx/<hash> folder), its copy taken under the same lock (flock(1)).
+  return execFileSync(
+    'flock',
+    [
+      `${NPM_TEST_CACHE}/.npx.lock`,
+      'sh',
+      '-c',
+      'npx -y -p "$1" "$2" --version && cp -a "$3/_npx" "$4/.npm/"',
+      'sh',
+      spec,
+      bin,
+      NPM_TEST_CACHE,
+      homeDir,
+    ],
+    { cwd: homeDir, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS, env },
+  );
 }
