@@ -130,6 +130,9 @@ export class ScanFs {
   private readonly systemDirs = new Map<string, boolean>();
   /** walkableBy's lstats, per path. */
   private readonly walkStats = new Map<string, fs.Stats | null>();
+  /** names()'s maps, per folder as asked (at most MAX_LISTED_ENTRIES names in all). */
+  private readonly nameMaps = new Map<string, ReadonlyMap<string, string> | null>();
+  private nameMapEntries = 0;
   /** Per device: its file system's statfs(2) f_type (-1 when it cannot be told). */
   private readonly fsTypes = new Map<number, number>();
   /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
@@ -157,6 +160,31 @@ export class ScanFs {
     this.systemDirs.clear();
     this.walkStats.clear();
     this.fsTypes.clear();
+    this.nameMaps.clear();
+    this.nameMapEntries = 0;
+  }
+
+  /**
+   * A folder's names, keyed as they are matched (lower-cased when `foldCase`, as Windows matches
+   * them) to the names as listed; null when it cannot be listed. Kept for the scan while the maps
+   * kept hold at most MAX_LISTED_ENTRIES names: a home of thousands of links to one big folder
+   * would otherwise keep one map of it per link.
+   */
+  names(dir: string, foldCase: boolean): ReadonlyMap<string, string> | null {
+    const key = foldCase ? `\u0000${dir}` : dir;
+    const kept = this.nameMaps.get(key);
+    if (kept !== undefined) return kept;
+    const entries = this.list(dir);
+    const names =
+      entries === null
+        ? null
+        : new Map(entries.map((e) => [foldCase ? e.name.toLowerCase() : e.name, e.name] as const));
+    const size = names?.size ?? 0;
+    if (this.nameMapEntries + size <= MAX_LISTED_ENTRIES) {
+      this.nameMaps.set(key, names);
+      this.nameMapEntries += size;
+    }
+    return names;
   }
 
   /**

@@ -13,20 +13,9 @@ import type { Home } from './users.js';
 const WINDOWS_SUFFIXES = ['', '.exe', '.cmd', '.bat', '.ps1', '.bunx'];
 const SHIM_HEAD_BYTES = 16 * 1024;
 
-const listings = new WeakMap<ScanContext, Map<string, Map<string, string> | null>>();
-
-/** A directory's file names (lower-cased keys on Windows, which ignores case), cached per scan. */
-function dirNames(ctx: ScanContext, dir: string): Map<string, string> | null {
-  let cache = listings.get(ctx);
-  if (!cache) listings.set(ctx, (cache = new Map()));
-  if (cache.has(dir)) return cache.get(dir)!;
-  const entries = ctx.fs.list(dir);
-  const names =
-    entries === null
-      ? null
-      : new Map(entries.map((e) => [ctx.platform === 'windows' ? e.name.toLowerCase() : e.name, e.name] as const));
-  cache.set(dir, names);
-  return names;
+/** A directory's file names (lower-cased keys on Windows, which ignores case), kept for the scan. */
+function dirNames(ctx: ScanContext, dir: string): ReadonlyMap<string, string> | null {
+  return ctx.fs.names(dir, ctx.platform === 'windows');
 }
 
 /** Existing files in `dir` that a command `name` would run (with Windows' extensions there). */

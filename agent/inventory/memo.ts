@@ -50,9 +50,11 @@ export const MAX_REUSE_MS = 30 * 60 * 1000;
 const IDLE_COLLECT_MS = 1000;
 
 /**
- * The most a memo holds, in units: a listing costs 1 plus 1 per entry, a file value 1 plus 1 per
- * COST_UNIT_BYTES of the text it was made from (a null or boolean verdict only 1), and every
- * entry 1 more per COST_UNIT_BYTES of its path. So a home full of names, or of huge manifests
+ * The most a memo holds, in units: a listing costs 1 plus, per entry, 1 and 1 more per
+ * COST_UNIT_BYTES of two of its paths (listingCost: scanners keep a path or two per entry with a
+ * kept listing, as npm's package folders do), a file value 1 plus 1 per COST_UNIT_BYTES of the
+ * text it was made from (a null or boolean verdict only 1), and every entry 1 more per
+ * COST_UNIT_BYTES of its path. So a home full of names, or of huge manifests
  * reached by many paths, costs no more than this: about 50 MB of text at most.
  */
 export const MAX_KEPT = 200_000;
@@ -77,6 +79,18 @@ export const MAX_KEPT_PER_OWNER = MAX_KEPT / 4;
 export function entryCost(key: string, value: unknown, textBytes: number): number {
   const bytes = value === null || typeof value !== 'object' ? 0 : Math.max(textBytes, jsonLength(value));
   return 1 + Math.ceil(bytes / COST_UNIT_BYTES) + Math.floor(key.length / COST_UNIT_BYTES);
+}
+
+/**
+ * What a listing of `dir` costs against MAX_KEPT: 1, its path's units, and per entry 1 plus the
+ * units of two paths into it (`<dir>/<name>` and a file in that). Scanners keep such paths with a
+ * kept listing (npm's package folders and manifests, made once per listing): under a long path,
+ * each entry's paths are what takes the memory, not its name.
+ */
+export function listingCost(dir: string, entries: readonly DirEntry[]): number {
+  let cost = 1 + Math.floor(dir.length / COST_UNIT_BYTES);
+  for (const entry of entries) cost += 1 + Math.floor((2 * (dir.length + entry.name.length)) / COST_UNIT_BYTES);
+  return cost;
 }
 
 function jsonLength(value: unknown): number {
@@ -261,7 +275,7 @@ export class ScanMemo {
    * `owner` (see MAX_KEPT_PER_OWNER; the folder's uid when not told).
    */
   keepListing(dir: string, stats: Stats, entries: readonly DirEntry[], owner = stats.uid): void {
-    this.keep(this.listings, dir, stats, entries, 1 + entries.length + Math.floor(dir.length / COST_UNIT_BYTES), owner);
+    this.keep(this.listings, dir, stats, entries, listingCost(dir, entries), owner);
   }
 
   /** The value of `kind` kept for the file at `path` if it (lstat) still has its stamp. */

@@ -13,6 +13,7 @@ import type { DirEntry } from '../../../agent/inventory/fs.js';
 import {
   COST_UNIT_BYTES,
   entryCost,
+  listingCost,
   MAX_KEPT,
   MAX_KEPT_PER_OWNER,
   MAX_REUSE_MS,
@@ -48,6 +49,19 @@ describe('entryCost', () => {
 
   it('charges a long path one unit per COST_UNIT_BYTES', () => {
     expect(entryCost(`/${'x'.repeat(2 * COST_UNIT_BYTES)}`, null, 0)).toBe(3);
+  });
+});
+
+describe('listingCost', () => {
+  const named = (...names: string[]) => names.map((name) => ({ ...entries[0]!, name }));
+  it.each([
+    ['no entries', '/home/u/x', named(), 1],
+    ['short paths: 1 per entry', '/home/u/.npm-global/lib/node_modules', named('a', 'b', 'c'), 1 + 3],
+    // Two paths of about 300 bytes per entry: 2 units more each.
+    ['a 300-byte folder', `/${'x'.repeat(299)}`, named('a', 'b'), 1 + 1 + 2 * (1 + 2)],
+    ['a 3,000-byte folder', `/${'x'.repeat(2999)}`, named('a'), 1 + 11 + (1 + 23)],
+  ])('%s costs %#', (_what, dir, listed, cost) => {
+    expect(listingCost(dir, listed)).toBe(cost);
   });
 });
 
