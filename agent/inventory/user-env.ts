@@ -50,6 +50,12 @@ const ROOT_VARIABLES = [
   'YARN_GLOBAL_FOLDER',
   'YARN_PREFIX',
   'HOMEBREW_PREFIX',
+  // Package-runner caches (scanners/caches.ts): npm's (npx), yarn's, bun's, and pnpm's under XDG.
+  'npm_config_cache',
+  'NPM_CONFIG_CACHE',
+  'XDG_CACHE_HOME',
+  'YARN_CACHE_FOLDER',
+  'BUN_INSTALL_CACHE_DIR',
 ] as const;
 export type RootVariable = (typeof ROOT_VARIABLES)[number];
 

@@ -5,13 +5,22 @@
  * refers to other environment variables we cannot know for that user.
  */
 export function parseNpmrcPrefix(text: string, home: string): string | null {
+  return parseNpmrcPath(text, home, 'prefix');
+}
+
+/**
+ * The folder an `.npmrc` sets for `key` (`prefix`, or `cache`: where npm keeps `_cacache` and
+ * npx its `_npx`; docs.npmjs.com "config"), `~`/`$HOME` expanded; null when unset or naming other
+ * variables. The last setting wins, as in npm.
+ */
+export function parseNpmrcPath(text: string, home: string, key: 'prefix' | 'cache'): string | null {
   let prefix: string | null = null;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '' || line.startsWith(';') || line.startsWith('#')) continue;
-    const m = /^prefix\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    let value = m[1]!.trim();
+    const m = /^([a-z]+)\s*=\s*(.*)$/.exec(line);
+    if (m?.[1] !== key) continue;
+    let value = m[2]!.trim();
     if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
       value = value.slice(1, -1);
     prefix = value;

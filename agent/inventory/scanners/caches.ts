@@ -28,6 +28,7 @@ import type { ToolInstance } from '../../../policies/inventory.js';
 import type { ScanContext } from '../context.js';
 import { child } from '../fs.js';
 import type { NpmRoot } from '../npm-roots.js';
+import { parseNpmrcPath } from '../parse/system.js';
 import type { Home } from '../users.js';
 import { attachPlatformParts, readPackage, scanModules } from './npm.js';
 
@@ -71,10 +72,16 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
 
 /** The npm cache folders of a home (the parent of `_cacache`, where `_npx` lives). */
 function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
-  const dirs: string[] = [];
-  // (`cache=` in ~/.npmrc is not read yet; the default and the environment cover most machines.)
-  for (const dir of [ctx.envFor(home, 'npm_config_cache') ?? ctx.envFor(home, 'NPM_CONFIG_CACHE')])
-    if (dir && path.isAbsolute(dir)) dirs.push(dir);
+  // The user's own `.npmrc` is theirs to write: its cache counts only inside the home.
+  const fromRc =
+    ctx.fs.readDerived('npmrc-cache', path.join(home.dir, '.npmrc'), ctx.limits.maxManifestBytes, (text) =>
+      parseNpmrcPath(text, home.dir, 'cache'),
+    ) ?? null;
+  const dirs: string[] = [
+    ...(fromRc !== null && ctx.userChosen(home, fromRc, '.npmrc cache') ? [fromRc] : []),
+    ...ctx.envValues(home, 'npm_config_cache'),
+    ...ctx.envValues(home, 'NPM_CONFIG_CACHE'),
+  ].filter((dir) => path.isAbsolute(dir));
   dirs.push(
     ctx.platform === 'windows' ? path.join(home.dir, 'AppData', 'Local', 'npm-cache') : path.join(home.dir, '.npm'),
   );
@@ -124,6 +131,10 @@ async function scanBunCache(ctx: ScanContext, cache: string, home: Home, out: To
   };
   for (const entry of ctx.fs.list(cache) ?? []) {
     if (!entry.isDirectory) continue;
+    if (/^\.bunx-\d+$/.test(entry.name)) {
+      await scanBunx(ctx, child(cache, entry.name), home, out);
+      continue;
+    }
     if (entry.name.startsWith('@') && !entry.name.includes('@', 1)) {
       const scopeDir = child(cache, entry.name);
       for (const sub of ctx.fs.list(scopeDir) ?? []) {
@@ -140,4 +151,25 @@ async function scanBunCache(ctx: ScanContext, cache: string, home: Home, out: To
   }
   // Platform packages sit beside their tool in the cache, as in a hoisted node_modules.
   out.push(...attachPlatformParts(found));
+}
+
+/**
+ * What `bunx <pkg>` installed, in `<bun cache>/.bunx-<uid>/<pkg>@<version>/node_modules/<pkg>`
+ * (scoped: `.bunx-<uid>/@scope/<name>@<version>/...`), bins in its `node_modules/.bin` (read from
+ * a real `bunx` of bun 1.4.5; tools that tell a transient run by a `/.bunx-` path segment look
+ * for the same folder).
+ */
+async function scanBunx(ctx: ScanContext, bunx: string, home: Home, out: ToolInstance[]): Promise<void> {
+  const specs: string[] = [];
+  for (const entry of ctx.fs.list(bunx) ?? []) {
+    if (!entry.isDirectory) continue;
+    if (!entry.name.startsWith('@') || entry.name.includes('@', 1)) specs.push(child(bunx, entry.name));
+    else
+      for (const sub of ctx.fs.list(child(bunx, entry.name)) ?? []) specs.push(path.join(bunx, entry.name, sub.name));
+  }
+  for (const spec of specs) {
+    if (ctx.expired(bunx)) return;
+    const modules = child(spec, 'node_modules');
+    await scanModules(ctx, { modules, binDirs: [child(modules, '.bin')], home }, out);
+  }
 }

@@ -22,6 +22,9 @@ const npxHome = t.path('home/npx');
 const pnpm12 = t.path('home/p12');
 const pnpm10 = t.path('home/p10');
 const dlxHome = t.path('home/dlx');
+/** Homes whose npm cache the user moved: `cache=` in ~/.npmrc, npm_config_cache in ~/.bashrc. */
+const rcCacheHome = t.path('home/rc-cache');
+const envCacheHome = t.path('home/env-cache');
 let npxVersion = '';
 const found: Record<string, ToolInstance[]> = {};
 
@@ -31,11 +34,18 @@ beforeAll(async () => {
   pnpmGlobalHome(pnpm12, '12.21.0', ['@openai/codex@0.111.0']);
   pnpmGlobalHome(pnpm10, '10.34.9', ['@openai/codex@0.111.0']);
   pnpmDlxHome(dlxHome, '10.34.9', '@anthropic-ai/claude-code@2.0.46');
+  // npm's `cache` setting (docs.npmjs.com "config: cache"): npx keeps `_npx` in that folder.
+  t.file('home/rc-cache/.npmrc', 'cache=~/.npmc2\n');
+  npxRun(rcCacheHome, '@anthropic-ai/claude-code@2.0.46', 'claude', `${rcCacheHome}/.npmc2`);
+  t.file('home/env-cache/.bashrc', 'export npm_config_cache=$HOME/.cache/npmx\n');
+  npxRun(envCacheHome, '@anthropic-ai/claude-code@2.0.46', 'claude', `${envCacheHome}/.cache/npmx`);
   for (const [name, home] of [
     ['npx', npxHome],
     ['p12', pnpm12],
     ['p10', pnpm10],
     ['dlx', dlxHome],
+    ['rc', rcCacheHome],
+    ['env', envCacheHome],
   ] as const) {
     found[name] = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
   }
@@ -81,6 +91,22 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     ]);
   });
 
+  it.each([
+    ['rc', "`cache=` in the user's ~/.npmrc", '.npmc2'],
+    ['env', 'npm_config_cache exported in ~/.bashrc', '.cache/npmx'],
+  ])('finds what npx ran in a cache the user moved (%s: %s; red-team: it ran after the ban)', (name, _how, cache) => {
+    const home = name === 'rc' ? rcCacheHome : envCacheHome;
+    const claude = found[name]!.filter((i) => i.toolId === 'claude-code');
+    expect(claude.map((i) => [i.version, i.installPath.replace(home, '~')])).toEqual([
+      [
+        '2.0.46',
+        expect.stringMatching(
+          new RegExp(`^~/${cache.replace('.', '\\.')}/_npx/[0-9a-f]{16}/node_modules/@anthropic-ai/claude-code$`),
+        ),
+      ],
+    ]);
+  });
+
   it("attaches pnpm 10's linked platform package from .pnpm", () => {
     const codex = found.p10!.filter((i) => i.toolId === 'openai-codex-cli');
     expect(
@@ -95,7 +121,7 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
   });
 });
 
-describe('bun and yarn caches (layouts from their sources)', () => {
+describe('bun and yarn caches (layouts from their sources), bunx, and a cache moved by XDG_CACHE_HOME', () => {
   const c = scratch('aigate-caches-');
   const home = c.dir('home/bob');
   // bun: <cache>/<name>@<version>@@@1, scoped under @scope/
@@ -108,6 +134,28 @@ describe('bun and yarn caches (layouts from their sources)', () => {
   npmPackage(c, 'home/bob/.bun/install/cache/@openai', 'codex-linux-x64@0.169.0-linux-x64@@@1', {
     raw: JSON.stringify({ name: '@openai/codex', version: '0.169.0-linux-x64' }),
   });
+  // bunx: <bun cache>/.bunx-<uid>/<pkg>@<version>/node_modules/<pkg> (a real bunx of bun 1.4.5)
+  npmPackage(
+    c,
+    'home/bob/.bun/install/cache/.bunx-1000/@anthropic-ai/claude-code@2.0.47/node_modules',
+    '@anthropic-ai/claude-code',
+    {
+      version: '2.0.47',
+      bin: { claude: 'cli.js' },
+    },
+  );
+  npmPackage(c, 'home/bob/.bun/install/cache/.bunx-1000/opencode-ai@1.0.120/node_modules', 'opencode-ai', {
+    version: '1.0.120',
+    bin: { opencode: 'bin/opencode' },
+  });
+  // yarn 1's cache under XDG_CACHE_HOME set in the user's ~/.profile.
+  c.file('home/bob/.profile', 'export XDG_CACHE_HOME="$HOME/.xc"\n');
+  npmPackage(
+    c,
+    'home/bob/.xc/yarn/v6/npm-@qwen-code-qwen-code-0.22.3-0123abcd-integrity/node_modules',
+    '@qwen-code/qwen-code',
+    { version: '0.22.3', bin: { qwen: 'cli.js' } },
+  );
   // yarn 1: v6/npm-<name>-<version>-<hash>-integrity/node_modules/<name>
   npmPackage(
     c,
@@ -124,9 +172,12 @@ describe('bun and yarn caches (layouts from their sources)', () => {
           `${i.toolId} ${i.version} ${i.installPath.replace(home, '~')} ${(i.parts ?? []).map((p) => p.replace(home, '~')).join(',')}`,
       ),
     ).toEqual([
+      'claude-code 2.0.47 ~/.bun/install/cache/.bunx-1000/@anthropic-ai/claude-code@2.0.47/node_modules/@anthropic-ai/claude-code ',
       'claude-code 2.1.50 ~/.bun/install/cache/@anthropic-ai/claude-code@2.1.50@@@1 ',
       'gemini-cli 0.60.0 ~/.cache/yarn/v6/npm-@google-gemini-cli-0.60.0-0123abcd-integrity/node_modules/@google/gemini-cli ',
       'openai-codex-cli 0.169.0 ~/.bun/install/cache/@openai/codex@0.169.0@@@1 ~/.bun/install/cache/@openai/codex-linux-x64@0.169.0-linux-x64@@@1',
+      'opencode 1.0.120 ~/.bun/install/cache/.bunx-1000/opencode-ai@1.0.120/node_modules/opencode-ai ',
+      'qwen-code 0.22.3 ~/.xc/yarn/v6/npm-@qwen-code-qwen-code-0.22.3-0123abcd-integrity/node_modules/@qwen-code/qwen-code ',
     ]);
   });
 

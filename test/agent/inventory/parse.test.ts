@@ -21,7 +21,12 @@ import {
   parseUvReceipt,
   recordScripts,
 } from '../../../agent/inventory/parse/python.js';
-import { parseApkInstalled, parseDpkgStatus, parseNpmrcPrefix } from '../../../agent/inventory/parse/system.js';
+import {
+  parseApkInstalled,
+  parseDpkgStatus,
+  parseNpmrcPath,
+  parseNpmrcPrefix,
+} from '../../../agent/inventory/parse/system.js';
 import { decodeText } from '../../../agent/inventory/parse/text.js';
 import { checkVersion } from '../../../agent/inventory/parse/version.js';
 import { parseExtensionFolderName, parseExtensionsJson, parseObsolete } from '../../../agent/inventory/parse/vscode.js';
@@ -413,6 +418,13 @@ describe('system files', () => {
     ['registry=https://r\n', null],
     ['prefix=/a\nprefix=/b\n', '/b'],
   ])('parseNpmrcPrefix(%j)', (text, prefix) => expect(parseNpmrcPrefix(text, '/home/u')).toBe(prefix));
+  it.each([
+    ['cache=~/.npmc2\n', '/home/u/.npmc2'],
+    ['prefix=~/g\ncache = "$HOME/c"\n', '/home/u/c'],
+    ['cache-min=10\ncache-max=20\n', null],
+    ['//registry.example/:_authToken=cache\n', null],
+    ['prefix=~/g\n', null],
+  ])('parseNpmrcPath(%j, cache)', (text, cache) => expect(parseNpmrcPath(text, '/home/u', 'cache')).toBe(cache));
   it('reads dpkg status (installed only) and apk installed', () => {
     const status =
       'Package: claude-code\nStatus: install ok installed\nVersion: 2.1.168\n\nPackage: crush\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n';

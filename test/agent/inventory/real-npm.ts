@@ -119,9 +119,10 @@ export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string):
 
 /**
  * What `npx -y -p <spec> <bin> --version` leaves in npm's cache (`_npx/<hash>/node_modules`), made
- * with the shared test cache and copied into `<homeDir>/.npm/_npx`. Returns the bin's output.
+ * with the shared test cache and copied into `<cacheDir>/_npx` (npm's default cache, `~/.npm`, or
+ * the one a user's `.npmrc` or environment names). Returns the bin's output.
  */
-export function npxRun(homeDir: string, spec: string, bin: string): string {
+export function npxRun(homeDir: string, spec: string, bin: string, cacheDir = `${homeDir}/.npm`): string {
   mkdirSync(NPM_TEST_CACHE, { recursive: true });
   const env = {
     ...process.env,
@@ -129,7 +130,7 @@ export function npxRun(homeDir: string, spec: string, bin: string): string {
     npm_config_ignore_scripts: 'true',
     npm_config_update_notifier: 'false',
   };
-  mkdirSync(`${homeDir}/.npm`, { recursive: true });
+  mkdirSync(cacheDir, { recursive: true });
   // One npx at a time on the shared cache (test files run in parallel, and two npx runs of one
   // spec reify the same _npx/<hash> folder), its copy taken under the same lock (flock(1)).
   return execFileSync(
@@ -138,12 +139,12 @@ export function npxRun(homeDir: string, spec: string, bin: string): string {
       `${NPM_TEST_CACHE}/.npx.lock`,
       'sh',
       '-c',
-      'npx -y -p "$1" "$2" --version && cp -a "$3/_npx" "$4/.npm/"',
+      'npx -y -p "$1" "$2" --version && cp -a "$3/_npx" "$4/"',
       'sh',
       spec,
       bin,
       NPM_TEST_CACHE,
-      homeDir,
+      cacheDir,
     ],
     { cwd: homeDir, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS, env },
   );
