@@ -67,20 +67,21 @@ export interface ScanContext {
   /**
    * Every value the user of `home` gives `name` (see user-env.ts): the scanning process's own
    * environment for its own home, then the user's startup files, then the user's running
-   * processes. Values from files and processes count only as absolute paths whose real path lies
-   * inside the home (others are recorded as skipped): a user cannot point the root agent at a
-   * system folder.
+   * processes. Values from files and processes count only as userChosen allows them, and as their
+   * real paths (others are recorded as skipped): a user cannot point the root agent at a system
+   * folder.
    */
   envValues(home: Home, name: string): string[];
   /** `envValues(home, name)` followed by `fallbacks` (the tool's defaults), without repeats. */
   envDirs(home: Home, name: string, fallbacks: readonly string[]): string[];
   /**
-   * Whether a folder the user of `home` names (an environment value, a `prefix=` in their
-   * `.npmrc`) may be scanned: an absolute path whose real path lies inside the home. Else false,
-   * recorded as skipped with `source` (what named it): a user cannot point the root agent at a
-   * system folder or another user's.
+   * What to scan of a folder the user of `home` names (an environment value, a `prefix=` or
+   * `cache=` in their `.npmrc`): its real path, when the value is an absolute path written inside
+   * the home whose real path lies inside it. Else null, recorded as skipped with `source` (what
+   * named it): a user cannot point the root agent at a system folder or another user's, nor learn
+   * through the skip whether something exists there.
    */
-  userChosen(home: Home, dir: string, source: string): boolean;
+  userChosen(home: Home, dir: string, source: string): string | null;
 }
 
 function hostPlatform(): OsName {
@@ -229,7 +230,7 @@ class Scan implements ScanContext {
   envDirs(home: Home, name: string, fallbacks: readonly string[]): string[] {
     return [...new Set([...this.environments().values(home, name), ...fallbacks])];
   }
-  userChosen(home: Home, dir: string, source: string): boolean {
+  userChosen(home: Home, dir: string, source: string): string | null {
     return this.environments().insideHome(home, dir, source);
   }
   /** Forgets the users' environments read (once the scan is over). */
@@ -389,19 +390,33 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
     cache.set(home, entry);
     return entry;
   };
-  const checked = new Map<string, boolean>();
-  const insideHome = (home: Home, value: string, source: string): boolean => {
-    if (!path.isAbsolute(value)) return false;
+  const checked = new Map<string, string | null>();
+  /**
+   * The real path of a folder the user named, to scan in its place, or null (recorded as
+   * skipped). A value written outside the home is refused as written, never resolved; one inside
+   * it must resolve inside it, and one that does not gets one reason whether its target exists or
+   * not: a user's link must not tell what lies where they cannot look. Scanners use the real path,
+   * which lies in the home and so is read on the home's terms (a path written through a link from
+   * outside the home, `/tmp/x` -> `~/c`, would be guarded by no home).
+   */
+  const insideHome = (home: Home, value: string, source: string): string | null => {
+    if (!path.isAbsolute(value)) return null;
     const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
     const key = `${homeReal}\u0000${value}`;
-    let ok = checked.get(key);
-    if (ok === undefined) {
-      const real = ctx.fs.realpath(value);
-      ok = real !== null && isInside(real, homeReal);
-      if (real !== null && !ok) ctx.skip(value, `${source} of ${home.user} leads outside the user's home; not scanned`);
-      checked.set(key, ok);
+    let chosen = checked.get(key);
+    if (chosen === undefined) {
+      if (!isInside(value, path.resolve(home.dir)) && !isInside(value, homeReal)) {
+        chosen = null;
+        ctx.skip(value, `${source} of ${home.user} leads outside the user's home; not scanned`);
+      } else {
+        const real = ctx.fs.realpath(value);
+        chosen = real !== null && isInside(real, homeReal) ? real : null;
+        if (chosen === null)
+          ctx.skip(value, `${source} of ${home.user} leads to no folder in the user's home; not scanned`);
+      }
+      checked.set(key, chosen);
     }
-    return ok;
+    return chosen;
   };
   return {
     insideHome,
@@ -413,7 +428,8 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
         if (!path.isAbsolute(raw)) continue;
         // `~/pnpm/` and `~/pnpm` are one folder.
         const value = path.normalize(raw).replace(/(.)[\\/]+$/, '$1');
-        if (!out.includes(value) && insideHome(home, value, name)) out.push(value);
+        const real = insideHome(home, value, name);
+        if (real !== null && !out.includes(real)) out.push(real);
       }
       return out;
     },

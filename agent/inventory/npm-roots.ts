@@ -161,7 +161,7 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
         parseNpmrcPrefix(text, home.dir),
       ) ?? null;
     const configured = [
-      fromRc !== null && ctx.userChosen(home, fromRc, '.npmrc prefix') ? fromRc : null,
+      fromRc !== null ? ctx.userChosen(home, fromRc, '.npmrc prefix') : null,
       ...ctx.envValues(home, 'NPM_CONFIG_PREFIX'),
       ...ctx.envValues(home, 'npm_config_prefix'),
     ];
@@ -281,7 +281,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
     const config = ctx.fs.readDerived('yarnrc', h('.yarnrc'), ctx.limits.maxManifestBytes, (text) =>
       parseYarnrc(text, home.dir),
     ) ?? { globalFolder: null, prefix: null };
-    const chosen = (dir: string | null, source: string) => (dir && ctx.userChosen(home, dir, source) ? [dir] : []);
+    const chosen = (dir: string | null, source: string) => {
+      const real = dir ? ctx.userChosen(home, dir, source) : null;
+      return real === null ? [] : [real];
+    };
     const globals = ctx.envDirs(home, 'YARN_GLOBAL_FOLDER', [
       ...chosen(config.globalFolder, '.yarnrc global-folder'),
       ...ctx.envValues(home, 'XDG_DATA_HOME').map((d) => path.join(d, 'yarn', 'global')),

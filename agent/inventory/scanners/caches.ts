@@ -78,7 +78,7 @@ function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
       parseNpmrcPath(text, home.dir, 'cache'),
     ) ?? null;
   const dirs: string[] = [
-    ...(fromRc !== null && ctx.userChosen(home, fromRc, '.npmrc cache') ? [fromRc] : []),
+    ...(fromRc !== null ? [ctx.userChosen(home, fromRc, '.npmrc cache')].filter((d) => d !== null) : []),
     ...ctx.envValues(home, 'npm_config_cache'),
     ...ctx.envValues(home, 'NPM_CONFIG_CACHE'),
   ].filter((dir) => path.isAbsolute(dir));

@@ -150,6 +150,65 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     },
   );
 
+  it("scans a folder the user names (npm's or bun's cache) by its real path in the home, and tells nothing of what lies outside", async () => {
+    // Found by a red-team helper: `cache=/tmp/x` with /tmp/x -> ~/c passed the inside-the-home
+    // check (by its real path), but was then scanned as written, outside every guarded home, so
+    // ~/c/_npx -> a root-only folder was followed and its package reported.
+    const oscar = t.dir('home/oscar');
+    t.json('private2/_npx/aaa/node_modules/@anthropic-ai/claude-code/package.json', {
+      name: '@anthropic-ai/claude-code',
+      version: SECRET_VERSION,
+      bin: { claude: 'cli.js' },
+    });
+    chmodSync(t.path('private2'), 0o700);
+    t.rawLink('home/oscar/c/_npx', t.path('private2/_npx'));
+    t.rawLink('loose2/c', join(oscar, 'c'));
+    chmodSync(t.path('loose2'), 0o777);
+    t.file('home/oscar/.npmrc', `cache=${t.path('loose2/c')}\n`);
+    // The same through /proc/self/root, and two links whose targets (one there, one not) must
+    // get one and the same answer.
+    t.rawLink('home/oscar/b/.bunx-1000/x@1/node_modules', t.path('private2/_npx/aaa/node_modules'));
+    t.rawLink('home/oscar/c/l1', secret);
+    t.rawLink('home/oscar/c/l2', t.path('private2/nothing-here'));
+    t.file(
+      'home/oscar/.bashrc',
+      [
+        `export BUN_INSTALL_CACHE_DIR=/proc/self/root${oscar}/b`,
+        `export YARN_CACHE_FOLDER=${oscar}/c/l1`,
+        `export NPM_CONFIG_CACHE=${oscar}/c/l2`,
+        // A cache moved inside the home is found (a real path in the home).
+        `export npm_config_cache=${oscar}/mycache`,
+      ].join('\n'),
+    );
+    npmPackage(t, 'home/oscar/mycache/_npx/bbb/node_modules', 'cline', {
+      version: '1.0.4',
+      bin: { cline: 'bin/cline' },
+    });
+    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, oscar]);
+    const result = await scanMachine({ homes: [oscar], ...quiet });
+    expect(result.instances.map((i) => i.version)).not.toContain(SECRET_VERSION);
+    expect(JSON.stringify(result)).not.toContain('private2');
+    expect(summary(result.instances)).toEqual(['cline 1.0.4 npm oscar']);
+    const reasons = result.skipped.filter((s) => s.reason.includes('not scanned'));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        { path: t.path('loose2/c'), reason: `.npmrc cache of oscar leads outside the user's home; not scanned` },
+        {
+          path: `/proc/self/root${oscar}/b`,
+          reason: `BUN_INSTALL_CACHE_DIR of oscar leads outside the user's home; not scanned`,
+        },
+        {
+          path: `${oscar}/c/l1`,
+          reason: `YARN_CACHE_FOLDER of oscar leads to no folder in the user's home; not scanned`,
+        },
+        {
+          path: `${oscar}/c/l2`,
+          reason: `NPM_CONFIG_CACHE of oscar leads to no folder in the user's home; not scanned`,
+        },
+      ]),
+    );
+  });
+
   it("does not read a root-only file through a user's link reached from a system folder", async () => {
     const result = await scanMachine({ homes: [], npmPrefixes: [t.path('usr/local')], systemRoots: true, ...quiet });
     expect(JSON.stringify(result)).not.toContain(SECRET_MARK);
