@@ -78,8 +78,8 @@ export interface ScanContext {
    * What to scan of a folder the user of `home` names (an environment value, a `prefix=` or
    * `cache=` in their `.npmrc`): its real path, when the value is an absolute path written inside
    * the home whose real path lies inside it. Else null, recorded as skipped with `source` (what
-   * named it): a user cannot point the root agent at a system folder or another user's, nor learn
-   * through the skip whether something exists there.
+   * named it, when the value is written outside the home): a user cannot point the root agent at
+   * a system folder or another user's, nor learn through the skips whether something exists there.
    */
   userChosen(home: Home, dir: string, source: string): string | null;
 }
@@ -392,10 +392,11 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
   };
   const checked = new Map<string, string | null>();
   /**
-   * The real path of a folder the user named, to scan in its place, or null (recorded as
-   * skipped). A value written outside the home is refused as written, never resolved; one inside
-   * it must resolve inside it, and one that does not gets one reason whether its target exists or
-   * not: a user's link must not tell what lies where they cannot look. Scanners use the real path,
+   * The real path of a folder the user named, to scan in its place, or null. A value written
+   * outside the home is refused as written, never resolved (recorded as skipped); one inside it
+   * must resolve inside it, and one that does not is left out without a word, whether its target
+   * is missing (an `export NVM_DIR=~/.nvm` left behind) or lies outside through a link: a user's
+   * link must not tell what lies where they cannot look. Scanners use the real path,
    * which lies in the home and so is read on the home's terms (a path written through a link from
    * outside the home, `/tmp/x` -> `~/c`, would be guarded by no home).
    */
@@ -411,8 +412,6 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
       } else {
         const real = ctx.fs.realpath(value);
         chosen = real !== null && isInside(real, homeReal) ? real : null;
-        if (chosen === null)
-          ctx.skip(value, `${source} of ${home.user} leads to no folder in the user's home; not scanned`);
       }
       checked.set(key, chosen);
     }
