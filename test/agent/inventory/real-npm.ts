@@ -126,6 +126,10 @@ export function npxRun(homeDir: string, spec: string, bin: string, cacheDir = `$
   mkdirSync(NPM_TEST_CACHE, { recursive: true });
   const env = {
     ...process.env,
+    // The tool's own home: Claude Code rewrites ~/.claude.json on every start, and runs sharing
+    // root's (test files run in parallel) printed its "configuration file not found" warnings
+    // before the version.
+    HOME: homeDir,
     npm_config_cache: NPM_TEST_CACHE,
     npm_config_ignore_scripts: 'true',
     npm_config_update_notifier: 'false',
