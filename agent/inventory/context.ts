@@ -9,7 +9,14 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import type { OsName } from '../../policies/schema.js';
 import { isInside, ScanFs, type SkipLog } from './fs.js';
 import type { ScanLimits, ScanOptions, Skipped } from './types.js';
-import { mergeEnv, readProcessEnvs, readStartupEnv, type UserEnv } from './user-env.js';
+import {
+  MAX_CANDIDATES_PER_VARIABLE,
+  MAX_VALUES_PER_VARIABLE,
+  readProcessEnvs,
+  readStartupEnv,
+  rootValue,
+  UserEnv,
+} from './user-env.js';
 import { discoverHomes, explicitHomes, type Home, type UserDirectory } from './users.js';
 
 const DEFAULT_LIMITS: ScanLimits = {
@@ -363,10 +370,9 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
     let entry = cache.get(home);
     if (entry) return entry;
     const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
-    const found: UserEnv = new Map();
+    const found = new UserEnv();
     if (enabled) {
-      mergeEnv(
-        found,
+      found.merge(
         readStartupEnv({
           fs: ctx.fs,
           homeDir: home.dir,
@@ -383,7 +389,7 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
           processEnvs = readProcessEnvs(ctx.fs, ctx.sys('proc'), uids, (uid) => euid === 0 || uid === euid);
         }
         const uid = uidOf(home);
-        if (uid !== null) mergeEnv(found, processEnvs.get(uid));
+        if (uid !== null) found.merge(processEnvs.get(uid));
       }
     }
     entry = { env: found, homeReal };
@@ -391,17 +397,21 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
     return entry;
   };
   const checked = new Map<string, string | null>();
+  const folders = new Map<string, string[]>();
   /**
    * The real path of a folder the user named, to scan in its place, or null. A value written
    * outside the home is refused as written, never resolved (recorded as skipped); one inside it
-   * must resolve inside it, and one that does not is left out without a word, whether its target
-   * is missing (an `export NVM_DIR=~/.nvm` left behind) or lies outside through a link: a user's
-   * link must not tell what lies where they cannot look. Scanners use the real path,
-   * which lies in the home and so is read on the home's terms (a path written through a link from
-   * outside the home, `/tmp/x` -> `~/c`, would be guarded by no home).
+   * must resolve inside it, the way the user could walk there (no link through a folder they
+   * cannot enter: another user's private one, /proc/<pid>/cwd of a root process), and not into
+   * another scanned home nested in it. One that does not is left out without a word, whether its
+   * target is missing (an `export NVM_DIR=~/.nvm` left behind) or lies elsewhere: a user's link
+   * must not tell what lies where they cannot look. Scanners use the real path, which lies in the
+   * home and so is read on the home's terms (a path written through a link from outside the home,
+   * `/tmp/x` -> `~/c`, would be guarded by no home). `value` is taken as rootValue gives it.
    */
-  const insideHome = (home: Home, value: string, source: string): string | null => {
-    if (!path.isAbsolute(value)) return null;
+  const insideHome = (home: Home, raw: string, source: string): string | null => {
+    const value = rootValue(raw);
+    if (value === null) return null;
     const homeReal = ctx.fs.realpath(home.dir) ?? path.resolve(home.dir);
     const key = `${homeReal}\u0000${value}`;
     let chosen = checked.get(key);
@@ -411,26 +421,58 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
         ctx.skip(value, `${source} of ${home.user} leads outside the user's home; not scanned`);
       } else {
         const real = ctx.fs.realpath(value);
-        chosen = real !== null && isInside(real, homeReal) ? real : null;
+        chosen =
+          real !== null &&
+          isInside(real, homeReal) &&
+          ctx.fs.targetRefusal(value, real) === null &&
+          !nestedHomes(home, homeReal).some((dir) => isInside(real, dir))
+            ? real
+            : null;
       }
       checked.set(key, chosen);
     }
     return chosen;
   };
+  /** The real paths of the scanned homes inside `home` (a user's home within another's). */
+  const nestedHomes = (home: Home, homeReal: string): string[] =>
+    ctx.homes
+      .filter((other) => other !== home)
+      .map((other) => ctx.fs.realpath(other.dir) ?? path.resolve(other.dir))
+      .filter((dir) => dir !== homeReal && isInside(dir, homeReal));
   return {
     insideHome,
+    /**
+     * The folders `name` names for `home` (its real paths in the home, see insideHome): this
+     * process's own value for the current user first, then the user's startup files and
+     * processes, at most MAX_VALUES_PER_VARIABLE; more, and more candidates than could be kept,
+     * are recorded as skipped.
+     */
     values(home: Home, name: string): string[] {
+      const key = `${home.dir}\u0000${name}`;
+      const known = folders.get(key);
+      if (known) return [...known];
       const own = home.current ? nonEmpty(env[name]) : undefined;
       const { env: found } = load(home);
       const out: string[] = own !== undefined ? [own] : [];
-      for (const raw of found.get(name) ?? []) {
-        if (!path.isAbsolute(raw)) continue;
-        // `~/pnpm/` and `~/pnpm` are one folder.
-        const value = path.normalize(raw).replace(/(.)[\\/]+$/, '$1');
+      let more = false;
+      for (const value of found.get(name)) {
         const real = insideHome(home, value, name);
-        if (real !== null && !out.includes(real)) out.push(real);
+        if (real === null || out.includes(real)) continue;
+        if (out.length >= MAX_VALUES_PER_VARIABLE) more = true;
+        else out.push(real);
       }
-      return out;
+      if (more)
+        ctx.skip(
+          home.dir,
+          `${name} of ${home.user} names more than ${MAX_VALUES_PER_VARIABLE} folders; the rest not scanned`,
+        );
+      if (found.overflowed(name))
+        ctx.skip(
+          home.dir,
+          `${name} of ${home.user} has more than ${MAX_CANDIDATES_PER_VARIABLE} values in startup files and processes; the rest not read`,
+        );
+      folders.set(key, out);
+      return [...out];
     },
   };
 }

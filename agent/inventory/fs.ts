@@ -87,6 +87,7 @@ const MAX_LISTED_ENTRIES = 200_000;
 const UNPLAIN = /\/\.{0,2}(\/|$)/;
 /** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
 const MAX_LINKS = 40;
+const PROC = '/proc';
 
 /** A resolution by components (ScanFs.resolve): the real path, or null (missing), or undefined (ask realpath(3)), and the links it followed. */
 interface Resolved {
@@ -202,6 +203,11 @@ export class ScanFs {
    * array is shared with this scan's and the memo's copies (never changed: not copied per call).
    */
   list(dir: string): readonly DirEntry[] | null {
+    // As root, a folder of a guarded home is listed on the terms a file is read: the user's
+    // own (or a root folder anyone may read) lying in the home or a system folder, reached the
+    // way the user could walk. Else a user's link to a root-only or another user's folder would
+    // show root its names, or whether it is there.
+    const guard = this.asRoot ? this.homeOf(dir) : null;
     if (this.memo !== null && this.pathHandles) {
       // One stat tells both whether the folder is there and whether the last listing still holds
       // (an error other than its absence is told and recorded by the listing below).
@@ -211,22 +217,26 @@ export class ScanFs {
       } catch {
         // listed below
       }
-      if (stats === undefined) return null;
+      if (stats === undefined) return this.missing(dir, guard);
       const kept = stats?.isDirectory() ? this.memo.listing(dir, stats) : undefined;
       if (kept !== undefined) {
+        if (guard !== null && this.hiddenFrom(guard, dir, this.realpath(dir))) {
+          this.skips.add(dir, LINK_NOT_FOLLOWED);
+          return null;
+        }
         this.remember(dir, kept);
         return kept;
       }
     } else if (!fs.existsSync(dir) && this.absent(dir)) {
       // Most folders a scan asks for do not exist (it probes every tool's default places):
       // telling so without an exception (existsSync) is several times cheaper.
-      return null;
+      return this.missing(dir, guard);
     }
     if (!this.pathHandles) {
       // Without O_PATH the folder is judged by its path (stat, realpath) before it is listed.
-      const guard = this.asRoot ? this.homeOf(dir) : null;
       const stats = guard ? this.stat(dir) : null;
-      const refused = guard && stats ? this.refusal(guard, { stats, where: () => this.realpath(dir) }) : null;
+      const refused =
+        guard && stats ? this.guardedRefusal(guard, dir, { stats, where: () => this.realpath(dir) }) : null;
       if (refused) {
         this.skips.add(dir, refused);
         return null;
@@ -238,7 +248,8 @@ export class ScanFs {
       // O_PATH: nothing is opened (a FIFO or device there fails with ENOTDIR, as with opendir).
       handle = fs.openSync(dir, O_PATH | O_DIRECTORY);
     } catch (error) {
-      this.fail(dir, error);
+      if (guard !== null && this.hiddenFrom(guard, dir, null)) this.skips.add(dir, LINK_NOT_FOLLOWED);
+      else this.fail(dir, error);
       return null;
     }
     try {
@@ -246,11 +257,7 @@ export class ScanFs {
       // its entries; else read in bounded steps.
       const pinned = `/proc/self/fd/${handle}`;
       const stats = fs.fstatSync(handle);
-      // As root, a folder of a guarded home is listed on the terms a file is read: the user's
-      // own (or a root folder anyone may read) lying in the home or a system folder. Else a
-      // user's link to a root-only or another user's folder would show root its names.
-      const guard = this.asRoot ? this.homeOf(dir) : null;
-      const refused = guard ? this.refusal(guard, { stats, where: () => fs.readlinkSync(pinned) }) : null;
+      const refused = guard ? this.guardedRefusal(guard, dir, { stats, where: () => fs.readlinkSync(pinned) }) : null;
       if (refused) {
         this.skips.add(dir, refused);
         return null;
@@ -584,17 +591,17 @@ export class ScanFs {
       let target: Located | null;
       if (this.pathHandles) {
         const held = this.hold(path);
-        if (held === null) return null;
+        if (held === null) return guard === null ? null : this.missing(path, guard);
         const handle = (holder = held.handle);
         target = { stats: held.stats, where: () => fs.readlinkSync(`/proc/self/fd/${handle}`) };
       } else {
         target = this.lstatTarget(path);
-        if (target === null) return null;
+        if (target === null) return guard === null ? null : this.missing(path, guard);
       }
       // Where the file lies is judged first (a device reached through a link out of the home is
       // refused as such), then its kind: nothing but a regular file is ever opened.
       const refused =
-        (guard ? this.refusal(guard, target) : this.asRoot ? linkedPrivate(path, target) : null) ??
+        (guard ? this.guardedRefusal(guard, path, target) : this.asRoot ? linkedPrivate(path, target) : null) ??
         (accept && !acceptable(accept, target) ? accept.refused : null) ??
         (target.stats.isSymbolicLink()
           ? 'changed while being read; not read'
@@ -619,7 +626,8 @@ export class ScanFs {
       }
       return read(fd, target.stats);
     } catch (error) {
-      this.fail(path, error);
+      if (guard !== null && this.hiddenFrom(guard, path, null)) this.skips.add(path, LINK_NOT_FOLLOWED);
+      else this.fail(path, error);
       return null;
     } finally {
       if (fd >= 0) closeQuietly(fd);
@@ -746,44 +754,110 @@ export class ScanFs {
   }
 
   /**
-   * Whether the user `uid` could resolve `path` (absolute) as the kernel would for them: every
+   * As root, for `path` in a guarded home when it is a link (this scan's listing of its folder
+   * says so, else lstat): targetRefusal of where it leads; null for anything else. Scanners ask
+   * before reading what a folder they found holds (a package folder `npm link` made), so a link
+   * to a place the user cannot see gets one word, whether anything is there or not.
+   */
+  linkRefusal(path: string): string | null {
+    if (!this.asRoot || this.homeOf(path) === null) return null;
+    const parent = dirname(path);
+    const entry = parent === path ? undefined : this.listedEntry(parent, path.slice(parent.length + 1));
+    const isLink = entry ? entry.isSymbolicLink : (quietLstat(path)?.isSymbolicLink() ?? false);
+    return isLink ? this.targetRefusal(path, this.realpath(path)) : null;
+  }
+
+  /** Whether the user `uid` could resolve `path` to what it names (reachBy). */
+  private walkableBy(path: string, uid: number): boolean {
+    return this.reachBy(path, uid) === 'walkable';
+  }
+
+  /**
+   * How far the user `uid` gets resolving `path` (absolute) as the kernel would for them: every
    * folder looked up in, along `path` and along every link's target, searchable by them (owner's
    * or others' x bit; a group's x bit is not counted, so a folder shared by group only is judged
-   * closed), every name there, at most MAX_LINKS links. Stats are this scan's (cached).
+   * closed), at most MAX_LINKS links, no /proc link of another owner. 'walkable': to the end;
+   * 'missing': a name is not there in a folder they can search (they would see it is missing);
+   * 'denied': anything else, a name beyond a folder they cannot search included, whether it
+   * exists or not. Stats are this scan's (cached).
    */
-  private walkableBy(path: string, uid: number): boolean {
+  private reachBy(path: string, uid: number): 'walkable' | 'missing' | 'denied' {
     const pending = path.split(SEP).filter((name) => name !== '' && name !== '.');
-    if (!path.startsWith(SEP)) return false;
+    if (!path.startsWith(SEP)) return 'denied';
     let at = SEP;
     let links = 0;
     while (pending.length > 0) {
       const name = pending.shift()!;
       const here = this.walkStat(at);
-      if (here === null || !here.isDirectory()) return false;
+      if (here === null || !here.isDirectory()) return 'denied';
       const searchable = here.uid === uid ? (here.mode & 0o100) !== 0 : (here.mode & 0o001) !== 0;
-      if (!searchable) return false;
+      if (!searchable) return 'denied';
       if (name === '..') {
         at = dirname(at);
         continue;
       }
       const next = at === SEP ? SEP + name : at + SEP + name;
       const stats = this.walkStat(next);
-      if (stats === null) return false;
+      if (stats === null) return 'missing';
       if (!stats.isSymbolicLink()) {
         at = next;
         continue;
       }
-      if (++links > MAX_LINKS) return false;
+      if (++links > MAX_LINKS) return 'denied';
+      // /proc's links (a process's cwd, root, fd/N) are not walked as their text reads: the
+      // kernel lets only the process's owner (or root) through, whatever the target.
+      if (isInside(next, PROC) && stats.uid !== uid) return 'denied';
       let target: string;
       try {
         target = fs.readlinkSync(next);
       } catch {
-        return false;
+        return 'denied';
       }
       if (target.startsWith(SEP)) at = SEP;
       pending.unshift(...target.split(SEP).filter((part) => part !== '' && part !== '.'));
     }
-    return true;
+    return 'walkable';
+  }
+
+  /**
+   * As root, whether what `path` (in the guarded home `guard`) leads to, `real` (null when it
+   * leads nowhere), must not show at all, neither what it is nor whether it is there: true when
+   * the way there goes through links and a place the user cannot search. What a user could see
+   * themselves (their own folders, a missing name in a folder open to them) shows as it is.
+   */
+  private hiddenFrom(guard: GuardedHome, path: string, real: string | null): boolean {
+    return real !== path && this.reachBy(path, guard.uid) === 'denied';
+  }
+
+  /**
+   * Why root must not read `target`, found at `path` in the guarded home `guard`, or null: the
+   * terms of refusal, told as they are only where the user could look themselves; through a place
+   * they cannot search, one reason for everything (LINK_NOT_FOLLOWED), also for a folder of their
+   * own reached that way.
+   */
+  private guardedRefusal(guard: GuardedHome, path: string, target: Located): string | null {
+    const refused = this.refusal(guard, target);
+    // A path with no link on it is its own real path: no walk (the common case, kept cheap).
+    if (refused === null && !this.throughLinks(path)) return null;
+    if (this.hiddenFrom(guard, path, refused === null ? target.where() : null)) return LINK_NOT_FOLLOWED;
+    return refused;
+  }
+
+  /** Whether resolving `path` follows links (this scan's resolution; true when it cannot tell). */
+  private throughLinks(path: string): boolean {
+    const resolved = this.resolve(path, 0);
+    return typeof resolved.real !== 'string' || resolved.links > 0;
+  }
+
+  /**
+   * For `path`, found missing (or failing) in the guarded home `guard`: null, quietly when the
+   * user could see so themselves, else with the one reason a hidden place gets (hiddenFrom).
+   */
+  private missing(path: string, guard: GuardedHome | null): null {
+    // Most are default places probed in the user's own folders: no link on the way, no walk.
+    if (guard !== null && this.throughLinks(path) && this.hiddenFrom(guard, path, null))
+      this.skips.add(path, LINK_NOT_FOLLOWED);
+    return null;
   }
 
   /** lstat for walkableBy, cached for the scan; null when there is none. */
@@ -945,21 +1019,39 @@ export class ScanFs {
 
   /**
    * Where a link at `link` (in the real folder `realParent`) leads, as resolve gives it, with the
-   * links that resolution followed (the link itself not counted).
+   * links that resolution followed (the link itself not counted). The target is walked one name
+   * at a time from a real folder, as the kernel walks it: `.` stays, `..` goes up from the real
+   * folder reached so far (which must be a folder), any other name is resolved there (links in
+   * it followed). So `./cli.js` and `a/../b` give their exact real paths, in a guarded home too.
    */
   private follow(link: string, realParent: string, depth: number): Resolved {
     if (depth >= MAX_LINKS) return ASK_REALPATH;
     const target = fs.readlinkSync(link);
-    // Leading `..`s taken from a real folder are exact; after them the target must be plain.
-    let base = target.startsWith('/') ? '/' : realParent;
-    let rest = target.startsWith('/') ? target.slice(1) : target;
-    while (rest === '..' || rest.startsWith('../')) {
-      base = dirname(base);
-      rest = rest.slice(3);
+    if (target === '') return { real: null, links: 0 };
+    let at = target.startsWith('/') ? '/' : realParent;
+    let links = 0;
+    // Whether `at` is known to be a folder: the start is, and so is what `..` leads to.
+    let folder = true;
+    for (const name of target.split('/')) {
+      if (name === '' || name === '.') {
+        if (!folder && !isFolder(at)) return { real: null, links };
+        folder = true;
+        continue;
+      }
+      if (name === '..') {
+        if (!folder && !isFolder(at)) return { real: null, links };
+        at = dirname(at);
+        folder = true;
+        continue;
+      }
+      const step = this.resolve(child(at, name), depth + 1);
+      if (typeof step.real !== 'string') return step.real === null ? { real: null, links: links + step.links } : step;
+      links += step.links;
+      if (links > MAX_LINKS) return ASK_REALPATH;
+      at = step.real;
+      folder = false;
     }
-    if (rest === '') return { real: base, links: 0 };
-    const next = child(base, rest);
-    return UNPLAIN.test(next) ? ASK_REALPATH : this.resolve(next, depth + 1);
+    return { real: at, links };
   }
 
   private nativeRealpath(path: string): string | null {
@@ -1060,6 +1152,11 @@ function partsOf(fd: number): (position: number, length: number) => Buffer {
 }
 
 /** lstat or nothing, without recording: the caller goes on to the read, which records. */
+/** Whether the real path `path` is a folder (lstat: it has no links to follow). */
+function isFolder(path: string): boolean {
+  return quietLstat(path)?.isDirectory() ?? false;
+}
+
 function quietLstat(path: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(path, { throwIfNoEntry: false });

@@ -66,20 +66,67 @@ const MAX_SOURCE_DEPTH = 2;
 const MAX_PROCESSES = 4096;
 const MAX_ENVIRON_BYTES = 256 * 1024;
 /**
- * The most distinct values kept for one variable (startup files and processes together): each
- * is a root every scanner probes, and a real user sets a variable a handful of ways at most;
- * thousands of assignments in a .profile would make the scan's work grow without bound.
+ * The most distinct folders of one variable scanned (after the inside-the-home check, in the
+ * order found): each is a root every scanner probes, and a real user sets a variable a handful of
+ * ways at most. More are reported as skipped, never dropped silently (ScanContext.envValues).
  */
 export const MAX_VALUES_PER_VARIABLE = 8;
+/**
+ * The most distinct candidate values of one variable kept from startup files and processes,
+ * before any is checked: values a user's files give that lead nowhere (`export PNPM_HOME=~/junk`
+ * many times over) must not push the real one out unseen, so there is room for many, and more
+ * than this is reported (UserEnv.overflowed).
+ */
+export const MAX_CANDIDATES_PER_VARIABLE = 256;
 
-/** Variable name -> the distinct values found for it, in the order found. */
-export type UserEnv = Map<string, string[]>;
+/**
+ * A value of a root variable as one folder: absolute, `.` and `..` taken by name and no trailing
+ * separator (`~/pnpm/` and `~/pnpm/./` are `~/pnpm`); null for a relative or empty value, which
+ * names no root. Taking `..` by name may name another folder than the kernel would through a link
+ * (`~/a/../b` with `~/a` a link): either way only a folder inside the home is scanned.
+ */
+export function rootValue(raw: string): string | null {
+  if (raw === '' || !path.isAbsolute(raw)) return null;
+  return path.normalize(raw).replace(/(.)[\\/]+$/, '$1');
+}
 
-function add(env: UserEnv, name: string, value: string): void {
-  if (!WANTED.has(name) || value === '') return;
-  const list = env.get(name);
-  if (!list) env.set(name, [value]);
-  else if (list.length < MAX_VALUES_PER_VARIABLE && !list.includes(value)) list.push(value);
+/**
+ * The values of the root variables found for one user: variable name -> the distinct values, as
+ * rootValue gives them, in the order found, at most MAX_CANDIDATES_PER_VARIABLE each.
+ */
+export class UserEnv {
+  private readonly found = new Map<string, string[]>();
+  private readonly over = new Set<string>();
+
+  /** Records `value` for `name` when `name` is a root variable and the value names a folder. */
+  add(name: string, raw: string): void {
+    if (!WANTED.has(name)) return;
+    const value = rootValue(raw);
+    if (value === null) return;
+    const list = this.found.get(name);
+    if (!list) this.found.set(name, [value]);
+    else if (list.includes(value)) return;
+    else if (list.length < MAX_CANDIDATES_PER_VARIABLE) list.push(value);
+    else this.over.add(name);
+  }
+
+  /** The values found for `name`, in the order found. */
+  get(name: string): readonly string[] {
+    return this.found.get(name) ?? [];
+  }
+
+  /** Whether more than MAX_CANDIDATES_PER_VARIABLE distinct values of `name` were found. */
+  overflowed(name: string): boolean {
+    return this.over.has(name);
+  }
+
+  /** Adds `from`'s values after this one's (duplicates dropped). */
+  merge(from: UserEnv | undefined): this {
+    if (!from) return this;
+    for (const [name, values] of from.found) for (const value of values) this.add(name, value);
+    for (const name of from.over) this.over.add(name);
+    return this;
+  }
 }
 
 /** What reading one user's startup files needs. */
@@ -105,7 +152,7 @@ export const MAX_STARTUP_COMMANDS = 20_000;
 
 /** The root variables set by one user's startup files. */
 export function readStartupEnv(source: StartupSource): UserEnv {
-  const env: UserEnv = new Map();
+  const env = new UserEnv();
   let budget = MAX_FILES;
   const h = (...parts: string[]) => path.join(source.homeDir, ...parts);
 
@@ -159,7 +206,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     }
     commandsLeft -= commands.commands.length + commands.universal.length;
     const parsed = evaluateStartup(commands, scope);
-    for (const { name, value } of parsed.assignments) add(env, name, value);
+    for (const { name, value } of parsed.assignments) env.add(name, value);
     if (depth >= MAX_SOURCE_DEPTH) return;
     for (const target of parsed.sourced) {
       const resolved = path.isAbsolute(target) ? target : path.join(source.homeDir, target);
@@ -252,18 +299,12 @@ export function readProcessEnvs(
     const bytes = fs.readBytes(path.join(dir, 'environ'), MAX_ENVIRON_BYTES);
     if (!bytes || bytes.length === 0) continue;
     let env = out.get(uid);
-    if (!env) out.set(uid, (env = new Map()));
-    for (const [name, value] of parseEnviron(bytes)) add(env, name, value);
+    if (!env) out.set(uid, (env = new UserEnv()));
+    for (const [name, value] of parseEnviron(bytes)) env.add(name, value);
   }
   return out;
 }
 
 function quietUid(fs: ScanFs, dir: string): number | null {
   return fs.stat(dir)?.uid ?? null;
-}
-
-/** Merges `from` into `into` (values appended, duplicates dropped). */
-export function mergeEnv(into: UserEnv, from: UserEnv | undefined): UserEnv {
-  if (from) for (const [name, values] of from) for (const value of values) add(into, name, value);
-  return into;
 }

@@ -202,6 +202,12 @@ export function readPackage(
   channel: 'npm' | 'legacy-local' = 'npm',
   manifestPath = child(dir, 'package.json'),
 ): void {
+  // A folder linked to where the user cannot look (as root): one word, nothing read there.
+  const refused = ctx.fs.linkRefusal(dir);
+  if (refused !== null) {
+    ctx.skip(dir, refused);
+    return;
+  }
   const named = isPackageName(folderName) ? folderName : null;
   const byFolder = named
     ? identifyNpmPackage(ctx.catalog, { folderName: named, name: null, version: null, bins: NO_NAMES, urls: NO_NAMES })

@@ -13,7 +13,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createContext, homeShareMs } from '../../../agent/inventory/context.js';
 import { scanMachine } from '../../../agent/inventory/index.js';
 import { MAX_EVIDENCE, MAX_LAUNCHERS, mergeInstances } from '../../../agent/inventory/instances.js';
-import { MAX_STARTUP_COMMANDS, MAX_VALUES_PER_VARIABLE } from '../../../agent/inventory/user-env.js';
+import {
+  MAX_CANDIDATES_PER_VARIABLE,
+  MAX_STARTUP_COMMANDS,
+  MAX_VALUES_PER_VARIABLE,
+} from '../../../agent/inventory/user-env.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, npmGlobal, scratch } from './fixtures.js';
 
@@ -102,10 +106,39 @@ describe("the bounds on one home's work", () => {
     const lines = Array.from({ length: 40 }, (_, i) => `export XDG_DATA_HOME=$HOME/x${i}`);
     for (let i = 0; i < 40; i++) u.dir(`home/bob/x${i}`);
     u.file('home/bob/.profile', `${lines.join('\n')}\n`);
-    const { ctx } = createContext({ homes: [bob] });
+    const { ctx, skips } = createContext({ homes: [bob] });
     const values = ctx.envValues(ctx.homes[0]!, 'XDG_DATA_HOME');
     expect(values.length).toBe(MAX_VALUES_PER_VARIABLE);
     expect(values[0]).toBe(u.path('home/bob/x0'));
+    expect(skips.all()).toContainEqual({
+      path: bob,
+      reason: `XDG_DATA_HOME of bob names more than ${MAX_VALUES_PER_VARIABLE} folders; the rest not scanned`,
+    });
+  });
+
+  it('does not let values that lead nowhere push out the one that does, and says when there are too many to keep', () => {
+    // Found by a red-team helper: eight junk values in ~/.profile filled the per-variable cap
+    // before any was checked, so the real PNPM_HOME in ~/.bashrc was never scanned.
+    const u = scratch('aigate-bounds-junk-');
+    const bob = u.dir('home/bob');
+    const junk = Array.from({ length: 40 }, (_, i) => `export PNPM_HOME=$HOME/junk${i}/`);
+    u.file('home/bob/.profile', `${junk.join('\n')}\n`);
+    u.file('home/bob/.bashrc', 'export PNPM_HOME="$HOME/.pn/"\n');
+    u.dir('home/bob/.pn');
+    const { ctx, skips } = createContext({ homes: [bob] });
+    expect(ctx.envValues(ctx.homes[0]!, 'PNPM_HOME')).toEqual([u.path('home/bob/.pn')]);
+    expect(skips.all()).toEqual([]);
+
+    const many = Array.from({ length: MAX_CANDIDATES_PER_VARIABLE + 5 }, (_, i) => `export PNPM_HOME=$HOME/j${i}`);
+    u.file('home/bob/.profile', `${many.join('\n')}\n`);
+    const again = createContext({ homes: [bob] });
+    expect(again.ctx.envValues(again.ctx.homes[0]!, 'PNPM_HOME')).toEqual([]);
+    expect(again.skips.all()).toEqual([
+      {
+        path: bob,
+        reason: `PNPM_HOME of bob has more than ${MAX_CANDIDATES_PER_VARIABLE} values in startup files and processes; the rest not read`,
+      },
+    ]);
   });
 
   it('reads at most 256 kegs of a Homebrew formula, each a checkpoint, and says so', async () => {

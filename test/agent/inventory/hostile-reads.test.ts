@@ -6,8 +6,8 @@
  * (pnpm's store, `npm link` to a project folder) keep being followed. Runs as root with a real
  * unprivileged user (CI runs as root).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, linkSync, lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +199,89 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     ]);
     // The two links, whose targets are there and not there, say nothing either way.
     expect(JSON.stringify(result.skipped)).not.toContain(`${oscar}/c/l`);
+  });
+
+  it('leaves out a folder the user names that comes back into the home only through places the user cannot walk, or into a home nested in theirs', async () => {
+    // Found by a red-team helper: ~/via -> (root's 0700 folder)/back -> ~/real passed, by its real
+    // path, so whether that private link exists showed as an instance or none.
+    const pat = t.dir('home/pat');
+    npmPackage(t, 'home/pat/real/_npx/ccc/node_modules', '@anthropic-ai/claude-code', {
+      version: '2.0.46',
+      bin: { claude: 'cli.js' },
+    });
+    npmPackage(t, 'home/pat/real2/_npx/ddd/node_modules', 'cline', { version: '1.0.4', bin: { cline: 'bin/cline' } });
+    npmPackage(t, 'home/pat/mine/_npx/eee/node_modules', 'cline', { version: '1.0.5', bin: { cline: 'bin/cline' } });
+    t.rawLink('private3/back', join(pat, 'real'));
+    chmodSync(t.path('private3'), 0o700);
+    t.rawLink('home/pat/via', t.path('private3/back'));
+    // A root process's working folder in the home, reached through /proc: the kernel lets the
+    // user through /proc/<pid>/cwd only for their own processes.
+    const sleeper = spawn('sleep', ['60'], { cwd: join(pat, 'real2'), stdio: 'ignore' });
+    t.rawLink('home/pat/via2', `/proc/${sleeper.pid}/cwd`);
+    // A home nested in pat's, and a folder of it its owner keeps private.
+    const inner = t.dir('home/pat/inner');
+    npmPackage(t, 'home/pat/inner/priv/cache/_npx/fff/node_modules', '@openai/codex', {
+      version: '0.1.0',
+      bin: { codex: 'bin/codex.js' },
+    });
+    t.file(
+      'home/pat/.bashrc',
+      [`export npm_config_cache=${pat}/via`, `export NPM_CONFIG_CACHE=${pat}/via2/`].join('\n'),
+    );
+    // The user's own link inside the home, with a target written with ./ and .., is theirs.
+    t.rawLink('home/pat/own', './real/../mine/.');
+    t.file('home/pat/.npmrc', `cache=${pat}/own/\n`);
+    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, pat]);
+    execFileSync('chown', ['-R', '-h', '65534:65534', inner]);
+    chmodSync(join(inner, 'priv'), 0o700);
+    try {
+      const result = await scanMachine({ homes: [pat, inner], ...quiet });
+      expect(summary(result.instances)).toEqual(['cline 1.0.5 npm pat']);
+      expect(JSON.stringify(result.skipped)).not.toMatch(/private3|via/);
+      // Into the nested home: read on its owner's terms, it would be reported as pat's.
+      writeFileSync(join(pat, '.bashrc'), `export npm_config_cache=${inner}/priv/cache\n`);
+      const nested = await scanMachine({ homes: [pat, inner], ...quiet });
+      expect(summary(nested.instances)).toEqual(['cline 1.0.5 npm pat']);
+      expect(JSON.stringify(nested.skipped)).not.toMatch(/inner\/priv/);
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  it('gives one answer for every link beyond a place the user cannot search, whether anything is there, whose it is, or what it is', async () => {
+    // Found by a red-team helper: a link in a scanned folder to a private place got a skip that
+    // said whether its target existed and whose it was ("owned by another user (uid N)").
+    const quin = t.dir('home/quin');
+    t.json('private4/there/package.json', { name: '@openai/codex', version: SECRET_VERSION });
+    t.file('private4/file.json', JSON.stringify({ name: '@openai/codex', version: SECRET_VERSION }));
+    t.json('private4/other-user/package.json', { name: '@openai/codex', version: SECRET_VERSION });
+    execFileSync('chown', ['-R', '65534:65534', t.path('private4/other-user')]);
+    chmodSync(t.path('private4'), 0o700);
+    // Packages `npm link` made (links in the global node_modules, which the scan follows).
+    const targets = { a: 'there', b: 'nothing-here', c: 'other-user', d: 'file.json' };
+    for (const [name, target] of Object.entries(targets))
+      t.rawLink(`home/quin/.npm-global/lib/node_modules/${name}`, t.path(`private4/${target}`));
+    // The same for files: a manifest linked there, or to nothing there.
+    npmPackage(t, 'home/quin/.npm-global/lib/node_modules', 'x1', { version: '1.0.0', bin: { x1: 'x.js' } });
+    npmPackage(t, 'home/quin/.npm-global/lib/node_modules', 'x2', { version: '1.0.0', bin: { x2: 'x.js' } });
+    for (const [pkg, target] of [
+      ['x1', 'file.json'],
+      ['x2', 'no-file.json'],
+    ]) {
+      execFileSync('rm', [join(quin, `.npm-global/lib/node_modules/${pkg}/package.json`)]);
+      t.rawLink(`home/quin/.npm-global/lib/node_modules/${pkg}/package.json`, t.path(`private4/${target}`));
+    }
+    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, quin]);
+    const result = await scanMachine({ homes: [quin], ...quiet });
+    expect(JSON.stringify(result)).not.toContain(SECRET_VERSION);
+    const told = (where: string) =>
+      result.skipped.filter((s) => s.path.startsWith(where)).map((s) => [s.path.slice(where.length), s.reason]);
+    const modules = join(quin, '.npm-global/lib/node_modules');
+    expect(told(`${modules}/a`)).toEqual([['', LINK_NOT_FOLLOWED]]);
+    for (const name of ['b', 'c', 'd']) expect(told(`${modules}/${name}`)).toEqual(told(`${modules}/a`));
+    expect(told(`${modules}/x1/`)).toEqual([['package.json', LINK_NOT_FOLLOWED]]);
+    expect(told(`${modules}/x2/`)).toEqual(told(`${modules}/x1/`));
+    expect(JSON.stringify(result.skipped)).not.toMatch(/uid|private4/);
   });
 
   it("does not read a root-only file through a user's link reached from a system folder", async () => {

@@ -445,6 +445,10 @@ describe("the scan's realpath by components", () => {
     tree.rawLink('loop1', 'loop2');
     tree.rawLink('loop2', 'loop1');
     tree.rawLink('real/lib/self', '.');
+    tree.rawLink('real/dotslash', './lib');
+    tree.rawLink('real/mid', 'other/../lib/./node_modules/');
+    tree.rawLink('real/through-file', 'lib/node_modules/pkg/cli.js/../cli.js');
+    tree.rawLink('real/up-link', 'dotslash/../other');
     // Chains: 45 links (over the kernel's 40), and 30 + 30 in one path (ELOOP too), 30 alone (fine).
     for (let i = 1; i <= 45; i++) tree.rawLink(`long${i}`, i === 45 ? 'real/lib' : `long${i + 1}`);
     for (let i = 1; i <= 30; i++) tree.rawLink(`p${i}`, i === 30 ? 'real/lib' : `p${i + 1}`);
@@ -476,6 +480,10 @@ describe("the scan's realpath by components", () => {
         'p1/f1',
         'p15/f20/pkg',
         'real/lib/f1/pkg',
+        'real/dotslash/node_modules',
+        'real/mid/pkg/cli.js',
+        'real/through-file',
+        'real/up-link',
       ].map((p) => `${r}/${p}`),
       r,
       '/',
@@ -499,5 +507,22 @@ describe("the scan's realpath by components", () => {
     const reversed = new ScanFs(skips, 1000, false);
     const deepFirst = [...Array.from({ length: 45 }, (_, i) => `${tree.root}/long${45 - i}`), ...paths.toReversed()];
     for (const p of deepFirst) expect({ path: p, real: reversed.realpath(p) }).toEqual({ path: p, real: native(p) });
+  });
+
+  it('gives the same answers in a guarded home, where it never asks realpath(3), for links with `.` and `..`', () => {
+    const fs = new ScanFs(skips, 1000, true);
+    // (A root-owned home is trusted whole, never guarded: any other uid guards it.)
+    fs.guardHomes([{ dir: tree.root, real: realpathSync(tree.root), uid: statSync(tree.root).uid || 65534 }]);
+    const native = (p: string) => {
+      try {
+        return realpathSync.native(p);
+      } catch {
+        return null;
+      }
+    };
+    // Paths the scanners make are plain (path.join); a link's target may be anything.
+    const plain = paths.filter((p) => p.startsWith(tree.root) && !/\/\.{0,2}(\/|$)/.test(p));
+    expect(plain.length).toBeGreaterThan(20);
+    for (const p of plain) expect({ path: p, real: fs.realpath(p) }).toEqual({ path: p, real: native(p) });
   });
 });
