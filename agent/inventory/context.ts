@@ -11,6 +11,7 @@ import { isInside, ScanFs, type SkipLog } from './fs.js';
 import type { ScanLimits, ScanOptions, Skipped } from './types.js';
 import {
   MAX_CANDIDATES_PER_VARIABLE,
+  MAX_PATH_FOLDERS,
   MAX_VALUES_PER_VARIABLE,
   readProcessEnvs,
   readStartupEnv,
@@ -451,21 +452,21 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
       const key = `${home.dir}\u0000${name}`;
       const known = folders.get(key);
       if (known) return [...known];
-      const own = home.current ? nonEmpty(env[name]) : undefined;
-      const { env: found } = load(home);
+      // (This process's PATH is the scan's own launcher folders: ScanContext.pathDirs.)
+      const own = home.current && name !== 'PATH' ? nonEmpty(env[name]) : undefined;
+      const { env: found, homeReal } = load(home);
       const out: string[] = own !== undefined ? [own] : [];
+      const cap = name === 'PATH' ? MAX_PATH_FOLDERS : MAX_VALUES_PER_VARIABLE;
       let more = false;
       for (const value of found.get(name)) {
+        // A PATH names system folders too, scanned as such: only the home's are the user's.
+        if (name === 'PATH' && !isInside(value, path.resolve(home.dir)) && !isInside(value, homeReal)) continue;
         const real = insideHome(home, value, name);
         if (real === null || out.includes(real)) continue;
-        if (out.length >= MAX_VALUES_PER_VARIABLE) more = true;
+        if (out.length >= cap) more = true;
         else out.push(real);
       }
-      if (more)
-        ctx.skip(
-          home.dir,
-          `${name} of ${home.user} names more than ${MAX_VALUES_PER_VARIABLE} folders; the rest not scanned`,
-        );
+      if (more) ctx.skip(home.dir, `${name} of ${home.user} names more than ${cap} folders; the rest not scanned`);
       if (found.overflowed(name))
         ctx.skip(
           home.dir,

@@ -56,6 +56,9 @@ const ROOT_VARIABLES = [
   'XDG_CACHE_HOME',
   'YARN_CACHE_FOLDER',
   'BUN_INSTALL_CACHE_DIR',
+  // The user's own PATH: its folders inside the home are launcher folders (path-binaries.ts), so
+  // an install under a hidden --prefix whose bin only the user's PATH names is found.
+  'PATH',
 ] as const;
 export type RootVariable = (typeof ROOT_VARIABLES)[number];
 
@@ -71,6 +74,8 @@ const MAX_ENVIRON_BYTES = 256 * 1024;
  * ways at most. More are reported as skipped, never dropped silently (ScanContext.envValues).
  */
 export const MAX_VALUES_PER_VARIABLE = 8;
+/** The most folders of a user's PATH in their home scanned as launcher folders (as above). */
+export const MAX_PATH_FOLDERS = 64;
 /**
  * The most distinct candidate values of one variable kept from startup files and processes,
  * before any is checked: values a user's files give that lead nowhere (`export PNPM_HOME=~/junk`
@@ -78,6 +83,12 @@ export const MAX_VALUES_PER_VARIABLE = 8;
  * than this is reported (UserEnv.overflowed).
  */
 export const MAX_CANDIDATES_PER_VARIABLE = 256;
+
+/**
+ * What `$PATH` expands to in startup files: the PATH the login gave, not known here. A value
+ * built on it (`export PATH=~/bin:$PATH`) keeps its own folders (UserEnv.add).
+ */
+const INHERITED_PATH = '\u0000inherited';
 
 /**
  * A value of a root variable as one folder: absolute, `.` and `..` taken by name and no trailing
@@ -98,9 +109,20 @@ export class UserEnv {
   private readonly found = new Map<string, string[]>();
   private readonly over = new Set<string>();
 
-  /** Records `value` for `name` when `name` is a root variable and the value names a folder. */
+  /**
+   * Records `value` for `name` when `name` is a root variable and the value names a folder; a
+   * PATH as its folders (the part a startup file's `$PATH` stood for, INHERITED_PATH, left out).
+   */
   add(name: string, raw: string): void {
     if (!WANTED.has(name)) return;
+    if (name === 'PATH') {
+      for (const dir of raw.split(':')) if (!dir.includes(INHERITED_PATH)) this.addOne(name, dir);
+      return;
+    }
+    this.addOne(name, raw);
+  }
+
+  private addOne(name: string, raw: string): void {
     const value = rootValue(raw);
     if (value === null) return;
     const list = this.found.get(name);
@@ -169,8 +191,11 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     return names !== null && names.has(path.basename(file));
   };
 
-  // The login environment every shell starts from.
-  const base = new Map<string, string>([['HOME', source.homeDir]]);
+  // The login environment every shell starts from; `$PATH` stands for what the login gave.
+  const base = new Map<string, string>([
+    ['HOME', source.homeDir],
+    ['PATH', INHERITED_PATH],
+  ]);
   const insideHomePath = (file: string) => isInside(file, source.homeDir) || isInside(file, source.homeReal);
   let commandsLeft = MAX_STARTUP_COMMANDS;
   const read = (

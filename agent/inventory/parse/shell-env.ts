@@ -149,6 +149,14 @@ function fishCommand(words: readonly Word[], scope: Map<string, string>, out: Pa
     if (value) out.sourced.push(value);
     return;
   }
+  if (first.raw === 'fish_add_path') {
+    // fish_add_path [options] DIR...: the folders go in front of PATH (fish's docs, "fish_add_path").
+    const dirs = words.slice(i + 1).filter((word) => !word.raw.startsWith('-'));
+    const added = joinExpanded(dirs, scope);
+    const before = scope.get('PATH');
+    if (added !== null && added !== '') record('PATH', before === undefined ? added : `${added}:${before}`, scope, out);
+    return;
+  }
   if (first.raw !== 'set') return;
   i++;
   let exported = false;
@@ -160,9 +168,14 @@ function fishCommand(words: readonly Word[], scope: Map<string, string>, out: Pa
   }
   const nameWord = words[i];
   if (!nameWord || !NAME.test(nameWord.raw) || erase) return;
-  const valueWord = words[i + 1];
-  // Only exported variables reach the tools; a plain `set` still feeds later expansions.
-  const value = valueWord ? expandWord(valueWord, scope, 'fish') : '';
+  // A list's elements: PATH-like variables (`set -gx PATH ~/bin $PATH`) are exported joined by
+  // `:` (fish's "path variables", fishshell.com/docs/current/language.html#path-variables);
+  // other variables keep their first element, as before.
+  const value = nameWord.raw.endsWith('PATH')
+    ? joinExpanded(words.slice(i + 1), scope)
+    : words[i + 1]
+      ? expandWord(words[i + 1]!, scope, 'fish')
+      : '';
   if (!exported) {
     if (value !== null) scope.set(nameWord.raw, value);
     return;
@@ -170,18 +183,34 @@ function fishCommand(words: readonly Word[], scope: Map<string, string>, out: Pa
   record(nameWord.raw, value, scope, out);
 }
 
-/** `SETUVAR --export NAME:VALUE`; `\xNN` escapes; list elements separated by \x1e (the first is kept). */
+/**
+ * `SETUVAR --export NAME:VALUE`; `\xNN` escapes; list elements separated by \x1e (the first is
+ * kept). `fish_user_paths` (not exported: fish puts its elements in front of PATH; what
+ * `fish_add_path` writes by default) is given as a PATH of its elements.
+ */
 function fishUniversal(text: string): EnvAssignment[] {
   const out: EnvAssignment[] = [];
   for (const line of text.split(/\r?\n/)) {
     const m = /^SETUVAR\s+(--export\s+)?([A-Za-z_][A-Za-z0-9_]*):(.*)$/.exec(line);
-    if (!m || !m[1]) continue;
-    const value = m[3]!
+    if (!m) continue;
+    const elements = m[3]!
       .replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-      .split('\x1e')[0]!;
-    out.push({ name: m[2]!, value });
+      .split('\x1e');
+    if (m[2] === 'fish_user_paths') out.push({ name: 'PATH', value: elements.join(':') });
+    else if (m[1]) out.push({ name: m[2]!, value: elements[0]! });
   }
   return out;
+}
+
+/** Words expanded and joined by `:` (a fish path list); null when any cannot be expanded. */
+function joinExpanded(words: readonly Word[], scope: Map<string, string>): string | null {
+  const parts: string[] = [];
+  for (const word of words) {
+    const value = expandWord(word, scope, 'fish');
+    if (value === null) return null;
+    parts.push(value);
+  }
+  return parts.join(':');
 }
 
 /** Lines with backslash-newline continuations joined and comments dropped. */

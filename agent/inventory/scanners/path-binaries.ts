@@ -44,6 +44,9 @@ function launcherDirs(ctx: ScanContext): LauncherDir[] {
       ['go', 'bin'],
     ])
       add(path.join(home.dir, ...parts), home);
+    // The folders in the home the user's own PATH names (startup files, processes): a hidden
+    // `--prefix` install whose bin only that PATH reaches.
+    for (const dir of ctx.envValues(home, 'PATH')) add(dir, home);
   }
   for (const dir of ctx.pathDirs) add(dir, ctx.homes.find((h) => isInside(dir, h.dir)) ?? null);
   for (const prefix of brewPrefixes(ctx)) add(path.join(prefix, 'bin'), null);

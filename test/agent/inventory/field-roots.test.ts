@@ -212,6 +212,57 @@ describe("roots moved by the user's own environment", () => {
   );
 });
 
+// Issue 12 ("any folder on the user's PATH"): `npm i -g --prefix ~/.cc-hidden` puts Claude Code
+// in a hidden folder the home walk passes over, reached only by the user's own PATH: exported from
+// ~/.bashrc (npm docs "Resolving EACCES permissions errors": `export PATH=~/.npm-global/bin:$PATH`),
+// added by fish's `fish_add_path` in config.fish or stored by it in fish_variables as
+// fish_user_paths (fishshell.com/docs/current/cmds/fish_add_path.html), or set in a running
+// process's environment. A real npm install, copied into each home as npm laid it out.
+describe("launcher folders from the user's own PATH", () => {
+  it('finds a hidden --prefix install whose bin only the PATH reaches', { timeout: 200_000 }, async () => {
+    const t = scratch();
+    chmodSync(t.root, 0o755);
+    const install = t.path('install');
+    npmInstallGlobal(install, ['@anthropic-ai/claude-code@2.0.46'], { omitOptional: true });
+    const homes = { bash: 'home/bash', fish: 'home/fish', universal: 'home/uni', process: 'home/proc' };
+    for (const rel of Object.values(homes)) execFileSync('cp', ['-a', install, `${t.dir(rel)}/.cc-hidden`]);
+    t.file('home/bash/.bashrc', 'export PATH="$HOME/.cc-hidden/bin:$PATH"\n');
+    t.file('home/fish/.config/fish/config.fish', 'fish_add_path -g ~/.cc-hidden/bin\n');
+    t.file(
+      'home/uni/.config/fish/fish_variables',
+      `# VERSION: 3.0\nSETUVAR fish_user_paths:${t.path('home/uni')}/\\x2ecc\\x2dhidden/bin\\x1e/usr/local/bin\n`,
+    );
+    const scanned = Object.values(homes)
+      .filter((rel) => rel !== homes.process || isRoot)
+      .map((rel) => t.path(rel));
+    let child: ChildProcess | null = null;
+    try {
+      if (isRoot) {
+        // A process of the user's (here nobody's, who owns that home) started with that PATH.
+        execFileSync('chown', ['-R', '65534:65534', t.path(homes.process)]);
+        child = spawn('sleep', ['60'], {
+          uid: 65534,
+          gid: 65534,
+          env: { HOME: t.path(homes.process), PATH: `${t.path(homes.process)}/.cc-hidden/bin:/usr/bin:/bin` },
+          stdio: 'ignore',
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const result = await scanMachine({ homes: scanned, ...quiet });
+      const claude = result.instances.filter((i) => i.toolId === 'claude-code');
+      expect(claude.map((i) => [i.version, i.launchers]).sort()).toEqual(
+        scanned.map((home) => ['2.0.46', [`${realpathSync(home)}/.cc-hidden/bin/claude`]]).sort(),
+      );
+      // The PATH's system folders are the scan's own business: no word about them per user.
+      expect(result.skipped.filter((s) => s.reason.includes('PATH'))).toEqual([]);
+      // Without the users' environments the hidden folder is not found (the home walk skips it).
+      expect((await scanMachine({ homes: scanned, ...quiet, userEnvironment: false })).instances).toEqual([]);
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  });
+});
+
 describe('version managers: mise (npm and pipx backends), asdf, Volta images, yarn', () => {
   // Field case 17 (Piebald-AI/tweakcc#233, humanlayer/humanlayer#796; jdx/mise src/backend/npm.rs
   // runs `npm install -g --prefix <installs>/npm-<name>/<version>`): a real npm install there.

@@ -117,10 +117,45 @@ describe('startup files: fish', () => {
   it('reads universal variables (`set -Ux` is stored in fish_variables)', () => {
     const text =
       '# This file contains fish universal variable definitions.\n# VERSION: 3.0\nSETUVAR --export PNPM_HOME:/home/bob/pnpm\nSETUVAR __fish_initialized:3400\nSETUVAR --export fish_user_paths:/home/bob/\\x2elocal/bin\\x1e/home/bob/bin\n';
-    expect(parse(text, 'fish-universal').set).toEqual([
-      'PNPM_HOME=/home/bob/pnpm',
-      'fish_user_paths=/home/bob/.local/bin',
-    ]);
+    expect(parse(text, 'fish-universal').set).toEqual(['PNPM_HOME=/home/bob/pnpm']);
+  });
+});
+
+describe("startup files: the user's PATH (its folders in the home are launcher folders)", () => {
+  const pathOf = (text: string, dialect: StartupDialect) =>
+    parseStartupFile(
+      text,
+      dialect,
+      new Map([
+        ['HOME', HOME],
+        ['PATH', '<login>'],
+      ]),
+    )
+      .assignments.filter((a) => a.name === 'PATH')
+      .map((a) => a.value);
+  it.each([
+    // npm docs, "Resolving EACCES permissions errors when installing packages globally".
+    ['sh', 'export PATH=~/.npm-global/bin:$PATH', ['/home/bob/.npm-global/bin:<login>']],
+    ['sh', 'PATH="$PATH:$HOME/.cc-hidden/bin"\nexport PATH', ['<login>:/home/bob/.cc-hidden/bin']],
+    [
+      'sh',
+      'export PATH="$HOME/a:$PATH"\nexport PATH="$HOME/b:$PATH"',
+      ['/home/bob/a:<login>', '/home/bob/b:/home/bob/a:<login>'],
+    ],
+    // fish: PATH is a list, exported joined by `:` (fish docs, "Path variables").
+    ['fish', 'set -gx PATH ~/.cc-hidden/bin $PATH', ['/home/bob/.cc-hidden/bin:<login>']],
+    ['fish', 'set --export PATH $HOME/x/bin $HOME/y/bin', ['/home/bob/x/bin:/home/bob/y/bin']],
+    // fish_add_path (fish >= 3.2): in front of PATH.
+    ['fish', 'fish_add_path -g ~/.cc-hidden/bin ~/other', ['/home/bob/.cc-hidden/bin:/home/bob/other:<login>']],
+    ['fish', 'fish_add_path (pnpm bin -g)', []],
+    // fish_add_path's default: the universal fish_user_paths, stored in fish_variables.
+    [
+      'fish-universal',
+      'SETUVAR fish_user_paths:/home/bob/\\x2ecc/bin\\x1e/home/bob/bin\nSETUVAR --export PNPM_HOME:/home/bob/pnpm',
+      ['/home/bob/.cc/bin:/home/bob/bin'],
+    ],
+  ] as const)('%s: %j', (dialect, text, expected) => {
+    expect(pathOf(text, dialect)).toEqual(expected);
   });
 });
 
