@@ -442,7 +442,11 @@ function instanceFor(
   channel: 'npm' | 'legacy-local',
 ): ToolInstance {
   const tool = ctx.catalog.tool(toolId);
-  const names = extra.bins ?? new Set([...(tool?.detect.binaries ?? []), ...(tool?.detect.ambiguousBinaries ?? [])]);
+  // A manifest with no bins (a per-platform package) is looked for under the tool's command
+  // names: a launcher may lead straight to its native binary (bun's ~/.bun/bin/claude).
+  const names = extra.bins?.size
+    ? extra.bins
+    : new Set([...(tool?.detect.binaries ?? []), ...(tool?.detect.ambiguousBinaries ?? [])]);
   const dirs = [...root.binDirs, ...(root.home ? homeBinDirs(root.home) : []), ...ctx.pathDirs];
   const launchers = findLaunchers(ctx, {
     dirs,

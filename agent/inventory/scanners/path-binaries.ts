@@ -62,10 +62,15 @@ function launcherDirs(ctx: ScanContext): LauncherDir[] {
 
 export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolInstance[] {
   const byPath = new Map<string, ToolInstance[]>();
+  // By install folder and by each part's folder: a launcher may lead straight to the native
+  // binary in the tool's per-platform package (bun's ~/.bun/bin/claude, through bin/claude.exe,
+  // which Claude Code's install.cjs links to claude-code-<os>-<arch>/claude).
   const index = (instance: ToolInstance) => {
-    const list = byPath.get(instance.installPath);
-    if (list) list.push(instance);
-    else byPath.set(instance.installPath, [instance]);
+    for (const dir of [instance.installPath, ...(instance.parts ?? [])]) {
+      const list = byPath.get(dir);
+      if (list) list.push(instance);
+      else byPath.set(dir, [instance]);
+    }
   };
   found.forEach(index);
   const owning = (real: string, toolId: string): ToolInstance[] => {

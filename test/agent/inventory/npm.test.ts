@@ -2,6 +2,7 @@
  * npm-family global installs on disk: user and system prefixes, .npmrc prefix=, version managers,
  * Volta, pnpm, bun, yarn, and Windows' %APPDATA%\npm with cmd-shims, scanned as data.
  */
+import { execFileSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,32 @@ describe('npm global prefixes (Unix layout)', () => {
     const cc = result.instances.filter((i) => i.toolId === 'claude-code');
     expect(cc).toHaveLength(1);
     expect(cc[0]!.launchers).toEqual([t.path('home/alice/.npm-global/bin/claude'), t.path('pathdir/claude')]);
+  });
+});
+
+describe("bun's global install, its bin linked to the native binary", () => {
+  // Claude Code >= 2.1.113: "bin": {"claude": "bin/claude.exe"}, which its install.cjs links to the
+  // per-platform package's `claude` (npm view @anthropic-ai/claude-code bin; the platform
+  // package's files are claude, README.md, LICENSE.md). bun keeps global packages in
+  // ~/.bun/install/global/node_modules and links bins in ~/.bun/bin (bun docs, "bun install -g").
+  it('lists ~/.bun/bin/claude as a launcher of Claude Code, whose part holds the binary', async () => {
+    const t = scratch();
+    const home = t.dir('home/bea');
+    const modules = 'home/bea/.bun/install/global/node_modules';
+    const tool = npmPackage(t, modules, '@anthropic-ai/claude-code', {
+      version: '2.1.200',
+      bin: { claude: 'bin/claude.exe' },
+    });
+    const part = npmPackage(t, modules, '@anthropic-ai/claude-code-linux-x64', { version: '2.1.200' });
+    t.file(`${modules}/@anthropic-ai/claude-code-linux-x64/claude`, '\x7fELF', 0o755);
+    execFileSync('rm', [`${tool}/bin/claude.exe`]);
+    t.rawLink(`${modules}/@anthropic-ai/claude-code/bin/claude.exe`, '../../claude-code-linux-x64/claude');
+    t.rawLink('home/bea/.bun/bin/claude', '../install/global/node_modules/@anthropic-ai/claude-code/bin/claude.exe');
+    const result = await scanMachine({ homes: [home], ...quiet });
+    expect(summary(result.instances)).toEqual(['claude-code 2.1.200 npm bea']);
+    const cc = find(result.instances, 'claude-code');
+    expect(cc.parts).toEqual([realpathSync(part)]);
+    expect(cc.launchers).toEqual([t.path('home/bea/.bun/bin/claude')]);
   });
 });
 
