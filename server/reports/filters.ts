@@ -15,6 +15,19 @@ import { FORMATS, type ReportFormat } from './writers.js';
 export const DEVICE_STATUSES = ['active', 'stale', 'never-seen', 'revoked'] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 
+/**
+ * A device's state for lists and reports: revoked; never-seen (enrolled, no check-in yet); stale
+ * (last check-in before `staleBefore`, ms since the epoch); else active.
+ */
+export function deviceStatus(
+  device: { revokedAt: number | null; lastCheckinAt: number | null },
+  staleBefore: number,
+): DeviceStatus {
+  if (device.revokedAt !== null) return 'revoked';
+  if (device.lastCheckinAt === null) return 'never-seen';
+  return device.lastCheckinAt < staleBefore ? 'stale' : 'active';
+}
+
 const literals = <T extends string>(values: readonly T[], description: string) =>
   Type.Union(
     values.map((v) => Type.Literal(v)),

@@ -18,7 +18,7 @@ import { parseDateOrInstant } from '../../policies/time.js';
 import { ApiError, badRequest, forbidden, mapStorageFull, notFound } from '../http/errors.js';
 import { formatErrors } from '../http/validation.js';
 import type { ReportDefinition } from '../reports/definition.js';
-import { DEVICE_STATUSES, type DeviceStatus, querySchema, type RawQuery } from '../reports/filters.js';
+import { DEVICE_STATUSES, type DeviceStatus, deviceStatus, querySchema, type RawQuery } from '../reports/filters.js';
 import { type AttestationDocument, attestationReport } from '../reports/kinds/attestation.js';
 import { reportByKind, REPORTS } from '../reports/kinds/index.js';
 import { REPORT_TIMEOUT_MS, sendReport, sendSignedDocument } from '../reports/service.js';
@@ -442,14 +442,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/devices/:id', { onRequest: signedIn, schema: { hide: true, params: IdParam } }, async (request, reply) => {
     const device = stores.devices.get(request.params.id.toLowerCase());
     if (!device) throw notFound(`there is no device ${request.params.id}`);
-    const status: DeviceStatus =
-      device.revokedAt !== null
-        ? 'revoked'
-        : device.lastCheckinAt === null
-          ? 'never-seen'
-          : device.lastCheckinAt < now() - options.staleAfterMs
-            ? 'stale'
-            : 'active';
+    const status: DeviceStatus = deviceStatus(device, now() - options.staleAfterMs);
     return render(
       reply,
       request.ui,

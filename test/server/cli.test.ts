@@ -218,7 +218,9 @@ describe('aigate admin CLI', () => {
       group: string;
     }[];
     expect(devices).toEqual([expect.objectContaining({ id: device.deviceId, hostname: 'cli-box', group: 'eng' })]);
-    expect(aigate(['devices']).stdout).toMatch(/cli-box\s+eng\s+darwin/);
+    // Enrolled, never checked in: not "active" (the dashboard and the reports say never-seen too).
+    expect(aigate(['devices']).stdout).toMatch(/cli-box\s+eng\s+darwin.*\snever-seen\s/);
+    expect(devices[0]).toMatchObject({ status: 'never-seen' });
     expect(aigate(['enroll-secret', 'list']).stdout).toMatch(/eng\s+1\/5/);
     expect(aigate(['enroll-secret', 'create', '--group', 'eng', '--max-uses', 'lots']).code).toBe(2);
 

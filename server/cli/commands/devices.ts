@@ -46,7 +46,7 @@ async function list(
           d.agentVersion,
           shortTime(d.lastCheckinAt),
           d.policyRevision,
-          d.revokedAt ? 'revoked' : 'active',
+          d.status,
           health(d),
         ]),
       ),

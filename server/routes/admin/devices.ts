@@ -7,6 +7,7 @@ import { HealthReason } from '../../../policies/protocol.js';
 import { Verdict } from '../../../policies/verdict.js';
 import { notFound } from '../../http/errors.js';
 import { adminErrors, IdParams, Instant, iso, Nullable } from '../../http/schemas.js';
+import { DEVICE_STATUSES, deviceStatus } from '../../reports/filters.js';
 import type { DeviceRecord } from '../../store/devices.js';
 import { actorOf } from '../auth.js';
 import { adminAccess, adminSecurity } from './access.js';
@@ -26,6 +27,13 @@ export const DeviceView = Type.Object({
   lastCheckinAt: Nullable(Instant),
   policyRevision: Nullable(Type.Integer()),
   revokedAt: Nullable(Instant),
+  status: Type.Union(
+    DEVICE_STATUSES.map((status) => Type.Literal(status)),
+    {
+      description:
+        "revoked; never-seen (enrolled, no check-in yet); stale (no check-in within the server's --stale-after); else active",
+    },
+  ),
   health: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unknown')], {
     description: "the agent's own health report; unknown until it sends one",
   }),
@@ -57,7 +65,7 @@ const HistoryView = Type.Object({
   newAction: Nullable(Type.String()),
 });
 
-function deviceView(device: DeviceRecord) {
+function deviceView(device: DeviceRecord, staleBefore: number) {
   return {
     id: device.id,
     hostname: device.hostname,
@@ -73,6 +81,7 @@ function deviceView(device: DeviceRecord) {
     lastCheckinAt: iso(device.lastCheckinAt),
     policyRevision: device.policyRevision,
     revokedAt: iso(device.revokedAt),
+    status: deviceStatus(device, staleBefore),
     health: device.health ?? ('unknown' as const),
     healthReasons: device.healthReasons,
     degradedSince: iso(device.degradedSince),
@@ -80,7 +89,8 @@ function deviceView(device: DeviceRecord) {
 }
 
 export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, stores, deviceAuth } = app.aigate;
+  const { db, stores, deviceAuth, options, now } = app.aigate;
+  const staleBefore = () => now() - options.staleAfterMs;
 
   app.get(
     '/devices',
@@ -113,7 +123,7 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (after !== undefined) page.after = after;
       const devices = stores.devices.list(filter, page);
       return {
-        devices: devices.map(deviceView),
+        devices: devices.map((device) => deviceView(device, staleBefore())),
         next: devices.length === limit ? devices[devices.length - 1]!.id : null,
       };
     },
@@ -142,7 +152,7 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const device = stores.devices.get(request.params.id.toLowerCase());
       if (!device) throw notFound(`there is no device ${request.params.id}`);
       return {
-        device: deviceView(device),
+        device: deviceView(device, staleBefore()),
         instances: stores.inventory.forDevice(device.id).map((stored) => ({
           instance: stored.instance,
           verdict: stored.verdict,
@@ -187,7 +197,7 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         })();
         deviceAuth.invalidate(id);
       }
-      return deviceView(stores.devices.get(id)!);
+      return deviceView(stores.devices.get(id)!, staleBefore());
     },
   );
 
