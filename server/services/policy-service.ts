@@ -80,6 +80,11 @@ export interface RollbackInput {
   confirm?: boolean;
 }
 
+/** How a removed exception is named in the audit log: its name, or the tools it names. */
+function auditName(removed: RemovedException): string {
+  return removed.name ?? `unnamed exception (${removed.tools.join(', ')})`;
+}
+
 /** "exception-request-… (claude-code, until 2026-12-31, request …)" for messages. */
 function describeRemoved(removed: RemovedException): string {
   const parts = [
@@ -137,8 +142,39 @@ export class PolicyService {
     },
   ) {}
 
-  publish(input: PublishInput): Promise<PublishResult> {
-    return this.serial.run(() => this.publishNow(input));
+  /**
+   * Publish an administrator's policy file. A file that leaves out the exception of an approved
+   * request now in force (one written from a copy older than the approval, say) is refused (409
+   * `confirmation_required`, naming them) unless `confirm` is set, as a rollback is: publishing
+   * would revoke those requests and block the tools again.
+   */
+  publish(input: PublishInput & { confirm?: boolean }): Promise<PublishResult & { removed: RemovedException[] }> {
+    return this.serial.run(async () => {
+      const format = input.format ?? guessFormat(input.source);
+      const loaded = loadPolicy(input.source, { format, nowMs: this.deps.now() });
+      if (!loaded.ok) throw invalidPolicy(loaded.errors);
+      const keptNames = new Set((loaded.policy.spec.exceptions ?? []).map((e) => e.name));
+      const removes = this.removedFromCurrent((e) => keptNames.has(e.name)).filter(
+        (removed) => removed.request?.status === 'approved',
+      );
+      if (removes.length > 0 && !input.confirm) {
+        const count =
+          removes.length === 1 ? '1 approved exception request' : `${removes.length} approved exception requests`;
+        throw new ApiError(
+          409,
+          'confirmation_required',
+          `this policy leaves out the exceptions of ${count} now in force: ${removes.map(describeRemoved).join('; ')}. ` +
+            'Publishing revokes them and blocks the tools again where the policy says so (were they approved after your copy of the file was made? aigate policy show --source has them); repeat with confirm: true (aigate policy publish --yes) to do it',
+        );
+      }
+      const result = await this.publishNow({
+        ...input,
+        ...(removes.length > 0
+          ? { auditDetails: { ...input.auditDetails, removedExceptions: removes.map(auditName) } }
+          : {}),
+      });
+      return { ...result, removed: removes };
+    });
   }
 
   /**
@@ -234,10 +270,15 @@ export class PolicyService {
   rollbackPlan(toRevision: number): RollbackPlan {
     const target = this.deps.store.get(toRevision);
     if (!target) throw new ApiError(404, 'not_found', `there is no policy revision ${toRevision}`);
-    const current = this.deps.store.current();
     const kept = new Set((target.document.spec.exceptions ?? []).map((e: Exception) => JSON.stringify(e)));
-    const removes = (current?.document.spec.exceptions ?? [])
-      .filter((e: Exception) => !kept.has(JSON.stringify(e)))
+    const removes = this.removedFromCurrent((e) => kept.has(JSON.stringify(e)));
+    return { toRevision, fromRevision: this.deps.store.current()?.revision ?? null, removes };
+  }
+
+  /** The exceptions of the policy in force that `keeps` does not keep, with their requests' state. */
+  private removedFromCurrent(keeps: (exception: Exception) => boolean): RemovedException[] {
+    return (this.deps.store.current()?.document.spec.exceptions ?? [])
+      .filter((e: Exception) => !keeps(e))
       .map((e: Exception): RemovedException => {
         const requestId = e.name ? [...requestIdsIn([e.name])][0] : undefined;
         return {
@@ -248,7 +289,6 @@ export class PolicyService {
           request: requestId ? { id: requestId, status: this.deps.requests.get(requestId)?.status ?? null } : null,
         };
       });
-    return { toRevision, fromRevision: current?.revision ?? null, removes };
   }
 
   /**
@@ -277,7 +317,7 @@ export class PolicyService {
         remoteIp: input.remoteIp ?? null,
         rollbackOf: toRevision,
         auditAction: 'policy.rollback',
-        auditDetails: { rollbackOf: toRevision, removedExceptions: plan.removes.map((r) => r.name) },
+        auditDetails: { rollbackOf: toRevision, removedExceptions: plan.removes.map(auditName) },
       });
       return { ...result, removed: plan.removes };
     });

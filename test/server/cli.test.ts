@@ -379,6 +379,15 @@ describe('aigate admin CLI', () => {
         `removes 2 exceptions in force:\\n  exception-request-${dated.body.id} \\(claude-code, until 2030-12-31, request ${dated.body.id}\\)`,
       ),
     );
+    // Publishing the admin's own copy from before the approvals is refused the same way.
+    const oldCopy = join(dir.path, 'old-copy.yaml');
+    await writeFile(oldCopy, aigate(['policy', 'show', String(before), '--source']).stdout);
+    const stale = aigate(['policy', 'publish', oldCopy]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/leaves out the exceptions of 2 approved exception requests now in force: /);
+    expect(stale.stderr).toContain(
+      `nothing was published; to remove them, run again with --yes: aigate policy publish ${oldCopy} --yes`,
+    );
     const refused = aigate(['policy', 'rollback', String(before)]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/\(HTTP 409, confirmation_required\)/);

@@ -236,4 +236,32 @@ describe('exception requests end to end', () => {
       revokedInRevision: null,
     });
   });
+
+  it('refuses to publish a file older than an approval (its exception left out) unless confirmed, as a rollback', async () => {
+    // The administrator publishes their own copy of the policy, made before the approval.
+    const before = await admin.get<{ revision: number }>('/policies/current');
+    const error = await refused(admin.post('/policies', { source: BAN_POLICY, comment: 'tweak' }));
+    expect([error.status, error.code]).toEqual([409, 'confirmation_required']);
+    expect(error.message).toMatch(
+      new RegExp(
+        `leaves out the exceptions of 1 approved exception request now in force: exception-request-${requestId} \\(claude-code, until 2026-12-31, request ${requestId}\\)`,
+      ),
+    );
+    expect((await admin.get<{ revision: number }>('/policies/current')).revision).toBe(before.revision);
+    expect((await admin.get<{ status: string }>(`/exception-requests/${requestId}`)).status).toBe('approved');
+
+    const published = await admin.post<{ removed: { name: string }[]; exceptionRequests: { revoked: string[] } }>(
+      '/policies',
+      { source: BAN_POLICY, comment: 'tweak', confirm: true },
+    );
+    expect(published.removed.map((r) => r.name)).toEqual([`exception-request-${requestId}`]);
+    expect(published.exceptionRequests.revoked).toEqual([requestId]);
+    const audit = await admin.get<{ entries: { action: string; details: Record<string, unknown> }[] }>('/audit');
+    expect(audit.entries.at(-1)).toMatchObject({
+      action: 'policy.publish',
+      details: { removedExceptions: [`exception-request-${requestId}`] },
+    });
+    // A policy that names no approved request's exception is published as before, without asking.
+    await expect(admin.post('/policies', { source: BAN_POLICY })).resolves.toMatchObject({ removed: [] });
+  });
 });

@@ -12,7 +12,6 @@ import { formatProblem } from '../../../policies/problem.js';
 import { AdminApiError, type AdminClient } from '../../client/admin-client.js';
 import type {
   PreviewReply,
-  PublishReply,
   RevisionDetail,
   RevisionSummary,
   RollbackPlanReply,
@@ -100,15 +99,16 @@ async function preview(
 async function publish(
   client: AdminClient,
   file: string,
-  options: { comment?: string; json?: boolean },
+  options: { comment?: string; json?: boolean; yes?: boolean },
   io: Output,
 ): Promise<number> {
   const input = await readSource(file, io);
   if (!input) return EXIT_USAGE;
   try {
-    const result = await client.post<Static<typeof PublishReply>>('/policies', {
+    const result = await client.post<Static<typeof RollbackReply>>('/policies', {
       ...input,
       ...(options.comment ? { comment: options.comment } : {}),
+      ...(options.yes ? { confirm: true } : {}),
     });
     if (options.json) {
       printJson(io, result);
@@ -116,9 +116,15 @@ async function publish(
     }
     for (const warning of result.warnings) io.err(line`warning: ${formatProblem(warning, file)}`);
     io.out(line`published "${result.name}" as revision ${result.revision} (etag ${result.etag})`);
+    for (const removed of result.removed) io.out(`  removed: ${describeRemoved(removed)}`);
+    if (result.exceptionRequests.revoked.length)
+      io.out(line`  exception requests now revoked: ${result.exceptionRequests.revoked.join(', ')}`);
     return EXIT_OK;
   } catch (error) {
-    return reportError(error, io, file);
+    const code = reportError(error, io, file);
+    if (error instanceof AdminApiError && error.code === 'confirmation_required')
+      io.err(line`nothing was published; to remove them, run again with --yes: aigate policy publish ${file} --yes`);
+    return code;
   }
 }
 
@@ -278,9 +284,10 @@ export function registerPolicy(context: CliContext): void {
     .command('publish <file>')
     .description('publish a policy file as the next revision')
     .option('-m, --comment <text>', 'why (kept in the history)')
+    .option('-y, --yes', 'confirm: publish even though it leaves out exceptions of approved requests now in force')
     .option('--json', 'machine-readable result')
     .action(
-      withClient(context, (client, file: string, options: { comment?: string; json?: boolean }) =>
+      withClient(context, (client, file: string, options: { comment?: string; json?: boolean; yes?: boolean }) =>
         publish(client, file, options, io),
       ),
     );

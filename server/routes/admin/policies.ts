@@ -28,7 +28,17 @@ const Problem = ProblemSchema;
 
 const ValidateBody = Type.Object({ source: Source, format: Type.Optional(Format) }, { additionalProperties: false });
 const PublishBody = Type.Object(
-  { source: Source, format: Type.Optional(Format), comment: Type.Optional(Type.String({ maxLength: 500 })) },
+  {
+    source: Source,
+    format: Type.Optional(Format),
+    comment: Type.Optional(Type.String({ maxLength: 500 })),
+    confirm: Type.Optional(
+      Type.Boolean({
+        description:
+          'publish even though the policy leaves out exceptions of approved requests now in force (otherwise 409 confirmation_required)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 const PreviewBody = Type.Object(
@@ -109,6 +119,7 @@ export const PublishReply = Type.Object({
   warnings: Type.Array(Problem),
   exceptionRequests: FollowedRequests,
 });
+/** A publish or a rollback, with the exceptions in force it removed (confirmed). */
 export const RollbackReply = Type.Composite([PublishReply, Type.Object({ removed: Type.Array(RemovedException) })]);
 const CountSet = Type.Object({ devices: Type.Integer(), users: Type.Integer(), instances: Type.Integer() });
 const Action = Type.Union([Type.Literal('allow'), Type.Literal('warn'), Type.Literal('block')]);
@@ -211,19 +222,23 @@ export const policyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['admin'],
         summary: 'Publish a policy as the next revision',
+        description:
+          'A policy that leaves out the exception of an approved request now in force (a file older than the approval) is refused with 409 confirmation_required naming them, ' +
+          'unless `confirm` is true; those requests then become `revoked`.',
         security: adminSecurity,
         body: PublishBody,
-        response: { 201: PublishReply, ...adminErrors },
+        response: { 201: RollbackReply, ...adminErrors },
       },
     },
     async (request, reply) => {
-      const { source, format, comment } = request.body;
+      const { source, format, comment, confirm } = request.body;
       const result = await policies.publish({
         source,
         format: format ?? guessFormat(source),
         comment: comment ?? null,
         actor: actorOf(request),
         remoteIp: request.ip,
+        confirm: confirm ?? false,
       });
       request.log.info({ revision: result.revision, by: request.admin!.name }, 'policy published');
       return reply.code(201).send(result);
