@@ -36,7 +36,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, existsSync } from 'node:fs';
-import { type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, open, rename, unlink, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { type FileFacts, identityOf, READ_UNTRUSTED, sameIdentity } from './fs-facts.js';
@@ -269,6 +269,14 @@ export async function setOwnerMode(
   if (!before) throw Object.assign(new Error(`${where} is gone`), { code: 'ENOENT' });
   checkEntry(dir, name, before, expect, true);
   await between?.();
+  if (!isRoot && (before.mode & 0o444n) === 0n) {
+    // An agent running as the user cannot open what it locked (mode 000) to give it its mode back:
+    // by name, as the user (no one's rights but the user's own are at stake).
+    await chmod(dir.entry(name), want.mode);
+    if (want.times)
+      await utimes(dir.entry(name), want.times.atimeMs / 1000, want.times.mtimeMs / 1000).catch(() => undefined);
+    return;
+  }
   const handle = await open(dir.entry(name), READ_UNTRUSTED | (before.isDirectory() ? O_DIRECTORY : 0));
   try {
     const info = await handle.stat({ bigint: true });
