@@ -26,7 +26,7 @@ import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, sameContent, sameIdentity } from './fs-facts.js';
+import { captureFacts, lexists, linksOf, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
@@ -551,6 +551,7 @@ export class Enforcer {
       facts: captureFacts,
       exists: lexists,
       isOurStub,
+      linksOf,
     });
     if (!plan && observation && current && !sameRecord(observation.record, current)) {
       // Findings that only drop entries (a quarantine or both launcher files removed by hand)

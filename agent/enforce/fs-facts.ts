@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BigIntStats, constants, type Stats } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -119,4 +119,40 @@ export function sameContent(a: FileFacts, b: FileFacts): boolean {
     a.uid === b.uid &&
     a.gid === b.gid
   );
+}
+
+/** Entries linksOf reads across its folders before it gives up (an install holds a few thousand). */
+const MAX_LINK_SEARCH_ENTRIES = 50_000;
+
+/**
+ * The paths, inside `folders` (each walked whole, links not followed; missing ones skipped), of
+ * regular files with the identity (device and inode) of `facts`; null when `facts` has none or
+ * the folders hold more than MAX_LINK_SEARCH_ENTRIES entries. For the other names of a file with
+ * several hard links (plan.ts sharedNames).
+ */
+export async function linksOf(facts: FileFacts, folders: readonly string[]): Promise<string[] | null> {
+  if (facts.dev === undefined || facts.ino === undefined) return null;
+  const found: string[] = [];
+  const queue = [...folders];
+  let seen = 0;
+  while (queue.length > 0) {
+    const dir = queue.shift()!;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (missing(error)) continue;
+      return null;
+    }
+    for (const entry of entries) {
+      if (++seen > MAX_LINK_SEARCH_ENTRIES) return null;
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) queue.push(path);
+      else if (entry.isFile()) {
+        const info = await lstat(path, { bigint: true }).catch(() => null);
+        if (info?.isFile() && sameIdentity(identityOf(info), facts)) found.push(path);
+      }
+    }
+  }
+  return found;
 }

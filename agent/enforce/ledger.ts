@@ -37,12 +37,21 @@ export const LauncherEntry = Type.Object(
 );
 export type LauncherEntry = Static<typeof LauncherEntry>;
 
+/**
+ * The other names of a quarantined regular file's inode, each inside a quarantined (locked)
+ * folder of the same instance: pnpm's store file and the install's hard link of it. Locking the
+ * inode locks them too, which is wanted; with no such list a file with several names is never
+ * locked (see safe-fs.ts).
+ */
+const SharedNames = Type.Array(Type.String(), { maxItems: 8 });
+
 export const QuarantineEntry = Type.Object(
   {
     from: Type.String(),
     to: Type.String(),
     original: FileFacts,
     locked: Type.Boolean(),
+    shared: Type.Optional(SharedNames),
   },
   { additionalProperties: false },
 );
@@ -120,9 +129,12 @@ export const Step = Type.Union([
     { op: Type.Literal('return-copy'), from: Type.String(), to: Type.String(), original: FileFacts },
     { additionalProperties: false },
   ),
-  Type.Object({ op: Type.Literal('lock'), path: Type.String(), original: FileFacts }, { additionalProperties: false }),
   Type.Object(
-    { op: Type.Literal('unlock'), path: Type.String(), original: FileFacts },
+    { op: Type.Literal('lock'), path: Type.String(), original: FileFacts, shared: Type.Optional(SharedNames) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { op: Type.Literal('unlock'), path: Type.String(), original: FileFacts, shared: Type.Optional(SharedNames) },
     { additionalProperties: false },
   ),
   Type.Object(

@@ -56,6 +56,12 @@ export interface PlanInput {
   facts: (path: string) => Promise<FileFacts | null>;
   exists: (path: string) => Promise<boolean>;
   isOurStub: (path: string) => Promise<boolean>;
+  /**
+   * The names of the file `facts` (same device and inode) inside `folders`, not followed through
+   * links; null when the folders could not be searched whole. For quarantining a file with
+   * several names (sharedNames); without it such a file is left alone.
+   */
+  linksOf?: (facts: FileFacts, folders: readonly string[]) => Promise<string[] | null>;
 }
 
 export interface Plan {
@@ -79,6 +85,33 @@ async function freeName(
     if (!(await exists(candidate))) return candidate;
   }
   throw new Error(`no free name beside ${make(1)}`);
+}
+
+/**
+ * Where the other names of the file `original` will be once `folders` are quarantined: every one
+ * of them (link count less one) found inside a quarantined folder's original place (`from`),
+ * moved to its quarantine (`to`); null when any lies elsewhere or they cannot all be found.
+ */
+async function sharedNames(
+  input: PlanInput,
+  original: FileFacts,
+  folders: readonly QuarantineEntry[],
+): Promise<string[] | null> {
+  const dirs = folders.filter((entry) => entry.original.kind === 'dir' && !entry.shared);
+  if (!input.linksOf || dirs.length === 0) return null;
+  // A folder quarantined by an earlier cycle is searched where it is now.
+  const found = await input.linksOf(
+    original,
+    dirs.flatMap((entry) => [entry.from, entry.to]),
+  );
+  if (found === null || found.length !== (original.nlink ?? 1) - 1) return null;
+  const shared: string[] = [];
+  for (const name of found) {
+    const folder = dirs.find((entry) => name.startsWith(`${entry.from}/`) || name.startsWith(`${entry.to}/`));
+    if (!folder) return null;
+    shared.push(name.startsWith(`${folder.to}/`) ? name : folder.to + name.slice(folder.from.length));
+  }
+  return shared;
 }
 
 export async function planChange(input: PlanInput): Promise<Plan | null> {
@@ -107,11 +140,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   // Originals moved back by hand: back to their recorded owner and mode, then set aside again if still wanted.
   for (const entry of input.movedBack.quarantine) {
     const again = toQuarantine.includes(entry.from);
-    if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original });
+    const shared = entry.shared ? { shared: entry.shared } : {};
+    if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original, ...shared });
     if (again) {
       steps.push(
         { op: 'rename', from: entry.from, to: entry.to, original: entry.original },
-        { op: 'lock', path: entry.to, original: entry.original },
+        { op: 'lock', path: entry.to, original: entry.original, ...shared },
       );
       quarantine.push({ ...entry, locked: true });
       added = true;
@@ -132,18 +166,21 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     added = true;
   }
 
-  // Removals.
-  for (const entry of current?.quarantine ?? []) {
+  // Removals. A file sharing its inode with names in quarantined folders goes back first, while
+  // those names are still locked away (safe-fs.ts sharedOnlyInQuarantine).
+  const byShared = [...(current?.quarantine ?? [])].sort((a, b) => Number(!a.shared) - Number(!b.shared));
+  for (const entry of byShared) {
+    const shared = entry.shared ? { shared: entry.shared } : {};
     if (frozen.has(entry.from)) {
       quarantine.push(entry);
       continue;
     }
     if (toQuarantine.includes(entry.from)) {
-      if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original });
+      if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original, ...shared });
       quarantine.push({ ...entry, locked: true });
       continue;
     }
-    if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original });
+    if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original, ...shared });
     steps.push({ op: 'rename', from: entry.to, to: entry.from, original: entry.original });
   }
   for (const entry of current?.launchers ?? []) {
@@ -263,7 +300,9 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     added = true;
   }
 
-  // Quarantine.
+  // Quarantine: folders first, then files with other names (a pnpm store file), whose other
+  // names must by then lie in those folders' quarantines.
+  const linked: { from: string; original: FileFacts }[] = [];
   for (const from of toQuarantine) {
     if (
       quarantine.some((entry) => entry.from === from) ||
@@ -271,7 +310,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     )
       continue;
     const original = await input.facts(from);
-    if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
+    if (original?.kind === 'file' && (original.nlink ?? 1) > 1) linked.push({ from, original });
+    else if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
     else if (original.kind === 'symlink') {
       notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
       suspicious.push({
@@ -287,6 +327,17 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       quarantine.push({ from, to, original, locked: true });
       added = true;
     }
+  }
+  for (const { from, original } of linked) {
+    const shared = await sharedNames(input, original, quarantine);
+    if (shared === null) {
+      notes.push(`${from} has other names outside the quarantined folders; left alone`);
+      continue;
+    }
+    const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);
+    steps.push({ op: 'rename', from, to, original }, { op: 'lock', path: to, original, shared });
+    quarantine.push({ from, to, original, locked: true, shared });
+    added = true;
   }
 
   if (block && (added || input.running)) {

@@ -216,7 +216,14 @@ export async function lstatEntry(dir: PinnedDir, name: string): Promise<BigIntSt
  * Checks that an entry about to be changed may be: its owner is allowed in this folder, and it is
  * the object the ledger recorded (device+inode when recorded; kind and owner otherwise).
  */
-function checkEntry(dir: PinnedDir, name: string, info: BigIntStats, expect: FileFacts, lockedOk: boolean): void {
+function checkEntry(
+  dir: PinnedDir,
+  name: string,
+  info: BigIntStats,
+  expect: FileFacts,
+  lockedOk: boolean,
+  knownLinks = 1n,
+): void {
   const where = path.posix.join(dir.path, name);
   const kind = info.isDirectory() ? 'dir' : info.isFile() ? 'file' : info.isSymbolicLink() ? 'symlink' : 'other';
   if (kind !== 'file' && kind !== 'dir')
@@ -236,7 +243,7 @@ function checkEntry(dir: PinnedDir, name: string, info: BigIntStats, expect: Fil
   }
   if (!dir.rootOnly && !dir.allowedOwners.has(Number(info.uid)))
     throw new UnsafeLayout(where, `it is owned by uid ${info.uid} in a folder others can change`);
-  if (kind === 'file' && info.nlink > 1n)
+  if (kind === 'file' && info.nlink > knownLinks)
     throw new UnsafeLayout(
       where,
       `it has ${info.nlink} hard links; changing its owner or mode would change the other names too`,
@@ -263,11 +270,13 @@ export async function setOwnerMode(
   want: OwnerMode,
   isRoot: boolean,
   between?: () => void | Promise<void>,
+  shared?: readonly string[],
 ): Promise<void> {
   const where = path.posix.join(dir.path, name);
   const before = await lstatEntry(dir, name);
   if (!before) throw Object.assign(new Error(`${where} is gone`), { code: 'ENOENT' });
-  checkEntry(dir, name, before, expect, true);
+  const knownLinks = shared?.length && (await sharedOnlyInQuarantine(before, shared)) ? BigInt(1 + shared.length) : 1n;
+  checkEntry(dir, name, before, expect, true, knownLinks);
   await between?.();
   if (!isRoot && (before.mode & 0o444n) === 0n) {
     // An agent running as the user cannot open what it locked (mode 000) to give it its mode back:
@@ -282,7 +291,7 @@ export async function setOwnerMode(
     const info = await handle.stat({ bigint: true });
     if (!sameIdentity(identityOf(info), identityOf(before)))
       throw new UnsafeLayout(where, 'it was replaced while the agent was changing it');
-    checkEntry(dir, name, info, expect, true);
+    checkEntry(dir, name, info, expect, true, knownLinks);
     // chown first: it may clear set-id bits, which chmod then sets as recorded.
     if (isRoot && (Number(info.uid) !== want.uid || Number(info.gid) !== want.gid))
       await handle.chown(want.uid, want.gid);
@@ -291,6 +300,30 @@ export async function setOwnerMode(
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Whether `shared` are all the other names of the file `info` (its link count is theirs plus one),
+ * each the same inode and each below a folder owned by root with mode 000 (a quarantine the agent
+ * locked: no user can reach in, so nothing there changes meanwhile). The names come from the
+ * agent's own ledger; this checks they still hold before an owner or mode change that reaches
+ * every name of the inode.
+ */
+async function sharedOnlyInQuarantine(info: BigIntStats, shared: readonly string[]): Promise<boolean> {
+  if (info.nlink !== BigInt(1 + shared.length)) return false;
+  for (const name of shared) {
+    const other = await lstat(name, { bigint: true }).catch(() => null);
+    if (!other || !sameIdentity(identityOf(other), identityOf(info))) return false;
+    let locked = false;
+    for (let dir = path.posix.dirname(name); !locked; dir = path.posix.dirname(dir)) {
+      const folder = await lstat(dir, { bigint: true }).catch(() => null);
+      if (!folder) return false;
+      locked = folder.isDirectory() && folder.uid === 0n && mode(folder) === 0n;
+      if (dir === '/') break;
+    }
+    if (!locked) return false;
+  }
+  return true;
 }
 
 /** Renames an entry of a pinned folder to another name in the same folder. */

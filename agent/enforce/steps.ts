@@ -164,20 +164,29 @@ async function doWriteStub(step: Extract<Step, { op: 'write-stub' }>, env: StepE
   });
 }
 
-/** Owner root, mode 000: the kept original or the quarantined folder cannot be used. */
-async function lock(path: string, original: FileFacts, env: StepEnv): Promise<void> {
+/**
+ * Owner root, mode 000: the kept original or the quarantined folder cannot be used. `shared`: the
+ * other names of a file's inode, inside the instance's locked quarantines (QuarantineEntry).
+ */
+async function lock(path: string, original: FileFacts, env: StepEnv, shared?: readonly string[]): Promise<void> {
   await withParent(path, env.guard, async (dir, name) => {
     const info = await lstatEntry(dir, name);
     if (!info) throw new StepConflict(`${path} is gone; cannot lock it`);
     const uid = env.isRoot ? 0 : Number(info.uid);
     const gid = env.isRoot ? 0 : Number(info.gid);
-    await setOwnerMode(dir, name, original, { uid, gid, mode: 0 }, env.isRoot, () =>
-      env.fault?.(`${env.kind ?? 'apply'}:lock:staged`),
+    await setOwnerMode(
+      dir,
+      name,
+      original,
+      { uid, gid, mode: 0 },
+      env.isRoot,
+      () => env.fault?.(`${env.kind ?? 'apply'}:lock:staged`),
+      shared,
     );
   });
 }
 
-async function unlock(path: string, original: FileFacts, env: StepEnv): Promise<void> {
+async function unlock(path: string, original: FileFacts, env: StepEnv, shared?: readonly string[]): Promise<void> {
   await withParent(path, env.guard, async (dir, name) => {
     if (!(await lstatEntry(dir, name))) throw new StepConflict(`${path} is gone; cannot restore its owner and mode`);
     // Times last: chmod and chown change ctime only, but keep mtime/atime as they were.
@@ -187,6 +196,8 @@ async function unlock(path: string, original: FileFacts, env: StepEnv): Promise<
       original,
       { uid: original.uid, gid: original.gid, mode: original.mode, times: original },
       env.isRoot,
+      undefined,
+      shared,
     );
   });
 }
@@ -246,9 +257,9 @@ export async function doStep(step: Step, env: StepEnv): Promise<void> {
     case 'return-copy':
       return returnCopy(step.from, step.to, step.original, env);
     case 'lock':
-      return lock(step.path, step.original, env);
+      return lock(step.path, step.original, env, step.shared);
     case 'unlock':
-      return unlock(step.path, step.original, env);
+      return unlock(step.path, step.original, env, step.shared);
     case 'rename':
       return renameIdempotent(step.from, step.to, step.original, env);
     case 'stop-processes': {
@@ -280,9 +291,9 @@ export async function undoStep(step: Step, env: StepEnv): Promise<void> {
     case 'return-copy':
       return returnCopy(step.to, step.from, step.original, env);
     case 'lock':
-      return unlock(step.path, step.original, env);
+      return unlock(step.path, step.original, env, step.shared);
     case 'unlock':
-      return lock(step.path, step.original, env);
+      return lock(step.path, step.original, env, step.shared);
     case 'rename':
       return renameIdempotent(step.to, step.from, step.original, env);
     case 'stop-processes':

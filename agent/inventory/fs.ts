@@ -17,6 +17,7 @@
  * steps of 256 that stop at the limit. A folder that is not there (most of what a scan probes) is
  * told by existsSync, without the cost of an exception.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -88,6 +89,9 @@ const UNPLAIN = /\/\.{0,2}(\/|$)/;
 /** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
 const MAX_LINKS = 40;
 const PROC = '/proc';
+/** Digests ScanFs.digest keeps (a few per tool install: its entry files and native binaries). */
+const MAX_DIGESTS = 1024;
+const DIGESTS = new Map<string, string>();
 
 /** A resolution by components (ScanFs.resolve): the real path, or null (missing), or undefined (ask realpath(3)), and the links it followed. */
 interface Resolved {
@@ -400,6 +404,57 @@ export class ScanFs {
   readBytes(path: string, maxBytes: number): Buffer | null {
     const view = this.readView(path, maxBytes);
     return view === null ? null : Buffer.from(view);
+  }
+
+  /**
+   * The hex digest (`algorithm`: a node:crypto hash name such as `sha512`) of the regular file at
+   * `path`, opened on the terms of every read (withFile: never a FIFO or device, as root only a
+   * guarded home's own files), read in 1 MiB chunks with `pause` awaited every 8 MiB so a daemon's
+   * other work goes on; null when refused, missing, larger than `maxBytes` (recorded) or where
+   * files cannot be reopened by handle (not Linux). Kept for the process's life per device, inode,
+   * size, mtime and ctime (a ctime changes with every write), at most MAX_DIGESTS.
+   */
+  async digest(path: string, algorithm: string, maxBytes: number, pause: () => Promise<void>): Promise<string | null> {
+    if (!this.pathHandles) return null;
+    let key = '';
+    const opened = this.withFile<number | string>(
+      path,
+      (fd, stats) => {
+        if (stats.size > maxBytes) {
+          this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
+          return null;
+        }
+        // A handle of its own, to read after withFile closes its one.
+        return fs.openSync(`/proc/self/fd/${fd}`, REOPEN_FLAGS);
+      },
+      undefined,
+      (stats) => {
+        key = `${algorithm}:${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+        return DIGESTS.get(key);
+      },
+    );
+    if (opened === null || typeof opened === 'string') return opened;
+    try {
+      const hash = createHash(algorithm);
+      const chunk = Buffer.allocUnsafe(1024 * 1024);
+      for (let position = 0; ;) {
+        const n = fs.readSync(opened, chunk, 0, chunk.length, position);
+        if (n === 0) break;
+        hash.update(chunk.subarray(0, n));
+        position += n;
+        if (position > maxBytes) return null;
+        if (position % (8 * 1024 * 1024) === 0) await pause();
+      }
+      const hex = hash.digest('hex');
+      if (DIGESTS.size >= MAX_DIGESTS) DIGESTS.delete(DIGESTS.keys().next().value!);
+      DIGESTS.set(key, hex);
+      return hex;
+    } catch (error) {
+      this.fail(path, error);
+      return null;
+    } finally {
+      closeQuietly(opened);
+    }
   }
 
   /**

@@ -23,6 +23,7 @@ import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPnpm } from './scanners/pnpm.js';
+import { attachStoreFiles } from './scanners/pnpm-files.js';
 import { scanPython } from './scanners/python.js';
 import { scanVscode } from './scanners/vscode.js';
 import { scanWindowsPrograms } from './scanners/windows-programs.js';
@@ -74,6 +75,8 @@ async function scanWith(
   await guarded(ctx, 'path', async () => {
     found.push(...scanPathBinaries(ctx, found));
   });
+  // Last: the store files pnpm linked an instance's runnable files from become its parts.
+  await guarded(ctx, 'pnpm-files', () => attachStoreFiles(ctx, found));
   // aigate's own quarantines and kept originals are never an instance or a launcher.
   const kept = (file: string) => isAigateKept(file, (p) => ctx.fs.isLocked(p));
   const own = found

@@ -17,6 +17,7 @@
  *   auto-update's leftover `@anthropic-ai/.claude-code-<random>` beside that install.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -261,12 +262,19 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
           }
         });
         const links = only(join(pnpmHome, 'store', 'v11', 'links', '@anthropic-ai', 'claude-code', '2.0.46'));
+        // The store's content-addressed name of cli.js (files/<2 hex>/<126 hex>-exec, by its SHA-512),
+        // a hard link of the installed file: `node <that>` runs Claude Code too.
+        const sha512 = createHash('sha512')
+          .update(readFileSync(join(claudeIn(join(links, 'node_modules')), 'cli.js')))
+          .digest('hex');
+        const stored = join(pnpmHome, 'store', 'v11', 'files', sha512.slice(0, 2), `${sha512.slice(2)}-exec`);
         await blockAndRestore(`pnpm${major}`, home, {
           banned: [
             [
               launcher(join(pnpmHome, 'bin', 'claude')),
               nodeCli(join(claudeIn(join(project, 'node_modules')), 'cli.js')),
               nodeCli(join(claudeIn(join(links, 'node_modules')), 'cli.js')),
+              nodeCli(stored),
             ],
           ],
           allowed: [launcher(join(pnpmHome, 'bin', 'codex'))],

@@ -68,7 +68,11 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     expect(codex[0]!.installPath).toMatch(
       /\/\.local\/share\/pnpm\/store\/v11\/links\/@openai\/codex\/0\.111\.0\/[0-9a-f]+\/node_modules\/@openai\/codex$/,
     );
+    // The platform package, and the store's content-addressed names (files/<2 hex>/<126 hex>-exec)
+    // of its native binary and of bin/codex.js, hard links of the installed files.
     expect(codex[0]!.parts).toEqual([
+      expect.stringMatching(/\/store\/v11\/files\/04\/817942dfb70b[0-9a-f]{114}-exec$/),
+      expect.stringMatching(/\/store\/v11\/files\/[0-9a-f]{2}\/[0-9a-f]{126}-exec$/),
       expect.stringMatching(
         /\/store\/v11\/links\/@openai\/codex\/0\.111\.0-linux-x64\/[0-9a-f]+\/node_modules\/@openai\/codex$/,
       ),
@@ -115,7 +119,11 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
       [
         '0.111.0',
         '~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0/node_modules/@openai/codex',
-        ['~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0-linux-x64/node_modules/@openai/codex'],
+        [
+          '~/.local/share/pnpm/global/5/.pnpm/@openai+codex@0.111.0-linux-x64/node_modules/@openai/codex',
+          expect.stringMatching(/^~\/\.local\/share\/pnpm\/store\/v10\/files\/04\/817942dfb70b[0-9a-f]{114}-exec$/),
+          expect.stringMatching(/^~\/\.local\/share\/pnpm\/store\/v10\/files\/[0-9a-f]{2}\/[0-9a-f]{126}-exec$/),
+        ],
       ],
     ]);
   });

@@ -1,0 +1,138 @@
+/**
+ * pnpm's content-addressed files: every file an install links in is kept in the store's `files/`
+ * under the SHA-512 of its bytes, `<store>/v<N>/files/<first 2 hex>/<other 126 hex>`, with
+ * `-exec` appended for an executable (pnpm's store/cafs `contentPathFromHex`; seen in real pnpm
+ * 10-12 stores: `store/v11/files/04/817942…e59f2-exec` holds Codex 0.111.0's native binary). The
+ * install's copy is a hard link of it (or a reflink copy), so once the install is quarantined the
+ * store's name still runs the tool (`node <store>/files/a6/51…-exec` is Claude Code's cli.js).
+ *
+ * For each instance pnpm installed, its runnable files (the manifest's bin entries, and native
+ * binaries named after the tool in its per-platform parts) are looked up in the home's pnpm
+ * stores by their digest; a store file that is the same inode (or has the same bytes) and is the
+ * user's own becomes a part of the instance, quarantined with it (desired.ts) and put back with
+ * it. Only these: a file of another version or tool has other bytes, so another name.
+ */
+import * as path from 'node:path';
+
+import type { ToolInstance } from '../../../policies/inventory.js';
+import { MAX_FINGERPRINT_FILE_BYTES } from '../../../policies/protocol.js';
+import type { ScanContext } from '../context.js';
+import { isInside } from '../fs.js';
+import { pnpmHomes } from '../npm-roots.js';
+import { parsePackageJson } from '../parse/package-json.js';
+
+/** Runnable files of one instance looked up in the store (bin entries and native binaries). */
+const MAX_FILES_PER_INSTANCE = 16;
+/** Entries a walk of one part lists looking for native binaries (Codex keeps its own 4 deep). */
+const MAX_PART_ENTRIES = 2000;
+const MAX_PART_DEPTH = 5;
+
+/** Adds, to each pnpm-installed instance in `found`, the store files holding its runnable files. */
+export async function attachStoreFiles(ctx: ScanContext, found: readonly ToolInstance[]): Promise<void> {
+  if (ctx.npmPrefixes) return;
+  for (const home of ctx.homes) {
+    const pnpmReal = pnpmHomes(ctx, home)
+      .map((dir) => ctx.fs.realpath(dir))
+      .filter((dir): dir is string => dir !== null);
+    const stores = storeFileDirs(ctx, pnpmReal);
+    if (stores.length === 0) continue;
+    const uid = ctx.fs.stat(home.dir)?.uid;
+    if (uid === undefined) continue;
+    for (const instance of found) {
+      if (instance.owner !== home.user || !installedByPnpm(instance, pnpmReal)) continue;
+      const copies: string[] = [];
+      for (const file of runnableFiles(ctx, instance)) {
+        const copy = await storeCopy(ctx, file, stores, uid);
+        if (copy !== null && !copies.includes(copy)) copies.push(copy);
+      }
+      if (copies.length) instance.parts = [...new Set([...(instance.parts ?? []), ...copies])].sort();
+      if (ctx.expired(home.dir)) break;
+    }
+  }
+}
+
+/** `<pnpm home>/store/v<N>/files` folders that exist. */
+function storeFileDirs(ctx: ScanContext, pnpmHomesReal: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const pnpmHome of pnpmHomesReal) {
+    const store = path.join(pnpmHome, 'store');
+    for (const entry of ctx.fs.list(store) ?? [])
+      if (entry.isDirectory && /^v\d+$/.test(entry.name) && ctx.fs.isDirectory(path.join(store, entry.name, 'files')))
+        out.push(path.join(store, entry.name, 'files'));
+  }
+  return out;
+}
+
+/** In a pnpm home (global installs, the store's links) or a project's `.pnpm` folder. */
+function installedByPnpm(instance: ToolInstance, pnpmHomesReal: readonly string[]): boolean {
+  return [instance.installPath, ...(instance.parts ?? [])].some(
+    (dir) => dir.includes(`${path.sep}.pnpm${path.sep}`) || pnpmHomesReal.some((home) => isInside(dir, home)),
+  );
+}
+
+/**
+ * The instance's runnable files: the files its manifest's `bin` names (inside the install only),
+ * and in its parts the executables named after the tool's commands (`claude`, `codex`, ...).
+ */
+function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
+  const out: string[] = [];
+  const manifest = ctx.fs.readText(path.join(instance.installPath, 'package.json'), ctx.limits.maxManifestBytes);
+  const parsed = manifest === null ? null : parsePackageJson(manifest);
+  if (parsed?.ok)
+    for (const target of Object.values(parsed.value.bin)) {
+      const file = path.resolve(instance.installPath, target);
+      if (file !== instance.installPath && isInside(file, instance.installPath)) out.push(file);
+    }
+  const names = new Set(ctx.catalog.tool(instance.toolId)?.detect.binaries ?? []);
+  for (const part of instance.parts ?? []) {
+    if (names.size === 0) break;
+    const queue: [string, number][] = [[part, 0]];
+    let listed = 0;
+    while (queue.length > 0 && listed < MAX_PART_ENTRIES) {
+      const [dir, depth] = queue.shift()!;
+      for (const entry of ctx.fs.list(dir) ?? []) {
+        if (++listed > MAX_PART_ENTRIES) break;
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory && depth < MAX_PART_DEPTH) queue.push([file, depth + 1]);
+        else if (entry.isFile && names.has(entry.name.replace(/\.exe$/i, ''))) out.push(file);
+      }
+    }
+  }
+  return [...new Set(out)].slice(0, MAX_FILES_PER_INSTANCE);
+}
+
+/**
+ * The store file holding `file`'s bytes, or null: named by its SHA-512 in one of `stores`, a
+ * regular file (not followed if a link) owned by `uid`, and the same inode as `file` or, for a
+ * reflink copy, the same size and digest. Only when no other name shares that inode (2 links:
+ * the store's and the install's; 1 for a copy): quarantine locks the inode (owner root, mode 0),
+ * and a third name may be another install's (a placeholder script the same in every version):
+ * in doubt, left as it is (the sentinel still stops what it runs).
+ */
+async function storeCopy(
+  ctx: ScanContext,
+  file: string,
+  stores: readonly string[],
+  uid: number,
+): Promise<string | null> {
+  const real = ctx.fs.shownRealpath(file);
+  const stats = real === null ? null : ctx.fs.lstat(real);
+  if (real === null || !stats?.isFile() || stats.uid !== uid || stats.size === 0) return null;
+  const pause = () => ctx.breathe();
+  const hex = await ctx.fs.digest(real, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause);
+  if (hex === null) return null;
+  const name = `${hex.slice(2)}${(stats.mode & 0o111) !== 0 ? '-exec' : ''}`;
+  for (const store of stores) {
+    const candidate = path.join(store, hex.slice(0, 2), name);
+    const copy = ctx.fs.lstat(candidate);
+    if (!copy?.isFile() || copy.uid !== uid) continue;
+    if (copy.dev === stats.dev && copy.ino === stats.ino) return copy.nlink === 2 ? candidate : null;
+    if (
+      copy.nlink === 1 &&
+      copy.size === stats.size &&
+      (await ctx.fs.digest(candidate, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause)) === hex
+    )
+      return candidate;
+  }
+  return null;
+}
