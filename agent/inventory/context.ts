@@ -459,6 +459,8 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
       const cap = name === 'PATH' ? MAX_PATH_FOLDERS : MAX_VALUES_PER_VARIABLE;
       let more = false;
       for (const value of found.get(name)) {
+        // A checkpoint per value: each may cost a walk through the user's links.
+        if (ctx.expired(home.dir)) break;
         // A PATH names system folders too, scanned as such: only the home's are the user's.
         if (name === 'PATH' && !isInside(value, path.resolve(home.dir)) && !isInside(value, homeReal)) continue;
         const real = insideHome(home, value, name);

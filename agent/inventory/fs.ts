@@ -89,6 +89,14 @@ const UNPLAIN = /\/\.{0,2}(\/|$)/;
 /** Links followed in one resolution before realpath(3) is asked instead (the kernel's MAXSYMLINKS). */
 const MAX_LINKS = 40;
 const PROC = '/proc';
+/**
+ * Names one reachBy walk looks up, link targets' included (a real path has a few dozen; 40 links
+ * of 4 KiB targets of `x/..` pairs would be 80,000, every scan): past this the path counts as
+ * one the user cannot walk.
+ */
+const MAX_WALK_STEPS = 1024;
+/** Names of one link target followed by components (ScanFs.follow); longer goes to realpath(3). */
+const MAX_TARGET_NAMES = 256;
 /** Digests ScanFs.digest keeps (a few per tool install: its entry files and native binaries). */
 const MAX_DIGESTS = 1024;
 const DIGESTS = new Map<string, string>();
@@ -135,6 +143,8 @@ export class ScanFs {
   private readonly systemDirs = new Map<string, boolean>();
   /** walkableBy's lstats, per path. */
   private readonly walkStats = new Map<string, fs.Stats | null>();
+  /** reachBy's answers, per uid and path. */
+  private readonly reached = new Map<string, 'walkable' | 'missing' | 'denied'>();
   /** names()'s maps, per folder as asked (at most MAX_LISTED_ENTRIES names in all). */
   private readonly nameMaps = new Map<string, ReadonlyMap<string, string> | null>();
   private nameMapEntries = 0;
@@ -164,6 +174,7 @@ export class ScanFs {
     this.homes = [];
     this.systemDirs.clear();
     this.walkStats.clear();
+    this.reached.clear();
     this.fsTypes.clear();
     this.nameMaps.clear();
     this.nameMapEntries = 0;
@@ -837,11 +848,21 @@ export class ScanFs {
    * exists or not. Stats are this scan's (cached).
    */
   private reachBy(path: string, uid: number): 'walkable' | 'missing' | 'denied' {
+    const key = `${uid}\u0000${path}`;
+    let verdict = this.reached.get(key);
+    if (verdict === undefined) this.reached.set(key, (verdict = this.walk(path, uid)));
+    return verdict;
+  }
+
+  /** reachBy's walk, at most MAX_WALK_STEPS names in all (more is judged closed). */
+  private walk(path: string, uid: number): 'walkable' | 'missing' | 'denied' {
     const pending = path.split(SEP).filter((name) => name !== '' && name !== '.');
     if (!path.startsWith(SEP)) return 'denied';
     let at = SEP;
     let links = 0;
+    let steps = 0;
     while (pending.length > 0) {
+      if (++steps > MAX_WALK_STEPS) return 'denied';
       const name = pending.shift()!;
       const here = this.walkStat(at);
       if (here === null || !here.isDirectory()) return 'denied';
@@ -1018,10 +1039,17 @@ export class ScanFs {
   realpath(path: string): string | null {
     const cached = this.realpaths.get(path);
     if (cached !== undefined) return cached;
-    let real = this.resolve(path, 0).real;
+    const resolved = this.resolve(path, 0);
+    let real = resolved.real;
     // realpath(3) walks as root through folders the user may not enter (a link's `x/../..` comes
     // back out only if `x` exists there): in a guarded home such a path leads nowhere.
     if (real === undefined) real = this.asRoot && this.homeOf(path) !== null ? null : this.nativeRealpath(path);
+    else if (real !== null && resolved.links > 0 && this.asRoot) {
+      // Through links, in a guarded home, only where the user could walk: else whether (and
+      // what) lies beyond a folder closed to them would show in what the scan does next.
+      const guard = this.homeOf(path);
+      if (guard !== null && this.reachBy(path, guard.uid) !== 'walkable') real = null;
+    }
     this.realpaths.set(path, real);
     return real;
   }
@@ -1083,11 +1111,13 @@ export class ScanFs {
     if (depth >= MAX_LINKS) return ASK_REALPATH;
     const target = fs.readlinkSync(link);
     if (target === '') return { real: null, links: 0 };
+    const names = target.split('/');
+    if (names.length > MAX_TARGET_NAMES) return ASK_REALPATH;
     let at = target.startsWith('/') ? '/' : realParent;
     let links = 0;
     // Whether `at` is known to be a folder: the start is, and so is what `..` leads to.
     let folder = true;
-    for (const name of target.split('/')) {
+    for (const name of names) {
       if (name === '' || name === '.') {
         if (!folder && !isFolder(at)) return { real: null, links };
         folder = true;

@@ -80,9 +80,10 @@ export const MAX_PATH_FOLDERS = 64;
  * The most distinct candidate values of one variable kept from startup files and processes,
  * before any is checked: values a user's files give that lead nowhere (`export PNPM_HOME=~/junk`
  * many times over) must not push the real one out unseen, so there is room for many, and more
- * than this is reported (UserEnv.overflowed).
+ * than this is reported (UserEnv.overflowed). Each is resolved as the user would walk it, so not
+ * more: thousands of values through long link chains made one home's scan take minutes.
  */
-export const MAX_CANDIDATES_PER_VARIABLE = 256;
+export const MAX_CANDIDATES_PER_VARIABLE = 64;
 
 /**
  * What `$PATH` expands to in startup files: the PATH the login gave, not known here. A value

@@ -284,6 +284,25 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(JSON.stringify(result.skipped)).not.toMatch(/uid|private4/);
   });
 
+  it("answers the same whether a folder the user cannot search holds a name or not (a link's x/../..)", async () => {
+    // Found by a red-team helper: ~/.npm-global -> <private>/x/../../home/rhea/fake resolved (as
+    // root) only when x existed in the private folder, and the scan then told so.
+    const rhea = t.dir('home/rhea');
+    npmGlobal(t, 'home/rhea/fake', '@openai/codex', { version: '0.1.0', bin: { codex: 'bin/codex.js' } });
+    t.dir('private5/there');
+    chmodSync(t.path('private5'), 0o700);
+    const answers: string[] = [];
+    for (const probe of ['there', 'nothing']) {
+      execFileSync('rm', ['-f', join(rhea, '.npm-global'), join(rhea, '.local/bin/codex')]);
+      t.rawLink('home/rhea/.npm-global', `${t.path('private5')}/${probe}/../../home/rhea/fake`);
+      t.rawLink('home/rhea/.local/bin/codex', `${t.path('private5')}/${probe}/../../home/rhea/fake/bin/codex`);
+      execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, rhea]);
+      const result = await scanMachine({ homes: [rhea], ...quiet });
+      answers.push(JSON.stringify([result.instances, result.skipped]).replaceAll(probe, 'PROBE'));
+    }
+    expect(answers[1]).toBe(answers[0]);
+  });
+
   it("does not read a root-only file through a user's link reached from a system folder", async () => {
     const result = await scanMachine({ homes: [], npmPrefixes: [t.path('usr/local')], systemRoots: true, ...quiet });
     expect(JSON.stringify(result)).not.toContain(SECRET_MARK);

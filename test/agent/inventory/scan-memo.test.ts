@@ -511,7 +511,9 @@ describe("the scan's realpath by components", () => {
 
   it('gives the same answers in a guarded home, where it never asks realpath(3), for links with `.` and `..`', () => {
     const fs = new ScanFs(skips, 1000, true);
-    // (A root-owned home is trusted whole, never guarded: any other uid guards it.)
+    // (A root-owned home is trusted whole, never guarded: any other uid guards it, and must be
+    // able to walk the tree, as its owner would.)
+    chmodSync(tree.root, 0o755);
     fs.guardHomes([{ dir: tree.root, real: realpathSync(tree.root), uid: statSync(tree.root).uid || 65534 }]);
     const native = (p: string) => {
       try {
