@@ -12,6 +12,7 @@ import type { ScanLimits, ScanOptions, Skipped } from './types.js';
 import {
   MAX_CANDIDATES_PER_VARIABLE,
   MAX_PATH_FOLDERS,
+  MAX_PROCESSES,
   MAX_VALUES_PER_VARIABLE,
   readProcessEnvs,
   readStartupEnv,
@@ -387,7 +388,13 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
         if (processEnvs === null) {
           // root's own processes are daemons and admin shells, not a person's tools: left out.
           const uids = new Set(ctx.homes.map(uidOf).filter((u): u is number => u !== null && u !== 0));
-          processEnvs = readProcessEnvs(ctx.fs, ctx.sys('proc'), uids, (uid) => euid === 0 || uid === euid);
+          processEnvs = readProcessEnvs(
+            ctx.fs,
+            ctx.sys('proc'),
+            uids,
+            (uid) => euid === 0 || uid === euid,
+            (uid) => ctx.skip(ctx.sys('proc'), `more than ${MAX_PROCESSES} processes of uid ${uid}; the rest not read`),
+          );
         }
         const uid = uidOf(home);
         if (uid !== null) found.merge(processEnvs.get(uid));

@@ -490,6 +490,11 @@ export class ScanFs {
           this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
           return null;
         }
+        // /proc's files say size 0 (a process's environ of 70 KiB read as empty): read to the end.
+        if (stats.size < n)
+          return readToEnd(fd, this.buffer.subarray(0, n), maxBytes, () =>
+            this.skips.add(path, `too large (more than ${maxBytes} bytes)`),
+          );
         return readFully(fd, Buffer.allocUnsafe(stats.size), 0);
       },
       accept,
@@ -1237,6 +1242,26 @@ function partsOf(fd: number): (position: number, length: number) => Buffer {
 }
 
 /** lstat or nothing, without recording: the caller goes on to the read, which records. */
+/**
+ * The rest of `fd` after its first bytes `head`, for a file whose size says nothing (procfs), at
+ * most maxBytes in all; null (after `tooLarge`) past that.
+ */
+function readToEnd(fd: number, head: Buffer, maxBytes: number, tooLarge: () => void): Buffer | null {
+  const chunks = [Buffer.from(head)];
+  let total = head.length;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(CHUNK);
+    const n = fs.readSync(fd, chunk, 0, CHUNK, total);
+    if (n === 0) return Buffer.concat(chunks, total);
+    total += n;
+    if (total > maxBytes) {
+      tooLarge();
+      return null;
+    }
+    chunks.push(chunk.subarray(0, n));
+  }
+}
+
 /** Whether the real path `path` is a folder (lstat: it has no links to follow). */
 function isFolder(path: string): boolean {
   return quietLstat(path)?.isDirectory() ?? false;

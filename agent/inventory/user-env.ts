@@ -66,7 +66,8 @@ const WANTED = new Set<string>(ROOT_VARIABLES);
 const MAX_FILE_BYTES = 256 * 1024;
 const MAX_FILES = 40;
 const MAX_SOURCE_DEPTH = 2;
-const MAX_PROCESSES = 4096;
+/** Processes read per owner (a person runs a few hundred). */
+export const MAX_PROCESSES = 4096;
 const MAX_ENVIRON_BYTES = 256 * 1024;
 /**
  * The most distinct folders of one variable scanned (after the inside-the-home check, in the
@@ -199,6 +200,9 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   ]);
   const insideHomePath = (file: string) => isInside(file, source.homeDir) || isInside(file, source.homeReal);
   let commandsLeft = MAX_STARTUP_COMMANDS;
+  // Per shell (scope): the files each has read.
+  const tried = new Map<Map<string, string>, Set<string>>();
+  let cut = false;
   const read = (
     given: string,
     dialect: StartupDialect,
@@ -206,9 +210,19 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     depth: number,
     insideHome = true,
   ): void => {
-    if (budget <= 0) return;
     // `..` taken by name, as the path reads: a link inside the home cannot lead `..` out of it.
     const file = path.resolve(given);
+    // A file sourced again (`. ~/.profile` forty times over) is read once: repeats cost nothing
+    // and cannot use up the files' budget before the one that matters.
+    let seenHere = tried.get(scope);
+    if (!seenHere) tried.set(scope, (seenHere = new Set()));
+    if (seenHere.has(file)) return;
+    seenHere.add(file);
+    if (budget <= 0) {
+      if (!cut) source.skip(file, `more than ${MAX_FILES} startup files in this home; the rest not read`);
+      cut = true;
+      return;
+    }
     if (insideHome && !insideHomePath(file)) {
       // Not listed, not opened: whether a file exists outside the home is not the user's to learn.
       budget--;
@@ -219,6 +233,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     if (insideHome && !present(file)) return;
     if (source.expired?.(file)) {
       budget = 0;
+      cut = true;
       return;
     }
     // Every file tried counts, read or refused (too big, a link out of the home).
@@ -227,6 +242,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     if (commands === undefined) return;
     if (commands.commands.length + commands.universal.length > commandsLeft) {
       budget = 0;
+      cut = true;
       source.skip(file, `more than ${MAX_STARTUP_COMMANDS} commands in this home's startup files; the rest not read`);
       return;
     }
@@ -302,26 +318,35 @@ function readCommands(
 
 /**
  * The root variables in the environments of running processes, per owner uid (Linux `/proc`).
- * Only processes of `uids` are read; unreadable ones (another user's, when not root) are passed
- * over silently, as are processes that end while being read.
+ * Only processes of `uids` are read, at most MAX_PROCESSES per owner (`cut` is told of an owner
+ * with more); unreadable ones (another user's, when not root) are passed over silently, as are
+ * processes that end while being read.
  */
 export function readProcessEnvs(
   fs: ScanFs,
   procDir: string,
   uids: ReadonlySet<number>,
   canRead: (uid: number) => boolean,
+  cut?: (uid: number) => void,
 ): Map<number, UserEnv> {
   const out = new Map<number, UserEnv>();
   if (uids.size === 0) return out;
   const entries = fs.list(procDir);
   if (!entries) return out;
-  let seen = 0;
+  const seen = new Map<number, number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry.name)) continue;
-    if (++seen > MAX_PROCESSES) break;
     const dir = path.join(procDir, entry.name);
     const uid = quietUid(fs, dir);
     if (uid === null || !uids.has(uid) || !canRead(uid)) continue;
+    // Counted per owner: another user's thousands of idle processes must not push out the one
+    // that carries this user's PATH; a user's own are cut with a word.
+    const count = (seen.get(uid) ?? 0) + 1;
+    seen.set(uid, count);
+    if (count > MAX_PROCESSES) {
+      if (count === MAX_PROCESSES + 1) cut?.(uid);
+      continue;
+    }
     const bytes = fs.readBytes(path.join(dir, 'environ'), MAX_ENVIRON_BYTES);
     if (!bytes || bytes.length === 0) continue;
     let env = out.get(uid);

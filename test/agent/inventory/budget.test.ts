@@ -116,6 +116,18 @@ describe("the bounds on one home's work", () => {
     });
   });
 
+  it('reads a startup file sourced again only once, so repeats cannot use up the files before the one that matters', () => {
+    // Red-team: forty `. ~/.profile` lines in ~/.profile spent the 40-file budget before ~/.bashrc.
+    const u = scratch('aigate-bounds-resourced-');
+    const bob = u.dir('home/bob');
+    u.file('home/bob/.profile', `${Array.from({ length: 45 }, () => 'if false; then . ~/.profile; fi').join('\n')}\n`);
+    u.file('home/bob/.bashrc', 'export PNPM_HOME="$HOME/.pn"\n');
+    u.dir('home/bob/.pn');
+    const { ctx, skips } = createContext({ homes: [bob] });
+    expect(ctx.envValues(ctx.homes[0]!, 'PNPM_HOME')).toEqual([u.path('home/bob/.pn')]);
+    expect(skips.all()).toEqual([]);
+  });
+
   it('does not let values that lead nowhere push out the one that does, and says when there are too many to keep', () => {
     // Found by a red-team helper: eight junk values in ~/.profile filled the per-variable cap
     // before any was checked, so the real PNPM_HOME in ~/.bashrc was never scanned.
@@ -168,14 +180,19 @@ describe("the bounds on one home's work", () => {
     u.file('home/erin/big', 'x'.repeat(300 * 1024));
     for (let i = 0; i < 40; i++) u.file(`home/erin/s/f${i}`, '. ~/big\n'.repeat(6_000));
     u.file('home/erin/.profile', Array.from({ length: 40 }, (_, i) => `. ~/s/f${i}\n`).join(''));
-    // (Were every try not counted, erin's 240,000 tries would outlast the budget, and frank's
-    // codex would go unreported.) And a file of more commands than a home may have evaluated.
+    // (Were every try read, erin's 240,000 tries would outlast the budget, and frank's codex would
+    // go unreported: a file is tried once per shell, and the commands evaluated are bounded.) And
+    // a file of more commands than a home may have evaluated.
     u.file('home/gina/.bashrc', 'export A=1\n'.repeat(MAX_STARTUP_COMMANDS + 1));
     const result = await scanMachine({ homes: [erin, gina, frank], paths: [], detectRunning: false, budgetMs: 4000 });
     expect(result.budgetExhausted).toBe(false);
     expect(result.instances.map((i) => `${i.toolId} ${i.version}`)).toEqual(['openai-codex-cli 0.111.0']);
     expect(result.skipped.filter((s) => s.path.startsWith(`${erin}/`))).toEqual([
       { path: `${erin}/big`, reason: expect.stringMatching(/larger than|too large|exceeds/) },
+      {
+        path: expect.stringMatching(new RegExp(`^${erin}/s/f\\d+$`)),
+        reason: `more than ${MAX_STARTUP_COMMANDS} commands in this home's startup files; the rest not read`,
+      },
     ]);
     expect(result.skipped).toContainEqual({
       path: `${gina}/.bashrc`,

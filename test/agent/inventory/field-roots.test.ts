@@ -195,7 +195,8 @@ describe("roots moved by the user's own environment", () => {
         child = spawn('sleep', ['60'], {
           uid,
           gid,
-          env: { HOME: home, VOLTA_HOME: volta, PATH: '/usr/bin:/bin' },
+          // With 70 KiB of other variables (red-team: an environ past 64 KiB was read as empty).
+          env: { PAD: 'x'.repeat(70_000), HOME: home, VOLTA_HOME: volta, PATH: '/usr/bin:/bin' },
           stdio: 'ignore',
         });
         await new Promise((resolve) => setTimeout(resolve, 200));
