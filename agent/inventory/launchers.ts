@@ -49,6 +49,8 @@ export interface LauncherQuery {
   installReal: string;
   /** npm package name whose shims (cmd-shim, pnpm, bun) count even though they are not links. */
   packageName?: string;
+  /** Where such shims count (default: every folder of `dirs`). */
+  shimDirs?: readonly string[];
   /** Directories whose files count by name alone (Volta and asdf shims dispatch by name). */
   byNameDirs?: readonly string[];
 }
@@ -86,7 +88,7 @@ export function findLaunchers(ctx: ScanContext, query: LauncherQuery): string[] 
           found.add(file);
           continue;
         }
-        if (query.packageName && real !== null && real === file) {
+        if (query.packageName && real !== null && real === file && (!query.shimDirs || query.shimDirs.includes(dir))) {
           if (shimRuns(ctx, file, query.packageName)) found.add(file);
         }
       }

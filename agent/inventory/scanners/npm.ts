@@ -13,7 +13,7 @@ import type { ToolInstance } from '../../../policies/inventory.js';
 import { mayNameNpmAiSdk, NPM_SDK_KEY, npmAiSdks } from '../ai-sdks.js';
 import { entryFiles, scanFileContent } from '../content.js';
 import type { ScanContext } from '../context.js';
-import { child, type DirEntry } from '../fs.js';
+import { child, type DirEntry, isInside } from '../fs.js';
 import { versionFields } from '../instances.js';
 import { findLaunchers, homeBinDirs } from '../launchers.js';
 import { type NpmRoot, npmRoots, voltaHomes } from '../npm-roots.js';
@@ -447,21 +447,28 @@ function instanceFor(
   const names = extra.bins?.size
     ? extra.bins
     : new Set([...(tool?.detect.binaries ?? []), ...(tool?.detect.ambiguousBinaries ?? [])]);
-  const dirs = [...root.binDirs, ...(root.home ? homeBinDirs(root.home) : []), ...ctx.pathDirs];
+  const own = [...root.binDirs, ...(root.home ? homeBinDirs(root.home) : [])];
   const launchers = findLaunchers(ctx, {
-    dirs,
+    dirs: [...own, ...ctx.pathDirs],
     names,
     installReal,
     packageName,
+    // A user's install: a system folder's script that names the package (an admin's wrapper of
+    // the system-wide copy) is not its launcher; only a link into the install is.
+    ...(root.home ? { shimDirs: own } : {}),
     ...(root.byNameDirs ? { byNameDirs: root.byNameDirs } : {}),
   });
+  // An install whose real path lies outside the home (a user's link to a system install) is its
+  // owner's, not the user's: a rule for that user must not quarantine what everyone uses.
+  const homeReal = root.home ? (ctx.fs.realpath(root.home.dir) ?? root.home.dir) : null;
+  const inHome = homeReal !== null && (isInside(installReal, homeReal) || isInside(installReal, root.home!.dir));
   return {
     toolId,
     ...version,
     channel,
     installPath: installReal,
     launchers,
-    owner: root.home ? root.home.user : ctx.users.ownerOf(ctx.fs.stat(installReal)),
+    owner: inHome ? root.home!.user : ctx.users.ownerOf(ctx.fs.stat(installReal)),
     evidence: [manifestPath, ...(extra.evidence ?? [])],
   };
 }

@@ -125,6 +125,25 @@ describe("bun's global install, its bin linked to the native binary", () => {
   });
 });
 
+describe("a system folder's wrapper of the system-wide copy", () => {
+  // Red-team: /usr/local/bin/claude, an admin's script running the system-wide Claude Code, was
+  // listed as a launcher of a user's own copy (its text names the package), so blocking the
+  // user's copy would have put a stub over everyone's command.
+  it("is not a launcher of a user's own install; a link into the install is", async () => {
+    const t = scratch();
+    const home = t.dir('home/sam');
+    npmGlobal(t, 'home/sam/.npm-global', '@anthropic-ai/claude-code', { version: '2.0.46', bin: { claude: 'cli.js' } });
+    t.file(
+      'sys/bin/claude',
+      '#!/bin/sh\nexec node /usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js "$@"\n',
+      0o755,
+    );
+    const result = await scanMachine({ homes: [home], detectRunning: false, paths: [t.path('sys/bin')] });
+    const mine = result.instances.find((i) => i.owner === 'sam' && i.toolId === 'claude-code')!;
+    expect(mine.launchers).toEqual([t.path('home/sam/.npm-global/bin/claude')]);
+  });
+});
+
 describe('prefix discovery per home', () => {
   const t = scratch();
   const home = t.dir('home/dev');
