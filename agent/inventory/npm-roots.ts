@@ -167,6 +167,10 @@ export function npmRoots(ctx: ScanContext): NpmRoot[] {
     ];
     for (const dir of configured) if (dir && path.isAbsolute(dir)) prefix(dir, home);
     prefix(h('.npm-global'), home);
+    // A `bin` folder on the user's own PATH is an npm prefix's if `../lib/node_modules` is there
+    // (`npm i -g --prefix ~/.x`): its packages are found whatever their launchers are named.
+    if (!win)
+      for (const dir of ctx.envValues(home, 'PATH')) if (path.basename(dir) === 'bin') prefix(path.dirname(dir), home);
     if (win) {
       prefix(h('AppData', 'Roaming', 'npm'), home, 'windows');
       for (const v of versionDirs(ctx, h('AppData', 'Roaming', 'nvm'))) prefix(v, home, 'windows');

@@ -40,7 +40,13 @@ export function shimManagerOf(real: string, head?: string | null): string | null
     .replace(/\.exe$/, '');
   if (SHIM_MANAGER_EXECUTABLES.has(base)) return base;
   if (head && head.startsWith('#!')) {
-    const m = SHIM_SCRIPT.exec(head.slice(0, 4096));
+    // Dispatch lines only: a comment naming `asdf exec` is not one.
+    const code = head
+      .slice(0, 4096)
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('#'))
+      .join('\n');
+    const m = SHIM_SCRIPT.exec(code);
     if (m) return m[0].replace(/["']/g, '').split(/\s+/)[0]!;
   }
   return null;

@@ -123,8 +123,14 @@ export function scanPathBinaries(ctx: ScanContext, found: ToolInstance[]): ToolI
             if (!owner.launchers.includes(file)) owner.launchers = [...owner.launchers, file].sort();
           continue;
         }
-        // aigate's own stub standing in for a blocked tool's launcher is not a tool.
-        if (real === file && isStubText(ctx.fs.readHead(real, STUB_HEAD_BYTES)?.toString('latin1') ?? '')) continue;
+        // aigate's own stub standing in for a blocked tool's launcher is not a tool. As root, only
+        // a root-owned one is (the agent writes them so): a user's wrapper carrying the marker is not.
+        if (
+          real === file &&
+          (!ctx.fs.asRoot || stats.uid === 0) &&
+          isStubText(ctx.fs.readHead(real, STUB_HEAD_BYTES)?.toString('latin1') ?? '')
+        )
+          continue;
         const fromLayout = knownLayout(ctx, tool, file, real, home);
         if (fromLayout.length) {
           fromLayout.forEach(index);

@@ -262,6 +262,21 @@ describe("launcher folders from the user's own PATH", () => {
       child?.kill('SIGKILL');
     }
   });
+
+  it('finds it with its launcher renamed, and a wrapper carrying aigate’s stub marker is still the user’s', async () => {
+    // Red-team: `mv bin/claude bin/cc` hid the install (only catalogued names were looked at), and
+    // a user's wrapper with the line `# aigate-stub v1` was taken for the agent's own stub.
+    const t = scratch();
+    chmodSync(t.root, 0o755);
+    const home = t.dir('home/ren');
+    npmGlobal(t, 'home/ren/.h/p', '@anthropic-ai/claude-code', { version: '2.0.46', bin: { claude: 'cli.js' } });
+    renameSync(join(home, '.h/p/bin/claude'), join(home, '.h/p/bin/cc'));
+    t.file('home/ren/.bashrc', 'export PATH="$HOME/.h/p/bin:$PATH"\n');
+    t.file('home/ren/.local/bin/claude', '#!/bin/sh\n# aigate-stub v1\nexec node "$HOME/.x/cli.js" "$@"\n', 0o755);
+    if (isRoot) execFileSync('chown', ['-R', '65534:65534', home]);
+    const result = await scanMachine({ homes: [home], ...quiet });
+    expect(summary(result.instances)).toEqual(['claude-code 2.0.46 npm ren', 'claude-code null binary ren']);
+  });
 });
 
 describe('version managers: mise (npm and pipx backends), asdf, Volta images, yarn', () => {
