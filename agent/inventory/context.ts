@@ -379,6 +379,7 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
           fs: ctx.fs,
           homeDir: home.dir,
           homeReal,
+          user: home.user,
           etcEnvironment: ctx.sys('etc', 'environment'),
           skip: (where, reason) => ctx.skip(where, reason),
           expired: (where) => ctx.expired(where),

@@ -846,8 +846,8 @@ export class ScanFs {
   /**
    * How far the user `uid` gets resolving `path` (absolute) as the kernel would for them: every
    * folder looked up in, along `path` and along every link's target, searchable by them (owner's
-   * or others' x bit; a group's x bit is not counted, so a folder shared by group only is judged
-   * closed), at most MAX_LINKS links, no /proc link of another owner. 'walkable': to the end;
+   * x bit, or both others' and group's: a folder shared by group only, or closed to its group,
+   * is judged closed; ACLs are not read), at most MAX_LINKS links, no /proc link of another owner. 'walkable': to the end;
    * 'missing': a name is not there in a folder they can search (they would see it is missing);
    * 'denied': anything else, a name beyond a folder they cannot search included, whether it
    * exists or not. Stats are this scan's (cached).
@@ -871,7 +871,9 @@ export class ScanFs {
       const name = pending.shift()!;
       const here = this.walkStat(at);
       if (here === null || !here.isDirectory()) return 'denied';
-      const searchable = here.uid === uid ? (here.mode & 0o100) !== 0 : (here.mode & 0o001) !== 0;
+      // Another's folder: searchable only with the others' x bit and the group's too (whether the
+      // user is in its group is not known here, and a group denied is denied: mode 0705).
+      const searchable = here.uid === uid ? (here.mode & 0o100) !== 0 : (here.mode & 0o011) === 0o011;
       if (!searchable) return 'denied';
       if (name === '..') {
         at = dirname(at);

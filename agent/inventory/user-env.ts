@@ -158,6 +158,8 @@ export interface StartupSource {
   fs: ScanFs;
   /** The home as given, and its real path (files must resolve inside it). */
   homeDir: string;
+  /** The user's login name ($USER, $LOGNAME, `~name`), when known. */
+  user?: string;
   homeReal: string;
   /** `/etc/environment` under the scan's root, or null not to read it. */
   etcEnvironment: string | null;
@@ -197,6 +199,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
   const base = new Map<string, string>([
     ['HOME', source.homeDir],
     ['PATH', INHERITED_PATH],
+    ...(source.user ? [['USER', source.user] as const, ['LOGNAME', source.user] as const] : []),
   ]);
   const insideHomePath = (file: string) => isInside(file, source.homeDir) || isInside(file, source.homeReal);
   let commandsLeft = MAX_STARTUP_COMMANDS;

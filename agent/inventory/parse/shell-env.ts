@@ -94,8 +94,10 @@ export function parseEnviron(bytes: Uint8Array): Map<string, string> {
 
 function record(name: string, value: string | null, scope: Map<string, string>, out: ParsedStartup): void {
   if (value === null) {
-    // Later references must not expand to a stale or empty value.
-    scope.set(name, UNKNOWN);
+    // Later references must not expand to a stale or empty value; but PATH keeps what was known
+    // (`export PATH="$(brew --prefix)/bin:$PATH"` adds folders it cannot name, it removes none),
+    // so one such line does not hide every later one.
+    if (name !== 'PATH') scope.set(name, UNKNOWN);
     out.unresolved.push(name);
     return;
   }
@@ -123,19 +125,46 @@ function shCommand(words: readonly Word[], scope: Map<string, string>, out: Pars
     i++;
     while (i < words.length && words[i]!.raw.startsWith('-')) i++;
   }
-  const assignments: [string, Word][] = [];
+  // zsh's `path` array, tied to PATH: `path=(~/bin $path)`, `path+=(~/bin)` (zsh docs, "Parameters
+  // Used By The Shell"); `$path` in it stands for PATH as it was.
+  const array = words[i] ? /^path(\+?)=\($/.exec(words[i]!.raw.slice(0, words[i]!.raw.indexOf('(') + 1)) : null;
+  if (array) {
+    const elements: string[] = [];
+    const first = words[i]!.slice(words[i]!.raw.indexOf('(') + 1);
+    const rest = [first, ...words.slice(i + 1)];
+    for (const word of rest) {
+      const closing = word.raw.endsWith(')');
+      const element = closing ? word.slice(0, word.raw.length - 1) : word;
+      if (element.raw !== '') {
+        const value = element.raw === '$path' ? (scope.get('PATH') ?? null) : expandWord(element, scope, 'sh');
+        if (value !== null) elements.push(value);
+      }
+      if (closing) break;
+    }
+    const before = scope.get('PATH');
+    const joined = array[1] && before !== undefined ? [before, ...elements].join(':') : elements.join(':');
+    if (joined !== '') record('PATH', joined, scope, out);
+    return;
+  }
+  const assignments: [string, Word, boolean][] = [];
   for (; i < words.length; i++) {
     const word = words[i]!;
     const eq = word.raw.indexOf('=');
-    const name = eq > 0 ? word.raw.slice(0, eq) : '';
+    // `NAME+=value` appends (bash, zsh).
+    const append = eq > 1 && word.raw[eq - 1] === '+';
+    const name = eq > 0 ? word.raw.slice(0, append ? eq - 1 : eq) : '';
     if (eq <= 0 || !NAME.test(name) || word.quotedBefore(eq)) {
       // `A=B cmd` sets A for cmd only; `export A` (no value) changes nothing we can read.
       if (!declared) return;
       continue;
     }
-    assignments.push([name, word.slice(eq + 1)]);
+    assignments.push([name, word.slice(eq + 1), append]);
   }
-  for (const [name, value] of assignments) record(name, expandWord(value, scope, 'sh'), scope, out);
+  for (const [name, value, append] of assignments) {
+    const expanded = expandWord(value, scope, 'sh');
+    const before = append ? (scope.get(name) ?? '') : '';
+    record(name, expanded === null || before === UNKNOWN ? null : before + expanded, scope, out);
+  }
 }
 
 function fishCommand(words: readonly Word[], scope: Map<string, string>, out: ParsedStartup): void {
@@ -161,13 +190,29 @@ function fishCommand(words: readonly Word[], scope: Map<string, string>, out: Pa
   i++;
   let exported = false;
   let erase = false;
+  let prepend = false;
+  let append = false;
   for (; i < words.length && words[i]!.raw.startsWith('-'); i++) {
     const flag = words[i]!.raw;
-    if (flag === '--export' || (!flag.startsWith('--') && flag.includes('x'))) exported = true;
-    if (flag === '--erase' || (!flag.startsWith('--') && flag.includes('e'))) erase = true;
+    const short = (letter: string) => !flag.startsWith('--') && flag.includes(letter);
+    if (flag === '--export' || short('x')) exported = true;
+    if (flag === '--erase' || short('e')) erase = true;
+    if (flag === '--prepend' || short('p')) prepend = true;
+    if (flag === '--append' || short('a')) append = true;
   }
   const nameWord = words[i];
   if (!nameWord || !NAME.test(nameWord.raw) || erase) return;
+  // fish exports PATH whatever the flags (it comes from the environment); `-p`/`-a` add to a list.
+  if (nameWord.raw === 'PATH') exported = true;
+  if ((prepend || append) && nameWord.raw.endsWith('PATH')) {
+    const added = joinExpanded(words.slice(i + 1), scope);
+    const before = scope.get(nameWord.raw);
+    if (added === null || added === '') return;
+    const value = before === undefined ? added : prepend ? `${added}:${before}` : `${before}:${added}`;
+    if (exported) record(nameWord.raw, value, scope, out);
+    else scope.set(nameWord.raw, value);
+    return;
+  }
   // A list's elements: PATH-like variables (`set -gx PATH ~/bin $PATH`) are exported joined by
   // `:` (fish's "path variables", fishshell.com/docs/current/language.html#path-variables);
   // other variables keep their first element, as before.
@@ -311,14 +356,15 @@ export class Word {
     }
     return false;
   }
-  /** The word from raw offset `at` on. */
-  slice(at: number): Word {
+  /** The word from `at` (in raw characters, as `raw` counts them) to `end` (default: its end). */
+  slice(at: number, end = Infinity): Word {
     const parts: Part[] = [];
     let offset = 0;
     for (const part of this.parts) {
-      const end = offset + part.text.length;
-      if (end > at) parts.push({ text: part.text.slice(Math.max(0, at - offset)), quote: part.quote });
-      offset = end;
+      const stop = offset + part.text.length;
+      if (stop > at && offset < end)
+        parts.push({ text: part.text.slice(Math.max(0, at - offset), Math.max(0, end - offset)), quote: part.quote });
+      offset = stop;
     }
     return new Word(parts);
   }
@@ -401,8 +447,12 @@ function expandWord(word: Word, scope: Map<string, string>, dialect: 'sh' | 'fis
 function expandTilde(text: string, scope: Map<string, string>): string {
   const home = scope.get('HOME');
   if (home === undefined) return text;
-  // `~` at the start and after `:` (PATH-like values), as sh does in assignments.
-  return text.replace(/(^|:)~(?=\/|$|:)/g, (_, lead: string) => lead + home);
+  // `~` (or `~<the user>`) at the start and after `:` (PATH-like values), as sh does in
+  // assignments; another user's `~name` is left as written (not a folder of this home).
+  const user = scope.get('USER');
+  return text.replace(/(^|:)~([a-z_][a-z0-9_.-]*)?(?=\/|$|:)/gi, (whole: string, lead: string, name?: string) =>
+    name === undefined || name === user ? lead + home : whole,
+  );
 }
 
 function expandVariables(text: string, scope: Map<string, string>, dialect: 'sh' | 'fish'): string | null {
@@ -427,15 +477,24 @@ function expandVariables(text: string, scope: Map<string, string>, dialect: 'sh'
       const end = text.indexOf('}', i);
       if (end < 0) return null;
       const body = text.slice(i + 2, end);
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-(.*))?$/.exec(body);
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-+])(.*))?$/.exec(body);
       if (!m) return null;
       const value = lookup(m[1]!, scope);
-      if (m[3] !== undefined) {
+      if (m[3] === '+') {
+        // ${VAR:+word} / ${VAR+word}: the word when set (and not empty, with the colon), else nothing.
+        if (value === null && scope.get(m[1]!) === UNKNOWN) return null;
+        const set = value !== null && (m[2] !== ':' || value !== '');
+        if (set) {
+          const word = expandVariables(expandTilde(m[4]!, scope), scope, dialect);
+          if (word === null) return null;
+          out += word;
+        }
+      } else if (m[4] !== undefined) {
         // ${VAR:-default} / ${VAR-default}: the default when unset (or empty, with the colon).
         const useDefault = value === null ? scope.get(m[1]!) !== UNKNOWN : m[2] === ':' && value === '';
         if (value === null && !useDefault) return null;
         if (useDefault) {
-          const fallback = expandVariables(expandTilde(m[3], scope), scope, dialect);
+          const fallback = expandVariables(expandTilde(m[4], scope), scope, dialect);
           if (fallback === null) return null;
           out += fallback;
         } else out += value;

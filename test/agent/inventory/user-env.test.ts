@@ -129,6 +129,7 @@ describe("startup files: the user's PATH (its folders in the home are launcher f
       new Map([
         ['HOME', HOME],
         ['PATH', '<login>'],
+        ['USER', 'bob'],
       ]),
     )
       .assignments.filter((a) => a.name === 'PATH')
@@ -148,6 +149,24 @@ describe("startup files: the user's PATH (its folders in the home are launcher f
     // fish_add_path (fish >= 3.2): in front of PATH.
     ['fish', 'fish_add_path -g ~/.cc-hidden/bin ~/other', ['/home/bob/.cc-hidden/bin:/home/bob/other:<login>']],
     ['fish', 'fish_add_path (pnpm bin -g)', []],
+    // Red-team round 9: forms every shell takes that were missed.
+    ['sh', 'PATH+=":$HOME/.h/bin"', ['<login>:/home/bob/.h/bin']],
+    ['sh', 'PATH=$HOME/.h/bin${PATH:+:$PATH}', ['/home/bob/.h/bin:<login>']],
+    [
+      'sh',
+      'PATH=~bob/.h/bin:$PATH\nPATH=~alice/x:$PATH',
+      ['/home/bob/.h/bin:<login>', '~alice/x:/home/bob/.h/bin:<login>'],
+    ],
+    ['sh', 'export PATH=/home/$USER/.h/bin:$PATH', ['/home/bob/.h/bin:<login>']],
+    // One line a shell must run does not hide the ones after it.
+    ['sh', 'export PATH="$(brew --prefix)/bin:$PATH"\nexport PATH=~/.h/bin:$PATH', ['/home/bob/.h/bin:<login>']],
+    // zsh's path array (zsh docs, "Parameters Used By The Shell").
+    ['sh', 'path=(~/.h/bin $path)', ['/home/bob/.h/bin:<login>']],
+    ['sh', 'path+=(~/.h/bin "$HOME/y")', ['<login>:/home/bob/.h/bin:/home/bob/y']],
+    // fish: -p/-a add to the list; PATH is exported whatever the flags.
+    ['fish', 'set -gp PATH ~/.h/bin', ['/home/bob/.h/bin:<login>']],
+    ['fish', 'set --append PATH ~/.h/bin', ['<login>:/home/bob/.h/bin']],
+    ['fish', 'set PATH ~/.h/bin $PATH', ['/home/bob/.h/bin:<login>']],
     // fish_add_path's default: the universal fish_user_paths, stored in fish_variables.
     [
       'fish-universal',
