@@ -153,6 +153,11 @@ export class ScanFs {
   /** Reads go through an O_PATH handle reopened via /proc/self/fd (Linux with /proc mounted). */
   private readonly pathHandles = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
+  /** The most entries one listing gives (a folder with more is cut there). */
+  get maxEntries(): number {
+    return this.maxEntriesPerDir;
+  }
+
   constructor(
     private readonly skips: SkipLog,
     private readonly maxEntriesPerDir: number,

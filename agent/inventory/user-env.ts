@@ -184,15 +184,21 @@ export function readStartupEnv(source: StartupSource): UserEnv {
 
   // Most startup files are absent: one listing per folder answers that, instead of one failed
   // open (and its thrown error) per file.
-  const listings = new Map<string, Set<string> | null>();
+  const listings = new Map<string, { names: Set<string>; whole: boolean } | null>();
   const present = (file: string): boolean => {
     const dir = path.dirname(file);
-    let names = listings.get(dir);
-    if (names === undefined) {
+    let listing = listings.get(dir);
+    if (listing === undefined) {
       const entries = source.fs.list(dir);
-      listings.set(dir, (names = entries === null ? null : new Set(entries.map((e) => e.name))));
+      listing =
+        entries === null
+          ? null
+          : { names: new Set(entries.map((e) => e.name)), whole: entries.length < source.fs.maxEntries };
+      listings.set(dir, listing);
     }
-    return names !== null && names.has(path.basename(file));
+    if (listing === null) return false;
+    // A listing cut short (a home of 100,000 files) does not say a file is absent: asked for itself.
+    return listing.names.has(path.basename(file)) || (!listing.whole && source.fs.lstat(file) !== null);
   };
 
   // The login environment every shell starts from; `$PATH` stands for what the login gave.

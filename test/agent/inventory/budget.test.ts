@@ -128,6 +128,17 @@ describe("the bounds on one home's work", () => {
     expect(skips.all()).toEqual([]);
   });
 
+  it('reads the startup files of a home too big to list whole', () => {
+    // Red-team: 100,000 junk files in the home cut its listing before ~/.profile (limit lowered here).
+    const u = scratch('aigate-bounds-bighome-');
+    const bob = u.dir('home/bob');
+    for (let i = 0; i < 1000; i++) u.file(`home/bob/aaa${i}`, '');
+    u.file('home/bob/.profile', 'export PNPM_HOME="$HOME/.pn"\n');
+    u.dir('home/bob/.pn');
+    const { ctx } = createContext({ homes: [bob], limits: { maxEntriesPerDir: 5 } });
+    expect(ctx.envValues(ctx.homes[0]!, 'PNPM_HOME')).toEqual([u.path('home/bob/.pn')]);
+  });
+
   it('does not let values that lead nowhere push out the one that does, and says when there are too many to keep', () => {
     // Found by a red-team helper: eight junk values in ~/.profile filled the per-variable cap
     // before any was checked, so the real PNPM_HOME in ~/.bashrc was never scanned.
