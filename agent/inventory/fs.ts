@@ -836,9 +836,12 @@ export class ScanFs {
    * to a place the user cannot see gets one word, whether anything is there or not.
    */
   linkRefusal(path: string): string | null {
-    if (!this.asRoot || this.homeOf(path) === null) return null;
+    if (!this.asRoot) return null;
     const parent = dirname(path);
+    // Most package folders are real folders a listing already named: no lstat, no home lookup.
     const entry = parent === path ? undefined : this.listedEntry(parent, path.slice(parent.length + 1));
+    if (entry !== undefined && !entry.isSymbolicLink) return null;
+    if (this.homeOf(path) === null) return null;
     const isLink = entry ? entry.isSymbolicLink : (quietLstat(path)?.isSymbolicLink() ?? false);
     return isLink ? this.targetRefusal(path, this.realpath(path)) : null;
   }
@@ -942,9 +945,12 @@ export class ScanFs {
    * user could see so themselves, else with the one reason a hidden place gets (hiddenFrom).
    */
   private missing(path: string, guard: GuardedHome | null): null {
+    if (guard === null) return null;
     // Most are default places probed in the user's own folders: no link on the way, no walk.
-    if (guard !== null && this.throughLinks(path) && this.hiddenFrom(guard, path, null))
-      this.skips.add(path, LINK_NOT_FOLLOWED);
+    const up = this.resolve(dirname(path), 0);
+    if (up.links === 0 && (up.real === null || (up.real === dirname(path) && quietLstat(path) === undefined)))
+      return null;
+    if (this.throughLinks(path) && this.hiddenFrom(guard, path, null)) this.skips.add(path, LINK_NOT_FOLLOWED);
     return null;
   }
 
@@ -1086,10 +1092,15 @@ export class ScanFs {
         const name = path.slice(parent.length === 1 ? 1 : parent.length + 1);
         const candidate = child(up.real, name);
         try {
-          // A name this scan listed needs no lstat of its own: the listing says whether it is a link.
-          const entry = this.listedEntry(parent, name);
-          const isLink = entry?.isSymbolicLink || (entry === undefined && fs.lstatSync(candidate).isSymbolicLink());
-          if (!isLink) out = { real: candidate, links: up.links };
+          // A name this scan listed needs no lstat of its own: the listing says whether it is a
+          // link, or that it is not there (a complete listing); else lstat, which says "missing"
+          // without an exception (most paths a scan asks for are missing).
+          const listing = this.listed.get(parent);
+          const entry = listing === undefined ? undefined : entriesByName(listing).get(name);
+          const stats = listing === undefined ? fs.lstatSync(candidate, { throwIfNoEntry: false }) : undefined;
+          const isLink = entry !== undefined ? entry.isSymbolicLink : (stats?.isSymbolicLink() ?? false);
+          if (entry === undefined && stats === undefined) out = { real: null, links: up.links };
+          else if (!isLink) out = { real: candidate, links: up.links };
           else {
             const target = this.follow(candidate, up.real, depth);
             const links = up.links + 1 + target.links;

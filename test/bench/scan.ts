@@ -30,7 +30,7 @@
  *   BENCH_RUNS=30 BENCH_DAEMON_RUNS=20 BENCH_KEEP=1 tsx test/bench/scan.ts
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,9 @@ const AI_FORMULAE = ['gemini-cli', 'aider', 'opencode', 'qwen-code'];
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 const root = mkdtempSync(join(tmpdir(), 'aigate-bench-scan-'));
+// Searchable by the homes' owners, as /home is: the scan follows a user's links only where the
+// user could walk (mkdtemp makes it 0700).
+chmodSync(root, 0o755);
 
 function file(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
