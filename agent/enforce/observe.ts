@@ -178,6 +178,9 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
     } else {
       found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);
+      // A file whose inode the agent locked with its other names (in the install's quarantine)
+      // stays on record: that inode is still locked, and a restore gives it back through them.
+      if (entry.shared?.length) quarantine.push(entry);
     }
   }
 

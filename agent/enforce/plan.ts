@@ -76,6 +76,9 @@ export interface Plan {
   kept: OrphanEntry[];
 }
 
+/** The most other names of one quarantined file the ledger keeps (ledger.ts SharedNames). */
+const MAX_SHARED_NAMES = 8;
+
 async function freeName(
   make: (generation: number) => string,
   exists: (path: string) => Promise<boolean>,
@@ -97,14 +100,17 @@ async function sharedNames(
   original: FileFacts,
   folders: readonly QuarantineEntry[],
 ): Promise<string[] | null> {
-  const dirs = folders.filter((entry) => entry.original.kind === 'dir' && !entry.shared);
+  // Only folders an earlier operation quarantined: a file whose lock fails (a user adding a hard
+  // link meanwhile) then undoes its own steps alone, never the block of the install itself.
+  const applied = new Set((input.current?.quarantine ?? []).map((entry) => entry.from));
+  const dirs = folders.filter((entry) => entry.original.kind === 'dir' && !entry.shared && applied.has(entry.from));
   if (!input.linksOf || dirs.length === 0) return null;
   // A folder quarantined by an earlier cycle is searched where it is now.
   const found = await input.linksOf(
     original,
     dirs.flatMap((entry) => [entry.from, entry.to]),
   );
-  if (found === null || found.length !== (original.nlink ?? 1) - 1) return null;
+  if (found === null || found.length !== (original.nlink ?? 1) - 1 || found.length > MAX_SHARED_NAMES) return null;
   const shared: string[] = [];
   for (const name of found) {
     const folder = dirs.find((entry) => name.startsWith(`${entry.from}/`) || name.startsWith(`${entry.to}/`));
@@ -178,6 +184,14 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     if (toQuarantine.includes(entry.from)) {
       if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original, ...shared });
       quarantine.push({ ...entry, locked: true });
+      continue;
+    }
+    if (entry.shared?.length && !(await input.exists(entry.to))) {
+      // The user moved or removed the quarantined name; the inode, still locked, is given back
+      // through its name in the install's quarantine (the install's own file).
+      if (entry.locked)
+        steps.push({ op: 'unlock', path: entry.shared[0]!, original: entry.original, shared: entry.shared.slice(1) });
+      notes.push(`${entry.to} was moved away; its other name got its owner and mode back`);
       continue;
     }
     if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original, ...shared });
@@ -331,7 +345,9 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   for (const { from, original } of linked) {
     const shared = await sharedNames(input, original, quarantine);
     if (shared === null) {
-      notes.push(`${from} has other names outside the quarantined folders; left alone`);
+      notes.push(
+        `${from} has other names: quarantined once they all lie in folders an earlier cycle quarantined, else left alone`,
+      );
       continue;
     }
     const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);

@@ -18,7 +18,19 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,12 +153,15 @@ async function cycle(enforcer: Enforcer, policy: CompiledPolicy, home: string) {
 async function blockAndRestore(
   name: string,
   home: string,
-  options: { banned: Run[][]; allowed: Run[]; trees: string[] },
+  options: { banned: Run[][]; allowed: Run[]; trees: string[]; fromNextCycle?: Run[] },
 ) {
   const { allowed, trees } = options;
   const copies = options.banned.length;
   const banned = options.banned.flat();
-  const programs = distinct(banned);
+  // Ways stopped from the cycle after the ban's first (pnpm's store name of a file, quarantined
+  // once the install folder is: see plan.ts sharedNames).
+  const later = options.fromNextCycle ?? [];
+  const programs = distinct([...banned, ...later]);
   expect(await unexpected(programs, home, CLAUDE_VERSION, true), 'banned copies before the ban').toEqual([]);
   expect(await unexpected(allowed, home, CODEX_VERSION, true), 'allowed tool before the ban').toEqual([]);
   const hash = async () => (await Promise.all(trees.map((tree) => hashTree(tree)))).flat();
@@ -166,11 +181,17 @@ async function blockAndRestore(
   ).toEqual([]);
   expect(await unexpected(allowed, home, CODEX_VERSION, true), 'allowed tool after the ban').toEqual([]);
 
-  // The next cycle (the scan sees none of the quarantined copies now) keeps them blocked, changing nothing.
+  // The next cycle (the scan sees none of the quarantined copies now) keeps them blocked, changing
+  // nothing but what waited for it; the one after changes nothing.
   const next = await cycle(enforcer, BAN, home);
-  expect(next.summary).toMatchObject({ applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0 });
+  expect(next.summary).toMatchObject({ restored: 0, failed: 0, tampered: 0 });
+  const third = await cycle(enforcer, BAN, home);
+  expect(third.summary).toMatchObject({ applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0 });
   expect(enforcer.applied).toHaveLength(copies);
-  expect(await unexpected(banned, home, CLAUDE_VERSION, false), 'still running after the next cycle').toEqual([]);
+  expect(
+    await unexpected([...banned, ...later], home, CLAUDE_VERSION, false),
+    'still running after the next cycle',
+  ).toEqual([]);
 
   const lifted = await cycle(enforcer, ALLOW_ALL, home);
   expect(lifted.summary).toMatchObject({ restored: copies, failed: 0 });
@@ -274,12 +295,55 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
               launcher(join(pnpmHome, 'bin', 'claude')),
               nodeCli(join(claudeIn(join(project, 'node_modules')), 'cli.js')),
               nodeCli(join(claudeIn(join(links, 'node_modules')), 'cli.js')),
-              nodeCli(stored),
             ],
           ],
+          fromNextCycle: [nodeCli(stored)],
           allowed: [launcher(join(pnpmHome, 'bin', 'codex'))],
           trees: [pnpmHome],
         });
+      },
+      INSTALL_TIMEOUT_MS * 2,
+    );
+
+    it(
+      'item 2: pnpm’s store name of a blocked file, moved away or given many more names, never leaves the ledger unusable nor the allowed install locked',
+      async () => {
+        // Red-team round 10: ten extra hard links made during a cycle put eleven names in the
+        // ledger (its schema keeps eight: the next start found it damaged); moving the locked
+        // store name out of the store made the agent forget the inode, and the lift left the
+        // install's own cli.js root-owned, mode 000.
+        const home = join(dir.path, 'pnpm-moved');
+        pnpmGlobalHome(home, '12.21.0', [CLAUDE, '@openai/codex@0.111.0']);
+        const pnpmHome = join(home, '.local', 'share', 'pnpm');
+        const links = only(join(pnpmHome, 'store', 'v11', 'links', '@anthropic-ai', 'claude-code', '2.0.46'));
+        const cli = join(claudeIn(join(links, 'node_modules')), 'cli.js');
+        const sha512 = createHash('sha512').update(readFileSync(cli)).digest('hex');
+        const storeDir = join(pnpmHome, 'store', 'v11', 'files', sha512.slice(0, 2));
+        const stored = join(storeDir, `${sha512.slice(2)}-exec`);
+        const state = join(dir.path, 'state-pnpm-moved');
+        const { enforcer } = await makeEnforcer(state, { homes: [home] });
+        expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ applied: 1, failed: 0 });
+        // Eleven names of the store file by the next cycle (within the install, before it is
+        // locked away... here made in its quarantine, as root, for the same count).
+        const quarantined = enforcer.applied[0]!.quarantine.find((entry) => entry.from.endsWith('claude-code'))!.to;
+        const extra = Array.from({ length: 10 }, (_, i) => join(quarantined, `x${i}.js`));
+        for (const name of extra) linkSync(stored, name);
+        expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ failed: 0 });
+        expect(lstatSync(stored).mode & 0o7777).toBe(0o755);
+        for (const name of extra) unlinkSync(name);
+        // Now quarantined with its one other name; then moved out of the store by the user.
+        expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ failed: 0 });
+        expect(existsSync(stored)).toBe(false);
+        const aside = readdirSync(storeDir).find((n) => n.endsWith('.aigate-quarantine'))!;
+        renameSync(join(storeDir, aside), join(home, 'moved'));
+        expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ failed: 0 });
+        // The ledger loads in a new agent, and the lift gives the install's cli.js back.
+        const again = await makeEnforcer(state, { homes: [home] });
+        expect(again.enforcer.applied).toHaveLength(1);
+        await cycle(again.enforcer, ALLOW_ALL, home);
+        expect(again.enforcer.applied).toEqual([]);
+        expect(lstatSync(cli).mode & 0o7777).toBe(0o755);
+        expect(await unexpected([nodeCli(cli)], home, CLAUDE_VERSION, true)).toEqual([]);
       },
       INSTALL_TIMEOUT_MS * 2,
     );
