@@ -147,7 +147,10 @@ export function createContext(options: ScanOptions, now: () => number = performa
     scanFs.guardHomes(
       users.homes.flatMap((home) => {
         const real = scanFs.realpath(home.dir);
-        const uid = real === null ? null : (scanFs.lstat(real)?.uid ?? null);
+        const owner = real === null ? null : (scanFs.lstat(real)?.uid ?? null);
+        // A home its user does not own (root's, as SFTP chroots require) is guarded by the uid
+        // of the account /etc/passwd gives it; root's own home stays trusted whole.
+        const uid = owner === 0 && real !== null ? (users.uidOfHome(real) ?? 0) : owner;
         return real === null || uid === null ? [] : [{ dir: path.resolve(home.dir), real, uid }];
       }),
     );

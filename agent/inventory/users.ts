@@ -21,6 +21,8 @@ export interface UserDirectory {
   homes: Home[];
   /** The user owning a file, by uid (null where uids mean nothing, e.g. Windows). */
   ownerOf(stats: { uid: number } | null): string | null;
+  /** The uid of the account whose home (in /etc/passwd) has the real path `homeReal`, if any. */
+  uidOfHome(homeReal: string): number | null;
 }
 
 export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserDirectory {
@@ -36,7 +38,7 @@ export function discoverHomes(fs: ScanFs, root: string, platform: OsName): UserD
   const dir = path.join(root, homesFolder(platform));
   for (const entry of fs.list(dir) ?? [])
     if (entry.isDirectory && isPersonFolder(entry.name, platform)) add(entry.name, path.join(dir, entry.name));
-  return directory(fs, [...homes.values()], passwd, platform);
+  return directory(fs, [...homes.values()], passwd, platform, root);
 }
 
 export function explicitHomes(fs: ScanFs, root: string, platform: OsName, dirs: readonly string[]): UserDirectory {
@@ -54,10 +56,10 @@ export function explicitHomes(fs: ScanFs, root: string, platform: OsName, dirs: 
     if (homes.has(real)) continue;
     homes.set(real, { user: byHome.get(real) ?? path.basename(abs), dir: abs, current: real === current });
   }
-  return directory(fs, [...homes.values()], passwd, platform);
+  return directory(fs, [...homes.values()], passwd, platform, root);
 }
 
-function directory(fs: ScanFs, homes: Home[], passwd: PasswdEntry[], platform: OsName): UserDirectory {
+function directory(fs: ScanFs, homes: Home[], passwd: PasswdEntry[], platform: OsName, root: string): UserDirectory {
   const names = new Map<number, string>();
   for (const entry of passwd) if (!names.has(entry.uid)) names.set(entry.uid, entry.name);
   const meaningfulUids = process.platform !== 'win32' && platform !== 'windows';
@@ -69,9 +71,21 @@ function directory(fs: ScanFs, homes: Home[], passwd: PasswdEntry[], platform: O
     }
   }
   homes.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.dir < b.dir ? -1 : 1));
+  let uidsByHome: Map<string, number> | null = null;
   return {
     homes,
     ownerOf: (stats) => (meaningfulUids && stats ? (names.get(stats.uid) ?? null) : null),
+    uidOfHome: (homeReal) => {
+      if (!meaningfulUids) return null;
+      if (uidsByHome === null) {
+        uidsByHome = new Map();
+        for (const entry of passwd) {
+          const real = fs.realpath(path.join(root, entry.home));
+          if (real !== null && !uidsByHome.has(real)) uidsByHome.set(real, entry.uid);
+        }
+      }
+      return uidsByHome.get(homeReal) ?? null;
+    },
   };
 }
 

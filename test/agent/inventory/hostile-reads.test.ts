@@ -303,6 +303,32 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(answers[1]).toBe(answers[0]);
   });
 
+  it('guards a home owned by root (as SFTP chroots want) by its account in /etc/passwd', async () => {
+    // Red-team round 9: such a home was trusted whole, so the user's link from a folder of theirs
+    // in it to a root-only folder had root read and report the package there.
+    const chroot = t.dir('home/chroot');
+    chmodSync(chroot, 0o755);
+    const account = 'aigt-chroot';
+    const made = spawnSync('useradd', ['--no-create-home', '--home-dir', chroot, '--shell', '/bin/sh', account], {
+      encoding: 'utf8',
+    });
+    if (made.status === 9) execFileSync('usermod', ['-d', chroot, account]);
+    else if (made.status !== 0) throw new Error(`useradd ${account}: ${made.stderr}`);
+    const owner = Number(execFileSync('id', ['-u', account], { encoding: 'utf8' }).trim());
+    t.json('private6/U/lib/node_modules/@anthropic-ai/claude-code/package.json', {
+      name: '@anthropic-ai/claude-code',
+      version: SECRET_VERSION,
+      bin: { claude: 'cli.js' },
+    });
+    chmodSync(t.path('private6'), 0o700);
+    t.dir('home/chroot/w');
+    t.rawLink('home/chroot/w/lib', t.path('private6/U/lib'));
+    execFileSync('chown', ['-R', '-h', `${owner}:${owner}`, join(chroot, 'w')]);
+    const result = await scanMachine({ homes: [chroot], ...quiet });
+    expect(JSON.stringify(result)).not.toContain(SECRET_VERSION);
+    expect(JSON.stringify(result)).not.toContain('private6');
+  });
+
   it("does not read a root-only file through a user's link reached from a system folder", async () => {
     const result = await scanMachine({ homes: [], npmPrefixes: [t.path('usr/local')], systemRoots: true, ...quiet });
     expect(JSON.stringify(result)).not.toContain(SECRET_MARK);
