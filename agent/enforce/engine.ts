@@ -33,7 +33,7 @@ import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from
 import { observe, unsafeReason } from './observe.js';
 import { type Desired, homeOf, planChange, sameRecord } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
-import { lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
+import { HasOtherNames, lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
 import { doStep, isOurStub, type StepEnv, stepTarget, undoStep } from './steps.js';
 import { quarantineFor } from './stubs.js';
 
@@ -209,7 +209,7 @@ export class Enforcer {
 
   private async forward(op: Operation): Promise<boolean> {
     for (const entry of op.steps) {
-      if (entry.state === 'done') continue;
+      if (entry.state === 'done' || entry.state === 'skipped') continue;
       entry.state = 'started';
       await this.store.save();
       this.options.fault(`${op.kind}:${entry.step.op}:before`);
@@ -226,6 +226,18 @@ export class Enforcer {
       try {
         await doStep(entry.step, env);
       } catch (error) {
+        if (error instanceof HasOtherNames && entry.step.op === 'lock' && entry.step.optional) {
+          // A kept launcher original linked elsewhere meanwhile (by its owner): locking it would
+          // lock the other name too. It stays set aside and stubbed, unlocked, and the rest of the
+          // ban goes on; undoing the whole operation would let one `ln` per cycle lift the ban.
+          await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
+          entry.state = 'skipped';
+          entry.note = error.message;
+          const path = entry.step.path;
+          for (const launcher of op.result?.launchers ?? []) if (launcher.sibling === path) launcher.locked = false;
+          op.notes = [...(op.notes ?? []), `${path} gained other names; set aside but not locked`];
+          continue;
+        }
         if (error instanceof UnsafeLayout)
           await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
         op.direction = 'backward';

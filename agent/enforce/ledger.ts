@@ -130,7 +130,18 @@ export const Step = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object(
-    { op: Type.Literal('lock'), path: Type.String(), original: FileFacts, shared: Type.Optional(SharedNames) },
+    {
+      op: Type.Literal('lock'),
+      path: Type.String(),
+      original: FileFacts,
+      shared: Type.Optional(SharedNames),
+      /**
+       * A launcher's kept original: when it has gained other names by the time of the lock, the
+       * step is skipped (state `skipped`) and the launcher stays set aside and stubbed, unlocked,
+       * as one planned with several names is; the rest of the operation goes on.
+       */
+      optional: Type.Optional(Type.Boolean()),
+    },
     { additionalProperties: false },
   ),
   Type.Object(
@@ -166,6 +177,8 @@ const StepState = Type.Union([
   Type.Literal('pending'),
   Type.Literal('started'),
   Type.Literal('done'),
+  /** An optional step that could not be done without touching others' names (see `lock`). */
+  Type.Literal('skipped'),
   Type.Literal('undone'),
   Type.Literal('undo-failed'),
 ]);

@@ -167,7 +167,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       { op: 'move-aside', launcher: entry.path, sibling: entry.sibling, original: entry.original },
       { op: 'write-stub', launcher: entry.path, content, sha256, previous: null },
     );
-    if (lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
+    if (lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original, optional: true });
     launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
     added = true;
   }
@@ -262,7 +262,12 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   // Launchers already replaced: rewrite stubs whose text changed, adjust locks.
   for (const entry of current?.launchers ?? []) {
     if (!desired || !wanted.has(entry.path) || frozen.has(entry.path)) continue;
-    const lockIt = block && entry.original.kind === 'file' && (entry.original.nlink ?? 1) <= 1;
+    // A kept original that gained other names since (a lock skipped then) is not locked again.
+    const lockIt =
+      block &&
+      entry.original.kind === 'file' &&
+      (entry.original.nlink ?? 1) <= 1 &&
+      (entry.locked || ((await input.facts(entry.sibling))?.nlink ?? 1) <= 1);
     if (entry.locked && !lockIt) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
     const content = desired.stubText(entry.path, entry.sibling);
     const sha256 = sha256Text(content);
@@ -271,7 +276,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       if (input.replaceable.has(entry.path)) step.replaceIfSameAs = entry.original;
       steps.push(step);
     }
-    if (!entry.locked && lockIt) steps.push({ op: 'lock', path: entry.sibling, original: entry.original });
+    if (!entry.locked && lockIt)
+      steps.push({ op: 'lock', path: entry.sibling, original: entry.original, optional: true });
     launchers.push({ ...entry, stubSha256: sha256, stubContent: content, locked: lockIt });
   }
 
@@ -309,7 +315,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       { op: 'move-aside', launcher: path, sibling, original },
       { op: 'write-stub', launcher: path, content, sha256, previous: null },
     );
-    if (lockIt) steps.push({ op: 'lock', path: sibling, original });
+    if (lockIt) steps.push({ op: 'lock', path: sibling, original, optional: true });
     launchers.push({ path, sibling, original, stubSha256: sha256, stubContent: content, locked: lockIt });
     added = true;
   }

@@ -53,6 +53,17 @@ export class UnsafeLayout extends Error {
   }
 }
 
+/**
+ * A file that has gained other names (hard links) since it was recorded: changing its owner or
+ * mode would change them too. Thrown before anything is changed.
+ */
+export class HasOtherNames extends UnsafeLayout {
+  constructor(path: string, links: bigint) {
+    super(path, `it has ${links} hard links; changing its owner or mode would change the other names too`);
+    this.name = 'HasOtherNames';
+  }
+}
+
 const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
 const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
 const OPEN_DIR = constants.O_RDONLY | O_DIRECTORY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -243,11 +254,7 @@ function checkEntry(
   }
   if (!dir.rootOnly && !dir.allowedOwners.has(Number(info.uid)))
     throw new UnsafeLayout(where, `it is owned by uid ${info.uid} in a folder others can change`);
-  if (kind === 'file' && info.nlink > knownLinks)
-    throw new UnsafeLayout(
-      where,
-      `it has ${info.nlink} hard links; changing its owner or mode would change the other names too`,
-    );
+  if (kind === 'file' && info.nlink > knownLinks) throw new HasOtherNames(where, info.nlink);
 }
 
 export interface OwnerMode {

@@ -350,6 +350,46 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(await canaryState(s.canary)).toEqual(canaryBefore);
   });
 
+  it('a kept original hard-linked elsewhere between its set-aside and its lock: the ban still holds (install quarantined, launcher stubbed), the linked file is left unlocked, and the lift puts everything back', async () => {
+    const s = await setup('race-link');
+    const launcher = userInstall(s, { fileLauncher: true });
+    const original = await readFile(launcher, 'utf8');
+    const installBefore = await hashTree(s.install);
+    let linked = false;
+    const fault = (point: string) => {
+      if (point !== 'apply:lock:before' || linked) return;
+      linked = true;
+      asUser(s.home, `ln '${join(s.bin, '.claude.aigate-orig')}' '${join(s.home, 'my-claude')}'`);
+    };
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [], fault });
+    const instance = instanceOf(s, [launcher]);
+    const summary = await enforce(enforcer, BLOCK, [instance]);
+    expect(linked).toBe(true);
+    expect(summary).toMatchObject({ applied: 1, failed: 0 });
+    expect(events.map((e) => e.type)).toContain('suspicious-layout');
+    expect(events.map((e) => e.type)).not.toContain('enforcement-failed');
+    // The install folder is quarantined and locked, the launcher is a stub: the ban holds.
+    const quarantined = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai', '.claude-code.aigate-quarantine');
+    const locked = await lstat(quarantined);
+    expect([locked.uid, locked.mode & 0o7777]).toEqual([0, 0]);
+    expect(await isOurStub(launcher)).toBe(true);
+    expect(userExit(s.home, `node '${join(quarantined, 'cli.js')}' --version`)).not.toBe(0);
+    // The linked file is the user's own and stays as it was (not root's, not mode 000).
+    const kept = await lstat(join(s.home, 'my-claude'));
+    expect([kept.uid, kept.mode & 0o777, kept.nlink]).toEqual([uid, 0o755, 2]);
+    const onDisk = new LedgerStore(enforcer.store.file);
+    await onDisk.load();
+    expect(Object.values(onDisk.ledger.applied)[0]!.launchers[0]).toMatchObject({ locked: false });
+    // The next cycle does not try the lock again while the other name is there.
+    const again = await enforce(enforcer, BLOCK, [instance]);
+    expect(again).toMatchObject({ applied: 0, failed: 0 });
+    // The lift puts the launcher and the install back as they were.
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ restored: 1, failed: 0 });
+    expect(await readFile(launcher, 'utf8')).toBe(original);
+    expect(await hashTree(s.install)).toEqual(installBefore);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);
