@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BigIntStats, constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, readlink } from 'node:fs/promises';
 
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -124,35 +124,73 @@ export function sameContent(a: FileFacts, b: FileFacts): boolean {
 /** Entries linksOf reads across its folders before it gives up (an install holds a few thousand). */
 const MAX_LINK_SEARCH_ENTRIES = 50_000;
 
+const PROC_FD = process.platform === 'linux';
+const OPEN_DIR_NOFOLLOW = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
 /**
- * The paths, inside `folders` (each walked whole, links not followed; missing ones skipped), of
- * regular files with the identity (device and inode) of `facts`; null when `facts` has none or
- * the folders hold more than MAX_LINK_SEARCH_ENTRIES entries. For the other names of a file with
- * several hard links (plan.ts sharedNames).
+ * The paths, inside `folders` (each walked whole; missing ones, and ones that are not real
+ * folders, skipped), of regular files with the identity (device and inode) of `facts`; null when
+ * `facts` has none, a folder cannot be read, or the folders hold more than
+ * MAX_LINK_SEARCH_ENTRIES entries. For the other names of a file with several hard links (plan.ts
+ * sharedNames). No link is followed, also where the folders' owner swaps one in meanwhile: each
+ * folder is opened without following links and read through its handle (/proc/self/fd) on
+ * Linux; elsewhere only folders owned by root with mode 000 (locked quarantines, which no user
+ * can change) are read, by path.
  */
 export async function linksOf(facts: FileFacts, folders: readonly string[]): Promise<string[] | null> {
   if (facts.dev === undefined || facts.ino === undefined) return null;
   const found: string[] = [];
-  const queue = [...folders];
-  let seen = 0;
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (error) {
-      if (missing(error)) continue;
-      return null;
-    }
-    for (const entry of entries) {
-      if (++seen > MAX_LINK_SEARCH_ENTRIES) return null;
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) queue.push(path);
-      else if (entry.isFile()) {
-        const info = await lstat(path, { bigint: true }).catch(() => null);
-        if (info?.isFile() && sameIdentity(identityOf(info), facts)) found.push(path);
-      }
-    }
+  const seen = { entries: 0 };
+  for (const folder of folders) {
+    const ok = await searchFolder(folder, null, folder, false, facts, found, seen);
+    if (!ok) return null;
   }
   return found;
+}
+
+/**
+ * linksOf in one folder `name` (of the held folder `parent`, or a path when null), reported as
+ * `shown`; `inLocked`: it lies in a locked quarantine (off Linux). False when it cannot be told.
+ */
+async function searchFolder(
+  name: string,
+  parent: FileHandle | null,
+  shown: string,
+  inLocked: boolean,
+  facts: FileFacts,
+  found: string[],
+  seen: { entries: number },
+): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(parent ? `/proc/self/fd/${parent.fd}/${name}` : name, OPEN_DIR_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Missing, or a link or a file in its place: nothing of the install's lies there.
+    return missing(error) || code === 'ELOOP' || code === 'ENOTDIR';
+  }
+  try {
+    const info = await handle.stat({ bigint: true });
+    if (!info.isDirectory()) return true;
+    const locked = info.uid === 0n && (info.mode & 0o7777n) === 0n;
+    if (!PROC_FD && !inLocked && !locked) return true;
+    const base = PROC_FD ? `/proc/self/fd/${handle.fd}` : shown;
+    const entries = await readdir(base, { withFileTypes: true });
+    for (const entry of entries) {
+      if (++seen.entries > MAX_LINK_SEARCH_ENTRIES) return false;
+      const path = `${shown}/${entry.name}`;
+      if (entry.isDirectory()) {
+        const at = PROC_FD ? entry.name : path;
+        if (!(await searchFolder(at, PROC_FD ? handle : null, path, true, facts, found, seen))) return false;
+      } else if (entry.isFile()) {
+        const other = await lstat(`${base}/${entry.name}`, { bigint: true }).catch(() => null);
+        if (other?.isFile() && sameIdentity(identityOf(other), facts)) found.push(path);
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
 }

@@ -159,7 +159,18 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       quarantine.push(entry);
       continue;
     }
-    const inQuarantine = await lexists(entry.to);
+    const there = await lstat(entry.to).catch(() => null);
+    if (there?.isSymbolicLink()) {
+      // The quarantine moved away and a link put in its place: nothing is done through it.
+      unsafe.push({
+        path: entry.to,
+        key: entry.from,
+        reason: 'the quarantined folder was replaced by a symbolic link',
+      });
+      quarantine.push(entry);
+      continue;
+    }
+    const inQuarantine = there !== null;
     const backInPlace = await lexists(entry.from);
     if (inQuarantine && !backInPlace) {
       if (entry.locked && !(await isLocked(entry.to, isRoot))) {

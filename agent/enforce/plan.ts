@@ -103,7 +103,10 @@ async function sharedNames(
   // Only folders an earlier operation quarantined: a file whose lock fails (a user adding a hard
   // link meanwhile) then undoes its own steps alone, never the block of the install itself.
   const applied = new Set((input.current?.quarantine ?? []).map((entry) => entry.from));
-  const dirs = folders.filter((entry) => entry.original.kind === 'dir' && !entry.shared && applied.has(entry.from));
+  const frozen = input.frozen ?? new Set<string>();
+  const dirs = folders.filter(
+    (entry) => entry.original.kind === 'dir' && !entry.shared && applied.has(entry.from) && !frozen.has(entry.from),
+  );
   if (!input.linksOf || dirs.length === 0) return null;
   // A folder quarantined by an earlier cycle is searched where it is now.
   const found = await input.linksOf(

@@ -28,6 +28,8 @@ const DEFAULT_LIMITS: ScanLimits = {
   maxJarsPerPlugin: 40,
   // A real home's top two levels hold a few thousand names.
   maxWalkNames: 50_000,
+  // A few tools' native binaries (Claude Code's is 200-400 MB); the rest waits for the next scan.
+  maxDigestBytesPerHome: 768 * 1024 * 1024,
 };
 
 const DEFAULT_BUDGET_MS = 30_000;

@@ -233,7 +233,11 @@ export class ScanFs {
       // (an error other than its absence is told and recorded by the listing below).
       let stats: fs.Stats | undefined | null = null;
       try {
-        stats = fs.statSync(dir, { throwIfNoEntry: false });
+        // lstat first: for a real folder (most are) it is also the stamp, and it answers the
+        // realpath step below without a second call.
+        stats = fs.lstatSync(dir, { throwIfNoEntry: false });
+        if (stats?.isSymbolicLink()) stats = fs.statSync(dir, { throwIfNoEntry: false });
+        else if (stats !== undefined) this.resolve(dir, 0, stats);
       } catch {
         // listed below
       }
@@ -426,11 +430,20 @@ export class ScanFs {
    * The hex digest (`algorithm`: a node:crypto hash name such as `sha512`) of the regular file at
    * `path`, opened on the terms of every read (withFile: never a FIFO or device, as root only a
    * guarded home's own files), read in 1 MiB chunks with `pause` awaited every 8 MiB so a daemon's
-   * other work goes on; null when refused, missing, larger than `maxBytes` (recorded) or where
-   * files cannot be reopened by handle (not Linux). Kept for the process's life per device, inode,
-   * size, mtime and ctime (a ctime changes with every write), at most MAX_DIGESTS.
+   * other work goes on (it resolves false to stop: null); null when refused, missing, larger than
+   * `maxBytes` (recorded) or where files cannot be reopened by handle (not Linux). Kept for the
+   * process's life per device, inode, size, mtime and ctime (a ctime changes with every write), at
+   * most MAX_DIGESTS. `budget.bytes`: what may still be read, charged with the file's size before
+   * it is read (a kept digest costs nothing); a file larger than what is left is not read (null,
+   * and `budget.spent` set).
    */
-  async digest(path: string, algorithm: string, maxBytes: number, pause: () => Promise<void>): Promise<string | null> {
+  async digest(
+    path: string,
+    algorithm: string,
+    maxBytes: number,
+    pause: () => Promise<boolean>,
+    budget: { bytes: number; spent?: boolean },
+  ): Promise<string | null> {
     if (!this.pathHandles) return null;
     let key = '';
     const opened = this.withFile<number | string>(
@@ -440,6 +453,11 @@ export class ScanFs {
           this.skips.add(path, `too large (${stats.size} bytes; limit ${maxBytes})`);
           return null;
         }
+        if (stats.size > budget.bytes) {
+          budget.spent = true;
+          return null;
+        }
+        budget.bytes -= stats.size;
         // A handle of its own, to read after withFile closes its one.
         return fs.openSync(`/proc/self/fd/${fd}`, REOPEN_FLAGS);
       },
@@ -459,7 +477,7 @@ export class ScanFs {
         hash.update(chunk.subarray(0, n));
         position += n;
         if (position > maxBytes) return null;
-        if (position % (8 * 1024 * 1024) === 0) await pause();
+        if (position % (8 * 1024 * 1024) === 0 && !(await pause())) return null;
       }
       const hex = hash.digest('hex');
       if (DIGESTS.size >= MAX_DIGESTS) DIGESTS.delete(DIGESTS.keys().next().value!);
@@ -934,6 +952,20 @@ export class ScanFs {
     return refused;
   }
 
+  /**
+   * As root, whether `path` lies in a guarded home and leads through links and a place its user
+   * cannot search: then whether anything is there must not decide what the scan does (a probe
+   * such as isDirectory would tell it), so it counts as not there, with the one reason such
+   * places get (LINK_NOT_FOLLOWED), whatever lies there.
+   */
+  private hiddenLink(path: string): boolean {
+    if (!this.asRoot) return false;
+    const guard = this.homeOf(path);
+    if (guard === null || !this.throughLinks(path) || !this.hiddenFrom(guard, path, null)) return false;
+    this.skips.add(path, LINK_NOT_FOLLOWED);
+    return true;
+  }
+
   /** Whether resolving `path` follows links (this scan's resolution; true when it cannot tell). */
   private throughLinks(path: string): boolean {
     const resolved = this.resolve(path, 0);
@@ -1019,7 +1051,13 @@ export class ScanFs {
     }
   }
 
+  /**
+   * lstat, or null when there is none (an error other than a missing file is recorded). As root,
+   * in a guarded home, a path whose folder is reached through links and a place its user cannot
+   * search is not looked at (see hiddenLink).
+   */
   lstat(path: string): fs.Stats | null {
+    if (this.hiddenLink(dirname(path))) return null;
     try {
       return fs.lstatSync(path);
     } catch (error) {
@@ -1028,7 +1066,9 @@ export class ScanFs {
     }
   }
 
+  /** stat (links followed), as lstat: null when there is none or, as root, when hiddenLink. */
   stat(path: string): fs.Stats | null {
+    if (this.hiddenLink(path)) return null;
     try {
       return fs.statSync(path);
     } catch (error) {
@@ -1077,9 +1117,10 @@ export class ScanFs {
    * component is missing, undefined when realpath(3) must answer (not a plain absolute path, a
    * link target with `.` or `..` after its leading `..`s, more than MAX_LINKS links in all, any
    * other error); and how many links the whole resolution followed, as the kernel counts them
-   * for ELOOP. `depth`: links being followed above this call (a loop stops there).
+   * for ELOOP. `depth`: links being followed above this call (a loop stops there). `known`: an
+   * lstat of `path` the caller has just taken (saves the call).
    */
-  private resolve(path: string, depth: number): Resolved {
+  private resolve(path: string, depth: number, known?: fs.Stats): Resolved {
     const cached = this.resolved.get(path);
     if (cached !== undefined) return cached;
     let out: Resolved = ASK_REALPATH;
@@ -1097,7 +1138,8 @@ export class ScanFs {
           // without an exception (most paths a scan asks for are missing).
           const listing = this.listed.get(parent);
           const entry = listing === undefined ? undefined : entriesByName(listing).get(name);
-          const stats = listing === undefined ? fs.lstatSync(candidate, { throwIfNoEntry: false }) : undefined;
+          const stats =
+            listing === undefined ? (known ?? fs.lstatSync(candidate, { throwIfNoEntry: false })) : undefined;
           const isLink = entry !== undefined ? entry.isSymbolicLink : (stats?.isSymbolicLink() ?? false);
           if (entry === undefined && stats === undefined) out = { real: null, links: up.links };
           else if (!isLink) out = { real: candidate, links: up.links };
@@ -1173,6 +1215,7 @@ export class ScanFs {
 
   /** A symlink whose target does not exist (loops are reported by realpath as such). */
   isBrokenLink(path: string): boolean {
+    if (this.hiddenLink(path)) return false;
     try {
       if (!fs.lstatSync(path).isSymbolicLink()) return false;
     } catch {

@@ -67,6 +67,11 @@ export interface ScanLimits {
   maxJarsPerPlugin: number;
   /** Names listed per home by the walk for npm prefixes (scanners/home-prefixes.ts). */
   maxWalkNames: number;
+  /**
+   * Bytes hashed per home per scan to find pnpm's store files (scanners/pnpm-files.ts); digests
+   * are kept by file stamp, so this is spent again only on files changed since.
+   */
+  maxDigestBytesPerHome: number;
 }
 
 /** A place the scan could not read, and why (permission denied, symlink loop, too large, ...). */

@@ -390,6 +390,33 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
   });
 
+  it('a quarantine moved away and replaced by a link to a root folder: left alone and reported, nothing done through the link; put back, the lift restores it', async () => {
+    const s = await setup('quarantine-link');
+    const launcher = userInstall(s);
+    const installBefore = await hashTree(s.install);
+    const canaryBefore = await canaryState(s.canary);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    asUser(
+      s.home,
+      `cd '${scope}' && mv .claude-code.aigate-quarantine .moved && ln -s '${s.canary}' .claude-code.aigate-quarantine`,
+    );
+    for (const policy of [BLOCK, BLOCK, ALLOW_ALL]) {
+      expect(await enforce(enforcer, policy, [instance])).toMatchObject({ failed: 0 });
+      expect(await canaryState(s.canary)).toEqual(canaryBefore);
+    }
+    expect(events.filter((e) => e.type === 'suspicious-layout').map((e) => e.details?.reason)).toContain(
+      'the quarantined folder was replaced by a symbolic link',
+    );
+    expect(events.map((e) => e.type)).not.toContain('enforcement-failed');
+    // The user puts the quarantine back: the lift gives the install back as it was.
+    asUser(s.home, `cd '${scope}' && rm .claude-code.aigate-quarantine && mv .moved .claude-code.aigate-quarantine`);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ restored: 1, failed: 0 });
+    expect(await hashTree(s.install)).toEqual(installBefore);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { captureFacts } from '../../agent/enforce/fs-facts.js';
+import { captureFacts, linksOf } from '../../agent/enforce/fs-facts.js';
 import { checkInstallPath, type GuardContext, rootOf } from '../../agent/enforce/guard.js';
 import { findInstanceProcesses, matchProcess, type ProcessInfo } from '../../agent/enforce/processes.js';
 import { pinParent, setOwnerMode, UnsafeLayout, withParent, writeStubEntry } from '../../agent/enforce/safe-fs.js';
@@ -287,5 +287,27 @@ describe('which processes a block may stop', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('the other names of a shared inode (linksOf)', () => {
+  it('finds them in real folders only: a folder replaced by a link, or a link below, is never walked', async () => {
+    // Red-team round 11: a quarantine the user moved away and replaced by a link to a root-only
+    // folder had root list that folder (and everything below it) looking for the store file.
+    const base = join(dir.path, 'links-of');
+    await mkdir(join(base, 'quarantine', 'deep'), { recursive: true });
+    await mkdir(join(base, 'elsewhere', 'sub'), { recursive: true });
+    const file = join(base, 'store-file');
+    await writeFile(file, 'bin\n');
+    await link(file, join(base, 'quarantine', 'deep', 'cli.js'));
+    await link(file, join(base, 'elsewhere', 'sub', 'secret'));
+    await symlink(join(base, 'elsewhere'), join(base, 'quarantine', 'aside'));
+    await symlink(join(base, 'elsewhere'), join(base, 'swapped'));
+    const facts = (await captureFacts(file))!;
+    expect(await linksOf(facts, [join(base, 'quarantine'), join(base, 'swapped'), join(base, 'missing')])).toEqual([
+      join(base, 'quarantine', 'deep', 'cli.js'),
+    ]);
+    // The real folder itself is searched.
+    expect(await linksOf(facts, [join(base, 'elsewhere')])).toEqual([join(base, 'elsewhere', 'sub', 'secret')]);
   });
 });

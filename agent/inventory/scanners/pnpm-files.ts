@@ -38,17 +38,38 @@ export async function attachStoreFiles(ctx: ScanContext, found: readonly ToolIns
     if (stores.length === 0) continue;
     const uid = ctx.fs.stat(home.dir)?.uid;
     if (uid === undefined) continue;
+    // A home that changes its files every scan gets no more hashing than its share, in bytes and time.
+    const budget = { bytes: ctx.limits.maxDigestBytesPerHome };
+    const lookup: Lookup = { stores, uid, budget, where: home.dir, stopped: false };
     for (const instance of found) {
       if (instance.owner !== home.user || !installedByPnpm(instance, pnpmReal)) continue;
       const copies: string[] = [];
       for (const file of runnableFiles(ctx, instance)) {
-        const copy = await storeCopy(ctx, file, stores, uid);
+        // The home's share of the scan's time, checked before each file and while it is hashed.
+        if (lookup.stopped || ctx.expired(home.dir)) break;
+        const copy = await storeCopy(ctx, file, lookup);
         if (copy !== null && !copies.includes(copy)) copies.push(copy);
       }
       if (copies.length) instance.parts = [...new Set([...(instance.parts ?? []), ...copies])].sort();
-      if (ctx.expired(home.dir)) break;
+      if (lookup.stopped || ctx.expired(home.dir)) break;
     }
+    if (lookup.budget.spent)
+      ctx.skip(
+        home.dir,
+        `pnpm store lookup stopped: more than ${ctx.limits.maxDigestBytesPerHome} bytes to hash this scan`,
+      );
   }
+}
+
+/** One home's store lookup: its store folders, its owner, what may still be hashed this scan. */
+interface Lookup {
+  stores: readonly string[];
+  uid: number;
+  budget: { bytes: number; spent?: boolean };
+  /** The home, for the scan's clock. */
+  where: string;
+  /** Set when the budget or the home's time ran out. */
+  stopped: boolean;
 }
 
 /** `<pnpm home>/store/v<N>/files` folders that exist. */
@@ -114,17 +135,22 @@ function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
  * and a third name may be another install's (a placeholder script the same in every version):
  * in doubt, left as it is (the sentinel still stops what it runs).
  */
-async function storeCopy(
-  ctx: ScanContext,
-  file: string,
-  stores: readonly string[],
-  uid: number,
-): Promise<string | null> {
+async function storeCopy(ctx: ScanContext, file: string, lookup: Lookup): Promise<string | null> {
+  const { stores, uid, budget } = lookup;
   const real = ctx.fs.shownRealpath(file);
   const stats = real === null ? null : ctx.fs.lstat(real);
   if (real === null || !stats?.isFile() || stats.uid !== uid || stats.size === 0) return null;
-  const pause = () => ctx.breathe();
-  const hex = await ctx.fs.digest(real, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause);
+  const pause = async () => {
+    await ctx.breathe();
+    return !ctx.expired(lookup.where);
+  };
+  const hashed = async (target: string) => {
+    const hex = await ctx.fs.digest(target, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause, budget);
+    // Not read for want of budget or of time: the lookup stops for this home.
+    if (hex === null && (budget.spent || ctx.expired(lookup.where))) lookup.stopped = true;
+    return hex;
+  };
+  const hex = await hashed(real);
   if (hex === null) return null;
   const name = `${hex.slice(2)}${(stats.mode & 0o111) !== 0 ? '-exec' : ''}`;
   for (const store of stores) {
@@ -132,12 +158,7 @@ async function storeCopy(
     const copy = ctx.fs.lstat(candidate);
     if (!copy?.isFile() || copy.uid !== uid) continue;
     if (copy.dev === stats.dev && copy.ino === stats.ino) return copy.nlink === 2 ? candidate : null;
-    if (
-      copy.nlink === 1 &&
-      copy.size === stats.size &&
-      (await ctx.fs.digest(candidate, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause)) === hex
-    )
-      return candidate;
+    if (copy.nlink === 1 && copy.size === stats.size && (await hashed(candidate)) === hex) return candidate;
   }
   return null;
 }

@@ -303,6 +303,31 @@ describe.skipIf(!isRoot)('reads as root in a hostile home', () => {
     expect(answers[1]).toBe(answers[0]);
   });
 
+  it("answers the same whether a folder the user cannot search holds a name or not, where the scan only probes (a home's npm prefixes, PATH bin folders, editor folders)", async () => {
+    // Found by a red-team helper: ~/f/lib -> <private>/deep/../../home/user/own made the home's
+    // prefix walk list ~/f/lib/node_modules (and say so in the skips) only when `deep` existed.
+    const sol = t.dir('home/sol');
+    t.dir('home/sol/own/node_modules');
+    t.dir('home/sol/own/extensions');
+    t.dir('private6/there');
+    chmodSync(t.path('private6'), 0o700);
+    const answers: string[] = [];
+    for (const probe of ['there', 'nothing']) {
+      const via = `${t.path('private6')}/${probe}/../../home/sol/own`;
+      execFileSync('rm', ['-rf', join(sol, 'f'), join(sol, 'p'), join(sol, '.vscode'), join(sol, '.bashrc')]);
+      t.dir('home/sol/f');
+      t.rawLink('home/sol/f/lib', via);
+      t.dir('home/sol/p/bin');
+      t.rawLink('home/sol/p/lib', via);
+      t.file('home/sol/.bashrc', `export PATH="$HOME/p/bin:$PATH"\n`);
+      t.rawLink('home/sol/.vscode', via);
+      execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, sol]);
+      const result = await scanMachine({ homes: [sol], ...quiet });
+      answers.push(JSON.stringify([result.instances, result.skipped]).replaceAll(probe, 'PROBE'));
+    }
+    expect(answers[1]).toBe(answers[0]);
+  });
+
   it('guards a home owned by root (as SFTP chroots want) by its account in /etc/passwd', async () => {
     // Red-team round 9: such a home was trusted whole, so the user's link from a folder of theirs
     // in it to a root-only folder had root read and report the package there.

@@ -83,6 +83,36 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     );
   });
 
+  it("hashes no more than a home's share each scan to find store files, and says when it stopped (red-team: 16 sparse 1 GB bins held the scan 40 s)", async () => {
+    // A copy of the home (hard links kept): new inodes, so no digest is known yet.
+    const copy = t.path('home/p12-copy');
+    execFileSync('cp', ['-a', pnpm12, copy]);
+    const scan = (maxDigestBytesPerHome?: number) =>
+      scanMachine({
+        homes: [copy],
+        paths: [],
+        detectRunning: false,
+        ...(maxDigestBytesPerHome ? { limits: { maxDigestBytesPerHome } } : {}),
+      });
+    const codexOf = (result: Awaited<ReturnType<typeof scan>>) =>
+      result.instances.filter((i) => i.toolId === 'openai-codex-cli');
+    const short = await scan(1024);
+    // Found as before, its platform package still a part; only the store names wait (the
+    // sentinel still stops what they run).
+    expect(codexOf(short)).toHaveLength(1);
+    expect(codexOf(short)[0]!.parts).toEqual([
+      expect.stringMatching(/\/store\/v11\/links\/@openai\/codex\/0\.111\.0-linux-x64\//),
+    ]);
+    expect(short.skipped).toContainEqual({
+      path: copy,
+      reason: 'pnpm store lookup stopped: more than 1024 bytes to hash this scan',
+    });
+    // With its share, the next scan finds them.
+    const full = await scan();
+    expect(codexOf(full)[0]!.parts).toHaveLength(3);
+    expect(full.skipped.filter((s) => s.reason.startsWith('pnpm store lookup'))).toEqual([]);
+  });
+
   it('finds what pnpm dlx ran in ~/.cache/pnpm/dlx (red-team: it ran after the ban)', () => {
     const claude = found.dlx!.filter((i) => i.toolId === 'claude-code');
     expect(claude.map((i) => [i.version, i.installPath.replace(dlxHome, '~')])).toEqual([
