@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { binTargetsInside, namedAfterTool } from '../../policies/catalog/runnable.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import {
   type FingerprintKind,
@@ -213,15 +214,11 @@ export class FingerprintStore {
       const parsed = parsePackageJson(manifest.text);
       // A bin entry is the package's own text: `../../../usr/bin/bash` must not teach the sentinel
       // a system program's bytes, so only files inside the install folder are learned.
-      if (parsed.ok) {
-        for (const target of Object.values(parsed.value.bin)) {
-          const file = path.resolve(instance.installPath, target);
-          if (isStrictlyInside(file, instance.installPath)) files.add(file);
-        }
-      }
+      if (parsed.ok) for (const file of binTargetsInside(instance.installPath, parsed.value.bin)) files.add(file);
     }
     for (const dir of [instance.installPath, ...(instance.parts ?? [])])
-      for (const file of nativeBinaries(dir)) if (namedAfterTool(file, options.binaries)) files.add(file);
+      for (const file of nativeBinaries(dir))
+        if (!options.binaries || namedAfterTool(path.basename(file), options.binaries)) files.add(file);
     let added = 0;
     for (const file of files) {
       if (!learnable(file, roots, ownerUid)) continue;
@@ -299,16 +296,6 @@ function quarantinedInstall(
     return !fs.existsSync(part) && locked(q) ? q : part;
   });
   return { instance: { ...instance, installPath, parts }, ownerUid };
-}
-
-/** Whether a file found by the walk bears one of the tool's launcher names (any name when none are given). */
-function namedAfterTool(file: string, binaries: readonly string[] | undefined): boolean {
-  if (!binaries) return true;
-  const name = path
-    .basename(file)
-    .replace(/\.exe$/i, '')
-    .toLowerCase();
-  return binaries.some((bin) => name === bin.toLowerCase() || name.startsWith(`${bin.toLowerCase()}-`));
 }
 
 function isStrictlyInside(child: string, parent: string): boolean {

@@ -14,6 +14,7 @@
  */
 import * as path from 'node:path';
 
+import { binTargetsInside, namedAfterTool } from '../../../policies/catalog/runnable.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { MAX_FINGERPRINT_FILE_BYTES } from '../../../policies/protocol.js';
 import type { ScanContext } from '../context.js';
@@ -104,14 +105,10 @@ function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
     ctx.limits.maxManifestBytes,
     parsePackageJson,
   );
-  if (parsed?.ok)
-    for (const target of Object.values(parsed.value.bin)) {
-      const file = path.resolve(instance.installPath, target);
-      if (file !== instance.installPath && isInside(file, instance.installPath)) out.push(file);
-    }
-  const names = new Set(ctx.catalog.tool(instance.toolId)?.detect.binaries ?? []);
+  if (parsed?.ok) out.push(...binTargetsInside(instance.installPath, parsed.value.bin));
+  const names = ctx.catalog.tool(instance.toolId)?.detect.binaries ?? [];
   for (const part of instance.parts ?? []) {
-    if (names.size === 0) break;
+    if (names.length === 0) break;
     const queue: [string, number][] = [[part, 0]];
     let listed = 0;
     while (queue.length > 0 && listed < MAX_PART_ENTRIES) {
@@ -120,7 +117,7 @@ function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
         if (++listed > MAX_PART_ENTRIES) break;
         const file = path.join(dir, entry.name);
         if (entry.isDirectory && depth < MAX_PART_DEPTH) queue.push([file, depth + 1]);
-        else if (entry.isFile && names.has(entry.name.replace(/\.exe$/i, ''))) out.push(file);
+        else if (entry.isFile && namedAfterTool(entry.name, names)) out.push(file);
       }
     }
   }
