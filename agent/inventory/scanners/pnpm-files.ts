@@ -154,8 +154,12 @@ async function storeCopy(ctx: ScanContext, file: string, lookup: Lookup): Promis
     const candidate = path.join(store, hex.slice(0, 2), name);
     const copy = ctx.fs.lstat(candidate);
     if (!copy?.isFile() || copy.uid !== uid) continue;
-    if (copy.dev === stats.dev && copy.ino === stats.ino) return copy.nlink === 2 ? candidate : null;
-    if (copy.nlink === 1 && copy.size === stats.size && (await hashed(candidate)) === hex) return candidate;
+    // Its real path: a store folder the user replaced by a link to another folder of theirs is
+    // quarantined where the file really is (enforcement never acts through a link).
+    if (copy.dev === stats.dev && copy.ino === stats.ino)
+      return copy.nlink === 2 ? ctx.fs.shownRealpath(candidate) : null;
+    if (copy.nlink === 1 && copy.size === stats.size && (await hashed(candidate)) === hex)
+      return ctx.fs.shownRealpath(candidate);
   }
   return null;
 }

@@ -113,6 +113,20 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     expect(full.skipped.filter((s) => s.reason.startsWith('pnpm store lookup'))).toEqual([]);
   });
 
+  it('names a store file by its real path when the user replaced its store folder by a link (enforcement never acts through one)', async () => {
+    const copy = t.path('home/p12-linked');
+    execFileSync('cp', ['-a', pnpm12, copy]);
+    const files = `${copy}/.local/share/pnpm/store/v11/files`;
+    execFileSync('mv', [`${files}/04`, `${copy}/elsewhere`]);
+    execFileSync('ln', ['-s', `${copy}/elsewhere`, `${files}/04`]);
+    const result = await scanMachine({ homes: [copy], paths: [], detectRunning: false });
+    const codex = result.instances.filter((i) => i.toolId === 'openai-codex-cli');
+    expect(codex[0]!.parts).toContainEqual(
+      expect.stringMatching(new RegExp(`^${copy}/elsewhere/817942dfb70b[0-9a-f]{114}-exec$`)),
+    );
+    expect(codex[0]!.parts!.filter((p) => p.startsWith(`${files}/04/`))).toEqual([]);
+  });
+
   it('finds what pnpm dlx ran in ~/.cache/pnpm/dlx (red-team: it ran after the ban)', () => {
     const claude = found.dlx!.filter((i) => i.toolId === 'claude-code');
     expect(claude.map((i) => [i.version, i.installPath.replace(dlxHome, '~')])).toEqual([
