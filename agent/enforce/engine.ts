@@ -26,7 +26,7 @@ import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, linksOf, sameContent, sameIdentity } from './fs-facts.js';
+import { captureFacts, lexists, linksOf, sameContent, sameIdentity, startHashingWindow } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
@@ -337,6 +337,8 @@ export class Enforcer {
     policyRevision: number | null,
   ): Promise<ReconcileSummary> {
     if (this.damaged) throw new LedgerDamaged(this.damaged);
+    // One reconcile may read at most so much for digests: a user's huge files cannot hold it.
+    startHashingWindow();
     const summary: ReconcileSummary = { applied: 0, restored: 0, repaired: 0, failed: 0, tampered: 0, notes: [] };
     // An operation left in flight by an I/O error (or a crash) is finished or undone first;
     // nothing else starts while it is pending, so no record is planned on top of half-done steps.

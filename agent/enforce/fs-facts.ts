@@ -67,21 +67,59 @@ export function sameIdentity(a: { dev?: string; ino?: string }, b: { dev?: strin
 }
 
 /**
- * SHA-256 of the regular file at `path`, read through a handle that was checked with fstat to be
- * a regular file (and, when `expect` is given, the same dev+ino as a preceding lstat).
+ * Largest file whose digest is taken (bytes): a tool's native binary is a few hundred MB. A larger
+ * file gets no digest, so it is never taken for a copy of another (sameContent): a user's 20 GB
+ * sparse "launcher" would otherwise hold the root agent for minutes every cycle.
  */
-async function sha256File(path: string, expect?: { dev: string; ino: string }): Promise<string> {
-  const hash = createHash('sha256');
+export const MAX_HASHED_BYTES = 1024 * 1024 * 1024;
+/** Bytes hashed per hashing window (see startHashingWindow) before further files get no digest. */
+export const HASHED_BYTES_PER_WINDOW = 4 * 1024 * 1024 * 1024;
+/** Digests kept by file stamp (device, inode, size, mtime, ctime), at most this many. */
+const MAX_KEPT_DIGESTS = 4096;
+const keptDigests = new Map<string, string>();
+let windowBytesLeft = HASHED_BYTES_PER_WINDOW;
+
+/**
+ * Starts a new hashing window (one reconcile): files read for their digest from now on may come
+ * to HASHED_BYTES_PER_WINDOW bytes, digests kept from earlier windows cost nothing.
+ */
+export function startHashingWindow(): void {
+  windowBytesLeft = HASHED_BYTES_PER_WINDOW;
+}
+
+/**
+ * SHA-256 of the regular file at `path`, read through a handle that was checked with fstat to be
+ * a regular file (and, when `expect` is given, the same dev+ino as a preceding lstat). Undefined
+ * (no digest: "cannot tell") for a file over MAX_HASHED_BYTES or beyond the window's bytes; a
+ * digest is kept while the file's stamp holds, so an unchanged file is read once.
+ */
+async function sha256File(path: string, expect?: { dev: string; ino: string }): Promise<string | undefined> {
   const handle = await open(path, READ_UNTRUSTED);
   try {
     const info = await handle.stat({ bigint: true });
     if (!info.isFile()) throw new Error(`${path} is not a regular file`);
     if (expect && !sameIdentity(identityOf(info), expect)) throw new Error(`${path} was replaced while it was read`);
-    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    const stamp = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+    const kept = keptDigests.get(stamp);
+    if (kept !== undefined) return kept;
+    const size = Number(info.size);
+    if (size > MAX_HASHED_BYTES || size > windowBytesLeft) return undefined;
+    windowBytesLeft -= size;
+    const hash = createHash('sha256');
+    let read = 0;
+    for await (const chunk of handle.createReadStream({ autoClose: false })) {
+      read += (chunk as Buffer).length;
+      // Grown while read: what was read is not the file that was stamped.
+      if (read > size) return undefined;
+      hash.update(chunk as Buffer);
+    }
+    const digest = hash.digest('hex');
+    if (keptDigests.size >= MAX_KEPT_DIGESTS) keptDigests.delete(keptDigests.keys().next().value!);
+    keptDigests.set(stamp, digest);
+    return digest;
   } finally {
     await handle.close().catch(() => undefined);
   }
-  return hash.digest('hex');
 }
 
 /** Facts about `path` (not following a symlink), or null if nothing is there. Never throws for a special file. */
@@ -105,14 +143,21 @@ export async function captureFacts(path: string): Promise<FileFacts | null> {
   };
   if (info.isSymbolicLink()) return { kind: 'symlink', ...base, target: await readlink(path) };
   if (info.isDirectory()) return { kind: 'dir', ...base };
-  if (info.isFile()) return { kind: 'file', ...base, sha256: await sha256File(path, base) };
+  if (info.isFile()) {
+    const sha256 = await sha256File(path, base);
+    return sha256 === undefined ? { kind: 'file', ...base } : { kind: 'file', ...base, sha256 };
+  }
   return { kind: 'other', ...base };
 }
 
-/** Same content (hash or link target), kind, mode and owner: what "byte-identical" means here. */
+/**
+ * Same content (hash or link target), kind, mode and owner: what "byte-identical" means here. A
+ * file without a digest (too large to hash, see MAX_HASHED_BYTES) is the same as nothing.
+ */
 export function sameContent(a: FileFacts, b: FileFacts): boolean {
   return (
     a.kind === b.kind &&
+    (a.kind !== 'file' || (a.sha256 !== undefined && b.sha256 !== undefined)) &&
     a.target === b.target &&
     a.sha256 === b.sha256 &&
     a.mode === b.mode &&

@@ -5,12 +5,14 @@
  * is really there, so planning re-applies exactly what is missing. Earlier copies that a
  * reinstall pushed out of their slot become orphans: kept, never deleted.
  */
+import type { BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
-import { captureFacts, lexists, sameContent } from './fs-facts.js';
+import { captureFacts, type FileFacts, identityOf, lexists, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext } from './guard.js';
 import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
-import { pinParent, UnsafeLayout } from './safe-fs.js';
+import { listEntries, lstatEntry, type PinnedDir, pinParent, UnsafeLayout } from './safe-fs.js';
 import { isOurStub } from './steps.js';
 
 type FindingKind =
@@ -68,6 +70,51 @@ export async function unsafeReason(target: string, guard: GuardContext | undefin
   } catch (error) {
     return error instanceof UnsafeLayout ? `${error.path}: ${error.reason}` : null;
   }
+}
+
+/**
+ * What stands at a quarantine entry's two names (`to`, and `from` beside it), both looked at in
+ * its folder as the safety walk pinned it: a parent swapped for a link meanwhile changes nothing
+ * of what is seen. `unsafe`: the walk refused the folder. A missing folder shows both missing.
+ * `renamedInPlace`: both are missing and the quarantine is in that folder under another name
+ * (its user renamed it there: forgotten, as before).
+ */
+async function quarantineState(
+  entry: QuarantineEntry,
+  guard: GuardContext | undefined,
+): Promise<{ there: BigIntStats | null; backInPlace: boolean; renamedInPlace?: boolean } | { unsafe: string }> {
+  if (!guard || dirname(entry.to) !== dirname(entry.from)) {
+    const there = await lstat(entry.to, { bigint: true }).catch(() => null);
+    return { there, backInPlace: await lexists(entry.from) };
+  }
+  let dir;
+  try {
+    dir = await pinParent(entry.to, guard);
+  } catch (error) {
+    if (error instanceof UnsafeLayout) return { unsafe: `${error.path}: ${error.reason}` };
+    return { there: null, backInPlace: false };
+  }
+  try {
+    const there = await lstatEntry(dir, basename(entry.to));
+    const backInPlace = (await lstatEntry(dir, basename(entry.from))) !== null;
+    return { there, backInPlace, renamedInPlace: !there && !backInPlace && (await holds(dir, entry.original)) };
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Entries of a folder looked through for a renamed quarantine (a package scope holds a few dozen). */
+const MAX_RENAME_SEARCH = 10_000;
+
+/** Whether the pinned folder `dir` holds the object `original` (device and inode) under any name. */
+async function holds(dir: PinnedDir, original: FileFacts): Promise<boolean> {
+  if (original.dev === undefined || original.ino === undefined) return false;
+  const names = await listEntries(dir).catch(() => [] as string[]);
+  for (const name of names.slice(0, MAX_RENAME_SEARCH)) {
+    const info = await lstatEntry(dir, name).catch(() => null);
+    if (info && sameIdentity(identityOf(info), original)) return true;
+  }
+  return false;
 }
 
 export async function observe(applied: AppliedInstance, isRoot: boolean, guard?: GuardContext): Promise<Observation> {
@@ -153,13 +200,13 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
   }
 
   for (const entry of applied.quarantine) {
-    const reason = await unsafeReason(entry.to, guard);
-    if (reason) {
-      unsafe.push({ path: entry.to, key: entry.from, reason });
+    const seen = await quarantineState(entry, guard);
+    if ('unsafe' in seen) {
+      unsafe.push({ path: entry.to, key: entry.from, reason: seen.unsafe });
       quarantine.push(entry);
       continue;
     }
-    const there = await lstat(entry.to).catch(() => null);
+    const { there, backInPlace } = seen;
     if (there?.isSymbolicLink()) {
       // The quarantine moved away and a link put in its place: nothing is done through it.
       unsafe.push({
@@ -171,9 +218,9 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       continue;
     }
     const inQuarantine = there !== null;
-    const backInPlace = await lexists(entry.from);
     if (inQuarantine && !backInPlace) {
-      if (entry.locked && !(await isLocked(entry.to, isRoot))) {
+      const locked = (there.mode & 0o7777n) === 0n && (!isRoot || (there.uid === 0n && there.gid === 0n));
+      if (entry.locked && !locked) {
         found('quarantine-unlocked', entry.to, `the quarantined folder ${entry.to} was unlocked`);
         quarantine.push({ ...entry, locked: false });
       } else quarantine.push(entry);
@@ -187,6 +234,12 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`,
       );
       orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
+    } else if (entry.locked && isRoot && entry.original.kind === 'dir' && !seen.renamedInPlace) {
+      // A locked quarantine cannot be emptied or moved to another folder by its user (owner root,
+      // mode 000), and it was not renamed in its folder: that folder itself was moved or swapped
+      // (perhaps only for an instant). It stays on record, left alone and reported, until seen again.
+      unsafe.push({ path: entry.to, key: entry.from, reason: 'the locked quarantine is not where the agent left it' });
+      quarantine.push(entry);
     } else {
       found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);
       // A file whose inode the agent locked with its other names (in the install's quarantine)

@@ -36,7 +36,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, existsSync } from 'node:fs';
-import { chmod, type FileHandle, lstat, open, rename, unlink, utimes } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, open, readdir, rename, unlink, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { type FileFacts, identityOf, READ_UNTRUSTED, sameIdentity } from './fs-facts.js';
@@ -221,6 +221,11 @@ export async function lstatEntry(dir: PinnedDir, name: string): Promise<BigIntSt
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+}
+
+/** The names in a pinned folder, read through its handle (by path on Windows). */
+export async function listEntries(dir: PinnedDir): Promise<string[]> {
+  return readdir(dir.handle && PROC_FD ? `/proc/self/fd/${dir.handle.fd}` : dir.path);
 }
 
 /**

@@ -417,6 +417,34 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(await hashTree(s.install)).toEqual(installBefore);
   });
 
+  it('a locked quarantine whose folder the user moved (or swapped for an instant) stays on record, left alone and reported; the ban is not lifted, and once the folder is back the lift restores it', async () => {
+    // Red-team round 12: swapping the quarantine's parent folder during observe made both names
+    // look missing; the record forgot the quarantine, the next cycle released the instance
+    // ("restored" while banned) and the locked folder was never given back.
+    const s = await setup('quarantine-parent-moved');
+    const launcher = userInstall(s);
+    const installBefore = await hashTree(s.install);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    const modules = join(s.prefix, 'lib', 'node_modules');
+    asUser(s.home, `cd '${modules}' && mv @anthropic-ai moved && mkdir @anthropic-ai`);
+    for (let i = 0; i < 2; i++) {
+      expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0, restored: 0 });
+      expect(enforcer.applied).toHaveLength(1);
+      expect(enforcer.applied[0]!.quarantine).toHaveLength(1);
+    }
+    expect(await isOurStub(launcher)).toBe(true);
+    expect(events.map((e) => e.type)).not.toContain('restored');
+    expect(events.filter((e) => e.type === 'suspicious-layout').map((e) => e.details?.reason)).toContain(
+      'the locked quarantine is not where the agent left it',
+    );
+    asUser(s.home, `cd '${modules}' && rmdir @anthropic-ai && mv moved @anthropic-ai`);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ restored: 1, failed: 0 });
+    expect(await hashTree(s.install)).toEqual(installBefore);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);

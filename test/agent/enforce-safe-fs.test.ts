@@ -6,12 +6,12 @@
  * stop (owner and instance checks, older ledger steps stop nothing).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, chown, link, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { captureFacts, linksOf } from '../../agent/enforce/fs-facts.js';
+import { captureFacts, linksOf, MAX_HASHED_BYTES, sameContent } from '../../agent/enforce/fs-facts.js';
 import { checkInstallPath, type GuardContext, rootOf } from '../../agent/enforce/guard.js';
 import { findInstanceProcesses, matchProcess, type ProcessInfo } from '../../agent/enforce/processes.js';
 import { pinParent, setOwnerMode, UnsafeLayout, withParent, writeStubEntry } from '../../agent/enforce/safe-fs.js';
@@ -309,5 +309,25 @@ describe('the other names of a shared inode (linksOf)', () => {
     ]);
     // The real folder itself is searched.
     expect(await linksOf(facts, [join(base, 'elsewhere')])).toEqual([join(base, 'elsewhere', 'sub', 'secret')]);
+  });
+});
+
+describe('digests of files the agent records (captureFacts)', () => {
+  it('takes no digest of a file over MAX_HASHED_BYTES, and such a file is never the same content as another', async () => {
+    // Red-team round 12: a user's 20 GB sparse "launcher" was read whole, every cycle, as root.
+    const base = join(dir.path, 'digests');
+    await mkdir(base, { recursive: true });
+    const huge = join(base, 'claude');
+    await writeFile(huge, '');
+    await truncate(huge, MAX_HASHED_BYTES + 1);
+    const small = join(base, 'small');
+    await writeFile(small, '#!/bin/sh\n');
+    const facts = (await captureFacts(huge))!;
+    expect(facts).toMatchObject({ kind: 'file', size: MAX_HASHED_BYTES + 1 });
+    expect(facts.sha256).toBeUndefined();
+    expect(sameContent(facts, { ...facts })).toBe(false);
+    const smallFacts = (await captureFacts(small))!;
+    expect(smallFacts.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(sameContent(smallFacts, { ...smallFacts })).toBe(true);
   });
 });
