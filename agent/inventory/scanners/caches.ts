@@ -47,11 +47,20 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
       }
     }
     for (const cache of yarnCacheDirs(ctx, home)) {
+      // Each package is an entry of its own: a platform package (every platform's, as yarn 1
+      // caches them all) joins the tool's entry of the same version, never a tool by itself.
+      const inCache: ToolInstance[] = [];
       for (const entry of ctx.fs.list(cache) ?? []) {
         if (!entry.isDirectory || !entry.name.startsWith('npm-')) continue;
-        await scanModules(ctx, { modules: child(child(cache, entry.name), 'node_modules'), binDirs: [], home }, out);
-        if (ctx.expired(cache)) continue homes;
+        await scanModules(
+          ctx,
+          { modules: child(child(cache, entry.name), 'node_modules'), binDirs: [], home },
+          inCache,
+        );
+        if (ctx.expired(cache)) break;
       }
+      out.push(...attachPlatformParts(inCache));
+      if (ctx.expired(cache)) continue homes;
     }
     for (const cache of bunCacheDirs(ctx, home)) await scanBunCache(ctx, cache, home, out);
     for (const dlx of pnpmDlxDirs(ctx, home)) {

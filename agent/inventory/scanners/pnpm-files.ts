@@ -24,6 +24,13 @@ import { parsePackageJson } from '../parse/package-json.js';
 
 /** Runnable files of one instance looked up in the store (bin entries and native binaries). */
 const MAX_FILES_PER_INSTANCE = 16;
+/**
+ * Other names a matched store file may have (the install's, and `bin/claude.exe` that Claude
+ * Code's postinstall links to its native binary): enforcement locks the inode only when every one
+ * lies in the instance's quarantines, and records at most this many (agent/enforce/ledger.ts
+ * SharedNames); more, and the file is left to the sentinel.
+ */
+const MAX_OTHER_NAMES = 8;
 /** Entries a walk of one part lists looking for native binaries (Codex keeps its own 4 deep). */
 const MAX_PART_ENTRIES = 2000;
 const MAX_PART_DEPTH = 5;
@@ -127,10 +134,10 @@ function runnableFiles(ctx: ScanContext, instance: ToolInstance): string[] {
 /**
  * The store file holding `file`'s bytes, or null: named by its SHA-512 in one of `stores`, a
  * regular file (not followed if a link) owned by `uid`, and the same inode as `file` or, for a
- * reflink copy, the same size and digest. Only when no other name shares that inode (2 links:
- * the store's and the install's; 1 for a copy): quarantine locks the inode (owner root, mode 0),
- * and a third name may be another install's (a placeholder script the same in every version):
- * in doubt, left as it is (the sentinel still stops what it runs).
+ * reflink copy, the same size and digest; at most MAX_OTHER_NAMES other names. Quarantine locks
+ * the inode (owner root, mode 0) only when all of them lie in the instance's quarantines: a name
+ * in another install (a placeholder script the same in every version) leaves it as it is (the
+ * sentinel still stops what it runs).
  */
 async function storeCopy(ctx: ScanContext, file: string, lookup: Lookup): Promise<string | null> {
   const { stores, uid, budget } = lookup;
@@ -157,7 +164,7 @@ async function storeCopy(ctx: ScanContext, file: string, lookup: Lookup): Promis
     // Its real path: a store folder the user replaced by a link to another folder of theirs is
     // quarantined where the file really is (enforcement never acts through a link).
     if (copy.dev === stats.dev && copy.ino === stats.ino)
-      return copy.nlink === 2 ? ctx.fs.shownRealpath(candidate) : null;
+      return copy.nlink <= 1 + MAX_OTHER_NAMES ? ctx.fs.shownRealpath(candidate) : null;
     if (copy.nlink === 1 && copy.size === stats.size && (await hashed(candidate)) === hex)
       return ctx.fs.shownRealpath(candidate);
   }

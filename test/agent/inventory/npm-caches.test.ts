@@ -127,6 +127,17 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     expect(codex[0]!.parts!.filter((p) => p.startsWith(`${files}/04/`))).toEqual([]);
   });
 
+  it("still finds a store file with a third name inside the install (Claude Code's postinstall links bin/claude.exe to its native binary)", async () => {
+    const copy = t.path('home/p12-three');
+    execFileSync('cp', ['-a', pnpm12, copy]);
+    const before = (await scanMachine({ homes: [copy], paths: [], detectRunning: false })).instances;
+    const codex = before.find((i) => i.toolId === 'openai-codex-cli')!;
+    const native = codex.parts!.find((p) => /\/files\/04\//.test(p))!;
+    execFileSync('ln', [native, `${codex.installPath}/bin/codex.native`]);
+    const after = (await scanMachine({ homes: [copy], paths: [], detectRunning: false })).instances;
+    expect(after.find((i) => i.toolId === 'openai-codex-cli')!.parts).toEqual(codex.parts);
+  });
+
   it('finds what pnpm dlx ran in ~/.cache/pnpm/dlx (red-team: it ran after the ban)', () => {
     const claude = found.dlx!.filter((i) => i.toolId === 'claude-code');
     expect(claude.map((i) => [i.version, i.installPath.replace(dlxHome, '~')])).toEqual([
@@ -216,6 +227,23 @@ describe('bun and yarn caches (layouts from their sources), bunx, and a cache mo
     { version: '0.60.0', bin: { gemini: 'bundle/gemini.js' } },
   );
 
+  // yarn 1 caches every platform's optional package as an entry of its own (seen with `yarn@1
+  // global add @anthropic-ai/claude-code@2.1.200`: npm-@anthropic-ai-claude-code-darwin-arm64-
+  // 2.1.200-<hash>-integrity/node_modules/@anthropic-ai/claude-code-darwin-arm64, one per platform).
+  npmPackage(
+    c,
+    'home/bob/.cache/yarn/v6/npm-@anthropic-ai-claude-code-2.1.200-4567cdef-integrity/node_modules',
+    '@anthropic-ai/claude-code',
+    { version: '2.1.200', bin: { claude: 'bin/claude.exe' } },
+  );
+  for (const platform of ['darwin-arm64', 'linux-x64', 'win32-x64'])
+    npmPackage(
+      c,
+      `home/bob/.cache/yarn/v6/npm-@anthropic-ai-claude-code-${platform}-2.1.200-89ab${platform.length}-integrity/node_modules`,
+      `@anthropic-ai/claude-code-${platform}`,
+      { version: '2.1.200' },
+    );
+
   it("finds each copy once, with the bun platform package as a part at the tool's version", async () => {
     const result = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances;
     expect(
@@ -226,6 +254,13 @@ describe('bun and yarn caches (layouts from their sources), bunx, and a cache mo
     ).toEqual([
       'claude-code 2.0.47 ~/.bun/install/cache/.bunx-1000/@anthropic-ai/claude-code@2.0.47/node_modules/@anthropic-ai/claude-code ',
       'claude-code 2.1.50 ~/.bun/install/cache/@anthropic-ai/claude-code@2.1.50@@@1 ',
+      'claude-code 2.1.200 ~/.cache/yarn/v6/npm-@anthropic-ai-claude-code-2.1.200-4567cdef-integrity/node_modules/@anthropic-ai/claude-code ' +
+        ['darwin-arm64', 'linux-x64', 'win32-x64']
+          .map(
+            (platform) =>
+              `~/.cache/yarn/v6/npm-@anthropic-ai-claude-code-${platform}-2.1.200-89ab${platform.length}-integrity/node_modules/@anthropic-ai/claude-code-${platform}`,
+          )
+          .join(','),
       'gemini-cli 0.60.0 ~/.cache/yarn/v6/npm-@google-gemini-cli-0.60.0-0123abcd-integrity/node_modules/@google/gemini-cli ',
       'openai-codex-cli 0.169.0 ~/.bun/install/cache/@openai/codex@0.169.0@@@1 ~/.bun/install/cache/@openai/codex-linux-x64@0.169.0-linux-x64@@@1',
       'opencode 1.0.120 ~/.bun/install/cache/.bunx-1000/opencode-ai@1.0.120/node_modules/opencode-ai ',
