@@ -200,6 +200,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     if (entry.locked) steps.push({ op: 'unlock', path: entry.to, original: entry.original, ...shared });
     steps.push({ op: 'rename', from: entry.to, to: entry.from, original: entry.original });
   }
+  const keptLaunchers: OrphanEntry[] = [];
   for (const entry of current?.launchers ?? []) {
     if (frozen.has(entry.path)) {
       launchers.push(entry);
@@ -207,6 +208,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     }
     if (wanted.has(entry.path)) continue;
     if (entry.locked) steps.push({ op: 'unlock', path: entry.sibling, original: entry.original });
+    if (input.replaceable.has(entry.path)) {
+      // An identical copy of the original stands in the launcher's place (npx unpacked it again):
+      // the kept original, given its owner and mode back, stays beside it as the user's copy.
+      notes.push(`${entry.path} is already an identical copy of its original; ${entry.sibling} stays beside it`);
+      keptLaunchers.push({ path: entry.sibling, original: entry.original, locked: false, home: entry.path });
+      continue;
+    }
     steps.push({
       op: 'restore-launcher',
       launcher: entry.path,
@@ -216,6 +224,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     });
   }
   const kept: OrphanEntry[] = [];
+  if (desired) orphans.push(...keptLaunchers);
+  else kept.push(...keptLaunchers);
   if (!desired) {
     // Earlier copies set aside after a tamper are the user's own files: each gets its owner and
     // mode back and returns to its place when nothing stands there (nor will: a launcher or a

@@ -445,6 +445,32 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
   });
 
+  it('the folder and its launcher unpacked again under a block (npx --offline does so), then the lift: everything is the user’s again, nothing is left root-owned, the restore says what stays beside', async () => {
+    // Failing inputs re-run: after `npx --offline` unpacked the copy again (a new folder, the same
+    // .bin link in place of the stub), the lift failed on the launcher every cycle and left both
+    // quarantines root-owned with mode 000 in the user's npx folder.
+    const s = await setup('unpacked-again');
+    const launcher = userInstall(s);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    asUser(s.home, `rm '${launcher}'`);
+    userInstall(s);
+    const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ restored: 1, failed: 0 });
+    expect(enforcer.health().failing).toEqual([]);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+    for (const name of [...(await readdir(scope)), ...(await readdir(s.bin))]) {
+      const info = await lstat(join(name.startsWith('.claude.') || name === 'claude' ? s.bin : scope, name));
+      expect([name, info.uid]).toEqual([name, uid]);
+    }
+    // The user may remove what stayed beside (their own copies now).
+    asUser(s.home, `rm -rf '${scope}'/.claude-code.aigate-quarantine* '${s.bin}'/.claude.aigate-orig*`);
+    const restored = events.filter((e) => e.type === 'restored').at(-1);
+    expect(restored?.details).toMatchObject({ verified: false });
+    expect(restored?.message).toMatch(/stays beside|kept/);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);
