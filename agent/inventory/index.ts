@@ -21,6 +21,7 @@ import { scanLinuxPackages } from './scanners/linux-packages.js';
 import { scanMacApps } from './scanners/macos-apps.js';
 import { scanNative } from './scanners/native.js';
 import { scanNpm } from './scanners/npm.js';
+import { attachCachedTarballs } from './scanners/npm-tarballs.js';
 import { scanPathBinaries } from './scanners/path-binaries.js';
 import { scanPnpm } from './scanners/pnpm.js';
 import { attachStoreFiles } from './scanners/pnpm-files.js';
@@ -77,6 +78,8 @@ async function scanWith(
   });
   // Last: the store files pnpm linked an instance's runnable files from become its parts.
   await guarded(ctx, 'pnpm-files', () => attachStoreFiles(ctx, found));
+  // And npm's cached tarballs they were unpacked from (npx --offline unpacks them again).
+  await guarded(ctx, 'npm-tarballs', async () => attachCachedTarballs(ctx, found));
   // aigate's own quarantines and kept originals are never an instance or a launcher.
   const kept = (file: string) => isAigateKept(file, (p) => ctx.fs.isLocked(p));
   const own = found

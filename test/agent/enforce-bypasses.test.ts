@@ -16,7 +16,7 @@
  *   `--prefix ~/apps/cc` on no PATH the agent is given (found by walking the home), and a failed
  *   auto-update's leftover `@anthropic-ai/.claude-code-<random>` beside that install.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -44,6 +44,7 @@ import { hashTree, tempDir } from './helpers.js';
 import {
   INSTALL_TIMEOUT_MS,
   npmInstallGlobal,
+  npxHomeWithCache,
   npxRun,
   pnpmDlxHome,
   pnpmGlobalHome,
@@ -71,6 +72,8 @@ interface Run {
   args: string[];
   /** The file started: the launcher, or node's entry file. */
   program: string;
+  /** More environment (npx's own settings). */
+  env?: Record<string, string>;
 }
 const launcher = (path: string): Run => ({ how: path, command: path, args: ['--version'], program: path });
 const nodeCli = (cli: string): Run => ({
@@ -78,6 +81,15 @@ const nodeCli = (cli: string): Run => ({
   command: process.execPath,
   args: [cli, '--version'],
   program: cli,
+});
+
+/** `npx --offline` of `spec` with the home's own npm cache (~/.npm): it unpacks the copy again if it must. */
+const npxOffline = (spec: string, bin: string, home: string): Run => ({
+  how: `npx --offline ${spec}`,
+  command: 'npx',
+  args: ['--offline', '-y', '-p', spec, bin, '--version'],
+  program: realpathSync(execFileSync('sh', ['-c', 'command -v npx'], { encoding: 'utf8' }).trim()),
+  env: { npm_config_cache: join(home, '.npm'), npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' },
 });
 
 /**
@@ -109,7 +121,7 @@ async function start(runs: readonly Run[], home: string): Promise<Outcome[]> {
       execFile(
         run.command,
         run.args,
-        { timeout: 60_000, env: { ...process.env, HOME: home } },
+        { timeout: 60_000, env: { ...process.env, HOME: home, ...run.env } },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : (error.signal ?? String(error.code))) : 0;
           resolve({ run, code, output: `${stdout}${stderr}`.trim() });
@@ -300,6 +312,32 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
           fromNextCycle: [nodeCli(stored)],
           allowed: [launcher(join(pnpmHome, 'bin', 'codex'))],
           trees: [pnpmHome],
+        });
+      },
+      INSTALL_TIMEOUT_MS * 2,
+    );
+
+    it(
+      'item 1: `npx --offline` with the tarball in npm’s own cache unpacks no copy that runs after the ban, and runs again after the lift',
+      async () => {
+        const home = join(dir.path, 'npx-offline');
+        npxHomeWithCache(home, CLAUDE, 'claude');
+        npmInstallGlobal(join(home, '.npm-global'), CODEX);
+        const npxCache = join(home, '.npm', '_npx');
+        const npx = only(npxCache, (hash) =>
+          readFileSync(join(npxCache, hash, 'package.json'), 'utf8').includes(`"${CLAUDE}"`),
+        );
+        await blockAndRestore('npx-offline', home, {
+          banned: [
+            [
+              npxOffline(CLAUDE, 'claude', home),
+              launcher(join(npx, 'node_modules', '.bin', 'claude')),
+              nodeCli(join(claudeIn(join(npx, 'node_modules')), 'cli.js')),
+            ],
+          ],
+          allowed: [launcher(join(home, '.npm-global', 'bin', 'codex'))],
+          // npm's own logs and cache index change with every npx run; the copy and the tarballs do not.
+          trees: [npx, join(home, '.npm', '_cacache', 'content-v2'), join(home, '.npm-global')],
         });
       },
       INSTALL_TIMEOUT_MS * 2,

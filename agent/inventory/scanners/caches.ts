@@ -80,7 +80,7 @@ export async function scanCaches(ctx: ScanContext): Promise<ToolInstance[]> {
 }
 
 /** The npm cache folders of a home (the parent of `_cacache`, where `_npx` lives). */
-function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
+export function npmCacheDirs(ctx: ScanContext, home: Home): string[] {
   // The user's own `.npmrc` is theirs to write: its cache counts only inside the home.
   const fromRc =
     ctx.fs.readDerived('npmrc-cache', path.join(home.dir, '.npmrc'), ctx.limits.maxManifestBytes, (text) =>

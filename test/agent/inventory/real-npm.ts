@@ -172,6 +172,32 @@ export function yarnCacheHome(homeDir: string, yarnVersion: string, spec: string
 }
 
 /**
+ * A home whose own npm cache (~/.npm) holds what `npx -y -p <spec> <bin> --version` left: the
+ * unpacked copy in `_npx/<hash>` and the tarballs it came from in `_cacache`, so that `npx
+ * --offline` can unpack it again. Made once in the test cache (npx run with that cache, from the
+ * registry) and copied to `homeDir`.
+ */
+export function npxHomeWithCache(homeDir: string, spec: string, bin: string): void {
+  const cached = join(TEST_CACHE, 'npx-home', spec.replace(/[^A-Za-z0-9.+-]/g, '_'), 'home');
+  builtOnce(cached, `${cached}/.npm/_npx`, (building) => {
+    execFileSync('npx', ['-y', '-p', spec, bin, '--version'], {
+      cwd: building,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+      env: {
+        ...process.env,
+        HOME: building,
+        npm_config_cache: `${building}/.npm`,
+        npm_config_ignore_scripts: 'true',
+        npm_config_update_notifier: 'false',
+      },
+    });
+  });
+  mkdirSync(homeDir, { recursive: true });
+  execFileSync('cp', ['-a', `${cached}/.npm`, homeDir]);
+}
+
+/**
  * What `npx -y -p <spec> <bin> --version` leaves in npm's cache (`_npx/<hash>/node_modules`), made
  * with the shared test cache and copied into `<cacheDir>/_npx` (npm's default cache, `~/.npm`, or
  * the one a user's `.npmrc` or environment names). Returns the bin's output.
