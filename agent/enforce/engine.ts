@@ -26,7 +26,7 @@ import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, linksOf, sameContent, sameIdentity, startHashingWindow } from './fs-facts.js';
+import { captureFacts, lexists, linksOf, sameAsRecorded, startHashingWindow } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
@@ -227,14 +227,15 @@ export class Enforcer {
         await doStep(entry.step, env);
       } catch (error) {
         if (error instanceof HasOtherNames && entry.step.op === 'lock' && entry.step.optional) {
-          // A kept launcher original linked elsewhere meanwhile (by its owner): locking it would
-          // lock the other name too. It stays set aside and stubbed, unlocked, and the rest of the
-          // ban goes on; undoing the whole operation would let one `ln` per cycle lift the ban.
+          // A kept launcher original or earlier copy linked elsewhere (by its owner): locking it
+          // would lock the other name too. It stays set aside, unlocked, and the rest of the ban
+          // goes on; undoing the whole operation would let one `ln` per cycle lift the ban.
           await this.suspect(op.key, error.path, error.reason, op.policyRevision ?? null);
           entry.state = 'skipped';
           entry.note = error.message;
           const path = entry.step.path;
           for (const launcher of op.result?.launchers ?? []) if (launcher.sibling === path) launcher.locked = false;
+          for (const orphan of op.result?.orphans ?? []) if (orphan.path === path) orphan.locked = false;
           op.notes = [...(op.notes ?? []), `${path} gained other names; set aside but not locked`];
           continue;
         }
@@ -777,7 +778,7 @@ async function verifyRestored(
     launchers++;
     await check(async () => {
       const now = await captureFacts(entry.path);
-      if (!now || !sameContent(now, entry.original)) mismatches.push(`${entry.path} differs from its original`);
+      if (!now || !sameAsRecorded(now, entry.original)) mismatches.push(`${entry.path} differs from its original`);
       if (await lexists(entry.sibling)) mismatches.push(`the kept original ${entry.sibling} is still there`);
     }, entry.path);
   }
@@ -801,12 +802,7 @@ async function verifyRestored(
     else launchers++;
     await check(async () => {
       const now = await captureFacts(step.to);
-      if (
-        !now ||
-        !sameContent(now, step.original) ||
-        (step.original.dev !== undefined && !sameIdentity(now, step.original))
-      )
-        mismatches.push(`${step.to} is not the original the agent kept`);
+      if (!now || !sameAsRecorded(now, step.original)) mismatches.push(`${step.to} is not the original the agent kept`);
       if (await lexists(step.from)) mismatches.push(`the kept copy ${step.from} is still there`);
     }, step.to);
   }

@@ -72,19 +72,23 @@ export function sameIdentity(a: { dev?: string; ino?: string }, b: { dev?: strin
  * sparse "launcher" would otherwise hold the root agent for minutes every cycle.
  */
 export const MAX_HASHED_BYTES = 1024 * 1024 * 1024;
-/** Bytes hashed per hashing window (see startHashingWindow) before further files get no digest. */
+/**
+ * Bytes hashed per file owner per hashing window (see startHashingWindow) before that owner's
+ * further files get no digest: one user's files cannot spend another's share.
+ */
 export const HASHED_BYTES_PER_WINDOW = 4 * 1024 * 1024 * 1024;
 /** Digests kept by file stamp (device, inode, size, mtime, ctime), at most this many. */
 const MAX_KEPT_DIGESTS = 4096;
 const keptDigests = new Map<string, string>();
-let windowBytesLeft = HASHED_BYTES_PER_WINDOW;
+/** Bytes hashed this window, per owner uid. */
+const hashedBy = new Map<bigint, number>();
 
 /**
- * Starts a new hashing window (one reconcile): files read for their digest from now on may come
- * to HASHED_BYTES_PER_WINDOW bytes, digests kept from earlier windows cost nothing.
+ * Starts a new hashing window (one reconcile): each owner's files read for their digest from now
+ * on may come to HASHED_BYTES_PER_WINDOW bytes; digests kept from earlier windows cost nothing.
  */
 export function startHashingWindow(): void {
-  windowBytesLeft = HASHED_BYTES_PER_WINDOW;
+  hashedBy.clear();
 }
 
 /**
@@ -103,8 +107,9 @@ async function sha256File(path: string, expect?: { dev: string; ino: string }): 
     const kept = keptDigests.get(stamp);
     if (kept !== undefined) return kept;
     const size = Number(info.size);
-    if (size > MAX_HASHED_BYTES || size > windowBytesLeft) return undefined;
-    windowBytesLeft -= size;
+    const spent = hashedBy.get(info.uid) ?? 0;
+    if (size > MAX_HASHED_BYTES || spent + size > HASHED_BYTES_PER_WINDOW) return undefined;
+    hashedBy.set(info.uid, spent + size);
     const hash = createHash('sha256');
     let read = 0;
     for await (const chunk of handle.createReadStream({ autoClose: false })) {
@@ -148,6 +153,31 @@ export async function captureFacts(path: string): Promise<FileFacts | null> {
     return sha256 === undefined ? { kind: 'file', ...base } : { kind: 'file', ...base, sha256 };
   }
   return { kind: 'other', ...base };
+}
+
+/**
+ * Whether `now` is the recorded object `recorded` as it was: the same content (sameContent), and
+ * the same device+inode when recorded. A file without a digest (too large to hash, or over its
+ * owner's share this window) counts when it is the same object with the same size and mtime,
+ * kind, mode and owner: the file the agent set aside, unchanged as far as can be told (a user
+ * who rewrites their own file and resets its mtime gets their own bytes back).
+ */
+export function sameAsRecorded(now: FileFacts, recorded: FileFacts): boolean {
+  const identity = recorded.dev === undefined || recorded.ino === undefined || sameIdentity(now, recorded);
+  if (sameContent(now, recorded)) return identity;
+  return (
+    now.kind === 'file' &&
+    recorded.kind === 'file' &&
+    (now.sha256 === undefined || recorded.sha256 === undefined) &&
+    recorded.dev !== undefined &&
+    identity &&
+    now.size === recorded.size &&
+    // The agent puts back mtimes through utimes (seconds as a double): equal to a microsecond.
+    Math.abs(now.mtimeMs - recorded.mtimeMs) < 0.002 &&
+    now.mode === recorded.mode &&
+    now.uid === recorded.uid &&
+    now.gid === recorded.gid
+  );
 }
 
 /**

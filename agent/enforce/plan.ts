@@ -262,11 +262,17 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         (orphan.original.kind !== 'file' && orphan.original.kind !== 'dir')
       )
         continue;
-      if (!(await input.exists(orphan.path))) {
+      const now = await input.facts(orphan.path);
+      if (now === null) {
         orphans.splice(i--, 1);
         continue;
       }
-      steps.push({ op: 'lock', path: orphan.path, original: orphan.original });
+      if (now.kind === 'file' && (now.nlink ?? 1) > 1) {
+        notes.push(`${orphan.path} has other names; left unlocked`);
+        continue;
+      }
+      // Optional: a copy its user links elsewhere meanwhile is left unlocked (reported), not the ban.
+      steps.push({ op: 'lock', path: orphan.path, original: orphan.original, optional: true });
       orphans[i] = { ...orphan, locked: true };
       added = true;
     }

@@ -13,7 +13,15 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
-import { captureFacts, type FileFacts, identityOf, READ_UNTRUSTED, sameContent, sameIdentity } from './fs-facts.js';
+import {
+  captureFacts,
+  type FileFacts,
+  identityOf,
+  READ_UNTRUSTED,
+  sameAsRecorded,
+  sameContent,
+  sameIdentity,
+} from './fs-facts.js';
 import type { GuardContext } from './guard.js';
 import type { Step } from './ledger.js';
 import { stopProcesses, type StopResult } from './processes.js';
@@ -95,8 +103,7 @@ function sameDir(a: string, b: string): void {
  */
 async function isRecorded(dir: PinnedDir, name: string, original: FileFacts): Promise<boolean> {
   const now = await captureFacts(inDir(dir, name));
-  if (now === null || !sameContent(now, original)) return false;
-  return original.dev === undefined || original.ino === undefined || sameIdentity(now, original);
+  return now !== null && sameAsRecorded(now, original);
 }
 
 async function writeStub(dir: PinnedDir, name: string, content: string, env: StepEnv): Promise<void> {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { MAX_HASHED_BYTES } from '../../agent/enforce/fs-facts.js';
 import { LedgerStore } from '../../agent/enforce/ledger.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import type { ToolInstance } from '../../policies/inventory.js';
@@ -469,6 +470,52 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     const restored = events.filter((e) => e.type === 'restored').at(-1);
     expect(restored?.details).toMatchObject({ verified: false });
     expect(restored?.message).toMatch(/stays beside|kept/);
+  });
+
+  it('a launcher over the digest limit is still stubbed and its install quarantined, and the lift puts it back (the same file, by device and inode)', async () => {
+    // Red-team round 13: with no digest for a 1.1 GB sparse launcher, moving it aside failed its
+    // check and the whole ban was undone every cycle.
+    const s = await setup('huge-launcher');
+    const launcher = userInstall(s, { fileLauncher: true });
+    asUser(s.home, `truncate -s ${MAX_HASHED_BYTES + 1} '${launcher}'`);
+    const before = await lstat(launcher);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    expect(await isOurStub(launcher)).toBe(true);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+    const lifted = await enforce(enforcer, ALLOW_ALL, [instance]);
+    expect(lifted, JSON.stringify(enforcer.health())).toMatchObject({ restored: 1, failed: 0 });
+    const after = await lstat(launcher);
+    expect([after.ino, after.size, after.mode, after.uid]).toEqual([before.ino, before.size, before.mode, before.uid]);
+  });
+
+  it('an earlier copy kept after a lift and hard-linked elsewhere by its user does not stop the next ban', async () => {
+    // Red-team round 13: its lock failed for the other name and undid the whole apply.
+    const s = await setup('kept-linked');
+    const launcher = userInstall(s, { fileLauncher: true });
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    await enforce(enforcer, BLOCK, [instance]);
+    // The user puts a script of their own in the stub's place; the lift keeps the original aside.
+    asUser(
+      s.home,
+      `printf '#!/bin/sh\\necho mine\\n' > '${launcher}.new' && chmod 755 '${launcher}.new' && mv '${launcher}.new' '${launcher}'`,
+    );
+    await enforce(enforcer, BLOCK, [instance]);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    const kept = (await readdir(s.bin)).filter((name) => name.includes('aigate-orig'));
+    expect(kept).toHaveLength(1);
+    asUser(s.home, `ln '${join(s.bin, kept[0]!)}' '${join(s.home, 'hl')}'`);
+    const summary = await enforce(enforcer, BLOCK, [instance]);
+    expect(summary).toMatchObject({ failed: 0 });
+    expect(events.map((e) => e.type)).not.toContain('enforcement-failed');
+    const quarantined = await lstat(
+      join(s.prefix, 'lib', 'node_modules', '@anthropic-ai', '.claude-code.aigate-quarantine'),
+    );
+    expect([quarantined.uid, quarantined.mode & 0o7777]).toEqual([0, 0]);
+    const linked = await lstat(join(s.home, 'hl'));
+    expect([linked.uid, linked.nlink]).toEqual([uid, 2]);
   });
 
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
