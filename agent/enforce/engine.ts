@@ -14,6 +14,8 @@
  * against the agent are left alone and reported once as `suspicious-layout` events.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 
 import { builtinCatalog, catalogIndex } from '../../policies/catalog/index.js';
 import type { ToolInstance } from '../../policies/inventory.js';
@@ -26,7 +28,7 @@ import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, linksOf, sameAsRecorded, startHashingWindow } from './fs-facts.js';
+import { captureFacts, lexists, linksOf, OPEN_DIR_NOFOLLOW, sameAsRecorded, startHashingWindow } from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
@@ -566,7 +568,17 @@ export class Enforcer {
       facts: captureFacts,
       exists: lexists,
       isOurStub,
-      linksOf,
+      // Each folder opened through its parent as the safety walk pins it: a parent swapped for a
+      // link meanwhile cannot lead the search into a folder the user named.
+      linksOf: (facts, folders) =>
+        linksOf(facts, folders, async (folder) => {
+          const dir = await pinParent(folder, this.guard);
+          try {
+            return await open(dir.entry(basename(folder)), OPEN_DIR_NOFOLLOW);
+          } finally {
+            await dir.close();
+          }
+        }),
     });
     if (!plan && observation && current && !sameRecord(observation.record, current)) {
       // Findings that only drop entries (a quarantine or both launcher files removed by hand)

@@ -200,7 +200,7 @@ export function sameContent(a: FileFacts, b: FileFacts): boolean {
 const MAX_LINK_SEARCH_ENTRIES = 50_000;
 
 const PROC_FD = process.platform === 'linux';
-const OPEN_DIR_NOFOLLOW = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+export const OPEN_DIR_NOFOLLOW = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
 
 /**
  * The paths, inside `folders` (each walked whole; missing ones, and ones that are not real
@@ -208,16 +208,21 @@ const OPEN_DIR_NOFOLLOW = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (c
  * `facts` has none, a folder cannot be read, or the folders hold more than
  * MAX_LINK_SEARCH_ENTRIES entries. For the other names of a file with several hard links (plan.ts
  * sharedNames). No link is followed, also where the folders' owner swaps one in meanwhile: each
- * folder is opened without following links and read through its handle (/proc/self/fd) on
- * Linux; elsewhere only folders owned by root with mode 000 (locked quarantines, which no user
- * can change) are read, by path.
+ * folder is opened by `openFolder` (the engine's: through its parent as the safety walk pins it,
+ * so no folder above it is followed either), without following links, and read through its
+ * handle (/proc/self/fd) on Linux; elsewhere only folders owned by root with mode 000 (locked
+ * quarantines, which no user can change) are read, by path.
  */
-export async function linksOf(facts: FileFacts, folders: readonly string[]): Promise<string[] | null> {
+export async function linksOf(
+  facts: FileFacts,
+  folders: readonly string[],
+  openFolder: (folder: string) => Promise<FileHandle> = (folder) => open(folder, OPEN_DIR_NOFOLLOW),
+): Promise<string[] | null> {
   if (facts.dev === undefined || facts.ino === undefined) return null;
   const found: string[] = [];
   const seen = { entries: 0 };
   for (const folder of folders) {
-    const ok = await searchFolder(folder, null, folder, false, facts, found, seen);
+    const ok = await searchFolder(folder, null, folder, false, facts, found, seen, openFolder);
     if (!ok) return null;
   }
   return found;
@@ -235,10 +240,11 @@ async function searchFolder(
   facts: FileFacts,
   found: string[],
   seen: { entries: number },
+  openFolder: (folder: string) => Promise<FileHandle>,
 ): Promise<boolean> {
   let handle: FileHandle;
   try {
-    handle = await open(parent ? `/proc/self/fd/${parent.fd}/${name}` : name, OPEN_DIR_NOFOLLOW);
+    handle = parent ? await open(`/proc/self/fd/${parent.fd}/${name}`, OPEN_DIR_NOFOLLOW) : await openFolder(name);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // Missing, or a link or a file in its place: nothing of the install's lies there.
@@ -256,7 +262,8 @@ async function searchFolder(
       const path = `${shown}/${entry.name}`;
       if (entry.isDirectory()) {
         const at = PROC_FD ? entry.name : path;
-        if (!(await searchFolder(at, PROC_FD ? handle : null, path, true, facts, found, seen))) return false;
+        const sub = PROC_FD ? handle : null;
+        if (!(await searchFolder(at, sub, path, true, facts, found, seen, openFolder))) return false;
       } else if (entry.isFile()) {
         const other = await lstat(`${base}/${entry.name}`, { bigint: true }).catch(() => null);
         if (other?.isFile() && sameIdentity(identityOf(other), facts)) found.push(path);

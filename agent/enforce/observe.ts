@@ -82,22 +82,27 @@ export async function unsafeReason(target: string, guard: GuardContext | undefin
 async function quarantineState(
   entry: QuarantineEntry,
   guard: GuardContext | undefined,
-): Promise<{ there: BigIntStats | null; backInPlace: boolean; renamedInPlace?: boolean } | { unsafe: string }> {
+): Promise<
+  | { there: BigIntStats | null; back: BigIntStats | null; backInPlace: boolean; renamedInPlace?: boolean }
+  | { unsafe: string }
+> {
   if (!guard || dirname(entry.to) !== dirname(entry.from)) {
     const there = await lstat(entry.to, { bigint: true }).catch(() => null);
-    return { there, backInPlace: await lexists(entry.from) };
+    const back = await lstat(entry.from, { bigint: true }).catch(() => null);
+    return { there, back, backInPlace: back !== null };
   }
   let dir;
   try {
     dir = await pinParent(entry.to, guard);
   } catch (error) {
     if (error instanceof UnsafeLayout) return { unsafe: `${error.path}: ${error.reason}` };
-    return { there: null, backInPlace: false };
+    return { there: null, back: null, backInPlace: false };
   }
   try {
     const there = await lstatEntry(dir, basename(entry.to));
-    const backInPlace = (await lstatEntry(dir, basename(entry.from))) !== null;
-    return { there, backInPlace, renamedInPlace: !there && !backInPlace && (await holds(dir, entry.original)) };
+    const back = await lstatEntry(dir, basename(entry.from));
+    const backInPlace = back !== null;
+    return { there, back, backInPlace, renamedInPlace: !there && !backInPlace && (await holds(dir, entry.original)) };
   } finally {
     await dir.close();
   }
@@ -206,7 +211,7 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       quarantine.push(entry);
       continue;
     }
-    const { there, backInPlace } = seen;
+    const { there, back, backInPlace } = seen;
     if (there?.isSymbolicLink()) {
       // The quarantine moved away and a link put in its place: nothing is done through it.
       unsafe.push({
@@ -224,6 +229,20 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         found('quarantine-unlocked', entry.to, `the quarantined folder ${entry.to} was unlocked`);
         quarantine.push({ ...entry, locked: false });
       } else quarantine.push(entry);
+    } else if (
+      !inQuarantine &&
+      back !== null &&
+      entry.original.dev !== undefined &&
+      !sameIdentity(identityOf(back), entry.original)
+    ) {
+      // Installed again while the quarantine is elsewhere (its folder moved): the new install is
+      // quarantined as a reinstall; the old copy stays on record as an earlier copy.
+      found(
+        'quarantine-reinstalled',
+        entry.from,
+        `${entry.from} was installed again; the quarantined copy is no longer at ${entry.to}`,
+      );
+      orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
     } else if (!inQuarantine && backInPlace) {
       found('quarantine-undone', entry.from, `the quarantined folder was moved back to ${entry.from}`);
       movedBack.quarantine.push(entry);

@@ -138,6 +138,14 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     ...(input.kept ?? []).filter((orphan) => !known.has(orphan.path)),
   ];
   let added = false;
+  // Names the record still claims are not free, present or not (a quarantine whose folder was
+  // moved away comes back under its name).
+  const claimedNames = new Set([
+    ...orphans.map((orphan) => orphan.path),
+    ...(current?.quarantine ?? []).map((entry) => entry.to),
+    ...(current?.launchers ?? []).map((entry) => entry.sibling),
+  ]);
+  const taken = async (path: string) => claimedNames.has(path) || (await input.exists(path));
 
   const wanted = new Set(desired?.launchers ?? []);
   // Folders the block quarantines: the install folder first, then its parts.
@@ -241,8 +249,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         kept.push(orphan);
         continue;
       }
+      if (!(await input.exists(orphan.path))) {
+        // A locked copy whose folder was moved away: remembered (it is still locked somewhere),
+        // given back when it is seen again.
+        if (orphan.locked) kept.push(orphan);
+        continue;
+      }
       if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
-      if (!(await input.exists(orphan.path))) continue;
       const home = homeOf(orphan, input.platform);
       if (home !== null && !claimed.has(home) && !(await input.exists(home))) {
         steps.push({ op: 'return-copy', from: orphan.path, to: home, original: orphan.original });
@@ -322,7 +335,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       notes.push(`${path} already holds an aigate stub the ledger does not know; left alone`);
       continue;
     }
-    const sibling = await freeName((generation) => siblingFor(path, generation, input.platform), input.exists);
+    const sibling = await freeName((generation) => siblingFor(path, generation, input.platform), taken);
     const content = desired!.stubText(path, sibling);
     const sha256 = sha256Text(content);
     // A file with several names cannot be locked without changing the others (a hard link to a
@@ -361,7 +374,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       notes.push(`${from} is a special file; left alone`);
       suspicious.push({ path: from, reason: 'an install path that is a FIFO, socket or device' });
     } else {
-      const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);
+      const to = await freeName((generation) => quarantineFor(from, generation, input.platform), taken);
       steps.push({ op: 'rename', from, to, original }, { op: 'lock', path: to, original });
       quarantine.push({ from, to, original, locked: true });
       added = true;
@@ -375,7 +388,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       );
       continue;
     }
-    const to = await freeName((generation) => quarantineFor(from, generation, input.platform), input.exists);
+    const to = await freeName((generation) => quarantineFor(from, generation, input.platform), taken);
     steps.push({ op: 'rename', from, to, original }, { op: 'lock', path: to, original, shared });
     quarantine.push({ from, to, original, locked: true, shared });
     added = true;

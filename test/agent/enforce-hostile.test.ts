@@ -518,6 +518,32 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect([linked.uid, linked.nlink]).toEqual([uid, 2]);
   });
 
+  it('the quarantine’s folder moved away and the tool installed again: the new install is quarantined, the old copy stays on record, and the lift gives back what it can', async () => {
+    // Red-team round 13: the new install was taken for the quarantine moved back, its rename was
+    // refused (another folder), and the whole ban was undone every cycle.
+    const s = await setup('moved-and-reinstalled');
+    const launcher = userInstall(s);
+    const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    const modules = join(s.prefix, 'lib', 'node_modules');
+    asUser(s.home, `mv '${modules}/@anthropic-ai' '${s.home}/moved-anth' && rm -f '${launcher}'`);
+    userInstall(s);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+    for (let i = 0; i < 2; i++) expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    expect(events.map((e) => e.type)).not.toContain('enforcement-failed');
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+    const scope = await readdir(join(modules, '@anthropic-ai'));
+    expect(scope).toEqual(['.claude-code.aigate-quarantine-2']);
+    const fresh = await lstat(join(modules, '@anthropic-ai', scope[0]!));
+    expect([fresh.uid, fresh.mode & 0o7777]).toEqual([0, 0]);
+    // The lift gives the new install back; the old copy, still locked where the user moved it,
+    // stays on record.
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+    expect(enforcer.health().failing).toEqual([]);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);
