@@ -7,7 +7,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 import { captureFacts, type FileFacts, identityOf, lexists, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext } from './guard.js';
@@ -76,33 +76,34 @@ export async function unsafeReason(target: string, guard: GuardContext | undefin
  * What stands at a quarantine entry's two names (`to`, and `from` beside it), both looked at in
  * its folder as the safety walk pinned it: a parent swapped for a link meanwhile changes nothing
  * of what is seen. `unsafe`: the walk refused the folder. A missing folder shows both missing.
- * `renamedInPlace`: both are missing and the quarantine is in that folder under another name
- * (its user renamed it there: forgotten, as before).
+ * `to`: where the quarantine is now: its user may rename it within its folder (a root folder with
+ * mode 000 can still be renamed where it stands), and it is then followed there by device and
+ * inode, so the record, the scan and the lift keep knowing it.
  */
 async function quarantineState(
   entry: QuarantineEntry,
   guard: GuardContext | undefined,
-): Promise<
-  | { there: BigIntStats | null; back: BigIntStats | null; backInPlace: boolean; renamedInPlace?: boolean }
-  | { unsafe: string }
-> {
+): Promise<{ there: BigIntStats | null; back: BigIntStats | null; to: string } | { unsafe: string }> {
   if (!guard || dirname(entry.to) !== dirname(entry.from)) {
     const there = await lstat(entry.to, { bigint: true }).catch(() => null);
     const back = await lstat(entry.from, { bigint: true }).catch(() => null);
-    return { there, back, backInPlace: back !== null };
+    return { there, back, to: entry.to };
   }
   let dir;
   try {
     dir = await pinParent(entry.to, guard);
   } catch (error) {
     if (error instanceof UnsafeLayout) return { unsafe: `${error.path}: ${error.reason}` };
-    return { there: null, back: null, backInPlace: false };
+    return { there: null, back: null, to: entry.to };
   }
   try {
     const there = await lstatEntry(dir, basename(entry.to));
     const back = await lstatEntry(dir, basename(entry.from));
-    const backInPlace = back !== null;
-    return { there, back, backInPlace, renamedInPlace: !there && !backInPlace && (await holds(dir, entry.original)) };
+    if (there !== null) return { there, back, to: entry.to };
+    const renamed = await heldAs(dir, entry.original, basename(entry.from));
+    return renamed === null
+      ? { there: null, back, to: entry.to }
+      : { there: renamed.stats, back, to: join(dirname(entry.to), renamed.name) };
   } finally {
     await dir.close();
   }
@@ -111,15 +112,23 @@ async function quarantineState(
 /** Entries of a folder looked through for a renamed quarantine (a package scope holds a few dozen). */
 const MAX_RENAME_SEARCH = 10_000;
 
-/** Whether the pinned folder `dir` holds the object `original` (device and inode) under any name. */
-async function holds(dir: PinnedDir, original: FileFacts): Promise<boolean> {
-  if (original.dev === undefined || original.ino === undefined) return false;
+/**
+ * The name (not `except`) under which the pinned folder `dir` holds the object `original`
+ * (device and inode), with its stat; null when it holds it under none.
+ */
+async function heldAs(
+  dir: PinnedDir,
+  original: FileFacts,
+  except: string,
+): Promise<{ name: string; stats: BigIntStats } | null> {
+  if (original.dev === undefined || original.ino === undefined) return null;
   const names = await listEntries(dir).catch(() => [] as string[]);
   for (const name of names.slice(0, MAX_RENAME_SEARCH)) {
-    const info = await lstatEntry(dir, name).catch(() => null);
-    if (info && sameIdentity(identityOf(info), original)) return true;
+    if (name === except) continue;
+    const stats = await lstatEntry(dir, name).catch(() => null);
+    if (stats && sameIdentity(identityOf(stats), original)) return { name, stats };
   }
-  return false;
+  return null;
 }
 
 export async function observe(applied: AppliedInstance, isRoot: boolean, guard?: GuardContext): Promise<Observation> {
@@ -204,14 +213,16 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
     }
   }
 
-  for (const entry of applied.quarantine) {
-    const seen = await quarantineState(entry, guard);
+  for (const recorded of applied.quarantine) {
+    const seen = await quarantineState(recorded, guard);
     if ('unsafe' in seen) {
-      unsafe.push({ path: entry.to, key: entry.from, reason: seen.unsafe });
-      quarantine.push(entry);
+      unsafe.push({ path: recorded.to, key: recorded.from, reason: seen.unsafe });
+      quarantine.push(recorded);
       continue;
     }
-    const { there, back, backInPlace } = seen;
+    const { there, back } = seen;
+    const backInPlace = back !== null;
+    const entry = seen.to === recorded.to ? recorded : { ...recorded, to: seen.to };
     if (there?.isSymbolicLink()) {
       // The quarantine moved away and a link put in its place: nothing is done through it.
       unsafe.push({
@@ -253,10 +264,11 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         `${entry.from} was installed again; the quarantined copy stays at ${entry.to}`,
       );
       orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
-    } else if (entry.locked && isRoot && entry.original.kind === 'dir' && !seen.renamedInPlace) {
+    } else if (entry.locked && isRoot && entry.original.kind === 'dir') {
       // A locked quarantine cannot be emptied or moved to another folder by its user (owner root,
-      // mode 000), and it was not renamed in its folder: that folder itself was moved or swapped
-      // (perhaps only for an instant). It stays on record, left alone and reported, until seen again.
+      // mode 000), and it is under no other name in its folder: that folder itself was moved or
+      // swapped (perhaps only for an instant). It stays on record, left alone and reported, until
+      // seen again.
       unsafe.push({ path: entry.to, key: entry.from, reason: 'the locked quarantine is not where the agent left it' });
       quarantine.push(entry);
     } else {

@@ -630,7 +630,9 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(restored[0]!.message).toContain(`${kept} kept: ${launcher} holds another file`);
   });
 
-  it('an earlier install folder kept aside after a reinstall goes back on lift once its place is free again', async () => {
+  it('a locked quarantine its user renames in its folder is followed there (by device and inode): on lift it goes back to its place, and the earlier copy stays beside it, the user’s again', async () => {
+    // Red-team round 14: a renamed quarantine was forgotten (and scanned as a new instance), and
+    // the lift left the user's install root-owned with mode 000 for good.
     const s = await setup('copies-free');
     const launcher = userInstall(s);
     const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
@@ -644,16 +646,21 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
       '.claude-code.aigate-quarantine',
       '.claude-code.aigate-quarantine-2',
     ]);
-    // The user moves the newer (locked) copy out of the way; the folder's place stays free.
+    // The user renames the newer (locked) copy where it stands.
     asUser(s.home, `mv '${join(parent, '.claude-code.aigate-quarantine-2')}' '${join(parent, 'newer-copy')}'`);
-    await enforce(enforcer, BLOCK, [instance]);
+    // The scan finds it under its new name: enforcement knows it as its own, not a new install.
+    expect(enforcer.isArtefact({ ...instance, installPath: join(parent, 'newer-copy') })).toBe(true);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    expect(enforcer.applied[0]!.quarantine.map((entry) => entry.to)).toEqual([join(parent, 'newer-copy')]);
     expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
-    expect((await readdir(parent)).sort()).toEqual(['claude-code', 'newer-copy']);
-    const back = await lstat(join(parent, 'claude-code'));
-    expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
+    expect((await readdir(parent)).sort()).toEqual(['.claude-code.aigate-quarantine', 'claude-code']);
+    for (const name of ['claude-code', '.claude-code.aigate-quarantine']) {
+      const back = await lstat(join(parent, name));
+      expect([name, back.uid, back.mode & 0o7777]).toEqual([name, uid, 0o755]);
+    }
     expect(userExit(s.home, `node '${join(parent, 'claude-code', 'cli.js')}' --version`)).toBe(0);
     const restored = events.filter((e) => e.type === 'restored').at(-1);
-    expect(restored?.details, restored?.message).toMatchObject({ verified: true, quarantine: 1, keptCopies: 0 });
+    expect(restored?.details, restored?.message).toMatchObject({ quarantine: 1, keptCopies: 1 });
   });
 
   it('a full disk under the ledger mid-operation: the next reconcile finishes it, the record matches the disk, and the lift is verified on disk', async () => {
