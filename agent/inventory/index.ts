@@ -79,7 +79,7 @@ async function scanWith(
   // Last: the store files pnpm linked an instance's runnable files from become its parts.
   await guarded(ctx, 'pnpm-files', () => attachStoreFiles(ctx, found));
   // And npm's cached tarballs they were unpacked from (npx --offline unpacks them again).
-  await guarded(ctx, 'npm-tarballs', async () => attachCachedTarballs(ctx, found));
+  await guarded(ctx, 'npm-tarballs', () => attachCachedTarballs(ctx, found));
   // aigate's own quarantines and kept originals are never an instance or a launcher.
   const kept = (file: string) => isAigateKept(file, (p) => ctx.fs.isLocked(p));
   const own = found

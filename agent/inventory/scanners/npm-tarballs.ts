@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 
 import type { ToolInstance } from '../../../policies/inventory.js';
+import { MAX_FINGERPRINT_FILE_BYTES } from '../../../policies/protocol.js';
 import type { ScanContext } from '../context.js';
 import { npmCacheDirs } from './caches.js';
 
@@ -46,8 +47,12 @@ function lockfileSlot(dir: string): { modules: string; key: string } | null {
   return { modules, key: `node_modules/${path.relative(modules, dir).split(path.sep).join('/')}` };
 }
 
-/** Adds, to each npm-installed instance of a home, the cached tarballs of its install and parts. */
-export function attachCachedTarballs(ctx: ScanContext, found: readonly ToolInstance[]): void {
+/**
+ * Adds, to each npm-installed instance of a home, the cached tarballs of its install and parts.
+ * A tarball counts only when its bytes have the digest its name and the lockfile say (the user
+ * writes both): hashed once per file stamp, within the home's share of limits.maxDigestBytesPerHome.
+ */
+export async function attachCachedTarballs(ctx: ScanContext, found: readonly ToolInstance[]): Promise<void> {
   if (ctx.npmPrefixes || ctx.platform === 'windows') return;
   for (const home of ctx.homes) {
     const uid = ctx.fs.stat(home.dir)?.uid;
@@ -56,7 +61,13 @@ export function attachCachedTarballs(ctx: ScanContext, found: readonly ToolInsta
       .map((dir) => path.join(dir, '_cacache', 'content-v2', 'sha512'))
       .filter((dir) => ctx.fs.isDirectory(dir));
     if (caches.length === 0) continue;
+    const budget: { bytes: number; spent?: boolean } = { bytes: ctx.limits.maxDigestBytesPerHome };
+    const pause = async () => {
+      await ctx.breathe();
+      return !ctx.expired(home.dir);
+    };
     for (const instance of found) {
+      if (ctx.expired(home.dir)) break;
       if (instance.owner !== home.user || instance.channel !== 'npm') continue;
       const tarballs: string[] = [];
       for (const dir of [instance.installPath, ...(instance.parts ?? [])]) {
@@ -75,11 +86,17 @@ export function attachCachedTarballs(ctx: ScanContext, found: readonly ToolInsta
           const file = path.join(cache, integrity.slice(0, 2), integrity.slice(2, 4), integrity.slice(4));
           const stats = ctx.fs.lstat(file);
           if (!stats?.isFile() || stats.uid !== uid || stats.nlink !== 1) continue;
+          if ((await ctx.fs.digest(file, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause, budget)) !== integrity) continue;
           const real = ctx.fs.shownRealpath(file);
           if (real !== null && !tarballs.includes(real)) tarballs.push(real);
         }
       }
       if (tarballs.length) instance.parts = [...new Set([...(instance.parts ?? []), ...tarballs])].sort();
     }
+    if (budget.spent)
+      ctx.skip(
+        home.dir,
+        `npm tarball lookup stopped: more than ${ctx.limits.maxDigestBytesPerHome} bytes to hash this scan`,
+      );
   }
 }

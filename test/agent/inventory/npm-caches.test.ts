@@ -6,6 +6,7 @@
  * the pnpm launcher still runs the allowed tool.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,7 +14,7 @@ import { scanMachine } from '../../../agent/inventory/index.js';
 import { bunCacheEntryName } from '../../../agent/inventory/scanners/caches.js';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { cleanup, npmPackage, scratch } from './fixtures.js';
-import { INSTALL_TIMEOUT_MS, npxRun, pnpmDlxHome, pnpmGlobalHome } from './real-npm.js';
+import { INSTALL_TIMEOUT_MS, npxHomeWithCache, npxRun, pnpmDlxHome, pnpmGlobalHome } from './real-npm.js';
 
 afterAll(cleanup);
 
@@ -136,6 +137,31 @@ describe('package-runner caches and pnpm layouts, as the installers make them', 
     execFileSync('ln', [native, `${codex.installPath}/bin/codex.native`]);
     const after = (await scanMachine({ homes: [copy], paths: [], detectRunning: false })).instances;
     expect(after.find((i) => i.toolId === 'openai-codex-cli')!.parts).toEqual(codex.parts);
+  });
+
+  it("attaches npm's cached tarball of what npx ran, only when its bytes have the digest the lockfile names (the user writes both)", async () => {
+    const home = t.path('home/npx-tarball');
+    npxHomeWithCache(home, '@anthropic-ai/claude-code@2.0.46', 'claude');
+    const scan = async () =>
+      (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances.find(
+        (i) => i.toolId === 'claude-code',
+      )!;
+    const parts = (await scan()).parts ?? [];
+    const tarball = parts.find((p) => p.includes('/_cacache/content-v2/sha512/'));
+    expect(tarball).toMatch(/\/\.npm\/_cacache\/content-v2\/sha512\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{124}$/);
+    // A lockfile edited to name another file of the user's (here: a copy under a made-up digest).
+    const forged = 'ab'.repeat(64);
+    const cache = `${home}/.npm/_cacache/content-v2/sha512`;
+    execFileSync('mkdir', ['-p', `${cache}/ab/ab`]);
+    execFileSync('cp', [tarball!, `${cache}/ab/ab/${forged.slice(4)}`]);
+    const npx = `${home}/.npm/_npx`;
+    const hash = execFileSync('ls', [npx], { encoding: 'utf8' }).trim().split('\n')[0]!;
+    const lockfile = `${npx}/${hash}/node_modules/.package-lock.json`;
+    const lock = JSON.parse(readFileSync(lockfile, 'utf8')) as { packages: Record<string, { integrity?: string }> };
+    lock.packages['node_modules/@anthropic-ai/claude-code']!.integrity =
+      `sha512-${Buffer.from(forged, 'hex').toString('base64')}`;
+    writeFileSync(lockfile, JSON.stringify(lock));
+    expect(((await scan()).parts ?? []).filter((p) => p.includes('/_cacache/'))).toEqual([]);
   });
 
   it('finds what pnpm dlx ran in ~/.cache/pnpm/dlx (red-team: it ran after the ban)', () => {
