@@ -14,7 +14,6 @@
  * against the agent are left alone and reported once as `suspicious-layout` events.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 
@@ -165,26 +164,13 @@ export class Enforcer {
     return { files, folders };
   }
 
-  /**
-   * Whether a scanned instance is really one of enforcement's own artefacts: at a path the ledger
-   * names, or a locked folder (owner root, mode 000) that is a recorded quarantine or earlier copy
-   * by device and inode (its user renamed it where it stands; observe follows it there).
-   */
+  /** Whether a scanned instance is really one of enforcement's own artefacts (a path the ledger names). */
   isArtefact(instance: ToolInstance): boolean {
     const { files, folders } = this.managedPaths();
-    if (
+    return (
       files.has(instance.installPath) ||
       folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform))
-    )
-      return true;
-    const info = lstatSync(instance.installPath, { bigint: true, throwIfNoEntry: false });
-    if (!info?.isDirectory() || info.uid !== 0n || (info.mode & 0o7777n) !== 0n) return false;
-    const id = `${info.dev}:${info.ino}`;
-    const recorded = [
-      ...this.applied.flatMap((record) => [...record.quarantine, ...record.orphans]),
-      ...Object.values(this.store.ledger.kept ?? {}).flat(),
-    ];
-    return recorded.some((entry) => `${entry.original.dev}:${entry.original.ino}` === id);
+    );
   }
 
   /**

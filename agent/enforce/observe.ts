@@ -97,10 +97,15 @@ async function quarantineState(
     return { there: null, back: null, to: entry.to };
   }
   try {
-    const there = await lstatEntry(dir, basename(entry.to));
+    const recorded = (stats: BigIntStats | null) =>
+      stats !== null && (entry.original.dev === undefined || sameIdentity(identityOf(stats), entry.original));
+    // Something else at its name (a folder of the user's put there) is not the quarantine.
+    const at = await lstatEntry(dir, basename(entry.to));
+    const there = recorded(at) || at?.isSymbolicLink() ? at : null;
     const back = await lstatEntry(dir, basename(entry.from));
     if (there !== null) return { there, back, to: entry.to };
-    const renamed = await heldAs(dir, entry.original, basename(entry.from));
+    if (recorded(back)) return { there: null, back, to: entry.to };
+    const renamed = await heldAs(dir, entry.original, basename(entry.from), basename(entry.to));
     return renamed === null
       ? { there: null, back, to: entry.to }
       : { there: renamed.stats, back, to: join(dirname(entry.to), renamed.name) };
@@ -113,18 +118,18 @@ async function quarantineState(
 const MAX_RENAME_SEARCH = 10_000;
 
 /**
- * The name (not `except`) under which the pinned folder `dir` holds the object `original`
+ * The name (none of `except`) under which the pinned folder `dir` holds the object `original`
  * (device and inode), with its stat; null when it holds it under none.
  */
 async function heldAs(
   dir: PinnedDir,
   original: FileFacts,
-  except: string,
+  ...except: string[]
 ): Promise<{ name: string; stats: BigIntStats } | null> {
   if (original.dev === undefined || original.ino === undefined) return null;
   const names = await listEntries(dir).catch(() => [] as string[]);
   for (const name of names.slice(0, MAX_RENAME_SEARCH)) {
-    if (name === except) continue;
+    if (except.includes(name)) continue;
     const stats = await lstatEntry(dir, name).catch(() => null);
     if (stats && sameIdentity(identityOf(stats), original)) return { name, stats };
   }

@@ -123,6 +123,13 @@ async function sharedNames(
   return shared;
 }
 
+/** Whether `now` is the object `original` names (device and inode, when recorded). */
+function isRecordedObject(now: FileFacts, original: FileFacts): boolean {
+  return (
+    original.dev === undefined || original.ino === undefined || (now.dev === original.dev && now.ino === original.ino)
+  );
+}
+
 export async function planChange(input: PlanInput): Promise<Plan | null> {
   const { current, desired } = input;
   if (!current && !desired) return null;
@@ -160,11 +167,15 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const shared = entry.shared ? { shared: entry.shared } : {};
     if (entry.locked && !again) steps.push({ op: 'unlock', path: entry.from, original: entry.original, ...shared });
     if (again) {
+      // Its old name taken meanwhile (by a folder of the user's): set aside under a free one.
+      const to = (await input.exists(entry.to))
+        ? await freeName((generation) => quarantineFor(entry.from, generation, input.platform), taken)
+        : entry.to;
       steps.push(
-        { op: 'rename', from: entry.from, to: entry.to, original: entry.original },
-        { op: 'lock', path: entry.to, original: entry.original, ...shared },
+        { op: 'rename', from: entry.from, to, original: entry.original },
+        { op: 'lock', path: to, original: entry.original, ...shared },
       );
-      quarantine.push({ ...entry, locked: true });
+      quarantine.push({ ...entry, to, locked: true });
       added = true;
     }
   }
@@ -249,9 +260,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         kept.push(orphan);
         continue;
       }
-      if (!(await input.exists(orphan.path))) {
-        // A locked copy whose folder was moved away: remembered (it is still locked somewhere),
-        // given back when it is seen again.
+      const now = await input.facts(orphan.path);
+      if (now === null || !isRecordedObject(now, orphan.original)) {
+        // A locked copy away from its name (its folder moved, something else there now):
+        // remembered (it is still locked somewhere), given back when it is seen again.
         if (orphan.locked) kept.push(orphan);
         continue;
       }
@@ -276,7 +288,7 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       )
         continue;
       const now = await input.facts(orphan.path);
-      if (now === null) {
+      if (now === null || !isRecordedObject(now, orphan.original)) {
         orphans.splice(i--, 1);
         continue;
       }
@@ -364,7 +376,13 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
     const original = await input.facts(from);
     if (original?.kind === 'file' && (original.nlink ?? 1) > 1) linked.push({ from, original });
     else if (original === null) notes.push(`${from} is gone; nothing to quarantine`);
-    else if (original.kind === 'symlink') {
+    else if (original.uid === 0 && original.mode === 0) {
+      // Locked as enforcement locks (owner root, mode 000): a quarantine of its own under another
+      // name (its user renamed it; observe follows it by device and inode), never a user's install
+      // to record with root as its owner.
+      notes.push(`${from} is locked as aigate locks its quarantines; left alone`);
+      suspicious.push({ path: from, reason: 'an install folder locked as aigate locks its quarantines' });
+    } else if (original.kind === 'symlink') {
       notes.push(`${from} is a symbolic link; aigate only quarantines real folders`);
       suspicious.push({
         path: from,

@@ -446,6 +446,7 @@ export class ScanFs {
   ): Promise<string | null> {
     if (!this.pathHandles) return null;
     let key = '';
+    let stampedSize = 0;
     const opened = this.withFile<number | string>(
       path,
       (fd, stats) => {
@@ -464,6 +465,7 @@ export class ScanFs {
       undefined,
       (stats) => {
         key = `${algorithm}:${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+        stampedSize = stats.size;
         return DIGESTS.get(key);
       },
     );
@@ -474,9 +476,10 @@ export class ScanFs {
       for (let position = 0; ;) {
         const n = fs.readSync(opened, chunk, 0, chunk.length, position);
         if (n === 0) break;
-        hash.update(chunk.subarray(0, n));
         position += n;
-        if (position > maxBytes) return null;
+        // Grown since it was stamped (and charged): not the file the digest would be kept for.
+        if (position > maxBytes || position > stampedSize) return null;
+        hash.update(chunk.subarray(0, n));
         if (position % (8 * 1024 * 1024) === 0 && !(await pause())) return null;
       }
       const hex = hash.digest('hex');

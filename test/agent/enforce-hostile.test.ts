@@ -544,6 +544,31 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(enforcer.health().failing).toEqual([]);
   });
 
+  it('the quarantine renamed back to its place and a folder of the user’s put at its name: the quarantine is known by device and inode, set aside again under a free name, and the lift gives the install back as the user’s', async () => {
+    // Red-team round 15: the user's new folder at the quarantine's name was taken for the
+    // quarantine, the locked folder back at its place for a reinstall (recorded with root as its
+    // owner), and the lift left the install root-owned with mode 000.
+    const s = await setup('renamed-back');
+    const launcher = userInstall(s);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const instance = instanceOf(s, [launcher]);
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    asUser(
+      s.home,
+      `cd '${scope}' && mv .claude-code.aigate-quarantine claude-code && mkdir .claude-code.aigate-quarantine`,
+    );
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    const aside = await lstat(join(scope, '.claude-code.aigate-quarantine-2'));
+    expect([aside.uid, aside.mode & 0o7777]).toEqual([0, 0]);
+    const users = await lstat(join(scope, '.claude-code.aigate-quarantine'));
+    expect([users.uid, users.isDirectory()]).toEqual([uid, true]);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    const back = await lstat(join(scope, 'claude-code'));
+    expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+  });
+
   it('block -> reinstall over the quarantine -> lift -> block: every earlier copy is locked again, nothing runnable is left', async () => {
     const s = await setup('copies');
     const launcher = userInstall(s);
@@ -648,9 +673,12 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     ]);
     // The user renames the newer (locked) copy where it stands.
     asUser(s.home, `mv '${join(parent, '.claude-code.aigate-quarantine-2')}' '${join(parent, 'newer-copy')}'`);
-    // The scan finds it under its new name: enforcement knows it as its own, not a new install.
-    expect(enforcer.isArtefact({ ...instance, installPath: join(parent, 'newer-copy') })).toBe(true);
-    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    // The scan finds it under its new name too, before the record follows it: a folder locked as
+    // enforcement locks is never taken for a new install (nor recorded with root as its owner).
+    const renamed = { ...instance, installPath: join(parent, 'newer-copy') };
+    expect(await enforce(enforcer, BLOCK, [instance, renamed])).toMatchObject({ failed: 0 });
+    expect(await readdir(parent)).not.toContain('.newer-copy.aigate-quarantine');
+    expect(enforcer.isArtefact(renamed)).toBe(true);
     expect(enforcer.applied[0]!.quarantine.map((entry) => entry.to)).toEqual([join(parent, 'newer-copy')]);
     expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
     expect((await readdir(parent)).sort()).toEqual(['.claude-code.aigate-quarantine', 'claude-code']);
