@@ -65,6 +65,21 @@ export function registryNodeBin(version: string): string {
  * beside it, renamed into place, so test runs sharing the cache never see half of it (a run that
  * got there first wins; the other's copy is removed).
  */
+/**
+ * The environment the helpers run npm, npx, pnpm and yarn with: `home` as HOME, the shared test
+ * cache, no install scripts, no update notice; `extra` added or overriding.
+ */
+function npmEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    HOME: home,
+    npm_config_cache: NPM_TEST_CACHE,
+    npm_config_ignore_scripts: 'true',
+    npm_config_update_notifier: 'false',
+    ...extra,
+  };
+}
+
 function builtOnce(cached: string, ready: string, build: (building: string) => void): void {
   if (existsSync(ready)) return;
   const building = `${cached}.${process.pid}-${Date.now()}`;
@@ -123,15 +138,10 @@ export function pnpmDlxHome(homeDir: string, pnpmVersion: string, spec: string):
       cwd: building,
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: INSTALL_TIMEOUT_MS,
-      env: {
-        ...process.env,
-        HOME: building,
+      env: npmEnv(building, {
         XDG_CACHE_HOME: `${building}/.cache`,
         XDG_DATA_HOME: `${building}/.local/share`,
-        npm_config_cache: NPM_TEST_CACHE,
-        npm_config_ignore_scripts: 'true',
-        npm_config_update_notifier: 'false',
-      },
+      }),
     });
   });
   mkdirSync(homeDir, { recursive: true });
@@ -155,14 +165,7 @@ export function yarnCacheHome(homeDir: string, yarnVersion: string, spec: string
         cwd: `${building}/project`,
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: INSTALL_TIMEOUT_MS,
-        env: {
-          ...process.env,
-          HOME: building,
-          XDG_CACHE_HOME: `${building}/.cache`,
-          npm_config_cache: NPM_TEST_CACHE,
-          npm_config_ignore_scripts: 'true',
-          npm_config_update_notifier: 'false',
-        },
+        env: npmEnv(building, { XDG_CACHE_HOME: `${building}/.cache` }),
       },
     );
     rmSync(`${building}/project`, { recursive: true, force: true });
@@ -184,13 +187,7 @@ export function npxHomeWithCache(homeDir: string, spec: string, bin: string): vo
       cwd: building,
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: INSTALL_TIMEOUT_MS,
-      env: {
-        ...process.env,
-        HOME: building,
-        npm_config_cache: `${building}/.npm`,
-        npm_config_ignore_scripts: 'true',
-        npm_config_update_notifier: 'false',
-      },
+      env: npmEnv(building, { npm_config_cache: `${building}/.npm` }),
     });
   });
   mkdirSync(homeDir, { recursive: true });
@@ -204,16 +201,10 @@ export function npxHomeWithCache(homeDir: string, spec: string, bin: string): vo
  */
 export function npxRun(homeDir: string, spec: string, bin: string, cacheDir = `${homeDir}/.npm`): string {
   mkdirSync(NPM_TEST_CACHE, { recursive: true });
-  const env = {
-    ...process.env,
-    // The tool's own home: Claude Code rewrites ~/.claude.json on every start, and runs sharing
-    // root's (test files run in parallel) printed its "configuration file not found" warnings
-    // before the version.
-    HOME: homeDir,
-    npm_config_cache: NPM_TEST_CACHE,
-    npm_config_ignore_scripts: 'true',
-    npm_config_update_notifier: 'false',
-  };
+  // The tool's own home: Claude Code rewrites ~/.claude.json on every start, and runs sharing
+  // root's (test files run in parallel) printed its "configuration file not found" warnings
+  // before the version.
+  const env = npmEnv(homeDir);
   mkdirSync(cacheDir, { recursive: true });
   // One npx at a time on the shared cache (test files run in parallel, and two npx runs of one
   // spec reify the same _npx/<hash> folder), its copy taken under the same lock (flock(1)).
