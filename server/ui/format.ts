@@ -1,6 +1,6 @@
 /** How numbers, shares and times read on the dashboard (times in UTC, said so). */
 import { noun } from '../../policies/plural.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../policies/time.js';
+import { DAY_MS, formatSpan, HOUR_MS, MINUTE_MS } from '../../policies/time.js';
 
 export { noun };
 
@@ -44,9 +44,6 @@ export function relative(value: number | string | null | undefined, now: number)
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** Whole days from now until an instant, rounded up (a change tomorrow at 00:00 is "in 1 day"). */
-const daysUntil = (value: string, now: number): number => Math.max(0, Math.ceil((Date.parse(value) - now) / DAY_MS));
-
 const ACTION_WORDS: Record<string, string> = { allow: 'allowed', warn: 'warned', block: 'blocked' };
 
 /** "Claude Code becomes blocked in 9 days on 1,204 devices" */
@@ -54,13 +51,15 @@ export function describeChange(
   change: { toolName: string; from: string; to: string; at: string; devices: number },
   now: number,
 ): string {
-  const days = daysUntil(change.at, now);
-  const when = days === 0 ? 'today' : days === 1 ? 'tomorrow' : `in ${count(days)} days`;
+  // The words `aigate policy explain` uses for the same instant (formatSpan), so the dashboard and
+  // the CLI never disagree; a day count rounded up called a change in an hour "tomorrow".
+  const ms = Date.parse(change.at) - now;
+  const when = ms > 0 ? `in ${formatSpan(ms)}` : 'now';
   const what =
     change.to === 'allow'
-      ? `becomes allowed again`
+      ? `${change.toolName} becomes allowed again`
       : change.from === 'allow' && change.to === 'warn'
-        ? 'starts to be warned about'
-        : `becomes ${ACTION_WORDS[change.to] ?? change.to}`;
-  return `${change.toolName} ${what} ${when} on ${plural(change.devices, 'device')}`;
+        ? `${change.toolName} warnings start`
+        : `${change.toolName} becomes ${ACTION_WORDS[change.to] ?? change.to}`;
+  return `${what} ${when} on ${plural(change.devices, 'device')}`;
 }

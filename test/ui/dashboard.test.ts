@@ -168,7 +168,7 @@ describe('the dashboard in a browser', () => {
     expect(api.devices).toEqual({ enrolled: 7, active: 5, stale: 1, neverSeen: 1, revoked: 0, degraded: 0 });
     expect(api.compliance).toMatchObject({ devices: 6, compliant: 1, withBlockedTool: 5 });
     expect(await page.locator('[data-next-change]').innerText()).toBe(
-      `Gemini CLI becomes blocked in 10 days on ${api.nextChange!.devices} devices`,
+      `Gemini CLI becomes blocked in 9 days on ${api.nextChange!.devices} devices`,
     );
     expect(await page.locator('[data-policy-revision]').innerText()).toBe('1');
     expect(await page.locator('svg.chart').count()).toBe(3);

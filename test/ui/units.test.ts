@@ -45,19 +45,23 @@ describe('words', () => {
   it.each([
     [
       { toolName: 'Claude Code', from: 'warn', to: 'block', at: '2026-06-19T00:00:00Z', devices: 1204 },
-      'Claude Code becomes blocked in 9 days on 1,204 devices',
+      'Claude Code becomes blocked in 8 days on 1,204 devices',
     ],
     [
       { toolName: 'Gemini CLI', from: 'allow', to: 'warn', at: '2026-06-11T00:00:00Z', devices: 1 },
-      'Gemini CLI starts to be warned about tomorrow on 1 device',
+      'Gemini CLI warnings start in 16 hours on 1 device',
     ],
     [
       { toolName: 'Aider', from: 'block', to: 'allow', at: '2026-06-10T09:00:00Z', devices: 3 },
-      'Aider becomes allowed again tomorrow on 3 devices',
+      'Aider becomes allowed again in 1 hour on 3 devices',
     ],
     [
       { toolName: 'Aider', from: 'allow', to: 'block', at: '2026-06-10T08:00:00Z', devices: 3 },
-      'Aider becomes blocked today on 3 devices',
+      'Aider becomes blocked now on 3 devices',
+    ],
+    [
+      { toolName: 'Codex', from: 'allow', to: 'block', at: '2026-06-11T20:30:00Z', devices: 2 },
+      'Codex becomes blocked in 1 day 12 hours on 2 devices',
     ],
   ])('%o reads "%s"', (change, text) => {
     expect(describeChange(change, NOW)).toBe(text);
