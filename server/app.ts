@@ -111,6 +111,9 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
           styleSrc: ["'self'", 'https:'],
           imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
           frameAncestors: ["'none'"],
+          // Over plain HTTP to a host name (no TLS here, none in front) the browser would ask for
+          // every script and style over https and show a blank page.
+          upgradeInsecureRequests: null,
         },
       },
       hsts: resolved.tls ? { maxAge: 15_552_000, includeSubDomains: true } : false,
@@ -142,7 +145,16 @@ export async function buildServer(options: ServerOptions): Promise<AigateServer>
         ],
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      // The UI's own header (hashes of its inline parts) says `upgrade-insecure-requests` too,
+      // and lets any page of this origin frame it.
+      transformStaticCSP: (header) =>
+        header
+          .replace(/\s*upgrade-insecure-requests;?/, '')
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'"),
+    });
 
     app.addHook('preClose', async () => {
       // Answer long polls now so closing does not wait for their timeouts.

@@ -78,6 +78,9 @@ describe('first start', () => {
     const page = await fetch(`${server.url}/docs/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
   });
 });
 

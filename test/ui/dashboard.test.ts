@@ -498,3 +498,26 @@ describe('the dashboard in a browser', () => {
     expect(consoleErrors).toEqual([]);
   });
 });
+
+describe('the API docs page', () => {
+  it('renders over plain HTTP from another host name (no request is upgraded to https)', async () => {
+    // A name that is not loopback to the browser: Chromium upgrades subresource requests under
+    // `upgrade-insecure-requests` except for potentially trustworthy origins such as 127.0.0.1.
+    const port = new URL(fleet.url).port;
+    const remote = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--host-resolver-rules=MAP aigate.test 127.0.0.1'],
+    });
+    try {
+      const docs = await remote.newPage();
+      const failed: string[] = [];
+      docs.on('requestfailed', (request) => failed.push(request.url()));
+      await docs.goto(`http://aigate.test:${port}/docs/`);
+      await docs.locator('.swagger-ui .info .title').waitFor({ timeout: 20_000 });
+      expect(await docs.locator('.swagger-ui .info .title').innerText()).toContain('aigate server');
+      expect(failed).toEqual([]);
+    } finally {
+      await remote.close();
+    }
+  }, 60_000);
+});
