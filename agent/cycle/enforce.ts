@@ -38,6 +38,9 @@ export const enforceStep: Step<ReconcileSummary | null> = {
       // A warned tool uninstalled meanwhile: nothing left to warn about, so put its launchers back.
       if (record.quarantine.length === 0 && !(await lexists(record.instance.installPath))) uninstalled.add(record.key);
     }
+    // Earlier copies kept for an instance now gone are the user's folders, scanned as tools of their own.
+    const forgotten = state.ledgerProblem ? [] : await enforcer.forgetKept(new Set(instances.keys()));
+    if (forgotten.length > 0) log.info({ keys: forgotten }, 'forgot earlier copies kept for instances no longer found');
     state.verdicts = new Map();
     if (!policy) return null;
     for (const [key, instance] of instances)

@@ -19,7 +19,7 @@ export const scanStep: Step<ScanResult> = {
       memo,
     });
     // Stubs, kept originals and quarantined folders are enforcement's own, not tools.
-    result.instances = result.instances.filter((instance) => !enforcer.isArtefact(instance));
+    result.instances = enforcer.withoutArtefacts(result.instances);
     state.lastScan = result;
     reportCutScan(state.parts.health, state.parts.log, result, state.now);
     return result;

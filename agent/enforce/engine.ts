@@ -150,8 +150,15 @@ export class Enforcer {
     return Object.values(this.store.ledger.applied);
   }
 
-  /** Paths enforcement owns: a scan must not mistake them for tools (stubs, kept originals, quarantines). */
-  managedPaths(): { files: Set<string>; folders: string[] } {
+  /**
+   * Paths enforcement owns: a scan must not mistake them for tools (stubs, kept originals,
+   * quarantines). An earlier copy given back on a lift (Ledger.kept) is enforcement's only while
+   * the instance it belongs to is there (`present`: instance keys the scan found, or records):
+   * then that instance's reconcile locks it again under a ban. Without it, it is the user's
+   * ordinary folder and is scanned as a tool of its own (red-team round 16: the install removed,
+   * the kept copy ran through every later ban, unseen).
+   */
+  managedPaths(present?: ReadonlySet<string>): { files: Set<string>; folders: string[] } {
     const files = new Set<string>();
     const folders: string[] = [];
     for (const record of this.applied) {
@@ -159,18 +166,40 @@ export class Enforcer {
       for (const entry of record.quarantine) folders.push(entry.to);
       for (const orphan of record.orphans) folders.push(orphan.path);
     }
-    for (const copies of Object.values(this.store.ledger.kept ?? {}))
-      for (const copy of copies) folders.push(copy.path);
+    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {}))
+      if (!present || present.has(key) || this.store.ledger.applied[key])
+        for (const copy of copies) folders.push(copy.path);
     return { files, folders };
   }
 
-  /** Whether a scanned instance is really one of enforcement's own artefacts (a path the ledger names). */
-  isArtefact(instance: ToolInstance): boolean {
-    const { files, folders } = this.managedPaths();
+  /** Whether a scanned instance is really one of enforcement's own artefacts (a path the ledger names; see managedPaths). */
+  isArtefact(instance: ToolInstance, present?: ReadonlySet<string>): boolean {
+    const { files, folders } = this.managedPaths(present);
     return (
       files.has(instance.installPath) ||
       folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform))
     );
+  }
+
+  /** A scan's instances without enforcement's own artefacts (kept copies judged against this scan). */
+  withoutArtefacts(instances: readonly ToolInstance[]): ToolInstance[] {
+    const present = new Set(instances.map(instanceKey));
+    return instances.filter((instance) => !this.isArtefact(instance, present));
+  }
+
+  /**
+   * Forgets the earlier copies kept for instances no longer found nor recorded (`present`: the
+   * keys about to be reconciled): they are their user's ordinary folders from now on (unlocked,
+   * theirs since the lift), scanned and judged as tools of their own. Returns the keys forgotten.
+   */
+  async forgetKept(present: ReadonlySet<string>): Promise<string[]> {
+    const kept = this.store.ledger.kept;
+    if (!kept || this.store.ledger.journal) return [];
+    const gone = Object.keys(kept).filter((key) => !present.has(key) && !this.store.ledger.applied[key]);
+    if (gone.length === 0) return [];
+    for (const key of gone) delete kept[key];
+    await this.store.save();
+    return gone;
   }
 
   /**

@@ -36,10 +36,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Enforcer } from '../../agent/enforce/engine.js';
-import { scanMachine } from '../../agent/inventory/index.js';
 import type { CompiledPolicy } from '../../policies/compile.js';
-import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
-import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from './enforce-helpers.js';
+import type { ToolInstance } from '../../policies/inventory.js';
+import { ALLOW_ALL, banPolicy, makeEnforcer, scanCycle } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
 import {
   INSTALL_TIMEOUT_MS,
@@ -145,15 +144,8 @@ const brief = (i: ToolInstance, home: string) =>
     i.launchers.length ? ` launchers ${i.launchers.join(',')}` : ''
   }`.replaceAll(home, '~');
 
-/** One agent cycle on `home` (agent/cycle scan.ts and enforce.ts): the scan less enforcement's own files, plus the ledger's instances. */
-async function cycle(enforcer: Enforcer, policy: CompiledPolicy, home: string) {
-  const scanned = (await scanMachine({ homes: [home], paths: [], detectRunning: false })).instances.filter(
-    (i) => !enforcer.isArtefact(i),
-  );
-  const items = new Map(scanned.map((i) => [instanceKey(i), i] as const));
-  for (const record of enforcer.applied) if (!items.has(record.key)) items.set(record.key, record.instance);
-  return { scanned, summary: await enforce(enforcer, policy, [...items.values()]) };
-}
+/** One agent cycle on `home` (agent/cycle scan.ts and enforce.ts). */
+const cycle = (enforcer: Enforcer, policy: CompiledPolicy, home: string) => scanCycle(enforcer, policy, [home]);
 
 /**
  * The whole check on one home. `banned` lists, for each banned copy, the ways to start it (the

@@ -6,13 +6,14 @@ import { Enforcer } from '../../agent/enforce/engine.js';
 import { type FaultPoint, NO_FAULTS } from '../../agent/enforce/fault.js';
 import type { TrustedRoot } from '../../agent/enforce/guard.js';
 import type { AgentEvent } from '../../agent/events/event.js';
+import { scanMachine } from '../../agent/inventory/index.js';
 import { silentLogger } from '../../agent/log.js';
 import { ensureStateLayout } from '../../agent/state/layout.js';
 import { statePaths } from '../../agent/state/paths.js';
 import { builtinCatalog } from '../../policies/catalog/index.js';
 import { type CompiledPolicy, compilePolicy } from '../../policies/compile.js';
 import { evaluateInstance } from '../../policies/evaluate.js';
-import type { ToolInstance } from '../../policies/inventory.js';
+import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import { loadPolicy } from '../../policies/load.js';
 import { allowAllYaml, banYaml } from '../support/policy.js';
 import { isRoot } from './trees.js';
@@ -101,6 +102,19 @@ export async function enforce(
     verdict: evaluateInstance(compiled, instance, DEVICE, nowMs),
   }));
   return enforcer.reconcile(items, policyFacts(compiled), revision);
+}
+
+/**
+ * One agent cycle on `homes` as the daemon runs it (agent/cycle scan.ts and enforce.ts): the
+ * scan less enforcement's own files, plus the ledger's instances, kept copies of instances no
+ * longer there forgotten, then one reconcile.
+ */
+export async function scanCycle(enforcer: Enforcer, compiled: CompiledPolicy, homes: string[], nowMs = Date.now()) {
+  const scanned = enforcer.withoutArtefacts((await scanMachine({ homes, paths: [], detectRunning: false })).instances);
+  const items = new Map(scanned.map((i) => [instanceKey(i), i] as const));
+  for (const record of enforcer.applied) if (!items.has(record.key)) items.set(record.key, record.instance);
+  await enforcer.forgetKept(new Set(items.keys()));
+  return { scanned, summary: await enforce(enforcer, compiled, [...items.values()], nowMs) };
 }
 
 export function npmInstanceOf(install: { installPath: string; launcher: string }, version = '2.1.91'): ToolInstance {

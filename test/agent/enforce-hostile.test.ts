@@ -18,7 +18,7 @@ import { MAX_HASHED_BYTES } from '../../agent/enforce/fs-facts.js';
 import { LedgerStore } from '../../agent/enforce/ledger.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
 import type { ToolInstance } from '../../policies/inventory.js';
-import { ALLOW_ALL, banPolicy, enforce, makeEnforcer } from './enforce-helpers.js';
+import { ALLOW_ALL, banPolicy, enforce, makeEnforcer, scanCycle } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
 import { fakeCli, isRoot } from './trees.js';
 
@@ -754,3 +754,42 @@ describe.runIf(isRoot)('a hostile local user against enforcement', () => {
     expect(await hashTree(s.home)).toEqual(before);
   });
 });
+
+describe.runIf(isRoot)(
+  'what enforcement set aside, followed through the user moving things (red-team round 16)',
+  () => {
+    it('an earlier copy given back on a lift is blocked again as a tool of its own once its install is gone', async () => {
+      const s = await setup('kept-orphaned');
+      const launcher = userInstall(s);
+      const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+      const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+      // A reinstall under the ban: the first quarantine becomes an earlier copy.
+      asUser(s.home, `rm -f '${launcher}'`);
+      userInstall(s);
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+      expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ restored: 1, failed: 0 });
+      const copy = join(scope, '.claude-code.aigate-quarantine');
+      expect(userExit(s.home, `node '${copy}/cli.js' --version`)).toBe(0);
+      expect(Object.keys(enforcer.store.ledger.kept ?? {})).toHaveLength(1);
+
+      // The user removes the install; the copy kept beside it is now just a copy of Claude Code.
+      asUser(s.home, `rm -rf '${s.install}' '${launcher}'`);
+      const banned = await scanCycle(enforcer, BLOCK, [s.home]);
+      expect(banned.scanned.map((i) => i.installPath)).toContain(copy);
+      expect(banned.summary).toMatchObject({ applied: 1, failed: 0 });
+      expect(userExit(s.home, `node '${copy}/cli.js' --version`)).not.toBe(0);
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({
+        applied: 0,
+        failed: 0,
+        tampered: 0,
+      });
+      expect(userExit(s.home, `node '${copy}/cli.js' --version`)).not.toBe(0);
+
+      expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ restored: 1, failed: 0 });
+      const back = await lstat(copy);
+      expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
+      expect(userExit(s.home, `node '${copy}/cli.js' --version`)).toBe(0);
+    });
+  },
+);

@@ -221,9 +221,9 @@ async function cycle(enforcer: Enforcer, tree: Tree, policy: Parameters<typeof e
     budgetMs: 10_000,
   });
   const instances = new Map<string, ToolInstance>();
-  for (const instance of scan.instances)
-    if (!enforcer.isArtefact(instance)) instances.set(instanceKey(instance), instance);
+  for (const instance of enforcer.withoutArtefacts(scan.instances)) instances.set(instanceKey(instance), instance);
   for (const record of enforcer.applied) if (!instances.has(record.key)) instances.set(record.key, record.instance);
+  await enforcer.forgetKept(new Set(instances.keys()));
   await enforce(enforcer, policy, [...instances.values()]);
 }
 
