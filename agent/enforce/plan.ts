@@ -5,6 +5,7 @@
  * (set launchers aside, write stubs, lock, quarantine), then stopping processes. Reads file
  * facts through `facts`, changes nothing.
  */
+import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
 import type { ToolInstance } from '../../policies/inventory.js';
@@ -79,12 +80,21 @@ export interface Plan {
 /** The most other names of one quarantined file the ledger keeps (ledger.ts SharedNames). */
 const MAX_SHARED_NAMES = 8;
 
+/**
+ * The first free name `make` gives: generations 1-99 in order (names a person can read), then
+ * random ones, which a user cannot fill in advance (red-team round 16: 99 empty files named
+ * `.claude-code.aigate-quarantine[-N]` made the plan throw and undid the whole ban every cycle).
+ */
 async function freeName(
   make: (generation: number) => string,
   exists: (path: string) => Promise<boolean>,
 ): Promise<string> {
   for (let generation = 1; generation < 100; generation++) {
     const candidate = make(generation);
+    if (!(await exists(candidate))) return candidate;
+  }
+  for (let attempt = 0; attempt < 32; attempt++) {
+    const candidate = make(randomInt(100, 2 ** 47));
     if (!(await exists(candidate))) return candidate;
   }
   throw new Error(`no free name beside ${make(1)}`);

@@ -791,5 +791,29 @@ describe.runIf(isRoot)(
       expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
       expect(userExit(s.home, `node '${copy}/cli.js' --version`)).toBe(0);
     });
+
+    it('names filled in advance beside the install and the launcher do not stop the ban: the 100th gets a name no one can guess', async () => {
+      const s = await setup('names-filled');
+      const launcher = userInstall(s);
+      const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+      const before = await hashTree(s.home);
+      asUser(
+        s.home,
+        `cd '${scope}' && touch .claude-code.aigate-quarantine && for i in $(seq 2 99); do touch .claude-code.aigate-quarantine-$i; done
+cd '${s.bin}' && touch .claude.aigate-orig && for i in $(seq 2 99); do touch .claude.aigate-orig-$i; done`,
+      );
+      const filled = await hashTree(s.home);
+      const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+      expect(await isOurStub(launcher)).toBe(true);
+      const record = enforcer.applied[0]!;
+      expect(record.quarantine[0]!.to).toMatch(/\.claude-code\.aigate-quarantine-\d{3,}$/);
+      expect(record.launchers[0]!.sibling).toMatch(/\.claude\.aigate-orig-\d{3,}$/);
+      expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+      expect(userExit(s.home, `node '${record.quarantine[0]!.to}/cli.js' --version`)).not.toBe(0);
+      expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ restored: 1, failed: 0 });
+      expect(await hashTree(s.home)).toEqual(filled);
+      expect(filled).not.toEqual(before);
+    });
   },
 );
