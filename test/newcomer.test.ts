@@ -156,8 +156,9 @@ describe('the first-start text, followed literally', () => {
     for (const printedCommand of printedCommands(printed)) {
       let command = printedCommand;
       if (command.startsWith('npx aigate-agent enroll')) command += ` --state-dir ${stateDir}`;
-      if (command === 'npx aigate-agent once')
-        command += ` --state-dir ${stateDir} ${roots.join(' ')} --stop-grace 2 --no-desktop-notify --log-level warn`;
+      // The printed trial form names a placeholder home: the prepared home (in roots) stands for it.
+      if (command === 'npx aigate-agent once --home /home/<you>')
+        command = `npx aigate-agent once --state-dir ${stateDir} ${roots.join(' ')} --stop-grace 2 --no-desktop-notify --log-level warn`;
       const result = await shell(command);
       ran.push(result);
       expect(result.code, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
