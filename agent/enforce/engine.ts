@@ -28,14 +28,22 @@ import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
 import { desire, type PolicyFacts } from './desired.js';
 import type { FaultPoint } from './fault.js';
-import { captureFacts, lexists, linksOf, OPEN_DIR_NOFOLLOW, sameAsRecorded, startHashingWindow } from './fs-facts.js';
+import {
+  captureFacts,
+  type FileFacts,
+  lexists,
+  linksOf,
+  OPEN_DIR_NOFOLLOW,
+  sameAsRecorded,
+  startHashingWindow,
+} from './fs-facts.js';
 import type { GuardContext, TrustedRoot } from './guard.js';
 import { isWithin } from './guard.js';
 import { type AppliedInstance, LedgerStore, type Operation, rememberRoots } from './ledger.js';
 import { observe, unsafeReason } from './observe.js';
 import { type Desired, homeOf, planChange, sameRecord } from './plan.js';
 import { findInstanceProcesses, listProcesses, type ProcessInfo } from './processes.js';
-import { HasOtherNames, lstatEntry, pinParent, UnsafeLayout } from './safe-fs.js';
+import { HasOtherNames, lstatEntry, pinParent, readPinned, UnsafeLayout } from './safe-fs.js';
 import { doStep, isOurStub, type StepEnv, stepTarget, undoStep } from './steps.js';
 import { quarantineFor } from './stubs.js';
 
@@ -131,6 +139,20 @@ export class Enforcer {
       : { ...this.options.guard, roots: [...(this.options.guard.roots ?? []), ...remembered] };
   }
 
+  /**
+   * Root's reads of paths in users' trees, each made in its folder as the safety walk pins it
+   * (safe-fs readPinned): a folder that fails the walk or is missing reads as "no facts", "taken"
+   * and "not a stub", which plan and verification treat as "do nothing" and "not verified".
+   */
+  private get reads(): PinnedReads {
+    const guard = this.guard;
+    return {
+      facts: (target) => readPinned(target, guard, captureFacts, null),
+      exists: (target) => readPinned(target, guard, lexists, true),
+      isOurStub: (target) => readPinned(target, guard, isOurStub, false),
+    };
+  }
+
   private stepEnv(kind: string, onStopped?: StepEnv['onStopped']): StepEnv {
     return {
       isRoot: this.options.isRoot,
@@ -166,9 +188,10 @@ export class Enforcer {
       for (const entry of record.quarantine) folders.push(entry.to);
       for (const orphan of record.orphans) folders.push(orphan.path);
     }
-    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {}))
-      if (!present || present.has(key) || this.store.ledger.applied[key])
-        for (const copy of copies) folders.push(copy.path);
+    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
+      const reconciled = !present || present.has(key) || this.store.ledger.applied[key] !== undefined;
+      for (const copy of copies) if (reconciled || copy.locked) folders.push(copy.path);
+    }
     return { files, folders };
   }
 
@@ -189,15 +212,24 @@ export class Enforcer {
 
   /**
    * Forgets the earlier copies kept for instances no longer found nor recorded (`present`: the
-   * keys about to be reconciled): they are their user's ordinary folders from now on (unlocked,
-   * theirs since the lift), scanned and judged as tools of their own. Returns the keys forgotten.
+   * keys about to be reconciled): unlocked, theirs since the lift, they are their user's ordinary
+   * folders from now on, scanned and judged as tools of their own. Locked ones stay remembered.
+   * Returns the keys whose copies were forgotten.
    */
   async forgetKept(present: ReadonlySet<string>): Promise<string[]> {
     const kept = this.store.ledger.kept;
     if (!kept || this.store.ledger.journal) return [];
-    const gone = Object.keys(kept).filter((key) => !present.has(key) && !this.store.ledger.applied[key]);
+    // A copy still locked (away from its name when the lift came) stays remembered: it is root's
+    // until given back.
+    const gone = Object.keys(kept).filter(
+      (key) => !present.has(key) && !this.store.ledger.applied[key] && kept[key]!.some((copy) => !copy.locked),
+    );
     if (gone.length === 0) return [];
-    for (const key of gone) delete kept[key];
+    for (const key of gone) {
+      const locked = kept[key]!.filter((copy) => copy.locked);
+      if (locked.length > 0) kept[key] = locked;
+      else delete kept[key];
+    }
     await this.store.save();
     return gone;
   }
@@ -306,7 +338,7 @@ export class Enforcer {
     for (const entry of result.launchers) {
       if (entry.stubSha256 === null) continue;
       try {
-        const facts = await captureFacts(entry.path);
+        const facts = await this.reads.facts(entry.path);
         if (
           facts?.kind === 'file' &&
           facts.sha256 === entry.stubSha256 &&
@@ -559,7 +591,7 @@ export class Enforcer {
     if (desired?.level === 'block') {
       const inPlace = [];
       for (const path of desired.quarantine ? [desired.quarantine, ...(desired.parts ?? [])] : []) {
-        const facts = await captureFacts(path).catch(() => null);
+        const facts = await this.reads.facts(path).catch(() => null);
         if (facts?.kind === 'dir') inPlace.push({ path, dev: facts.dev, ino: facts.ino });
       }
       const folders = [
@@ -594,9 +626,7 @@ export class Enforcer {
       graceMs: this.options.graceMs,
       nowIso: new Date(now).toISOString(),
       platform: this.options.guard.platform,
-      facts: captureFacts,
-      exists: lexists,
-      isOurStub,
+      ...this.reads,
       // Each folder opened through its parent as the safety walk pins it: a parent swapped for a
       // link meanwhile cannot lead the search into a folder the user named.
       linksOf: (facts, folders) =>
@@ -754,7 +784,7 @@ export class Enforcer {
       });
     }
     if (wasLevel !== null && (nowLevel === null || (wasLevel === 'block' && nowLevel === 'warn'))) {
-      const check = await verifyRestored(before!, after, op, this.options.guard.platform);
+      const check = await verifyRestored(before!, after, op, this.options.guard.platform, this.reads);
       await emit('restored', {
         message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}`,
         details: {
@@ -788,6 +818,13 @@ function describeKey(key: string): string {
   return `${toolId} at ${installPath}`;
 }
 
+/** Reads of paths enforcement looks at (Enforcer.reads). */
+interface PinnedReads {
+  facts(target: string): Promise<FileFacts | null>;
+  exists(target: string): Promise<boolean>;
+  isOurStub(target: string): Promise<boolean>;
+}
+
 /**
  * Compares what is back in place with the facts recorded before the change, on disk: each
  * launcher put back must match its original (content, kind, owner, mode) and no longer be an
@@ -801,7 +838,9 @@ async function verifyRestored(
   after: AppliedInstance | null,
   op: Operation,
   platform: NodeJS.Platform,
+  reads: PinnedReads,
 ): Promise<{ mismatches: string[]; launchers: number; folders: number; keptCopies: number }> {
+  const { facts, exists } = reads;
   const mismatches: string[] = [];
   const keptLaunchers = new Set(after?.launchers.map((entry) => entry.path) ?? []);
   const keptFolders = new Set(after?.quarantine.map((entry) => entry.from) ?? []);
@@ -818,21 +857,21 @@ async function verifyRestored(
     if (keptLaunchers.has(entry.path)) continue;
     launchers++;
     await check(async () => {
-      const now = await captureFacts(entry.path);
+      const now = await facts(entry.path);
       if (!now || !sameAsRecorded(now, entry.original)) mismatches.push(`${entry.path} differs from its original`);
-      if (await lexists(entry.sibling)) mismatches.push(`the kept original ${entry.sibling} is still there`);
+      if (await exists(entry.sibling)) mismatches.push(`the kept original ${entry.sibling} is still there`);
     }, entry.path);
   }
   for (const entry of before.quarantine) {
     if (keptFolders.has(entry.from)) continue;
     folders++;
     await check(async () => {
-      const now = await captureFacts(entry.from);
+      const now = await facts(entry.from);
       if (!now || now.mode !== entry.original.mode || now.uid !== entry.original.uid || now.gid !== entry.original.gid)
         mismatches.push(`${entry.from} is not back as it was`);
       else if (entry.original.dev !== undefined && (now.dev !== entry.original.dev || now.ino !== entry.original.ino))
         mismatches.push(`${entry.from} is not the folder that was quarantined`);
-      if (await lexists(entry.to)) mismatches.push(`${entry.to} is still there`);
+      if (await exists(entry.to)) mismatches.push(`${entry.to} is still there`);
     }, entry.from);
   }
   // Earlier copies the agent set aside: each one moved back must stand at its place as the
@@ -842,9 +881,9 @@ async function verifyRestored(
     if (step.original.kind === 'dir') folders++;
     else launchers++;
     await check(async () => {
-      const now = await captureFacts(step.to);
+      const now = await facts(step.to);
       if (!now || !sameAsRecorded(now, step.original)) mismatches.push(`${step.to} is not the original the agent kept`);
-      if (await lexists(step.from)) mismatches.push(`the kept copy ${step.from} is still there`);
+      if (await exists(step.from)) mismatches.push(`the kept copy ${step.from} is still there`);
     }, step.to);
   }
   const stillAside = after ? after.orphans : (op.kept ?? []);
@@ -854,7 +893,7 @@ async function verifyRestored(
       const why =
         home === null
           ? 'its place is not known'
-          : (await lexists(home))
+          : (await exists(home))
             ? `${home} holds another file`
             : after
               ? `the tool is still ${after.level === 'warn' ? 'warned' : 'blocked'}`
@@ -866,13 +905,13 @@ async function verifyRestored(
     for (const launcher of before.instance.launchers) {
       if (keptLaunchers.has(launcher)) continue;
       await check(async () => {
-        if (await isOurStub(launcher)) mismatches.push(`${launcher} still holds an aigate stub`);
+        if (await reads.isOurStub(launcher)) mismatches.push(`${launcher} still holds an aigate stub`);
       }, launcher);
     }
     const install = before.instance.installPath;
     if (!before.quarantine.some((entry) => entry.from === install)) {
       await check(async () => {
-        if (!(await lexists(install)) && (await lexists(quarantineFor(install, 1, platform))))
+        if (!(await exists(install)) && (await exists(quarantineFor(install, 1, platform))))
           mismatches.push(`${install} is still quarantined`);
       }, install);
     }

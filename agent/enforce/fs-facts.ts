@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type BigIntStats, constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, readlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, opendir, readlink } from 'node:fs/promises';
 
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -256,8 +256,8 @@ async function searchFolder(
     const locked = info.uid === 0n && (info.mode & 0o7777n) === 0n;
     if (!PROC_FD && !inLocked && !locked) return true;
     const base = PROC_FD ? `/proc/self/fd/${handle.fd}` : shown;
-    const entries = await readdir(base, { withFileTypes: true });
-    for (const entry of entries) {
+    // Read as it goes (opendir), not whole: a folder of millions of names stops at the cap.
+    for await (const entry of await opendir(base, { bufferSize: 64 })) {
       if (++seen.entries > MAX_LINK_SEARCH_ENTRIES) return false;
       const path = `${shown}/${entry.name}`;
       if (entry.isDirectory()) {

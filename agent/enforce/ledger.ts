@@ -32,6 +32,12 @@ export const LauncherEntry = Type.Object(
     locked: Type.Boolean(),
     /** Identity of the stub the agent wrote (absent in older ledgers). */
     stubId: Type.Optional(Type.Object({ dev: Type.String(), ino: Type.String() }, { additionalProperties: false })),
+    /**
+     * Identity of the folder holding both names when the launcher was set aside (absent in older
+     * ledgers): both names missing from a folder that is no longer that one means the folder was
+     * moved, with the locked original in it (observe.ts), not that they were removed.
+     */
+    folder: Type.Optional(Type.Object({ dev: Type.String(), ino: Type.String() }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { captureFacts, type FileFacts, identityOf, lexists, sameContent, sameIdentity } from './fs-facts.js';
 import type { GuardContext } from './guard.js';
 import type { AppliedInstance, LauncherEntry, OrphanEntry, QuarantineEntry } from './ledger.js';
-import { listEntries, lstatEntry, type PinnedDir, pinParent, UnsafeLayout } from './safe-fs.js';
+import { listEntries, lstatEntry, type PinnedDir, pinParent, readPinned, UnsafeLayout } from './safe-fs.js';
 import { isOurStub } from './steps.js';
 
 type FindingKind =
@@ -51,13 +51,11 @@ export interface Observation {
   movedBack: { launchers: LauncherEntry[]; quarantine: QuarantineEntry[] };
 }
 
-async function isLocked(path: string, isRoot: boolean): Promise<boolean> {
-  try {
-    const info = await lstat(path);
-    return (info.mode & 0o7777) === 0 && (!isRoot || (info.uid === 0 && info.gid === 0));
-  } catch {
-    return false;
-  }
+const lstatOrNull = (at: string) => lstat(at, { bigint: true }).catch(() => null);
+
+/** Whether `info` is locked as the agent locks (mode 000; as root, owner and group root). */
+function lockedStats(info: BigIntStats | null, isRoot: boolean): boolean {
+  return info !== null && (info.mode & 0o7777n) === 0n && (!isRoot || (info.uid === 0n && info.gid === 0n));
 }
 
 /** The reason `target`'s folder fails the safety walk, or null when it passes (or is simply missing). */
@@ -114,6 +112,12 @@ async function quarantineState(
   }
 }
 
+/** Whether the folder holding `path` is no longer the folder `recorded` (moved or gone). */
+async function folderMoved(path: string, recorded: { dev: string; ino: string }): Promise<boolean> {
+  const now = await lstat(dirname(path), { bigint: true }).catch(() => null);
+  return now === null || !sameIdentity(identityOf(now), recorded);
+}
+
 /** Entries of a folder looked through for a renamed quarantine (a package scope holds a few dozen). */
 const MAX_RENAME_SEARCH = 10_000;
 
@@ -127,8 +131,8 @@ async function heldAs(
   ...except: string[]
 ): Promise<{ name: string; stats: BigIntStats } | null> {
   if (original.dev === undefined || original.ino === undefined) return null;
-  const names = await listEntries(dir).catch(() => [] as string[]);
-  for (const name of names.slice(0, MAX_RENAME_SEARCH)) {
+  const names = await listEntries(dir, MAX_RENAME_SEARCH).catch(() => [] as string[]);
+  for (const name of names) {
     if (except.includes(name)) continue;
     const stats = await lstatEntry(dir, name).catch(() => null);
     if (stats && sameIdentity(identityOf(stats), original)) return { name, stats };
@@ -151,7 +155,10 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       orphans.push(orphan);
       continue;
     }
-    if (orphan.locked && (await lexists(orphan.path)) && !(await isLocked(orphan.path, isRoot))) {
+    // Only the recorded copy itself counts: a link or another folder at its name is not it unlocked.
+    const at = orphan.locked ? await readPinned(orphan.path, guard, lstatOrNull, null) : null;
+    const itself = at !== null && (orphan.original.dev === undefined || sameIdentity(identityOf(at), orphan.original));
+    if (itself && !lockedStats(at, isRoot)) {
       found('copy-unlocked', orphan.path, `the earlier copy ${orphan.path} was made usable again`);
       orphans.push({ ...orphan, locked: false });
     } else orphans.push(orphan);
@@ -165,16 +172,17 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       launchers.push(entry);
       continue;
     }
-    const now = await captureFacts(entry.path);
-    const hasSibling = await lexists(entry.sibling);
-    const stub = now !== null && (await isOurStub(entry.path));
+    // Read in the folder as the walk pins it (readPinned), never by a path a swap could redirect.
+    const now = await readPinned(entry.path, guard, captureFacts, null);
+    const hasSibling = await readPinned(entry.sibling, guard, lexists, false);
+    const stub = now !== null && (await readPinned(entry.path, guard, isOurStub, false));
     if (stub && hasSibling) {
       const next = { ...entry };
       if (entry.stubSha256 !== null && now.sha256 !== entry.stubSha256) {
         found('stub-changed', entry.path, `the aigate stub at ${entry.path} was edited`);
         next.stubSha256 = null;
       }
-      if (entry.locked && !(await isLocked(entry.sibling, isRoot))) {
+      if (entry.locked && !lockedStats(await readPinned(entry.sibling, guard, lstatOrNull, null), isRoot)) {
         found('original-unlocked', entry.sibling, `the kept original ${entry.sibling} was made usable again`);
         next.locked = false;
       }
@@ -209,6 +217,13 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
     } else if (now !== null) {
       found('original-restored', entry.path, `the original ${entry.path} was moved back by hand`);
       movedBack.launchers.push(entry);
+    } else if (entry.locked && isRoot && entry.folder && (await folderMoved(entry.path, entry.folder))) {
+      // Both names gone with the folder that held them (moved away, a new one in its place): the
+      // locked original went with it. It stays on record, left alone and reported, until seen
+      // again; the lift then gives it back (red-team round 16: the record dropped it, and the
+      // folder moved back brought a stub and a locked original that no lift ever restored).
+      unsafe.push({ path: entry.path, key: entry.path, reason: 'the locked original is not where the agent left it' });
+      launchers.push(entry);
     } else {
       found(
         'launcher-gone',
@@ -230,12 +245,24 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
     const entry = seen.to === recorded.to ? recorded : { ...recorded, to: seen.to };
     if (there?.isSymbolicLink()) {
       // The quarantine moved away and a link put in its place: nothing is done through it.
+      const reinstalled =
+        back !== null && entry.original.dev !== undefined && !sameIdentity(identityOf(back), entry.original);
       unsafe.push({
         path: entry.to,
-        key: entry.from,
+        key: reinstalled ? entry.to : entry.from,
         reason: 'the quarantined folder was replaced by a symbolic link',
       });
-      quarantine.push(entry);
+      if (reinstalled) {
+        // And installed again at its place: the new install is quarantined as a reinstall; the
+        // old copy, wherever it went, stays on record as a locked earlier copy (red-team round
+        // 16: the frozen record held the place, and the reinstall ran through every ban).
+        found(
+          'quarantine-reinstalled',
+          entry.from,
+          `${entry.from} was installed again; a symbolic link stands at the quarantine ${entry.to}`,
+        );
+        orphans.push({ path: entry.to, original: entry.original, locked: entry.locked, home: entry.from });
+      } else quarantine.push(entry);
       continue;
     }
     const inQuarantine = there !== null;

@@ -77,6 +77,11 @@ export interface Plan {
   kept: OrphanEntry[];
 }
 
+/** The folder holding `file`, on `platform`. */
+function parentOf(file: string, platform: NodeJS.Platform): string {
+  return (platform === 'win32' ? path.win32 : path.posix).dirname(file);
+}
+
 /** The most other names of one quarantined file the ledger keeps (ledger.ts SharedNames). */
 const MAX_SHARED_NAMES = 8;
 
@@ -214,6 +219,17 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       continue;
     }
     if (toQuarantine.includes(entry.from)) {
+      if (!entry.locked && entry.original.kind === 'file' && (entry.original.nlink ?? 1) > 1 && !entry.shared) {
+        // Set aside unlocked for its other names: locked once they all lie in the instance's
+        // quarantined folders (a pnpm store file, linked into the install), else left unlocked.
+        const names = await sharedNames(input, entry.original, current?.quarantine ?? []);
+        if (names === null) quarantine.push(entry);
+        else {
+          steps.push({ op: 'lock', path: entry.to, original: entry.original, shared: names });
+          quarantine.push({ ...entry, locked: true, shared: names });
+        }
+        continue;
+      }
       if (!entry.locked) steps.push({ op: 'lock', path: entry.to, original: entry.original, ...shared });
       quarantine.push({ ...entry, locked: true });
       continue;
@@ -370,7 +386,18 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       { op: 'write-stub', launcher: path, content, sha256, previous: null },
     );
     if (lockIt) steps.push({ op: 'lock', path: sibling, original, optional: true });
-    launchers.push({ path, sibling, original, stubSha256: sha256, stubContent: content, locked: lockIt });
+    const folder = await input.facts(parentOf(path, input.platform));
+    launchers.push({
+      path,
+      sibling,
+      original,
+      stubSha256: sha256,
+      stubContent: content,
+      locked: lockIt,
+      ...(folder?.kind === 'dir' && folder.dev !== undefined && folder.ino !== undefined
+        ? { folder: { dev: folder.dev, ino: folder.ino } }
+        : {}),
+    });
     added = true;
   }
 
@@ -411,9 +438,15 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
   for (const { from, original } of linked) {
     const shared = await sharedNames(input, original, quarantine);
     if (shared === null) {
-      notes.push(
-        `${from} has other names: quarantined once they all lie in folders an earlier cycle quarantined, else left alone`,
-      );
+      // Its other names lie elsewhere (or in folders only now quarantined): locking the inode
+      // would lock them too, so it is only set aside under a quarantine name, which is enough to
+      // stop what looks it up by this name (npm's cache for `npx --offline`, pnpm's store). Red-
+      // team round 16: one hard link elsewhere left the cached tarball in place for good.
+      const to = await freeName((generation) => quarantineFor(from, generation, input.platform), taken);
+      steps.push({ op: 'rename', from, to, original });
+      quarantine.push({ from, to, original, locked: false });
+      notes.push(`${from} has other names; set aside, not locked, until they all lie in the quarantine`);
+      added = true;
       continue;
     }
     const to = await freeName((generation) => quarantineFor(from, generation, input.platform), taken);

@@ -36,7 +36,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, existsSync } from 'node:fs';
-import { chmod, type FileHandle, lstat, open, readdir, rename, unlink, utimes } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, open, opendir, rename, unlink, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { type FileFacts, identityOf, READ_UNTRUSTED, sameIdentity } from './fs-facts.js';
@@ -223,9 +223,44 @@ export async function lstatEntry(dir: PinnedDir, name: string): Promise<BigIntSt
   }
 }
 
-/** The names in a pinned folder, read through its handle (by path on Windows). */
-export async function listEntries(dir: PinnedDir): Promise<string[]> {
-  return readdir(dir.handle && PROC_FD ? `/proc/self/fd/${dir.handle.fd}` : dir.path);
+/**
+ * `read` of `target`, its final name looked up in its folder as the safety walk pins it: a folder
+ * on the way swapped for a link meanwhile cannot lead root's read into a place the user named
+ * (red-team round 16: a bin folder swapped back and forth with a link to a root-only folder had
+ * root open and hash the file there by the launcher's name). `otherwise` when the folder fails the
+ * walk or is missing. Without a guard (the agent not root, tests) by path.
+ */
+export async function readPinned<T>(
+  target: string,
+  guard: GuardContext | undefined,
+  read: (at: string) => Promise<T>,
+  otherwise: T,
+): Promise<T> {
+  if (!guard) return read(target);
+  let dir: PinnedDir;
+  try {
+    dir = await pinParent(target, guard);
+  } catch {
+    return otherwise;
+  }
+  try {
+    return await read(dir.entry(path.basename(target)));
+  } finally {
+    await dir.close();
+  }
+}
+
+/** The names in a pinned folder (the first `max` in directory order), read through its handle (by path on Windows). */
+export async function listEntries(dir: PinnedDir, max = Infinity): Promise<string[]> {
+  const names: string[] = [];
+  // Read as it goes (opendir), not whole: a folder of millions of names costs `max` at most.
+  for await (const entry of await opendir(dir.handle && PROC_FD ? `/proc/self/fd/${dir.handle.fd}` : dir.path, {
+    bufferSize: 64,
+  })) {
+    if (names.length >= max) break;
+    names.push(entry.name);
+  }
+  return names;
 }
 
 /**

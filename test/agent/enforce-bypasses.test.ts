@@ -309,17 +309,21 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
       INSTALL_TIMEOUT_MS * 2,
     );
 
-    it(
-      'item 1: `npx --offline` with the tarball in npm’s own cache unpacks no copy that runs after the ban, and runs again after the lift',
-      async () => {
-        const home = join(dir.path, 'npx-offline');
+    it.each([
+      ['', false],
+      [' (its tarballs also hard-linked elsewhere by the user: red-team round 16)', true],
+    ])(
+      'item 1: `npx --offline` with the tarball in npm’s own cache unpacks no copy that runs after the ban, and runs again after the lift%s',
+      async (_, linked) => {
+        const home = join(dir.path, linked ? 'npx-offline-linked' : 'npx-offline');
         npxHomeWithCache(home, CLAUDE, 'claude');
+        if (linked) execFileSync('cp', ['-al', join(home, '.npm', '_cacache', 'content-v2'), join(home, 'keep')]);
         npmInstallGlobal(join(home, '.npm-global'), CODEX);
         const npxCache = join(home, '.npm', '_npx');
         const npx = only(npxCache, (hash) =>
           readFileSync(join(npxCache, hash, 'package.json'), 'utf8').includes(`"${CLAUDE}"`),
         );
-        await blockAndRestore('npx-offline', home, {
+        await blockAndRestore(linked ? 'npx-offline-linked' : 'npx-offline', home, {
           banned: [
             [
               npxOffline(CLAUDE, 'claude', home),
@@ -353,13 +357,21 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
         const state = join(dir.path, 'state-pnpm-moved');
         const { enforcer } = await makeEnforcer(state, { homes: [home] });
         expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ applied: 1, failed: 0 });
+        // The store name is set aside at once, not locked while its other name is not yet known
+        // to lie in a quarantine.
+        expect(existsSync(stored)).toBe(false);
+        const setAside = join(
+          storeDir,
+          readdirSync(storeDir).find((n) => n.endsWith('.aigate-quarantine'))!,
+        );
+        expect(lstatSync(setAside).mode & 0o7777).toBe(0o755);
         // Eleven names of the store file by the next cycle (within the install, before it is
         // locked away... here made in its quarantine, as root, for the same count).
         const quarantined = enforcer.applied[0]!.quarantine.find((entry) => entry.from.endsWith('claude-code'))!.to;
         const extra = Array.from({ length: 10 }, (_, i) => join(quarantined, `x${i}.js`));
-        for (const name of extra) linkSync(stored, name);
+        for (const name of extra) linkSync(setAside, name);
         expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ failed: 0 });
-        expect(lstatSync(stored).mode & 0o7777).toBe(0o755);
+        expect(lstatSync(setAside).mode & 0o7777).toBe(0o755);
         for (const name of extra) unlinkSync(name);
         // Now quarantined with its one other name; then moved out of the store by the user.
         expect((await cycle(enforcer, BAN, home)).summary).toMatchObject({ failed: 0 });

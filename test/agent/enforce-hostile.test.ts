@@ -815,5 +815,67 @@ cd '${s.bin}' && touch .claude.aigate-orig && for i in $(seq 2 99); do touch .cl
       expect(await hashTree(s.home)).toEqual(filled);
       expect(filled).not.toEqual(before);
     });
+
+    it('a link put at the name of the quarantine and the tool installed again: the reinstall is quarantined, the old copy stays on record', async () => {
+      const s = await setup('link-at-quarantine');
+      const launcher = userInstall(s);
+      const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+      const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+      asUser(
+        s.home,
+        `cd '${scope}' && mv .claude-code.aigate-quarantine hidden && ln -s hidden .claude-code.aigate-quarantine && rm -f '${launcher}'`,
+      );
+      userInstall(s);
+      expect(userExit(s.home, `node '${s.install}/cli.js' --version`)).toBe(0);
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+      expect(userExit(s.home, `node '${s.install}/cli.js' --version`)).not.toBe(0);
+      expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+      expect(events.some((e) => e.type === 'suspicious-layout' && /symbolic link/.test(e.message ?? ''))).toBe(true);
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0, tampered: 0 });
+      expect(userExit(s.home, `node '${s.install}/cli.js' --version`)).not.toBe(0);
+      // The old copy is on record as a locked earlier copy, nothing done through the link.
+      const record = enforcer.applied[0]!;
+      expect(record.orphans.map((o) => [o.path, o.locked])).toEqual([
+        [join(scope, '.claude-code.aigate-quarantine'), true],
+      ]);
+      const hidden = await lstat(join(scope, 'hidden'));
+      expect([hidden.uid, hidden.mode & 0o7777]).toEqual([0, 0]);
+    });
+
+    it('the launcher folder moved away (a new one in its place) and back: the locked original stays on record, and the lift puts the launcher back', async () => {
+      const s = await setup('bin-moved');
+      const launcher = userInstall(s, { fileLauncher: true });
+      const before = await hashTree(s.home);
+      const { enforcer, events } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      const instance = instanceOf(s, [launcher]);
+      expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+      expect(enforcer.applied[0]!.launchers[0]!.locked).toBe(true);
+      asUser(s.home, `mv '${s.bin}' '${s.bin}.away' && mkdir '${s.bin}'`);
+      expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+      expect(enforcer.applied[0]!.launchers.map((l) => l.path)).toEqual([launcher]);
+      expect(events.some((e) => e.type === 'suspicious-layout' && e.details?.path === launcher)).toBe(true);
+      asUser(s.home, `rmdir '${s.bin}' && mv '${s.bin}.away' '${s.bin}'`);
+      expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+      expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+      expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ restored: 1, failed: 0 });
+      expect(userExit(s.home, `'${launcher}' --version`)).toBe(0);
+      expect(events.filter((e) => e.type === 'restored').at(-1)!.details).toMatchObject({
+        verified: true,
+        launchers: 1,
+      });
+      expect(await hashTree(s.home)).toEqual(before);
+    });
+
+    it('the launcher and its kept original removed by their user: the record lets them go', async () => {
+      const s = await setup('bin-emptied');
+      const launcher = userInstall(s, { fileLauncher: true });
+      const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      const instance = instanceOf(s, [launcher]);
+      await enforce(enforcer, BLOCK, [instance]);
+      asUser(s.home, `rm -f '${launcher}' '${join(s.bin, '.claude.aigate-orig')}'`);
+      expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+      expect(enforcer.applied[0]!.launchers).toEqual([]);
+    });
   },
 );

@@ -14,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureFacts, linksOf, MAX_HASHED_BYTES, sameContent } from '../../agent/enforce/fs-facts.js';
 import { checkInstallPath, type GuardContext, rootOf } from '../../agent/enforce/guard.js';
 import { findInstanceProcesses, matchProcess, type ProcessInfo } from '../../agent/enforce/processes.js';
-import { pinParent, setOwnerMode, UnsafeLayout, withParent, writeStubEntry } from '../../agent/enforce/safe-fs.js';
+import {
+  pinParent,
+  readPinned,
+  setOwnerMode,
+  UnsafeLayout,
+  withParent,
+  writeStubEntry,
+} from '../../agent/enforce/safe-fs.js';
 import { tempDir } from './helpers.js';
 import { isRoot, OWNER_GID, OWNER_UID } from './trees.js';
 
@@ -86,6 +93,31 @@ describe.runIf(isRoot)('the component walk', () => {
     const sticky = await pinParent(join(root, 'sticky', 'bin', 'claude'), guard);
     await sticky.close();
     await expect(pinParent('/etc/ssh/sshd_config', guard)).rejects.toBeInstanceOf(UnsafeLayout);
+  });
+
+  it('reads a name in its folder as pinned: the folder swapped for a link to a root-only one after the walk changes nothing read', async () => {
+    const root = join(dir.path, 'pinned-read');
+    const canary = join(dir.path, 'pinned-read-canary');
+    await mkdir(join(root, 'bin'), { recursive: true });
+    await mkdir(canary, { mode: 0o700 });
+    await writeFile(join(root, 'bin', 'claude'), 'launcher\n');
+    await writeFile(join(canary, 'claude'), 'root secret\n', { mode: 0o600 });
+    const guard = guardFor(root);
+    const read = await readPinned(
+      join(root, 'bin', 'claude'),
+      guard,
+      async (at) => {
+        // Between the walk and the read: the folder moved away and a link to the canary put there.
+        spawnSync('mv', [join(root, 'bin'), join(root, 'bin.away')]);
+        await symlink(canary, join(root, 'bin'));
+        return readFile(at, 'utf8');
+      },
+      null,
+    );
+    expect(read).toBe('launcher\n');
+    // And a folder that fails the walk now reads as `otherwise`, nothing opened through it.
+    expect(await readPinned(join(root, 'bin', 'claude'), guard, (at) => readFile(at, 'utf8'), null)).toBeNull();
+    expect(await readPinned(join(root, 'gone', 'claude'), guard, (at) => readFile(at, 'utf8'), 'none')).toBe('none');
   });
 
   it("a home's owner may own its folders; nobody else may", async () => {

@@ -85,7 +85,8 @@ export async function attachCachedTarballs(ctx: ScanContext, found: readonly Too
         for (const cache of caches) {
           const file = path.join(cache, integrity.slice(0, 2), integrity.slice(2, 4), integrity.slice(4));
           const stats = ctx.fs.lstat(file);
-          if (!stats?.isFile() || stats.uid !== uid || stats.nlink !== 1) continue;
+          // Any link count: enforcement sets a file with other names aside without locking it.
+          if (!stats?.isFile() || stats.uid !== uid) continue;
           if ((await ctx.fs.digest(file, 'sha512', MAX_FINGERPRINT_FILE_BYTES, pause, budget)) !== integrity) continue;
           const real = ctx.fs.shownRealpath(file);
           if (real !== null && !tarballs.includes(real)) tarballs.push(real);
