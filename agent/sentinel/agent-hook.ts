@@ -73,7 +73,10 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
         userOf(match),
         match.uid === null ? null : processLocale(match.pid, match.uid),
       ),
-    onMatch: (match, outcome, running) => {
+    onMatch: (match, outcome, running, partOf) => {
+      // A process the stopped launch started (Codex's native binary under codex.js): stopped too,
+      // already told on the terminal and reported once, with its parent.
+      if (partOf !== undefined && outcome.stopped) return;
       hooks
         .emit(blockedLaunchEvent(match, outcome, userOf(match), hooks.policyRevision(), Date.now(), running))
         .catch((error: unknown) => hooks.onError?.(error));

@@ -131,6 +131,9 @@ function inScope(scope: SentinelScope | null | undefined, match: ProcessMatch): 
 /** Default poll period per OS, ms: /proc is cheap; `ps` and PowerShell start a process per listing. */
 const POLL_MS: Record<OsName, number> = { linux: 250, darwin: 1000, windows: 3000 };
 
+/** How long a stopped process's children count as the same launch (ms). */
+const LAUNCH_MS = 10_000;
+
 export interface SentinelOptions {
   catalog: CatalogIndex;
   fingerprints?: FingerprintStore;
@@ -140,9 +143,12 @@ export interface SentinelOptions {
   noticeFor?(match: ProcessMatch): string | null;
   /**
    * Called for every blocked process found, with what the stop did; `running` is true when it was
-   * identified earlier (allowed then) and the ban took effect while it ran.
+   * identified earlier (allowed then) and the ban took effect while it ran; `partOf`: the pid of
+   * the blocked process of the same tool that started this one (Codex's `codex.js` starts its
+   * native binary), acted on just before: the same launch, already told and reported (no notice
+   * was shown for it).
    */
-  onMatch(match: ProcessMatch, outcome: StopOutcome, running: boolean): void;
+  onMatch(match: ProcessMatch, outcome: StopOutcome, running: boolean, partOf?: number): void;
   /** Called when something goes wrong in a tick (never throws out of the loop). */
   onError?(error: unknown): void;
   /** Poll period in ms (default POLL_MS of the OS; Linux 250: p99 start-to-stop well under 1 s, see README.md). */
@@ -177,6 +183,8 @@ export class Sentinel {
   private known = new Map<number, Seen>();
   private lastSweep = 0;
   private readonly protectedPids = new Set([process.pid, process.ppid]);
+  /** Blocked processes acted on lately (pid → tool and when, ms): their children are the same launch. */
+  private launches = new Map<number, { toolId: string; at: number }>();
   readonly stats: SentinelStats = { ticks: 0, processesRead: 0, matches: 0, stopped: 0, tools: 0 };
   private readonly source: ProcessSource;
 
@@ -241,9 +249,13 @@ export class Sentinel {
       }
       seen.done = this.act(seen.match!, seen.imageKey, true);
     }
-    for (const pid of toRead) {
-      const info = this.source.read(pid);
+    // Read before acting on any: a child read after its parent was stopped would show another parent.
+    const infos = toRead.map((pid) => this.source.read(pid));
+    const now = Date.now();
+    for (const [pid, launch] of this.launches) if (now - launch.at > LAUNCH_MS) this.launches.delete(pid);
+    for (const info of infos) {
       if (!info) continue;
+      const pid = info.pid;
       this.stats.processesRead++;
       const prior = this.known.get(pid);
       const entry: Seen = {
@@ -268,8 +280,10 @@ export class Sentinel {
         match = prior.match;
       if (!match || !inScope(this.options.scope, match)) continue;
       entry.match = match;
-      if (this.options.isBlocked(match.toolId, match.version, match))
-        entry.done = this.act(match, entry.imageKey, false);
+      if (this.options.isBlocked(match.toolId, match.version, match)) {
+        const parent = info.ppid === null ? undefined : this.launches.get(info.ppid);
+        entry.done = this.act(match, entry.imageKey, false, parent?.toolId === match.toolId ? info.ppid! : undefined);
+      }
     }
     let count = 0;
     for (const seen of this.known.values()) if (seen.match && !seen.done) count++;
@@ -277,19 +291,20 @@ export class Sentinel {
   }
 
   /** Stops a blocked process (unless report-only) and reports it; true once reported. */
-  private act(match: ProcessMatch, imageKey: string | null, running: boolean): boolean {
+  private act(match: ProcessMatch, imageKey: string | null, running: boolean, partOf?: number): boolean {
     this.stats.matches++;
+    this.launches.set(match.pid, { toolId: match.toolId, at: Date.now() });
     const outcome: StopOutcome =
       this.options.stop === false
         ? { stopped: false, reason: 'report only' }
         : stopMatched(match, {
-            notice: this.options.noticeFor?.(match) ?? null,
+            notice: partOf === undefined ? (this.options.noticeFor?.(match) ?? null) : null,
             procRoot: this.options.procRoot,
             protectedPids: this.protectedPids,
             imageKey,
           });
     if (outcome.stopped) this.stats.stopped++;
-    this.options.onMatch(match, outcome, running);
+    this.options.onMatch(match, outcome, running, partOf);
     return true;
   }
 

@@ -437,4 +437,22 @@ describe('the sentinel on the recorded macOS and Windows lists', () => {
     expect(matches.sort((a, b) => a - b)).toEqual(pids);
     expect(sentinel.stats.ticks).toBe(2);
   });
+
+  it('a blocked process started by a blocked process of the same tool is the same launch: one notice, one report', async () => {
+    const parent = macos().find((p) => p.pid === 2305)!;
+    const child = { ...parent, pid: 2399, ppid: 2305 };
+    const seen: [number, number | undefined][] = [];
+    const sentinel = new Sentinel({
+      catalog,
+      stop: false,
+      source: snapshotSource(() => Promise.resolve([parent, child].map((p) => rebase(p, root)))),
+      isBlocked: (toolId) => toolId === 'claude-code',
+      onMatch: (match, _outcome, _running, partOf) => seen.push([match.pid, partOf]),
+    });
+    await sentinel.tick();
+    expect(seen).toEqual([
+      [2305, undefined],
+      [2399, 2305],
+    ]);
+  });
 });
