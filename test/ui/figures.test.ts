@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Overview } from '../../server/reports/overview.js';
+import { overviewPage } from '../../server/ui/pages/overview.js';
 import { tempDir } from '../server/helpers.js';
 import { developerTools, Fleet, HOUR } from './fleet.js';
 import { Browser } from './http-browser.js';
@@ -55,6 +56,21 @@ afterAll(async () => {
 });
 
 describe('figures that agree, or say what they are as of', () => {
+  it('overview: rollups of an older policy revision tell nothing of the next change under the current one', async () => {
+    const api = await fleet.json<Overview>('/overview');
+    const current = api.policy!.revision;
+    const older = { ...api, upcomingPolicyRevision: current - 1 };
+    const stale = overviewPage(older, Date.parse(api.generatedAt), false, 'x').body.toString();
+    expect(stale).toContain(`data-next-change>Being worked out for policy revision ${current}`);
+    const fresh = overviewPage(
+      { ...api, upcomingPolicyRevision: current },
+      Date.parse(api.generatedAt),
+      false,
+      'x',
+    ).body.toString();
+    expect(fresh).not.toContain('Being worked out');
+  });
+
   it('overview: the key figures count the device enrolled after the rollup; charts say when they were built', async () => {
     const { text, response } = await browser.get('/ui');
     expect(response.status).toBe(200);

@@ -61,9 +61,13 @@ function kpi(
 export function overviewPage(data: Overview, now: number, canRefresh: boolean, csrf: string): PageInput {
   const { devices, compliance, launches } = data;
   const rollups = asOf('rollups', data.asOf);
-  const next = data.nextChange;
-  const nextCard = next
-    ? html`<section class="card callout" aria-labelledby="next-change-title">
+  // Rollups of an older revision (a policy just published) say nothing of the current one.
+  const pending = data.policy !== null && data.upcomingPolicyRevision !== data.policy.revision;
+  const next = pending ? null : data.nextChange;
+  const nextCard = pending
+    ? html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>Being worked out for policy revision ${data.policy!.revision}, published ${relative(data.policy!.publishedAt, now)}: reload in a moment.</p><p class="muted">${rollups}</p></section>`
+    : next
+      ? html`<section class="card callout" aria-labelledby="next-change-title">
         <h2 id="next-change-title">Next scheduled change</h2>
         <p class="callout-text" data-next-change>${describeChange(next, now)}</p>
         <p class="muted">${longDate(next.at)}, ${utc(next.at).slice(11)} · ${plural(next.instances, 'install')} · policy revision ${data.upcomingPolicyRevision ?? '–'} · ${rollups}</p>
@@ -78,7 +82,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
             : ''
         }
       </section>`
-    : html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>${data.policy ? 'No dated rule of the current policy changes a verdict in the coming year.' : 'No policy has been published yet.'}</p>${data.policy ? html`<p class="muted">${rollups}</p>` : ''}</section>`;
+      : html`<section class="card callout"><h2>Next scheduled change</h2><p class="callout-text" data-next-change>${data.policy ? 'No dated rule of the current policy changes a verdict in the coming year.' : 'No policy has been published yet.'}</p>${data.policy ? html`<p class="muted">${rollups}</p>` : ''}</section>`;
 
   const installSeries = data.charts.installs.map((s) => ({ name: s.name, values: s.values }));
   const complianceSeries = [
