@@ -58,6 +58,7 @@ export const OverviewSchema = Type.Object({
       publishedAt: Instant,
       publishedBy: Nullable(Type.String()),
       mode: Type.String(),
+      timezone: Type.String({ description: "the policy's time zone (IANA), in which its dates are read" }),
     }),
   ),
   devices: Type.Object({
@@ -248,6 +249,7 @@ export function buildOverview(input: OverviewInput): Overview {
           publishedAt: new Date(policy.publishedAt).toISOString(),
           publishedBy: policy.publishedBy,
           mode: policy.document.spec.mode ?? 'enforce',
+          timezone: policy.document.spec.timezone ?? 'UTC',
         }
       : null,
     devices: {

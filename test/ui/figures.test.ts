@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { formatInZone } from '../../policies/time.js';
 import type { Overview } from '../../server/reports/overview.js';
 import { overviewPage } from '../../server/ui/pages/overview.js';
 import { tempDir } from '../server/helpers.js';
@@ -69,6 +70,18 @@ describe('figures that agree, or say what they are as of', () => {
       'x',
     ).body.toString();
     expect(fresh).not.toContain('Being worked out');
+    // The instant also in the policy's own zone when that is not UTC (as `policy explain` and the notice say it).
+    expect(api.nextChange).not.toBeNull();
+    const zoned = overviewPage(
+      { ...api, upcomingPolicyRevision: current, policy: { ...api.policy!, timezone: 'Asia/Shanghai' } },
+      Date.parse(api.generatedAt),
+      false,
+      'x',
+    ).body.toString();
+    expect(zoned).toContain(
+      `(${formatInZone(Date.parse(api.nextChange!.at), 'Asia/Shanghai').slice(0, 16)} Asia/Shanghai)`,
+    );
+    expect(fresh).not.toContain('Asia/Shanghai');
   });
 
   it('overview: the key figures count the device enrolled after the rollup; charts say when they were built', async () => {

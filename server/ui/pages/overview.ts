@@ -1,4 +1,5 @@
 /** The overview: the fleet at a glance, from the same figures as GET /v1/reports/overview. */
+import { formatInZone } from '../../../policies/time.js';
 import type { Overview } from '../../reports/overview.js';
 import { dataTable, legend, lineChart, stackedBars } from '../charts.js';
 import { count, describeChange, longDate, noun, percent, plural, relative, utc } from '../format.js';
@@ -70,7 +71,7 @@ export function overviewPage(data: Overview, now: number, canRefresh: boolean, c
       ? html`<section class="card callout" aria-labelledby="next-change-title">
         <h2 id="next-change-title">Next scheduled change</h2>
         <p class="callout-text" data-next-change>${describeChange(next, now)}</p>
-        <p class="muted">${longDate(next.at)}, ${utc(next.at).slice(11)} · ${plural(next.instances, 'install')} · policy revision ${data.upcomingPolicyRevision ?? '–'} · ${rollups}</p>
+        <p class="muted">${longDate(next.at)}, ${utc(next.at).slice(11)}${data.policy && data.policy.timezone !== 'UTC' ? ` (${formatInZone(Date.parse(next.at), data.policy.timezone).slice(0, 16)} ${data.policy.timezone})` : ''} · ${plural(next.instances, 'install')} · policy revision ${data.upcomingPolicyRevision ?? '–'} · ${rollups}</p>
         ${
           data.upcoming.length > 1
             ? html`<details><summary>All ${data.upcoming.length} scheduled changes</summary><div class="table-wrap"><table>
