@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -285,7 +285,9 @@ async function main(): Promise<void> {
     });
     if (!pending.stdout.includes(reference))
       throw new Error(`IT cannot find the reference ${reference} the employee was given:\n${pending.stdout}`);
-    say(`   IT finds the request under the reference Alice was given (${reference}).`);
+    say(
+      `   IT finds the request under the reference Alice was given (${reference}). Its USER is the account running the demo (${userInfo().username}), which plays Alice here.`,
+    );
     // For the device: the exception covers the laptop, whichever of its users runs the tool.
     await show(
       `aigate exceptions approve ${reference} --scope device --reason "approved for the evaluation"`,
