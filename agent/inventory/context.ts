@@ -387,6 +387,7 @@ function userEnvironments(ctx: ScanContext, env: Readonly<Record<string, string 
           user: home.user,
           etcEnvironment: ctx.sys('etc', 'environment'),
           skip: (where, reason) => ctx.skip(where, reason),
+          systemFolder: (dir) => ctx.fs.isSystemFolder(dir),
           expired: (where) => ctx.expired(where),
         }),
       );

@@ -997,6 +997,14 @@ export class ScanFs {
   }
 
   /** Whether `dir` and every folder above it are root's and writable by nobody else (cached). */
+  /**
+   * Whether `dir` and every folder above it are root's, writable by nobody else and open to all:
+   * the system's own, what any user could look at (cached for the scan).
+   */
+  isSystemFolder(dir: string): boolean {
+    return this.isSystemDir(dir);
+  }
+
   private isSystemDir(dir: string): boolean {
     const cached = this.systemDirs.get(dir);
     if (cached !== undefined) return cached;

@@ -164,6 +164,12 @@ export interface StartupSource {
   /** `/etc/environment` under the scan's root, or null not to read it. */
   etcEnvironment: string | null;
   skip(path: string, reason: string): void;
+  /**
+   * Whether a folder is the system's own (root's, writable by nobody else, open to all): a file
+   * sourced from there (a distribution's `.bashrc` sources /usr/share/bash-completion) is not
+   * read, and not reported as skipped either.
+   */
+  systemFolder?(dir: string): boolean;
   /** The scan's checkpoint (ScanContext.expired): true stops reading this home's files. */
   expired?(where: string): boolean;
 }
@@ -235,7 +241,7 @@ export function readStartupEnv(source: StartupSource): UserEnv {
     if (insideHome && !insideHomePath(file)) {
       // Not listed, not opened: whether a file exists outside the home is not the user's to learn.
       budget--;
-      source.skip(file, OUTSIDE_HOME);
+      if (!(source.systemFolder?.(path.dirname(file)) ?? false)) source.skip(file, OUTSIDE_HOME);
       return;
     }
     // (/etc is not listed for one file: a missing /etc/environment is one quiet failed open.)
