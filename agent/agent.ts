@@ -367,6 +367,7 @@ export class Agent {
         onEvent();
       },
       policyRevision: () => this.sync.current?.payload.revision ?? null,
+      quarantineOf: (installPath) => state.parts.enforcer.quarantineOf(installPath),
       onError: (error) => state.parts.log.warn({ err: error as Error }, 'sentinel trouble'),
     };
   }

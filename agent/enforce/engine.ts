@@ -63,7 +63,8 @@ export interface EnforcerOptions {
 
 export interface EnforcementItem {
   instance: ToolInstance;
-  verdict: Verdict;
+  /** The policy's verdict; absent only with `release` (nothing is wanted then). */
+  verdict?: Verdict;
   /**
    * Put back whatever was changed, whatever the verdict: the tool was uninstalled meanwhile, or
    * the agent itself is being removed.
@@ -186,13 +187,19 @@ export class Enforcer {
     for (const record of this.applied) {
       for (const entry of record.launchers) files.add(entry.path).add(entry.sibling);
       for (const entry of record.quarantine) folders.push(entry.to);
-      for (const orphan of record.orphans) folders.push(orphan.path);
+      for (const orphan of record.orphans) if (!orphan.away) folders.push(orphan.path);
     }
     for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
       const reconciled = !present || present.has(key) || this.store.ledger.applied[key] !== undefined;
-      for (const copy of copies) if (reconciled || copy.locked) folders.push(copy.path);
+      for (const copy of copies) if ((reconciled || copy.locked) && !copy.away) folders.push(copy.path);
     }
     return { files, folders };
+  }
+
+  /** Where the folder once at `path` is quarantined now, by the ledger; null when no record says. */
+  quarantineOf(path: string): string | null {
+    for (const record of this.applied) for (const entry of record.quarantine) if (entry.from === path) return entry.to;
+    return null;
   }
 
   /** Whether a scanned instance is really one of enforcement's own artefacts (a path the ledger names; see managedPaths). */
@@ -452,6 +459,27 @@ export class Enforcer {
         }
       }
     }
+    // Earlier copies kept after a lift whose instance is no longer found: a locked one back at
+    // its name is given back all the same (its instance was lifted; a later ban judges it anew).
+    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
+      if (byKey.has(key) || this.store.ledger.applied[key] || !copies.some((copy) => copy.locked)) continue;
+      if (this.store.ledger.journal) break;
+      const [toolId, installPath] = splitKey(key);
+      const instance: ToolInstance = {
+        toolId,
+        version: null,
+        channel: 'npm',
+        installPath,
+        launchers: [],
+        owner: null,
+        evidence: [],
+      };
+      try {
+        await this.reconcileOne(key, { instance, release: true }, policy, policyRevision, summary, listed);
+      } catch (error) {
+        summary.notes.push(`could not look at the copies kept for ${describeKey(key)}: ${(error as Error).message}`);
+      }
+    }
     // Forget failures of instances that are no longer evaluated at all.
     for (const key of [...this.failing.keys()]) if (key !== 'journal' && !byKey.has(key)) this.failing.delete(key);
     return summary;
@@ -538,17 +566,18 @@ export class Enforcer {
     listed: () => Promise<ProcessInfo[]>,
   ): Promise<void> {
     const current = this.store.ledger.applied[key] ?? null;
-    const { desired: wanted, notes } = item.release
-      ? { desired: null, notes: [] }
-      : desire({
-          key,
-          instance: item.instance,
-          verdict: item.verdict,
-          record: current,
-          policy,
-          guard: this.guard,
-          launchesDir: this.options.launchesDir,
-        });
+    const { desired: wanted, notes } =
+      item.release || !item.verdict
+        ? { desired: null, notes: [] }
+        : desire({
+            key,
+            instance: item.instance,
+            verdict: item.verdict,
+            record: current,
+            policy,
+            guard: this.guard,
+            launchesDir: this.options.launchesDir,
+          });
     summary.notes.push(...notes);
     const kept = this.store.ledger.kept?.[key] ?? [];
     if (!current && !wanted && kept.length === 0) return;
@@ -697,10 +726,12 @@ export class Enforcer {
       return;
     }
     if (tampered) summary.repaired++;
-    else if (plan.result === null || (current?.level === 'block' && plan.result.level === 'warn')) summary.restored++;
+    else if (!current && plan.result === null) {
+      // Only earlier copies kept after a lift were looked at: nothing was blocked or restored.
+    } else if (plan.result === null || (current?.level === 'block' && plan.result.level === 'warn')) summary.restored++;
     else if (plan.steps.length > 0) summary.applied++;
     const level = plan.result?.level ?? null;
-    if (!tampered && level !== null && level !== (current?.level ?? null) && this.options.notify) {
+    if (!tampered && level !== null && level !== (current?.level ?? null) && this.options.notify && item.verdict) {
       const tool = policy.index.tool(item.instance.toolId);
       if (tool) {
         this.options.notify(
@@ -714,7 +745,7 @@ export class Enforcer {
               timeZone: policy.timeZone,
               verdict: item.verdict,
             },
-            (locale) => policy.reason(item.verdict, tool.name, locale),
+            (locale) => policy.reason(item.verdict!, tool.name, locale),
             policy.noticeLocale,
           ),
         );

@@ -70,7 +70,19 @@ export type QuarantineEntry = Static<typeof QuarantineEntry>;
  * ledgers: derived from the aigate name, see plan.ts homeOf).
  */
 export const OrphanEntry = Type.Object(
-  { path: Type.String(), original: FileFacts, locked: Type.Boolean(), home: Type.Optional(Type.String()) },
+  {
+    path: Type.String(),
+    original: FileFacts,
+    locked: Type.Boolean(),
+    home: Type.Optional(Type.String()),
+    /**
+     * The recorded copy was not at `path` when last looked at (moved away, something else put
+     * there): meanwhile that name is not enforcement's own, so whatever stands there is scanned
+     * and judged like anything else (red-team round 17: a folder of the user's at a locked
+     * copy's name was hidden from every scan). Cleared when the copy is seen there again.
+     */
+    away: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 export type OrphanEntry = Static<typeof OrphanEntry>;

@@ -155,13 +155,16 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       orphans.push(orphan);
       continue;
     }
-    // Only the recorded copy itself counts: a link or another folder at its name is not it unlocked.
-    const at = orphan.locked ? await readPinned(orphan.path, guard, lstatOrNull, null) : null;
+    // Only the recorded copy itself counts: a link or another folder at its name is not it
+    // unlocked, and while it is away its name is not enforcement's own (OrphanEntry.away).
+    const at = await readPinned(orphan.path, guard, lstatOrNull, null);
     const itself = at !== null && (orphan.original.dev === undefined || sameIdentity(identityOf(at), orphan.original));
-    if (itself && !lockedStats(at, isRoot)) {
+    const { away: _, ...here } = orphan;
+    if (orphan.locked && itself && !lockedStats(at, isRoot)) {
       found('copy-unlocked', orphan.path, `the earlier copy ${orphan.path} was made usable again`);
-      orphans.push({ ...orphan, locked: false });
-    } else orphans.push(orphan);
+      orphans.push({ ...here, locked: false });
+    } else if (orphan.locked && !itself) orphans.push({ ...here, away: true });
+    else orphans.push(here);
   }
   const movedBack: Observation['movedBack'] = { launchers: [], quarantine: [] };
 
@@ -214,9 +217,19 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         );
         orphans.push({ path: entry.sibling, original: entry.original, locked: entry.locked, home: entry.path });
       }
-    } else if (now !== null) {
+    } else if (now !== null && (entry.original.dev === undefined || sameIdentity(now, entry.original))) {
       found('original-restored', entry.path, `the original ${entry.path} was moved back by hand`);
       movedBack.launchers.push(entry);
+    } else if (now !== null) {
+      // Not the original (installed again after the kept original was removed or moved away):
+      // the record lets this launcher go, and the plan treats what stands there as a new launcher
+      // (red-team round 17: taken for the original moved back, its steps failed on the identity
+      // check and rolled back the whole ban every cycle).
+      found(
+        'launcher-replaced',
+        entry.path,
+        `${entry.path} was installed again; the kept original ${entry.sibling} is gone`,
+      );
     } else if (entry.locked && isRoot && entry.folder && (await folderMoved(entry.path, entry.folder))) {
       // Both names gone with the folder that held them (moved away, a new one in its place): the
       // locked original went with it. It stays on record, left alone and reported, until seen

@@ -147,7 +147,9 @@ function isRecordedObject(now: FileFacts, original: FileFacts): boolean {
 
 export async function planChange(input: PlanInput): Promise<Plan | null> {
   const { current, desired } = input;
-  if (!current && !desired) return null;
+  // With neither, only earlier copies kept after a lift are left to look at: one back at its
+  // name is given back (red-team round 17: it stayed root-owned until the next ban and lift).
+  if (!current && !desired && !input.kept?.length) return null;
   const steps: Step[] = [];
   const notes: string[] = [];
   const block = desired?.level === 'block';
@@ -289,8 +291,9 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
       const now = await input.facts(orphan.path);
       if (now === null || !isRecordedObject(now, orphan.original)) {
         // A locked copy away from its name (its folder moved, something else there now):
-        // remembered (it is still locked somewhere), given back when it is seen again.
-        if (orphan.locked) kept.push(orphan);
+        // remembered (it is still locked somewhere), given back when it is seen again; its name
+        // meanwhile is not enforcement's own (OrphanEntry.away).
+        if (orphan.locked) kept.push({ ...orphan, away: true });
         continue;
       }
       if (orphan.locked) steps.push({ op: 'unlock', path: orphan.path, original: orphan.original });
@@ -300,7 +303,8 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         claimed.add(home);
         continue;
       }
-      kept.push({ ...orphan, locked: false, ...(home !== null ? { home } : {}) });
+      const { away: _away, ...here } = orphan;
+      kept.push({ ...here, locked: false, ...(home !== null ? { home } : {}) });
     }
   } else if (block) {
     // Under a block no earlier copy stays usable: each is locked (again) while it is still the
@@ -511,6 +515,10 @@ export async function planChange(input: PlanInput): Promise<Plan | null> {
         : 'apply';
   if (steps.length === 0 && current && result && sameRecord(current, result))
     return suspicious.length > 0 ? { kind, steps, result: current, notes, suspicious, kept } : null;
+  if (!current && !desired) {
+    const unchanged = JSON.stringify(kept) === JSON.stringify(input.kept ?? []);
+    return steps.length === 0 && unchanged ? null : { kind: 'repair', steps, result: null, notes, suspicious, kept };
+  }
   return { kind, steps, result, notes, suspicious, kept };
 }
 

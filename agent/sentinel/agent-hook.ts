@@ -36,6 +36,11 @@ export interface AgentSentinelHooks {
   emit(event: AgentEvent): Promise<void>;
   /** The current policy revision, for the event. */
   policyRevision(): number | null;
+  /**
+   * Where enforcement quarantined the folder once at `installPath` (its ledger: the name may be
+   * `-2`, `-99` or random when the first ones were taken), or null when it knows none.
+   */
+  quarantineOf?(installPath: string): string | null;
   onError?(error: unknown): void;
   intervalMs?: number;
   /** Act only within this scope (the daemon run with `--home`; see SentinelScope); null: the whole machine. */
@@ -93,7 +98,7 @@ export function createAgentSentinel(hooks: AgentSentinelHooks): AgentSentinel {
           await fingerprints.learn(instance, {
             binaries: hooks.catalog.tool(instance.toolId)?.detect.binaries ?? [],
             // The daemon refreshes after the cycle, which may have quarantined the install.
-            quarantineOf: (installPath) => quarantineFor(installPath),
+            quarantineOf: (installPath) => hooks.quarantineOf?.(installPath) ?? quarantineFor(installPath),
           });
     },
     ship: (shipped) => fingerprints.ship(shipped),

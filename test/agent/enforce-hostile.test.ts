@@ -14,9 +14,12 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { Enforcer } from '../../agent/enforce/engine.js';
 import { MAX_HASHED_BYTES } from '../../agent/enforce/fs-facts.js';
 import { LedgerStore } from '../../agent/enforce/ledger.js';
 import { isOurStub } from '../../agent/enforce/steps.js';
+import { quarantineFor } from '../../agent/enforce/stubs.js';
+import { FingerprintStore } from '../../agent/sentinel/fingerprints.js';
 import type { ToolInstance } from '../../policies/inventory.js';
 import { ALLOW_ALL, banPolicy, enforce, makeEnforcer, scanCycle } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
@@ -879,3 +882,102 @@ cd '${s.bin}' && touch .claude.aigate-orig && for i in $(seq 2 99); do touch .cl
     });
   },
 );
+
+describe.runIf(isRoot)('names, copies and launchers the user plays with (red-team round 17)', () => {
+  /** The user writes a Claude Code package (the fake one userInstall writes) into `dir`. */
+  const userPackage = (s: Setup, dir: string) =>
+    asUser(
+      s.home,
+      `mkdir -p '${dir}'
+printf '%s' '{"name":"@anthropic-ai/claude-code","version":"2.1.91","bin":{"claude":"cli.js"}}' > '${dir}/package.json'
+cat > '${dir}/cli.js' <<'EOF_CLI'
+${fakeCli('claude-code', '2.1.91 (Claude Code)')}EOF_CLI
+chmod 755 '${dir}/cli.js'`,
+    );
+
+  /** Block, reinstall, block: the first quarantine becomes a locked earlier copy. Returns its path. */
+  async function withEarlierCopy(s: Setup, enforcer: Enforcer): Promise<string> {
+    const launcher = userInstall(s);
+    expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+    asUser(s.home, `rm -f '${launcher}'`);
+    userInstall(s);
+    expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+    const copy = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai', '.claude-code.aigate-quarantine');
+    expect(enforcer.applied[0]!.orphans.map((o) => [o.path, o.locked])).toEqual([[copy, true]]);
+    return copy;
+  }
+
+  it('a folder of the user at the name of a locked earlier copy is scanned and blocked like any copy', async () => {
+    const s = await setup('other-at-copy');
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const copy = await withEarlierCopy(s, enforcer);
+    asUser(
+      s.home,
+      `mv '${copy}' '${copy}.hidden' && ln -s ../lib/node_modules/@anthropic-ai/.claude-code.aigate-quarantine/cli.js '${join(s.bin, 'cc')}'`,
+    );
+    userPackage(s, copy);
+    expect(userExit(s.home, `node '${copy}/cli.js' --version`)).toBe(0);
+    // The next cycle sees the copy is away; the one after judges what stands at its name.
+    for (let i = 0; i < 2; i++)
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+    expect(userExit(s.home, `node '${copy}/cli.js' --version`)).not.toBe(0);
+    expect(userExit(s.home, `'${join(s.bin, 'cc')}' --version`)).not.toBe(0);
+    const hidden = await lstat(`${copy}.hidden`);
+    expect([hidden.uid, hidden.mode & 0o7777]).toEqual([0, 0]);
+  });
+
+  it('the kept original removed and the tool installed again: the reinstall is blocked, no cycle fails', async () => {
+    const s = await setup('orig-removed');
+    const launcher = userInstall(s);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+    asUser(s.home, `rm -f '${join(s.bin, '.claude.aigate-orig')}' '${launcher}'`);
+    userInstall(s);
+    for (let i = 0; i < 2; i++) {
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+      expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+      expect(userExit(s.home, `node '${s.install}/cli.js' --version`)).not.toBe(0);
+    }
+  });
+
+  it('a locked earlier copy moved away over the lift is given back when it is back at its name, its install gone or not', async () => {
+    for (const installGone of [false, true]) {
+      const s = await setup(`copy-back-${installGone}`);
+      const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+      const copy = await withEarlierCopy(s, enforcer);
+      asUser(s.home, `mv '${copy}' '${copy}.away'`);
+      expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ failed: 0 });
+      expect(
+        Object.values(enforcer.store.ledger.kept ?? {})
+          .flat()
+          .map((c) => c.locked),
+      ).toEqual([true]);
+      if (installGone) asUser(s.home, `rm -rf '${s.install}' '${join(s.bin, 'claude')}'`);
+      asUser(s.home, `mv '${copy}.away' '${copy}'`);
+      expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ failed: 0 });
+      const back = await lstat(installGone ? s.install : copy);
+      expect([installGone, back.uid, back.mode & 0o7777]).toEqual([installGone, uid, 0o755]);
+      // Given back: to its install's place when that is free, else beside it, the user's copy now.
+      expect(Object.values(enforcer.store.ledger.kept ?? {}).flat()).toEqual(
+        installGone ? [] : [expect.objectContaining({ path: copy, locked: false })],
+      );
+      expect(JSON.stringify(enforcer.store.ledger.kept ?? {})).not.toContain('away');
+    }
+  });
+
+  it('the sentinel learns the fingerprints of an install quarantined under a name other than the first', async () => {
+    const s = await setup('fp-random-name');
+    userInstall(s);
+    const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    asUser(s.home, `touch '${join(scope, '.claude-code.aigate-quarantine')}'`);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    await scanCycle(enforcer, BLOCK, [s.home]);
+    const to = enforcer.quarantineOf(s.install);
+    expect(to).toBe(join(scope, '.claude-code.aigate-quarantine-2'));
+    const store = new FingerprintStore();
+    const learned = await store.learn(enforcer.applied[0]!.instance, {
+      quarantineOf: (path) => enforcer.quarantineOf(path) ?? quarantineFor(path),
+    });
+    expect(learned).toBeGreaterThan(0);
+  });
+});
