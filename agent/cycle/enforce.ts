@@ -51,6 +51,13 @@ export const enforceStep: Step<ReconcileSummary | null> = {
     if (state.ledgerProblem) return null;
     const before = new Map(enforcer.applied.map((record) => [record.key, record] as const));
     const items = [...state.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
+    // Copies kept locked after a lift for instances no longer found: looked at as lifted (a copy
+    // back at its name is given back) unless the policy now restricts the tool (then they stay
+    // locked; an unknown version counts as inside any restricting range).
+    for (const instance of enforcer.keptInstances(new Set(instances.keys()))) {
+      const verdict = evaluateInstance(policy.compiled, instance, state.parts.device, now);
+      if (verdict.action !== 'block' || !verdict.enforce) items.push({ instance, verdict, release: true });
+    }
     const facts = policyFacts(policy.compiled);
     const revision = policy.payload.revision;
     let summary: ReconcileSummary;

@@ -186,7 +186,7 @@ export class Enforcer {
     const folders: string[] = [];
     for (const record of this.applied) {
       for (const entry of record.launchers) files.add(entry.path).add(entry.sibling);
-      for (const entry of record.quarantine) folders.push(entry.to);
+      for (const entry of record.quarantine) if (!entry.away) folders.push(entry.to);
       for (const orphan of record.orphans) if (!orphan.away) folders.push(orphan.path);
     }
     for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
@@ -194,6 +194,21 @@ export class Enforcer {
       for (const copy of copies) if ((reconciled || copy.locked) && !copy.away) folders.push(copy.path);
     }
     return { files, folders };
+  }
+
+  /**
+   * The instances whose earlier copies are kept locked after a lift but which are no longer
+   * found nor recorded (`present`: the keys about to be reconciled), as far as their keys tell
+   * (tool and install path; version unknown). The caller reconciles each as released when the
+   * policy does not restrict it, so a copy back at its name is given back (red-team round 17).
+   */
+  keptInstances(present: ReadonlySet<string>): ToolInstance[] {
+    return Object.entries(this.store.ledger.kept ?? {})
+      .filter(([key, copies]) => !present.has(key) && !this.store.ledger.applied[key] && copies.some((c) => c.locked))
+      .map(([key]) => {
+        const [toolId, installPath] = splitKey(key);
+        return { toolId, version: null, channel: 'npm', installPath, launchers: [], owner: null, evidence: [] };
+      });
   }
 
   /** Where the folder once at `path` is quarantined now, by the ledger; null when no record says. */
@@ -457,27 +472,6 @@ export class Enforcer {
           summary.notes.push('an operation is still in flight; it is finished or undone on the next cycle');
           break;
         }
-      }
-    }
-    // Earlier copies kept after a lift whose instance is no longer found: a locked one back at
-    // its name is given back all the same (its instance was lifted; a later ban judges it anew).
-    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
-      if (byKey.has(key) || this.store.ledger.applied[key] || !copies.some((copy) => copy.locked)) continue;
-      if (this.store.ledger.journal) break;
-      const [toolId, installPath] = splitKey(key);
-      const instance: ToolInstance = {
-        toolId,
-        version: null,
-        channel: 'npm',
-        installPath,
-        launchers: [],
-        owner: null,
-        evidence: [],
-      };
-      try {
-        await this.reconcileOne(key, { instance, release: true }, policy, policyRevision, summary, listed);
-      } catch (error) {
-        summary.notes.push(`could not look at the copies kept for ${describeKey(key)}: ${(error as Error).message}`);
       }
     }
     // Forget failures of instances that are no longer evaluated at all.

@@ -58,6 +58,12 @@ export const QuarantineEntry = Type.Object(
     original: FileFacts,
     locked: Type.Boolean(),
     shared: Type.Optional(SharedNames),
+    /**
+     * The quarantine was not at `to` when last looked at (its folder moved away with it): that
+     * name is not enforcement's own meanwhile, so whatever stands there is scanned and judged
+     * (red-team round 18). Cleared when it is seen again.
+     */
+    away: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

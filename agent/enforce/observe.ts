@@ -230,6 +230,10 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
         entry.path,
         `${entry.path} was installed again; the kept original ${entry.sibling} is gone`,
       );
+      // A locked original moved away (not removed) is still root's: remembered, given back if
+      // it comes back to its name (red-team round 18: it was forgotten, root-owned for good).
+      if (entry.locked)
+        orphans.push({ path: entry.sibling, original: entry.original, locked: true, home: entry.path, away: true });
     } else if (entry.locked && isRoot && entry.folder && (await folderMoved(entry.path, entry.folder))) {
       // Both names gone with the folder that held them (moved away, a new one in its place): the
       // locked original went with it. It stays on record, left alone and reported, until seen
@@ -255,7 +259,8 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
     }
     const { there, back } = seen;
     const backInPlace = back !== null;
-    const entry = seen.to === recorded.to ? recorded : { ...recorded, to: seen.to };
+    const { away: _away, ...seenAgain } = recorded;
+    const entry = { ...seenAgain, to: seen.to };
     if (there?.isSymbolicLink()) {
       // The quarantine moved away and a link put in its place: nothing is done through it.
       const reinstalled =
@@ -315,7 +320,7 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       // swapped (perhaps only for an instant). It stays on record, left alone and reported, until
       // seen again.
       unsafe.push({ path: entry.to, key: entry.from, reason: 'the locked quarantine is not where the agent left it' });
-      quarantine.push(entry);
+      quarantine.push({ ...entry, away: true });
     } else {
       found('quarantine-gone', entry.to, `the quarantined folder ${entry.to} was removed`);
       // A file whose inode the agent locked with its other names (in the install's quarantine)

@@ -2,7 +2,7 @@
 import { dirname, join } from 'node:path';
 
 import { policyFacts } from '../../agent/enforce/desired.js';
-import { Enforcer } from '../../agent/enforce/engine.js';
+import { type EnforcementItem,Enforcer } from '../../agent/enforce/engine.js';
 import { type FaultPoint, NO_FAULTS } from '../../agent/enforce/fault.js';
 import type { TrustedRoot } from '../../agent/enforce/guard.js';
 import type { AgentEvent } from '../../agent/events/event.js';
@@ -114,7 +114,15 @@ export async function scanCycle(enforcer: Enforcer, compiled: CompiledPolicy, ho
   const items = new Map(scanned.map((i) => [instanceKey(i), i] as const));
   for (const record of enforcer.applied) if (!items.has(record.key)) items.set(record.key, record.instance);
   await enforcer.forgetKept(new Set(items.keys()));
-  return { scanned, summary: await enforce(enforcer, compiled, [...items.values()], nowMs) };
+  const reconciled: EnforcementItem[] = [...items.values()].map((instance) => ({
+    instance,
+    verdict: evaluateInstance(compiled, instance, DEVICE, nowMs),
+  }));
+  for (const instance of enforcer.keptInstances(new Set(items.keys()))) {
+    const verdict = evaluateInstance(compiled, instance, DEVICE, nowMs);
+    if (verdict.action !== 'block' || !verdict.enforce) reconciled.push({ instance, verdict, release: true });
+  }
+  return { scanned, summary: await enforcer.reconcile(reconciled, policyFacts(compiled), 1) };
 }
 
 export function npmInstanceOf(install: { installPath: string; launcher: string }, version = '2.1.91'): ToolInstance {

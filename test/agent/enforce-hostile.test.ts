@@ -980,4 +980,62 @@ chmod 755 '${dir}/cli.js'`,
     });
     expect(learned).toBeGreaterThan(0);
   });
+
+  it('a folder of the user at the name of a quarantine whose folder was moved away is scanned and blocked', async () => {
+    const s = await setup('other-at-quarantine');
+    userInstall(s);
+    const scope = join(s.prefix, 'lib', 'node_modules', '@anthropic-ai');
+    const q = join(scope, '.claude-code.aigate-quarantine');
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ applied: 1, failed: 0 });
+    asUser(s.home, `mv '${scope}' '${scope}.stash' && mkdir '${scope}'`);
+    userPackage(s, q);
+    for (let i = 0; i < 2; i++)
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+    expect(userExit(s.home, `node '${q}/cli.js' --version`)).not.toBe(0);
+    const stashed = await lstat(join(`${scope}.stash`, '.claude-code.aigate-quarantine'));
+    expect([stashed.uid, stashed.mode & 0o7777]).toEqual([0, 0]);
+  });
+
+  it('a locked earlier copy back at its name while the tool is banned again stays locked; the next lift gives it back', async () => {
+    const s = await setup('copy-back-banned');
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const copy = await withEarlierCopy(s, enforcer);
+    asUser(s.home, `mv '${copy}' '${copy}.away'`);
+    expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ failed: 0 });
+    asUser(s.home, `rm -rf '${s.install}' '${join(s.bin, 'claude')}' && mv '${copy}.away' '${copy}'`);
+    for (let i = 0; i < 2; i++) {
+      expect((await scanCycle(enforcer, BLOCK, [s.home])).summary).toMatchObject({ failed: 0 });
+      const still = await lstat(copy);
+      expect([still.uid, still.mode & 0o7777]).toEqual([0, 0]);
+      expect(userExit(s.home, `node '${s.install}/cli.js' --version`)).not.toBe(0);
+    }
+    expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ failed: 0 });
+    const back = await lstat(s.install);
+    expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
+  });
+
+  it('a locked launcher original moved away and the launcher written again: stubbed again, and the original is remembered and given back when it returns', async () => {
+    const s = await setup('orig-moved');
+    const launcher = userInstall(s, { fileLauncher: true });
+    const instance = instanceOf(s, [launcher]);
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ applied: 1, failed: 0 });
+    const sibling = join(s.bin, '.claude.aigate-orig');
+    asUser(
+      s.home,
+      `mv '${sibling}' '${join(s.bin, '.x')}' && rm -f '${launcher}' && printf '#!/bin/sh\\necho mine\\n' > '${launcher}' && chmod 755 '${launcher}'`,
+    );
+    expect(await enforce(enforcer, BLOCK, [instance])).toMatchObject({ failed: 0 });
+    expect(userExit(s.home, `'${launcher}' --version`)).toBe(126);
+    expect(enforcer.applied[0]!.orphans).toEqual([
+      expect.objectContaining({ path: sibling, locked: true, away: true }),
+    ]);
+    expect(await enforce(enforcer, ALLOW_ALL, [instance])).toMatchObject({ failed: 0 });
+    asUser(s.home, `mv '${join(s.bin, '.x')}' '${sibling}'`);
+    await scanCycle(enforcer, ALLOW_ALL, [s.home]);
+    const back = await lstat(sibling).catch(() => null);
+    const where = back ?? (await lstat(launcher));
+    expect([where.uid, where.mode & 0o7777]).toEqual([uid, 0o755]);
+  });
 });
