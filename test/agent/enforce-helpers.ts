@@ -2,7 +2,7 @@
 import { dirname, join } from 'node:path';
 
 import { policyFacts } from '../../agent/enforce/desired.js';
-import { type EnforcementItem,Enforcer } from '../../agent/enforce/engine.js';
+import { type EnforcementItem, Enforcer } from '../../agent/enforce/engine.js';
 import { type FaultPoint, NO_FAULTS } from '../../agent/enforce/fault.js';
 import type { TrustedRoot } from '../../agent/enforce/guard.js';
 import type { AgentEvent } from '../../agent/events/event.js';
