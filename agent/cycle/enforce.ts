@@ -56,7 +56,9 @@ export const enforceStep: Step<ReconcileSummary | null> = {
     // locked; an unknown version counts as inside any restricting range).
     for (const instance of enforcer.keptInstances(new Set(instances.keys()))) {
       const verdict = evaluateInstance(policy.compiled, instance, state.parts.device, now);
-      if (verdict.action !== 'block' || !verdict.enforce) items.push({ instance, verdict, release: true });
+      // An unknown owner could be one a users-scoped ban names: the copies then stay locked.
+      if (instance.owner !== null && (verdict.action !== 'block' || !verdict.enforce))
+        items.push({ instance, verdict, release: true });
     }
     const facts = policyFacts(policy.compiled);
     const revision = policy.payload.revision;

@@ -23,6 +23,7 @@ import { instanceKey } from '../../policies/inventory.js';
 import { counted } from '../../policies/plural.js';
 import type { Verdict } from '../../policies/verdict.js';
 import { type AgentEvent, type EventFields, type EventType, newEvent, stableEventId } from '../events/event.js';
+import { userNameOf } from '../host/users.js';
 import type { AgentLogger } from '../log.js';
 import type { NoticeSet } from '../notices/notice.js';
 import { buildNotices } from '../notices/notice.js';
@@ -199,15 +200,19 @@ export class Enforcer {
   /**
    * The instances whose earlier copies are kept locked after a lift but which are no longer
    * found nor recorded (`present`: the keys about to be reconciled), as far as their keys tell
-   * (tool and install path; version unknown). The caller reconciles each as released when the
-   * policy does not restrict it, so a copy back at its name is given back (red-team round 17).
+   * (tool and install path; version unknown; owner from the copies). The caller reconciles each
+   * as released when the policy does not restrict it for that owner, so a copy back at its name
+   * is given back (red-team round 17).
    */
   keptInstances(present: ReadonlySet<string>): ToolInstance[] {
     return Object.entries(this.store.ledger.kept ?? {})
       .filter(([key, copies]) => !present.has(key) && !this.store.ledger.applied[key] && copies.some((c) => c.locked))
-      .map(([key]) => {
+      .map(([key, copies]) => {
         const [toolId, installPath] = splitKey(key);
-        return { toolId, version: null, channel: 'npm', installPath, launchers: [], owner: null, evidence: [] };
+        // Its owner, as the copies' owner says (rules scoped to users must see it): null if unknown.
+        const uid = copies[0]!.original.uid;
+        const owner = uid === 0 ? null : userNameOf(uid);
+        return { toolId, version: null, channel: 'npm', installPath, launchers: [], owner, evidence: [] };
       });
   }
 

@@ -120,7 +120,8 @@ export async function scanCycle(enforcer: Enforcer, compiled: CompiledPolicy, ho
   }));
   for (const instance of enforcer.keptInstances(new Set(items.keys()))) {
     const verdict = evaluateInstance(compiled, instance, DEVICE, nowMs);
-    if (verdict.action !== 'block' || !verdict.enforce) reconciled.push({ instance, verdict, release: true });
+    if (instance.owner !== null && (verdict.action !== 'block' || !verdict.enforce))
+      reconciled.push({ instance, verdict, release: true });
   }
   return { scanned, summary: await enforcer.reconcile(reconciled, policyFacts(compiled), 1) };
 }

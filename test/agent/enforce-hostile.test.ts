@@ -21,7 +21,8 @@ import { isOurStub } from '../../agent/enforce/steps.js';
 import { quarantineFor } from '../../agent/enforce/stubs.js';
 import { FingerprintStore } from '../../agent/sentinel/fingerprints.js';
 import type { ToolInstance } from '../../policies/inventory.js';
-import { ALLOW_ALL, banPolicy, enforce, makeEnforcer, scanCycle } from './enforce-helpers.js';
+import { banYaml } from '../support/policy.js';
+import { ALLOW_ALL, banPolicy, compile, enforce, makeEnforcer, scanCycle } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
 import { fakeCli, isRoot } from './trees.js';
 
@@ -1037,5 +1038,22 @@ chmod 755 '${dir}/cli.js'`,
     const back = await lstat(sibling).catch(() => null);
     const where = back ?? (await lstat(launcher));
     expect([where.uid, where.mode & 0o7777]).toEqual([uid, 0o755]);
+  });
+
+  it('a ban scoped to the copy owner keeps a kept copy whose install is gone locked; a ban of someone else gives it back', async () => {
+    const s = await setup('copy-back-users');
+    const { enforcer } = await makeEnforcer(s.state, { homes: [s.home], roots: [] });
+    const copy = await withEarlierCopy(s, enforcer);
+    asUser(s.home, `mv '${copy}' '${copy}.away'`);
+    expect((await scanCycle(enforcer, ALLOW_ALL, [s.home])).summary).toMatchObject({ failed: 0 });
+    asUser(s.home, `rm -rf '${s.install}' '${join(s.bin, 'claude')}' && mv '${copy}.away' '${copy}'`);
+    const banFor = (user: string) =>
+      compile(banYaml('users-ban', ['claude-code'], { name: 'ban', effective: '2020-01-01', users: [user] }));
+    expect((await scanCycle(enforcer, banFor(USER), [s.home])).summary).toMatchObject({ failed: 0 });
+    const still = await lstat(copy);
+    expect([still.uid, still.mode & 0o7777]).toEqual([0, 0]);
+    expect((await scanCycle(enforcer, banFor('someone-else'), [s.home])).summary).toMatchObject({ failed: 0 });
+    const back = await lstat(s.install);
+    expect([back.uid, back.mode & 0o7777]).toEqual([uid, 0o755]);
   });
 });
