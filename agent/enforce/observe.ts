@@ -118,6 +118,9 @@ async function folderMoved(path: string, recorded: { dev: string; ino: string })
   return now === null || !sameIdentity(identityOf(now), recorded);
 }
 
+/** The most earlier copies one record remembers of originals gone from their names (observe). */
+const MAX_REMEMBERED = 64;
+
 /** Entries of a folder looked through for a renamed quarantine (a package scope holds a few dozen). */
 const MAX_RENAME_SEARCH = 10_000;
 
@@ -232,7 +235,8 @@ export async function observe(applied: AppliedInstance, isRoot: boolean, guard?:
       );
       // A locked original moved away (not removed) is still root's: remembered, given back if
       // it comes back to its name (red-team round 18: it was forgotten, root-owned for good).
-      if (entry.locked)
+      // At most MAX_REMEMBERED of them: a user repeating this every cycle must not grow the ledger for good.
+      if (entry.locked && orphans.length < MAX_REMEMBERED)
         orphans.push({ path: entry.sibling, original: entry.original, locked: true, home: entry.path, away: true });
     } else if (entry.locked && isRoot && entry.folder && (await folderMoved(entry.path, entry.folder))) {
       // Both names gone with the folder that held them (moved away, a new one in its place): the
