@@ -83,7 +83,7 @@ export function registerEnroll(program: Command): void {
     // Commands copied from here must reach this state: name it unless it is the default one.
     const stateFlag = flags.stateDir === resolve(defaultStateDir()) ? '' : ` --state-dir ${flags.stateDir}`;
     out(
-      `State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run${stateFlag} (usually as the aigate-agent service), or one cycle: aigate-agent once${stateFlag}.`,
+      `State is kept in ${flags.stateDir}. Start the agent with: aigate-agent run${stateFlag} (usually as the aigate-agent service), or one cycle on the whole machine: aigate-agent once${stateFlag} (add --home <dir> to try it on one home).`,
     );
   });
 }

@@ -816,7 +816,8 @@ export class Enforcer {
     if (wasLevel !== null && (nowLevel === null || (wasLevel === 'block' && nowLevel === 'warn'))) {
       const check = await verifyRestored(before!, after, op, this.options.guard.platform, this.reads);
       await emit('restored', {
-        message: `${toolId} ${nowLevel === null ? 'allowed again' : 'moved from block to warn'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}`,
+        // restoreAll (uninstall, `restore --all`) runs with no policy revision: not a lift.
+        message: `${toolId} ${nowLevel !== null ? 'moved from block to warn' : op.policyRevision == null ? 'put back by aigate-agent restore' : 'allowed again'}: ${check.mismatches.length === 0 ? 'everything put back byte-identical' : `put back with differences: ${check.mismatches.join('; ')}`}`,
         details: {
           verified: check.mismatches.length === 0,
           launchers: check.launchers,

@@ -159,7 +159,14 @@ export function createContext(options: ScanOptions, now: () => number = performa
   }
   const systemRoots = options.systemRoots ?? discovered;
   const hostPath = platform === hostPlatform() ? (process.env.PATH ?? '').split(path.delimiter) : [];
-  const pathDirs = unique((options.paths ?? hostPath).filter((d) => d !== '' && path.isAbsolute(d)));
+  // With homes named (a trial on one home, a prepared tree), the process's PATH counts only inside
+  // them: a system install on root's PATH (`/usr/local/bin` under sudo) is not what was asked for.
+  const ownPath = discovered
+    ? hostPath
+    : hostPath.filter(
+        (dir) => path.isAbsolute(dir) && users.homes.some((home) => isInside(path.resolve(dir), home.dir)),
+      );
+  const pathDirs = unique((options.paths ?? ownPath).filter((d) => d !== '' && path.isAbsolute(d)));
 
   const ctx = new Scan(
     {
