@@ -5,7 +5,8 @@
  * by the tarball's integrity (cacache lib/content/path.js `contentPath`: the hex digest split
  * 2/2/rest; checked on npm 11's cache), and records that integrity per package in the hidden
  * lockfile beside an install, `node_modules/.package-lock.json` (`packages["node_modules/<name>"]
- * .integrity`, `sha512-<base64>`; npx's `_npx/<hash>` and global prefixes alike). Such a tarball,
+ * .integrity`, `sha512-<base64>`; npx's `_npx/<hash>` and project installs: npm 11 writes none
+ * for a global prefix, whose tarballs are therefore not found). Such a tarball,
  * the user's own regular file, becomes a part of the instance: quarantined with it, npm cannot
  * unpack that version again offline (`ENOTCACHED`), and it is put back on lift.
  */
