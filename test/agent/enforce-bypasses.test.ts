@@ -41,6 +41,7 @@ import type { ToolInstance } from '../../policies/inventory.js';
 import { ALLOW_ALL, banPolicy, makeEnforcer, scanCycle } from './enforce-helpers.js';
 import { hashTree, tempDir } from './helpers.js';
 import {
+  globalHomeWithCache,
   INSTALL_TIMEOUT_MS,
   npmInstallGlobal,
   npxHomeWithCache,
@@ -88,6 +89,21 @@ const npxOffline = (spec: string, bin: string, home: string): Run => ({
   command: 'npx',
   args: ['--offline', '-y', '-p', spec, bin, '--version'],
   program: realpathSync(execFileSync('sh', ['-c', 'command -v npx'], { encoding: 'utf8' }).trim()),
+  env: { npm_config_cache: join(home, '.npm'), npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' },
+});
+
+/**
+ * `npm i -g --offline` of `spec` into a scratch prefix (outside the home) with the home's own npm
+ * cache, then that install's `bin` with --version: npm installs it again from its cache if it can.
+ */
+const npmGlobalOffline = (spec: string, bin: string, home: string, scratch: string): Run => ({
+  how: `npm i -g --offline ${spec}`,
+  command: 'sh',
+  args: [
+    '-c',
+    `rm -rf '${scratch}' && npm i -g --offline --omit=optional --prefix '${scratch}' --no-audit --no-fund --loglevel=error '${spec}' >/dev/null 2>&1 && exec '${scratch}/bin/${bin}' --version`,
+  ],
+  program: realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()),
   env: { npm_config_cache: join(home, '.npm'), npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false' },
 });
 
@@ -334,6 +350,28 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
           allowed: [launcher(join(home, '.npm-global', 'bin', 'codex'))],
           // npm's own logs and cache index change with every npx run; the copy and the tarballs do not.
           trees: [npx, join(home, '.npm', '_cacache', 'content-v2'), join(home, '.npm-global')],
+        });
+      },
+      INSTALL_TIMEOUT_MS * 2,
+    );
+
+    it(
+      'item 1: `npm i -g --offline` with the tarball of a global install in npm’s own cache installs no copy that runs after the ban (found through the cache index: npm keeps no hidden lockfile for -g)',
+      async () => {
+        const home = join(dir.path, 'global-offline');
+        globalHomeWithCache(home, CLAUDE);
+        npmInstallGlobal(join(home, '.npm-global'), CODEX);
+        const global = join(home, '.npm-global');
+        await blockAndRestore('global-offline', home, {
+          banned: [
+            [
+              npmGlobalOffline(CLAUDE, 'claude', home, join(dir.path, 'global-offline-scratch')),
+              launcher(join(global, 'bin', 'claude')),
+              nodeCli(join(claudeIn(join(global, 'lib', 'node_modules')), 'cli.js')),
+            ],
+          ],
+          allowed: [launcher(join(global, 'bin', 'codex'))],
+          trees: [join(home, '.npm', '_cacache', 'content-v2'), global],
         });
       },
       INSTALL_TIMEOUT_MS * 2,

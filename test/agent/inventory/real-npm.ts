@@ -195,6 +195,39 @@ export function npxHomeWithCache(homeDir: string, spec: string, bin: string): vo
 }
 
 /**
+ * A home whose own npm cache (`~/.npm`) holds what `npm i -g --prefix ~/.npm-global <spec>`
+ * fetched, with that global install (npm writes no hidden lockfile for it: the tarball is found
+ * through the cache's index). Built once in the test cache, then copied.
+ */
+export function globalHomeWithCache(homeDir: string, spec: string): void {
+  const cached = join(TEST_CACHE, 'global-home', spec.replace(/[^A-Za-z0-9.+-]/g, '_'), 'home');
+  builtOnce(cached, `${cached}/.npm-global/lib/node_modules`, (building) => {
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '-g',
+        '--prefix',
+        `${building}/.npm-global`,
+        '--omit=optional',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        spec,
+      ],
+      {
+        cwd: building,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: INSTALL_TIMEOUT_MS,
+        env: npmEnv(building, { npm_config_cache: `${building}/.npm` }),
+      },
+    );
+  });
+  mkdirSync(homeDir, { recursive: true });
+  execFileSync('cp', ['-a', `${cached}/.npm`, `${cached}/.npm-global`, homeDir]);
+}
+
+/**
  * What `npx -y -p <spec> <bin> --version` leaves in npm's cache (`_npx/<hash>/node_modules`), made
  * with the shared test cache and copied into `<cacheDir>/_npx` (npm's default cache, `~/.npm`, or
  * the one a user's `.npmrc` or environment names). Returns the bin's output.
