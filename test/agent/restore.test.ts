@@ -47,7 +47,9 @@ describe('aigate-agent restore --all', () => {
     const restored = await agent(['restore', '--all', '--state-dir', state]);
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toContain('2 of 2 tools put back.');
-    expect(restored.stdout).toMatch(/restored: claude-code put back by aigate-agent restore: everything put back byte-identical/);
+    expect(restored.stdout).toMatch(
+      /restored: claude-code put back by aigate-agent restore: everything put back byte-identical/,
+    );
     expect(await hashTree(tree)).toEqual(before);
 
     const again = await agent(['restore', '--all', '--state-dir', state]);
