@@ -161,11 +161,14 @@ export function createContext(options: ScanOptions, now: () => number = performa
   const hostPath = platform === hostPlatform() ? (process.env.PATH ?? '').split(path.delimiter) : [];
   // With homes named (a trial on one home, a prepared tree), the process's PATH counts only inside
   // them: a system install on root's PATH (`/usr/local/bin` under sudo) is not what was asked for.
+  // By real path: a link in the home to a system folder does not make that folder the home's.
+  const homesReal = users.homes.map((home) => scanFs.realpath(home.dir) ?? path.resolve(home.dir));
   const ownPath = discovered
     ? hostPath
-    : hostPath.filter(
-        (dir) => path.isAbsolute(dir) && users.homes.some((home) => isInside(path.resolve(dir), home.dir)),
-      );
+    : hostPath.filter((dir) => {
+        const real = path.isAbsolute(dir) ? scanFs.realpath(path.resolve(dir)) : null;
+        return real !== null && homesReal.some((home) => isInside(real, home));
+      });
   const pathDirs = unique((options.paths ?? ownPath).filter((d) => d !== '' && path.isAbsolute(d)));
 
   const ctx = new Scan(

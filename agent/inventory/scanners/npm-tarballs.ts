@@ -42,6 +42,9 @@ function parseHiddenLockfile(text: string): ReadonlyMap<string, string> {
   return out;
 }
 
+/** The largest cache index bucket read (bytes): npm appends a line of a few hundred bytes per fetch of a key. */
+const MAX_BUCKET_BYTES = 1024 * 1024;
+
 /** npm's default registry (docs.npmjs.com "config: registry"). */
 const DEFAULT_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -114,8 +117,9 @@ function lockfileSlot(dir: string): { modules: string; key: string } | null {
 
 /**
  * Adds, to each npm-installed instance of a home, the cached tarballs of its install and parts.
- * A tarball counts only when its bytes have the digest its name and the lockfile say (the user
- * writes both): hashed once per file stamp, within the home's share of limits.maxDigestBytesPerHome.
+ * A tarball counts only when its bytes have the digest its name and the lockfile (or the index)
+ * say (the user writes both): hashed once per file stamp, at most limits.maxDigestBytesPerHome
+ * per home and scan (a budget of its own, beside the pnpm store lookup's).
  */
 export async function attachCachedTarballs(ctx: ScanContext, found: readonly ToolInstance[]): Promise<void> {
   if (ctx.npmPrefixes || ctx.platform === 'windows') return;
@@ -139,7 +143,9 @@ export async function attachCachedTarballs(ctx: ScanContext, found: readonly Too
      * one of the registries: for a global install, which has no hidden lockfile (npm 11 writes
      * none for `-g`), so `npm i -g --offline` would install it again from the cache.
      */
-    const indexed = (dir: string): string[] => {
+    // Each index bucket read once per home and scan, however many instances and folders name it.
+    const buckets = new Map<string, string | null>();
+    const indexed = async (dir: string): Promise<string[]> => {
       const manifest = ctx.fs.readDerived(
         'npm-name-version',
         path.join(dir, 'package.json'),
@@ -161,12 +167,16 @@ export async function attachCachedTarballs(ctx: ScanContext, found: readonly Too
         const key = tarballKey(registry, manifest.name, manifest.version);
         if (key === null) continue;
         for (const cacheDir of cacheDirs) {
-          const hex = ctx.fs.readDerived(
-            'cacache-bucket',
-            bucketOf(cacheDir, key),
-            ctx.limits.maxDatabaseBytes,
-            (text) => parseBucket(text, key),
-          );
+          const bucket = bucketOf(cacheDir, key);
+          let hex = buckets.get(bucket);
+          if (hex === undefined) {
+            // A bucket holds a few lines per key: a huge one is not npm's (MAX_BUCKET_BYTES).
+            if (ctx.expired(home.dir)) return out;
+            await ctx.breathe();
+            hex =
+              ctx.fs.readDerived('cacache-bucket', bucket, MAX_BUCKET_BYTES, (text) => parseBucket(text, key)) ?? null;
+            buckets.set(bucket, hex);
+          }
           if (hex) out.push(hex);
         }
       }
@@ -192,7 +202,7 @@ export async function attachCachedTarballs(ctx: ScanContext, found: readonly Too
             parseHiddenLockfile,
           )
           ?.get(slot.key);
-        for (const integrity of new Set(locked !== undefined ? [locked] : indexed(dir)))
+        for (const integrity of new Set(locked !== undefined ? [locked] : await indexed(dir)))
           for (const cache of caches) {
             const file = path.join(cache, integrity.slice(0, 2), integrity.slice(2, 4), integrity.slice(4));
             const stats = ctx.fs.lstat(file);

@@ -32,7 +32,15 @@ describe('a scan of named homes and the process PATH', () => {
     const t = scratch('aigate-scan-scope-');
     npmPrefix(t, 'home/alice/.npm-global');
     npmPrefix(t, 'usr-local');
-    process.env.PATH = [t.path('home/alice/.npm-global/bin'), t.path('usr-local/bin'), '/usr/bin', '/bin'].join(':');
+    // A link in the home to the system folder is no way in (red-team round 20).
+    t.rawLink('home/alice/sys', t.path('usr-local/bin'));
+    process.env.PATH = [
+      t.path('home/alice/.npm-global/bin'),
+      t.path('usr-local/bin'),
+      t.path('home/alice/sys'),
+      '/usr/bin',
+      '/bin',
+    ].join(':');
     const result = await scanMachine({
       homes: [t.path('home/alice')],
       ...(given ? { paths: given.map((rel) => t.path(rel)) } : {}),
