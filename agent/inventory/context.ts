@@ -161,15 +161,19 @@ export function createContext(options: ScanOptions, now: () => number = performa
   const hostPath = platform === hostPlatform() ? (process.env.PATH ?? '').split(path.delimiter) : [];
   // With homes named (a trial on one home, a prepared tree), the process's PATH counts only inside
   // them: a system install on root's PATH (`/usr/local/bin` under sudo) is not what was asked for.
-  // By real path: a link in the home to a system folder does not make that folder the home's.
-  const homesReal = users.homes.map((home) => scanFs.realpath(home.dir) ?? path.resolve(home.dir));
-  const ownPath = discovered
-    ? hostPath
-    : hostPath.filter((dir) => {
-        const real = path.isAbsolute(dir) ? scanFs.realpath(path.resolve(dir)) : null;
-        return real !== null && homesReal.some((home) => isInside(real, home));
-      });
-  const pathDirs = unique((options.paths ?? ownPath).filter((d) => d !== '' && path.isAbsolute(d)));
+  // Named in a home and, by real path, in one: a link in the home to a system folder does not make
+  // that folder the home's. Folders named elsewhere are dropped unread (no skip for root's own).
+  const ownPath = () => {
+    if (discovered) return hostPath;
+    const homes = users.homes.flatMap((home) => [path.resolve(home.dir), scanFs.realpath(home.dir) ?? '']);
+    const inHome = (dir: string) => homes.some((home) => home !== '' && isInside(dir, home));
+    return hostPath.filter((dir) => {
+      if (!path.isAbsolute(dir) || !inHome(path.resolve(dir))) return false;
+      const real = scanFs.realpath(path.resolve(dir));
+      return real !== null && inHome(real);
+    });
+  };
+  const pathDirs = unique((options.paths ?? ownPath()).filter((d) => d !== '' && path.isAbsolute(d)));
 
   const ctx = new Scan(
     {
