@@ -9,7 +9,7 @@
 import { evaluateInstance } from '../../policies/evaluate.js';
 import { instanceKey, type ToolInstance } from '../../policies/inventory.js';
 import { policyFacts } from '../enforce/desired.js';
-import { LedgerDamaged, type ReconcileSummary } from '../enforce/engine.js';
+import { type EnforcementItem, LedgerDamaged, type ReconcileSummary } from '../enforce/engine.js';
 import { lexists } from '../enforce/fs-facts.js';
 import { recordKey } from '../enforce/stubs.js';
 import { newEvent } from '../events/event.js';
@@ -50,16 +50,17 @@ export const enforceStep: Step<ReconcileSummary | null> = {
       });
     if (state.ledgerProblem) return null;
     const before = new Map(enforcer.applied.map((record) => [record.key, record] as const));
-    const items = [...state.verdicts].map(([key, item]) => (uninstalled.has(key) ? { ...item, release: true } : item));
+    const items: EnforcementItem[] = [...state.verdicts].map(([key, item]) =>
+      uninstalled.has(key) ? { ...item, release: true } : item,
+    );
     // Copies kept locked after a lift for instances no longer found: looked at as lifted (a copy
     // back at its name is given back) unless the policy now restricts the tool (then they stay
     // locked; an unknown version counts as inside any restricting range).
-    for (const instance of enforcer.keptInstances(new Set(instances.keys()))) {
-      const verdict = evaluateInstance(policy.compiled, instance, state.parts.device, now);
-      // An unknown owner could be one a users-scoped ban names: the copies then stay locked.
-      if (instance.owner !== null && (verdict.action !== 'block' || !verdict.enforce))
-        items.push({ instance, verdict, release: true });
-    }
+    items.push(
+      ...enforcer.keptItems(new Set(instances.keys()), (instance) =>
+        evaluateInstance(policy.compiled, instance, state.parts.device, now),
+      ),
+    );
     const facts = policyFacts(policy.compiled);
     const revision = policy.payload.revision;
     let summary: ReconcileSummary;

@@ -198,22 +198,34 @@ export class Enforcer {
   }
 
   /**
-   * The instances whose earlier copies are kept locked after a lift but which are no longer
-   * found nor recorded (`present`: the keys about to be reconciled), as far as their keys tell
-   * (tool and install path; version unknown; owner from the copies). The caller reconciles each
-   * as released when the policy does not restrict it for that owner, so a copy back at its name
-   * is given back (red-team round 17).
+   * Items for the instances whose earlier copies are kept locked after a lift but which are no
+   * longer found nor recorded (`present`: the keys about to be reconciled), as far as their keys
+   * tell (tool and install path; version unknown; owner from the copies), each released when
+   * `verdictOf` (the policy) does not restrict it for that owner: a copy back at its name is then
+   * given back (red-team round 17). With no known owner (a users-scoped ban could name it) or
+   * under a ban, none: the copies stay locked.
    */
-  keptInstances(present: ReadonlySet<string>): ToolInstance[] {
-    return Object.entries(this.store.ledger.kept ?? {})
-      .filter(([key, copies]) => !present.has(key) && !this.store.ledger.applied[key] && copies.some((c) => c.locked))
-      .map(([key, copies]) => {
-        const [toolId, installPath] = splitKey(key);
-        // Its owner, as the copies' owner says (rules scoped to users must see it): null if unknown.
-        const uid = copies[0]!.original.uid;
-        const owner = uid === 0 ? null : userNameOf(uid);
-        return { toolId, version: null, channel: 'npm', installPath, launchers: [], owner, evidence: [] };
-      });
+  keptItems(present: ReadonlySet<string>, verdictOf: (instance: ToolInstance) => Verdict): EnforcementItem[] {
+    const items: EnforcementItem[] = [];
+    for (const [key, copies] of Object.entries(this.store.ledger.kept ?? {})) {
+      if (present.has(key) || this.store.ledger.applied[key] || !copies.some((c) => c.locked)) continue;
+      const [toolId, installPath] = splitKey(key);
+      const uid = copies[0]!.original.uid;
+      const owner = uid === 0 ? null : userNameOf(uid);
+      if (owner === null) continue;
+      const instance: ToolInstance = {
+        toolId,
+        version: null,
+        channel: 'npm',
+        installPath,
+        launchers: [],
+        owner,
+        evidence: [],
+      };
+      const verdict = verdictOf(instance);
+      if (verdict.action !== 'block' || !verdict.enforce) items.push({ instance, verdict, release: true });
+    }
+    return items;
   }
 
   /** Where the folder once at `path` is quarantined now, by the ledger; null when no record says. */
@@ -224,17 +236,21 @@ export class Enforcer {
 
   /** Whether a scanned instance is really one of enforcement's own artefacts (a path the ledger names; see managedPaths). */
   isArtefact(instance: ToolInstance, present?: ReadonlySet<string>): boolean {
-    const { files, folders } = this.managedPaths(present);
-    return (
-      files.has(instance.installPath) ||
-      folders.some((folder) => isWithin(instance.installPath, folder, this.options.guard.platform))
-    );
+    return this.artefactTest(present)(instance);
   }
 
   /** A scan's instances without enforcement's own artefacts (kept copies judged against this scan). */
   withoutArtefacts(instances: readonly ToolInstance[]): ToolInstance[] {
-    const present = new Set(instances.map(instanceKey));
-    return instances.filter((instance) => !this.isArtefact(instance, present));
+    const isArtefact = this.artefactTest(new Set(instances.map(instanceKey)));
+    return instances.filter((instance) => !isArtefact(instance));
+  }
+
+  /** isArtefact with the ledger's paths gathered once. */
+  private artefactTest(present?: ReadonlySet<string>): (instance: ToolInstance) => boolean {
+    const { files, folders } = this.managedPaths(present);
+    const platform = this.options.guard.platform;
+    return (instance) =>
+      files.has(instance.installPath) || folders.some((folder) => isWithin(instance.installPath, folder, platform));
   }
 
   /**

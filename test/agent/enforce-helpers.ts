@@ -118,11 +118,9 @@ export async function scanCycle(enforcer: Enforcer, compiled: CompiledPolicy, ho
     instance,
     verdict: evaluateInstance(compiled, instance, DEVICE, nowMs),
   }));
-  for (const instance of enforcer.keptInstances(new Set(items.keys()))) {
-    const verdict = evaluateInstance(compiled, instance, DEVICE, nowMs);
-    if (instance.owner !== null && (verdict.action !== 'block' || !verdict.enforce))
-      reconciled.push({ instance, verdict, release: true });
-  }
+  reconciled.push(
+    ...enforcer.keptItems(new Set(items.keys()), (instance) => evaluateInstance(compiled, instance, DEVICE, nowMs)),
+  );
   return { scanned, summary: await enforcer.reconcile(reconciled, policyFacts(compiled), 1) };
 }
 

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import type { ToolInstance } from '../../../policies/inventory.js';
 import { MAX_FINGERPRINT_FILE_BYTES } from '../../../policies/protocol.js';
 import type { ScanContext } from '../context.js';
+import { parsePackageJson } from '../parse/package-json.js';
 import { npmCacheDirs } from './caches.js';
 
 /** The hidden lockfile's integrity per package path (`node_modules/<name>`), sha512 only. */
@@ -146,21 +147,16 @@ export async function attachCachedTarballs(ctx: ScanContext, found: readonly Too
     // Each index bucket read once per home and scan, however many instances and folders name it.
     const buckets = new Map<string, string | null>();
     const indexed = async (dir: string): Promise<string[]> => {
-      const manifest = ctx.fs.readDerived(
-        'npm-name-version',
+      // The npm scanner's own parse of the manifest (the same key: read once per scan).
+      const parsed = ctx.fs.readDerived(
+        'npm-manifest',
         path.join(dir, 'package.json'),
         ctx.limits.maxManifestBytes,
-        (text) => {
-          try {
-            const m = JSON.parse(text) as { name?: unknown; version?: unknown };
-            return typeof m.name === 'string' && typeof m.version === 'string' && /^[\w.+-]+$/.test(m.version)
-              ? { name: m.name, version: m.version }
-              : null;
-          } catch {
-            return null;
-          }
-        },
+        parsePackageJson,
       );
+      const name = parsed?.ok ? parsed.value.name : null;
+      const version = parsed?.ok ? parsed.value.version.version : null;
+      const manifest = name !== null && version !== null && /^[\w.+-]+$/.test(version) ? { name, version } : null;
       if (!manifest) return [];
       const out: string[] = [];
       for (const registry of registries) {
